@@ -1,0 +1,72 @@
+/**
+ * Typed errors. Every error lading reports to a user is a LadingError: one line, naming the
+ * entry or field at fault, with a class that maps to an exit code (and, in the server, to the
+ * HTTP status Docker uses for the same class).
+ */
+export type ErrorKind =
+  | "invalid" // bad input: archive, JSON document, reference, argument value
+  | "not-found" // a reference, image, entry or blob that does not exist
+  | "conflict" // a tag that would move without force, a reference still in use
+  | "unsupported" // a format or feature lading refuses on purpose (schema 1, xz without a library)
+  | "usage" // wrong command-line usage
+  | "io"; // the filesystem or a stream failed
+
+export const EXIT_CODES: Record<ErrorKind, number> = {
+  invalid: 1,
+  "not-found": 1,
+  conflict: 1,
+  unsupported: 1,
+  io: 1,
+  usage: 2,
+};
+
+export const HTTP_STATUS: Record<ErrorKind, number> = {
+  invalid: 400,
+  "not-found": 404,
+  conflict: 409,
+  unsupported: 400,
+  usage: 400,
+  io: 500,
+};
+
+export class LadingError extends Error {
+  readonly kind: ErrorKind;
+  /** The archive entry, file or JSON field at fault, when there is one. */
+  readonly subject: string | undefined;
+
+  constructor(kind: ErrorKind, message: string, options?: { subject?: string; cause?: unknown }) {
+    super(message.replace(/\s*\n\s*/g, " "), options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "LadingError";
+    this.kind = kind;
+    this.subject = options?.subject;
+  }
+
+  get exitCode(): number {
+    return EXIT_CODES[this.kind];
+  }
+}
+
+export const invalid = (message: string, subject?: string): LadingError =>
+  new LadingError("invalid", message, { subject });
+export const notFound = (message: string, subject?: string): LadingError =>
+  new LadingError("not-found", message, { subject });
+export const conflict = (message: string, subject?: string): LadingError =>
+  new LadingError("conflict", message, { subject });
+export const unsupported = (message: string, subject?: string): LadingError =>
+  new LadingError("unsupported", message, { subject });
+export const usage = (message: string): LadingError => new LadingError("usage", message);
+
+export function isLadingError(error: unknown): error is LadingError {
+  return error instanceof LadingError;
+}
+
+/** Turns anything thrown into a LadingError, keeping one line and no stack. */
+export function toLadingError(error: unknown): LadingError {
+  if (error instanceof LadingError) return error;
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return new LadingError("not-found", error.message, { cause: error });
+    return new LadingError("io", error.message, { cause: error });
+  }
+  return new LadingError("io", String(error));
+}
