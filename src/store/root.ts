@@ -1,0 +1,74 @@
+/**
+ * Where the store lives on disk, and its directory layout.
+ *
+ * Layout under the root:
+ *   blobs/sha256/<hex>, blobs/sha512/<hex>   committed blobs (see content-store.ts)
+ *   ingest/<pid>-<random>                    blobs being written
+ *   images/                                  per-image metadata
+ *   repositories.json                        the reference store
+ */
+import { mkdir } from "node:fs/promises";
+import { homedir } from "node:os";
+import path from "node:path";
+import { usage } from "../core/errors.js";
+
+export interface StorePaths {
+  root: string;
+  blobs: string;
+  ingest: string;
+  repositoriesJson: string;
+  images: string;
+}
+
+export interface StoreRootOptions {
+  /** The `--root DIR` option; wins over every environment variable. */
+  root?: string;
+  /** Defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * `--root DIR`, else `$LADING_ROOT`, else `$XDG_DATA_HOME/lading`, else `~/.local/share/lading`.
+ * Always an absolute path. Empty variables count as unset, and so does a relative
+ * `XDG_DATA_HOME` (the XDG base directory spec says to ignore it).
+ */
+export function resolveStoreRoot(opts: StoreRootOptions = {}): string {
+  const env = opts.env ?? process.env;
+  if (opts.root !== undefined) {
+    if (opts.root === "") throw usage("--root: the store directory must not be empty");
+    return path.resolve(opts.root);
+  }
+  const fromEnv = env.LADING_ROOT;
+  if (fromEnv) return path.resolve(fromEnv);
+  const dataHome = env.XDG_DATA_HOME;
+  if (dataHome && path.isAbsolute(dataHome)) return path.join(dataHome, "lading");
+  const home = env.HOME || homedir();
+  return path.resolve(home, ".local", "share", "lading");
+}
+
+export function storePaths(root: string): StorePaths {
+  const absolute = path.resolve(root);
+  return {
+    root: absolute,
+    blobs: path.join(absolute, "blobs"),
+    ingest: path.join(absolute, "ingest"),
+    repositoriesJson: path.join(absolute, "repositories.json"),
+    images: path.join(absolute, "images"),
+  };
+}
+
+/**
+ * Creates the layout if missing and returns its paths. A root that this call creates gets mode
+ * 0700 (the store may hold private images); an existing root keeps the mode its owner gave it.
+ */
+export async function ensureStoreLayout(root: string): Promise<StorePaths> {
+  const paths = storePaths(root);
+  await mkdir(paths.root, { recursive: true, mode: 0o700 });
+  await Promise.all([
+    mkdir(path.join(paths.blobs, "sha256"), { recursive: true, mode: 0o700 }),
+    mkdir(path.join(paths.blobs, "sha512"), { recursive: true, mode: 0o700 }),
+    mkdir(paths.ingest, { recursive: true, mode: 0o700 }),
+    mkdir(paths.images, { recursive: true, mode: 0o700 }),
+  ]);
+  return paths;
+}
