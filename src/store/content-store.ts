@@ -1,0 +1,476 @@
+/**
+ * The content-addressed blob store: blobs/<alg>/<hex>, written the way containerd does it.
+ *
+ * A blob is first written to ingest/<pid>-<random> while it is hashed, then committed: checked
+ * against the expected size and digest, fsynced, and renamed into blobs/. Rename is the only way
+ * a file appears under blobs/, so nothing half-written is ever visible there. A blob that is
+ * already present is never written again: its commit just drops the ingest file.
+ *
+ * Blob files are mode 0444: content-addressed files must never change in place. (Deleting them
+ * needs only write access to the directory.) The ingest file is created 0444 too; the descriptor
+ * that created it is still writable.
+ */
+import { randomBytes, type Hash } from "node:crypto";
+import { createReadStream, openSync, write as fsWrite } from "node:fs";
+import { lstat, open, readdir, stat as fsStat, rename, unlink, type FileHandle } from "node:fs/promises";
+import path from "node:path";
+import { Writable, type Readable } from "node:stream";
+import { createDigester, isValidDigest, parseDigest, type DigestAlgorithm, type ParsedDigest } from "../core/digest.js";
+import { invalid, LadingError, notFound } from "../core/errors.js";
+import type { StorePaths } from "./root.js";
+
+export const BLOB_MODE = 0o444;
+const ALGORITHMS: readonly DigestAlgorithm[] = ["sha256", "sha512"];
+const VERIFY_CHUNK = 1 << 20;
+
+export interface ExpectedBlob {
+  digest?: string;
+  size?: number;
+}
+
+export interface CommitOptions {
+  /** fsync the blob and its directory before returning (default true). */
+  sync?: boolean;
+}
+
+export interface IngestResult {
+  digest: string;
+  size: number;
+}
+
+export interface Ingest {
+  readonly path: string;
+  readonly algorithm: DigestAlgorithm;
+  /** Bytes accepted by write() so far (for progress). */
+  readonly size: number;
+  /** A Writable over write(), for pipeline(); ending it does not finish the ingest. */
+  readonly writable: Writable;
+  /**
+   * Hashes the chunk now and writes it at the next offset. Calls may overlap: each one's offset
+   * is fixed when it is made. Do not change the chunk until the returned promise settles.
+   */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Waits for pending writes, closes the file, returns digest and size. Does not make the blob visible. Idempotent. */
+  finish(): Promise<IngestResult>;
+  /**
+   * Checks size then digest against `expected`, fsyncs (unless sync: false) and renames into
+   * blobs/<alg>/<hex>; when that blob is already present, just removes the ingest file. On a
+   * mismatch the ingest is aborted and a LadingError "invalid" naming the expected digest is thrown.
+   */
+  commit(expected?: ExpectedBlob, opts?: CommitOptions): Promise<string>;
+  /** Removes the ingest file. Idempotent; a no-op after commit. */
+  abort(): Promise<void>;
+}
+
+export interface StoredBlob {
+  digest: string;
+  size: number;
+}
+
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+async function removeIfPresent(file: string): Promise<boolean> {
+  try {
+    await unlink(file);
+    return true;
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return false;
+    throw error;
+  }
+}
+
+async function fsyncPath(target: string): Promise<void> {
+  const handle = await open(target, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fs.write until every byte is down: a regular file may still take a short write. */
+function writeAt(fd: number, chunk: Uint8Array, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = 0;
+    const next = (): void => {
+      fsWrite(fd, chunk, done, chunk.length - done, position + done, (error, written) => {
+        if (error) return reject(error);
+        done += written;
+        if (done < chunk.length) next();
+        else resolve();
+      });
+    };
+    next();
+  });
+}
+
+/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) === "EPERM";
+  }
+}
+
+/** The pid in an ingest file name `<pid>-<random>`, or undefined for a name lading did not make. */
+function ingestOwner(name: string): number | undefined {
+  const match = /^([1-9][0-9]{0,9})-[0-9a-f]+$/.exec(name);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+type IngestState = "open" | "finished" | "committed" | "aborted";
+
+class FileIngest implements Ingest {
+  readonly path: string;
+  readonly algorithm: DigestAlgorithm;
+  size = 0;
+  private state: IngestState = "open";
+  private readonly hash: Hash;
+  private handle: FileHandle | undefined;
+  private readonly pending = new Set<Promise<void>>();
+  private writeError: unknown;
+  private finishing: Promise<IngestResult> | undefined;
+  private committedDigest: string | undefined;
+  private writableStream: Writable | undefined;
+
+  constructor(
+    private readonly store: ContentStore,
+    file: string,
+    handle: FileHandle,
+    algorithm: DigestAlgorithm,
+  ) {
+    this.path = file;
+    this.handle = handle;
+    this.algorithm = algorithm;
+    this.hash = createDigester(algorithm);
+  }
+
+  get writable(): Writable {
+    this.writableStream ??= new Writable({
+      highWaterMark: 1 << 20,
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.write(chunk).then(() => callback(), callback);
+      },
+    });
+    return this.writableStream;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.state !== "open" || this.finishing !== undefined || this.handle === undefined) {
+      return Promise.reject(invalid(`ingest ${this.path}: write after finish or abort`, this.path));
+    }
+    if (chunk.length === 0) return Promise.resolve();
+    const position = this.size;
+    this.size += chunk.length;
+    const written = writeAt(this.handle.fd, chunk, position).catch((error: unknown) => {
+      this.writeError ??= error;
+      throw error;
+    });
+    // Hash after the write is queued, so hashing here overlaps the write in the thread pool.
+    this.hash.update(chunk);
+    this.pending.add(written);
+    const forget = (): void => void this.pending.delete(written);
+    written.then(forget, forget);
+    return written;
+  }
+
+  finish(): Promise<IngestResult> {
+    if (this.state === "aborted") return Promise.reject(invalid(`ingest ${this.path}: finish after abort`, this.path));
+    this.finishing ??= this.finishOnce();
+    return this.finishing;
+  }
+
+  private async finishOnce(): Promise<IngestResult> {
+    await Promise.allSettled([...this.pending]);
+    await this.closeHandle();
+    if (this.writeError !== undefined) {
+      await this.abort();
+      const reason = this.writeError instanceof Error ? this.writeError.message : String(this.writeError);
+      throw new LadingError("io", `ingest ${this.path}: write failed: ${reason}`, {
+        subject: this.path,
+        cause: this.writeError,
+      });
+    }
+    if (this.state === "aborted") throw invalid(`ingest ${this.path}: aborted while finishing`, this.path);
+    this.state = "finished";
+    return { digest: `${this.algorithm}:${this.hash.digest("hex")}`, size: this.size };
+  }
+
+  async commit(expected: ExpectedBlob = {}, opts: CommitOptions = {}): Promise<string> {
+    if (this.committedDigest !== undefined) return this.committedDigest;
+    const result = await this.checked(expected);
+    const sync = opts.sync ?? true;
+    const placed = await this.place(result, sync);
+    if (placed && sync) await fsyncPath(path.dirname(this.store.blobPath(result.digest)));
+    return result.digest;
+  }
+
+  /** Finishes and checks size then digest; aborts the ingest on a mismatch. */
+  async checked(expected: ExpectedBlob): Promise<IngestResult> {
+    const result = await this.finish();
+    const mismatch = this.mismatch(result, expected);
+    if (mismatch !== undefined) {
+      await this.abort();
+      throw mismatch;
+    }
+    return result;
+  }
+
+  private mismatch(result: IngestResult, expected: ExpectedBlob): LadingError | undefined {
+    const name = expected.digest ?? result.digest;
+    if (expected.size !== undefined && expected.size !== result.size) {
+      return invalid(`blob ${name}: size ${result.size} does not match the expected ${expected.size}`, name);
+    }
+    if (expected.digest === undefined) return undefined;
+    let want: ParsedDigest;
+    try {
+      want = parseDigest(expected.digest);
+    } catch (error) {
+      return error instanceof LadingError ? error : invalid(String(error));
+    }
+    if (want.algorithm !== this.algorithm) {
+      return invalid(`blob ${expected.digest}: ingest hashed with ${this.algorithm}, cannot check a ${want.algorithm} digest`, expected.digest);
+    }
+    if (expected.digest !== result.digest) {
+      return invalid(`blob ${expected.digest}: content has digest ${result.digest}`, expected.digest);
+    }
+    return undefined;
+  }
+
+  /** fsyncs the finished ingest file (reopened read-only: fine on Linux and macOS, not on Windows). */
+  async syncFile(): Promise<void> {
+    await fsyncPath(this.path);
+  }
+
+  /**
+   * Renames the finished ingest into blobs/, or drops it when an intact copy is already there.
+   * Returns whether a new file appeared under blobs/.
+   */
+  async place(result: IngestResult, sync: boolean, alreadySynced = false): Promise<boolean> {
+    const target = this.store.blobPath(result.digest);
+    const existing = await this.store.stat(result.digest);
+    if (existing?.size === result.size) {
+      await removeIfPresent(this.path);
+      this.markCommitted(result.digest);
+      return false;
+    }
+    if (sync && !alreadySynced) await this.syncFile();
+    await rename(this.path, target);
+    this.markCommitted(result.digest);
+    return true;
+  }
+
+  private markCommitted(digest: string): void {
+    this.state = "committed";
+    this.committedDigest = digest;
+  }
+
+  async abort(): Promise<void> {
+    if (this.state === "committed" || this.state === "aborted") return;
+    this.state = "aborted";
+    await Promise.allSettled([...this.pending]);
+    await this.closeHandle();
+    await removeIfPresent(this.path);
+  }
+
+  private async closeHandle(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+}
+
+export class ContentStore {
+  constructor(readonly paths: StorePaths) {}
+
+  /** blobs/<alg>/<hex>; the digest is validated before it becomes a path. */
+  blobPath(digest: string): string {
+    const { algorithm, encoded } = parseDigest(digest);
+    return path.join(this.paths.blobs, algorithm, encoded);
+  }
+
+  async has(digest: string, size?: number): Promise<boolean> {
+    const found = await this.stat(digest);
+    return found !== undefined && (size === undefined || found.size === size);
+  }
+
+  async stat(digest: string): Promise<{ size: number } | undefined> {
+    const file = this.blobPath(digest);
+    try {
+      const info = await lstat(file);
+      return info.isFile() ? { size: info.size } : undefined;
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return undefined;
+      throw error;
+    }
+  }
+
+  async openIngest(opts: { algorithm?: DigestAlgorithm } = {}): Promise<Ingest> {
+    const algorithm = opts.algorithm ?? "sha256";
+    if (!ALGORITHMS.includes(algorithm)) throw invalid(`unsupported digest algorithm ${JSON.stringify(algorithm)}`);
+    const file = path.join(this.paths.ingest, `${process.pid}-${randomBytes(12).toString("hex")}`);
+    const handle = await open(file, "wx", BLOB_MODE);
+    return new FileIngest(this, file, handle, algorithm);
+  }
+
+  /**
+   * Opens the blob now (so a missing blob throws here, naming the digest) and streams it.
+   * Throws LadingError "not-found" when absent, "invalid" for a bad digest.
+   */
+  readStream(digest: string, opts: { highWaterMark?: number } = {}): Readable {
+    const file = this.blobPath(digest);
+    let fd: number;
+    try {
+      fd = openSync(file, "r");
+    } catch (error) {
+      throw this.openError(digest, error);
+    }
+    return createReadStream(file, { fd, highWaterMark: opts.highWaterMark ?? 1 << 20 });
+  }
+
+  /** Reads a small blob (a JSON document) whole; refuses one larger than maxBytes. */
+  async readBuffer(digest: string, maxBytes: number): Promise<Buffer> {
+    const handle = await this.openBlob(digest);
+    try {
+      const { size } = await handle.stat();
+      if (size > maxBytes) throw invalid(`blob ${digest}: ${size} bytes, more than the limit of ${maxBytes}`, digest);
+      const buffer = Buffer.alloc(size);
+      let filled = 0;
+      while (filled < size) {
+        const { bytesRead } = await handle.read(buffer, filled, size - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      if (filled !== size) throw invalid(`blob ${digest}: read ${filled} of ${size} bytes`, digest);
+      return buffer;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Re-hashes the blob on disk; false when its content no longer matches its name. */
+  async verifyBlob(digest: string): Promise<boolean> {
+    const { algorithm } = parseDigest(digest);
+    const handle = await this.openBlob(digest);
+    try {
+      const hash = createDigester(algorithm);
+      const buffer = Buffer.allocUnsafe(VERIFY_CHUNK);
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        hash.update(buffer.subarray(0, bytesRead));
+      }
+      return `${algorithm}:${hash.digest("hex")}` === digest;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Every committed blob, sorted by digest; stray files with names that are not digests are skipped. */
+  async *list(): AsyncGenerator<StoredBlob> {
+    for (const algorithm of ALGORITHMS) {
+      const dir = path.join(this.paths.blobs, algorithm);
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (error) {
+        if (errorCode(error) === "ENOENT") continue;
+        throw error;
+      }
+      for (const name of names.sort()) {
+        const digest = `${algorithm}:${name}`;
+        if (!isValidDigest(digest)) continue;
+        const found = await this.stat(digest);
+        if (found !== undefined) yield { digest, size: found.size };
+      }
+    }
+  }
+
+  /** Removes a blob; returns false when it was not there (two collectors may race). */
+  async delete(digest: string): Promise<boolean> {
+    return removeIfPresent(this.blobPath(digest));
+  }
+
+  /**
+   * Commits many ingests with one barrier: checks every one first (nothing is renamed if any
+   * mismatches, and then all are aborted), fsyncs the files, renames each into place, then
+   * fsyncs each blob directory once. Returns the digests in input order.
+   */
+  async commitAll(entries: ReadonlyArray<{ ingest: Ingest; expected?: ExpectedBlob }>, opts: CommitOptions = {}): Promise<string[]> {
+    const sync = opts.sync ?? true;
+    const ingests = entries.map(({ ingest }) => this.own(ingest));
+    let results: IngestResult[];
+    try {
+      results = await Promise.all(entries.map(({ expected }, i) => ingests[i]!.checked(expected ?? {})));
+    } catch (error) {
+      await Promise.allSettled(ingests.map((ingest) => ingest.abort()));
+      throw error;
+    }
+    if (sync) await Promise.all(ingests.map((ingest, i) => this.syncUnlessPresent(ingest, results[i]!)));
+    const touchedDirs = new Set<string>();
+    // One at a time, so two ingests of the same blob in one batch place it once.
+    for (const [i, ingest] of ingests.entries()) {
+      const result = results[i]!;
+      if (await ingest.place(result, sync, true)) touchedDirs.add(path.dirname(this.blobPath(result.digest)));
+    }
+    if (sync) await Promise.all([...touchedDirs].map(fsyncPath));
+    return results.map((result) => result.digest);
+  }
+
+  /**
+   * Removes ingest files left by processes that died (a killed load). Files of live processes are
+   * kept unless `olderThanMs` is given and the file was last written longer ago than that, which
+   * also covers a dead owner whose pid was reused. Files of this process are always kept. Returns
+   * how many files were removed.
+   */
+  async cleanIngest(olderThanMs?: number): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.paths.ingest);
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return 0;
+      throw error;
+    }
+    const now = Date.now();
+    let removed = 0;
+    for (const name of names) {
+      const owner = ingestOwner(name);
+      if (owner === process.pid) continue;
+      const file = path.join(this.paths.ingest, name);
+      if (owner === undefined || processAlive(owner)) {
+        if (olderThanMs === undefined) continue;
+        const info = await fsStat(file).catch(() => undefined);
+        if (info === undefined || !info.isFile() || now - info.mtimeMs <= olderThanMs) continue;
+      }
+      if (await removeIfPresent(file)) removed++;
+    }
+    return removed;
+  }
+
+  private async syncUnlessPresent(ingest: FileIngest, result: IngestResult): Promise<void> {
+    if (!(await this.has(result.digest, result.size))) await ingest.syncFile();
+  }
+
+  private own(ingest: Ingest): FileIngest {
+    if (!(ingest instanceof FileIngest)) throw invalid(`ingest ${ingest.path}: not made by this content store`, ingest.path);
+    return ingest;
+  }
+
+  private async openBlob(digest: string): Promise<FileHandle> {
+    const file = this.blobPath(digest);
+    try {
+      return await open(file, "r");
+    } catch (error) {
+      throw this.openError(digest, error);
+    }
+  }
+
+  private openError(digest: string, error: unknown): unknown {
+    if (errorCode(error) === "ENOENT") return notFound(`blob ${digest} not found in the content store`, digest);
+    return error;
+  }
+}
