@@ -1,0 +1,41 @@
+/**
+ * Replaces a file so that readers and crashes only ever see the old or the new content:
+ * temp file in the same directory, write, fsync, rename over the target, fsync the directory.
+ */
+import { randomBytes } from "node:crypto";
+import { open, rename, unlink } from "node:fs/promises";
+import path from "node:path";
+
+export async function writeFileAtomic(filePath: string, data: string | Buffer, mode = 0o600): Promise<void> {
+  const dir = path.dirname(filePath);
+  const tempPath = path.join(dir, `.${path.basename(filePath)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+  try {
+    const file = await open(tempPath, "wx", mode);
+    try {
+      await file.writeFile(data);
+      // The creation mode is filtered by the umask; set it exactly.
+      await file.chmod(mode);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tempPath, filePath);
+  } catch (error) {
+    await unlink(tempPath).catch(() => undefined);
+    throw error;
+  }
+  await syncDirectory(dir);
+}
+
+/** Makes a rename in `dir` durable. Some filesystems refuse to fsync a directory: that is not fatal. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, "r");
+    await handle.sync();
+  } catch {
+    // EISDIR/EINVAL/EPERM on exotic filesystems: the rename itself already happened.
+  } finally {
+    await handle?.close();
+  }
+}

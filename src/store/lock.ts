@@ -1,0 +1,129 @@
+/**
+ * A cross-process exclusive lock on a file, for read-modify-write cycles.
+ *
+ * proper-lockfile takes the lock by mkdir of `<target>.lock` and refreshes the directory's mtime
+ * while held. A holder that dies (even by SIGKILL) stops refreshing it, and after `staleMs` the
+ * next process removes it and takes over: a dead holder never blocks others for long. Callers in
+ * the same process queue in memory first, so they do not poll against each other.
+ */
+import path from "node:path";
+import lockfile from "proper-lockfile";
+import { LadingError } from "../core/errors.js";
+
+export interface FileLockOptions {
+  /** A lock not refreshed for this long is abandoned (its holder died). Minimum 2000. Default 10 s. */
+  staleMs?: number;
+  /** How long to wait for a lock held by someone else before giving up. Default 60 s. */
+  timeoutMs?: number;
+}
+
+export interface HeldLock {
+  /** The lock directory, `<target>.lock`. */
+  readonly lockPath: string;
+  /** Throws if the lock was lost while held (the holder stalled past staleMs and another took it). */
+  assertHeld(): void;
+}
+
+const DEFAULT_STALE_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 60_000;
+const FIRST_RETRY_MS = 5;
+const MAX_RETRY_MS = 250;
+
+const inProcessQueues = new Map<string, Promise<unknown>>();
+
+export async function withFileLock<T>(
+  lockTarget: string,
+  fn: (lock: HeldLock) => Promise<T>,
+  opts: FileLockOptions = {},
+): Promise<T> {
+  const target = path.resolve(lockTarget);
+  return queueInProcess(target, () => holdFileLock(target, fn, opts));
+}
+
+async function holdFileLock<T>(target: string, fn: (lock: HeldLock) => Promise<T>, opts: FileLockOptions): Promise<T> {
+  const lockPath = `${target}.lock`;
+  let lostBecause: Error | undefined;
+  const release = await acquire(target, lockPath, opts, (error) => {
+    lostBecause = error;
+  });
+  const held: HeldLock = {
+    lockPath,
+    assertHeld() {
+      if (lostBecause !== undefined) {
+        throw new LadingError("io", `lost the lock ${lockPath} while holding it: ${lostBecause.message}`, { subject: lockPath });
+      }
+    },
+  };
+
+  let result: T;
+  try {
+    result = await fn(held);
+  } catch (error) {
+    await release().catch(() => undefined);
+    throw error;
+  }
+  try {
+    await release();
+  } catch (error) {
+    throw new LadingError("io", `could not release the lock ${lockPath}: ${(error as Error).message}`, {
+      subject: lockPath,
+      cause: error,
+    });
+  }
+  held.assertHeld();
+  return result;
+}
+
+async function acquire(
+  target: string,
+  lockPath: string,
+  opts: FileLockOptions,
+  onCompromised: (error: Error) => void,
+): Promise<() => Promise<void>> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+  let delay = FIRST_RETRY_MS;
+  for (;;) {
+    try {
+      return await lockfile.lock(target, {
+        stale: opts.staleMs ?? DEFAULT_STALE_MS,
+        realpath: false,
+        retries: 0,
+        onCompromised,
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ELOCKED") {
+        throw new LadingError("io", `cannot take the lock ${lockPath}: ${(error as Error).message}`, {
+          subject: lockPath,
+          cause: error,
+        });
+      }
+    }
+    if (Date.now() >= deadline) {
+      throw new LadingError(
+        "io",
+        `timed out after ${timeoutMs / 1000} s waiting for the lock ${lockPath}: another process holds it`,
+        { subject: lockPath },
+      );
+    }
+    await sleep(Math.min(delay + Math.random() * delay, Math.max(deadline - Date.now(), 0)));
+    delay = Math.min(delay * 2, MAX_RETRY_MS);
+  }
+}
+
+/** Runs tasks for the same key one after the other within this process. */
+async function queueInProcess<T>(key: string, task: () => Promise<T>): Promise<T> {
+  const previous = inProcessQueues.get(key) ?? Promise.resolve();
+  const run = previous.then(task);
+  const settled = run.catch(() => undefined);
+  inProcessQueues.set(key, settled);
+  try {
+    return await run;
+  } finally {
+    if (inProcessQueues.get(key) === settled) inProcessQueues.delete(key);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
