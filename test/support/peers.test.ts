@@ -11,6 +11,7 @@ import {
   removeTree,
   requirePeers,
   run,
+  runBytes,
   startContainerd,
   startDockerd,
   startRegistry,
@@ -29,6 +30,7 @@ interface FixtureImage {
 const expected = JSON.parse(readFileSync(`${fixtures}/expected.json`, "utf8")) as {
   fixtures: Record<string, { images: FixtureImage[] }>;
 };
+const sha256 = (b: Buffer | string): string => "sha256:" + createHash("sha256").update(b).digest("hex");
 const singleTags = expected.fixtures["docker-save-single.tar"]?.images[0]?.repoTags ?? [];
 
 describe("run", () => {
@@ -163,9 +165,9 @@ describe.skipIf(!requirePeers("docker-registry"))("loopback registry", () => {
 
 describe.skipIf(!requirePeers("skopeo"))("skopeo", () => {
   it("prints the exact manifest bytes of the umoci layout's app tag", async () => {
-    const r = await run("skopeo", ["inspect", "--raw", `oci:${fixtures}/layouts/oci-umoci-gzip:app`]);
+    const r = await runBytes("skopeo", ["inspect", "--raw", `oci:${fixtures}/layouts/oci-umoci-gzip:app`]);
     expect(r.code).toBe(0);
-    expect("sha256:" + createHash("sha256").update(r.stdout, "utf8").digest("hex")).toBe(
+    expect(sha256(r.stdout)).toBe(
       "sha256:54a548fd5910919b0b8d6d01d7877f744590b3d9a5238eba3db608565634fbdf",
     );
   });
@@ -197,5 +199,58 @@ describe.skipIf(!requirePeers("podman"))("podman", () => {
     expect([...new Set(ids.stdout.trim().split("\n"))]).toEqual([
       "sha256:eed4e27eb6fff71e0755bc5fb9d4db3ac623707413fc05c57dbcccc43e50966b",
     ]);
+  });
+});
+
+interface TestdataImage {
+  ref?: string;
+  manifestDigest?: string;
+  configDigest: string;
+}
+interface TestdataFile {
+  fileSha256?: string;
+  uncompressedSha256?: string;
+  compression?: string;
+  images: TestdataImage[];
+}
+const testdata = `${repoRoot}testdata`;
+const testdataExpected = JSON.parse(readFileSync(`${testdata}/expected.json`, "utf8")) as { files: Record<string, TestdataFile> };
+
+describe("testdata/ made by testdata/make.sh", () => {
+  it("holds exactly the files expected.json describes, with their recorded sha256", () => {
+    const files = Object.entries(testdataExpected.files);
+    expect(files.map(([name]) => name).sort()).toEqual([
+      "docker-archive.tar",
+      "docker-archive.tar.bz2",
+      "docker-archive.tar.gz",
+      "docker-archive.tar.xz",
+      "docker-archive.tar.zst",
+      "docker-save.tar",
+      "oci-archive.tar",
+      "oci-layout",
+      "oci-multiplatform.tar",
+    ]);
+    for (const [name, f] of files) {
+      if (f.fileSha256 !== undefined) expect([name, sha256(readFileSync(`${testdata}/${name}`))]).toEqual([name, f.fileSha256]);
+    }
+  });
+
+  it.skipIf(!requirePeers("gzip", "xz", "bzip2", "zstd"))("compressed copies decompress to docker-archive.tar", async () => {
+    const tools: Record<string, string> = { gzip: "gzip", xz: "xz", bzip2: "bzip2", zstd: "zstd" };
+    for (const [name, f] of Object.entries(testdataExpected.files)) {
+      if (f.compression === undefined) continue;
+      const tool = tools[f.compression];
+      expect(tool).toBeDefined();
+      const r = await runBytes(tool as string, ["-dc", `${testdata}/${name}`]);
+      expect([name, r.code, sha256(r.stdout)]).toEqual([name, 0, f.uncompressedSha256]);
+    }
+  });
+
+  it.skipIf(!requirePeers("skopeo"))("skopeo reads the oci-layout tags with the recorded digests", async () => {
+    for (const img of testdataExpected.files["oci-layout"]?.images ?? []) {
+      const raw = await runBytes("skopeo", ["inspect", "--raw", `oci:${testdata}/oci-layout:${img.ref}`]);
+      const cfg = await runBytes("skopeo", ["inspect", "--config", "--raw", `oci:${testdata}/oci-layout:${img.ref}`]);
+      expect([img.ref, sha256(raw.stdout), sha256(cfg.stdout)]).toEqual([img.ref, img.manifestDigest, img.configDigest]);
+    }
   });
 });

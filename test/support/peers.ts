@@ -45,7 +45,14 @@ const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 20_000;
 
 /** Runs a command without a shell and collects its output; rejects on spawn error or timeout. */
-export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+export async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const r = await runBytes(cmd, args, opts);
+  return { code: r.code, stdout: r.stdout.toString("utf8"), stderr: r.stderr };
+}
+
+/** Like run(), but keeps stdout as bytes (for tars and other binary output). */
+export function runBytes(cmd: string, args: string[], opts: RunOptions = {}): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd: opts.cwd,
@@ -58,7 +65,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill("SIGKILL");
-    }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    }, timeoutMs);
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", (e) => {
@@ -67,13 +74,12 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString("utf8");
       const stderr = Buffer.concat(err).toString("utf8");
       if (timedOut) {
-        reject(new Error(`${cmd} ${args.join(" ")}: timed out after ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms; stderr: ${stderr}`));
+        reject(new Error(`${cmd} ${args.join(" ")}: timed out after ${timeoutMs} ms; stderr: ${stderr}`));
         return;
       }
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out), stderr });
     });
     // A child that exits before reading its stdin makes the write fail with EPIPE; the exit code tells the story.
     child.stdin.on("error", () => undefined);
