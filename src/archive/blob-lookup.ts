@@ -1,0 +1,62 @@
+import { parseDigest } from "../core/digest.js";
+import { invalid, notFound } from "../core/errors.js";
+import type { Descriptor } from "../core/schemas.js";
+import type { ScannedArchive, ScannedFile } from "./model.js";
+import { lookupFile } from "./scan.js";
+
+export const blobPathFor = (digest: string): string => {
+  const { algorithm, encoded } = parseDigest(digest);
+  return `blobs/${algorithm}/${encoded}`;
+};
+
+/** True when the layout carries the blob a descriptor names (its digest validated first). */
+export function hasBlob(archive: ScannedArchive, descriptor: Descriptor): boolean {
+  const path = blobPathFor(descriptor.digest);
+  return archive.files.has(path) || archive.links.has(path);
+}
+
+/** The file behind a descriptor in an OCI layout, checked for size first, then digest. */
+export function blobForDescriptor(archive: ScannedArchive, descriptor: Descriptor, field: string): ScannedFile {
+  const path = blobPathFor(descriptor.digest);
+  if (!hasBlob(archive, descriptor)) throw notFound(`${field}: blob ${descriptor.digest} is missing (${path})`, path);
+  const file = lookupFile(archive, path, field);
+  checkBlobMatches(file, descriptor, field, path);
+  return file;
+}
+
+export function checkBlobMatches(file: ScannedFile, descriptor: { digest: string; size: number }, field: string, path: string): void {
+  if (file.size !== descriptor.size) {
+    throw invalid(`${field}: size ${descriptor.size} does not match ${path} (${file.size} bytes)`, path);
+  }
+  const actual = descriptor.digest.startsWith("sha512:") ? file.sha512 : file.digest;
+  if (actual !== descriptor.digest) {
+    throw invalid(`${field}: digest ${descriptor.digest} does not match the content of ${path} (${actual ?? "not hashed with sha512"})`, path);
+  }
+}
+
+/** The bytes of a small JSON blob, or a clear error if it was not kept. */
+export function jsonBytes(file: ScannedFile, field: string, maxJsonBytes: number): Buffer {
+  if (file.json && file.json.length <= maxJsonBytes) return file.json;
+  if (file.json || file.jsonTooLarge) throw invalid(`${field}: ${file.name} is larger than the JSON size cap of ${maxJsonBytes} bytes`, file.name);
+  throw invalid(`${field}: ${file.name} is not a JSON document`, file.name);
+}
+
+/** Every `blobs/<alg>/<encoded>` entry must hold content matching its name, referenced or not. */
+export function checkBlobNames(archive: ScannedArchive): { entry: string; message: string }[] {
+  const problems: { entry: string; message: string }[] = [];
+  for (const file of archive.files.values()) {
+    const match = /^blobs\/([^/]+)\/([^/]+)$/.exec(file.name);
+    if (!match) continue;
+    const [, algorithm, encoded] = match;
+    const named = `${algorithm}:${encoded}`;
+    try {
+      parseDigest(named, file.name);
+    } catch (error) {
+      problems.push({ entry: file.name, message: (error as Error).message });
+      continue;
+    }
+    const actual = algorithm === "sha512" ? file.sha512 : file.digest;
+    if (actual !== named) problems.push({ entry: file.name, message: `${file.name}: content does not match its name (content is ${actual})` });
+  }
+  return problems;
+}

@@ -1,0 +1,141 @@
+import { isLadingError, LadingError } from "../core/errors.js";
+import { checkBlobNames, blobPathFor } from "./blob-lookup.js";
+import type { ArchiveGraph, Problem, ResolvedRoot, ScannedArchive } from "./model.js";
+import { readDockerManifestJson, resolveDockerItem } from "./resolve-docker.js";
+import { readOciLayout, resolveOciRoot } from "./resolve-oci.js";
+
+export interface ResolveLimits {
+  maxJsonBytes: number;
+  maxManifestJsonBytes: number;
+}
+
+/**
+ * Interprets what a scan found, once everything has been read (metadata may come last): the
+ * OCI layout when there is one, checked against manifest.json when both exist; else manifest.json.
+ */
+export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): ArchiveGraph {
+  const problems: Problem[] = [];
+  const record = (error: unknown, fallbackEntry: string): void => {
+    if (!isLadingError(error)) throw error;
+    problems.push({ entry: error.subject ?? fallbackEntry, message: error.message });
+  };
+  for (const problem of checkBlobNames(archive)) problems.push(problem);
+
+  const hasIndex = archive.files.has("index.json") || archive.files.has("oci-layout");
+  const hasManifestJson = archive.files.has("manifest.json") || archive.links.has("manifest.json");
+  const graph: ArchiveGraph = {
+    format: hasIndex ? (hasManifestJson ? "docker-archive+oci-layout" : "oci-layout") : "docker-archive",
+    compression: archive.compression,
+    roots: [],
+    blobs: new Map(),
+    problems,
+    warnings: [],
+  };
+  if (!hasIndex && !hasManifestJson) {
+    problems.push({ entry: "(archive)", message: "not an image archive: it has neither manifest.json nor oci-layout and index.json" });
+    return graph;
+  }
+
+  const ctx = { archive, ...limits };
+  if (hasIndex) {
+    try {
+      const index = readOciLayout(ctx);
+      index.manifests.forEach((descriptor, position) => {
+        try {
+          graph.roots.push(resolveOciRoot(ctx, descriptor, `index.json manifests[${position}]`));
+        } catch (error) {
+          record(error, "index.json");
+        }
+      });
+    } catch (error) {
+      record(error, "index.json");
+    }
+  }
+  if (hasManifestJson) {
+    try {
+      const items = readDockerManifestJson(ctx);
+      const dockerRoots: ResolvedRoot[] = [];
+      items.forEach((item, position) => {
+        try {
+          dockerRoots.push(resolveDockerItem(ctx, item, position));
+        } catch (error) {
+          record(error, "manifest.json");
+        }
+      });
+      if (hasIndex) for (const problem of compareWithIndex(dockerRoots, graph.roots)) problems.push(problem);
+      else graph.roots.push(...dockerRoots);
+    } catch (error) {
+      record(error, "manifest.json");
+    }
+  }
+  for (const root of graph.roots) {
+    if (root.kind === "unknown") graph.warnings.push(`index.json: entry ${root.descriptor.digest} has unknown media type ${root.descriptor.mediaType}; ignored`);
+    if (root.bareTag !== undefined) graph.warnings.push(`index.json: ref.name ${JSON.stringify(root.bareTag)} is a bare tag without a repository; the image is untagged`);
+  }
+  collectBlobs(graph, archive);
+  return graph;
+}
+
+/** Both descriptions of the same archive must describe the same images, or it means two things. */
+function compareWithIndex(dockerRoots: ResolvedRoot[], ociRoots: ResolvedRoot[]): Problem[] {
+  const problems: Problem[] = [];
+  dockerRoots.forEach((dockerRoot, position) => {
+    const dockerImage = dockerRoot.images[0];
+    if (!dockerImage) return;
+    const matches = ociRoots.filter((root) => root.images.some((image) => sameImage(image, dockerImage)));
+    if (matches.length === 0) {
+      problems.push({
+        entry: "manifest.json",
+        field: `[${position}]`,
+        message: `manifest.json[${position}]: image with config ${dockerImage.config.digest} is not described by index.json`,
+      });
+      return;
+    }
+    const ociNames = new Set(matches.flatMap((root) => root.names));
+    for (const name of dockerRoot.names) {
+      if (!ociNames.has(name)) {
+        problems.push({
+          entry: "manifest.json",
+          field: `[${position}].RepoTags`,
+          message: `manifest.json[${position}].RepoTags: ${name} is not a name index.json gives to config ${dockerImage.config.digest}`,
+        });
+      }
+    }
+  });
+  return problems;
+}
+
+function sameImage(a: { config: { digest: string }; layers: { digest: string }[] }, b: { config: { digest: string }; layers: { digest: string }[] }): boolean {
+  return a.config.digest === b.config.digest && a.layers.length === b.layers.length && a.layers.every((layer, i) => layer.digest === b.layers[i]?.digest);
+}
+
+/** Every blob the roots reach, by digest, pointing at the archive file or the synthesised bytes. */
+function collectBlobs(graph: ArchiveGraph, archive: ScannedArchive): void {
+  const add = (digest: string, size: number, mediaType: string, bytes?: Buffer): void => {
+    if (graph.blobs.has(digest)) return;
+    let file = archive.byDigest.get(digest);
+    if (!file && !bytes) {
+      const path = blobPathFor(digest);
+      file = archive.files.get(path);
+    }
+    graph.blobs.set(digest, { digest, size, mediaType, ...(bytes ? { bytes } : {}), ...(file ? { file } : {}) });
+  };
+  for (const root of graph.roots) {
+    if (root.kind === "unknown") continue;
+    for (const [digest, bytes] of root.indexes) add(digest, bytes.length, root.descriptor.mediaType, bytes);
+    for (const image of root.images) {
+      add(image.manifest.digest, image.manifest.size, image.manifest.mediaType, image.manifest.bytes);
+      add(image.config.digest, image.config.size, image.config.mediaType, image.config.bytes);
+      for (const layer of image.layers) add(layer.digest, layer.size, layer.mediaType);
+    }
+    for (const digest of root.artifacts) {
+      const file = archive.byDigest.get(digest);
+      if (file) add(digest, file.size, "", file.json);
+    }
+  }
+}
+
+export function firstProblem(graph: ArchiveGraph): LadingError | undefined {
+  const problem = graph.problems[0];
+  return problem ? new LadingError("invalid", problem.message, { subject: problem.entry }) : undefined;
+}

@@ -1,0 +1,50 @@
+import { invalid } from "../core/errors.js";
+import { layerTypeCompression } from "../core/media-types.js";
+import { normalizePlatform, type Platform } from "../core/platform.js";
+import { imageConfigSchema, parseDocument, type ImageConfig } from "../core/schemas.js";
+import type { ResolvedLayer, ScannedFile } from "./model.js";
+
+export function parseImageConfig(bytes: Buffer, what: string): ImageConfig {
+  return parseDocument(imageConfigSchema, bytes, what);
+}
+
+export function platformOfConfig(config: ImageConfig): Platform {
+  return normalizePlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) });
+}
+
+/**
+ * Checks an image's layers against its config: as many layers as diff IDs, each layer sound
+ * (a tar, decompressible, nothing escaping the root inside) and with the diff ID the config lists.
+ */
+export function checkLayers(
+  config: ImageConfig,
+  layers: readonly { file: ScannedFile; mediaType: string; field: string }[],
+  configName: string,
+): ResolvedLayer[] {
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== layers.length) {
+    throw invalid(`${configName}: rootfs.diff_ids lists ${diffIds.length} layers but the image has ${layers.length}`, configName);
+  }
+  return layers.map(({ file, mediaType, field }, index) => {
+    if (file.layerProblem) throw invalid(`${field}: layer ${file.name}: ${file.layerProblem}`, file.name);
+    const claimed = layerTypeCompression(mediaType);
+    if (claimed !== undefined && claimed !== file.compression && !(claimed === "gzip" && file.compression === "none")) {
+      throw invalid(`${field}: media type ${mediaType} says ${claimed} but ${file.name} is ${file.compression}`, file.name);
+    }
+    if (file.diffId !== diffIds[index]) {
+      throw invalid(
+        `${field}: layer ${file.name} has diff ID ${file.diffId}, but ${configName} rootfs.diff_ids[${index}] is ${diffIds[index]}`,
+        file.name,
+      );
+    }
+    return {
+      digest: file.digest,
+      size: file.size,
+      mediaType,
+      compression: file.compression,
+      diffId: file.diffId,
+      uncompressedSize: file.uncompressedSize,
+      entry: file.name,
+    };
+  });
+}

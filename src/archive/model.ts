@@ -1,0 +1,108 @@
+import type { Compression } from "../tar/compression.js";
+import type { Descriptor, ImageConfig } from "../core/schemas.js";
+import type { Platform } from "../core/platform.js";
+
+/** What one pass over an archive learned about one regular file. */
+export interface ScannedFile {
+  /** Normalised entry name (first occurrence). */
+  name: string;
+  digest: string; // sha256 of the bytes as stored
+  sha512?: string; // only for entries named blobs/sha512/...
+  size: number;
+  compression: Compression;
+  /** sha256 and size of the decompressed bytes; for uncompressed files the same as digest/size. */
+  diffId?: string;
+  uncompressedSize?: number;
+  /** Why this file cannot be used as a layer (corrupt compression, unsafe names inside, not a tar). */
+  layerProblem?: string;
+  looksLikeTar: boolean;
+  /** The bytes, kept only for small files that look like JSON. */
+  json?: Buffer;
+  /** Set when the file looked like JSON but was larger than the cap. */
+  jsonTooLarge?: boolean;
+}
+
+export interface ScannedLink {
+  name: string;
+  kind: "symlink" | "hardlink";
+  /** Target resolved inside the archive's namespace. */
+  target: string;
+}
+
+/** Everything a scan keeps: files by name, links by name; blobs are looked up by digest. */
+export interface ScannedArchive {
+  files: Map<string, ScannedFile>;
+  links: Map<string, ScannedLink>;
+  byDigest: Map<string, ScannedFile>;
+  /** The whole-stream compression of the archive itself. */
+  compression: Compression;
+}
+
+export type DigestOrigin = "archive" | "synthesized";
+
+export interface ResolvedLayer {
+  digest: string;
+  size: number;
+  mediaType: string;
+  compression: Compression;
+  diffId: string | undefined;
+  uncompressedSize: number | undefined;
+  /** The archive entry the layer came from. */
+  entry: string;
+}
+
+/** One platform image: a manifest, its config and its layers. */
+export interface ResolvedImage {
+  manifest: { digest: string; mediaType: string; size: number; origin: DigestOrigin; bytes: Buffer };
+  config: { digest: string; mediaType: string; size: number; bytes: Buffer; parsed: ImageConfig };
+  platform: Platform;
+  layers: ResolvedLayer[];
+  /** Digests of the indexes between the root and this manifest. */
+  indexChain: string[];
+}
+
+/** A child of an index that the archive does not carry (a sparse index). */
+export interface AbsentManifest {
+  digest: string;
+  mediaType: string;
+  platform: Platform | undefined;
+  indexDigest: string;
+}
+
+/** A top-level object of the archive: an index.json entry or a manifest.json item. */
+export interface ResolvedRoot {
+  descriptor: Descriptor;
+  kind: "manifest" | "index" | "unknown";
+  origin: DigestOrigin;
+  /** Full normalised references (docker.io/library/x:tag); empty for an untagged image. */
+  names: string[];
+  /** A bare tag from org.opencontainers.image.ref.name that cannot name an image by itself. */
+  bareTag: string | undefined;
+  images: ResolvedImage[];
+  absent: AbsentManifest[];
+  /** Other (non-image) manifests in the tree: attestations, artifacts. Kept and carried, not unpacked. */
+  artifacts: string[];
+  /** Exact bytes of every index in the tree, by digest. */
+  indexes: Map<string, Buffer>;
+  source: "index.json" | "manifest.json";
+}
+
+export type ArchiveFormat = "oci-layout" | "docker-archive" | "docker-archive+oci-layout";
+
+export interface Problem {
+  /** The archive entry (or document) at fault. */
+  entry: string;
+  /** The field within it, when there is one. */
+  field?: string;
+  message: string;
+}
+
+export interface ArchiveGraph {
+  format: ArchiveFormat;
+  compression: Compression;
+  roots: ResolvedRoot[];
+  /** Every blob the roots reach and the archive carries, by digest: what a load stores. */
+  blobs: Map<string, { digest: string; size: number; mediaType: string; bytes?: Buffer; file?: ScannedFile }>;
+  problems: Problem[];
+  warnings: string[];
+}

@@ -1,0 +1,220 @@
+import { createHash } from "node:crypto";
+import type { Readable, Transform } from "node:stream";
+import { COMPRESSION_SNIFF_BYTES, createDecompressor, detectCompression, type Compression } from "../tar/compression.js";
+import { LayerTarChecker, looksLikeTarBlock } from "./layer-check.js";
+import type { ScannedFile } from "./model.js";
+
+export interface ProbeLimits {
+  /** Largest JSON document kept in memory (manifests, configs, indexes). */
+  maxJsonBytes: number;
+  /** Largest decompressed layer; beyond it the layer is refused (decompression bombs). */
+  maxLayerBytes: number;
+}
+
+/** Where the bytes of a file go besides the hashers (the content store's ingest, for a load). */
+export interface BlobWriter {
+  write(chunk: Buffer): void | Promise<void>;
+  /** Called once the file has been read whole; the writer decides whether to keep it. */
+  close(file: ScannedFile): Promise<void>;
+  abort(): Promise<void>;
+}
+
+const SNIFF_BYTES = 512; // enough for the compression magic and the ustar magic at offset 257
+const SHA512_NAME = /^blobs\/sha512\//;
+
+/**
+ * Reads one regular file once: hashes it, detects its compression from its first bytes,
+ * decompresses and hashes a compressed file (its diff ID), checks the names inside anything
+ * that is a tar, keeps small JSON, and hands every chunk to the writer.
+ */
+export async function probeFile(name: string, body: Readable, limits: ProbeLimits, writer?: BlobWriter): Promise<ScannedFile> {
+  const rawHash = createHash("sha256");
+  const sha512 = SHA512_NAME.test(name) ? createHash("sha512") : undefined;
+  let size = 0;
+  let head: Buffer | undefined = Buffer.alloc(0);
+  let inspector: ContentInspector | undefined;
+
+  const consume = async (chunk: Buffer): Promise<void> => {
+    if (inspector === undefined) {
+      head = Buffer.concat([head as Buffer, chunk]);
+      if (head.length < SNIFF_BYTES) return;
+      inspector = new ContentInspector(head, limits);
+      chunk = head;
+      head = undefined;
+    }
+    await inspector.push(chunk);
+  };
+
+  try {
+    for await (const piece of body) {
+      const chunk = piece as Buffer;
+      rawHash.update(chunk);
+      sha512?.update(chunk);
+      size += chunk.length;
+      if (writer) await writer.write(chunk);
+      await consume(chunk);
+    }
+    if (inspector === undefined) {
+      inspector = new ContentInspector(head ?? Buffer.alloc(0), limits);
+      await inspector.push(head ?? Buffer.alloc(0));
+    }
+    const file: ScannedFile = { name, digest: `sha256:${rawHash.digest("hex")}`, size, ...(await inspector.finish()) };
+    if (sha512) file.sha512 = `sha512:${sha512.digest("hex")}`;
+    if (file.diffId === undefined && file.compression === "none") {
+      file.diffId = file.digest;
+      file.uncompressedSize = size;
+    }
+    if (writer) await writer.close(file);
+    return file;
+  } catch (error) {
+    inspector?.destroy();
+    if (writer) await writer.abort();
+    throw error;
+  }
+}
+
+type Inspection = Omit<ScannedFile, "name" | "digest" | "size" | "sha512">;
+
+/** Everything decided from the first bytes of a file, then fed the rest. */
+class ContentInspector {
+  readonly compression: Compression;
+  private readonly looksLikeJson: boolean;
+  private readonly looksLikeTar: boolean;
+  private jsonChunks: Buffer[] | undefined;
+  private jsonBytes = 0;
+  private jsonTooLarge = false;
+  private readonly checker: LayerTarChecker | undefined;
+  private readonly decompressed: DecompressedHasher | undefined;
+
+  constructor(
+    head: Buffer,
+    private readonly limits: ProbeLimits,
+  ) {
+    this.compression = detectCompression(head.subarray(0, Math.max(COMPRESSION_SNIFF_BYTES, 6)));
+    const firstNonSpace = head.find((byte) => byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09);
+    this.looksLikeJson = this.compression === "none" && (firstNonSpace === 0x7b || firstNonSpace === 0x5b);
+    this.looksLikeTar = this.compression === "none" && isTarHeader(head);
+    if (this.looksLikeJson) this.jsonChunks = [];
+    if (this.looksLikeTar) this.checker = new LayerTarChecker();
+    if (this.compression !== "none") this.decompressed = new DecompressedHasher(this.compression, limits.maxLayerBytes);
+  }
+
+  async push(chunk: Buffer): Promise<void> {
+    if (this.jsonChunks) {
+      this.jsonBytes += chunk.length;
+      if (this.jsonBytes > this.limits.maxJsonBytes) {
+        this.jsonChunks = undefined;
+        this.jsonTooLarge = true;
+      } else this.jsonChunks.push(chunk);
+    }
+    this.checker?.push(chunk);
+    if (this.decompressed) await this.decompressed.push(chunk);
+  }
+
+  async finish(): Promise<Inspection> {
+    const result: Inspection = { compression: this.compression, looksLikeTar: this.looksLikeTar };
+    if (this.jsonChunks) result.json = Buffer.concat(this.jsonChunks);
+    if (this.jsonTooLarge) result.jsonTooLarge = true;
+    if (this.checker) {
+      const problem = this.checker.end();
+      if (problem) result.layerProblem = problem;
+    } else if (this.compression === "none") {
+      result.layerProblem = "not a tar archive";
+    }
+    if (this.decompressed) {
+      const outcome = await this.decompressed.finish();
+      if ("problem" in outcome) result.layerProblem = outcome.problem;
+      else {
+        result.diffId = outcome.diffId;
+        result.uncompressedSize = outcome.size;
+        result.looksLikeTar = outcome.looksLikeTar;
+        if (outcome.tarProblem) result.layerProblem = outcome.tarProblem;
+      }
+    }
+    return result;
+  }
+
+  destroy(): void {
+    this.decompressed?.destroy();
+  }
+}
+
+function isTarHeader(head: Buffer): boolean {
+  return head.length >= 512 && looksLikeTarBlock(head.subarray(0, 512));
+}
+
+/** Decompresses a layer as it streams by, hashing the output and checking the tar inside. */
+class DecompressedHasher {
+  private readonly stream: Transform;
+  private readonly hash = createHash("sha256");
+  private size = 0;
+  private head: Buffer | undefined = Buffer.alloc(0);
+  private checker: LayerTarChecker | undefined;
+  private isTar = false;
+  private error: Error | undefined;
+  private readonly done: Promise<void>;
+
+  constructor(compression: Exclude<Compression, "none">, maxOutputBytes: number) {
+    this.stream = createDecompressor(compression, { maxOutputBytes });
+    this.stream.on("data", (chunk: Buffer) => this.onOutput(chunk));
+    this.done = new Promise((resolve) => {
+      this.stream.once("end", resolve);
+      this.stream.once("error", (error: Error) => {
+        this.error = error;
+        resolve();
+      });
+    });
+  }
+
+  private onOutput(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    if (this.head !== undefined) {
+      this.head = Buffer.concat([this.head, chunk]);
+      if (this.head.length < SNIFF_BYTES) return;
+      this.startChecking(this.head);
+      return;
+    }
+    this.checker?.push(chunk);
+  }
+
+  private startChecking(head: Buffer): void {
+    this.head = undefined;
+    this.isTar = isTarHeader(head);
+    if (this.isTar) {
+      this.checker = new LayerTarChecker();
+      this.checker.push(head);
+    }
+  }
+
+  async push(chunk: Buffer): Promise<void> {
+    if (this.error) return;
+    if (!this.stream.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const settle = (): void => {
+          this.stream.off("drain", settle);
+          this.stream.off("error", settle);
+          this.stream.off("close", settle);
+          resolve();
+        };
+        this.stream.on("drain", settle);
+        this.stream.on("error", settle);
+        this.stream.on("close", settle);
+      });
+    }
+  }
+
+  async finish(): Promise<{ diffId: string; size: number; looksLikeTar: boolean; tarProblem?: string } | { problem: string }> {
+    if (!this.error) this.stream.end();
+    await this.done;
+    if (this.error) return { problem: this.error.message };
+    if (this.head !== undefined) this.startChecking(this.head);
+    const tarProblem = this.checker ? this.checker.end() : "decompressed content is not a tar archive";
+    const result = { diffId: `sha256:${this.hash.digest("hex")}`, size: this.size, looksLikeTar: this.isTar };
+    return tarProblem ? { ...result, tarProblem } : result;
+  }
+
+  destroy(): void {
+    this.stream.destroy();
+  }
+}

@@ -1,0 +1,38 @@
+import { resolveGraph } from "./graph.js";
+import type { ArchiveGraph } from "./model.js";
+import { scanEntries, type ScanOptions } from "./scan.js";
+import type { OpenedSource } from "./source.js";
+
+export interface ReadLimits {
+  /** Largest manifest, index or config kept in memory. */
+  maxJsonBytes: number;
+  /** Largest manifest.json (containerd uses 20 MiB). */
+  maxManifestJsonBytes: number;
+  /** Largest decompressed layer. */
+  maxLayerBytes: number;
+}
+
+export const DEFAULT_LIMITS: ReadLimits = {
+  maxJsonBytes: 8 * 1024 * 1024,
+  maxManifestJsonBytes: 20 * 1024 * 1024,
+  maxLayerBytes: 256 * 1024 ** 3,
+};
+
+export interface ReadOptions extends Partial<ReadLimits> {
+  openWriter?: ScanOptions["openWriter"];
+}
+
+/** One pass over an archive, then its graph resolved and checked. */
+export async function readArchive(source: OpenedSource, options: ReadOptions = {}): Promise<ArchiveGraph> {
+  const limits: ReadLimits = {
+    maxJsonBytes: options.maxJsonBytes ?? DEFAULT_LIMITS.maxJsonBytes,
+    maxManifestJsonBytes: options.maxManifestJsonBytes ?? DEFAULT_LIMITS.maxManifestJsonBytes,
+    maxLayerBytes: options.maxLayerBytes ?? DEFAULT_LIMITS.maxLayerBytes,
+  };
+  const scanned = await scanEntries(source.entries, source.compression, {
+    maxJsonBytes: Math.max(limits.maxJsonBytes, limits.maxManifestJsonBytes),
+    maxLayerBytes: limits.maxLayerBytes,
+    ...(options.openWriter ? { openWriter: options.openWriter } : {}),
+  });
+  return resolveGraph(scanned, limits);
+}

@@ -1,0 +1,75 @@
+import { invalid } from "../core/errors.js";
+import { MediaType } from "../core/media-types.js";
+import { dockerManifestJsonSchema, parseDocument, type DockerManifestItem } from "../core/schemas.js";
+import { digestOf } from "../core/digest.js";
+import { jsonBytes } from "./blob-lookup.js";
+import { checkLayers, parseImageConfig, platformOfConfig } from "./image-check.js";
+import type { ResolvedRoot, ScannedArchive } from "./model.js";
+import { normalizeImageName } from "./names.js";
+import { lookupFile } from "./scan.js";
+import { synthesizeDockerManifest } from "./synthesize.js";
+
+export interface DockerContext {
+  archive: ScannedArchive;
+  maxJsonBytes: number;
+  maxManifestJsonBytes: number;
+}
+
+export function readDockerManifestJson(ctx: DockerContext): DockerManifestItem[] {
+  const file = lookupFile(ctx.archive, "manifest.json", "manifest.json");
+  return parseDocument(dockerManifestJsonSchema, jsonBytes(file, "manifest.json", ctx.maxManifestJsonBytes), "manifest.json");
+}
+
+/**
+ * Resolves one manifest.json item. The archive carries no manifest for it, so one is synthesised
+ * (as containerd's importer does) and marked as such.
+ */
+export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, position: number): ResolvedRoot {
+  const field = `manifest.json[${position}]`;
+  const configFile = lookupFile(ctx.archive, item.Config, `${field}.Config`);
+  checkConfigName(item.Config, configFile.digest, `${field}.Config`);
+  const configBytes = jsonBytes(configFile, `${field}.Config`, ctx.maxJsonBytes);
+  const config = parseImageConfig(configBytes, item.Config);
+  const layers = checkLayers(
+    config,
+    item.Layers.map((path, index) => {
+      const layerField = `${field}.Layers[${index}]`;
+      return { file: lookupFile(ctx.archive, path, layerField), mediaType: "", field: layerField };
+    }),
+    item.Config,
+  );
+  const names = (item.RepoTags ?? []).map((tag, index) => normalizeImageName(tag, `${field}.RepoTags[${index}]`));
+  const manifestBytes = synthesizeDockerManifest({ digest: configFile.digest, size: configFile.size }, layers);
+  const manifestDigest = digestOf(manifestBytes);
+  const manifestBody = JSON.parse(manifestBytes.toString("utf8")) as { layers: { mediaType: string }[] };
+  layers.forEach((layer, index) => (layer.mediaType = manifestBody.layers[index]?.mediaType ?? ""));
+  return {
+    descriptor: { mediaType: MediaType.dockerManifest, digest: manifestDigest, size: manifestBytes.length },
+    kind: "manifest",
+    origin: "synthesized",
+    names: [...new Set(names)],
+    bareTag: undefined,
+    images: [
+      {
+        manifest: { digest: manifestDigest, mediaType: MediaType.dockerManifest, size: manifestBytes.length, origin: "synthesized", bytes: manifestBytes },
+        config: { digest: configFile.digest, mediaType: MediaType.dockerConfig, size: configFile.size, bytes: configBytes, parsed: config },
+        platform: platformOfConfig(config),
+        layers,
+        indexChain: [],
+      },
+    ],
+    absent: [],
+    artifacts: [],
+    indexes: new Map(),
+    source: "manifest.json",
+  };
+}
+
+/** A config named by its digest (`<hex>.json`, `blobs/sha256/<hex>`, `sha256:<hex>`) must match it. */
+function checkConfigName(path: string, digest: string, field: string): void {
+  const base = path.split("/").pop() ?? path;
+  const match = /^(?:sha256:)?([0-9a-f]{64})(?:\.json)?$/.exec(base);
+  if (match && `sha256:${match[1]}` !== digest) {
+    throw invalid(`${field}: ${path} is named for ${match[1]} but its content is ${digest}`, path);
+  }
+}

@@ -1,0 +1,162 @@
+import { invalid, unsupported } from "../core/errors.js";
+import { parseJsonStrict } from "../core/json.js";
+import { isIndexType, isLayerType, isManifestType, isSchema1Type, isForeignLayerType, MediaType } from "../core/media-types.js";
+import { normalizePlatform } from "../core/platform.js";
+import { describeZodError, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type Index, type Manifest } from "../core/schemas.js";
+import { blobForDescriptor, hasBlob, jsonBytes } from "./blob-lookup.js";
+import { checkLayers, parseImageConfig, platformOfConfig } from "./image-check.js";
+import type { ResolvedImage, ResolvedRoot, ScannedArchive } from "./model.js";
+import { namesFromAnnotations } from "./names.js";
+import { lookupFile } from "./scan.js";
+
+const MAX_INDEX_DEPTH = 8;
+const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([MediaType.ociConfig, MediaType.dockerConfig]);
+
+export interface OciContext {
+  archive: ScannedArchive;
+  maxJsonBytes: number;
+}
+
+export function readOciLayout(ctx: OciContext): Index {
+  const layoutFile = lookupFile(ctx.archive, "oci-layout", "oci-layout");
+  const layout = parseJsonStrict(jsonBytes(layoutFile, "oci-layout", ctx.maxJsonBytes), "oci-layout");
+  const checked = ociLayoutSchema.safeParse(layout);
+  if (!checked.success) {
+    const version = (layout as { imageLayoutVersion?: unknown } | null)?.imageLayoutVersion;
+    if (typeof version === "string") throw unsupported(`oci-layout: unsupported imageLayoutVersion ${JSON.stringify(version)} (want "1.0.0")`, "oci-layout");
+    throw invalid(`oci-layout: ${describeZodError(checked.error)}`, "oci-layout");
+  }
+  const indexFile = lookupFile(ctx.archive, "index.json", "index.json");
+  return parseChecked(jsonBytes(indexFile, "index.json", ctx.maxJsonBytes), "index", "index.json");
+}
+
+/** Resolves one entry of index.json into a root with its images, following nested indexes. */
+export function resolveOciRoot(ctx: OciContext, descriptor: Descriptor, field: string): ResolvedRoot {
+  const { names, bareTag } = namesFromAnnotations(descriptor.annotations, field);
+  const root: ResolvedRoot = {
+    descriptor,
+    kind: isManifestType(descriptor.mediaType) ? "manifest" : isIndexType(descriptor.mediaType) ? "index" : "unknown",
+    origin: "archive",
+    names,
+    bareTag,
+    images: [],
+    absent: [],
+    artifacts: [],
+    indexes: new Map(),
+    source: "index.json",
+  };
+  if (isSchema1Type(descriptor.mediaType)) throw unsupported(`${field}: Docker schema 1 manifests are obsolete and not supported`, field);
+  if (root.kind === "manifest") {
+    const image = resolveManifest(ctx, descriptor, field, [], root.artifacts);
+    if (image) root.images.push(image);
+  } else if (root.kind === "index") {
+    walkIndex(ctx, root, descriptor, field, [], 0);
+  }
+  return root;
+}
+
+function walkIndex(ctx: OciContext, root: ResolvedRoot, descriptor: Descriptor, field: string, chain: string[], depth: number): void {
+  if (depth >= MAX_INDEX_DEPTH) throw invalid(`${field}: indexes nested deeper than ${MAX_INDEX_DEPTH} levels`, field);
+  if (chain.includes(descriptor.digest)) throw invalid(`${field}: index ${descriptor.digest} contains itself`, field);
+  const file = blobForDescriptor(ctx.archive, descriptor, field);
+  const bytes = jsonBytes(file, field, ctx.maxJsonBytes);
+  const index = parseChecked(bytes, "index", file.name, descriptor.mediaType);
+  root.indexes.set(descriptor.digest, bytes);
+  const innerChain = [...chain, descriptor.digest];
+  index.manifests.forEach((child, position) => {
+    const childField = `${file.name} manifests[${position}]`;
+    if (isSchema1Type(child.mediaType)) throw unsupported(`${childField}: Docker schema 1 manifests are obsolete and not supported`, file.name);
+    const known = isManifestType(child.mediaType) || isIndexType(child.mediaType);
+    if (!hasBlob(ctx.archive, child)) {
+      if (known) {
+        root.absent.push({
+          digest: child.digest,
+          mediaType: child.mediaType,
+          platform: child.platform ? normalizePlatform(child.platform) : undefined,
+          indexDigest: descriptor.digest,
+        });
+      }
+      return;
+    }
+    if (isIndexType(child.mediaType)) walkIndex(ctx, root, child, childField, innerChain, depth + 1);
+    else if (isManifestType(child.mediaType)) {
+      const image = resolveManifest(ctx, child, childField, innerChain, root.artifacts);
+      if (image) root.images.push(image);
+    } else {
+      blobForDescriptor(ctx.archive, child, childField);
+      root.artifacts.push(child.digest);
+    }
+  });
+}
+
+/**
+ * Resolves an image manifest with its config and layers. Returns undefined for a manifest that
+ * is not a runnable image (an attestation or another artifact): its blobs are checked and carried.
+ */
+function resolveManifest(ctx: OciContext, descriptor: Descriptor, field: string, chain: string[], artifacts: string[]): ResolvedImage | undefined {
+  const file = blobForDescriptor(ctx.archive, descriptor, field);
+  const bytes = jsonBytes(file, field, ctx.maxJsonBytes);
+  const manifest = parseChecked(bytes, "manifest", file.name, descriptor.mediaType);
+
+  const configFile = blobForDescriptor(ctx.archive, manifest.config, `${file.name} config`);
+  const isImage = IMAGE_CONFIG_TYPES.has(manifest.config.mediaType) && manifest.layers.every((layer) => isLayerType(layer.mediaType));
+  if (!isImage) {
+    artifacts.push(descriptor.digest, manifest.config.digest);
+    manifest.layers.forEach((layer, position) => {
+      if (!hasBlob(ctx.archive, layer)) return;
+      blobForDescriptor(ctx.archive, layer, `${file.name} layers[${position}]`);
+      artifacts.push(layer.digest);
+    });
+    return undefined;
+  }
+  const configBytes = jsonBytes(configFile, `${file.name} config`, ctx.maxJsonBytes);
+  const config = parseImageConfig(configBytes, configFile.name);
+  const present = manifest.layers.filter((layer, position) => {
+    if (hasBlob(ctx.archive, layer)) return true;
+    if (isForeignLayerType(layer.mediaType)) return false;
+    throw invalid(`${file.name} layers[${position}]: blob ${layer.digest} is missing`, file.name);
+  });
+  if (present.length !== manifest.layers.length) {
+    throw unsupported(`${file.name}: foreign (non-distributable) layers that the archive does not carry are not supported`, file.name);
+  }
+  const layers = checkLayers(
+    config,
+    manifest.layers.map((layer, position) => {
+      const layerField = `${file.name} layers[${position}]`;
+      return { file: blobForDescriptor(ctx.archive, layer, layerField), mediaType: layer.mediaType, field: layerField };
+    }),
+    configFile.name,
+  );
+  return {
+    manifest: { digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size, origin: "archive", bytes },
+    config: { digest: manifest.config.digest, mediaType: manifest.config.mediaType, size: manifest.config.size, bytes: configBytes, parsed: config },
+    platform: descriptor.platform ? normalizePlatform(descriptor.platform) : platformOfConfig(config),
+    layers,
+    indexChain: chain,
+  };
+}
+
+/**
+ * Parses a manifest or index, refusing a body of the other kind (CVE-2021-41190): the body's own
+ * mediaType, when it has one, and its fields must agree with what the descriptor claims.
+ */
+function parseChecked(bytes: Buffer, expected: "index", what: string, descriptorMediaType?: string): Index;
+function parseChecked(bytes: Buffer, expected: "manifest", what: string, descriptorMediaType?: string): Manifest;
+function parseChecked(bytes: Buffer, expected: "index" | "manifest", what: string, descriptorMediaType?: string): Index | Manifest {
+  const body = parseJsonStrict(bytes, what);
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw invalid(`${what}: not a JSON object`, what);
+  const fields = body as Record<string, unknown>;
+  const bodyMediaType = typeof fields.mediaType === "string" ? fields.mediaType : undefined;
+  if (fields.schemaVersion === 1 || isSchema1Type(bodyMediaType) || isSchema1Type(descriptorMediaType)) {
+    throw unsupported(`${what}: Docker schema 1 manifests are obsolete and not supported`, what);
+  }
+  if (expected === "manifest" && "manifests" in fields) throw invalid(`${what}: described as a manifest but its body is an index`, what);
+  if (expected === "index" && ("config" in fields || "layers" in fields)) throw invalid(`${what}: described as an index but its body is a manifest`, what);
+  if (bodyMediaType !== undefined && descriptorMediaType !== undefined && bodyMediaType !== descriptorMediaType) {
+    throw invalid(`${what}: media type ${descriptorMediaType} in its descriptor but ${bodyMediaType} in its body`, what);
+  }
+  const schema = expected === "index" ? indexSchema : manifestSchema;
+  const result = schema.safeParse(body);
+  if (!result.success) throw invalid(`${what}: ${describeZodError(result.error)}`, what);
+  return result.data;
+}

@@ -1,0 +1,19 @@
+import { dockerLayerTypeFor, MediaType } from "../core/media-types.js";
+
+/**
+ * The Docker schema2 manifest containerd's importer writes for a manifest.json image: compact
+ * JSON, keys in Go struct order, descriptors with mediaType, digest, size; the layer media type
+ * chosen from the bytes. (containerd labels a zstd layer as gzip; lading labels it zstd.)
+ */
+export function synthesizeDockerManifest(
+  config: { digest: string; size: number },
+  layers: readonly { digest: string; size: number; compression: string }[],
+): Buffer {
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.dockerManifest,
+    config: { mediaType: MediaType.dockerConfig, digest: config.digest, size: config.size },
+    layers: layers.map((layer) => ({ mediaType: dockerLayerTypeFor(layer.compression), digest: layer.digest, size: layer.size })),
+  };
+  return Buffer.from(JSON.stringify(manifest), "utf8");
+}

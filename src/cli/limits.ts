@@ -1,0 +1,24 @@
+import { usage } from "../core/errors.js";
+import type { ReadLimits } from "../archive/read.js";
+
+export interface LimitOptions {
+  maxJsonSize?: string;
+  maxLayerSize?: string;
+}
+
+export function limitsFromOptions(options: LimitOptions): Partial<ReadLimits> {
+  const limits: Partial<ReadLimits> = {};
+  if (options.maxJsonSize !== undefined) limits.maxJsonBytes = parseBytes(options.maxJsonSize, "--max-json-size");
+  if (options.maxLayerSize !== undefined) limits.maxLayerBytes = parseBytes(options.maxLayerSize, "--max-layer-size");
+  return limits;
+}
+
+const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** `123`, `64k`, `20m`, `2g` (binary units). */
+export function parseBytes(value: string, option: string): number {
+  const match = /^(\d+)([kmgt]?)i?b?$/i.exec(value.trim());
+  const unit = UNITS[(match?.[2] ?? "").toLowerCase()];
+  if (!match || unit === undefined) throw usage(`${option}: invalid size ${JSON.stringify(value)}`);
+  return Number(match[1]) * unit;
+}

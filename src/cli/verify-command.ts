@@ -1,0 +1,45 @@
+import type { Command } from "commander";
+import { openArchivePath, openTarStream } from "../archive/source.js";
+import { familiarNameOf } from "./names.js";
+import { verifyArchive, type VerifyReport } from "../ops/verify.js";
+import { printJson, printLine, shortId, type Terminal } from "./output.js";
+import { limitsFromOptions, type LimitOptions } from "./limits.js";
+
+export function registerVerify(program: Command, terminal: Terminal, setExit: (code: number) => void): void {
+  program
+    .command("verify")
+    .description("check every digest, size, diff ID and reference an archive claims, without storing anything")
+    .argument("<archive>", "archive file, OCI layout directory, or - for standard input")
+    .option("--json", "print one machine-readable document")
+    .option("--max-json-size <bytes>", "largest manifest, index or config to accept")
+    .option("--max-layer-size <bytes>", "largest decompressed layer to accept")
+    .action(async (archive: string, options: { json?: boolean } & LimitOptions) => {
+      const source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive);
+      const report = await verifyArchive(source, limitsFromOptions(options));
+      if (options.json) printJson(terminal.stdout, report);
+      else printSummary(terminal, report);
+      setExit(report.valid ? 0 : 1);
+    });
+}
+
+function printSummary(terminal: Terminal, report: VerifyReport): void {
+  const out = terminal.stdout;
+  if (report.format) printLine(out, `format: ${report.format}${report.compression && report.compression !== "none" ? ` (${report.compression} compressed)` : ""}`);
+  for (const image of report.images) {
+    const names = image.names.length > 0 ? image.names.map(familiarNameOf).join(", ") : "<untagged>";
+    printLine(out, `${names}`);
+    printLine(out, `  ID ${image.rootDigest}  config ${shortId(image.configDigest)}  ${image.platform}  ${image.layers.length} layer${image.layers.length === 1 ? "" : "s"}`);
+    printLine(
+      out,
+      image.manifestOrigin === "archive"
+        ? `  manifest ${image.manifestDigest} (original, from the archive)`
+        : `  manifest ${image.manifestDigest} (synthesized: the archive has no manifest, this is not a registry digest)`,
+    );
+  }
+  for (const child of report.absent) {
+    printLine(out, `sparse: index ${shortId(child.rootDigest)} lists ${child.platform ?? "a manifest"} (${child.digest}), not in the archive`);
+  }
+  for (const warning of report.warnings) printLine(terminal.stderr, `warning: ${warning}`);
+  for (const problem of report.problems) printLine(terminal.stderr, `error: ${problem.message}`);
+  printLine(out, report.valid ? "archive is valid" : `archive is INVALID: ${report.problems.length} problem${report.problems.length === 1 ? "" : "s"}`);
+}

@@ -1,0 +1,88 @@
+import { formatPlatform } from "../core/platform.js";
+import type { ArchiveGraph } from "../archive/model.js";
+import { readArchive, type ReadOptions } from "../archive/read.js";
+import type { OpenedSource } from "../archive/source.js";
+import { isLadingError } from "../core/errors.js";
+
+export interface VerifiedLayer {
+  digest: string;
+  size: number;
+  mediaType: string;
+  compression: string;
+  diffId: string | null;
+  uncompressedSize: number | null;
+}
+
+export interface VerifiedImage {
+  names: string[];
+  rootDigest: string;
+  rootMediaType: string;
+  manifestDigest: string;
+  manifestMediaType: string;
+  manifestOrigin: "archive" | "synthesized";
+  configDigest: string;
+  platform: string;
+  layers: VerifiedLayer[];
+}
+
+export interface VerifyReport {
+  format: ArchiveGraph["format"] | null;
+  compression: string | null;
+  valid: boolean;
+  images: VerifiedImage[];
+  /** Index children the archive does not carry (a sparse index), by root. */
+  absent: { rootDigest: string; digest: string; platform: string | null }[];
+  problems: { entry: string; message: string }[];
+  warnings: string[];
+}
+
+/** Reads an archive once and reports what it holds and everything wrong with it. */
+export async function verifyArchive(source: OpenedSource, options: ReadOptions = {}): Promise<VerifyReport> {
+  let graph: ArchiveGraph;
+  try {
+    graph = await readArchive(source, options);
+  } catch (error) {
+    if (!isLadingError(error)) throw error;
+    return { format: null, compression: source.compression, valid: false, images: [], absent: [], problems: [{ entry: error.subject ?? "(archive)", message: error.message }], warnings: [] };
+  }
+  return reportOf(graph);
+}
+
+export function reportOf(graph: ArchiveGraph): VerifyReport {
+  const images: VerifiedImage[] = [];
+  const absent: VerifyReport["absent"] = [];
+  for (const root of graph.roots) {
+    for (const image of root.images) {
+      images.push({
+        names: root.names,
+        rootDigest: root.descriptor.digest,
+        rootMediaType: root.descriptor.mediaType,
+        manifestDigest: image.manifest.digest,
+        manifestMediaType: image.manifest.mediaType,
+        manifestOrigin: image.manifest.origin,
+        configDigest: image.config.digest,
+        platform: formatPlatform(image.platform),
+        layers: image.layers.map((layer) => ({
+          digest: layer.digest,
+          size: layer.size,
+          mediaType: layer.mediaType,
+          compression: layer.compression,
+          diffId: layer.diffId ?? null,
+          uncompressedSize: layer.uncompressedSize ?? null,
+        })),
+      });
+    }
+    for (const child of root.absent) {
+      absent.push({ rootDigest: root.descriptor.digest, digest: child.digest, platform: child.platform ? formatPlatform(child.platform) : null });
+    }
+  }
+  return {
+    format: graph.format,
+    compression: graph.compression,
+    valid: graph.problems.length === 0,
+    images,
+    absent,
+    problems: graph.problems.map((problem) => ({ entry: problem.entry, message: problem.message })),
+    warnings: graph.warnings,
+  };
+}
