@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -501,5 +501,25 @@ describe("parseRepositoriesJson validation", () => {
       "registry@sha256:367eb40fd0330a7e464777121e39d2f5b3e8e23a1e159342e53ab05c9e4d94e6",
     ]);
     expect(state.idByReference.get("jess/hollywood:latest")).toBe(SAVE_LOAD_CASES["jess/hollywood:latest"]);
+  });
+});
+
+describe("writeFileAtomic", () => {
+  it("replaces the file with the given mode and leaves no temp file", async () => {
+    await writeFile(file, "old", { mode: 0o644 });
+    await writeFileAtomic(file, Buffer.from("new"), 0o640);
+    expect(await readFile(file, "utf8")).toBe("new");
+    expect((await stat(file)).mode & 0o777).toBe(0o640);
+    expect(await readdir(dir)).toEqual(["repositories.json"]);
+  });
+
+  it("removes its temp file when the rename fails, and keeps the target", async () => {
+    const target = path.join(dir, "target");
+    await mkdir(target);
+    await writeFile(path.join(target, "inside"), "kept");
+    const error = await writeFileAtomic(target, "data").catch((e: unknown) => e);
+    expect((error as NodeJS.ErrnoException).code).toMatch(/^(EISDIR|ENOTEMPTY|EEXIST)$/);
+    expect(await readdir(dir)).toEqual(["target"]);
+    expect(await readFile(path.join(target, "inside"), "utf8")).toBe("kept");
   });
 });
