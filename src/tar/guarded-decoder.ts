@@ -1,0 +1,116 @@
+import { Transform, type TransformCallback } from "node:stream";
+import { invalid, LadingError } from "../core/errors.js";
+import type { DuplexLike } from "./codec-loader.js";
+
+export interface GuardedDecoderOptions {
+  /** Fail once the decoded output passes this many bytes (decompression bomb guard). */
+  maxOutputBytes?: number;
+  /**
+   * Feed the engine at most this many bytes at a time. Engines that push all the output of a
+   * write at once (lzma-native) can only be kept to a bounded burst by small writes.
+   */
+  sliceBytes?: number;
+}
+
+const READABLE_HIGH_WATER_MARK = 1024 * 1024;
+
+const TRUNCATED = "unexpected end of file";
+
+/** Library messages that are unhelpful or whimsical (unbzip2-stream's "moo i'm a cow"), made plain. */
+function plainReason(format: string, error: unknown, text: string): string {
+  if (format === "xz" && /no progress is possible/i.test(text)) return TRUNCATED;
+  if (format === "bzip2") {
+    // unbzip2-stream reads past its input with a TypeError when the stream is cut short.
+    if (error instanceof TypeError || /ended prematurely/i.test(text)) return TRUNCATED;
+    if (/crc32 do not match/i.test(text)) return "checksum mismatch";
+    if (/no magic number|not a bzip archive/i.test(text)) return "bad stream header";
+    return "data is corrupt";
+  }
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+/** One line naming the format: "corrupt gzip stream: unexpected end of file". */
+export function decodeError(format: string, error: unknown): LadingError {
+  if (error instanceof LadingError) return error;
+  const text = (error instanceof Error ? error.message : String(error)).split("\n")[0]?.trim() || "unknown error";
+  return new LadingError("invalid", `corrupt ${format} stream: ${plainReason(format, error, text)}`, { cause: error });
+}
+
+/**
+ * Wraps a decoding engine (zlib, zstd, lzma-native or unbzip2-stream, whatever its stream flavour)
+ * in a Node Transform that keeps backpressure, turns every engine failure into a one-line
+ * LadingError invalid and stops at the output size limit.
+ */
+export class GuardedDecoder extends Transform {
+  readonly #format: string;
+  readonly #engine: DuplexLike;
+  readonly #maxOutputBytes: number;
+  readonly #sliceBytes: number;
+  #outputBytes = 0;
+  #flushCallback: TransformCallback | undefined;
+
+  constructor(format: string, engine: DuplexLike, options: GuardedDecoderOptions = {}) {
+    super({ readableHighWaterMark: READABLE_HIGH_WATER_MARK });
+    this.#format = format;
+    this.#engine = engine;
+    this.#maxOutputBytes = options.maxOutputBytes ?? Number.POSITIVE_INFINITY;
+    this.#sliceBytes = options.sliceBytes ?? Number.POSITIVE_INFINITY;
+    engine.on("data", (chunk: Buffer) => this.#onEngineData(chunk));
+    engine.on("end", () => this.#onEngineEnd());
+    engine.on("error", (error: unknown) => this.destroy(decodeError(this.#format, error)));
+  }
+
+  /** Total decoded bytes so far. */
+  get outputBytes(): number {
+    return this.#outputBytes;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#writeSlices(chunk, 0, callback);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#flushCallback = callback;
+    this.#engine.end();
+  }
+
+  override _read(size: number): void {
+    this.#engine.resume();
+    super._read(size);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#engine.destroy();
+    callback(error);
+  }
+
+  #writeSlices(chunk: Buffer, offset: number, callback: TransformCallback): void {
+    while (offset < chunk.length) {
+      if (this.destroyed) return;
+      const end = Math.min(chunk.length, offset + this.#sliceBytes);
+      const accepted = this.#engine.write(chunk.subarray(offset, end));
+      offset = end;
+      if (!accepted) {
+        this.#engine.once("drain", () => this.#writeSlices(chunk, offset, callback));
+        return;
+      }
+    }
+    callback();
+  }
+
+  #onEngineData(chunk: Buffer): void {
+    if (this.destroyed) return;
+    this.#outputBytes += chunk.length;
+    if (this.#outputBytes > this.#maxOutputBytes) {
+      this.destroy(invalid(`decompressed size exceeds the limit of ${this.#maxOutputBytes} bytes`));
+      return;
+    }
+    if (!this.push(chunk)) this.#engine.pause();
+  }
+
+  #onEngineEnd(): void {
+    const callback = this.#flushCallback;
+    this.#flushCallback = undefined;
+    if (!this.destroyed) callback?.();
+  }
+}
