@@ -27,11 +27,15 @@ const dockerSaveSingle = `${fixtures}/archives/docker-save-single.tar`;
 interface FixtureImage {
   repoTags: string[];
 }
-const expected = JSON.parse(readFileSync(`${fixtures}/expected.json`, "utf8")) as {
+// The shared fixtures live outside the repo; tests on them skip where they are absent, while the
+// same peers are also exercised on the repo's own testdata/.
+const haveFixtures = existsSync(`${fixtures}/expected.json`);
+const expected = (haveFixtures ? JSON.parse(readFileSync(`${fixtures}/expected.json`, "utf8")) : { fixtures: {} }) as {
   fixtures: Record<string, { images: FixtureImage[] }>;
 };
 const sha256 = (b: Buffer | string): string => "sha256:" + createHash("sha256").update(b).digest("hex");
 const singleTags = expected.fixtures["docker-save-single.tar"]?.images[0]?.repoTags ?? [];
+const testdata = `${repoRoot}testdata`;
 
 describe("run", () => {
   it("returns code, stdout and stderr without a shell", async () => {
@@ -95,7 +99,16 @@ describe.skipIf(!requirePeers("dockerd", "docker"))("private dockerd", () => {
     expect(r.stdout).toBe("1.41\n");
   });
 
-  it("loads docker-save-single.tar with exactly its four tags", async () => {
+  it("loads testdata/docker-save.tar with its two tags", async () => {
+    const r = await d.docker(["load", "-i", `${testdata}/docker-save.tar`]);
+    expect(r).toEqual({
+      code: 0,
+      stdout: "Loaded image: lading-testdata/app:1.0\nLoaded image: lading-testdata/app:latest\n",
+      stderr: "",
+    });
+  });
+
+  it.skipIf(!haveFixtures)("loads docker-save-single.tar with exactly its four tags", async () => {
     expect(singleTags).toHaveLength(4);
     const r = await d.docker(["load", "-i", dockerSaveSingle]);
     expect(r.code).toBe(0);
@@ -122,12 +135,18 @@ describe.skipIf(!requirePeers("containerd", "ctr"))("private containerd", () => 
     await c?.stop();
   });
 
-  it("imports GOOD-baseline.tar and names its manifest digest", async () => {
+  it("imports testdata/oci-archive.tar under its manifest digest", async () => {
+    const r = await c.ctr(["images", "import", "--base-name", "lading-testdata/app", `${testdata}/oci-archive.tar`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("unpacking lading-testdata/app:app (sha256:7df920a3e742a36a235539f438048f163a75d9dbaa47d098a0f611a6e5bb6b4e)...done");
+  });
+
+  it.skipIf(!haveFixtures)("imports GOOD-baseline.tar and names its manifest digest", async () => {
     const r = await c.ctr(["images", "import", `${fixtures}/bad/GOOD-baseline.tar`]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("sha256:00a7728632a9329633b7c5ec4ed07443304e2484be097b82c0cea259edf72896");
     const ls = await c.ctr(["images", "ls", "-q"]);
-    expect(ls.stdout).toBe("docker.io/fixture/good:1\n");
+    expect(ls.stdout.split("\n")).toContain("docker.io/fixture/good:1");
   });
 });
 
@@ -164,7 +183,7 @@ describe.skipIf(!requirePeers("docker-registry"))("loopback registry", () => {
 });
 
 describe.skipIf(!requirePeers("skopeo"))("skopeo", () => {
-  it("prints the exact manifest bytes of the umoci layout's app tag", async () => {
+  it.skipIf(!haveFixtures)("prints the exact manifest bytes of the umoci layout's app tag", async () => {
     const r = await runBytes("skopeo", ["inspect", "--raw", `oci:${fixtures}/layouts/oci-umoci-gzip:app`]);
     expect(r.code).toBe(0);
     expect(sha256(r.stdout)).toBe(
@@ -182,7 +201,14 @@ describe.skipIf(!requirePeers("podman"))("podman", () => {
     await removeTree(root);
   });
 
-  it("loads docker-save-single.tar, prefixing unqualified names with localhost/", async () => {
+  it("loads testdata/docker-save.tar, prefixing unqualified names with localhost/", async () => {
+    const r = await podman(root).run(["load", "-q", "-i", `${testdata}/docker-save.tar`]);
+    expect(r.stdout).toBe("Loaded image: localhost/lading-testdata/app:1.0\nLoaded image: localhost/lading-testdata/app:latest\n");
+    const id = await podman(root).run(["image", "inspect", "--format", "{{.Id}}", "lading-testdata/app:latest"]);
+    expect(id.stdout).toBe("fb5b2ad6a24aa54f8c9ca0f7cdf584eb08a611b5ae9cf62d54baa695825784c0\n");
+  });
+
+  it.skipIf(!haveFixtures)("loads docker-save-single.tar, prefixing unqualified names with localhost/", async () => {
     const p = podman(root);
     const r = await p.run(["load", "-i", dockerSaveSingle]);
     expect(r.code).toBe(0);
@@ -195,10 +221,8 @@ describe.skipIf(!requirePeers("podman"))("podman", () => {
         "",
       ].join("\n"),
     );
-    const ids = await p.run(["images", "--no-trunc", "--format", "{{.ID}}"]);
-    expect([...new Set(ids.stdout.trim().split("\n"))]).toEqual([
-      "sha256:eed4e27eb6fff71e0755bc5fb9d4db3ac623707413fc05c57dbcccc43e50966b",
-    ]);
+    const ids = await p.run(["image", "inspect", "--format", "{{.Id}}", "fixture/imported:1.0", "localhost:5000/team/imported:v1"]);
+    expect(ids.stdout).toBe("eed4e27eb6fff71e0755bc5fb9d4db3ac623707413fc05c57dbcccc43e50966b\n".repeat(2));
   });
 });
 
@@ -213,7 +237,6 @@ interface TestdataFile {
   compression?: string;
   images: TestdataImage[];
 }
-const testdata = `${repoRoot}testdata`;
 const testdataExpected = JSON.parse(readFileSync(`${testdata}/expected.json`, "utf8")) as { files: Record<string, TestdataFile> };
 
 describe("testdata/ made by testdata/make.sh", () => {
