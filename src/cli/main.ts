@@ -1,6 +1,8 @@
 import { Command, CommanderError } from "commander";
 import { toLadingError } from "../core/errors.js";
 import { registerVerify } from "./verify-command.js";
+import { registerLoad } from "./load-command.js";
+import { registerImageCommands } from "./image-commands.js";
 import { printLine, type Terminal } from "./output.js";
 
 export function buildProgram(terminal: Terminal, setExit: (code: number) => void): Command {
@@ -9,11 +11,14 @@ export function buildProgram(terminal: Terminal, setExit: (code: number) => void
     .name("lading")
     .description("docker save / docker load without a daemon: verified, streaming, digest-preserving image archives")
     .version("0.1.0")
+    .option("--root <dir>", "store directory (default: $LADING_ROOT, else $XDG_DATA_HOME/lading or ~/.local/share/lading)")
     .exitOverride()
     .configureOutput({
       writeOut: (text) => terminal.stdout.write(text),
       writeErr: (text) => terminal.stderr.write(text),
     });
+  registerLoad(program, terminal);
+  registerImageCommands(program, terminal, setExit);
   registerVerify(program, terminal, setExit);
   return program;
 }

@@ -1,0 +1,116 @@
+import type { Command } from "commander";
+import { inspectImage, listImages, pruneBlobs, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
+import { humanSize, printJson, printLine, shortId, type Terminal } from "./output.js";
+import { openStore } from "./store-option.js";
+import { LadingError, toLadingError } from "../core/errors.js";
+
+export function registerImageCommands(program: Command, terminal: Terminal, setExit: (code: number) => void): void {
+  program
+    .command("images")
+    .description("list images, like docker images")
+    .option("--digests", "show digests")
+    .option("--no-trunc", "do not truncate IDs")
+    .option("--json", "print JSON")
+    .option("-a, --all", "show all images (untagged ones are always shown)")
+    .action(async (flags: { digests?: boolean; trunc: boolean; json?: boolean }, command: Command) => {
+      const store = await openStore(command);
+      const images = await listImages(store);
+      if (flags.json) return printJson(terminal.stdout, images);
+      printTable(terminal, tableRows(images, flags), Boolean(flags.digests));
+    });
+
+  program
+    .command("inspect")
+    .description("show details of one or more images, like docker image inspect")
+    .argument("<image...>")
+    .action(async (queries: string[], _flags: unknown, command: Command) => {
+      const store = await openStore(command);
+      const results: unknown[] = [];
+      let failure: LadingError | undefined;
+      for (const query of queries) {
+        try {
+          results.push(await inspectImage(store, query));
+        } catch (error) {
+          failure = toLadingError(error);
+          printLine(terminal.stderr, `Error: ${failure.message}`);
+        }
+      }
+      printJson(terminal.stdout, results);
+      if (failure) setExit(failure.exitCode);
+    });
+
+  program
+    .command("tag")
+    .description("create a tag TARGET that refers to SOURCE")
+    .argument("<source>")
+    .argument("<target>")
+    .action(async (source: string, target: string, _flags: unknown, command: Command) => {
+      const store = await openStore(command);
+      await tagImage(store, source, target);
+    });
+
+  program
+    .command("rmi")
+    .description("remove image references (and images with no reference left)")
+    .argument("<image...>")
+    .option("-f, --force", "remove an image referenced in several repositories")
+    .action(async (queries: string[], flags: { force?: boolean }, command: Command) => {
+      const store = await openStore(command);
+      let failure: LadingError | undefined;
+      for (const query of queries) {
+        try {
+          const result = await removeImage(store, query, Boolean(flags.force));
+          for (const reference of result.untagged) printLine(terminal.stdout, `Untagged: ${reference}`);
+          for (const id of result.deleted) printLine(terminal.stdout, `Deleted: ${id}`);
+        } catch (error) {
+          failure = toLadingError(error);
+          printLine(terminal.stderr, `Error: ${failure.message}`);
+        }
+      }
+      if (failure) setExit(failure.exitCode);
+    });
+
+  program
+    .command("prune")
+    .description("remove blobs that no image needs, and leftovers of interrupted loads")
+    .action(async (_flags: unknown, command: Command) => {
+      const store = await openStore(command);
+      const result = await pruneBlobs(store);
+      for (const digest of result.deleted) printLine(terminal.stdout, `deleted: ${digest}`);
+      printLine(terminal.stdout, `Total reclaimed space: ${humanSize(result.reclaimed)}`);
+    });
+}
+
+interface Row {
+  repository: string;
+  tag: string;
+  digest: string;
+  id: string;
+  created: string;
+  size: string;
+}
+
+function tableRows(images: ImageSummary[], flags: { digests?: boolean; trunc: boolean }): Row[] {
+  const rows: Row[] = [];
+  for (const image of images) {
+    const id = flags.trunc ? shortId(image.id) : image.id;
+    const base = { id, created: image.created ?? "N/A", size: humanSize(image.size) };
+    const digestsByRepo = new Map(image.repoDigests.map((reference) => [reference.split("@")[0] ?? "", reference.split("@")[1] ?? ""]));
+    const tags = image.repoTags.map((reference) => {
+      const colon = reference.lastIndexOf(":");
+      return { repository: reference.slice(0, colon), tag: reference.slice(colon + 1) };
+    });
+    if (tags.length === 0) rows.push({ repository: "<none>", tag: "<none>", digest: "<none>", ...base });
+    for (const { repository, tag } of tags) rows.push({ repository, tag, digest: digestsByRepo.get(repository) ?? "<none>", ...base });
+    if (image.incomplete.length > 0) for (const row of rows.slice(-Math.max(tags.length, 1))) row.size = "incomplete";
+  }
+  return rows;
+}
+
+function printTable(terminal: Terminal, rows: Row[], digests: boolean): void {
+  const columns: [string, keyof Row][] = [["REPOSITORY", "repository"], ["TAG", "tag"], ...(digests ? ([["DIGEST", "digest"]] as [string, keyof Row][]) : []), ["IMAGE ID", "id"], ["CREATED", "created"], ["SIZE", "size"]];
+  const widths = columns.map(([title, key]) => Math.max(title.length, ...rows.map((row) => row[key].length)));
+  const line = (cells: string[]): string => cells.map((cell, index) => (index === cells.length - 1 ? cell : cell.padEnd((widths[index] ?? 0) + 3))).join("");
+  printLine(terminal.stdout, line(columns.map(([title]) => title)));
+  for (const row of rows) printLine(terminal.stdout, line(columns.map(([, key]) => row[key])));
+}

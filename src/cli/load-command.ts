@@ -1,0 +1,57 @@
+import type { Command } from "commander";
+import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
+import { parsePlatform } from "../core/platform.js";
+import { loadArchive } from "../ops/load.js";
+import { limitsFromOptions, type LimitOptions } from "./limits.js";
+import { printJson, printLine, type Terminal } from "./output.js";
+import { withProgress } from "./progress.js";
+import { openStore } from "./store-option.js";
+
+interface LoadFlags extends LimitOptions {
+  input?: string;
+  platform: string[];
+  quiet?: boolean;
+  json?: boolean;
+  name?: string;
+}
+
+export function registerLoad(program: Command, terminal: Terminal): void {
+  program
+    .command("load")
+    .description("load images from an archive (file or standard input) into the store, verified, all or nothing")
+    .option("-i, --input <file>", "read from an archive file or OCI layout directory instead of standard input")
+    .option("--platform <os/arch[/variant]>", "load only this platform (repeatable)", (value: string, all: string[]) => [...all, value], [])
+    .option("-q, --quiet", "suppress the progress output")
+    .option("--json", "print one JSON document of what was loaded")
+    .option("--name <repository>", "repository for images the archive names only by a bare tag")
+    .option("--max-json-size <bytes>", "largest manifest, index or config to accept")
+    .option("--max-layer-size <bytes>", "largest decompressed layer to accept")
+    .action(async (flags: LoadFlags, command: Command) => {
+      const platforms = flags.platform.map(parsePlatform);
+      if (flags.input === undefined || flags.input === "-") refuseTerminalInput(process.stdin);
+      const store = await openStore(command);
+      const source = flags.input === undefined || flags.input === "-" ? await openTarStream(process.stdin) : await openArchivePath(flags.input);
+      const result = await withProgress(
+        terminal,
+        Boolean(flags.quiet || flags.json),
+        "Loading",
+        () => ({ done: source.bytesRead(), total: source.totalBytes }),
+        () => loadArchive(store, source, { ...limitsFromOptions(flags), platforms, ...(flags.name ? { name: flags.name } : {}) }),
+      );
+      if (flags.json) {
+        printJson(terminal.stdout, result);
+        return;
+      }
+      for (const move of result.moved) {
+        printLine(terminal.stdout, `The image ${move.reference} already exists, renaming the old one with ID ${move.previousId} to empty string`);
+      }
+      for (const image of result.images) {
+        if (image.tags.length === 0) printLine(terminal.stdout, `Loaded image ID: ${image.id}`);
+        for (const tag of image.tags) printLine(terminal.stdout, `Loaded image: ${tag}`);
+        if (image.origin === "synthesized" && !flags.quiet) {
+          printLine(terminal.stderr, `note: ${image.tags[0] ?? image.id} came from a manifest.json-only archive: its manifest ${image.id} was synthesized, not a registry digest`);
+        }
+        if (image.absent.length > 0) printLine(terminal.stderr, `note: ${image.tags[0] ?? image.id} is sparse: ${image.absent.join(", ")} not loaded`);
+      }
+    });
+}

@@ -1,0 +1,178 @@
+import { parseDocument, imageConfigSchema, type ImageConfig } from "../core/schemas.js";
+import { conflict, notFound } from "../core/errors.js";
+import { formatPlatform, hostPlatform, platformMatches, parsePlatform } from "../core/platform.js";
+import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
+import { blobsOfRecord, type ImageRecord, type PlatformImage } from "../store/image-records.js";
+import type { Store } from "../store/store.js";
+import { idsOf, lookupReference, resolveImage } from "./resolve-image.js";
+
+const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+
+export interface ImageSummary {
+  id: string;
+  configDigest: string;
+  origin: "archive" | "synthesized";
+  repoTags: string[];
+  repoDigests: string[];
+  created: string | null;
+  size: number;
+  platforms: string[];
+  absent: string[];
+  incomplete: string[];
+}
+
+/** The platform image shown for a multi-platform image: the host's, else the first. */
+export function primaryImage(record: ImageRecord): PlatformImage | undefined {
+  const host = hostPlatform();
+  return record.images.find((image) => platformMatches(host, parsePlatform(image.platform))) ?? record.images[0];
+}
+
+export async function readConfig(store: Store, image: PlatformImage): Promise<ImageConfig> {
+  const bytes = await store.content.readBuffer(image.config.digest, MAX_CONFIG_BYTES);
+  return parseDocument(imageConfigSchema, bytes, `config ${image.config.digest}`);
+}
+
+export async function summarize(store: Store, record: ImageRecord, references: { reference: string; id: string }[]): Promise<ImageSummary> {
+  const mine = references.filter((entry) => entry.id === record.id).map((entry) => entry.reference);
+  const image = primaryImage(record);
+  const missing: string[] = [];
+  for (const digest of blobsOfRecord(record)) if (!(await store.content.has(digest))) missing.push(digest);
+  let created: string | null = null;
+  if (image && !missing.includes(image.config.digest)) created = (await readConfig(store, image)).created ?? null;
+  return {
+    id: record.id,
+    configDigest: image?.config.digest ?? "",
+    origin: record.origin,
+    repoTags: mine.filter((reference) => !reference.includes("@")),
+    repoDigests: mine.filter((reference) => reference.includes("@")),
+    created,
+    size: image ? image.config.size + image.manifest.size + image.layers.reduce((sum, layer) => sum + layer.size, 0) : record.size,
+    platforms: record.images.map((entry) => entry.platform),
+    absent: record.absent.map((child) => child.platform ?? child.digest),
+    incomplete: missing,
+  };
+}
+
+export async function listImages(store: Store): Promise<ImageSummary[]> {
+  const references = await store.references.references();
+  const records = await store.records.list();
+  const summaries = await Promise.all(records.map((record) => summarize(store, record, references)));
+  return summaries.sort((a, b) => (b.created ?? "").localeCompare(a.created ?? "") || a.id.localeCompare(b.id));
+}
+
+/** `docker image inspect`'s shape, plus the root descriptor, the config digest and the origin. */
+export async function inspectImage(store: Store, query: string): Promise<Record<string, unknown>> {
+  const record = await resolveImage(store, query);
+  const summary = await summarize(store, record, await store.references.references(record.id));
+  const image = primaryImage(record);
+  if (!image) throw notFound(`image ${query} holds no platform image in this store`, query);
+  if (summary.incomplete.length > 0) throw notFound(`image ${query} is incomplete: blob ${summary.incomplete[0]} is missing`, query);
+  const config = await readConfig(store, image);
+  return {
+    Id: record.id,
+    RepoTags: summary.repoTags,
+    RepoDigests: summary.repoDigests,
+    Parent: "",
+    Comment: config.history?.at(-1)?.comment ?? "",
+    Created: config.created ?? "",
+    Author: config.author ?? "",
+    Config: config.config ?? null,
+    Architecture: config.architecture,
+    Variant: config.variant,
+    Os: config.os,
+    Size: summary.size,
+    RootFS: { Type: "layers", Layers: config.rootfs.diff_ids },
+    Descriptor: { mediaType: record.mediaType, digest: record.id, size: record.size },
+    ConfigDigest: image.config.digest,
+    ManifestDigest: image.manifest.digest,
+    ManifestOrigin: record.origin,
+    Platforms: summary.platforms,
+    AbsentPlatforms: summary.absent,
+  };
+}
+
+/** `docker tag`: points TARGET at SOURCE's image, moving TARGET if it named another image. */
+export async function tagImage(store: Store, source: string, target: string): Promise<{ reference: string; previousId?: string }> {
+  const record = await resolveImage(store, source);
+  const ref = withDefaultTag(parseReference(target));
+  if (ref.digest !== undefined) throw conflict(`refusing to create a tag with a digest reference: ${target}`, target);
+  const result = await store.references.addTag(ref, record.id, { force: true });
+  return { reference: formatReference(ref, "familiar"), ...(result.replaced && result.replaced !== record.id ? { previousId: result.replaced } : {}) };
+}
+
+export interface RemoveResult {
+  untagged: string[];
+  deleted: string[];
+}
+
+/**
+ * `docker rmi`: a name removes that reference, and the image when it was the last one. An ID
+ * removes the image with all its references; without force, only when they are all of one
+ * repository, as docker does.
+ */
+export async function removeImage(store: Store, query: string, force = false): Promise<RemoveResult> {
+  const key = await lookupReference(store, query).catch(() => undefined);
+  const result: RemoveResult = { untagged: [], deleted: [] };
+  if (key !== undefined) {
+    const ref = withDefaultTag(parseReference(query));
+    const reference = formatReference(ref, "familiar");
+    let lastReference = false;
+    await store.references.update((txn) => {
+      txn.delete(ref);
+      result.untagged.push(reference);
+      const remaining = txn.references(key).filter((entry) => !entry.reference.includes("@") || !sameRepository(entry.reference, reference));
+      if (remaining.length === 0) {
+        for (const entry of txn.references(key)) {
+          txn.delete(entry.reference);
+          result.untagged.push(entry.reference);
+        }
+        lastReference = true;
+      }
+    });
+    if (lastReference && (await store.records.delete(key))) result.deleted.push(key);
+    return result;
+  }
+  const record = await resolveImage(store, query);
+  await store.references.update((txn) => {
+    const references = txn.references(record.id);
+    const repositories = new Set(references.map((entry) => repositoryOf(entry.reference)));
+    if (repositories.size > 1 && !force) {
+      throw conflict(`unable to delete ${query} (must be forced) - image is referenced in multiple repositories`, query);
+    }
+    for (const entry of references) {
+      txn.delete(entry.reference);
+      result.untagged.push(entry.reference);
+    }
+  });
+  if (await store.records.delete(record.id)) result.deleted.push(record.id);
+  return result;
+}
+
+function repositoryOf(reference: string): string {
+  const ref = parseReference(reference);
+  return formatReference({ domain: ref.domain, path: ref.path }, "familiar");
+}
+
+function sameRepository(a: string, b: string): boolean {
+  return repositoryOf(a) === repositoryOf(b);
+}
+
+/** Removes blobs that no image record needs, and ingest files of dead loads. Never races a load. */
+export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; reclaimed: number; ingestCleaned: number }> {
+  return store.gc.withExclusive(async () => {
+    const needed = new Set((await store.records.list()).flatMap(blobsOfRecord));
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for await (const blob of store.content.list()) {
+      if (needed.has(blob.digest)) continue;
+      if (await store.content.delete(blob.digest)) {
+        deleted.push(blob.digest);
+        reclaimed += blob.size;
+      }
+    }
+    const ingestCleaned = await store.content.cleanIngest();
+    return { deleted, reclaimed, ingestCleaned };
+  });
+}
+
+export { idsOf, formatPlatform };

@@ -1,0 +1,222 @@
+import { readArchive, type ReadOptions } from "../archive/read.js";
+import type { ArchiveGraph, ResolvedImage, ResolvedRoot, ScannedFile } from "../archive/model.js";
+import type { BlobWriter } from "../archive/probe.js";
+import type { OpenedSource } from "../archive/source.js";
+import { blobPathFor } from "../archive/blob-lookup.js";
+import { firstProblem } from "../archive/graph.js";
+import { invalid, notFound } from "../core/errors.js";
+import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
+import { formatReference, parseReference, parseRepository, fullName } from "../core/reference.js";
+import type { Ingest } from "../store/content-store.js";
+import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
+import type { Store } from "../store/store.js";
+
+export interface LoadOptions extends ReadOptions {
+  /** Keep only these platforms (index bytes stay intact; other children are recorded absent). */
+  platforms?: Platform[];
+  /** Repository for images that an archive names only by a bare tag (`1.0`). */
+  name?: string;
+}
+
+export interface LoadedImage {
+  id: string;
+  origin: "archive" | "synthesized";
+  /** Familiar names now pointing at the image. */
+  tags: string[];
+  /** Familiar `repo@digest` references recorded (archive digests only). */
+  digests: string[];
+  configDigest: string;
+  platforms: string[];
+  absent: string[];
+}
+
+export interface LoadResult {
+  images: LoadedImage[];
+  /** Tags that moved from another image: Docker's "renaming the old one" notice. */
+  moved: { reference: string; previousId: string }[];
+  format: ArchiveGraph["format"];
+}
+
+const METADATA_NAMES = /^(manifest\.json|index\.json|oci-layout|repositories|[^/]+\/(VERSION|json))$/;
+const NAMED_DIGEST = /(?:^|\/)(?:sha256:)?([0-9a-f]{64})(?:\.tar|\.tar\.gz|\.json)?$/;
+
+/**
+ * Loads an archive into the store in one pass: every file streams into the ingest area while it
+ * is hashed and checked; nothing becomes visible until the whole archive has verified. Then blobs
+ * are committed, then image records, then all references in one locked update.
+ */
+export async function loadArchive(store: Store, source: OpenedSource, options: LoadOptions = {}): Promise<LoadResult> {
+  return store.gc.withLease(async () => {
+    const ingests = new Map<string, Ingest>(); // by entry name
+    const spare: Ingest[] = [];
+    const openWriter = async (name: string, size: number): Promise<BlobWriter | undefined> => {
+      if (METADATA_NAMES.test(name)) return undefined;
+      const named = NAMED_DIGEST.exec(name)?.[1];
+      if (named && (await store.content.has(`sha256:${named}`, size))) return undefined;
+      const ingest = await store.content.openIngest();
+      return {
+        write: (chunk) => ingest.write(chunk),
+        close: async (file: ScannedFile) => {
+          if (ingests.has(file.name)) spare.push(ingest);
+          else ingests.set(file.name, ingest);
+        },
+        abort: () => ingest.abort(),
+      };
+    };
+    try {
+      const graph = await readArchive(source, { ...options, openWriter });
+      const failure = firstProblem(graph);
+      if (failure) throw failure;
+      if (graph.roots.length === 0) throw invalid("the archive holds no image", "index.json");
+      const selected = selectPlatforms(graph, options.platforms);
+      const records = await commitBlobs(store, graph, selected, ingests);
+      return await recordImages(store, graph, selected, records, options.name);
+    } finally {
+      await Promise.all([...ingests.values(), ...spare].map((ingest) => ingest.abort()));
+    }
+  });
+}
+
+interface SelectedRoot {
+  root: ResolvedRoot;
+  images: ResolvedImage[];
+}
+
+function selectPlatforms(graph: ArchiveGraph, platforms: Platform[] | undefined): SelectedRoot[] {
+  const selected = graph.roots
+    .filter((root) => root.kind !== "unknown")
+    .map((root) => ({
+      root,
+      images: platforms && platforms.length > 0 ? root.images.filter((image) => platforms.some((wanted) => platformMatches(wanted, image.platform))) : root.images,
+    }));
+  for (const wanted of platforms ?? []) {
+    if (!selected.some(({ images }) => images.some((image) => platformMatches(wanted, image.platform)))) {
+      throw notFound(`platform ${formatPlatform(wanted)} is not in the archive (it has ${listPlatforms(graph)})`, "--platform");
+    }
+  }
+  return selected.filter(({ images, root }) => images.length > 0 || root.images.length === 0);
+}
+
+function listPlatforms(graph: ArchiveGraph): string {
+  const all = new Set(graph.roots.flatMap((root) => root.images.map((image) => formatPlatform(image.platform))));
+  return [...all].join(", ") || "no runnable image";
+}
+
+/** Commits every blob the selected images need; returns their image records (not yet written). */
+async function commitBlobs(store: Store, graph: ArchiveGraph, selected: SelectedRoot[], ingests: Map<string, Ingest>): Promise<ImageRecord[]> {
+  const records = selected.map(({ root, images }) => recordFor(root, images));
+  const needed = new Set(records.flatMap(blobsOfRecord));
+  const toCommit: { ingest: Ingest; expected: { digest: string; size: number } }[] = [];
+  const committed = new Set<string>();
+  for (const digest of needed) {
+    const blob = graph.blobs.get(digest);
+    if (!blob) throw invalid(`blob ${digest} is needed but not in the archive`, blobPathFor(digest));
+    if (committed.has(digest) || (await store.content.has(digest, blob.size))) continue;
+    const ingest = blob.file ? ingests.get(blob.file.name) : undefined;
+    if (ingest) {
+      ingests.delete(blob.file?.name ?? "");
+      toCommit.push({ ingest, expected: { digest, size: blob.size } });
+    } else if (blob.bytes) {
+      const fresh = await store.content.openIngest();
+      await fresh.write(blob.bytes);
+      toCommit.push({ ingest: fresh, expected: { digest, size: blob.size } });
+    } else {
+      throw invalid(`blob ${digest} was not stored while reading (${blob.file?.name ?? "no entry"})`, blob.file?.name ?? digest);
+    }
+    committed.add(digest);
+  }
+  await store.content.commitAll(toCommit);
+  for (const digest of needed) {
+    if (!(await store.content.has(digest))) throw notFound(`blob ${digest} disappeared from the store during the load`, digest);
+  }
+  return records;
+}
+
+function recordFor(root: ResolvedRoot, images: ResolvedImage[]): ImageRecord {
+  const kept = new Set(images.map((image) => image.manifest.digest));
+  const dropped = root.images.filter((image) => !kept.has(image.manifest.digest));
+  return {
+    id: root.descriptor.digest,
+    mediaType: root.descriptor.mediaType,
+    size: root.descriptor.size,
+    origin: root.origin,
+    loadedAt: new Date().toISOString(),
+    images: images.map((image) => ({
+      platform: formatPlatform(image.platform),
+      manifest: { mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.size },
+      config: { mediaType: image.config.mediaType, digest: image.config.digest, size: image.config.size },
+      layers: image.layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size, diffId: layer.diffId ?? null })),
+    })),
+    absent: [
+      ...root.absent.map((child) => ({ digest: child.digest, mediaType: child.mediaType, platform: child.platform ? formatPlatform(child.platform) : null })),
+      ...dropped.map((image) => ({ digest: image.manifest.digest, mediaType: image.manifest.mediaType, platform: formatPlatform(image.platform) })),
+    ],
+    otherBlobs: [...root.indexes.keys(), ...root.artifacts],
+  };
+}
+
+async function recordImages(
+  store: Store,
+  graph: ArchiveGraph,
+  selected: SelectedRoot[],
+  records: ImageRecord[],
+  repository: string | undefined,
+): Promise<LoadResult> {
+  const byId = new Map<string, { record: ImageRecord; names: Set<string> }>();
+  selected.forEach(({ root }, position) => {
+    const record = records[position] as ImageRecord;
+    const entry = byId.get(record.id) ?? { record, names: new Set<string>() };
+    for (const name of root.names) entry.names.add(name);
+    if (root.bareTag !== undefined && repository !== undefined) {
+      entry.names.add(formatReference({ ...parseRepository(repository), tag: root.bareTag }, "full"));
+    }
+    byId.set(record.id, entry);
+  });
+  for (const { record } of byId.values()) {
+    const existing = await store.records.get(record.id);
+    await store.records.put(existing ? mergeRecords(existing, record) : record);
+  }
+  const moved: LoadResult["moved"] = [];
+  const images: LoadedImage[] = [];
+  await store.references.update((txn) => {
+    for (const { record, names } of byId.values()) {
+      const loaded: LoadedImage = {
+        id: record.id,
+        origin: record.origin,
+        tags: [],
+        digests: [],
+        configDigest: record.images[0]?.config.digest ?? "",
+        platforms: record.images.map((image) => image.platform),
+        absent: record.absent.map((child) => child.platform ?? child.digest),
+      };
+      for (const name of [...names].sort()) {
+        const ref = parseReference(name);
+        const result = txn.addTag(ref, record.id, { force: true });
+        if (result.replaced !== undefined && result.replaced !== record.id) moved.push({ reference: formatReference(ref, "familiar"), previousId: result.replaced });
+        loaded.tags.push(formatReference(ref, "familiar"));
+        if (record.origin === "archive") {
+          const digestRef = { domain: ref.domain, path: ref.path, digest: record.id };
+          txn.addDigest(digestRef, record.id);
+          loaded.digests.push(formatReference(digestRef, "familiar"));
+        }
+      }
+      loaded.digests = [...new Set(loaded.digests)];
+      images.push(loaded);
+    }
+  });
+  void fullName;
+  return { images, moved, format: graph.format };
+}
+
+/** A second load of the same root may select other platforms: keep the union. */
+function mergeRecords(existing: ImageRecord, incoming: ImageRecord): ImageRecord {
+  const images = [...existing.images];
+  for (const image of incoming.images) {
+    if (!images.some((known) => known.manifest.digest === image.manifest.digest)) images.push(image);
+  }
+  const present = new Set(images.map((image) => image.manifest.digest));
+  const absent = [...existing.absent, ...incoming.absent].filter(
+    (child, index, all) => !present.has(child.digest) && all.findIndex((other) => other.digest === child.digest) === index,
+  );
+  return { ...existing, images, absent, otherBlobs: [...new Set([...existing.otherBlobs, ...incoming.otherBlobs])] };
+}

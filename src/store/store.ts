@@ -1,0 +1,25 @@
+import { ContentStore } from "./content-store.js";
+import { GcLock } from "./gc-lock.js";
+import { ImageRecords } from "./image-records.js";
+import { ReferenceStore } from "./reference-store.js";
+import { ensureStoreLayout, type StorePaths } from "./root.js";
+
+/** The local store: blobs, per-image records and the reference store, under one root. */
+export class Store {
+  readonly content: ContentStore;
+  readonly references: ReferenceStore;
+  readonly records: ImageRecords;
+  readonly gc: GcLock;
+
+  private constructor(readonly paths: StorePaths) {
+    this.content = new ContentStore(paths);
+    this.references = new ReferenceStore(paths.repositoriesJson);
+    this.records = new ImageRecords(paths.images);
+    this.gc = new GcLock(paths.root);
+  }
+
+  /** Opens the store at `root`, creating its layout on first use. */
+  static async open(root: string): Promise<Store> {
+    return new Store(await ensureStoreLayout(root));
+  }
+}
