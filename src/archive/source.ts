@@ -47,7 +47,7 @@ async function* tarEntries(stream: Readable): AsyncGenerator<ArchiveEntry> {
 function hardLinkTarget(name: string, target: string): string {
   try {
     return safeEntryName(target);
-  } catch (error) {
+  } catch {
     throw invalid(`hard link ${JSON.stringify(name)} points outside the archive (${JSON.stringify(target)})`, name);
   }
 }
