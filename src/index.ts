@@ -1,0 +1,26 @@
+/**
+ * lading's library API: the same jobs as the CLI, typed.
+ *
+ *   const store = await Store.open(resolveStoreRoot());
+ *   const result = await loadArchive(store, await openArchivePath("images.tar"));
+ */
+export { LadingError, type ErrorKind } from "./core/errors.js";
+export { parseDigest, digestOf, chainIds } from "./core/digest.js";
+export { parseReference, formatReference, familiarName, fullName, withDefaultTag, type ImageReference } from "./core/reference.js";
+export { parsePlatform, formatPlatform, platformMatches, hostPlatform, type Platform } from "./core/platform.js";
+export { MediaType } from "./core/media-types.js";
+export type { Descriptor, Manifest, Index, ImageConfig } from "./core/schemas.js";
+
+export { openArchivePath, openTarStream, type OpenedSource } from "./archive/source.js";
+export { readArchive, DEFAULT_LIMITS, type ReadLimits, type ReadOptions } from "./archive/read.js";
+export type { ArchiveGraph, ResolvedRoot, ResolvedImage, ResolvedLayer, Problem } from "./archive/model.js";
+
+export { Store } from "./store/store.js";
+export { resolveStoreRoot } from "./store/root.js";
+export { ReferenceStore, parseRepositoriesJson, serializeRepositoriesJson } from "./store/reference-store.js";
+export type { ImageRecord } from "./store/image-records.js";
+
+export { verifyArchive, type VerifyReport, type VerifiedImage } from "./ops/verify.js";
+export { loadArchive, type LoadOptions, type LoadResult, type LoadedImage } from "./ops/load.js";
+export { listImages, inspectImage, tagImage, removeImage, pruneBlobs, type ImageSummary } from "./ops/images.js";
+export { resolveImage } from "./ops/resolve-image.js";
