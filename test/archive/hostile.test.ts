@@ -1,0 +1,772 @@
+// Every hostile case of ../shared/docs/formats.md, on archives built here byte by byte: each
+// refused with its own one-line message naming the entry or field at fault, and the harmless
+// look-alikes (identical duplicates, unknown media types, sparse indexes, empty layers) accepted.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import type { VerifyReport } from "../../src/ops/verify.js";
+import {
+  EMPTY_LAYER,
+  EMPTY_LAYER_DIFF_ID,
+  OCI_INDEX,
+  OCI_LAYER_GZIP,
+  OCI_MANIFEST,
+  blobItem,
+  blobOf,
+  blobPath,
+  buildTar,
+  descriptorOf,
+  dockerArchiveItems,
+  gnuLongRecord,
+  hexOf,
+  layerTar,
+  makeImage,
+  ociLayoutItems,
+  paxRecords,
+  sha256,
+  tarEntry,
+  verifyBytes,
+  verifyItems,
+  withFile,
+  withoutFile,
+  type TarItem,
+  type TestImage,
+} from "../support/archive-builder.js";
+
+type Problem = { entry: string; message: string };
+
+function expectRefused(report: VerifyReport, problems: Problem[]): void {
+  expect(report.problems).toEqual(problems);
+  expect(report.valid).toBe(false);
+  for (const problem of report.problems) expect(problem.message).not.toMatch(/[\r\n]/);
+}
+
+function expectValid(report: VerifyReport): void {
+  expect(report.problems).toEqual([]);
+  expect(report.valid).toBe(true);
+}
+
+const image = makeImage();
+const gzImage = makeImage({ gzip: true, seed: "gz" });
+const dockerItems = (tags: string[] | null = ["example/app:1"], img: TestImage = image): TarItem[] => dockerArchiveItems([{ image: img, repoTags: tags }]);
+const configName = `${hexOf(image.config.digest)}.json`;
+const layerName = `${hexOf(image.layers[0]!.digest)}.tar`;
+const manifestJson = (items: Record<string, unknown>[]): string => JSON.stringify(items);
+const mPath = (img: TestImage): string => blobPath(img.manifest.digest);
+const cPath = (img: TestImage): string => blobPath(img.config.digest);
+const lPath = (img: TestImage, index = 0): string => blobPath(img.layers[index]!.digest);
+
+describe("entry names", () => {
+  const withEntry = (entry: Buffer): Buffer => buildTar([{ type: "raw", bytes: entry }, ...dockerItems()]);
+  const cases: [string, Buffer, Problem][] = [
+    ["../x", tarEntry({ name: "../x" }, Buffer.from("x")), { entry: "../x", message: 'unsafe entry name "../x": ".." component' }],
+    ["/x", tarEntry({ name: "/x" }, Buffer.from("x")), { entry: "/x", message: 'unsafe entry name "/x": absolute path' }],
+    ["./../x", tarEntry({ name: "./../x" }, Buffer.from("x")), { entry: "./../x", message: 'unsafe entry name "./../x": ".." component' }],
+    ["a/../../x", tarEntry({ name: "a/../../x" }, Buffer.from("x")), { entry: "a/../../x", message: 'unsafe entry name "a/../../x": ".." component' }],
+    ["a/../b (.. even when it stays inside)", tarEntry({ name: "a/../b" }, Buffer.from("x")), { entry: "a/../b", message: 'unsafe entry name "a/../b": ".." component' }],
+    ["a backslash", tarEntry({ name: "..\\x" }, Buffer.from("x")), { entry: "..\\x", message: 'unsafe entry name "..\\\\x": contains a backslash' }],
+    [
+      "a NUL byte (PAX path)",
+      Buffer.concat([paxRecords({ path: "a\0b" }), tarEntry({ name: "ab" }, Buffer.from("x"))]),
+      { entry: "a\0b", message: 'unsafe entry name "a\\u0000b": contains a NUL byte' },
+    ],
+    [
+      "a PAX path expanding to ../x",
+      Buffer.concat([paxRecords({ path: "../x" }), tarEntry({ name: "x" }, Buffer.from("x"))]),
+      { entry: "../x", message: 'unsafe entry name "../x": ".." component' },
+    ],
+    [
+      "a GNU long name expanding to ../x",
+      Buffer.concat([gnuLongRecord("L", "../x"), tarEntry({ name: "x" }, Buffer.from("x"))]),
+      { entry: "../x", message: 'unsafe entry name "../x": ".." component' },
+    ],
+    [
+      "a name longer than 4096 bytes",
+      Buffer.concat([paxRecords({ path: `${"d/".repeat(2100)}x` }), tarEntry({ name: "x" }, Buffer.from("x"))]),
+      { entry: `${"d/".repeat(2100)}x`, message: `unsafe entry name ${JSON.stringify(`${"d/".repeat(2100)}x`)}: longer than 4096 bytes` },
+    ],
+    [
+      "a component longer than 255 bytes",
+      Buffer.concat([paxRecords({ path: `d/${"n".repeat(256)}` }), tarEntry({ name: "x" }, Buffer.from("x"))]),
+      { entry: `d/${"n".repeat(256)}`, message: `unsafe entry name "d/${"n".repeat(256)}": component longer than 255 bytes` },
+    ],
+  ];
+  for (const [title, entry, problem] of cases) {
+    it(`refuses ${title}`, async () => {
+      const report = await verifyBytes(withEntry(entry));
+      expectRefused(report, [problem]);
+      expect(report.images).toEqual([]);
+    });
+  }
+
+  it("accepts a long (PAX) name that is safe, and ./ prefixes", async () => {
+    const long = `${"deep/".repeat(30)}file`;
+    const items = [...dockerItems(), { type: "file", name: long, content: "ok" } as TarItem];
+    expectValid(await verifyItems(items));
+    const dotted = dockerItems().map((item) => (item.type === "file" ? { ...item, name: `./${item.name}` } : item));
+    expectValid(await verifyItems(dotted));
+  });
+
+  it("refuses a header with a bad checksum", async () => {
+    const bytes = buildTar([{ type: "raw", bytes: tarEntry({ name: "junk", checksum: 1234 }, Buffer.from("x")) }, ...dockerItems()]);
+    expectRefused(await verifyBytes(bytes), [{ entry: "(archive)", message: "invalid tar header at offset 0: checksum mismatch" }]);
+  });
+});
+
+describe("links", () => {
+  it("refuses a symlink that climbs out of the archive", async () => {
+    const report = await verifyItems([...dockerItems(), { type: "symlink", name: "evil", target: "../../etc/passwd" }]);
+    expectRefused(report, [{ entry: "evil", message: 'symlink "evil" -> "../../etc/passwd": target escapes the archive' }]);
+  });
+
+  it("refuses an absolute symlink", async () => {
+    const report = await verifyItems([...dockerItems(), { type: "symlink", name: "evil", target: "/etc/passwd" }]);
+    expectRefused(report, [{ entry: "evil", message: 'symlink "evil" -> "/etc/passwd": absolute target' }]);
+  });
+
+  it("refuses an entry written through a symlink", async () => {
+    const report = await verifyItems([{ type: "symlink", name: "dir", target: "elsewhere" }, { type: "file", name: "dir/x", content: "x" }, ...dockerItems()]);
+    expectRefused(report, [{ entry: "dir/x", message: 'entry "dir/x" is beneath the link "dir"' }]);
+  });
+
+  it("refuses a symlink that replaces a directory of earlier entries", async () => {
+    const report = await verifyItems([{ type: "file", name: "dir/x", content: "x" }, { type: "symlink", name: "dir", target: "elsewhere" }, ...dockerItems()]);
+    expectRefused(report, [{ entry: "dir", message: 'link "dir" replaces a directory of earlier entries' }]);
+  });
+
+  it("refuses hard links to outside the archive", async () => {
+    expectRefused(await verifyItems([...dockerItems(), { type: "hardlink", name: "hl", target: "../x" }]), [
+      { entry: "hl", message: 'hard link "hl" points outside the archive ("../x")' },
+    ]);
+    expectRefused(await verifyItems([...dockerItems(), { type: "hardlink", name: "hl", target: "/etc/shadow" }]), [
+      { entry: "hl", message: 'hard link "hl" points outside the archive ("/etc/shadow")' },
+    ]);
+  });
+
+  it("refuses a GNU long link name (K) expanding to ../x", async () => {
+    const hardlink = Buffer.concat([gnuLongRecord("K", "../x"), tarEntry({ name: "hl", typeflag: "1", linkname: "x" })]);
+    expectRefused(await verifyBytes(buildTar([...dockerItems(), { type: "raw", bytes: hardlink }])), [
+      { entry: "hl", message: 'hard link "hl" points outside the archive ("../x")' },
+    ]);
+  });
+
+  it("refuses a link loop", async () => {
+    const items = [
+      ...withoutFile(dockerItems(), "manifest.json"),
+      { type: "symlink", name: "manifest.json", target: "a" },
+      { type: "symlink", name: "a", target: "manifest.json" },
+    ] as TarItem[];
+    expectRefused(await verifyItems(items), [{ entry: "manifest.json", message: 'manifest.json: "manifest.json" is a chain of more than 16 links (or a loop)' }]);
+  });
+
+  const chain = (links: number): TarItem[] => {
+    const items: TarItem[] = [];
+    for (let i = 1; i <= links; i++) items.push({ type: "symlink", name: `l${i}`, target: i === 1 ? configName : `l${i - 1}` });
+    return [...withFile(dockerItems(), "manifest.json", manifestJson([{ Config: `l${links}`, RepoTags: null, Layers: [layerName] }])), ...items];
+  };
+
+  it("follows a chain of 16 links", async () => {
+    const report = await verifyItems(chain(16));
+    expectValid(report);
+    expect(report.images[0]!.configDigest).toBe(image.config.digest);
+  });
+
+  it("refuses a chain of 17 links", async () => {
+    expectRefused(await verifyItems(chain(17)), [
+      { entry: "manifest.json[0].Config", message: 'manifest.json[0].Config: "l17" is a chain of more than 16 links (or a loop)' },
+    ]);
+  });
+
+  it("refuses a manifest path that goes through a link to a directory", async () => {
+    const items: TarItem[] = [
+      { type: "file", name: configName, content: image.config.bytes },
+      { type: "file", name: `real/${layerName}`, content: image.layers[0]!.bytes },
+      { type: "symlink", name: "layers", target: "real" },
+      { type: "file", name: "manifest.json", content: manifestJson([{ Config: configName, RepoTags: null, Layers: [`layers/${layerName}`] }]) },
+    ];
+    expectRefused(await verifyItems(items), [
+      { entry: "manifest.json[0].Layers[0]", message: `manifest.json[0].Layers[0]: "layers/${layerName}" reaches a file through the link "layers"` },
+    ]);
+  });
+
+  it("accepts skopeo's <v1id>/layer.tar symlinks to ../<diffid>.tar", async () => {
+    const items: TarItem[] = [
+      { type: "file", name: configName, content: image.config.bytes },
+      { type: "file", name: layerName, content: image.layers[0]!.bytes },
+      { type: "symlink", name: "v1id/layer.tar", target: `../${layerName}` },
+      { type: "file", name: "manifest.json", content: manifestJson([{ Config: configName, RepoTags: ["example/app:1"], Layers: ["v1id/layer.tar"] }]) },
+    ];
+    const report = await verifyItems(items);
+    expectValid(report);
+    expect(report.images[0]!.layers[0]!.digest).toBe(image.layers[0]!.digest);
+  });
+});
+
+describe("duplicate entries", () => {
+  const twice = (name: string, items: TarItem[], second: string | Buffer): TarItem[] => [...items, { type: "file", name, content: second }];
+
+  it("refuses manifest.json twice with different content", async () => {
+    const items = twice("manifest.json", dockerItems(), manifestJson([{ Config: configName, RepoTags: ["example/other:1"], Layers: [layerName] }]));
+    expectRefused(await verifyItems(items), [{ entry: "manifest.json", message: 'duplicate entry "manifest.json" with different content' }]);
+  });
+
+  it("accepts manifest.json twice with identical content", async () => {
+    const original = dockerItems().find((item) => item.type === "file" && item.name === "manifest.json") as { content: string };
+    const report = await verifyItems(twice("manifest.json", dockerItems(), original.content));
+    expectValid(report);
+    expect(report.images.map((i) => i.names)).toEqual([["docker.io/example/app:1"]]);
+  });
+
+  it("refuses index.json twice with different content, accepts it identical", async () => {
+    const items = ociLayoutItems([gzImage]);
+    const indexJson = (items[1] as { content: string }).content;
+    expectRefused(await verifyItems(twice("index.json", items, JSON.stringify({ schemaVersion: 2, manifests: [] }))), [
+      { entry: "index.json", message: 'duplicate entry "index.json" with different content' },
+    ]);
+    expectValid(await verifyItems(twice("index.json", items, indexJson)));
+  });
+
+  it("refuses a blob twice with different content, accepts it identical", async () => {
+    const items = ociLayoutItems([gzImage]);
+    expectRefused(await verifyItems(twice(lPath(gzImage), items, Buffer.from("other"))), [
+      { entry: lPath(gzImage), message: `duplicate entry "${lPath(gzImage)}" with different content` },
+    ]);
+    expectValid(await verifyItems(twice(lPath(gzImage), items, gzImage.layers[0]!.bytes)));
+  });
+
+  it("refuses a file and a link of the same name", async () => {
+    const items: TarItem[] = [...dockerItems(), { type: "symlink", name: layerName, target: configName }];
+    expectRefused(await verifyItems(items), [{ entry: layerName, message: `duplicate entry "${layerName}" with different content` }]);
+  });
+});
+
+describe("JSON documents", () => {
+  it("refuses manifest.json beyond the manifest.json cap", async () => {
+    const items = withFile(dockerItems(), "manifest.json", manifestJson([{ Config: configName, RepoTags: Array.from({ length: 200 }, (_, i) => `x/y:${i}`), Layers: [layerName] }]));
+    expectRefused(await verifyItems(items, { maxManifestJsonBytes: 1024 }), [
+      { entry: "manifest.json", message: "manifest.json: manifest.json is larger than the JSON size cap of 1024 bytes" },
+    ]);
+    // the same archive within the cap
+    expectValid(await verifyItems(items, { maxManifestJsonBytes: 8192 }));
+    expect(Buffer.byteLength((items.find((i) => i.type === "file" && i.name === "manifest.json") as { content: string }).content)).toBeGreaterThan(1024);
+  });
+
+  it("applies the JSON cap to manifest.json when it is below the manifest.json cap", async () => {
+    expectRefused(await verifyItems(dockerItems(), { maxJsonBytes: 16, maxManifestJsonBytes: 16 }), [
+      { entry: "manifest.json", message: "manifest.json: manifest.json is larger than the JSON size cap of 16 bytes" },
+    ]);
+  });
+
+  it("refuses a config beyond the JSON cap (--max-json-size)", async () => {
+    expectRefused(await verifyItems(dockerItems(), { maxJsonBytes: 64 }), [
+      { entry: configName, message: `manifest.json[0].Config: ${configName} is larger than the JSON size cap of 64 bytes` },
+    ]);
+  });
+
+  it("refuses deep nesting", async () => {
+    const deep = `${"[".repeat(100)}${"]".repeat(100)}`;
+    expectRefused(await verifyItems(withFile(dockerItems(), "manifest.json", deep)), [
+      { entry: "manifest.json", message: "manifest.json: JSON nested deeper than 64 levels" },
+    ]);
+  });
+
+  it("refuses duplicate keys in manifest.json, in a config and in index.json", async () => {
+    const dupManifest = `[{"Config":${JSON.stringify(configName)},"Config":"other.json","RepoTags":null,"Layers":[${JSON.stringify(layerName)}]}]`;
+    expectRefused(await verifyItems(withFile(dockerItems(), "manifest.json", dupManifest)), [
+      { entry: "manifest.json", message: 'manifest.json: duplicate key "Config"' },
+    ]);
+
+    const dupConfig = image.config.bytes.toString().replace('"os":"linux"', '"os":"linux","os":"windows"');
+    const dupConfigName = `${hexOf(sha256(dupConfig))}.json`;
+    const items = withFile(withoutFile(dockerItems(), configName), dupConfigName, dupConfig);
+    const withManifest = withFile(items, "manifest.json", manifestJson([{ Config: dupConfigName, RepoTags: null, Layers: [layerName] }]));
+    expectRefused(await verifyItems(withManifest), [{ entry: dupConfigName, message: `${dupConfigName}: duplicate key "os"` }]);
+
+    const dupIndex = `{"schemaVersion":2,"schemaVersion":2,"manifests":[]}`;
+    expectRefused(await verifyItems(withFile(ociLayoutItems([gzImage]), "index.json", dupIndex)), [
+      { entry: "index.json", message: 'index.json: duplicate key "schemaVersion"' },
+    ]);
+  });
+
+  it("refuses manifest.json that is null or an object, accepts []", async () => {
+    expectRefused(await verifyItems(withFile(dockerItems(), "manifest.json", "null")), [
+      { entry: "manifest.json", message: "manifest.json: manifest.json is not a JSON document" },
+    ]);
+    expectRefused(await verifyItems(withFile(dockerItems(), "manifest.json", "{}")), [
+      { entry: "manifest.json", message: "manifest.json: (document): Invalid input: expected array, received object" },
+    ]);
+    const empty = await verifyItems(withFile(dockerItems(), "manifest.json", "[]"));
+    expectValid(empty);
+    expect(empty.images).toEqual([]);
+  });
+});
+
+describe("OCI layout documents", () => {
+  it("ignores unknown media types in index.json", async () => {
+    const unknown = { mediaType: "application/vnd.example.thing.v1+json", digest: sha256("not here"), size: 8 };
+    const report = await verifyItems(ociLayoutItems([gzImage], { indexEntries: [descriptorOf(gzImage.manifest), unknown] }));
+    expectValid(report);
+    expect(report.images.map((i) => i.manifestDigest)).toEqual([gzImage.manifest.digest]);
+    expect(report.warnings).toEqual([`index.json: entry ${unknown.digest} has unknown media type application/vnd.example.thing.v1+json; ignored`]);
+  });
+
+  it("refuses a manifest whose body is an index (CVE-2021-41190)", async () => {
+    const index = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(gzImage.manifest)] }), OCI_INDEX);
+    const items = ociLayoutItems([gzImage], { indexEntries: [{ ...descriptorOf(index), mediaType: OCI_MANIFEST }], extraBlobs: [index] });
+    expectRefused(await verifyItems(items), [{ entry: blobPath(index.digest), message: `${blobPath(index.digest)}: described as a manifest but its body is an index` }]);
+  });
+
+  it("refuses an index whose body is a manifest (CVE-2021-41190)", async () => {
+    const items = ociLayoutItems([gzImage], { indexEntries: [{ ...descriptorOf(gzImage.manifest), mediaType: OCI_INDEX }] });
+    expectRefused(await verifyItems(items), [{ entry: mPath(gzImage), message: `${mPath(gzImage)}: described as an index but its body is a manifest` }]);
+  });
+
+  it("refuses a manifest whose body names another media type than its descriptor", async () => {
+    const dockerTyped = { ...descriptorOf(gzImage.manifest), mediaType: "application/vnd.docker.distribution.manifest.v2+json" };
+    expectRefused(await verifyItems(ociLayoutItems([gzImage], { indexEntries: [dockerTyped] })), [
+      {
+        entry: mPath(gzImage),
+        message: `${mPath(gzImage)}: media type application/vnd.docker.distribution.manifest.v2+json in its descriptor but ${OCI_MANIFEST} in its body`,
+      },
+    ]);
+  });
+
+  it("refuses schema 1 manifests with a clear message", async () => {
+    const schema1 = blobOf(JSON.stringify({ schemaVersion: 1, name: "x/y", tag: "1", fsLayers: [], history: [] }), "application/vnd.docker.distribution.manifest.v1+prettyjws");
+    expectRefused(await verifyItems(ociLayoutItems([], { indexEntries: [descriptorOf(schema1)], extraBlobs: [schema1] })), [
+      { entry: "index.json manifests[0]", message: "index.json manifests[0]: Docker schema 1 manifests are obsolete and not supported" },
+    ]);
+    const disguised = { ...descriptorOf(schema1), mediaType: OCI_MANIFEST };
+    expectRefused(await verifyItems(ociLayoutItems([], { indexEntries: [disguised], extraBlobs: [schema1] })), [
+      { entry: blobPath(schema1.digest), message: `${blobPath(schema1.digest)}: Docker schema 1 manifests are obsolete and not supported` },
+    ]);
+  });
+
+  it("refuses oci-layout version 2.0.0", async () => {
+    expectRefused(await verifyItems(ociLayoutItems([gzImage], { layoutVersion: "2.0.0" })), [
+      { entry: "oci-layout", message: 'oci-layout: unsupported imageLayoutVersion "2.0.0" (want "1.0.0")' },
+    ]);
+  });
+
+  it("reports a sparse multi-platform index as absent platforms, valid", async () => {
+    const arm = makeImage({ gzip: true, architecture: "arm64", seed: "arm" });
+    const index = blobOf(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: [
+          descriptorOf(gzImage.manifest, { platform: { os: "linux", architecture: "amd64" } }),
+          descriptorOf(arm.manifest, { platform: { os: "linux", architecture: "arm64", variant: "v8" } }),
+        ],
+      }),
+      OCI_INDEX,
+    );
+    const items = ociLayoutItems([gzImage], { indexEntries: [descriptorOf(index)], extraBlobs: [index] });
+    const report = await verifyItems(items);
+    expectValid(report);
+    expect(report.images.map((i) => [i.rootDigest, i.manifestDigest, i.platform])).toEqual([[index.digest, gzImage.manifest.digest, "linux/amd64"]]);
+    expect(report.absent).toEqual([{ rootDigest: index.digest, digest: arm.manifest.digest, platform: "linux/arm64" }]);
+  });
+
+  it("follows nested indexes", async () => {
+    const inner = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(gzImage.manifest)] }), OCI_INDEX);
+    const outer = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(inner)] }), OCI_INDEX);
+    const report = await verifyItems(ociLayoutItems([gzImage], { indexEntries: [descriptorOf(outer)], extraBlobs: [inner, outer] }));
+    expectValid(report);
+    expect(report.images.map((i) => [i.rootDigest, i.rootMediaType, i.manifestDigest])).toEqual([[outer.digest, OCI_INDEX, gzImage.manifest.digest]]);
+  });
+
+  it("refuses indexes nested deeper than 8 levels", async () => {
+    const levels = [blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(gzImage.manifest)] }), OCI_INDEX)];
+    for (let i = 1; i < 9; i++) levels.push(blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(levels[i - 1]!)] }), OCI_INDEX));
+    const top = levels[8]!;
+    const report = await verifyItems(ociLayoutItems([gzImage], { indexEntries: [descriptorOf(top)], extraBlobs: levels }));
+    const deepest = levels[0]!;
+    expectRefused(report, [
+      { entry: `${blobPath(levels[1]!.digest)} manifests[0]`, message: `${blobPath(levels[1]!.digest)} manifests[0]: indexes nested deeper than 8 levels` },
+    ]);
+    expect(deepest.digest).not.toBe(top.digest);
+  });
+
+  it("checks index.json and manifest.json describe the same images", async () => {
+    const other = makeImage({ seed: "other" });
+    const items = [...ociLayoutItems([image, other]), ...withFile([], "manifest.json", manifestJson([{ Config: cPath(image), RepoTags: ["example/app:1"], Layers: [lPath(image)] }]))];
+    expectRefused(await verifyItems(items), [
+      {
+        entry: "manifest.json",
+        message: `manifest.json[0].RepoTags: docker.io/example/app:1 is not a name index.json gives to config ${image.config.digest}`,
+      },
+    ]);
+    const stranger = [...ociLayoutItems([image]), { type: "file", name: cPath(other), content: other.config.bytes }, { type: "file", name: lPath(other), content: other.layers[0]!.bytes }] as TarItem[];
+    const withStranger = [...stranger, { type: "file", name: "manifest.json", content: manifestJson([{ Config: cPath(other), RepoTags: null, Layers: [lPath(other)] }]) } as TarItem];
+    expectRefused(await verifyItems(withStranger), [
+      { entry: "manifest.json", message: `manifest.json[0]: image with config ${other.config.digest} is not described by index.json` },
+    ]);
+  });
+});
+
+describe("configs and layers", () => {
+  it("refuses a config without rootfs", async () => {
+    const noRootfs = makeImage({ gzip: true, editConfig: ({ rootfs: _r, ...rest }) => rest });
+    expectRefused(await verifyItems(ociLayoutItems([noRootfs])), [
+      { entry: cPath(noRootfs), message: `${cPath(noRootfs)}: rootfs: Invalid input: expected object, received undefined` },
+    ]);
+  });
+
+  it("refuses a diff ID mismatch (OCI)", async () => {
+    const wrong = sha256("something else");
+    const bad = makeImage({ gzip: true, editConfig: (c) => ({ ...c, rootfs: { type: "layers", diff_ids: [wrong] } }) });
+    expectRefused(await verifyItems(ociLayoutItems([bad])), [
+      {
+        entry: lPath(bad),
+        message: `${mPath(bad)} layers[0]: layer ${lPath(bad)} has diff ID ${bad.layers[0]!.diffId}, but ${cPath(bad)} rootfs.diff_ids[0] is ${wrong}`,
+      },
+    ]);
+  });
+
+  it("refuses a diff ID mismatch (docker-archive)", async () => {
+    const wrong = sha256("something else");
+    const bad = makeImage({ editConfig: (c) => ({ ...c, rootfs: { type: "layers", diff_ids: [wrong] } }) });
+    const badConfig = `${hexOf(bad.config.digest)}.json`;
+    expectRefused(await verifyItems(dockerItems(null, bad)), [
+      {
+        entry: layerName,
+        message: `manifest.json[0].Layers[0]: layer ${layerName} has diff ID ${image.layers[0]!.diffId}, but ${badConfig} rootfs.diff_ids[0] is ${wrong}`,
+      },
+    ]);
+  });
+
+  it("refuses a layer count mismatch", async () => {
+    const extra = makeImage({ gzip: true, editConfig: (c) => ({ ...c, rootfs: { type: "layers", diff_ids: [gzImage.layers[0]!.diffId, EMPTY_LAYER_DIFF_ID] } }) });
+    expectRefused(await verifyItems(ociLayoutItems([extra])), [
+      { entry: cPath(extra), message: `${cPath(extra)}: rootfs.diff_ids lists 2 layers but the image has 1` },
+    ]);
+  });
+
+  it("refuses a <hex>.json config whose content is not its name", async () => {
+    const fakeName = `${"a".repeat(64)}.json`;
+    const items = withFile(withoutFile(dockerItems(), configName), fakeName, image.config.bytes);
+    const fixed = withFile(items, "manifest.json", manifestJson([{ Config: fakeName, RepoTags: null, Layers: [layerName] }]));
+    expectRefused(await verifyItems(fixed), [
+      { entry: fakeName, message: `manifest.json[0].Config: ${fakeName} is named for ${"a".repeat(64)} but its content is ${image.config.digest}` },
+    ]);
+  });
+
+  it("refuses a layer whose inner tar has ../evil, a hard link out, a PAX name out, or is no tar", async () => {
+    const cases: [string, Buffer, string][] = [
+      ["../evil", buildTar([{ type: "raw", bytes: tarEntry({ name: "../evil" }, Buffer.from("x")) }]), 'layer tar entry "../evil" escapes the root'],
+      ["not a tar", Buffer.from("just some bytes that are no tar at all"), "not a tar archive"],
+      ["hard link", buildTar([{ type: "raw", bytes: tarEntry({ name: "ok", typeflag: "1", linkname: "../../etc/shadow" }) }]), 'layer tar hard link target of "ok" "../../etc/shadow" escapes the root'],
+      ["PAX", buildTar([{ type: "raw", bytes: Buffer.concat([paxRecords({ path: "a/../../x" }), tarEntry({ name: "x" }, Buffer.from("x"))]) }]), 'layer tar entry "a/../../x" escapes the root'],
+    ];
+    for (const [, tar, reason] of cases) {
+      const evil = makeImage({ layers: [tar] });
+      const evilLayer = `${hexOf(evil.layers[0]!.digest)}.tar`;
+      expectRefused(await verifyItems(dockerItems(null, evil)), [{ entry: evilLayer, message: `manifest.json[0].Layers[0]: layer ${evilLayer}: ${reason}` }]);
+    }
+  });
+
+  it("accepts absolute names and ./ inside a layer (unpackers strip them)", async () => {
+    const tar = buildTar([{ type: "raw", bytes: tarEntry({ name: "/etc/x" }, Buffer.from("x")) }, { type: "file", name: "./etc/y", content: "y" }]);
+    expectValid(await verifyItems(dockerItems(null, makeImage({ layers: [tar] }))));
+  });
+
+  it("accepts the empty 1024-zero-byte layer, even twice in one image", async () => {
+    expect(sha256(EMPTY_LAYER)).toBe(EMPTY_LAYER_DIFF_ID);
+    const empty = makeImage({ layers: [layerTar({ "a.txt": "a" }), EMPTY_LAYER, EMPTY_LAYER] });
+    const report = await verifyItems(dockerItems(["example/empty:1"], empty));
+    expectValid(report);
+    expect(report.images[0]!.layers.slice(1)).toEqual([
+      { digest: EMPTY_LAYER_DIFF_ID, size: 1024, mediaType: "application/vnd.docker.image.rootfs.diff.tar", compression: "none", diffId: EMPTY_LAYER_DIFF_ID, uncompressedSize: 1024 },
+      { digest: EMPTY_LAYER_DIFF_ID, size: 1024, mediaType: "application/vnd.docker.image.rootfs.diff.tar", compression: "none", diffId: EMPTY_LAYER_DIFF_ID, uncompressedSize: 1024 },
+    ]);
+  });
+
+  it("refuses corrupt and truncated gzip layers", async () => {
+    const tar = layerTar({ "etc/data": "some data ".repeat(200) });
+    const good = gzipSync(tar);
+    const badCrc = Buffer.from(good);
+    badCrc.writeUInt32LE((badCrc.readUInt32LE(badCrc.length - 8) ^ 1) >>> 0, badCrc.length - 8);
+    const truncated = good.subarray(0, good.length - 20);
+    const cases: [Buffer, string][] = [
+      [badCrc, "corrupt gzip stream: incorrect data check"],
+      [truncated, "corrupt gzip stream: unexpected end of file"],
+    ];
+    for (const [stored, reason] of cases) {
+      const bad = makeImage({ storedLayers: [{ bytes: stored, diffId: sha256(tar), mediaType: OCI_LAYER_GZIP }] });
+      expectRefused(await verifyItems(ociLayoutItems([bad])), [
+        { entry: lPath(bad), message: `${mPath(bad)} layers[0]: layer ${lPath(bad)}: ${reason}` },
+      ]);
+    }
+  });
+
+  it("refuses a decompression bomb beyond --max-layer-size", async () => {
+    const bomb = gzipSync(layerTar({ zeros: "\0".repeat(4 * 1024 * 1024) }));
+    expect(bomb.length).toBeLessThan(10_000);
+    const bad = makeImage({ storedLayers: [{ bytes: bomb, diffId: sha256("unknown"), mediaType: OCI_LAYER_GZIP }] });
+    expectRefused(await verifyItems(ociLayoutItems([bad]), { maxLayerBytes: 1024 * 1024 }), [
+      { entry: lPath(bad), message: `${mPath(bad)} layers[0]: layer ${lPath(bad)}: decompressed size exceeds the limit of 1048576 bytes` },
+    ]);
+  });
+
+  it("refuses a layer media type that claims zstd for gzip bytes", async () => {
+    const lying = makeImage({ gzip: true, editManifest: (m) => ({ ...m, layers: (m.layers as Record<string, unknown>[]).map((l) => ({ ...l, mediaType: "application/vnd.oci.image.layer.v1.tar+zstd" })) }) });
+    expectRefused(await verifyItems(ociLayoutItems([lying])), [
+      { entry: lPath(lying), message: `${mPath(lying)} layers[0]: media type application/vnd.oci.image.layer.v1.tar+zstd says zstd but ${lPath(lying)} is gzip` },
+    ]);
+  });
+});
+
+describe("digests and blobs", () => {
+  const withDigest = (digest: string): TarItem[] =>
+    ociLayoutItems([gzImage], { indexEntries: [{ ...descriptorOf(gzImage.manifest), digest }] });
+  const cases: [string, string, string][] = [
+    ["uppercase hex", gzImage.manifest.digest.toUpperCase().replace("SHA256", "sha256"), "want 64 lowercase hex digits"],
+    ["a wrong length", "sha256:abc", "want 64 lowercase hex digits"],
+    ["an unknown algorithm", `md5:${"a".repeat(32)}`, ""],
+    ["a path trick", "sha256:../../x", ""],
+  ];
+  for (const [title, digest] of cases) {
+    it(`refuses a descriptor digest with ${title} in index.json`, async () => {
+      const message =
+        title === "an unknown algorithm"
+          ? `index.json: manifests[0].digest: unsupported digest algorithm "md5" in "${digest}"`
+          : title === "a path trick"
+            ? `index.json: manifests[0].digest: invalid digest "${digest}"`
+            : `index.json: manifests[0].digest: invalid sha256 digest "${digest}" (want 64 lowercase hex digits)`;
+      expectRefused(await verifyItems(withDigest(digest)), [{ entry: "index.json", message }]);
+    });
+  }
+
+  it("refuses a path trick in a manifest's config and layer descriptors", async () => {
+    const trick = makeImage({ gzip: true, editManifest: (m) => ({ ...m, config: { ...(m.config as object), digest: "sha256:../../../etc/passwd" } }) });
+    expectRefused(await verifyItems(ociLayoutItems([trick])), [
+      { entry: mPath(trick), message: `${mPath(trick)}: config.digest: invalid digest "sha256:../../../etc/passwd"` },
+    ]);
+    const layerTrick = makeImage({ gzip: true, editManifest: (m) => ({ ...m, layers: [{ mediaType: OCI_LAYER_GZIP, digest: `sha512:${"A".repeat(128)}`, size: 1 }] }) });
+    expectRefused(await verifyItems(ociLayoutItems([layerTrick])), [
+      { entry: mPath(layerTrick), message: `${mPath(layerTrick)}: layers[0].digest: invalid sha512 digest "sha512:${"A".repeat(128)}" (want 128 lowercase hex digits)` },
+    ]);
+  });
+
+  it("refuses a blob whose content does not match its name", async () => {
+    const wrongName = blobPath(sha256("not the content"));
+    const unreferenced = [...ociLayoutItems([gzImage]), { type: "file", name: wrongName, content: "the content" } as TarItem];
+    expectRefused(await verifyItems(unreferenced), [{ entry: wrongName, message: `${wrongName}: content does not match its name (content is ${sha256("the content")})` }]);
+
+    const swapped = withFile(ociLayoutItems([gzImage]), cPath(gzImage), Buffer.from(gzImage.config.bytes.toString().replace("amd64", "arm64")));
+    const actual = sha256(Buffer.from(gzImage.config.bytes.toString().replace("amd64", "arm64")));
+    expectRefused(await verifyItems(swapped), [
+      { entry: cPath(gzImage), message: `${cPath(gzImage)}: content does not match its name (content is ${actual})` },
+      { entry: cPath(gzImage), message: `${mPath(gzImage)} config: digest ${gzImage.config.digest} does not match the content of ${cPath(gzImage)} (${actual})` },
+    ]);
+  });
+
+  it("refuses a blob name that is not a valid digest", async () => {
+    const upper = `blobs/sha256/${hexOf(gzImage.layers[0]!.digest).toUpperCase()}`;
+    const items = [...ociLayoutItems([gzImage]), { type: "file", name: upper, content: gzImage.layers[0]!.bytes } as TarItem];
+    expectRefused(await verifyItems(items), [
+      { entry: upper, message: `${upper}: invalid sha256 digest "sha256:${hexOf(gzImage.layers[0]!.digest).toUpperCase()}" (want 64 lowercase hex digits)` },
+    ]);
+  });
+
+  it("refuses a descriptor size that disagrees with the blob", async () => {
+    const size = gzImage.layers[0]!.size;
+    const wrongSize = makeImage({ gzip: true, seed: "gz", editManifest: (m) => ({ ...m, layers: (m.layers as Record<string, unknown>[]).map((l) => ({ ...l, size: size + 1 })) }) });
+    expectRefused(await verifyItems(ociLayoutItems([wrongSize])), [
+      { entry: lPath(wrongSize), message: `${mPath(wrongSize)} layers[0]: size ${size + 1} does not match ${lPath(wrongSize)} (${size} bytes)` },
+    ]);
+  });
+
+  it("accepts an uncompressed layer labelled +gzip (podman does this): compression from the bytes", async () => {
+    const labelled = makeImage({ editManifest: (m) => ({ ...m, layers: (m.layers as Record<string, unknown>[]).map((l) => ({ ...l, mediaType: OCI_LAYER_GZIP })) }) });
+    const report = await verifyItems(ociLayoutItems([labelled]));
+    expectValid(report);
+    expect(report.images[0]!.layers[0]).toEqual({
+      digest: labelled.layers[0]!.digest,
+      size: labelled.layers[0]!.size,
+      mediaType: OCI_LAYER_GZIP,
+      compression: "none",
+      diffId: labelled.layers[0]!.digest,
+      uncompressedSize: labelled.layers[0]!.size,
+    });
+  });
+
+  it("accepts sha512 descriptors and blobs/sha512/ names", async () => {
+    const digest512 = `sha512:${createHash("sha512").update(gzImage.manifest.bytes).digest("hex")}`;
+    const items = [
+      ...withoutFile(ociLayoutItems([gzImage], { indexEntries: [{ ...descriptorOf(gzImage.manifest), digest: digest512 }] }), mPath(gzImage)),
+      { type: "file", name: blobPath(digest512), content: gzImage.manifest.bytes } as TarItem,
+    ];
+    const report = await verifyItems(items);
+    expectValid(report);
+    expect(report.images.map((i) => [i.rootDigest, i.manifestDigest])).toEqual([[digest512, digest512]]);
+  });
+
+  it("follows a hard link to a file inside the archive", async () => {
+    const items = [...withFile(dockerItems(), "manifest.json", manifestJson([{ Config: "cfg", RepoTags: null, Layers: [layerName] }])), { type: "hardlink", name: "cfg", target: configName } as TarItem];
+    const report = await verifyItems(items);
+    expectValid(report);
+    expect(report.images[0]!.configDigest).toBe(image.config.digest);
+  });
+
+  it("refuses a top-level index.json entry whose manifest is absent", async () => {
+    expectRefused(await verifyItems(withoutFile(ociLayoutItems([gzImage]), mPath(gzImage))), [
+      { entry: mPath(gzImage), message: `index.json manifests[0]: blob ${gzImage.manifest.digest} is missing (${mPath(gzImage)})` },
+    ]);
+  });
+
+  it("refuses a missing referenced blob", async () => {
+    expectRefused(await verifyItems(withoutFile(ociLayoutItems([gzImage]), lPath(gzImage))), [
+      { entry: mPath(gzImage), message: `${mPath(gzImage)} layers[0]: blob ${gzImage.layers[0]!.digest} is missing` },
+    ]);
+  });
+});
+
+describe("truncated and compressed archives", () => {
+  const whole = buildTar(dockerItems());
+  const configEntryEnd = 512 + Math.ceil(image.config.size / 512) * 512;
+
+  it("refuses an archive cut at several offsets", async () => {
+    const cases: [number, Problem][] = [
+      [100, { entry: "(archive)", message: "unexpected end of archive before the first entry" }],
+      [512 + 10, { entry: configName, message: `unexpected end of archive in entry "${configName}" (got 10 of ${image.config.size} bytes)` }],
+      [configEntryEnd + 200, { entry: configName, message: `unexpected end of archive after entry "${configName}"` }],
+      [configEntryEnd + 512 + 1000, { entry: layerName, message: `unexpected end of archive in entry "${layerName}" (got 1000 of ${image.layers[0]!.size} bytes)` }],
+    ];
+    for (const [offset, problem] of cases) {
+      expectRefused(await verifyBytes(whole.subarray(0, offset)), [problem]);
+    }
+  });
+
+  it("accepts an archive that ends right after its last entry, without the zero blocks", async () => {
+    expectValid(await verifyBytes(whole.subarray(0, whole.length - 1024)));
+  });
+
+  it("refuses an empty input", async () => {
+    expectRefused(await verifyBytes(Buffer.alloc(0)), [{ entry: "(archive)", message: "not an image archive: it has neither manifest.json nor oci-layout and index.json" }]);
+  });
+
+  for (const [tool, args, compression] of [
+    ["gzip", ["-c", "-n"], "gzip"],
+    ["zstd", ["-c", "-q"], "zstd"],
+    ["xz", ["-c"], "xz"],
+    ["bzip2", ["-c"], "bzip2"],
+  ] as const) {
+    it(`accepts a whole archive compressed with ${tool}`, async () => {
+      const compressed = execFileSync(tool, [...args], { input: whole });
+      const report = await verifyBytes(compressed);
+      expectValid(report);
+      expect(report.compression).toBe(compression);
+      expect(report.images.map((i) => i.configDigest)).toEqual([image.config.digest]);
+    });
+  }
+
+  it("refuses a corrupt or truncated compressed archive", async () => {
+    const gz = gzipSync(whole);
+    const badCrc = Buffer.from(gz);
+    badCrc.writeUInt32LE((badCrc.readUInt32LE(badCrc.length - 8) ^ 1) >>> 0, badCrc.length - 8);
+    expectRefused(await verifyBytes(badCrc), [{ entry: "(archive)", message: "corrupt gzip stream: incorrect data check" }]);
+    expectRefused(await verifyBytes(gz.subarray(0, gz.length - 100)), [{ entry: "(archive)", message: "corrupt gzip stream: unexpected end of file" }]);
+    const zst = execFileSync("zstd", ["-c", "-q"], { input: whole });
+    expectRefused(await verifyBytes(zst.subarray(0, zst.length - 10)), [{ entry: "(archive)", message: "corrupt zstd stream: unexpected end of file" }]);
+  });
+});
+
+describe("names", () => {
+  it("normalises RepoTags to full names", async () => {
+    const report = await verifyItems(dockerItems(["busybox", "team/app:1.0", "localhost:5000/x/y:v1", "docker.io/library/alpine:3"]));
+    expectValid(report);
+    expect(report.images[0]!.names).toEqual([
+      "docker.io/library/busybox:latest",
+      "docker.io/team/app:1.0",
+      "localhost:5000/x/y:v1",
+      "docker.io/library/alpine:3",
+    ]);
+  });
+
+  it("accepts RepoTags null (saved by ID): untagged", async () => {
+    const report = await verifyItems(dockerItems(null));
+    expectValid(report);
+    expect(report.images[0]!.names).toEqual([]);
+  });
+
+  it("refuses invalid RepoTags", async () => {
+    const hex = "a".repeat(64);
+    const cases: [string, string][] = [
+      ["team/App:1", "manifest.json[0].RepoTags[0]: invalid reference format: repository name (team/App) must be lowercase"],
+      // an uppercase first component is a registry host, as in distribution/reference
+      ["Team/App:1", "manifest.json[0].RepoTags[0]: invalid reference format: repository name (App) must be lowercase"],
+      [hex, `manifest.json[0].RepoTags[0]: invalid repository name (${hex}), cannot specify 64-byte hexadecimal strings`],
+      ["x/y:bad tag", 'manifest.json[0].RepoTags[0]: invalid reference format: "x/y:bad tag"'],
+      ["", 'manifest.json[0].RepoTags[0]: invalid reference format: ""'],
+    ];
+    for (const [tag, message] of cases) {
+      expectRefused(await verifyItems(dockerItems([tag])), [{ entry: "manifest.json[0].RepoTags[0]", message }]);
+    }
+  });
+
+  it("names from io.containerd.image.name and full ref.name; bare ref.name is a warning", async () => {
+    const entry = (annotations: Record<string, string>): Record<string, unknown> => descriptorOf(gzImage.manifest, { annotations });
+    const cases: [Record<string, string>, string[], string[]][] = [
+      [{ "io.containerd.image.name": "docker.io/library/app:1", "org.opencontainers.image.ref.name": "1" }, ["docker.io/library/app:1"], []],
+      [{ "org.opencontainers.image.ref.name": "registry.example.com/team/app:2" }, ["registry.example.com/team/app:2"], []],
+      [{ "org.opencontainers.image.ref.name": "1.0" }, [], ['index.json: ref.name "1.0" is a bare tag without a repository; the image is untagged']],
+    ];
+    for (const [annotations, names, warnings] of cases) {
+      const report = await verifyItems(ociLayoutItems([gzImage], { indexEntries: [entry(annotations)] }));
+      expectValid(report);
+      expect(report.images[0]!.names).toEqual(names);
+      expect(report.warnings).toEqual(warnings);
+    }
+  });
+
+  it("refuses invalid ref.name and io.containerd.image.name", async () => {
+    const hex = "b".repeat(64);
+    const cases: [Record<string, string>, Problem][] = [
+      [
+        { "io.containerd.image.name": "docker.io/Library/App:1" },
+        {
+          entry: 'index.json manifests[0].annotations["io.containerd.image.name"]',
+          message: 'index.json manifests[0].annotations["io.containerd.image.name"]: invalid reference format: repository name (Library/App) must be lowercase',
+        },
+      ],
+      [
+        { "org.opencontainers.image.ref.name": "example.com/x:bad tag" },
+        {
+          entry: 'index.json manifests[0].annotations["org.opencontainers.image.ref.name"]',
+          message: 'index.json manifests[0].annotations["org.opencontainers.image.ref.name"]: invalid reference format: "example.com/x:bad tag"',
+        },
+      ],
+      [
+        { "io.containerd.image.name": hex },
+        {
+          entry: 'index.json manifests[0].annotations["io.containerd.image.name"]',
+          message: `index.json manifests[0].annotations["io.containerd.image.name"]: invalid repository name (${hex}), cannot specify 64-byte hexadecimal strings`,
+        },
+      ],
+      [
+        { "io.containerd.image.name": "docker.io/library/app:1", "org.opencontainers.image.ref.name": "not/A:valid" },
+        {
+          entry: 'index.json manifests[0].annotations["org.opencontainers.image.ref.name"]',
+          message: 'index.json manifests[0].annotations["org.opencontainers.image.ref.name"]: invalid reference format: repository name (not/A) must be lowercase',
+        },
+      ],
+    ];
+    for (const [annotations, problem] of cases) {
+      const report = await verifyItems(ociLayoutItems([gzImage], { indexEntries: [descriptorOf(gzImage.manifest, { annotations })] }));
+      expectRefused(report, [problem]);
+    }
+  });
+});
+
+describe("the blob item helper", () => {
+  it("names a blob by the sha256 of its bytes", () => {
+    expect(blobItem(Buffer.from("abc"))).toEqual({
+      type: "file",
+      name: "blobs/sha256/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+      content: Buffer.from("abc"),
+    });
+  });
+});
