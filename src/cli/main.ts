@@ -2,6 +2,8 @@ import { Command, CommanderError } from "commander";
 import { toLadingError } from "../core/errors.js";
 import { registerVerify } from "./verify-command.js";
 import { registerLoad } from "./load-command.js";
+import { registerFsck } from "./fsck-command.js";
+import { registerArchiveWriters } from "./save-command.js";
 import { registerImageCommands } from "./image-commands.js";
 import { printLine, type Terminal } from "./output.js";
 
@@ -18,8 +20,10 @@ export function buildProgram(terminal: Terminal, setExit: (code: number) => void
       writeErr: (text) => terminal.stderr.write(text),
     });
   registerLoad(program, terminal);
+  registerArchiveWriters(program, terminal);
   registerImageCommands(program, terminal, setExit);
   registerVerify(program, terminal, setExit);
+  registerFsck(program, terminal, setExit);
   return program;
 }
 

@@ -1,0 +1,23 @@
+import type { Command } from "commander";
+import { fsckStore } from "../ops/fsck.js";
+import { printJson, printLine, type Terminal } from "./output.js";
+import { openStore } from "./store-option.js";
+
+export function registerFsck(program: Command, terminal: Terminal, setExit: (code: number) => void): void {
+  program
+    .command("fsck")
+    .description("check every blob, image and reference in the store (exit 1 when something is broken)")
+    .option("--repair", "remove corrupt blobs, dangling references and leftovers of interrupted loads")
+    .option("--json", "print one JSON document")
+    .action(async (flags: { repair?: boolean; json?: boolean }, command: Command) => {
+      const store = await openStore(command);
+      const report = await fsckStore(store, Boolean(flags.repair));
+      if (flags.json) printJson(terminal.stdout, report);
+      else {
+        for (const problem of report.problems) printLine(terminal.stdout, `${problem.repaired ? "repaired" : "broken"}: ${problem.message}`);
+        printLine(terminal.stdout, `checked ${report.blobsChecked} blobs, ${report.imagesChecked} images, ${report.referencesChecked} references: ${report.problems.length} problem(s)`);
+      }
+      const unrepaired = report.problems.filter((problem) => !problem.repaired).length;
+      setExit(unrepaired > 0 ? 1 : 0);
+    });
+}

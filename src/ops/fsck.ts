@@ -1,0 +1,58 @@
+import { blobsOfRecord } from "../store/image-records.js";
+import type { Store } from "../store/store.js";
+
+export interface FsckProblem {
+  kind: "corrupt-blob" | "missing-blob" | "dangling-reference" | "stray-ingest";
+  subject: string;
+  message: string;
+  repaired: boolean;
+}
+
+export interface FsckReport {
+  blobsChecked: number;
+  imagesChecked: number;
+  referencesChecked: number;
+  problems: FsckProblem[];
+}
+
+/**
+ * Checks the whole store: every blob against its digest, every image record against the blobs
+ * it needs, every reference against the image records. With repair, removes corrupt blobs and
+ * references to images that are gone, and leftovers of killed loads; an image whose blobs are
+ * missing is reported but kept (its blobs may still arrive, e.g. copied in by hand).
+ */
+export async function fsckStore(store: Store, repair = false): Promise<FsckReport> {
+  const problems: FsckProblem[] = [];
+  let blobsChecked = 0;
+  const corrupt = new Set<string>();
+  for await (const blob of store.content.list()) {
+    blobsChecked++;
+    if (await store.content.verifyBlob(blob.digest)) continue;
+    corrupt.add(blob.digest);
+    const repaired = repair ? await store.content.delete(blob.digest) : false;
+    problems.push({ kind: "corrupt-blob", subject: blob.digest, message: `blob ${blob.digest}: content does not match its digest`, repaired });
+  }
+  const records = await store.records.list();
+  for (const record of records) {
+    for (const digest of blobsOfRecord(record)) {
+      if (!corrupt.has(digest) && (await store.content.has(digest))) continue;
+      problems.push({ kind: "missing-blob", subject: record.id, message: `image ${record.id}: blob ${digest} is ${corrupt.has(digest) ? "corrupt" : "missing"}`, repaired: false });
+    }
+  }
+  const known = new Set(records.map((record) => record.id));
+  const references = await store.references.references();
+  const dangling = references.filter((entry) => !known.has(entry.id));
+  if (repair && dangling.length > 0) {
+    await store.references.update((txn) => {
+      for (const entry of dangling) if (txn.get(entry.reference) === entry.id) txn.delete(entry.reference);
+    });
+  }
+  for (const entry of dangling) {
+    problems.push({ kind: "dangling-reference", subject: entry.reference, message: `reference ${entry.reference} points at ${entry.id}, which is not in the store`, repaired: repair });
+  }
+  if (repair) {
+    const cleaned = await store.content.cleanIngest();
+    if (cleaned > 0) problems.push({ kind: "stray-ingest", subject: "ingest/", message: `${cleaned} leftover ingest file(s) of interrupted loads`, repaired: true });
+  }
+  return { blobsChecked, imagesChecked: records.length, referencesChecked: references.length, problems };
+}
