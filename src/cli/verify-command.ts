@@ -4,6 +4,7 @@ import { familiarNameOf } from "./names.js";
 import { verifyArchive, type VerifyReport } from "../ops/verify.js";
 import { printJson, printLine, shortId, type Terminal } from "./output.js";
 import { limitsFromOptions, type LimitOptions } from "./limits.js";
+import { runRoundtrip } from "./convert-command.js";
 
 export function registerVerify(program: Command, terminal: Terminal, setExit: (code: number) => void): void {
   program
@@ -13,8 +14,10 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
     .option("--json", "print one machine-readable document")
     .option("--max-json-size <bytes>", "largest manifest, index or config to accept")
     .option("--max-layer-size <bytes>", "largest decompressed layer to accept")
-    .action(async (archive: string, options: { json?: boolean } & LimitOptions) => {
+    .option("--roundtrip", "load into a temporary store, save again, and prove the same images and digests come back")
+    .action(async (archive: string, options: { json?: boolean; roundtrip?: boolean } & LimitOptions) => {
       const source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive);
+      if (options.roundtrip) return setExit(await runRoundtrip(terminal, source, { ...limitsFromOptions(options), json: Boolean(options.json) }));
       const report = await verifyArchive(source, limitsFromOptions(options));
       if (options.json) printJson(terminal.stdout, report);
       else printSummary(terminal, report);

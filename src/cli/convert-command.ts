@@ -1,0 +1,87 @@
+import type { Command } from "commander";
+import type { ReadOptions } from "../archive/read.js";
+import { openArchivePath, openTarStream, refuseTerminalInput, type OpenedSource } from "../archive/source.js";
+import { usage } from "../core/errors.js";
+import type { Writable } from "node:stream";
+import { convertArchive, type ConvertResult } from "../ops/convert.js";
+import { verifyRoundtrip } from "../ops/roundtrip.js";
+import { mtimeFromEnvironment, saveToFile, type SaveOptions } from "../ops/save.js";
+import { limitsFromOptions, type LimitOptions } from "./limits.js";
+import { familiarNameOf } from "./names.js";
+import { printJson, printLine, type Terminal } from "./output.js";
+import { parseFormat, reportSave, TERMINAL_REFUSAL } from "./save-command.js";
+
+interface ConvertFlags extends LimitOptions {
+  format: string;
+  compress?: string;
+  quiet?: boolean;
+  json?: boolean;
+  name?: string;
+}
+
+export function registerConvert(program: Command, terminal: Terminal): void {
+  program
+    .command("convert")
+    .description("rewrite an archive (any docker-save shape or OCI) as a lading archive, verified, without touching the store")
+    .argument("<in>", "archive file, OCI layout directory, or - for standard input")
+    .argument("<out>", "archive file to write, or - for standard output")
+    .option("--format <format>", "docker (OCI layout plus manifest.json) or oci (pure OCI layout)", "docker")
+    .option("--compress <algorithm>", "compress the whole archive: gzip or zstd")
+    .option("--name <repository>", "repository for images the input names only by a bare tag")
+    .option("-q, --quiet", "suppress notes")
+    .option("--json", "print one JSON document of what was converted")
+    .option("--max-json-size <bytes>", "largest manifest, index or config to accept")
+    .option("--max-layer-size <bytes>", "largest decompressed layer to accept")
+    .action(async (input: string, output: string, flags: ConvertFlags) => {
+      if (flags.compress !== undefined && flags.compress !== "gzip" && flags.compress !== "zstd") {
+        throw usage(`--compress must be gzip or zstd, got ${JSON.stringify(flags.compress)}`);
+      }
+      const options: SaveOptions = {
+        format: parseFormat(flags.format),
+        mtime: mtimeFromEnvironment(),
+        ...(flags.compress === undefined ? {} : { compress: flags.compress }),
+      };
+      const toStdout = output === "-";
+      if (toStdout && terminal.stdout.isTTY) throw usage(TERMINAL_REFUSAL);
+      if (input === "-") refuseTerminalInput(process.stdin);
+      const source = input === "-" ? await openTarStream(process.stdin) : await openArchivePath(input);
+      const load = { ...limitsFromOptions(flags), ...(flags.name ? { name: flags.name } : {}) };
+      const convert = (sink: Writable): Promise<ConvertResult> => convertArchive(source, sink, { ...options, load });
+      let result: ConvertResult | undefined;
+      if (toStdout) result = await convert(terminal.stdout);
+      else await saveToFile(output, async (sink) => (result = await convert(sink)).saved);
+      const { loaded, saved } = result as ConvertResult;
+      reportSave(terminal, saved, { quiet: Boolean(flags.quiet), json: Boolean(flags.json), toStdout });
+      if (!flags.quiet && !flags.json && !toStdout) {
+        printLine(terminal.stdout, `Converted ${loaded.format} to ${saved.format}: ${saved.images.length} image${saved.images.length === 1 ? "" : "s"}`);
+      }
+    });
+}
+
+/** `verify --roundtrip`: prints what came back and how; returns the exit code (0 same, 1 not). */
+export async function runRoundtrip(terminal: Terminal, source: OpenedSource, options: ReadOptions & { json: boolean }): Promise<number> {
+  const { json, ...limits } = options;
+  const report = await verifyRoundtrip(source, limits);
+  if (json) {
+    printJson(terminal.stdout, report);
+    return report.valid ? 0 : 1;
+  }
+  for (const image of report.images) {
+    printLine(terminal.stdout, image.names.length > 0 ? image.names.map(familiarNameOf).join(", ") : "<untagged>");
+    const kind = image.mediaType.includes("index") || image.mediaType.includes("list") ? "index" : "manifest";
+    const origin = image.origin === "synthesized" ? "synthesized by lading: stable across trips, not a registry digest" : "original";
+    printLine(terminal.stdout, `  ${kind} ${image.id} (${origin})`);
+    for (const platform of image.platforms) {
+      printLine(terminal.stdout, `  ${platform.platform}  manifest ${platform.manifest}  config ${platform.config}`);
+    }
+    for (const difference of image.differences) printLine(terminal.stderr, `error: ${familiarNameOf(image.names[0] ?? image.id)}: ${difference}`);
+  }
+  for (const problem of report.problems) printLine(terminal.stderr, `error: ${problem}`);
+  printLine(
+    terminal.stdout,
+    report.valid
+      ? `round trip is exact: ${report.images.length} image${report.images.length === 1 ? "" : "s"} came back with the same digests`
+      : "round trip FAILED: the saved archive differs",
+  );
+  return report.valid ? 0 : 1;
+}

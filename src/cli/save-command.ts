@@ -1,0 +1,85 @@
+import type { Command } from "commander";
+import { usage } from "../core/errors.js";
+import { parsePlatform } from "../core/platform.js";
+import { mtimeFromEnvironment, saveImages, saveToFile, type SaveOptions, type SaveResult } from "../ops/save.js";
+import type { LayoutFormat } from "../archive/write-layout.js";
+import { printJson, printLine, type Terminal } from "./output.js";
+import { withProgress } from "./progress.js";
+import { openStore } from "./store-option.js";
+import { registerConvert } from "./convert-command.js";
+
+interface SaveFlags {
+  output?: string;
+  format: string;
+  platform: string[];
+  compress?: string;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+export const TERMINAL_REFUSAL = "cowardly refusing to save to a terminal. Use the -o flag or redirect";
+
+/** `save` and `convert`: the commands that write archives. */
+export function registerArchiveWriters(program: Command, terminal: Terminal): void {
+  registerSave(program, terminal);
+  registerConvert(program, terminal);
+}
+
+function registerSave(program: Command, terminal: Terminal): void {
+  program
+    .command("save")
+    .description("save images from the store to an archive (file or standard output): deterministic, digests kept")
+    .argument("<image...>", "names, name:tag, name@digest, IDs or ID prefixes; a repository name alone saves all its tags")
+    .option("-o, --output <file>", "write to a file instead of standard output (- for standard output)")
+    .option("--format <format>", "docker (OCI layout plus manifest.json, every loader) or oci (pure OCI layout)", "docker")
+    .option("--platform <os/arch[/variant]>", "save only this platform of a multi-platform image (repeatable)", (value: string, all: string[]) => [...all, value], [])
+    .option("--compress <algorithm>", "compress the whole archive: gzip or zstd")
+    .option("-q, --quiet", "suppress the progress output and notes")
+    .option("--json", "print one JSON document of what was saved (on standard error when the archive goes to standard output)")
+    .action(async (images: string[], flags: SaveFlags, command: Command) => {
+      const options: SaveOptions = {
+        format: parseFormat(flags.format),
+        platforms: flags.platform.map(parsePlatform),
+        mtime: mtimeFromEnvironment(),
+        progress: { done: 0, total: undefined },
+        ...(flags.compress === undefined ? {} : { compress: parseCompression(flags.compress) }),
+      };
+      const toStdout = flags.output === undefined || flags.output === "-";
+      if (toStdout && terminal.stdout.isTTY) throw usage(TERMINAL_REFUSAL);
+      const store = await openStore(command);
+      const progress = options.progress as { done: number; total: number | undefined };
+      const result = await withProgress(
+        terminal,
+        Boolean(flags.quiet || flags.json),
+        "Saving",
+        () => progress,
+        () => (toStdout ? saveImages(store, images, terminal.stdout, options) : saveToFile(flags.output as string, (sink) => saveImages(store, images, sink, options))),
+      );
+      reportSave(terminal, result, { quiet: Boolean(flags.quiet), json: Boolean(flags.json), toStdout });
+    });
+}
+
+export function parseFormat(value: string): LayoutFormat {
+  if (value === "docker" || value === "oci") return value;
+  throw usage(`--format must be docker or oci, got ${JSON.stringify(value)}`);
+}
+
+function parseCompression(value: string): "gzip" | "zstd" {
+  if (value === "gzip" || value === "zstd") return value;
+  throw usage(`--compress must be gzip or zstd, got ${JSON.stringify(value)}`);
+}
+
+/** Notes on standard error (standard output may be the archive): sparse and synthesised images. */
+export function reportSave(terminal: Terminal, result: SaveResult, how: { quiet: boolean; json: boolean; toStdout: boolean }): void {
+  if (how.json) {
+    printJson(how.toStdout ? terminal.stderr : terminal.stdout, result);
+    return;
+  }
+  for (const image of result.images) {
+    const name = image.tags[0] ?? image.id;
+    if (image.absent.length > 0) printLine(terminal.stderr, `note: ${name} is saved sparse: ${image.absent.join(", ")} not in the archive`);
+    if (!how.quiet && image.origin === "synthesized") {
+      printLine(terminal.stderr, `note: ${name} has a manifest synthesized by lading (${image.id}), not a registry digest`);
+    }
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * `save`: images from the store to an archive stream. Blobs stream from the content store into
+ * the tar one at a time, each re-hashed on the way (a blob that changed on disk fails the save);
+ * only lading's own small documents are built in memory.
+ */
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { open, rename, unlink } from "node:fs/promises";
+import path from "node:path";
+import { Transform, type Readable, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createDigester, parseDigest } from "../core/digest.js";
+import { invalid, notFound, usage } from "../core/errors.js";
+import { isForeignLayerType } from "../core/media-types.js";
+import { formatPlatform, parsePlatform, platformMatches, type Platform } from "../core/platform.js";
+import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
+import { planArchive, writePlan, type BlobToWrite, type ImageToWrite, type LayoutFormat } from "../archive/write-layout.js";
+import type { ImageRecord, PlatformImage } from "../store/image-records.js";
+import type { Store } from "../store/store.js";
+import { createCompressor } from "../tar/compression.js";
+import { TarWriter } from "../tar/writer.js";
+import { primaryImage } from "./images.js";
+import { lookupReference, resolveImage } from "./resolve-image.js";
+
+export interface SaveOptions {
+  format?: LayoutFormat;
+  /** Keep only these platforms' manifests (the index bytes stay intact: the archive is then sparse). */
+  platforms?: Platform[];
+  /** Compress the whole archive stream. */
+  compress?: "gzip" | "zstd";
+  /** mtime of every entry, seconds since the epoch (SOURCE_DATE_EPOCH); default 0. */
+  mtime?: number;
+  /** Filled in while saving, for a progress bar: bytes of blobs written so far, and in all. */
+  progress?: { done: number; total: number | undefined };
+}
+
+export interface SavedImage {
+  id: string;
+  /** Familiar tags written for the image. */
+  tags: string[];
+  origin: "archive" | "synthesized";
+  platforms: string[];
+  /** Platforms (or digests) of index children the archive does not carry. */
+  absent: string[];
+}
+
+export interface SaveResult {
+  format: LayoutFormat;
+  images: SavedImage[];
+}
+
+/** An image chosen for a save: its record and the full tagged names to write. */
+export interface Selection {
+  record: ImageRecord;
+  names: Set<string>;
+}
+
+/**
+ * Resolves IMAGE arguments as `docker save` does: a repository name alone means all its tags;
+ * name:tag that tag; an ID, an ID prefix or name@digest the image without any tag.
+ */
+export async function selectImages(store: Store, queries: readonly string[]): Promise<Selection[]> {
+  if (queries.length === 0) throw usage("save needs at least one image");
+  const selected = new Map<string, Selection>();
+  const add = (record: ImageRecord, name?: string): void => {
+    const entry = selected.get(record.id) ?? { record, names: new Set<string>() };
+    if (name !== undefined) entry.names.add(name);
+    selected.set(record.id, entry);
+  };
+  for (const query of queries) {
+    const repositoryTags = await tagsOfRepository(store, query);
+    if (repositoryTags.length > 0) {
+      for (const { name, id } of repositoryTags) add(await recordOf(store, id, query), name);
+      continue;
+    }
+    const key = await lookupReference(store, query);
+    const record = await resolveImage(store, query);
+    const ref = key === undefined ? undefined : withDefaultTag(parseReference(query));
+    add(record, ref?.digest === undefined && ref !== undefined ? formatReference(ref, "full") : undefined);
+  }
+  return [...selected.values()];
+}
+
+/** Every image in the store with all its tags (what `convert` and round trips save). */
+export async function selectAll(store: Store): Promise<Selection[]> {
+  const references = await store.references.references();
+  return (await store.records.list()).map((record) => ({
+    record,
+    names: new Set(
+      references
+        .filter((entry) => entry.id === record.id && !entry.reference.includes("@"))
+        .map((entry) => formatReference(parseReference(entry.reference), "full")),
+    ),
+  }));
+}
+
+/** The tags of a bare repository name (`busybox`, not `busybox:latest`); empty for anything else. */
+async function tagsOfRepository(store: Store, query: string): Promise<{ name: string; id: string }[]> {
+  let ref;
+  try {
+    ref = parseReference(query);
+  } catch {
+    return [];
+  }
+  if (ref.tag !== undefined || ref.digest !== undefined) return [];
+  const tags: { name: string; id: string }[] = [];
+  for (const entry of await store.references.references()) {
+    if (entry.reference.includes("@")) continue;
+    const known = parseReference(entry.reference);
+    if (known.domain === ref.domain && known.path === ref.path) tags.push({ name: formatReference(known, "full"), id: entry.id });
+  }
+  return tags;
+}
+
+async function recordOf(store: Store, id: string, query: string): Promise<ImageRecord> {
+  const record = await store.records.get(id);
+  if (!record) throw notFound(`image ${query} points at ${id}, whose record is missing (run lading fsck)`, query);
+  return record;
+}
+
+/** What one selected image becomes in the archive: blobs, names, the manifest.json image. */
+async function imageToWrite(store: Store, selection: Selection, platforms: readonly Platform[]): Promise<{ image: ImageToWrite; saved: SavedImage }> {
+  const { record } = selection;
+  const label = [...selection.names][0] ?? record.id;
+  const kept = keptImages(record, platforms, label);
+  const dockerImage = platforms.length > 0 ? firstWanted(kept, platforms) : primaryOf(record, kept);
+  const blobs = new Map<string, BlobToWrite>();
+  const need = async (digest: string, expectedSize: number | undefined, optional = false): Promise<void> => {
+    if (blobs.has(digest)) return;
+    const found = await store.content.stat(digest);
+    if (!found) {
+      if (optional) return;
+      throw notFound(`image ${label} is incomplete: blob ${digest} is not in the store`, digest);
+    }
+    if (expectedSize !== undefined && found.size !== expectedSize) {
+      throw invalid(`image ${label}: blob ${digest} has ${found.size} bytes in the store, ${expectedSize} expected`, digest);
+    }
+    blobs.set(digest, { digest, size: found.size });
+  };
+  await need(record.id, record.size);
+  for (const digest of record.otherBlobs) await need(digest, undefined);
+  for (const image of kept) {
+    await need(image.manifest.digest, image.manifest.size);
+    await need(image.config.digest, image.config.size);
+    for (const layer of image.layers) await need(layer.digest, layer.size, isForeignLayerType(layer.mediaType));
+  }
+  const dropped = record.images.filter((image) => !kept.includes(image)).map((image) => image.platform);
+  return {
+    image: {
+      root: { mediaType: record.mediaType, digest: record.id, size: record.size },
+      names: [...selection.names],
+      dockerImage: dockerImage ? { config: dockerImage.config.digest, layers: dockerImage.layers.filter((layer) => blobs.has(layer.digest)).map((layer) => layer.digest) } : undefined,
+      blobs: [...blobs.values()],
+    },
+    saved: {
+      id: record.id,
+      tags: [...selection.names].sort().map((name) => formatReference(parseReference(name), "familiar")),
+      origin: record.origin,
+      platforms: kept.map((image) => image.platform),
+      absent: [...record.absent.map((child) => child.platform ?? child.digest), ...dropped],
+    },
+  };
+}
+
+function keptImages(record: ImageRecord, platforms: readonly Platform[], label: string): PlatformImage[] {
+  if (platforms.length === 0) return record.images;
+  const kept = record.images.filter((image) => platforms.some((wanted) => platformMatches(wanted, parsePlatform(image.platform))));
+  if (kept.length === 0) {
+    const has = record.images.map((image) => image.platform).join(", ") || "no runnable platform";
+    const wanted = platforms.map(formatPlatform).join(", ");
+    throw notFound(`image ${familiar(label)} has no ${wanted} manifest (it has ${has})`, "--platform");
+  }
+  return kept;
+}
+
+function firstWanted(kept: readonly PlatformImage[], platforms: readonly Platform[]): PlatformImage | undefined {
+  for (const wanted of platforms) {
+    const match = kept.find((image) => platformMatches(wanted, parsePlatform(image.platform)));
+    if (match) return match;
+  }
+  return kept[0];
+}
+
+function primaryOf(record: ImageRecord, kept: readonly PlatformImage[]): PlatformImage | undefined {
+  const primary = primaryImage(record);
+  return primary && kept.includes(primary) ? primary : kept[0];
+}
+
+function familiar(name: string): string {
+  try {
+    return formatReference(parseReference(name), "familiar");
+  } catch {
+    return name;
+  }
+}
+
+/**
+ * Writes the selected images as one archive into `sink` (which it ends). Holds a lease so that a
+ * concurrent prune cannot delete a blob half way through.
+ */
+export async function saveSelection(store: Store, selections: readonly Selection[], sink: Writable, options: SaveOptions = {}): Promise<SaveResult> {
+  const format = options.format ?? "docker";
+  return store.gc.withLease(async () => {
+    const built = [];
+    for (const selection of selections) built.push(await imageToWrite(store, selection, options.platforms ?? []));
+    const plan = planArchive(
+      built.map(({ image }) => image),
+      format,
+    );
+    const progress = options.progress ?? { done: 0, total: undefined };
+    progress.total = plan.entries.reduce((sum, entry) => sum + (entry.kind === "blob" ? entry.size : 0), 0);
+    const writer = new TarWriter({ mtime: options.mtime ?? 0 });
+    const stages: (Readable | Writable | Transform)[] = [writer.stream];
+    if (options.compress) stages.push(createCompressor(options.compress));
+    const writing = writePlan(plan, writer, (blob) => verifiedBlob(store, blob, progress));
+    const piping = pipeline([...stages, sink]);
+    try {
+      await Promise.all([writing, piping]);
+    } catch (error) {
+      writer.destroy(error instanceof Error ? error : new Error(String(error)));
+      await Promise.allSettled([writing, piping]);
+      throw error;
+    }
+    const images = built.map(({ saved }) => saved).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return { format, images };
+  });
+}
+
+/** Resolves IMAGE arguments and saves them into `sink`. */
+export async function saveImages(store: Store, queries: readonly string[], sink: Writable, options: SaveOptions = {}): Promise<SaveResult> {
+  return saveSelection(store, await selectImages(store, queries), sink, options);
+}
+
+/**
+ * Saves into a temp file beside `target` and renames it into place at the end, so a failed save
+ * never leaves a half archive under the requested name.
+ */
+export async function saveToFile(target: string, save: (sink: Writable) => Promise<SaveResult>): Promise<SaveResult> {
+  const temp = path.join(path.dirname(target), `.${path.basename(target)}.lading-${process.pid}-${randomBytes(6).toString("hex")}`);
+  try {
+    const result = await save(createWriteStream(temp, { flags: "wx", mode: 0o644 }));
+    const handle = await open(temp, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+    return result;
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A blob's bytes from the store, hashed on the way: content that no longer matches its digest fails the save. */
+function verifiedBlob(store: Store, blob: BlobToWrite, progress: { done: number }): Readable {
+  const { algorithm } = parseDigest(blob.digest);
+  const hash = createDigester(algorithm);
+  const check = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      progress.done += chunk.length;
+      callback(null, chunk);
+    },
+    flush(callback) {
+      const actual = `${algorithm}:${hash.digest("hex")}`;
+      callback(actual === blob.digest ? null : invalid(`blob ${blob.digest} in the store has content ${actual}: the store is damaged (run lading fsck)`, blob.digest));
+    },
+  });
+  const source = store.content.readStream(blob.digest);
+  source.on("error", (error) => check.destroy(error));
+  return source.pipe(check);
+}
+
+/** SOURCE_DATE_EPOCH as the tar mtime, as reproducible-builds.org defines it; 0 when unset. */
+export function mtimeFromEnvironment(env: NodeJS.ProcessEnv = process.env): number {
+  const value = env.SOURCE_DATE_EPOCH;
+  if (value === undefined || value === "") return 0;
+  if (!/^\d+$/.test(value)) throw usage(`SOURCE_DATE_EPOCH must be a whole number of seconds, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
