@@ -112,7 +112,7 @@ export class ReferenceStore {
     return withFileLock(
       this.filePath,
       async (lock) => {
-        const before = await this.load();
+        const before = await this.readCurrent();
         const txn = new Transaction(before.file);
         let value: T;
         try {
@@ -151,12 +151,17 @@ export class ReferenceStore {
     return (await this.load()).file;
   }
 
+  /** The state reads are served from. A subclass may serve a cached or last-good state instead. */
+  protected load(): Promise<ReferenceState> {
+    return this.readCurrent();
+  }
+
   /**
    * Reads the file and returns its state, rebuilt from scratch whenever the text changed since
    * the last read. No lock is needed: writers replace the file by rename, so a read sees either
-   * the old or the new document.
+   * the old or the new document. Updates always use this strict read.
    */
-  private async load(): Promise<ReferenceState> {
+  private async readCurrent(): Promise<ReferenceState> {
     const bytes = await readIfExists(this.filePath);
     if (this.cache !== undefined && sameBytes(this.cache.bytes, bytes)) return this.cache.state;
     const state = indexRepositories(bytes === null ? emptyRepositories() : parseRepositoriesJson(bytes, this.filePath));

@@ -4,6 +4,11 @@ import { ImageRecords } from "./image-records.js";
 import { ReferenceStore } from "./reference-store.js";
 import { ensureStoreLayout, type StorePaths } from "./root.js";
 
+export interface StoreOptions {
+  /** Makes the reference store (e.g. a WatchedReferences for a long-running reader); default a plain ReferenceStore. */
+  references?: (repositoriesJson: string) => ReferenceStore;
+}
+
 /** The local store: blobs, per-image records and the reference store, under one root. */
 export class Store {
   readonly content: ContentStore;
@@ -11,15 +16,18 @@ export class Store {
   readonly records: ImageRecords;
   readonly gc: GcLock;
 
-  private constructor(readonly paths: StorePaths) {
+  private constructor(
+    readonly paths: StorePaths,
+    options: StoreOptions,
+  ) {
     this.content = new ContentStore(paths);
-    this.references = new ReferenceStore(paths.repositoriesJson);
+    this.references = options.references?.(paths.repositoriesJson) ?? new ReferenceStore(paths.repositoriesJson);
     this.records = new ImageRecords(paths.images);
     this.gc = new GcLock(paths.root);
   }
 
   /** Opens the store at `root`, creating its layout on first use. */
-  static async open(root: string): Promise<Store> {
-    return new Store(await ensureStoreLayout(root));
+  static async open(root: string, options: StoreOptions = {}): Promise<Store> {
+    return new Store(await ensureStoreLayout(root), options);
   }
 }

@@ -1,0 +1,229 @@
+/**
+ * The reference store for long-running readers (`lading serve`, library users): reads are served
+ * from memory, and `repositories.json` is re-read only when it changed on disk. Before each read a
+ * stat compares inode, size, mtime and ctime with the file last read; a watcher on the directory
+ * reloads as soon as a change lands, so `'change'` fires without waiting for a read.
+ *
+ * A file that fails to parse or validate never replaces the state: reads keep the last good one,
+ * the error is kept in `problem` and announced once by an `'invalid'` event. Because writers
+ * replace the file by rename, a read never sees a torn file; a hand edit in place might, so a
+ * failed parse is retried a few times before the file counts as invalid.
+ *
+ * Updates are the base class's: locked, re-read strictly under the lock (an invalid file fails
+ * the update instead of being overwritten), atomic rename.
+ */
+import { EventEmitter } from "node:events";
+import { watch, type FSWatcher } from "node:fs";
+import { open, stat } from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { toLadingError, type LadingError } from "../core/errors.js";
+import {
+  indexRepositories,
+  parseRepositoriesJson,
+  ReferenceStore,
+  type ReferenceState,
+  type ReferenceStoreOptions,
+  type ReferenceTxn,
+  type UpdateResult,
+} from "./reference-store.js";
+
+export interface WatchedReferencesOptions extends ReferenceStoreOptions {
+  /** Watch the directory for changes (push); without it, changes are noticed on the next read. Default true. */
+  watch?: boolean;
+  /** Retries of a failed parse before the file counts as invalid; default 3. */
+  parseRetries?: number;
+  /** Milliseconds between those retries; default 20. */
+  retryDelayMs?: number;
+}
+
+export interface WatchedReferencesEvents {
+  /** A new valid document was adopted. */
+  change: [state: ReferenceState];
+  /** The file on disk is invalid; reads keep serving the last good state. */
+  invalid: [error: LadingError];
+}
+
+/** What identifies one version of the file without reading it; null when there is no file. */
+type FileStamp = { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint } | null;
+
+const WATCH_DEBOUNCE_MS = 5;
+
+export class WatchedReferences extends ReferenceStore {
+  private good: ReferenceState;
+  private goodBytes: Buffer | null = null;
+  /** The stamp of the file last read, valid or not; undefined before the first read. */
+  private seen: FileStamp | undefined;
+  private invalidFile: LadingError | undefined;
+  private refreshing: Promise<ReferenceState> | undefined;
+  private readonly events = new EventEmitter<WatchedReferencesEvents>();
+  private watcher: FSWatcher | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
+  private readonly parseRetries: number;
+  private readonly retryDelayMs: number;
+
+  constructor(filePath: string, options: WatchedReferencesOptions = {}) {
+    super(filePath, options);
+    this.good = indexRepositories(parseRepositoriesJson("{}", this.filePath));
+    this.parseRetries = options.parseRetries ?? 3;
+    this.retryDelayMs = options.retryDelayMs ?? 20;
+    if (options.watch !== false) this.startWatching();
+  }
+
+  /** The error that keeps the file on disk from being used, while it lasts. */
+  get problem(): LadingError | undefined {
+    return this.invalidFile;
+  }
+
+  /** Whether a directory watcher is active (false where fs.watch is unavailable: reads still stat). */
+  get watching(): boolean {
+    return this.watcher !== undefined;
+  }
+
+  /** The state reads are served from, after the cheap change check. */
+  state(): Promise<ReferenceState> {
+    return this.load();
+  }
+
+  /** Re-reads the file whatever its stamp says (SIGHUP). Resolves to the state now served. */
+  async reload(): Promise<ReferenceState> {
+    await this.refreshing?.catch(() => undefined);
+    return this.refresh();
+  }
+
+  on<E extends keyof WatchedReferencesEvents>(event: E, listener: (...args: WatchedReferencesEvents[E]) => void): this {
+    this.events.on(event, listener as never);
+    return this;
+  }
+
+  off<E extends keyof WatchedReferencesEvents>(event: E, listener: (...args: WatchedReferencesEvents[E]) => void): this {
+    this.events.off(event, listener as never);
+    return this;
+  }
+
+  once<E extends keyof WatchedReferencesEvents>(event: E, listener: (...args: WatchedReferencesEvents[E]) => void): this {
+    this.events.once(event, listener as never);
+    return this;
+  }
+
+  /** Stops watching. Reads keep working, by stat check. */
+  close(): void {
+    clearTimeout(this.watchTimer);
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  /** A write is adopted at once, so that its 'change' event does not wait for the watcher. */
+  override async update<T>(fn: (txn: ReferenceTxn) => T | Promise<T>): Promise<UpdateResult<T>> {
+    const result = await super.update(fn);
+    if (result.changed) await this.load();
+    return result;
+  }
+
+  protected override async load(): Promise<ReferenceState> {
+    for (;;) {
+      const stamp = await statStamp(this.filePath);
+      if (this.seen !== undefined && sameStamp(stamp, this.seen)) return this.good;
+      if (this.refreshing === undefined) return this.refresh();
+      // A read already in flight may have started before this change: wait for it, then check again.
+      await this.refreshing.catch(() => undefined);
+    }
+  }
+
+  private refresh(): Promise<ReferenceState> {
+    const reading = this.readAndAdopt().finally(() => {
+      if (this.refreshing === reading) this.refreshing = undefined;
+    });
+    this.refreshing = reading;
+    return reading;
+  }
+
+  private async readAndAdopt(): Promise<ReferenceState> {
+    for (let attempt = 0; ; attempt++) {
+      const { stamp, bytes } = await readWithStamp(this.filePath);
+      let state: ReferenceState;
+      try {
+        state = bytes === null ? indexRepositories(parseRepositoriesJson("{}", this.filePath)) : indexRepositories(parseRepositoriesJson(bytes, this.filePath));
+      } catch (error) {
+        if (attempt < this.parseRetries) {
+          await delay(this.retryDelayMs);
+          continue;
+        }
+        this.rejectFile(stamp, toLadingError(error));
+        return this.good;
+      }
+      this.adopt(stamp, bytes, state);
+      return this.good;
+    }
+  }
+
+  private adopt(stamp: FileStamp, bytes: Buffer | null, state: ReferenceState): void {
+    this.seen = stamp;
+    this.invalidFile = undefined;
+    if (sameBytes(bytes, this.goodBytes)) return;
+    this.good = state;
+    this.goodBytes = bytes;
+    this.events.emit("change", state);
+  }
+
+  private rejectFile(stamp: FileStamp, error: LadingError): void {
+    this.seen = stamp;
+    const repeated = this.invalidFile?.message === error.message;
+    this.invalidFile = error;
+    if (!repeated) this.events.emit("invalid", error);
+  }
+
+  private startWatching(): void {
+    const name = path.basename(this.filePath);
+    try {
+      this.watcher = watch(path.dirname(this.filePath), { persistent: false }, (_event, changed) => {
+        if (changed !== null && changed !== name) return;
+        clearTimeout(this.watchTimer);
+        this.watchTimer = setTimeout(() => void this.load().catch(() => undefined), WATCH_DEBOUNCE_MS);
+        this.watchTimer.unref();
+      });
+      this.watcher.on("error", () => this.close());
+    } catch {
+      this.watcher = undefined;
+    }
+  }
+}
+
+async function statStamp(filePath: string): Promise<FileStamp> {
+  try {
+    return stampOf(await stat(filePath, { bigint: true }));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw toLadingError(error);
+  }
+}
+
+/** The bytes and the stamp of the same file version: both come from one open descriptor. */
+async function readWithStamp(filePath: string): Promise<{ stamp: FileStamp; bytes: Buffer | null }> {
+  let handle;
+  try {
+    handle = await open(filePath, "r");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { stamp: null, bytes: null };
+    throw toLadingError(error);
+  }
+  try {
+    const stamp = stampOf(await handle.stat({ bigint: true }));
+    return { stamp, bytes: await handle.readFile() };
+  } finally {
+    await handle.close();
+  }
+}
+
+function stampOf(info: { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }): FileStamp {
+  return { ino: info.ino, size: info.size, mtimeNs: info.mtimeNs, ctimeNs: info.ctimeNs };
+}
+
+function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  if (a === null || b === null) return a === b;
+  return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
+function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
+  return a === null || b === null ? a === b : a.equals(b);
+}
