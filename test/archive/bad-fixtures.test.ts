@@ -56,6 +56,11 @@ describe("../shared/fixtures/bad", () => {
     });
   }
 
+  it("no-manifest.tar has no archive format: it is no image archive", async () => {
+    const report = await verifyArchive(await openArchivePath(join(BAD, "no-manifest.tar")));
+    expect(report.format).toBe(null);
+  });
+
   it("the baseline they are derived from is valid", async () => {
     const report = await verifyArchive(await openArchivePath(join(BAD, "GOOD-baseline.tar")));
     expect(report.valid).toBe(true);

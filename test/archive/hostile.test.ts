@@ -563,6 +563,22 @@ describe("digests and blobs", () => {
     ]);
   });
 
+  it("refuses a blob that is a link to a blob of other content", async () => {
+    const other = makeImage({ gzip: true, seed: "other" });
+    const items = [
+      ...withoutFile(ociLayoutItems([gzImage]), lPath(gzImage)),
+      blobItem(other.layers[0]!),
+      { type: "symlink", name: lPath(gzImage), target: hexOf(other.layers[0]!.digest) } as TarItem,
+    ];
+    const size = gzImage.layers[0]!.size;
+    const otherSize = other.layers[0]!.size;
+    const expected =
+      size === otherSize
+        ? `${mPath(gzImage)} layers[0]: digest ${gzImage.layers[0]!.digest} does not match the content of ${lPath(gzImage)} (${other.layers[0]!.digest})`
+        : `${mPath(gzImage)} layers[0]: size ${size} does not match ${lPath(gzImage)} (${otherSize} bytes)`;
+    expectRefused(await verifyItems(items), [{ entry: lPath(gzImage), message: expected }]);
+  });
+
   it("refuses a blob name that is not a valid digest", async () => {
     const upper = `blobs/sha256/${hexOf(gzImage.layers[0]!.digest).toUpperCase()}`;
     const items = [...ociLayoutItems([gzImage]), { type: "file", name: upper, content: gzImage.layers[0]!.bytes } as TarItem];

