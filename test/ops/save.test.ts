@@ -1,0 +1,379 @@
+// save: every fixture makes a round trip (load, save, load into a fresh store: same IDs, configs,
+// names and RepoDigests; OCI manifests keep their digests), saves are byte-identical, the
+// layout's documents have exact bytes, and the tar headers are deterministic.
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import tarStream from "tar-stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { openArchivePath, openTarStream } from "../../src/archive/source.js";
+import { parsePlatform } from "../../src/core/platform.js";
+import { convertArchive } from "../../src/ops/convert.js";
+import { loadArchive } from "../../src/ops/load.js";
+import { verifyRoundtrip } from "../../src/ops/roundtrip.js";
+import { mtimeFromEnvironment, saveImages, saveSelection, saveToFile, selectAll, type SaveOptions } from "../../src/ops/save.js";
+import { verifyArchive } from "../../src/ops/verify.js";
+import { Store } from "../../src/store/store.js";
+import { TarWriter } from "../../src/tar/writer.js";
+
+const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
+const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
+const sha256 = (bytes: Buffer): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+
+interface ExpectedImage {
+  source: string;
+  manifestDigest?: string;
+  imageId: string;
+}
+const expected = haveFixtures
+  ? (JSON.parse(readFileSync(join(FIXTURES, "expected.json"), "utf8")) as { fixtures: Record<string, { path: string; format: string; images: ExpectedImage[] }> })
+  : { fixtures: {} };
+
+const temps: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "lading-save-test-"));
+  temps.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function freshStore(): Promise<Store> {
+  return Store.open(tempDir());
+}
+
+function collector(): { sink: Writable; bytes: () => Buffer } {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk);
+      callback();
+    },
+  });
+  return { sink, bytes: () => Buffer.concat(chunks) };
+}
+
+async function saveAll(store: Store, options: SaveOptions = {}): Promise<Buffer> {
+  const { sink, bytes } = collector();
+  await saveSelection(store, await selectAll(store), sink, options);
+  return bytes();
+}
+
+async function loadBytes(store: Store, bytes: Buffer): Promise<void> {
+  await loadArchive(store, await openTarStream(Readable.from([bytes])));
+}
+
+interface Entry {
+  name: string;
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  mtime: number;
+  body: Buffer;
+}
+
+async function entriesOf(archive: Buffer): Promise<Entry[]> {
+  const extract = tarStream.extract();
+  const entries: Entry[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on("entry", (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: unknown) => chunks.push(chunk as Buffer));
+      stream.on("end", () => {
+        entries.push({
+          name: header.name,
+          type: header.type ?? "file",
+          mode: header.mode ?? -1,
+          uid: header.uid ?? -1,
+          gid: header.gid ?? -1,
+          uname: header.uname ?? "",
+          gname: header.gname ?? "",
+          mtime: (header.mtime?.getTime() ?? -1) / 1000,
+          body: Buffer.concat(chunks),
+        });
+        next();
+      });
+    });
+    extract.on("finish", resolve);
+    extract.on("error", reject);
+  });
+  extract.end(archive);
+  await done;
+  return entries;
+}
+
+/**
+ * What a store holds, as docker would list it: image IDs with tags, RepoDigests and configs.
+ * The index.json of a saved archive cannot say that a manifest was synthesised (lading's reader
+ * trusts index.json), so a second load records a synthesised image's digest as a RepoDigest
+ * with origin "archive": the view leaves origin and RepoDigests out for those images, and the
+ * test checks them exactly for every image whose manifest came from an archive.
+ */
+async function storeView(store: Store, synthesized: ReadonlySet<string>): Promise<{ id: string; origin: string; configs: string[]; manifests: string[]; references: string[] }[]> {
+  const references = await store.references.references();
+  return (await store.records.list()).map((record) => {
+    const mine = references.filter((entry) => entry.id === record.id).map((entry) => entry.reference);
+    const made = synthesized.has(record.id);
+    return {
+      id: record.id,
+      origin: made ? "synthesized" : record.origin,
+      configs: record.images.map((image) => image.config.digest),
+      manifests: record.images.map((image) => image.manifest.digest),
+      references: made ? mine.filter((reference) => !reference.includes("@")) : mine,
+    };
+  });
+}
+
+/** A tar of a directory, written with lading's writer (sorted names), to load a layout as a stream. */
+async function tarOfDirectory(root: string): Promise<Buffer> {
+  const { readdirSync, statSync } = await import("node:fs");
+  const names: string[] = [];
+  const walk = (prefix: string): void => {
+    for (const name of readdirSync(join(root, prefix)).sort()) {
+      const path = prefix ? `${prefix}/${name}` : name;
+      if (statSync(join(root, path)).isDirectory()) walk(path);
+      else names.push(path);
+    }
+  };
+  walk("");
+  const writer = new TarWriter();
+  const { sink, bytes } = collector();
+  const piped = pipeline(writer.stream, sink);
+  for (const name of names) await writer.addFile(name, readFileSync(join(root, name)));
+  await writer.finish();
+  await piped;
+  return bytes();
+}
+
+async function loadFixture(store: Store, path: string): Promise<void> {
+  const full = join(FIXTURES, path);
+  if (statSync(full).isDirectory()) await loadBytes(store, await tarOfDirectory(full));
+  else await loadArchive(store, await openArchivePath(full));
+}
+
+const fixtureNames = Object.keys(expected.fixtures);
+
+describe.skipIf(!haveFixtures)("round trips of every shared fixture", () => {
+  for (const name of fixtureNames) {
+    const fixture = expected.fixtures[name]!;
+    for (const format of ["docker", "oci"] as const) {
+      it(`${name} (--format ${format}): load, save, load again gives the same images`, async () => {
+        const first = await freshStore();
+        await loadFixture(first, fixture.path);
+        const archive = await saveAll(first, { format });
+        const second = await freshStore();
+        await loadBytes(second, archive);
+        const synthesized = new Set((await first.records.list()).filter((record) => record.origin === "synthesized").map((record) => record.id));
+        expect(synthesized.size > 0).toBe(fixture.format === "docker-archive");
+        const before = await storeView(first, synthesized);
+        expect(before.length).toBeGreaterThan(0);
+        expect(await storeView(second, synthesized)).toEqual(before);
+        // Docker's image IDs (config digests) are those the tools recorded.
+        const configs = new Set(before.flatMap((image) => image.configs));
+        for (const image of fixture.images) expect(configs.has(image.imageId)).toBe(true);
+        // OCI images keep the registry's manifest digests.
+        const manifests = new Set(before.flatMap((image) => image.manifests));
+        for (const image of fixture.images) if (image.manifestDigest) expect(manifests.has(image.manifestDigest)).toBe(true);
+        // Saving twice, from either store, gives the same bytes.
+        expect(sha256(await saveAll(second, { format }))).toBe(sha256(archive));
+        expect(sha256(await saveAll(first, { format }))).toBe(sha256(archive));
+      });
+    }
+  }
+
+  it("docker-save-single.tar: manifest.json, index.json and repositories have exact bytes", async () => {
+    const store = await freshStore();
+    await loadArchive(store, await openArchivePath(join(FIXTURES, "archives/docker-save-single.tar")));
+    const { sink, bytes } = collector();
+    await saveImages(store, ["fixture/imported", "localhost:5000/team/imported:v1"], sink);
+    const entries = await entriesOf(bytes());
+    const config = "eed4e27eb6fff71e0755bc5fb9d4db3ac623707413fc05c57dbcccc43e50966b";
+    const layer = "83a9253d845d733da43c70ff71669c4e03c6215402973934d80a222e43bed75e";
+    const manifest = "2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1";
+    expect(entries.map((entry) => entry.name)).toEqual([
+      "oci-layout",
+      "index.json",
+      "manifest.json",
+      "repositories",
+      "blobs/",
+      "blobs/sha256/",
+      `blobs/sha256/${manifest}`,
+      `blobs/sha256/${layer}`,
+      `blobs/sha256/${config}`,
+    ]);
+    const text = (name: string): string => entries.find((entry) => entry.name === name)!.body.toString("utf8");
+    expect(text("oci-layout")).toBe('{"imageLayoutVersion":"1.0.0"}');
+    const descriptor = `"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:${manifest}","size":420`;
+    expect(text("index.json")).toBe(
+      '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[' +
+        `{${descriptor},"annotations":{"io.containerd.image.name":"docker.io/fixture/imported:1.0","org.opencontainers.image.ref.name":"1.0"}},` +
+        `{${descriptor},"annotations":{"io.containerd.image.name":"docker.io/fixture/imported:latest","org.opencontainers.image.ref.name":"latest"}},` +
+        `{${descriptor},"annotations":{"io.containerd.image.name":"localhost:5000/team/imported:v1","org.opencontainers.image.ref.name":"v1"}}]}`,
+    );
+    expect(text("manifest.json")).toBe(
+      `[{"Config":"blobs/sha256/${config}","RepoTags":["fixture/imported:1.0","fixture/imported:latest","localhost:5000/team/imported:v1"],"Layers":["blobs/sha256/${layer}"]}]\n`,
+    );
+    expect(text("repositories")).toBe(`{"fixture/imported":{"1.0":"${layer}","latest":"${layer}"},"localhost:5000/team/imported":{"v1":"${layer}"}}\n`);
+    // Blobs are the stored bytes: each one's content matches its name.
+    for (const entry of entries.filter((e) => e.name.startsWith("blobs/sha256/") && e.type === "file")) {
+      expect(sha256(entry.body)).toBe(`sha256:${entry.name.slice("blobs/sha256/".length)}`);
+    }
+  });
+
+  it("saving by ID or digest writes no tags: RepoTags null, an index entry without annotations, no repositories", async () => {
+    const store = await freshStore();
+    await loadArchive(store, await openArchivePath(join(FIXTURES, "archives/docker-save-single.tar")));
+    const { sink, bytes } = collector();
+    await saveImages(store, ["eed4e27eb6ff"], sink);
+    const entries = await entriesOf(bytes());
+    const text = (name: string): string | undefined => entries.find((entry) => entry.name === name)?.body.toString("utf8");
+    expect(text("manifest.json")).toBe(
+      '[{"Config":"blobs/sha256/eed4e27eb6fff71e0755bc5fb9d4db3ac623707413fc05c57dbcccc43e50966b","RepoTags":null,"Layers":["blobs/sha256/83a9253d845d733da43c70ff71669c4e03c6215402973934d80a222e43bed75e"]}]\n',
+    );
+    expect(text("index.json")).toBe(
+      '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1","size":420}]}',
+    );
+    expect(text("repositories")).toBeUndefined();
+  });
+
+  it("the image order does not depend on the order the images were named in", async () => {
+    const store = await freshStore();
+    await loadArchive(store, await openArchivePath(join(FIXTURES, "archives/ctr-export.tar")));
+    const a = collector();
+    await saveImages(store, ["fixture/derived-a:1.0", "fixture/derived-b:1.0"], a.sink);
+    const b = collector();
+    await saveImages(store, ["fixture/derived-b:1.0", "fixture/derived-a:1.0", "fixture/derived-b:1.0"], b.sink);
+    expect(sha256(b.bytes())).toBe(sha256(a.bytes()));
+  });
+
+  it("headers: uid/gid 0, empty names, 0644/0755, mtime 0 by default and SOURCE_DATE_EPOCH when given", async () => {
+    const store = await freshStore();
+    await loadArchive(store, await openArchivePath(join(FIXTURES, "archives/skopeo-oci-archive.tar")));
+    for (const mtime of [0, 946684800]) {
+      const entries = await entriesOf(await saveAll(store, { mtime }));
+      for (const entry of entries) {
+        expect({ uid: entry.uid, gid: entry.gid, uname: entry.uname, gname: entry.gname, mtime: entry.mtime }).toEqual({ uid: 0, gid: 0, uname: "", gname: "", mtime });
+        expect(entry.mode).toBe(entry.type === "directory" ? 0o755 : 0o644);
+      }
+    }
+    expect(mtimeFromEnvironment({ SOURCE_DATE_EPOCH: "946684800" })).toBe(946684800);
+    expect(mtimeFromEnvironment({})).toBe(0);
+    expect(() => mtimeFromEnvironment({ SOURCE_DATE_EPOCH: "yesterday" })).toThrow('SOURCE_DATE_EPOCH must be a whole number of seconds, got "yesterday"');
+  });
+
+  it("--platform keeps the index bytes and only the wanted manifest: a sparse archive", async () => {
+    const store = await freshStore();
+    await loadArchive(store, await openArchivePath(join(FIXTURES, "archives/oci-archive-multiplatform.tar")));
+    const [record] = await store.records.list();
+    const { sink, bytes } = collector();
+    const result = await saveSelection(store, await selectAll(store), sink, { format: "oci", platforms: [parsePlatform("linux/arm64")] });
+    expect(result.images).toEqual([{ id: record!.id, tags: [], origin: "archive", platforms: ["linux/arm64"], absent: ["linux/amd64"] }]);
+    const report = await verifyArchive(await openTarStream(Readable.from([bytes()])));
+    expect(report.valid).toBe(true);
+    expect(report.images.map((image) => [image.rootDigest, image.platform, image.manifestDigest])).toEqual([
+      [record!.id, "linux/arm64", "sha256:3bd9904a391610ae47557455df7ed7f5c55ecb3fd2804743dc747b7ea108e171"],
+    ]);
+    expect(report.absent).toEqual([{ rootDigest: record!.id, digest: "sha256:57009ae630dfebf18c507dd57f5e36de2f7ea3951ccf61c2a740725f695fb8f7", platform: "linux/amd64" }]);
+    await expect(saveSelection(store, await selectAll(store), collector().sink, { platforms: [parsePlatform("linux/s390x")] })).rejects.toThrow(
+      `image ${record!.id} has no linux/s390x manifest (it has linux/amd64, linux/arm64)`,
+    );
+  });
+
+  it("--compress gzip and zstd: the whole stream is compressed and reads back", async () => {
+    const store = await freshStore();
+    await loadArchive(store, await openArchivePath(join(FIXTURES, "archives/skopeo-oci-archive.tar")));
+    for (const [compress, magic] of [
+      ["gzip", "1f8b08"],
+      ["zstd", "28b52ffd"],
+    ] as const) {
+      const archive = await saveAll(store, { compress });
+      expect(archive.subarray(0, magic.length / 2).toString("hex")).toBe(magic);
+      const report = await verifyArchive(await openTarStream(Readable.from([archive])));
+      expect([report.valid, report.compression, report.images.map((image) => image.manifestDigest)]).toEqual([
+        true,
+        compress,
+        ["sha256:54a548fd5910919b0b8d6d01d7877f744590b3d9a5238eba3db608565634fbdf"],
+      ]);
+    }
+  });
+
+  it("a blob damaged in the store fails the save, and saveToFile leaves neither archive nor temp file", async () => {
+    const store = await freshStore();
+    await loadArchive(store, await openArchivePath(join(FIXTURES, "archives/skopeo-oci-archive.tar")));
+    const [record] = await store.records.list();
+    const layer = record!.images[0]!.layers[0]!.digest;
+    const path = store.content.blobPath(layer);
+    const { chmodSync, writeFileSync, readdirSync } = await import("node:fs");
+    chmodSync(path, 0o644);
+    const original = readFileSync(path);
+    const damaged = Buffer.from(original);
+    damaged[damaged.length - 1] = damaged[damaged.length - 1]! ^ 1;
+    writeFileSync(path, damaged);
+    const out = tempDir();
+    await expect(saveToFile(join(out, "x.tar"), (sink) => saveSelection(store, [{ record: record!, names: new Set() }], sink))).rejects.toThrow(
+      `blob ${layer} in the store has content ${sha256(damaged)}: the store is damaged (run lading fsck)`,
+    );
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it("unknown images and a missing blob fail with one line naming them", async () => {
+    const store = await freshStore();
+    await loadArchive(store, await openArchivePath(join(FIXTURES, "archives/skopeo-oci-archive.tar")));
+    await expect(saveImages(store, ["nosuch:1.0"], collector().sink)).rejects.toThrow("No such image: nosuch:1.0");
+    const [record] = await store.records.list();
+    await store.content.delete(record!.images[0]!.config.digest);
+    await expect(saveImages(store, [record!.id], collector().sink)).rejects.toThrow(
+      `image ${record!.id} is incomplete: blob ${record!.images[0]!.config.digest} is not in the store`,
+    );
+  });
+});
+
+describe.skipIf(!haveFixtures)("convert and round-trip verification", () => {
+  it("convert: an OCI archive keeps its digests; a docker-save archive gets lading's synthesised manifest", async () => {
+    const oci = collector();
+    const result = await convertArchive(await openArchivePath(join(FIXTURES, "archives/oci-archive-multiplatform.tar")), oci.sink, { format: "oci" });
+    expect(result.saved.images.map((image) => image.id)).toEqual(["sha256:76411f078d5e6ede430895ca18355bbac7eb708906c380c735edbb549722e355"]);
+    const report = await verifyArchive(await openTarStream(Readable.from([oci.bytes()])));
+    expect(report.images.map((image) => [image.platform, image.manifestDigest, image.manifestOrigin])).toEqual([
+      ["linux/amd64", "sha256:57009ae630dfebf18c507dd57f5e36de2f7ea3951ccf61c2a740725f695fb8f7", "archive"],
+      ["linux/arm64", "sha256:3bd9904a391610ae47557455df7ed7f5c55ecb3fd2804743dc747b7ea108e171", "archive"],
+    ]);
+
+    const docker = collector();
+    const converted = await convertArchive(await openArchivePath(join(FIXTURES, "archives/docker-save-single.tar")), docker.sink);
+    expect(converted.saved.images.map((image) => [image.id, image.origin, image.tags])).toEqual([
+      [
+        "sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1",
+        "synthesized",
+        ["fixture/imported:1.0", "fixture/imported:latest", "imported-plain:latest", "localhost:5000/team/imported:v1"],
+      ],
+    ]);
+    // Converting the converted archive again changes nothing.
+    const again = collector();
+    await convertArchive(await openTarStream(Readable.from([docker.bytes()])), again.sink);
+    expect(sha256(again.bytes())).toBe(sha256(docker.bytes()));
+  });
+
+  it("verifyRoundtrip proves the same images come back, and says which manifests are synthesised", async () => {
+    const report = await verifyRoundtrip(await openArchivePath(join(FIXTURES, "archives/docker-save-multi.tar")));
+    expect(report.valid).toBe(true);
+    expect(report.problems).toEqual([]);
+    expect(report.images.map((image) => [image.names, image.origin, image.differences])).toEqual([
+      [["docker.io/fixture/derived-b:1.0"], "synthesized", []],
+      [["docker.io/fixture/derived-a:1.0"], "synthesized", []],
+    ]);
+    const oci = await verifyRoundtrip(await openArchivePath(join(FIXTURES, "archives/oci-archive-multiplatform.tar")), { format: "oci" });
+    expect([oci.valid, oci.images[0]!.origin, oci.images[0]!.platforms.map((p) => p.manifest)]).toEqual([
+      true,
+      "archive",
+      ["sha256:57009ae630dfebf18c507dd57f5e36de2f7ea3951ccf61c2a740725f695fb8f7", "sha256:3bd9904a391610ae47557455df7ed7f5c55ecb3fd2804743dc747b7ea108e171"],
+    ]);
+  });
+});
