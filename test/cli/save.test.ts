@@ -1,0 +1,143 @@
+// The save, convert and verify --roundtrip commands as a user runs them: exit codes, messages,
+// the terminal refusal, and the all-or-nothing output file.
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+
+const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
+const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
+const SINGLE = join(FIXTURES, "archives", "docker-save-single.tar");
+const MULTIPLATFORM = join(FIXTURES, "archives", "oci-archive-multiplatform.tar");
+const sha256 = (bytes: Buffer): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+
+const temps: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "lading-save-cli-"));
+  temps.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+class Capture extends Writable {
+  chunks: Buffer[] = [];
+  constructor(readonly isTTY = false) {
+    super();
+  }
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.chunks.push(Buffer.from(chunk));
+    callback();
+  }
+  get bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+  get text(): string {
+    return this.bytes.toString("utf8");
+  }
+}
+
+async function lading(root: string, args: string[], options: { stdoutIsTTY?: boolean } = {}): Promise<{ code: number; stdout: Capture; stderr: Capture }> {
+  const stdout = new Capture(options.stdoutIsTTY ?? false);
+  const stderr = new Capture();
+  const code = await main(["node", "lading", "--root", root, ...args], { stdout, stderr });
+  return { code, stdout, stderr };
+}
+
+describe.skipIf(!haveFixtures)("lading save", () => {
+  it("refuses to write an archive to a terminal, as docker does", async () => {
+    const root = tempDir();
+    const result = await lading(root, ["save", "busybox"], { stdoutIsTTY: true });
+    expect([result.code, result.stdout.text, result.stderr.text]).toEqual([
+      2,
+      "",
+      "lading: usage error: cowardly refusing to save to a terminal. Use the -o flag or redirect\n",
+    ]);
+  });
+
+  it("-o writes the archive under its name only at the end; the same bytes as standard output", async () => {
+    const root = tempDir();
+    expect((await lading(root, ["load", "-q", "-i", SINGLE])).code).toBe(0);
+    const out = tempDir();
+    const file = join(out, "single.tar");
+    const saved = await lading(root, ["save", "-q", "-o", file, "fixture/imported:1.0"]);
+    expect([saved.code, saved.stdout.text, saved.stderr.text]).toEqual([0, "", ""]);
+    expect(readdirSync(out)).toEqual(["single.tar"]);
+    const piped = await lading(root, ["save", "-q", "fixture/imported:1.0"]);
+    expect(sha256(piped.stdout.bytes)).toBe(sha256(readFileSync(file)));
+    // Without -q the synthesised manifest is pointed out, on standard error.
+    const noted = await lading(root, ["save", "-o", file, "fixture/imported:1.0"]);
+    expect(noted.stderr.text).toBe(
+      "note: fixture/imported:1.0 has a manifest synthesized by lading (sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1), not a registry digest\n",
+    );
+  });
+
+  it("a failed save leaves no file and no temp file behind", async () => {
+    const root = tempDir();
+    const out = tempDir();
+    const result = await lading(root, ["save", "-o", join(out, "x.tar"), "nosuch:1.0"]);
+    expect([result.code, result.stderr.text]).toEqual([1, "lading: error: No such image: nosuch:1.0\n"]);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it("rejects unknown formats and compressions", async () => {
+    const root = tempDir();
+    expect((await lading(root, ["save", "--format", "tgz", "x"])).stderr.text).toBe('lading: usage error: --format must be docker or oci, got "tgz"\n');
+    expect((await lading(root, ["save", "--compress", "xz", "x"])).stderr.text).toBe('lading: usage error: --compress must be gzip or zstd, got "xz"\n');
+  });
+
+  it("--platform: a sparse save says so; a platform the image lacks fails clearly", async () => {
+    const root = tempDir();
+    const loaded = await lading(root, ["load", "-i", MULTIPLATFORM]);
+    const id = "sha256:76411f078d5e6ede430895ca18355bbac7eb708906c380c735edbb549722e355";
+    expect(loaded.stdout.text).toBe(`Loaded image ID: ${id}\n`);
+    const sparse = await lading(root, ["save", "--platform", "linux/arm64", id]);
+    expect([sparse.code, sparse.stderr.text]).toEqual([0, `note: ${id} is saved sparse: linux/amd64 not in the archive\n`]);
+    const missing = await lading(root, ["save", "--platform", "linux/s390x", id]);
+    expect([missing.code, missing.stderr.text]).toEqual([1, `lading: error: image ${id} has no linux/s390x manifest (it has linux/amd64, linux/arm64)\n`]);
+  });
+});
+
+describe.skipIf(!haveFixtures)("lading convert and verify --roundtrip", () => {
+  it("convert writes an OCI archive that verify accepts with the original digests, and --json reports it", async () => {
+    const out = tempDir();
+    const file = join(out, "converted.tar");
+    const converted = await lading(tempDir(), ["convert", "--format", "oci", MULTIPLATFORM, file]);
+    expect([converted.code, converted.stdout.text, converted.stderr.text]).toEqual([0, "Converted oci-layout to oci: 1 image\n", ""]);
+    expect(readdirSync(out)).toEqual(["converted.tar"]);
+    const verified = await lading(tempDir(), ["verify", "--json", file]);
+    const report = JSON.parse(verified.stdout.text) as { valid: boolean; format: string; images: { manifestDigest: string }[] };
+    expect([report.valid, report.format, report.images.map((image) => image.manifestDigest)]).toEqual([
+      true,
+      "oci-layout",
+      ["sha256:57009ae630dfebf18c507dd57f5e36de2f7ea3951ccf61c2a740725f695fb8f7", "sha256:3bd9904a391610ae47557455df7ed7f5c55ecb3fd2804743dc747b7ea108e171"],
+    ]);
+  });
+
+  it("verify --roundtrip prints the digests that came back and exits 0", async () => {
+    const result = await lading(tempDir(), ["verify", "--roundtrip", SINGLE]);
+    expect([result.code, result.stderr.text]).toEqual([0, ""]);
+    expect(result.stdout.text).toBe(
+      [
+        "fixture/imported:1.0, fixture/imported:latest, imported-plain:latest, localhost:5000/team/imported:v1",
+        "  manifest sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1 (synthesized by lading: stable across trips, not a registry digest)",
+        "  linux/amd64  manifest sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1  config sha256:eed4e27eb6fff71e0755bc5fb9d4db3ac623707413fc05c57dbcccc43e50966b",
+        "round trip is exact: 1 image came back with the same digests",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("verify --roundtrip of a broken archive fails with exit 1", async () => {
+    const result = await lading(tempDir(), ["verify", "--roundtrip", join(FIXTURES, "bad", "missing-config.tar")]);
+    expect([result.code, result.stdout.text, result.stderr.text]).toEqual([
+      1,
+      "",
+      'lading: error: manifest.json[0].Config: "0000000000000000000000000000000000000000000000000000000000000000.json" is not in the archive\n',
+    ]);
+  });
+});
