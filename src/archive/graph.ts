@@ -24,7 +24,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
   const hasIndex = archive.files.has("index.json") || archive.files.has("oci-layout");
   const hasManifestJson = archive.files.has("manifest.json") || archive.links.has("manifest.json");
   const graph: ArchiveGraph = {
-    format: hasIndex ? (hasManifestJson ? "docker-archive+oci-layout" : "oci-layout") : "docker-archive",
+    format: hasIndex ? (hasManifestJson ? "docker-archive+oci-layout" : "oci-layout") : hasManifestJson ? "docker-archive" : null,
     compression: archive.compression,
     roots: [],
     blobs: new Map(),

@@ -98,7 +98,8 @@ export interface Problem {
 }
 
 export interface ArchiveGraph {
-  format: ArchiveFormat;
+  /** Null when the input is no image archive at all. */
+  format: ArchiveFormat | null;
   compression: Compression;
   roots: ResolvedRoot[];
   /** Every blob the roots reach and the archive carries, by digest: what a load stores. */

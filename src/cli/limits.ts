@@ -4,11 +4,13 @@ import type { ReadLimits } from "../archive/read.js";
 export interface LimitOptions {
   maxJsonSize?: string;
   maxLayerSize?: string;
+  maxManifestJsonSize?: string;
 }
 
 export function limitsFromOptions(options: LimitOptions): Partial<ReadLimits> {
   const limits: Partial<ReadLimits> = {};
   if (options.maxJsonSize !== undefined) limits.maxJsonBytes = parseBytes(options.maxJsonSize, "--max-json-size");
+  if (options.maxManifestJsonSize !== undefined) limits.maxManifestJsonBytes = parseBytes(options.maxManifestJsonSize, "--max-manifest-json-size");
   if (options.maxLayerSize !== undefined) limits.maxLayerBytes = parseBytes(options.maxLayerSize, "--max-layer-size");
   return limits;
 }

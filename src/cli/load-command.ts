@@ -25,6 +25,7 @@ export function registerLoad(program: Command, terminal: Terminal): void {
     .option("--json", "print one JSON document of what was loaded")
     .option("--name <repository>", "repository for images the archive names only by a bare tag")
     .option("--max-json-size <bytes>", "largest manifest, index or config to accept")
+    .option("--max-manifest-json-size <bytes>", "largest manifest.json to accept (default 20 MiB)")
     .option("--max-layer-size <bytes>", "largest decompressed layer to accept")
     .action(async (flags: LoadFlags, command: Command) => {
       const platforms = flags.platform.map(parsePlatform);

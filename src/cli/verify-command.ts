@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { openArchivePath, openTarStream } from "../archive/source.js";
+import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
 import { familiarNameOf } from "./names.js";
 import { verifyArchive, type VerifyReport } from "../ops/verify.js";
 import { printJson, printLine, shortId, type Terminal } from "./output.js";
@@ -13,9 +13,11 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
     .argument("<archive>", "archive file, OCI layout directory, or - for standard input")
     .option("--json", "print one machine-readable document")
     .option("--max-json-size <bytes>", "largest manifest, index or config to accept")
+    .option("--max-manifest-json-size <bytes>", "largest manifest.json to accept (default 20 MiB)")
     .option("--max-layer-size <bytes>", "largest decompressed layer to accept")
     .option("--roundtrip", "load into a temporary store, save again, and prove the same images and digests come back")
     .action(async (archive: string, options: { json?: boolean; roundtrip?: boolean } & LimitOptions) => {
+      if (archive === "-") refuseTerminalInput(process.stdin);
       const source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive);
       if (options.roundtrip) return setExit(await runRoundtrip(terminal, source, { ...limitsFromOptions(options), json: Boolean(options.json) }));
       const report = await verifyArchive(source, limitsFromOptions(options));

@@ -26,7 +26,7 @@ export interface VerifiedImage {
 }
 
 export interface VerifyReport {
-  format: ArchiveGraph["format"] | null;
+  format: ArchiveGraph["format"];
   compression: string | null;
   valid: boolean;
   images: VerifiedImage[];
