@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { toLadingError } from "../core/errors.js";
 import { registerVerify } from "./verify-command.js";
+import { registerServe } from "./serve-command.js";
 import { registerLoad } from "./load-command.js";
 import { registerFsck } from "./fsck-command.js";
 import { registerArchiveWriters } from "./save-command.js";
@@ -23,6 +24,7 @@ export function buildProgram(terminal: Terminal, setExit: (code: number) => void
   registerArchiveWriters(program, terminal);
   registerImageCommands(program, terminal, setExit);
   registerVerify(program, terminal, setExit);
+  registerServe(program, terminal);
   registerFsck(program, terminal, setExit);
   return program;
 }

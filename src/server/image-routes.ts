@@ -1,0 +1,114 @@
+/**
+ * The image endpoints: list, inspect, history, tag, remove, save (streamed tar) and load
+ * (streamed request body, Docker's JSON message stream in reply). Every write goes through the
+ * ops, so it takes the same lock, re-read and atomic rename as the CLI.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { PassThrough } from "node:stream";
+import { openTarStream } from "../archive/source.js";
+import { invalid, usage } from "../core/errors.js";
+import { loadArchive } from "../ops/load.js";
+import { removeImage, tagImage } from "../ops/images.js";
+import { saveSelection, selectImages } from "../ops/save.js";
+import type { Store } from "../store/store.js";
+import { historyRows, inspectDocument, listImageEntries, parseImageFilters, resolveComplete, type ConfigCache } from "./image-views.js";
+import { jsonMessage, sendEmpty, sendJson } from "./responses.js";
+
+export interface ImageApi {
+  store: Store;
+  configs: ConfigCache;
+}
+
+export async function listImagesRoute(api: ImageApi, url: URL, res: ServerResponse): Promise<void> {
+  const filters = parseImageFilters(url.searchParams.get("filters"));
+  sendJson(res, 200, await listImageEntries(api.store, api.configs, filters));
+}
+
+export async function inspectRoute(api: ImageApi, name: string, res: ServerResponse): Promise<void> {
+  sendJson(res, 200, await inspectDocument(api.store, api.configs, name));
+}
+
+export async function historyRoute(api: ImageApi, name: string, res: ServerResponse): Promise<void> {
+  sendJson(res, 200, await historyRows(api.store, api.configs, name));
+}
+
+/** POST /images/{name}/tag?repo=R&tag=T: 201 with no body, as Docker answers. */
+export async function tagRoute(api: ImageApi, name: string, url: URL, res: ServerResponse): Promise<void> {
+  const repo = url.searchParams.get("repo") ?? "";
+  const tag = url.searchParams.get("tag") ?? "";
+  if (repo === "") throw invalid("tag: the repo parameter is required", "repo");
+  await resolveComplete(api.store, name);
+  await tagImage(api.store, name, tag === "" ? repo : `${repo}:${tag}`);
+  sendEmpty(res, 201);
+}
+
+/** DELETE /images/{name}?force=1: Docker's list of what was untagged, then what was deleted. */
+export async function removeRoute(api: ImageApi, name: string, url: URL, res: ServerResponse): Promise<void> {
+  const result = await removeImage(api.store, name, booleanParam(url, "force"));
+  sendJson(res, 200, [...result.untagged.map((reference) => ({ Untagged: reference })), ...result.deleted.map((id) => ({ Deleted: id }))]);
+}
+
+/**
+ * GET /images/get?names=A&names=B and GET /images/{name}/get: the archive, streamed. A name that
+ * does not resolve is an ordinary error response; a failure after the first byte cuts the
+ * response short, so a client never takes a truncated archive for a whole one.
+ */
+export async function saveRoute(api: ImageApi, names: string[], res: ServerResponse): Promise<void> {
+  if (names.length === 0) throw usage("images/get: at least one names parameter is required");
+  const selections = await selectImages(api.store, names);
+  for (const selection of selections) await resolveComplete(api.store, selection.record.id);
+  res.statusCode = 200;
+  res.setHeader("Content-Type", "application/x-tar");
+  await saveSelection(api.store, selections, res);
+}
+
+/**
+ * POST /images/load?quiet=: the request body is the archive. What was loaded is reported as
+ * Docker's JSON message stream; an error before that is an ordinary error response, as dockerd
+ * answers when nothing has been flushed yet.
+ */
+export async function loadRoute(api: ImageApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // The archive reader may destroy its input on a bad archive: keep that away from the socket.
+  const body = new PassThrough();
+  req.pipe(body);
+  try {
+    const result = await loadArchive(api.store, await openTarStream(body));
+    const lines: string[] = [];
+    for (const move of result.moved) {
+      lines.push(jsonMessage({ stream: `The image ${move.reference} already exists, renaming the old one with ID ${move.previousId} to empty string\n` }));
+    }
+    for (const image of result.images) {
+      if (image.tags.length === 0) lines.push(jsonMessage({ stream: `Loaded image ID: ${image.id}\n` }));
+      for (const tag of image.tags) lines.push(jsonMessage({ stream: `Loaded image: ${tag}\n` }));
+    }
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.end(lines.join(""));
+  } catch (error) {
+    await drain(req, body);
+    throw error;
+  }
+}
+
+/** Reads what is left of a request body, so that the client gets the error response, not a reset. */
+async function drain(req: IncomingMessage, body: PassThrough): Promise<void> {
+  req.unpipe(body);
+  body.destroy();
+  if (req.readableEnded || req.destroyed) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 10_000);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    req.once("end", done);
+    req.once("close", done);
+    req.once("error", done);
+    req.resume();
+  });
+}
+
+/** Docker's boolean query values: 1, true, True (anything else, and absence, is false). */
+export function booleanParam(url: URL, name: string): boolean {
+  const value = url.searchParams.get(name);
+  return value !== null && ["1", "true", "True", "TRUE"].includes(value);
+}

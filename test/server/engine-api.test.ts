@@ -1,0 +1,396 @@
+import { copyFile, mkdtemp, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openArchivePath } from "../../src/archive/source.js";
+import { loadArchive } from "../../src/ops/load.js";
+import { IMAGE_ONLY_WARNING } from "../../src/server/system-routes.js";
+import { startServer, type RunningServer } from "../../src/server/server.js";
+import { Store } from "../../src/store/store.js";
+import { http, json } from "./http-client.js";
+
+const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/fixtures");
+const SINGLE = path.join(fixtures, "archives/docker-save-single.tar");
+
+// docker-save-single.tar loaded by lading: the synthesized manifest is the image ID.
+const ID = "sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1";
+const LAYER = "sha256:83a9253d845d733da43c70ff71669c4e03c6215402973934d80a222e43bed75e";
+const CREATED = "2026-11-30T08:17:34.078391045Z";
+const CREATED_SECONDS = 1796026654;
+const SIZE = 32091;
+const TAGS = ["fixture/imported:1.0", "fixture/imported:latest", "imported-plain:latest", "localhost:5000/team/imported:v1"];
+const OTHER_ID = "sha256:9655aef5fd742a1b4e1b7b163aa9f1c76c186304bf39102283d80927c916ca9c";
+
+let root = "";
+let server: RunningServer;
+let socketPath = "";
+const logged: string[] = [];
+
+const get = (p: string) => http({ socketPath }, "GET", p);
+
+function listEntry(tags: string[]) {
+  return {
+    Id: ID,
+    ParentId: "",
+    RepoTags: tags,
+    RepoDigests: [],
+    Created: CREATED_SECONDS,
+    Size: SIZE,
+    VirtualSize: SIZE,
+    SharedSize: -1,
+    Labels: { "org.example.fixture": "imported" },
+    Containers: -1,
+  };
+}
+
+async function replaceRepositoriesJson(text: string): Promise<void> {
+  const temp = path.join(root, "repositories.json.hand");
+  await writeFile(temp, text);
+  await rename(temp, path.join(root, "repositories.json"));
+}
+
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), "lading-srv-"));
+  const store = await Store.open(root);
+  await loadArchive(store, await openArchivePath(SINGLE));
+  logged.length = 0;
+  server = await startServer({ root, log: (line) => logged.push(line), shutdownGraceMs: 300 });
+  socketPath = server.socketPath;
+});
+
+afterEach(async () => {
+  await server.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+describe("lading serve: system endpoints", () => {
+  it("listens on <root>/lading.sock with mode 0600", async () => {
+    expect(socketPath).toBe(path.join(root, "lading.sock"));
+    const info = await stat(socketPath);
+    expect(info.isSocket()).toBe(true);
+    expect(info.mode & 0o777).toBe(0o600);
+  });
+
+  it("answers /_ping with and without a version prefix, HEAD too", async () => {
+    for (const p of ["/_ping", "/v1.41/_ping", "/v1.24/_ping"]) {
+      const result = await get(p);
+      expect(result.status).toBe(200);
+      expect(result.text).toBe("OK");
+      expect(result.headers["api-version"]).toBe("1.41");
+      expect(result.headers["docker-experimental"]).toBe("false");
+      expect(result.headers["ostype"]).toBe("linux");
+    }
+    const head = await http({ socketPath }, "HEAD", "/_ping");
+    expect(head.status).toBe(200);
+    expect(head.text).toBe("");
+    expect(head.headers["api-version"]).toBe("1.41");
+  });
+
+  it("refuses API versions it does not speak, with dockerd's messages", async () => {
+    const tooNew = await get("/v1.50/version");
+    expect(tooNew.status).toBe(400);
+    expect(json(tooNew)).toEqual({ message: "client version 1.50 is too new. Maximum supported API version is 1.41" });
+    const tooOld = await get("/v1.11/images/json");
+    expect(tooOld.status).toBe(400);
+    expect(json(tooOld)).toEqual({ message: "client version 1.11 is too old. Minimum supported API version is 1.12, please upgrade your client to a newer version" });
+  });
+
+  it("reports its version", async () => {
+    const result = await get("/v1.41/version");
+    expect(result.status).toBe(200);
+    const body = json(result) as Record<string, unknown>;
+    expect(body).toMatchObject({ Version: "0.1.0", ApiVersion: "1.41", MinAPIVersion: "1.12", Os: "linux", Platform: { Name: "lading" } });
+    expect((body.Components as { Name: string; Details: Record<string, string> }[])[0]).toMatchObject({
+      Name: "Engine",
+      Version: "0.1.0",
+      Details: { ApiVersion: "1.41", MinAPIVersion: "1.12", Os: "linux" },
+    });
+  });
+
+  it("reports the store in /info", async () => {
+    const body = json(await get("/info")) as Record<string, unknown>;
+    expect(body.Images).toBe(1);
+    expect(body.DockerRootDir).toBe(root);
+    expect(body.Driver).toBe("lading");
+    expect(body.Warnings).toEqual([IMAGE_ONLY_WARNING]);
+  });
+
+  it("answers 501 with a clear message for the rest of the Engine API", async () => {
+    for (const [method, p, shown] of [
+      ["GET", "/v1.41/containers/json", "GET /containers/json"],
+      ["POST", "/build", "POST /build"],
+      ["GET", "/networks", "GET /networks"],
+      ["POST", "/v1.41/images/create?fromImage=busybox", "POST /images/create"],
+      ["PUT", "/images/busybox/json", "PUT /images/busybox/json"],
+    ] as const) {
+      const result = await http({ socketPath }, method, p);
+      expect(result.status).toBe(501);
+      expect(json(result)).toEqual({ message: `lading serve implements only the image API; ${shown} is not supported` });
+    }
+    expect(logged).toEqual([]);
+  });
+});
+
+describe("lading serve: images", () => {
+  it("lists images in Docker's shape", async () => {
+    const result = await get("/v1.41/images/json");
+    expect(result.status).toBe(200);
+    expect(result.headers["content-type"]).toBe("application/json");
+    expect(json(result)).toEqual([listEntry(TAGS)]);
+  });
+
+  it("applies the reference and dangling filters", async () => {
+    const filtered = await get(`/images/json?filters=${encodeURIComponent('{"reference":{"fixture/*":true}}')}`);
+    expect(json(filtered)).toEqual([listEntry(["fixture/imported:1.0", "fixture/imported:latest"])]);
+    const byTag = await get(`/images/json?filters=${encodeURIComponent('{"reference":["imported-plain:latest"]}')}`);
+    expect(json(byTag)).toEqual([listEntry(["imported-plain:latest"])]);
+    const none = await get(`/images/json?filters=${encodeURIComponent('{"reference":{"nothing":true}}')}`);
+    expect(json(none)).toEqual([]);
+    const dangling = await get(`/images/json?filters=${encodeURIComponent('{"dangling":{"true":true}}')}`);
+    expect(json(dangling)).toEqual([]);
+    const unsupported = await get(`/images/json?filters=${encodeURIComponent('{"label":{"a=b":true}}')}`);
+    expect(unsupported.status).toBe(400);
+    expect(json(unsupported)).toEqual({ message: "filters: lading serve does not support the image filter 'label'" });
+  });
+
+  it("inspects an image named with a registry port and slashes", async () => {
+    const result = await get("/v1.41/images/localhost:5000/team/imported:v1/json");
+    expect(result.status).toBe(200);
+    const body = json(result) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      Id: ID,
+      RepoTags: TAGS,
+      RepoDigests: [],
+      Parent: "",
+      Comment: "make-fixtures import",
+      Created: CREATED,
+      Container: "",
+      DockerVersion: "20.10.24+dfsg1",
+      Author: "",
+      Architecture: "amd64",
+      Os: "linux",
+      Size: SIZE,
+      VirtualSize: SIZE,
+      GraphDriver: { Name: "lading", Data: null },
+      RootFS: { Type: "layers", Layers: [LAYER] },
+    });
+    expect((body.Config as Record<string, unknown>).Env).toEqual(["FOO=bar"]);
+    expect((body.Config as Record<string, unknown>).Cmd).toEqual(["/bin/tool"]);
+    expect(Object.keys(body)).toEqual([
+      "Id", "RepoTags", "RepoDigests", "Parent", "Comment", "Created", "Container", "ContainerConfig", "DockerVersion",
+      "Author", "Config", "Architecture", "Os", "Size", "VirtualSize", "GraphDriver", "RootFS", "Metadata",
+    ]);
+    // The same image by URL-encoded name, by ID prefix and by config digest prefix.
+    expect((json(await get("/images/localhost%3A5000%2Fteam%2Fimported%3Av1/json")) as { Id: string }).Id).toBe(ID);
+    expect((json(await get("/images/2846d53959af/json")) as { Id: string }).Id).toBe(ID);
+    expect((json(await get("/images/eed4e27eb6ff/json")) as { Id: string }).Id).toBe(ID);
+  });
+
+  it("answers 404 No such image, and 400 for a malformed name", async () => {
+    const missing = await get("/images/nosuch/json");
+    expect(missing.status).toBe(404);
+    expect(json(missing)).toEqual({ message: "No such image: nosuch" });
+    const bad = await get("/images/UPPER/json");
+    expect(bad.status).toBe(400);
+    expect(json(bad)).toEqual({ message: "invalid reference format: repository name (library/UPPER) must be lowercase" });
+  });
+
+  it("gives the history, newest first", async () => {
+    const result = await get("/images/fixture/imported:1.0/history");
+    expect(result.status).toBe(200);
+    expect(json(result)).toEqual([{ Id: ID, Created: CREATED_SECONDS, CreatedBy: "", Tags: TAGS, Size: 30720, Comment: "make-fixtures import" }]);
+  });
+
+  it("tags: 201 and no body; 404 for an unknown source; 400 for a bad target", async () => {
+    const tagged = await http({ socketPath }, "POST", "/v1.41/images/imported-plain/tag?repo=localhost:5000/new/x&tag=v2");
+    expect(tagged.status).toBe(201);
+    expect(tagged.text).toBe("");
+    const noTag = await http({ socketPath }, "POST", "/images/imported-plain/tag?repo=team/app");
+    expect(noTag.status).toBe(201);
+    expect((json(await get("/images/json")) as { RepoTags: string[] }[])[0]?.RepoTags).toEqual([
+      "fixture/imported:1.0",
+      "fixture/imported:latest",
+      "imported-plain:latest",
+      "localhost:5000/new/x:v2",
+      "localhost:5000/team/imported:v1",
+      "team/app:latest",
+    ]);
+    expect(await server.store.references.get("team/app")).toBe(ID);
+
+    const unknown = await http({ socketPath }, "POST", "/images/nosuch/tag?repo=a&tag=b");
+    expect(unknown.status).toBe(404);
+    expect(json(unknown)).toEqual({ message: "No such image: nosuch" });
+    const bad = await http({ socketPath }, "POST", "/images/imported-plain/tag?repo=Bad&tag=b");
+    expect(bad.status).toBe(400);
+    expect(json(bad)).toEqual({ message: "invalid reference format: repository name (library/Bad) must be lowercase" });
+    const noRepo = await http({ socketPath }, "POST", "/images/imported-plain/tag");
+    expect(noRepo.status).toBe(400);
+    expect(json(noRepo)).toEqual({ message: "tag: the repo parameter is required" });
+  });
+
+  it("removes: untag by name, 409 for an ID in many repositories, all with force", async () => {
+    const untag = await http({ socketPath }, "DELETE", "/v1.41/images/localhost:5000/team/imported:v1");
+    expect(untag.status).toBe(200);
+    expect(json(untag)).toEqual([{ Untagged: "localhost:5000/team/imported:v1" }]);
+    const refused = await http({ socketPath }, "DELETE", "/images/2846d53959af");
+    expect(refused.status).toBe(409);
+    expect(json(refused)).toEqual({ message: "unable to delete 2846d53959af (must be forced) - image is referenced in multiple repositories" });
+    const forced = await http({ socketPath }, "DELETE", "/images/2846d53959af?force=1");
+    expect(forced.status).toBe(200);
+    expect(json(forced)).toEqual([{ Untagged: "fixture/imported:1.0" }, { Untagged: "fixture/imported:latest" }, { Untagged: "imported-plain:latest" }, { Deleted: ID }]);
+    expect(json(await get("/images/json"))).toEqual([]);
+    const gone = await http({ socketPath }, "DELETE", "/images/imported-plain");
+    expect(gone.status).toBe(404);
+    expect(json(gone)).toEqual({ message: "No such image: imported-plain" });
+  });
+
+  it("saves a streamed archive that loads back through POST /images/load", async () => {
+    const saved = await get("/v1.41/images/get?names=fixture/imported:1.0&names=imported-plain");
+    expect(saved.status).toBe(200);
+    expect(saved.headers["content-type"]).toBe("application/x-tar");
+    const single = await get("/images/fixture/imported:1.0/get");
+    expect(single.status).toBe(200);
+
+    await http({ socketPath }, "DELETE", "/images/2846d53959af?force=1");
+    const loaded = await http({ socketPath }, "POST", "/v1.41/images/load?quiet=1", saved.body);
+    expect(loaded.status).toBe(200);
+    expect(loaded.headers["content-type"]).toBe("application/json");
+    expect(loaded.text).toBe('{"stream":"Loaded image: fixture/imported:1.0\\n"}\r\n{"stream":"Loaded image: imported-plain:latest\\n"}\r\n');
+    // The archive lading writes carries the manifest, so the reload also records repo@digest references.
+    expect(json(await get("/images/json"))).toEqual([
+      { ...listEntry(["fixture/imported:1.0", "imported-plain:latest"]), RepoDigests: [`fixture/imported@${ID}`, `imported-plain@${ID}`] },
+    ]);
+
+    const again = await http({ socketPath }, "POST", "/images/load", single.body);
+    expect(again.text).toBe('{"stream":"Loaded image: fixture/imported:1.0\\n"}\r\n');
+  });
+
+  it("answers errors of save and load with Docker's error body", async () => {
+    const missing = await get("/images/get?names=nosuch");
+    expect(missing.status).toBe(404);
+    expect(json(missing)).toEqual({ message: "No such image: nosuch" });
+    const none = await get("/images/get");
+    expect(none.status).toBe(400);
+    expect(json(none)).toEqual({ message: "images/get: at least one names parameter is required" });
+    const garbage = await http({ socketPath }, "POST", "/images/load", Buffer.alloc(4096, 7));
+    expect(garbage.status).toBe(400);
+    expect((json(garbage) as { message: string }).message).toMatch(/^[^\n]+$/);
+    // The server is still fine afterwards.
+    expect((await get("/_ping")).text).toBe("OK");
+  });
+});
+
+describe("lading serve: hot reload and incomplete images", () => {
+  it("serves a hand-written repositories.json on the next request, keeps the last good one when it is invalid", async () => {
+    await replaceRepositoriesJson(`{"Repositories":{"hand/made":{"hand/made:1":"${ID}"}}}`);
+    expect(json(await get("/images/json"))).toEqual([listEntry(["hand/made:1"])]);
+
+    await replaceRepositoriesJson('{"Repositories":{"hand/made":');
+    expect(json(await get("/images/json"))).toEqual([listEntry(["hand/made:1"])]);
+    expect((json(await get("/info")) as { Warnings: string[] }).Warnings).toEqual([
+      IMAGE_ONLY_WARNING,
+      "repositories.json: invalid JSON: Unexpected end of JSON input; serving the last good state",
+    ]);
+    expect(logged).toEqual(["lading serve: repositories.json: invalid JSON: Unexpected end of JSON input; serving the last good state"]);
+    const refusedWrite = await http({ socketPath }, "POST", "/images/hand/made:1/tag?repo=x");
+    expect(refusedWrite.status).toBe(400);
+    expect(json(refusedWrite)).toEqual({ message: `${path.join(root, "repositories.json")}: invalid JSON: Unexpected end of JSON input` });
+
+    await replaceRepositoriesJson(`{"Repositories":{}}`);
+    expect(json(await get("/images/json"))).toEqual([{ ...listEntry(["<none>:<none>"]), RepoDigests: ["<none>@<none>"] }]);
+    expect((json(await get("/info")) as { Warnings: string[] }).Warnings).toEqual([IMAGE_ONLY_WARNING]);
+  });
+
+  it("reloads on SIGHUP's reload()", async () => {
+    await replaceRepositoriesJson(`{"Repositories":{"a":{"a:1":"${ID}"}}}`);
+    const state = await server.reload();
+    expect(state.entries).toEqual([{ reference: "a:1", id: ID }]);
+  });
+
+  it("shows a reference without a record or blobs as incomplete, and fully once they arrive", async () => {
+    await replaceRepositoriesJson(`{"Repositories":{"fixture/imported":{"fixture/imported:1.0":"${ID}"},"ghost":{"ghost:1":"${OTHER_ID}"}}}`);
+    expect(json(await get("/images/json"))).toEqual([
+      listEntry(["fixture/imported:1.0"]),
+      {
+        Id: OTHER_ID,
+        ParentId: "",
+        RepoTags: ["ghost:1"],
+        RepoDigests: [],
+        Created: 0,
+        Size: 0,
+        VirtualSize: 0,
+        SharedSize: -1,
+        Labels: { "lading.incomplete": `missing image record ${OTHER_ID}` },
+        Containers: -1,
+      },
+    ]);
+    const ghost = await get("/images/ghost:1/json");
+    expect(ghost.status).toBe(404);
+    expect(json(ghost)).toEqual({ message: `image ghost:1 is incomplete: image record ${OTHER_ID} is missing` });
+
+    const layerPath = path.join(root, "blobs/sha256", LAYER.slice("sha256:".length));
+    const aside = path.join(root, "layer.aside");
+    await copyFile(layerPath, aside);
+    await unlink(layerPath);
+    expect((json(await get("/images/json")) as unknown[])[0]).toEqual({
+      ...listEntry(["fixture/imported:1.0"]),
+      Size: 0,
+      VirtualSize: 0,
+      Labels: { "lading.incomplete": `missing blob ${LAYER}` },
+    });
+    const inspect = await get("/images/fixture/imported:1.0/json");
+    expect(inspect.status).toBe(404);
+    expect(json(inspect)).toEqual({ message: `image fixture/imported:1.0 is incomplete: blob ${LAYER} is missing` });
+    const save = await get("/images/fixture/imported:1.0/get");
+    expect(save.status).toBe(404);
+    expect(json(save)).toEqual({ message: `image ${ID} is incomplete: blob ${LAYER} is missing` });
+
+    await rename(aside, layerPath);
+    expect((json(await get("/images/json")) as unknown[])[0]).toEqual(listEntry(["fixture/imported:1.0"]));
+    expect((await get("/images/fixture/imported:1.0/json")).status).toBe(200);
+  });
+});
+
+describe("lading serve: lifecycle", () => {
+  it("removes its socket on close and aborts a request still running after the grace period", async () => {
+    const { request } = await import("node:http");
+    const hanging = new Promise<string>((resolve) => {
+      const req = request({ socketPath, method: "POST", path: "/images/load", headers: { "Content-Type": "application/x-tar" } });
+      req.on("error", (error) => resolve(`aborted: ${(error as NodeJS.ErrnoException).code ?? error.message}`));
+      req.on("response", (res) => resolve(`answered ${res.statusCode ?? 0}`));
+      req.write(Buffer.alloc(512, 0x61));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    await server.close();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(await hanging).toBe("aborted: ECONNRESET");
+    await expect(stat(socketPath)).rejects.toThrow("ENOENT");
+  });
+
+  it("refuses a second server on a live socket, replaces a stale one, and listens on loopback TCP when asked", async () => {
+    await expect(startServer({ root })).rejects.toThrow(`another server is already listening on ${socketPath}`);
+    await server.close();
+    // A socket file without a server behind it (a killed server) is taken over.
+    const { createServer } = await import("node:net");
+    const stale = createServer();
+    await new Promise<void>((resolve) => stale.listen(socketPath, resolve));
+    await new Promise<void>((resolve) => stale.close(() => resolve()));
+    await writeFile(path.join(root, "marker"), "");
+    server = await startServer({ root, listen: "127.0.0.1:0" });
+    expect((await get("/_ping")).text).toBe("OK");
+    const [host, port] = (server.tcpAddress ?? "").split(":");
+    expect(host).toBe("127.0.0.1");
+    expect((await http({ host: "127.0.0.1", port: Number(port) }, "GET", "/_ping")).text).toBe("OK");
+  });
+
+  it("refuses a --listen address that is not loopback", async () => {
+    await expect(startServer({ root, socketPath: path.join(root, "b.sock"), listen: "0.0.0.0:2375" })).rejects.toThrow(
+      "--listen: 0.0.0.0 is not a loopback address; lading serve listens on 127.0.0.1, ::1 or localhost only",
+    );
+    await expect(startServer({ root, socketPath: path.join(root, "b.sock"), listen: "2375" })).rejects.toThrow(
+      '--listen: expected HOST:PORT with a loopback host (127.0.0.1:2375), got "2375"',
+    );
+  });
+});
