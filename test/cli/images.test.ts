@@ -1,0 +1,207 @@
+// `lading tag|rmi|inspect|images` follow docker's rules, and repositories.json keeps Docker's shape,
+// including a real one written by dockerd 20.10 (../shared/fixtures/expected.json dockerDataRoot).
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt, runLading, type CliResult } from "../support/archive-builder.js";
+import { HAVE_FIXTURES, sharedExpected } from "../ops/load-expectations.js";
+
+const IMPORTED = "sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1";
+const IMPORTED_CONFIG = "sha256:eed4e27eb6fff71e0755bc5fb9d4db3ac623707413fc05c57dbcccc43e50966b";
+const DERIVED_A = "sha256:662400124e1af9323b39bb1b8c1760dcec107697fdc9695102e02efb0dfe175d";
+const DERIVED_A_CONFIG = "sha256:65ba0f4cf299619b9270d0b31ffdcdaea5b006888832db4661ff0d4885cb4713";
+const DERIVED_B = "sha256:0b6aaa7c48083bcdd854f648faa89a3753d09991541441a57f3b796fe90df875";
+const TD_APP = "sha256:c2c61f8eba5f376e756f6e1b7318548404f4882fcb2b9628205548ef74f9473a";
+const FX_APP_OCI = "sha256:54a548fd5910919b0b8d6d01d7877f744590b3d9a5238eba3db608565634fbdf";
+
+let scratch: string;
+let counter = 0;
+beforeAll(async () => {
+  ensureBuilt();
+  scratch = await mkdtemp(join(tmpdir(), "lading-cli-images-"));
+});
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+const lading = (root: string, ...args: string[]): Promise<CliResult> => runLading(["--root", root, ...args]);
+const output = (result: CliResult): [number, string, string] => [result.code, result.stdout, result.stderr];
+
+type Repositories = { Repositories: Record<string, Record<string, string>> };
+const readRepositories = async (root: string): Promise<string> => readFile(join(root, "repositories.json"), "utf8");
+
+/** Docker's serialisation: compact, keys sorted at both levels, no trailing newline. */
+function dockerBytes(document: Repositories): string {
+  const sortedEntries = <T>(record: Record<string, T>): [string, T][] => Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify({ Repositories: Object.fromEntries(sortedEntries(document.Repositories).map(([name, refs]) => [name, Object.fromEntries(sortedEntries(refs))])) });
+}
+
+async function loaded(...archives: string[]): Promise<string> {
+  const root = join(scratch, `store-${counter++}`);
+  for (const archive of archives) expect((await lading(root, "load", "-q", "-i", archive)).code).toBe(0);
+  return root;
+}
+
+describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
+  it("tag: a bare name means :latest, and a tag moves silently as with docker tag", async () => {
+    const root = await loaded("../shared/fixtures/archives/ctr-export.tar");
+    expect(output(await lading(root, "tag", "fixture/derived-a:1.0", "myrepo"))).toEqual([0, "", ""]);
+    expect((JSON.parse(await readRepositories(root)) as Repositories).Repositories.myrepo).toEqual({ "myrepo:latest": DERIVED_A });
+    expect(output(await lading(root, "tag", "fixture/derived-b:1.0", "myrepo:latest"))).toEqual([0, "", ""]);
+    expect((JSON.parse(await readRepositories(root)) as Repositories).Repositories.myrepo).toEqual({ "myrepo:latest": DERIVED_B });
+    expect(output(await lading(root, "tag", "docker.io/library/myrepo", "localhost:5000/x/y:v1"))).toEqual([0, "", ""]);
+    expect((JSON.parse(await readRepositories(root)) as Repositories).Repositories["localhost:5000/x/y"]).toEqual({ "localhost:5000/x/y:v1": DERIVED_B });
+  });
+
+  it("tag: an unknown source and a digest target are refused", async () => {
+    const root = await loaded("../shared/fixtures/archives/ctr-export.tar");
+    const before = await readRepositories(root);
+    expect(output(await lading(root, "tag", "nope", "x:1"))).toEqual([1, "", "lading: error: No such image: nope\n"]);
+    expect(output(await lading(root, "tag", "fixture/derived-a:1.0", `x@${DERIVED_B}`))).toEqual([
+      1,
+      "",
+      `lading: error: refusing to create a tag with a digest reference: x@${DERIVED_B}\n`,
+    ]);
+    expect(await readRepositories(root)).toBe(before);
+  });
+
+  it("rmi: an unknown reference is a not-found error, exit 1", async () => {
+    const root = await loaded("testdata/docker-archive.tar");
+    const before = await readRepositories(root);
+    expect(output(await lading(root, "rmi", "x"))).toEqual([1, "", "Error: No such image: x\n"]);
+    expect(await readRepositories(root)).toBe(before);
+  });
+
+  it("rmi: removing the last tag deletes the image", async () => {
+    const root = await loaded("testdata/docker-archive.tar");
+    expect(output(await lading(root, "rmi", "lading-testdata/app:1.0"))).toEqual([0, "Untagged: lading-testdata/app:1.0\n", ""]);
+    expect(output(await lading(root, "rmi", "lading-testdata/app"))).toEqual([0, `Untagged: lading-testdata/app:latest\nDeleted: ${TD_APP}\n`, ""]);
+    expect(await readRepositories(root)).toBe('{"Repositories":{}}');
+    expect(output(await lading(root, "inspect", TD_APP))).toEqual([1, "[]\n", `Error: No such image: ${TD_APP}\n`]);
+  });
+
+  it("rmi: the last tag of an image with a RepoDigest removes the digest reference too", async () => {
+    const root = join(scratch, `store-${counter++}`);
+    expect((await lading(root, "load", "-q", "--name", "solo/app", "-i", "../shared/fixtures/archives/skopeo-oci-archive.tar")).code).toBe(0);
+    expect(await readRepositories(root)).toBe(`{"Repositories":{"solo/app":{"solo/app:1.0":"${FX_APP_OCI}","solo/app@${FX_APP_OCI}":"${FX_APP_OCI}"}}}`);
+    expect(output(await lading(root, "rmi", "solo/app:1.0"))).toEqual([0, `Untagged: solo/app:1.0\nUntagged: solo/app@${FX_APP_OCI}\nDeleted: ${FX_APP_OCI}\n`, ""]);
+    expect(await readRepositories(root)).toBe('{"Repositories":{}}');
+  });
+
+  it("rmi by ID of an image in several repositories needs -f", async () => {
+    const root = await loaded("../shared/fixtures/archives/docker-save-single.tar");
+    const before = await readRepositories(root);
+    expect(output(await lading(root, "rmi", "2846d53959af"))).toEqual([
+      1,
+      "",
+      "Error: unable to delete 2846d53959af (must be forced) - image is referenced in multiple repositories\n",
+    ]);
+    expect(await readRepositories(root)).toBe(before);
+    expect(output(await lading(root, "rmi", "-f", "2846d53959af"))).toEqual([
+      0,
+      "Untagged: fixture/imported:1.0\nUntagged: fixture/imported:latest\nUntagged: imported-plain:latest\nUntagged: localhost:5000/team/imported:v1\n" +
+        `Deleted: ${IMPORTED}\n`,
+      "",
+    ]);
+    expect(await readRepositories(root)).toBe('{"Repositories":{}}');
+  });
+
+  it("inspect by name, name:tag, name@digest, full ID, ID prefix, config digest prefix; ambiguous prefix fails", async () => {
+    const root = await loaded(
+      "../shared/fixtures/archives/docker-save-single.tar",
+      "../shared/fixtures/archives/ctr-export.tar",
+      "testdata/docker-archive.tar",
+      "../shared/fixtures/archives/skopeo-oci-archive.tar",
+    );
+    const idOf = async (query: string): Promise<unknown> => {
+      const result = await lading(root, "inspect", query);
+      expect([result.code, result.stderr]).toEqual([0, ""]);
+      return (JSON.parse(result.stdout) as { Id: string }[]).map((entry) => entry.Id);
+    };
+    expect(await idOf("imported-plain")).toEqual([IMPORTED]);
+    expect(await idOf("fixture/imported:1.0")).toEqual([IMPORTED]);
+    expect(await idOf("docker.io/fixture/imported:latest")).toEqual([IMPORTED]);
+    expect(await idOf(`fixture/derived-a@${DERIVED_A}`)).toEqual([DERIVED_A]);
+    expect(await idOf(DERIVED_A)).toEqual([DERIVED_A]);
+    expect(await idOf(DERIVED_A.slice(7))).toEqual([DERIVED_A]);
+    expect(await idOf("662400124e1a")).toEqual([DERIVED_A]);
+    expect(await idOf("sha256:662400124e1a")).toEqual([DERIVED_A]);
+    expect(await idOf(DERIVED_A_CONFIG.slice(7, 19))).toEqual([DERIVED_A]);
+    expect(await idOf(IMPORTED_CONFIG)).toEqual([IMPORTED]);
+    // "f" starts both fb5b2ad6... (testdata app's config) and f0488f7e... (the skopeo OCI image's config).
+    expect(output(await lading(root, "inspect", "f"))).toEqual([1, "[]\n", "Error: ambiguous image ID prefix f: it matches 2 images\n"]);
+    expect(output(await lading(root, "inspect", "fixture/imported:2.0"))).toEqual([1, "[]\n", "Error: No such image: fixture/imported:2.0\n"]);
+    const both = await lading(root, "inspect", "imported-plain", FX_APP_OCI);
+    expect((JSON.parse(both.stdout) as { Id: string; RepoTags: string[] }[]).map((entry) => [entry.Id, entry.RepoTags])).toEqual([
+      [IMPORTED, ["fixture/imported:1.0", "fixture/imported:latest", "imported-plain:latest", "localhost:5000/team/imported:v1"]],
+      [FX_APP_OCI, []],
+    ]);
+  });
+
+  it("repositories.json stays compact, sorted, mode 0600 through tag and rmi", async () => {
+    const root = await loaded("../shared/fixtures/archives/ctr-export.tar", "testdata/docker-archive.tar");
+    for (const target of ["zeta/last:1", "alpha/first:1", "localhost:5000/mid:2", "alpha/first:0"]) expect((await lading(root, "tag", "fixture/derived-a:1.0", target)).code).toBe(0);
+    expect((await lading(root, "rmi", "lading-testdata/app:1.0")).code).toBe(0);
+    const bytes = await readRepositories(root);
+    expect(bytes).toBe(dockerBytes(JSON.parse(bytes) as Repositories));
+    expect(bytes.endsWith("}}")).toBe(true);
+    expect(Object.keys((JSON.parse(bytes) as Repositories).Repositories)).toEqual([
+      "alpha/first",
+      "fixture/derived-a",
+      "fixture/derived-b",
+      "lading-testdata/app",
+      "localhost:5000/mid",
+      "zeta/last",
+    ]);
+    expect((await stat(join(root, "repositories.json"))).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe.skipIf(!HAVE_FIXTURES)("the repositories.json dockerd 20.10 wrote", () => {
+  const dockers = (): Repositories => sharedExpected!.dockerDataRoot.repositoriesJson;
+
+  async function dockerRoot(): Promise<string> {
+    const root = join(scratch, `docker-${counter++}`);
+    expect((await lading(root, "images", "--json")).code).toBe(0); // creates the layout
+    await writeFile(join(root, "repositories.json"), JSON.stringify(dockers()), { mode: 0o600 });
+    return root;
+  }
+
+  it("is Docker's exact byte shape already (compact, sorted)", () => {
+    expect(JSON.stringify(dockers())).toBe(dockerBytes(dockers()));
+  });
+
+  // lading lists images from its own records: references to images it does not hold are not listed.
+  it("lading images lists nothing for references whose images are not in the store", async () => {
+    const root = await dockerRoot();
+    expect(output(await lading(root, "images", "--json"))).toEqual([0, "[]\n", ""]);
+    expect(output(await lading(root, "images"))).toEqual([0, "REPOSITORY   TAG   IMAGE ID   CREATED   SIZE\n", ""]);
+  });
+
+  it("inspect of a reference whose image is absent says so in one line", async () => {
+    const root = await dockerRoot();
+    expect(output(await lading(root, "inspect", "fixture/imported:1.0"))).toEqual([
+      1,
+      "[]\n",
+      `Error: image fixture/imported:1.0 points at ${IMPORTED_CONFIG}, whose record is missing (run lading fsck)\n`,
+    ]);
+  });
+
+  it("what lading writes after a load and a tag keeps every docker entry and Docker's shape; undoing them gives docker's bytes back", async () => {
+    const root = await dockerRoot();
+    expect((await lading(root, "load", "-q", "-i", "testdata/docker-archive.tar")).code).toBe(0);
+    expect(output(await lading(root, "tag", "lading-testdata/app:1.0", "fixture/imported:2.0"))).toEqual([0, "", ""]);
+    const written = await readRepositories(root);
+    const parsed = JSON.parse(written) as Repositories;
+    expect(written).toBe(dockerBytes(parsed));
+    const expectedDocument = structuredClone(dockers());
+    expectedDocument.Repositories["fixture/imported"]!["fixture/imported:2.0"] = TD_APP;
+    expectedDocument.Repositories["lading-testdata/app"] = { "lading-testdata/app:1.0": TD_APP, "lading-testdata/app:latest": TD_APP };
+    expect(parsed).toEqual(expectedDocument);
+    expect(Object.values(parsed.Repositories).every((refs) => Object.values(refs).every((id) => /^sha256:[0-9a-f]{64}$/.test(id)))).toBe(true);
+
+    for (const reference of ["fixture/imported:2.0", "lading-testdata/app:1.0", "lading-testdata/app:latest"]) expect((await lading(root, "rmi", reference)).code).toBe(0);
+    expect(await readRepositories(root)).toBe(JSON.stringify(dockers()));
+  });
+});
