@@ -1,0 +1,172 @@
+// npm run bench: runs each job side by side with its peers, alternating, and writes bench/RESULTS.md.
+//
+//   node bench/run.mjs [--jobs verify,load,save] [--sizes 256,1024] [--reps 3] [--peers-without-lading]
+//
+// Environment equivalents: BENCH_JOBS, BENCH_SIZES (MiB), BENCH_REPS, BENCH_PEERS_WITHOUT_LADING=1
+// (measure the peer cases of a job even when lading lacks its command), BENCH_NO_BUILD=1 (skip
+// `npm run build`). Jobs: see bench/jobs.mjs; one whose lading command is not implemented yet
+// (absent from `lading help`) is skipped with a note.
+import { execFileSync } from "node:child_process";
+import { createReadStream } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureArchive } from "./generate.mjs";
+import { DEFAULT_JOBS, JOBS } from "./jobs.mjs";
+import { ensureGnuTime, measure } from "./measure.mjs";
+import { ensurePeers, onPath, runQuiet } from "./peers.mjs";
+import { median, renderResults, spliceResults } from "./report.mjs";
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const repoRoot = dirname(benchDir);
+const log = (line) => console.error(`[bench] ${line}`);
+
+function options(argv) {
+  const flags = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--peers-without-lading") flags.peersWithoutLading = true;
+    else if (["--jobs", "--sizes", "--reps"].includes(arg) && argv[i + 1] !== undefined) flags[arg.slice(2)] = argv[++i];
+    else throw new Error(`unknown argument ${arg}; usage: node bench/run.mjs [--jobs a,b] [--sizes 256,1024] [--reps 3] [--peers-without-lading]`);
+  }
+  const list = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
+  const jobs = list(flags.jobs ?? process.env.BENCH_JOBS ?? DEFAULT_JOBS.join(","));
+  for (const job of jobs) if (!JOBS[job]) throw new Error(`unknown job ${job}; jobs: ${Object.keys(JOBS).join(", ")}`);
+  const sizes = list(flags.sizes ?? process.env.BENCH_SIZES ?? "256,1024").map(Number);
+  for (const size of sizes) if (!Number.isInteger(size) || size < 16) throw new Error(`size in MiB must be an integer >= 16: ${size}`);
+  const reps = Number(flags.reps ?? process.env.BENCH_REPS ?? 3);
+  if (!Number.isInteger(reps) || reps < 1) throw new Error(`repetitions must be a positive integer: ${reps}`);
+  const peersWithoutLading = flags.peersWithoutLading ?? process.env.BENCH_PEERS_WITHOUT_LADING === "1";
+  return { jobs, sizes, reps, peersWithoutLading };
+}
+
+/** The command line as typed, with the BENCH_ variables that shaped it. */
+function commandLine() {
+  const env = Object.entries(process.env)
+    .filter(([key]) => key.startsWith("BENCH_"))
+    .map(([key, value]) => `${key}=${value}`);
+  const args = process.argv.slice(2);
+  const base = process.env.npm_lifecycle_event === "bench" ? `npm run bench${args.length ? ` -- ${args.join(" ")}` : ""}` : `node bench/run.mjs${args.length ? ` ${args.join(" ")}` : ""}`;
+  return [...env, base].join(" ");
+}
+
+/** Subcommands listed under "Commands:" in `lading help`. */
+function ladingCommands(lading) {
+  const help = execFileSync(lading[0], [...lading.slice(1), "help"], { encoding: "utf8" });
+  const section = help.split(/^Commands:$/m)[1] ?? "";
+  return new Set([...section.matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]));
+}
+
+async function warmPageCache(path) {
+  for await (const _chunk of createReadStream(path, { highWaterMark: 8 << 20 }));
+}
+
+/** Runs the cases of one group `reps` times, rotating the order each repetition. */
+async function runGroup(group, reps, writes) {
+  const results = group.cases.map((c) => ({ label: c.label, lading: Boolean(c.lading), runs: [], median: undefined, cpuMedian: undefined, error: undefined }));
+  for (let rep = 0; rep < reps; rep++) {
+    for (let k = 0; k < group.cases.length; k++) {
+      const index = (k + rep) % group.cases.length;
+      const c = group.cases[index];
+      const result = results[index];
+      if (result.error) continue;
+      try {
+        if (c.before) await c.before();
+        const run = await measure(c.argv, { env: c.env, useGnuTime: group.gnuTime });
+        if (run.code !== 0) {
+          result.error = `exit ${run.code}: ${run.stderr.trim().split("\n").at(-1) ?? ""}`;
+          log(`${c.label}: ${result.error}`);
+          continue;
+        }
+        result.runs.push(run);
+        log(`${c.label}: ${run.seconds.toFixed(2)} s, peak ${(run.peakRssBytes / 1e6).toFixed(1)} MB`);
+        if (writes) await runQuiet(["sync"]);
+      } catch (error) {
+        result.error = error.message.split("\n")[0];
+        log(`${c.label}: ${result.error}`);
+      }
+    }
+  }
+  for (const r of results) {
+    if (r.runs.length === 0) continue;
+    r.median = median(r.runs.map((x) => x.seconds));
+    r.cpuMedian = median(r.runs.map((x) => x.cpuSeconds));
+  }
+  return results;
+}
+
+async function main() {
+  const opts = options(process.argv.slice(2));
+  const command = commandLine();
+  if (process.env.BENCH_NO_BUILD !== "1") {
+    log("npm run build ...");
+    try {
+      execFileSync("npm", ["run", "build"], { cwd: repoRoot, stdio: ["ignore", "ignore", "inherit"] });
+    } catch {
+      log("build failed; measuring the existing dist/");
+    }
+  }
+  const gnuTime = ensureGnuTime(log);
+  if (!gnuTime) log("GNU time unavailable: peak RSS comes from polling /proc/<pid>/status VmHWM of the direct child");
+  const lading = [process.execPath, join(repoRoot, "bin", "lading.js")];
+  const available = ladingCommands(lading);
+  log(`lading commands: ${[...available].join(", ")}`);
+
+  const skipped = [];
+  const notes = [];
+  const groups = [];
+  const workDir = await mkdtemp(join(tmpdir(), "lading-bench-work-"));
+  try {
+    for (const name of opts.jobs) {
+      const job = JOBS[name];
+      const absent = job.ladingCommands.filter((c) => !available.has(c));
+      if (absent.length > 0 && !opts.peersWithoutLading) {
+        skipped.push(`${name} (${job.description}): \`lading ${absent.join("`, `lading ")}\` not implemented yet`);
+        log(`skipping ${name}: lading ${absent.join(", ")} not implemented yet`);
+        continue;
+      }
+      const missingPeers = new Set(ensurePeers(job.peerBinaries, repoRoot, log));
+      for (const binary of missingPeers) notes.push(`${name}: peer \`${binary}\` not installed; its cases are skipped`);
+      const ctx = {
+        lading,
+        benchDir,
+        workDir,
+        has: (binary) => !missingPeers.has(binary) && onPath(binary),
+        note: (text) => notes.push(`${name}: ${text}`),
+      };
+      const state = job.setup ? await job.setup(ctx) : undefined;
+      try {
+        for (const sizeMiB of opts.sizes) {
+          for (const kind of job.archives) {
+            const archive = await ensureArchive(kind, sizeMiB, log);
+            await warmPageCache(archive.path);
+            const prepared = await job.group(ctx, archive, state);
+            const groupNotes = [...(prepared.notes ?? [])];
+            if (absent.length > 0) groupNotes.push(`lading cases not run: \`lading ${absent.join("`, `lading ")}\` not implemented yet`);
+            const cases = prepared.cases.filter((c) => (!c.lading || absent.length === 0) && (c.needs ?? []).every((b) => ctx.has(b)));
+            log(`${name} ${sizeMiB} MiB ${kind}: ${cases.map((c) => c.label).join(" | ")}`);
+            const group = { job: name, archive, notes: groupNotes, cases, gnuTime };
+            group.results = await runGroup(group, opts.reps, job.writes);
+            group.targets = job.targets(group);
+            groups.push(group);
+            if (prepared.cleanup) await prepared.cleanup();
+          }
+        }
+      } finally {
+        if (job.teardown) await job.teardown(state);
+      }
+    }
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+
+  const section = renderResults({ command, date: new Date().toISOString(), reps: opts.reps, groups, skipped, notes });
+  const resultsPath = join(benchDir, "RESULTS.md");
+  const existing = await readFile(resultsPath, "utf8").catch(() => undefined);
+  await writeFile(resultsPath, spliceResults(existing, section));
+  console.log(section);
+  log(`written ${resultsPath}`);
+}
+
+await main();
