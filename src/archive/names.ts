@@ -3,6 +3,12 @@ import { formatReference, parseReference, withDefaultTag } from "../core/referen
 
 export const ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name";
 export const ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name";
+/**
+ * lading's own mark on an index.json entry whose manifest lading synthesised from a
+ * manifest.json-only archive. It can only lower trust: a reader that sees it never reports the
+ * digest as a registry's, so a synthesised digest stays marked through save and load.
+ */
+export const ANNOTATION_SYNTHESIZED = "dev.lading.manifest.synthesized";
 
 /** Docker's normalisation of a name found in an archive: full form, `:latest` when bare. */
 export function normalizeImageName(value: string, field: string): string {

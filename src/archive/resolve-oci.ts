@@ -6,7 +6,7 @@ import { describeZodError, indexSchema, manifestSchema, ociLayoutSchema, type De
 import { blobForDescriptor, hasBlob, jsonBytes } from "./blob-lookup.js";
 import { checkLayers, parseImageConfig, platformOfConfig } from "./image-check.js";
 import type { ResolvedImage, ResolvedRoot, ScannedArchive } from "./model.js";
-import { namesFromAnnotations } from "./names.js";
+import { ANNOTATION_SYNTHESIZED, namesFromAnnotations } from "./names.js";
 import { lookupFile } from "./scan.js";
 
 const MAX_INDEX_DEPTH = 8;
@@ -33,10 +33,11 @@ export function readOciLayout(ctx: OciContext): Index {
 /** Resolves one entry of index.json into a root with its images, following nested indexes. */
 export function resolveOciRoot(ctx: OciContext, descriptor: Descriptor, field: string): ResolvedRoot {
   const { names, bareTag } = namesFromAnnotations(descriptor.annotations, field);
+  const origin = descriptor.annotations?.[ANNOTATION_SYNTHESIZED] === "true" ? "synthesized" : "archive";
   const root: ResolvedRoot = {
     descriptor,
     kind: isManifestType(descriptor.mediaType) ? "manifest" : isIndexType(descriptor.mediaType) ? "index" : "unknown",
-    origin: "archive",
+    origin,
     names,
     bareTag,
     images: [],
@@ -48,7 +49,7 @@ export function resolveOciRoot(ctx: OciContext, descriptor: Descriptor, field: s
   if (isSchema1Type(descriptor.mediaType)) throw unsupported(`${field}: Docker schema 1 manifests are obsolete and not supported`, field);
   if (root.kind === "manifest") {
     const image = resolveManifest(ctx, descriptor, field, [], root.artifacts);
-    if (image) root.images.push(image);
+    if (image) root.images.push({ ...image, manifest: { ...image.manifest, origin } });
   } else if (root.kind === "index") {
     walkIndex(ctx, root, descriptor, field, [], 0);
   }

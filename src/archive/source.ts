@@ -29,8 +29,16 @@ export async function openArchivePath(path: string): Promise<OpenedSource> {
 /** Opens a tar stream (maybe compressed), for a file or standard input. */
 export async function openTarStream(input: Readable, totalBytes?: number): Promise<OpenedSource> {
   let read = 0;
-  input.on("data", (chunk: Buffer) => (read += chunk.length));
-  const { compression, stream } = await openDecompressed(input);
+  // Counted by iterating, never by a "data" listener: that would start the stream flowing before
+  // its consumer is ready, and bytes would be lost.
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of input) {
+      read += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  }
+  const counting = Readable.from(counted(), { objectMode: false, highWaterMark: STREAM_HIGH_WATER_MARK });
+  const { compression, stream } = await openDecompressed(counting);
   return { compression, entries: tarEntries(stream), bytesRead: () => read, totalBytes };
 }
 
@@ -58,7 +66,8 @@ const METADATA_FIRST = ["oci-layout", "index.json", "manifest.json"];
 async function openDirectory(root: string): Promise<OpenedSource> {
   const names = await walk(root, "");
   names.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
-  let read = 0;
+  let finishedBytes = 0;
+  let current: { bytesRead: number } | undefined;
   async function* entries(): AsyncGenerator<ArchiveEntry> {
     for (const name of names) {
       const path = join(root, name);
@@ -68,14 +77,16 @@ async function openDirectory(root: string): Promise<OpenedSource> {
         yield { name, type: "symlink", size: 0, resolvedTarget: resolveLinkTarget(name, target), body: emptyBody() };
       } else if (info.isFile()) {
         const body = createReadStream(path, { highWaterMark: STREAM_HIGH_WATER_MARK });
-        body.on("data", (chunk) => (read += chunk.length));
+        current = body;
         yield { name, type: "file", size: info.size, body };
+        finishedBytes += body.bytesRead;
+        current = undefined;
       } else {
         yield { name, type: "other", size: 0, body: emptyBody() };
       }
     }
   }
-  return { compression: "none", entries: entries(), bytesRead: () => read, totalBytes: undefined };
+  return { compression: "none", entries: entries(), bytesRead: () => finishedBytes + (current?.bytesRead ?? 0), totalBytes: undefined };
 }
 
 function rank(name: string): number {

@@ -15,7 +15,7 @@ import { parseDigest } from "../core/digest.js";
 import { MediaType } from "../core/media-types.js";
 import { familiarName, formatReference, parseReference } from "../core/reference.js";
 import type { TarWriter } from "../tar/writer.js";
-import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME } from "./names.js";
+import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, ANNOTATION_SYNTHESIZED } from "./names.js";
 
 export type LayoutFormat = "docker" | "oci";
 
@@ -34,6 +34,8 @@ export interface ImageToWrite {
   dockerImage: { config: string; layers: string[] } | undefined;
   /** Every blob to carry, the root included. */
   blobs: BlobToWrite[];
+  /** The root manifest was synthesised by lading (from a manifest.json-only archive), not a registry's. */
+  synthesized?: boolean;
 }
 
 export interface ArchivePlan {
@@ -84,10 +86,11 @@ export function planArchive(images: readonly ImageToWrite[], format: LayoutForma
 export function indexDocument(images: readonly ImageToWrite[]): Buffer {
   const manifests = images.flatMap((image) => {
     const descriptor = { mediaType: image.root.mediaType, digest: image.root.digest, size: image.root.size };
-    if (image.names.length === 0) return [descriptor];
+    const marker = image.synthesized ? { [ANNOTATION_SYNTHESIZED]: "true" } : {};
+    if (image.names.length === 0) return [image.synthesized ? { ...descriptor, annotations: marker } : descriptor];
     return image.names.map((name) => ({
       ...descriptor,
-      annotations: { [ANNOTATION_CONTAINERD_NAME]: name, [ANNOTATION_REF_NAME]: tagOf(name) },
+      annotations: { [ANNOTATION_CONTAINERD_NAME]: name, [ANNOTATION_REF_NAME]: tagOf(name), ...marker },
     }));
   });
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }), "utf8");

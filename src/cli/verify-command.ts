@@ -38,7 +38,7 @@ function printSummary(terminal: Terminal, report: VerifyReport): void {
       out,
       image.manifestOrigin === "archive"
         ? `  manifest ${image.manifestDigest} (original, from the archive)`
-        : `  manifest ${image.manifestDigest} (synthesized: the archive has no manifest, this is not a registry digest)`,
+        : `  manifest ${image.manifestDigest} (synthesized from a manifest.json-only archive: not a registry digest)`,
     );
   }
   for (const child of report.absent) {

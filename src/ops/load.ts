@@ -218,5 +218,7 @@ function mergeRecords(existing: ImageRecord, incoming: ImageRecord): ImageRecord
   const absent = [...existing.absent, ...incoming.absent].filter(
     (child, index, all) => !present.has(child.digest) && all.findIndex((other) => other.digest === child.digest) === index,
   );
-  return { ...existing, images, absent, otherBlobs: [...new Set([...existing.otherBlobs, ...incoming.otherBlobs])] };
+  // The same bytes arriving from an archive that carried them make the digest an original one.
+  const origin = existing.origin === "archive" || incoming.origin === "archive" ? "archive" : "synthesized";
+  return { ...existing, origin, images, absent, otherBlobs: [...new Set([...existing.otherBlobs, ...incoming.otherBlobs])] };
 }

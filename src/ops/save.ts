@@ -151,6 +151,7 @@ async function imageToWrite(store: Store, selection: Selection, platforms: reado
       names: [...selection.names],
       dockerImage: dockerImage ? { config: dockerImage.config.digest, layers: dockerImage.layers.filter((layer) => blobs.has(layer.digest)).map((layer) => layer.digest) } : undefined,
       blobs: [...blobs.values()],
+      synthesized: record.origin === "synthesized",
     },
     saved: {
       id: record.id,

@@ -213,9 +213,9 @@ describe.skipIf(!haveFixtures)("round trips of every shared fixture", () => {
     const descriptor = `"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:${manifest}","size":420`;
     expect(text("index.json")).toBe(
       '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[' +
-        `{${descriptor},"annotations":{"io.containerd.image.name":"docker.io/fixture/imported:1.0","org.opencontainers.image.ref.name":"1.0"}},` +
-        `{${descriptor},"annotations":{"io.containerd.image.name":"docker.io/fixture/imported:latest","org.opencontainers.image.ref.name":"latest"}},` +
-        `{${descriptor},"annotations":{"io.containerd.image.name":"localhost:5000/team/imported:v1","org.opencontainers.image.ref.name":"v1"}}]}`,
+        `{${descriptor},"annotations":{"io.containerd.image.name":"docker.io/fixture/imported:1.0","org.opencontainers.image.ref.name":"1.0","dev.lading.manifest.synthesized":"true"}},` +
+        `{${descriptor},"annotations":{"io.containerd.image.name":"docker.io/fixture/imported:latest","org.opencontainers.image.ref.name":"latest","dev.lading.manifest.synthesized":"true"}},` +
+        `{${descriptor},"annotations":{"io.containerd.image.name":"localhost:5000/team/imported:v1","org.opencontainers.image.ref.name":"v1","dev.lading.manifest.synthesized":"true"}}]}`,
     );
     expect(text("manifest.json")).toBe(
       `[{"Config":"blobs/sha256/${config}","RepoTags":["fixture/imported:1.0","fixture/imported:latest","localhost:5000/team/imported:v1"],"Layers":["blobs/sha256/${layer}"]}]\n`,
@@ -227,7 +227,7 @@ describe.skipIf(!haveFixtures)("round trips of every shared fixture", () => {
     }
   });
 
-  it("saving by ID or digest writes no tags: RepoTags null, an index entry without annotations, no repositories", async () => {
+  it("saving by ID or digest writes no tags: RepoTags null, an index entry without names (only the synthesised mark), no repositories", async () => {
     const store = await freshStore();
     await loadArchive(store, await openArchivePath(join(FIXTURES, "archives/docker-save-single.tar")));
     const { sink, bytes } = collector();
@@ -238,7 +238,7 @@ describe.skipIf(!haveFixtures)("round trips of every shared fixture", () => {
       '[{"Config":"blobs/sha256/eed4e27eb6fff71e0755bc5fb9d4db3ac623707413fc05c57dbcccc43e50966b","RepoTags":null,"Layers":["blobs/sha256/83a9253d845d733da43c70ff71669c4e03c6215402973934d80a222e43bed75e"]}]\n',
     );
     expect(text("index.json")).toBe(
-      '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1","size":420}]}',
+      '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1","size":420,"annotations":{"dev.lading.manifest.synthesized":"true"}}]}',
     );
     expect(text("repositories")).toBeUndefined();
   });
