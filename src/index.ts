@@ -18,6 +18,7 @@ export type { ArchiveGraph, ResolvedRoot, ResolvedImage, ResolvedLayer, Problem 
 export { Store } from "./store/store.js";
 export { resolveStoreRoot } from "./store/root.js";
 export { ReferenceStore, parseRepositoriesJson, serializeRepositoriesJson } from "./store/reference-store.js";
+export { WatchedReferences, type WatchedReferencesOptions, type WatchedReferencesEvents } from "./store/watched-references.js";
 export type { ImageRecord } from "./store/image-records.js";
 
 export { verifyArchive, type VerifyReport, type VerifiedImage } from "./ops/verify.js";

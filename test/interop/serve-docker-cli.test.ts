@@ -1,0 +1,301 @@
+// `lading serve` driven by the real docker CLI (the Debian 20.10 client and the newer one in
+// /usr/local/bin), with `lading` CLI processes changing the store at the same time.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { cp, mkdir, rename, symlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openArchivePath } from "../../src/archive/source.js";
+import { loadArchive } from "../../src/ops/load.js";
+import { IMAGE_ONLY_WARNING } from "../../src/server/system-routes.js";
+import { ReferenceStore } from "../../src/store/reference-store.js";
+import { Store } from "../../src/store/store.js";
+import { ensureBuilt } from "../support/archive-builder.js";
+import { DEBIAN_DOCKER_CLIENT, LOCAL_DOCKER_CLIENT, makeTempDir, removeTree, requirePeers, run } from "../support/peers.js";
+import { http } from "../server/http-client.js";
+
+const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const fixtures = path.join(REPO_ROOT, "../shared/fixtures/archives");
+const SINGLE = path.join(fixtures, "docker-save-single.tar");
+const MULTI = path.join(fixtures, "docker-save-multi.tar");
+const ID = "sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1";
+const SHORT_ID = ID.slice(7, 19);
+const TAGS = ["fixture/imported:1.0", "fixture/imported:latest", "imported-plain:latest", "localhost:5000/team/imported:v1"];
+const haveFixtures = existsSync(SINGLE) && existsSync(MULTI);
+
+/**
+ * The CLI under test, copied out of dist/ once: other work may rebuild dist/ while these tests
+ * run, and a half-written dist/ must not fail a process in the middle of the concurrency test.
+ */
+let ladingBin = path.join(REPO_ROOT, "bin/lading.js");
+let snapshotDir = "";
+
+async function snapshotBuild(): Promise<void> {
+  try {
+    ensureBuilt();
+  } catch (error) {
+    // Another file of the tree may not compile at this moment; dist/ is emitted regardless.
+    if (!existsSync(path.join(REPO_ROOT, "dist/cli/main.js"))) throw error;
+  }
+  snapshotDir = makeTempDir("lading-serve-bin-");
+  await cp(path.join(REPO_ROOT, "dist"), path.join(snapshotDir, "dist"), { recursive: true });
+  await mkdir(path.join(snapshotDir, "bin"));
+  await cp(path.join(REPO_ROOT, "bin/lading.js"), path.join(snapshotDir, "bin/lading.js"));
+  await cp(path.join(REPO_ROOT, "package.json"), path.join(snapshotDir, "package.json"));
+  await symlink(path.join(REPO_ROOT, "node_modules"), path.join(snapshotDir, "node_modules"));
+  ladingBin = path.join(snapshotDir, "bin/lading.js");
+}
+
+interface Served {
+  root: string;
+  socket: string;
+  child: ChildProcess;
+  log: () => string;
+  docker: (client: string, args: string[]) => ReturnType<typeof run>;
+  stop: () => Promise<number | null>;
+}
+
+/** A store with docker-save-single.tar loaded, served by `node bin/lading.js serve` in a child process. */
+async function serve(): Promise<Served> {
+  const root = makeTempDir("lading-serve-");
+  await loadArchive(await Store.open(root), await openArchivePath(SINGLE));
+  const socket = path.join(root, "docker.sock");
+  const child = spawn(process.execPath, [ladingBin, "--root", root, "serve", "--socket", socket], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const ping = await http({ socketPath: socket }, "GET", "/_ping").catch(() => undefined);
+    if (ping?.text === "OK") break;
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`lading serve did not come up: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(root, "docker-config") };
+  delete env.DOCKER_CONTEXT;
+  return {
+    root,
+    socket,
+    child,
+    log: () => stderr,
+    docker: (client, args) => run(client, args, { env }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once("exit", (code) => resolve(code));
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+const lading = (root: string, args: string[]) => run(process.execPath, [ladingBin, "--root", root, ...args]);
+
+function tagLines(stdout: string): string[] {
+  return stdout.split("\n").filter((line) => line !== "");
+}
+
+const clients = [
+  ["Debian docker 20.10", DEBIAN_DOCKER_CLIENT],
+  ["newer docker", LOCAL_DOCKER_CLIENT],
+] as const;
+
+beforeAll(snapshotBuild);
+afterAll(async () => {
+  if (snapshotDir !== "") await removeTree(snapshotDir);
+});
+
+for (const [label, client] of clients) {
+  describe.skipIf(!haveFixtures || !requirePeers(client))(`lading serve with the ${label} client`, () => {
+    let served: Served;
+    beforeAll(async () => {
+      served = await serve();
+    });
+    afterAll(async () => {
+      expect(await served.stop()).toBe(0);
+      expect(existsSync(served.socket)).toBe(false);
+      await removeTree(served.root);
+    });
+
+    it("docker version and docker info", async () => {
+      const version = await served.docker(client, ["version", "--format", "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.MinAPIVersion}} {{.Server.Os}}"]);
+      expect(version.stderr).toBe("");
+      expect(version.stdout).toBe("0.1.0 1.41 1.12 linux\n");
+      const info = await served.docker(client, ["info"]);
+      expect(info.code).toBe(0);
+      expect(info.stdout).toContain(" Server Version: 0.1.0\n");
+      expect(info.stdout).toContain(" Images: 1\n");
+      expect(info.stderr).toContain(IMAGE_ONLY_WARNING);
+    });
+
+    it("docker images lists the store", async () => {
+      const listed = await served.docker(client, ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}"]);
+      expect(listed.stderr).toBe("");
+      expect(tagLines(listed.stdout).sort()).toEqual(TAGS.map((tag) => `${tag} ${SHORT_ID} 32.1kB`));
+      const table = await served.docker(client, ["images"]);
+      const rows = tagLines(table.stdout);
+      expect(rows[0]).toMatch(/^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE$/);
+      for (const tag of TAGS) {
+        const [repository, version] = [tag.slice(0, tag.lastIndexOf(":")), tag.slice(tag.lastIndexOf(":") + 1)];
+        expect(rows.some((row) => new RegExp(`^${repository.replace(/[.]/g, "\\.")} +${version} +${SHORT_ID} +.* +32\\.1kB$`).test(row))).toBe(true);
+      }
+      const filtered = await served.docker(client, ["images", "--format", "{{.Repository}}:{{.Tag}}", "fixture/imported"]);
+      expect(tagLines(filtered.stdout).sort()).toEqual(["fixture/imported:1.0", "fixture/imported:latest"]);
+    });
+
+    it("docker image inspect", async () => {
+      const inspected = await served.docker(client, ["image", "inspect", "--format", "{{.Id}} {{json .RepoTags}} {{.Os}}/{{.Architecture}} {{json .Config.Env}}", "localhost:5000/team/imported:v1"]);
+      expect(inspected.stderr).toBe("");
+      expect(inspected.stdout).toBe(`${ID} ${JSON.stringify(TAGS)} linux/amd64 ["FOO=bar"]\n`);
+      const missing = await served.docker(client, ["image", "inspect", "nosuch"]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain("No such image: nosuch");
+    });
+
+    it("docker tag and docker rmi change the store", async () => {
+      const tagged = await served.docker(client, ["tag", "imported-plain", "localhost:5000/new/app:v2"]);
+      expect(tagged).toEqual({ code: 0, stdout: "", stderr: "" });
+      expect(await new ReferenceStore(path.join(served.root, "repositories.json")).get("localhost:5000/new/app:v2")).toBe(ID);
+      const removed = await served.docker(client, ["rmi", "localhost:5000/new/app:v2"]);
+      expect(removed).toEqual({ code: 0, stdout: "Untagged: localhost:5000/new/app:v2\n", stderr: "" });
+      expect(await new ReferenceStore(path.join(served.root, "repositories.json")).get("localhost:5000/new/app:v2")).toBeUndefined();
+      const refused = await served.docker(client, ["rmi", SHORT_ID]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe(`Error response from daemon: unable to delete ${SHORT_ID} (must be forced) - image is referenced in multiple repositories\n`);
+    });
+
+    it("docker save -o, docker rmi -f, docker load -i", async () => {
+      const archive = path.join(served.root, "saved.tar");
+      const saved = await served.docker(client, ["save", "-o", archive, "fixture/imported:1.0", "imported-plain"]);
+      expect(saved).toEqual({ code: 0, stdout: "", stderr: "" });
+      const check = await Store.open(makeTempDir("lading-serve-check-"));
+      const reloaded = await loadArchive(check, await openArchivePath(archive));
+      expect(reloaded.images.map((image) => [image.id, image.tags])).toEqual([[ID, ["fixture/imported:1.0", "imported-plain:latest"]]]);
+      await removeTree(check.paths.root);
+
+      const removed = await served.docker(client, ["rmi", "-f", SHORT_ID]);
+      expect(removed.code).toBe(0);
+      expect(tagLines(removed.stdout)).toEqual([...TAGS.map((tag) => `Untagged: ${tag}`), `Deleted: ${ID}`]);
+      expect((await served.docker(client, ["images", "-q"])).stdout).toBe("");
+
+      const loaded = await served.docker(client, ["load", "-i", archive]);
+      expect(loaded.stderr).toBe("");
+      expect(loaded.stdout).toBe("Loaded image: fixture/imported:1.0\nLoaded image: imported-plain:latest\n");
+      const listed = await served.docker(client, ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+      expect(tagLines(listed.stdout).sort()).toEqual([`fixture/imported:1.0 ${SHORT_ID}`, `imported-plain:latest ${SHORT_ID}`]);
+
+      const bad = await served.docker(client, ["load", "-i", SINGLE + ".nonexistent"]);
+      expect(bad.code).toBe(1);
+    });
+
+    it("docker ps and docker run get the 501 message", async () => {
+      const ps = await served.docker(client, ["ps"]);
+      expect(ps.code).toBe(1);
+      expect(ps.stderr).toBe("Error response from daemon: lading serve implements only the image API; GET /containers/json is not supported\n");
+    });
+  });
+}
+
+const hotClient = requirePeers(LOCAL_DOCKER_CLIENT) ? LOCAL_DOCKER_CLIENT : DEBIAN_DOCKER_CLIENT;
+
+describe.skipIf(!haveFixtures || !requirePeers(hotClient))("lading serve: hot reload and concurrency, end to end", () => {
+  let served: Served;
+  beforeAll(async () => {
+    served = await serve();
+  });
+  afterAll(async () => {
+    expect(await served.stop()).toBe(0);
+    await removeTree(served.root);
+  });
+
+  const images = async (): Promise<string[]> => {
+    const listed = await served.docker(hotClient, ["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    expect(listed.stderr).toBe("");
+    return tagLines(listed.stdout).sort();
+  };
+  const replaceByHand = async (text: string): Promise<void> => {
+    const temp = path.join(served.root, "repositories.json.new");
+    await writeFile(temp, text);
+    await rename(temp, path.join(served.root, "repositories.json"));
+  };
+
+  it("(a) shows what a second process loads and tags, at once", async () => {
+    expect((await lading(served.root, ["load", "-q", "-i", MULTI])).code).toBe(0);
+    expect((await lading(served.root, ["tag", "fixture/derived-a:1.0", "team/derived:v9"])).code).toBe(0);
+    expect(await images()).toEqual([...TAGS, "fixture/derived-a:1.0", "fixture/derived-b:1.0", "team/derived:v9"].sort());
+  });
+
+  it("(b) sees a repositories.json replaced by hand; (d) a deleted reference disappears", async () => {
+    await replaceByHand(`{"Repositories":{"hand/made":{"hand/made:1":"${ID}"},"imported-plain":{"imported-plain:latest":"${ID}"}}}`);
+    expect(await images()).toEqual(["hand/made:1", "imported-plain:latest", "<none>:<none>", "<none>:<none>"].sort());
+    await replaceByHand(`{"Repositories":{"hand/made":{"hand/made:1":"${ID}"}}}`);
+    expect(await images()).toEqual(["<none>:<none>", "<none>:<none>", "hand/made:1"]);
+  });
+
+  it("(c) keeps answering from the last good state while the file is invalid, and docker info says why", async () => {
+    await replaceByHand('{"Repositories":{"hand/made":{"hand/made:1":"sha256:bad"}}}');
+    expect(await images()).toEqual(["<none>:<none>", "<none>:<none>", "hand/made:1"]);
+    const info = await served.docker(hotClient, ["info"]);
+    expect(info.code).toBe(0);
+    const warning = 'repositories.json: Repositories["hand/made"]["hand/made:1"]: invalid image ID "sha256:bad" (want sha256:<64 lowercase hex>); serving the last good state';
+    expect(info.stderr).toContain(warning);
+    expect(served.log()).toContain(`lading serve: ${warning}\n`);
+    await replaceByHand(`{"Repositories":{"hand/made":{"hand/made:2":"${ID}"}}}`);
+    expect(await images()).toEqual(["<none>:<none>", "<none>:<none>", "hand/made:2"]);
+    expect((await served.docker(hotClient, ["info"])).stderr).not.toContain("serving the last good state");
+  });
+
+  it("(e) SIGHUP forces a reload", async () => {
+    served.child.kill("SIGHUP");
+    const deadline = Date.now() + 5000;
+    while (!served.log().includes("SIGHUP: reloaded repositories.json: 1 references") && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(served.log()).toContain("lading serve: SIGHUP: reloaded repositories.json: 1 references\n");
+    expect(await images()).toEqual(["<none>:<none>", "<none>:<none>", "hand/made:2"]);
+  });
+
+  it("the server, 8 processes and 8 CLI runs tag and untag at once without losing an update", async () => {
+    // Each worker process does 20 locked read-modify-writes through the library as fast as it can
+    // (a CLI process per operation would spend its time starting Node, not contending); the CLI
+    // itself runs alongside, once per worker, and the server takes its own writes over HTTP.
+    const WORKERS = 8;
+    const OPS = 20;
+    const library = path.join(snapshotDir, "dist/index.js");
+    const script = `
+      const [library, root, worker, ops] = process.argv.slice(1);
+      const { Store, tagImage, removeImage } = await import(library);
+      const store = await Store.open(root);
+      for (let i = 0; i < Number(ops); i++) {
+        await tagImage(store, "hand/made:2", "lib/w" + worker + ":t" + i);
+        if (i % 3 === 0) await removeImage(store, "lib/w" + worker + ":t" + i);
+      }`;
+    const worker = async (w: number): Promise<void> => {
+      const result = await run(process.execPath, ["--input-type=module", "-e", script, library, served.root, String(w), String(OPS)], { timeoutMs: 120_000 });
+      expect(result).toEqual({ code: 0, stdout: "", stderr: "" });
+    };
+    const cli = async (w: number): Promise<void> => {
+      expect(await lading(served.root, ["tag", "hand/made:2", `cli/w${w}:v1`])).toEqual({ code: 0, stdout: "", stderr: "" });
+    };
+    const throughServer = async (): Promise<void> => {
+      for (let i = 0; i < 40; i++) {
+        const tagged = await http({ socketPath: served.socket }, "POST", `/v1.41/images/hand/made:2/tag?repo=srv/s&tag=t${i}`);
+        expect(tagged.status).toBe(201);
+        if (i % 2 === 0) expect((await http({ socketPath: served.socket }, "DELETE", `/v1.41/images/srv/s:t${i}`)).status).toBe(200);
+      }
+    };
+    const workers = Array.from({ length: WORKERS }, (_, w) => w);
+    await Promise.all([...workers.map(worker), ...workers.map(cli), throughServer()]);
+
+    const expected = ["hand/made:2"];
+    for (const w of workers) {
+      expected.push(`cli/w${w}:v1`);
+      for (let i = 0; i < OPS; i++) if (i % 3 !== 0) expected.push(`lib/w${w}:t${i}`);
+    }
+    for (let i = 1; i < 40; i += 2) expected.push(`srv/s:t${i}`);
+    expected.sort();
+    const onDisk = await new ReferenceStore(path.join(served.root, "repositories.json")).references();
+    expect(onDisk.map((entry) => entry.reference).sort()).toEqual(expected);
+    expect(new Set(onDisk.map((entry) => entry.id))).toEqual(new Set([ID]));
+    expect((await images()).filter((name) => name !== "<none>:<none>")).toEqual(expected);
+  }, 240_000);
+});
