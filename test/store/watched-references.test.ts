@@ -29,7 +29,7 @@ async function replaceByHand(text: string): Promise<void> {
 function nextEvent<E extends "change" | "invalid">(store: WatchedReferences, event: E): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ${event} event within 2 s`)), 2000);
-    store.once(event, (value: never) => {
+    store.once(event, (value: unknown) => {
       clearTimeout(timer);
       resolve(value);
     });
