@@ -60,8 +60,19 @@ export async function scanEntries(
       continue;
     }
 
+    // The body may fail (a truncated archive) while the writer is being opened: hold the error
+    // until probeFile listens, instead of letting it escape as an unhandled 'error' event.
+    let earlyError: unknown;
+    const holdError = (error: unknown): void => {
+      earlyError ??= error;
+    };
+    entry.body.on("error", holdError);
     const writer = options.openWriter ? await options.openWriter(name, entry.size) : undefined;
-    const file = await probeFile(name, entry.body, options, writer);
+    if (earlyError !== undefined) {
+      await writer?.abort();
+      throw earlyError;
+    }
+    const file = await probeFile(name, entry.body, options, writer).finally(() => entry.body.off("error", holdError));
     if (file.size !== entry.size) throw invalid(`entry ${JSON.stringify(name)}: size ${file.size} does not match its header (${entry.size})`, name);
     const earlier = files.get(name);
     if (earlier || links.has(name)) {

@@ -5,6 +5,7 @@
  *   blobs/sha256/<hex>, blobs/sha512/<hex>   committed blobs (see content-store.ts)
  *   ingest/<pid>-<random>                    blobs being written
  *   images/                                  per-image metadata
+ *   leases/                                  one file per running load (see gc-lock.ts)
  *   repositories.json                        the reference store
  */
 import { mkdir } from "node:fs/promises";
@@ -69,6 +70,7 @@ export async function ensureStoreLayout(root: string): Promise<StorePaths> {
     mkdir(path.join(paths.blobs, "sha512"), { recursive: true, mode: 0o700 }),
     mkdir(paths.ingest, { recursive: true, mode: 0o700 }),
     mkdir(paths.images, { recursive: true, mode: 0o700 }),
+    mkdir(path.join(paths.root, "leases"), { recursive: true, mode: 0o700 }),
   ]);
   return paths;
 }

@@ -58,7 +58,7 @@ describe("ensureStoreLayout", () => {
       images: path.join(root, "images"),
     });
     expect((await stat(root)).mode & 0o777).toBe(0o700);
-    for (const dir of ["blobs/sha256", "blobs/sha512", "ingest", "images"]) {
+    for (const dir of ["blobs/sha256", "blobs/sha512", "ingest", "images", "leases"]) {
       expect((await stat(path.join(root, dir))).isDirectory()).toBe(true);
     }
     await expect(stat(paths.repositoriesJson)).rejects.toMatchObject({ code: "ENOENT" });
