@@ -27,7 +27,7 @@ describe("lading verify: exit codes and output", () => {
     expect(lines[0]).toBe("format: docker-archive");
     expect(lines[1]).toBe("fixture/good:1");
     expect(lines[2]).toMatch(/ config 586facf73c9d {2}linux\/amd64 {2}1 layer$/);
-    expect(lines[3]).toBe(`  manifest ${SYNTHESIZED} (synthesized: the archive has no manifest, this is not a registry digest)`);
+    expect(lines[3]).toBe(`  manifest ${SYNTHESIZED} (synthesized from a manifest.json-only archive: not a registry digest)`);
     expect(lines.slice(4)).toEqual(["archive is valid", ""]);
   });
 
