@@ -1,5 +1,5 @@
 import { invalid } from "../core/errors.js";
-import { MediaType } from "../core/media-types.js";
+import { dockerLayerTypeFor, MediaType } from "../core/media-types.js";
 import { dockerManifestJsonSchema, parseDocument, type DockerManifestItem } from "../core/schemas.js";
 import { digestOf } from "../core/digest.js";
 import { jsonBytes } from "./blob-lookup.js";
@@ -39,10 +39,9 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
     item.Config,
   );
   const names = (item.RepoTags ?? []).map((tag, index) => normalizeImageName(tag, `${field}.RepoTags[${index}]`));
+  for (const layer of layers) layer.mediaType = dockerLayerTypeFor(layer.compression);
   const manifestBytes = synthesizeDockerManifest({ digest: configFile.digest, size: configFile.size }, layers);
   const manifestDigest = digestOf(manifestBytes);
-  const manifestBody = JSON.parse(manifestBytes.toString("utf8")) as { layers: { mediaType: string }[] };
-  layers.forEach((layer, index) => (layer.mediaType = manifestBody.layers[index]?.mediaType ?? ""));
   return {
     descriptor: { mediaType: MediaType.dockerManifest, digest: manifestDigest, size: manifestBytes.length },
     kind: "manifest",

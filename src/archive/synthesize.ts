@@ -1,19 +1,20 @@
-import { dockerLayerTypeFor, MediaType } from "../core/media-types.js";
+import { MediaType } from "../core/media-types.js";
 
 /**
  * The Docker schema2 manifest containerd's importer writes for a manifest.json image: compact
- * JSON, keys in Go struct order, descriptors with mediaType, digest, size; the layer media type
- * chosen from the bytes. (containerd labels a zstd layer as gzip; lading labels it zstd.)
+ * JSON, keys in Go struct order, descriptors with mediaType, digest, size. Layer media types are
+ * chosen from the bytes by the caller (dockerLayerTypeFor): containerd labels a zstd layer as
+ * gzip; lading labels it zstd.
  */
 export function synthesizeDockerManifest(
   config: { digest: string; size: number },
-  layers: readonly { digest: string; size: number; compression: string }[],
+  layers: readonly { digest: string; size: number; mediaType: string }[],
 ): Buffer {
   const manifest = {
     schemaVersion: 2,
     mediaType: MediaType.dockerManifest,
     config: { mediaType: MediaType.dockerConfig, digest: config.digest, size: config.size },
-    layers: layers.map((layer) => ({ mediaType: dockerLayerTypeFor(layer.compression), digest: layer.digest, size: layer.size })),
+    layers: layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size })),
   };
   return Buffer.from(JSON.stringify(manifest), "utf8");
 }

@@ -6,7 +6,7 @@ import { blobPathFor } from "../archive/blob-lookup.js";
 import { firstProblem } from "../archive/graph.js";
 import { invalid, notFound } from "../core/errors.js";
 import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
-import { formatReference, parseReference, parseRepository, fullName } from "../core/reference.js";
+import { formatReference, parseReference, parseRepository } from "../core/reference.js";
 import type { Ingest } from "../store/content-store.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
@@ -204,7 +204,6 @@ async function recordImages(
       images.push(loaded);
     }
   });
-  void fullName;
   return { images, moved, format: graph.format };
 }
 

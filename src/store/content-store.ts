@@ -17,6 +17,7 @@ import path from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { createDigester, isValidDigest, parseDigest, type DigestAlgorithm, type ParsedDigest } from "../core/digest.js";
 import { invalid, LadingError, notFound } from "../core/errors.js";
+import { processAlive } from "./process-alive.js";
 import type { StorePaths } from "./root.js";
 
 export const BLOB_MODE = 0o444;
@@ -104,16 +105,6 @@ function writeAt(fd: number, chunk: Uint8Array, position: number): Promise<void>
     };
     next();
   });
-}
-
-/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === "EPERM";
-  }
 }
 
 /** The pid in an ingest file name `<pid>-<random>`, or undefined for a name lading did not make. */

@@ -11,6 +11,7 @@ import { mkdir, readdir, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { LadingError } from "../core/errors.js";
 import { withFileLock } from "./lock.js";
+import { processAlive } from "./process-alive.js";
 
 export class GcLock {
   private readonly leases: string;
@@ -54,18 +55,9 @@ export class GcLock {
     let live = 0;
     for (const name of await readdir(this.leases)) {
       const pid = Number(name.split("-")[0]);
-      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) live++;
+      if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) live++;
       else await unlink(path.join(this.leases, name)).catch(() => undefined);
     }
     return live;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

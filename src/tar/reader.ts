@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import tarStream from "tar-stream";
 import { invalid, LadingError } from "../core/errors.js";
 import { safeEntryName } from "./entry-name.js";
-import { nodeReadableFrom, type StreamxReadable, type StreamxWritable } from "./streamx-bridge.js";
+import { drained, nodeReadableFrom, type StreamxReadable, type StreamxWritable } from "./streamx-bridge.js";
 
 export type TarEntryType = "file" | "directory" | "symlink" | "hardlink" | "other";
 
@@ -104,18 +104,6 @@ function archiveError(error: unknown, position: Position): unknown {
       if (error.message.startsWith("Invalid tar header")) return invalid(`${at}: checksum mismatch`);
       return error;
   }
-}
-
-function drained(stream: StreamxWritable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off("drain", done);
-      stream.off("close", done);
-      resolve();
-    };
-    stream.on("drain", done);
-    stream.on("close", done);
-  });
 }
 
 /** Copies the input into the extractor; any failure of the input destroys the extractor with it. */

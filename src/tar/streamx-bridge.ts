@@ -20,6 +20,19 @@ export interface StreamxWritable extends EventEmitter {
   readonly destroying: boolean;
 }
 
+/** Resolves when a streamx writable wants more data again, or has closed. */
+export function drained(stream: StreamxWritable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
+  });
+}
+
 export interface BridgeOptions {
   highWaterMark?: number;
   /** Rewrites an error of the source before the Node stream fails with it. */

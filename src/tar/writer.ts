@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import tarStream from "tar-stream";
 import { invalid, LadingError, usage } from "../core/errors.js";
 import { safeEntryName } from "./entry-name.js";
-import { nodeReadableFrom, type StreamxReadable, type StreamxWritable } from "./streamx-bridge.js";
+import { drained, nodeReadableFrom, type StreamxReadable, type StreamxWritable } from "./streamx-bridge.js";
 
 export interface TarWriterOptions {
   /** Modification time of every entry, in seconds since the epoch. Default 0; pass SOURCE_DATE_EPOCH. */
@@ -39,18 +39,6 @@ interface Pack extends StreamxReadable {
 
 /** Entry sinks report failures through their callbacks; their "error" events repeat them. */
 const ignoreError = (): void => undefined;
-
-function writableDrained(stream: StreamxWritable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off("drain", done);
-      stream.off("close", done);
-      resolve();
-    };
-    stream.on("drain", done);
-    stream.on("close", done);
-  });
-}
 
 /**
  * A deterministic tar writer: the same calls give the same bytes. Every header has uid/gid 0,
@@ -183,7 +171,7 @@ export class TarWriter {
         if (received > header.size) {
           throw invalid(`entry ${quoted}: body is longer than the declared ${header.size} bytes`, header.name);
         }
-        if (!sink.write(bytes)) await writableDrained(sink);
+        if (!sink.write(bytes)) await drained(sink);
         if (sink.destroyed) break;
       }
     } catch (error) {
