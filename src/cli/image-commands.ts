@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { inspectImage, listImages, pruneBlobs, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
-import { humanSize, printJson, printLine, shortId, type Terminal } from "./output.js";
+import { humanDuration, humanSize, printJson, printLine, shortId, type Terminal } from "./output.js";
 import { openStore } from "./store-option.js";
 import { LadingError, toLadingError } from "../core/errors.js";
 
@@ -94,7 +94,8 @@ function tableRows(images: ImageSummary[], flags: { digests?: boolean; trunc: bo
   const rows: Row[] = [];
   for (const image of images) {
     const id = flags.trunc ? shortId(image.id) : image.id;
-    const base = { id, created: image.created ?? "N/A", size: humanSize(image.size) };
+    const created = image.created === null ? NaN : Date.parse(image.created);
+    const base = { id, created: Number.isNaN(created) ? "N/A" : `${humanDuration(Date.now() - created)} ago`, size: humanSize(image.size) };
     const digestsByRepo = new Map(image.repoDigests.map((reference) => [reference.split("@")[0] ?? "", reference.split("@")[1] ?? ""]));
     const tags = image.repoTags.map((reference) => {
       const colon = reference.lastIndexOf(":");

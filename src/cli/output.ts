@@ -18,6 +18,24 @@ export function shortId(digest: string): string {
   return digest.slice(digest.indexOf(":") + 1, digest.indexOf(":") + 13);
 }
 
+/** How long ago, in the words docker uses for its CREATED column (go-units HumanDuration). */
+export function humanDuration(milliseconds: number): string {
+  const seconds = Math.floor(milliseconds / 1000);
+  if (seconds < 1) return "Less than a second";
+  if (seconds === 1) return "1 second";
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes === 1) return "About a minute";
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.floor(milliseconds / 3_600_000 + 0.5);
+  if (hours === 1) return "About an hour";
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(milliseconds / 3_600_000 / 24 / 365)} years`;
+}
+
 /** Human-readable size as docker prints it (decimal units, 3 significant digits). */
 export function humanSize(bytes: number): string {
   const units = ["B", "kB", "MB", "GB", "TB", "PB"];
