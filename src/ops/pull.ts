@@ -342,7 +342,8 @@ async function download(store: Store, plan: Plan, blob: { digest: string; size: 
     } catch (error) {
       await ingest.abort();
       onBytes(-counted);
-      if (isLadingError(error) || attempt >= BLOB_ATTEMPTS) throw error;
+      // A connection lost half way is worth another try; a wrong digest or size is not.
+      if ((isLadingError(error) && error.kind !== "io") || attempt >= BLOB_ATTEMPTS) throw error;
     }
   }
 }

@@ -1,0 +1,302 @@
+// pull and push against the real docker-registry (distribution 2.8) on loopback, through the ops
+// API and through the CLI commands: digests kept both ways, sparse pulls and their pushes, mounts,
+// a registry (a proxy in front of it) serving a corrupted blob, and a second pull that downloads
+// nothing.
+import { createHash } from "node:crypto";
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { Command } from "commander";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openArchivePath } from "../../src/archive/source.js";
+import { registerRegistryCommands } from "../../src/cli/registry-commands.js";
+import { isLadingError } from "../../src/core/errors.js";
+import { loadArchive } from "../../src/ops/load.js";
+import { pullImages } from "../../src/ops/pull.js";
+import { pushImage } from "../../src/ops/push.js";
+import type { RegistryClientFactory } from "../../src/ops/registry-access.js";
+import { RegistryClient } from "../../src/registry/client.js";
+import { blobsOfRecord } from "../../src/store/image-records.js";
+import { Store } from "../../src/store/store.js";
+import { TESTDATA } from "./load-expectations.js";
+import { makeTempDir, removeTree, requirePeers, startRegistry, type Registry } from "../support/peers.js";
+import { snapshotTree } from "../support/store-tree.js";
+
+const ready = requirePeers("docker-registry");
+
+// testdata/oci-archive.tar: one image (umoci, gzip layers), ref "app".
+const APP = {
+  manifest: "sha256:7df920a3e742a36a235539f438048f163a75d9dbaa47d098a0f611a6e5bb6b4e",
+  config: "sha256:fb5b2ad6a24aa54f8c9ca0f7cdf584eb08a611b5ae9cf62d54baa695825784c0",
+  layers: [
+    "sha256:4f79cd55a52ae15d49cd6e66fd53a4f6f9da8fa4cbb680f7b9408c604437c4b7",
+    "sha256:d4f586709eb31a4672d7c1ce1b5d234e0de6a204a12b411f1d59e5e349b32f12",
+    "sha256:9394608a86aa6ab14f23d70fdf3c8d35290506ccbd6c3fe77ef720e7c0c87393",
+  ],
+};
+// testdata/oci-multiplatform.tar: an index of linux/amd64 and linux/arm64, ref "multi".
+const MULTI = {
+  index: "sha256:797b264987ad4dc1204bdbf5d26ed90293f22e70d542954cf366f9eed2300689",
+  amd64: "sha256:03d237cdfc9cc0004be7419e358333ec3c3dd2c5ffe01831342726e01cfb2239",
+};
+
+const client: RegistryClientFactory = (host) => new RegistryClient(host, { retryDelayMs: 10, credentials: async () => undefined });
+
+/** A proxy in front of a registry: counts blob GETs, and can flip a byte of every blob body it serves. */
+interface BlobProxy {
+  url: string;
+  blobGets: number;
+  corrupt: boolean;
+  close(): Promise<void>;
+}
+
+async function startBlobProxy(target: string): Promise<BlobProxy> {
+  const [targetHost, targetPort] = target.split(":") as [string, string];
+  const state = { blobGets: 0, corrupt: false };
+  const server: Server = createServer((req, res) => {
+    const isBlobGet = req.method === "GET" && /\/blobs\/sha256:[0-9a-f]{64}$/.test(req.url ?? "");
+    if (isBlobGet) state.blobGets++;
+    const upstream = request({ host: targetHost, port: Number(targetPort), method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      if (!(isBlobGet && state.corrupt && answer.statusCode === 200)) {
+        answer.pipe(res);
+        return;
+      }
+      let first = true;
+      answer.on("data", (chunk: Buffer) => {
+        if (first && chunk.length > 0) {
+          chunk[0] = (chunk[0] as number) ^ 0xff;
+          first = false;
+        }
+        res.write(chunk);
+      });
+      answer.on("end", () => res.end());
+    });
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `127.0.0.1:${port}`,
+    get blobGets() {
+      return state.blobGets;
+    },
+    set blobGets(value: number) {
+      state.blobGets = value;
+    },
+    get corrupt() {
+      return state.corrupt;
+    },
+    set corrupt(value: boolean) {
+      state.corrupt = value;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Runs `lading <args>` through a commander program holding only the registry commands. */
+async function cli(root: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const sink = (into: string[]): Writable =>
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        into.push(chunk.toString());
+        callback();
+      },
+    });
+  const terminal = { stdout: sink(out), stderr: sink(err) };
+  const program = new Command().name("lading").option("--root <dir>").exitOverride();
+  registerRegistryCommands(program, terminal);
+  await program.parseAsync(["node", "lading", "--root", root, ...args]);
+  return { stdout: out.join(""), stderr: err.join("") };
+}
+
+async function sha256File(path: string): Promise<string> {
+  return `sha256:${createHash("sha256").update(await readFile(path)).digest("hex")}`;
+}
+
+describe.skipIf(!ready)("pull and push against docker-registry 2.8", () => {
+  let dir: string;
+  let registry: Registry;
+  let second: Registry;
+  let proxy: BlobProxy;
+  let source: Store;
+  let counter = 0;
+  const freshStore = (): Promise<Store> => Store.open(join(dir, `store-${counter++}`));
+
+  beforeAll(async () => {
+    dir = makeTempDir("lading-pull-push-");
+    [registry, second] = await Promise.all([startRegistry(), startRegistry()]);
+    proxy = await startBlobProxy(registry.url);
+    source = await freshStore();
+    await loadArchive(source, await openArchivePath(join(TESTDATA, "oci-archive.tar")), { name: "lading-testdata/app" });
+    await loadArchive(source, await openArchivePath(join(TESTDATA, "oci-multiplatform.tar")), { name: "lading-testdata/multi" });
+    await pushImage(source, "lading-testdata/multi:multi", `${registry.url}/multi:1`, { client });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await Promise.all([registry?.stop(), second?.stop()]);
+    if (dir) await removeTree(dir);
+  });
+
+  it("push then pull gives the same digests and the same bytes", async () => {
+    const pushed = await pushImage(source, "lading-testdata/app:app", `${registry.url}/team/app:1.0`, { client });
+    expect(pushed).toMatchObject({
+      repository: `${registry.url}/team/app`,
+      reference: `${registry.url}/team/app:1.0`,
+      tag: "1.0",
+      digest: APP.manifest,
+      manifests: 1,
+      borrowed: [],
+      uploadedBlobs: 4,
+    });
+    // Top layer first, as docker lists them.
+    expect(pushed.layers.map((layer) => [layer.digest, layer.status])).toEqual([...APP.layers].reverse().map((digest) => [digest, "Pushed"]));
+
+    const store = await freshStore();
+    const pulled = await pullImages(store, [`${registry.url}/team/app:1.0`], { client });
+    expect(pulled.moved).toEqual([]);
+    expect(pulled.fetchedBlobs).toBe(4);
+    expect(pulled.images).toHaveLength(1);
+    expect(pulled.images[0]).toMatchObject({
+      reference: `${registry.url}/team/app:1.0`,
+      repository: "team/app",
+      tagOrDigest: "1.0",
+      id: APP.manifest,
+      platforms: ["linux/amd64"],
+      absent: [],
+      tags: [`${registry.url}/team/app:1.0`],
+      digests: [`${registry.url}/team/app@${APP.manifest}`],
+      upToDate: false,
+    });
+    expect(pulled.images[0]?.layers.map((layer) => [layer.digest, layer.status])).toEqual(APP.layers.map((digest) => [digest, "Pull complete"]));
+    const record = await store.records.get(APP.manifest);
+    const original = await source.records.get(APP.manifest);
+    expect(record?.origin).toBe("archive");
+    expect(record?.images).toEqual(original?.images);
+    for (const digest of blobsOfRecord(record!)) {
+      expect(await sha256File(store.content.blobPath(digest))).toBe(digest);
+      expect(await readFile(store.content.blobPath(digest))).toEqual(await readFile(source.content.blobPath(digest)));
+    }
+    expect(await store.references.references()).toEqual([
+      { reference: `${registry.url}/team/app:1.0`, id: APP.manifest },
+      { reference: `${registry.url}/team/app@${APP.manifest}`, id: APP.manifest },
+    ]);
+
+    // Pushing it again finds every blob there; pushing it to another repository mounts them from the one it came from.
+    const again = await pushImage(store, `${registry.url}/team/app:1.0`, undefined, { client });
+    expect([again.digest, again.uploadedBlobs, again.layers.map((layer) => layer.status)]).toEqual([APP.manifest, 0, Array(3).fill("Layer already exists")]);
+    const mounted = await pushImage(store, `${registry.url}/team/app:1.0`, `${registry.url}/other/app:2`, { client });
+    expect([mounted.digest, mounted.uploadedBlobs, mounted.layers.map((layer) => layer.status)]).toEqual([APP.manifest, 0, Array(3).fill("Mounted from team/app")]);
+  });
+
+  it("a default pull of an index is sparse; its push needs the registry to hold the missing children", async () => {
+    const store = await freshStore();
+    const pulled = await pullImages(store, [`${registry.url}/multi:1`], { client, platforms: [{ os: "linux", architecture: "amd64" }] });
+    const arm64 = (await source.records.get(MULTI.index))?.images.find((image) => image.platform === "linux/arm64")?.manifest.digest as string;
+    expect(pulled.images[0]).toMatchObject({ id: MULTI.index, platforms: ["linux/amd64"], absent: ["linux/arm64"] });
+    const record = await store.records.get(MULTI.index);
+    expect(record?.images.map((image) => image.manifest.digest)).toEqual([MULTI.amd64]);
+    expect(record?.absent).toEqual([{ digest: arm64, mediaType: "application/vnd.oci.image.manifest.v1+json", platform: "linux/arm64" }]);
+    expect(await store.content.has(arm64)).toBe(false);
+
+    const failure = await pushImage(store, `${registry.url}/multi:1`, `${second.url}/multi:1`, { client }).catch((error: unknown) => error);
+    expect(isLadingError(failure) && failure.message).toBe(
+      `cannot push ${second.url}/multi:1: the image is sparse and registry ${second.url} does not have linux/arm64 (${arm64}) in multi (pull the image with --all-platforms first)`,
+    );
+    // Nothing was uploaded before the refusal.
+    expect(await client(second.url).hasBlob("multi", record!.images[0]!.config.digest)).toBe(false);
+
+    const strict = await pushImage(store, `${registry.url}/multi:1`, `${registry.url}/multi:copy`, { client, allPlatforms: true }).catch((error: unknown) => error);
+    expect(isLadingError(strict) && strict.message).toBe(
+      `cannot push ${registry.url}/multi:copy with --all-platforms: the store lacks linux/arm64 (${arm64}) (pull it with --all-platforms)`,
+    );
+    // The registry the index came from still has the arm64 manifest: there the sparse push succeeds.
+    const borrowed = await pushImage(store, `${registry.url}/multi:1`, `${registry.url}/multi:copy`, { client });
+    expect([borrowed.digest, borrowed.borrowed, borrowed.manifests]).toEqual([MULTI.index, [arm64], 2]);
+  });
+
+  it("--all-platforms pulls every child, and a push to an empty registry keeps the index digest", async () => {
+    const store = await freshStore();
+    const pulled = await pullImages(store, [`${registry.url}/multi:1`], { client, allPlatforms: true });
+    expect(pulled.images[0]).toMatchObject({ id: MULTI.index, platforms: ["linux/amd64", "linux/arm64"], absent: [] });
+    const pushed = await pushImage(store, `${registry.url}/multi:1`, `${second.url}/copied/multi:1`, { client, allPlatforms: true });
+    expect([pushed.digest, pushed.manifests, pushed.borrowed]).toEqual([MULTI.index, 3, []]);
+    const served = await client(second.url).getManifest("copied/multi", "1");
+    expect([served.digest, served.mediaType]).toEqual([MULTI.index, "application/vnd.oci.image.index.v1+json"]);
+    expect(served.bytes).toEqual(await readFile(source.content.blobPath(MULTI.index)));
+  });
+
+  it("a blob corrupted on the way is refused and the store is left byte-identical", async () => {
+    const store = await freshStore();
+    await loadArchive(store, await openArchivePath(join(TESTDATA, "oci-archive.tar")), { name: "lading-testdata/app" });
+    const before = await snapshotTree(store.paths.root);
+    proxy.corrupt = true;
+    try {
+      const failure = await pullImages(store, [`${proxy.url}/multi:1`], { client, allPlatforms: true }).catch((error: unknown) => error);
+      expect(isLadingError(failure) && failure.kind).toBe("invalid");
+      expect(isLadingError(failure) && failure.message).toMatch(new RegExp(`^registry ${proxy.url}: blob sha256:[0-9a-f]{64} of multi: digest mismatch \\(got sha256:[0-9a-f]{64}\\)$`));
+    } finally {
+      proxy.corrupt = false;
+    }
+    expect(await snapshotTree(store.paths.root)).toEqual(before);
+    expect(await store.references.get(`${proxy.url}/multi:1`)).toBeUndefined();
+  });
+
+  it("a second pull downloads no blob and reports the image up to date", async () => {
+    const store = await freshStore();
+    proxy.blobGets = 0;
+    const first = await pullImages(store, [`${proxy.url}/multi:1`], { client, allPlatforms: true });
+    const record = await store.records.get(MULTI.index);
+    const configsAndLayers = new Set(record!.images.flatMap((image) => [image.config.digest, ...image.layers.map((layer) => layer.digest)]));
+    expect([proxy.blobGets, first.fetchedBlobs, first.images[0]?.upToDate]).toEqual([configsAndLayers.size, configsAndLayers.size, false]);
+    const tree = await snapshotTree(join(store.paths.root, "blobs"));
+
+    proxy.blobGets = 0;
+    const second = await pullImages(store, [`${proxy.url}/multi:1`], { client, allPlatforms: true });
+    expect([proxy.blobGets, second.fetchedBlobs, second.fetchedBytes, second.images[0]?.upToDate]).toEqual([0, 0, 0, true]);
+    expect(second.images[0]?.layers.every((layer) => layer.status === "Already exists")).toBe(true);
+    expect(await snapshotTree(join(store.paths.root, "blobs"))).toEqual(tree);
+  });
+
+  it("pull by digest records only the digest reference", async () => {
+    const store = await freshStore();
+    const pulled = await pullImages(store, [`${registry.url}/multi@${MULTI.index}`], { client, platforms: [{ os: "linux", architecture: "arm64" }] });
+    expect(pulled.images[0]).toMatchObject({ tagOrDigest: MULTI.index, tags: [], digests: [`${registry.url}/multi@${MULTI.index}`], platforms: ["linux/arm64"], absent: ["linux/amd64"] });
+    expect(await store.references.references()).toEqual([{ reference: `${registry.url}/multi@${MULTI.index}`, id: MULTI.index }]);
+  });
+
+  it("errors name the reference: unknown tag, unknown platform", async () => {
+    const store = await freshStore();
+    const missing = await pullImages(store, [`${registry.url}/multi:nope`], { client }).catch((error: unknown) => error);
+    expect(isLadingError(missing) && [missing.kind, missing.message]).toEqual(["not-found", `registry ${registry.url}: manifest multi:nope not found`]);
+    const platform = await pullImages(store, [`${registry.url}/multi:1`], { client, platforms: [{ os: "linux", architecture: "s390x" }] }).catch((error: unknown) => error);
+    expect(isLadingError(platform) && platform.message).toBe(`platform linux/s390x is not in ${registry.url}/multi:1 (it has linux/amd64, linux/arm64)`);
+    expect(await store.records.list()).toEqual([]);
+  });
+
+  it("the CLI prints docker's lines for pull and push", async () => {
+    const root = join(dir, `store-${counter++}`);
+    const pulled = await cli(root, "pull", "--platform", "linux/amd64", `${registry.url}/multi:1`);
+    const record = await (await Store.open(root)).records.get(MULTI.index);
+    const layerLines = record!.images[0]!.layers.map((layer) => `${layer.digest.slice(7, 19)}: Pull complete`);
+    expect(pulled.stdout).toBe(
+      [`1: Pulling from multi`, ...layerLines, `Digest: ${MULTI.index}`, `Status: Downloaded newer image for ${registry.url}/multi:1`, `${registry.url}/multi:1`, ""].join("\n"),
+    );
+    expect(pulled.stderr).toBe(`note: ${registry.url}/multi:1 is sparse: linux/arm64 not pulled (use --all-platforms to pull every platform)\n`);
+
+    const again = await cli(root, "pull", "--platform", "linux/amd64", `${registry.url}/multi:1`);
+    expect(again.stdout).toBe(
+      [`1: Pulling from multi`, ...layerLines.map((line) => line.replace("Pull complete", "Already exists")), `Digest: ${MULTI.index}`, `Status: Image is up to date for ${registry.url}/multi:1`, `${registry.url}/multi:1`, ""].join("\n"),
+    );
+
+    const pushed = await cli(root, "push", `${registry.url}/multi:1`, `${registry.url}/multi:cli`);
+    const pushLines = [...record!.images[0]!.layers].reverse().map((layer) => `${layer.digest.slice(7, 19)}: Layer already exists`);
+    expect(pushed.stdout).toBe([`The push refers to repository [${registry.url}/multi]`, ...pushLines, `cli: digest: ${MULTI.index} size: ${record!.size}`, ""].join("\n"));
+    expect(pushed.stderr).toBe(`note: ${registry.url}/multi:cli is sparse: the registry already held ${record!.absent[0]!.digest}\n`);
+  });
+});
