@@ -262,7 +262,7 @@ export class RegistryClient {
     const scopes = [repositoryScope(repository, true)];
     const verified = (): Readable => {
       const source = open();
-      const out = verifyingStream(blob, (detail) => new LadingError("invalid", `${subject}: local blob ${detail}`));
+      const out = verifyingStream(blob, (detail) => this.error("invalid", subject, `local blob ${detail}`));
       source.once("error", (error) => out.destroy(error));
       out.once("close", () => source.destroy());
       return source.pipe(out);
@@ -283,7 +283,7 @@ export class RegistryClient {
             throw this.error("invalid", subject, `registry reports digest ${reported}`);
           }
         } catch (error) {
-          if (error instanceof Retryable) await this.cancelUpload(location, repository, subject);
+          await this.cancelUpload(location, repository, subject);
           throw error;
         }
       },
