@@ -4,11 +4,12 @@
  * only lading's own small documents are built in memory.
  */
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable, type Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import { createDigester, parseDigest } from "../core/digest.js";
 import { invalid, notFound, usage } from "../core/errors.js";
 import { isForeignLayerType } from "../core/media-types.js";
@@ -234,12 +235,17 @@ export async function saveImages(store: Store, queries: readonly string[], sink:
 
 /**
  * Saves into a temp file beside `target` and renames it into place at the end, so a failed save
- * never leaves a half archive under the requested name.
+ * never leaves a half archive under the requested name. The temp file is open before `save`
+ * starts and closed before it is removed: a save that fails at once (a convert whose input is
+ * refused) can neither race the file's creation nor leak its descriptor.
  */
 export async function saveToFile(target: string, save: (sink: Writable) => Promise<SaveResult>): Promise<SaveResult> {
   const temp = path.join(path.dirname(target), `.${path.basename(target)}.lading-${process.pid}-${randomBytes(6).toString("hex")}`);
+  const sink = createWriteStream(temp, { flags: "wx", mode: 0o644 });
+  await once(sink, "ready");
   try {
-    const result = await save(createWriteStream(temp, { flags: "wx", mode: 0o644 }));
+    const result = await save(sink);
+    await finished(sink);
     const handle = await open(temp, "r");
     try {
       await handle.sync();
@@ -249,6 +255,8 @@ export async function saveToFile(target: string, save: (sink: Writable) => Promi
     await rename(temp, target);
     return result;
   } catch (error) {
+    sink.destroy();
+    await finished(sink).catch(() => undefined);
     await unlink(temp).catch(() => undefined);
     throw error;
   }
