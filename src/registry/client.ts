@@ -432,7 +432,7 @@ export class RegistryClient {
         if (body !== undefined && !Buffer.isBuffer(body)) body.destroy();
         if (error instanceof LadingError) throw error;
         if (isConnectionError(error)) throw new Retryable(describeConnectionError(error));
-        throw this.error("io", x.subject, errorText(error));
+        throw this.error("io", x.subject, error instanceof Error ? describeConnectionError(error) : String(error));
       }
       if (body !== undefined && !Buffer.isBuffer(body) && !body.readableEnded) body.destroy();
       const status = res.statusCode ?? 0;

@@ -29,6 +29,12 @@ export function isConnectionError(error: unknown): error is Error {
 
 export function describeConnectionError(error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;
+  // OpenSSL's text is "<op> EPROTO <id>:error:<n>:SSL routines:<function>:<reason>:<file>:<line>:".
+  const sslReason = /SSL routines:[^:]*:([^:]+)/.exec(error.message)?.[1];
+  if (sslReason !== undefined) {
+    const hint = sslReason === "wrong version number" ? " (the registry may speak plain HTTP)" : "";
+    return `TLS handshake failed: ${sslReason}${hint}`;
+  }
   return code !== undefined && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
 }
 

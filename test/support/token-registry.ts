@@ -8,7 +8,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createPrivateKey, randomUUID, sign, type KeyObject } from "node:crypto";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, get as httpGet, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { get as httpsGet } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { TEST_REGISTRY_USER, freeLoopbackPort, makeTempDir, removeTree, run } from "./peers.js";
@@ -148,20 +149,60 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function waitListening(host: string, child: ChildProcess, logPath: string): Promise<void> {
+/** Writes a config (storage in `dir`, listening on `host`, plus `extra` lines) and starts docker-registry on it. */
+async function launchRegistry(dir: string, host: string, extra: string[], scheme = "http"): Promise<ChildProcess> {
+  const configPath = join(dir, "config.yml");
+  const logPath = join(dir, "registry.log");
+  writeFileSync(
+    configPath,
+    [
+      "version: 0.1",
+      "log: {level: warn}",
+      "storage:",
+      `  filesystem: {rootdirectory: ${JSON.stringify(join(dir, "data"))}}`,
+      "  delete: {enabled: true}",
+      `http:`,
+      `  addr: "${host}"`,
+      "  secret: lading-test-secret",
+      ...extra,
+      "",
+    ].join("\n"),
+  );
+  const child = spawnRegistry(configPath, logPath);
+  try {
+    await waitListening(`${scheme}://${host}`, child, logPath);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return child;
+}
+
+async function waitListening(base: string, child: ChildProcess, logPath: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited during startup; log:\n${readFileSync(logPath, "utf8")}`);
     try {
-      const res = await fetch(`http://${host}/v2/`, { signal: AbortSignal.timeout(2_000) });
-      await res.arrayBuffer();
-      if (res.status === 401) return;
+      if ((await probe(`${base}/v2/`)) !== 0) return;
     } catch {
       // not yet
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`docker-registry not ready after 30 s; log:\n${readFileSync(logPath, "utf8")}`);
+}
+
+/** Status of a GET (any answer means the registry listens), 0 when nothing answered. */
+function probe(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    // Readiness only: the certificate names a host, the probe dials the IP.
+    const req = (url.startsWith("https:") ? httpsGet : httpGet)(url, { timeout: 2_000, rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.once("timeout", () => req.destroy());
+    req.once("error", () => resolve(0));
+  });
 }
 
 /** Starts the token server and a docker-registry that trusts it, both on 127.0.0.1. */
@@ -182,30 +223,15 @@ export async function startTokenRegistry(opts: TokenRegistryOptions = {}): Promi
     const signer = await makeSigningKey(dir);
     server = await startTokenServer(signer, opts, log);
     const realm = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`;
-    const port = await freeLoopbackPort();
-    const host = `127.0.0.1:${port}`;
-    const configPath = join(dir, "config.yml");
-    const logPath = join(dir, "registry.log");
-    writeFileSync(
-      configPath,
-      [
-        "version: 0.1",
-        "log: {level: warn}",
-        "storage:",
-        `  filesystem: {rootdirectory: ${JSON.stringify(join(dir, "data"))}}`,
-        "  delete: {enabled: true}",
-        `http: {addr: "${host}", secret: lading-test-secret}`,
-        "auth:",
-        "  token:",
-        `    realm: ${JSON.stringify(realm)}`,
-        `    service: ${TOKEN_SERVICE}`,
-        `    issuer: ${TOKEN_ISSUER}`,
-        `    rootcertbundle: ${JSON.stringify(signer.certPath)}`,
-        "",
-      ].join("\n"),
-    );
-    child = spawnRegistry(configPath, logPath);
-    await waitListening(host, child, logPath);
+    const host = `127.0.0.1:${await freeLoopbackPort()}`;
+    child = await launchRegistry(dir, host, [
+      "auth:",
+      "  token:",
+      `    realm: ${JSON.stringify(realm)}`,
+      `    service: ${TOKEN_SERVICE}`,
+      `    issuer: ${TOKEN_ISSUER}`,
+      `    rootcertbundle: ${JSON.stringify(signer.certPath)}`,
+    ]);
     return {
       host,
       realm,
@@ -215,6 +241,44 @@ export async function startTokenRegistry(opts: TokenRegistryOptions = {}): Promi
       tokenLog: log,
       stop,
     };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+export interface TlsRegistry {
+  /** `vm-name:PORT`: a host name (not an IP) that resolves to 127.0.0.1 and matches the certificate. */
+  host: string;
+  /** The self-signed certificate (PEM) the registry serves, to pass as `ca`. */
+  ca: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * docker-registry serving TLS on 127.0.0.1 under `hostName` (which must resolve to 127.0.0.1,
+ * e.g. through /etc/hosts), with a self-signed certificate for that name.
+ */
+export async function startTlsRegistry(hostName: string): Promise<TlsRegistry> {
+  const dir = makeTempDir("lading-tls-registry-");
+  let child: ChildProcess | undefined;
+  const stop = async (): Promise<void> => {
+    if (child !== undefined) await stopChild(child);
+    await removeTree(dir);
+  };
+  try {
+    const keyPath = join(dir, "tls.key");
+    const certPath = join(dir, "tls.crt");
+    const r = await run("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+      "-keyout", keyPath, "-out", certPath, "-days", "2", "-subj", `/CN=${hostName}`,
+      "-addext", `subjectAltName=DNS:${hostName}`,
+    ]);
+    if (r.code !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
+    const ca = readFileSync(certPath, "utf8");
+    const port = await freeLoopbackPort();
+    child = await launchRegistry(dir, `127.0.0.1:${port}`, [`  tls: {certificate: ${JSON.stringify(certPath)}, key: ${JSON.stringify(keyPath)}}`], "https");
+    return { host: `${hostName}:${port}`, ca, stop };
   } catch (error) {
     await stop();
     throw error;
