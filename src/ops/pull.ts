@@ -7,7 +7,6 @@
  * every reference has arrived, and then the store commits them again against the expected
  * digests (all or nothing, under the gc lease so a prune cannot race).
  */
-import { pipeline } from "node:stream/promises";
 import { parseImageConfig, platformOfConfig } from "../archive/image-check.js";
 import { invalid, isLadingError, notFound } from "../core/errors.js";
 import { isIndexType, isManifestType, isSchema1Type } from "../core/media-types.js";
@@ -23,6 +22,7 @@ import { mergeImageRecords } from "./registry-record.js";
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 const MAX_INDEX_DEPTH = 8;
 const BLOB_ATTEMPTS = 3;
+const WRITE_BATCH = 1 << 20;
 
 export interface PullOptions {
   /** Fetch these platforms' manifests of an index (default: the host's). */
@@ -329,12 +329,10 @@ async function download(store: Store, plan: Plan, blob: { digest: string; size: 
     let counted = 0;
     try {
       const body = await plan.client.openBlob(plan.repository, blob);
-      // Counted by a listener beside the pipe rather than by one more stage in it.
-      body.on("data", (chunk: Buffer) => {
-        counted += chunk.length;
-        onBytes(chunk.length);
+      await writeBatched(body, ingest, (bytes) => {
+        counted += bytes;
+        onBytes(bytes);
       });
-      await pipeline(body, ingest.writable);
       return ingest;
     } catch (error) {
       await ingest.abort();
@@ -343,6 +341,33 @@ async function download(store: Store, plan: Plan, blob: { digest: string; size: 
       if ((isLadingError(error) && error.kind !== "io") || attempt >= BLOB_ATTEMPTS) throw error;
     }
   }
+}
+
+/**
+ * Writes a body into an ingest in batches of about WRITE_BATCH bytes: sockets deliver small
+ * chunks, and one file write per chunk costs more CPU than the download itself. One batch is
+ * written while the next one fills.
+ */
+async function writeBatched(body: AsyncIterable<Buffer>, ingest: Ingest, onBytes: (bytes: number) => void): Promise<void> {
+  let batch: Buffer[] = [];
+  let batched = 0;
+  let writing: Promise<void> = Promise.resolve();
+  const flush = async (): Promise<void> => {
+    const bytes = Buffer.concat(batch, batched);
+    batch = [];
+    batched = 0;
+    await writing;
+    writing = ingest.write(bytes);
+    writing.catch(() => undefined); // observed at the next flush or at the end
+  };
+  for await (const chunk of body) {
+    batch.push(chunk);
+    batched += chunk.length;
+    onBytes(chunk.length);
+    if (batched >= WRITE_BATCH) await flush();
+  }
+  if (batched > 0) await flush();
+  await writing;
 }
 
 async function recordPulls(store: Store, plans: readonly Plan[], present: Set<string>, fetched: Fetched): Promise<PullResult> {
