@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Readable, Transform } from "node:stream";
+import type { Transform } from "node:stream";
 import { COMPRESSION_SNIFF_BYTES, createDecompressor, detectCompression, type Compression } from "../tar/compression.js";
 import { LayerTarChecker, looksLikeTarBlock } from "./layer-check.js";
 import type { ScannedFile } from "./model.js";
@@ -13,6 +13,7 @@ export interface ProbeLimits {
 
 /** Where the bytes of a file go besides the hashers (the content store's ingest, for a load). */
 export interface BlobWriter {
+  /** The chunk is valid only until the returned promise settles (its buffer is then reused). */
   write(chunk: Buffer): void | Promise<void>;
   /** Called once the file has been read whole; the writer decides whether to keep it. */
   close(file: ScannedFile): Promise<void>;
@@ -25,9 +26,10 @@ const SHA512_NAME = /^blobs\/sha512\//;
 /**
  * Reads one regular file once: hashes it, detects its compression from its first bytes,
  * decompresses and hashes a compressed file (its diff ID), checks the names inside anything
- * that is a tar, keeps small JSON, and hands every chunk to the writer.
+ * that is a tar, keeps small JSON, and hands every chunk to the writer. A chunk of the body is
+ * valid only until the next one is asked for: whatever is kept is copied.
  */
-export async function probeFile(name: string, body: Readable, limits: ProbeLimits, writer?: BlobWriter): Promise<ScannedFile> {
+export async function probeFile(name: string, body: AsyncIterable<Buffer>, limits: ProbeLimits, writer?: BlobWriter): Promise<ScannedFile> {
   const rawHash = createHash("sha256");
   const sha512 = SHA512_NAME.test(name) ? createHash("sha512") : undefined;
   let size = 0;
@@ -36,18 +38,22 @@ export async function probeFile(name: string, body: Readable, limits: ProbeLimit
 
   const consume = async (chunk: Buffer): Promise<void> => {
     if (inspector === undefined) {
-      head = Buffer.concat([head as Buffer, chunk]);
-      if (head.length < SNIFF_BYTES) return;
-      inspector = new ContentInspector(head, limits);
-      chunk = head;
-      head = undefined;
+      if ((head as Buffer).length === 0 && chunk.length >= SNIFF_BYTES) {
+        inspector = new ContentInspector(chunk, limits);
+        head = undefined;
+      } else {
+        head = Buffer.concat([head as Buffer, chunk]);
+        if (head.length < SNIFF_BYTES) return;
+        inspector = new ContentInspector(head, limits);
+        chunk = head;
+        head = undefined;
+      }
     }
     await inspector.push(chunk);
   };
 
   try {
-    for await (const piece of body) {
-      const chunk = piece as Buffer;
+    for await (const chunk of body) {
       rawHash.update(chunk);
       sha512?.update(chunk);
       size += chunk.length;
@@ -105,7 +111,7 @@ class ContentInspector {
       if (this.jsonBytes > this.limits.maxJsonBytes) {
         this.jsonChunks = undefined;
         this.jsonTooLarge = true;
-      } else this.jsonChunks.push(chunk);
+      } else this.jsonChunks.push(Buffer.from(chunk));
     }
     this.checker?.push(chunk);
     if (this.decompressed) await this.decompressed.push(chunk);
@@ -189,7 +195,8 @@ class DecompressedHasher {
 
   async push(chunk: Buffer): Promise<void> {
     if (this.error) return;
-    if (!this.stream.write(chunk)) {
+    // The decoder works on the chunk after write() returns, and the caller's buffer is reused.
+    if (!this.stream.write(Buffer.from(chunk))) {
       await new Promise<void>((resolve) => {
         const settle = (): void => {
           this.stream.off("drain", settle);

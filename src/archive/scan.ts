@@ -1,6 +1,6 @@
-import type { Readable } from "node:stream";
 import { invalid } from "../core/errors.js";
 import type { Compression } from "../tar/compression.js";
+import type { TarBody } from "../tar/reader.js";
 import { safeEntryName } from "../tar/entry-name.js";
 import type { ScannedArchive, ScannedFile, ScannedLink } from "./model.js";
 import { probeFile, type BlobWriter, type ProbeLimits } from "./probe.js";
@@ -12,7 +12,8 @@ export interface ArchiveEntry {
   size: number;
   /** For links: the target resolved inside the archive's namespace. */
   resolvedTarget?: string;
-  body: Readable;
+  /** The bytes of a file; each chunk is valid only until the next step (copy to keep). Unread bytes are skipped. */
+  body: TarBody;
 }
 
 export interface ScanOptions extends ProbeLimits {
@@ -38,7 +39,6 @@ export async function scanEntries(
 
   for await (const entry of entries) {
     const { name } = entry;
-    if (entry.type !== "file") entry.body.resume();
     if (name === "") continue;
     if (entry.type === "directory") continue;
     if (entry.type === "other") throw invalid(`entry ${JSON.stringify(name)}: unsupported entry type (device, FIFO or similar)`, name);
@@ -60,19 +60,9 @@ export async function scanEntries(
       continue;
     }
 
-    // The body may fail (a truncated archive) while the writer is being opened: hold the error
-    // until probeFile listens, instead of letting it escape as an unhandled 'error' event.
-    let earlyError: unknown;
-    const holdError = (error: unknown): void => {
-      earlyError ??= error;
-    };
-    entry.body.on("error", holdError);
+    // The body is pulled, so nothing is read (and nothing can fail) until probeFile asks.
     const writer = options.openWriter ? await options.openWriter(name, entry.size) : undefined;
-    if (earlyError !== undefined) {
-      await writer?.abort();
-      throw earlyError;
-    }
-    const file = await probeFile(name, entry.body, options, writer).finally(() => entry.body.off("error", holdError));
+    const file = await probeFile(name, entry.body, options, writer);
     if (file.size !== entry.size) throw invalid(`entry ${JSON.stringify(name)}: size ${file.size} does not match its header (${entry.size})`, name);
     const earlier = files.get(name);
     if (earlier || links.has(name)) {

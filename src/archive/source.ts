@@ -1,11 +1,12 @@
 import { createReadStream } from "node:fs";
-import { lstat, readdir, readlink } from "node:fs/promises";
+import { lstat, open, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, pipeline } from "node:stream";
 import { invalid, usage } from "../core/errors.js";
-import { openDecompressed, STREAM_HIGH_WATER_MARK, type Compression } from "../tar/compression.js";
+import { fileChunkSource, prefixedSource, streamChunkSource, type ChunkSource } from "../tar/chunk-source.js";
+import { COMPRESSION_SNIFF_BYTES, createDecompressor, detectCompression, STREAM_HIGH_WATER_MARK, type Compression } from "../tar/compression.js";
 import { resolveLinkTarget, safeEntryName } from "../tar/entry-name.js";
-import { readTar } from "../tar/reader.js";
+import { readTarChunks, type TarBody } from "../tar/reader.js";
 import type { ArchiveEntry } from "./scan.js";
 
 export interface OpenedSource {
@@ -22,28 +23,68 @@ export async function openArchivePath(path: string): Promise<OpenedSource> {
   const info = await lstat(path).catch(() => undefined);
   if (!info) throw invalid(`${path}: no such file or directory`, path);
   if (info.isDirectory()) return openDirectory(path);
-  const stream = createReadStream(path, { highWaterMark: STREAM_HIGH_WATER_MARK });
-  return openTarStream(stream, info.size);
+  const handle = await open(path, "r");
+  try {
+    const stat = await handle.stat();
+    if (stat.isFile()) {
+      const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      if (detectCompression(head.subarray(0, bytesRead)) === "none") {
+        // The fast path: the tar read straight from the file through reused buffers.
+        const source = fileChunkSource(handle);
+        return { compression: "none", entries: tarEntries(source), bytesRead: source.bytesRead, totalBytes: stat.size };
+      }
+    }
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  await handle.close();
+  return openTarStream(createReadStream(path, { highWaterMark: STREAM_HIGH_WATER_MARK }), info.isFile() ? info.size : undefined);
 }
 
 /** Opens a tar stream (maybe compressed), for a file or standard input. */
-export async function openTarStream(input: Readable, totalBytes?: number): Promise<OpenedSource> {
-  let read = 0;
-  // Counted by iterating, never by a "data" listener: that would start the stream flowing before
-  // its consumer is ready, and bytes would be lost.
-  async function* counted(): AsyncGenerator<Buffer> {
-    for await (const chunk of input) {
-      read += (chunk as Buffer).length;
-      yield chunk as Buffer;
+export async function openTarStream(input: NodeJS.ReadableStream | Readable, totalBytes?: number): Promise<OpenedSource> {
+  const raw = streamChunkSource(input);
+  const head: Buffer[] = [];
+  let headLength = 0;
+  try {
+    while (headLength < COMPRESSION_SNIFF_BYTES) {
+      const chunk = await raw.read();
+      if (chunk === undefined) break;
+      head.push(chunk);
+      headLength += chunk.length;
     }
+  } catch (error) {
+    raw.close();
+    throw error;
   }
-  const counting = Readable.from(counted(), { objectMode: false, highWaterMark: STREAM_HIGH_WATER_MARK });
-  const { compression, stream } = await openDecompressed(counting);
-  return { compression, entries: tarEntries(stream), bytesRead: () => read, totalBytes };
+  const compression = detectCompression(head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head));
+  const whole = prefixedSource(head, raw);
+  if (compression === "none") return { compression, entries: tarEntries(whole), bytesRead: raw.bytesRead, totalBytes };
+  let decoder;
+  try {
+    decoder = createDecompressor(compression);
+  } catch (error) {
+    whole.close();
+    throw error;
+  }
+  pipeline(Readable.from(chunksOf(whole), { objectMode: false, highWaterMark: STREAM_HIGH_WATER_MARK }), decoder, () => {
+    // Errors reach the reader through the decoder, which pipeline destroys with them.
+  });
+  return { compression, entries: tarEntries(streamChunkSource(decoder)), bytesRead: raw.bytesRead, totalBytes };
 }
 
-async function* tarEntries(stream: Readable): AsyncGenerator<ArchiveEntry> {
-  for await (const entry of readTar(stream)) {
+async function* chunksOf(source: ChunkSource): AsyncGenerator<Buffer> {
+  try {
+    for (let chunk = await source.read(); chunk !== undefined; chunk = await source.read()) yield chunk;
+  } finally {
+    source.close();
+  }
+}
+
+async function* tarEntries(source: ChunkSource): AsyncGenerator<ArchiveEntry> {
+  for await (const entry of readTarChunks(source)) {
     const archiveEntry: ArchiveEntry = { name: entry.name, type: entry.type, size: entry.size, body: entry.body };
     if (entry.type === "symlink") archiveEntry.resolvedTarget = resolveLinkTarget(entry.name, entry.linkTarget ?? "");
     if (entry.type === "hardlink") archiveEntry.resolvedTarget = hardLinkTarget(entry.name, entry.linkTarget ?? "");
@@ -67,7 +108,7 @@ async function openDirectory(root: string): Promise<OpenedSource> {
   const names = await walk(root, "");
   names.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
   let finishedBytes = 0;
-  let current: { bytesRead: number } | undefined;
+  let current: ChunkSource | undefined;
   async function* entries(): AsyncGenerator<ArchiveEntry> {
     for (const name of names) {
       const path = join(root, name);
@@ -76,17 +117,21 @@ async function openDirectory(root: string): Promise<OpenedSource> {
         const target = await readlink(path);
         yield { name, type: "symlink", size: 0, resolvedTarget: resolveLinkTarget(name, target), body: emptyBody() };
       } else if (info.isFile()) {
-        const body = createReadStream(path, { highWaterMark: STREAM_HIGH_WATER_MARK });
-        current = body;
-        yield { name, type: "file", size: info.size, body };
-        finishedBytes += body.bytesRead;
+        const source = fileChunkSource(await open(path, "r"));
+        current = source;
+        try {
+          yield { name, type: "file", size: info.size, body: bodyOf(source) };
+        } finally {
+          source.close();
+        }
+        finishedBytes += source.bytesRead();
         current = undefined;
       } else {
         yield { name, type: "other", size: 0, body: emptyBody() };
       }
     }
   }
-  return { compression: "none", entries: entries(), bytesRead: () => finishedBytes + (current?.bytesRead ?? 0), totalBytes: undefined };
+  return { compression: "none", entries: entries(), bytesRead: () => finishedBytes + (current?.bytesRead() ?? 0), totalBytes: undefined };
 }
 
 function rank(name: string): number {
@@ -105,8 +150,21 @@ async function walk(root: string, prefix: string): Promise<string[]> {
   return found;
 }
 
-function emptyBody(): Readable {
-  return Readable.from([]);
+/** A whole file as a body: chunks valid until the next step, like a tar entry's. */
+function bodyOf(source: ChunkSource): TarBody {
+  return {
+    next: () => source.read(),
+    [Symbol.asyncIterator]: () => ({
+      next: async () => {
+        const value = await source.read();
+        return value === undefined ? { done: true, value: undefined } : { done: false, value };
+      },
+    }),
+  };
+}
+
+function emptyBody(): TarBody {
+  return bodyOf({ read: async () => undefined, close: () => undefined, bytesRead: () => 0 });
 }
 
 export function refuseTerminalInput(stdin: NodeJS.ReadStream): void {

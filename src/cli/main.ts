@@ -1,14 +1,49 @@
 import { Command, CommanderError } from "commander";
 import { toLadingError } from "../core/errors.js";
-import { registerVerify } from "./verify-command.js";
-import { registerServe } from "./serve-command.js";
-import { registerLoad } from "./load-command.js";
-import { registerFsck } from "./fsck-command.js";
-import { registerArchiveWriters } from "./save-command.js";
-import { registerImageCommands } from "./image-commands.js";
 import { printLine, type Terminal } from "./output.js";
 
-export function buildProgram(terminal: Terminal, setExit: (code: number) => void): Command {
+type SetExit = (code: number) => void;
+type Register = (program: Command, terminal: Terminal, setExit: SetExit) => void;
+
+/**
+ * Each command module, the commands it registers, and how to load it. Only the module of the
+ * command being run is imported: the others pull in the store, the server and every schema, which
+ * costs start-up time and memory on every invocation. The order is the order of `lading help`.
+ */
+const COMMAND_MODULES: readonly { commands: readonly string[]; load: () => Promise<Register> }[] = [
+  { commands: ["load"], load: async () => (await import("./load-command.js")).registerLoad },
+  { commands: ["save", "convert"], load: async () => (await import("./save-command.js")).registerArchiveWriters },
+  { commands: ["images", "inspect", "tag", "rmi", "prune"], load: async () => (await import("./image-commands.js")).registerImageCommands },
+  { commands: ["verify"], load: async () => (await import("./verify-command.js")).registerVerify },
+  { commands: ["serve"], load: async () => (await import("./serve-command.js")).registerServe },
+  { commands: ["fsck"], load: async () => (await import("./fsck-command.js")).registerFsck },
+  // { commands: ["pull", "push"], load: async () => (await import("./registry-commands.js")).registerRegistryCommands },
+];
+
+/** Global options that take a value, so the word after them is not the command. */
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(["--root"]);
+
+/** The command named on the command line (argv as process.argv), or undefined (help, version, none). */
+export function commandNameOf(argv: readonly string[]): string | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const word = argv[i] as string;
+    if (word === "--") return argv[i + 1];
+    if (GLOBAL_OPTIONS_WITH_VALUE.has(word)) {
+      i++;
+      continue;
+    }
+    if (word.startsWith("-")) continue;
+    return word;
+  }
+  return undefined;
+}
+
+/**
+ * The program with the modules for `commandName` registered, or all of them when the name is
+ * not one of lading's commands (help, an unknown or missing command: commander then lists or
+ * suggests every command exactly as before).
+ */
+export async function buildProgram(terminal: Terminal, setExit: SetExit, commandName?: string): Promise<Command> {
   const program = new Command();
   program
     .name("lading")
@@ -20,20 +55,18 @@ export function buildProgram(terminal: Terminal, setExit: (code: number) => void
       writeOut: (text) => terminal.stdout.write(text),
       writeErr: (text) => terminal.stderr.write(text),
     });
-  registerLoad(program, terminal);
-  registerArchiveWriters(program, terminal);
-  registerImageCommands(program, terminal, setExit);
-  registerVerify(program, terminal, setExit);
-  registerServe(program, terminal);
-  registerFsck(program, terminal, setExit);
+  const owner = COMMAND_MODULES.find((module) => commandName !== undefined && module.commands.includes(commandName));
+  const modules = owner ? [owner] : COMMAND_MODULES;
+  const registers = await Promise.all(modules.map((module) => module.load()));
+  for (const register of registers) register(program, terminal, setExit);
   return program;
 }
 
 /** Runs the CLI; resolves to the exit code. Errors become one line on stderr, never a stack. */
 export async function main(argv: string[], terminal: Terminal = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let exitCode = 0;
-  const program = buildProgram(terminal, (code) => (exitCode = code));
   try {
+    const program = await buildProgram(terminal, (code) => (exitCode = code), commandNameOf(argv));
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {

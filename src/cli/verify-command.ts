@@ -4,7 +4,6 @@ import { familiarNameOf } from "./names.js";
 import { verifyArchive, type VerifyReport } from "../ops/verify.js";
 import { printJson, printLine, shortId, type Terminal } from "./output.js";
 import { limitsFromOptions, type LimitOptions } from "./limits.js";
-import { runRoundtrip } from "./convert-command.js";
 
 export function registerVerify(program: Command, terminal: Terminal, setExit: (code: number) => void): void {
   program
@@ -19,7 +18,11 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
     .action(async (archive: string, options: { json?: boolean; roundtrip?: boolean } & LimitOptions) => {
       if (archive === "-") refuseTerminalInput(process.stdin);
       const source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive);
-      if (options.roundtrip) return setExit(await runRoundtrip(terminal, source, { ...limitsFromOptions(options), json: Boolean(options.json) }));
+      if (options.roundtrip) {
+        // The round trip needs the store and the writers: load them only for it.
+        const { runRoundtrip } = await import("./convert-command.js");
+        return setExit(await runRoundtrip(terminal, source, { ...limitsFromOptions(options), json: Boolean(options.json) }));
+      }
       const report = await verifyArchive(source, limitsFromOptions(options));
       if (options.json) printJson(terminal.stdout, report);
       else printSummary(terminal, report);

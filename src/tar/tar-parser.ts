@@ -1,0 +1,319 @@
+/**
+ * The framing of a tar stream, pulled from a ChunkSource: header blocks, PAX and GNU long-name
+ * headers, entry data handed out as slices of the source's chunks (no copies), padding skipped.
+ * Header rules follow what tar-stream (and so the rest of the ecosystem) accepts: any header whose
+ * checksum matches (v7, ustar, GNU), all-zero blocks skipped wherever they are, an archive that
+ * ends on a block boundary accepted with or without its end-of-archive blocks.
+ */
+import { invalid, type LadingError } from "../core/errors.js";
+import type { ChunkSource } from "./chunk-source.js";
+
+const BLOCK = 512;
+/** Largest PAX or GNU long-name header body kept in memory. */
+const MAX_EXTENDED_HEADER_BYTES = 4 * 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
+/** What a body answers once the reader has moved past its entry: the end. */
+const STALE = Buffer.alloc(0);
+
+/** Type names as tar-stream spells them (shown in error messages). */
+const TYPE_NAMES: Record<number, string> = {
+  0: "file",
+  1: "link",
+  2: "symlink",
+  3: "character-device",
+  4: "block-device",
+  5: "directory",
+  6: "fifo",
+  7: "contiguous-file",
+  72: "pax-header",
+  55: "pax-global-header",
+  27: "gnu-long-link-path",
+  28: "gnu-long-path",
+  30: "gnu-long-path",
+};
+
+export interface ParsedHeader {
+  /** After PAX / GNU long-name resolution, as the archive spells it. */
+  name: string;
+  /** tar-stream's type name ("file", "symlink", "character-device", ...), or null for an unknown flag. */
+  typeName: string | null;
+  size: number;
+  mode: number;
+  linkname: string | null;
+  /** Offset in the stream of the entry's first data byte. */
+  dataOffset: number;
+  /** The entry's name as messages show it, once the reader has checked it. */
+  label?: string;
+}
+
+/** The data of the current entry: each chunk is valid until the next step of any iteration. */
+export interface TarBody extends AsyncIterable<Buffer> {
+  next(): Promise<Buffer | undefined>;
+}
+
+interface Current {
+  header: ParsedHeader;
+  remaining: number;
+  padding: number;
+  body: TarBody;
+}
+
+const quote = (text: string): string => JSON.stringify(text);
+const paddingOf = (size: number): number => (BLOCK - (size % BLOCK)) % BLOCK;
+
+export class TarParser {
+  private chunk: Buffer = EMPTY;
+  private pos = 0;
+  /** Offset in the stream of chunk[pos]. */
+  private consumed = 0;
+  private current: Current | undefined;
+  private failure: { error: unknown } | undefined;
+  private paxGlobal: Record<string, string> | undefined;
+  private lock: Promise<unknown> = Promise.resolve();
+  /** Offset where the next entry's first header block is expected (for messages; kept by the reader). */
+  nextHeaderOffset = 0;
+  /** The last entry the reader accepted, named in "unexpected end of archive after entry" messages. */
+  lastLabel: string | undefined;
+
+  constructor(private readonly source: ChunkSource) {}
+
+  /** The next entry's header, or undefined at the end. Skips whatever of the previous body is unread. */
+  nextHeader(): Promise<ParsedHeader | undefined> {
+    return this.serialized(() => this.readHeader());
+  }
+
+  /** The body of the entry the last nextHeader() returned. */
+  body(): TarBody {
+    const current = this.current;
+    if (current === undefined) throw new Error("no current entry");
+    return current.body;
+  }
+
+  close(): void {
+    this.failure ??= { error: new Error("tar reader closed") };
+    this.source.close();
+  }
+
+  /** Runs operations one at a time; `idle` answers without touching the input (a stale body). */
+  private serialized<T>(operation: () => Promise<T>, idle?: () => T | undefined): Promise<T> {
+    const run = this.lock.then(async () => {
+      const answer = idle?.();
+      if (answer !== undefined) return answer;
+      if (this.failure) throw this.failure.error;
+      try {
+        return await operation();
+      } catch (error) {
+        this.failure ??= { error };
+        throw error;
+      }
+    });
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Makes chunk[pos] readable; false at the end of the input. */
+  private async fill(): Promise<boolean> {
+    if (this.pos < this.chunk.length) return true;
+    const next = await this.source.read();
+    if (next === undefined) {
+      this.chunk = EMPTY;
+      this.pos = 0;
+      return false;
+    }
+    this.chunk = next;
+    this.pos = 0;
+    return true;
+  }
+
+  /** Exactly n bytes (a slice when they lie in one chunk, else a copy), or how many there were. */
+  private async take(n: number): Promise<Buffer | number> {
+    if (!(await this.fill())) return 0;
+    if (this.chunk.length - this.pos >= n) {
+      const slice = this.chunk.subarray(this.pos, this.pos + n);
+      this.pos += n;
+      this.consumed += n;
+      return slice;
+    }
+    const copy = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      if (!(await this.fill())) return filled;
+      const count = Math.min(n - filled, this.chunk.length - this.pos);
+      this.chunk.copy(copy, filled, this.pos, this.pos + count);
+      this.pos += count;
+      this.consumed += count;
+      filled += count;
+    }
+    return copy;
+  }
+
+  /** Skips n bytes; returns how many there were. */
+  private async skip(n: number): Promise<number> {
+    let skipped = 0;
+    while (skipped < n) {
+      if (!(await this.fill())) break;
+      const count = Math.min(n - skipped, this.chunk.length - this.pos);
+      this.pos += count;
+      this.consumed += count;
+      skipped += count;
+    }
+    return skipped;
+  }
+
+  private truncatedIn(header: ParsedHeader, remaining: number): LadingError {
+    const name = header.label ?? header.name;
+    return invalid(`unexpected end of archive in entry ${quote(name)} (got ${header.size - remaining} of ${header.size} bytes)`, name);
+  }
+
+  private endedEarly(): LadingError {
+    const name = this.lastLabel;
+    if (name === undefined) return invalid("unexpected end of archive before the first entry");
+    return invalid(`unexpected end of archive after entry ${quote(name)}`, name);
+  }
+
+  private headerError(problem: string): LadingError {
+    return invalid(`invalid tar header at offset ${this.nextHeaderOffset}: ${problem}`);
+  }
+
+  private async finishCurrent(): Promise<void> {
+    const current = this.current;
+    if (current === undefined) return;
+    this.current = undefined;
+    if (current.remaining > 0) {
+      const skipped = await this.skip(current.remaining);
+      current.remaining -= skipped;
+      if (current.remaining > 0) throw this.truncatedIn(current.header, current.remaining);
+    }
+    if ((await this.skip(current.padding)) < current.padding) throw this.endedEarly();
+  }
+
+  private async readHeader(): Promise<ParsedHeader | undefined> {
+    await this.finishCurrent();
+    let pax: Record<string, string> | undefined;
+    let longName: string | undefined;
+    let longLink: string | undefined;
+    for (;;) {
+      const block = await this.take(BLOCK);
+      if (typeof block === "number") {
+        if (block === 0) return undefined;
+        throw this.endedEarly();
+      }
+      const sum = checksumOf(block);
+      if (sum === 8 * 0x20) continue; // an all-zero block
+      if (sum !== octal(block, 148, 8)) throw this.headerError("checksum mismatch");
+      const flag = block[156] === 0 ? 0 : (block[156] as number) - 0x30;
+      const typeName = TYPE_NAMES[flag] ?? null;
+      let size = octal(block, 124, 12);
+      if (typeName === "pax-header" || typeName === "pax-global-header" || typeName === "gnu-long-path" || typeName === "gnu-long-link-path") {
+        if (size > MAX_EXTENDED_HEADER_BYTES) throw this.headerError("extended header larger than 4 MiB");
+        if (!(size >= 0)) throw this.headerError("invalid size field");
+        const body = size === 0 ? EMPTY : await this.take(size);
+        if (typeof body === "number") throw this.endedEarly();
+        if (typeName === "pax-header") pax = { ...this.paxGlobal, ...decodePax(body) };
+        else if (typeName === "pax-global-header") this.paxGlobal = decodePax(body);
+        else if (typeName === "gnu-long-path") longName = cString(body, 0, body.length);
+        else longLink = cString(body, 0, body.length);
+        if ((await this.skip(paddingOf(size))) < paddingOf(size)) throw this.endedEarly();
+        continue;
+      }
+      let name = cString(block, 0, 100);
+      if (isUstar(block) && block[345] !== 0) name = `${cString(block, 345, 155)}/${name}`;
+      let linkname = block[157] === 0 ? null : cString(block, 157, 100);
+      if (longName !== undefined) name = longName;
+      if (longLink !== undefined) linkname = longLink;
+      if (pax !== undefined) {
+        if (pax.path) name = pax.path;
+        if (pax.linkpath) linkname = pax.linkpath;
+        if (pax.size) size = parseInt(pax.size, 10);
+      }
+      if (!(size >= 0)) throw this.headerError("invalid size field");
+      const header: ParsedHeader = { name, typeName, size, mode: octal(block, 100, 8), linkname, dataOffset: this.consumed };
+      // Directories and empty entries carry no data; any other entry's data follows, padded.
+      const hasData = size > 0 && typeName !== "directory";
+      this.current = { header, remaining: hasData ? size : 0, padding: hasData ? paddingOf(size) : 0, body: this.bodyFor(header) };
+      return header;
+    }
+  }
+
+  private bodyFor(header: ParsedHeader): TarBody {
+    const next = (): Promise<Buffer | undefined> =>
+      this.serialized(async () => {
+        const current = this.current;
+        if (current === undefined || current.header !== header || current.remaining === 0) return undefined;
+        if (!(await this.fill())) throw this.truncatedIn(header, current.remaining);
+        const count = Math.min(current.remaining, this.chunk.length - this.pos);
+        const slice = this.chunk.subarray(this.pos, this.pos + count);
+        this.pos += count;
+        this.consumed += count;
+        current.remaining -= count;
+        return slice;
+      }, () => (this.current?.header !== header ? STALE : undefined)).then((value) => (value === STALE ? undefined : value));
+    return {
+      next,
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          const value = await next();
+          return value === undefined ? { done: true, value: undefined } : { done: false, value };
+        },
+        // Leaving a body early is fine: the next header skips what is left of it.
+        return: async () => ({ done: true, value: undefined }),
+      }),
+    };
+  }
+}
+
+/** Sum of the header bytes with the checksum field counted as spaces (unsigned, as tar-stream). */
+function checksumOf(block: Buffer): number {
+  let sum = 8 * 0x20;
+  for (let i = 0; i < 148; i++) sum += block[i] as number;
+  for (let i = 156; i < BLOCK; i++) sum += block[i] as number;
+  return sum;
+}
+
+/** A numeric field: octal text (leading spaces and NULs skipped, ends at a space), or base-256. */
+function octal(block: Buffer, offset: number, length: number): number {
+  const field = block.subarray(offset, offset + length);
+  if (((field[0] as number) & 0x80) !== 0) return base256(field);
+  let start = 0;
+  while (start < field.length && field[start] === 0x20) start++;
+  let end = field.indexOf(0x20, start);
+  if (end === -1) end = field.length;
+  while (start < end && field[start] === 0) start++;
+  if (start === end) return 0;
+  return parseInt(field.toString("latin1", start, end), 8);
+}
+
+function base256(field: Buffer): number {
+  const positive = field[0] === 0x80;
+  if (!positive && field[0] !== 0xff) return NaN;
+  let value = 0;
+  for (let i = 1; i < field.length; i++) value = value * 256 + (positive ? (field[i] as number) : 0xff - (field[i] as number));
+  return positive ? value : -value;
+}
+
+function cString(bytes: Buffer, offset: number, length: number): string {
+  const end = bytes.indexOf(0, offset);
+  return bytes.toString("utf8", offset, end === -1 || end > offset + length ? offset + length : end);
+}
+
+function isUstar(block: Buffer): boolean {
+  return block[257] === 0x75 && block[258] === 0x73 && block[259] === 0x74 && block[260] === 0x61 && block[261] === 0x72 && block[262] === 0;
+}
+
+/** PAX records "<length> <key>=<value>\n"; parsing stops at the first malformed record. */
+function decodePax(body: Buffer): Record<string, string> {
+  const records: Record<string, string> = {};
+  let rest = body;
+  while (rest.length > 0) {
+    let space = 0;
+    while (space < rest.length && rest[space] !== 0x20) space++;
+    const length = parseInt(rest.toString("utf8", 0, space), 10);
+    if (!length) break;
+    const record = rest.toString("utf8", space + 1, length - 1);
+    const equals = record.indexOf("=");
+    if (equals === -1) break;
+    records[record.slice(0, equals)] = record.slice(equals + 1);
+    rest = rest.subarray(length);
+  }
+  return records;
+}

@@ -1,0 +1,102 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import tarStream from "tar-stream";
+import { afterAll, describe, expect, it } from "vitest";
+import { fileChunkSource, prefixedSource, streamChunkSource } from "../../src/tar/chunk-source.js";
+import { readTarChunks } from "../../src/tar/reader.js";
+
+const dir = mkdtempSync(join(tmpdir(), "lading-chunks-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+const pattern = (length: number, seed: number): Buffer => Buffer.from(Array.from({ length }, (_, i) => (i * 31 + seed * 7) & 0xff));
+
+async function packTar(files: { name: string; content: Buffer }[]): Promise<Buffer> {
+  const pack = tarStream.pack();
+  for (const file of files) pack.entry({ name: file.name, size: file.content.length }, file.content);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+describe("fileChunkSource", () => {
+  it("reads a file whole through two reused buffers, counting bytes", async () => {
+    const bytes = pattern(10_000, 1);
+    const path = join(dir, "plain");
+    writeFileSync(path, bytes);
+    const source = fileChunkSource(await open(path, "r"), 4096);
+    const sizes: number[] = [];
+    const seen = new Set<ArrayBuffer>();
+    const hash = createHash("sha256");
+    for (let chunk = await source.read(); chunk !== undefined; chunk = await source.read()) {
+      sizes.push(chunk.length);
+      seen.add(chunk.buffer as ArrayBuffer);
+      hash.update(chunk);
+    }
+    expect(sizes).toEqual([4096, 4096, 1808]);
+    expect(seen.size).toBe(2);
+    expect(hash.digest("hex")).toBe(sha256(bytes));
+    expect(source.bytesRead()).toBe(10_000);
+    expect(await source.read()).toBeUndefined();
+  });
+});
+
+describe("prefixedSource and streamChunkSource", () => {
+  it("hands out the head first, then the rest of the stream, skipping empty chunks", async () => {
+    const raw = streamChunkSource(Readable.from([Buffer.from("cd"), Buffer.alloc(0), Buffer.from("ef")]));
+    const whole = prefixedSource([Buffer.from("ab"), Buffer.alloc(0)], raw);
+    const got: string[] = [];
+    for (let chunk = await whole.read(); chunk !== undefined; chunk = await whole.read()) got.push(chunk.toString());
+    expect(got).toEqual(["ab", "cd", "ef"]);
+    expect(raw.bytesRead()).toBe(4);
+  });
+});
+
+describe("readTarChunks over a file in small reused chunks", () => {
+  it("gives every entry its exact bytes, whatever the chunk boundaries", async () => {
+    const files = [
+      { name: "a", content: pattern(700, 1) },
+      { name: "dir/b", content: Buffer.alloc(0) },
+      { name: `${"long/".repeat(30)}c`, content: pattern(5000, 3) },
+      { name: "d", content: pattern(1536, 4) },
+    ];
+    const path = join(dir, "archive.tar");
+    writeFileSync(path, await packTar(files));
+    for (const chunkBytes of [97, 512, 1000, 4096]) {
+      const listed: string[] = [];
+      for await (const entry of readTarChunks(fileChunkSource(await open(path, "r"), chunkBytes))) {
+        const hash = createHash("sha256");
+        let size = 0;
+        for await (const chunk of entry.body) {
+          hash.update(chunk);
+          size += chunk.length;
+        }
+        listed.push(`${entry.name} ${size} ${hash.digest("hex")}`);
+      }
+      expect(listed).toEqual(files.map((file) => `${file.name} ${file.content.length} ${sha256(file.content)}`));
+    }
+  });
+
+  it("skips a body left unread and fails a cut one with the truncation message", async () => {
+    const tar = await packTar([
+      { name: "a", content: pattern(3000, 1) },
+      { name: "b", content: pattern(2000, 2) },
+    ]);
+    const path = join(dir, "cut.tar");
+    writeFileSync(path, tar.subarray(0, 3584 + 512 + 1000));
+    const names: string[] = [];
+    const run = async (): Promise<void> => {
+      for await (const entry of readTarChunks(fileChunkSource(await open(path, "r"), 1024))) {
+        names.push(entry.name);
+        if (entry.name === "b") for await (const chunk of entry.body) void chunk;
+      }
+    };
+    await expect(run()).rejects.toThrow('unexpected end of archive in entry "b" (got 1000 of 2000 bytes)');
+    expect(names).toEqual(["a", "b"]);
+  });
+});
