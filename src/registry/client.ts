@@ -10,6 +10,7 @@ import { LadingError, notFound } from "../core/errors.js";
 import { MediaType, isIndexType, isManifestType } from "../core/media-types.js";
 import { authenticationFailed, repositoryScope, RegistryAuth, type CredentialsProvider } from "./auth.js";
 import { dockerConfigCredentials } from "./credentials.js";
+import { ChunkReader } from "./chunks.js";
 import { describeConnectionError, isConnectionError, Retryable, withRetries } from "./retry.js";
 import { BodyTooLargeError, discard, header, headerValues, readBody, Transport } from "./transport.js";
 import { verifyingStream, type BlobDescriptor } from "./verify-stream.js";
@@ -208,6 +209,11 @@ export class RegistryClient {
       throw notFound(`registry ${this.registryHost}: ${subject} not found`, subject);
     }
     if (res.statusCode !== 200) throw await this.failure(res, subject, repository);
+    const announced = header(res, "content-length");
+    if (announced !== undefined && Number(announced) !== blob.size) {
+      res.destroy();
+      throw this.error("invalid", subject, `size mismatch (registry announces ${announced} bytes, expected ${blob.size})`);
+    }
     const out = verifyingStream(blob, (detail) => this.error("invalid", subject, detail));
     let received = 0;
     res.on("data", (chunk: Buffer) => (received += chunk.length));
@@ -337,38 +343,34 @@ export class RegistryClient {
 
   private async putChunked(repository: string, location: URL, blob: BlobDescriptor, source: Readable, chunkSize: number, scopes: string[], subject: string): Promise<Response> {
     let current = location;
-    let offset = 0;
-    const send = async (chunk: Buffer): Promise<void> => {
-      const { res, url } = await this.once({
-        method: "PATCH",
-        target: current,
-        headers: { "Content-Type": "application/octet-stream", "Content-Range": `${offset}-${offset + chunk.length - 1}` },
-        body: chunk,
-        scopes,
-        subject,
-      });
-      if (res.statusCode !== 202 && res.statusCode !== 204) throw await this.failure(res, subject, repository);
-      await discard(res);
-      const next = header(res, "location");
-      if (next !== undefined) current = new URL(next, url);
-      offset += chunk.length;
-    };
+    const reader = new ChunkReader(source);
     try {
-      let pending: Buffer[] = [];
-      let pendingSize = 0;
-      for await (const piece of source as AsyncIterable<Buffer>) {
-        pending.push(piece);
-        pendingSize += piece.length;
-        while (pendingSize >= chunkSize) {
-          const all = Buffer.concat(pending);
-          await send(all.subarray(0, chunkSize));
-          pending = [all.subarray(chunkSize)];
-          pendingSize = all.length - chunkSize;
-        }
+      for (let offset = 0; offset < blob.size; offset += chunkSize) {
+        const length = Math.min(chunkSize, blob.size - offset);
+        let taken = false;
+        // A chunk streams once; a re-challenge after its bytes were read restarts the whole upload.
+        const body = (): Readable => {
+          if (taken) throw new Retryable(`authentication renewed during the upload at byte ${offset}`);
+          taken = true;
+          return reader.take(length);
+        };
+        const { res, url } = await this.once({
+          method: "PATCH",
+          target: current,
+          headers: { "Content-Type": "application/octet-stream", "Content-Range": `${offset}-${offset + length - 1}`, "Content-Length": String(length) },
+          body,
+          scopes,
+          subject,
+        });
+        if (res.statusCode !== 202 && res.statusCode !== 204) throw await this.failure(res, subject, repository);
+        await discard(res);
+        const next = header(res, "location");
+        if (next !== undefined) current = new URL(next, url);
       }
-      if (pendingSize > 0) await send(Buffer.concat(pending));
+      // The verifying stream reports a digest or size mismatch only when it ends.
+      await reader.end();
     } finally {
-      source.destroy();
+      reader.close();
     }
     const url = new URL(current);
     url.searchParams.set("digest", blob.digest);

@@ -1,4 +1,4 @@
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { digestOf } from "../../src/core/digest.js";
 import { MediaType } from "../../src/core/media-types.js";
@@ -126,18 +126,59 @@ describe.skipIf(!hasRegistry)("RegistryClient against docker-registry (anonymous
     });
   });
 
-  it("errors the stream when the blob is shorter than its descriptor says", async () => {
+  it("refuses a blob whose announced Content-Length differs from the descriptor", async () => {
     const bytes = Buffer.from("twelve bytes");
     const blob = blobOf(bytes);
     await client.uploadBlob("size/app", blob, () => Readable.from([bytes]));
-    await expect(collect(await client.openBlob("size/app", { digest: blob.digest, size: 13 }))).rejects.toMatchObject({
+    await expect(client.openBlob("size/app", { digest: blob.digest, size: 13 })).rejects.toMatchObject({
       kind: "invalid",
-      message: `registry ${proxy.host}: blob ${blob.digest} of size/app: size mismatch (got 12 bytes, expected 13)`,
+      message: `registry ${proxy.host}: blob ${blob.digest} of size/app: size mismatch (registry announces 12 bytes, expected 13)`,
     });
-    await expect(collect(await client.openBlob("size/app", { digest: blob.digest, size: 5 }))).rejects.toMatchObject({
+  });
+
+  it("errors the stream on size when no Content-Length is announced (chunked transfer)", async () => {
+    const bytes = Buffer.from("twelve bytes");
+    const blob = blobOf(bytes);
+    await client.uploadBlob("size/app", blob, () => Readable.from([bytes]));
+    const unannounced = await startProxy(registry.url, {
+      rewriteBody: (_req, upstream) => {
+        delete upstream.headers["content-length"];
+        return new PassThrough();
+      },
+    });
+    const viaChunked = new RegistryClient(unannounced.host, { credentials: async () => undefined });
+    try {
+      await expect(collect(await viaChunked.openBlob("size/app", { digest: blob.digest, size: 13 }))).rejects.toMatchObject({
+        kind: "invalid",
+        message: `registry ${unannounced.host}: blob ${blob.digest} of size/app: size mismatch (got 12 bytes, expected 13)`,
+      });
+      await expect(collect(await viaChunked.openBlob("size/app", { digest: blob.digest, size: 5 }))).rejects.toMatchObject({
+        kind: "invalid",
+        message: `registry ${unannounced.host}: blob ${blob.digest} of size/app: size mismatch (more than 5 bytes)`,
+      });
+      expect(await collect(await viaChunked.openBlob("size/app", blob))).toEqual(bytes);
+    } finally {
+      viaChunked.close();
+      await unannounced.stop();
+    }
+  });
+
+  it("refuses to finish a chunked upload whose source is short or differs, and sends no final PUT", async () => {
+    const bytes = Buffer.alloc(5000, 1);
+    const blob = blobOf(bytes);
+    const altered = Buffer.from(bytes);
+    altered[4999] = 2;
+    const from = proxy.log.length;
+    await expect(client.uploadBlob("bad/chunked", blob, () => Readable.from([altered]), { chunkSize: 2048 })).rejects.toMatchObject({
       kind: "invalid",
-      message: `registry ${proxy.host}: blob ${blob.digest} of size/app: size mismatch (more than 5 bytes)`,
+      message: `registry ${proxy.host}: upload of blob ${blob.digest} to bad/chunked: local blob digest mismatch (got ${digestOf(altered)})`,
     });
+    await expect(client.uploadBlob("bad/chunked", blob, () => Readable.from([bytes.subarray(0, 4000)]), { chunkSize: 2048 })).rejects.toMatchObject({
+      kind: "invalid",
+      message: `registry ${proxy.host}: upload of blob ${blob.digest} to bad/chunked: local blob size mismatch (got 4000 bytes, expected 5000)`,
+    });
+    expect(proxy.log.slice(from).filter((r) => r.method === "PUT")).toEqual([]);
+    expect(await client.hasBlob("bad/chunked", blob.digest)).toBe(false);
   });
 
   it("mounts a blob from another repository, and answers false when the source lacks it", async () => {

@@ -79,6 +79,24 @@ describe.skipIf(!hasRegistry)("faults between lading and docker-registry", () =>
     }
   });
 
+  it("takes the media type from the body when the Content-Type served is generic", async () => {
+    const proxy = await startProxy(registry.url, {
+      rewriteBody: (req, upstream) => {
+        if (req.path.includes("/manifests/")) upstream.headers["content-type"] = "text/plain; charset=utf-8";
+        return undefined;
+      },
+    });
+    const client = new RegistryClient(proxy.host, { credentials: anonymous });
+    try {
+      expect(await client.getManifest("app", "v1")).toEqual({ bytes: manifest, mediaType: MediaType.ociManifest, digest: digestOf(manifest) });
+      expect(await client.headManifest("app", "v1")).toEqual({ digest: digestOf(manifest), mediaType: MediaType.ociManifest, size: manifest.length });
+      expect(proxy.log.map((r) => r.method)).toEqual(["GET", "HEAD", "GET"]);
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
   it("retries after 503 and after a dropped connection, with back-off", async () => {
     const proxy = await startProxy(registry.url, {
       intercept: (_req, res, count) => {
