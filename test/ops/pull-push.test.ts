@@ -44,22 +44,43 @@ const MULTI = {
 
 const client: RegistryClientFactory = (host) => new RegistryClient(host, { retryDelayMs: 10, credentials: async () => undefined });
 
-/** A proxy in front of a registry: counts blob GETs, and can flip a byte of every blob body it serves. */
+/**
+ * A proxy in front of a registry: counts blob GETs, can flip a byte of every blob body it serves,
+ * and can cut the connection half way through the next `cuts` bodies of the blob `cutDigest`.
+ */
 interface BlobProxy {
   url: string;
   blobGets: number;
   corrupt: boolean;
+  cuts: number;
+  cutDigest: string;
   close(): Promise<void>;
 }
 
 async function startBlobProxy(target: string): Promise<BlobProxy> {
   const [targetHost, targetPort] = target.split(":") as [string, string];
-  const state = { blobGets: 0, corrupt: false };
+  const state = { blobGets: 0, corrupt: false, cuts: 0, cutDigest: "" };
   const server: Server = createServer((req, res) => {
     const isBlobGet = req.method === "GET" && /\/blobs\/sha256:[0-9a-f]{64}$/.test(req.url ?? "");
     if (isBlobGet) state.blobGets++;
     const upstream = request({ host: targetHost, port: Number(targetPort), method: req.method, path: req.url, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
+      const length = Number(answer.headers["content-length"] ?? 0);
+      if (isBlobGet && state.cuts > 0 && req.url?.endsWith(`/${state.cutDigest}`) && answer.statusCode === 200 && length > 1) {
+        state.cuts--;
+        res.flushHeaders();
+        let sent = 0;
+        answer.on("data", (chunk: Buffer) => {
+          const room = Math.floor(length / 2) - sent;
+          if (room > 0) res.write(chunk.subarray(0, room));
+          sent += chunk.length;
+          if (sent >= length / 2) {
+            answer.destroy();
+            setTimeout(() => res.socket?.destroy(), 20);
+          }
+        });
+        return;
+      }
       if (!(isBlobGet && state.corrupt && answer.statusCode === 200)) {
         answer.pipe(res);
         return;
@@ -92,6 +113,18 @@ async function startBlobProxy(target: string): Promise<BlobProxy> {
     },
     set corrupt(value: boolean) {
       state.corrupt = value;
+    },
+    get cuts() {
+      return state.cuts;
+    },
+    set cuts(value: number) {
+      state.cuts = value;
+    },
+    get cutDigest() {
+      return state.cutDigest;
+    },
+    set cutDigest(value: string) {
+      state.cutDigest = value;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -245,6 +278,30 @@ describe.skipIf(!ready)("pull and push against docker-registry 2.8", () => {
     }
     expect(await snapshotTree(store.paths.root)).toEqual(before);
     expect(await store.references.get(`${proxy.url}/multi:1`)).toBeUndefined();
+  });
+
+  it("a blob whose connection is cut half way is downloaded again; cut every time, the pull fails after three tries and changes nothing", async () => {
+    const store = await freshStore();
+    const { config, layers } = (await source.records.get(APP.manifest))!.images[0]!;
+    const halfOfCut = Math.floor((layers[1]?.size ?? 0) / 2);
+    await pushImage(source, "lading-testdata/app:app", `${registry.url}/cut/app:1`, { client });
+    proxy.blobGets = 0;
+    proxy.cutDigest = APP.layers[1] as string;
+    proxy.cuts = 1;
+    const pulled = await pullImages(store, [`${proxy.url}/cut/app:1`], { client, parallel: 1 });
+    expect([proxy.cuts, proxy.blobGets, pulled.fetchedBlobs, pulled.images[0]?.id]).toEqual([0, 5, 4, APP.manifest]);
+    expect(await store.content.verifyBlob(config.digest)).toBe(true);
+    for (const digest of APP.layers) expect(await store.content.verifyBlob(digest)).toBe(true);
+
+    const other = await freshStore();
+    const before = await snapshotTree(other.paths.root);
+    proxy.cuts = 100;
+    const failure = await pullImages(other, [`${proxy.url}/cut/app:1`], { client, parallel: 1 }).catch((error: unknown) => error);
+    const attempts = 100 - proxy.cuts;
+    proxy.cuts = 0;
+    expect(isLadingError(failure) && [failure.kind, failure.message]).toEqual(["io", `registry ${proxy.url}: blob ${APP.layers[1]} of cut/app: connection lost after ${halfOfCut} bytes`]);
+    expect(attempts).toBe(3);
+    expect(await snapshotTree(other.paths.root)).toEqual(before);
   });
 
   it("a second pull downloads no blob and reports the image up to date", async () => {
