@@ -43,7 +43,7 @@ export interface FetchedManifest {
 }
 
 export interface UploadOptions {
-  /** Bytes per PATCH of a chunked upload (default 16 MiB). */
+  /** Bytes per PATCH of a chunked upload (default 64 MiB; each chunk streams, nothing is buffered). */
   chunkSize?: number;
   /** Largest blob sent in one monolithic PUT (default 64 MiB, or chunkSize when that is given). */
   chunkThreshold?: number;
@@ -54,7 +54,7 @@ export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.ociManifest, Media
 const DEFAULT_ATTEMPTS = 4;
 const DEFAULT_RETRY_DELAY_MS = 200;
 const DEFAULT_CHUNK_THRESHOLD = 64 * 1024 * 1024;
-const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
+const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
 const ERROR_BODY_LIMIT = 64 * 1024;
 const MAX_REDIRECTS = 10;
