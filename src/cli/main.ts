@@ -13,11 +13,11 @@ type Register = (program: Command, terminal: Terminal, setExit: SetExit) => void
 const COMMAND_MODULES: readonly { commands: readonly string[]; load: () => Promise<Register> }[] = [
   { commands: ["load"], load: async () => (await import("./load-command.js")).registerLoad },
   { commands: ["save", "convert"], load: async () => (await import("./save-command.js")).registerArchiveWriters },
+  { commands: ["pull", "push"], load: async () => (await import("./registry-commands.js")).registerRegistryCommands },
   { commands: ["images", "inspect", "tag", "rmi", "prune"], load: async () => (await import("./image-commands.js")).registerImageCommands },
   { commands: ["verify"], load: async () => (await import("./verify-command.js")).registerVerify },
   { commands: ["serve"], load: async () => (await import("./serve-command.js")).registerServe },
   { commands: ["fsck"], load: async () => (await import("./fsck-command.js")).registerFsck },
-  // { commands: ["pull", "push"], load: async () => (await import("./registry-commands.js")).registerRegistryCommands },
 ];
 
 /** Global options that take a value, so the word after them is not the command. */
