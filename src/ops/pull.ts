@@ -7,6 +7,7 @@
  * every reference has arrived, and then the store commits them again against the expected
  * digests (all or nothing, under the gc lease so a prune cannot race).
  */
+import { open } from "node:fs/promises";
 import { parseImageConfig, platformOfConfig } from "../archive/image-check.js";
 import { invalid, isLadingError, notFound } from "../core/errors.js";
 import { isIndexType, isManifestType, isSchema1Type } from "../core/media-types.js";
@@ -333,6 +334,8 @@ async function download(store: Store, plan: Plan, blob: { digest: string; size: 
         counted += bytes;
         onBytes(bytes);
       });
+      await ingest.finish();
+      await flushToDisk(ingest.path);
       return ingest;
     } catch (error) {
       await ingest.abort();
@@ -340,6 +343,19 @@ async function download(store: Store, plan: Plan, blob: { digest: string; size: 
       // A connection lost half way is worth another try; a wrong digest or size is not.
       if ((isLadingError(error) && error.kind !== "io") || attempt >= BLOB_ATTEMPTS) throw error;
     }
+  }
+}
+
+/**
+ * fsyncs a finished ingest file now, while other blobs still download, so that the commit's own
+ * fsync (which the all-or-nothing commit still does) finds nothing left to write.
+ */
+async function flushToDisk(file: string): Promise<void> {
+  const handle = await open(file, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
