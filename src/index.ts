@@ -25,3 +25,8 @@ export { verifyArchive, type VerifyReport, type VerifiedImage } from "./ops/veri
 export { loadArchive, type LoadOptions, type LoadResult, type LoadedImage } from "./ops/load.js";
 export { listImages, inspectImage, tagImage, removeImage, pruneBlobs, type ImageSummary } from "./ops/images.js";
 export { resolveImage } from "./ops/resolve-image.js";
+export { pullImages, type PullOptions, type PullResult, type PulledImage } from "./ops/pull.js";
+export { pushImage, type PushOptions, type PushResult } from "./ops/push.js";
+export type { RegistryAccess, RegistryClientFactory } from "./ops/registry-access.js";
+export { RegistryClient, type RegistryClientOptions } from "./registry/client.js";
+export { dockerConfigCredentials } from "./registry/credentials.js";
