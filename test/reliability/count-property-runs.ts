@@ -9,5 +9,5 @@ if (file) {
     appendFileSync(file, `${JSON.stringify({ property: { runs: details.numRuns, failed: details.failed } })}\n`);
     if (details.failed) throw new Error(fc.defaultReportMessage(details));
   };
-  fc.configureGlobal({ ...fc.readConfigureGlobal(), reporter: report, asyncReporter: async (details) => report(details) });
+  fc.configureGlobal({ ...fc.readConfigureGlobal(), reporter: report });
 }
