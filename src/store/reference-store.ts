@@ -37,6 +37,7 @@ export interface ReferenceEntry {
 /** Everything readers need, derived from one RepositoriesFile and never changed afterwards. */
 export interface ReferenceState {
   readonly file: RepositoriesFile;
+  /** Built on first use: the store's own lookups go through `file`, so a reload need not build it. */
   readonly idByReference: ReadonlyMap<string, string>;
   /** Every reference, sorted by reference. */
   readonly entries: readonly ReferenceEntry[];
@@ -128,7 +129,7 @@ export class ReferenceStore {
         lock.assertHeld();
         await writeFileAtomic(this.filePath, text, FILE_MODE);
         const bytes = Buffer.from(text, "utf8");
-        const state = indexRepositories(parseRepositoriesJson(bytes, this.filePath));
+        const state = indexRepositories(parseRepositoriesJson(bytes, this.filePath, before.file));
         this.cache = { bytes, state };
         return { changed: true, value, snapshot: state.file };
       },
@@ -137,13 +138,18 @@ export class ReferenceStore {
   }
 
   async get(ref: string | ImageReference): Promise<string | undefined> {
-    const state = await this.load();
-    return state.idByReference.get(lookupKey(toReference(ref)).reference);
+    const { repository, reference } = lookupKey(toReference(ref));
+    return idIn((await this.load()).file, repository, reference);
   }
 
   /** All references, or those of one image, sorted by reference. */
   async references(id?: string): Promise<ReferenceEntry[]> {
     return filterById((await this.load()).entries, id);
+  }
+
+  /** The state reads are served from: the document, and its references sorted. */
+  state(): Promise<ReferenceState> {
+    return this.load();
   }
 
   /** The current file, parsed and validated; an absent file is an empty store. */
@@ -164,7 +170,7 @@ export class ReferenceStore {
   private async readCurrent(): Promise<ReferenceState> {
     const bytes = await readIfExists(this.filePath);
     if (this.cache !== undefined && sameBytes(this.cache.bytes, bytes)) return this.cache.state;
-    const state = indexRepositories(bytes === null ? emptyRepositories() : parseRepositoriesJson(bytes, this.filePath));
+    const state = indexRepositories(bytes === null ? emptyRepositories() : parseRepositoriesJson(bytes, this.filePath, this.cache?.state.file));
     this.cache = { bytes, state };
     return state;
   }
@@ -173,34 +179,66 @@ export class ReferenceStore {
 /**
  * Parses and validates a repositories.json text. Every repository key must be a familiar
  * repository name, every reference key a familiar tag or digest reference of that repository,
- * every value an image ID `sha256:<64 hex>`. The error names the key at fault.
+ * every value an image ID `sha256:<64 hex>`. The error names the key at fault (the first in
+ * byte order, when there are several).
+ *
+ * Reloads of a large file must be quick, so the common case takes shortcuts that accept exactly
+ * what the full checks accept: a repository whose references and IDs are those of the same
+ * repository in `previous` (a document this function returned) is taken from it as it is; a
+ * repository name once found valid is remembered (validity depends on the string alone); a
+ * reference key is its repository name followed by `:tag` or `@algorithm:hex`, which one anchored
+ * pattern decides. Only a key that fails a shortcut goes through the full grammar, which then
+ * names the problem.
  */
-export function parseRepositoriesJson(text: string | Uint8Array, source: string): RepositoriesFile {
+export function parseRepositoriesJson(text: string | Uint8Array, source: string, previous?: RepositoriesFile): RepositoriesFile {
   const document = parseJsonStrict(text, source);
   if (!isPlainObject(document)) throw invalid(`${source}: expected a JSON object`, source);
   const repositories = document.Repositories;
   if (repositories === undefined || repositories === null) return emptyRepositories();
   if (!isPlainObject(repositories)) throw invalid(`${source}: "Repositories" must be an object`, source);
 
-  const result: Record<string, Record<string, string>> = {};
-  for (const repoName of sortedKeys(repositories)) {
-    const where = `${source}: Repositories[${JSON.stringify(repoName)}]`;
-    checkRepositoryKey(repoName, where);
+  const reusable = previous !== undefined && validatedFiles.has(previous) ? previous.Repositories : undefined;
+  const result: Record<string, Readonly<Record<string, string>>> = {};
+  for (const repoName of keysInByteOrder(repositories)) {
     const refs = repositories[repoName];
-    if (!isPlainObject(refs)) throw invalid(`${where} must be an object`, source);
-    const checked: Record<string, string> = {};
-    for (const refKey of sortedKeys(refs)) {
-      const refWhere = `${where}[${JSON.stringify(refKey)}]`;
-      checkReferenceKey(refKey, repoName, refWhere);
+    const before = reusable !== undefined && Object.hasOwn(reusable, repoName) ? reusable[repoName] : undefined;
+    if (before !== undefined && isPlainObject(refs) && sameReferences(before, refs)) {
+      result[repoName] = before;
+      continue;
+    }
+    const where = (): string => `${source}: Repositories[${JSON.stringify(repoName)}]`;
+    if (!knownRepositoryKeys.has(repoName)) {
+      checkRepositoryKey(repoName, where());
+      rememberRepositoryKey(repoName);
+    }
+    if (!isPlainObject(refs)) throw invalid(`${where()} must be an object`, source);
+    const refKeys = keysInByteOrder(refs);
+    for (const refKey of refKeys) {
       const id = refs[refKey];
-      if (typeof id !== "string" || !IMAGE_ID.test(id)) {
+      if (!isReferenceKeyOf(refKey, repoName)) checkReferenceKey(refKey, repoName, `${where()}[${JSON.stringify(refKey)}]`);
+      if (typeof id !== "string" || !isImageId(id)) {
+        const refWhere = `${where()}[${JSON.stringify(refKey)}]`;
         throw invalid(`${refWhere}: invalid image ID ${JSON.stringify(id)} (want sha256:<64 lowercase hex>)`, source);
       }
-      checked[refKey] = id;
     }
-    result[repoName] = Object.freeze(checked);
+    result[repoName] = Object.freeze(inKeyOrder(refs as Record<string, string>, refKeys));
   }
-  return Object.freeze({ Repositories: Object.freeze(result) });
+  const file = Object.freeze({ Repositories: Object.freeze(result) });
+  validatedFiles.add(file);
+  return file;
+}
+
+/** Documents parseRepositoriesJson returned: only their repositories may be reused unchecked. */
+const validatedFiles = new WeakSet<RepositoriesFile>();
+
+/** Same keys with the same values; `before` is known valid, `refs` is fresh from the parser. */
+function sameReferences(before: Readonly<Record<string, string>>, refs: Record<string, unknown>): boolean {
+  let count = 0;
+  for (const key in refs) {
+    if (!Object.hasOwn(before, key) || before[key] !== refs[key]) return false;
+    count++;
+  }
+  return Object.keys(before).length === count;
 }
 
 /** Docker's form: compact, keys sorted at both levels, no trailing newline. */
@@ -216,15 +254,32 @@ export function serializeRepositoriesJson(file: RepositoriesFile): string {
 /** Builds the lookup maps of a document. Pure: the same file always gives the same state. */
 export function indexRepositories(file: RepositoriesFile): ReferenceState {
   const entries: ReferenceEntry[] = [];
-  for (const refs of Object.values(file.Repositories)) {
-    for (const [reference, id] of Object.entries(refs)) entries.push({ reference, id });
+  for (const repoName in file.Repositories) {
+    const refs = file.Repositories[repoName] as Readonly<Record<string, string>>;
+    for (const reference in refs) entries.push({ reference, id: refs[reference] as string });
   }
+  // Repositories in byte order give references almost in byte order: the sort has little to do.
   entries.sort((a, b) => compareStrings(a.reference, b.reference));
-  return Object.freeze({
-    file,
-    idByReference: new Map(entries.map((entry) => [entry.reference, entry.id])),
-    entries: Object.freeze(entries),
-  });
+  return new IndexedState(file, Object.freeze(entries));
+}
+
+class IndexedState implements ReferenceState {
+  private lookup: Map<string, string> | undefined;
+
+  constructor(
+    readonly file: RepositoriesFile,
+    readonly entries: readonly ReferenceEntry[],
+  ) {}
+
+  get idByReference(): ReadonlyMap<string, string> {
+    return (this.lookup ??= new Map(this.entries.map((entry) => [entry.reference, entry.id])));
+  }
+}
+
+/** The image ID a stored reference key points to, looked up in the document itself. */
+function idIn(file: RepositoriesFile, repository: string, reference: string): string | undefined {
+  const refs = Object.hasOwn(file.Repositories, repository) ? file.Repositories[repository] : undefined;
+  return refs !== undefined && Object.hasOwn(refs, reference) ? refs[reference] : undefined;
 }
 
 /** A working copy of the document with Docker's rules for each change. */
@@ -393,6 +448,63 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Byte order, as Go's encoding/json sorts map keys (the keys here are ASCII). */
 function sortedKeys(object: object): string[] {
   return Object.keys(object).sort(compareStrings);
+}
+
+/** Object.keys in byte order; a file written by Docker or lading is in that order already. */
+function keysInByteOrder(object: object): string[] {
+  const keys = Object.keys(object);
+  for (let i = 1; i < keys.length; i++) {
+    if ((keys[i - 1] as string) > (keys[i] as string)) return keys.sort(compareStrings);
+  }
+  return keys;
+}
+
+/** The object itself when its own key order is `keys` already (JSON.parse's fresh object), else a copy in that order. */
+function inKeyOrder(object: Record<string, string>, keys: string[]): Record<string, string> {
+  let i = 0;
+  let ordered = true;
+  for (const key in object) {
+    if (key !== keys[i++]) {
+      ordered = false;
+      break;
+    }
+  }
+  if (ordered) return object;
+  const copy: Record<string, string> = {};
+  for (const key of keys) copy[key] = object[key] as string;
+  return copy;
+}
+
+/** Repository keys already found valid: a pure function of the string, so safe to share across stores. */
+const knownRepositoryKeys = new Set<string>();
+const KNOWN_REPOSITORY_KEYS_MAX = 100_000;
+
+function rememberRepositoryKey(repoName: string): void {
+  if (knownRepositoryKeys.size >= KNOWN_REPOSITORY_KEYS_MAX) knownRepositoryKeys.clear();
+  knownRepositoryKeys.add(repoName);
+}
+
+// Given a valid familiar repository name R, the full check accepts exactly R:TAG and R@DIGEST
+// (distribution/reference's tag grammar; a digest go-digest accepts): R fixes the name, and a
+// tag or digest cannot contain a "/", so the name part cannot be read differently.
+const TAG_AFTER_NAME = /:[\w][\w.-]{0,127}$/y;
+const DIGEST_AFTER_NAME = /@(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/y;
+
+function isReferenceKeyOf(refKey: string, repoName: string): boolean {
+  if (refKey.length <= repoName.length || !refKey.startsWith(repoName)) return false;
+  const pattern = refKey.charCodeAt(repoName.length) === 0x3a /* : */ ? TAG_AFTER_NAME : DIGEST_AFTER_NAME;
+  pattern.lastIndex = repoName.length;
+  return pattern.test(refKey);
+}
+
+/** sha256:<64 lowercase hex>, without a regular expression: this runs once per reference on every reload. */
+function isImageId(id: string): boolean {
+  if (id.length !== 71 || !id.startsWith("sha256:")) return false;
+  for (let i = 7; i < 71; i++) {
+    const c = id.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
 }
 
 function compareStrings(a: string, b: string): number {

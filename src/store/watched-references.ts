@@ -9,6 +9,12 @@
  * replace the file by rename, a read never sees a torn file; a hand edit in place might, so a
  * failed parse is retried a few times before the file counts as invalid.
  *
+ * A stamp is trusted only once the file is older than the timestamp granularity allows a second
+ * write to hide in (git's "racily clean" rule): a file replaced twice within one clock tick, by
+ * a same-sized file that got the freed inode back, would otherwise look unchanged. A reload is
+ * cheap when nothing changed (byte comparison) and, when something did, reuses every repository
+ * that did not change (see parseRepositoriesJson).
+ *
  * Updates are the base class's: locked, re-read strictly under the lock (an invalid file fails
  * the update instead of being overwritten), atomic rename.
  */
@@ -48,13 +54,19 @@ export interface WatchedReferencesEvents {
 type FileStamp = { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint } | null;
 
 const WATCH_DEBOUNCE_MS = 5;
+/** A file changed less than this before it was read may change again unseen by its stamp. */
+const RACY_WINDOW_NS = 100_000_000n;
 
 export class WatchedReferences extends ReferenceStore {
   private good: ReferenceState;
   private goodBytes: Buffer | null = null;
   /** The stamp of the file last read, valid or not; undefined before the first read. */
   private seen: FileStamp | undefined;
+  /** Whether `seen` was read so soon after its change that an equal stamp proves nothing. */
+  private seenRacy = false;
   private invalidFile: LadingError | undefined;
+  /** The bytes that gave `invalidFile`, so that re-reading them does not parse and retry again. */
+  private invalidBytes: Buffer | null = null;
   private refreshing: Promise<ReferenceState> | undefined;
   private readonly events = new EventEmitter<WatchedReferencesEvents>();
   private watcher: FSWatcher | undefined;
@@ -78,11 +90,6 @@ export class WatchedReferences extends ReferenceStore {
   /** Whether a directory watcher is active (false where fs.watch is unavailable: reads still stat). */
   get watching(): boolean {
     return this.watcher !== undefined;
-  }
-
-  /** The state reads are served from, after the cheap change check. */
-  state(): Promise<ReferenceState> {
-    return this.load();
   }
 
   /** Re-reads the file whatever its stamp says (SIGHUP). Resolves to the state now served. */
@@ -123,7 +130,7 @@ export class WatchedReferences extends ReferenceStore {
   protected override async load(): Promise<ReferenceState> {
     for (;;) {
       const stamp = await statStamp(this.filePath);
-      if (this.seen !== undefined && sameStamp(stamp, this.seen)) return this.good;
+      if (this.seen !== undefined && !this.seenRacy && sameStamp(stamp, this.seen)) return this.good;
       if (this.refreshing === undefined) return this.refresh();
       // A read already in flight may have started before this change: wait for it, then check again.
       await this.refreshing.catch(() => undefined);
@@ -140,16 +147,25 @@ export class WatchedReferences extends ReferenceStore {
 
   private async readAndAdopt(): Promise<ReferenceState> {
     for (let attempt = 0; ; attempt++) {
-      const { stamp, bytes } = await readWithStamp(this.filePath);
+      const { stamp, bytes, racy } = await readWithStamp(this.filePath);
+      this.seenRacy = racy;
+      if (sameBytes(bytes, this.goodBytes)) {
+        this.adopt(stamp, bytes, this.good);
+        return this.good;
+      }
+      if (this.invalidFile !== undefined && bytes !== null && sameBytes(bytes, this.invalidBytes)) {
+        this.rejectFile(stamp, bytes, this.invalidFile);
+        return this.good;
+      }
       let state: ReferenceState;
       try {
-        state = bytes === null ? indexRepositories(parseRepositoriesJson("{}", this.filePath)) : indexRepositories(parseRepositoriesJson(bytes, this.filePath));
+        state = indexRepositories(parseRepositoriesJson(bytes ?? "{}", this.filePath, this.good.file));
       } catch (error) {
         if (attempt < this.parseRetries) {
           await delay(this.retryDelayMs);
           continue;
         }
-        this.rejectFile(stamp, toLadingError(error));
+        this.rejectFile(stamp, bytes, toLadingError(error));
         return this.good;
       }
       this.adopt(stamp, bytes, state);
@@ -160,14 +176,16 @@ export class WatchedReferences extends ReferenceStore {
   private adopt(stamp: FileStamp, bytes: Buffer | null, state: ReferenceState): void {
     this.seen = stamp;
     this.invalidFile = undefined;
+    this.invalidBytes = null;
     if (sameBytes(bytes, this.goodBytes)) return;
     this.good = state;
     this.goodBytes = bytes;
     this.events.emit("change", state);
   }
 
-  private rejectFile(stamp: FileStamp, error: LadingError): void {
+  private rejectFile(stamp: FileStamp, bytes: Buffer | null, error: LadingError): void {
     this.seen = stamp;
+    this.invalidBytes = bytes;
     const repeated = this.invalidFile?.message === error.message;
     this.invalidFile = error;
     if (!repeated) this.events.emit("invalid", error);
@@ -198,18 +216,24 @@ async function statStamp(filePath: string): Promise<FileStamp> {
   }
 }
 
-/** The bytes and the stamp of the same file version: both come from one open descriptor. */
-async function readWithStamp(filePath: string): Promise<{ stamp: FileStamp; bytes: Buffer | null }> {
+/**
+ * The bytes and the stamp of the same file version: both come from one open descriptor. `racy`:
+ * the file changed within RACY_WINDOW_NS of this read (or its times lie in the future).
+ */
+async function readWithStamp(filePath: string): Promise<{ stamp: FileStamp; bytes: Buffer | null; racy: boolean }> {
   let handle;
   try {
     handle = await open(filePath, "r");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { stamp: null, bytes: null };
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { stamp: null, bytes: null, racy: false };
     throw toLadingError(error);
   }
   try {
     const stamp = stampOf(await handle.stat({ bigint: true }));
-    return { stamp, bytes: await handle.readFile() };
+    const bytes = await handle.readFile();
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const changed = stamp !== null && stamp.ctimeNs > stamp.mtimeNs ? stamp.ctimeNs : (stamp?.mtimeNs ?? 0n);
+    return { stamp, bytes, racy: now - changed < RACY_WINDOW_NS };
   } finally {
     await handle.close();
   }

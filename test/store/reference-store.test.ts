@@ -2,9 +2,10 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LadingError } from "../../src/core/errors.js";
-import { formatReference, parseReference } from "../../src/core/reference.js";
+import { familiarName, formatReference, parseReference } from "../../src/core/reference.js";
 import { writeFileAtomic } from "../../src/store/atomic-file.js";
 import {
   indexRepositories,
@@ -501,6 +502,75 @@ describe("parseRepositoriesJson validation", () => {
       "registry@sha256:367eb40fd0330a7e464777121e39d2f5b3e8e23a1e159342e53ab05c9e4d94e6",
     ]);
     expect(state.idByReference.get("jess/hollywood:latest")).toBe(SAVE_LOAD_CASES["jess/hollywood:latest"]);
+  });
+});
+
+describe("parseRepositoriesJson shortcuts accept exactly what the full checks accept", () => {
+  /** The full rule for one reference key of repository `repoName`, straight from the grammar. */
+  function fullRuleAccepts(refKey: string, repoName: string): boolean {
+    try {
+      const ref = parseReference(refKey);
+      if (familiarName(ref) !== repoName) return false;
+      if ((ref.tag === undefined) === (ref.digest === undefined)) return false;
+      return formatReference(ref, "familiar") === refKey;
+    } catch {
+      return false;
+    }
+  }
+
+  function accepted(repoName: string, refKey: string): boolean {
+    try {
+      parseRepositoriesJson(JSON.stringify({ Repositories: { [repoName]: { [refKey]: ID1 } } }), "f");
+      return true;
+    } catch (error) {
+      expect(error).toBeInstanceOf(LadingError);
+      return false;
+    }
+  }
+
+  const REPOSITORIES = ["busybox", "library/x/y", "team/app", "localhost:5000/team/x", "registry.example.com/a", "[::1]:5000/v6", "a-b", "a", "123"];
+
+  it("agrees on generated keys: tags, digests, and near misses (fixed seed)", () => {
+    const tail = fc.oneof(
+      fc.stringMatching(/^:[\w][\w.-]{0,130}$/),
+      fc.stringMatching(/^:[A-Za-z0-9._:@/-]{0,8}$/),
+      fc.stringMatching(/^@sha(256|512|1):[0-9a-fA-F]{62,66}$/),
+      fc.stringMatching(/^@sha512:[0-9a-f]{127,129}$/),
+      fc.constant(""),
+      fc.stringMatching(/^[/:@][a-z0-9]{1,6}(:[a-z0-9]{1,4})?$/),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(...REPOSITORIES), fc.constantFrom("", "docker.io/", "library/", "docker.io/library/"), tail, (repoName, prefix, suffix) => {
+        const refKey = `${prefix}${repoName}${suffix}`;
+        expect(accepted(repoName, refKey)).toBe(fullRuleAccepts(refKey, repoName));
+      }),
+      { seed: 55, numRuns: 3000 },
+    );
+  });
+
+  it("accepts sha512 digest references and names the first bad key in byte order, whatever the file's order", () => {
+    const sha512 = `sha512:${"ab".repeat(64)}`;
+    expect(parseRepositoriesJson(`{"Repositories":{"busybox":{"busybox@${sha512}":"${ID1}"}}}`, "f").Repositories.busybox).toEqual({ [`busybox@${sha512}`]: ID1 });
+    const unsorted = `{"Repositories":{"zeta":{"zeta:-bad":"${ID1}"},"alpha":{"alpha:ok":"${ID1}","alpha:-x":"${ID1}"}}}`;
+    expect(caughtSync(() => parseRepositoriesJson(unsorted, "f")).message).toBe('f: Repositories["alpha"]["alpha:-x"]: not a reference: invalid reference format: "alpha:-x"');
+    const upper = `{"Repositories":{"busybox":{"busybox@sha256:${"A".repeat(64)}":"${ID1}"}}}`;
+    expect(caughtSync(() => parseRepositoriesJson(upper, "f")).message).toBe(
+      `f: Repositories["busybox"]["busybox@sha256:${"A".repeat(64)}"]: not a reference: invalid reference format: invalid checksum digest format (sha256:${"A".repeat(64)})`,
+    );
+    // A repository name found valid once is remembered, but an invalid one is refused every time.
+    for (let i = 0; i < 2; i++) {
+      expect(caughtSync(() => parseRepositoriesJson(`{"Repositories":{"Busybox":{}}}`, "f")).message).toBe(
+        'f: Repositories["Busybox"]: not a repository name: invalid reference format: repository name (library/Busybox) must be lowercase',
+      );
+    }
+  });
+
+  it("keeps a file's keys in byte order and gives the same state for a reordered file", () => {
+    const ordered = parseRepositoriesJson(MARSHALLED, "f");
+    const reordered = parseRepositoriesJson(JSON.stringify({ Repositories: Object.fromEntries(Object.entries(JSON.parse(MARSHALLED).Repositories as object).reverse()) }), "f");
+    expect(Object.keys(reordered.Repositories)).toEqual(Object.keys(ordered.Repositories));
+    expect(serializeRepositoriesJson(reordered)).toBe(MARSHALLED);
+    expect(indexRepositories(reordered).entries).toEqual(indexRepositories(ordered).entries);
   });
 });
 
