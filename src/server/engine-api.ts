@@ -11,12 +11,14 @@ import type { WatchedReferences } from "../store/watched-references.js";
 import type { ConfigCache } from "./image-views.js";
 import { historyRoute, inspectRoute, listImagesRoute, loadRoute, removeRoute, saveRoute, tagRoute, type ImageApi } from "./image-routes.js";
 import { API_VERSION, commonHeaders, HttpError, MIN_API_VERSION, sendError } from "./responses.js";
+import type { StoreListing } from "./store-listing.js";
 import { infoRoute, pingRoute, versionRoute } from "./system-routes.js";
 
 export interface EngineApi {
   store: Store;
   references: WatchedReferences;
   configs: ConfigCache;
+  listing: StoreListing;
   /** One line per server-side failure (5xx other than 501). */
   log(line: string): void;
 }
@@ -38,7 +40,7 @@ async function route(api: EngineApi, req: IncomingMessage, res: ServerResponse):
   const method = req.method ?? "GET";
   const url = new URL(req.url ?? "/", "http://lading");
   const path = stripVersion(url.pathname);
-  const images: ImageApi = { store: api.store, configs: api.configs };
+  const images: ImageApi = { store: api.store, configs: api.configs, listing: api.listing };
 
   if (path === "/_ping" && (method === "GET" || method === "HEAD")) return pingRoute(req, res);
   if (path === "/version" && method === "GET") return versionRoute(res);

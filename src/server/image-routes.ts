@@ -11,17 +11,18 @@ import { loadArchive } from "../ops/load.js";
 import { removeImage, tagImage } from "../ops/images.js";
 import { saveSelection, selectImages } from "../ops/save.js";
 import type { Store } from "../store/store.js";
-import { historyRows, inspectDocument, listImageEntries, parseImageFilters, resolveComplete, type ConfigCache } from "./image-views.js";
-import { jsonMessage, sendEmpty, sendJson } from "./responses.js";
+import { historyRows, inspectDocument, listImagesBody, resolveComplete, type ConfigCache } from "./image-views.js";
+import { jsonMessage, sendEmpty, sendJson, sendJsonText } from "./responses.js";
+import type { StoreListing } from "./store-listing.js";
 
 export interface ImageApi {
   store: Store;
   configs: ConfigCache;
+  listing: StoreListing;
 }
 
 export async function listImagesRoute(api: ImageApi, url: URL, res: ServerResponse): Promise<void> {
-  const filters = parseImageFilters(url.searchParams.get("filters"));
-  sendJson(res, 200, await listImageEntries(api.store, api.configs, filters));
+  sendJsonText(res, 200, await listImagesBody(api.store, api.configs, api.listing, url.searchParams.get("filters") ?? ""));
 }
 
 export async function inspectRoute(api: ImageApi, name: string, res: ServerResponse): Promise<void> {

@@ -13,6 +13,7 @@ import type { ReferenceEntry } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
 import { primaryImage, readConfig, summarize, type ImageSummary } from "../ops/images.js";
 import { lookupReference, resolveImage } from "../ops/resolve-image.js";
+import type { StoreListing } from "./store-listing.js";
 
 export const INCOMPLETE_LABEL = "lading.incomplete";
 
@@ -55,18 +56,23 @@ const EMPTY_CONTAINER_CONFIG = {
   Labels: null,
 };
 
-/** Configs are content-addressed, so a parsed one never goes stale. */
+/** Configs are content-addressed, so a parsed one never goes stale; the least recently used goes first. */
 export class ConfigCache {
   private readonly byDigest = new Map<string, ImageConfig>();
 
-  constructor(private readonly capacity = 4096) {}
+  constructor(private readonly capacity = 16_384) {}
 
   async get(store: Store, image: PlatformImage): Promise<ImageConfig> {
-    const known = this.byDigest.get(image.config.digest);
-    if (known) return known;
+    const digest = image.config.digest;
+    const known = this.byDigest.get(digest);
+    if (known) {
+      this.byDigest.delete(digest);
+      this.byDigest.set(digest, known);
+      return known;
+    }
     const config = await readConfig(store, image);
-    if (this.byDigest.size >= this.capacity) this.byDigest.clear();
-    this.byDigest.set(image.config.digest, config);
+    if (this.byDigest.size >= this.capacity) this.byDigest.delete(this.byDigest.keys().next().value as string);
+    this.byDigest.set(digest, config);
     return config;
   }
 }
@@ -96,46 +102,88 @@ export function parseImageFilters(text: string | null): ImageFilters {
   return filters;
 }
 
-export async function listImageEntries(store: Store, configs: ConfigCache, filters: ImageFilters): Promise<ImageListEntry[]> {
-  const references = await store.references.references();
-  const records = await store.records.list();
-  const recorded = new Set(records.map((record) => record.id));
-  const complete: { entry: ImageListEntry; created: string }[] = [];
-  for (const record of records) {
-    const summary = await summarize(store, record, references);
-    const entry = await listEntry(store, configs, record, summary, filters);
-    if (entry) complete.push({ entry, created: summary.created ?? "" });
-  }
-  complete.sort((a, b) => b.created.localeCompare(a.created) || a.entry.Id.localeCompare(b.entry.Id));
+/**
+ * GET /images/json's body. Its inputs (the reference state, the records, their missing blobs)
+ * come from caches that hand back the same objects while nothing changed on disk, so an unchanged
+ * store answers with the body built last time for the same filters.
+ */
+export async function listImagesBody(store: Store, configs: ConfigCache, listing: StoreListing, filtersText: string): Promise<string> {
+  const filters = parseImageFilters(filtersText);
+  const state = await store.references.state();
+  const records = await listing.records(store);
+  const missing = await listing.missingBlobs(store, records);
+  return listing.remember(filtersText, [state, records, missing], async () => {
+    const entries = await listImageEntries(store, configs, state.entries, records, missing, filters);
+    return `${JSON.stringify(entries)}\n`;
+  });
+}
 
-  const unrecorded = new Map<string, ReferenceEntry[]>();
-  for (const reference of references) {
-    if (!recorded.has(reference.id)) unrecorded.set(reference.id, [...(unrecorded.get(reference.id) ?? []), reference]);
+/** The list itself: one pass over the references (grouped by image) and over the records. */
+export async function listImageEntries(
+  store: Store,
+  configs: ConfigCache,
+  references: readonly ReferenceEntry[],
+  records: readonly ImageRecord[],
+  missing: ReadonlyMap<string, string | null>,
+  filters: ImageFilters,
+): Promise<ImageListEntry[]> {
+  const referencesById = new Map<string, string[]>();
+  for (const { reference, id } of references) {
+    const known = referencesById.get(id);
+    if (known) known.push(reference);
+    else referencesById.set(id, [reference]);
   }
+  const listed = await Promise.all(
+    records.map(async (record) => {
+      const names = matchingNames(referencesById.get(record.id) ?? [], filters);
+      return names === undefined ? undefined : listEntry(store, configs, record, names, missing.get(record.id) ?? undefined);
+    }),
+  );
+  const complete = listed.filter((item) => item !== undefined);
+  complete.sort((a, b) => compareStrings(b.created, a.created) || compareStrings(a.entry.Id, b.entry.Id));
+
+  const recorded = new Set(records.map((record) => record.id));
+  const unrecorded = [...referencesById].filter(([id]) => !recorded.has(id));
   const incomplete: ImageListEntry[] = [];
-  for (const [id, refs] of [...unrecorded].sort(([a], [b]) => a.localeCompare(b))) {
-    const names = matchingNames(refs.map((ref) => ref.reference), filters);
+  for (const [id, refs] of unrecorded.sort(([a], [b]) => compareStrings(a, b))) {
+    const names = matchingNames(refs, filters);
     if (names === undefined) continue;
     incomplete.push(entryOf(id, names, 0, 0, { [INCOMPLETE_LABEL]: `missing image record ${id}` }));
   }
   return [...complete.map(({ entry }) => entry), ...incomplete];
 }
 
+/** One listed image; `created` (RFC 3339, "" when unknown) orders the list as Docker does, newest first. */
 async function listEntry(
   store: Store,
   configs: ConfigCache,
   record: ImageRecord,
-  summary: ImageSummary,
-  filters: ImageFilters,
-): Promise<ImageListEntry | undefined> {
-  const names = matchingNames([...summary.repoTags, ...summary.repoDigests], filters);
-  if (names === undefined) return undefined;
-  const created = summary.created === null ? 0 : Math.floor(Date.parse(summary.created) / 1000);
-  const missing = summary.incomplete[0];
-  if (missing !== undefined) return entryOf(record.id, names, created, 0, { [INCOMPLETE_LABEL]: `missing blob ${missing}` });
-  const image = primaryImage(record);
-  const labels = image ? ((await configs.get(store, image)).config?.Labels ?? null) : null;
-  return entryOf(record.id, names, Number.isFinite(created) ? created : 0, summary.size, labels);
+  names: { tags: string[]; digests: string[] },
+  missing: string | undefined,
+): Promise<{ entry: ImageListEntry; created: string }> {
+  const image = shownImage(record);
+  const config = image && (missing === undefined || (await store.content.has(image.config.digest))) ? await configs.get(store, image) : undefined;
+  const created = config?.created ?? "";
+  const seconds = created === "" ? 0 : Math.floor(Date.parse(created) / 1000);
+  const createdSeconds = Number.isFinite(seconds) ? seconds : 0;
+  if (missing !== undefined) return { entry: entryOf(record.id, names, createdSeconds, 0, { [INCOMPLETE_LABEL]: `missing blob ${missing}` }), created };
+  // The size summarize() reports: the shown platform's config, manifest and layers.
+  const size = image ? image.config.size + image.manifest.size + image.layers.reduce((sum, layer) => sum + layer.size, 0) : record.size;
+  return { entry: entryOf(record.id, names, createdSeconds, size, config?.config?.Labels ?? null), created };
+}
+
+/** primaryImage, remembered per record object (StoreListing keeps the objects of unchanged records). */
+const shownImages = new WeakMap<ImageRecord, PlatformImage | null>();
+
+function shownImage(record: ImageRecord): PlatformImage | undefined {
+  let image = shownImages.get(record);
+  if (image === undefined) shownImages.set(record, (image = primaryImage(record) ?? null));
+  return image ?? undefined;
+}
+
+/** Code-unit order: RFC 3339 times and hex IDs sort correctly, and without a collator's cost. */
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

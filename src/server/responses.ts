@@ -17,7 +17,11 @@ export function commonHeaders(res: ServerResponse): void {
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = `${JSON.stringify(value)}\n`;
+  sendJsonText(res, status, `${JSON.stringify(value)}\n`);
+}
+
+/** A JSON body serialised already (with its trailing newline, as Docker's encoder writes it). */
+export function sendJsonText(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
   res.end(body);
 }

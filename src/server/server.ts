@@ -14,6 +14,7 @@ import { Store } from "../store/store.js";
 import { WatchedReferences } from "../store/watched-references.js";
 import { createRequestHandler } from "./engine-api.js";
 import { ConfigCache } from "./image-views.js";
+import { StoreListing } from "./store-listing.js";
 import { referenceWarnings } from "./system-routes.js";
 
 export interface ServeOptions {
@@ -60,7 +61,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   await watched.state();
 
-  const handler = createRequestHandler({ store, references: watched, configs: new ConfigCache(), log });
+  const handler = createRequestHandler({ store, references: watched, configs: new ConfigCache(), listing: new StoreListing(), log });
   const inFlight = new Set<Promise<void>>();
   const servers: Server[] = [];
   const makeServer = (): Server => {
