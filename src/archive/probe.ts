@@ -54,10 +54,12 @@ export async function probeFile(name: string, body: AsyncIterable<Buffer>, limit
 
   try {
     for await (const chunk of body) {
+      // The write goes to the thread pool first, so that hashing here overlaps it.
+      const written = writer?.write(chunk);
       rawHash.update(chunk);
       sha512?.update(chunk);
       size += chunk.length;
-      if (writer) await writer.write(chunk);
+      await written;
       await consume(chunk);
     }
     if (inspector === undefined) {

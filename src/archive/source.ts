@@ -16,10 +16,16 @@ export interface OpenedSource {
   bytesRead(): number;
   /** Total size when known (a file), for progress. */
   totalBytes: number | undefined;
+  /** Opens the same archive again from its start (absent for standard input). */
+  reopen?: () => Promise<OpenedSource>;
 }
 
 /** Opens an archive given as a path: a tar file (maybe compressed), or an OCI layout directory. */
 export async function openArchivePath(path: string): Promise<OpenedSource> {
+  return { ...(await openPathOnce(path)), reopen: () => openArchivePath(path) };
+}
+
+async function openPathOnce(path: string): Promise<OpenedSource> {
   const info = await lstat(path).catch(() => undefined);
   if (!info) throw invalid(`${path}: no such file or directory`, path);
   if (info.isDirectory()) return openDirectory(path);

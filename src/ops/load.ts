@@ -47,34 +47,128 @@ const NAMED_DIGEST = /(?:^|\/)(?:sha256:)?([0-9a-f]{64})(?:\.tar|\.tar\.gz|\.jso
  */
 export async function loadArchive(store: Store, source: OpenedSource, options: LoadOptions = {}): Promise<LoadResult> {
   return store.gc.withLease(async () => {
-    const ingests = new Map<string, Ingest>(); // by entry name
-    const spare: Ingest[] = [];
-    const openWriter = async (name: string, size: number): Promise<BlobWriter | undefined> => {
-      if (METADATA_NAMES.test(name)) return undefined;
-      const named = NAMED_DIGEST.exec(name)?.[1];
-      if (named && (await store.content.has(`sha256:${named}`, size))) return undefined;
-      const ingest = await store.content.openIngest();
-      return {
-        write: (chunk) => ingest.write(chunk),
-        close: async (file: ScannedFile) => {
-          if (ingests.has(file.name)) spare.push(ingest);
-          else ingests.set(file.name, ingest);
-        },
-        abort: () => ingest.abort(),
-      };
-    };
+    // Recognising stored blobs among unnamed entries may, rarely, need a second read of the
+    // archive (see StoredBlobMatcher): only when the source can be opened again.
+    const reopen = source.reopen;
+    if (reopen === undefined) return loadOnce(store, source, options, false);
     try {
-      const graph = await readArchive(source, { ...options, openWriter });
-      const failure = firstProblem(graph);
-      if (failure) throw failure;
-      if (graph.roots.length === 0) throw invalid("the archive holds no image", "index.json");
-      const selected = selectPlatforms(graph, options.platforms);
-      const records = await commitBlobs(store, graph, selected, ingests);
-      return await recordImages(store, graph, selected, records, options.name);
-    } finally {
-      await Promise.all([...ingests.values(), ...spare].map((ingest) => ingest.abort()));
+      return await loadOnce(store, source, options, true);
+    } catch (error) {
+      if (!(error instanceof StoredBlobMismatch)) throw error;
+      return loadOnce(store, await reopen(), options, false);
     }
   });
+}
+
+async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions, matchStored: boolean): Promise<LoadResult> {
+  const ingests = new Map<string, Ingest>(); // by entry name
+  const spare: Ingest[] = [];
+  let storedBySize: Promise<Map<number, string[]>> | undefined;
+  const writeToIngest = async (): Promise<BlobWriter> => {
+    const ingest = await store.content.openIngest({ digestedByCaller: true });
+    return {
+      write: (chunk) => ingest.write(chunk),
+      close: async (file: ScannedFile) => {
+        ingest.setDigest(file.digest);
+        if (ingests.has(file.name)) spare.push(ingest);
+        else ingests.set(file.name, ingest);
+      },
+      abort: () => ingest.abort(),
+    };
+  };
+  const openWriter = async (name: string, size: number): Promise<BlobWriter | undefined> => {
+    if (METADATA_NAMES.test(name)) return undefined;
+    const named = NAMED_DIGEST.exec(name)?.[1];
+    if (named) {
+      if (await store.content.has(`sha256:${named}`, size)) return undefined;
+    } else if (matchStored && size > 0) {
+      storedBySize ??= store.content.digestsBySize();
+      const candidates = (await storedBySize).get(size) ?? [];
+      if (candidates.length > 0) return new StoredBlobMatcher(store, candidates, size, writeToIngest);
+    }
+    return writeToIngest();
+  };
+  try {
+    const graph = await readArchive(source, { ...options, openWriter });
+    const failure = firstProblem(graph);
+    if (failure) throw failure;
+    if (graph.roots.length === 0) throw invalid("the archive holds no image", "index.json");
+    const selected = selectPlatforms(graph, options.platforms);
+    const records = await commitBlobs(store, graph, selected, ingests);
+    return await recordImages(store, graph, selected, records, options.name);
+  } finally {
+    await Promise.all([...ingests.values(), ...spare].map((ingest) => ingest.abort()));
+  }
+}
+
+/** Thrown when an entry matched a stored blob on its first bytes but not as a whole. */
+class StoredBlobMismatch extends Error {}
+
+/** How much of an unnamed entry must equal a stored blob of the same size before it is not written. */
+const MATCH_PREFIX_BYTES = 256 * 1024;
+
+/**
+ * The writer of an unnamed entry (a legacy `<id>/layer.tar`) when the store holds blobs of its
+ * size: a second load of the same archive should write nothing. The entry's first bytes are
+ * compared with each candidate's (and held, copied); once they differ from all, an ingest opens
+ * and writes them and everything after. Once the first MATCH_PREFIX_BYTES equal a candidate's,
+ * nothing more is written and the entry's digest (computed by the scan anyway) must turn out to
+ * be that candidate's; if it does not, the bytes are gone and loadArchive reads the archive again
+ * without matching.
+ */
+class StoredBlobMatcher implements BlobWriter {
+  private candidates: string[];
+  private held: Buffer[] = [];
+  private offset = 0;
+  private ingest: BlobWriter | undefined;
+  private readonly prefix: number;
+  private scratch: Buffer | undefined;
+
+  constructor(
+    private readonly store: Store,
+    candidates: string[],
+    size: number,
+    private readonly openIngest: () => Promise<BlobWriter>,
+  ) {
+    this.candidates = [...candidates];
+    this.prefix = Math.min(size, MATCH_PREFIX_BYTES);
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.ingest) return this.ingest.write(chunk);
+    if (this.offset >= this.prefix) return; // matched: not written
+    const compared = chunk.subarray(0, this.prefix - this.offset);
+    const still: string[] = [];
+    for (const digest of this.candidates) {
+      if (this.scratch === undefined || this.scratch.length < compared.length) this.scratch = Buffer.allocUnsafe(Math.max(compared.length, 64 * 1024));
+      const theirs = this.scratch.subarray(0, compared.length);
+      const got = await this.store.content.readAt(digest, this.offset, theirs).catch(() => -1);
+      if (got === compared.length && theirs.equals(compared)) still.push(digest);
+    }
+    this.candidates = still;
+    if (still.length === 0) {
+      this.ingest = await this.openIngest();
+      for (const bytes of this.held) await this.ingest.write(bytes);
+      this.held = [];
+      await this.ingest.write(chunk);
+      return;
+    }
+    this.offset += chunk.length;
+    if (this.offset < this.prefix) this.held.push(Buffer.from(chunk));
+    else {
+      this.held = [];
+      this.scratch = undefined;
+    }
+  }
+
+  async close(file: ScannedFile): Promise<void> {
+    if (this.ingest) return this.ingest.close(file);
+    if (!this.candidates.includes(file.digest)) throw new StoredBlobMismatch(`${file.name} is not the stored blob its first bytes matched`);
+  }
+
+  async abort(): Promise<void> {
+    await this.ingest?.abort();
+  }
 }
 
 interface SelectedRoot {

@@ -44,6 +44,11 @@ export interface Ingest {
   readonly algorithm: DigestAlgorithm;
   /** Bytes accepted by write() so far (for progress). */
   readonly size: number;
+  /**
+   * For an ingest opened with `digestedByCaller`: the digest the caller computed over exactly the
+   * bytes it wrote (so they are hashed once, not twice). Must be called before finish().
+   */
+  setDigest(digest: string): void;
   /** A Writable over write(), for pipeline(); ending it does not finish the ingest. */
   readonly writable: Writable;
   /**
@@ -120,7 +125,8 @@ class FileIngest implements Ingest {
   readonly algorithm: DigestAlgorithm;
   size = 0;
   private state: IngestState = "open";
-  private readonly hash: Hash;
+  private readonly hash: Hash | undefined;
+  private callerDigest: string | undefined;
   private handle: FileHandle | undefined;
   private readonly pending = new Set<Promise<void>>();
   private writeError: unknown;
@@ -133,11 +139,20 @@ class FileIngest implements Ingest {
     file: string,
     handle: FileHandle,
     algorithm: DigestAlgorithm,
+    digestedByCaller: boolean,
   ) {
     this.path = file;
     this.handle = handle;
     this.algorithm = algorithm;
-    this.hash = createDigester(algorithm);
+    this.hash = digestedByCaller ? undefined : createDigester(algorithm);
+  }
+
+  setDigest(digest: string): void {
+    if (this.hash !== undefined) throw invalid(`ingest ${this.path}: hashes its own bytes; a digest cannot be given`, this.path);
+    if (!isValidDigest(digest) || parseDigest(digest).algorithm !== this.algorithm) {
+      throw invalid(`ingest ${this.path}: ${JSON.stringify(digest)} is not a ${this.algorithm} digest`, this.path);
+    }
+    this.callerDigest = digest;
   }
 
   get writable(): Writable {
@@ -162,7 +177,7 @@ class FileIngest implements Ingest {
       throw error;
     });
     // Hash after the write is queued, so hashing here overlaps the write in the thread pool.
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.pending.add(written);
     const forget = (): void => void this.pending.delete(written);
     written.then(forget, forget);
@@ -187,8 +202,13 @@ class FileIngest implements Ingest {
       });
     }
     if (this.state === "aborted") throw invalid(`ingest ${this.path}: aborted while finishing`, this.path);
+    const digest = this.hash !== undefined ? `${this.algorithm}:${this.hash.digest("hex")}` : this.callerDigest;
+    if (digest === undefined) {
+      await this.abort();
+      throw invalid(`ingest ${this.path}: finished without the digest its caller computes`, this.path);
+    }
     this.state = "finished";
-    return { digest: `${this.algorithm}:${this.hash.digest("hex")}`, size: this.size };
+    return { digest, size: this.size };
   }
 
   async commit(expected: ExpectedBlob = {}, opts: CommitOptions = {}): Promise<string> {
@@ -300,12 +320,16 @@ export class ContentStore {
     }
   }
 
-  async openIngest(opts: { algorithm?: DigestAlgorithm } = {}): Promise<Ingest> {
+  /**
+   * Opens an ingest file. With `digestedByCaller` the ingest does not hash what it is given: the
+   * caller, which hashes the same bytes anyway, hands over the digest with setDigest().
+   */
+  async openIngest(opts: { algorithm?: DigestAlgorithm; digestedByCaller?: boolean } = {}): Promise<Ingest> {
     const algorithm = opts.algorithm ?? "sha256";
     if (!ALGORITHMS.includes(algorithm)) throw invalid(`unsupported digest algorithm ${JSON.stringify(algorithm)}`);
     const file = path.join(this.paths.ingest, `${process.pid}-${randomBytes(12).toString("hex")}`);
     const handle = await open(file, "wx", BLOB_MODE);
-    return new FileIngest(this, file, handle, algorithm);
+    return new FileIngest(this, file, handle, algorithm, opts.digestedByCaller ?? false);
   }
 
   /**
@@ -338,6 +362,34 @@ export class ContentStore {
       }
       if (filled !== size) throw invalid(`blob ${digest}: read ${filled} of ${size} bytes`, digest);
       return buffer;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Every committed sha256 blob by size (for recognising a stored blob among unnamed archive entries). */
+  async digestsBySize(): Promise<Map<number, string[]>> {
+    const bySize = new Map<number, string[]>();
+    for await (const blob of this.list()) {
+      if (!blob.digest.startsWith("sha256:")) continue;
+      const list = bySize.get(blob.size);
+      if (list) list.push(blob.digest);
+      else bySize.set(blob.size, [blob.digest]);
+    }
+    return bySize;
+  }
+
+  /** Fills `into` with the blob's bytes from `offset`; returns how many were there. */
+  async readAt(digest: string, offset: number, into: Buffer): Promise<number> {
+    const handle = await this.openBlob(digest);
+    try {
+      let filled = 0;
+      while (filled < into.length) {
+        const { bytesRead } = await handle.read(into, filled, into.length - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled;
     } finally {
       await handle.close();
     }
