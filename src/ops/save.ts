@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
-import { open, rename, unlink } from "node:fs/promises";
+import { open, readdir, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable, type Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
@@ -17,6 +17,7 @@ import { formatPlatform, parsePlatform, platformMatches, type Platform } from ".
 import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
 import { planArchive, writePlan, type BlobToWrite, type ImageToWrite, type LayoutFormat } from "../archive/write-layout.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
+import { processAlive } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 import { createCompressor } from "../tar/compression.js";
 import { TarWriter } from "../tar/writer.js";
@@ -237,10 +238,13 @@ export async function saveImages(store: Store, queries: readonly string[], sink:
  * Saves into a temp file beside `target` and renames it into place at the end, so a failed save
  * never leaves a half archive under the requested name. The temp file is open before `save`
  * starts and closed before it is removed: a save that fails at once (a convert whose input is
- * refused) can neither race the file's creation nor leak its descriptor.
+ * refused) can neither race the file's creation nor leak its descriptor. Temp files that killed
+ * saves to the same target left behind are removed first.
  */
 export async function saveToFile(target: string, save: (sink: Writable) => Promise<SaveResult>): Promise<SaveResult> {
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.lading-${process.pid}-${randomBytes(6).toString("hex")}`);
+  const prefix = `.${path.basename(target)}.lading-`;
+  await removeStaleTemporaries(path.dirname(target), prefix);
+  const temp = path.join(path.dirname(target), `${prefix}${process.pid}-${randomBytes(6).toString("hex")}`);
   const sink = createWriteStream(temp, { flags: "wx", mode: 0o644 });
   await once(sink, "ready");
   try {
@@ -259,6 +263,15 @@ export async function saveToFile(target: string, save: (sink: Writable) => Promi
     await finished(sink).catch(() => undefined);
     await unlink(temp).catch(() => undefined);
     throw error;
+  }
+}
+
+/** Removes temp files a killed save to the same target left behind (their process is gone). */
+async function removeStaleTemporaries(dir: string, prefix: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const match = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length)) : null;
+    if (match && !processAlive(Number(match[1]))) await unlink(path.join(dir, name)).catch(() => undefined);
   }
 }
 

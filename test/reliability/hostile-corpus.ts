@@ -87,7 +87,7 @@ function nameCases(): HostileCase[] {
     ["PAX path expanding to /x", before(Buffer.concat([paxRecords({ path: "/x" }), xEntry("x")])), 'unsafe entry name "/x": absolute path'],
     ["GNU long name expanding to ../x", before(Buffer.concat([gnuLongRecord("L", "../x"), xEntry("x")])), 'unsafe entry name "../x": ".." component'],
     ["GNU long name expanding to /x", before(Buffer.concat([gnuLongRecord("L", "/x"), xEntry("x")])), 'unsafe entry name "/x": absolute path'],
-    ["name longer than 4096 bytes", before(Buffer.concat([paxRecords({ path: longName }), xEntry("x")])), "longer than 4096 bytes"],
+    ["name longer than 4096 bytes", before(Buffer.concat([paxRecords({ path: longName }), xEntry("x")])), `unsafe entry name ${JSON.stringify(longName)}: longer than 4096 bytes`],
     ["name component longer than 255 bytes", before(Buffer.concat([paxRecords({ path: longComponent }), xEntry("x")])), `unsafe entry name "${longComponent}": component longer than 255 bytes`],
     [
       "blobs/sha256/<hex> whose content does not match",
@@ -165,7 +165,9 @@ function linkCases(): HostileCase[] {
         blobItem(other.layers[0]!),
         { type: "symlink", name: lPath(gzImage), target: hexOf(other.layers[0]!.digest) },
       ]),
-      `${mPath(gzImage)} layers[0]:`,
+      other.layers[0]!.size === gzImage.layers[0]!.size
+        ? `${mPath(gzImage)} layers[0]: digest ${gzImage.layers[0]!.digest} does not match the content of ${lPath(gzImage)} (${other.layers[0]!.digest})`
+        : `${mPath(gzImage)} layers[0]: size ${gzImage.layers[0]!.size} does not match ${lPath(gzImage)} (${other.layers[0]!.size} bytes)`,
     ],
     [
       "blob that is a symlink out of the archive",
@@ -231,21 +233,22 @@ function jsonCases(): HostileCase[] {
   for (let i = 1; i < 9; i++) nested.push(blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(nested[i - 1]!)] }), OCI_INDEX));
 
   const cases: [string, HostileInput, string, CaseLimits?][] = [
-    ["manifest.json that is not JSON", withManifestJson("[{"), "manifest.json:"],
+    ["manifest.json that is not JSON", withManifestJson("[{"), "manifest.json: invalid JSON: "],
     ["manifest.json null", withManifestJson("null"), "manifest.json: manifest.json is not a JSON document"],
     ["manifest.json an object", withManifestJson("{}"), "manifest.json: (document): Invalid input: expected array, received object"],
-    ["manifest.json Config a number", withManifestJson(manifestJson([{ Config: 7, RepoTags: null, Layers: [layerName] }])), "manifest.json: [0].Config"],
-    ["manifest.json Layers a string", withManifestJson(manifestJson([{ Config: configName, RepoTags: null, Layers: layerName }])), "manifest.json: [0].Layers"],
-    ["manifest.json RepoTags a string", withManifestJson(manifestJson([{ Config: configName, RepoTags: "hostile/app:1", Layers: [layerName] }])), "manifest.json: [0].RepoTags"],
-    ["index.json that is not JSON", tar(withFile(ociItems(), "index.json", "{ not json")), "index.json:"],
-    ["index.json null", tar(withFile(ociItems(), "index.json", "null")), "index.json:"],
-    ["index.json manifests not an array", tar(withFile(ociItems(), "index.json", JSON.stringify({ schemaVersion: 2, manifests: {} }))), "index.json: manifests"],
-    ["config with a wrong type (architecture 64)", oci(wrongTypes), `${cPath(wrongTypes)}: architecture`],
+    ["manifest.json Config a number", withManifestJson(manifestJson([{ Config: 7, RepoTags: null, Layers: [layerName] }])), "manifest.json: [0].Config: Invalid input: expected string, received number"],
+    ["manifest.json Layers a string", withManifestJson(manifestJson([{ Config: configName, RepoTags: null, Layers: layerName }])), "manifest.json: [0].Layers: Invalid input: expected array, received string"],
+    ["manifest.json RepoTags a string", withManifestJson(manifestJson([{ Config: configName, RepoTags: "hostile/app:1", Layers: [layerName] }])), "manifest.json: [0].RepoTags: Invalid input: expected array, received string"],
+    ["index.json that is not JSON", tar(withFile(ociItems(), "index.json", "{ not json")), "index.json: invalid JSON: "],
+    ["index.json null", tar(withFile(ociItems(), "index.json", "null")), "index.json: index.json is not a JSON document"],
+    ["index.json manifests not an array", tar(withFile(ociItems(), "index.json", JSON.stringify({ schemaVersion: 2, manifests: {} }))), "index.json: manifests: Invalid input: expected array, received object"],
+    ["config with a wrong type (architecture 64)", oci(wrongTypes), `${cPath(wrongTypes)}: architecture: Invalid input: expected string, received number`],
     // The default caps, without flags: 20 MiB for manifest.json, 8 MiB for other JSON.
     ["manifest.json beyond the default 20 MiB cap", withManifestJson(manifestJson([{ Config: configName, RepoTags: null, Layers: [layerName], Pad: "p".repeat(21 * 1024 * 1024) }])), "manifest.json: manifest.json is larger than the JSON size cap of 20971520 bytes"],
     ["config beyond the default 8 MiB cap", tar(dockerItems(null, hugeConfig)), `manifest.json[0].Config: ${hexOf(hugeConfig.config.digest)}.json is larger than the JSON size cap of 8388608 bytes`],
     ["config beyond the JSON cap", tar(dockerItems()), `manifest.json[0].Config: ${configName} is larger than the JSON size cap of 64 bytes`, { maxJsonSize: "64" }],
-    ["manifest beyond the JSON cap", oci(gzImage), `is larger than the JSON size cap of 128 bytes`, { maxJsonSize: "128" }],
+    ["index.json beyond the JSON cap", oci(gzImage), "index.json: index.json is larger than the JSON size cap of 128 bytes", { maxJsonSize: "128" }],
+    ["manifest beyond the JSON cap", oci(gzImage), `${mPath(gzImage)} is larger than the JSON size cap of 300 bytes`, { maxJsonSize: "300" }],
     ["deeply nested manifest.json", withManifestJson(`${"[".repeat(100)}${"]".repeat(100)}`), "manifest.json: JSON nested deeper than 64 levels"],
     ["deeply nested index.json", tar(withFile(ociItems(), "index.json", `{"schemaVersion":2,"manifests":[],"x":${"[".repeat(100)}${"]".repeat(100)}}`)), "index.json: JSON nested deeper than 64 levels"],
     ["duplicate key in manifest.json", withManifestJson(`[{"Config":${JSON.stringify(configName)},"Config":"other.json","RepoTags":null,"Layers":[${JSON.stringify(layerName)}]}]`), 'manifest.json: duplicate key "Config"'],
@@ -266,13 +269,21 @@ function jsonCases(): HostileCase[] {
     ["schema 1 manifest", tar(ociLayoutItems([], { indexEntries: [descriptorOf(schema1)], extraBlobs: [schema1] })), "index.json manifests[0]: Docker schema 1 manifests are obsolete and not supported"],
     ["schema 1 manifest disguised as OCI", tar(ociLayoutItems([], { indexEntries: [{ ...descriptorOf(schema1), mediaType: OCI_MANIFEST }], extraBlobs: [schema1] })), `${blobPath(schema1.digest)}: Docker schema 1 manifests are obsolete and not supported`],
     ["config without rootfs", oci(noRootfs), `${cPath(noRootfs)}: rootfs: Invalid input: expected object, received undefined`],
-    ["diff ID mismatch (OCI)", oci(diffMismatch), `but ${cPath(diffMismatch)} rootfs.diff_ids[0] is ${wrongDiffId}`],
-    ["diff ID mismatch (docker archive)", tar(dockerItems(null, dockerDiffMismatch)), `rootfs.diff_ids[0] is ${wrongDiffId}`],
+    [
+      "diff ID mismatch (OCI)",
+      oci(diffMismatch),
+      `${mPath(diffMismatch)} layers[0]: layer ${lPath(diffMismatch)} has diff ID ${diffMismatch.layers[0]!.diffId}, but ${cPath(diffMismatch)} rootfs.diff_ids[0] is ${wrongDiffId}`,
+    ],
+    [
+      "diff ID mismatch (docker archive)",
+      tar(dockerItems(null, dockerDiffMismatch)),
+      `manifest.json[0].Layers[0]: layer ${layerName} has diff ID ${image.layers[0]!.diffId}, but ${hexOf(dockerDiffMismatch.config.digest)}.json rootfs.diff_ids[0] is ${wrongDiffId}`,
+    ],
     ["layer count mismatch", oci(countMismatch), `${cPath(countMismatch)}: rootfs.diff_ids lists 2 layers but the image has 1`],
     ["digest with uppercase hex", withDigest(gzImage.manifest.digest.toUpperCase().replace("SHA256", "sha256")), "index.json: manifests[0].digest: invalid sha256 digest"],
     ["digest of the wrong length", withDigest("sha256:abc"), 'index.json: manifests[0].digest: invalid sha256 digest "sha256:abc" (want 64 lowercase hex digits)'],
     ["digest with an unknown algorithm", withDigest(`md5:${"a".repeat(32)}`), `index.json: manifests[0].digest: unsupported digest algorithm "md5"`],
-    ["digest with an invalid algorithm", withDigest(`SHA_256:${"a".repeat(64)}`), "index.json: manifests[0].digest: invalid digest"],
+    ["digest with an invalid algorithm", withDigest(`SHA_256:${"a".repeat(64)}`), `index.json: manifests[0].digest: invalid digest "SHA_256:${"a".repeat(64)}"`],
     ["digest that is a path trick", withDigest("sha256:../../x"), 'index.json: manifests[0].digest: invalid digest "sha256:../../x"'],
     ["config digest that is a path trick", oci(configTrick), `${mPath(configTrick)}: config.digest: invalid digest "sha256:../../../etc/passwd"`],
     ["sha512 layer digest with uppercase hex", oci(sha512Upper), `${mPath(sha512Upper)}: layers[0].digest: invalid sha512 digest`],
@@ -282,8 +293,8 @@ function jsonCases(): HostileCase[] {
       `manifest.json[0].Config: ${fakeConfigName} is named for ${"a".repeat(64)} but its content is ${image.config.digest}`,
     ],
     ["oci-layout version 2.0.0", tar(ociLayoutItems([gzImage], { layoutVersion: "2.0.0" })), 'oci-layout: unsupported imageLayoutVersion "2.0.0" (want "1.0.0")'],
-    ["indexes nested deeper than 8 levels", withIndexEntry(descriptorOf(nested[8]!), nested.map((blob) => blob.bytes)), "indexes nested deeper than 8 levels"],
-    ["layout directory with an invalid index.json", { kind: "layout", files: layoutFiles().map((file) => (file.path === "index.json" ? { path: file.path, content: "{" } : file)) }, "index.json:"],
+    ["indexes nested deeper than 8 levels", withIndexEntry(descriptorOf(nested[8]!), nested.map((blob) => blob.bytes)), `${blobPath(nested[1]!.digest)} manifests[0]: indexes nested deeper than 8 levels`],
+    ["layout directory with an invalid index.json", { kind: "layout", files: layoutFiles().map((file) => (file.path === "index.json" ? { path: file.path, content: "{" } : file)) }, "index.json: invalid JSON: "],
   ];
   return cases.map(([name, input, fragment, limits]) => ({ name, family: "json", input, fragment, ...(limits ? { limits } : {}) }));
 }
@@ -298,10 +309,10 @@ function streamCases(): HostileCase[] {
     ["truncated inside the first header", 100, "unexpected end of archive before the first entry"],
     ["truncated at the end of the first header", 512, `unexpected end of archive in entry "${configName}"`],
     ["truncated inside the config", 512 + 10, `unexpected end of archive in entry "${configName}" (got 10 of ${image.config.size} bytes)`],
-    ["truncated in the config's padding", 512 + image.config.size + 1, `"${configName}"`],
+    ["truncated in the config's padding", 512 + image.config.size + 1, `unexpected end of archive after entry "${configName}"`],
     ["truncated inside the layer's header", configEnd + 200, `unexpected end of archive after entry "${configName}"`],
     ["truncated inside the layer", configEnd + 512 + 1000, `unexpected end of archive in entry "${layerName}" (got 1000 of ${image.layers[0]!.size} bytes)`],
-    ["truncated in the layer's padding", configEnd + 512 + image.layers[0]!.size + 1, `"${layerName}"`],
+    ["truncated in the layer's padding", configEnd + 512 + image.layers[0]!.size + 1, `unexpected end of archive after entry "${layerName}"`],
     ["truncated inside manifest.json's header", manifestHeader + 300, `unexpected end of archive after entry "${layerName}"`],
     ["truncated inside manifest.json", manifestHeader + 512 + 5, 'unexpected end of archive in entry "manifest.json"'],
   ];
@@ -323,6 +334,7 @@ function streamCases(): HostileCase[] {
   const truncatedGzLayer = storedLayer(gzLayer.subarray(0, gzLayer.length - 20));
   const truncatedZstLayer = storedLayer(zstLayer.subarray(0, zstLayer.length - 10), "application/vnd.oci.image.layer.v1.tar+zstd");
   const bomb = makeImage({ storedLayers: [{ bytes: gzipSync(layerTar({ zeros: "\0".repeat(4 * 1024 * 1024) })), diffId: sha256("unknown"), mediaType: OCI_LAYER_GZIP }] });
+  const notTar = makeImage({ layers: [Buffer.from("just some bytes that are no tar at all")] });
   const size = gzImage.layers[0]!.size;
   const wrongSize = makeImage({ gzip: true, seed: "gz", editManifest: (m) => ({ ...m, layers: (m.layers as Record<string, unknown>[]).map((l) => ({ ...l, size: size + 1 })) }) });
   const badSizeField = Buffer.from(tarHeader({ name: "junk", size: 1 }));
@@ -333,15 +345,15 @@ function streamCases(): HostileCase[] {
     ["empty input", raw(Buffer.alloc(0)), "not an image archive: it has neither manifest.json nor oci-layout and index.json"],
     ["descriptor size disagreeing with the blob", tar(ociLayoutItems([wrongSize])), `${mPath(wrongSize)} layers[0]: size ${size + 1} does not match ${lPath(wrongSize)} (${size} bytes)`],
     ["tar header with a bad checksum", before(tarEntry({ name: "junk", checksum: 1234 }, Buffer.from("x"))), "invalid tar header at offset 0: checksum mismatch"],
-    ["tar header with a garbage size field", raw(Buffer.concat([withChecksum(badSizeField), whole])), "invalid tar header at offset 0"],
+    ["tar header with a garbage size field", raw(Buffer.concat([withChecksum(badSizeField), whole])), "invalid tar header at offset 0: invalid size field"],
     ["gzip archive with a bad CRC", raw(badCrc), "corrupt gzip stream: incorrect data check"],
     ["gzip archive truncated", raw(gz.subarray(0, gz.length - 100)), "corrupt gzip stream: unexpected end of file"],
-    ["zstd archive truncated", raw(zst.subarray(0, zst.length - 10)), "corrupt zstd stream"],
-    ["zstd archive corrupt", raw(zstCorrupt), "corrupt zstd stream"],
+    ["zstd archive truncated", raw(zst.subarray(0, zst.length - 10)), "corrupt zstd stream: unexpected end of file"],
+    ["zstd archive corrupt", raw(zstCorrupt), "corrupt zstd stream: data corruption detected"],
     ["gzip layer with a bad CRC", tar(ociLayoutItems([badCrcLayer])), layerFailure(badCrcLayer, "corrupt gzip stream: incorrect data check")],
     ["gzip layer truncated", tar(ociLayoutItems([truncatedGzLayer])), layerFailure(truncatedGzLayer, "corrupt gzip stream: unexpected end of file")],
-    ["zstd layer truncated", tar(ociLayoutItems([truncatedZstLayer])), layerFailure(truncatedZstLayer, "corrupt zstd stream")],
-    ["layer that is no tar", tar(dockerItems(null, makeImage({ layers: [Buffer.from("just some bytes that are no tar at all")] }))), "not a tar archive"],
+    ["zstd layer truncated", tar(ociLayoutItems([truncatedZstLayer])), layerFailure(truncatedZstLayer, "corrupt zstd stream: unexpected end of file")],
+    ["layer that is no tar", tar(dockerItems(null, notTar)), `manifest.json[0].Layers[0]: layer ${hexOf(notTar.layers[0]!.digest)}.tar: not a tar archive`],
     ["decompression bomb beyond --max-layer-size", tar(ociLayoutItems([bomb])), layerFailure(bomb, "decompressed size exceeds the limit of 1048576 bytes"), { maxLayerSize: "1m" }],
     ["missing referenced blob", tar(withoutFile(ociItems(), lPath(gzImage))), `${mPath(gzImage)} layers[0]: blob ${gzImage.layers[0]!.digest} is missing`],
     ["missing manifest.json layer", tar(withoutFile(dockerItems(), layerName)), `manifest.json[0].Layers[0]: "${layerName}" is not in the archive`],
@@ -371,7 +383,7 @@ function referenceCases(): HostileCase[] {
     ["RepoTags with an invalid tag", tar(dockerItems(["x/y:bad tag"])), 'manifest.json[0].RepoTags[0]: invalid reference format: "x/y:bad tag"'],
     ["RepoTags empty string", tar(dockerItems([""])), 'manifest.json[0].RepoTags[0]: invalid reference format: ""'],
     ["RepoTags with sha256 as the repository", tar(dockerItems(["sha256:1"])), "manifest.json[0].RepoTags[0]"],
-    ["RepoTags with a tag longer than 128", tar(dockerItems([`x/y:${"t".repeat(129)}`])), "manifest.json[0].RepoTags[0]: invalid reference format"],
+    ["RepoTags with a tag longer than 128", tar(dockerItems([`x/y:${"t".repeat(129)}`])), `manifest.json[0].RepoTags[0]: invalid reference format: "x/y:${"t".repeat(129)}"`],
     ["io.containerd.image.name uppercase", annotated({ "io.containerd.image.name": "docker.io/Library/App:1" }), `${containerd}: invalid reference format: repository name (Library/App) must be lowercase`],
     ["io.containerd.image.name 64 hex digits", annotated({ "io.containerd.image.name": hex }), `${containerd}: invalid repository name (${hex}), cannot specify 64-byte hexadecimal strings`],
     ["io.containerd.image.name with sha256 as the repository", annotated({ "io.containerd.image.name": "sha256:1" }), containerd],
