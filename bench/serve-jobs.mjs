@@ -15,6 +15,7 @@
 // Standalone (after `npm run build`):
 //   node bench/serve-jobs.mjs [--refs 10000] [--images 1000] [--reps 30]     prints the serve-api figures
 //   node bench/serve-jobs.mjs measure --out FILE [--refs N] [--images N] [--reps N]
+//   node bench/serve-jobs.mjs stream [SIZE_MIB=256] [REPS=3]                   runs the serve-stream cases
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -426,14 +427,14 @@ const serveStream = {
         lading: true,
         before: async () => {
           await rm(loadRoot, { recursive: true, force: true });
-          await runChecked([...ctx.lading, "--root", loadRoot, "images", "-q"]);
+          await runChecked([...ctx.lading, "--root", loadRoot, "images"]);
         },
         argv: [...ctx.lading, "--root", loadRoot, "load", "-q", "-i", archive.path],
       },
     ];
     const servers = [];
     if (ctx.has("docker")) {
-      await runChecked([...ctx.lading, "--root", servedLoadRoot, "images", "-q"]);
+      await runChecked([...ctx.lading, "--root", servedLoadRoot, "images"]);
       const saving = await startLadingServe(ctx.lading, saveRoot, join(ctx.workDir, "serve-save.sock"));
       servers.push(saving);
       const loading = await startLadingServe(ctx.lading, servedLoadRoot, join(ctx.workDir, "serve-load.sock"));
@@ -483,10 +484,54 @@ function parseFlags(argv) {
   return flags;
 }
 
+/**
+ * `stream` mode: the serve-stream group on the generated archive of `sizeMiB`, cases alternating
+ * as bench/run.mjs runs them, medians printed.
+ */
+async function runStream(sizeMiB, reps) {
+  const { ensureArchive } = await import("./generate.mjs");
+  const { measure } = await import("./measure.mjs");
+  const workDir = await mkdtemp(join(tmpdir(), "lading-bench-stream-"));
+  const log = (line) => console.error(`[serve-stream] ${line}`);
+  try {
+    const archive = await ensureArchive("docker", sizeMiB, log);
+    const ctx = { lading: [process.execPath, join(repoRoot, "bin", "lading.js")], benchDir, workDir, has: () => true, note: log };
+    const prepared = await serveStream.group(ctx, archive);
+    const results = prepared.cases.map((c) => ({ label: c.label, runs: [], median: undefined }));
+    try {
+      for (let rep = 0; rep < reps; rep++) {
+        for (let k = 0; k < prepared.cases.length; k++) {
+          const index = (k + rep) % prepared.cases.length;
+          const c = prepared.cases[index];
+          if (c.before) await c.before();
+          const run = await measure(c.argv, { env: c.env ?? process.env, useGnuTime: existsSync("/usr/bin/time") });
+          if (run.code !== 0) throw new Error(`${c.label}: exit ${run.code}: ${run.stderr.trim()}`);
+          results[index].runs.push(run.seconds);
+          log(`${c.label}: ${run.seconds.toFixed(2)} s`);
+        }
+      }
+    } finally {
+      await prepared.cleanup();
+    }
+    for (const r of results) r.median = median(r.runs);
+    const group = { archive, results };
+    console.log(`serve-stream, ${sizeMiB} MiB docker-save archive, ${reps} repetitions (median wall s; load average ${loadavg().map((v) => v.toFixed(1)).join(" ")} on ${availableParallelism()} CPUs)`);
+    for (const r of results) console.log(`  ${r.label}: ${r.median.toFixed(2)} s (${r.runs.map((v) => v.toFixed(2)).join(", ")})`);
+    for (const t of serveStream.targets(group)) console.log(`  ${t.text}: ${t.value === undefined ? "n/a" : t.value.toFixed(2)} ${t.value !== undefined && t.pass(t.value) ? "met" : "NOT met"}`);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (!existsSync(join(repoRoot, "dist", "cli", "main.js"))) throw new Error("dist/ is missing: run `npm run build` first");
+  if (process.argv[2] === "stream") {
+    const [size = "256", reps = "3"] = process.argv.slice(3);
+    await runStream(Number(size), Number(reps));
+    process.exit(0);
+  }
   const measureOnly = process.argv[2] === "measure";
   const flags = parseFlags(process.argv.slice(measureOnly ? 3 : 2));
-  if (!existsSync(join(repoRoot, "dist", "cli", "main.js"))) throw new Error("dist/ is missing: run `npm run build` first");
   const out = flags.out ?? (flags.outDir ? join(flags.outDir, `figures-${process.pid}-${Date.now()}.json`) : undefined);
   const figures = await measureApi({ ...flags, out });
   console.log(formatApiFigures(figures));

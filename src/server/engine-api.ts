@@ -40,7 +40,7 @@ async function route(api: EngineApi, req: IncomingMessage, res: ServerResponse):
   const method = req.method ?? "GET";
   const url = new URL(req.url ?? "/", "http://lading");
   const path = stripVersion(url.pathname);
-  const images: ImageApi = { store: api.store, configs: api.configs, listing: api.listing };
+  const images: ImageApi = { store: api.store, configs: api.configs, listing: api.listing, log: api.log };
 
   if (path === "/_ping" && (method === "GET" || method === "HEAD")) return pingRoute(req, res);
   if (path === "/version" && method === "GET") return versionRoute(res);
