@@ -12,7 +12,7 @@ import { IMAGE_ONLY_WARNING } from "../../src/server/system-routes.js";
 import { ReferenceStore } from "../../src/store/reference-store.js";
 import { Store } from "../../src/store/store.js";
 import { ensureBuilt } from "../support/archive-builder.js";
-import { DEBIAN_DOCKER_CLIENT, LOCAL_DOCKER_CLIENT, makeTempDir, removeTree, requirePeers, run } from "../support/peers.js";
+import { DEBIAN_DOCKER_CLIENT, LOCAL_DOCKER_CLIENT, makeTempDir, removeTree, requirePeers, run, startDockerd } from "../support/peers.js";
 import { http } from "../server/http-client.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -187,6 +187,13 @@ for (const [label, client] of clients) {
       expect(bad.code).toBe(1);
     });
 
+    it("docker load of a bad archive prints the error the way it prints dockerd's", async () => {
+      const garbage = path.join(served.root, "garbage.tar");
+      await writeFile(garbage, Buffer.alloc(4096, 7));
+      // dockerd's failed load is a 200 whose stream carries the error: the CLI prints the bare message.
+      expect(await served.docker(client, ["load", "-i", garbage])).toEqual({ code: 1, stdout: "", stderr: "invalid tar header at offset 0: checksum mismatch\n" });
+    });
+
     it("docker ps and docker run get the 501 message", async () => {
       const ps = await served.docker(client, ["ps"]);
       expect(ps.code).toBe(1);
@@ -298,4 +305,29 @@ describe.skipIf(!haveFixtures || !requirePeers(hotClient))("lading serve: hot re
     expect(new Set(onDisk.map((entry) => entry.id))).toEqual(new Set([ID]));
     expect((await images()).filter((name) => name !== "<none>:<none>")).toEqual(expected);
   }, 240_000);
+});
+
+describe.skipIf(!haveFixtures || !requirePeers("dockerd", DEBIAN_DOCKER_CLIENT))("POST /images/load failures: lading serve answers as dockerd 20.10 does", () => {
+  it("200, application/json, one errorDetail/error line in the stream", async () => {
+    const garbage = Buffer.alloc(4096, 7);
+    const dockerd = await startDockerd();
+    let theirs: Awaited<ReturnType<typeof http>>;
+    try {
+      theirs = await http({ socketPath: dockerd.host.slice("unix://".length) }, "POST", "/v1.41/images/load?quiet=1", garbage);
+    } finally {
+      await dockerd.stop();
+    }
+    const served = await serve();
+    let ours: Awaited<ReturnType<typeof http>>;
+    try {
+      ours = await http({ socketPath: served.socket }, "POST", "/v1.41/images/load?quiet=1", garbage);
+    } finally {
+      await served.stop();
+      await removeTree(served.root);
+    }
+    const dockerdMessage = "Error processing tar file(exit status 1): archive/tar: invalid tar header";
+    expect([theirs.status, theirs.headers["content-type"], theirs.text]).toEqual([200, "application/json", `${JSON.stringify({ errorDetail: { message: dockerdMessage }, error: dockerdMessage })}\r\n`]);
+    const ladingMessage = "invalid tar header at offset 0: checksum mismatch";
+    expect([ours.status, ours.headers["content-type"], ours.text]).toEqual([200, "application/json", `${JSON.stringify({ errorDetail: { message: ladingMessage }, error: ladingMessage })}\r\n`]);
+  });
 });
