@@ -1,12 +1,11 @@
 import type { Command } from "commander";
 import { parsePlatform } from "../core/platform.js";
 import { formatReference, parseReference } from "../core/reference.js";
-import { pullImages, type PulledImage } from "../ops/pull.js";
-import { pushImage, type PushResult } from "../ops/push.js";
+import type { PulledImage } from "../ops/pull.js";
+import type { PushResult } from "../ops/push.js";
 import type { RegistryClientFactory } from "../ops/registry-access.js";
 import { RegistryClient } from "../registry/client.js";
 import { printJson, printLine, shortId, type Terminal } from "./output.js";
-import { withProgress } from "./progress.js";
 import { openStore } from "./store-option.js";
 
 interface PullFlags {
@@ -41,7 +40,9 @@ export function registerRegistryCommands(program: Command, terminal: Terminal): 
       const platforms = flags.platform.map(parsePlatform);
       const store = await openStore(command);
       const progress = { done: 0, total: 0 };
-      const result = await withProgress(
+      // Imported here: a pull needs none of push's modules, and the reverse.
+      const { pullImages } = await import("../ops/pull.js");
+      const result = await withProgressIfShown(
         terminal,
         Boolean(flags.quiet || flags.json),
         "Pulling",
@@ -74,7 +75,8 @@ export function registerRegistryCommands(program: Command, terminal: Terminal): 
     .action(async (image: string, target: string | undefined, flags: PushFlags, command: Command) => {
       const store = await openStore(command);
       const progress = { done: 0, total: 0 };
-      const result = await withProgress(
+      const { pushImage } = await import("../ops/push.js");
+      const result = await withProgressIfShown(
         terminal,
         Boolean(flags.quiet || flags.json),
         "Pushing",
@@ -93,6 +95,13 @@ export function registerRegistryCommands(program: Command, terminal: Terminal): 
       }
       reportPush(terminal, result, Boolean(flags.quiet));
     });
+}
+
+/** withProgress, with its bar library loaded only when a bar will be drawn (not with -q, --json or without a terminal). */
+async function withProgressIfShown<T>(terminal: Terminal, quiet: boolean, label: string, measure: () => { done: number; total: number }, work: () => Promise<T>): Promise<T> {
+  if (quiet || !terminal.stderr.isTTY) return work();
+  const { withProgress } = await import("./progress.js");
+  return withProgress(terminal, quiet, label, measure, work);
 }
 
 function clientFactory(insecure: boolean): RegistryClientFactory {

@@ -23,7 +23,6 @@ import { mergeImageRecords } from "./registry-record.js";
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 const MAX_INDEX_DEPTH = 8;
 const BLOB_ATTEMPTS = 3;
-const WRITE_BATCH = 1 << 20;
 
 export interface PullOptions {
   /** Fetch these platforms' manifests of an index (default: the host's). */
@@ -323,17 +322,19 @@ async function fetchAndCommit(store: Store, plans: readonly Plan[], present: Set
   return { blobs: downloads.size + configs.count, bytes: progress.done + configs.bytes };
 }
 
-/** Streams one blob into a fresh ingest; a broken connection is tried again, a bad digest is not. */
+/** Downloads one blob into a fresh ingest; a broken connection is tried again, a bad digest is not. */
 async function download(store: Store, plan: Plan, blob: { digest: string; size: number }, onBytes: (bytes: number) => void): Promise<Ingest> {
   for (let attempt = 1; ; attempt++) {
-    const ingest = await store.content.openIngest();
+    // The client hashes every byte to check the digest, so the ingest need not hash them again.
+    const ingest = await store.content.openIngest({ digestedByCaller: true });
     let counted = 0;
     try {
-      const body = await plan.client.openBlob(plan.repository, blob);
-      await writeBatched(body, ingest, (bytes) => {
-        counted += bytes;
-        onBytes(bytes);
+      await plan.client.downloadBlob(plan.repository, blob, async (bytes) => {
+        await ingest.write(bytes);
+        counted += bytes.length;
+        onBytes(bytes.length);
       });
+      ingest.setDigest(blob.digest);
       await ingest.finish();
       await flushToDisk(ingest.path);
       return ingest;
@@ -357,33 +358,6 @@ async function flushToDisk(file: string): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-/**
- * Writes a body into an ingest in batches of about WRITE_BATCH bytes: sockets deliver small
- * chunks, and one file write per chunk costs more CPU than the download itself. One batch is
- * written while the next one fills.
- */
-async function writeBatched(body: AsyncIterable<Buffer>, ingest: Ingest, onBytes: (bytes: number) => void): Promise<void> {
-  let batch: Buffer[] = [];
-  let batched = 0;
-  let writing: Promise<void> = Promise.resolve();
-  const flush = async (): Promise<void> => {
-    const bytes = Buffer.concat(batch, batched);
-    batch = [];
-    batched = 0;
-    await writing;
-    writing = ingest.write(bytes);
-    writing.catch(() => undefined); // observed at the next flush or at the end
-  };
-  for await (const chunk of body) {
-    batch.push(chunk);
-    batched += chunk.length;
-    onBytes(chunk.length);
-    if (batched >= WRITE_BATCH) await flush();
-  }
-  if (batched > 0) await flush();
-  await writing;
 }
 
 async function recordPulls(store: Store, plans: readonly Plan[], present: Set<string>, fetched: Fetched): Promise<PullResult> {

@@ -25,6 +25,8 @@ export interface RegistryAccess {
   headManifest(repository: string, reference: string): Promise<{ digest: string; mediaType: string; size: number } | undefined>;
   hasBlob(repository: string, digest: string): Promise<boolean>;
   openBlob(repository: string, blob: BlobDescriptor): Promise<Readable>;
+  /** Writes the verified blob into `write` in large batches (each may be reused once its promise settles). */
+  downloadBlob(repository: string, blob: BlobDescriptor, write: (bytes: Buffer) => Promise<void>): Promise<void>;
   mountBlob(repository: string, digest: string, fromRepository: string): Promise<boolean>;
   uploadBlob(repository: string, blob: BlobDescriptor, open: () => Readable, options?: { chunkSize?: number }): Promise<void>;
   putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string>;

@@ -163,6 +163,51 @@ describe.skipIf(!hasRegistry)("RegistryClient against docker-registry (anonymous
     }
   });
 
+  it("downloads a blob into the writer in batches no larger than asked, each byte once and in order", async () => {
+    const bytes = Buffer.alloc(300 * 1024);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) % 251;
+    const blob = blobOf(bytes);
+    await client.uploadBlob("batch/app", blob, () => Readable.from([bytes]));
+    const batches: Buffer[] = [];
+    // Copies: the receiver reuses a batch's memory once its write has settled.
+    await client.downloadBlob("batch/app", blob, async (batch) => void batches.push(Buffer.from(batch)), { batchBytes: 64 * 1024 });
+    expect(Buffer.concat(batches)).toEqual(bytes);
+    expect(batches.every((batch) => batch.length > 0 && batch.length <= 64 * 1024)).toBe(true);
+    expect(batches.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it("downloadBlob writes nothing of a blob whose size differs, and passes on a failed write", async () => {
+    const bytes = Buffer.from("twelve bytes");
+    const blob = blobOf(bytes);
+    await client.uploadBlob("size/app", blob, () => Readable.from([bytes]));
+    const unannounced = await startProxy(registry.url, {
+      rewriteBody: (_req, upstream) => {
+        delete upstream.headers["content-length"];
+        return new PassThrough();
+      },
+    });
+    const viaChunked = new RegistryClient(unannounced.host, { credentials: async () => undefined });
+    const written: string[] = [];
+    const write = async (batch: Buffer): Promise<void> => void written.push(batch.toString());
+    try {
+      await expect(viaChunked.downloadBlob("size/app", { digest: blob.digest, size: 13 }, write)).rejects.toMatchObject({
+        kind: "invalid",
+        message: `registry ${unannounced.host}: blob ${blob.digest} of size/app: size mismatch (got 12 bytes, expected 13)`,
+      });
+      await expect(viaChunked.downloadBlob("size/app", { digest: blob.digest, size: 5 }, write)).rejects.toMatchObject({
+        kind: "invalid",
+        message: `registry ${unannounced.host}: blob ${blob.digest} of size/app: size mismatch (more than 5 bytes)`,
+      });
+      expect(written).toEqual([]);
+      await expect(viaChunked.downloadBlob("size/app", blob, () => Promise.reject(new Error("disk full")))).rejects.toThrow("disk full");
+      await viaChunked.downloadBlob("size/app", blob, write);
+      expect(written).toEqual(["twelve bytes"]);
+    } finally {
+      viaChunked.close();
+      await unannounced.stop();
+    }
+  });
+
   it("refuses to finish a chunked upload whose source is short or differs, and sends no final PUT", async () => {
     const bytes = Buffer.alloc(5000, 1);
     const blob = blobOf(bytes);

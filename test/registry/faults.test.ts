@@ -58,6 +58,25 @@ describe.skipIf(!hasRegistry)("faults between lading and docker-registry", () =>
     }
   });
 
+  it("downloadBlob refuses altered bytes with the digest mismatch, writing nothing of a blob that fits one batch", async () => {
+    const proxy = await startProxy(registry.url, { rewriteBody: (req) => (req.method === "GET" && req.path.includes("/blobs/") ? flipFirstByte() : undefined) });
+    const client = new RegistryClient(proxy.host, { credentials: anonymous });
+    const written: Buffer[] = [];
+    try {
+      const flipped = Buffer.from(layer);
+      flipped[0] = (flipped[0] ?? 0) ^ 1;
+      await expect(client.downloadBlob("app", layerBlob, async (batch) => void written.push(batch))).rejects.toMatchObject({
+        name: "LadingError",
+        kind: "invalid",
+        message: `registry ${proxy.host}: blob ${layerBlob.digest} of app: digest mismatch (got ${digestOf(flipped)})`,
+      });
+      expect(written).toEqual([]);
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
   it("refuses a manifest fetched by digest whose bytes differ", async () => {
     const digest = digestOf(manifest);
     const proxy = await startProxy(registry.url, { rewriteBody: (req) => (req.path.includes("/manifests/") ? flipFirstByte() : undefined) });
