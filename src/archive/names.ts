@@ -1,5 +1,5 @@
 import { invalid } from "../core/errors.js";
-import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
+import { familiarName, formatReference, parseReference, withDefaultTag } from "../core/reference.js";
 
 export const ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name";
 export const ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name";
@@ -12,11 +12,15 @@ export const ANNOTATION_SYNTHESIZED = "dev.lading.manifest.synthesized";
 
 /** Docker's normalisation of a name found in an archive: full form, `:latest` when bare. */
 export function normalizeImageName(value: string, field: string): string {
+  let ref;
   try {
-    return formatReference(withDefaultTag(parseReference(value)), "full");
+    ref = withDefaultTag(parseReference(value));
   } catch (error) {
     throw invalid(`${field}: ${(error as Error).message}`, field);
   }
+  // Docker refuses "sha256:<tag>": read back, it would be ambiguous with an image ID.
+  if (familiarName(ref) === "sha256") throw invalid(`${field}: ${JSON.stringify(value)} uses the digest algorithm "sha256" as a repository name`, field);
+  return formatReference(ref, "full");
 }
 
 /**

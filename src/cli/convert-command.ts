@@ -31,6 +31,7 @@ export function registerConvert(program: Command, terminal: Terminal): void {
     .option("-q, --quiet", "suppress notes")
     .option("--json", "print one JSON document of what was converted")
     .option("--max-json-size <bytes>", "largest manifest, index or config to accept")
+    .option("--max-manifest-json-size <bytes>", "largest manifest.json to accept (default 20 MiB)")
     .option("--max-layer-size <bytes>", "largest decompressed layer to accept")
     .action(async (input: string, output: string, flags: ConvertFlags) => {
       if (flags.compress !== undefined && flags.compress !== "gzip" && flags.compress !== "zstd") {

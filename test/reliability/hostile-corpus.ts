@@ -382,14 +382,14 @@ function referenceCases(): HostileCase[] {
     ["RepoTags that is 64 hex digits", tar(dockerItems([hex])), `manifest.json[0].RepoTags[0]: invalid repository name (${hex}), cannot specify 64-byte hexadecimal strings`],
     ["RepoTags with an invalid tag", tar(dockerItems(["x/y:bad tag"])), 'manifest.json[0].RepoTags[0]: invalid reference format: "x/y:bad tag"'],
     ["RepoTags empty string", tar(dockerItems([""])), 'manifest.json[0].RepoTags[0]: invalid reference format: ""'],
-    ["RepoTags with sha256 as the repository", tar(dockerItems(["sha256:1"])), "manifest.json[0].RepoTags[0]"],
+    ["RepoTags with sha256 as the repository", tar(dockerItems(["sha256:1"])), 'manifest.json[0].RepoTags[0]: "sha256:1" uses the digest algorithm "sha256" as a repository name'],
     ["RepoTags with a tag longer than 128", tar(dockerItems([`x/y:${"t".repeat(129)}`])), `manifest.json[0].RepoTags[0]: invalid reference format: "x/y:${"t".repeat(129)}"`],
     ["io.containerd.image.name uppercase", annotated({ "io.containerd.image.name": "docker.io/Library/App:1" }), `${containerd}: invalid reference format: repository name (Library/App) must be lowercase`],
     ["io.containerd.image.name 64 hex digits", annotated({ "io.containerd.image.name": hex }), `${containerd}: invalid repository name (${hex}), cannot specify 64-byte hexadecimal strings`],
-    ["io.containerd.image.name with sha256 as the repository", annotated({ "io.containerd.image.name": "sha256:1" }), containerd],
+    ["io.containerd.image.name with sha256 as the repository", annotated({ "io.containerd.image.name": "sha256:1" }), `${containerd}: "sha256:1" uses the digest algorithm "sha256" as a repository name`],
     ["ref.name with an invalid tag", annotated({ "org.opencontainers.image.ref.name": "example.com/x:bad tag" }), `${refName}: invalid reference format: "example.com/x:bad tag"`],
     ["ref.name uppercase beside a valid containerd name", annotated({ "io.containerd.image.name": "docker.io/library/app:1", "org.opencontainers.image.ref.name": "not/A:valid" }), `${refName}: invalid reference format: repository name (not/A) must be lowercase`],
-    ["ref.name with sha256 as the repository", annotated({ "org.opencontainers.image.ref.name": "sha256:1" }), refName],
+    ["ref.name with sha256 as the repository", annotated({ "org.opencontainers.image.ref.name": "sha256:1" }), `${refName}: "sha256:1" uses the digest algorithm "sha256" as a repository name`],
   ];
   return cases.map(([name, input, fragment]) => ({ name, family: "references", input, fragment }));
 }
