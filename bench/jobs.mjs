@@ -6,6 +6,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { runQuiet, startContainerd, startDockerd } from "./peers.mjs";
 import { REGISTRY_JOBS } from "./registry-jobs.mjs";
+import { SERVE_JOBS } from "./serve-jobs.mjs";
 
 const fresh = async (dir) => {
   await rm(dir, { recursive: true, force: true });
@@ -215,5 +216,5 @@ export function speedRatio(group, label, other, field = "median") {
   return a && b ? b / a : undefined;
 }
 
-export const JOBS = { verify, "verify-gzip": verifyGzip, load, save, ...REGISTRY_JOBS };
+export const JOBS = { verify, "verify-gzip": verifyGzip, load, save, ...REGISTRY_JOBS, ...SERVE_JOBS };
 export const DEFAULT_JOBS = ["verify", "load", "save"];
