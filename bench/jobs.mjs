@@ -217,4 +217,4 @@ export function speedRatio(group, label, other, field = "median") {
 }
 
 export const JOBS = { verify, "verify-gzip": verifyGzip, load, save, ...REGISTRY_JOBS, ...SERVE_JOBS };
-export const DEFAULT_JOBS = ["verify", "load", "save"];
+export const DEFAULT_JOBS = ["verify", "verify-gzip", "load", "save", "pull", "push", "serve-api", "serve-stream"];
