@@ -9,7 +9,7 @@
  * target repository already holds those children; otherwise the push fails before uploading
  * anything, naming them.
  */
-import { Transform, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { conflict, invalid, notFound, usage } from "../core/errors.js";
 import { isForeignLayerType, isIndexType, isManifestType } from "../core/media-types.js";
 import { formatPlatform, normalizePlatform } from "../core/platform.js";
@@ -219,16 +219,13 @@ async function pushBlob(store: Store, client: RegistryAccess, repository: string
     // A retry starts over: take back what the failed attempt counted.
     onBytes(-sent);
     sent = 0;
-    const count = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        sent += chunk.length;
-        onBytes(chunk.length);
-        callback(null, chunk);
-      },
-    });
     const source = store.content.readStream(blob.digest);
-    source.on("error", (error) => count.destroy(error));
-    return source.pipe(count);
+    // Counted beside the pipe the client makes, not through one more stream layer.
+    source.on("data", (chunk: Buffer) => {
+      sent += chunk.length;
+      onBytes(chunk.length);
+    });
+    return source;
   });
   return "Pushed";
 }

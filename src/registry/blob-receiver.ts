@@ -7,7 +7,7 @@
 import type { IncomingMessage } from "node:http";
 import { createDigester, formatDigest, parseDigest } from "../core/digest.js";
 import type { LadingError } from "../core/errors.js";
-import { socketBytesRead } from "./socket-garbage.js";
+import { transferred } from "./transfer-garbage.js";
 import type { BlobDescriptor } from "./verify-stream.js";
 
 /** Takes one batch; the bytes may be reused once the returned promise settles. */
@@ -20,7 +20,7 @@ export interface ReceiveFailures {
   lost: (received: number, cause: unknown) => LadingError;
 }
 
-export const RECEIVE_BATCH_BYTES = 1 << 20;
+export const RECEIVE_BATCH_BYTES = 256 << 10;
 /** Batches being written at once; one more buffer fills meanwhile. */
 const WRITES_IN_FLIGHT = 2;
 
@@ -91,7 +91,7 @@ export function receiveBlob(res: IncomingMessage, blob: BlobDescriptor, write: B
         return;
       }
       hash.update(chunk);
-      socketBytesRead(chunk.length);
+      transferred(chunk.length);
       // A full batch waits for the next chunk: the last one is written only once the digest is checked.
       if (filled + chunk.length > batchSize) flush();
       if (chunk.length > batchSize) {

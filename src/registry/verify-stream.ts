@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from "node:stream";
 import { createDigester, formatDigest, parseDigest } from "../core/digest.js";
 import type { LadingError } from "../core/errors.js";
+import { transferred } from "./transfer-garbage.js";
 
 export interface BlobDescriptor {
   digest: string;
@@ -23,6 +24,7 @@ export function verifyingStream(blob: BlobDescriptor, fail: (detail: string) => 
         return;
       }
       hash.update(chunk);
+      transferred(chunk.length);
       callback(null, chunk);
     },
     flush(callback: TransformCallback): void {
