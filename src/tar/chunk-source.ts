@@ -18,58 +18,77 @@ export interface ChunkSource {
 /** Read size for files: large reads keep the per-chunk costs (promises, hash calls) low. */
 export const FILE_CHUNK_BYTES = 1024 * 1024;
 
-/**
- * Reads a regular file sequentially into two buffers used in turn, one read always in flight
- * while the consumer works on the other: no allocation per chunk, so nothing for the garbage
- * collector to chase. Closes the handle at the end, on failure and on close().
- */
-export function fileChunkSource(handle: FileHandle, chunkBytes = FILE_CHUNK_BYTES): ChunkSource {
-  const buffers = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)];
-  let turn = 0;
-  let position = 0;
-  let inFlight: Promise<number> | undefined;
-  let closed = false;
-  let finished = false;
+/** Buffers a file source cycles through: while the consumer works on one, the others are being filled. */
+export const FILE_CHUNK_BUFFERS = 4;
 
-  const readInto = (buffer: Buffer): Promise<number> => handle.read(buffer, 0, buffer.length, position).then(({ bytesRead }) => bytesRead);
+/**
+ * Reads a regular file sequentially into a few buffers used in turn, all but the one the consumer
+ * holds being filled ahead (reads at explicit offsets, so they can overlap): no allocation per
+ * chunk, so nothing for the garbage collector to chase, and a busy machine's scheduling delays of
+ * the thread pool are absorbed. Closes the handle at the end, on failure and on close().
+ */
+export function fileChunkSource(handle: FileHandle, chunkBytes = FILE_CHUNK_BYTES, bufferCount = FILE_CHUNK_BUFFERS): ChunkSource {
+  const free: Buffer[] = Array.from({ length: Math.max(2, bufferCount) }, () => Buffer.allocUnsafe(chunkBytes));
+  const ahead: { buffer: Buffer; position: number; done: Promise<number> }[] = [];
+  let nextPosition = 0; // where the next read to be issued starts
+  let consumed = 0; // bytes handed out
+  let held: Buffer | undefined; // the buffer the consumer has
+  let closed = false;
+  let atEnd = false;
+
+  const issue = (): void => {
+    while (!atEnd && free.length > 0) {
+      const buffer = free.pop() as Buffer;
+      const position = nextPosition;
+      nextPosition += buffer.length;
+      const done = handle.read(buffer, 0, buffer.length, position).then(({ bytesRead }) => bytesRead);
+      done.catch(() => undefined);
+      ahead.push({ buffer, position, done });
+    }
+  };
   const release = (): void => {
     if (closed) return;
     closed = true;
-    const pending = inFlight ?? Promise.resolve(0);
-    inFlight = undefined;
-    void pending.then(
-      () => handle.close(),
-      () => handle.close(),
-    ).catch(() => undefined);
+    const pending = ahead.splice(0).map((read) => read.done.catch(() => 0));
+    void Promise.all(pending)
+      .then(() => handle.close())
+      .catch(() => undefined);
   };
 
   return {
     async read() {
-      if (closed || finished) return undefined;
-      const buffer = buffers[turn] as Buffer;
+      if (closed || atEnd) return undefined;
+      if (held !== undefined) free.push(held);
+      held = undefined;
+      issue();
+      const next = ahead.shift() as (typeof ahead)[number];
       let bytesRead: number;
       try {
-        bytesRead = await (inFlight ?? readInto(buffer));
+        bytesRead = await next.done;
       } catch (error) {
-        inFlight = undefined;
         release();
         throw error;
       }
-      inFlight = undefined;
-      if (bytesRead === 0 || closed) {
-        finished = true;
+      if (closed) return undefined;
+      if (bytesRead === 0) {
+        atEnd = true;
         release();
         return undefined;
       }
-      position += bytesRead;
-      // The buffer handed out last time is free again: read ahead into it.
-      turn ^= 1;
-      inFlight = readInto(buffers[turn] as Buffer);
-      inFlight.catch(() => undefined);
-      return buffer.subarray(0, bytesRead);
+      if (bytesRead < next.buffer.length) {
+        // A short read: the reads issued after it started too far on; drop them and go on from here.
+        for (const later of ahead.splice(0)) {
+          await later.done.catch(() => 0);
+          free.push(later.buffer);
+        }
+        nextPosition = next.position + bytesRead;
+      }
+      consumed += bytesRead;
+      held = next.buffer;
+      return next.buffer.subarray(0, bytesRead);
     },
     close: release,
-    bytesRead: () => position,
+    bytesRead: () => consumed,
   };
 }
 

@@ -25,11 +25,11 @@ async function packTar(files: { name: string; content: Buffer }[]): Promise<Buff
 }
 
 describe("fileChunkSource", () => {
-  it("reads a file whole through two reused buffers, counting bytes", async () => {
+  it("reads a file whole through reused buffers, counting bytes", async () => {
     const bytes = pattern(10_000, 1);
     const path = join(dir, "plain");
     writeFileSync(path, bytes);
-    const source = fileChunkSource(await open(path, "r"), 4096);
+    const source = fileChunkSource(await open(path, "r"), 4096, 2);
     const sizes: number[] = [];
     const seen = new Set<ArrayBuffer>();
     const hash = createHash("sha256");
@@ -43,6 +43,22 @@ describe("fileChunkSource", () => {
     expect(hash.digest("hex")).toBe(sha256(bytes));
     expect(source.bytesRead()).toBe(10_000);
     expect(await source.read()).toBeUndefined();
+  });
+
+  it("keeps several reads ahead and still hands out every byte once, in order", async () => {
+    const bytes = pattern(100_000, 2);
+    const path = join(dir, "ahead");
+    writeFileSync(path, bytes);
+    for (const buffers of [2, 3, 4, 8]) {
+      const source = fileChunkSource(await open(path, "r"), 3000, buffers);
+      const hash = createHash("sha256");
+      let total = 0;
+      for (let chunk = await source.read(); chunk !== undefined; chunk = await source.read()) {
+        hash.update(chunk);
+        total += chunk.length;
+      }
+      expect([buffers, total, hash.digest("hex")]).toEqual([buffers, 100_000, sha256(bytes)]);
+    }
   });
 });
 
