@@ -4,9 +4,9 @@ import type { BlobWriter } from "../archive/probe.js";
 import type { OpenedSource } from "../archive/source.js";
 import { blobPathFor } from "../archive/blob-lookup.js";
 import { firstProblem } from "../archive/graph.js";
-import { invalid, notFound } from "../core/errors.js";
+import { invalid, notFound, usage } from "../core/errors.js";
 import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
-import { formatReference, parseReference, parseRepository } from "../core/reference.js";
+import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
 import type { Ingest } from "../store/content-store.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
@@ -46,6 +46,7 @@ const NAMED_DIGEST = /(?:^|\/)(?:sha256:)?([0-9a-f]{64})(?:\.tar|\.tar\.gz|\.jso
  * are committed, then image records, then all references in one locked update.
  */
 export async function loadArchive(store: Store, source: OpenedSource, options: LoadOptions = {}): Promise<LoadResult> {
+  if (options.name !== undefined) checkRepositoryOption(options.name);
   return store.gc.withLease(async () => {
     // Recognising stored blobs among unnamed entries may, rarely, need a second read of the
     // archive (see StoredBlobMatcher): only when the source can be opened again.
@@ -247,6 +248,17 @@ function recordFor(root: ResolvedRoot, images: ResolvedImage[]): ImageRecord {
     ],
     otherBlobs: [...root.indexes.keys(), ...root.artifacts],
   };
+}
+
+/** `--name` is checked before anything is stored: a bad one must not leave blobs behind. */
+function checkRepositoryOption(name: string): void {
+  let repository;
+  try {
+    repository = parseRepository(name);
+  } catch (error) {
+    throw usage(`--name: ${(error as Error).message}`);
+  }
+  if (familiarName(repository) === "sha256") throw usage(`--name: "sha256" is refused as a repository name (ambiguous with an image ID)`);
 }
 
 async function recordImages(

@@ -238,6 +238,25 @@ describe("hostile archives built here: refused, store unchanged", () => {
   });
 });
 
+describe("--name", () => {
+  it("refuses sha256 and a tagged name before storing anything", async () => {
+    const root = await seededRoot();
+    const before = await snapshotTree(root);
+    const sha = await lading(root, "load", "--name", "sha256", "-i", "testdata/oci-archive.tar");
+    expect({ code: sha.code, stdout: sha.stdout, stderr: sha.stderr }).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: 'lading: usage error: --name: "sha256" is refused as a repository name (ambiguous with an image ID)\n',
+    });
+    const tagged = await lading(root, "load", "--name", "app:1", "-i", "testdata/oci-archive.tar");
+    expect({ code: tagged.code, stderr: tagged.stderr }).toEqual({
+      code: 2,
+      stderr: "lading: usage error: --name: invalid repository name (app:1): a tag or digest is not allowed here\n",
+    });
+    expect(await snapshotTree(root)).toEqual(before);
+  });
+});
+
 describe("--platform", () => {
   it("keeps only the named platform; the others are recorded absent", async () => {
     const root = await newRoot();
