@@ -47,14 +47,14 @@ export function registerConvert(program: Command, terminal: Terminal): void {
       if (input === "-") refuseTerminalInput(process.stdin);
       const source = input === "-" ? await openTarStream(process.stdin) : await openArchivePath(input);
       const load = { ...limitsFromOptions(flags), ...(flags.name ? { name: flags.name } : {}) };
-      const convert = (sink: Writable): Promise<ConvertResult> => convertArchive(source, sink, { ...options, load });
+      const convert = (sink: Writable): Promise<ConvertResult> => convertArchive(source, sink, { ...options, load, ...(input === "-" ? {} : { inputFile: input }) });
       let result: ConvertResult | undefined;
       if (toStdout) result = await convert(terminal.stdout);
       else await saveToFile(output, async (sink) => (result = await convert(sink)).saved);
-      const { loaded, saved } = result as ConvertResult;
+      const { inputFormat, saved } = result as ConvertResult;
       reportSave(terminal, saved, { quiet: Boolean(flags.quiet), json: Boolean(flags.json), toStdout });
       if (!flags.quiet && !flags.json && !toStdout) {
-        printLine(terminal.stdout, `Converted ${loaded.format} to ${saved.format}: ${saved.images.length} image${saved.images.length === 1 ? "" : "s"}`);
+        printLine(terminal.stdout, `Converted ${inputFormat} to ${saved.format}: ${saved.images.length} image${saved.images.length === 1 ? "" : "s"}`);
       }
     });
 }

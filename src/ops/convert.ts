@@ -1,21 +1,43 @@
 /**
- * `convert`: archive to archive without the user's store. The input is loaded (verified, all or
- * nothing) into a private temporary store, saved from it, and the temporary store removed: what
- * `save` writes, made from what `verify` reads. OCI input keeps its digests; a manifest.json-only
- * input gets lading's synthesised manifest.
+ * `convert`: archive to archive without the user's store: what `save` writes, made from what
+ * `verify` reads. OCI input keeps its digests; a manifest.json-only input gets lading's
+ * synthesised manifest. The output is byte for byte what loading the input into an empty store
+ * and saving every image from it would give (convertViaStore, kept as the reference).
+ *
+ * The input is read once, verified as a load verifies it, while each entry's bytes are placed
+ * (ConvertBlobs: left in an uncompressed input file, or spooled); then the archive is written
+ * in save's order, each blob hashed again on the way.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { Writable } from "node:stream";
+import type { Readable, Transform, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ArchiveFormat } from "../archive/model.js";
+import { readArchive } from "../archive/read.js";
 import type { OpenedSource } from "../archive/source.js";
-import { loadArchive, type LoadOptions, type LoadResult } from "./load.js";
+import { planArchive, writePlan } from "../archive/write-layout.js";
+import { createCompressor } from "../tar/compression.js";
+import { TarWriter } from "../tar/writer.js";
+import { ConvertBlobs } from "./convert-blobs.js";
+import { planConversion } from "./convert-plan.js";
+import { loadArchive, type LoadOptions } from "./load.js";
 import { saveSelection, selectAll, type SaveOptions, type SaveResult } from "./save.js";
 import { Store } from "../store/store.js";
 
 export interface ConvertResult {
-  loaded: LoadResult;
+  /** What the input was. */
+  inputFormat: ArchiveFormat | null;
   saved: SaveResult;
+}
+
+export interface ConvertOptions extends SaveOptions {
+  load?: LoadOptions;
+  /**
+   * The path `source` was opened from, when it is a file: an uncompressed tar file's blobs are
+   * then read from it again rather than spooled.
+   */
+  inputFile?: string;
 }
 
 /** Runs `work` with a store in a fresh temporary directory, removed afterwards whatever happens. */
@@ -28,10 +50,42 @@ export async function withTemporaryStore<T>(work: (store: Store) => Promise<T>, 
   }
 }
 
-export async function convertArchive(source: OpenedSource, sink: Writable, options: SaveOptions & { load?: LoadOptions } = {}): Promise<ConvertResult> {
+/** Converts `source` into `sink` (which it ends). */
+export async function convertArchive(source: OpenedSource, sink: Writable, options: ConvertOptions = {}): Promise<ConvertResult> {
+  // Selecting platforms is load's and save's business; the streaming path does not repeat it.
+  if ((options.platforms?.length ?? 0) > 0 || (options.load?.platforms?.length ?? 0) > 0) return convertViaStore(source, sink, options);
+  const format = options.format ?? "docker";
+  const blobs = await ConvertBlobs.open(source.compression === "none" ? options.inputFile : undefined);
+  try {
+    const { name, platforms: _platforms, ...limits } = options.load ?? {};
+    const graph = await readArchive(source, { ...limits, openWriter: (entry, size) => blobs.openWriter(entry, size) });
+    const plan = planConversion(graph, name, (blob) => blobs.checkSupplied(blob));
+    const layout = planArchive(plan.images, format);
+    const progress = options.progress ?? { done: 0, total: undefined };
+    progress.total = layout.entries.reduce((sum, entry) => sum + (entry.kind === "blob" ? entry.size : 0), 0);
+    const writer = new TarWriter({ mtime: options.mtime ?? 0 });
+    const stages: (Readable | Writable | Transform)[] = [writer.stream];
+    if (options.compress) stages.push(createCompressor(options.compress));
+    const writing = writePlan(layout, writer, (blob) => blobs.openBlob(blob, (digest) => graph.blobs.get(digest), progress));
+    const piping = pipeline([...stages, sink]);
+    try {
+      await Promise.all([writing, piping]);
+    } catch (error) {
+      writer.destroy(error instanceof Error ? error : new Error(String(error)));
+      await Promise.allSettled([writing, piping]);
+      throw error;
+    }
+    return { inputFormat: graph.format, saved: { format, images: plan.saved } };
+  } finally {
+    await blobs.close();
+  }
+}
+
+/** The store path: load into a temporary store, save everything from it. The reference for convertArchive. */
+export async function convertViaStore(source: OpenedSource, sink: Writable, options: SaveOptions & { load?: LoadOptions } = {}): Promise<ConvertResult> {
   return withTemporaryStore(async (store) => {
     const loaded = await loadArchive(store, source, options.load ?? {});
     const saved = await saveSelection(store, await selectAll(store), sink, options);
-    return { loaded, saved };
+    return { inputFormat: loaded.format, saved };
   });
 }

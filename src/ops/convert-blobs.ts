@@ -1,0 +1,209 @@
+/**
+ * Where `convert` finds each blob's bytes when it writes the output, after the one read of the
+ * input has verified everything:
+ *
+ * - a blob kept in memory by the reader (manifests, configs, indexes, synthesised manifests);
+ * - for an uncompressed tar file, the entry's own bytes in the input file, read again at the
+ *   offset its header gives (an index of headers is made before the read; each entry's first
+ *   bytes are compared with the file at that offset while it streams, and an entry that does
+ *   not match is spooled like any other);
+ * - otherwise (standard input, a compressed archive, a layout directory, an entry the index could
+ *   not place) a spool file in a private temporary directory, written while the entry streams
+ *   and removed, with the directory, whatever happens.
+ *
+ * Spooling cannot be avoided by copying entries straight into the output as they stream: the
+ * output is save's archive, which opens with index.json (it names every root, and a synthesised
+ * root digest covers every layer) and then carries the blobs sorted by digest, so no blob byte can
+ * be written before the whole input has been read.
+ *
+ * Every blob is hashed again as it is written, so bytes that changed since they were verified
+ * (the input file rewritten during the conversion) fail the conversion.
+ */
+import { createReadStream } from "node:fs";
+import { mkdtemp, open, rm, unlink, type FileHandle } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Readable, Transform } from "node:stream";
+import type { ScannedFile } from "../archive/model.js";
+import type { BlobWriter } from "../archive/probe.js";
+import { indexTarFile, type TarFileSpan } from "../archive/tar-offsets.js";
+import type { BlobToWrite } from "../archive/write-layout.js";
+import { createDigester, parseDigest } from "../core/digest.js";
+import { invalid, LadingError } from "../core/errors.js";
+import type { GraphBlob } from "./convert-plan.js";
+
+/** Entries load does not store either: the archive's own documents. */
+const METADATA_NAMES = /^(manifest\.json|index\.json|oci-layout|repositories|[^/]+\/(VERSION|json))$/;
+/** How much of an entry is compared with the input file at its indexed offset. */
+const CHECK_BYTES = 64 * 1024;
+const READ_BYTES = 1024 * 1024;
+
+type Supply = { kind: "input"; span: TarFileSpan } | { kind: "spool"; path: string };
+
+export class ConvertBlobs {
+  /** By entry name: where the entry's bytes can be read again. */
+  private readonly supplies = new Map<string, Supply>();
+  private spoolDir: Promise<string> | undefined;
+  private spooled = 0;
+
+  private constructor(
+    private readonly input: FileHandle | undefined,
+    private readonly index: Map<string, TarFileSpan | undefined> | undefined,
+  ) {}
+
+  /** `inputFile`: the path of an uncompressed tar file the archive is read from, if it is one. */
+  static async open(inputFile: string | undefined): Promise<ConvertBlobs> {
+    if (inputFile === undefined) return new ConvertBlobs(undefined, undefined);
+    const handle = await open(inputFile, "r").catch(() => undefined);
+    if (!handle) return new ConvertBlobs(undefined, undefined);
+    const index = (await handle.stat()).isFile() ? await indexTarFile(handle) : undefined;
+    if (index === undefined) {
+      await handle.close();
+      return new ConvertBlobs(undefined, undefined);
+    }
+    return new ConvertBlobs(handle, index);
+  }
+
+  /** The reader's openWriter: what to do with an entry's bytes while they stream. */
+  async openWriter(name: string, size: number): Promise<BlobWriter | undefined> {
+    if (METADATA_NAMES.test(name) || this.supplies.has(name)) return undefined;
+    const span = this.index?.get(name);
+    const keep = (supply: Supply): void => {
+      if (!this.supplies.has(name)) this.supplies.set(name, supply);
+    };
+    if (this.input && span && span.size === size) return new InputSpanWriter(this.input, span, (spoolKeep) => this.openSpool(spoolKeep), keep);
+    return this.openSpool(keep);
+  }
+
+  /** Throws load's message when a needed blob's bytes were not kept. */
+  checkSupplied(blob: GraphBlob): void {
+    if (blob.bytes || (blob.file && this.supplies.has(blob.file.name))) return;
+    throw invalid(`blob ${blob.digest} was not stored while reading (${blob.file?.name ?? "no entry"})`, blob.file?.name ?? blob.digest);
+  }
+
+  /** A blob's bytes for the output, hashed on the way. */
+  openBlob(blob: BlobToWrite, bytesOf: (digest: string) => GraphBlob | undefined, progress: { done: number }): Readable {
+    const known = bytesOf(blob.digest);
+    const supply = known?.file ? this.supplies.get(known.file.name) : undefined;
+    let body: Readable;
+    if (known?.bytes) body = Readable.from([known.bytes]);
+    else if (supply?.kind === "spool") body = createReadStream(supply.path, { highWaterMark: READ_BYTES });
+    else if (supply?.kind === "input" && this.input) body = Readable.from(readSpan(this.input, supply.span));
+    else throw invalid(`blob ${blob.digest} was not stored while reading (${known?.file?.name ?? "no entry"})`, blob.digest);
+    const checked = verifying(blob.digest, known?.file?.name ?? blob.digest, progress);
+    body.on("error", (error) => checked.destroy(error));
+    return body.pipe(checked);
+  }
+
+  /** Closes the input and removes the spool directory. */
+  async close(): Promise<void> {
+    await this.input?.close().catch(() => undefined);
+    const dir = await this.spoolDir?.catch(() => undefined);
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  }
+
+  private async openSpool(keep: (supply: Supply) => void): Promise<BlobWriter> {
+    this.spoolDir ??= mkdtemp(path.join(tmpdir(), "lading-convert-"));
+    const file = path.join(await this.spoolDir, String(this.spooled++));
+    return new SpoolWriter(await open(file, "wx", 0o600), file, keep);
+  }
+}
+
+/** An entry's bytes into a spool file. */
+class SpoolWriter implements BlobWriter {
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly file: string,
+    private readonly keep: (supply: Supply) => void,
+  ) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    let done = 0;
+    while (done < chunk.length) done += (await this.handle.write(chunk, done, chunk.length - done)).bytesWritten;
+  }
+
+  async close(_file: ScannedFile): Promise<void> {
+    await this.handle.close();
+    this.keep({ kind: "spool", path: this.file });
+  }
+
+  async abort(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+    await unlink(this.file).catch(() => undefined);
+  }
+}
+
+/**
+ * An entry the header index placed in the input file: nothing is copied. Its first CHECK_BYTES
+ * are compared with the file at the indexed offset (copies held meanwhile); on a difference the
+ * entry is spooled from its start instead.
+ */
+class InputSpanWriter implements BlobWriter {
+  private checked = 0;
+  private held: Buffer[] = [];
+  private spool: BlobWriter | undefined;
+
+  constructor(
+    private readonly input: FileHandle,
+    private readonly span: TarFileSpan,
+    private readonly openSpool: (keep: (supply: Supply) => void) => Promise<BlobWriter>,
+    private readonly keep: (supply: Supply) => void,
+  ) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.spool) return this.spool.write(chunk);
+    if (this.checked >= CHECK_BYTES) return;
+    const part = chunk.subarray(0, CHECK_BYTES - this.checked);
+    const theirs = Buffer.alloc(part.length);
+    const { bytesRead } = await this.input.read(theirs, 0, part.length, this.span.offset + this.checked);
+    if (bytesRead === part.length && theirs.equals(part)) {
+      this.checked += part.length;
+      this.held = this.checked < CHECK_BYTES ? [...this.held, Buffer.from(chunk)] : [];
+      return;
+    }
+    this.spool = await this.openSpool(this.keep);
+    for (const bytes of this.held) await this.spool.write(bytes);
+    this.held = [];
+    await this.spool.write(chunk);
+  }
+
+  async close(file: ScannedFile): Promise<void> {
+    if (this.spool) return this.spool.close(file);
+    this.keep({ kind: "input", span: this.span });
+  }
+
+  async abort(): Promise<void> {
+    await this.spool?.abort();
+  }
+}
+
+/** The span's bytes in fresh buffers (the tar writer may hold one until it is flushed). */
+async function* readSpan(input: FileHandle, span: TarFileSpan): AsyncGenerator<Buffer> {
+  let position = span.offset;
+  const end = span.offset + span.size;
+  while (position < end) {
+    const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, end - position));
+    const { bytesRead } = await input.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+  }
+}
+
+function verifying(digest: string, entry: string, progress: { done: number }): Transform {
+  const { algorithm } = parseDigest(digest);
+  const hash = createDigester(algorithm);
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      progress.done += chunk.length;
+      callback(null, chunk);
+    },
+    flush(callback) {
+      const actual = `${algorithm}:${hash.digest("hex")}`;
+      callback(
+        actual === digest ? null : new LadingError("invalid", `entry ${JSON.stringify(entry)} changed while converting: it now has content ${actual}, not ${digest}`, { subject: entry }),
+      );
+    },
+  });
+}

@@ -1,0 +1,291 @@
+// convert's streaming path against its reference: every fixture (../shared/fixtures and testdata/,
+// good and bad) converted to both layouts gives byte for byte the archive that loading it into an
+// empty store and saving everything gives (pinned below, and compared live), or the same one-line
+// refusal; from a file (blobs re-read from the input), from a stream (blobs spooled) and from a
+// layout directory. The spool directory never outlives a conversion.
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { indexTarFile } from "../../src/archive/tar-offsets.js";
+import { openArchivePath, openTarStream } from "../../src/archive/source.js";
+import { convertArchive, convertViaStore } from "../../src/ops/convert.js";
+import type { LayoutFormat } from "../../src/archive/write-layout.js";
+import { readTar } from "../../src/tar/reader.js";
+import { buildTar, gnuLongRecord, layerTar, makeImage, ociLayoutItems, sha256, tarEntry } from "../support/archive-builder.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const FIXTURES = join(ROOT, "..", "shared", "fixtures");
+const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
+
+/** sha256 of convertViaStore's output (or its error), made with the store path before the streaming path existed, on linux/amd64. */
+const REFERENCE: Record<string, string> = {
+  "fixtures/archives/ctr-export.tar docker": "ee41daedd47bf9c4e0f0ecaeaa095aefd30508bedf4c1dfb1aa22c69b523b79b",
+  "fixtures/archives/ctr-export.tar oci": "b3e5fd9db34f1f39883ca1d3249ccae1678a3366b99c9594d4d4c3cf5cf1f655",
+  "fixtures/archives/docker-save-multi.tar docker": "1cb0736b693047eb6141f556aed66da8b319fc25919fa8439422ab5981ec611d",
+  "fixtures/archives/docker-save-multi.tar oci": "07b1ce4d90c27f880631fd0de8be3e43ef2939ec50ccb5de1cd6ede0bcb4a7ea",
+  "fixtures/archives/docker-save-single.tar docker": "e47e1c72c2ac5d8c1d4f52227b0ed3a3314de8bf93fabf8c3b0f31469317569c",
+  "fixtures/archives/docker-save-single.tar oci": "0cd10a3994284faab39f9e03ff32c7614b0bb0f6d4e947ba37839c3d5e642b69",
+  "fixtures/archives/oci-archive-multiplatform.tar docker": "caf0b6077021c4894a05feaf334584b7d0311bcaf9f334556f01a8a6c3164535",
+  "fixtures/archives/oci-archive-multiplatform.tar oci": "2eb49ad6cfcd2bca2c1e6e3ba58fa71031b7b06c1097a19f332c196bab741dbe",
+  "fixtures/archives/skopeo-docker-archive.tar docker": "a89cd47e35d4d926b64dee7253dc2083aa11d41946d7bd71fbc40b263860f321",
+  "fixtures/archives/skopeo-docker-archive.tar oci": "3618c0fdd4d83e3db2dcb60dde11b409eb131da3d07012a3e9052430e280a39d",
+  "fixtures/archives/skopeo-oci-archive.tar docker": "5ec44cbbef105d45b09c0038039fe5271998b778bccde0fbd4c58c36475e488e",
+  "fixtures/archives/skopeo-oci-archive.tar oci": "92bbb065aac53a1570db07b3d911477ecbc59cec63d6ab0fda4f5ad7465eedea",
+  "fixtures/layouts/oci-umoci-gzip docker": "04b7fbcd24adbbc8039e479395cdcf2f9428382ccef4913195594a11bf0d0803",
+  "fixtures/layouts/oci-umoci-gzip oci": "3ba3dbee731eacc6ab83e25a3cb21b43e922c9205d5d63c9248e670bddf80a04",
+  "fixtures/bad/GOOD-baseline.tar docker": "d3842d35179f103d821dc542826c48fb71350e75cc97efb193d27ea78ca1cad6",
+  "fixtures/bad/GOOD-baseline.tar oci": "79ec169cacad6d9462c4bc5efc149afadccedefe9a4f1bd289bf23e2d61dbdec",
+  "fixtures/bad/diffid-mismatch.tar docker": "error: manifest.json[0].Layers[0]: layer bdaec84c2e31e2ebbe8f8f7a957417c6f6f15a7f0ebe7cc909a59458608995a0.tar has diff ID sha256:554d7e7509a1a339e1ead60d7b9edcfc6b8e0751e420322f30b8e9a53d9ad97a, but 586facf73c9d9498321becd053d948fc4fd082c80e1469a1148faba2d744cd11.json rootfs.diff_ids[0] is sha256:bdaec84c2e31e2ebbe8f8f7a957417c6f6f15a7f0ebe7cc909a59458608995a0",
+  "fixtures/bad/diffid-mismatch.tar oci": "error: manifest.json[0].Layers[0]: layer bdaec84c2e31e2ebbe8f8f7a957417c6f6f15a7f0ebe7cc909a59458608995a0.tar has diff ID sha256:554d7e7509a1a339e1ead60d7b9edcfc6b8e0751e420322f30b8e9a53d9ad97a, but 586facf73c9d9498321becd053d948fc4fd082c80e1469a1148faba2d744cd11.json rootfs.diff_ids[0] is sha256:bdaec84c2e31e2ebbe8f8f7a957417c6f6f15a7f0ebe7cc909a59458608995a0",
+  "fixtures/bad/layer-dotdot-entry.tar docker": "error: manifest.json[0].Layers[1]: layer e3fe5c71e1748beecff57115ddc34fc4df0d27f9399e4b764cdbb783f4e05e9b.tar: layer tar entry \"../evil\" escapes the root",
+  "fixtures/bad/layer-dotdot-entry.tar oci": "error: manifest.json[0].Layers[1]: layer e3fe5c71e1748beecff57115ddc34fc4df0d27f9399e4b764cdbb783f4e05e9b.tar: layer tar entry \"../evil\" escapes the root",
+  "fixtures/bad/manifest-layer-path-traversal.tar docker": "error: manifest.json[0].Layers[0]: unsafe path \"../../../../../../etc/hostname\": unsafe entry name \"../../../../../../etc/hostname\": \"..\" component",
+  "fixtures/bad/manifest-layer-path-traversal.tar oci": "error: manifest.json[0].Layers[0]: unsafe path \"../../../../../../etc/hostname\": unsafe entry name \"../../../../../../etc/hostname\": \"..\" component",
+  "fixtures/bad/missing-config.tar docker": "error: manifest.json[0].Config: \"0000000000000000000000000000000000000000000000000000000000000000.json\" is not in the archive",
+  "fixtures/bad/missing-config.tar oci": "error: manifest.json[0].Config: \"0000000000000000000000000000000000000000000000000000000000000000.json\" is not in the archive",
+  "fixtures/bad/no-manifest.tar docker": "error: not an image archive: it has neither manifest.json nor oci-layout and index.json",
+  "fixtures/bad/no-manifest.tar oci": "error: not an image archive: it has neither manifest.json nor oci-layout and index.json",
+  "fixtures/bad/truncated.tar docker": "error: unexpected end of archive in entry \"bdaec84c2e31e2ebbe8f8f7a957417c6f6f15a7f0ebe7cc909a59458608995a0.tar\" (got 21604 of 30208 bytes)",
+  "fixtures/bad/truncated.tar oci": "error: unexpected end of archive in entry \"bdaec84c2e31e2ebbe8f8f7a957417c6f6f15a7f0ebe7cc909a59458608995a0.tar\" (got 21604 of 30208 bytes)",
+  "testdata/docker-archive.tar docker": "74ce874f2c404172ae7ede28ffcb305958321d6aab90b0af028f1511bc24cebc",
+  "testdata/docker-archive.tar oci": "68635fc72de0570835f683a6f53c3365afc693f73dd162fd9b39724be8db343e",
+  "testdata/docker-archive.tar.bz2 docker": "74ce874f2c404172ae7ede28ffcb305958321d6aab90b0af028f1511bc24cebc",
+  "testdata/docker-archive.tar.bz2 oci": "68635fc72de0570835f683a6f53c3365afc693f73dd162fd9b39724be8db343e",
+  "testdata/docker-archive.tar.gz docker": "74ce874f2c404172ae7ede28ffcb305958321d6aab90b0af028f1511bc24cebc",
+  "testdata/docker-archive.tar.gz oci": "68635fc72de0570835f683a6f53c3365afc693f73dd162fd9b39724be8db343e",
+  "testdata/docker-archive.tar.xz docker": "74ce874f2c404172ae7ede28ffcb305958321d6aab90b0af028f1511bc24cebc",
+  "testdata/docker-archive.tar.xz oci": "68635fc72de0570835f683a6f53c3365afc693f73dd162fd9b39724be8db343e",
+  "testdata/docker-archive.tar.zst docker": "74ce874f2c404172ae7ede28ffcb305958321d6aab90b0af028f1511bc24cebc",
+  "testdata/docker-archive.tar.zst oci": "68635fc72de0570835f683a6f53c3365afc693f73dd162fd9b39724be8db343e",
+  "testdata/docker-save.tar docker": "74ce874f2c404172ae7ede28ffcb305958321d6aab90b0af028f1511bc24cebc",
+  "testdata/docker-save.tar oci": "68635fc72de0570835f683a6f53c3365afc693f73dd162fd9b39724be8db343e",
+  "testdata/oci-archive.tar docker": "2456d31b29d442878ced40ded4dcb70ca3c2b08d1b33cfb04fb6229596250b08",
+  "testdata/oci-archive.tar oci": "c7d4ef9d1cd49cfb7ca60c2d9e555237bc973f8fb1feef70a91510207e96bdd2",
+  "testdata/oci-layout docker": "8b2e2e79b6ed284dc6fa48bd98ee70ae57b1ff179230016bbdb81ceb59823ea9",
+  "testdata/oci-layout oci": "1608c847441cd09fda44fa1d31a12c0954fd18e721846e4139e692f4166bf2be",
+  "testdata/oci-multiplatform.tar docker": "cb10685b150b3b515f03889b7c604a7db32caacfe7a7923e604f236c05dc34f0",
+  "testdata/oci-multiplatform.tar oci": "5cf6db41b168bc80e1fd1cd6931acef5c146943ab338a7ea0e5d6b541f1c2943",
+};
+
+function inputs(): string[] {
+  const list: string[] = [];
+  for (const dir of ["archives", "layouts", "bad"]) for (const name of readdirSync(join(FIXTURES, dir)).sort()) list.push(`fixtures/${dir}/${name}`);
+  for (const name of readdirSync(join(ROOT, "testdata")).sort()) if (!/\.(md|sh|json)$/.test(name)) list.push(`testdata/${name}`);
+  return list;
+}
+const pathOf = (input: string): string => (input.startsWith("fixtures/") ? join(FIXTURES, input.slice("fixtures/".length)) : join(ROOT, input));
+
+function hashingSink(): { sink: Writable; digest: () => string } {
+  const hash = createHash("sha256");
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      callback();
+    },
+  });
+  return { sink, digest: () => hash.digest("hex") };
+}
+
+type Convert = typeof convertArchive;
+async function outcome(convert: Convert, input: string, format: LayoutFormat, how: "file" | "stream"): Promise<string> {
+  const file = pathOf(input);
+  const { sink, digest } = hashingSink();
+  try {
+    const source = how === "file" ? await openArchivePath(file) : await openTarStream(createReadStream(file));
+    await convert(source, sink, { format, ...(how === "file" ? { inputFile: file } : {}) });
+    return digest();
+  } catch (error) {
+    return `error: ${(error as Error).message}`;
+  }
+}
+
+const temps: string[] = [];
+afterEach(() => {
+  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+const spoolDirs = (): string[] => readdirSync(tmpdir()).filter((name) => name.startsWith("lading-convert-"));
+
+describe.skipIf(!haveFixtures)("convert: one read of the input, save's bytes", () => {
+  const onReferenceHost = process.platform === "linux" && process.arch === "x64";
+
+  it("every fixture, read from its file, converts to the reference bytes or the reference refusal", async () => {
+    const before = spoolDirs();
+    expect(inputs()).toHaveLength(Object.keys(REFERENCE).length / 2);
+    for (const input of inputs()) {
+      for (const format of ["docker", "oci"] as const) {
+        const streamed = await outcome(convertArchive, input, format, "file");
+        const reference = await outcome(convertViaStore, input, format, "file");
+        expect([input, format, streamed]).toEqual([input, format, reference]);
+        if (onReferenceHost) expect([input, format, streamed]).toEqual([input, format, REFERENCE[`${input} ${format}`]]);
+      }
+    }
+    expect(spoolDirs()).toEqual(before);
+  }, 120_000);
+
+  it("every tar fixture, read from a stream (its blobs spooled), converts to the same bytes", async () => {
+    const before = spoolDirs();
+    for (const input of inputs().filter((name) => statSync(pathOf(name)).isFile())) {
+      for (const format of ["docker", "oci"] as const) {
+        const streamed = await outcome(convertArchive, input, format, "stream");
+        const reference = await outcome(convertViaStore, input, format, "stream");
+        expect([input, format, streamed]).toEqual([input, format, reference]);
+        if (onReferenceHost) expect([input, format, streamed]).toEqual([input, format, REFERENCE[`${input} ${format}`]]);
+      }
+    }
+    expect(spoolDirs()).toEqual(before);
+  }, 120_000);
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "lading-convert-test-"));
+  temps.push(dir);
+  return dir;
+}
+
+/** Every regular file's bytes, as the tar reader gives them. */
+async function filesOf(file: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  for await (const entry of readTar(createReadStream(file))) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry.body) chunks.push(chunk as Buffer);
+    if (entry.type === "file") files.set(entry.name, Buffer.concat(chunks));
+  }
+  return files;
+}
+
+async function spansOf(file: string): Promise<Map<string, { offset: number; size: number } | undefined> | undefined> {
+  const handle = await open(file, "r");
+  try {
+    return await indexTarFile(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+describe.skipIf(!haveFixtures)("indexTarFile", () => {
+  it("places every regular file of every uncompressed tar fixture where the tar reader finds its bytes", async () => {
+    const tars = inputs().filter((name) => statSync(pathOf(name)).isFile() && name.endsWith(".tar") && !name.includes("truncated"));
+    expect(tars.length).toBeGreaterThan(10);
+    for (const input of tars) {
+      const file = pathOf(input);
+      const whole = readFileSync(file);
+      const spans = (await spansOf(file))!;
+      const files = await filesOf(file);
+      expect([input, [...spans.keys()].sort()]).toEqual([input, [...files.keys()].sort()]);
+      for (const [name, bytes] of files) {
+        const span = spans.get(name)!;
+        expect([input, name, sha256(whole.subarray(span.offset, span.offset + span.size))]).toEqual([input, name, sha256(bytes)]);
+      }
+    }
+  });
+
+  it("follows PAX and GNU long names, marks a repeated name ambiguous, and gives up on a PAX global header", async () => {
+    const long = `${"d".repeat(120)}/layer.tar`;
+    const gnu = `${"g".repeat(130)}/json`;
+    const dir = tempDir();
+    const file = join(dir, "names.tar");
+    writeFileSync(
+      file,
+      Buffer.concat([
+        buildTar([{ type: "file", name: long, content: "pax-named" }], { end: false }),
+        gnuLongRecord("L", gnu),
+        tarEntry({ name: gnu.slice(0, 99) }, Buffer.from("gnu-named")),
+        buildTar([
+          { type: "file", name: "./twice", content: "one" },
+          { type: "file", name: "twice", content: "one" },
+          { type: "dir", name: "blobs" },
+        ]),
+      ]),
+    );
+    const whole = readFileSync(file);
+    const spans = (await spansOf(file))!;
+    expect([...spans.keys()]).toEqual([long, gnu, "twice"]);
+    expect(spans.get("twice")).toBeUndefined();
+    const text = (name: string): string => {
+      const span = spans.get(name)!;
+      return whole.toString("utf8", span.offset, span.offset + span.size);
+    };
+    expect([text(long), text(gnu)]).toEqual(["pax-named", "gnu-named"]);
+
+    const global = join(dir, "global.tar");
+    writeFileSync(global, Buffer.concat([tarEntry({ name: "pax_global_header", typeflag: "g" }, Buffer.from("13 path=xyz\n")), buildTar([{ type: "file", name: "a", content: "a" }])]));
+    expect(await spansOf(global)).toBeUndefined();
+  });
+});
+
+describe("convert reads an uncompressed input file twice rather than spooling it", () => {
+  // One image whose layer is 200 KiB, past the bytes compared while the input streams.
+  const image = makeImage({ layers: [layerTar({ "data.bin": "x".repeat(200 * 1024) })] });
+  const layer = image.layers[0]!;
+
+  function writeArchive(): string {
+    const file = join(tempDir(), "big.tar");
+    writeFileSync(file, buildTar(ociLayoutItems([image])));
+    return file;
+  }
+
+  /** A sink that notes, at its first write, which spool directories exist. */
+  function watchingSink(): { sink: Writable; digest: () => string; spoolsAtFirstWrite: () => string[] | undefined } {
+    const hash = createHash("sha256");
+    let seen: string[] | undefined;
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        seen ??= spoolDirs();
+        hash.update(chunk);
+        callback();
+      },
+    });
+    return { sink, digest: () => hash.digest("hex"), spoolsAtFirstWrite: () => seen };
+  }
+
+  async function reference(file: string): Promise<string> {
+    const { sink, digest } = hashingSink();
+    await convertViaStore(await openArchivePath(file), sink);
+    return digest();
+  }
+
+  it("spools nothing for a file, one directory for a stream; both give the reference bytes", async () => {
+    const file = writeArchive();
+    const before = spoolDirs();
+    const fromFile = watchingSink();
+    await convertArchive(await openArchivePath(file), fromFile.sink, { inputFile: file });
+    expect(fromFile.spoolsAtFirstWrite()).toEqual(before);
+    const fromStream = watchingSink();
+    await convertArchive(await openTarStream(createReadStream(file)), fromStream.sink);
+    expect(fromStream.spoolsAtFirstWrite()!.filter((name) => !before.includes(name))).toHaveLength(1);
+    expect(spoolDirs()).toEqual(before);
+    expect([fromFile.digest(), fromStream.digest()]).toEqual([await reference(file), await reference(file)]);
+  });
+
+  it("spools an entry whose first bytes differ in the file it was told to re-read, and still writes the reference", async () => {
+    const file = writeArchive();
+    const other = join(tempDir(), "other.tar");
+    const bytes = readFileSync(file);
+    const span = (await spansOf(file))!.get(`blobs/sha256/${layer.digest.slice(7)}`)!;
+    bytes[span.offset + 600] = bytes[span.offset + 600]! ^ 0xff;
+    writeFileSync(other, bytes);
+    const { sink, digest } = hashingSink();
+    await convertArchive(await openArchivePath(file), sink, { inputFile: other });
+    expect(digest()).toBe(await reference(file));
+  });
+
+  it("fails, naming the entry, when the re-read bytes are not the ones verified", async () => {
+    const file = writeArchive();
+    const other = join(tempDir(), "other.tar");
+    const bytes = readFileSync(file);
+    const name = `blobs/sha256/${layer.digest.slice(7)}`;
+    const span = (await spansOf(file))!.get(name)!;
+    bytes[span.offset + 150 * 1024] = bytes[span.offset + 150 * 1024]! ^ 0xff;
+    writeFileSync(other, bytes);
+    const changed = sha256(bytes.subarray(span.offset, span.offset + span.size));
+    const before = spoolDirs();
+    await expect(convertArchive(await openArchivePath(file), hashingSink().sink, { inputFile: other })).rejects.toThrow(
+      `entry "${name}" changed while converting: it now has content ${changed}, not ${layer.digest}`,
+    );
+    expect(spoolDirs()).toEqual(before);
+  });
+});
