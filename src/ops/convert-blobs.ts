@@ -30,13 +30,14 @@ import { indexTarFile, type TarFileSpan } from "../archive/tar-offsets.js";
 import type { BlobToWrite } from "../archive/write-layout.js";
 import { createDigester, parseDigest } from "../core/digest.js";
 import { invalid, LadingError } from "../core/errors.js";
+import { transferred } from "../registry/transfer-garbage.js";
 import type { GraphBlob } from "./convert-plan.js";
 
 /** Entries load does not store either: the archive's own documents. */
 const METADATA_NAMES = /^(manifest\.json|index\.json|oci-layout|repositories|[^/]+\/(VERSION|json))$/;
 /** How much of an entry is compared with the input file at its indexed offset. */
 const CHECK_BYTES = 64 * 1024;
-const READ_BYTES = 1024 * 1024;
+const READ_BYTES = 256 * 1024;
 
 type Supply = { kind: "input"; span: TarFileSpan } | { kind: "spool"; path: string };
 
@@ -88,7 +89,7 @@ export class ConvertBlobs {
     let body: Readable;
     if (known?.bytes) body = Readable.from([known.bytes]);
     else if (supply?.kind === "spool") body = createReadStream(supply.path, { highWaterMark: READ_BYTES });
-    else if (supply?.kind === "input" && this.input) body = Readable.from(readSpan(this.input, supply.span));
+    else if (supply?.kind === "input" && this.input) body = Readable.from(readSpan(this.input, supply.span), { objectMode: false, highWaterMark: READ_BYTES });
     else throw invalid(`blob ${blob.digest} was not stored while reading (${known?.file?.name ?? "no entry"})`, blob.digest);
     const checked = verifying(blob.digest, known?.file?.name ?? blob.digest, progress);
     body.on("error", (error) => checked.destroy(error));
@@ -118,6 +119,7 @@ class SpoolWriter implements BlobWriter {
   ) {}
 
   async write(chunk: Buffer): Promise<void> {
+    transferred(chunk.length);
     let done = 0;
     while (done < chunk.length) done += (await this.handle.write(chunk, done, chunk.length - done)).bytesWritten;
   }
@@ -152,6 +154,8 @@ class InputSpanWriter implements BlobWriter {
 
   async write(chunk: Buffer): Promise<void> {
     if (this.spool) return this.spool.write(chunk);
+    // The reader's decompression of a layer makes garbage too (see transfer-garbage).
+    transferred(chunk.length);
     if (this.checked >= CHECK_BYTES) return;
     const part = chunk.subarray(0, CHECK_BYTES - this.checked);
     const theirs = Buffer.alloc(part.length);
@@ -197,6 +201,8 @@ function verifying(digest: string, entry: string, progress: { done: number }): T
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
       progress.done += chunk.length;
+      // Each read hands out a fresh buffer; collect the dead ones every few MiB (see transfer-garbage).
+      transferred(chunk.length);
       callback(null, chunk);
     },
     flush(callback) {
