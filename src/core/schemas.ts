@@ -3,101 +3,144 @@ import { parseDigest } from "./digest.js";
 import { invalid } from "./errors.js";
 import { parseJsonStrict } from "./json.js";
 
-const digestString = z.string().superRefine((value, ctx) => {
-  try {
-    parseDigest(value);
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as Error).message.replace(/^digest: /, "") });
-  }
-});
+/*
+ * Every schema is built on its first use: building them all costs start-up time on every command,
+ * and a command pays only for the schemas of the documents it parses.
+ */
 
-const stringMap = z.record(z.string(), z.string());
+/** What the parsers need of a schema: zod's own schemas and the lazy ones below both fit. */
+export interface DocumentSchema<T> {
+  safeParse(value: unknown): z.ZodSafeParseResult<T>;
+}
 
-export const platformSchema = z.looseObject({
-  architecture: z.string(),
-  os: z.string(),
-  variant: z.string().optional(),
-  "os.version": z.string().optional(),
-  "os.features": z.array(z.string()).optional(),
-});
+/** A schema built by `build` on the first call of safeParse (or of `get`), then kept. */
+export interface LazySchema<S extends z.ZodType> extends DocumentSchema<z.output<S>> {
+  get(): S;
+}
 
-export const descriptorSchema = z.looseObject({
-  mediaType: z.string().min(1),
-  digest: digestString,
-  size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-  annotations: stringMap.nullish(),
-  urls: z.array(z.string()).nullish(),
-  platform: platformSchema.nullish(),
-  data: z.string().nullish(),
-  artifactType: z.string().nullish(),
-});
-export type Descriptor = z.infer<typeof descriptorSchema>;
+export function lazySchema<S extends z.ZodType>(build: (zod: typeof z) => S): LazySchema<S> {
+  let built: S | undefined;
+  const get = (): S => (built ??= build(z));
+  return { get, safeParse: (value) => get().safeParse(value) as z.ZodSafeParseResult<z.output<S>> };
+}
+
+const buildDigestString = (zod: typeof z) =>
+  zod.string().superRefine((value, ctx) => {
+    try {
+      parseDigest(value);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message.replace(/^digest: /, "") });
+    }
+  });
+
+const buildStringMap = (zod: typeof z) => zod.record(zod.string(), zod.string());
+
+const buildPlatform = (zod: typeof z) =>
+  zod.looseObject({
+    architecture: zod.string(),
+    os: zod.string(),
+    variant: zod.string().optional(),
+    "os.version": zod.string().optional(),
+    "os.features": zod.array(zod.string()).optional(),
+  });
+
+const buildDescriptor = (zod: typeof z) =>
+  zod.looseObject({
+    mediaType: zod.string().min(1),
+    digest: buildDigestString(zod),
+    size: zod.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    annotations: buildStringMap(zod).nullish(),
+    urls: zod.array(zod.string()).nullish(),
+    platform: platformSchema.get().nullish(),
+    data: zod.string().nullish(),
+    artifactType: zod.string().nullish(),
+  });
 
 /** OCI image manifest or Docker schema2 manifest: the same shape, told apart by mediaType. */
-export const manifestSchema = z.looseObject({
-  schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  artifactType: z.string().optional(),
-  config: descriptorSchema,
-  layers: z.array(descriptorSchema),
-  subject: descriptorSchema.optional(),
-  annotations: stringMap.nullish(),
-});
-export type Manifest = z.infer<typeof manifestSchema>;
+const buildManifest = (zod: typeof z) => {
+  const descriptor = descriptorSchema.get();
+  return zod.looseObject({
+    schemaVersion: zod.literal(2),
+    mediaType: zod.string().optional(),
+    artifactType: zod.string().optional(),
+    config: descriptor,
+    layers: zod.array(descriptor),
+    subject: descriptor.optional(),
+    annotations: buildStringMap(zod).nullish(),
+  });
+};
 
 /** OCI image index or Docker manifest list. */
-export const indexSchema = z.looseObject({
-  schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  artifactType: z.string().optional(),
-  manifests: z.array(descriptorSchema),
-  subject: descriptorSchema.optional(),
-  annotations: stringMap.nullish(),
-});
-export type Index = z.infer<typeof indexSchema>;
+const buildIndex = (zod: typeof z) => {
+  const descriptor = descriptorSchema.get();
+  return zod.looseObject({
+    schemaVersion: zod.literal(2),
+    mediaType: zod.string().optional(),
+    artifactType: zod.string().optional(),
+    manifests: zod.array(descriptor),
+    subject: descriptor.optional(),
+    annotations: buildStringMap(zod).nullish(),
+  });
+};
 
-export const historySchema = z.looseObject({
-  created: z.string().optional(),
-  created_by: z.string().optional(),
-  author: z.string().optional(),
-  comment: z.string().optional(),
-  empty_layer: z.boolean().optional(),
-});
+const buildHistory = (zod: typeof z) =>
+  zod.looseObject({
+    created: zod.string().optional(),
+    created_by: zod.string().optional(),
+    author: zod.string().optional(),
+    comment: zod.string().optional(),
+    empty_layer: zod.boolean().optional(),
+  });
 
-export const imageConfigSchema = z.looseObject({
-  architecture: z.string(),
-  os: z.string(),
-  variant: z.string().optional(),
-  created: z.string().optional(),
-  author: z.string().optional(),
-  config: z
-    .looseObject({
-      Env: z.array(z.string()).nullish(),
-      Cmd: z.array(z.string()).nullish(),
-      Entrypoint: z.array(z.string()).nullish(),
-      Labels: z.record(z.string(), z.string()).nullish(),
-      WorkingDir: z.string().nullish(),
-      User: z.string().nullish(),
-    })
-    .nullish(),
-  rootfs: z.looseObject({ type: z.literal("layers"), diff_ids: z.array(digestString) }),
-  history: z.array(historySchema).nullish(),
-});
-export type ImageConfig = z.infer<typeof imageConfigSchema>;
+const buildImageConfig = (zod: typeof z) =>
+  zod.looseObject({
+    architecture: zod.string(),
+    os: zod.string(),
+    variant: zod.string().optional(),
+    created: zod.string().optional(),
+    author: zod.string().optional(),
+    config: zod
+      .looseObject({
+        Env: zod.array(zod.string()).nullish(),
+        Cmd: zod.array(zod.string()).nullish(),
+        Entrypoint: zod.array(zod.string()).nullish(),
+        Labels: zod.record(zod.string(), zod.string()).nullish(),
+        WorkingDir: zod.string().nullish(),
+        User: zod.string().nullish(),
+      })
+      .nullish(),
+    rootfs: zod.looseObject({ type: zod.literal("layers"), diff_ids: zod.array(buildDigestString(zod)) }),
+    history: zod.array(buildHistory(zod)).nullish(),
+  });
 
-export const ociLayoutSchema = z.looseObject({ imageLayoutVersion: z.literal("1.0.0") });
+const buildOciLayout = (zod: typeof z) => zod.looseObject({ imageLayoutVersion: zod.literal("1.0.0") });
 
-export const dockerManifestItemSchema = z.looseObject({
-  Config: z.string().min(1),
-  RepoTags: z.array(z.string()).nullish(),
-  Layers: z.array(z.string().min(1)),
-  Parent: z.string().optional(),
-  LayerSources: z.record(z.string(), descriptorSchema).optional(),
-});
-export const dockerManifestJsonSchema = z.array(dockerManifestItemSchema);
-export type DockerManifestItem = z.infer<typeof dockerManifestItemSchema>;
+const buildDockerManifestItem = (zod: typeof z) =>
+  zod.looseObject({
+    Config: zod.string().min(1),
+    RepoTags: zod.array(zod.string()).nullish(),
+    Layers: zod.array(zod.string().min(1)),
+    Parent: zod.string().optional(),
+    LayerSources: zod.record(zod.string(), descriptorSchema.get()).optional(),
+  });
 
-export const legacyRepositoriesSchema = z.record(z.string(), z.record(z.string(), z.string()));
+const buildLegacyRepositories = (zod: typeof z) => zod.record(zod.string(), zod.record(zod.string(), zod.string()));
+
+export const platformSchema = lazySchema(buildPlatform);
+export const descriptorSchema = lazySchema(buildDescriptor);
+export type Descriptor = z.infer<ReturnType<typeof buildDescriptor>>;
+export const manifestSchema = lazySchema(buildManifest);
+export type Manifest = z.infer<ReturnType<typeof buildManifest>>;
+export const indexSchema = lazySchema(buildIndex);
+export type Index = z.infer<ReturnType<typeof buildIndex>>;
+export const historySchema = lazySchema(buildHistory);
+export const imageConfigSchema = lazySchema(buildImageConfig);
+export type ImageConfig = z.infer<ReturnType<typeof buildImageConfig>>;
+export const ociLayoutSchema = lazySchema(buildOciLayout);
+export const dockerManifestItemSchema = lazySchema(buildDockerManifestItem);
+export const dockerManifestJsonSchema = lazySchema((zod) => zod.array(dockerManifestItemSchema.get()));
+export type DockerManifestItem = z.infer<ReturnType<typeof buildDockerManifestItem>>;
+export const legacyRepositoriesSchema = lazySchema(buildLegacyRepositories);
 
 /** `path.to.field: message` for the first problem zod found. */
 export function describeZodError(error: z.ZodError): string {
@@ -108,7 +151,7 @@ export function describeZodError(error: z.ZodError): string {
 }
 
 /** Parses JSON bytes (strictly) and validates them; errors name the document and field. */
-export function parseDocument<T>(schema: z.ZodType<T>, bytes: Uint8Array | string, what: string): T {
+export function parseDocument<T>(schema: DocumentSchema<T>, bytes: Uint8Array | string, what: string): T {
   const value = parseJsonStrict(bytes, what);
   const result = schema.safeParse(value);
   if (!result.success) throw invalid(`${what}: ${describeZodError(result.error)}`, what);

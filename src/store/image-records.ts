@@ -6,33 +6,38 @@
  */
 import { readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
+import type { z } from "zod";
 import { parseDigest } from "../core/digest.js";
-import { parseDocument } from "../core/schemas.js";
+import { lazySchema, parseDocument } from "../core/schemas.js";
 import { writeFileAtomic } from "./atomic-file.js";
 
-const platformImageSchema = z.object({
-  platform: z.string(),
-  manifest: z.object({ mediaType: z.string(), digest: z.string(), size: z.number() }),
-  config: z.object({ mediaType: z.string(), digest: z.string(), size: z.number() }),
-  layers: z.array(z.object({ mediaType: z.string(), digest: z.string(), size: z.number(), diffId: z.string().nullable() })),
-});
+const buildPlatformImage = (zod: typeof z) =>
+  zod.object({
+    platform: zod.string(),
+    manifest: zod.object({ mediaType: zod.string(), digest: zod.string(), size: zod.number() }),
+    config: zod.object({ mediaType: zod.string(), digest: zod.string(), size: zod.number() }),
+    layers: zod.array(zod.object({ mediaType: zod.string(), digest: zod.string(), size: zod.number(), diffId: zod.string().nullable() })),
+  });
 
-export const imageRecordSchema = z.object({
-  id: z.string(),
-  mediaType: z.string(),
-  size: z.number(),
-  /** "archive": the root object's bytes came from an archive or registry; "synthesized": lading made them. */
-  origin: z.enum(["archive", "synthesized"]),
-  loadedAt: z.string(),
-  images: z.array(platformImageSchema),
-  /** Index children the store does not hold (a sparse image). */
-  absent: z.array(z.object({ digest: z.string(), mediaType: z.string(), platform: z.string().nullable() })),
-  /** Every other blob the image needs besides manifests, configs and layers: indexes, attestations. */
-  otherBlobs: z.array(z.string()),
-});
-export type ImageRecord = z.infer<typeof imageRecordSchema>;
-export type PlatformImage = z.infer<typeof platformImageSchema>;
+const buildImageRecord = (zod: typeof z) =>
+  zod.object({
+    id: zod.string(),
+    mediaType: zod.string(),
+    size: zod.number(),
+    /** "archive": the root object's bytes came from an archive or registry; "synthesized": lading made them. */
+    origin: zod.enum(["archive", "synthesized"]),
+    loadedAt: zod.string(),
+    images: zod.array(buildPlatformImage(zod)),
+    /** Index children the store does not hold (a sparse image). */
+    absent: zod.array(zod.object({ digest: zod.string(), mediaType: zod.string(), platform: zod.string().nullable() })),
+    /** Every other blob the image needs besides manifests, configs and layers: indexes, attestations. */
+    otherBlobs: zod.array(zod.string()),
+  });
+
+/** Built on first use, like the document schemas. */
+export const imageRecordSchema = lazySchema(buildImageRecord);
+export type ImageRecord = z.infer<ReturnType<typeof buildImageRecord>>;
+export type PlatformImage = z.infer<ReturnType<typeof buildPlatformImage>>;
 
 export class ImageRecords {
   constructor(private readonly directory: string) {}
