@@ -20,7 +20,7 @@
  * (the input file rewritten during the conversion) fail the conversion.
  */
 import { createReadStream } from "node:fs";
-import { mkdtemp, open, rm, unlink, type FileHandle } from "node:fs/promises";
+import { mkdtemp, open, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
@@ -54,7 +54,8 @@ export class ConvertBlobs {
 
   /** `inputFile`: the path of an uncompressed tar file the archive is read from, if it is one. */
   static async open(inputFile: string | undefined): Promise<ConvertBlobs> {
-    if (inputFile === undefined) return new ConvertBlobs(undefined, undefined);
+    // Only a regular file is opened again (a FIFO or a device would not give its bytes twice).
+    if (inputFile === undefined || !(await stat(inputFile).catch(() => undefined))?.isFile()) return new ConvertBlobs(undefined, undefined);
     const handle = await open(inputFile, "r").catch(() => undefined);
     if (!handle) return new ConvertBlobs(undefined, undefined);
     const index = (await handle.stat()).isFile() ? await indexTarFile(handle) : undefined;

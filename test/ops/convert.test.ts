@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { indexTarFile } from "../../src/archive/tar-offsets.js";
+import { main } from "../../src/cli/main.js";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { convertArchive, convertViaStore } from "../../src/ops/convert.js";
 import type { LayoutFormat } from "../../src/archive/write-layout.js";
@@ -287,5 +288,32 @@ describe("convert reads an uncompressed input file twice rather than spooling it
       `entry "${name}" changed while converting: it now has content ${changed}, not ${layer.digest}`,
     );
     expect(spoolDirs()).toEqual(before);
+  });
+});
+
+describe.skipIf(!haveFixtures)("lading convert", () => {
+  class Capture extends Writable {
+    chunks: Buffer[] = [];
+    override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+      this.chunks.push(Buffer.from(chunk));
+      callback();
+    }
+    get text(): string {
+      return Buffer.concat(this.chunks).toString("utf8");
+    }
+  }
+
+  it("writes the reference archive from a plain file and from a compressed one, and nothing else beside it", async () => {
+    for (const input of ["fixtures/archives/docker-save-single.tar", "testdata/docker-archive.tar.zst"]) {
+      const out = tempDir();
+      const target = join(out, "converted.tar");
+      const stdout = new Capture();
+      const stderr = new Capture();
+      const code = await main(["node", "lading", "convert", "-q", pathOf(input), target], { stdout, stderr });
+      expect([input, code, stdout.text, stderr.text]).toEqual([input, 0, "", ""]);
+      expect(readdirSync(out)).toEqual(["converted.tar"]);
+      const reference = await outcome(convertViaStore, input, "docker", "file");
+      expect([input, createHash("sha256").update(readFileSync(target)).digest("hex")]).toEqual([input, reference]);
+    }
   });
 });
