@@ -4,9 +4,8 @@
  * only lading's own small documents are built in memory.
  */
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
 import { createWriteStream } from "node:fs";
-import { open, readdir, rename, unlink } from "node:fs/promises";
+import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable, type Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
@@ -22,6 +21,7 @@ import type { Store } from "../store/store.js";
 import { createCompressor } from "../tar/compression.js";
 import { TarWriter } from "../tar/writer.js";
 import { primaryImage } from "./images.js";
+import { writePlanToFile } from "./save-file.js";
 import { lookupReference, resolveImage } from "./resolve-image.js";
 
 export interface SaveOptions {
@@ -204,7 +204,7 @@ function familiar(name: string): string {
 export async function saveSelection(store: Store, selections: readonly Selection[], sink: Writable, options: SaveOptions = {}): Promise<SaveResult> {
   const format = options.format ?? "docker";
   return store.gc.withLease(async () => {
-    const built = [];
+    const built: { image: ImageToWrite; saved: SavedImage }[] = [];
     for (const selection of selections) built.push(await imageToWrite(store, selection, options.platforms ?? []));
     const plan = planArchive(
       built.map(({ image }) => image),
@@ -212,6 +212,14 @@ export async function saveSelection(store: Store, selections: readonly Selection
     );
     const progress = options.progress ?? { done: 0, total: undefined };
     progress.total = plan.entries.reduce((sum, entry) => sum + (entry.kind === "blob" ? entry.size : 0), 0);
+    const images = (): SavedImage[] => built.map(({ saved }) => saved).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const fd = options.compress === undefined ? fileSinks.get(sink) : undefined;
+    if (fd !== undefined) {
+      await writePlanToFile(store, plan, fd, { mtime: options.mtime ?? 0, progress });
+      sink.end();
+      await finished(sink);
+      return { format, images: images() };
+    }
     const writer = new TarWriter({ mtime: options.mtime ?? 0 });
     const stages: (Readable | Writable | Transform)[] = [writer.stream];
     if (options.compress) stages.push(createCompressor(options.compress));
@@ -224,8 +232,7 @@ export async function saveSelection(store: Store, selections: readonly Selection
       await Promise.allSettled([writing, piping]);
       throw error;
     }
-    const images = built.map(({ saved }) => saved).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return { format, images };
+    return { format, images: images() };
   });
 }
 
@@ -233,6 +240,13 @@ export async function saveSelection(store: Store, selections: readonly Selection
 export async function saveImages(store: Store, queries: readonly string[], sink: Writable, options: SaveOptions = {}): Promise<SaveResult> {
   return saveSelection(store, await selectImages(store, queries), sink, options);
 }
+
+/**
+ * Sinks that saveToFile made, with their file descriptor: saveSelection writes an uncompressed
+ * archive straight to the descriptor (nothing else has written through the stream) and then ends
+ * the stream, which closes it.
+ */
+const fileSinks = new WeakMap<Writable, number>();
 
 /**
  * Saves into a temp file beside `target` and renames it into place at the end, so a failed save
@@ -245,16 +259,17 @@ export async function saveToFile(target: string, save: (sink: Writable) => Promi
   const prefix = `.${path.basename(target)}.lading-`;
   await removeStaleTemporaries(path.dirname(target), prefix);
   const temp = path.join(path.dirname(target), `${prefix}${process.pid}-${randomBytes(6).toString("hex")}`);
-  const sink = createWriteStream(temp, { flags: "wx", mode: 0o644 });
-  await once(sink, "ready");
+  const handle: FileHandle = await open(temp, "wx", 0o644);
+  const sink = createWriteStream(temp, { fd: handle });
+  fileSinks.set(sink, handle.fd);
   try {
     const result = await save(sink);
     await finished(sink);
-    const handle = await open(temp, "r");
+    const written = await open(temp, "r");
     try {
-      await handle.sync();
+      await written.sync();
     } finally {
-      await handle.close();
+      await written.close();
     }
     await rename(temp, target);
     return result;

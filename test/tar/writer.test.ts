@@ -1,8 +1,15 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Readable } from "node:stream";
-import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
 import { LadingError } from "../../src/core/errors.js";
+import { fileChunkSource, streamChunkSource } from "../../src/tar/chunk-source.js";
+import { FileTarWriter } from "../../src/tar/file-writer.js";
+import { entryHeader } from "../../src/tar/header-writer.js";
 import { readTar } from "../../src/tar/reader.js";
 import { TarWriter, USTAR_MAX_SIZE } from "../../src/tar/writer.js";
 
@@ -165,5 +172,135 @@ describe("TarWriter", () => {
     expect((await output).equals(Buffer.alloc(1024))).toBe(true);
     await expect(writer.addFile("a", "x")).rejects.toThrow('cannot add "a": tar writer already finished');
     expect(() => new TarWriter({ mtime: -1 })).toThrow("tar mtime must be a whole number of seconds from 0 to 2147483647, got -1");
+  });
+});
+
+describe("FileTarWriter", () => {
+  const scratch = mkdtemp(path.join(tmpdir(), "lading-file-writer-"));
+  afterAll(async () => rm(await scratch, { recursive: true, force: true }));
+  let files = 0;
+
+  /** Runs `write` against a fresh file and returns the file's bytes. */
+  async function written(write: (writer: FileTarWriter, dir: string) => Promise<void>, mtime?: number, syncEvery?: number): Promise<Buffer> {
+    const dir = await scratch;
+    const file = path.join(dir, `out-${files++}.tar`);
+    const handle = await open(file, "wx");
+    try {
+      await write(new FileTarWriter(handle.fd, { ...(mtime === undefined ? {} : { mtime }), ...(syncEvery === undefined ? {} : { syncEvery }) }), dir);
+    } finally {
+      await handle.close();
+    }
+    return readFile(file);
+  }
+
+  it("writes the same bytes as TarWriter for the same entries", async () => {
+    // With syncEvery, background fdatasyncs run between the writes; they change nothing written.
+    for (const [mtime, syncEvery] of [[undefined, undefined], [1_700_000_000, 20_000]]) {
+      let length = 0;
+      const tar = await written(async (writer, dir) => {
+        const body = path.join(dir, `body-${files}`);
+        await writeFile(body, Buffer.concat([Buffer.alloc(30_000, 1), Buffer.alloc(40_000, 2)]));
+        writer.addFile("oci-layout", '{"imageLayoutVersion":"1.0.0"}');
+        writer.addDirectory("blobs");
+        writer.addDirectory("blobs/sha256/");
+        // Small reads: the body arrives in several chunks, the last one short.
+        await writer.addFileFrom("blobs/sha256/0123", 70_000, fileChunkSource(await open(body, "r"), 16_384, 2));
+        writer.addFile(longName, Buffer.from("long"));
+        writer.addFile(veryLongName, "");
+        writer.addFile("späße.txt", "ü");
+        length = await writer.finish();
+      }, mtime, syncEvery);
+      expect(length).toBe(tar.length);
+      expect(tar.equals(await sampleArchive(mtime))).toBe(true);
+    }
+    expect(sha256(await written(async (writer) => void (await writer.finish())))).toBe(sha256(Buffer.alloc(1024)));
+  });
+
+  it("hands every chunk to inspect while writing it", async () => {
+    const seen = createHash("sha256");
+    let pieces = 0;
+    const tar = await written(async (writer) => {
+      const source = streamChunkSource(Readable.from([Buffer.from("hello "), Buffer.from("world")]));
+      await writer.addFileFrom("greeting", 11, source, (chunk) => {
+        seen.update(chunk);
+        pieces += 1;
+      });
+      await writer.finish();
+    });
+    expect(pieces).toBe(2);
+    expect(seen.digest("hex")).toBe(sha256(Buffer.from("hello world")));
+    expect(tar.length).toBe(512 + 512 + 1024);
+    expect(tar.toString("utf8", 512, 523)).toBe("hello world");
+  });
+
+  /** The header bytes TarWriter (tar-stream) writes for one entry, as long as `entryHeader`'s. */
+  async function tarStreamHeader(name: string, type: "file" | "directory", size: number, mtime: number, length: number): Promise<Buffer> {
+    const writer = new TarWriter({ mtime });
+    const body = new Readable({ read() {} });
+    const added = type === "directory" ? writer.addDirectory(name) : writer.addFileStream(name, size, body);
+    added.catch(() => undefined);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of writer.stream) {
+      chunks.push(chunk as Buffer);
+      total += (chunk as Buffer).length;
+      if (total >= length) break;
+    }
+    body.destroy();
+    writer.destroy();
+    return Buffer.concat(chunks).subarray(0, length);
+  }
+
+  const matchesTarStream = async (name: string, type: "file" | "directory", size: number, mtime: number): Promise<boolean> => {
+    const header = entryHeader(name, type, size, mtime);
+    return header.equals(await tarStreamHeader(name, type, size, mtime, header.length));
+  };
+
+  it("encodes every header as tar-stream does, names split, PAX or base-256 alike", async () => {
+    // The edges of the ustar name (100 bytes) and prefix (155 bytes) fields, for files and directories.
+    const edges = [99, 100, 101].flatMap((last) => [154, 155, 156].map((first) => `${"p".repeat(first)}/${"n".repeat(Math.min(last, 255))}`));
+    edges.push("n".repeat(100), "n".repeat(101), `${"a".repeat(60)}/${"b".repeat(60)}/${"c".repeat(60)}`, "x/".repeat(60) + "y");
+    for (const name of edges) {
+      for (const type of ["file", "directory"] as const) expect([name, type, await matchesTarStream(name, type, 0, 7)]).toEqual([name, type, true]);
+    }
+    const component = fc.stringMatching(/^[a-zA-Z0-9._ü-]{1,60}$/).filter((text) => text !== "." && text !== "..");
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(component, { minLength: 1, maxLength: 8 }),
+        fc.constantFrom<"file" | "directory">("file", "directory"),
+        fc.oneof(fc.integer({ min: 0, max: 100_000 }), fc.constantFrom(USTAR_MAX_SIZE, USTAR_MAX_SIZE + 1, 2 ** 40 + 3)),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        async (components, type, size, mtime) => {
+          expect(await matchesTarStream(components.join("/"), type, type === "directory" ? 0 : size, mtime)).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it.each([
+    [Buffer.alloc(6), 'entry "f": body is longer than the declared 5 bytes'],
+    [Buffer.alloc(4), 'entry "f": body has 4 bytes, 5 declared'],
+  ])("rejects a body that does not match its size", async (content, message) => {
+    await written(async (writer) => {
+      await expect(writer.addFileFrom("f", 5, streamChunkSource(Readable.from([content])))).rejects.toThrow(message);
+    });
+  });
+
+  it("refuses unsafe names, entries after finish and a bad mtime", async () => {
+    await written(async (writer) => {
+      expect(() => writer.addFile("../evil", "x")).toThrow('unsafe entry name "../evil": ".." component');
+      expect(() => writer.addDirectory("./")).toThrow('cannot write an entry named "./": it names the archive root');
+      await writer.finish();
+      expect(() => writer.addFile("a", "x")).toThrow('cannot add "a": tar writer already finished');
+    });
+    expect(() => new FileTarWriter(0, { mtime: 2 ** 31 })).toThrow("tar mtime must be a whole number of seconds from 0 to 2147483647, got 2147483648");
+  });
+
+  it("writes sizes of 8 GiB and more as a PAX size record and base-256", () => {
+    const header = entryHeader("huge", "file", 8 * 1024 ** 3, 0);
+    expect(header.length).toBe(1536);
+    expect(header.toString("utf8", 512, 512 + 32)).toBe("13 path=huge\n19 size=8589934592\n");
+    expect(header.subarray(1024 + 124, 1024 + 136)).toEqual(Buffer.from([0x80, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0]));
   });
 });

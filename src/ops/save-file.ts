@@ -1,0 +1,59 @@
+/**
+ * The direct path of `save -o FILE` (no compression): the plan's entries go straight to the file
+ * descriptor with FileTarWriter, each blob read from the store into a few reused buffers and
+ * hashed while the previous piece is being written. The bytes are those of the stream path
+ * (writePlan through TarWriter); a blob whose content no longer matches its digest fails the save.
+ */
+import { open } from "node:fs/promises";
+import { createDigester, parseDigest } from "../core/digest.js";
+import { invalid, notFound } from "../core/errors.js";
+import type { ArchivePlan } from "../archive/write-layout.js";
+import type { Store } from "../store/store.js";
+import { fileChunkSource } from "../tar/chunk-source.js";
+import { FileTarWriter } from "../tar/file-writer.js";
+
+/**
+ * The archive goes to disk in the background every this many bytes (saveToFile's fsync at the end
+ * then waits for the last stretch only): measured on 256 MiB, a fifth less wall time than one
+ * fsync of everything at the end.
+ */
+const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
+
+export interface DirectSaveOptions {
+  mtime: number;
+  progress: { done: number };
+}
+
+/** Writes the whole archive of `plan` into `fd` from offset 0; returns its length in bytes. */
+export async function writePlanToFile(store: Store, plan: ArchivePlan, fd: number, options: DirectSaveOptions): Promise<number> {
+  const writer = new FileTarWriter(fd, { mtime: options.mtime, syncEvery: SYNC_EVERY_BYTES });
+  for (const document of plan.documents) writer.addFile(document.name, document.content);
+  for (const entry of plan.entries) {
+    if (entry.kind === "directory") writer.addDirectory(entry.name);
+    else await writeVerifiedBlob(store, writer, entry, options.progress);
+  }
+  return writer.finish();
+}
+
+async function writeVerifiedBlob(store: Store, writer: FileTarWriter, blob: { name: string; digest: string; size: number }, progress: { done: number }): Promise<void> {
+  const { algorithm } = parseDigest(blob.digest);
+  const hash = createDigester(algorithm);
+  const source = fileChunkSource(await openBlob(store, blob.digest));
+  await writer.addFileFrom(blob.name, blob.size, source, (chunk) => {
+    hash.update(chunk);
+    progress.done += chunk.length;
+  });
+  const actual = `${algorithm}:${hash.digest("hex")}`;
+  if (actual !== blob.digest) {
+    throw invalid(`blob ${blob.digest} in the store has content ${actual}: the store is damaged (run lading fsck)`, blob.digest);
+  }
+}
+
+async function openBlob(store: Store, digest: string): Promise<Awaited<ReturnType<typeof open>>> {
+  try {
+    return await open(store.content.blobPath(digest), "r");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw notFound(`blob ${digest} not found in the content store`, digest);
+    throw error;
+  }
+}
