@@ -151,7 +151,17 @@ function isTarHeader(head: Buffer): boolean {
   return head.length >= 512 && looksLikeTarBlock(head.subarray(0, 512));
 }
 
-/** Decompresses a layer as it streams by, hashing the output and checking the tar inside. */
+/** Input chunks handed to a decompressor at once: the thread pool inflates while this thread hashes. */
+const DECODER_SLOTS = 2;
+
+/**
+ * Decompresses a layer as it streams by, hashing the output and checking the tar inside.
+ * Decompression (zlib's inflate runs on the libuv thread pool) overlaps the hashing on this
+ * thread: up to DECODER_SLOTS input chunks are queued in the decoder, each copied into a buffer
+ * of a fixed ring (the caller's buffer is reused as soon as push returns) that is taken back
+ * when the decoder reports it is done with it; and the output is hashed in a microtask, after
+ * zlib has sent its next step to the thread pool, not inside the callback that delivers it.
+ */
 class DecompressedHasher {
   private readonly stream: Transform;
   private readonly hash = createHash("sha256");
@@ -160,7 +170,13 @@ class DecompressedHasher {
   private checker: LayerTarChecker | undefined;
   private isTar = false;
   private error: Error | undefined;
+  private ended = false;
   private readonly done: Promise<void>;
+  private readonly freeSlots: Buffer[] = [];
+  private slotCount = 0;
+  private slotWaiter: (() => void) | undefined;
+  private pendingOutput: Buffer[] = [];
+  private hashScheduled = false;
 
   constructor(compression: Exclude<Compression, "none">, maxOutputBytes: number) {
     this.stream = createDecompressor(compression, { maxOutputBytes });
@@ -169,12 +185,31 @@ class DecompressedHasher {
       this.stream.once("end", resolve);
       this.stream.once("error", (error: Error) => {
         this.error = error;
+        this.wakeWriter();
         resolve();
+      });
+      this.stream.once("close", () => {
+        this.ended = true;
+        this.wakeWriter();
       });
     });
   }
 
   private onOutput(chunk: Buffer): void {
+    this.pendingOutput.push(chunk);
+    if (this.hashScheduled) return;
+    this.hashScheduled = true;
+    queueMicrotask(() => this.hashOutput());
+  }
+
+  private hashOutput(): void {
+    this.hashScheduled = false;
+    const chunks = this.pendingOutput;
+    this.pendingOutput = [];
+    for (const chunk of chunks) this.consumeOutput(chunk);
+  }
+
+  private consumeOutput(chunk: Buffer): void {
     this.hash.update(chunk);
     this.size += chunk.length;
     if (this.head !== undefined) {
@@ -195,28 +230,42 @@ class DecompressedHasher {
     }
   }
 
-  async push(chunk: Buffer): Promise<void> {
-    if (this.error) return;
-    // The decoder works on the chunk after write() returns, and the caller's buffer is reused.
-    if (!this.stream.write(Buffer.from(chunk))) {
-      await new Promise<void>((resolve) => {
-        const settle = (): void => {
-          this.stream.off("drain", settle);
-          this.stream.off("error", settle);
-          this.stream.off("close", settle);
-          resolve();
-        };
-        this.stream.on("drain", settle);
-        this.stream.on("error", settle);
-        this.stream.on("close", settle);
-      });
+  private wakeWriter(): void {
+    const waiter = this.slotWaiter;
+    this.slotWaiter = undefined;
+    waiter?.();
+  }
+
+  /** A ring buffer at least `length` long, waiting while all of them are in the decoder. */
+  private async takeSlot(length: number): Promise<Buffer | undefined> {
+    for (;;) {
+      if (this.error || this.ended) return undefined;
+      const slot = this.freeSlots.pop();
+      if (slot !== undefined && slot.length >= length) return slot;
+      if (slot === undefined && this.slotCount < DECODER_SLOTS) {
+        this.slotCount++;
+        return Buffer.allocUnsafeSlow(length);
+      }
+      if (slot !== undefined) return Buffer.allocUnsafeSlow(length); // a larger chunk: replace the small buffer
+      await new Promise<void>((resolve) => (this.slotWaiter = resolve));
     }
+  }
+
+  async push(chunk: Buffer): Promise<void> {
+    const slot = await this.takeSlot(chunk.length);
+    if (slot === undefined) return;
+    chunk.copy(slot);
+    this.stream.write(slot.subarray(0, chunk.length), () => {
+      this.freeSlots.push(slot);
+      this.wakeWriter();
+    });
   }
 
   async finish(): Promise<{ diffId: string; size: number; looksLikeTar: boolean; tarProblem?: string } | { problem: string }> {
     if (!this.error) this.stream.end();
     await this.done;
     if (this.error) return { problem: this.error.message };
+    this.hashOutput();
     if (this.head !== undefined) this.startChecking(this.head);
     const tarProblem = this.checker ? this.checker.end() : "decompressed content is not a tar archive";
     const result = { diffId: `sha256:${this.hash.digest("hex")}`, size: this.size, looksLikeTar: this.isTar };

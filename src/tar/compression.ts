@@ -13,6 +13,8 @@ export const COMPRESSION_SNIFF_BYTES = 6;
 /** Chunk size to ask of file streams feeding the tar reader: large chunks keep per-chunk costs low. */
 export const STREAM_HIGH_WATER_MARK = 1024 * 1024;
 
+/** Output slice of each inflate step on the thread pool; larger means fewer round trips. */
+const GUNZIP_CHUNK_BYTES = 256 * 1024;
 /** liblzma refuses streams whose dictionary would need more memory than this. */
 const XZ_MEMORY_LIMIT = 512 * 1024 * 1024;
 /** lzma-native pushes all output of a write at once; small writes keep its bursts bounded. */
@@ -49,9 +51,9 @@ export function createDecompressor(compression: Exclude<Compression, "none">, op
   const guard = { maxOutputBytes: options.maxOutputBytes };
   switch (compression) {
     case "gzip":
-      return new GuardedDecoder("gzip", createGunzip({ chunkSize: 64 * 1024 }), guard);
+      return new GuardedDecoder("gzip", createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }), { ...guard, reportsConsumption: true });
     case "zstd":
-      return new GuardedDecoder("zstd", new ZstdDecoder(), guard);
+      return new GuardedDecoder("zstd", new ZstdDecoder(), { ...guard, reportsConsumption: true });
     case "xz":
       return new GuardedDecoder("xz", loadLzma().createStream("streamDecoder", { memlimit: XZ_MEMORY_LIMIT }), {
         ...guard,

@@ -10,6 +10,18 @@ export interface GuardedDecoderOptions {
    * write at once (lzma-native) can only be kept to a bounded burst by small writes.
    */
   sliceBytes?: number;
+  /**
+   * The engine calls a write's callback only once it no longer needs that chunk (Node's zlib
+   * streams and ZstdDecoder do). Then a write to the decoder completes only when the engine is
+   * done with its bytes, and the writer may reuse its buffer. Other engines (lzma-native,
+   * unbzip2-stream) may keep a chunk after accepting it, so the decoder gives them a copy.
+   */
+  reportsConsumption?: boolean;
+}
+
+/** An engine whose write takes a callback (a Node stream). */
+interface CallbackWriter {
+  write(chunk: Buffer, callback: (error?: Error | null) => void): boolean;
 }
 
 const READABLE_HIGH_WATER_MARK = 1024 * 1024;
@@ -46,6 +58,7 @@ export class GuardedDecoder extends Transform {
   readonly #engine: DuplexLike;
   readonly #maxOutputBytes: number;
   readonly #sliceBytes: number;
+  readonly #reportsConsumption: boolean;
   #outputBytes = 0;
   #flushCallback: TransformCallback | undefined;
 
@@ -55,6 +68,7 @@ export class GuardedDecoder extends Transform {
     this.#engine = engine;
     this.#maxOutputBytes = options.maxOutputBytes ?? Number.POSITIVE_INFINITY;
     this.#sliceBytes = options.sliceBytes ?? Number.POSITIVE_INFINITY;
+    this.#reportsConsumption = options.reportsConsumption ?? false;
     engine.on("data", (chunk: Buffer) => this.#onEngineData(chunk));
     engine.on("end", () => this.#onEngineEnd());
     engine.on("error", (error: unknown) => this.destroy(decodeError(this.#format, error)));
@@ -66,7 +80,16 @@ export class GuardedDecoder extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#writeSlices(chunk, 0, callback);
+    if (this.#reportsConsumption) this.#writeWhole(chunk, callback);
+    else this.#writeSlices(Buffer.from(chunk), 0, callback);
+  }
+
+  /** Completes the write when the engine is done with the chunk, not when it has queued it. */
+  #writeWhole(chunk: Buffer, callback: TransformCallback): void {
+    (this.#engine as unknown as CallbackWriter).write(chunk, (error) => {
+      // An engine failure reaches the reader through the "error" handler, with its plain message.
+      if (!error && !this.destroyed) callback();
+    });
   }
 
   override _flush(callback: TransformCallback): void {
