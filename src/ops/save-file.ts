@@ -1,6 +1,6 @@
 /**
  * The direct path of `save -o FILE` (no compression): the plan's entries go straight to the file
- * descriptor with FileTarWriter, each blob read from the store into a few reused buffers and
+ * descriptor with FileTarWriter, each blob read from the store into a few buffers shared by all and
  * hashed while the previous piece is being written. The bytes are those of the stream path
  * (writePlan through TarWriter); a blob whose content no longer matches its digest fails the save.
  */
@@ -9,8 +9,8 @@ import { createDigester, parseDigest } from "../core/digest.js";
 import { invalid, notFound } from "../core/errors.js";
 import type { ArchivePlan } from "../archive/write-layout.js";
 import type { Store } from "../store/store.js";
-import { fileChunkSource } from "../tar/chunk-source.js";
 import { FileTarWriter } from "../tar/file-writer.js";
+import { BlobReadBuffers } from "./save-blob-source.js";
 
 /**
  * The archive goes to disk in the background every this many bytes (saveToFile's fsync at the end
@@ -27,18 +27,25 @@ export interface DirectSaveOptions {
 /** Writes the whole archive of `plan` into `fd` from offset 0; returns its length in bytes. */
 export async function writePlanToFile(store: Store, plan: ArchivePlan, fd: number, options: DirectSaveOptions): Promise<number> {
   const writer = new FileTarWriter(fd, { mtime: options.mtime, syncEvery: SYNC_EVERY_BYTES });
+  const buffers = new BlobReadBuffers();
   for (const document of plan.documents) writer.addFile(document.name, document.content);
   for (const entry of plan.entries) {
     if (entry.kind === "directory") writer.addDirectory(entry.name);
-    else await writeVerifiedBlob(store, writer, entry, options.progress);
+    else await writeVerifiedBlob(store, writer, buffers, entry, options.progress);
   }
   return writer.finish();
 }
 
-async function writeVerifiedBlob(store: Store, writer: FileTarWriter, blob: { name: string; digest: string; size: number }, progress: { done: number }): Promise<void> {
+async function writeVerifiedBlob(
+  store: Store,
+  writer: FileTarWriter,
+  buffers: BlobReadBuffers,
+  blob: { name: string; digest: string; size: number },
+  progress: { done: number },
+): Promise<void> {
   const { algorithm } = parseDigest(blob.digest);
   const hash = createDigester(algorithm);
-  const source = fileChunkSource(await openBlob(store, blob.digest));
+  const source = buffers.source(await openBlob(store, blob.digest), blob.size);
   await writer.addFileFrom(blob.name, blob.size, source, (chunk) => {
     hash.update(chunk);
     progress.done += chunk.length;
