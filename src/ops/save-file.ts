@@ -28,12 +28,17 @@ export interface DirectSaveOptions {
 export async function writePlanToFile(store: Store, plan: ArchivePlan, fd: number, options: DirectSaveOptions): Promise<number> {
   const writer = new FileTarWriter(fd, { mtime: options.mtime, syncEvery: SYNC_EVERY_BYTES });
   const buffers = new BlobReadBuffers();
-  for (const document of plan.documents) writer.addFile(document.name, document.content);
-  for (const entry of plan.entries) {
-    if (entry.kind === "directory") writer.addDirectory(entry.name);
-    else await writeVerifiedBlob(store, writer, buffers, entry, options.progress);
+  try {
+    for (const document of plan.documents) writer.addFile(document.name, document.content);
+    for (const entry of plan.entries) {
+      if (entry.kind === "directory") writer.addDirectory(entry.name);
+      else await writeVerifiedBlob(store, writer, buffers, entry, options.progress);
+    }
+    return await writer.finish();
+  } catch (error) {
+    await writer.abandon();
+    throw error;
   }
-  return writer.finish();
 }
 
 async function writeVerifiedBlob(

@@ -4,7 +4,7 @@
  * only lading's own small documents are built in memory.
  */
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, type WriteStream } from "node:fs";
 import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable, type Writable } from "node:stream";
@@ -213,7 +213,7 @@ export async function saveSelection(store: Store, selections: readonly Selection
     const progress = options.progress ?? { done: 0, total: undefined };
     progress.total = plan.entries.reduce((sum, entry) => sum + (entry.kind === "blob" ? entry.size : 0), 0);
     const images = (): SavedImage[] => built.map(({ saved }) => saved).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const fd = options.compress === undefined ? fileSinks.get(sink) : undefined;
+    const fd = directDescriptor(sink, options);
     if (fd !== undefined) {
       await writePlanToFile(store, plan, fd, { mtime: options.mtime ?? 0, progress });
       sink.end();
@@ -243,10 +243,18 @@ export async function saveImages(store: Store, queries: readonly string[], sink:
 
 /**
  * Sinks that saveToFile made, with their file descriptor: saveSelection writes an uncompressed
- * archive straight to the descriptor (nothing else has written through the stream) and then ends
- * the stream, which closes it.
+ * archive straight to the descriptor from offset 0 (when nothing has been written through the
+ * stream yet) and then ends the stream, which closes it.
  */
 const fileSinks = new WeakMap<Writable, number>();
+
+/** The descriptor to write an archive to directly: uncompressed, into a saveToFile sink nothing went through yet. */
+function directDescriptor(sink: Writable, options: SaveOptions): number | undefined {
+  const fd = fileSinks.get(sink);
+  if (fd === undefined || options.compress !== undefined) return undefined;
+  const stream = sink as WriteStream;
+  return stream.bytesWritten === 0 && stream.writableLength === 0 ? fd : undefined;
+}
 
 /**
  * Saves into a temp file beside `target` and renames it into place at the end, so a failed save

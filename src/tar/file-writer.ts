@@ -94,6 +94,16 @@ export class FileTarWriter {
     return this.#position;
   }
 
+  /**
+   * Stops the writer after a failure: nothing more can be added, and the promise settles once no
+   * background sync uses the descriptor any more (so the caller may close it).
+   */
+  async abandon(): Promise<void> {
+    this.#finished = true;
+    this.#pending = [];
+    await this.#syncing;
+  }
+
   #open(name: string): void {
     if (this.#finished) throw usage(`cannot add ${JSON.stringify(name)}: tar writer already finished`);
   }

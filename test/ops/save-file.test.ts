@@ -72,6 +72,16 @@ describe.runIf(existsSync(join(FIXTURES, "expected.json")))("save -o FILE, direc
     expect(sha256(gunzipSync(gzipped))).toBe(sha256(await streamed(store, {})));
   });
 
+  it("keeps the stream path when something went through the file's stream first", async () => {
+    const store = await storeWith("docker-save-single.tar");
+    const file = join(tempDir(), "out.tar");
+    await saveToFile(file, async (sink) => {
+      sink.write("head");
+      return saveSelection(store, await selectAll(store), sink, {});
+    });
+    expect(sha256(readFileSync(file))).toBe(sha256(Buffer.concat([Buffer.from("head"), await streamed(store, {})])));
+  });
+
   it("a blob missing from the store, or changed in it, fails the direct write with one line", async () => {
     const store = await storeWith("skopeo-oci-archive.tar");
     const [selection] = await selectAll(store);
