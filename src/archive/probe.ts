@@ -3,6 +3,7 @@ import type { Transform } from "node:stream";
 import { COMPRESSION_SNIFF_BYTES, createDecompressor, detectCompression, type Compression } from "../tar/compression.js";
 import { LayerTarChecker, looksLikeTarBlock } from "./layer-check.js";
 import type { ScannedFile } from "./model.js";
+import { transferred } from "../tar/transfer-garbage.js";
 
 export interface ProbeLimits {
   /** Largest JSON document kept in memory (manifests, configs, indexes). */
@@ -212,6 +213,8 @@ class DecompressedHasher {
   private consumeOutput(chunk: Buffer): void {
     this.hash.update(chunk);
     this.size += chunk.length;
+    // zlib hands out a fresh output buffer per step; collect the dead ones every few MiB.
+    transferred(chunk.length);
     if (this.head !== undefined) {
       this.head = Buffer.concat([this.head, chunk]);
       if (this.head.length < SNIFF_BYTES) return;

@@ -30,7 +30,7 @@ import { indexTarFile, type TarFileSpan } from "../archive/tar-offsets.js";
 import type { BlobToWrite } from "../archive/write-layout.js";
 import { createDigester, parseDigest } from "../core/digest.js";
 import { invalid, LadingError } from "../core/errors.js";
-import { transferred } from "../registry/transfer-garbage.js";
+import { transferred } from "../tar/transfer-garbage.js";
 import type { GraphBlob } from "./convert-plan.js";
 
 /** Entries load does not store either: the archive's own documents. */

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from "node:http";
 import { createDigester, formatDigest, parseDigest } from "../core/digest.js";
 import type { LadingError } from "../core/errors.js";
-import { transferred } from "./transfer-garbage.js";
+import { transferred } from "../tar/transfer-garbage.js";
 import type { BlobDescriptor } from "./verify-stream.js";
 
 /** Takes one batch; the bytes may be reused once the returned promise settles. */

@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from "node:stream";
 import { createDigester, formatDigest, parseDigest } from "../core/digest.js";
 import type { LadingError } from "../core/errors.js";
-import { transferred } from "./transfer-garbage.js";
+import { transferred } from "../tar/transfer-garbage.js";
 
 export interface BlobDescriptor {
   digest: string;
