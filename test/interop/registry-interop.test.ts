@@ -5,15 +5,10 @@
 // empty registry; what lading pushes, skopeo reads and copies.
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { Command, CommanderError } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerImageCommands } from "../../src/cli/image-commands.js";
-import { registerLoad } from "../../src/cli/load-command.js";
-import { registerRegistryCommands } from "../../src/cli/registry-commands.js";
-import { registerArchiveWriters } from "../../src/cli/save-command.js";
-import { toLadingError } from "../../src/core/errors.js";
+import { main } from "../../src/cli/main.js";
 import { Store } from "../../src/store/store.js";
+import { capturingTerminal, type CliResult } from "../support/archive-builder.js";
 import { FIXTURES, HAVE_FIXTURES, sharedExpected, TESTDATA } from "../ops/load-expectations.js";
 import { makeTempDir, removeTree, requirePeers, run, runBytes, startRegistry, type Registry } from "../support/peers.js";
 
@@ -21,44 +16,12 @@ const ready = requirePeers("docker-registry", "skopeo") && HAVE_FIXTURES;
 
 const sha256 = (bytes: Buffer | string): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-/**
- * `lading --root ROOT ...` in process: load, save, the image commands and the registry commands
- * on one program, errors reported as main() reports them.
- */
+/** `lading --root ROOT ...` in process, exactly as the CLI's main() runs it. */
 async function lading(root: string, ...args: string[]): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (into: string[]): Writable =>
-    new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        into.push(chunk.toString());
-        callback();
-      },
-    });
-  const terminal = { stdout: sink(out), stderr: sink(err) };
-  let code = 0;
-  const program = new Command().name("lading").option("--root <dir>").exitOverride();
-  registerLoad(program, terminal);
-  registerArchiveWriters(program, terminal);
-  registerImageCommands(program, terminal, (exit) => (code = exit));
-  registerRegistryCommands(program, terminal);
-  try {
-    await program.parseAsync(["node", "lading", "--root", root, ...args]);
-  } catch (error) {
-    if (error instanceof CommanderError) code = error.exitCode === 0 ? 0 : 2;
-    else {
-      const failure = toLadingError(error);
-      err.push(`lading: error: ${failure.message}\n`);
-      code = failure.exitCode;
-    }
-  }
-  return { code, stdout: out.join(""), stderr: err.join("") };
+  const captured = capturingTerminal();
+  const code = await main(["node", "lading", "--root", root, ...args], captured.terminal);
+  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
 }
 
 async function skopeoDigest(reference: string): Promise<string> {

@@ -4,11 +4,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { requirePeers, startRegistry, TEST_REGISTRY_USER, type Registry } from "../support/peers.js";
 import { startTokenRegistry, type TokenRegistry } from "../support/token-registry.js";
+import { capturingTerminal, type CliResult } from "../support/archive-builder.js";
 import { TESTDATA } from "./load-expectations.js";
 
 const ready = requirePeers("docker-registry", "openssl");
@@ -16,24 +16,11 @@ const ready = requirePeers("docker-registry", "openssl");
 // testdata/oci-archive.tar: one image whose manifest digest is kept byte for byte.
 const APP_MANIFEST = "sha256:7df920a3e742a36a235539f438048f163a75d9dbaa47d098a0f611a6e5bb6b4e";
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 async function lading(...argv: string[]): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (into: string[]): Writable =>
-    new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        into.push(chunk.toString());
-        callback();
-      },
-    });
-  const code = await main(["node", "lading", ...argv], { stdout: sink(out), stderr: sink(err) });
-  return { code, stdout: out.join(""), stderr: err.join("") };
+  const captured = capturingTerminal();
+  const code = await main(["node", "lading", ...argv], captured.terminal);
+  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
 }
 
 function withDockerConfig(dir: string, host: string, auth: { username: string; password: string } | undefined): void {

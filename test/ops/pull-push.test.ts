@@ -7,7 +7,6 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
@@ -23,6 +22,7 @@ import { Store } from "../../src/store/store.js";
 import { TESTDATA } from "./load-expectations.js";
 import { makeTempDir, removeTree, requirePeers, startRegistry, type Registry } from "../support/peers.js";
 import { snapshotTree } from "../support/store-tree.js";
+import { capturingTerminal } from "../support/archive-builder.js";
 
 const ready = requirePeers("docker-registry");
 
@@ -132,20 +132,11 @@ async function startBlobProxy(target: string): Promise<BlobProxy> {
 
 /** Runs `lading <args>` through a commander program holding only the registry commands. */
 async function cli(root: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (into: string[]): Writable =>
-    new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        into.push(chunk.toString());
-        callback();
-      },
-    });
-  const terminal = { stdout: sink(out), stderr: sink(err) };
+  const captured = capturingTerminal();
   const program = new Command().name("lading").option("--root <dir>").exitOverride();
-  registerRegistryCommands(program, terminal);
+  registerRegistryCommands(program, captured.terminal);
   await program.parseAsync(["node", "lading", "--root", root, ...args]);
-  return { stdout: out.join(""), stderr: err.join("") };
+  return { stdout: captured.stdout(), stderr: captured.stderr() };
 }
 
 async function sha256File(path: string): Promise<string> {

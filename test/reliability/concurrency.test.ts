@@ -7,7 +7,6 @@
 // completed commands made (and the seed's); every reference resolves to an image record whose
 // manifest, config and layers are present and hash to their names; fsck is clean; a last prune
 // finds nothing to reclaim; the seed image's record and blobs are untouched.
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,7 +16,7 @@ import { openArchivePath } from "../../src/archive/source.js";
 import { removeImage, tagImage } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
-import { buildTar, descriptorOf, dockerArchiveItems, ensureBuilt, layerTar, makeImage, ociLayoutItems, type CliResult } from "../support/archive-builder.js";
+import { buildTar, descriptorOf, dockerArchiveItems, ensureBuilt, layerTar, makeImage, ociLayoutItems, runLading, type CliResult } from "../support/archive-builder.js";
 import { snapshotTree } from "../support/store-tree.js";
 import { REPO_ROOT } from "../ops/load-expectations.js";
 
@@ -48,15 +47,7 @@ afterAll(async () => {
 });
 
 function lading(...args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), "--root", root, ...args], { cwd: scratch, stdio: ["ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }));
-  });
+  return runLading(["--root", root, ...args], { cwd: scratch });
 }
 
 /** Runs a command that must succeed with nothing on stderr; counts it. */

@@ -4,7 +4,6 @@
 // field at fault and no stack trace, leave a store that already holds an image byte-identical,
 // and create or change no file anywhere else: not beside the input, not in the working
 // directory, not in TMPDIR, and nothing under (or beside) convert's output name.
-import { spawn } from "node:child_process";
 import { appendFile, cp, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +11,7 @@ import { Writable } from "node:stream";
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
-import { ensureBuilt, type CliResult } from "../support/archive-builder.js";
+import { ensureBuilt, runLading, type CliResult } from "../support/archive-builder.js";
 import { snapshotTree, type TreeEntry } from "../support/store-tree.js";
 import { REPO_ROOT } from "../ops/load-expectations.js";
 import { FAMILIES, hostileCorpus, limitFlags, writeHostileInput, type HostileCase } from "./hostile-corpus.js";
@@ -71,15 +70,7 @@ async function runMain(args: string[]): Promise<CliResult> {
 
 /** The same through node bin/lading.js, in a child process. */
 function runBinary(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), ...args], { cwd, env: { ...process.env, TMPDIR: temp }, stdio: ["ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }));
-  });
+  return runLading(args, { cwd, env: { ...process.env, TMPDIR: temp } });
 }
 
 const outputTarget = (): string => join(outDir, "converted.tar");

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { openTarStream } from "../../src/archive/source.js";
 import type { ReadOptions } from "../../src/archive/read.js";
@@ -312,10 +312,22 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Where and how a spawned lading runs: standard input bytes, working directory, environment. */
+export interface RunOptions {
+  input?: Buffer;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
 /** Runs `node bin/lading.js ARGS` as a user would, optionally with bytes on standard input. */
-export function runLading(args: string[], input?: Buffer): Promise<CliResult> {
+export function runLading(args: string[], input?: Buffer | RunOptions): Promise<CliResult> {
+  const options: RunOptions = Buffer.isBuffer(input) ? { input } : (input ?? {});
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), ...args], { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), ...args], {
+      cwd: options.cwd ?? REPO_ROOT,
+      env: options.env ?? process.env,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
@@ -323,6 +335,20 @@ export function runLading(args: string[], input?: Buffer): Promise<CliResult> {
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }));
     child.stdin.on("error", () => undefined);
-    child.stdin.end(input ?? Buffer.alloc(0));
+    child.stdin.end(options.input ?? Buffer.alloc(0));
   });
+}
+
+/** A terminal whose two streams collect what is written to them, for running the CLI in process. */
+export function capturingTerminal(): { terminal: { stdout: Writable; stderr: Writable }; stdout: () => string; stderr: () => string } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const sink = (into: string[]): Writable =>
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        into.push(chunk.toString());
+        callback();
+      },
+    });
+  return { terminal: { stdout: sink(out), stderr: sink(err) }, stdout: () => out.join(""), stderr: () => err.join("") };
 }
