@@ -8,7 +8,7 @@ import { invalid, notFound, usage } from "../core/errors.js";
 import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
 import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
 import type { Ingest } from "../store/content-store.js";
-import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
+import { blobsOfRecord, mergeImageRecords, type ImageRecord } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 
 export interface LoadOptions extends ReadOptions {
@@ -280,7 +280,7 @@ async function recordImages(
   });
   for (const { record } of byId.values()) {
     const existing = await store.records.get(record.id);
-    await store.records.put(existing ? mergeRecords(existing, record) : record);
+    await store.records.put(existing ? mergeImageRecords(existing, record) : record);
   }
   const moved: LoadResult["moved"] = [];
   const images: LoadedImage[] = [];
@@ -313,17 +313,3 @@ async function recordImages(
   return { images, moved, format: graph.format };
 }
 
-/** A second load of the same root may select other platforms: keep the union. */
-function mergeRecords(existing: ImageRecord, incoming: ImageRecord): ImageRecord {
-  const images = [...existing.images];
-  for (const image of incoming.images) {
-    if (!images.some((known) => known.manifest.digest === image.manifest.digest)) images.push(image);
-  }
-  const present = new Set(images.map((image) => image.manifest.digest));
-  const absent = [...existing.absent, ...incoming.absent].filter(
-    (child, index, all) => !present.has(child.digest) && all.findIndex((other) => other.digest === child.digest) === index,
-  );
-  // The same bytes arriving from an archive that carried them make the digest an original one.
-  const origin = existing.origin === "archive" || incoming.origin === "archive" ? "archive" : "synthesized";
-  return { ...existing, origin, images, absent, otherBlobs: [...new Set([...existing.otherBlobs, ...incoming.otherBlobs])] };
-}

@@ -18,7 +18,7 @@ import type { Ingest } from "../store/content-store.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 import { forEachLimited, isImageManifest, parseRegistryDocument, type RegistryAccess, type RegistryClientFactory, type RegistryDocument } from "./registry-access.js";
-import { mergeImageRecords } from "./registry-record.js";
+import { mergeImageRecords } from "../store/image-records.js";
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 const MAX_INDEX_DEPTH = 8;

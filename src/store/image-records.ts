@@ -99,3 +99,23 @@ export function blobsOfRecord(record: ImageRecord): string[] {
   }
   return [...digests];
 }
+
+/**
+ * The record after the same root arrives again (a load or pull that may bring other platforms):
+ * the union of platform images, and a child is absent only while it is stored neither as a
+ * platform image nor as another blob. Bytes from an archive or a registry are originals, so one
+ * such arrival makes the record's origin "archive".
+ */
+export function mergeImageRecords(existing: ImageRecord, incoming: ImageRecord): ImageRecord {
+  const images = [...existing.images];
+  for (const image of incoming.images) {
+    if (!images.some((known) => known.manifest.digest === image.manifest.digest)) images.push(image);
+  }
+  const present = new Set(images.map((image) => image.manifest.digest));
+  const otherBlobs = [...new Set([...existing.otherBlobs, ...incoming.otherBlobs])];
+  const absent = [...existing.absent, ...incoming.absent].filter(
+    (child, position, all) => !present.has(child.digest) && !otherBlobs.includes(child.digest) && all.findIndex((other) => other.digest === child.digest) === position,
+  );
+  const origin = existing.origin === "archive" || incoming.origin === "archive" ? "archive" : "synthesized";
+  return { ...existing, origin, images, absent, otherBlobs };
+}
