@@ -10,6 +10,7 @@
  */
 import type { FileHandle } from "node:fs/promises";
 import { safeEntryName } from "../tar/entry-name.js";
+import { headerChecksum } from "../tar/header-checksum.js";
 
 export interface TarFileSpan {
   /** Offset in the file of the entry's first data byte. */
@@ -43,7 +44,7 @@ export async function indexTarFile(handle: FileHandle): Promise<Map<string, TarF
     for (let count = 0; count < MAX_ENTRIES; count++) {
       const { bytesRead } = await handle.read(block, 0, BLOCK, position);
       if (bytesRead < BLOCK) return spans;
-      const sum = checksumOf(block);
+      const sum = headerChecksum(block);
       if (sum === 8 * 0x20) {
         position += BLOCK;
         continue;
@@ -84,12 +85,6 @@ export async function indexTarFile(handle: FileHandle): Promise<Map<string, TarF
 
 const padded = (size: number): number => Math.ceil(size / BLOCK) * BLOCK;
 
-function checksumOf(block: Buffer): number {
-  let sum = 8 * 0x20;
-  for (let i = 0; i < 148; i++) sum += block[i] as number;
-  for (let i = 156; i < BLOCK; i++) sum += block[i] as number;
-  return sum;
-}
 
 /** Octal text (leading spaces and NULs skipped, ending at a space or NUL), or GNU base-256. */
 function numeric(block: Buffer, offset: number, length: number): number {

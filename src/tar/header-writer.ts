@@ -6,6 +6,7 @@
 import { invalid, usage } from "../core/errors.js";
 import { safeEntryName } from "./entry-name.js";
 import { USTAR_MAX_SIZE } from "./writer.js";
+import { headerChecksum } from "./header-checksum.js";
 
 export const BLOCK_SIZE = 512;
 
@@ -105,7 +106,7 @@ function ustarBlock(name: string, prefix: string, mode: number, size: number, mt
   block.write(octal(0, 6), 329, "ascii"); // devmajor
   block.write(octal(0, 6), 337, "ascii"); // devminor
   if (prefix !== "") block.write(prefix, 345, PREFIX_BYTES, "utf8");
-  block.write(octal(checksum(block), 6), 148, "ascii");
+  block.write(octal(headerChecksum(block), 6), 148, "ascii");
   return block;
 }
 
@@ -124,10 +125,3 @@ function writeBase256(block: Buffer, value: number, offset: number): void {
   }
 }
 
-/** Sum of the header's bytes with the checksum field counted as eight spaces. */
-function checksum(block: Buffer): number {
-  let sum = 8 * 0x20;
-  for (let i = 0; i < 148; i++) sum += block[i] as number;
-  for (let i = 156; i < BLOCK_SIZE; i++) sum += block[i] as number;
-  return sum;
-}

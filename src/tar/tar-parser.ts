@@ -7,6 +7,7 @@
  */
 import { invalid, type LadingError } from "../core/errors.js";
 import type { ChunkSource } from "./chunk-source.js";
+import { headerChecksum } from "./header-checksum.js";
 
 const BLOCK = 512;
 /** Largest PAX or GNU long-name header body kept in memory. */
@@ -198,7 +199,7 @@ export class TarParser {
         if (block === 0) return undefined;
         throw this.endedEarly();
       }
-      const sum = checksumOf(block);
+      const sum = headerChecksum(block);
       if (sum === 8 * 0x20) continue; // an all-zero block
       if (sum !== octal(block, 148, 8)) throw this.headerError("checksum mismatch");
       const flag = block[156] === 0 ? 0 : (block[156] as number) - 0x30;
@@ -262,13 +263,6 @@ export class TarParser {
   }
 }
 
-/** Sum of the header bytes with the checksum field counted as spaces (unsigned, as tar-stream). */
-function checksumOf(block: Buffer): number {
-  let sum = 8 * 0x20;
-  for (let i = 0; i < 148; i++) sum += block[i] as number;
-  for (let i = 156; i < BLOCK; i++) sum += block[i] as number;
-  return sum;
-}
 
 /** A numeric field: octal text (leading spaces and NULs skipped, ends at a space), or base-256. */
 function octal(block: Buffer, offset: number, length: number): number {
