@@ -4,8 +4,6 @@
  * ops, so it takes the same lock, re-read and atomic rename as the CLI.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Transform, type TransformCallback } from "node:stream";
-import { openTarStream } from "../archive/source.js";
 import { invalid, usage } from "../core/errors.js";
 import { loadArchive } from "../ops/load.js";
 import { removeImage, tagImage } from "../ops/images.js";
@@ -13,10 +11,8 @@ import { saveSelection, selectImages } from "../ops/save.js";
 import type { Store } from "../store/store.js";
 import { historyRows, inspectDocument, listImagesBody, resolveComplete, type ConfigCache } from "./image-views.js";
 import { describeError, jsonMessage, sendEmpty, sendJson, sendJsonText } from "./responses.js";
+import { openRequestArchive, type RequestArchive } from "./request-body.js";
 import type { StoreListing } from "./store-listing.js";
-
-/** The chunk size `lading load` reads an archive file with. */
-const LOAD_CHUNK_BYTES = 1024 * 1024;
 
 export interface ImageApi {
   store: Store;
@@ -75,15 +71,11 @@ export async function saveRoute(api: ImageApi, names: string[], res: ServerRespo
  * `{"errorDetail":{"message":M},"error":M}` line, which the docker CLI prints as M, exiting 1.
  */
 export async function loadRoute(api: ImageApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  // The archive reader may destroy its input on a bad archive: keep that away from the socket.
-  // Socket reads arrive in pieces of 64 KiB or less; gathered into 1 MiB chunks, as a file is
-  // read for `lading load`, every stage after (hashing, tar parsing, ingest writes) runs 16 times
-  // less often.
-  const body = new ChunkGatherer(LOAD_CHUNK_BYTES);
-  req.pipe(body);
+  let archive: RequestArchive | undefined;
   let lines: string[];
   try {
-    const result = await loadArchive(api.store, await openTarStream(body));
+    archive = await openRequestArchive(req);
+    const result = await loadArchive(api.store, archive.opened);
     lines = [];
     for (const move of result.moved) {
       lines.push(jsonMessage({ stream: `The image ${move.reference} already exists, renaming the old one with ID ${move.previousId} to empty string\n` }));
@@ -93,7 +85,9 @@ export async function loadRoute(api: ImageApi, req: IncomingMessage, res: Server
       for (const tag of image.tags) lines.push(jsonMessage({ stream: `Loaded image: ${tag}\n` }));
     }
   } catch (error) {
-    await drain(req, body);
+    // The archive reader stops at a bad archive; the client still gets its answer, not a reset.
+    archive?.detach();
+    await drain(req);
     const { status, message } = describeError(error);
     if (status >= 500) api.log?.(`lading serve: POST /images/load: ${message}`);
     lines = [jsonMessage({ errorDetail: { message }, error: message })];
@@ -102,39 +96,8 @@ export async function loadRoute(api: ImageApi, req: IncomingMessage, res: Server
   res.end(lines.join(""));
 }
 
-/** Passes bytes on in chunks of at least `size` bytes (except the last). */
-class ChunkGatherer extends Transform {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-
-  constructor(private readonly size: number) {
-    super({ readableHighWaterMark: size, writableHighWaterMark: size });
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= this.size) this.flushPending();
-    done();
-  }
-
-  override _flush(done: TransformCallback): void {
-    this.flushPending();
-    done();
-  }
-
-  private flushPending(): void {
-    if (this.pendingBytes === 0) return;
-    this.push(this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes));
-    this.pending = [];
-    this.pendingBytes = 0;
-  }
-}
-
 /** Reads what is left of a request body, so that the client gets the error response, not a reset. */
-async function drain(req: IncomingMessage, body: Transform): Promise<void> {
-  req.unpipe(body);
-  body.destroy();
+async function drain(req: IncomingMessage): Promise<void> {
   if (req.readableEnded || req.destroyed) return;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, 10_000);

@@ -1,7 +1,10 @@
+import { createHash } from "node:crypto";
 import { copyFile, mkdtemp, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import tarStream from "tar-stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
 import { loadArchive } from "../../src/ops/load.js";
@@ -42,6 +45,78 @@ function listEntry(tags: string[]) {
     Labels: { "org.example.fixture": "imported" },
     Containers: -1,
   };
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+async function packTar(files: { name: string; content: Buffer }[]): Promise<Buffer> {
+  const pack = tarStream.pack();
+  for (const file of files) pack.entry({ name: file.name, size: file.content.length }, file.content);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/** The files of a tar, by name. */
+async function tarFiles(archive: Buffer): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const extract = tarStream.extract();
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on("entry", (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: unknown) => void chunks.push(chunk as Buffer));
+      stream.on("end", () => {
+        files.set(header.name, Buffer.concat(chunks));
+        next();
+      });
+    });
+    extract.on("finish", resolve);
+    extract.on("error", reject);
+  });
+  extract.end(archive);
+  await done;
+  return files;
+}
+
+/** A docker-save archive of one image tagged `tag` whose one layer holds a file of `size` pseudo-random bytes. */
+async function bigArchive(tag: string, size: number): Promise<{ archive: Buffer; diffId: string; layerTar: Buffer }> {
+  const content = Buffer.alloc(size);
+  for (let i = 0, x = 12345; i < size; i++) content[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  const layerTar = await packTar([{ name: "data.bin", content }]);
+  const diffId = `sha256:${sha256(layerTar)}`;
+  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [diffId] } }));
+  const configName = `${sha256(config)}.json`;
+  const manifest = Buffer.from(JSON.stringify([{ Config: configName, RepoTags: [tag], Layers: ["layer/layer.tar"] }]));
+  const archive = await packTar([
+    { name: "layer/layer.tar", content: layerTar },
+    { name: configName, content: config },
+    { name: "manifest.json", content: manifest },
+  ]);
+  return { archive, diffId, layerTar };
+}
+
+/** POSTs `body` with chunked transfer encoding in pieces of `piece` bytes, as the docker CLI sends a load; resolves to the answer's text. */
+async function postInPieces(p: string, body: Buffer, piece: number): Promise<string> {
+  const { request } = await import("node:http");
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method: "POST", path: p, headers: { "Content-Type": "application/x-tar" } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    const send = (offset: number): void => {
+      if (offset >= body.length) {
+        req.end();
+        return;
+      }
+      if (req.write(body.subarray(offset, offset + piece))) setImmediate(() => send(offset + piece));
+      else req.once("drain", () => send(offset + piece));
+    };
+    send(0);
+  });
 }
 
 async function replaceRepositoriesJson(text: string): Promise<void> {
@@ -262,6 +337,22 @@ describe("lading serve: images", () => {
 
     const again = await http({ socketPath }, "POST", "/images/load", single.body);
     expect(again.text).toBe('{"stream":"Loaded image: fixture/imported:1.0\\n"}\r\n');
+  });
+
+  it("loads a multi-MiB archive sent in small chunked pieces, plain and gzip-compressed, and saves it back intact", async () => {
+    const { archive, diffId, layerTar } = await bigArchive("big/one:1", 3 * 1024 * 1024 + 123);
+    for (const body of [archive, gzipSync(archive)]) {
+      await http({ socketPath }, "DELETE", "/images/big/one:1?force=1");
+      const loaded = await postInPieces("/images/load?quiet=1", body, 16 * 1024);
+      expect(loaded).toBe('{"stream":"Loaded image: big/one:1\\n"}\r\n');
+      const inspect = json(await get("/images/big/one:1/json")) as { RootFS: { Layers: string[] } };
+      expect(inspect.RootFS.Layers).toEqual([diffId]);
+    }
+    const saved = await get("/images/big/one:1/get");
+    expect(saved.status).toBe(200);
+    const files = await tarFiles(saved.body);
+    const layer = [...files.values()].find((bytes) => `sha256:${sha256(bytes)}` === diffId);
+    expect(layer?.equals(layerTar)).toBe(true);
   });
 
   it("answers errors of save and load with Docker's error body", async () => {
