@@ -36,6 +36,8 @@ export interface ScannedArchive {
   byDigest: Map<string, ScannedFile>;
   /** The whole-stream compression of the archive itself. */
   compression: Compression;
+  /** How many files were probed in worker threads (the others on the main thread). */
+  workerProbes: number;
 }
 
 export type DigestOrigin = "archive" | "synthesized";

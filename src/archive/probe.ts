@@ -19,6 +19,12 @@ export interface BlobWriter {
   /** Called once the file has been read whole; the writer decides whether to keep it. */
   close(file: ScannedFile): Promise<void>;
   abort(): Promise<void>;
+  /**
+   * Present when another thread may take the bytes instead: it writes them into the existing
+   * empty file at `path` (when there is one: a writer that keeps nothing has none), after which
+   * `wrote` is told how many bytes it holds; then close or abort follow as usual.
+   */
+  delegate?: { path?: string; wrote(size: number): void };
 }
 
 const SNIFF_BYTES = 512; // enough for the compression magic and the ustar magic at offset 257

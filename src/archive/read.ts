@@ -1,4 +1,3 @@
-import { resolveGraph } from "./graph.js";
 import type { ArchiveGraph } from "./model.js";
 import { scanEntries, type ScanOptions } from "./scan.js";
 import type { OpenedSource } from "./source.js";
@@ -20,6 +19,8 @@ export const DEFAULT_LIMITS: ReadLimits = {
 
 export interface ReadOptions extends Partial<ReadLimits> {
   openWriter?: ScanOptions["openWriter"];
+  /** Probe large uncompressed files of an archive on disk in worker threads (default true). */
+  parallel?: boolean;
 }
 
 /** One pass over an archive, then its graph resolved and checked. */
@@ -33,6 +34,9 @@ export async function readArchive(source: OpenedSource, options: ReadOptions = {
     maxJsonBytes: Math.max(limits.maxJsonBytes, limits.maxManifestJsonBytes),
     maxLayerBytes: limits.maxLayerBytes,
     ...(options.openWriter ? { openWriter: options.openWriter } : {}),
+    ...(options.parallel === false ? { parallel: false } : {}),
   });
+  // The schemas (zod) load only now: not held in memory, nor paid for at start-up, during the scan.
+  const { resolveGraph } = await import("./graph.js");
   return resolveGraph(scanned, limits);
 }

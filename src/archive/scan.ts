@@ -1,9 +1,11 @@
+import { open } from "node:fs/promises";
 import { invalid } from "../core/errors.js";
-import type { Compression } from "../tar/compression.js";
+import { COMPRESSION_SNIFF_BYTES, detectCompression, type Compression } from "../tar/compression.js";
 import type { TarBody } from "../tar/reader.js";
 import { safeEntryName } from "../tar/entry-name.js";
 import type { ScannedArchive, ScannedFile, ScannedLink } from "./model.js";
 import { probeFile, type BlobWriter, type ProbeLimits } from "./probe.js";
+import { ProbePool } from "./probe-pool.js";
 
 /** An entry of an archive, from a tar stream or from a directory on disk. */
 export interface ArchiveEntry {
@@ -14,11 +16,39 @@ export interface ArchiveEntry {
   resolvedTarget?: string;
   /** The bytes of a file; each chunk is valid only until the next step (copy to keep). Unread bytes are skipped. */
   body: TarBody;
+  /** Where a file's bytes lie on disk, when they can be read there directly (and the body left unread). */
+  location?: FileLocation;
+}
+
+export interface FileLocation {
+  path: string;
+  offset: number;
 }
 
 export interface ScanOptions extends ProbeLimits {
-  /** Opens a writer for a file's bytes (the content store's ingest, for a load). */
-  openWriter?: (name: string, size: number) => Promise<BlobWriter | undefined>;
+  /** Opens a writer for a file's bytes (the content store's ingest, for a load); `location` as in ArchiveEntry. */
+  openWriter?: (name: string, size: number, location?: FileLocation) => Promise<BlobWriter | undefined>;
+  /** Probe large files on disk in worker threads (default true). */
+  parallel?: boolean;
+}
+
+/** Smaller files are probed on the main thread: handing them over costs more than it saves. */
+const PARALLEL_AT_LEAST = 8 * 1024 * 1024;
+
+/**
+ * Whether a file on disk should be probed by a worker: uncompressed files only. A compressed one
+ * already keeps two threads busy (inflate in the thread pool, hashing here), and decompressing
+ * two layers at once would take the memory of a second decoder (over 100 MB in all, measured).
+ */
+async function suitsWorker(location: FileLocation): Promise<boolean> {
+  const handle = await open(location.path, "r");
+  try {
+    const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, location.offset);
+    return detectCompression(head.subarray(0, bytesRead)) === "none";
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
@@ -32,49 +62,122 @@ export async function scanEntries(
   compression: Compression,
   options: ScanOptions,
 ): Promise<ScannedArchive> {
-  const files = new Map<string, ScannedFile>();
+  const files = new Map<string, ScannedFile | Promise<ScannedFile>>();
   const links = new Map<string, ScannedLink>();
-  const byDigest = new Map<string, ScannedFile>();
   const parentDirs = new Set<string>();
+  let pool: ProbePool | undefined;
+  let poolTried = options.parallel === false;
+  let workerProbes = 0;
 
-  for await (const entry of entries) {
-    const { name } = entry;
-    if (name === "") continue;
-    if (entry.type === "directory") continue;
-    if (entry.type === "other") throw invalid(`entry ${JSON.stringify(name)}: unsupported entry type (device, FIFO or similar)`, name);
-
-    for (const ancestor of ancestorsOf(name)) {
-      if (links.has(ancestor)) throw invalid(`entry ${JSON.stringify(name)} is beneath the link ${JSON.stringify(ancestor)}`, name);
-      if (files.has(ancestor)) throw invalid(`entry ${JSON.stringify(name)} is beneath the file ${JSON.stringify(ancestor)}`, name);
-    }
-
-    if (entry.type === "symlink" || entry.type === "hardlink") {
-      const target = entry.resolvedTarget;
-      if (target === undefined) throw invalid(`entry ${JSON.stringify(name)}: link without a target`, name);
-      if (parentDirs.has(name)) throw invalid(`link ${JSON.stringify(name)} replaces a directory of earlier entries`, name);
-      const earlier = links.get(name);
-      if (files.has(name) || (earlier && earlier.target !== target)) {
-        throw invalid(`duplicate entry ${JSON.stringify(name)} with different content`, name);
-      }
-      links.set(name, { name, kind: entry.type, target });
-      continue;
-    }
-
-    // The body is pulled, so nothing is read (and nothing can fail) until probeFile asks.
-    const writer = options.openWriter ? await options.openWriter(name, entry.size) : undefined;
-    const file = await probeFile(name, entry.body, options, writer);
-    if (file.size !== entry.size) throw invalid(`entry ${JSON.stringify(name)}: size ${file.size} does not match its header (${entry.size})`, name);
+  /** First occurrence kept; the same content again is accepted, different content refused. */
+  const register = async (name: string, probed: ScannedFile | Promise<ScannedFile>): Promise<void> => {
     const earlier = files.get(name);
-    if (earlier || links.has(name)) {
-      if (earlier?.digest !== file.digest) throw invalid(`duplicate entry ${JSON.stringify(name)} with different content`, name);
-      continue;
+    if (earlier === undefined && !links.has(name)) {
+      files.set(name, probed);
+      for (const ancestor of ancestorsOf(name)) parentDirs.add(ancestor);
+      return;
     }
-    files.set(name, file);
-    for (const ancestor of ancestorsOf(name)) parentDirs.add(ancestor);
+    const [first, again] = await Promise.all([earlier, probed]);
+    if (first?.digest !== again.digest) throw invalid(`duplicate entry ${JSON.stringify(name)} with different content`, name);
+  };
+
+  try {
+    for await (const entry of entries) {
+      const { name } = entry;
+      if (name === "") continue;
+      if (entry.type === "directory") continue;
+      if (entry.type === "other") throw invalid(`entry ${JSON.stringify(name)}: unsupported entry type (device, FIFO or similar)`, name);
+
+      for (const ancestor of ancestorsOf(name)) {
+        if (links.has(ancestor)) throw invalid(`entry ${JSON.stringify(name)} is beneath the link ${JSON.stringify(ancestor)}`, name);
+        if (files.has(ancestor)) throw invalid(`entry ${JSON.stringify(name)} is beneath the file ${JSON.stringify(ancestor)}`, name);
+      }
+
+      if (entry.type === "symlink" || entry.type === "hardlink") {
+        const target = entry.resolvedTarget;
+        if (target === undefined) throw invalid(`entry ${JSON.stringify(name)}: link without a target`, name);
+        if (parentDirs.has(name)) throw invalid(`link ${JSON.stringify(name)} replaces a directory of earlier entries`, name);
+        const earlier = links.get(name);
+        if (files.has(name) || (earlier && earlier.target !== target)) {
+          throw invalid(`duplicate entry ${JSON.stringify(name)} with different content`, name);
+        }
+        links.set(name, { name, kind: entry.type, target });
+        continue;
+      }
+
+      // The body is pulled, so nothing is read (and nothing can fail) until a probe asks.
+      const writer = options.openWriter ? await options.openWriter(name, entry.size, entry.location) : undefined;
+      const location = entry.location;
+      if (location !== undefined && entry.size >= PARALLEL_AT_LEAST && (writer === undefined || writer.delegate !== undefined)) {
+        if (!poolTried) {
+          poolTried = true;
+          pool = ProbePool.create();
+        }
+        if (pool?.hasRoom() && (await suitsWorker(location))) {
+          const probed = probeInWorker(pool, name, entry.size, location, options, writer);
+          probed.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+          await register(name, probed);
+          workerProbes++;
+          continue;
+        }
+      }
+      const file = await probeFile(name, entry.body, options, writer);
+      checkSize(name, file, entry.size);
+      await register(name, file);
+    }
+    const settled = new Map<string, ScannedFile>();
+    for (const [name, probed] of files) settled.set(name, await probed);
+    return { files: settled, links, byDigest: indexByDigest(settled), compression, workerProbes };
+  } catch (error) {
+    // Workers still copying into ingest files stop before their writers are aborted.
+    await pool?.close();
+    await Promise.allSettled(files.values());
+    throw error;
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function probeInWorker(
+  pool: ProbePool,
+  name: string,
+  size: number,
+  location: FileLocation,
+  limits: ProbeLimits,
+  writer: BlobWriter | undefined,
+): Promise<ScannedFile> {
+  const delegate = writer?.delegate;
+  let file: ScannedFile;
+  try {
+    file = await pool.probe({
+      name,
+      path: location.path,
+      offset: location.offset,
+      size,
+      limits: { maxJsonBytes: limits.maxJsonBytes, maxLayerBytes: limits.maxLayerBytes },
+      ...(delegate?.path !== undefined ? { writeTo: delegate.path } : {}),
+    });
+    checkSize(name, file, size);
+  } catch (error) {
+    await writer?.abort();
+    throw error;
+  }
+  delegate?.wrote(file.size);
+  await writer?.close(file);
+  return file;
+}
+
+function checkSize(name: string, file: ScannedFile, size: number): void {
+  if (file.size !== size) throw invalid(`entry ${JSON.stringify(name)}: size ${file.size} does not match its header (${size})`, name);
+}
+
+function indexByDigest(files: Map<string, ScannedFile>): Map<string, ScannedFile> {
+  const byDigest = new Map<string, ScannedFile>();
+  for (const file of files.values()) {
     if (!byDigest.has(file.digest)) byDigest.set(file.digest, file);
     if (file.sha512 && !byDigest.has(file.sha512)) byDigest.set(file.sha512, file);
   }
-  return { files, links, byDigest, compression };
+  return byDigest;
 }
 
 function ancestorsOf(name: string): string[] {

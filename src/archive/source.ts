@@ -38,7 +38,7 @@ async function openPathOnce(path: string): Promise<OpenedSource> {
       if (detectCompression(head.subarray(0, bytesRead)) === "none") {
         // The fast path: the tar read straight from the file through reused buffers.
         const source = fileChunkSource(handle);
-        return { compression: "none", entries: tarEntries(source), bytesRead: source.bytesRead, totalBytes: stat.size };
+        return { compression: "none", entries: tarEntries(source, path), bytesRead: source.bytesRead, totalBytes: stat.size };
       }
     }
   } catch (error) {
@@ -89,9 +89,11 @@ async function* chunksOf(source: ChunkSource): AsyncGenerator<Buffer> {
   }
 }
 
-async function* tarEntries(source: ChunkSource): AsyncGenerator<ArchiveEntry> {
+/** The entries of a tar; `path` is the uncompressed tar file the source reads, if it is one. */
+async function* tarEntries(source: ChunkSource, path?: string): AsyncGenerator<ArchiveEntry> {
   for await (const entry of readTarChunks(source)) {
     const archiveEntry: ArchiveEntry = { name: entry.name, type: entry.type, size: entry.size, body: entry.body };
+    if (path !== undefined && entry.type === "file") archiveEntry.location = { path, offset: entry.dataOffset };
     if (entry.type === "symlink") archiveEntry.resolvedTarget = resolveLinkTarget(entry.name, entry.linkTarget ?? "");
     if (entry.type === "hardlink") archiveEntry.resolvedTarget = hardLinkTarget(entry.name, entry.linkTarget ?? "");
     yield archiveEntry;
@@ -126,11 +128,11 @@ async function openDirectory(root: string): Promise<OpenedSource> {
         const source = fileChunkSource(await open(path, "r"));
         current = source;
         try {
-          yield { name, type: "file", size: info.size, body: bodyOf(source) };
+          yield { name, type: "file", size: info.size, body: bodyOf(source), location: { path, offset: 0 } };
         } finally {
           source.close();
         }
-        finishedBytes += source.bytesRead();
+        finishedBytes += info.size; // read here or, unread here, by a worker
         current = undefined;
       } else {
         yield { name, type: "other", size: 0, body: emptyBody() };

@@ -1,6 +1,8 @@
 import { readArchive, type ReadOptions } from "../archive/read.js";
 import type { ArchiveGraph, ResolvedImage, ResolvedRoot, ScannedFile } from "../archive/model.js";
+import { open } from "node:fs/promises";
 import type { BlobWriter } from "../archive/probe.js";
+import type { FileLocation } from "../archive/scan.js";
 import type { OpenedSource } from "../archive/source.js";
 import { blobPathFor } from "../archive/blob-lookup.js";
 import { firstProblem } from "../archive/graph.js";
@@ -75,9 +77,10 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
         else ingests.set(file.name, ingest);
       },
       abort: () => ingest.abort(),
+      delegate: { path: ingest.path, wrote: (size) => ingest.wroteElsewhere(size) },
     };
   };
-  const openWriter = async (name: string, size: number): Promise<BlobWriter | undefined> => {
+  const openWriter = async (name: string, size: number, location?: FileLocation): Promise<BlobWriter | undefined> => {
     if (METADATA_NAMES.test(name)) return undefined;
     const named = NAMED_DIGEST.exec(name)?.[1];
     if (named) {
@@ -85,7 +88,10 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     } else if (matchStored && size > 0) {
       storedBySize ??= store.content.digestsBySize();
       const candidates = (await storedBySize).get(size) ?? [];
-      if (candidates.length > 0) return new StoredBlobMatcher(store, candidates, size, writeToIngest);
+      if (candidates.length > 0 && location !== undefined) {
+        const matched = await matchingPrefix(store, candidates, size, location);
+        if (matched.length > 0) return expectStored(name, matched);
+      } else if (candidates.length > 0) return new StoredBlobMatcher(store, candidates, size, writeToIngest);
     }
     return writeToIngest();
   };
@@ -170,6 +176,39 @@ class StoredBlobMatcher implements BlobWriter {
   async abort(): Promise<void> {
     await this.ingest?.abort();
   }
+}
+
+/** The stored blobs among `candidates` whose first bytes equal those of the file at `location`. */
+async function matchingPrefix(store: Store, candidates: string[], size: number, location: FileLocation): Promise<string[]> {
+  const ours = Buffer.alloc(Math.min(size, MATCH_PREFIX_BYTES));
+  const handle = await open(location.path, "r");
+  try {
+    if ((await handle.read(ours, 0, ours.length, location.offset)).bytesRead < ours.length) return [];
+  } finally {
+    await handle.close();
+  }
+  const theirs = Buffer.alloc(ours.length);
+  const matched: string[] = [];
+  for (const digest of candidates) {
+    const got = await store.content.readAt(digest, 0, theirs).catch(() => -1);
+    if (got === theirs.length && theirs.equals(ours)) matched.push(digest);
+  }
+  return matched;
+}
+
+/**
+ * The writer of an entry whose first bytes equal a stored blob's (see StoredBlobMatcher): it
+ * keeps nothing, and the entry's digest must turn out to be one of those blobs'.
+ */
+function expectStored(name: string, matched: string[]): BlobWriter {
+  return {
+    write: () => undefined,
+    close: async (file) => {
+      if (!matched.includes(file.digest)) throw new StoredBlobMismatch(`${name} is not the stored blob its first bytes matched`);
+    },
+    abort: async () => undefined,
+    delegate: { wrote: () => undefined },
+  };
 }
 
 interface SelectedRoot {

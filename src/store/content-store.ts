@@ -49,6 +49,11 @@ export interface Ingest {
    * bytes it wrote (so they are hashed once, not twice). Must be called before finish().
    */
   setDigest(digest: string): void;
+  /**
+   * For an ingest opened with `digestedByCaller` and not written through write(): another thread
+   * (or process) wrote `size` bytes into `path`. Call before finish().
+   */
+  wroteElsewhere(size: number): void;
   /** A Writable over write(), for pipeline(); ending it does not finish the ingest. */
   readonly writable: Writable;
   /**
@@ -153,6 +158,13 @@ class FileIngest implements Ingest {
       throw invalid(`ingest ${this.path}: ${JSON.stringify(digest)} is not a ${this.algorithm} digest`, this.path);
     }
     this.callerDigest = digest;
+  }
+
+  wroteElsewhere(size: number): void {
+    if (this.hash !== undefined || this.size !== 0 || this.state !== "open" || this.finishing !== undefined) {
+      throw invalid(`ingest ${this.path}: bytes written elsewhere can only be adopted by an unwritten ingest whose caller hashes`, this.path);
+    }
+    this.size = size;
   }
 
   get writable(): Writable {

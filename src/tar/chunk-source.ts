@@ -13,6 +13,11 @@ export interface ChunkSource {
   close(): void;
   /** Bytes taken from the input so far. */
   bytesRead(): number;
+  /**
+   * Moves past the next n bytes without reading them (a file seeks); returns how many there
+   * were. Absent where the input can only be read through.
+   */
+  skip?(n: number): Promise<number>;
 }
 
 /** Read size for files: large reads keep the per-chunk costs (promises, hash calls) low. */
@@ -25,25 +30,41 @@ export const FILE_CHUNK_BUFFERS = 4;
  * Reads a regular file sequentially into a few buffers used in turn, all but the one the consumer
  * holds being filled ahead (reads at explicit offsets, so they can overlap): no allocation per
  * chunk, so nothing for the garbage collector to chase, and a busy machine's scheduling delays of
- * the thread pool are absorbed. Closes the handle at the end, on failure and on close().
+ * the thread pool are absorbed. Closes the handle at the end, on failure and on close(). With a
+ * range, reads only those bytes of the file.
  */
-export function fileChunkSource(handle: FileHandle, chunkBytes = FILE_CHUNK_BYTES, bufferCount = FILE_CHUNK_BUFFERS): ChunkSource {
+export function fileChunkSource(
+  handle: FileHandle,
+  chunkBytes = FILE_CHUNK_BYTES,
+  bufferCount = FILE_CHUNK_BUFFERS,
+  range: { start: number; length: number } = { start: 0, length: Infinity },
+): ChunkSource {
   const free: Buffer[] = Array.from({ length: Math.max(2, bufferCount) }, () => Buffer.allocUnsafe(chunkBytes));
-  const ahead: { buffer: Buffer; position: number; done: Promise<number> }[] = [];
-  let nextPosition = 0; // where the next read to be issued starts
+  const ahead: { buffer: Buffer; position: number; length: number; done: Promise<number> }[] = [];
+  const end = range.start + range.length;
+  let nextPosition = range.start; // where the next read to be issued starts
   let consumed = 0; // bytes handed out
   let held: Buffer | undefined; // the buffer the consumer has
   let closed = false;
   let atEnd = false;
 
   const issue = (): void => {
-    while (!atEnd && free.length > 0) {
+    while (!atEnd && free.length > 0 && nextPosition < end) {
       const buffer = free.pop() as Buffer;
       const position = nextPosition;
-      nextPosition += buffer.length;
-      const done = handle.read(buffer, 0, buffer.length, position).then(({ bytesRead }) => bytesRead);
+      const length = Math.min(buffer.length, end - position);
+      nextPosition += length;
+      const done = handle.read(buffer, 0, length, position).then(({ bytesRead }) => bytesRead);
       done.catch(() => undefined);
-      ahead.push({ buffer, position, done });
+      ahead.push({ buffer, position, length, done });
+    }
+  };
+  let fileSize: Promise<number> | undefined;
+  /** Waits for the reads issued ahead and takes their buffers back, unread. */
+  const dropAhead = async (): Promise<void> => {
+    for (const later of ahead.splice(0)) {
+      await later.done.catch(() => 0);
+      free.push(later.buffer);
     }
   };
   const release = (): void => {
@@ -61,7 +82,12 @@ export function fileChunkSource(handle: FileHandle, chunkBytes = FILE_CHUNK_BYTE
       if (held !== undefined) free.push(held);
       held = undefined;
       issue();
-      const next = ahead.shift() as (typeof ahead)[number];
+      const next = ahead.shift();
+      if (next === undefined) {
+        atEnd = true; // the end of the range
+        release();
+        return undefined;
+      }
       let bytesRead: number;
       try {
         bytesRead = await next.done;
@@ -75,17 +101,32 @@ export function fileChunkSource(handle: FileHandle, chunkBytes = FILE_CHUNK_BYTE
         release();
         return undefined;
       }
-      if (bytesRead < next.buffer.length) {
+      if (bytesRead < next.length) {
         // A short read: the reads issued after it started too far on; drop them and go on from here.
-        for (const later of ahead.splice(0)) {
-          await later.done.catch(() => 0);
-          free.push(later.buffer);
-        }
+        await dropAhead();
         nextPosition = next.position + bytesRead;
       }
       consumed += bytesRead;
       held = next.buffer;
       return next.buffer.subarray(0, bytesRead);
+    },
+    async skip(n) {
+      if (closed || atEnd || n <= 0) return 0;
+      if (held !== undefined) free.push(held);
+      held = undefined;
+      await dropAhead();
+      fileSize ??= handle.stat().then((stat) => stat.size);
+      let size: number;
+      try {
+        size = await fileSize;
+      } catch (error) {
+        release();
+        throw error;
+      }
+      const skipped = Math.max(0, Math.min(n, Math.min(size, end) - (range.start + consumed)));
+      consumed += skipped;
+      nextPosition = range.start + consumed;
+      return skipped;
     },
     close: release,
     bytesRead: () => consumed,

@@ -24,6 +24,8 @@ export interface TarEntryOf<Body> {
   mode: number;
   /** Offset in the tar stream of the entry's first header block (its PAX or GNU header, if any). */
   offset: number;
+  /** Offset in the tar stream of the entry's first data byte. */
+  dataOffset: number;
   body: Body;
 }
 
@@ -77,7 +79,15 @@ function describe(header: ParsedHeader, parser: TarParser, options: ReadTarOptio
   }
   header.label = name;
   parser.lastLabel = name;
-  const entry: Omit<TarEntryOf<never>, "body"> = { name, rawName, type, size, mode: (header.mode || 0) & 0o7777, offset };
+  const entry: Omit<TarEntryOf<never>, "body"> = {
+    name,
+    rawName,
+    type,
+    size,
+    mode: (header.mode || 0) & 0o7777,
+    offset,
+    dataOffset: header.dataOffset,
+  };
   if (type === "symlink" || type === "hardlink") {
     if (!header.linkname) throw invalid(`${type} entry ${quote(name)} has an empty target`, name);
     entry.linkTarget = header.linkname;

@@ -13,6 +13,8 @@ const BLOCK = 512;
 /** Largest PAX or GNU long-name header body kept in memory. */
 const MAX_EXTENDED_HEADER_BYTES = 4 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
+/** Shorter unread stretches are read through: a seek drops the source's reads ahead. */
+const SEEK_AT_LEAST = 4 * 1024 * 1024;
 /** What a body answers once the reader has moved past its entry: the end. */
 const STALE = Buffer.alloc(0);
 
@@ -151,6 +153,15 @@ export class TarParser {
   /** Skips n bytes; returns how many there were. */
   private async skip(n: number): Promise<number> {
     let skipped = 0;
+    const buffered = this.chunk.length - this.pos;
+    if (n - buffered >= SEEK_AT_LEAST && this.source.skip !== undefined) {
+      // A long body nobody read (hashed elsewhere): seek over it instead of reading it.
+      this.pos = this.chunk.length;
+      this.consumed += buffered;
+      const moved = await this.source.skip(n - buffered);
+      this.consumed += moved;
+      return buffered + moved;
+    }
     while (skipped < n) {
       if (!(await this.fill())) break;
       const count = Math.min(n - skipped, this.chunk.length - this.pos);

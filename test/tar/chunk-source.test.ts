@@ -24,7 +24,36 @@ async function packTar(files: { name: string; content: Buffer }[]): Promise<Buff
   return Buffer.concat(chunks);
 }
 
+async function drain(source: { read(): Promise<Buffer | undefined> }): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (let chunk = await source.read(); chunk !== undefined; chunk = await source.read()) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
 describe("fileChunkSource", () => {
+  it("reads only a range when given one, and a range past the end stops at the end", async () => {
+    const bytes = pattern(10_000, 3);
+    const path = join(dir, "ranged");
+    writeFileSync(path, bytes);
+    expect(await drain(fileChunkSource(await open(path, "r"), 1024, 2, { start: 1000, length: 3333 }))).toEqual(bytes.subarray(1000, 4333));
+    const tail = fileChunkSource(await open(path, "r"), 1024, 2, { start: 9000, length: 5000 });
+    expect(await drain(tail)).toEqual(bytes.subarray(9000));
+    expect(tail.bytesRead()).toBe(1000);
+  });
+
+  it("skips by seeking, counts the skipped bytes, and skips no further than the end", async () => {
+    const bytes = pattern(10_000, 4);
+    const path = join(dir, "skipped");
+    writeFileSync(path, bytes);
+    const source = fileChunkSource(await open(path, "r"), 1024, 3);
+    expect((await source.read())?.length).toBe(1024);
+    expect(await source.skip?.(5000)).toBe(5000);
+    expect(source.bytesRead()).toBe(6024);
+    expect(await source.read()).toEqual(bytes.subarray(6024, 7048));
+    expect(await source.skip?.(10_000)).toBe(10_000 - 7048);
+    expect(await source.read()).toBeUndefined();
+  });
+
   it("reads a file whole through reused buffers, counting bytes", async () => {
     const bytes = pattern(10_000, 1);
     const path = join(dir, "plain");

@@ -1,0 +1,64 @@
+/**
+ * A worker thread of the probe pool: probes one range of a file at a time (the body of a tar
+ * entry, or a whole file of a layout directory) exactly as the main thread would, and copies
+ * the bytes into an ingest file when asked. Runs only inside a Worker (see probe-pool.ts).
+ */
+import { open } from "node:fs/promises";
+import { parentPort } from "node:worker_threads";
+import { fileChunkSource } from "../tar/chunk-source.js";
+import { probeFile, type BlobWriter } from "./probe.js";
+import type { ProbeJob, ProbeReply } from "./probe-pool.js";
+
+async function run(job: ProbeJob): Promise<ProbeReply> {
+  const source = fileChunkSource(await open(job.path, "r"), undefined, undefined, { start: job.offset, length: job.size });
+  const body = { [Symbol.asyncIterator]: () => ({ next: async () => chunkStep(await source.read()) }) };
+  try {
+    const writer = job.writeTo === undefined ? undefined : await rangeWriter(job.writeTo);
+    const file = await probeFile(job.name, body, job.limits, writer);
+    return { id: job.id, file };
+  } finally {
+    source.close();
+  }
+}
+
+function chunkStep(chunk: Buffer | undefined): IteratorResult<Buffer> {
+  return chunk === undefined ? { done: true, value: undefined } : { done: false, value: chunk };
+}
+
+/** Writes the bytes in order into an existing (empty) file that the main thread owns. */
+async function rangeWriter(path: string): Promise<BlobWriter> {
+  const handle = await open(path, "r+");
+  let position = 0;
+  return {
+    async write(chunk) {
+      for (let done = 0; done < chunk.length; ) {
+        const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, position + done);
+        done += bytesWritten;
+      }
+      position += chunk.length;
+    },
+    close: () => handle.close(),
+    abort: () => handle.close(),
+  };
+}
+
+const port = parentPort;
+if (port !== null) {
+  port.on("message", (job: ProbeJob) => {
+    run(job).then(
+      (reply) => port.postMessage(reply),
+      (error: unknown) => {
+        const failure = error as { message?: unknown; kind?: unknown; subject?: unknown };
+        const reply: ProbeReply = {
+          id: job.id,
+          error: {
+            message: String(failure?.message ?? error),
+            ...(typeof failure?.kind === "string" ? { kind: failure.kind } : {}),
+            ...(typeof failure?.subject === "string" ? { subject: failure.subject } : {}),
+          },
+        };
+        port.postMessage(reply);
+      },
+    );
+  });
+}
