@@ -31,7 +31,9 @@ export function checkLayers(
     if (claimed !== undefined && claimed !== file.compression && !(claimed === "gzip" && file.compression === "none")) {
       throw invalid(`${field}: media type ${mediaType} says ${claimed} but ${file.name} is ${file.compression}`, file.name);
     }
-    if (file.diffId !== diffIds[index]) {
+    // A compressed layer left compressed on request (checkCompressedLayers: false) has no diff ID of its own.
+    const trusted = file.diffId === undefined && file.compression !== "none";
+    if (!trusted && file.diffId !== diffIds[index]) {
       throw invalid(
         `${field}: layer ${file.name} has diff ID ${file.diffId}, but ${configName} rootfs.diff_ids[${index}] is ${diffIds[index]}`,
         file.name,
@@ -42,7 +44,7 @@ export function checkLayers(
       size: file.size,
       mediaType,
       compression: file.compression,
-      diffId: file.diffId,
+      diffId: trusted ? diffIds[index] : file.diffId,
       uncompressedSize: file.uncompressedSize,
       entry: file.name,
     };

@@ -10,6 +10,11 @@ export interface ProbeLimits {
   maxJsonBytes: number;
   /** Largest decompressed layer; beyond it the layer is refused (decompression bombs). */
   maxLayerBytes: number;
+  /**
+   * False to leave compressed files compressed: no diff ID, no check of the tar inside (the
+   * caller trusts the config's diff IDs, as skopeo does). Default true.
+   */
+  decompress?: boolean;
 }
 
 /** Where the bytes of a file go besides the hashers (the content store's ingest, for a load). */
@@ -111,7 +116,7 @@ class ContentInspector {
     this.looksLikeTar = this.compression === "none" && isTarHeader(head);
     if (this.looksLikeJson) this.jsonChunks = [];
     if (this.looksLikeTar) this.checker = new LayerTarChecker();
-    if (this.compression !== "none") this.decompressed = new DecompressedHasher(this.compression, limits.maxLayerBytes);
+    if (this.compression !== "none" && limits.decompress !== false) this.decompressed = new DecompressedHasher(this.compression, limits.maxLayerBytes);
   }
 
   async push(chunk: Buffer): Promise<void> {

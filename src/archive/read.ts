@@ -21,6 +21,11 @@ export interface ReadOptions extends Partial<ReadLimits> {
   openWriter?: ScanOptions["openWriter"];
   /** Probe large uncompressed files of an archive on disk in worker threads (default true). */
   parallel?: boolean;
+  /**
+   * False: do not decompress compressed layers to check their diff IDs (nor the names inside
+   * them); the config's diff IDs are taken on trust. Blob digests are checked all the same.
+   */
+  checkCompressedLayers?: boolean;
 }
 
 /** One pass over an archive, then its graph resolved and checked. */
@@ -35,6 +40,7 @@ export async function readArchive(source: OpenedSource, options: ReadOptions = {
     maxLayerBytes: limits.maxLayerBytes,
     ...(options.openWriter ? { openWriter: options.openWriter } : {}),
     ...(options.parallel === false ? { parallel: false } : {}),
+    ...(options.checkCompressedLayers === false ? { decompress: false } : {}),
   });
   // The schemas (zod) load only now: not held in memory, nor paid for at start-up, during the scan.
   const { resolveGraph } = await import("./graph.js");

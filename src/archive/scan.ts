@@ -36,11 +36,12 @@ export interface ScanOptions extends ProbeLimits {
 const PARALLEL_AT_LEAST = 8 * 1024 * 1024;
 
 /**
- * Whether a file on disk should be probed by a worker: uncompressed files only. A compressed one
- * already keeps two threads busy (inflate in the thread pool, hashing here), and decompressing
- * two layers at once would take the memory of a second decoder (over 100 MB in all, measured).
+ * Whether a file on disk starts uncompressed. Only such files go to workers (unless nothing is
+ * decompressed): a compressed one already keeps two threads busy (inflate in the thread pool,
+ * hashing here), and two layers decompressing at once take the memory of a second decoder
+ * (over 100 MB in all, measured).
  */
-async function suitsWorker(location: FileLocation): Promise<boolean> {
+async function uncompressedAt(location: FileLocation): Promise<boolean> {
   const handle = await open(location.path, "r");
   try {
     const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
@@ -113,7 +114,7 @@ export async function scanEntries(
           poolTried = true;
           pool = ProbePool.create();
         }
-        if (pool?.hasRoom() && (await suitsWorker(location))) {
+        if (pool?.hasRoom() && (options.decompress === false || (await uncompressedAt(location)))) {
           const probed = probeInWorker(pool, name, entry.size, location, options, writer);
           probed.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
           await register(name, probed);
@@ -154,7 +155,7 @@ async function probeInWorker(
       path: location.path,
       offset: location.offset,
       size,
-      limits: { maxJsonBytes: limits.maxJsonBytes, maxLayerBytes: limits.maxLayerBytes },
+      limits: { maxJsonBytes: limits.maxJsonBytes, maxLayerBytes: limits.maxLayerBytes, ...(limits.decompress === false ? { decompress: false } : {}) },
       ...(delegate?.path !== undefined ? { writeTo: delegate.path } : {}),
     });
     checkSize(name, file, size);

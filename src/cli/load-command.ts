@@ -13,6 +13,7 @@ interface LoadFlags extends LimitOptions {
   quiet?: boolean;
   json?: boolean;
   name?: string;
+  skipDiffIdCheck?: boolean;
 }
 
 export function registerLoad(program: Command, terminal: Terminal): void {
@@ -27,6 +28,10 @@ export function registerLoad(program: Command, terminal: Terminal): void {
     .option("--max-json-size <bytes>", "largest manifest, index or config to accept")
     .option("--max-manifest-json-size <bytes>", "largest manifest.json to accept (default 20 MiB)")
     .option("--max-layer-size <bytes>", "largest decompressed layer to accept")
+    .option(
+      "--skip-diff-id-check",
+      "do not decompress compressed layers to check them against the config's diff IDs (blob digests are still checked, as skopeo does)",
+    )
     .action(async (flags: LoadFlags, command: Command) => {
       const platforms = flags.platform.map(parsePlatform);
       if (flags.input === undefined || flags.input === "-") refuseTerminalInput(process.stdin);
@@ -37,7 +42,13 @@ export function registerLoad(program: Command, terminal: Terminal): void {
         Boolean(flags.quiet || flags.json),
         "Loading",
         () => ({ done: source.bytesRead(), total: source.totalBytes }),
-        () => loadArchive(store, source, { ...limitsFromOptions(flags), platforms, ...(flags.name ? { name: flags.name } : {}) }),
+        () =>
+          loadArchive(store, source, {
+            ...limitsFromOptions(flags),
+            platforms,
+            ...(flags.name ? { name: flags.name } : {}),
+            ...(flags.skipDiffIdCheck ? { checkCompressedLayers: false } : {}),
+          }),
       );
       if (flags.json) {
         printJson(terminal.stdout, result);
