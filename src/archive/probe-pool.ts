@@ -83,7 +83,7 @@ export class ProbePool {
   }
 
   private spawn(): PoolWorker {
-    const worker = new Worker(this.script, { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    const worker = new Worker(this.script);
     const entry: PoolWorker = { worker, jobs: new Map() };
     const failAll = (error: unknown): void => {
       for (const job of entry.jobs.values()) job.reject(error);

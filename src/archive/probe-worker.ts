@@ -9,8 +9,12 @@ import { fileChunkSource } from "../tar/chunk-source.js";
 import { probeFile, type BlobWriter } from "./probe.js";
 import type { ProbeJob, ProbeReply } from "./probe-pool.js";
 
+/** Two read buffers, not the default four: each worker's buffers count in the process's peak memory. */
+const WORKER_READ_BUFFERS = 2;
+
 async function run(job: ProbeJob): Promise<ProbeReply> {
-  const source = fileChunkSource(await open(job.path, "r"), undefined, undefined, { start: job.offset, length: job.size });
+  const range = { start: job.offset, length: job.size };
+  const source = fileChunkSource(await open(job.path, "r"), undefined, WORKER_READ_BUFFERS, range);
   const body = { [Symbol.asyncIterator]: () => ({ next: async () => chunkStep(await source.read()) }) };
   try {
     const writer = job.writeTo === undefined ? undefined : await rangeWriter(job.writeTo);
