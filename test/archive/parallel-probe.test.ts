@@ -14,7 +14,7 @@ import { loadArchive } from "../../src/ops/load.js";
 import { verifyArchive } from "../../src/ops/verify.js";
 import { Store } from "../../src/store/store.js";
 import { fsckStore } from "../../src/ops/fsck.js";
-import { buildTar, ensureBuilt, type TarItem } from "../support/archive-builder.js";
+import { buildTar, ensureBuilt, failureOf, type TarItem } from "../support/archive-builder.js";
 
 beforeAll(() => ensureBuilt(), 120_000); // the workers run the compiled probe
 
@@ -70,15 +70,6 @@ async function writeArchive(items: TarItem[] | Buffer): Promise<string> {
 async function scan(path: string, parallel: boolean) {
   const source = await openArchivePath(path);
   return scanEntries(source.entries, source.compression, { ...LIMITS, parallel });
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error("expected a failure");
 }
 
 const LAYERS = [bigLayer("a"), bigLayer("b"), bigLayer("c")];

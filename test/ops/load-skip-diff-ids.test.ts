@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
-import { buildTar, ensureBuilt, layerTar, makeImage, ociLayoutItems, runLading, sha256, type TarItem } from "../support/archive-builder.js";
+import { buildTar, ensureBuilt, failureOf, layerTar, makeImage, ociLayoutItems, runLading, sha256, type TarItem } from "../support/archive-builder.js";
 
 beforeAll(() => ensureBuilt(), 120_000);
 
@@ -35,15 +35,6 @@ async function archiveFile(items: TarItem[]): Promise<string> {
   const path = join(await tempDir(), "archive.tar");
   await writeFile(path, buildTar(items));
   return path;
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error("expected a failure");
 }
 
 describe("loading without the diff-ID check of compressed layers", () => {

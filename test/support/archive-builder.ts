@@ -352,3 +352,13 @@ export function capturingTerminal(): { terminal: { stdout: Writable; stderr: Wri
     });
   return { terminal: { stdout: sink(out), stderr: sink(err) }, stdout: () => out.join(""), stderr: () => err.join("") };
 }
+
+/** The message a promise rejects with; fails the test when it resolves. */
+export async function failureOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error("expected a failure");
+}
