@@ -35,14 +35,19 @@ export async function readArchive(source: OpenedSource, options: ReadOptions = {
     maxManifestJsonBytes: options.maxManifestJsonBytes ?? DEFAULT_LIMITS.maxManifestJsonBytes,
     maxLayerBytes: options.maxLayerBytes ?? DEFAULT_LIMITS.maxLayerBytes,
   };
+  // The schemas (zod) load only once the entries are read: they are neither held in memory nor
+  // paid for at start-up during the scan, and they load while workers finish the last files.
+  let graphModule: Promise<typeof import("./graph.js")> | undefined;
   const scanned = await scanEntries(source.entries, source.compression, {
+    onEntriesRead: () => {
+      graphModule = import("./graph.js");
+    },
     maxJsonBytes: Math.max(limits.maxJsonBytes, limits.maxManifestJsonBytes),
     maxLayerBytes: limits.maxLayerBytes,
     ...(options.openWriter ? { openWriter: options.openWriter } : {}),
     ...(options.parallel === false ? { parallel: false } : {}),
     ...(options.checkCompressedLayers === false ? { decompress: false } : {}),
   });
-  // The schemas (zod) load only now: not held in memory, nor paid for at start-up, during the scan.
-  const { resolveGraph } = await import("./graph.js");
+  const { resolveGraph } = await (graphModule ?? import("./graph.js"));
   return resolveGraph(scanned, limits);
 }

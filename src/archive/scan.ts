@@ -30,6 +30,8 @@ export interface ScanOptions extends ProbeLimits {
   openWriter?: (name: string, size: number, location?: FileLocation) => Promise<BlobWriter | undefined>;
   /** Probe large files on disk in worker threads (default true). */
   parallel?: boolean;
+  /** Called once every entry has been seen, while workers may still be probing the last files. */
+  onEntriesRead?: () => void;
 }
 
 /** Smaller files are probed on the main thread: handing them over costs more than it saves. */
@@ -126,6 +128,7 @@ export async function scanEntries(
       checkSize(name, file, entry.size);
       await register(name, file);
     }
+    options.onEntriesRead?.();
     const settled = new Map<string, ScannedFile>();
     for (const [name, probed] of files) settled.set(name, await probed);
     return { files: settled, links, byDigest: indexByDigest(settled), compression, workerProbes };
