@@ -7,7 +7,8 @@
 // both archives carry the same layers (same diff IDs) and regenerating gives the same bytes.
 // Files land in bench/out/ with a `.params.json` beside each; a matching one means reuse.
 //
-//   node bench/generate.mjs [SIZE_MIB ...]     (default 256 1024)
+//   node bench/generate.mjs [SIZE_MIB ...]     (default 256 1024; the memory job also wants 4096:
+//                                               4 GiB + 2.6 GiB on disk, about 40 s + 2-4 min on 2 CPUs)
 import { createCipheriv, createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";

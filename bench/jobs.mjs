@@ -211,6 +211,64 @@ const save = {
   ],
 };
 
+/**
+ * Issue 7's memory check: peak RSS of each lading command that streams a whole archive, with no peers,
+ * meant for `--sizes 1024,4096 --reps 1`. Its targets are the report's memory checks, narrowed by
+ * `memoryTargets` to < 100 MB at 1 GiB and <= 10% growth from 1 GiB to the largest size. It writes
+ * its own RESULTS.md block (`block`), and is not a default job: the default sizes stop at 1 GiB,
+ * where the load, save and verify jobs already report the same peaks.
+ */
+const memory = {
+  description: "peak RSS of lading verify, load, save and convert, no peers",
+  ladingCommands: ["verify", "load", "save", "convert"],
+  peerBinaries: [],
+  archives: ["docker", "oci"],
+  writes: true,
+  block: "memory",
+  memoryTargets: { limitAtMiB: 1024, growthFromMiB: 1024 },
+  async group(ctx, archive) {
+    const root = join(ctx.workDir, "memory-root");
+    const storedRoot = join(ctx.workDir, "memory-stored-root");
+    const skipRoot = join(ctx.workDir, "memory-skip-root");
+    // save and convert write to the same file, removed before each, so at most one copy is on disk.
+    const out = join(ctx.workDir, "memory-out.tar");
+    const ladingLoad = (r) => [...ctx.lading, "--root", r, "load", "-i", archive.path, "-q"];
+    let stored = false;
+    const ensureStored = async () => {
+      if (stored) return;
+      await fresh(storedRoot);
+      await runQuiet(ladingLoad(storedRoot));
+      stored = true;
+    };
+    const cases = [
+      { label: "lading verify", lading: true, argv: [...ctx.lading, "verify", archive.path] },
+      { label: "lading load", lading: true, before: () => fresh(root), argv: ladingLoad(root) },
+      { label: "lading load (already stored)", lading: true, before: ensureStored, argv: ladingLoad(storedRoot) },
+    ];
+    if (archive.kind === "oci") {
+      cases.push({ label: "lading load --skip-diff-id-check", lading: true, before: () => fresh(skipRoot), argv: [...ladingLoad(skipRoot), "--skip-diff-id-check"] });
+    }
+    cases.push(
+      {
+        label: "lading save",
+        lading: true,
+        before: async () => {
+          await ensureStored();
+          await removed(out);
+        },
+        argv: [...ctx.lading, "--root", storedRoot, "save", "-o", out, archive.image],
+      },
+      { label: "lading convert", lading: true, before: () => removed(out), argv: [...ctx.lading, "convert", "-q", archive.path, out] },
+    );
+    return {
+      cases,
+      notes: [],
+      cleanup: () => Promise.all([root, storedRoot, skipRoot, out].map(removed)),
+    };
+  },
+  targets: () => [],
+};
+
 function medianOf(group, label, field = "median") {
   const value = group.results.find((r) => r.label === label)?.[field];
   return Number.isFinite(value) && value > 0 ? value : undefined;
@@ -230,5 +288,5 @@ export function speedRatio(group, label, other, field = "median") {
   return a && b ? b / a : undefined;
 }
 
-export const JOBS = { verify, "verify-gzip": verifyGzip, load, save, ...REGISTRY_JOBS, ...SERVE_JOBS };
+export const JOBS = { verify, "verify-gzip": verifyGzip, load, save, memory, ...REGISTRY_JOBS, ...SERVE_JOBS };
 export const DEFAULT_JOBS = ["verify", "verify-gzip", "load", "save", "pull", "push", "serve-api", "serve-stream"];

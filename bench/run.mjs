@@ -2,6 +2,14 @@
 //
 //   node bench/run.mjs [--jobs verify,load,save] [--sizes 256,1024] [--reps 3] [--peers-without-lading]
 //
+// The memory check of issue 7 (peak RSS of every lading command at 1 GiB and 4 GiB, no peers; not a
+// default job; makes the 4 GiB archives in bench/out/ on its first run, about 7 GB):
+//
+//   npm run bench -- --jobs memory --sizes 1024,4096 --reps 1
+//
+// Each run rewrites only the RESULTS.md blocks of the jobs it ran (report.mjs BLOCKS): the memory job
+// has its own block, so a default run and a memory run keep each other's results.
+//
 // Environment equivalents: BENCH_JOBS, BENCH_SIZES (MiB), BENCH_REPS, BENCH_PEERS_WITHOUT_LADING=1
 // (measure the peer cases of a job even when lading lacks its command), BENCH_NO_BUILD=1 (skip
 // `npm run build`). Jobs: see bench/jobs.mjs; one whose lading command is not implemented yet
@@ -16,7 +24,7 @@ import { ensureArchive } from "./generate.mjs";
 import { DEFAULT_JOBS, JOBS } from "./jobs.mjs";
 import { ensureGnuTime, measure } from "./measure.mjs";
 import { ensurePeers, onPath, runQuiet } from "./peers.mjs";
-import { median, renderResults, spliceResults } from "./report.mjs";
+import { BLOCKS, median, renderResults, spliceResults } from "./report.mjs";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = dirname(benchDir);
@@ -113,27 +121,30 @@ async function main() {
   const available = ladingCommands(lading);
   log(`lading commands: ${[...available].join(", ")}`);
 
+  // Skipped jobs and notes carry the block of their job, so each lands in its own RESULTS.md block.
   const skipped = [];
   const notes = [];
   const groups = [];
+  const blockOf = (name) => JOBS[name].block ?? "default";
   const workDir = await mkdtemp(join(tmpdir(), "lading-bench-work-"));
   try {
     for (const name of opts.jobs) {
       const job = JOBS[name];
       const absent = job.ladingCommands.filter((c) => !available.has(c));
       if (absent.length > 0 && !opts.peersWithoutLading) {
-        skipped.push(`${name} (${job.description}): \`lading ${absent.join("`, `lading ")}\` not implemented yet`);
+        skipped.push({ block: blockOf(name), text: `${name} (${job.description}): \`lading ${absent.join("`, `lading ")}\` not implemented yet` });
         log(`skipping ${name}: lading ${absent.join(", ")} not implemented yet`);
         continue;
       }
       const missingPeers = new Set(ensurePeers(job.peerBinaries, repoRoot, log));
-      for (const binary of missingPeers) notes.push(`${name}: peer \`${binary}\` not installed; its cases are skipped`);
+      const note = (text) => notes.push({ block: blockOf(name), text: `${name}: ${text}` });
+      for (const binary of missingPeers) note(`peer \`${binary}\` not installed; its cases are skipped`);
       const ctx = {
         lading,
         benchDir,
         workDir,
         has: (binary) => !missingPeers.has(binary) && onPath(binary),
-        note: (text) => notes.push(`${name}: ${text}`),
+        note,
       };
       const state = job.setup ? await job.setup(ctx) : undefined;
       try {
@@ -146,7 +157,7 @@ async function main() {
             if (absent.length > 0) groupNotes.push(`lading cases not run: \`lading ${absent.join("`, `lading ")}\` not implemented yet`);
             const cases = prepared.cases.filter((c) => (!c.lading || absent.length === 0) && (c.needs ?? []).every((b) => ctx.has(b)));
             log(`${name} ${sizeMiB} MiB ${kind}: ${cases.map((c) => c.label).join(" | ")}`);
-            const group = { job: name, archive, notes: groupNotes, cases, gnuTime };
+            const group = { job: name, block: blockOf(name), memoryTargets: job.memoryTargets, archive, notes: groupNotes, cases, gnuTime };
             group.results = await runGroup(group, opts.reps, job.writes);
             group.targets = job.targets(group);
             groups.push(group);
@@ -161,11 +172,17 @@ async function main() {
     await rm(workDir, { recursive: true, force: true });
   }
 
-  const section = renderResults({ command, date: new Date().toISOString(), reps: opts.reps, groups, skipped, notes });
+  const date = new Date().toISOString();
   const resultsPath = join(benchDir, "RESULTS.md");
-  const existing = await readFile(resultsPath, "utf8").catch(() => undefined);
-  await writeFile(resultsPath, spliceResults(existing, section));
-  console.log(section);
+  let text = await readFile(resultsPath, "utf8").catch(() => undefined);
+  for (const block of new Set(opts.jobs.map(blockOf))) {
+    const mine = (items) => items.filter((x) => x.block === block);
+    const run = { command, date, reps: opts.reps, groups: mine(groups), skipped: mine(skipped).map((x) => x.text), notes: mine(notes).map((x) => x.text) };
+    const section = renderResults(run, BLOCKS[block]);
+    text = spliceResults(text, section, BLOCKS[block]);
+    console.log(section);
+  }
+  await writeFile(resultsPath, text);
   log(`written ${resultsPath}`);
 }
 
