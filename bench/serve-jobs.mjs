@@ -18,7 +18,7 @@
 //   node bench/serve-jobs.mjs stream [SIZE_MIB=256] [REPS=3]                   runs the serve-stream cases
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -157,7 +157,33 @@ export async function startLadingServe(lading, root, socket) {
     await gone;
     clearTimeout(timer);
   };
-  return { env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dirname(socket), ".docker-config") }, cpuMs: () => processCpuMs(child.pid), stop };
+  return {
+    env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dirname(socket), ".docker-config") },
+    cpuMs: () => processCpuMs(child.pid),
+    peakRssBytes: () => processPeakRssBytes(child.pid),
+    resetPeakRss: () => resetPeakRss(child.pid),
+    stop,
+  };
+}
+
+/** VmHWM of a process: its peak resident set since it started or since resetPeakRss. */
+function processPeakRssBytes(pid) {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Starts a new peak for VmHWM (Linux: writing 5 to clear_refs); false where that is not allowed. */
+function resetPeakRss(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** User+system CPU time of a process so far, from /proc (clock ticks of 10 ms: use over many requests). */
@@ -440,8 +466,8 @@ const serveStream = {
       const loading = await startLadingServe(ctx.lading, servedLoadRoot, join(ctx.workDir, "serve-load.sock"));
       servers.push(loading);
       cases.push(
-        { label: "docker save via lading serve", lading: true, before: () => rm(out, { force: true }), argv: [DOCKER_CLIENT, "save", "-o", out, archive.image], env: saving.env },
-        { label: "docker load via lading serve", lading: true, before: () => emptyStore(servedLoadRoot), argv: [DOCKER_CLIENT, "load", "-q", "-i", archive.path], env: loading.env },
+        { label: "docker save via lading serve", lading: true, before: () => rm(out, { force: true }), argv: [DOCKER_CLIENT, "save", "-o", out, archive.image], env: saving.env, server: saving },
+        { label: "docker load via lading serve", lading: true, before: () => emptyStore(servedLoadRoot), argv: [DOCKER_CLIENT, "load", "-q", "-i", archive.path], env: loading.env, server: loading },
       );
     }
     return {
@@ -486,7 +512,10 @@ function parseFlags(argv) {
 
 /**
  * `stream` mode: the serve-stream group on the generated archive of `sizeMiB`, cases alternating
- * as bench/run.mjs runs them, medians printed.
+ * as bench/run.mjs runs them (with a `sync` after each, as run.mjs does for jobs that write),
+ * medians printed. On a shared machine wall times swing with the load; the CPU time of each case
+ * (for the docker cases: the docker CLI's plus what the server used meanwhile) swings much less,
+ * so it is printed too, with the server's peak resident set during its cases.
  */
 async function runStream(sizeMiB, reps) {
   const { ensureArchive } = await import("./generate.mjs");
@@ -497,17 +526,25 @@ async function runStream(sizeMiB, reps) {
     const archive = await ensureArchive("docker", sizeMiB, log);
     const ctx = { lading: [process.execPath, join(repoRoot, "bin", "lading.js")], benchDir, workDir, has: () => true, note: log };
     const prepared = await serveStream.group(ctx, archive);
-    const results = prepared.cases.map((c) => ({ label: c.label, runs: [], median: undefined }));
+    const results = prepared.cases.map((c) => ({ label: c.label, runs: [], cpu: [], serverPeak: [], median: undefined }));
     try {
       for (let rep = 0; rep < reps; rep++) {
         for (let k = 0; k < prepared.cases.length; k++) {
           const index = (k + rep) % prepared.cases.length;
           const c = prepared.cases[index];
           if (c.before) await c.before();
+          const serverCpuBefore = c.server?.cpuMs() ?? 0;
+          const peakReset = c.server?.resetPeakRss() ?? false;
           const run = await measure(c.argv, { env: c.env ?? process.env, useGnuTime: existsSync("/usr/bin/time") });
           if (run.code !== 0) throw new Error(`${c.label}: exit ${run.code}: ${run.stderr.trim()}`);
+          const serverCpuSeconds = c.server ? (c.server.cpuMs() - serverCpuBefore) / 1000 : 0;
+          const serverPeak = c.server && peakReset ? c.server.peakRssBytes() : NaN;
           results[index].runs.push(run.seconds);
-          log(`${c.label}: ${run.seconds.toFixed(2)} s`);
+          results[index].cpu.push(run.cpuSeconds + serverCpuSeconds);
+          results[index].serverPeak.push(serverPeak);
+          const server = c.server ? ` (server ${serverCpuSeconds.toFixed(2)} s, peak ${(serverPeak / 1e6).toFixed(0)} MB)` : "";
+          log(`${c.label}: ${run.seconds.toFixed(2)} s, CPU ${(run.cpuSeconds + serverCpuSeconds).toFixed(2)} s${server}`);
+          await runChecked(["sync"]);
         }
       }
     } finally {
@@ -516,8 +553,14 @@ async function runStream(sizeMiB, reps) {
     for (const r of results) r.median = median(r.runs);
     const group = { archive, results };
     console.log(`serve-stream, ${sizeMiB} MiB docker-save archive, ${reps} repetitions (median wall s; load average ${loadavg().map((v) => v.toFixed(1)).join(" ")} on ${availableParallelism()} CPUs)`);
-    for (const r of results) console.log(`  ${r.label}: ${r.median.toFixed(2)} s (${r.runs.map((v) => v.toFixed(2)).join(", ")})`);
+    for (const r of results) {
+      const peaks = r.serverPeak.filter((v) => !Number.isNaN(v));
+      const server = peaks.length > 0 ? `; server peak RSS ${(Math.max(...peaks) / 1e6).toFixed(0)} MB` : "";
+      console.log(`  ${r.label}: ${r.median.toFixed(2)} s (${r.runs.map((v) => v.toFixed(2)).join(", ")}); CPU ${median(r.cpu).toFixed(2)} s${server}`);
+    }
     for (const t of serveStream.targets(group)) console.log(`  ${t.text}: ${t.value === undefined ? "n/a" : t.value.toFixed(2)} ${t.value !== undefined && t.pass(t.value) ? "met" : "NOT met"}`);
+    const cpuOf = (label) => median(results.find((r) => r.label === label)?.cpu ?? []);
+    console.log(`  CPU ratios (client + server): save ${(cpuOf("docker save via lading serve") / cpuOf("lading save")).toFixed(2)}, load ${(cpuOf("docker load via lading serve") / cpuOf("lading load")).toFixed(2)}`);
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }

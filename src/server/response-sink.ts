@@ -1,20 +1,13 @@
 /**
  * The Writable a save streams its archive into, in front of the HTTP response: it forwards each
- * chunk, and keeps the collector ahead of the save's read buffers. A save reads each blob in fresh
- * 1 MiB buffers, which stay alive through a few MiB of pipeline (hashing, tar framing, the
- * socket's queue). Left alone, V8 frees them with full collections started by its external-memory
- * trigger (on a 1 GiB save, about 90 of them: a third of the server's CPU time). A young-generation
- * collection every 8 MiB frees them cheaply while they are young (one full collection left); more
- * often (transferred()'s own 4 MiB) is worse than not at all, because a buffer that survives two
- * young collections is promoted and then waits for a full one; every 32 MiB gained nothing.
- * Measured on a 1 GiB save: server CPU 3.4-3.9 s -> 2.2-2.4 s, peak RSS 110-116 -> 92-99 MB.
+ * chunk, and counts it for the young-generation collections that free the save's fresh 1 MiB read
+ * buffers while they are young (see young-collection.ts). Left alone, V8 frees them with full
+ * collections started by its external-memory trigger: about 90 on a 1 GiB save, a third of the
+ * server's CPU time (measured: 3.4-3.9 s -> ~2.2 s, peak RSS 110-116 -> 92-99 MB).
  */
 import type { ServerResponse } from "node:http";
 import { Writable } from "node:stream";
-import { transferred } from "../tar/transfer-garbage.js";
-
-/** transferred() collects every 4 MiB it is told of; telling it half makes that every 8 MiB. */
-const COUNTED_SHARE = 2;
+import { streamed } from "./young-collection.js";
 
 /**
  * Ends the response when the archive ends; a failure (or destroy) cuts the response short; the
@@ -30,7 +23,7 @@ export function responseSink(res: ServerResponse): Writable {
   const sink = new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _encoding, callback) {
-      transferred(Math.floor(chunk.length / COUNTED_SHARE));
+      streamed(chunk.length);
       if (res.write(chunk)) callback();
       else waiting = callback;
     },
