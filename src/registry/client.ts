@@ -10,14 +10,15 @@ import { LadingError, notFound } from "../core/errors.js";
 import { MediaType, isIndexType, isManifestType } from "../core/media-types.js";
 import { authenticationFailed, repositoryScope, RegistryAuth, type CredentialsProvider } from "./auth.js";
 import { dockerConfigCredentials } from "./credentials.js";
-import { ChunkReader } from "./chunks.js";
 import { describeConnectionError, isConnectionError, Retryable, withRetries } from "./retry.js";
-import { BodyTooLargeError, discard, header, headerValues, readBody, Transport } from "./transport.js";
+import { BodyTooLargeError, discard, header, headerValues, readBody, Transport, type BodyWriter } from "./transport.js";
 import { receiveBlob, type BatchWriter } from "./blob-receiver.js";
+import { UploadBody } from "./upload-body.js";
 import { verifyingStream, type BlobDescriptor } from "./verify-stream.js";
 
 export type { BlobDescriptor } from "./verify-stream.js";
 export type { BatchWriter } from "./blob-receiver.js";
+export type { PositionalReadable } from "./upload-body.js";
 export type { Credentials, CredentialsProvider } from "./auth.js";
 
 export interface RegistryClientOptions {
@@ -73,7 +74,8 @@ export function apiHost(registryHost: string): string {
   return registryHost === "docker.io" || registryHost === "index.docker.io" ? "registry-1.docker.io" : registryHost;
 }
 
-type Body = Buffer | (() => Readable);
+/** A body factory is called once per attempt (again after a 401 challenge). */
+type Body = Buffer | (() => BodyWriter);
 
 interface Exchange {
   method: "GET" | "HEAD" | "PUT" | "POST" | "PATCH" | "DELETE";
@@ -293,18 +295,21 @@ export class RegistryClient {
     throw await this.failure(res, subject, repository);
   }
 
+  /**
+   * `open` gives the blob's bytes, once per attempt. A PositionalReadable (see upload-body.ts) is
+   * read at offsets into the upload's own reused buffers; any other Readable is consumed as a stream.
+   */
   async uploadBlob(repository: string, blob: BlobDescriptor, open: () => Readable, options: UploadOptions = {}): Promise<void> {
     const subject = `upload of blob ${blob.digest} to ${repository}`;
     parseDigest(blob.digest);
     const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
     const threshold = options.chunkThreshold ?? options.chunkSize ?? DEFAULT_CHUNK_THRESHOLD;
     const scopes = [repositoryScope(repository, true)];
-    const verified = (): Readable => {
-      const source = open();
-      const out = verifyingStream(blob, (detail) => this.error("invalid", subject, `local blob ${detail}`));
-      source.once("error", (error) => out.destroy(error));
-      out.once("close", () => source.destroy());
-      return source.pipe(out);
+    const opened: UploadBody[] = [];
+    const body = (): UploadBody => {
+      const made = new UploadBody(open(), blob, (detail) => this.error("invalid", subject, `local blob ${detail}`));
+      opened.push(made);
+      return made;
     };
     await withRetries(
       this.attempts,
@@ -314,8 +319,8 @@ export class RegistryClient {
         try {
           const final =
             blob.size <= threshold
-              ? await this.putMonolithic(repository, location, blob, verified, scopes, subject)
-              : await this.putChunked(repository, location, blob, verified(), chunkSize, scopes, subject);
+              ? await this.putMonolithic(repository, location, blob, body, scopes, subject)
+              : await this.putChunked(repository, location, blob, body(), chunkSize, scopes, subject);
           const reported = header(final.res, "docker-content-digest");
           await discard(final.res);
           if (reported !== undefined && reported !== blob.digest) {
@@ -324,6 +329,8 @@ export class RegistryClient {
         } catch (error) {
           await this.cancelUpload(location, repository, subject);
           throw error;
+        } finally {
+          for (const made of opened.splice(0)) made.close();
         }
       },
       (last, n) => this.error("io", subject, `${last.reason} (after ${n} attempts)`),
@@ -359,14 +366,14 @@ export class RegistryClient {
     return new URL(location, url);
   }
 
-  private async putMonolithic(repository: string, location: URL, blob: BlobDescriptor, open: () => Readable, scopes: string[], subject: string): Promise<Response> {
+  private async putMonolithic(repository: string, location: URL, blob: BlobDescriptor, open: () => UploadBody, scopes: string[], subject: string): Promise<Response> {
     const url = new URL(location);
     url.searchParams.set("digest", blob.digest);
     const response = await this.once({
       method: "PUT",
       target: url,
       headers: { "Content-Type": "application/octet-stream", "Content-Length": String(blob.size) },
-      body: open,
+      body: () => open().range(blob.size),
       scopes,
       subject,
     });
@@ -374,37 +381,31 @@ export class RegistryClient {
     return response;
   }
 
-  private async putChunked(repository: string, location: URL, blob: BlobDescriptor, source: Readable, chunkSize: number, scopes: string[], subject: string): Promise<Response> {
+  private async putChunked(repository: string, location: URL, blob: BlobDescriptor, body: UploadBody, chunkSize: number, scopes: string[], subject: string): Promise<Response> {
     let current = location;
-    const reader = new ChunkReader(source);
-    try {
-      for (let offset = 0; offset < blob.size; offset += chunkSize) {
-        const length = Math.min(chunkSize, blob.size - offset);
-        let taken = false;
-        // A chunk streams once; a re-challenge after its bytes were read restarts the whole upload.
-        const body = (): Readable => {
-          if (taken) throw new Retryable(`authentication renewed during the upload at byte ${offset}`);
-          taken = true;
-          return reader.take(length);
-        };
-        const { res, url } = await this.once({
-          method: "PATCH",
-          target: current,
-          headers: { "Content-Type": "application/octet-stream", "Content-Range": `${offset}-${offset + length - 1}`, "Content-Length": String(length) },
-          body,
-          scopes,
-          subject,
-        });
-        if (res.statusCode !== 202 && res.statusCode !== 204) throw await this.failure(res, subject, repository);
-        await discard(res);
-        const next = header(res, "location");
-        if (next !== undefined) current = new URL(next, url);
-      }
-      // The verifying stream reports a digest or size mismatch only when it ends.
-      await reader.end();
-    } finally {
-      reader.close();
+    for (let offset = 0; offset < blob.size; offset += chunkSize) {
+      const length = Math.min(chunkSize, blob.size - offset);
+      let taken = false;
+      // A chunk is read once; a re-challenge after its bytes were sent restarts the whole upload.
+      const chunk = (): BodyWriter => {
+        if (taken) throw new Retryable(`authentication renewed during the upload at byte ${offset}`);
+        taken = true;
+        return body.range(length);
+      };
+      const { res, url } = await this.once({
+        method: "PATCH",
+        target: current,
+        headers: { "Content-Type": "application/octet-stream", "Content-Range": `${offset}-${offset + length - 1}`, "Content-Length": String(length) },
+        body: chunk,
+        scopes,
+        subject,
+      });
+      if (res.statusCode !== 202 && res.statusCode !== 204) throw await this.failure(res, subject, repository);
+      await discard(res);
+      const next = header(res, "location");
+      if (next !== undefined) current = new URL(next, url);
     }
+    await body.finish();
     const url = new URL(current);
     url.searchParams.set("digest", blob.digest);
     const response = await this.once({ method: "PUT", target: url, scopes, subject });
@@ -458,18 +459,15 @@ export class RegistryClient {
     for (let hops = 0; ; hops++) {
       const headers: Record<string, string> = { ...x.headers };
       if (authorization !== undefined && url.host === this.base.host) headers.Authorization = authorization;
-      let body: Buffer | Readable | undefined;
-      if (x.body !== undefined) body = Buffer.isBuffer(x.body) ? x.body : x.body();
+      const body = x.body === undefined || Buffer.isBuffer(x.body) ? x.body : x.body();
       let res: IncomingMessage;
       try {
         res = await this.transport.send({ method: x.method, url, headers, body });
       } catch (error) {
-        if (body !== undefined && !Buffer.isBuffer(body)) body.destroy();
         if (error instanceof LadingError) throw error;
         if (isConnectionError(error)) throw new Retryable(describeConnectionError(error));
         throw this.error("io", x.subject, error instanceof Error ? describeConnectionError(error) : String(error));
       }
-      if (body !== undefined && !Buffer.isBuffer(body) && !body.readableEnded) body.destroy();
       const status = res.statusCode ?? 0;
       const location = header(res, "location");
       if (x.followRedirects === true && [301, 302, 303, 307, 308].includes(status) && location !== undefined) {

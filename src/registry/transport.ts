@@ -4,14 +4,22 @@
  */
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
-import type { Readable } from "node:stream";
+import type { Writable } from "node:stream";
+
+/** A body that writes itself into the request (an upload, through buffers of its own). */
+export interface BodyWriter {
+  /** Writes the whole body into `out` without ending it; a rejection fails the request. */
+  writeTo(out: Writable): Promise<void>;
+  /** The response came before the body was written: write no more. */
+  stop(): void;
+}
 
 export interface HttpRequest {
   method: string;
   url: URL;
   headers?: Record<string, string>;
-  /** A Buffer is sent as is; a Readable is piped (the request fails if it errors). */
-  body?: Buffer | Readable;
+  /** A Buffer is sent as is (with its Content-Length); a BodyWriter writes the rest, the caller setting Content-Length. */
+  body?: Buffer | BodyWriter;
 }
 
 export interface TransportOptions {
@@ -60,17 +68,26 @@ export class Transport {
         if (settled) req.destroy(error); // the response body stalled: its reader sees an error
         else fail(error);
       });
+      const writer = body === undefined || Buffer.isBuffer(body) ? undefined : body;
+      let writing = writer !== undefined;
       req.once("error", fail);
       req.once("response", (res) => {
         settled = true;
+        if (writing) {
+          // Answered mid-body: the request never ends, so its socket must not be reused (and a
+          // request left open would keep the process alive).
+          writer?.stop();
+          res.once("end", () => req.destroy());
+        }
         resolve(res);
       });
-      if (body === undefined) req.end();
-      else if (Buffer.isBuffer(body)) req.end(body);
-      else {
-        body.once("error", (e) => fail(e));
-        body.pipe(req);
-      }
+      if (writer !== undefined) {
+        writer.writeTo(req).then(() => {
+          writing = false;
+          if (!settled) req.end();
+        }, fail);
+      } else if (body === undefined) req.end();
+      else req.end(body);
     });
   }
 

@@ -75,6 +75,44 @@ describe.skipIf(!hasRegistry)("RegistryClient against docker-registry (anonymous
     expect(await collect(await client.openBlob("chunked/app", blob))).toEqual(bytes);
   });
 
+  it("reads a positional source (a stored file) at offsets, monolithic and chunked, and never streams it", async () => {
+    const bytes = Buffer.alloc(700_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13) % 249;
+    const blob = blobOf(bytes);
+    const positions: number[] = [];
+    const open = (): Readable =>
+      Object.assign(
+        new Readable({
+          read() {
+            this.destroy(new Error("streamed instead of read at offsets"));
+          },
+        }),
+        {
+          readAt(into: Buffer, position: number): Promise<number> {
+            positions.push(position);
+            return Promise.resolve(bytes.copy(into, 0, position, Math.min(bytes.length, position + into.length)));
+          },
+        },
+      );
+    const from = proxy.log.length;
+    await client.uploadBlob("positional/mono", blob, open);
+    expect(positions).toEqual([0, 262144, 524288, 700_000]);
+    positions.length = 0;
+    await client.uploadBlob("positional/chunked", blob, open, { chunkSize: 300_000 });
+    expect(positions).toEqual([0, 262144, 300_000, 562144, 600_000, 700_000]);
+    expect(requestLines(proxy, from)).toEqual([
+      "POST /v2/positional/mono/blobs/uploads/",
+      `PUT /v2/positional/mono/blobs/uploads/<id>?<state>&digest=${encodeURIComponent(blob.digest)}`,
+      "POST /v2/positional/chunked/blobs/uploads/",
+      "PATCH /v2/positional/chunked/blobs/uploads/<id>?<state> [0-299999]",
+      "PATCH /v2/positional/chunked/blobs/uploads/<id>?<state> [300000-599999]",
+      "PATCH /v2/positional/chunked/blobs/uploads/<id>?<state> [600000-699999]",
+      `PUT /v2/positional/chunked/blobs/uploads/<id>?<state>&digest=${encodeURIComponent(blob.digest)}`,
+    ]);
+    expect(await collect(await client.openBlob("positional/mono", blob))).toEqual(bytes);
+    expect(await collect(await client.openBlob("positional/chunked", blob))).toEqual(bytes);
+  });
+
   it("refuses to finish an upload whose local bytes do not match the descriptor", async () => {
     const bytes = Buffer.from("what the descriptor says\n");
     const blob = blobOf(bytes);
