@@ -1,4 +1,5 @@
-import { z } from "zod";
+import { createRequire } from "node:module";
+import type { z } from "zod";
 import { parseDigest } from "./digest.js";
 import { invalid } from "./errors.js";
 import { parseJsonStrict } from "./json.js";
@@ -18,9 +19,20 @@ export interface LazySchema<S extends z.ZodType> extends DocumentSchema<z.output
   get(): S;
 }
 
+let loadedZod: typeof z | undefined;
+
+/**
+ * zod itself is loaded when the first schema is built, not at start-up: it costs about 100 ms and
+ * 15 MB, and a load or verify needs no schema until the whole archive has been read.
+ */
+function zod(): typeof z {
+  loadedZod ??= (createRequire(import.meta.url)("zod") as typeof import("zod")).z;
+  return loadedZod;
+}
+
 export function lazySchema<S extends z.ZodType>(build: (zod: typeof z) => S): LazySchema<S> {
   let built: S | undefined;
-  const get = (): S => (built ??= build(z));
+  const get = (): S => (built ??= build(zod()));
   return { get, safeParse: (value) => get().safeParse(value) as z.ZodSafeParseResult<z.output<S>> };
 }
 
