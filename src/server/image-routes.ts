@@ -12,7 +12,6 @@ import type { Store } from "../store/store.js";
 import { historyRows, inspectDocument, listImagesBody, resolveComplete, type ConfigCache } from "./image-views.js";
 import { describeError, jsonMessage, sendEmpty, sendJson, sendJsonText } from "./responses.js";
 import { openRequestArchive, type RequestArchive } from "./request-body.js";
-import { responseSink } from "./response-sink.js";
 import type { StoreListing } from "./store-listing.js";
 
 export interface ImageApi {
@@ -62,7 +61,7 @@ export async function saveRoute(api: ImageApi, names: string[], res: ServerRespo
   for (const selection of selections) await resolveComplete(api.store, selection.record.id);
   res.statusCode = 200;
   res.setHeader("Content-Type", "application/x-tar");
-  await saveSelection(api.store, selections, responseSink(res));
+  await saveSelection(api.store, selections, res);
 }
 
 /**

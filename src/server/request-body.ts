@@ -2,9 +2,10 @@
  * The archive of POST /images/load, read from the request. Socket reads arrive in pieces of
  * 64 KiB or less, each a fresh buffer: gathered into 1 MiB chunks of a few reused buffers, every
  * stage after (tar parsing, hashing, ingest writes) runs 16 times less often and nothing per
- * chunk is left for the collector; and the socket's own buffers are collected while they are
- * young (young-collection.ts), before V8's external-memory trigger starts full collections
- * (measured on a 1 GiB `docker load`: the server's CPU time went from ~7 s to ~3.2 s).
+ * chunk is left for the collector; and transferred() collects the socket's own buffers while
+ * they are young, before V8's external-memory trigger starts full collections (measured on a
+ * 1 GiB `docker load`: the server's CPU time went from ~7 s to ~3.5 s, its peak RSS from 105 MB
+ * to ~80 MB).
  */
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
@@ -12,7 +13,7 @@ import { openTarStream, type OpenedSource } from "../archive/source.js";
 import type { ChunkSource } from "../tar/chunk-source.js";
 import { coalescedChunkSource } from "../tar/coalesced-source.js";
 import { detectCompression } from "../tar/compression.js";
-import { streamed } from "./young-collection.js";
+import { transferred } from "../tar/transfer-garbage.js";
 
 export interface RequestArchive {
   opened: OpenedSource;
@@ -21,7 +22,7 @@ export interface RequestArchive {
 }
 
 export async function openRequestArchive(req: IncomingMessage): Promise<RequestArchive> {
-  const source = coalescedChunkSource(req, { onInput: streamed });
+  const source = coalescedChunkSource(req, { onInput: transferred });
   const detach = (): void => source.close();
   try {
     const first = await source.read();

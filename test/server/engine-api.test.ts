@@ -370,7 +370,7 @@ describe("lading serve: images", () => {
       req.end();
     });
     expect(received).toBeGreaterThan(0);
-    // saveSelection does not yet return once its sink fails mid-archive (with the response as sink too), so no log line is checked here.
+    // saveSelection does not yet return once the response fails mid-archive, so no log line is checked here.
     expect((await get("/_ping")).text).toBe("OK");
     const whole = await get("/images/big/two:1/get");
     expect(whole.status).toBe(200);
