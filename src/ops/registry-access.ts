@@ -28,6 +28,11 @@ export interface RegistryAccess {
   /** Writes the verified blob into `write` in large batches (each may be reused once its promise settles). */
   downloadBlob(repository: string, blob: BlobDescriptor, write: (bytes: Buffer) => Promise<void>): Promise<void>;
   mountBlob(repository: string, digest: string, fromRepository: string): Promise<boolean>;
+  /**
+   * Uploads the blob `open` gives (called again for a retry). A Readable that also has
+   * `readAt(into, position): Promise<number>` (a stored file) is read at offsets into reused
+   * buffers instead of being streamed, which keeps a push's memory flat.
+   */
   uploadBlob(repository: string, blob: BlobDescriptor, open: () => Readable, options?: { chunkSize?: number }): Promise<void>;
   putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string>;
 }
