@@ -13,7 +13,7 @@ import type { ReferenceState } from "../store/reference-store.js";
 import { Store } from "../store/store.js";
 import { WatchedReferences } from "../store/watched-references.js";
 import { createRequestHandler } from "./engine-api.js";
-import { ConfigCache } from "./image-views.js";
+import { ConfigCache, listImagesBody } from "./image-views.js";
 import { StoreListing } from "./store-listing.js";
 import { referenceWarnings } from "./system-routes.js";
 
@@ -38,6 +38,8 @@ export interface RunningServer {
   tcpAddress: string | undefined;
   /** Re-reads repositories.json (SIGHUP). */
   reload(): Promise<ReferenceState>;
+  /** Settles once the image list has been built after start (see startServer). */
+  warmedUp: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -61,7 +63,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   await watched.state();
 
-  const handler = createRequestHandler({ store, references: watched, configs: new ConfigCache(), listing: new StoreListing(), log });
+  const configs = new ConfigCache();
+  const listing = new StoreListing();
+  const handler = createRequestHandler({ store, references: watched, configs, listing, log });
   const inFlight = new Set<Promise<void>>();
   const servers: Server[] = [];
   const makeServer = (): Server => {
@@ -99,6 +103,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     if (address !== null && typeof address === "object") tcpAddress = address.family === "IPv6" ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
   }
 
+  // The first `docker images` would read every image record and config: that is done now, in the
+  // background, so that it finds the caches filled (over a second for 1,000 images otherwise).
+  const warmedUp = listImagesBody(store, configs, listing, "").then(
+    () => undefined,
+    (error: unknown) => log(`lading serve: could not list the images at start: ${error instanceof Error ? error.message : String(error)}`),
+  );
+
   let closing: Promise<void> | undefined;
   return {
     store,
@@ -106,9 +117,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     socketPath,
     tcpAddress,
     reload: () => watched.reload(),
+    warmedUp,
     close: () =>
       (closing ??= (async () => {
         await closeAll(servers, grace, inFlight);
+        await warmedUp;
         watched.close();
         await unlink(socketPath).catch(() => undefined);
       })()),

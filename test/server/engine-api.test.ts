@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import tarStream from "tar-stream";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { IMAGE_ONLY_WARNING } from "../../src/server/system-routes.js";
@@ -213,6 +213,21 @@ describe("lading serve: images", () => {
     expect(result.status).toBe(200);
     expect(result.headers["content-type"]).toBe("application/json");
     expect(json(result)).toEqual([listEntry(TAGS)]);
+  });
+
+  it("has read the image records before the first GET /images/json, which reads none", async () => {
+    // A server started well after the store was written (the listing does not trust a file
+    // stamp within 100 ms of its change, and beforeEach has just loaded the image).
+    await server.close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    server = await startServer({ root });
+    await server.warmedUp;
+    const reads = vi.spyOn(server.store.records, "get");
+    const result = await get("/v1.41/images/json");
+    expect(result.status).toBe(200);
+    expect(json(result)).toHaveLength(1);
+    expect(reads).not.toHaveBeenCalled();
+    reads.mockRestore();
   });
 
   it("applies the reference and dangling filters", async () => {
