@@ -6,21 +6,27 @@
  *
  * The input is read once, verified as a load verifies it, while each entry's bytes are placed
  * (ConvertBlobs: left in an uncompressed input file, or spooled); then the archive is written
- * in save's order, each blob hashed again on the way.
+ * in save's order, each blob hashed again on the way: into a new file as `save -o` writes one
+ * (FileTarWriter at the descriptor, a few read buffers shared by every blob, so memory stays
+ * flat however large the archive), otherwise through TarWriter's stream.
  */
+import { WriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Readable, Transform, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import type { ArchiveFormat } from "../archive/model.js";
 import { readArchive } from "../archive/read.js";
 import type { OpenedSource } from "../archive/source.js";
-import { planArchive, writePlan } from "../archive/write-layout.js";
+import { planArchive, writePlan, type ArchivePlan } from "../archive/write-layout.js";
+import { createDigester, parseDigest } from "../core/digest.js";
 import { createCompressor } from "../tar/compression.js";
+import { FileTarWriter } from "../tar/file-writer.js";
 import { TarWriter } from "../tar/writer.js";
-import { ConvertBlobs } from "./convert-blobs.js";
-import { planConversion } from "./convert-plan.js";
+import { changedWhileConverting, ConvertBlobs, countForFullCollection } from "./convert-blobs.js";
+import { planConversion, type GraphBlob } from "./convert-plan.js";
+import { BlobReadBuffers } from "./save-blob-source.js";
 import { loadArchive, type LoadOptions } from "./load.js";
 import { saveSelection, selectAll, type SaveOptions, type SaveResult } from "./save.js";
 import { Store } from "../store/store.js";
@@ -38,7 +44,15 @@ export interface ConvertOptions extends SaveOptions {
    * then read from it again rather than spooled.
    */
   inputFile?: string;
+  /**
+   * `sink` is the stream of a new, empty file (saveToFile's): an uncompressed archive then goes
+   * straight to its descriptor from offset 0, and the sink is only ended.
+   */
+  sinkIsNewFile?: boolean;
 }
+
+/** As save-file.ts: the archive goes to disk in the background every this many bytes. */
+const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
 /** Runs `work` with a store in a fresh temporary directory, removed afterwards whatever happens. */
 export async function withTemporaryStore<T>(work: (store: Store) => Promise<T>, parent = tmpdir()): Promise<T> {
@@ -63,21 +77,82 @@ export async function convertArchive(source: OpenedSource, sink: Writable, optio
     const layout = planArchive(plan.images, format);
     const progress = options.progress ?? { done: 0, total: undefined };
     progress.total = layout.entries.reduce((sum, entry) => sum + (entry.kind === "blob" ? entry.size : 0), 0);
-    const writer = new TarWriter({ mtime: options.mtime ?? 0 });
-    const stages: (Readable | Writable | Transform)[] = [writer.stream];
-    if (options.compress) stages.push(createCompressor(options.compress));
-    const writing = writePlan(layout, writer, (blob) => blobs.openBlob(blob, (digest) => graph.blobs.get(digest), progress));
-    const piping = pipeline([...stages, sink]);
-    try {
-      await Promise.all([writing, piping]);
-    } catch (error) {
-      writer.destroy(error instanceof Error ? error : new Error(String(error)));
-      await Promise.allSettled([writing, piping]);
-      throw error;
+    const bytesOf = (digest: string): GraphBlob | undefined => graph.blobs.get(digest);
+    const fd = options.sinkIsNewFile === true && options.compress === undefined ? descriptorOf(sink) : undefined;
+    if (fd !== undefined) {
+      await writeToFile(layout, fd, blobs, bytesOf, { mtime: options.mtime ?? 0, progress });
+      sink.end();
+      await finished(sink);
+    } else {
+      await writeToStream(layout, sink, blobs, bytesOf, { ...options, progress });
     }
     return { inputFormat: graph.format, saved: { format, images: plan.saved } };
   } finally {
     await blobs.close();
+  }
+}
+
+/** The descriptor of a file stream nothing went through yet. */
+function descriptorOf(sink: Writable): number | undefined {
+  if (!(sink instanceof WriteStream)) return undefined;
+  const fd: unknown = (sink as WriteStream & { fd?: unknown }).fd;
+  return typeof fd === "number" && sink.bytesWritten === 0 && sink.writableLength === 0 ? fd : undefined;
+}
+
+/** The archive into `fd` from offset 0, as save-file.ts's writePlanToFile writes a save. */
+async function writeToFile(
+  layout: ArchivePlan,
+  fd: number,
+  blobs: ConvertBlobs,
+  bytesOf: (digest: string) => GraphBlob | undefined,
+  options: { mtime: number; progress: { done: number } },
+): Promise<void> {
+  const writer = new FileTarWriter(fd, { mtime: options.mtime, syncEvery: SYNC_EVERY_BYTES });
+  const buffers = new BlobReadBuffers();
+  try {
+    for (const document of layout.documents) writer.addFile(document.name, document.content);
+    for (const entry of layout.entries) {
+      if (entry.kind === "directory") {
+        writer.addDirectory(entry.name);
+        continue;
+      }
+      const { algorithm } = parseDigest(entry.digest);
+      const hash = createDigester(algorithm);
+      const { source, entry: inputEntry } = await blobs.openSource(entry, bytesOf, buffers);
+      await writer.addFileFrom(entry.name, entry.size, source, (chunk) => {
+        hash.update(chunk);
+        options.progress.done += chunk.length;
+        countForFullCollection(chunk.length);
+      });
+      const failure = changedWhileConverting(inputEntry, entry.digest, `${algorithm}:${hash.digest("hex")}`);
+      if (failure) throw failure;
+    }
+    await writer.finish();
+  } catch (error) {
+    await writer.abandon();
+    throw error;
+  }
+}
+
+/** The archive through TarWriter's stream (compressed if asked) into `sink`, which it ends. */
+async function writeToStream(
+  layout: ArchivePlan,
+  sink: Writable,
+  blobs: ConvertBlobs,
+  bytesOf: (digest: string) => GraphBlob | undefined,
+  options: { mtime?: number; compress?: SaveOptions["compress"]; progress: { done: number } },
+): Promise<void> {
+  const writer = new TarWriter({ mtime: options.mtime ?? 0 });
+  const stages: (Readable | Writable | Transform)[] = [writer.stream];
+  if (options.compress) stages.push(createCompressor(options.compress));
+  const writing = writePlan(layout, writer, (blob) => blobs.openBlob(blob, bytesOf, options.progress));
+  const piping = pipeline([...stages, sink]);
+  try {
+    await Promise.all([writing, piping]);
+  } catch (error) {
+    writer.destroy(error instanceof Error ? error : new Error(String(error)));
+    await Promise.allSettled([writing, piping]);
+    throw error;
   }
 }
 

@@ -2,9 +2,10 @@
 // good and bad) converted to both layouts gives byte for byte the archive that loading it into an
 // empty store and saving everything gives (pinned below, and compared live), or the same one-line
 // refusal; from a file (blobs re-read from the input), from a stream (blobs spooled) and from a
-// layout directory. The spool directory never outlives a conversion.
+// layout directory; into a stream and straight into a new file (the direct path of `convert IN
+// OUT`). The spool directory never outlives a conversion.
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, type WriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,8 +13,9 @@ import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { indexTarFile } from "../../src/archive/tar-offsets.js";
 import { main } from "../../src/cli/main.js";
-import { openArchivePath, openTarStream } from "../../src/archive/source.js";
-import { convertArchive, convertViaStore } from "../../src/ops/convert.js";
+import { openArchivePath, openTarStream, type OpenedSource } from "../../src/archive/source.js";
+import { convertArchive, convertViaStore, type ConvertOptions } from "../../src/ops/convert.js";
+import { saveToFile } from "../../src/ops/save.js";
 import type { LayoutFormat } from "../../src/archive/write-layout.js";
 import { readTar } from "../../src/tar/reader.js";
 import { buildTar, gnuLongRecord, layerTar, makeImage, ociLayoutItems, sha256, tarEntry } from "../support/archive-builder.js";
@@ -104,11 +106,31 @@ async function outcome(convert: Convert, input: string, format: LayoutFormat, ho
   }
 }
 
+/**
+ * Converts into a new file as `lading convert IN OUT` does; the sha256 of the file (or the error),
+ * and how many bytes went through the sink's stream (none when the direct path wrote the file).
+ */
+async function convertToFile(source: OpenedSource, options: ConvertOptions = {}): Promise<{ result: string; streamed: number | undefined }> {
+  const target = join(tempDir(), "out.tar");
+  let streamed: number | undefined;
+  try {
+    await saveToFile(target, async (sink) => {
+      const { saved } = await convertArchive(source, sink, { ...options, sinkIsNewFile: true });
+      streamed = (sink as WriteStream).bytesWritten;
+      return saved;
+    });
+    return { result: createHash("sha256").update(readFileSync(target)).digest("hex"), streamed };
+  } catch (error) {
+    return { result: `error: ${(error as Error).message}`, streamed };
+  }
+}
+
 const temps: string[] = [];
 afterEach(() => {
   for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-const spoolDirs = (): string[] => readdirSync(tmpdir()).filter((name) => name.startsWith("lading-convert-"));
+/** Spool directories (lading-convert-XXXXXX), not this file's own (lading-convert-test-XXXXXX). */
+const spoolDirs = (): string[] => readdirSync(tmpdir()).filter((name) => /^lading-convert-(?!test-)/.test(name));
 
 describe.skipIf(!haveFixtures)("convert: one read of the input, save's bytes", () => {
   const onReferenceHost = process.platform === "linux" && process.arch === "x64";
@@ -122,6 +144,23 @@ describe.skipIf(!haveFixtures)("convert: one read of the input, save's bytes", (
         const reference = await outcome(convertViaStore, input, format, "file");
         expect([input, format, streamed]).toEqual([input, format, reference]);
         if (onReferenceHost) expect([input, format, streamed]).toEqual([input, format, REFERENCE[`${input} ${format}`]]);
+      }
+    }
+    expect(spoolDirs()).toEqual(before);
+  }, 120_000);
+
+  it("every fixture, from its file and from a stream, converts straight into a new file with the reference bytes", async () => {
+    const before = spoolDirs();
+    for (const input of inputs()) {
+      const file = pathOf(input);
+      for (const format of ["docker", "oci"] as const) {
+        const reference = await outcome(convertViaStore, input, format, "file");
+        const fromFile = await convertToFile(await openArchivePath(file), { format, inputFile: file });
+        expect([input, format, fromFile.result]).toEqual([input, format, reference]);
+        if (!reference.startsWith("error:")) expect([input, format, fromFile.streamed]).toEqual([input, format, 0]);
+        if (!statSync(file).isFile()) continue;
+        const fromStream = await convertToFile(await openTarStream(createReadStream(file)), { format });
+        expect([input, format, fromStream.result]).toEqual([input, format, reference]);
       }
     }
     expect(spoolDirs()).toEqual(before);
@@ -272,6 +311,7 @@ describe("convert reads an uncompressed input file twice rather than spooling it
     const { sink, digest } = hashingSink();
     await convertArchive(await openArchivePath(file), sink, { inputFile: other });
     expect(digest()).toBe(await reference(file));
+    expect(await convertToFile(await openArchivePath(file), { inputFile: other })).toEqual({ result: await reference(file), streamed: 0 });
   });
 
   it("fails, naming the entry, when the re-read bytes are not the ones verified", async () => {
@@ -284,9 +324,13 @@ describe("convert reads an uncompressed input file twice rather than spooling it
     writeFileSync(other, bytes);
     const changed = sha256(bytes.subarray(span.offset, span.offset + span.size));
     const before = spoolDirs();
-    await expect(convertArchive(await openArchivePath(file), hashingSink().sink, { inputFile: other })).rejects.toThrow(
-      `entry "${name}" changed while converting: it now has content ${changed}, not ${layer.digest}`,
-    );
+    const message = `entry "${name}" changed while converting: it now has content ${changed}, not ${layer.digest}`;
+    await expect(convertArchive(await openArchivePath(file), hashingSink().sink, { inputFile: other })).rejects.toThrow(message);
+    const out = tempDir();
+    await expect(
+      saveToFile(join(out, "out.tar"), async (sink) => (await convertArchive(await openArchivePath(file), sink, { inputFile: other, sinkIsNewFile: true })).saved),
+    ).rejects.toThrow(message);
+    expect(readdirSync(out)).toEqual([]);
     expect(spoolDirs()).toEqual(before);
   });
 });
