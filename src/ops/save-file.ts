@@ -1,15 +1,19 @@
 /**
- * The direct path of `save -o FILE` (no compression): the plan's entries go straight to the file
- * descriptor with FileTarWriter, each blob read from the store into a few buffers shared by all and
- * hashed while the previous piece is being written. The bytes are those of the stream path
- * (writePlan through TarWriter); a blob whose content no longer matches its digest fails the save.
+ * The direct path of an uncompressed save: the plan's entries go straight to the output with
+ * DirectTarWriter (a file's descriptor, or any Writable sink: standard output, an HTTP response),
+ * each blob read from the store into a few buffers shared by all and hashed while it is being
+ * written. The bytes are those of the stream path (writePlan through TarWriter); a blob whose
+ * content no longer matches its digest fails the save.
  */
 import { open } from "node:fs/promises";
+import type { Writable } from "node:stream";
 import { createDigester, parseDigest } from "../core/digest.js";
 import { invalid, notFound } from "../core/errors.js";
 import type { ArchivePlan } from "../archive/write-layout.js";
 import type { Store } from "../store/store.js";
 import { FileTarWriter } from "../tar/file-writer.js";
+import { DirectTarWriter } from "../tar/tar-direct-writer.js";
+import { SinkTarget } from "../tar/tar-sink-target.js";
 import { BlobReadBuffers } from "./save-blob-source.js";
 
 /**
@@ -26,7 +30,20 @@ export interface DirectSaveOptions {
 
 /** Writes the whole archive of `plan` into `fd` from offset 0; returns its length in bytes. */
 export async function writePlanToFile(store: Store, plan: ArchivePlan, fd: number, options: DirectSaveOptions): Promise<number> {
-  const writer = new FileTarWriter(fd, { mtime: options.mtime, syncEvery: SYNC_EVERY_BYTES });
+  return writePlanWith(store, plan, new FileTarWriter(fd, { mtime: options.mtime, syncEvery: SYNC_EVERY_BYTES }), options);
+}
+
+/**
+ * Writes the whole archive of `plan` into `sink` (which it neither ends nor destroys); returns its
+ * length in bytes. Rejects as soon as the sink fails or closes. The read buffers are reused once
+ * the sink's callback says it is done with them; a sink that may keep written chunks gets copies
+ * (see SinkTarget).
+ */
+export async function writePlanToSink(store: Store, plan: ArchivePlan, sink: Writable, options: DirectSaveOptions): Promise<number> {
+  return writePlanWith(store, plan, new DirectTarWriter(new SinkTarget(sink), { mtime: options.mtime }), options);
+}
+
+async function writePlanWith(store: Store, plan: ArchivePlan, writer: DirectTarWriter, options: DirectSaveOptions): Promise<number> {
   const buffers = new BlobReadBuffers();
   try {
     for (const document of plan.documents) writer.addFile(document.name, document.content);
@@ -43,7 +60,7 @@ export async function writePlanToFile(store: Store, plan: ArchivePlan, fd: numbe
 
 async function writeVerifiedBlob(
   store: Store,
-  writer: FileTarWriter,
+  writer: DirectTarWriter,
   buffers: BlobReadBuffers,
   blob: { name: string; digest: string; size: number },
   progress: { done: number },

@@ -14,14 +14,14 @@ import { invalid, notFound, usage } from "../core/errors.js";
 import { isForeignLayerType } from "../core/media-types.js";
 import { formatPlatform, parsePlatform, platformMatches, type Platform } from "../core/platform.js";
 import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
-import { planArchive, writePlan, type BlobToWrite, type ImageToWrite, type LayoutFormat } from "../archive/write-layout.js";
+import { planArchive, writePlan, type ArchivePlan, type BlobToWrite, type ImageToWrite, type LayoutFormat } from "../archive/write-layout.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import { processAlive } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 import { createCompressor } from "../tar/compression.js";
 import { TarWriter } from "../tar/writer.js";
 import { primaryImage } from "./images.js";
-import { writePlanToFile } from "./save-file.js";
+import { writePlanToFile, writePlanToSink, type DirectSaveOptions } from "./save-file.js";
 import { lookupReference, resolveImage } from "./resolve-image.js";
 
 export interface SaveOptions {
@@ -213,22 +213,23 @@ export async function saveSelection(store: Store, selections: readonly Selection
     const progress = options.progress ?? { done: 0, total: undefined };
     progress.total = plan.entries.reduce((sum, entry) => sum + (entry.kind === "blob" ? entry.size : 0), 0);
     const images = (): SavedImage[] => built.map(({ saved }) => saved).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const fd = directDescriptor(sink, options);
-    if (fd !== undefined) {
-      await writePlanToFile(store, plan, fd, { mtime: options.mtime ?? 0, progress });
-      sink.end();
-      await finished(sink);
+    if (options.compress === undefined) {
+      await writeUncompressed(store, plan, sink, { mtime: options.mtime ?? 0, progress });
       return { format, images: images() };
     }
     const writer = new TarWriter({ mtime: options.mtime ?? 0 });
     const stages: (Readable | Writable | Transform)[] = [writer.stream];
     if (options.compress) stages.push(createCompressor(options.compress));
-    const writing = writePlan(plan, writer, (blob) => verifiedBlob(store, blob, progress));
+    const bodies = new Set<Readable>();
+    const writing = writePlan(plan, writer, (blob) => opened(bodies, verifiedBlob(store, blob, progress)));
     const piping = pipeline([...stages, sink]);
     try {
       await Promise.all([writing, piping]);
     } catch (error) {
       writer.destroy(error instanceof Error ? error : new Error(String(error)));
+      // A body the tar writer is waiting on may never move again once the pipeline is torn down
+      // (a reader that went away): stopping it makes the writer give up instead of hanging.
+      for (const body of bodies) body.destroy();
       await Promise.allSettled([writing, piping]);
       throw error;
     }
@@ -242,16 +243,35 @@ export async function saveImages(store: Store, queries: readonly string[], sink:
 }
 
 /**
+ * An uncompressed archive goes straight from the store's read buffers to the output (no stream
+ * layers, no buffer per chunk): to the file descriptor of a saveToFile sink nothing went through
+ * yet, else through the sink's own writes. Ends the sink; destroys it on failure, as a pipeline
+ * would, so that a reader never takes a cut archive for a whole one.
+ */
+async function writeUncompressed(store: Store, plan: ArchivePlan, sink: Writable, options: DirectSaveOptions): Promise<void> {
+  const fd = directDescriptor(sink);
+  try {
+    if (fd !== undefined) await writePlanToFile(store, plan, fd, options);
+    else await writePlanToSink(store, plan, sink, options);
+  } catch (error) {
+    sink.destroy();
+    throw error;
+  }
+  sink.end();
+  await finished(sink);
+}
+
+/**
  * Sinks that saveToFile made, with their file descriptor: saveSelection writes an uncompressed
  * archive straight to the descriptor from offset 0 (when nothing has been written through the
  * stream yet) and then ends the stream, which closes it.
  */
 const fileSinks = new WeakMap<Writable, number>();
 
-/** The descriptor to write an archive to directly: uncompressed, into a saveToFile sink nothing went through yet. */
-function directDescriptor(sink: Writable, options: SaveOptions): number | undefined {
+/** The descriptor of a saveToFile sink nothing went through yet. */
+function directDescriptor(sink: Writable): number | undefined {
   const fd = fileSinks.get(sink);
-  if (fd === undefined || options.compress !== undefined) return undefined;
+  if (fd === undefined) return undefined;
   const stream = sink as WriteStream;
   return stream.bytesWritten === 0 && stream.writableLength === 0 ? fd : undefined;
 }
@@ -315,7 +335,15 @@ function verifiedBlob(store: Store, blob: BlobToWrite, progress: { done: number 
   });
   const source = store.content.readStream(blob.digest);
   source.on("error", (error) => check.destroy(error));
+  check.once("close", () => source.destroy());
   return source.pipe(check);
+}
+
+/** Keeps `body` in `bodies` until it closes. */
+function opened(bodies: Set<Readable>, body: Readable): Readable {
+  bodies.add(body);
+  body.once("close", () => bodies.delete(body));
+  return body;
 }
 
 /** SOURCE_DATE_EPOCH as the tar mtime, as reproducible-builds.org defines it; 0 when unset. */

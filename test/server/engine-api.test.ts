@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { copyFile, mkdtemp, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -385,7 +385,10 @@ describe("lading serve: images", () => {
       req.end();
     });
     expect(received).toBeGreaterThan(0);
-    // saveSelection does not yet return once the response fails mid-archive, so no log line is checked here.
+    // The save fails as soon as the response closes (it used to wait forever, holding its GC lease).
+    const failure = "lading serve: GET /images/big/two:1/get: the output closed before the archive was complete";
+    await vi.waitFor(() => expect(logged).toContain(failure), { timeout: 5000 });
+    expect(await readdir(path.join(root, "leases"))).toEqual([]);
     expect((await get("/_ping")).text).toBe("OK");
     const whole = await get("/images/big/two:1/get");
     expect(whole.status).toBe(200);
