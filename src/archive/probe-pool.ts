@@ -29,11 +29,11 @@ export type ProbeReply = { id: number; file: ScannedFile } | { id: number; error
 
 interface PoolWorker {
   worker: Worker;
-  jobs: Map<number, { resolve: (file: ScannedFile) => void; reject: (error: unknown) => void }>;
+  jobs: Map<number, { size: number; resolve: (file: ScannedFile) => void; reject: (error: unknown) => void }>;
+  /** Bytes of the jobs handed over and not yet answered. */
+  backlog: number;
 }
 
-/** A worker takes a job only when idle: while all are busy, the main thread probes the next file itself. */
-const JOBS_PER_WORKER = 1;
 
 export class ProbePool {
   private readonly workers: PoolWorker[] = [];
@@ -53,10 +53,16 @@ export class ProbePool {
     return new ProbePool(script, size);
   }
 
-  /** Whether a job handed over now would start at once (or right after one in flight). */
-  hasRoom(): boolean {
+  /**
+   * Whether a file of `size` bytes is better handed to a worker than probed on the main thread:
+   * when some worker has at most that many bytes still to do. Its backlog counts the file it is
+   * on as a whole, though part of it is done, so it will likely be free before the main thread
+   * would be done with this file: one file queued behind the current one keeps a worker from
+   * idling between files, and over a run of similar layers the threads stay about equally busy.
+   */
+  hasRoom(size: number): boolean {
     if (this.closed) return false;
-    return this.workers.length < this.size || this.workers.some((entry) => entry.jobs.size < JOBS_PER_WORKER);
+    return this.workers.length < this.size || this.workers.some((entry) => entry.backlog <= size);
   }
 
   probe(job: Omit<ProbeJob, "id">): Promise<ScannedFile> {
@@ -64,7 +70,8 @@ export class ProbePool {
     const entry = this.pick();
     const id = this.nextId++;
     return new Promise<ScannedFile>((resolve, reject) => {
-      entry.jobs.set(id, { resolve, reject });
+      entry.jobs.set(id, { size: job.size, resolve, reject });
+      entry.backlog += job.size;
       entry.worker.postMessage({ ...job, id } satisfies ProbeJob);
     });
   }
@@ -79,20 +86,22 @@ export class ProbePool {
     const idle = this.workers.find((entry) => entry.jobs.size === 0);
     if (idle) return idle;
     if (this.workers.length < this.size) return this.spawn();
-    return this.workers.reduce((least, entry) => (entry.jobs.size < least.jobs.size ? entry : least));
+    return this.workers.reduce((least, entry) => (entry.backlog < least.backlog ? entry : least));
   }
 
   private spawn(): PoolWorker {
     const worker = new Worker(this.script);
-    const entry: PoolWorker = { worker, jobs: new Map() };
+    const entry: PoolWorker = { worker, jobs: new Map(), backlog: 0 };
     const failAll = (error: unknown): void => {
       for (const job of entry.jobs.values()) job.reject(error);
       entry.jobs.clear();
+      entry.backlog = 0;
     };
     worker.on("message", (reply: ProbeReply) => {
       const job = entry.jobs.get(reply.id);
       if (job === undefined) return;
       entry.jobs.delete(reply.id);
+      entry.backlog -= job.size;
       if ("error" in reply) {
         const kind = (reply.error.kind ?? "io") as ErrorKind;
         job.reject(new LadingError(kind, reply.error.message, reply.error.subject === undefined ? undefined : { subject: reply.error.subject }));

@@ -3,7 +3,7 @@ import type { Transform } from "node:stream";
 import { COMPRESSION_SNIFF_BYTES, createDecompressor, detectCompression, type Compression } from "../tar/compression.js";
 import { LayerTarChecker, looksLikeTarBlock } from "./layer-check.js";
 import type { ScannedFile } from "./model.js";
-import { transferred } from "../tar/transfer-garbage.js";
+import { countForFullCollection, transferred } from "../tar/transfer-garbage.js";
 
 export interface ProbeLimits {
   /** Largest JSON document kept in memory (manifests, configs, indexes). */
@@ -71,6 +71,7 @@ export async function probeFile(name: string, body: AsyncIterable<Buffer>, limit
       rawHash.update(chunk);
       sha512?.update(chunk);
       size += chunk.length;
+      countForFullCollection(chunk.length);
       await written;
       await consume(chunk);
     }
@@ -226,6 +227,7 @@ class DecompressedHasher {
     this.size += chunk.length;
     // zlib hands out a fresh output buffer per step; collect the dead ones every few MiB.
     transferred(chunk.length);
+    countForFullCollection(chunk.length);
     if (this.head !== undefined) {
       this.head = Buffer.concat([this.head, chunk]);
       if (this.head.length < SNIFF_BYTES) return;

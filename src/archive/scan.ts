@@ -116,7 +116,7 @@ export async function scanEntries(
           poolTried = true;
           pool = ProbePool.create();
         }
-        if (pool?.hasRoom() && (options.decompress === false || (await uncompressedAt(location)))) {
+        if (pool?.hasRoom(entry.size) && (options.decompress === false || (await uncompressedAt(location)))) {
           const probed = probeInWorker(pool, name, entry.size, location, options, writer);
           probed.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
           await register(name, probed);

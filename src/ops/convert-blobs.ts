@@ -28,8 +28,6 @@ import { mkdtemp, open, rm, stat, unlink, type FileHandle } from "node:fs/promis
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
-import v8 from "node:v8";
-import vm from "node:vm";
 import type { ScannedFile } from "../archive/model.js";
 import type { BlobWriter } from "../archive/probe.js";
 import { indexTarFile, type TarFileSpan } from "../archive/tar-offsets.js";
@@ -38,7 +36,7 @@ import { createDigester, parseDigest } from "../core/digest.js";
 import { invalid, LadingError } from "../core/errors.js";
 import type { ChunkSource } from "../tar/chunk-source.js";
 import { detectCompression } from "../tar/compression.js";
-import { transferred } from "../tar/transfer-garbage.js";
+import { countForFullCollection, transferred } from "../tar/transfer-garbage.js";
 import type { GraphBlob } from "./convert-plan.js";
 import type { BlobReadBuffers } from "./save-blob-source.js";
 
@@ -47,8 +45,6 @@ const METADATA_NAMES = /^(manifest\.json|index\.json|oci-layout|repositories|[^/
 /** How much of an entry is compared with the input file at its indexed offset. */
 const CHECK_BYTES = 64 * 1024;
 const READ_BYTES = 256 * 1024;
-/** Bytes counted between two full collections (see countForFullCollection). */
-const FULL_COLLECTION_EVERY_BYTES = 256 * 1024 * 1024;
 /**
  * How many times a compressed entry's bytes count while the input is read: the reader decompresses
  * it (fresh buffers) and that makes far more garbage than a write. Measured on 1 GiB of gzip
@@ -247,35 +243,6 @@ function readPace(uncompressedWeight: number): (chunk: Buffer) => void {
     weight ??= detectCompression(chunk) === "none" ? uncompressedWeight : DECOMPRESSED_WEIGHT;
     countForFullCollection(chunk.length * weight);
   };
-}
-
-let fullCollection: (() => void) | null | undefined;
-let countedSinceCollection = 0;
-
-/**
- * Counts bytes moved and runs a full collection every FULL_COLLECTION_EVERY_BYTES counted. Young
- * collections (transferred()'s, or V8's own) free what is already dead but promote what is still
- * in flight: the reader's decompression buffers, the promises and read results of each chunk
- * written. Those then die in the old generation, which only a full collection frees, and V8 runs
- * few of them while the heap is small: without this, dead objects and buffers pile up in
- * proportion to the archive's size (writing 4 GiB grew the heap by ~11 MB). One full collection
- * of convert's small heap takes ~20 ms.
- */
-export function countForFullCollection(bytes: number): void {
-  countedSinceCollection += bytes;
-  if (countedSinceCollection < FULL_COLLECTION_EVERY_BYTES) return;
-  countedSinceCollection = 0;
-  if (fullCollection === undefined) {
-    // As transfer-garbage.ts does: --expose-gc applies to contexts made afterwards, and a fresh one hands out gc().
-    try {
-      v8.setFlagsFromString("--expose-gc");
-      const gc: unknown = vm.runInNewContext("typeof gc === 'function' ? gc : undefined");
-      fullCollection = typeof gc === "function" ? (gc as () => void) : null;
-    } catch {
-      fullCollection = null;
-    }
-  }
-  fullCollection?.();
 }
 
 function verifying(digest: string, entry: string, progress: { done: number }): Transform {

@@ -15,6 +15,7 @@ import { FileTarWriter } from "../tar/file-writer.js";
 import { DirectTarWriter } from "../tar/tar-direct-writer.js";
 import { SinkTarget } from "../tar/tar-sink-target.js";
 import { BlobReadBuffers } from "./save-blob-source.js";
+import { countForFullCollection } from "../tar/transfer-garbage.js";
 
 /**
  * The archive goes to disk in the background every this many bytes (saveToFile's fsync at the end
@@ -71,6 +72,7 @@ async function writeVerifiedBlob(
   await writer.addFileFrom(blob.name, blob.size, source, (chunk) => {
     hash.update(chunk);
     progress.done += chunk.length;
+    countForFullCollection(chunk.length);
   });
   const actual = `${algorithm}:${hash.digest("hex")}`;
   if (actual !== blob.digest) {

@@ -10,7 +10,8 @@
 import v8 from "node:v8";
 import vm from "node:vm";
 
-type Collect = (options: { type: "minor" }) => void;
+/** gc(): a full collection; gc({ type: "minor" }): a young one. */
+type Collect = (options?: { type: "minor" }) => void;
 
 const COLLECT_EVERY_BYTES = 4 << 20;
 
@@ -37,4 +38,24 @@ export function transferred(bytes: number): void {
   if (sinceLast < COLLECT_EVERY_BYTES) return;
   sinceLast = 0;
   collector()?.({ type: "minor" });
+}
+
+/** Bytes counted between two full collections (see countForFullCollection). */
+const FULL_COLLECTION_EVERY_BYTES = 256 * 1024 * 1024;
+let countedSinceFull = 0;
+
+/**
+ * Counts bytes of a long job (a save, a convert, the layers a load or verify reads) and runs a
+ * full collection every FULL_COLLECTION_EVERY_BYTES. Young collections (transferred()'s or V8's
+ * own) free what is already dead but promote what is still in flight: decompression buffers, the
+ * promises and read results of each chunk. Those then die in the old generation, which only a
+ * full collection frees, and V8 runs few while the heap is small: without these, dead objects
+ * and buffers pile up in proportion to the archive's size (a 4 GiB save or gzip load peaked
+ * 10-14% higher than a 1 GiB one). One full collection of lading's small heap takes ~20 ms.
+ */
+export function countForFullCollection(bytes: number): void {
+  countedSinceFull += bytes;
+  if (countedSinceFull < FULL_COLLECTION_EVERY_BYTES) return;
+  countedSinceFull = 0;
+  collector()?.();
 }
