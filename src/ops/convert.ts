@@ -20,14 +20,11 @@ import type { ArchiveFormat } from "../archive/model.js";
 import { readArchive } from "../archive/read.js";
 import type { OpenedSource } from "../archive/source.js";
 import { planArchive, writePlan, type ArchivePlan } from "../archive/write-layout.js";
-import { createDigester, parseDigest } from "../core/digest.js";
 import { createCompressor } from "../tar/compression.js";
-import { FileTarWriter } from "../tar/file-writer.js";
 import { TarWriter } from "../tar/writer.js";
 import { changedWhileConverting, ConvertBlobs } from "./convert-blobs.js";
-import { countForFullCollection } from "../tar/transfer-garbage.js";
 import { planConversion, type GraphBlob } from "./convert-plan.js";
-import { BlobReadBuffers } from "./save-blob-source.js";
+import { fileTarWriter, writePlanDirect, type DirectBlobSource } from "./save-file.js";
 import { loadArchive, type LoadOptions } from "./load.js";
 import { saveSelection, selectAll, type SaveOptions, type SaveResult } from "./save.js";
 import { Store } from "../store/store.js";
@@ -51,9 +48,6 @@ export interface ConvertOptions extends SaveOptions {
    */
   sinkIsNewFile?: boolean;
 }
-
-/** As save-file.ts: the archive goes to disk in the background every this many bytes. */
-const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
 /** Runs `work` with a store in a fresh temporary directory, removed afterwards whatever happens. */
 export async function withTemporaryStore<T>(work: (store: Store) => Promise<T>, parent = tmpdir()): Promise<T> {
@@ -108,31 +102,19 @@ async function writeToFile(
   bytesOf: (digest: string) => GraphBlob | undefined,
   options: { mtime: number; progress: { done: number } },
 ): Promise<void> {
-  const writer = new FileTarWriter(fd, { mtime: options.mtime, syncEvery: SYNC_EVERY_BYTES });
-  const buffers = new BlobReadBuffers();
-  try {
-    for (const document of layout.documents) writer.addFile(document.name, document.content);
-    for (const entry of layout.entries) {
-      if (entry.kind === "directory") {
-        writer.addDirectory(entry.name);
-        continue;
-      }
-      const { algorithm } = parseDigest(entry.digest);
-      const hash = createDigester(algorithm);
-      const { source, entry: inputEntry } = await blobs.openSource(entry, bytesOf, buffers);
-      await writer.addFileFrom(entry.name, entry.size, source, (chunk) => {
-        hash.update(chunk);
-        options.progress.done += chunk.length;
-        countForFullCollection(chunk.length);
-      });
-      const failure = changedWhileConverting(inputEntry, entry.digest, `${algorithm}:${hash.digest("hex")}`);
-      if (failure) throw failure;
-    }
-    await writer.finish();
-  } catch (error) {
-    await writer.abandon();
-    throw error;
-  }
+  const source: DirectBlobSource = {
+    open: async (blob, buffers) => {
+      const { source: bytes, entry } = await blobs.openSource(blob, bytesOf, buffers);
+      return {
+        source: bytes,
+        check: (actual) => {
+          const failure = changedWhileConverting(entry, blob.digest, actual);
+          if (failure) throw failure;
+        },
+      };
+    },
+  };
+  await writePlanDirect(layout, fileTarWriter(fd, options.mtime), source, options.progress);
 }
 
 /** The archive through TarWriter's stream (compressed if asked) into `sink`, which it ends. */

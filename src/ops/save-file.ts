@@ -14,6 +14,7 @@ import type { Store } from "../store/store.js";
 import { FileTarWriter } from "../tar/file-writer.js";
 import { DirectTarWriter } from "../tar/tar-direct-writer.js";
 import { SinkTarget } from "../tar/tar-sink-target.js";
+import type { ChunkSource } from "../tar/chunk-source.js";
 import { BlobReadBuffers } from "./save-blob-source.js";
 import { countForFullCollection } from "../tar/transfer-garbage.js";
 
@@ -29,9 +30,14 @@ export interface DirectSaveOptions {
   progress: { done: number };
 }
 
+/** Where a direct write takes each blob's bytes from, and how it checks the digest they hashed to. */
+export interface DirectBlobSource {
+  open(blob: { name: string; digest: string; size: number }, buffers: BlobReadBuffers): Promise<{ source: ChunkSource; check(actual: string): void }>;
+}
+
 /** Writes the whole archive of `plan` into `fd` from offset 0; returns its length in bytes. */
 export async function writePlanToFile(store: Store, plan: ArchivePlan, fd: number, options: DirectSaveOptions): Promise<number> {
-  return writePlanWith(store, plan, new FileTarWriter(fd, { mtime: options.mtime, syncEvery: SYNC_EVERY_BYTES }), options);
+  return writePlanDirect(plan, fileTarWriter(fd, options.mtime), storeBlobs(store), options.progress);
 }
 
 /**
@@ -41,16 +47,25 @@ export async function writePlanToFile(store: Store, plan: ArchivePlan, fd: numbe
  * (see SinkTarget).
  */
 export async function writePlanToSink(store: Store, plan: ArchivePlan, sink: Writable, options: DirectSaveOptions): Promise<number> {
-  return writePlanWith(store, plan, new DirectTarWriter(new SinkTarget(sink), { mtime: options.mtime }), options);
+  return writePlanDirect(plan, new DirectTarWriter(new SinkTarget(sink), { mtime: options.mtime }), storeBlobs(store), options.progress);
 }
 
-async function writePlanWith(store: Store, plan: ArchivePlan, writer: DirectTarWriter, options: DirectSaveOptions): Promise<number> {
+/** The tar writer of a direct save into a file (synced in the background as it grows). */
+export function fileTarWriter(fd: number, mtime: number): FileTarWriter {
+  return new FileTarWriter(fd, { mtime, syncEvery: SYNC_EVERY_BYTES });
+}
+
+/**
+ * Writes the plan through `writer`, each blob read through one set of shared buffers and hashed
+ * while it is being written; returns the archive's length. Abandons the writer on failure.
+ */
+export async function writePlanDirect(plan: ArchivePlan, writer: DirectTarWriter, blobs: DirectBlobSource, progress: { done: number }): Promise<number> {
   const buffers = new BlobReadBuffers();
   try {
     for (const document of plan.documents) writer.addFile(document.name, document.content);
     for (const entry of plan.entries) {
       if (entry.kind === "directory") writer.addDirectory(entry.name);
-      else await writeVerifiedBlob(store, writer, buffers, entry, options.progress);
+      else await writeVerifiedBlob(writer, buffers, blobs, entry, progress);
     }
     return await writer.finish();
   } catch (error) {
@@ -60,24 +75,35 @@ async function writePlanWith(store: Store, plan: ArchivePlan, writer: DirectTarW
 }
 
 async function writeVerifiedBlob(
-  store: Store,
   writer: DirectTarWriter,
   buffers: BlobReadBuffers,
+  blobs: DirectBlobSource,
   blob: { name: string; digest: string; size: number },
   progress: { done: number },
 ): Promise<void> {
   const { algorithm } = parseDigest(blob.digest);
   const hash = createDigester(algorithm);
-  const source = buffers.source(await openBlob(store, blob.digest), blob.size);
+  const { source, check } = await blobs.open(blob, buffers);
   await writer.addFileFrom(blob.name, blob.size, source, (chunk) => {
     hash.update(chunk);
     progress.done += chunk.length;
     countForFullCollection(chunk.length);
   });
-  const actual = `${algorithm}:${hash.digest("hex")}`;
-  if (actual !== blob.digest) {
-    throw invalid(`blob ${blob.digest} in the store has content ${actual}: the store is damaged (run lading fsck)`, blob.digest);
-  }
+  check(`${algorithm}:${hash.digest("hex")}`);
+}
+
+/** The store's blobs: content that no longer matches its digest means a damaged store. */
+function storeBlobs(store: Store): DirectBlobSource {
+  return {
+    open: async (blob, buffers) => ({
+      source: buffers.source(await openBlob(store, blob.digest), blob.size),
+      check: (actual) => {
+        if (actual !== blob.digest) {
+          throw invalid(`blob ${blob.digest} in the store has content ${actual}: the store is damaged (run lading fsck)`, blob.digest);
+        }
+      },
+    }),
+  };
 }
 
 async function openBlob(store: Store, digest: string): Promise<Awaited<ReturnType<typeof open>>> {
