@@ -11,6 +11,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { safeEntryName } from "../tar/entry-name.js";
 import { headerChecksum } from "../tar/header-checksum.js";
+import { cString, decodePax, isUstar, numericField } from "../tar/header-fields.js";
 
 export interface TarFileSpan {
   /** Offset in the file of the entry's first data byte. */
@@ -49,9 +50,9 @@ export async function indexTarFile(handle: FileHandle): Promise<Map<string, TarF
         position += BLOCK;
         continue;
       }
-      if (sum !== numeric(block, 148, 8)) return undefined;
+      if (sum !== numericField(block, 148, 8)) return undefined;
       const flag = block[156] as number;
-      let size = numeric(block, 124, 12);
+      let size = numericField(block, 124, 12);
       if (!Number.isSafeInteger(size) || size < 0) return undefined;
       if (flag === PAX || flag === GNU_LONG_NAME || flag === GNU_LONG_LINK || flag === PAX_GLOBAL) {
         if (flag === PAX_GLOBAL || size > MAX_EXTENDED_HEADER_BYTES) return undefined;
@@ -84,47 +85,3 @@ export async function indexTarFile(handle: FileHandle): Promise<Map<string, TarF
 }
 
 const padded = (size: number): number => Math.ceil(size / BLOCK) * BLOCK;
-
-
-/** Octal text (leading spaces and NULs skipped, ending at a space or NUL), or GNU base-256. */
-function numeric(block: Buffer, offset: number, length: number): number {
-  const field = block.subarray(offset, offset + length);
-  if (((field[0] as number) & 0x80) !== 0) {
-    if (field[0] !== 0x80) return NaN;
-    let value = 0;
-    for (let i = 1; i < field.length; i++) value = value * 256 + (field[i] as number);
-    return value;
-  }
-  let start = 0;
-  while (start < field.length && field[start] === 0x20) start++;
-  let end = field.indexOf(0x20, start);
-  if (end === -1) end = field.length;
-  while (start < end && field[start] === 0) start++;
-  if (start === end) return 0;
-  return parseInt(field.toString("latin1", start, end), 8);
-}
-
-function cString(bytes: Buffer, offset: number, length: number): string {
-  const end = bytes.indexOf(0, offset);
-  return bytes.toString("utf8", offset, end === -1 || end > offset + length ? offset + length : end);
-}
-
-function isUstar(block: Buffer): boolean {
-  return block.toString("latin1", 257, 263) === "ustar\0";
-}
-
-function decodePax(body: Buffer): Record<string, string> {
-  const records: Record<string, string> = {};
-  let rest = body;
-  while (rest.length > 0) {
-    const space = rest.indexOf(0x20);
-    const length = parseInt(rest.toString("utf8", 0, space === -1 ? rest.length : space), 10);
-    if (!length || space === -1) break;
-    const record = rest.toString("utf8", space + 1, length - 1);
-    const equals = record.indexOf("=");
-    if (equals === -1) break;
-    records[record.slice(0, equals)] = record.slice(equals + 1);
-    rest = rest.subarray(length);
-  }
-  return records;
-}

@@ -8,6 +8,7 @@
 import { invalid, type LadingError } from "../core/errors.js";
 import type { ChunkSource } from "./chunk-source.js";
 import { headerChecksum } from "./header-checksum.js";
+import { cString, decodePax, isUstar, numericField } from "./header-fields.js";
 
 const BLOCK = 512;
 /** Largest PAX or GNU long-name header body kept in memory. */
@@ -212,10 +213,10 @@ export class TarParser {
       }
       const sum = headerChecksum(block);
       if (sum === 8 * 0x20) continue; // an all-zero block
-      if (sum !== octal(block, 148, 8)) throw this.headerError("checksum mismatch");
+      if (sum !== numericField(block, 148, 8)) throw this.headerError("checksum mismatch");
       const flag = block[156] === 0 ? 0 : (block[156] as number) - 0x30;
       const typeName = TYPE_NAMES[flag] ?? null;
-      let size = octal(block, 124, 12);
+      let size = numericField(block, 124, 12);
       if (typeName === "pax-header" || typeName === "pax-global-header" || typeName === "gnu-long-path" || typeName === "gnu-long-link-path") {
         if (size > MAX_EXTENDED_HEADER_BYTES) throw this.headerError("extended header larger than 4 MiB");
         if (!(size >= 0)) throw this.headerError("invalid size field");
@@ -239,7 +240,7 @@ export class TarParser {
         if (pax.size) size = parseInt(pax.size, 10);
       }
       if (!(size >= 0)) throw this.headerError("invalid size field");
-      const header: ParsedHeader = { name, typeName, size, mode: octal(block, 100, 8), linkname, dataOffset: this.consumed };
+      const header: ParsedHeader = { name, typeName, size, mode: numericField(block, 100, 8), linkname, dataOffset: this.consumed };
       // Directories and empty entries carry no data; any other entry's data follows, padded.
       const hasData = size > 0 && typeName !== "directory";
       this.current = { header, remaining: hasData ? size : 0, padding: hasData ? paddingOf(size) : 0, body: this.bodyFor(header) };
@@ -272,53 +273,4 @@ export class TarParser {
       }),
     };
   }
-}
-
-
-/** A numeric field: octal text (leading spaces and NULs skipped, ends at a space), or base-256. */
-function octal(block: Buffer, offset: number, length: number): number {
-  const field = block.subarray(offset, offset + length);
-  if (((field[0] as number) & 0x80) !== 0) return base256(field);
-  let start = 0;
-  while (start < field.length && field[start] === 0x20) start++;
-  let end = field.indexOf(0x20, start);
-  if (end === -1) end = field.length;
-  while (start < end && field[start] === 0) start++;
-  if (start === end) return 0;
-  return parseInt(field.toString("latin1", start, end), 8);
-}
-
-function base256(field: Buffer): number {
-  const positive = field[0] === 0x80;
-  if (!positive && field[0] !== 0xff) return NaN;
-  let value = 0;
-  for (let i = 1; i < field.length; i++) value = value * 256 + (positive ? (field[i] as number) : 0xff - (field[i] as number));
-  return positive ? value : -value;
-}
-
-function cString(bytes: Buffer, offset: number, length: number): string {
-  const end = bytes.indexOf(0, offset);
-  return bytes.toString("utf8", offset, end === -1 || end > offset + length ? offset + length : end);
-}
-
-function isUstar(block: Buffer): boolean {
-  return block[257] === 0x75 && block[258] === 0x73 && block[259] === 0x74 && block[260] === 0x61 && block[261] === 0x72 && block[262] === 0;
-}
-
-/** PAX records "<length> <key>=<value>\n"; parsing stops at the first malformed record. */
-function decodePax(body: Buffer): Record<string, string> {
-  const records: Record<string, string> = {};
-  let rest = body;
-  while (rest.length > 0) {
-    let space = 0;
-    while (space < rest.length && rest[space] !== 0x20) space++;
-    const length = parseInt(rest.toString("utf8", 0, space), 10);
-    if (!length) break;
-    const record = rest.toString("utf8", space + 1, length - 1);
-    const equals = record.indexOf("=");
-    if (equals === -1) break;
-    records[record.slice(0, equals)] = record.slice(equals + 1);
-    rest = rest.subarray(length);
-  }
-  return records;
 }

@@ -1,0 +1,52 @@
+/**
+ * Reading the fields of tar header blocks and extended-header bodies, as the tar reader reads
+ * them (and convert's offset index, which must name entries the same way).
+ */
+
+/** A numeric field: octal text (leading spaces and NULs skipped, ends at a space), or base-256. */
+export function numericField(block: Buffer, offset: number, length: number): number {
+  const field = block.subarray(offset, offset + length);
+  if (((field[0] as number) & 0x80) !== 0) return base256(field);
+  let start = 0;
+  while (start < field.length && field[start] === 0x20) start++;
+  let end = field.indexOf(0x20, start);
+  if (end === -1) end = field.length;
+  while (start < end && field[start] === 0) start++;
+  if (start === end) return 0;
+  return parseInt(field.toString("latin1", start, end), 8);
+}
+
+function base256(field: Buffer): number {
+  const positive = field[0] === 0x80;
+  if (!positive && field[0] !== 0xff) return NaN;
+  let value = 0;
+  for (let i = 1; i < field.length; i++) value = value * 256 + (positive ? (field[i] as number) : 0xff - (field[i] as number));
+  return positive ? value : -value;
+}
+
+export function cString(bytes: Buffer, offset: number, length: number): string {
+  const end = bytes.indexOf(0, offset);
+  return bytes.toString("utf8", offset, end === -1 || end > offset + length ? offset + length : end);
+}
+
+export function isUstar(block: Buffer): boolean {
+  return block[257] === 0x75 && block[258] === 0x73 && block[259] === 0x74 && block[260] === 0x61 && block[261] === 0x72 && block[262] === 0;
+}
+
+/** PAX records "<length> <key>=<value>\n"; parsing stops at the first malformed record. */
+export function decodePax(body: Buffer): Record<string, string> {
+  const records: Record<string, string> = {};
+  let rest = body;
+  while (rest.length > 0) {
+    let space = 0;
+    while (space < rest.length && rest[space] !== 0x20) space++;
+    const length = parseInt(rest.toString("utf8", 0, space), 10);
+    if (!length) break;
+    const record = rest.toString("utf8", space + 1, length - 1);
+    const equals = record.indexOf("=");
+    if (equals === -1) break;
+    records[record.slice(0, equals)] = record.slice(equals + 1);
+    rest = rest.subarray(length);
+  }
+  return records;
+}
