@@ -2,19 +2,18 @@
  * What `convert` writes, decided from an archive's graph alone: the same images, names and blobs
  * that loading the archive into an empty store and saving everything from it would give, checked
  * in the same order with the same messages. The rules mirrored here live in load.ts
- * (loadOnce, commitBlobs, recordFor, recordImages) and save.ts (selectAll, imageToWrite).
+ * (loadOnce, commitBlobs, recordFor, recordImages) and save.ts (selectAll); what each image
+ * writes is save.ts's imageToWrite itself, asked about the graph's blobs.
  */
 import { blobPathFor } from "../archive/blob-lookup.js";
 import { firstProblem } from "../archive/graph.js";
 import type { ArchiveGraph, ResolvedRoot } from "../archive/model.js";
-import type { BlobToWrite, ImageToWrite } from "../archive/write-layout.js";
-import { invalid, notFound } from "../core/errors.js";
-import { isForeignLayerType } from "../core/media-types.js";
+import type { ImageToWrite } from "../archive/write-layout.js";
+import { invalid } from "../core/errors.js";
 import { formatPlatform } from "../core/platform.js";
 import { formatReference, parseReference, parseRepository } from "../core/reference.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
-import { primaryImage } from "./images.js";
-import type { SavedImage } from "./save.js";
+import { imageToWrite, type SavedImage } from "./save.js";
 
 export interface ConvertPlan {
   images: ImageToWrite[];
@@ -30,7 +29,7 @@ export type GraphBlob = ArchiveGraph["blobs"] extends Map<string, infer Blob> ? 
  * `checkSupplied` throws when the caller holds no bytes for a needed blob (load's "was not stored
  * while reading"); it is asked in load's order, so the first failure is load's first failure.
  */
-export function planConversion(graph: ArchiveGraph, name: string | undefined, checkSupplied: (blob: GraphBlob) => void): ConvertPlan {
+export async function planConversion(graph: ArchiveGraph, name: string | undefined, checkSupplied: (blob: GraphBlob) => void): Promise<ConvertPlan> {
   const failure = firstProblem(graph);
   if (failure) throw failure;
   if (graph.roots.length === 0) throw invalid("the archive holds no image", "index.json");
@@ -59,7 +58,7 @@ export function planConversion(graph: ArchiveGraph, name: string | undefined, ch
   const saved: SavedImage[] = [];
   for (const { record } of byId.values()) {
     const names = new Set([...owner].filter(([, id]) => id === record.id).map(([full]) => full));
-    const planned = imageToWrite(graph, record, names);
+    const planned = await imageToWrite(async (digest) => graph.blobs.get(digest), { record, names }, []);
     images.push(planned.image);
     saved.push(planned.saved);
   }
@@ -82,46 +81,5 @@ function recordFor(root: ResolvedRoot): ImageRecord {
     })),
     absent: root.absent.map((child) => ({ digest: child.digest, mediaType: child.mediaType, platform: child.platform ? formatPlatform(child.platform) : null })),
     otherBlobs: [...root.indexes.keys(), ...root.artifacts],
-  };
-}
-
-function imageToWrite(graph: ArchiveGraph, record: ImageRecord, names: Set<string>): { image: ImageToWrite; saved: SavedImage } {
-  const label = [...names][0] ?? record.id;
-  const dockerImage = primaryImage(record);
-  const blobs = new Map<string, BlobToWrite>();
-  const need = (digest: string, expectedSize: number | undefined, optional = false): void => {
-    if (blobs.has(digest)) return;
-    const found = graph.blobs.get(digest);
-    if (!found) {
-      if (optional) return;
-      throw notFound(`image ${label} is incomplete: blob ${digest} is not in the store`, digest);
-    }
-    if (expectedSize !== undefined && found.size !== expectedSize) {
-      throw invalid(`image ${label}: blob ${digest} has ${found.size} bytes in the store, ${expectedSize} expected`, digest);
-    }
-    blobs.set(digest, { digest, size: found.size });
-  };
-  need(record.id, record.size);
-  for (const digest of record.otherBlobs) need(digest, undefined);
-  for (const image of record.images) {
-    need(image.manifest.digest, image.manifest.size);
-    need(image.config.digest, image.config.size);
-    for (const layer of image.layers) need(layer.digest, layer.size, isForeignLayerType(layer.mediaType));
-  }
-  return {
-    image: {
-      root: { mediaType: record.mediaType, digest: record.id, size: record.size },
-      names: [...names],
-      dockerImage: dockerImage ? { config: dockerImage.config.digest, layers: dockerImage.layers.filter((layer) => blobs.has(layer.digest)).map((layer) => layer.digest) } : undefined,
-      blobs: [...blobs.values()],
-      synthesized: record.origin === "synthesized",
-    },
-    saved: {
-      id: record.id,
-      tags: [...names].sort().map((full) => formatReference(parseReference(full), "familiar")),
-      origin: record.origin,
-      platforms: record.images.map((image) => image.platform),
-      absent: record.absent.map((child) => child.platform ?? child.digest),
-    },
   };
 }

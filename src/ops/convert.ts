@@ -68,7 +68,7 @@ export async function convertArchive(source: OpenedSource, sink: Writable, optio
   try {
     const { name, platforms: _platforms, ...limits } = options.load ?? {};
     const graph = await readArchive(source, { ...limits, openWriter: (entry, size) => blobs.openWriter(entry, size) });
-    const plan = planConversion(graph, name, (blob) => blobs.checkSupplied(blob));
+    const plan = await planConversion(graph, name, (blob) => blobs.checkSupplied(blob));
     const layout = planArchive(plan.images, format);
     const progress = options.progress ?? { done: 0, total: undefined };
     progress.total = layout.entries.reduce((sum, entry) => sum + (entry.kind === "blob" ? entry.size : 0), 0);

@@ -121,7 +121,15 @@ async function recordOf(store: Store, id: string, query: string): Promise<ImageR
 }
 
 /** What one selected image becomes in the archive: blobs, names, the manifest.json image. */
-async function imageToWrite(store: Store, selection: Selection, platforms: readonly Platform[]): Promise<{ image: ImageToWrite; saved: SavedImage }> {
+/**
+ * What saving one selected image writes, and what the save reports of it. `sizeOf` answers the
+ * size of a blob the output can take its bytes from (the store's; convert's archive graph).
+ */
+export async function imageToWrite(
+  sizeOf: (digest: string) => Promise<{ size: number } | undefined>,
+  selection: Selection,
+  platforms: readonly Platform[],
+): Promise<{ image: ImageToWrite; saved: SavedImage }> {
   const { record } = selection;
   const label = [...selection.names][0] ?? record.id;
   const kept = keptImages(record, platforms, label);
@@ -129,7 +137,7 @@ async function imageToWrite(store: Store, selection: Selection, platforms: reado
   const blobs = new Map<string, BlobToWrite>();
   const need = async (digest: string, expectedSize: number | undefined, optional = false): Promise<void> => {
     if (blobs.has(digest)) return;
-    const found = await store.content.stat(digest);
+    const found = await sizeOf(digest);
     if (!found) {
       if (optional) return;
       throw notFound(`image ${label} is incomplete: blob ${digest} is not in the store`, digest);
@@ -205,7 +213,8 @@ export async function saveSelection(store: Store, selections: readonly Selection
   const format = options.format ?? "docker";
   return store.gc.withLease(async () => {
     const built: { image: ImageToWrite; saved: SavedImage }[] = [];
-    for (const selection of selections) built.push(await imageToWrite(store, selection, options.platforms ?? []));
+    const sizeOf = (digest: string): Promise<{ size: number } | undefined> => store.content.stat(digest);
+    for (const selection of selections) built.push(await imageToWrite(sizeOf, selection, options.platforms ?? []));
     const plan = planArchive(
       built.map(({ image }) => image),
       format,
