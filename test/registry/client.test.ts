@@ -19,6 +19,15 @@ const blobOf = (bytes: Buffer): { digest: string; size: number } => ({ digest: d
 const requestLines = (proxy: TestProxy, from: number): string[] =>
   proxy.log.slice(from).map((r) => `${r.method} ${r.path.replace(/uploads\/[0-9a-f-]{36}\?_state=[^&]+/, "uploads/<id>?<state>")}${r.headers["content-range"] !== undefined ? ` [${r.headers["content-range"]}]` : ""}`);
 
+/** A proxy to the registry that drops Content-Length from answers, so bodies come chunked. */
+const withoutContentLength = (upstreamUrl: string): Promise<TestProxy> =>
+  startProxy(upstreamUrl, {
+    rewriteBody: (_req, upstream) => {
+      delete upstream.headers["content-length"];
+      return new PassThrough();
+    },
+  });
+
 describe("isLoopbackHost", () => {
   it("knows localhost, 127.0.0.0/8 and ::1, with or without port", () => {
     expect(["localhost", "localhost:5000", "127.0.0.1:5000", "127.1.2.3", "[::1]:5000", "[::1]"].map(isLoopbackHost)).toEqual([true, true, true, true, true, true]);
@@ -178,12 +187,7 @@ describe.skipIf(!hasRegistry)("RegistryClient against docker-registry (anonymous
     const bytes = Buffer.from("twelve bytes");
     const blob = blobOf(bytes);
     await client.uploadBlob("size/app", blob, () => Readable.from([bytes]));
-    const unannounced = await startProxy(registry.url, {
-      rewriteBody: (_req, upstream) => {
-        delete upstream.headers["content-length"];
-        return new PassThrough();
-      },
-    });
+    const unannounced = await withoutContentLength(registry.url);
     const viaChunked = new RegistryClient(unannounced.host, { credentials: async () => undefined });
     try {
       await expect(collect(await viaChunked.openBlob("size/app", { digest: blob.digest, size: 13 }))).rejects.toMatchObject({
@@ -218,12 +222,7 @@ describe.skipIf(!hasRegistry)("RegistryClient against docker-registry (anonymous
     const bytes = Buffer.from("twelve bytes");
     const blob = blobOf(bytes);
     await client.uploadBlob("size/app", blob, () => Readable.from([bytes]));
-    const unannounced = await startProxy(registry.url, {
-      rewriteBody: (_req, upstream) => {
-        delete upstream.headers["content-length"];
-        return new PassThrough();
-      },
-    });
+    const unannounced = await withoutContentLength(registry.url);
     const viaChunked = new RegistryClient(unannounced.host, { credentials: async () => undefined });
     const written: string[] = [];
     const write = async (batch: Buffer): Promise<void> => void written.push(batch.toString());

@@ -11,6 +11,7 @@ import { loadArchive } from "../../src/ops/load.js";
 import { IMAGE_ONLY_WARNING } from "../../src/server/system-routes.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { Store } from "../../src/store/store.js";
+import { buildTar } from "../support/archive-builder.js";
 import { http, json } from "./http-client.js";
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/fixtures");
@@ -49,14 +50,6 @@ function listEntry(tags: string[]) {
 
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 
-async function packTar(files: { name: string; content: Buffer }[]): Promise<Buffer> {
-  const pack = tarStream.pack();
-  for (const file of files) pack.entry({ name: file.name, size: file.content.length }, file.content);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
 
 /** The files of a tar, by name. */
 async function tarFiles(archive: Buffer): Promise<Map<string, Buffer>> {
@@ -83,15 +76,15 @@ async function tarFiles(archive: Buffer): Promise<Map<string, Buffer>> {
 async function bigArchive(tag: string, size: number): Promise<{ archive: Buffer; diffId: string; layerTar: Buffer }> {
   const content = Buffer.alloc(size);
   for (let i = 0, x = 12345; i < size; i++) content[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
-  const layerTar = await packTar([{ name: "data.bin", content }]);
+  const layerTar = buildTar([{ type: "file", name: "data.bin", content }]);
   const diffId = `sha256:${sha256(layerTar)}`;
   const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [diffId] } }));
   const configName = `${sha256(config)}.json`;
   const manifest = Buffer.from(JSON.stringify([{ Config: configName, RepoTags: [tag], Layers: ["layer/layer.tar"] }]));
-  const archive = await packTar([
-    { name: "layer/layer.tar", content: layerTar },
-    { name: configName, content: config },
-    { name: "manifest.json", content: manifest },
+  const archive = buildTar([
+    { type: "file", name: "layer/layer.tar", content: layerTar },
+    { type: "file", name: configName, content: config },
+    { type: "file", name: "manifest.json", content: manifest },
   ]);
   return { archive, diffId, layerTar };
 }
