@@ -48,6 +48,24 @@ function gnuList(tar: Buffer): string[] {
     .map((line) => line.replace(/\s+/g, " "));
 }
 
+/** The header bytes TarWriter (tar-stream) writes for one entry, as long as `entryHeader`'s. */
+async function tarStreamHeader(name: string, type: "file" | "directory", size: number, mtime: number, length: number): Promise<Buffer> {
+  const writer = new TarWriter({ mtime });
+  const body = new Readable({ read() {} });
+  const added = type === "directory" ? writer.addDirectory(name) : writer.addFileStream(name, size, body);
+  added.catch(() => undefined);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of writer.stream) {
+    chunks.push(chunk as Buffer);
+    total += (chunk as Buffer).length;
+    if (total >= length) break;
+  }
+  body.destroy();
+  writer.destroy();
+  return Buffer.concat(chunks).subarray(0, length);
+}
+
 describe("TarWriter", () => {
   it("writes the same bytes for the same calls", async () => {
     const first = await sampleArchive();
@@ -115,19 +133,7 @@ describe("TarWriter", () => {
 
   it("records sizes of 8 GiB and more in a PAX size record", async () => {
     expect(USTAR_MAX_SIZE).toBe(8589934591);
-    const writer = new TarWriter();
-    const body = new Readable({ read() {} });
-    const added = writer.addFileStream("huge", 8 * 1024 ** 3, body);
-    added.catch(() => undefined);
-    const headerBytes: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of writer.stream) {
-      headerBytes.push(chunk as Buffer);
-      total += (chunk as Buffer).length;
-      if (total >= 1536) break;
-    }
-    body.destroy();
-    const head = Buffer.concat(headerBytes);
+    const head = await tarStreamHeader("huge", "file", 8 * 1024 ** 3, 0, 1536);
     expect(String.fromCharCode(head[156]!)).toBe("x");
     const records = head.toString("utf8", 512, 512 + parseInt(head.toString("latin1", 124, 136), 8));
     expect(records).toBe("13 path=huge\n19 size=8589934592\n");
@@ -232,24 +238,6 @@ describe("FileTarWriter", () => {
     expect(tar.length).toBe(512 + 512 + 1024);
     expect(tar.toString("utf8", 512, 523)).toBe("hello world");
   });
-
-  /** The header bytes TarWriter (tar-stream) writes for one entry, as long as `entryHeader`'s. */
-  async function tarStreamHeader(name: string, type: "file" | "directory", size: number, mtime: number, length: number): Promise<Buffer> {
-    const writer = new TarWriter({ mtime });
-    const body = new Readable({ read() {} });
-    const added = type === "directory" ? writer.addDirectory(name) : writer.addFileStream(name, size, body);
-    added.catch(() => undefined);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of writer.stream) {
-      chunks.push(chunk as Buffer);
-      total += (chunk as Buffer).length;
-      if (total >= length) break;
-    }
-    body.destroy();
-    writer.destroy();
-    return Buffer.concat(chunks).subarray(0, length);
-  }
 
   const matchesTarStream = async (name: string, type: "file" | "directory", size: number, mtime: number): Promise<boolean> => {
     const header = entryHeader(name, type, size, mtime);
