@@ -4,6 +4,8 @@
  * unsafe to unpack, even though its digests may be perfectly consistent. Only headers are parsed;
  * file bodies are skipped, so the cost per byte is close to nothing.
  */
+import { cString, headerName } from "../tar/header-fields.js";
+
 const BLOCK = 512;
 const MAX_META_BYTES = 1 << 20;
 
@@ -96,7 +98,7 @@ export class LayerTarChecker {
     }
     this.entries++;
     const name = this.pendingName ?? headerName(h);
-    const link = this.pendingLink ?? cString(h.subarray(157, 257));
+    const link = this.pendingLink ?? cString(h, 157, 100);
     this.pendingName = undefined;
     this.pendingLink = undefined;
     this.checkPath(name, "entry");
@@ -108,8 +110,8 @@ export class LayerTarChecker {
   private finishMeta(): void {
     const body = Buffer.concat(this.metaChunks);
     this.metaChunks = [];
-    if (this.metaType === "L") this.pendingName = cString(body);
-    else if (this.metaType === "K") this.pendingLink = cString(body);
+    if (this.metaType === "L") this.pendingName = cString(body, 0, body.length);
+    else if (this.metaType === "K") this.pendingLink = cString(body, 0, body.length);
     else {
       const records = parsePax(body);
       if (records === undefined) {
@@ -172,18 +174,6 @@ function parseSize(field: Buffer): number | undefined {
     return Number.isSafeInteger(value) ? value : undefined;
   }
   return parseOctal(field);
-}
-
-function cString(bytes: Buffer): string {
-  const nul = bytes.indexOf(0);
-  return bytes.subarray(0, nul === -1 ? bytes.length : nul).toString("utf8");
-}
-
-function headerName(h: Buffer): string {
-  const name = cString(h.subarray(0, 100));
-  const isPosixUstar = h.subarray(257, 263).toString("latin1") === "ustar\0";
-  const prefix = isPosixUstar ? cString(h.subarray(345, 500)) : "";
-  return prefix ? `${prefix}/${name}` : name;
 }
 
 /** PAX records are "<length> <key>=<value>\n"; returns undefined when a record is malformed. */

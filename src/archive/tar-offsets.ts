@@ -11,7 +11,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { safeEntryName } from "../tar/entry-name.js";
 import { headerChecksum } from "../tar/header-checksum.js";
-import { cString, decodePax, isUstar, numericField } from "../tar/header-fields.js";
+import { cString, decodePax, headerName, numericField } from "../tar/header-fields.js";
 
 export interface TarFileSpan {
   /** Offset in the file of the entry's first data byte. */
@@ -63,8 +63,7 @@ export async function indexTarFile(handle: FileHandle): Promise<Map<string, TarF
         position += BLOCK + padded(size);
         continue;
       }
-      let name = cString(block, 0, 100);
-      if (isUstar(block) && block[345] !== 0) name = `${cString(block, 345, 155)}/${name}`;
+      let name = headerName(block);
       if (longName !== undefined) name = longName;
       if (pax?.path) name = pax.path;
       if (pax?.size) size = parseInt(pax.size, 10);

@@ -29,7 +29,13 @@ export function cString(bytes: Buffer, offset: number, length: number): string {
   return bytes.toString("utf8", offset, end === -1 || end > offset + length ? offset + length : end);
 }
 
-export function isUstar(block: Buffer): boolean {
+/** The entry name of a header block: its name field, after the ustar prefix when there is one. */
+export function headerName(block: Buffer): string {
+  const name = cString(block, 0, 100);
+  return isUstar(block) && block[345] !== 0 ? `${cString(block, 345, 155)}/${name}` : name;
+}
+
+function isUstar(block: Buffer): boolean {
   return block[257] === 0x75 && block[258] === 0x73 && block[259] === 0x74 && block[260] === 0x61 && block[261] === 0x72 && block[262] === 0;
 }
 

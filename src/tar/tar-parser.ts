@@ -8,7 +8,7 @@
 import { invalid, type LadingError } from "../core/errors.js";
 import type { ChunkSource } from "./chunk-source.js";
 import { headerChecksum } from "./header-checksum.js";
-import { cString, decodePax, isUstar, numericField } from "./header-fields.js";
+import { cString, decodePax, headerName, numericField } from "./header-fields.js";
 
 const BLOCK = 512;
 /** Largest PAX or GNU long-name header body kept in memory. */
@@ -229,8 +229,7 @@ export class TarParser {
         if ((await this.skip(paddingOf(size))) < paddingOf(size)) throw this.endedEarly();
         continue;
       }
-      let name = cString(block, 0, 100);
-      if (isUstar(block) && block[345] !== 0) name = `${cString(block, 345, 155)}/${name}`;
+      let name = headerName(block);
       let linkname = block[157] === 0 ? null : cString(block, 157, 100);
       if (longName !== undefined) name = longName;
       if (longLink !== undefined) linkname = longLink;
