@@ -51,14 +51,24 @@ async function openPathOnce(path: string): Promise<OpenedSource> {
 
 /** Opens a tar stream (maybe compressed), for a file or standard input. */
 export async function openTarStream(input: NodeJS.ReadableStream | Readable, totalBytes?: number): Promise<OpenedSource> {
-  const raw = streamChunkSource(input);
+  return openTarSource(streamChunkSource(input), totalBytes);
+}
+
+/**
+ * Opens a tar (maybe compressed) pulled from `raw`. With `reusesBuffers` (a source whose chunks
+ * are valid only until its next read, see ChunkSource), what is kept across reads is copied: the
+ * first chunks, looked at for the compression, and whatever goes to a decompressor (which may
+ * hold a chunk past the next read). An uncompressed tar is parsed from the chunks themselves.
+ */
+export async function openTarSource(raw: ChunkSource, totalBytes?: number, options: { reusesBuffers?: boolean } = {}): Promise<OpenedSource> {
+  const kept = (chunk: Buffer): Buffer => (options.reusesBuffers ? Buffer.from(chunk) : chunk);
   const head: Buffer[] = [];
   let headLength = 0;
   try {
     while (headLength < COMPRESSION_SNIFF_BYTES) {
       const chunk = await raw.read();
       if (chunk === undefined) break;
-      head.push(chunk);
+      head.push(kept(chunk));
       headLength += chunk.length;
     }
   } catch (error) {
@@ -75,15 +85,15 @@ export async function openTarStream(input: NodeJS.ReadableStream | Readable, tot
     whole.close();
     throw error;
   }
-  pipeline(Readable.from(chunksOf(whole), { objectMode: false, highWaterMark: STREAM_HIGH_WATER_MARK }), decoder, () => {
+  pipeline(Readable.from(chunksOf(whole, kept), { objectMode: false, highWaterMark: STREAM_HIGH_WATER_MARK }), decoder, () => {
     // Errors reach the reader through the decoder, which pipeline destroys with them.
   });
   return { compression, entries: tarEntries(streamChunkSource(decoder)), bytesRead: raw.bytesRead, totalBytes };
 }
 
-async function* chunksOf(source: ChunkSource): AsyncGenerator<Buffer> {
+async function* chunksOf(source: ChunkSource, kept: (chunk: Buffer) => Buffer): AsyncGenerator<Buffer> {
   try {
-    for (let chunk = await source.read(); chunk !== undefined; chunk = await source.read()) yield chunk;
+    for (let chunk = await source.read(); chunk !== undefined; chunk = await source.read()) yield kept(chunk);
   } finally {
     source.close();
   }
