@@ -27,16 +27,34 @@ export interface ProbeJob {
 
 export type ProbeReply = { id: number; file: ScannedFile } | { id: number; error: { message: string; kind?: string; subject?: string } };
 
-interface PoolWorker {
-  worker: Worker;
-  jobs: Map<number, { size: number; resolve: (file: ScannedFile) => void; reject: (error: unknown) => void }>;
-  /** Bytes of the jobs handed over and not yet answered. */
-  backlog: number;
+/**
+ * What a worker is sent: one job, or a list it shares with the other threads, each taking the
+ * next unclaimed job by incrementing `next` (shared memory) until none is left.
+ */
+export type ProbeMessage = { job: ProbeJob } | { jobs: ProbeJob[]; next: Int32Array };
+
+interface PendingJob {
+  resolve: (file: ScannedFile) => void;
+  reject: (error: unknown) => void;
 }
 
+interface PoolWorker {
+  worker: Worker;
+  /** Single jobs handed to this worker and not yet answered. */
+  jobs: number;
+}
+
+/** Jobs shared by the workers and the calling thread (see ProbePool.share). */
+export interface SharedJobs {
+  /** Takes the next job for the calling thread: its index, or undefined when every job is taken. */
+  claim(): number | undefined;
+  /** The result of a job a worker took (never settles for one the caller claimed). */
+  result(index: number): Promise<ScannedFile>;
+}
 
 export class ProbePool {
   private readonly workers: PoolWorker[] = [];
+  private readonly pending = new Map<number, PendingJob>();
   private nextId = 0;
   private closed = false;
 
@@ -53,62 +71,93 @@ export class ProbePool {
     return new ProbePool(script, size);
   }
 
-  /**
-   * Whether a file of `size` bytes is better handed to a worker than probed on the main thread:
-   * when some worker has at most that many bytes still to do. Its backlog counts the file it is
-   * on as a whole, though part of it is done, so it will likely be free before the main thread
-   * would be done with this file: one file queued behind the current one keeps a worker from
-   * idling between files, and over a run of similar layers the threads stay about equally busy.
-   */
-  hasRoom(size: number): boolean {
-    if (this.closed) return false;
-    return this.workers.length < this.size || this.workers.some((entry) => entry.backlog <= size);
+  /** Starts the workers now, so that their start-up overlaps the caller's work. */
+  warmUp(): void {
+    while (!this.closed && this.workers.length < this.size) this.spawn();
   }
 
+  /** Whether a worker is (or can be started) with nothing to do. */
+  hasIdleWorker(): boolean {
+    if (this.closed) return false;
+    return this.workers.length < this.size || this.workers.some((entry) => entry.jobs === 0);
+  }
+
+  /** Hands one job to an idle worker (or the least busy one). */
   probe(job: Omit<ProbeJob, "id">): Promise<ScannedFile> {
     if (this.closed) return Promise.reject(new LadingError("io", "probe pool is closed"));
-    const entry = this.pick();
+    const entry = this.workers.find((candidate) => candidate.jobs === 0) ?? (this.workers.length < this.size ? this.spawn() : this.leastBusy());
     const id = this.nextId++;
-    return new Promise<ScannedFile>((resolve, reject) => {
-      entry.jobs.set(id, { size: job.size, resolve, reject });
-      entry.backlog += job.size;
-      entry.worker.postMessage({ ...job, id } satisfies ProbeJob);
-    });
+    const done = this.expect(id);
+    entry.jobs++;
+    const settled = (): void => {
+      entry.jobs--;
+    };
+    done.then(settled, settled);
+    entry.worker.postMessage({ job: { ...job, id } } satisfies ProbeMessage);
+    return done;
+  }
+
+  /**
+   * Shares `jobs` between every worker and the caller: each thread takes the next job not yet
+   * taken, in the order given, when it is free. A worker busy with a single job joins when done
+   * with it. No thread waits on another to be handed work, so they finish within one job of each
+   * other (largest jobs first keeps that last one small).
+   */
+  share(jobs: Omit<ProbeJob, "id">[]): SharedJobs {
+    const next = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+    const numbered = jobs.map((job) => ({ ...job, id: this.nextId++ }));
+    const results = numbered.map((job) => this.expect(job.id));
+    for (const result of results) result.catch(() => undefined); // a job the caller claims is never answered
+    if (!this.closed) {
+      this.warmUp();
+      for (const entry of this.workers) entry.worker.postMessage({ jobs: numbered, next } satisfies ProbeMessage);
+    }
+    return {
+      claim: () => {
+        const index = Atomics.add(next, 0, 1);
+        if (index >= numbered.length) return undefined;
+        this.pending.delete((numbered[index] as ProbeJob).id);
+        return index;
+      },
+      result: (index) => results[index] as Promise<ScannedFile>,
+    };
   }
 
   /** Stops every worker; jobs still in flight reject. */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.workers.map((entry) => entry.worker.terminate()));
+    this.failAll(new LadingError("io", "probe pool is closed"));
   }
 
-  private pick(): PoolWorker {
-    const idle = this.workers.find((entry) => entry.jobs.size === 0);
-    if (idle) return idle;
-    if (this.workers.length < this.size) return this.spawn();
-    return this.workers.reduce((least, entry) => (entry.backlog < least.backlog ? entry : least));
+  private expect(id: number): Promise<ScannedFile> {
+    return new Promise<ScannedFile>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+  }
+
+  private leastBusy(): PoolWorker {
+    return this.workers.reduce((least, entry) => (entry.jobs < least.jobs ? entry : least));
+  }
+
+  /** A worker that fails leaves its jobs, and those it might have taken from a shared list, unanswered: all fail. */
+  private failAll(error: unknown): void {
+    for (const job of this.pending.values()) job.reject(error);
+    this.pending.clear();
   }
 
   private spawn(): PoolWorker {
     const worker = new Worker(this.script);
-    const entry: PoolWorker = { worker, jobs: new Map(), backlog: 0 };
-    const failAll = (error: unknown): void => {
-      for (const job of entry.jobs.values()) job.reject(error);
-      entry.jobs.clear();
-      entry.backlog = 0;
-    };
+    const entry: PoolWorker = { worker, jobs: 0 };
     worker.on("message", (reply: ProbeReply) => {
-      const job = entry.jobs.get(reply.id);
+      const job = this.pending.get(reply.id);
       if (job === undefined) return;
-      entry.jobs.delete(reply.id);
-      entry.backlog -= job.size;
+      this.pending.delete(reply.id);
       if ("error" in reply) {
         const kind = (reply.error.kind ?? "io") as ErrorKind;
         job.reject(new LadingError(kind, reply.error.message, reply.error.subject === undefined ? undefined : { subject: reply.error.subject }));
       } else job.resolve(revive(reply.file));
     });
-    worker.on("error", failAll);
-    worker.on("exit", (code) => failAll(new LadingError("io", `probe worker stopped (exit code ${code})`)));
+    worker.on("error", (error) => this.failAll(error));
+    worker.on("exit", (code) => this.failAll(new LadingError("io", `probe worker stopped (exit code ${code})`)));
     this.workers.push(entry);
     return entry;
   }

@@ -7,7 +7,7 @@ import { open } from "node:fs/promises";
 import { parentPort } from "node:worker_threads";
 import { fileChunkSource } from "../tar/chunk-source.js";
 import { probeFile, type BlobWriter } from "./probe.js";
-import type { ProbeJob, ProbeReply } from "./probe-pool.js";
+import type { ProbeJob, ProbeMessage, ProbeReply } from "./probe-pool.js";
 
 /** Two read buffers, not the default four: each worker's buffers count in the process's peak memory. */
 const WORKER_READ_BUFFERS = 2;
@@ -46,23 +46,35 @@ async function rangeWriter(path: string): Promise<BlobWriter> {
   };
 }
 
+/** Runs the job given, or takes jobs from the shared list until none is left; one job at a time. */
+async function handle(message: ProbeMessage, reply: (answer: ProbeReply) => void): Promise<void> {
+  if ("job" in message) {
+    reply(await answer(message.job));
+    return;
+  }
+  for (let index = Atomics.add(message.next, 0, 1); index < message.jobs.length; index = Atomics.add(message.next, 0, 1)) {
+    reply(await answer(message.jobs[index] as ProbeJob));
+  }
+}
+
+function answer(job: ProbeJob): Promise<ProbeReply> {
+  return run(job).catch((error: unknown) => {
+    const failure = error as { message?: unknown; kind?: unknown; subject?: unknown };
+    return {
+      id: job.id,
+      error: {
+        message: String(failure?.message ?? error),
+        ...(typeof failure?.kind === "string" ? { kind: failure.kind } : {}),
+        ...(typeof failure?.subject === "string" ? { subject: failure.subject } : {}),
+      },
+    };
+  });
+}
+
 const port = parentPort;
 if (port !== null) {
-  port.on("message", (job: ProbeJob) => {
-    run(job).then(
-      (reply) => port.postMessage(reply),
-      (error: unknown) => {
-        const failure = error as { message?: unknown; kind?: unknown; subject?: unknown };
-        const reply: ProbeReply = {
-          id: job.id,
-          error: {
-            message: String(failure?.message ?? error),
-            ...(typeof failure?.kind === "string" ? { kind: failure.kind } : {}),
-            ...(typeof failure?.subject === "string" ? { subject: failure.subject } : {}),
-          },
-        };
-        port.postMessage(reply);
-      },
-    );
+  let queue = Promise.resolve();
+  port.on("message", (message: ProbeMessage) => {
+    queue = queue.then(() => handle(message, (reply) => port.postMessage(reply)));
   });
 }

@@ -41,6 +41,8 @@ export async function readArchive(source: OpenedSource, options: ReadOptions = {
   const scanned = await scanEntries(source.entries, source.compression, {
     onEntriesRead: () => {
       graphModule = import("./graph.js");
+      // zod too, while workers probe the last files (they take more of them meanwhile).
+      void import("../core/schemas.js").then(({ loadSchemaLibrary }) => setImmediate(loadSchemaLibrary));
     },
     maxJsonBytes: Math.max(limits.maxJsonBytes, limits.maxManifestJsonBytes),
     maxLayerBytes: limits.maxLayerBytes,

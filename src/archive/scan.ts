@@ -1,11 +1,12 @@
-import { open } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { invalid } from "../core/errors.js";
 import { COMPRESSION_SNIFF_BYTES, detectCompression, type Compression } from "../tar/compression.js";
 import type { TarBody } from "../tar/reader.js";
 import { safeEntryName } from "../tar/entry-name.js";
 import type { ScannedArchive, ScannedFile, ScannedLink } from "./model.js";
 import { probeFile, type BlobWriter, type ProbeLimits } from "./probe.js";
-import { ProbePool } from "./probe-pool.js";
+import { ProbePool, type ProbeJob } from "./probe-pool.js";
+import { fileChunkSource } from "../tar/chunk-source.js";
 
 /** An entry of an archive, from a tar stream or from a directory on disk. */
 export interface ArchiveEntry {
@@ -30,7 +31,10 @@ export interface ScanOptions extends ProbeLimits {
   openWriter?: (name: string, size: number, location?: FileLocation) => Promise<BlobWriter | undefined>;
   /** Probe large files on disk in worker threads (default true). */
   parallel?: boolean;
-  /** Called once every entry has been seen, while workers may still be probing the last files. */
+  /**
+   * Called once every entry has been seen, before the files held for the end are probed: work
+   * this thread does then is balanced by the workers taking more of those files.
+   */
   onEntriesRead?: () => void;
 }
 
@@ -68,8 +72,11 @@ export async function scanEntries(
   const files = new Map<string, ScannedFile | Promise<ScannedFile>>();
   const links = new Map<string, ScannedLink>();
   const parentDirs = new Set<string>();
+  const held: HeldProbe[] = [];
+  const duplicates: Promise<void>[] = [];
   let pool: ProbePool | undefined;
   let poolTried = options.parallel === false;
+  let archiveSized = false;
   let workerProbes = 0;
 
   /** First occurrence kept; the same content again is accepted, different content refused. */
@@ -80,8 +87,16 @@ export async function scanEntries(
       for (const ancestor of ancestorsOf(name)) parentDirs.add(ancestor);
       return;
     }
-    const [first, again] = await Promise.all([earlier, probed]);
-    if (first?.digest !== again.digest) throw invalid(`duplicate entry ${JSON.stringify(name)} with different content`, name);
+    if (!(earlier instanceof Promise) && !(probed instanceof Promise)) {
+      if (earlier?.digest !== probed.digest) throw invalid(`duplicate entry ${JSON.stringify(name)} with different content`, name);
+      return;
+    }
+    // Compared once both are probed: a held probe is not done before the archive has been read.
+    const compared = Promise.all([earlier, probed]).then(([first, again]) => {
+      if (first?.digest !== again.digest) throw invalid(`duplicate entry ${JSON.stringify(name)} with different content`, name);
+    });
+    compared.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+    duplicates.push(compared);
   };
 
   try {
@@ -108,65 +123,182 @@ export async function scanEntries(
         continue;
       }
 
-      // The body is pulled, so nothing is read (and nothing can fail) until a probe asks.
-      const writer = options.openWriter ? await options.openWriter(name, entry.size, entry.location) : undefined;
       const location = entry.location;
-      if (location !== undefined && entry.size >= PARALLEL_AT_LEAST && (writer === undefined || writer.delegate !== undefined)) {
-        if (!poolTried) {
+      if (!poolTried && location !== undefined) {
+        // Started at the first file on disk when that file (a tar archive) is large, so that the
+        // workers are ready by the time its first large entry comes; else at the first large file.
+        const large = entry.size >= PARALLEL_AT_LEAST || (!archiveSized && (await worthWorkers(location)));
+        archiveSized = true;
+        if (large) {
           poolTried = true;
           pool = ProbePool.create();
+          pool?.warmUp();
         }
-        if (pool?.hasRoom(entry.size) && (options.decompress === false || (await uncompressedAt(location)))) {
-          const probed = probeInWorker(pool, name, entry.size, location, options, writer);
+      }
+      const parallel = pool !== undefined && location !== undefined && entry.size >= PARALLEL_AT_LEAST;
+      // The body is pulled, so nothing is read (and nothing can fail) until a probe asks.
+      const [opened, sniffed] = await Promise.allSettled([
+        options.openWriter ? options.openWriter(name, entry.size, location) : undefined,
+        parallel && options.decompress !== false ? uncompressedAt(location) : true,
+      ]);
+      if (opened.status === "rejected") throw opened.reason;
+      const writer = opened.value;
+      if (sniffed.status === "rejected") {
+        await writer?.abort();
+        throw sniffed.reason;
+      }
+      const plain = sniffed.value;
+      if (pool !== undefined && location !== undefined && parallel && plain && (writer === undefined || writer.delegate !== undefined)) {
+        // Its body is skipped here; a worker probes it now if one is free, else it waits for the
+        // end of the archive, when every thread takes its share of what is left.
+        if (pool.hasIdleWorker()) {
+          const probed = probeInWorker(pool.probe(workerJob(name, entry.size, location, options, writer)), name, entry.size, writer);
           probed.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
           await register(name, probed);
           workerProbes++;
-          continue;
+        } else {
+          const probe = holdProbe(name, entry.size, location, writer);
+          held.push(probe);
+          await register(name, probe.done);
         }
+        continue;
       }
       const file = await probeFile(name, entry.body, options, writer);
       checkSize(name, file, entry.size);
       await register(name, file);
     }
     options.onEntriesRead?.();
+    if (pool !== undefined && held.length > 0) workerProbes += await probeHeld(pool, held, options);
     const settled = new Map<string, ScannedFile>();
     for (const [name, probed] of files) settled.set(name, await probed);
+    for (const compared of duplicates) await compared;
     return { files: settled, links, byDigest: indexByDigest(settled), compression, workerProbes };
   } catch (error) {
     // Workers still copying into ingest files stop before their writers are aborted.
     await pool?.close();
-    await Promise.allSettled(files.values());
+    for (const probe of held) await probe.cancel(error);
+    await Promise.allSettled([...files.values(), ...duplicates]);
     throw error;
   } finally {
     await pool?.close();
   }
 }
 
-async function probeInWorker(
-  pool: ProbePool,
-  name: string,
-  size: number,
-  location: FileLocation,
-  limits: ProbeLimits,
-  writer: BlobWriter | undefined,
-): Promise<ScannedFile> {
+/** A file smaller than this cannot hold a large entry and anything else. */
+const WORKERS_FOR_FILES_OF = 2 * PARALLEL_AT_LEAST;
+
+/** Whether the file an entry lies in is large enough to start the workers before a large entry is met. */
+async function worthWorkers(location: FileLocation): Promise<boolean> {
+  const info = await stat(location.path).catch(() => undefined);
+  return info !== undefined && info.size >= WORKERS_FOR_FILES_OF;
+}
+
+/** A large file on disk whose probe waits until the whole archive has been read. */
+interface HeldProbe {
+  name: string;
+  size: number;
+  location: FileLocation;
+  writer: BlobWriter | undefined;
+  done: Promise<ScannedFile>;
+  settle(result: Promise<ScannedFile>): void;
+  /** Fails a probe not yet settled, aborting its writer. */
+  cancel(error: unknown): Promise<void>;
+}
+
+function holdProbe(name: string, size: number, location: FileLocation, writer: BlobWriter | undefined): HeldProbe {
+  let resolve!: (file: ScannedFile) => void;
+  let reject!: (error: unknown) => void;
+  const done = new Promise<ScannedFile>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  done.catch(() => undefined); // awaited by the caller; a failure must not go unhandled meanwhile
+  let settled = false;
+  return {
+    name,
+    size,
+    location,
+    writer,
+    done,
+    settle(result) {
+      settled = true;
+      result.then(resolve, reject);
+    },
+    async cancel(error) {
+      if (settled) return;
+      settled = true;
+      await writer?.abort();
+      reject(error);
+    },
+  };
+}
+
+/**
+ * Probes the held files, largest first, on the workers and on this thread together, each taking
+ * the next file when done with its last. Returns how many the workers took.
+ */
+async function probeHeld(pool: ProbePool, held: HeldProbe[], limits: ProbeLimits): Promise<number> {
+  held.sort((a, b) => b.size - a.size);
+  const shared = pool.share(held.map((probe) => workerJob(probe.name, probe.size, probe.location, limits, probe.writer)));
+  const mine = new Set<number>();
+  for (let index = shared.claim(); index !== undefined; index = shared.claim()) {
+    mine.add(index);
+    const probe = held[index] as HeldProbe;
+    const body = await openRange(probe.location, probe.size);
+    const probed = probeFile(probe.name, body, limits, probe.writer).then((file) => {
+      checkSize(probe.name, file, probe.size);
+      return file;
+    });
+    probe.settle(probed);
+    // A failure is reported in archive order with the others, once every file has settled.
+    if ((await probed.then(() => true, () => false)) === false) break;
+  }
+  held.forEach((probe, index) => {
+    if (!mine.has(index)) probe.settle(probeInWorker(shared.result(index), probe.name, probe.size, probe.writer));
+  });
+  return held.length - mine.size;
+}
+
+/** The bytes of a file on disk, as a probe's body. */
+async function openRange(location: FileLocation, size: number): Promise<AsyncIterable<Buffer>> {
+  const source = fileChunkSource(await open(location.path, "r"), undefined, undefined, { start: location.offset, length: size });
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: async (): Promise<IteratorResult<Buffer>> => {
+        const chunk = await source.read();
+        return chunk === undefined ? { done: true, value: undefined } : { done: false, value: chunk };
+      },
+      return: async (): Promise<IteratorResult<Buffer>> => {
+        source.close();
+        return { done: true, value: undefined };
+      },
+    }),
+  };
+}
+
+function workerJob(name: string, size: number, location: FileLocation, limits: ProbeLimits, writer: BlobWriter | undefined): Omit<ProbeJob, "id"> {
   const delegate = writer?.delegate;
+  return {
+    name,
+    path: location.path,
+    offset: location.offset,
+    size,
+    limits: { maxJsonBytes: limits.maxJsonBytes, maxLayerBytes: limits.maxLayerBytes, ...(limits.decompress === false ? { decompress: false } : {}) },
+    ...(delegate?.path !== undefined ? { writeTo: delegate.path } : {}),
+  };
+}
+
+/** Completes a file a worker probed: its size checked, and its writer told what the worker wrote. */
+async function probeInWorker(result: Promise<ScannedFile>, name: string, size: number, writer: BlobWriter | undefined): Promise<ScannedFile> {
   let file: ScannedFile;
   try {
-    file = await pool.probe({
-      name,
-      path: location.path,
-      offset: location.offset,
-      size,
-      limits: { maxJsonBytes: limits.maxJsonBytes, maxLayerBytes: limits.maxLayerBytes, ...(limits.decompress === false ? { decompress: false } : {}) },
-      ...(delegate?.path !== undefined ? { writeTo: delegate.path } : {}),
-    });
+    file = await result;
     checkSize(name, file, size);
   } catch (error) {
     await writer?.abort();
     throw error;
   }
-  delegate?.wrote(file.size);
+  writer?.delegate?.wrote(file.size);
   await writer?.close(file);
   return file;
 }

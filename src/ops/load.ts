@@ -67,6 +67,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
   const ingests = new Map<string, Ingest>(); // by entry name
   const spare: Ingest[] = [];
   let storedBySize: Promise<Map<number, string[]>> | undefined;
+  const storedHeads = new Map<string, Promise<Buffer | undefined>>();
   const writeToIngest = async (): Promise<BlobWriter> => {
     const ingest = await store.content.openIngest({ digestedByCaller: true });
     return {
@@ -89,7 +90,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
       storedBySize ??= store.content.digestsBySize();
       const candidates = (await storedBySize).get(size) ?? [];
       if (candidates.length > 0 && location !== undefined) {
-        const matched = await matchingPrefix(store, candidates, size, location);
+        const matched = await matchingPrefix(store, storedHeads, candidates, size, location);
         if (matched.length > 0) return expectStored(name, matched);
       } else if (candidates.length > 0) return new StoredBlobMatcher(store, candidates, size, writeToIngest);
     }
@@ -178,8 +179,15 @@ class StoredBlobMatcher implements BlobWriter {
   }
 }
 
-/** The stored blobs among `candidates` whose first bytes equal those of the file at `location`. */
-async function matchingPrefix(store: Store, candidates: string[], size: number, location: FileLocation): Promise<string[]> {
+/** How many first bytes of a stored blob are kept to rule it out before reading MATCH_PREFIX_BYTES of it. */
+const MATCH_HEAD_BYTES = 4096;
+
+/**
+ * The stored blobs among `candidates` whose first bytes equal those of the file at `location`.
+ * Each candidate's first few KiB are read once per load (`heads`): the layers of an image often
+ * have the same size (every one a candidate for every other), and their first bytes differ.
+ */
+async function matchingPrefix(store: Store, heads: Map<string, Promise<Buffer | undefined>>, candidates: string[], size: number, location: FileLocation): Promise<string[]> {
   const ours = Buffer.alloc(Math.min(size, MATCH_PREFIX_BYTES));
   const handle = await open(location.path, "r");
   try {
@@ -187,9 +195,17 @@ async function matchingPrefix(store: Store, candidates: string[], size: number, 
   } finally {
     await handle.close();
   }
+  const ourHead = ours.subarray(0, MATCH_HEAD_BYTES);
   const theirs = Buffer.alloc(ours.length);
   const matched: string[] = [];
   for (const digest of candidates) {
+    let head = heads.get(digest);
+    if (head === undefined) {
+      const bytes = Buffer.alloc(ourHead.length);
+      head = store.content.readAt(digest, 0, bytes).then((got) => (got === bytes.length ? bytes : undefined), () => undefined);
+      heads.set(digest, head);
+    }
+    if (!(await head)?.equals(ourHead)) continue;
     const got = await store.content.readAt(digest, 0, theirs).catch(() => -1);
     if (got === theirs.length && theirs.equals(ours)) matched.push(digest);
   }

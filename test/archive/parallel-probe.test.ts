@@ -132,6 +132,41 @@ describe("probing in worker threads", () => {
     expect(await readdir(join(root, "ingest"))).toEqual([]);
   });
 
+  it("shares the large files left at the end between the workers and the main thread", async () => {
+    const layers = ["p", "q", "r", "s", "t"].map((seed) => bigLayer(seed));
+    const path = await writeArchive(legacyItems(layers));
+    const [parallel, serial] = [await scan(path, true), await scan(path, false)];
+    expect(parallel.workerProbes).toBeGreaterThanOrEqual(1);
+    expect(parallel.workerProbes).toBeLessThanOrEqual(4); // the main thread took at least one
+    expect([...parallel.files.entries()]).toEqual([...serial.files.entries()]);
+
+    const root = await tempDir();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(path));
+    for (const layer of layers) expect(sha256(await readFile(join(root, "blobs", "sha256", hex(sha256(layer)))))).toBe(sha256(layer));
+    expect(await readdir(join(root, "ingest"))).toEqual([]);
+    expect((await fsckStore(store)).problems).toEqual([]);
+  });
+
+  it("cancels the large files held for the end when the archive turns out truncated", async () => {
+    const layers = ["u", "v", "w", "x"].map((seed) => bigLayer(seed));
+    const whole = buildTar(legacyItems(layers));
+    const lastLayerData = 3 * (3 * 512 + (layers[0] as Buffer).length) + 3 * 512;
+    const cut = whole.subarray(0, lastLayerData + 2 * MiB);
+    const path = await writeArchive(cut);
+    const message = `unexpected end of archive in entry "${"4".repeat(64)}/layer.tar" (got ${2 * MiB} of ${(layers[3] as Buffer).length} bytes)`;
+    expect(await failureOf(scan(path, true))).toBe(message);
+    expect(await failureOf(scan(path, false))).toBe(message);
+
+    const root = await tempDir();
+    const store = await Store.open(root);
+    const listing = async (): Promise<string[]> => (await readdir(root, { recursive: true })).sort();
+    const before = await listing();
+    expect(await failureOf(loadArchive(store, await openArchivePath(path)))).toBe(message);
+    expect(await listing()).toEqual(before);
+    expect(await readdir(join(root, "ingest"))).toEqual([]);
+  });
+
   it("refuses a large name given twice with different content, and accepts it twice the same", async () => {
     const twice = (second: Buffer): TarItem[] => [
       { type: "file", name: "layer.tar", content: LAYERS[0] as Buffer },
