@@ -183,8 +183,26 @@ function parseTokenResponse(body: Buffer, context: string): CachedToken {
   return { value, expiresAt: Date.now() + lifetime * 1000 - EXPIRY_MARGIN_MS };
 }
 
+/**
+ * The scopes of both lists, one per resource with the union of its actions in first-seen order:
+ * a challenge's `repository:x:push,pull` and our `repository:x:pull,push` are one scope, not two.
+ */
 function mergeScopes(a: readonly string[], b: readonly string[]): string[] {
-  return [...new Set([...a, ...b].filter((s) => s !== ""))];
+  const actionsByResource = new Map<string, Set<string>>();
+  const verbatim: string[] = [];
+  for (const scope of [...a, ...b]) {
+    if (scope === "") continue;
+    const split = scope.lastIndexOf(":");
+    if (split <= scope.indexOf(":")) {
+      if (!verbatim.includes(scope)) verbatim.push(scope);
+      continue;
+    }
+    const resource = scope.slice(0, split);
+    const actions = actionsByResource.get(resource) ?? new Set<string>();
+    for (const action of scope.slice(split + 1).split(",")) if (action !== "") actions.add(action);
+    actionsByResource.set(resource, actions);
+  }
+  return [...[...actionsByResource].map(([resource, actions]) => `${resource}:${[...actions].join(",")}`), ...verbatim];
 }
 
 function scopeKey(scopes: readonly string[]): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseChallenges } from "../../src/registry/auth.js";
+import { parseChallenges, RegistryAuth } from "../../src/registry/auth.js";
 
 describe("parseChallenges", () => {
   it("reads distribution's bearer challenge with a multi-scope quoted value", () => {
@@ -42,5 +42,24 @@ describe("parseChallenges", () => {
 
   it("keeps an unterminated quoted value up to the end", () => {
     expect(parseChallenges('Bearer realm="https://t/token')).toEqual([{ scheme: "bearer", params: { realm: "https://t/token" } }]);
+  });
+});
+
+describe("RegistryAuth.learn", () => {
+  it("merges the challenge's scopes into those asked, one scope per resource with every action once", async () => {
+    const auth = new RegistryAuth({
+      registryHost: "registry.example.com",
+      credentials: async () => undefined,
+      transport: undefined as never, // learn() makes no request
+      attempts: 1,
+      baseDelayMs: 0,
+    });
+    const challenge = 'Bearer realm="https://auth.example.com/token",service="r",scope="repository:x:push,pull repository:y:pull repository:z:delete"';
+    expect(await auth.learn([challenge], ["repository:x:pull,push", "repository:y:pull"])).toEqual([
+      "repository:x:pull,push",
+      "repository:y:pull",
+      "repository:z:delete",
+    ]);
+    expect(await auth.learn(['Bearer realm="https://a/t",scope="registry:catalog:*"'], ["repository(plugin):p:pull"])).toEqual(["repository(plugin):p:pull", "registry:catalog:*"]);
   });
 });
