@@ -124,10 +124,10 @@ export async function scanEntries(
       }
 
       const location = entry.location;
-      if (!poolTried && location !== undefined) {
+      if (!poolTried && (location !== undefined || entry.size >= PARALLEL_AT_LEAST)) {
         // Started at the first file on disk when that file (a tar archive) is large, so that the
         // workers are ready by the time its first large entry comes; else at the first large file.
-        const large = entry.size >= PARALLEL_AT_LEAST || (!archiveSized && (await worthWorkers(location)));
+        const large = entry.size >= PARALLEL_AT_LEAST || (location !== undefined && !archiveSized && (await worthWorkers(location)));
         archiveSized = true;
         if (large) {
           poolTried = true;
@@ -161,6 +161,24 @@ export async function scanEntries(
           held.push(probe);
           await register(name, probe.done);
         }
+        continue;
+      }
+      const ingestPath = writer?.delegate?.path;
+      if (pool !== undefined && location === undefined && entry.size >= PARALLEL_AT_LEAST && ingestPath !== undefined && pool.hasIdleWorker()) {
+        // A stream: this thread writes the body into the ingest file, and a worker probes that
+        // file while this thread goes on with the stream (unless the body is compressed, see
+        // uncompressedAt: then it is probed here as it passes).
+        const written = await writeThrough(name, entry.body, options, writer as BlobWriter, ingestPath);
+        if ("job" in written) {
+          const probed = probeInWorker(pool.probe(written.job), name, entry.size, writer, false);
+          probed.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+          await register(name, probed);
+          workerProbes++;
+          continue;
+        }
+        const file = await probeFile(name, written.body, options, writer);
+        checkSize(name, file, entry.size);
+        await register(name, file);
         continue;
       }
       const file = await probeFile(name, entry.body, options, writer);
@@ -288,8 +306,63 @@ function workerJob(name: string, size: number, location: FileLocation, limits: P
   };
 }
 
+/**
+ * Writes a body into its ingest file without probing it, when it starts uncompressed (or nothing
+ * is decompressed), and returns the job that probes the file written. A compressed body is left
+ * to be probed here as it passes (see uncompressedAt): then the body to probe is returned, its
+ * first bytes (already taken, to look at) handed out again.
+ */
+async function writeThrough(
+  name: string,
+  body: TarBody,
+  limits: ProbeLimits,
+  writer: BlobWriter,
+  ingestPath: string,
+): Promise<{ job: Omit<ProbeJob, "id"> } | { body: AsyncIterable<Buffer> }> {
+  // A chunk is valid only until the next is asked for: those taken to reach the sniff length are copied.
+  const head: Buffer[] = [];
+  let headLength = 0;
+  let chunk: Buffer | undefined;
+  try {
+    chunk = await body.next();
+    while (chunk !== undefined && headLength + chunk.length < COMPRESSION_SNIFF_BYTES) {
+      head.push(Buffer.from(chunk));
+      headLength += chunk.length;
+      chunk = await body.next();
+    }
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+  const taken = chunk === undefined ? head : [...head, chunk];
+  if (limits.decompress !== false && detectCompression(Buffer.concat(taken)) !== "none") {
+    return { body: replayed(taken, body) };
+  }
+  let size = 0;
+  try {
+    for (const piece of taken) {
+      await writer.write(piece);
+      size += piece.length;
+    }
+    for (let next = await body.next(); next !== undefined; next = await body.next()) {
+      await writer.write(next);
+      size += next.length;
+    }
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+  return { job: workerJob(name, size, { path: ingestPath, offset: 0 }, limits, undefined) };
+}
+
+/** `first`, then the rest of `body`. */
+async function* replayed(first: Buffer[], body: TarBody): AsyncGenerator<Buffer> {
+  yield* first;
+  for (let next = await body.next(); next !== undefined; next = await body.next()) yield next;
+}
+
 /** Completes a file a worker probed: its size checked, and its writer told what the worker wrote. */
-async function probeInWorker(result: Promise<ScannedFile>, name: string, size: number, writer: BlobWriter | undefined): Promise<ScannedFile> {
+async function probeInWorker(result: Promise<ScannedFile>, name: string, size: number, writer: BlobWriter | undefined, wroteElsewhere = true): Promise<ScannedFile> {
   let file: ScannedFile;
   try {
     file = await result;
@@ -298,7 +371,7 @@ async function probeInWorker(result: Promise<ScannedFile>, name: string, size: n
     await writer?.abort();
     throw error;
   }
-  writer?.delegate?.wrote(file.size);
+  if (wroteElsewhere) writer?.delegate?.wrote(file.size);
   await writer?.close(file);
   return file;
 }

@@ -74,6 +74,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
       write: (chunk) => ingest.write(chunk),
       close: async (file: ScannedFile) => {
         ingest.setDigest(file.digest);
+        ingest.flushAhead();
         if (ingests.has(file.name)) spare.push(ingest);
         else ingests.set(file.name, ingest);
       },

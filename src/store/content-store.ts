@@ -54,6 +54,11 @@ export interface Ingest {
    * (or process) wrote `size` bytes into `path`. Call before finish().
    */
   wroteElsewhere(size: number): void;
+  /**
+   * Every byte is written: starts flushing them to disk now, so that commit's fsync finds little
+   * left, and the disk works while the rest of a load is being read. Optional.
+   */
+  flushAhead(): void;
   /** A Writable over write(), for pipeline(); ending it does not finish the ingest. */
   readonly writable: Writable;
   /**
@@ -138,6 +143,8 @@ class FileIngest implements Ingest {
   private finishing: Promise<IngestResult> | undefined;
   private committedDigest: string | undefined;
   private writableStream: Writable | undefined;
+  /** The flush flushAhead started, and the size it covers. */
+  private flushing: { done: Promise<void>; size: number } | undefined;
 
   constructor(
     private readonly store: ContentStore,
@@ -264,9 +271,17 @@ class FileIngest implements Ingest {
     return undefined;
   }
 
+  flushAhead(): void {
+    if (this.state !== "open" || this.flushing !== undefined) return;
+    const done = Promise.allSettled([...this.pending]).then(() => fsyncPath(this.path));
+    done.catch(() => undefined); // awaited by syncFile; an ingest aborted meanwhile never is
+    this.flushing = { done, size: this.size };
+  }
+
   /** fsyncs the finished ingest file (reopened read-only: fine on Linux and macOS, not on Windows). */
   async syncFile(): Promise<void> {
-    await fsyncPath(this.path);
+    if (this.flushing !== undefined && this.flushing.size === this.size) await this.flushing.done;
+    else await fsyncPath(this.path);
   }
 
   /**

@@ -2,6 +2,7 @@
 // seeks over them: the results, the errors and what a load stores must be exactly those of a read
 // on the main thread alone.
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -9,7 +10,7 @@ import { gzipSync } from "node:zlib";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { readArchive } from "../../src/archive/read.js";
 import { scanEntries } from "../../src/archive/scan.js";
-import { openArchivePath } from "../../src/archive/source.js";
+import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { verifyArchive } from "../../src/ops/verify.js";
 import { Store } from "../../src/store/store.js";
@@ -215,5 +216,64 @@ describe("probing in worker threads", () => {
     const [parallel, serial] = [await readArchive(await openArchivePath(path)), await readArchive(await openArchivePath(path), { parallel: false })];
     expect(parallel.roots.map((root) => root.descriptor)).toEqual(serial.roots.map((root) => root.descriptor));
     expect(parallel.problems).toEqual([]);
+  });
+
+  describe("a stream (the server's load, standard input)", () => {
+    const streamed = async (path: string) => openTarStream(createReadStream(path));
+
+    it("writes large uncompressed files through to the store while workers hash them, storing exactly what the file path stores", async () => {
+      const layers = ["m", "n", "o"].map((seed) => bigLayer(seed));
+      const path = await writeArchive(legacyItems(layers));
+      const root = await tempDir();
+      const store = await Store.open(root);
+      const result = await loadArchive(store, await streamed(path));
+      expect(result.images[0]?.tags).toEqual(["parallel/test:1"]);
+      for (const layer of layers) expect(sha256(await readFile(join(root, "blobs", "sha256", hex(sha256(layer)))))).toBe(sha256(layer));
+      expect(await readdir(join(root, "ingest"))).toEqual([]);
+      expect((await fsckStore(store)).problems).toEqual([]);
+
+      const scanned = await scanEntries((await streamed(path)).entries, "none", {
+        ...LIMITS,
+        openWriter: async () => {
+          const ingest = await store.content.openIngest({ digestedByCaller: true });
+          return { write: (chunk) => ingest.write(chunk), close: async () => ingest.abort(), abort: () => ingest.abort(), delegate: { path: ingest.path, wrote: () => undefined } };
+        },
+      });
+      expect(scanned.workerProbes).toBeGreaterThanOrEqual(1);
+      const serial = await scan(path, false);
+      expect([...scanned.files.entries()]).toEqual([...serial.files.entries()]);
+    });
+
+    it("probes a large compressed file of a stream on the main thread, its diff ID checked", async () => {
+      const content = filler("gz", 9 * MiB);
+      const gzipped = gzipSync(content, { level: 1 });
+      const path = await writeArchive([{ type: "file", name: "blobs/sha256/y", content: gzipped }]);
+      const root = await tempDir();
+      const store = await Store.open(root);
+      const scanned = await scanEntries((await streamed(path)).entries, "none", {
+        ...LIMITS,
+        openWriter: async () => {
+          const ingest = await store.content.openIngest({ digestedByCaller: true });
+          return { write: (chunk) => ingest.write(chunk), close: async () => ingest.abort(), abort: () => ingest.abort(), delegate: { path: ingest.path, wrote: () => undefined } };
+        },
+      });
+      expect(scanned.workerProbes).toBe(0);
+      expect(scanned.files.get("blobs/sha256/y")).toMatchObject({ digest: sha256(gzipped), compression: "gzip", diffId: sha256(content), size: gzipped.length });
+      expect(await readdir(join(root, "ingest"))).toEqual([]);
+    });
+
+    it("reports a stream cut inside a large file exactly as a file, and leaves the store as it was", async () => {
+      const whole = buildTar(legacyItems(LAYERS));
+      const cut = whole.subarray(0, 2 * (3 * 512 + (LAYERS[0] as Buffer).length) + 3 * 512 + 5 * MiB);
+      const path = await writeArchive(cut);
+      const message = `unexpected end of archive in entry "${"3".repeat(64)}/layer.tar" (got ${5 * MiB} of ${(LAYERS[2] as Buffer).length} bytes)`;
+      const root = await tempDir();
+      const store = await Store.open(root);
+      const listing = async (): Promise<string[]> => (await readdir(root, { recursive: true })).sort();
+      const before = await listing();
+      expect(await failureOf(loadArchive(store, await streamed(path)))).toBe(message);
+      expect(await failureOf(loadArchive(store, await openArchivePath(path)))).toBe(message);
+      expect(await listing()).toEqual(before);
+    });
   });
 });

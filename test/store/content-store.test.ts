@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmod, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, open, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ContentStore } from "../../src/store/content-store.js";
 import { ensureStoreLayout, storePaths, type StorePaths } from "../../src/store/root.js";
 
@@ -159,6 +159,36 @@ describe("ingest and commit", () => {
     expect(after.ino).toBe(before.ino);
     expect(after.mtimeMs).toBe(old.getTime());
     expect(await readdir(paths.ingest)).toEqual([]);
+  });
+
+  it("flushAhead starts the fsync that commit then waits for, and a later write makes commit fsync again", async () => {
+    const probe = await open(path.join(base, "probe"), "w");
+    const handlePrototype = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+    await probe.close();
+    const syncs = vi.spyOn(handlePrototype, "sync");
+    try {
+      const ingest = await ingestBytes(store, HELLO);
+      ingest.flushAhead();
+      ingest.flushAhead(); // once is enough
+      expect(await ingest.commit({ digest: HELLO_SHA256 })).toBe(HELLO_SHA256);
+      expect(syncs).toHaveBeenCalledTimes(2); // the file (flushed ahead) and its blob directory
+
+      syncs.mockClear();
+      const longer = await ingestBytes(store, HELLO);
+      longer.flushAhead();
+      await longer.write(Buffer.from("!"));
+      const digest = sha256(Buffer.concat([HELLO, Buffer.from("!")]));
+      expect(await longer.commit({ digest })).toBe(digest);
+      expect(syncs).toHaveBeenCalledTimes(3); // the early flush, the file again, the directory
+      expect(await readFile(store.blobPath(digest))).toEqual(Buffer.from("hello world!"));
+
+      const dropped = await ingestBytes(store, HELLO);
+      dropped.flushAhead();
+      await dropped.abort();
+      expect(await readdir(paths.ingest)).toEqual([]);
+    } finally {
+      syncs.mockRestore();
+    }
   });
 
   it("abort removes the ingest file and is idempotent", async () => {
