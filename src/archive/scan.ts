@@ -1,12 +1,22 @@
-import { open, stat } from "node:fs/promises";
 import { invalid } from "../core/errors.js";
-import { COMPRESSION_SNIFF_BYTES, detectCompression, type Compression } from "../tar/compression.js";
+import type { Compression } from "../tar/compression.js";
 import type { TarBody } from "../tar/reader.js";
 import { safeEntryName } from "../tar/entry-name.js";
 import type { ScannedArchive, ScannedFile, ScannedLink } from "./model.js";
 import { probeFile, type BlobWriter, type ProbeLimits } from "./probe.js";
-import { ProbePool, type ProbeJob } from "./probe-pool.js";
-import { fileChunkSource } from "../tar/chunk-source.js";
+import { ProbePool } from "./probe-pool.js";
+import {
+  checkSize,
+  holdProbe,
+  PARALLEL_AT_LEAST,
+  probeHeld,
+  probeInWorker,
+  uncompressedAt,
+  workerJob,
+  worthWorkers,
+  writeThrough,
+  type HeldProbe,
+} from "./worker-probes.js";
 
 /** An entry of an archive, from a tar stream or from a directory on disk. */
 export interface ArchiveEntry {
@@ -38,25 +48,6 @@ export interface ScanOptions extends ProbeLimits {
   onEntriesRead?: () => void;
 }
 
-/** Smaller files are probed on the main thread: handing them over costs more than it saves. */
-const PARALLEL_AT_LEAST = 8 * 1024 * 1024;
-
-/**
- * Whether a file on disk starts uncompressed. Only such files go to workers (unless nothing is
- * decompressed): a compressed one already keeps two threads busy (inflate in the thread pool,
- * hashing here), and two layers decompressing at once take the memory of a second decoder
- * (over 100 MB in all, measured).
- */
-async function uncompressedAt(location: FileLocation): Promise<boolean> {
-  const handle = await open(location.path, "r");
-  try {
-    const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
-    const { bytesRead } = await handle.read(head, 0, head.length, location.offset);
-    return detectCompression(head.subarray(0, bytesRead)) === "none";
-  } finally {
-    await handle.close();
-  }
-}
 
 /**
  * Reads every entry once. Files are probed (hashed, decompressed, sniffed); links are recorded
@@ -202,183 +193,6 @@ export async function scanEntries(
   }
 }
 
-/** A file smaller than this cannot hold a large entry and anything else. */
-const WORKERS_FOR_FILES_OF = 2 * PARALLEL_AT_LEAST;
-
-/** Whether the file an entry lies in is large enough to start the workers before a large entry is met. */
-async function worthWorkers(location: FileLocation): Promise<boolean> {
-  const info = await stat(location.path).catch(() => undefined);
-  return info !== undefined && info.size >= WORKERS_FOR_FILES_OF;
-}
-
-/** A large file on disk whose probe waits until the whole archive has been read. */
-interface HeldProbe {
-  name: string;
-  size: number;
-  location: FileLocation;
-  writer: BlobWriter | undefined;
-  done: Promise<ScannedFile>;
-  settle(result: Promise<ScannedFile>): void;
-  /** Fails a probe not yet settled, aborting its writer. */
-  cancel(error: unknown): Promise<void>;
-}
-
-function holdProbe(name: string, size: number, location: FileLocation, writer: BlobWriter | undefined): HeldProbe {
-  let resolve!: (file: ScannedFile) => void;
-  let reject!: (error: unknown) => void;
-  const done = new Promise<ScannedFile>((ok, fail) => {
-    resolve = ok;
-    reject = fail;
-  });
-  done.catch(() => undefined); // awaited by the caller; a failure must not go unhandled meanwhile
-  let settled = false;
-  return {
-    name,
-    size,
-    location,
-    writer,
-    done,
-    settle(result) {
-      settled = true;
-      result.then(resolve, reject);
-    },
-    async cancel(error) {
-      if (settled) return;
-      settled = true;
-      await writer?.abort();
-      reject(error);
-    },
-  };
-}
-
-/**
- * Probes the held files, largest first, on the workers and on this thread together, each taking
- * the next file when done with its last. Returns how many the workers took.
- */
-async function probeHeld(pool: ProbePool, held: HeldProbe[], limits: ProbeLimits): Promise<number> {
-  held.sort((a, b) => b.size - a.size);
-  const shared = pool.share(held.map((probe) => workerJob(probe.name, probe.size, probe.location, limits, probe.writer)));
-  const mine = new Set<number>();
-  for (let index = shared.claim(); index !== undefined; index = shared.claim()) {
-    mine.add(index);
-    const probe = held[index] as HeldProbe;
-    const body = await openRange(probe.location, probe.size);
-    const probed = probeFile(probe.name, body, limits, probe.writer).then((file) => {
-      checkSize(probe.name, file, probe.size);
-      return file;
-    });
-    probe.settle(probed);
-    // A failure is reported in archive order with the others, once every file has settled.
-    if ((await probed.then(() => true, () => false)) === false) break;
-  }
-  held.forEach((probe, index) => {
-    if (!mine.has(index)) probe.settle(probeInWorker(shared.result(index), probe.name, probe.size, probe.writer));
-  });
-  return held.length - mine.size;
-}
-
-/** The bytes of a file on disk, as a probe's body. */
-async function openRange(location: FileLocation, size: number): Promise<AsyncIterable<Buffer>> {
-  const source = fileChunkSource(await open(location.path, "r"), undefined, undefined, { start: location.offset, length: size });
-  return {
-    [Symbol.asyncIterator]: () => ({
-      next: async (): Promise<IteratorResult<Buffer>> => {
-        const chunk = await source.read();
-        return chunk === undefined ? { done: true, value: undefined } : { done: false, value: chunk };
-      },
-      return: async (): Promise<IteratorResult<Buffer>> => {
-        source.close();
-        return { done: true, value: undefined };
-      },
-    }),
-  };
-}
-
-function workerJob(name: string, size: number, location: FileLocation, limits: ProbeLimits, writer: BlobWriter | undefined): Omit<ProbeJob, "id"> {
-  const delegate = writer?.delegate;
-  return {
-    name,
-    path: location.path,
-    offset: location.offset,
-    size,
-    limits: { maxJsonBytes: limits.maxJsonBytes, maxLayerBytes: limits.maxLayerBytes, ...(limits.decompress === false ? { decompress: false } : {}) },
-    ...(delegate?.path !== undefined ? { writeTo: delegate.path } : {}),
-  };
-}
-
-/**
- * Writes a body into its ingest file without probing it, when it starts uncompressed (or nothing
- * is decompressed), and returns the job that probes the file written. A compressed body is left
- * to be probed here as it passes (see uncompressedAt): then the body to probe is returned, its
- * first bytes (already taken, to look at) handed out again.
- */
-async function writeThrough(
-  name: string,
-  body: TarBody,
-  limits: ProbeLimits,
-  writer: BlobWriter,
-  ingestPath: string,
-): Promise<{ job: Omit<ProbeJob, "id"> } | { body: AsyncIterable<Buffer> }> {
-  // A chunk is valid only until the next is asked for: those taken to reach the sniff length are copied.
-  const head: Buffer[] = [];
-  let headLength = 0;
-  let chunk: Buffer | undefined;
-  try {
-    chunk = await body.next();
-    while (chunk !== undefined && headLength + chunk.length < COMPRESSION_SNIFF_BYTES) {
-      head.push(Buffer.from(chunk));
-      headLength += chunk.length;
-      chunk = await body.next();
-    }
-  } catch (error) {
-    await writer.abort();
-    throw error;
-  }
-  const taken = chunk === undefined ? head : [...head, chunk];
-  if (limits.decompress !== false && detectCompression(Buffer.concat(taken)) !== "none") {
-    return { body: replayed(taken, body) };
-  }
-  let size = 0;
-  try {
-    for (const piece of taken) {
-      await writer.write(piece);
-      size += piece.length;
-    }
-    for (let next = await body.next(); next !== undefined; next = await body.next()) {
-      await writer.write(next);
-      size += next.length;
-    }
-  } catch (error) {
-    await writer.abort();
-    throw error;
-  }
-  return { job: workerJob(name, size, { path: ingestPath, offset: 0 }, limits, undefined) };
-}
-
-/** `first`, then the rest of `body`. */
-async function* replayed(first: Buffer[], body: TarBody): AsyncGenerator<Buffer> {
-  yield* first;
-  for (let next = await body.next(); next !== undefined; next = await body.next()) yield next;
-}
-
-/** Completes a file a worker probed: its size checked, and its writer told what the worker wrote. */
-async function probeInWorker(result: Promise<ScannedFile>, name: string, size: number, writer: BlobWriter | undefined, wroteElsewhere = true): Promise<ScannedFile> {
-  let file: ScannedFile;
-  try {
-    file = await result;
-    checkSize(name, file, size);
-  } catch (error) {
-    await writer?.abort();
-    throw error;
-  }
-  if (wroteElsewhere) writer?.delegate?.wrote(file.size);
-  await writer?.close(file);
-  return file;
-}
-
-function checkSize(name: string, file: ScannedFile, size: number): void {
-  if (file.size !== size) throw invalid(`entry ${JSON.stringify(name)}: size ${file.size} does not match its header (${size})`, name);
-}
 
 function indexByDigest(files: Map<string, ScannedFile>): Map<string, ScannedFile> {
   const byDigest = new Map<string, ScannedFile>();
