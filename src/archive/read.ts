@@ -35,14 +35,14 @@ export async function readArchive(source: OpenedSource, options: ReadOptions = {
     maxManifestJsonBytes: options.maxManifestJsonBytes ?? DEFAULT_LIMITS.maxManifestJsonBytes,
     maxLayerBytes: options.maxLayerBytes ?? DEFAULT_LIMITS.maxLayerBytes,
   };
-  // The schemas (zod) load only once the entries are read: they are neither held in memory nor
-  // paid for at start-up during the scan, and they load while workers finish the last files.
+  // The graph module and zod (~100 ms, ~15 MB) load once the entries are read and this thread
+  // has probed its share of the files: not at start-up, not beside this thread's read buffers,
+  // and while workers finish their last files rather than after.
   let graphModule: Promise<typeof import("./graph.js")> | undefined;
   const scanned = await scanEntries(source.entries, source.compression, {
     onEntriesRead: () => {
       graphModule = import("./graph.js");
-      // zod too, while workers probe the last files (they take more of them meanwhile).
-      void import("../core/schemas.js").then(({ loadSchemaLibrary }) => setImmediate(loadSchemaLibrary));
+      void import("../core/schemas.js").then(({ loadSchemaLibrary }) => loadSchemaLibrary());
     },
     maxJsonBytes: Math.max(limits.maxJsonBytes, limits.maxManifestJsonBytes),
     maxLayerBytes: limits.maxLayerBytes,

@@ -42,8 +42,8 @@ export interface ScanOptions extends ProbeLimits {
   /** Probe large files on disk in worker threads (default true). */
   parallel?: boolean;
   /**
-   * Called once every entry has been seen, before the files held for the end are probed: work
-   * this thread does then is balanced by the workers taking more of those files.
+   * Called once every entry has been seen and this thread has probed its share: it has nothing
+   * left to do but wait for the workers' last files.
    */
   onEntriesRead?: () => void;
 }
@@ -176,8 +176,8 @@ export async function scanEntries(
       checkSize(name, file, entry.size);
       await register(name, file);
     }
-    options.onEntriesRead?.();
     if (pool !== undefined && held.length > 0) workerProbes += await probeHeld(pool, held, options);
+    options.onEntriesRead?.();
     const settled = new Map<string, ScannedFile>();
     for (const [name, probed] of files) settled.set(name, await probed);
     for (const compared of duplicates) await compared;

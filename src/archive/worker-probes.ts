@@ -5,7 +5,7 @@
  */
 import { open, stat } from "node:fs/promises";
 import { invalid } from "../core/errors.js";
-import { fileChunkSource } from "../tar/chunk-source.js";
+import { FILE_CHUNK_BUFFERS, FILE_CHUNK_BYTES, fileChunkSource } from "../tar/chunk-source.js";
 import { COMPRESSION_SNIFF_BYTES, detectCompression } from "../tar/compression.js";
 import type { TarBody } from "../tar/reader.js";
 import type { ScannedFile } from "./model.js";
@@ -90,10 +90,12 @@ export async function probeHeld(pool: ProbePool, held: HeldProbe[], limits: Prob
   held.sort((a, b) => b.size - a.size);
   const shared = pool.share(held.map((probe) => workerJob(probe.name, probe.size, probe.location, limits, probe.writer)));
   const mine = new Set<number>();
+  // One set of read buffers for all of them: a new set per file would stay allocated until a collection.
+  const buffers = Array.from({ length: FILE_CHUNK_BUFFERS }, () => Buffer.allocUnsafe(FILE_CHUNK_BYTES));
   for (let index = shared.claim(); index !== undefined; index = shared.claim()) {
     mine.add(index);
     const probe = held[index] as HeldProbe;
-    const body = await openRange(probe.location, probe.size);
+    const body = await openRange(probe.location, probe.size, buffers);
     const probed = probeFile(probe.name, body, limits, probe.writer).then((file) => {
       checkSize(probe.name, file, probe.size);
       return file;
@@ -108,9 +110,9 @@ export async function probeHeld(pool: ProbePool, held: HeldProbe[], limits: Prob
   return held.length - mine.size;
 }
 
-/** The bytes of a file on disk, as a probe's body. */
-async function openRange(location: FileLocation, size: number): Promise<AsyncIterable<Buffer>> {
-  const source = fileChunkSource(await open(location.path, "r"), undefined, undefined, { start: location.offset, length: size });
+/** The bytes of a file on disk, as a probe's body, read into `buffers`. */
+async function openRange(location: FileLocation, size: number, buffers: Buffer[]): Promise<AsyncIterable<Buffer>> {
+  const source = fileChunkSource(await open(location.path, "r"), undefined, undefined, { start: location.offset, length: size }, buffers);
   return {
     [Symbol.asyncIterator]: () => ({
       next: async (): Promise<IteratorResult<Buffer>> => {

@@ -31,15 +31,18 @@ export const FILE_CHUNK_BUFFERS = 4;
  * holds being filled ahead (reads at explicit offsets, so they can overlap): no allocation per
  * chunk, so nothing for the garbage collector to chase, and a busy machine's scheduling delays of
  * the thread pool are absorbed. Closes the handle at the end, on failure and on close(). With a
- * range, reads only those bytes of the file.
+ * range, reads only those bytes of the file. With `buffers`, reads into those (at least two) and
+ * allocates none: they may be handed to another source once this one has returned its last chunk
+ * (no read is then in flight), not after a failure or close().
  */
 export function fileChunkSource(
   handle: FileHandle,
   chunkBytes = FILE_CHUNK_BYTES,
   bufferCount = FILE_CHUNK_BUFFERS,
   range: { start: number; length: number } = { start: 0, length: Infinity },
+  buffers?: Buffer[],
 ): ChunkSource {
-  const free: Buffer[] = Array.from({ length: Math.max(2, bufferCount) }, () => Buffer.allocUnsafe(chunkBytes));
+  const free: Buffer[] = buffers !== undefined ? [...buffers] : Array.from({ length: Math.max(2, bufferCount) }, () => Buffer.allocUnsafe(chunkBytes));
   const ahead: { buffer: Buffer; position: number; length: number; done: Promise<number> }[] = [];
   const end = range.start + range.length;
   let nextPosition = range.start; // where the next read to be issued starts
