@@ -71,7 +71,7 @@ export class ProbePool {
     return new ProbePool(script, size);
   }
 
-  /** Starts the workers now, so that their start-up overlaps the caller's work. */
+  /** Starts every worker not yet started. */
   warmUp(): void {
     while (!this.closed && this.workers.length < this.size) this.spawn();
   }

@@ -13,7 +13,6 @@ import {
   probeInWorker,
   uncompressedAt,
   workerJob,
-  worthWorkers,
   writeThrough,
   type HeldProbe,
 } from "./worker-probes.js";
@@ -67,7 +66,6 @@ export async function scanEntries(
   const duplicates: Promise<void>[] = [];
   let pool: ProbePool | undefined;
   let poolTried = options.parallel === false;
-  let archiveSized = false;
   let workerProbes = 0;
 
   /** First occurrence kept; the same content again is accepted, different content refused. */
@@ -115,16 +113,10 @@ export async function scanEntries(
       }
 
       const location = entry.location;
-      if (!poolTried && (location !== undefined || entry.size >= PARALLEL_AT_LEAST)) {
-        // Started at the first file on disk when that file (a tar archive) is large, so that the
-        // workers are ready by the time its first large entry comes; else at the first large file.
-        const large = entry.size >= PARALLEL_AT_LEAST || (location !== undefined && !archiveSized && (await worthWorkers(location)));
-        archiveSized = true;
-        if (large) {
-          poolTried = true;
-          pool = ProbePool.create();
-          pool?.warmUp();
-        }
+      if (!poolTried && entry.size >= PARALLEL_AT_LEAST) {
+        // Its workers start when given a first file: an archive of compressed layers needs none.
+        poolTried = true;
+        pool = ProbePool.create();
       }
       const parallel = pool !== undefined && location !== undefined && entry.size >= PARALLEL_AT_LEAST;
       // The body is pulled, so nothing is read (and nothing can fail) until a probe asks.

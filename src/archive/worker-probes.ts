@@ -3,7 +3,7 @@
  * held to the end of the archive and shared; for a stream, written through to the ingest file and
  * probed from there. What comes back from a worker is completed here as a main-thread probe would be.
  */
-import { open, stat } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { invalid } from "../core/errors.js";
 import { FILE_CHUNK_BUFFERS, FILE_CHUNK_BYTES, fileChunkSource } from "../tar/chunk-source.js";
 import { COMPRESSION_SNIFF_BYTES, detectCompression } from "../tar/compression.js";
@@ -31,15 +31,6 @@ export async function uncompressedAt(location: FileLocation): Promise<boolean> {
   } finally {
     await handle.close();
   }
-}
-
-/** A file smaller than this cannot hold a large entry and anything else. */
-const WORKERS_FOR_FILES_OF = 2 * PARALLEL_AT_LEAST;
-
-/** Whether the file an entry lies in is large enough to start the workers before a large entry is met. */
-export async function worthWorkers(location: FileLocation): Promise<boolean> {
-  const info = await stat(location.path).catch(() => undefined);
-  return info !== undefined && info.size >= WORKERS_FOR_FILES_OF;
 }
 
 /** A large file on disk whose probe waits until the whole archive has been read. */

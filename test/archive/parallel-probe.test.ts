@@ -73,6 +73,19 @@ async function scan(path: string, parallel: boolean) {
   return scanEntries(source.entries, source.compression, { ...LIMITS, parallel });
 }
 
+/** The scan with and without workers, and a load, fail with `message`; the load leaves the store as it was. */
+async function expectSameFailureEverywhere(path: string, message: string): Promise<void> {
+  expect(await failureOf(scan(path, true))).toBe(message);
+  expect(await failureOf(scan(path, false))).toBe(message);
+  const root = await tempDir();
+  const store = await Store.open(root);
+  const listing = async (): Promise<string[]> => (await readdir(root, { recursive: true })).sort();
+  const before = await listing();
+  expect(await failureOf(loadArchive(store, await openArchivePath(path)))).toBe(message);
+  expect(await listing()).toEqual(before);
+  expect(await readdir(join(root, "ingest"))).toEqual([]);
+}
+
 const LAYERS = [bigLayer("a"), bigLayer("b"), bigLayer("c")];
 
 describe("probing in worker threads", () => {
@@ -121,16 +134,7 @@ describe("probing in worker threads", () => {
     const cut = whole.subarray(0, 5 * 512 + 4 * MiB); // VERSION (2 blocks), the layer header, then 4 MiB + 1 KiB of its data
     const path = await writeArchive(cut);
     const message = `unexpected end of archive in entry "${"1".repeat(64)}/layer.tar" (got ${cut.length - 3 * 512} of ${(LAYERS[0] as Buffer).length} bytes)`;
-    expect(await failureOf(scan(path, true))).toBe(message);
-    expect(await failureOf(scan(path, false))).toBe(message);
-
-    const root = await tempDir();
-    const store = await Store.open(root);
-    const listing = async (): Promise<string[]> => (await readdir(root, { recursive: true })).sort();
-    const before = await listing();
-    expect(await failureOf(loadArchive(store, await openArchivePath(path)))).toBe(message);
-    expect(await listing()).toEqual(before);
-    expect(await readdir(join(root, "ingest"))).toEqual([]);
+    await expectSameFailureEverywhere(path, message);
   });
 
   it("shares the large files left at the end between the workers and the main thread", async () => {
@@ -156,16 +160,7 @@ describe("probing in worker threads", () => {
     const cut = whole.subarray(0, lastLayerData + 2 * MiB);
     const path = await writeArchive(cut);
     const message = `unexpected end of archive in entry "${"4".repeat(64)}/layer.tar" (got ${2 * MiB} of ${(layers[3] as Buffer).length} bytes)`;
-    expect(await failureOf(scan(path, true))).toBe(message);
-    expect(await failureOf(scan(path, false))).toBe(message);
-
-    const root = await tempDir();
-    const store = await Store.open(root);
-    const listing = async (): Promise<string[]> => (await readdir(root, { recursive: true })).sort();
-    const before = await listing();
-    expect(await failureOf(loadArchive(store, await openArchivePath(path)))).toBe(message);
-    expect(await listing()).toEqual(before);
-    expect(await readdir(join(root, "ingest"))).toEqual([]);
+    await expectSameFailureEverywhere(path, message);
   });
 
   it("refuses a large name given twice with different content, and accepts it twice the same", async () => {
@@ -220,6 +215,15 @@ describe("probing in worker threads", () => {
 
   describe("a stream (the server's load, standard input)", () => {
     const streamed = async (path: string) => openTarStream(createReadStream(path));
+    /** Scans the archive as a stream, each file written to an ingest of `store` that is then dropped. */
+    const scanStreamIntoIngests = async (path: string, store: Store) =>
+      scanEntries((await streamed(path)).entries, "none", {
+        ...LIMITS,
+        openWriter: async () => {
+          const ingest = await store.content.openIngest({ digestedByCaller: true });
+          return { write: (chunk) => ingest.write(chunk), close: async () => ingest.abort(), abort: () => ingest.abort(), delegate: { path: ingest.path, wrote: () => undefined } };
+        },
+      });
 
     it("writes large uncompressed files through to the store while workers hash them, storing exactly what the file path stores", async () => {
       const layers = ["m", "n", "o"].map((seed) => bigLayer(seed));
@@ -232,13 +236,7 @@ describe("probing in worker threads", () => {
       expect(await readdir(join(root, "ingest"))).toEqual([]);
       expect((await fsckStore(store)).problems).toEqual([]);
 
-      const scanned = await scanEntries((await streamed(path)).entries, "none", {
-        ...LIMITS,
-        openWriter: async () => {
-          const ingest = await store.content.openIngest({ digestedByCaller: true });
-          return { write: (chunk) => ingest.write(chunk), close: async () => ingest.abort(), abort: () => ingest.abort(), delegate: { path: ingest.path, wrote: () => undefined } };
-        },
-      });
+      const scanned = await scanStreamIntoIngests(path, store);
       expect(scanned.workerProbes).toBeGreaterThanOrEqual(1);
       const serial = await scan(path, false);
       expect([...scanned.files.entries()]).toEqual([...serial.files.entries()]);
@@ -250,13 +248,7 @@ describe("probing in worker threads", () => {
       const path = await writeArchive([{ type: "file", name: "blobs/sha256/y", content: gzipped }]);
       const root = await tempDir();
       const store = await Store.open(root);
-      const scanned = await scanEntries((await streamed(path)).entries, "none", {
-        ...LIMITS,
-        openWriter: async () => {
-          const ingest = await store.content.openIngest({ digestedByCaller: true });
-          return { write: (chunk) => ingest.write(chunk), close: async () => ingest.abort(), abort: () => ingest.abort(), delegate: { path: ingest.path, wrote: () => undefined } };
-        },
-      });
+      const scanned = await scanStreamIntoIngests(path, store);
       expect(scanned.workerProbes).toBe(0);
       expect(scanned.files.get("blobs/sha256/y")).toMatchObject({ digest: sha256(gzipped), compression: "gzip", diffId: sha256(content), size: gzipped.length });
       expect(await readdir(join(root, "ingest"))).toEqual([]);
