@@ -35,14 +35,13 @@ export async function readArchive(source: OpenedSource, options: ReadOptions = {
     maxManifestJsonBytes: options.maxManifestJsonBytes ?? DEFAULT_LIMITS.maxManifestJsonBytes,
     maxLayerBytes: options.maxLayerBytes ?? DEFAULT_LIMITS.maxLayerBytes,
   };
-  // The graph module and zod (~100 ms, ~15 MB) load once the entries are read and this thread
-  // has probed its share of the files: not at start-up, not beside this thread's read buffers,
-  // and while workers finish their last files rather than after.
+  // The graph module loads once the entries are read and this thread has probed its share, and
+  // zod (~100 ms, ~15 MB) when the first schema is used, once every file is probed: loaded while
+  // workers were still hashing, zod added 5-8 MB to the peak, and varied it from run to run.
   let graphModule: Promise<typeof import("./graph.js")> | undefined;
   const scanned = await scanEntries(source.entries, source.compression, {
     onEntriesRead: () => {
       graphModule = import("./graph.js");
-      void import("../core/schemas.js").then(({ loadSchemaLibrary }) => loadSchemaLibrary());
     },
     maxJsonBytes: Math.max(limits.maxJsonBytes, limits.maxManifestJsonBytes),
     maxLayerBytes: limits.maxLayerBytes,

@@ -147,10 +147,12 @@ export async function scanEntries(
         continue;
       }
       const ingestPath = writer?.delegate?.path;
-      if (pool !== undefined && location === undefined && entry.size >= PARALLEL_AT_LEAST && ingestPath !== undefined && pool.hasIdleWorker()) {
+      if (pool !== undefined && location === undefined && entry.size >= PARALLEL_AT_LEAST && ingestPath !== undefined) {
         // A stream: this thread writes the body into the ingest file, and a worker probes that
         // file while this thread goes on with the stream (unless the body is compressed, see
-        // uncompressedAt: then it is probed here as it passes).
+        // uncompressedAt: then it is probed here as it passes). Even when every worker is busy:
+        // a worker hashes faster than a stream arrives here, and hashing on this thread would
+        // slow the stream down (measured: ~5% on a 1 GiB docker load through the server).
         const written = await writeThrough(name, entry.body, options, writer as BlobWriter, ingestPath);
         if ("job" in written) {
           const probed = probeInWorker(pool.probe(written.job), name, entry.size, writer, false);

@@ -30,11 +30,6 @@ function zod(): typeof z {
   return loadedZod;
 }
 
-/** Loads zod now: for a caller that is idle (waiting on other threads) before it needs a schema. */
-export function loadSchemaLibrary(): void {
-  zod();
-}
-
 export function lazySchema<S extends z.ZodType>(build: (zod: typeof z) => S): LazySchema<S> {
   let built: S | undefined;
   const get = (): S => (built ??= build(zod()));
