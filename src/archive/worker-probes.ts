@@ -176,6 +176,7 @@ export async function writeThrough(
     await writer.abort();
     throw error;
   }
+  writer.written?.();
   return { job: workerJob(name, size, { path: ingestPath, offset: 0 }, limits, undefined) };
 }
 
