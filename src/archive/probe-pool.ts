@@ -71,11 +71,6 @@ export class ProbePool {
     return new ProbePool(script, size);
   }
 
-  /** Starts every worker not yet started. */
-  warmUp(): void {
-    while (!this.closed && this.workers.length < this.size) this.spawn();
-  }
-
   /** Whether a worker is (or can be started) with nothing to do. */
   hasIdleWorker(): boolean {
     if (this.closed) return false;
@@ -128,6 +123,11 @@ export class ProbePool {
     this.closed = true;
     await Promise.all(this.workers.map((entry) => entry.worker.terminate()));
     this.failAll(new LadingError("io", "probe pool is closed"));
+  }
+
+  /** Starts every worker not yet started. */
+  private warmUp(): void {
+    while (!this.closed && this.workers.length < this.size) this.spawn();
   }
 
   private expect(id: number): Promise<ScannedFile> {

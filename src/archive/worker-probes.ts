@@ -96,7 +96,7 @@ export async function probeHeld(pool: ProbePool, held: HeldProbe[], limits: Prob
     if ((await probed.then(() => true, () => false)) === false) break;
   }
   held.forEach((probe, index) => {
-    if (!mine.has(index)) probe.settle(probeInWorker(shared.result(index), probe.name, probe.size, probe.writer));
+    if (!mine.has(index)) probe.settle(probeInWorker(shared.result(index), probe.name, probe.size, probe.writer, true));
   });
   return held.length - mine.size;
 }
@@ -187,7 +187,7 @@ async function* replayed(first: Buffer[], body: TarBody): AsyncGenerator<Buffer>
 }
 
 /** Completes a file a worker probed: its size checked, and its writer told what the worker wrote. */
-export async function probeInWorker(result: Promise<ScannedFile>, name: string, size: number, writer: BlobWriter | undefined, wroteElsewhere = true): Promise<ScannedFile> {
+export async function probeInWorker(result: Promise<ScannedFile>, name: string, size: number, writer: BlobWriter | undefined, wroteElsewhere: boolean): Promise<ScannedFile> {
   let file: ScannedFile;
   try {
     file = await result;
