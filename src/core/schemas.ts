@@ -1,8 +1,11 @@
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import type { z } from "zod";
 import { parseDigest } from "./digest.js";
 import { invalid } from "./errors.js";
 import { parseJsonStrict } from "./json.js";
+import type { ZodSubset } from "./zod-subset.js";
 
 /*
  * Every schema is built on its first use: building them all costs start-up time on every command,
@@ -19,24 +22,36 @@ export interface LazySchema<S extends z.ZodType> extends DocumentSchema<z.output
   get(): S;
 }
 
-let loadedZod: typeof z | undefined;
+let loadedZod: ZodSubset | undefined;
 
 /**
- * zod itself is loaded when the first schema is built, not at start-up: it costs about 100 ms and
- * 15 MB, and a load or verify needs no schema until the whole archive has been read.
+ * zod is loaded when the first schema is built, not at start-up: a load or verify needs no schema
+ * until the whole archive has been read. It comes from the build's bundle of the part lading uses
+ * (zod-subset.ts); all of zod (about 100 ms and 15 MB) only where that bundle was not built.
  */
-function zod(): typeof z {
-  loadedZod ??= (createRequire(import.meta.url)("zod") as typeof import("zod")).z;
+function zod(): ZodSubset {
+  if (loadedZod === undefined) {
+    const require = createRequire(import.meta.url);
+    const bundle = bundledZodPath();
+    loadedZod = bundle === undefined ? (require("zod") as typeof import("zod")).z : (require(bundle) as typeof import("./zod-subset.js")).zodSubset;
+  }
   return loadedZod;
 }
 
-export function lazySchema<S extends z.ZodType>(build: (zod: typeof z) => S): LazySchema<S> {
+/** The bundle beside this module in dist/ (under the test runner this module is the TypeScript source). */
+function bundledZodPath(): string | undefined {
+  const here = import.meta.url;
+  const path = fileURLToPath(here.endsWith(".ts") ? new URL("../../dist/core/zod-subset.cjs", here) : new URL("./zod-subset.cjs", here));
+  return existsSync(path) ? path : undefined;
+}
+
+export function lazySchema<S extends z.ZodType>(build: (zod: ZodSubset) => S): LazySchema<S> {
   let built: S | undefined;
   const get = (): S => (built ??= build(zod()));
   return { get, safeParse: (value) => get().safeParse(value) as z.ZodSafeParseResult<z.output<S>> };
 }
 
-const buildDigestString = (zod: typeof z) =>
+const buildDigestString = (zod: ZodSubset) =>
   zod.string().superRefine((value, ctx) => {
     try {
       parseDigest(value);
@@ -45,9 +60,9 @@ const buildDigestString = (zod: typeof z) =>
     }
   });
 
-const buildStringMap = (zod: typeof z) => zod.record(zod.string(), zod.string());
+const buildStringMap = (zod: ZodSubset) => zod.record(zod.string(), zod.string());
 
-const buildPlatform = (zod: typeof z) =>
+const buildPlatform = (zod: ZodSubset) =>
   zod.looseObject({
     architecture: zod.string(),
     os: zod.string(),
@@ -56,7 +71,7 @@ const buildPlatform = (zod: typeof z) =>
     "os.features": zod.array(zod.string()).optional(),
   });
 
-const buildDescriptor = (zod: typeof z) =>
+const buildDescriptor = (zod: ZodSubset) =>
   zod.looseObject({
     mediaType: zod.string().min(1),
     digest: buildDigestString(zod),
@@ -69,7 +84,7 @@ const buildDescriptor = (zod: typeof z) =>
   });
 
 /** OCI image manifest or Docker schema2 manifest: the same shape, told apart by mediaType. */
-const buildManifest = (zod: typeof z) => {
+const buildManifest = (zod: ZodSubset) => {
   const descriptor = descriptorSchema.get();
   return zod.looseObject({
     schemaVersion: zod.literal(2),
@@ -83,7 +98,7 @@ const buildManifest = (zod: typeof z) => {
 };
 
 /** OCI image index or Docker manifest list. */
-const buildIndex = (zod: typeof z) => {
+const buildIndex = (zod: ZodSubset) => {
   const descriptor = descriptorSchema.get();
   return zod.looseObject({
     schemaVersion: zod.literal(2),
@@ -95,7 +110,7 @@ const buildIndex = (zod: typeof z) => {
   });
 };
 
-const buildHistory = (zod: typeof z) =>
+const buildHistory = (zod: ZodSubset) =>
   zod.looseObject({
     created: zod.string().optional(),
     created_by: zod.string().optional(),
@@ -104,7 +119,7 @@ const buildHistory = (zod: typeof z) =>
     empty_layer: zod.boolean().optional(),
   });
 
-const buildImageConfig = (zod: typeof z) =>
+const buildImageConfig = (zod: ZodSubset) =>
   zod.looseObject({
     architecture: zod.string(),
     os: zod.string(),
@@ -125,9 +140,9 @@ const buildImageConfig = (zod: typeof z) =>
     history: zod.array(buildHistory(zod)).nullish(),
   });
 
-const buildOciLayout = (zod: typeof z) => zod.looseObject({ imageLayoutVersion: zod.literal("1.0.0") });
+const buildOciLayout = (zod: ZodSubset) => zod.looseObject({ imageLayoutVersion: zod.literal("1.0.0") });
 
-const buildDockerManifestItem = (zod: typeof z) =>
+const buildDockerManifestItem = (zod: ZodSubset) =>
   zod.looseObject({
     Config: zod.string().min(1),
     RepoTags: zod.array(zod.string()).nullish(),
@@ -136,7 +151,7 @@ const buildDockerManifestItem = (zod: typeof z) =>
     LayerSources: zod.record(zod.string(), descriptorSchema.get()).optional(),
   });
 
-const buildLegacyRepositories = (zod: typeof z) => zod.record(zod.string(), zod.record(zod.string(), zod.string()));
+const buildLegacyRepositories = (zod: ZodSubset) => zod.record(zod.string(), zod.record(zod.string(), zod.string()));
 
 export const platformSchema = lazySchema(buildPlatform);
 export const descriptorSchema = lazySchema(buildDescriptor);

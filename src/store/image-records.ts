@@ -9,9 +9,10 @@ import path from "node:path";
 import type { z } from "zod";
 import { parseDigest } from "../core/digest.js";
 import { lazySchema, parseDocument } from "../core/schemas.js";
+import type { ZodSubset } from "../core/zod-subset.js";
 import { writeFileAtomic } from "./atomic-file.js";
 
-const buildPlatformImage = (zod: typeof z) =>
+const buildPlatformImage = (zod: ZodSubset) =>
   zod.object({
     platform: zod.string(),
     manifest: zod.object({ mediaType: zod.string(), digest: zod.string(), size: zod.number() }),
@@ -19,7 +20,7 @@ const buildPlatformImage = (zod: typeof z) =>
     layers: zod.array(zod.object({ mediaType: zod.string(), digest: zod.string(), size: zod.number(), diffId: zod.string().nullable() })),
   });
 
-const buildImageRecord = (zod: typeof z) =>
+const buildImageRecord = (zod: ZodSubset) =>
   zod.object({
     id: zod.string(),
     mediaType: zod.string(),

@@ -302,7 +302,7 @@ export function ensureBuilt(): void {
   const built = existsSync(cli) ? statSync(cli).mtimeMs : 0;
   if (built >= newestSource(join(REPO_ROOT, "src"))) return;
   // tsc emits even when some file has a type error (another change in progress); only a missing CLI is fatal.
-  const build = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: REPO_ROOT, stdio: "pipe", encoding: "utf8" });
+  const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, stdio: "pipe", encoding: "utf8" });
   if (!existsSync(cli)) throw new Error(`npm run build did not produce dist/cli/main.js: ${build.stdout}${build.stderr}`);
 }
 
