@@ -1,7 +1,9 @@
-import cliProgress from "cli-progress";
 import type { Terminal } from "./output.js";
 
-/** A progress bar on stderr while `work` runs, when stderr is a terminal and not quiet. */
+/**
+ * A progress bar on stderr while `work` runs, when stderr is a terminal and not quiet. The bar
+ * library is loaded only then: it costs ~13 ms of start-up that -q, --json and pipes never use.
+ */
 export async function withProgress<T>(
   terminal: Terminal,
   quiet: boolean,
@@ -10,6 +12,7 @@ export async function withProgress<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   if (quiet || !terminal.stderr.isTTY) return work();
+  const { default: cliProgress } = await import("cli-progress");
   const bar = new cliProgress.SingleBar(
     { stream: terminal.stderr as NodeJS.WritableStream, format: `${label} [{bar}] {percentage}% | {value}/{total} MB`, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,

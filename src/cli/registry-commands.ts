@@ -6,6 +6,7 @@ import type { PushResult } from "../ops/push.js";
 import type { RegistryClientFactory } from "../ops/registry-access.js";
 import { RegistryClient } from "../registry/client.js";
 import { printJson, printLine, shortId, type Terminal } from "./output.js";
+import { withProgress } from "./progress.js";
 import { openStore } from "./store-option.js";
 
 interface PullFlags {
@@ -42,7 +43,7 @@ export function registerRegistryCommands(program: Command, terminal: Terminal): 
       const progress = { done: 0, total: 0 };
       // Imported here: a pull needs none of push's modules, and the reverse.
       const { pullImages } = await import("../ops/pull.js");
-      const result = await withProgressIfShown(
+      const result = await withProgress(
         terminal,
         Boolean(flags.quiet || flags.json),
         "Pulling",
@@ -76,7 +77,7 @@ export function registerRegistryCommands(program: Command, terminal: Terminal): 
       const store = await openStore(command);
       const progress = { done: 0, total: 0 };
       const { pushImage } = await import("../ops/push.js");
-      const result = await withProgressIfShown(
+      const result = await withProgress(
         terminal,
         Boolean(flags.quiet || flags.json),
         "Pushing",
@@ -95,13 +96,6 @@ export function registerRegistryCommands(program: Command, terminal: Terminal): 
       }
       reportPush(terminal, result, Boolean(flags.quiet));
     });
-}
-
-/** withProgress, with its bar library loaded only when a bar will be drawn (not with -q, --json or without a terminal). */
-async function withProgressIfShown<T>(terminal: Terminal, quiet: boolean, label: string, measure: () => { done: number; total: number }, work: () => Promise<T>): Promise<T> {
-  if (quiet || !terminal.stderr.isTTY) return work();
-  const { withProgress } = await import("./progress.js");
-  return withProgress(terminal, quiet, label, measure, work);
 }
 
 function clientFactory(insecure: boolean): RegistryClientFactory {
