@@ -164,7 +164,7 @@ export function renderResults({ command, date, reps, groups, skipped, notes }, l
     `- Date: ${date}`,
     `- Command: \`${command}\``,
     `- Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memory} memory, Linux ${m.kernel}, Node ${m.node}`,
-    `- Method: ${reps} repetitions per case, cases alternating (order rotated each repetition), median wall time (CPU = user+sys, less sensitive to other load on the machine); archives pre-read into the page cache; peak RSS from GNU time (%M) of the measured process tree's largest process.`,
+    `- Method: ${reps} repetitions per case, cases alternating (order rotated each repetition), each case started after a \`sync\` (for jobs that write) and once the machine is idle (under 10% CPU for 0.5 s); median wall time (CPU = user+sys, less sensitive to other load on the machine); archives pre-read into the page cache; peak RSS from GNU time (%M) of the measured process tree's largest process.`,
     "",
   ];
   if (skipped.length > 0 || notes.length > 0) {

@@ -70,6 +70,34 @@ async function warmPageCache(path) {
   for await (const _chunk of createReadStream(path, { highWaterMark: 8 << 20 }));
 }
 
+/** Busy and total CPU ticks of the machine so far (the first line of /proc/stat). */
+async function cpuTicks() {
+  const fields = (await readFile("/proc/stat", "utf8")).split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = fields[3] + (fields[4] ?? 0); // idle + iowait
+  const total = fields.reduce((sum, value) => sum + value, 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * Waits until the machine is idle (under 10% busy over two 250 ms windows in a row), for at most
+ * 10 s: the daemons of a peer measured just before (dockerd, containerd) go on working in the
+ * background after their command returns (garbage collection of removed images, for one), and a
+ * short case measured meanwhile would pay for it. Returns the milliseconds waited.
+ */
+async function settle() {
+  const started = Date.now();
+  let quiet = 0;
+  let last = await cpuTicks();
+  while (quiet < 2 && Date.now() - started < 10_000) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = await cpuTicks();
+    const busyShare = (now.busy - last.busy) / Math.max(1, now.total - last.total);
+    quiet = busyShare < 0.1 ? quiet + 1 : 0;
+    last = now;
+  }
+  return Date.now() - started;
+}
+
 /** Runs the cases of one group `reps` times, rotating the order each repetition. */
 async function runGroup(group, reps, writes) {
   const results = group.cases.map((c) => ({ label: c.label, lading: Boolean(c.lading), runs: [], median: undefined, cpuMedian: undefined, error: undefined }));
@@ -81,6 +109,9 @@ async function runGroup(group, reps, writes) {
       if (result.error) continue;
       try {
         if (c.before) await c.before();
+        if (writes) await runQuiet(["sync"]);
+        const waited = await settle();
+        if (waited >= 10_000) log(`${c.label}: the machine did not fall idle within 10 s; measuring anyway`);
         const run = await measure(c.argv, { env: c.env, useGnuTime: group.gnuTime });
         if (run.code !== 0) {
           result.error = `exit ${run.code}: ${run.stderr.trim().split("\n").at(-1) ?? ""}`;
