@@ -100,7 +100,7 @@ async function settle() {
 
 /** Runs the cases of one group `reps` times, rotating the order each repetition. */
 async function runGroup(group, reps, writes) {
-  const results = group.cases.map((c) => ({ label: c.label, lading: Boolean(c.lading), runs: [], median: undefined, cpuMedian: undefined, error: undefined }));
+  const results = group.cases.map((c) => ({ label: c.label, lading: Boolean(c.lading), memoryTarget: c.memoryTarget !== false, runs: [], median: undefined, cpuMedian: undefined, error: undefined }));
   for (let rep = 0; rep < reps; rep++) {
     for (let k = 0; k < group.cases.length; k++) {
       const index = (k + rep) % group.cases.length;
