@@ -108,6 +108,7 @@ export async function pullImages(store: Store, refs: readonly string[], options:
     }
     return client;
   };
+  await store.restoreLayout();
   return store.gc.withLease(async () => {
     const plans: Plan[] = [];
     for (const text of refs) {

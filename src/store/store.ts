@@ -26,6 +26,14 @@ export class Store {
     this.gc = new GcLock(paths.root);
   }
 
+  /**
+   * Makes again any directory of the layout removed since the store was opened: a long-running
+   * reader's store may be emptied or replaced by a copy (rsync --delete) under it.
+   */
+  async restoreLayout(): Promise<void> {
+    await ensureStoreLayout(this.paths.root);
+  }
+
   /** Opens the store at `root`, creating its layout on first use. */
   static async open(root: string, options: StoreOptions = {}): Promise<Store> {
     return new Store(await ensureStoreLayout(root), options);

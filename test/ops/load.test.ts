@@ -213,6 +213,18 @@ describe.skipIf(!HAVE_FIXTURES)("loading into a shared store", () => {
   });
 
   // Regression: leases/ used to be created by the first load, even a failed one.
+  it("a store whose blob and ingest directories were removed after it was opened still loads (a long-running server's store emptied under it)", async () => {
+    const store = await freshStore();
+    await rm(join(store.paths.root, "blobs"), { recursive: true });
+    await rm(store.paths.ingest, { recursive: true });
+    const result = await load(store, "../shared/fixtures/archives/ctr-export.tar");
+    expect(result.images.map((image) => image.tags)).toEqual([["fixture/derived-a:1.0"], ["fixture/derived-b:1.0"]]);
+    expect(await mismatchedBlobs(store.paths.root)).toEqual([]);
+    const untouched = await freshStore();
+    await load(untouched, "../shared/fixtures/archives/ctr-export.tar");
+    expect(await filesUnder(join(store.paths.root, "blobs"))).toEqual(await filesUnder(join(untouched.paths.root, "blobs")));
+  });
+
   it("a failed first load into a brand-new store adds nothing to it (not even leases/)", async () => {
     const store = await freshStore();
     const before = await snapshotTree(store.paths.root);
