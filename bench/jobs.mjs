@@ -167,6 +167,7 @@ const load = {
             value: timeRatio(group, "lading load --skip-diff-id-check", "skopeo copy oci-archive: oci:"),
             pass: (v) => v < 1,
           },
+          { text: "second load >= 3x faster", value: speedRatio(group, "lading load (already stored)", "lading load"), pass: (v) => v >= 3, format: (v) => `${v.toFixed(2)} x` },
         ],
 };
 

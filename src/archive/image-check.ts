@@ -35,7 +35,7 @@ export function checkLayers(
     const trusted = file.diffId === undefined && file.compression !== "none";
     if (!trusted && file.diffId !== diffIds[index]) {
       throw invalid(
-        `${field}: layer ${file.name} has diff ID ${file.diffId}, but ${configName} rootfs.diff_ids[${index}] is ${diffIds[index]}`,
+        `${field}: layer ${file.name} has diff ID ${file.diffId}${file.diffIdSource ? ` (as ${file.diffIdSource} says)` : ""}, but ${configName} rootfs.diff_ids[${index}] is ${diffIds[index]}`,
         file.name,
       );
     }

@@ -13,6 +13,8 @@ export interface ScannedFile {
   /** sha256 and size of the decompressed bytes; for uncompressed files the same as digest/size. */
   diffId?: string;
   uncompressedSize?: number;
+  /** Set when diffId was not computed here but known beforehand (a store's record of the blob). */
+  diffIdSource?: string;
   /** Why this file cannot be used as a layer (corrupt compression, unsafe names inside, not a tar). */
   layerProblem?: string;
   looksLikeTar: boolean;

@@ -19,6 +19,7 @@ export const DEFAULT_LIMITS: ReadLimits = {
 
 export interface ReadOptions extends Partial<ReadLimits> {
   openWriter?: ScanOptions["openWriter"];
+  knownDiffId?: ScanOptions["knownDiffId"];
   /** Probe large uncompressed files of an archive on disk in worker threads (default true). */
   parallel?: boolean;
   /**
@@ -46,6 +47,7 @@ export async function readArchive(source: OpenedSource, options: ReadOptions = {
     maxJsonBytes: Math.max(limits.maxJsonBytes, limits.maxManifestJsonBytes),
     maxLayerBytes: limits.maxLayerBytes,
     ...(options.openWriter ? { openWriter: options.openWriter } : {}),
+    ...(options.knownDiffId ? { knownDiffId: options.knownDiffId } : {}),
     ...(options.parallel === false ? { parallel: false } : {}),
     ...(options.checkCompressedLayers === false ? { decompress: false } : {}),
   });

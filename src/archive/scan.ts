@@ -38,6 +38,11 @@ export interface FileLocation {
 export interface ScanOptions extends ProbeLimits {
   /** Opens a writer for a file's bytes (the content store's ingest, for a load); `location` as in ArchiveEntry. */
   openWriter?: (name: string, size: number, location?: FileLocation) => Promise<BlobWriter | undefined>;
+  /**
+   * The diff ID already known for a file (see KnownDiffId), which is then not decompressed:
+   * given only when the file's digest turns out to be the one named; else the layer is refused.
+   */
+  knownDiffId?: (name: string, size: number) => Promise<KnownDiffId | undefined>;
   /** Probe large files on disk in worker threads (default true). */
   parallel?: boolean;
   /**
@@ -47,6 +52,25 @@ export interface ScanOptions extends ProbeLimits {
   onEntriesRead?: () => void;
 }
 
+/** What decompressing a compressed blob showed once (a store keeps it), for a file said to be that blob. */
+export interface KnownDiffId {
+  /** The blob the file must turn out to be. */
+  digest: string;
+  diffId: string;
+  /** Decompressed size. */
+  size: number;
+  /** Where the diff ID comes from, for messages. */
+  source: string;
+}
+
+/** A file probed without decompressing it, given the diff ID known for the blob it claims to be. */
+function withKnownDiffId(file: ScannedFile, known: KnownDiffId | undefined): ScannedFile {
+  if (known === undefined || file.compression === "none") return file;
+  if (file.digest !== known.digest) {
+    return { ...file, layerProblem: `its content (${file.digest}) is not the stored blob ${known.digest} it is named for, and it was not decompressed to check its diff ID` };
+  }
+  return { ...file, diffId: known.diffId, uncompressedSize: known.size, diffIdSource: known.source };
+}
 
 /**
  * Reads every entry once. Files are probed (hashed, decompressed, sniffed); links are recorded
@@ -127,10 +151,13 @@ export async function scanEntries(
         pool = ProbePool.create();
       }
       const parallel = pool !== undefined && location !== undefined && entry.size >= PARALLEL_AT_LEAST;
+      const known = options.decompress !== false && options.knownDiffId ? await options.knownDiffId(name, entry.size) : undefined;
+      const limits: ScanOptions = known === undefined ? options : { ...options, decompress: false };
+      const completed = (result: Promise<ScannedFile>): Promise<ScannedFile> => (known === undefined ? result : result.then((file) => withKnownDiffId(file, known)));
       // The body is pulled, so nothing is read (and nothing can fail) until a probe asks.
       const [opened, sniffed] = await Promise.allSettled([
         options.openWriter ? options.openWriter(name, entry.size, location) : undefined,
-        parallel && options.decompress !== false ? uncompressedAt(location) : true,
+        parallel && limits.decompress !== false ? uncompressedAt(location) : true,
       ]);
       if (opened.status === "rejected") throw opened.reason;
       const writer = opened.value;
@@ -143,11 +170,13 @@ export async function scanEntries(
         // Its body is skipped here; a worker probes it now if one is free, else it waits for the
         // end of the archive, when every thread takes its share of what is left.
         if (pool.hasIdleWorker()) {
-          await registerFromWorker(name, entry.size, pool.probe(workerJob(name, entry.size, location, options, writer)), writer, true);
+          await registerFromWorker(name, entry.size, completed(pool.probe(workerJob(name, entry.size, location, limits, writer))), writer, true);
         } else {
-          const probe = holdProbe(name, entry.size, location, writer);
+          const probe = holdProbe(name, entry.size, location, writer, limits);
           held.push(probe);
-          await register(name, probe.done);
+          const done = completed(probe.done);
+          done.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+          await register(name, done);
         }
         continue;
       }
@@ -159,18 +188,18 @@ export async function scanEntries(
         // uncompressedAt: then it is probed here as it passes). Even when every worker is busy:
         // a worker hashes faster than a stream arrives here, and hashing on this thread would
         // slow the stream down (measured: ~5% on a 1 GiB docker load through the server).
-        const written = await writeThrough(name, entry.body, options, writer as BlobWriter, ingestPath);
+        const written = await writeThrough(name, entry.body, limits, writer as BlobWriter, ingestPath);
         if ("job" in written) {
-          await registerFromWorker(name, entry.size, pool.probe(written.job), writer, false);
+          await registerFromWorker(name, entry.size, completed(pool.probe(written.job)), writer, false);
           continue;
         }
         body = written.body;
       }
-      const file = await probeFile(name, body, options, writer);
+      const file = withKnownDiffId(await probeFile(name, body, limits, writer), known);
       checkSize(name, file, entry.size);
       await register(name, file);
     }
-    if (pool !== undefined && held.length > 0) workerProbes += await probeHeld(pool, held, options);
+    if (pool !== undefined && held.length > 0) workerProbes += await probeHeld(pool, held);
     options.onEntriesRead?.();
     const settled = new Map<string, ScannedFile>();
     for (const [name, probed] of files) settled.set(name, await probed);

@@ -39,13 +39,15 @@ export interface HeldProbe {
   size: number;
   location: FileLocation;
   writer: BlobWriter | undefined;
+  /** This file's limits (a layer whose diff ID is already known is not decompressed). */
+  limits: ProbeLimits;
   done: Promise<ScannedFile>;
   settle(result: Promise<ScannedFile>): void;
   /** Fails a probe not yet settled, aborting its writer. */
   cancel(error: unknown): Promise<void>;
 }
 
-export function holdProbe(name: string, size: number, location: FileLocation, writer: BlobWriter | undefined): HeldProbe {
+export function holdProbe(name: string, size: number, location: FileLocation, writer: BlobWriter | undefined, limits: ProbeLimits): HeldProbe {
   let resolve!: (file: ScannedFile) => void;
   let reject!: (error: unknown) => void;
   const done = new Promise<ScannedFile>((ok, fail) => {
@@ -59,6 +61,7 @@ export function holdProbe(name: string, size: number, location: FileLocation, wr
     size,
     location,
     writer,
+    limits,
     done,
     settle(result) {
       settled = true;
@@ -77,9 +80,9 @@ export function holdProbe(name: string, size: number, location: FileLocation, wr
  * Probes the held files, largest first, on the workers and on this thread together, each taking
  * the next file when done with its last. Returns how many the workers took.
  */
-export async function probeHeld(pool: ProbePool, held: HeldProbe[], limits: ProbeLimits): Promise<number> {
+export async function probeHeld(pool: ProbePool, held: HeldProbe[]): Promise<number> {
   held.sort((a, b) => b.size - a.size);
-  const shared = pool.share(held.map((probe) => workerJob(probe.name, probe.size, probe.location, limits, probe.writer)));
+  const shared = pool.share(held.map((probe) => workerJob(probe.name, probe.size, probe.location, probe.limits, probe.writer)));
   const mine = new Set<number>();
   // One set of read buffers for all of them: a new set per file would stay allocated until a collection.
   const buffers = Array.from({ length: FILE_CHUNK_BUFFERS }, () => Buffer.allocUnsafe(FILE_CHUNK_BYTES));
@@ -87,7 +90,7 @@ export async function probeHeld(pool: ProbePool, held: HeldProbe[], limits: Prob
     mine.add(index);
     const probe = held[index] as HeldProbe;
     const body = await openRange(probe.location, probe.size, buffers);
-    const probed = probeFile(probe.name, body, limits, probe.writer).then((file) => {
+    const probed = probeFile(probe.name, body, probe.limits, probe.writer).then((file) => {
       checkSize(probe.name, file, probe.size);
       return file;
     });

@@ -166,6 +166,7 @@ export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; rec
     for await (const blob of store.content.list()) {
       if (needed.has(blob.digest)) continue;
       if (await store.content.delete(blob.digest)) {
+        await store.diffIds.remove(blob.digest);
         deleted.push(blob.digest);
         reclaimed += blob.size;
       }

@@ -2,7 +2,7 @@ import { readArchive, type ReadOptions } from "../archive/read.js";
 import type { ArchiveGraph, ResolvedImage, ResolvedRoot, ScannedFile } from "../archive/model.js";
 import { open } from "node:fs/promises";
 import type { BlobWriter } from "../archive/probe.js";
-import type { FileLocation } from "../archive/scan.js";
+import type { FileLocation, KnownDiffId } from "../archive/scan.js";
 import type { OpenedSource } from "../archive/source.js";
 import { blobPathFor } from "../archive/blob-lookup.js";
 import { firstProblem } from "../archive/graph.js";
@@ -100,13 +100,26 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     }
     return writeToIngest();
   };
+  // A compressed layer already stored whose diff ID an earlier load computed is not decompressed again.
+  const knownDiffIds = new Set<string>();
+  const knownDiffId = async (name: string, size: number): Promise<KnownDiffId | undefined> => {
+    const named = NAMED_DIGEST.exec(name)?.[1];
+    if (named === undefined) return undefined;
+    const digest = `sha256:${named}`;
+    if (!(await store.content.has(digest, size))) return undefined;
+    const verified = await store.diffIds.get(digest);
+    if (verified === undefined) return undefined;
+    knownDiffIds.add(digest);
+    return { digest, ...verified, source: `the store's record ${store.diffIds.recordPath(digest)}` };
+  };
   try {
-    const graph = await readArchive(source, { ...options, openWriter });
+    const graph = await readArchive(source, { ...options, openWriter, knownDiffId });
     const failure = firstProblem(graph);
     if (failure) throw failure;
     if (graph.roots.length === 0) throw invalid("the archive holds no image", "index.json");
     const selected = selectPlatforms(graph, options.platforms);
     const records = await commitBlobs(store, graph, selected, ingests);
+    await recordDiffIds(store, graph, selected, knownDiffIds);
     return await recordImages(store, graph, selected, records, options.name);
   } finally {
     await Promise.all([...ingests.values(), ...spare].map((ingest) => ingest.abort()));
@@ -284,6 +297,21 @@ async function commitBlobs(store: Store, graph: ArchiveGraph, selected: Selected
     if (!(await store.content.has(digest))) throw notFound(`blob ${digest} disappeared from the store during the load`, digest);
   }
   return records;
+}
+
+/** Keeps the diff ID of every compressed layer this load decompressed, for the next load of it. */
+async function recordDiffIds(store: Store, graph: ArchiveGraph, selected: SelectedRoot[], alreadyKnown: Set<string>): Promise<void> {
+  const recorded = new Set(alreadyKnown);
+  const writes: Promise<void>[] = [];
+  for (const layer of selected.flatMap(({ images }) => images.flatMap((image) => image.layers))) {
+    const file = graph.blobs.get(layer.digest)?.file;
+    if (recorded.has(layer.digest) || file === undefined || file.compression === "none") continue;
+    // A diff ID taken on trust (--skip-diff-id-check) is the config's, not the ScannedFile's.
+    if (file.digest !== layer.digest || file.diffId === undefined || file.uncompressedSize === undefined) continue;
+    recorded.add(layer.digest);
+    writes.push(store.diffIds.put(layer.digest, { diffId: file.diffId, size: file.uncompressedSize }));
+  }
+  await Promise.all(writes);
 }
 
 function recordFor(root: ResolvedRoot, images: ResolvedImage[]): ImageRecord {

@@ -19,6 +19,8 @@ export interface StorePaths {
   ingest: string;
   repositoriesJson: string;
   images: string;
+  /** Diff IDs verified by decompressing stored layer blobs (see DiffIdRecords); made on first use. */
+  diffIds: string;
 }
 
 export interface StoreRootOptions {
@@ -55,6 +57,7 @@ export function storePaths(root: string): StorePaths {
     ingest: path.join(absolute, "ingest"),
     repositoriesJson: path.join(absolute, "repositories.json"),
     images: path.join(absolute, "images"),
+    diffIds: path.join(absolute, "diffids"),
   };
 }
 

@@ -1,4 +1,5 @@
 import { ContentStore } from "./content-store.js";
+import { DiffIdRecords } from "./diff-id-records.js";
 import { GcLock } from "./gc-lock.js";
 import { ImageRecords } from "./image-records.js";
 import { ReferenceStore } from "./reference-store.js";
@@ -14,6 +15,7 @@ export class Store {
   readonly content: ContentStore;
   readonly references: ReferenceStore;
   readonly records: ImageRecords;
+  readonly diffIds: DiffIdRecords;
   readonly gc: GcLock;
 
   private constructor(
@@ -23,6 +25,7 @@ export class Store {
     this.content = new ContentStore(paths);
     this.references = options.references?.(paths.repositoriesJson) ?? new ReferenceStore(paths.repositoriesJson);
     this.records = new ImageRecords(paths.images);
+    this.diffIds = new DiffIdRecords(paths.diffIds);
     this.gc = new GcLock(paths.root);
   }
 

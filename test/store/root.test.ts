@@ -56,6 +56,7 @@ describe("ensureStoreLayout", () => {
       ingest: path.join(root, "ingest"),
       repositoriesJson: path.join(root, "repositories.json"),
       images: path.join(root, "images"),
+      diffIds: path.join(root, "diffids"),
     });
     expect((await stat(root)).mode & 0o777).toBe(0o700);
     for (const dir of ["blobs/sha256", "blobs/sha512", "ingest", "images", "leases"]) {

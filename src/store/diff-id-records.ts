@@ -1,0 +1,72 @@
+/**
+ * What decompressing a stored, compressed layer blob showed: its diff ID (sha256 of the
+ * decompressed bytes) and decompressed size, one file per blob under diffids/<alg>/<hex>, written
+ * by a load that computed them. They are facts about the blob's bytes, so a record never goes
+ * stale: a later load of the same blob, whose digest it checks as always, can take the diff ID
+ * from here instead of decompressing the layer again. A record is only an optimisation: one that
+ * is missing, unreadable or malformed is not used, and one that cannot be written is skipped.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { isValidDigest, parseDigest } from "../core/digest.js";
+
+export interface VerifiedDiffId {
+  /** sha256 of the decompressed bytes. */
+  diffId: string;
+  /** Size of the decompressed bytes. */
+  size: number;
+}
+
+/** The file's whole content: "<diff ID> <decompressed size>\n". */
+const RECORD = /^(sha256:[0-9a-f]{64}) (0|[1-9][0-9]{0,15})\n$/;
+
+export class DiffIdRecords {
+  constructor(private readonly dir: string) {}
+
+  /** The record of a blob, if one was written and reads back well-formed. */
+  async get(blobDigest: string): Promise<VerifiedDiffId | undefined> {
+    const file = this.recordPath(blobDigest);
+    if (file === undefined) return undefined;
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch {
+      return undefined;
+    }
+    const match = RECORD.exec(text);
+    if (match === null) return undefined;
+    const size = Number(match[2]);
+    return Number.isSafeInteger(size) ? { diffId: match[1] as string, size } : undefined;
+  }
+
+  /**
+   * Records what decompressing the blob showed. Visible whole or not at all (written beside,
+   * then renamed); not fsynced, as losing it in a crash only costs a decompression. Never throws.
+   */
+  async put(blobDigest: string, fact: VerifiedDiffId): Promise<void> {
+    const file = this.recordPath(blobDigest);
+    if (file === undefined || !RECORD.test(`${fact.diffId} ${fact.size}\n`)) return;
+    const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
+    try {
+      await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+      await writeFile(temp, `${fact.diffId} ${fact.size}\n`, { mode: 0o600, flag: "wx" });
+      await rename(temp, file);
+    } catch {
+      await unlink(temp).catch(() => undefined);
+    }
+  }
+
+  /** Drops a blob's record (the blob was pruned). */
+  async remove(blobDigest: string): Promise<void> {
+    const file = this.recordPath(blobDigest);
+    if (file !== undefined) await unlink(file).catch(() => undefined);
+  }
+
+  /** Where a blob's record is (undefined for a malformed digest). */
+  recordPath(blobDigest: string): string | undefined {
+    if (!isValidDigest(blobDigest)) return undefined;
+    const { algorithm, encoded } = parseDigest(blobDigest);
+    return path.join(this.dir, algorithm, encoded);
+  }
+}

@@ -1,0 +1,134 @@
+// A compressed layer's diff ID, once a load has decompressed it, is kept in the store
+// (diffids/sha256/<blob hex>): a later load of the same blob checks its digest as always but does
+// not decompress it again. The record must never vouch for other bytes, and a load that took the
+// diff ID on trust (--skip-diff-id-check) must not write one.
+import { createHash } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { gunzipSync } from "node:zlib";
+import { afterEach, describe, expect, it } from "vitest";
+import { openArchivePath } from "../../src/archive/source.js";
+import { pruneBlobs, removeImage } from "../../src/ops/images.js";
+import { loadArchive } from "../../src/ops/load.js";
+import { Store } from "../../src/store/store.js";
+import { blobPath, buildTar, dockerArchiveItems, hexOf, layerTar, makeImage, ociLayoutItems, withFile, type TestImage } from "../support/archive-builder.js";
+import { snapshotTree } from "../support/store-tree.js";
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function scratch(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "lading-known-diffids-"));
+  dirs.push(dir);
+  return dir;
+}
+
+async function archiveFile(items: Parameters<typeof buildTar>[0]): Promise<string> {
+  const file = path.join(await scratch(), "archive.tar");
+  await writeFile(file, buildTar(items));
+  return file;
+}
+
+const load = async (store: Store, file: string, options: Parameters<typeof loadArchive>[2] = {}) => loadArchive(store, await openArchivePath(file), options);
+
+const sha256 = (bytes: Buffer): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+
+/** Two gzip layers, the second large enough (8 MiB and more) to be probed by a worker. */
+function gzipImage(seed: string): TestImage {
+  const big = Buffer.alloc(9 * 1024 * 1024);
+  for (let i = 0; i < big.length; i += 4096) big.write(`${seed} ${i}\n`, i);
+  return makeImage({ gzip: true, seed, layers: [layerTar({ "etc/hello.txt": `hello ${seed}\n` }), layerTar({ "data/big.bin": big.toString("latin1") })] });
+}
+
+async function recordsOf(store: Store): Promise<Record<string, string>> {
+  const dir = path.join(store.paths.diffIds, "sha256");
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return Object.fromEntries(await Promise.all(names.sort().map(async (name) => [name, await readFile(path.join(dir, name), "utf8")] as const)));
+}
+
+describe("diff IDs kept for the next load", () => {
+  it("a first load records each gzip layer's diff ID and decompressed size, worked out here from the blob", async () => {
+    const store = await Store.open(await scratch());
+    const image = gzipImage("first");
+    await load(store, await archiveFile(ociLayoutItems([image])));
+    const expected = Object.fromEntries(
+      image.layers.map((layer) => {
+        const tar = gunzipSync(layer.bytes);
+        return [hexOf(layer.digest), `${sha256(tar)} ${tar.length}\n`];
+      }),
+    );
+    expect(await recordsOf(store)).toEqual(expected);
+    expect(image.layers.map((layer) => layer.diffId)).toEqual(image.layers.map((layer) => sha256(gunzipSync(layer.bytes))));
+  });
+
+  it("a second load takes the diff IDs from the records (a tampered record shows it), and says where they came from", async () => {
+    const store = await Store.open(await scratch());
+    const image = gzipImage("second");
+    const file = await archiveFile(ociLayoutItems([image]));
+    await load(store, file);
+    const again = await load(store, file);
+    expect(again.images.map((loaded) => loaded.id)).toEqual([image.manifest.digest]);
+
+    const [small, big] = image.layers as [TestImage["layers"][0], TestImage["layers"][0]];
+    const wrong = `sha256:${"0".repeat(64)}`;
+    const record = store.diffIds.recordPath(big.digest) as string;
+    await writeFile(record, `${wrong} 123\n`);
+    const before = await snapshotTree(store.paths.root);
+    await expect(load(store, file)).rejects.toThrow(
+      `${blobPath(image.manifest.digest)} layers[1]: layer ${blobPath(big.digest)} has diff ID ${wrong} (as the store's record ${record} says), but ${blobPath(image.config.digest)} rootfs.diff_ids[1] is ${big.diffId}`,
+    );
+    expect(await snapshotTree(store.paths.root)).toEqual(before);
+    expect(small.diffId).not.toBe(wrong);
+  });
+
+  it("a record never stands in for other bytes: a layer named for a stored blob but not that blob is refused, store unchanged", async () => {
+    const store = await Store.open(await scratch());
+    const image = gzipImage("bytes");
+    await load(store, await archiveFile(ociLayoutItems([image])));
+    const big = image.layers[1] as TestImage["layers"][0];
+    // Same size, one byte of the deflate stream changed: the name still claims the stored blob.
+    const other = Buffer.from(big.bytes);
+    other[other.length >> 1] = (other[other.length >> 1] as number) ^ 0xff;
+    const file = await archiveFile(withFile(ociLayoutItems([image]), blobPath(big.digest), other));
+    const before = await snapshotTree(store.paths.root);
+    await expect(load(store, file)).rejects.toMatchObject({ kind: "invalid", message: expect.stringContaining(`${blobPath(big.digest)}: content does not match its name (content is ${sha256(other)})`) });
+    expect(await snapshotTree(store.paths.root)).toEqual(before);
+  });
+
+  it("a docker-save archive's gzip layers named <hex>.tar use the records too", async () => {
+    const store = await Store.open(await scratch());
+    const image = gzipImage("docker");
+    await load(store, await archiveFile(ociLayoutItems([image])));
+    const big = image.layers[1] as TestImage["layers"][0];
+    const record = store.diffIds.recordPath(big.digest) as string;
+    const wrong = `sha256:${"1".repeat(64)}`;
+    await writeFile(record, `${wrong} 5\n`);
+    await expect(load(store, await archiveFile(dockerArchiveItems([{ image, repoTags: ["known/diffids:docker"] }])))).rejects.toThrow(
+      `layer ${hexOf(big.digest)}.tar has diff ID ${wrong} (as the store's record ${record} says)`,
+    );
+  });
+
+  it("a load with --skip-diff-id-check writes no record, and one that decompressed writes them after", async () => {
+    const store = await Store.open(await scratch());
+    const image = gzipImage("trusted");
+    const file = await archiveFile(ociLayoutItems([image]));
+    await load(store, file, { checkCompressedLayers: false });
+    expect(await recordsOf(store)).toEqual({});
+    await load(store, file);
+    expect(Object.keys(await recordsOf(store))).toEqual(image.layers.map((layer) => hexOf(layer.digest)).sort());
+  });
+
+  it("a prune that deletes a layer blob deletes its record too", async () => {
+    const store = await Store.open(await scratch());
+    const image = gzipImage("pruned");
+    await load(store, await archiveFile(ociLayoutItems([image])), { name: "known/diffids" });
+    expect(Object.keys(await recordsOf(store))).toHaveLength(2);
+    await removeImage(store, image.manifest.digest, true);
+    const pruned = await pruneBlobs(store);
+    expect(pruned.deleted).toEqual(expect.arrayContaining(image.layers.map((layer) => layer.digest)));
+    expect(await recordsOf(store)).toEqual({});
+  });
+});

@@ -1,0 +1,53 @@
+// DiffIdRecords: one small file per compressed blob, read back only when well-formed.
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DiffIdRecords } from "../../src/store/diff-id-records.js";
+
+const BLOB = `sha256:${"a".repeat(64)}`;
+const DIFF_ID = `sha256:${"b".repeat(64)}`;
+
+let dir: string;
+let records: DiffIdRecords;
+beforeEach(async () => {
+  dir = path.join(await mkdtemp(path.join(tmpdir(), "lading-diffids-")), "diffids");
+  records = new DiffIdRecords(dir);
+});
+afterEach(async () => {
+  await rm(path.dirname(dir), { recursive: true, force: true });
+});
+
+describe("DiffIdRecords", () => {
+  it("writes '<diff ID> <size>' under diffids/sha256/<hex> and reads it back", async () => {
+    await records.put(BLOB, { diffId: DIFF_ID, size: 10240 });
+    expect(await readFile(path.join(dir, "sha256", "a".repeat(64)), "utf8")).toBe(`${DIFF_ID} 10240\n`);
+    expect(await readdir(path.join(dir, "sha256"))).toEqual(["a".repeat(64)]);
+    expect(await records.get(BLOB)).toEqual({ diffId: DIFF_ID, size: 10240 });
+  });
+
+  it("has no record for a blob never recorded, nor for a malformed digest", async () => {
+    expect(await records.get(BLOB)).toBeUndefined();
+    expect(await records.get("sha256:../../etc/passwd")).toBeUndefined();
+    await records.put("sha256:../escape", { diffId: DIFF_ID, size: 1 });
+    await expect(readdir(dir)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("does not use a record that is empty, truncated or otherwise malformed", async () => {
+    await records.put(BLOB, { diffId: DIFF_ID, size: 1 });
+    const file = path.join(dir, "sha256", "a".repeat(64));
+    for (const text of ["", `${DIFF_ID} 1`, `${DIFF_ID}\n`, `${DIFF_ID} -1\n`, `${DIFF_ID} 01\n`, `sha256:${"B".repeat(64)} 1\n`, `${DIFF_ID} 1\n\n`]) {
+      await writeFile(file, text);
+      expect(await records.get(BLOB)).toBeUndefined();
+    }
+  });
+
+  it("refuses to write a malformed fact, and remove drops a record", async () => {
+    await records.put(BLOB, { diffId: "sha256:short", size: 1 });
+    expect(await records.get(BLOB)).toBeUndefined();
+    await records.put(BLOB, { diffId: DIFF_ID, size: 7 });
+    await records.remove(BLOB);
+    expect(await records.get(BLOB)).toBeUndefined();
+    expect(await readdir(path.join(dir, "sha256"))).toEqual([]);
+  });
+});
