@@ -36,11 +36,18 @@ const load = async (store: Store, file: string, options: Parameters<typeof loadA
 
 const sha256 = (bytes: Buffer): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
-/** Two gzip layers, the second large enough (8 MiB and more) to be probed by a worker. */
+/** Bytes that do not compress, the same for the same seed (sha256 in counter mode). */
+function noise(seed: string, size: number): Buffer {
+  const out = Buffer.alloc(size);
+  for (let offset = 0, counter = 0; offset < size; offset += 32, counter++) createHash("sha256").update(`${seed}/${counter}`).digest().copy(out, offset);
+  return out;
+}
+
+/** Two gzip layers, the second still over 8 MiB compressed, so that a worker probes it. */
 function gzipImage(seed: string): TestImage {
-  const big = Buffer.alloc(9 * 1024 * 1024);
-  for (let i = 0; i < big.length; i += 4096) big.write(`${seed} ${i}\n`, i);
-  return makeImage({ gzip: true, seed, layers: [layerTar({ "etc/hello.txt": `hello ${seed}\n` }), layerTar({ "data/big.bin": big.toString("latin1") })] });
+  const image = makeImage({ gzip: true, seed, layers: [layerTar({ "etc/hello.txt": `hello ${seed}\n` }), layerTar({ "data/big.bin": noise(seed, 9 * 1024 * 1024).toString("latin1") })] });
+  expect((image.layers[1] as TestImage["layers"][0]).size).toBeGreaterThan(8 * 1024 * 1024);
+  return image;
 }
 
 async function recordsOf(store: Store): Promise<Record<string, string>> {
