@@ -1,12 +1,15 @@
 /**
  * Replaces a file so that readers and crashes only ever see the old or the new content:
  * temp file in the same directory, write, fsync, rename over the target, fsync the directory.
+ * With `durable: false` the two fsyncs are left out: readers still see the old or the new
+ * content whole, but after a crash the file may be empty or missing (for data that can be
+ * worked out again).
  */
 import { randomBytes } from "node:crypto";
 import { open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 
-export async function writeFileAtomic(filePath: string, data: string | Buffer, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(filePath: string, data: string | Buffer, mode = 0o600, { durable = true }: { durable?: boolean } = {}): Promise<void> {
   const dir = path.dirname(filePath);
   const tempPath = path.join(dir, `.${path.basename(filePath)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
   try {
@@ -15,7 +18,7 @@ export async function writeFileAtomic(filePath: string, data: string | Buffer, m
       await file.writeFile(data);
       // The creation mode is filtered by the umask; set it exactly.
       await file.chmod(mode);
-      await file.sync();
+      if (durable) await file.sync();
     } finally {
       await file.close();
     }
@@ -24,7 +27,7 @@ export async function writeFileAtomic(filePath: string, data: string | Buffer, m
     await unlink(tempPath).catch(() => undefined);
     throw error;
   }
-  await syncDirectory(dir);
+  if (durable) await syncDirectory(dir);
 }
 
 /** Makes a rename in `dir` durable. Some filesystems refuse to fsync a directory: that is not fatal. */

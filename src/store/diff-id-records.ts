@@ -6,10 +6,10 @@
  * from here instead of decompressing the layer again. A record is only an optimisation: one that
  * is missing, unreadable or malformed is not used, and one that cannot be written is skipped.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import { isValidDigest, parseDigest } from "../core/digest.js";
+import { writeFileAtomic } from "./atomic-file.js";
 
 export interface VerifiedDiffId {
   /** sha256 of the decompressed bytes. */
@@ -41,19 +41,18 @@ export class DiffIdRecords {
   }
 
   /**
-   * Records what decompressing the blob showed. Visible whole or not at all (written beside,
-   * then renamed); not fsynced, as losing it in a crash only costs a decompression. Never throws.
+   * Records what decompressing the blob showed. Visible whole or not at all; not fsynced, as
+   * losing it in a crash only costs a decompression. Never throws.
    */
   async put(blobDigest: string, fact: VerifiedDiffId): Promise<void> {
     const file = this.recordPath(blobDigest);
-    if (file === undefined || !RECORD.test(`${fact.diffId} ${fact.size}\n`)) return;
-    const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
+    const text = `${fact.diffId} ${fact.size}\n`;
+    if (file === undefined || !RECORD.test(text)) return;
     try {
       await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-      await writeFile(temp, `${fact.diffId} ${fact.size}\n`, { mode: 0o600, flag: "wx" });
-      await rename(temp, file);
+      await writeFileAtomic(file, text, 0o600, { durable: false });
     } catch {
-      await unlink(temp).catch(() => undefined);
+      // An optimisation only: the next load decompresses the layer again.
     }
   }
 
