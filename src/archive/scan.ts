@@ -42,7 +42,7 @@ export interface ScanOptions extends ProbeLimits {
    * The diff ID already known for a file (see KnownDiffId), which is then not decompressed:
    * given only when the file's digest turns out to be the one named; else the layer is refused.
    */
-  knownDiffId?: (name: string, size: number) => Promise<KnownDiffId | undefined>;
+  knownDiffId?: (name: string) => Promise<KnownDiffId | undefined>;
   /** Probe large files on disk in worker threads (default true). */
   parallel?: boolean;
   /**
@@ -52,7 +52,7 @@ export interface ScanOptions extends ProbeLimits {
   onEntriesRead?: () => void;
 }
 
-/** What decompressing a compressed blob showed once (a store keeps it), for a file said to be that blob. */
+/** What decompressing a compressed blob showed once (a store keeps it), for a file named for that blob. */
 export interface KnownDiffId {
   /** The blob the file must turn out to be. */
   digest: string;
@@ -67,7 +67,7 @@ export interface KnownDiffId {
 function withKnownDiffId(file: ScannedFile, known: KnownDiffId | undefined): ScannedFile {
   if (known === undefined || file.compression === "none") return file;
   if (file.digest !== known.digest) {
-    return { ...file, layerProblem: `its content (${file.digest}) is not the stored blob ${known.digest} it is named for, and it was not decompressed to check its diff ID` };
+    return { ...file, layerProblem: `its content (${file.digest}) is not the blob ${known.digest} it is named for, and it was not decompressed to check its diff ID` };
   }
   return { ...file, diffId: known.diffId, uncompressedSize: known.size, diffIdSource: known.source };
 }
@@ -151,7 +151,7 @@ export async function scanEntries(
         pool = ProbePool.create();
       }
       const parallel = pool !== undefined && location !== undefined && entry.size >= PARALLEL_AT_LEAST;
-      const known = options.decompress !== false && options.knownDiffId ? await options.knownDiffId(name, entry.size) : undefined;
+      const known = options.decompress !== false && options.knownDiffId ? await options.knownDiffId(name) : undefined;
       const limits: ScanOptions = known === undefined ? options : { ...options, decompress: false };
       const completed = (result: Promise<ScannedFile>): Promise<ScannedFile> => (known === undefined ? result : result.then((file) => withKnownDiffId(file, known)));
       // The body is pulled, so nothing is read (and nothing can fail) until a probe asks.

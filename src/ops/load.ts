@@ -100,17 +100,15 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     }
     return writeToIngest();
   };
-  // A compressed layer already stored whose diff ID an earlier load computed is not decompressed again.
-  const knownDiffIds = new Set<string>();
-  const knownDiffId = async (name: string, size: number): Promise<KnownDiffId | undefined> => {
+  // A compressed layer whose diff ID an earlier load computed is not decompressed again. The
+  // record is a fact about the blob's bytes, so it holds whenever the entry turns out to be that
+  // blob (the scan checks), whether or not the blob is still stored.
+  const knownDiffId = async (name: string): Promise<KnownDiffId | undefined> => {
     const named = NAMED_DIGEST.exec(name)?.[1];
     if (named === undefined) return undefined;
     const digest = `sha256:${named}`;
-    if (!(await store.content.has(digest, size))) return undefined;
     const verified = await store.diffIds.get(digest);
-    if (verified === undefined) return undefined;
-    knownDiffIds.add(digest);
-    return { digest, ...verified, source: `the store's record ${store.diffIds.recordPath(digest)}` };
+    return verified && { digest, ...verified, source: `the store's record ${store.diffIds.recordPath(digest)}` };
   };
   try {
     const graph = await readArchive(source, { ...options, openWriter, knownDiffId });
@@ -119,7 +117,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     if (graph.roots.length === 0) throw invalid("the archive holds no image", "index.json");
     const selected = selectPlatforms(graph, options.platforms);
     const records = await commitBlobs(store, graph, selected, ingests);
-    await recordDiffIds(store, graph, selected, knownDiffIds);
+    await recordDiffIds(store, graph, selected);
     return await recordImages(store, graph, selected, records, options.name);
   } finally {
     await Promise.all([...ingests.values(), ...spare].map((ingest) => ingest.abort()));
@@ -300,12 +298,12 @@ async function commitBlobs(store: Store, graph: ArchiveGraph, selected: Selected
 }
 
 /** Keeps the diff ID of every compressed layer this load decompressed, for the next load of it. */
-async function recordDiffIds(store: Store, graph: ArchiveGraph, selected: SelectedRoot[], alreadyKnown: Set<string>): Promise<void> {
-  const recorded = new Set(alreadyKnown);
+async function recordDiffIds(store: Store, graph: ArchiveGraph, selected: SelectedRoot[]): Promise<void> {
+  const recorded = new Set<string>();
   const writes: Promise<void>[] = [];
   for (const layer of selected.flatMap(({ images }) => images.flatMap((image) => image.layers))) {
     const file = graph.blobs.get(layer.digest)?.file;
-    if (recorded.has(layer.digest) || file === undefined || file.compression === "none") continue;
+    if (recorded.has(layer.digest) || file === undefined || file.compression === "none" || file.diffIdSource !== undefined) continue;
     // A diff ID taken on trust (--skip-diff-id-check) is the config's, not the ScannedFile's.
     if (file.digest !== layer.digest || file.diffId === undefined || file.uncompressedSize === undefined) continue;
     recorded.add(layer.digest);

@@ -212,7 +212,6 @@ describe.skipIf(!HAVE_FIXTURES)("loading into a shared store", () => {
     expect(await snapshotTree(store.paths.root)).toEqual(before);
   });
 
-  // Regression: leases/ used to be created by the first load, even a failed one.
   it("a store whose blob and ingest directories were removed after it was opened still loads (a long-running server's store emptied under it)", async () => {
     const store = await freshStore();
     await rm(join(store.paths.root, "blobs"), { recursive: true });
@@ -225,6 +224,7 @@ describe.skipIf(!HAVE_FIXTURES)("loading into a shared store", () => {
     expect(await filesUnder(join(store.paths.root, "blobs"))).toEqual(await filesUnder(join(untouched.paths.root, "blobs")));
   });
 
+  // Regression: leases/ used to be created by the first load, even a failed one.
   it("a failed first load into a brand-new store adds nothing to it (not even leases/)", async () => {
     const store = await freshStore();
     const before = await snapshotTree(store.paths.root);
