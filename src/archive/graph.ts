@@ -1,4 +1,5 @@
 import { isLadingError, LadingError } from "../core/errors.js";
+import { dockerManifestJsonSchema, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema } from "../core/schemas.js";
 import { checkBlobNames, blobPathFor } from "./blob-lookup.js";
 import type { ArchiveGraph, Problem, ResolvedRoot, ScannedArchive } from "./model.js";
 import { readDockerManifestJson, resolveDockerItem } from "./resolve-docker.js";
@@ -7,6 +8,15 @@ import { readOciLayout, resolveOciRoot } from "./resolve-oci.js";
 export interface ResolveLimits {
   maxJsonBytes: number;
   maxManifestJsonBytes: number;
+}
+
+/**
+ * Builds the schemas resolveGraph parses with, loading zod's bundle, before they are needed:
+ * readArchive calls it once this thread has probed its share of the layers and is waiting for
+ * the workers' (~20 ms of a second load that no longer comes after the last hash).
+ */
+export function buildGraphSchemas(): void {
+  for (const schema of [dockerManifestJsonSchema, imageConfigSchema, ociLayoutSchema, indexSchema, manifestSchema]) schema.get();
 }
 
 /**

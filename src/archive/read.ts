@@ -36,13 +36,16 @@ export async function readArchive(source: OpenedSource, options: ReadOptions = {
     maxManifestJsonBytes: options.maxManifestJsonBytes ?? DEFAULT_LIMITS.maxManifestJsonBytes,
     maxLayerBytes: options.maxLayerBytes ?? DEFAULT_LIMITS.maxLayerBytes,
   };
-  // The graph module loads once the entries are read and this thread has probed its share, and
-  // zod (~100 ms, ~15 MB) when the first schema is used, once every file is probed: loaded while
-  // workers were still hashing, zod added 5-8 MB to the peak, and varied it from run to run.
+  // The graph module and its schemas load once the entries are read and this thread has probed
+  // its share, while any worker finishes its own. (All of zod, ~15 MB, loaded that early added
+  // 5-8 MB to the peak; the bundle of the part lading uses is what loads now.)
   let graphModule: Promise<typeof import("./graph.js")> | undefined;
   const scanned = await scanEntries(source.entries, source.compression, {
     onEntriesRead: () => {
-      graphModule = import("./graph.js");
+      graphModule = import("./graph.js").then((graph) => {
+        graph.buildGraphSchemas();
+        return graph;
+      });
     },
     maxJsonBytes: Math.max(limits.maxJsonBytes, limits.maxManifestJsonBytes),
     maxLayerBytes: limits.maxLayerBytes,

@@ -10,7 +10,7 @@ import { invalid, notFound, usage } from "../core/errors.js";
 import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
 import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
 import type { Ingest } from "../store/content-store.js";
-import { blobsOfRecord, mergeImageRecords, type ImageRecord } from "../store/image-records.js";
+import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 
 export interface LoadOptions extends ReadOptions {
@@ -363,10 +363,7 @@ async function recordImages(
     }
     byId.set(record.id, entry);
   });
-  for (const { record } of byId.values()) {
-    const existing = await store.records.get(record.id);
-    await store.records.put(existing ? mergeImageRecords(existing, record) : record);
-  }
+  for (const { record } of byId.values()) await store.records.add(record);
   const moved: LoadResult["moved"] = [];
   const images: LoadedImage[] = [];
   await store.references.update((txn) => {

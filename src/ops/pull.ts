@@ -18,7 +18,6 @@ import type { Ingest } from "../store/content-store.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 import { forEachLimited, isImageManifest, parseRegistryDocument, type RegistryAccess, type RegistryClientFactory, type RegistryDocument } from "./registry-access.js";
-import { mergeImageRecords } from "../store/image-records.js";
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 const MAX_INDEX_DEPTH = 8;
@@ -363,8 +362,7 @@ async function flushToDisk(file: string): Promise<void> {
 
 async function recordPulls(store: Store, plans: readonly Plan[], present: Set<string>, fetched: Fetched): Promise<PullResult> {
   for (const plan of plans) {
-    const existing = await store.records.get(plan.record.id);
-    await store.records.put(existing ? mergeImageRecords(existing, plan.record) : plan.record);
+    await store.records.add(plan.record);
   }
   const moved: PullResult["moved"] = [];
   const images: PulledImage[] = [];

@@ -61,6 +61,18 @@ export class ImageRecords {
     await writeFileAtomic(this.pathOf(record.id), JSON.stringify(record), 0o644);
   }
 
+  /**
+   * Stores `record`, merged into the stored record of the same image if there is one (see
+   * mergeImageRecords). A merge that changes nothing writes nothing, so that loading or pulling
+   * an image the store already has leaves the store untouched.
+   */
+  async add(record: ImageRecord): Promise<void> {
+    const existing = await this.get(record.id);
+    if (existing === undefined) return this.put(record);
+    const merged = mergeImageRecords(existing, record);
+    if (JSON.stringify(merged) !== JSON.stringify(existing)) await this.put(merged);
+  }
+
   async delete(id: string): Promise<boolean> {
     try {
       await unlink(this.pathOf(id));

@@ -11,6 +11,7 @@ import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
 import { buildTar, layerTar, type TarItem } from "../support/archive-builder.js";
+import { filesUnder } from "../support/store-tree.js";
 
 const roots: string[] = [];
 async function tempDir(): Promise<string> {
@@ -75,6 +76,32 @@ describe("a second load of a stored archive", () => {
     const after = await stat(layerFile);
     expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
     expect(await readdir(store.paths.ingest)).toEqual([]);
+  });
+});
+
+/** Every file under root with its inode, modification time and size: a file rewritten, even with the same bytes, shows. */
+async function fileIdentities(root: string): Promise<Record<string, [number, number, number]>> {
+  const identities: Record<string, [number, number, number]> = {};
+  for (const file of await filesUnder(root)) {
+    const info = await stat(join(root, file));
+    identities[file] = [info.ino, info.mtimeMs, info.size];
+  }
+  return identities;
+}
+
+describe("a second load of a stored archive, in the store as a whole", () => {
+  it("rewrites no file: the image record, the references and every blob keep their inode and modification time", async () => {
+    const root = await tempDir();
+    const store = await Store.open(root);
+    const path = await archiveFile();
+    await loadArchive(store, await openArchivePath(path));
+    const before = await fileIdentities(root);
+    const [record] = await store.records.list();
+    expect(Object.keys(before).filter((file) => file.startsWith("images/"))).toEqual([`images/sha256-${hex(record?.id ?? "")}.json`]);
+    expect(Object.keys(before)).toContain("repositories.json");
+    const second = await loadArchive(store, await openArchivePath(path));
+    expect(second.images.map((image) => image.tags)).toEqual([["stored/test:1"]]);
+    expect(await fileIdentities(root)).toEqual(before);
   });
 });
 
