@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from "../dist/cli/main.js";
+import { main } from "../dist/cli/lading.js";
 
 // A closed pipe (`lading images | head`) ends the output; it is not an error worth a stack trace.
 for (const stream of [process.stdout, process.stderr]) {

@@ -171,11 +171,12 @@ function revive(file: ScannedFile): ScannedFile {
 
 /**
  * The compiled worker. Under the test runner this module is the TypeScript source, which a
- * Worker cannot load; the build output beside it in dist/ is used then.
+ * Worker cannot load; the build output in dist/ is used then. Named from one directory below
+ * dist/, where this module and the CLI's bundle (dist/cli/lading.js) both are.
  */
 function workerScript(): string | undefined {
   const here = import.meta.url;
-  const compiled = here.endsWith(".ts") ? new URL("../../dist/archive/probe-worker.js", here) : new URL("./probe-worker.js", here);
+  const compiled = new URL(here.endsWith(".ts") ? "../../dist/archive/probe-worker.js" : "../archive/probe-worker.js", here);
   const path = fileURLToPath(compiled);
   return existsSync(path) ? path : undefined;
 }

@@ -38,10 +38,13 @@ function zod(): ZodSubset {
   return loadedZod;
 }
 
-/** The bundle beside this module in dist/ (under the test runner this module is the TypeScript source). */
+/**
+ * The bundle beside this module in dist/ (under the test runner this module is the TypeScript
+ * source). Named from one directory below dist/, like the probe worker (see probe-pool.ts).
+ */
 function bundledZodPath(): string | undefined {
   const here = import.meta.url;
-  const path = fileURLToPath(here.endsWith(".ts") ? new URL("../../dist/core/zod-subset.cjs", here) : new URL("./zod-subset.cjs", here));
+  const path = fileURLToPath(new URL(here.endsWith(".ts") ? "../../dist/core/zod-subset.cjs" : "../core/zod-subset.cjs", here));
   return existsSync(path) ? path : undefined;
 }
 

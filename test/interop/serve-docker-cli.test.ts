@@ -36,7 +36,7 @@ async function snapshotBuild(): Promise<void> {
     ensureBuilt();
   } catch (error) {
     // Another file of the tree may not compile at this moment; dist/ is emitted regardless.
-    if (!existsSync(path.join(REPO_ROOT, "dist/cli/main.js"))) throw error;
+    if (!existsSync(path.join(REPO_ROOT, "dist/cli/lading.js"))) throw error;
   }
   snapshotDir = makeTempDir("lading-serve-bin-");
   await cp(path.join(REPO_ROOT, "dist"), path.join(snapshotDir, "dist"), { recursive: true });

@@ -298,12 +298,14 @@ function newestSource(dir: string): number {
 
 /** Builds dist/ when it is missing or older than src/, so that bin/lading.js runs the code under test. */
 export function ensureBuilt(): void {
-  const cli = join(REPO_ROOT, "dist", "cli", "main.js");
+  // The CLI's bundle, which bin/lading.js runs (the build writes it before tsc's output).
+  const cli = join(REPO_ROOT, "dist", "cli", "lading.js");
   const built = existsSync(cli) ? statSync(cli).mtimeMs : 0;
   if (built >= newestSource(join(REPO_ROOT, "src"))) return;
-  // tsc emits even when some file has a type error (another change in progress); only a missing CLI is fatal.
+  // The bundles are written before tsc runs, and tsc emits even when some file has a type error
+  // (another change in progress): only a missing CLI is fatal.
   const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, stdio: "pipe", encoding: "utf8" });
-  if (!existsSync(cli)) throw new Error(`npm run build did not produce dist/cli/main.js: ${build.stdout}${build.stderr}`);
+  if (!existsSync(cli)) throw new Error(`npm run build did not produce dist/cli/lading.js: ${build.stdout}${build.stderr}`);
 }
 
 export interface CliResult {
