@@ -46,6 +46,7 @@ export async function readArchive(source: OpenedSource, options: ReadOptions = {
         graph.buildGraphSchemas();
         return graph;
       });
+      graphModule.catch(() => undefined); // awaited below; if the scan fails first, it must not go unhandled
     },
     maxJsonBytes: Math.max(limits.maxJsonBytes, limits.maxManifestJsonBytes),
     maxLayerBytes: limits.maxLayerBytes,
