@@ -65,7 +65,7 @@ export class ProbePool {
 
   /** A pool when the machine has a core to spare and the compiled worker exists; else undefined. */
   static create(): ProbePool | undefined {
-    const size = Math.min(availableParallelism() - 1, 3);
+    const size = poolSize();
     const script = workerScript();
     if (size < 1 || script === undefined) return undefined;
     return new ProbePool(script, size);
@@ -145,7 +145,8 @@ export class ProbePool {
   }
 
   private spawn(): PoolWorker {
-    const worker = new Worker(this.script);
+    const worker = spareWorkers.shift() ?? new Worker(this.script);
+    worker.ref();
     const entry: PoolWorker = { worker, jobs: 0 };
     worker.on("message", (reply: ProbeReply) => {
       const job = this.pending.get(reply.id);
@@ -161,6 +162,42 @@ export class ProbePool {
     this.workers.push(entry);
     return entry;
   }
+}
+
+/** Workers started ahead by prestartProbeWorkers and not yet taken by a pool. */
+const spareWorkers: Worker[] = [];
+
+/**
+ * Starts the workers a pool would start, before any archive is opened, for a command about to
+ * read one: a worker takes ~100 ms to boot, which then overlaps the program's own start instead
+ * of delaying the first layer handed to it. The first pool to need workers takes these. One never
+ * taken does not keep the process alive.
+ */
+export function prestartProbeWorkers(): void {
+  const script = workerScript();
+  if (script === undefined) return;
+  while (spareWorkers.length < poolSize()) {
+    const worker = new Worker(script);
+    worker.unref();
+    // One that fails or stops before a pool takes it is dropped, so a pool never takes a dead one.
+    const drop = (): void => {
+      const index = spareWorkers.indexOf(worker);
+      if (index !== -1) spareWorkers.splice(index, 1);
+    };
+    worker.once("error", drop);
+    worker.once("exit", drop);
+    spareWorkers.push(worker);
+  }
+}
+
+/** How many prestarted workers wait for a pool. */
+export function spareProbeWorkers(): number {
+  return spareWorkers.length;
+}
+
+/** Workers beside the calling thread: one per other core, at most 3. */
+function poolSize(): number {
+  return Math.min(availableParallelism() - 1, 3);
 }
 
 /** Structured cloning turns a Buffer into a plain Uint8Array. */

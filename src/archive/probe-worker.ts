@@ -5,17 +5,17 @@
  */
 import { open } from "node:fs/promises";
 import { parentPort } from "node:worker_threads";
-import { fileChunkSource } from "../tar/chunk-source.js";
+import { blockingFileChunkSource, chunksOf, FILE_CHUNK_BYTES } from "../tar/chunk-source.js";
+import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { probeFile, type BlobWriter } from "./probe.js";
 import type { ProbeJob, ProbeMessage, ProbeReply } from "./probe-pool.js";
 
-/** Two read buffers, not the default four: each worker's buffers count in the process's peak memory. */
-const WORKER_READ_BUFFERS = 2;
+/** One read buffer for every job: this thread does one job at a time, and reads block it. */
+const [readBuffer] = pageAlignedBuffers(1, FILE_CHUNK_BYTES) as [Buffer];
 
 async function run(job: ProbeJob): Promise<ProbeReply> {
-  const range = { start: job.offset, length: job.size };
-  const source = fileChunkSource(await open(job.path, "r"), undefined, WORKER_READ_BUFFERS, range);
-  const body = { [Symbol.asyncIterator]: () => ({ next: async () => chunkStep(await source.read()) }) };
+  const source = blockingFileChunkSource(job.path, { start: job.offset, length: job.size }, readBuffer);
+  const body = chunksOf(source);
   try {
     const writer = job.writeTo === undefined ? undefined : await rangeWriter(job.writeTo);
     const file = await probeFile(job.name, body, job.limits, writer);
@@ -23,10 +23,6 @@ async function run(job: ProbeJob): Promise<ProbeReply> {
   } finally {
     source.close();
   }
-}
-
-function chunkStep(chunk: Buffer | undefined): IteratorResult<Buffer> {
-  return chunk === undefined ? { done: true, value: undefined } : { done: false, value: chunk };
 }
 
 /** Writes the bytes in order into an existing (empty) file that the main thread owns. */

@@ -5,7 +5,8 @@
  */
 import { open } from "node:fs/promises";
 import { invalid } from "../core/errors.js";
-import { FILE_CHUNK_BUFFERS, FILE_CHUNK_BYTES, fileChunkSource } from "../tar/chunk-source.js";
+import { blockingFileChunkSource, chunksOf, FILE_CHUNK_BYTES } from "../tar/chunk-source.js";
+import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { COMPRESSION_SNIFF_BYTES, detectCompression } from "../tar/compression.js";
 import type { TarBody } from "../tar/reader.js";
 import type { ScannedFile } from "./model.js";
@@ -84,12 +85,13 @@ export async function probeHeld(pool: ProbePool, held: HeldProbe[]): Promise<num
   held.sort((a, b) => b.size - a.size);
   const shared = pool.share(held.map((probe) => workerJob(probe.name, probe.size, probe.location, probe.limits, probe.writer)));
   const mine = new Set<number>();
-  // One set of read buffers for all of them: a new set per file would stay allocated until a collection.
-  const buffers = Array.from({ length: FILE_CHUNK_BUFFERS }, () => Buffer.allocUnsafe(FILE_CHUNK_BYTES));
+  // One read buffer for all of them: a new one per file would stay allocated until a collection.
+  const [buffer] = pageAlignedBuffers(1, FILE_CHUNK_BYTES) as [Buffer];
   for (let index = shared.claim(); index !== undefined; index = shared.claim()) {
     mine.add(index);
     const probe = held[index] as HeldProbe;
-    const body = await openRange(probe.location, probe.size, buffers);
+    // The whole archive has been read: reading here blocks nothing else (see blockingFileChunkSource).
+    const body = chunksOf(blockingFileChunkSource(probe.location.path, { start: probe.location.offset, length: probe.size }, buffer));
     const probed = probeFile(probe.name, body, probe.limits, probe.writer).then((file) => {
       checkSize(probe.name, file, probe.size);
       return file;
@@ -102,23 +104,6 @@ export async function probeHeld(pool: ProbePool, held: HeldProbe[]): Promise<num
     if (!mine.has(index)) probe.settle(probeInWorker(shared.result(index), probe.name, probe.size, probe.writer, true));
   });
   return held.length - mine.size;
-}
-
-/** The bytes of a file on disk, as a probe's body, read into `buffers`. */
-async function openRange(location: FileLocation, size: number, buffers: Buffer[]): Promise<AsyncIterable<Buffer>> {
-  const source = fileChunkSource(await open(location.path, "r"), undefined, undefined, { start: location.offset, length: size }, buffers);
-  return {
-    [Symbol.asyncIterator]: () => ({
-      next: async (): Promise<IteratorResult<Buffer>> => {
-        const chunk = await source.read();
-        return chunk === undefined ? { done: true, value: undefined } : { done: false, value: chunk };
-      },
-      return: async (): Promise<IteratorResult<Buffer>> => {
-        source.close();
-        return { done: true, value: undefined };
-      },
-    }),
-  };
 }
 
 export function workerJob(name: string, size: number, location: FileLocation, limits: ProbeLimits, writer: BlobWriter | undefined): Omit<ProbeJob, "id"> {

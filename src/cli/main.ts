@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { prestartProbeWorkers } from "../archive/probe-pool.js";
 import { toLadingError } from "../core/errors.js";
 import { printLine, type Terminal } from "./output.js";
 
@@ -19,6 +20,9 @@ const COMMAND_MODULES: readonly { commands: readonly string[]; load: () => Promi
   { commands: ["serve"], load: async () => (await import("./serve-command.js")).registerServe },
   { commands: ["fsck"], load: async () => (await import("./fsck-command.js")).registerFsck },
 ];
+
+/** Commands that read an archive from disk, and so hand its large files to probe workers. */
+const ARCHIVE_READERS = new Set(["load", "verify"]);
 
 /** Global options that take a value, so the word after them is not the command. */
 const GLOBAL_OPTIONS_WITH_VALUE = new Set(["--root"]);
@@ -65,8 +69,10 @@ export async function buildProgram(terminal: Terminal, setExit: SetExit, command
 /** Runs the CLI; resolves to the exit code. Errors become one line on stderr, never a stack. */
 export async function main(argv: string[], terminal: Terminal = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let exitCode = 0;
+  const commandName = commandNameOf(argv);
+  if (commandName !== undefined && ARCHIVE_READERS.has(commandName)) prestartProbeWorkers();
   try {
-    const program = await buildProgram(terminal, (code) => (exitCode = code), commandNameOf(argv));
+    const program = await buildProgram(terminal, (code) => (exitCode = code), commandName);
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {

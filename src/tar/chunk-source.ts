@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 
@@ -133,6 +134,67 @@ export function fileChunkSource(
     },
     close: release,
     bytesRead: () => consumed,
+  };
+}
+
+/**
+ * Reads a range of a file on the calling thread, each read blocking it, into the one buffer given
+ * (best page aligned: see pageAlignedBuffers). For a thread whose only work is the file's bytes,
+ * a probe worker or the main thread once the rest of the archive has been read: there, reads in
+ * the thread pool only add a copy between cores and a hand-over per chunk to the hashing. Measured
+ * on the 2-core bench host, two threads hash 1 GiB from the page cache in ~0.47 s this way,
+ * against ~0.6 s with fileChunkSource. The file is opened at the first read and closed at the end,
+ * on failure and on close().
+ */
+export function blockingFileChunkSource(path: string, range: { start: number; length: number }, buffer: Buffer): ChunkSource {
+  const end = range.start + range.length;
+  let position = range.start;
+  let fd: number | undefined;
+  let closed = false;
+  const release = (): void => {
+    if (closed) return;
+    closed = true;
+    if (fd !== undefined) closeSync(fd);
+  };
+  return {
+    async read() {
+      if (closed || position >= end) {
+        release();
+        return undefined;
+      }
+      let bytesRead: number;
+      try {
+        fd ??= openSync(path, "r");
+        bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, end - position), position);
+      } catch (error) {
+        release();
+        throw error;
+      }
+      if (bytesRead === 0) {
+        release();
+        return undefined;
+      }
+      position += bytesRead;
+      return buffer.subarray(0, bytesRead);
+    },
+    close: release,
+    bytesRead: () => position - range.start,
+  };
+}
+
+/** A source's chunks as an async iterable (each valid until the next step); leaving early closes the source. */
+export function chunksOf(source: ChunkSource): AsyncIterable<Buffer> {
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: async (): Promise<IteratorResult<Buffer>> => {
+        const chunk = await source.read();
+        return chunk === undefined ? { done: true, value: undefined } : { done: false, value: chunk };
+      },
+      return: async (): Promise<IteratorResult<Buffer>> => {
+        source.close();
+        return { done: true, value: undefined };
+      },
+    }),
   };
 }
 

@@ -2,12 +2,15 @@
 // seeks over them: the results, the errors and what a load stores must be exactly those of a read
 // on the main thread alone.
 import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { prestartProbeWorkers, spareProbeWorkers } from "../../src/archive/probe-pool.js";
 import { readArchive } from "../../src/archive/read.js";
 import { scanEntries } from "../../src/archive/scan.js";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
@@ -151,6 +154,25 @@ describe("probing in worker threads", () => {
     for (const layer of layers) expect(sha256(await readFile(join(root, "blobs", "sha256", hex(sha256(layer)))))).toBe(sha256(layer));
     expect(await readdir(join(root, "ingest"))).toEqual([]);
     expect((await fsckStore(store)).problems).toEqual([]);
+  });
+
+  it("takes the workers started ahead (as the CLI does for load and verify), giving the same files", async () => {
+    const expectedSpares = Math.min(availableParallelism() - 1, 3);
+    prestartProbeWorkers();
+    expect(spareProbeWorkers()).toBe(expectedSpares);
+    prestartProbeWorkers(); // no more than a pool would start
+    expect(spareProbeWorkers()).toBe(expectedSpares);
+    const path = await writeArchive(legacyItems(LAYERS));
+    const parallel = await scan(path, true);
+    expect(spareProbeWorkers()).toBe(0);
+    expect(parallel.workerProbes).toBeGreaterThanOrEqual(1);
+    expect([...parallel.files.entries()]).toEqual([...(await scan(path, false)).files.entries()]);
+  });
+
+  it("lets a process end while a worker started ahead was never needed", () => {
+    const script = `import("./dist/archive/probe-pool.js").then((pool) => { pool.prestartProbeWorkers(); console.log("spares", pool.spareProbeWorkers()); })`;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: join(import.meta.dirname, "..", ".."), encoding: "utf8", timeout: 20_000 });
+    expect([run.status, run.signal, run.stdout, run.stderr]).toEqual([0, null, `spares ${Math.min(availableParallelism() - 1, 3)}\n`, ""]);
   });
 
   it("cancels the large files held for the end when the archive turns out truncated", async () => {

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import tarStream from "tar-stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { fileChunkSource, prefixedSource, streamChunkSource } from "../../src/tar/chunk-source.js";
+import { blockingFileChunkSource, chunksOf, fileChunkSource, prefixedSource, streamChunkSource } from "../../src/tar/chunk-source.js";
+import { pageAlignedBuffers } from "../../src/tar/page-aligned.js";
 import { readTarChunks } from "../../src/tar/reader.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lading-chunks-"));
@@ -88,6 +89,69 @@ describe("fileChunkSource", () => {
       }
       expect([buffers, total, hash.digest("hex")]).toEqual([buffers, 100_000, sha256(bytes)]);
     }
+  });
+});
+
+describe("blockingFileChunkSource", () => {
+  it("reads a range into the one buffer given, in order, and stops at the end of the range or the file", async () => {
+    const bytes = pattern(10_000, 5);
+    const path = join(dir, "blocking");
+    writeFileSync(path, bytes);
+    const buffer = Buffer.alloc(4096);
+    const source = blockingFileChunkSource(path, { start: 100, length: 9000 }, buffer);
+    const sizes: number[] = [];
+    const parts: Buffer[] = [];
+    for (let chunk = await source.read(); chunk !== undefined; chunk = await source.read()) {
+      expect(chunk.buffer).toBe(buffer.buffer);
+      sizes.push(chunk.length);
+      parts.push(Buffer.from(chunk));
+    }
+    expect(sizes).toEqual([4096, 4096, 808]);
+    expect(Buffer.concat(parts)).toEqual(bytes.subarray(100, 9100));
+    expect(source.bytesRead()).toBe(9000);
+    expect(await source.read()).toBeUndefined();
+
+    const pastEnd = blockingFileChunkSource(path, { start: 9000, length: 5000 }, buffer);
+    expect(await drain(pastEnd)).toEqual(bytes.subarray(9000));
+    expect(pastEnd.bytesRead()).toBe(1000);
+  });
+
+  it("fails its first read when the file cannot be opened, and reads nothing once closed", async () => {
+    const missing = join(dir, "no-such-file");
+    await expect(blockingFileChunkSource(missing, { start: 0, length: 10 }, Buffer.alloc(16)).read()).rejects.toThrow(`ENOENT: no such file or directory, open '${missing}'`);
+    const path = join(dir, "closed-early");
+    writeFileSync(path, pattern(100, 6));
+    const source = blockingFileChunkSource(path, { start: 0, length: 100 }, Buffer.alloc(16));
+    expect(await source.read()).toEqual(pattern(100, 6).subarray(0, 16));
+    source.close();
+    expect(await source.read()).toBeUndefined();
+  });
+
+  it("as chunksOf, closes the file when a consumer stops early", async () => {
+    const path = join(dir, "stopped");
+    writeFileSync(path, pattern(1000, 7));
+    const source = blockingFileChunkSource(path, { start: 0, length: 1000 }, Buffer.alloc(100));
+    const seen: number[] = [];
+    for await (const chunk of chunksOf(source)) {
+      seen.push(chunk[0] as number);
+      if (seen.length === 2) break;
+    }
+    expect(seen).toEqual([pattern(1000, 7)[0], pattern(1000, 7)[100]]);
+    expect(await source.read()).toBeUndefined();
+  });
+});
+
+describe("pageAlignedBuffers", () => {
+  it("gives separate buffers of the size asked, each a whole number of pages, and refuses any other size", () => {
+    const buffers = pageAlignedBuffers(3, 8192);
+    expect(buffers.map((buffer) => [buffer.length, buffer.byteOffset])).toEqual([
+      [8192, 0],
+      [8192, 8192],
+      [8192, 16384],
+    ]);
+    buffers[1]?.fill(1);
+    expect([buffers[0]?.every((byte) => byte === 0), buffers[1]?.every((byte) => byte === 1), buffers[2]?.every((byte) => byte === 0)]).toEqual([true, true, true]);
+    expect(() => pageAlignedBuffers(1, 1000)).toThrow("page-aligned buffers must be a whole number of pages, not 1000 bytes");
   });
 });
 
