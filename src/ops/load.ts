@@ -270,13 +270,16 @@ function listPlatforms(graph: ArchiveGraph): string {
 /** Commits every blob the selected images need; returns their image records (not yet written). */
 async function commitBlobs(store: Store, graph: ArchiveGraph, selected: SelectedRoot[], ingests: Map<string, Ingest>): Promise<ImageRecord[]> {
   const records = selected.map(({ root, images }) => recordFor(root, images));
-  const needed = new Set(records.flatMap(blobsOfRecord));
-  const toCommit: { ingest: Ingest; expected: { digest: string; size: number } }[] = [];
-  const committed = new Set<string>();
-  for (const digest of needed) {
+  const needed = [...new Set(records.flatMap(blobsOfRecord))].map((digest) => {
     const blob = graph.blobs.get(digest);
     if (!blob) throw invalid(`blob ${digest} is needed but not in the archive`, blobPathFor(digest));
-    if (committed.has(digest) || (await store.content.has(digest, blob.size))) continue;
+    return { digest, blob };
+  });
+  // Looked up all at once: in turn, a load of many layers would wait on each lookup's round trip.
+  const alreadyStored = await Promise.all(needed.map(({ digest, blob }) => store.content.has(digest, blob.size)));
+  const toCommit: { ingest: Ingest; expected: { digest: string; size: number } }[] = [];
+  for (const [index, { digest, blob }] of needed.entries()) {
+    if (alreadyStored[index]) continue;
     const ingest = blob.file ? ingests.get(blob.file.name) : undefined;
     if (ingest) {
       ingests.delete(blob.file?.name ?? "");
@@ -288,12 +291,11 @@ async function commitBlobs(store: Store, graph: ArchiveGraph, selected: Selected
     } else {
       throw invalid(`blob ${digest} was not stored while reading (${blob.file?.name ?? "no entry"})`, blob.file?.name ?? digest);
     }
-    committed.add(digest);
   }
   await store.content.commitAll(toCommit);
-  for (const digest of needed) {
-    if (!(await store.content.has(digest))) throw notFound(`blob ${digest} disappeared from the store during the load`, digest);
-  }
+  const present = await Promise.all(needed.map(({ digest }) => store.content.has(digest)));
+  const gone = needed.find((_, index) => !present[index])?.digest;
+  if (gone !== undefined) throw notFound(`blob ${gone} disappeared from the store during the load`, gone);
   return records;
 }
 
