@@ -164,8 +164,13 @@ export class ProbePool {
   }
 }
 
-/** Workers started ahead by prestartProbeWorkers and not yet taken by a pool. */
-const spareWorkers: Worker[] = [];
+/**
+ * Workers started ahead by prestartProbeWorkers and not yet taken by a pool. Kept on globalThis:
+ * bin/lading.js starts them through dist/archive/probe-pool.js, and the CLI's bundle, loaded
+ * next, has its own copy of this module.
+ */
+const SPARE_WORKERS = Symbol.for("lading.spareProbeWorkers");
+const spareWorkers = ((globalThis as Record<symbol, Worker[] | undefined>)[SPARE_WORKERS] ??= []);
 
 /**
  * Starts the workers a pool would start, before any archive is opened, for a command about to

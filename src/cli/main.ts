@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
-import { prestartProbeWorkers } from "../archive/probe-pool.js";
 import { toLadingError } from "../core/errors.js";
+import { commandNameOf, startWorkersFor } from "./early-start.js";
 import { printLine, type Terminal } from "./output.js";
 
 type SetExit = (code: number) => void;
@@ -20,27 +20,6 @@ const COMMAND_MODULES: readonly { commands: readonly string[]; load: () => Promi
   { commands: ["serve"], load: async () => (await import("./serve-command.js")).registerServe },
   { commands: ["fsck"], load: async () => (await import("./fsck-command.js")).registerFsck },
 ];
-
-/** Commands that read an archive from disk, and so hand its large files to probe workers. */
-const ARCHIVE_READERS = new Set(["load", "verify"]);
-
-/** Global options that take a value, so the word after them is not the command. */
-const GLOBAL_OPTIONS_WITH_VALUE = new Set(["--root"]);
-
-/** The command named on the command line (argv as process.argv), or undefined (help, version, none). */
-export function commandNameOf(argv: readonly string[]): string | undefined {
-  for (let i = 2; i < argv.length; i++) {
-    const word = argv[i] as string;
-    if (word === "--") return argv[i + 1];
-    if (GLOBAL_OPTIONS_WITH_VALUE.has(word)) {
-      i++;
-      continue;
-    }
-    if (word.startsWith("-")) continue;
-    return word;
-  }
-  return undefined;
-}
 
 /**
  * The program with the modules for `commandName` registered, or all of them when the name is
@@ -70,7 +49,7 @@ export async function buildProgram(terminal: Terminal, setExit: SetExit, command
 export async function main(argv: string[], terminal: Terminal = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let exitCode = 0;
   const commandName = commandNameOf(argv);
-  if (commandName !== undefined && ARCHIVE_READERS.has(commandName)) prestartProbeWorkers();
+  startWorkersFor(commandName); // done already when run by bin/lading.js; then this starts none
   try {
     const program = await buildProgram(terminal, (code) => (exitCode = code), commandName);
     await program.parseAsync(argv);

@@ -169,6 +169,23 @@ describe("probing in worker threads", () => {
     expect([...parallel.files.entries()]).toEqual([...(await scan(path, false)).files.entries()]);
   });
 
+  it("starts workers ahead only for the commands that read an archive, shared with the CLI's bundle", async () => {
+    const { commandNameOf, startWorkersFor } = await import("../../src/cli/early-start.js");
+    expect(["images", "save", "serve", undefined].map((name) => commandNameOf(["node", "lading", ...(name ? ["--root", "/r", name, "-x"] : ["--version"])]))).toEqual(["images", "save", "serve", undefined]);
+    for (const name of ["images", "save", "serve", "pull", undefined]) startWorkersFor(name);
+    expect(spareProbeWorkers()).toBe(0);
+    // bin/lading.js starts them through the compiled module, the bundle takes them through its own copy.
+    const compiled = (await import(join(import.meta.dirname, "..", "..", "dist", "archive", "probe-pool.js"))) as typeof import("../../src/archive/probe-pool.js");
+    compiled.prestartProbeWorkers();
+    expect(spareProbeWorkers()).toBe(Math.min(availableParallelism() - 1, 3));
+    const parallel = await scan(await writeArchive(legacyItems(LAYERS)), true);
+    expect([spareProbeWorkers(), compiled.spareProbeWorkers()]).toEqual([0, 0]);
+    expect(parallel.workerProbes).toBeGreaterThanOrEqual(1);
+    startWorkersFor("verify");
+    expect(spareProbeWorkers()).toBe(Math.min(availableParallelism() - 1, 3));
+    await scan(await writeArchive(legacyItems(LAYERS)), true); // takes them again
+  });
+
   it("lets a process end while a worker started ahead was never needed", () => {
     const script = `import("./dist/archive/probe-pool.js").then((pool) => { pool.prestartProbeWorkers(); console.log("spares", pool.spareProbeWorkers()); })`;
     const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: join(import.meta.dirname, "..", ".."), encoding: "utf8", timeout: 20_000 });
