@@ -157,7 +157,8 @@ export async function scanEntries(
       // The body is pulled, so nothing is read (and nothing can fail) until a probe asks.
       const [opened, sniffed] = await Promise.allSettled([
         options.openWriter ? options.openWriter(name, entry.size, location) : undefined,
-        parallel && limits.decompress !== false ? uncompressedAt(location) : true,
+        // Read here and now, but its failure is taken after the writer's (and aborts it).
+        new Promise<boolean>((resolve) => resolve(parallel && limits.decompress !== false ? uncompressedAt(location) : true)),
       ]);
       if (opened.status === "rejected") throw opened.reason;
       const writer = opened.value;
@@ -204,6 +205,8 @@ export async function scanEntries(
     const settled = new Map<string, ScannedFile>();
     for (const [name, probed] of files) settled.set(name, await probed);
     for (const compared of duplicates) await compared;
+    // Every worker is done: they stop while the caller goes on (with the graph), unwaited for.
+    void pool?.close();
     return { files: settled, links, byDigest: indexByDigest(settled), compression, workerProbes };
   } catch (error) {
     // Workers still copying into ingest files stop before their writers are aborted.
@@ -211,8 +214,6 @@ export async function scanEntries(
     for (const probe of held) await probe.cancel(error);
     await Promise.allSettled([...files.values(), ...duplicates]);
     throw error;
-  } finally {
-    await pool?.close();
   }
 }
 

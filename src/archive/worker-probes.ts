@@ -3,9 +3,8 @@
  * held to the end of the archive and shared; for a stream, written through to the ingest file and
  * probed from there. What comes back from a worker is completed here as a main-thread probe would be.
  */
-import { open } from "node:fs/promises";
 import { invalid } from "../core/errors.js";
-import { blockingFileChunkSource, chunksOf, FILE_CHUNK_BYTES } from "../tar/chunk-source.js";
+import { blockingFileChunkSource, chunksOf, FILE_CHUNK_BYTES, readFileRangeSync } from "../tar/chunk-source.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { COMPRESSION_SNIFF_BYTES, detectCompression } from "../tar/compression.js";
 import type { TarBody } from "../tar/reader.js";
@@ -23,15 +22,10 @@ export const PARALLEL_AT_LEAST = 8 * 1024 * 1024;
  * hashing here), and two layers decompressing at once take the memory of a second decoder
  * (over 100 MB in all, measured).
  */
-export async function uncompressedAt(location: FileLocation): Promise<boolean> {
-  const handle = await open(location.path, "r");
-  try {
-    const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
-    const { bytesRead } = await handle.read(head, 0, head.length, location.offset);
-    return detectCompression(head.subarray(0, bytesRead)) === "none";
-  } finally {
-    await handle.close();
-  }
+export function uncompressedAt(location: FileLocation): boolean {
+  const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
+  const bytesRead = readFileRangeSync(location.path, location.offset, head);
+  return detectCompression(head.subarray(0, bytesRead)) === "none";
 }
 
 /** A large file on disk whose probe waits until the whole archive has been read. */

@@ -1,6 +1,5 @@
 import { readArchive, type ReadOptions } from "../archive/read.js";
 import type { ArchiveGraph, ResolvedImage, ResolvedRoot, ScannedFile } from "../archive/model.js";
-import { open } from "node:fs/promises";
 import type { BlobWriter } from "../archive/probe.js";
 import type { FileLocation, KnownDiffId } from "../archive/scan.js";
 import type { OpenedSource } from "../archive/source.js";
@@ -10,6 +9,7 @@ import { invalid, notFound, usage } from "../core/errors.js";
 import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
 import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
 import type { Ingest } from "../store/content-store.js";
+import { readFileRangeSync } from "../tar/chunk-source.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 
@@ -204,23 +204,22 @@ const MATCH_HEAD_BYTES = 4096;
  */
 async function matchingPrefix(store: Store, heads: Map<string, Promise<Buffer | undefined>>, candidates: string[], size: number, location: FileLocation): Promise<string[]> {
   const ours = Buffer.alloc(Math.min(size, MATCH_PREFIX_BYTES));
-  const handle = await open(location.path, "r");
-  try {
-    if ((await handle.read(ours, 0, ours.length, location.offset)).bytesRead < ours.length) return [];
-  } finally {
-    await handle.close();
-  }
+  if (readFileRangeSync(location.path, location.offset, ours) < ours.length) return [];
   const ourHead = ours.subarray(0, MATCH_HEAD_BYTES);
   const theirs = Buffer.alloc(ours.length);
   const matched: string[] = [];
-  for (const digest of candidates) {
+  // Every candidate's head is asked for at once, then compared in turn.
+  const candidateHeads = candidates.map((digest) => {
     let head = heads.get(digest);
     if (head === undefined) {
       const bytes = Buffer.alloc(ourHead.length);
       head = store.content.readAt(digest, 0, bytes).then((got) => (got === bytes.length ? bytes : undefined), () => undefined);
       heads.set(digest, head);
     }
-    if (!(await head)?.equals(ourHead)) continue;
+    return head;
+  });
+  for (const [index, digest] of candidates.entries()) {
+    if (!(await candidateHeads[index])?.equals(ourHead)) continue;
     const got = await store.content.readAt(digest, 0, theirs).catch(() => -1);
     if (got === theirs.length && theirs.equals(ours)) matched.push(digest);
   }

@@ -137,6 +137,29 @@ export function fileChunkSource(
   };
 }
 
+/** How many bytes blockingFileChunkSource reads between two turns of the event loop. */
+const YIELD_EVERY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Fills `into` from `position` of the file at `path` (fewer bytes at its end); returns how many.
+ * Blocks the thread, for a few KiB from a file just read (in the page cache): three steps of the
+ * thread pool (open, read, close) would take a millisecond or more on a busy machine.
+ */
+export function readFileRangeSync(path: string, position: number, into: Buffer): number {
+  const fd = openSync(path, "r");
+  try {
+    let filled = 0;
+    while (filled < into.length) {
+      const got = readSync(fd, into, filled, into.length - filled, position + filled);
+      if (got === 0) break;
+      filled += got;
+    }
+    return filled;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Reads a range of a file on the calling thread, each read blocking it, into the one buffer given
  * (best page aligned: see pageAlignedBuffers). For a thread whose only work is the file's bytes,
@@ -149,6 +172,7 @@ export function fileChunkSource(
 export function blockingFileChunkSource(path: string, range: { start: number; length: number }, buffer: Buffer): ChunkSource {
   const end = range.start + range.length;
   let position = range.start;
+  let sinceYield = 0;
   let fd: number | undefined;
   let closed = false;
   const release = (): void => {
@@ -161,6 +185,14 @@ export function blockingFileChunkSource(path: string, range: { start: number; le
       if (closed || position >= end) {
         release();
         return undefined;
+      }
+      // A read that never waits never lets the event loop run: timers (progress) and messages
+      // (from workers) are served between reads every few MiB.
+      sinceYield += buffer.length;
+      if (sinceYield >= YIELD_EVERY_BYTES) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (closed) return undefined;
       }
       let bytesRead: number;
       try {

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import tarStream from "tar-stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { blockingFileChunkSource, chunksOf, fileChunkSource, prefixedSource, streamChunkSource } from "../../src/tar/chunk-source.js";
+import { blockingFileChunkSource, chunksOf, fileChunkSource, prefixedSource, readFileRangeSync, streamChunkSource } from "../../src/tar/chunk-source.js";
 import { pageAlignedBuffers } from "../../src/tar/page-aligned.js";
 import { readTarChunks } from "../../src/tar/reader.js";
 
@@ -125,6 +125,36 @@ describe("blockingFileChunkSource", () => {
     expect(await source.read()).toEqual(pattern(100, 6).subarray(0, 16));
     source.close();
     expect(await source.read()).toBeUndefined();
+  });
+
+  it("lets the event loop turn every 32 MiB read, and only then", async () => {
+    const path = join(dir, "sparse-70m");
+    writeFileSync(path, "");
+    truncateSync(path, 70 * 1024 * 1024);
+    let turns = 0;
+    let drained = false;
+    const turn = (): void => {
+      turns++;
+      if (!drained) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const source = blockingFileChunkSource(path, { start: 0, length: 70 * 1024 * 1024 }, Buffer.alloc(1024 * 1024));
+    let total = 0;
+    for (let chunk = await source.read(); chunk !== undefined; chunk = await source.read()) total += chunk.length;
+    drained = true;
+    expect([total, turns]).toEqual([70 * 1024 * 1024, 2]);
+  });
+
+  it("readFileRangeSync fills the buffer from a position, or gives fewer bytes at the end of the file", () => {
+    const bytes = pattern(3000, 8);
+    const path = join(dir, "range-sync");
+    writeFileSync(path, bytes);
+    const into = Buffer.alloc(1000);
+    expect(readFileRangeSync(path, 500, into)).toBe(1000);
+    expect(into).toEqual(bytes.subarray(500, 1500));
+    expect(readFileRangeSync(path, 2500, into)).toBe(500);
+    expect(into.subarray(0, 500)).toEqual(bytes.subarray(2500));
+    expect(() => readFileRangeSync(join(dir, "absent"), 0, into)).toThrow("ENOENT");
   });
 
   it("as chunksOf, closes the file when a consumer stops early", async () => {
