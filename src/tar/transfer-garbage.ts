@@ -40,37 +40,22 @@ export function transferred(bytes: number): void {
   collector()?.({ type: "minor" });
 }
 
-/** Bytes counted between two looks at the heap (see countForFullCollection). */
-const FULL_COLLECTION_CHECK_BYTES = 256 * 1024 * 1024;
-/** Growth of the heap and external memory since the last full collection that makes another worth it. */
-const FULL_COLLECTION_GROWTH_BYTES = 2 * 1024 * 1024;
-let countedSinceCheck = 0;
-let usedAfterFull: number | undefined;
-
-/** This thread's V8 heap in use plus the memory its buffers hold outside it. */
-function usedMemory(): number {
-  const stats = v8.getHeapStatistics();
-  return stats.used_heap_size + stats.external_memory;
-}
+/** Bytes counted between two full collections (see countForFullCollection). */
+const FULL_COLLECTION_EVERY_BYTES = 256 * 1024 * 1024;
+let countedSinceFull = 0;
 
 /**
- * Counts bytes of a long job (a save, a convert, the layers a load or verify reads) and, every
- * FULL_COLLECTION_CHECK_BYTES, runs a full collection if this thread's memory has grown since the
- * last one. Young collections (transferred()'s or V8's own) free what is already dead but promote
- * what is still in flight: decompression buffers, the promises and read results of each chunk.
- * Those then die in the old generation, which only a full collection frees, and V8 runs few while
- * the heap is small: without these, dead objects and buffers pile up in proportion to the
- * archive's size (a 4 GiB save or gzip load peaked 10-14% higher than a 1 GiB one). One full
- * collection of lading's small heap takes 6-16 ms, so none runs where nothing has piled up (a
- * file read into one reused buffer and hashed leaves little).
+ * Counts bytes of a long job (a save, a convert, the layers a load or verify reads) and runs a
+ * full collection every FULL_COLLECTION_EVERY_BYTES. Young collections (transferred()'s or V8's
+ * own) free what is already dead but promote what is still in flight: decompression buffers, the
+ * promises and read results of each chunk. Those then die in the old generation, which only a
+ * full collection frees, and V8 runs few while the heap is small: without these, dead objects
+ * and buffers pile up in proportion to the archive's size (a 4 GiB save or gzip load peaked
+ * 10-14% higher than a 1 GiB one). One full collection of lading's small heap takes ~20 ms.
  */
 export function countForFullCollection(bytes: number): void {
-  usedAfterFull ??= usedMemory();
-  countedSinceCheck += bytes;
-  if (countedSinceCheck < FULL_COLLECTION_CHECK_BYTES) return;
-  countedSinceCheck = 0;
-  const collect = collector();
-  if (collect === null || usedMemory() - usedAfterFull < FULL_COLLECTION_GROWTH_BYTES) return;
-  collect();
-  usedAfterFull = usedMemory();
+  countedSinceFull += bytes;
+  if (countedSinceFull < FULL_COLLECTION_EVERY_BYTES) return;
+  countedSinceFull = 0;
+  collector()?.();
 }
