@@ -37,7 +37,8 @@ function layersOf(file) {
 
 async function hashLayers(file, layers, probe) {
   const fd = openSync(file, "r");
-  const buffer = Buffer.allocUnsafe(MiB);
+  // Page-aligned, as lading's probe reads (a buffer malloc places reads 3-5x slower here).
+  const [buffer] = (await import("../dist/tar/page-aligned.js")).pageAlignedBuffers(1, MiB);
   for (const { start, size } of layers) {
     let position = start;
     const end = start + size;
