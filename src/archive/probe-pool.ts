@@ -10,6 +10,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { LadingError, type ErrorKind } from "../core/errors.js";
+import type { DeferredBytes } from "./deferred-bytes.js";
 import type { ScannedFile } from "./model.js";
 import type { ProbeLimits } from "./probe.js";
 
@@ -23,6 +24,8 @@ export interface ProbeJob {
   limits: ProbeLimits;
   /** An existing empty file to copy the bytes into (a content store ingest). */
   writeTo?: string;
+  /** Counted off as the bytes are read, for the load's progress (see DeferredBytes). */
+  deferred?: DeferredBytes;
 }
 
 export type ProbeReply = { id: number; file: ScannedFile } | { id: number; error: { message: string; kind?: string; subject?: string } };

@@ -7,6 +7,7 @@ import { open } from "node:fs/promises";
 import { parentPort } from "node:worker_threads";
 import { blockingFileChunkSource, chunksOf, FILE_CHUNK_BYTES } from "../tar/chunk-source.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
+import { countedDown } from "./deferred-bytes.js";
 import { probeFile, type BlobWriter } from "./probe.js";
 import type { ProbeJob, ProbeMessage, ProbeReply } from "./probe-pool.js";
 
@@ -15,7 +16,8 @@ const [readBuffer] = pageAlignedBuffers(1, FILE_CHUNK_BYTES) as [Buffer];
 
 async function run(job: ProbeJob): Promise<ProbeReply> {
   const source = blockingFileChunkSource(job.path, { start: job.offset, length: job.size }, readBuffer);
-  const body = chunksOf(source);
+  const chunks = chunksOf(source);
+  const body = job.deferred === undefined ? chunks : countedDown(chunks, job.deferred);
   try {
     const writer = job.writeTo === undefined ? undefined : await rangeWriter(job.writeTo);
     const file = await probeFile(job.name, body, job.limits, writer);

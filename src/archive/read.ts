@@ -50,6 +50,7 @@ export async function readArchive(source: OpenedSource, options: ReadOptions = {
     },
     maxJsonBytes: Math.max(limits.maxJsonBytes, limits.maxManifestJsonBytes),
     maxLayerBytes: limits.maxLayerBytes,
+    ...(source.deferred ? { deferred: source.deferred } : {}),
     ...(options.openWriter ? { openWriter: options.openWriter } : {}),
     ...(options.knownDiffId ? { knownDiffId: options.knownDiffId } : {}),
     ...(options.parallel === false ? { parallel: false } : {}),

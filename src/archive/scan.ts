@@ -4,6 +4,7 @@ import type { TarBody } from "../tar/reader.js";
 import { safeEntryName } from "../tar/entry-name.js";
 import type { ScannedArchive, ScannedFile, ScannedLink } from "./model.js";
 import { probeFile, type BlobWriter, type ProbeLimits } from "./probe.js";
+import { defer, type DeferredBytes } from "./deferred-bytes.js";
 import { ProbePool } from "./probe-pool.js";
 import {
   checkSize,
@@ -50,6 +51,8 @@ export interface ScanOptions extends ProbeLimits {
    * left to do but wait for the workers' last files.
    */
   onEntriesRead?: () => void;
+  /** Counts the bodies on disk this walk leaves to a worker or to later, until they are read (see DeferredBytes). */
+  deferred?: DeferredBytes;
 }
 
 /** What decompressing a compressed blob showed once (a store keeps it), for a file named for that blob. */
@@ -170,10 +173,11 @@ export async function scanEntries(
       if (pool !== undefined && location !== undefined && parallel && plain && (writer === undefined || writer.delegate !== undefined)) {
         // Its body is skipped here; a worker probes it now if one is free, else it waits for the
         // end of the archive, when every thread takes its share of what is left.
+        defer(options.deferred, entry.size);
         if (pool.hasIdleWorker()) {
-          await registerFromWorker(name, entry.size, completed(pool.probe(workerJob(name, entry.size, location, limits, writer))), writer, true);
+          await registerFromWorker(name, entry.size, completed(pool.probe(workerJob(name, entry.size, location, limits, writer, options.deferred))), writer, true);
         } else {
-          const probe = holdProbe(name, entry.size, location, writer, limits);
+          const probe = holdProbe(name, entry.size, location, writer, limits, options.deferred);
           held.push(probe);
           const done = completed(probe.done);
           done.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile

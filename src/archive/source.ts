@@ -7,13 +7,19 @@ import { fileChunkSource, prefixedSource, streamChunkSource, type ChunkSource } 
 import { COMPRESSION_SNIFF_BYTES, createDecompressor, detectCompression, STREAM_HIGH_WATER_MARK, type Compression } from "../tar/compression.js";
 import { resolveLinkTarget, safeEntryName } from "../tar/entry-name.js";
 import { readTarChunks, type TarBody } from "../tar/reader.js";
+import { deferredBytes, pendingBytes, type DeferredBytes } from "./deferred-bytes.js";
 import type { ArchiveEntry } from "./scan.js";
 
 export interface OpenedSource {
   compression: Compression;
   entries: AsyncIterable<ArchiveEntry>;
-  /** Bytes read from the underlying file or stream so far (for progress). */
+  /**
+   * Bytes read from the underlying file or stream so far (for progress), less the bodies the walk
+   * skipped for another reader that has not read them yet (see `deferred`).
+   */
   bytesRead(): number;
+  /** Where the scan counts the bodies it leaves to another reader (a source whose files lie on disk). */
+  deferred?: DeferredBytes;
   /** Total size when known (a file), for progress. */
   totalBytes: number | undefined;
   /** Opens the same archive again from its start (absent for standard input). */
@@ -38,7 +44,8 @@ async function openPathOnce(path: string): Promise<OpenedSource> {
       if (detectCompression(head.subarray(0, bytesRead)) === "none") {
         // The fast path: the tar read straight from the file through reused buffers.
         const source = fileChunkSource(handle);
-        return { compression: "none", entries: tarEntries(source, path), bytesRead: source.bytesRead, totalBytes: stat.size };
+        const deferred = deferredBytes();
+        return { compression: "none", entries: tarEntries(source, path), bytesRead: () => source.bytesRead() - pendingBytes(deferred), totalBytes: stat.size, deferred };
       }
     }
   } catch (error) {
@@ -149,7 +156,9 @@ async function openDirectory(root: string): Promise<OpenedSource> {
       }
     }
   }
-  return { compression: "none", entries: entries(), bytesRead: () => finishedBytes + (current?.bytesRead() ?? 0), totalBytes: undefined };
+  const deferred = deferredBytes();
+  const bytesRead = (): number => finishedBytes + (current?.bytesRead() ?? 0) - pendingBytes(deferred);
+  return { compression: "none", entries: entries(), bytesRead, totalBytes: undefined, deferred };
 }
 
 function rank(name: string): number {

@@ -8,6 +8,7 @@ import { blockingFileChunkSource, chunksOf, FILE_CHUNK_BYTES, readFileRangeSync 
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { COMPRESSION_SNIFF_BYTES, detectCompression } from "../tar/compression.js";
 import type { TarBody } from "../tar/reader.js";
+import { countedDown, type DeferredBytes } from "./deferred-bytes.js";
 import type { ScannedFile } from "./model.js";
 import { probeFile, type BlobWriter, type ProbeLimits } from "./probe.js";
 import type { ProbeJob, ProbePool } from "./probe-pool.js";
@@ -36,13 +37,22 @@ export interface HeldProbe {
   writer: BlobWriter | undefined;
   /** This file's limits (a layer whose diff ID is already known is not decompressed). */
   limits: ProbeLimits;
+  /** Where its bytes are counted off as they are read (see DeferredBytes). */
+  deferred: DeferredBytes | undefined;
   done: Promise<ScannedFile>;
   settle(result: Promise<ScannedFile>): void;
   /** Fails a probe not yet settled, aborting its writer. */
   cancel(error: unknown): Promise<void>;
 }
 
-export function holdProbe(name: string, size: number, location: FileLocation, writer: BlobWriter | undefined, limits: ProbeLimits): HeldProbe {
+export function holdProbe(
+  name: string,
+  size: number,
+  location: FileLocation,
+  writer: BlobWriter | undefined,
+  limits: ProbeLimits,
+  deferred: DeferredBytes | undefined,
+): HeldProbe {
   let resolve!: (file: ScannedFile) => void;
   let reject!: (error: unknown) => void;
   const done = new Promise<ScannedFile>((ok, fail) => {
@@ -57,6 +67,7 @@ export function holdProbe(name: string, size: number, location: FileLocation, wr
     location,
     writer,
     limits,
+    deferred,
     done,
     settle(result) {
       settled = true;
@@ -77,7 +88,7 @@ export function holdProbe(name: string, size: number, location: FileLocation, wr
  */
 export async function probeHeld(pool: ProbePool, held: HeldProbe[]): Promise<number> {
   held.sort((a, b) => b.size - a.size);
-  const shared = pool.share(held.map((probe) => workerJob(probe.name, probe.size, probe.location, probe.limits, probe.writer)));
+  const shared = pool.share(held.map((probe) => workerJob(probe.name, probe.size, probe.location, probe.limits, probe.writer, probe.deferred)));
   const mine = new Set<number>();
   // One read buffer for all of them: a new one per file would stay allocated until a collection.
   const [buffer] = pageAlignedBuffers(1, FILE_CHUNK_BYTES) as [Buffer];
@@ -85,7 +96,8 @@ export async function probeHeld(pool: ProbePool, held: HeldProbe[]): Promise<num
     mine.add(index);
     const probe = held[index] as HeldProbe;
     // The whole archive has been read: reading here blocks nothing else (see blockingFileChunkSource).
-    const body = chunksOf(blockingFileChunkSource(probe.location.path, { start: probe.location.offset, length: probe.size }, buffer));
+    const chunks = chunksOf(blockingFileChunkSource(probe.location.path, { start: probe.location.offset, length: probe.size }, buffer));
+    const body = probe.deferred === undefined ? chunks : countedDown(chunks, probe.deferred);
     const probed = probeFile(probe.name, body, probe.limits, probe.writer).then((file) => {
       checkSize(probe.name, file, probe.size);
       return file;
@@ -100,7 +112,14 @@ export async function probeHeld(pool: ProbePool, held: HeldProbe[]): Promise<num
   return held.length - mine.size;
 }
 
-export function workerJob(name: string, size: number, location: FileLocation, limits: ProbeLimits, writer: BlobWriter | undefined): Omit<ProbeJob, "id"> {
+export function workerJob(
+  name: string,
+  size: number,
+  location: FileLocation,
+  limits: ProbeLimits,
+  writer: BlobWriter | undefined,
+  deferred?: DeferredBytes,
+): Omit<ProbeJob, "id"> {
   const delegate = writer?.delegate;
   return {
     name,
@@ -109,6 +128,7 @@ export function workerJob(name: string, size: number, location: FileLocation, li
     size,
     limits: { maxJsonBytes: limits.maxJsonBytes, maxLayerBytes: limits.maxLayerBytes, ...(limits.decompress === false ? { decompress: false } : {}) },
     ...(delegate?.path !== undefined ? { writeTo: delegate.path } : {}),
+    ...(deferred !== undefined ? { deferred } : {}),
   };
 }
 

@@ -12,7 +12,8 @@ import { gzipSync } from "node:zlib";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { prestartProbeWorkers, spareProbeWorkers } from "../../src/archive/probe-pool.js";
 import { readArchive } from "../../src/archive/read.js";
-import { scanEntries } from "../../src/archive/scan.js";
+import { scanEntries, type ArchiveEntry } from "../../src/archive/scan.js";
+import { pendingBytes, type DeferredBytes } from "../../src/archive/deferred-bytes.js";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { verifyArchive } from "../../src/ops/verify.js";
@@ -127,8 +128,9 @@ describe("probing in worker threads", () => {
     await writeFile(blobFile, blob);
     await writeFile(join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
     const source = await openArchivePath(dir);
-    const scanned = await scanEntries(source.entries, source.compression, LIMITS);
+    const scanned = await scanEntries(source.entries, source.compression, { ...LIMITS, ...(source.deferred ? { deferred: source.deferred } : {}) });
     expect(scanned.workerProbes).toBe(1);
+    expect(source.bytesRead()).toBe(blob.length + '{"imageLayoutVersion":"1.0.0"}'.length);
     expect(scanned.files.get(`blobs/sha256/${hex(sha256(blob))}`)).toMatchObject({ digest: sha256(blob), size: blob.length, compression: "none" });
   });
 
@@ -154,6 +156,31 @@ describe("probing in worker threads", () => {
     for (const layer of layers) expect(sha256(await readFile(join(root, "blobs", "sha256", hex(sha256(layer)))))).toBe(sha256(layer));
     expect(await readdir(join(root, "ingest"))).toEqual([]);
     expect((await fsckStore(store)).problems).toEqual([]);
+  });
+
+  it("counts the large files left to workers or to the end as unread until a thread reads them (the load's progress)", async () => {
+    const layers = ["u", "v", "w", "x"].map((seed) => bigLayer(seed));
+    const path = await writeArchive(legacyItems(layers));
+    const serial = await openArchivePath(path);
+    await readArchive(serial, { parallel: false });
+    const whole = serial.bytesRead();
+    expect(whole).toBeGreaterThan(4 * 9 * MiB);
+
+    const source = await openArchivePath(path);
+    let atWalkEnd: number | undefined;
+    async function* walked(): AsyncGenerator<ArchiveEntry> {
+      yield* source.entries;
+      atWalkEnd = source.bytesRead();
+    }
+    const graph = await readArchive({ ...source, entries: walked() });
+    expect(graph.problems).toEqual([]);
+    for (const layer of layers) expect(graph.blobs.get(sha256(layer))?.size).toBe(layer.length);
+    // Past the last header, every large layer has been skipped: those held for the end (the
+    // workers busy with the first ones) are certainly unread yet, and count as such.
+    const held = layers.length - Math.min(availableParallelism() - 1, 3);
+    expect(atWalkEnd).toBeLessThanOrEqual(whole - held * (layers[0] as Buffer).length);
+    expect(pendingBytes(source.deferred as DeferredBytes)).toBe(0);
+    expect(source.bytesRead()).toBe(whole);
   });
 
   it("takes the workers started ahead (as the CLI does for load and verify), giving the same files", async () => {
