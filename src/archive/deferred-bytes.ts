@@ -20,8 +20,24 @@ export function pendingBytes(deferred: DeferredBytes): number {
   return Number(Atomics.load(deferred, 0));
 }
 
-/** `body`, counting each chunk off `deferred` as it is read. */
-export async function* countedDown(body: AsyncIterable<Buffer>, deferred: DeferredBytes): AsyncGenerator<Buffer> {
+/**
+ * A source's progress: `passed` (the bytes it has read or skipped) less those deferred and not
+ * read yet, never less than it was. The walk defers a body before its source has skipped it, so
+ * for that moment the difference falls short by the body's size (below zero, for the first
+ * layer): it is a lower bound of the bytes read, exact between skips, and kept at its highest it
+ * neither goes back nor below zero.
+ */
+export function progressOf(passed: () => number, deferred: DeferredBytes): () => number {
+  let highest = 0;
+  return () => (highest = Math.max(highest, passed() - pendingBytes(deferred)));
+}
+
+/** `body`, counting each chunk off `deferred` as it is read (`body` itself when nothing is counted). */
+export function countedDown(body: AsyncIterable<Buffer>, deferred: DeferredBytes | undefined): AsyncIterable<Buffer> {
+  return deferred === undefined ? body : countingDown(body, deferred);
+}
+
+async function* countingDown(body: AsyncIterable<Buffer>, deferred: DeferredBytes): AsyncGenerator<Buffer> {
   for await (const chunk of body) {
     Atomics.sub(deferred, 0, BigInt(chunk.length));
     yield chunk;

@@ -16,8 +16,7 @@ const [readBuffer] = pageAlignedBuffers(1, FILE_CHUNK_BYTES) as [Buffer];
 
 async function run(job: ProbeJob): Promise<ProbeReply> {
   const source = blockingFileChunkSource(job.path, { start: job.offset, length: job.size }, readBuffer);
-  const chunks = chunksOf(source);
-  const body = job.deferred === undefined ? chunks : countedDown(chunks, job.deferred);
+  const body = countedDown(chunksOf(source), job.deferred);
   try {
     const writer = job.writeTo === undefined ? undefined : await rangeWriter(job.writeTo);
     const file = await probeFile(job.name, body, job.limits, writer);

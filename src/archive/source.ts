@@ -7,7 +7,7 @@ import { fileChunkSource, prefixedSource, streamChunkSource, type ChunkSource } 
 import { COMPRESSION_SNIFF_BYTES, createDecompressor, detectCompression, STREAM_HIGH_WATER_MARK, type Compression } from "../tar/compression.js";
 import { resolveLinkTarget, safeEntryName } from "../tar/entry-name.js";
 import { readTarChunks, type TarBody } from "../tar/reader.js";
-import { deferredBytes, pendingBytes, type DeferredBytes } from "./deferred-bytes.js";
+import { deferredBytes, progressOf, type DeferredBytes } from "./deferred-bytes.js";
 import type { ArchiveEntry } from "./scan.js";
 
 export interface OpenedSource {
@@ -15,7 +15,7 @@ export interface OpenedSource {
   entries: AsyncIterable<ArchiveEntry>;
   /**
    * Bytes read from the underlying file or stream so far (for progress), less the bodies the walk
-   * skipped for another reader that has not read them yet (see `deferred`).
+   * skipped for another reader that has not read them yet (see `deferred`, progressOf).
    */
   bytesRead(): number;
   /** Where the scan counts the bodies it leaves to another reader (a source whose files lie on disk). */
@@ -45,7 +45,7 @@ async function openPathOnce(path: string): Promise<OpenedSource> {
         // The fast path: the tar read straight from the file through reused buffers.
         const source = fileChunkSource(handle);
         const deferred = deferredBytes();
-        return { compression: "none", entries: tarEntries(source, path), bytesRead: () => source.bytesRead() - pendingBytes(deferred), totalBytes: stat.size, deferred };
+        return { compression: "none", entries: tarEntries(source, path), bytesRead: progressOf(source.bytesRead, deferred), totalBytes: stat.size, deferred };
       }
     }
   } catch (error) {
@@ -157,7 +157,7 @@ async function openDirectory(root: string): Promise<OpenedSource> {
     }
   }
   const deferred = deferredBytes();
-  const bytesRead = (): number => finishedBytes + (current?.bytesRead() ?? 0) - pendingBytes(deferred);
+  const bytesRead = progressOf(() => finishedBytes + (current?.bytesRead() ?? 0), deferred);
   return { compression: "none", entries: entries(), bytesRead, totalBytes: undefined, deferred };
 }
 

@@ -97,7 +97,7 @@ export async function probeHeld(pool: ProbePool, held: HeldProbe[]): Promise<num
     const probe = held[index] as HeldProbe;
     // The whole archive has been read: reading here blocks nothing else (see blockingFileChunkSource).
     const chunks = chunksOf(blockingFileChunkSource(probe.location.path, { start: probe.location.offset, length: probe.size }, buffer));
-    const body = probe.deferred === undefined ? chunks : countedDown(chunks, probe.deferred);
+    const body = countedDown(chunks, probe.deferred);
     const probed = probeFile(probe.name, body, probe.limits, probe.writer).then((file) => {
       checkSize(probe.name, file, probe.size);
       return file;

@@ -168,8 +168,14 @@ describe("probing in worker threads", () => {
 
     const source = await openArchivePath(path);
     let atWalkEnd: number | undefined;
+    const seen: number[] = [];
     async function* walked(): AsyncGenerator<ArchiveEntry> {
-      yield* source.entries;
+      for await (const entry of source.entries) {
+        seen.push(source.bytesRead());
+        yield entry;
+        // The scan has left the entry (a large one deferred), and its body is not skipped yet.
+        seen.push(source.bytesRead());
+      }
       atWalkEnd = source.bytesRead();
     }
     const graph = await readArchive({ ...source, entries: walked() });
@@ -179,6 +185,10 @@ describe("probing in worker threads", () => {
     // workers busy with the first ones) are certainly unread yet, and count as such.
     const held = layers.length - Math.min(availableParallelism() - 1, 3);
     expect(atWalkEnd).toBeLessThanOrEqual(whole - held * (layers[0] as Buffer).length);
+    // It never goes back, nor below zero, while a deferred body waits to be skipped.
+    expect(seen.length).toBe(2 * (2 * layers.length + 2));
+    expect(seen[0]).toBeGreaterThanOrEqual(0);
+    seen.forEach((value, index) => expect(value).toBeGreaterThanOrEqual(seen[index - 1] ?? 0));
     expect(pendingBytes(source.deferred as DeferredBytes)).toBe(0);
     expect(source.bytesRead()).toBe(whole);
   });
