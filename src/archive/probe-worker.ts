@@ -3,12 +3,12 @@
  * entry, or a whole file of a layout directory) exactly as the main thread would, and copies
  * the bytes into an ingest file when asked. Runs only inside a Worker (see probe-pool.ts).
  */
-import { open } from "node:fs/promises";
 import { parentPort } from "node:worker_threads";
 import { blockingFileChunkSource, chunksOf, FILE_CHUNK_BYTES } from "../tar/chunk-source.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { countedDown } from "./deferred-bytes.js";
-import { probeFile, type BlobWriter } from "./probe.js";
+import { probeFile } from "./probe.js";
+import { openRangeWriter } from "./range-writer.js";
 import type { ProbeJob, ProbeMessage, ProbeReply } from "./probe-pool.js";
 
 /** One read buffer for every job: this thread does one job at a time, and reads block it. */
@@ -18,29 +18,12 @@ async function run(job: ProbeJob): Promise<ProbeReply> {
   const source = blockingFileChunkSource(job.path, { start: job.offset, length: job.size }, readBuffer);
   const body = countedDown(chunksOf(source), job.deferred);
   try {
-    const writer = job.writeTo === undefined ? undefined : await rangeWriter(job.writeTo);
+    const writer = job.writeTo === undefined ? undefined : await openRangeWriter(job.writeTo);
     const file = await probeFile(job.name, body, job.limits, writer);
     return { id: job.id, file };
   } finally {
     source.close();
   }
-}
-
-/** Writes the bytes in order into an existing (empty) file that the main thread owns. */
-async function rangeWriter(path: string): Promise<BlobWriter> {
-  const handle = await open(path, "r+");
-  let position = 0;
-  return {
-    async write(chunk) {
-      for (let done = 0; done < chunk.length; ) {
-        const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, position + done);
-        done += bytesWritten;
-      }
-      position += chunk.length;
-    },
-    close: () => handle.close(),
-    abort: () => handle.close(),
-  };
 }
 
 /** Runs the job given, or takes jobs from the shared list until none is left; one job at a time. */

@@ -12,6 +12,7 @@ import { countedDown, type DeferredBytes } from "./deferred-bytes.js";
 import type { ScannedFile } from "./model.js";
 import { probeFile, type BlobWriter, type ProbeLimits } from "./probe.js";
 import type { ProbeJob, ProbePool } from "./probe-pool.js";
+import { openRangeWriter } from "./range-writer.js";
 import type { FileLocation } from "./scan.js";
 
 /** Smaller files are probed on the main thread: handing them over costs more than it saves. */
@@ -98,11 +99,14 @@ export async function probeHeld(pool: ProbePool, held: HeldProbe[]): Promise<num
     // The whole archive has been read: reading here blocks nothing else (see blockingFileChunkSource).
     const chunks = chunksOf(blockingFileChunkSource(probe.location.path, { start: probe.location.offset, length: probe.size }, buffer));
     const body = countedDown(chunks, probe.deferred);
-    const probed = probeFile(probe.name, body, probe.limits, probe.writer).then((file) => {
+    // Written as a worker would write it: into the ingest file, the page cache bypassed.
+    const ingestPath = probe.writer?.delegate?.path;
+    const writer = ingestPath === undefined ? probe.writer : await openRangeWriter(ingestPath);
+    const probed = probeFile(probe.name, body, probe.limits, writer).then((file) => {
       checkSize(probe.name, file, probe.size);
       return file;
     });
-    probe.settle(probed);
+    probe.settle(ingestPath === undefined ? probed : probeInWorker(probed, probe.name, probe.size, probe.writer, true));
     // A failure is reported in archive order with the others, once every file has settled.
     if ((await probed.then(() => true, () => false)) === false) break;
   }
