@@ -2,6 +2,8 @@
  * The writer a probe thread uses to copy a file's bytes into an ingest file that the main thread
  * created: in order, each chunk at the next offset. Whole pages from a page-aligned buffer go
  * around the page cache (O_DIRECT); anything else, such as a file's last partial page, through it.
+ * A load's blobs are not read back, and on the 2-CPU bench VM putting 1 GiB into the page cache
+ * took 1-4 s of system time (and the fsyncs at commit 0.9 s more), against ~0.4 s around it.
  */
 import { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
