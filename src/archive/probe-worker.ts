@@ -4,26 +4,16 @@
  * the bytes into an ingest file when asked. Runs only inside a Worker (see probe-pool.ts).
  */
 import { parentPort } from "node:worker_threads";
-import { blockingFileChunkSource, chunksOf, FILE_CHUNK_BYTES } from "../tar/chunk-source.js";
+import { FILE_CHUNK_BYTES } from "../tar/chunk-source.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
-import { countedDown } from "./deferred-bytes.js";
-import { probeFile } from "./probe.js";
-import { openRangeWriter } from "./range-writer.js";
+import { runProbeJob } from "./probe-job.js";
 import type { ProbeJob, ProbeMessage, ProbeReply } from "./probe-pool.js";
 
 /** One read buffer for every job: this thread does one job at a time, and reads block it. */
 const [readBuffer] = pageAlignedBuffers(1, FILE_CHUNK_BYTES) as [Buffer];
 
 async function run(job: ProbeJob): Promise<ProbeReply> {
-  const source = blockingFileChunkSource(job.path, { start: job.offset, length: job.size }, readBuffer);
-  const body = countedDown(chunksOf(source), job.deferred);
-  try {
-    const writer = job.writeTo === undefined ? undefined : await openRangeWriter(job.writeTo);
-    const file = await probeFile(job.name, body, job.limits, writer);
-    return { id: job.id, file };
-  } finally {
-    source.close();
-  }
+  return { id: job.id, file: await runProbeJob(job, readBuffer) };
 }
 
 /** Runs the job given, or takes jobs from the shared list until none is left; one job at a time. */

@@ -4,15 +4,15 @@
  * probed from there. What comes back from a worker is completed here as a main-thread probe would be.
  */
 import { invalid } from "../core/errors.js";
-import { blockingFileChunkSource, chunksOf, FILE_CHUNK_BYTES, readFileRangeSync } from "../tar/chunk-source.js";
+import { FILE_CHUNK_BYTES, readFileRangeSync } from "../tar/chunk-source.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { COMPRESSION_SNIFF_BYTES, detectCompression } from "../tar/compression.js";
 import type { TarBody } from "../tar/reader.js";
-import { countedDown, type DeferredBytes } from "./deferred-bytes.js";
+import type { DeferredBytes } from "./deferred-bytes.js";
 import type { ScannedFile } from "./model.js";
-import { probeFile, type BlobWriter, type ProbeLimits } from "./probe.js";
+import type { BlobWriter, ProbeLimits } from "./probe.js";
 import type { ProbeJob, ProbePool } from "./probe-pool.js";
-import { openRangeWriter } from "./range-writer.js";
+import { runProbeJob } from "./probe-job.js";
 import type { FileLocation } from "./scan.js";
 
 /** Smaller files are probed on the main thread: handing them over costs more than it saves. */
@@ -89,24 +89,18 @@ export function holdProbe(
  */
 export async function probeHeld(pool: ProbePool, held: HeldProbe[]): Promise<number> {
   held.sort((a, b) => b.size - a.size);
-  const shared = pool.share(held.map((probe) => workerJob(probe.name, probe.size, probe.location, probe.limits, probe.writer, probe.deferred)));
+  const jobs = held.map((probe) => workerJob(probe.name, probe.size, probe.location, probe.limits, probe.writer, probe.deferred));
+  const shared = pool.share(jobs);
   const mine = new Set<number>();
   // One read buffer for all of them: a new one per file would stay allocated until a collection.
   const [buffer] = pageAlignedBuffers(1, FILE_CHUNK_BYTES) as [Buffer];
   for (let index = shared.claim(); index !== undefined; index = shared.claim()) {
     mine.add(index);
     const probe = held[index] as HeldProbe;
-    // The whole archive has been read: reading here blocks nothing else (see blockingFileChunkSource).
-    const chunks = chunksOf(blockingFileChunkSource(probe.location.path, { start: probe.location.offset, length: probe.size }, buffer));
-    const body = countedDown(chunks, probe.deferred);
-    // Written as a worker would write it: into the ingest file, the page cache bypassed.
-    const ingestPath = probe.writer?.delegate?.path;
-    const writer = ingestPath === undefined ? probe.writer : await openRangeWriter(ingestPath);
-    const probed = probeFile(probe.name, body, probe.limits, writer).then((file) => {
-      checkSize(probe.name, file, probe.size);
-      return file;
-    });
-    probe.settle(ingestPath === undefined ? probed : probeInWorker(probed, probe.name, probe.size, probe.writer, true));
+    // The whole archive has been read: this thread takes its share as a worker would, blocking
+    // nothing else (see blockingFileChunkSource) and writing around the page cache.
+    const probed = probeInWorker(runProbeJob(jobs[index] as Omit<ProbeJob, "id">, buffer), probe.name, probe.size, probe.writer, true);
+    probe.settle(probed);
     // A failure is reported in archive order with the others, once every file has settled.
     if ((await probed.then(() => true, () => false)) === false) break;
   }

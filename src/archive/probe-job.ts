@@ -1,0 +1,23 @@
+/**
+ * One probe job done on the calling thread: its range of the file read with blocking reads into
+ * `buffer` (see blockingFileChunkSource), counted off its deferred bytes, probed, and copied into
+ * its ingest file when it names one. What a probe worker does with each job, and what the main
+ * thread does with its share of the held files once the archive has been read.
+ */
+import { blockingFileChunkSource, chunksOf } from "../tar/chunk-source.js";
+import { countedDown } from "./deferred-bytes.js";
+import type { ScannedFile } from "./model.js";
+import { probeFile } from "./probe.js";
+import type { ProbeJob } from "./probe-pool.js";
+import { openRangeWriter } from "./range-writer.js";
+
+export async function runProbeJob(job: Omit<ProbeJob, "id">, buffer: Buffer): Promise<ScannedFile> {
+  const source = blockingFileChunkSource(job.path, { start: job.offset, length: job.size }, buffer);
+  const body = countedDown(chunksOf(source), job.deferred);
+  try {
+    const writer = job.writeTo === undefined ? undefined : await openRangeWriter(job.writeTo);
+    return await probeFile(job.name, body, job.limits, writer);
+  } finally {
+    source.close();
+  }
+}
