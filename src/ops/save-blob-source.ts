@@ -5,6 +5,7 @@
  */
 import type { FileHandle } from "node:fs/promises";
 import type { ChunkSource } from "../tar/chunk-source.js";
+import { pageAlignedBuffers } from "../tar/page-aligned.js";
 
 export const BLOB_CHUNK_BYTES = 1024 * 1024;
 export const BLOB_BUFFERS = 4;
@@ -14,7 +15,8 @@ export class BlobReadBuffers {
   readonly free: Buffer[];
 
   constructor(chunkBytes = BLOB_CHUNK_BYTES, count = BLOB_BUFFERS) {
-    this.free = Array.from({ length: Math.max(2, count) }, () => Buffer.allocUnsafe(chunkBytes));
+    // Page aligned: the kernel copies from the page cache into them several times faster (see pageAlignedBuffers).
+    this.free = pageAlignedBuffers(Math.max(2, count), chunkBytes);
   }
 
   /**

@@ -30,14 +30,14 @@ async function drain(source: ChunkSource): Promise<{ lengths: number[]; bytes: B
 }
 
 describe("BlobReadBuffers", () => {
-  const buffers = new BlobReadBuffers(1000, 3);
-  const file = fileOf("blob", 2500);
-  const expected = Buffer.from(Array.from({ length: 2500 }, (_, i) => i % 251));
+  const buffers = new BlobReadBuffers(4096, 3);
+  const file = fileOf("blob", 10240);
+  const expected = Buffer.from(Array.from({ length: 10240 }, (_, i) => i % 251));
 
   it("reads the declared size in chunks of the buffers' size, several blobs through the same buffers", async () => {
     for (let round = 0; round < 3; round++) {
-      const { lengths, bytes } = await drain(buffers.source(await open(file, "r"), 2500));
-      expect(lengths).toEqual([1000, 1000, 500]);
+      const { lengths, bytes } = await drain(buffers.source(await open(file, "r"), 10240));
+      expect(lengths).toEqual([4096, 4096, 2048]);
       expect(bytes.equals(expected)).toBe(true);
       expect(buffers.free.length).toBe(3);
     }
@@ -46,21 +46,21 @@ describe("BlobReadBuffers", () => {
   });
 
   it("shows a file longer than declared by one more byte, a shorter one by ending early", async () => {
-    const longer = buffers.source(await open(file, "r"), 2000);
+    const longer = buffers.source(await open(file, "r"), 8192);
     const read = await drain(longer);
-    expect(read.lengths).toEqual([1000, 1000, 1]);
-    expect(longer.bytesRead()).toBe(2001);
-    const shorter = buffers.source(await open(file, "r"), 3000);
+    expect(read.lengths).toEqual([4096, 4096, 1]);
+    expect(longer.bytesRead()).toBe(8193);
+    const shorter = buffers.source(await open(file, "r"), 12288);
     const cut = await drain(shorter);
-    expect(cut.lengths).toEqual([1000, 1000, 500]);
-    expect(shorter.bytesRead()).toBe(2500);
+    expect(cut.lengths).toEqual([4096, 4096, 2048]);
+    expect(shorter.bytesRead()).toBe(10240);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(buffers.free.length).toBe(3);
   });
 
   it("gives the buffers back when closed half way", async () => {
-    const source = buffers.source(await open(file, "r"), 2500);
-    expect((await source.read())?.length).toBe(1000);
+    const source = buffers.source(await open(file, "r"), 10240);
+    expect((await source.read())?.length).toBe(4096);
     source.close();
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(buffers.free.length).toBe(3);
