@@ -17,6 +17,7 @@ import path from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { createDigester, isValidDigest, parseDigest, type DigestAlgorithm, type ParsedDigest } from "../core/digest.js";
 import { invalid, LadingError, notFound } from "../core/errors.js";
+import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { processAlive } from "./process-alive.js";
 import type { StorePaths } from "./root.js";
 
@@ -428,7 +429,7 @@ export class ContentStore {
     const handle = await this.openBlob(digest);
     try {
       const hash = createDigester(algorithm);
-      const buffer = Buffer.allocUnsafe(VERIFY_CHUNK);
+      const [buffer] = pageAlignedBuffers(1, VERIFY_CHUNK) as [Buffer];
       for (;;) {
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
         if (bytesRead === 0) break;
