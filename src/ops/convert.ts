@@ -10,7 +10,6 @@
  * (FileTarWriter at the descriptor, a few read buffers shared by every blob, so memory stays
  * flat however large the archive), otherwise through TarWriter's stream.
  */
-import { WriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -24,7 +23,7 @@ import { createCompressor } from "../tar/compression.js";
 import { TarWriter } from "../tar/writer.js";
 import { changedWhileConverting, ConvertBlobs } from "./convert-blobs.js";
 import { planConversion, type GraphBlob } from "./convert-plan.js";
-import { fileTarWriter, writePlanDirect, type DirectBlobSource } from "./save-file.js";
+import { fileTarWriter, outputFileOf, writePlanDirect, type DirectBlobSource, type OutputFile } from "./save-file.js";
 import { loadArchive, type LoadOptions } from "./load.js";
 import { saveSelection, selectAll, type SaveOptions, type SaveResult } from "./save.js";
 import { Store } from "../store/store.js";
@@ -73,9 +72,9 @@ export async function convertArchive(source: OpenedSource, sink: Writable, optio
     const progress = options.progress ?? { done: 0, total: undefined };
     progress.total = layout.entries.reduce((sum, entry) => sum + (entry.kind === "blob" ? entry.size : 0), 0);
     const bytesOf = (digest: string): GraphBlob | undefined => graph.blobs.get(digest);
-    const fd = options.sinkIsNewFile === true && options.compress === undefined ? descriptorOf(sink) : undefined;
-    if (fd !== undefined) {
-      await writeToFile(layout, fd, blobs, bytesOf, { mtime: options.mtime ?? 0, progress });
+    const file = options.sinkIsNewFile === true && options.compress === undefined ? outputFileOf(sink) : undefined;
+    if (file !== undefined) {
+      await writeToFile(layout, file, blobs, bytesOf, { mtime: options.mtime ?? 0, progress });
       sink.end();
       await finished(sink);
     } else {
@@ -87,17 +86,10 @@ export async function convertArchive(source: OpenedSource, sink: Writable, optio
   }
 }
 
-/** The descriptor of a file stream nothing went through yet. */
-function descriptorOf(sink: Writable): number | undefined {
-  if (!(sink instanceof WriteStream)) return undefined;
-  const fd: unknown = (sink as WriteStream & { fd?: unknown }).fd;
-  return typeof fd === "number" && sink.bytesWritten === 0 && sink.writableLength === 0 ? fd : undefined;
-}
-
-/** The archive into `fd` from offset 0, as save-file.ts's writePlanToFile writes a save. */
+/** The archive into `file` from offset 0, as save-file.ts's writePlanToFile writes a save. */
 async function writeToFile(
   layout: ArchivePlan,
-  fd: number,
+  file: OutputFile,
   blobs: ConvertBlobs,
   bytesOf: (digest: string) => GraphBlob | undefined,
   options: { mtime: number; progress: { done: number } },
@@ -114,7 +106,7 @@ async function writeToFile(
       };
     },
   };
-  await writePlanDirect(layout, fileTarWriter(fd, options.mtime), source, options.progress);
+  await writePlanDirect(layout, fileTarWriter(file, options.mtime), source, options.progress);
 }
 
 /** The archive through TarWriter's stream (compressed if asked) into `sink`, which it ends. */

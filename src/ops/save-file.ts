@@ -6,6 +6,7 @@
  * content no longer matches its digest fails the save.
  */
 import { open } from "node:fs/promises";
+import type { WriteStream } from "node:fs";
 import type { Writable } from "node:stream";
 import { createDigester, parseDigest } from "../core/digest.js";
 import { invalid, notFound } from "../core/errors.js";
@@ -35,9 +36,9 @@ export interface DirectBlobSource {
   open(blob: { name: string; digest: string; size: number }, buffers: BlobReadBuffers): Promise<{ source: ChunkSource; check(actual: string): void }>;
 }
 
-/** Writes the whole archive of `plan` into `fd` from offset 0; returns its length in bytes. */
-export async function writePlanToFile(store: Store, plan: ArchivePlan, fd: number, options: DirectSaveOptions): Promise<number> {
-  return writePlanDirect(plan, fileTarWriter(fd, options.mtime), storeBlobs(store), options.progress);
+/** Writes the whole archive of `plan` into `file` from offset 0; returns its length in bytes. */
+export async function writePlanToFile(store: Store, plan: ArchivePlan, file: OutputFile, options: DirectSaveOptions): Promise<number> {
+  return writePlanDirect(plan, fileTarWriter(file, options.mtime), storeBlobs(store), options.progress);
 }
 
 /**
@@ -50,9 +51,38 @@ export async function writePlanToSink(store: Store, plan: ArchivePlan, sink: Wri
   return writePlanDirect(plan, new DirectTarWriter(new SinkTarget(sink), { mtime: options.mtime }), storeBlobs(store), options.progress);
 }
 
-/** The tar writer of a direct save into a file (synced in the background as it grows). */
-export function fileTarWriter(fd: number, mtime: number): FileTarWriter {
-  return new FileTarWriter(fd, { mtime, syncEvery: SYNC_EVERY_BYTES });
+/** A new file an archive is written into: its descriptor and its path. */
+export interface OutputFile {
+  fd: number;
+  path: string;
+}
+
+/**
+ * Sinks that saveToFile made, with their file: an uncompressed archive goes straight to its
+ * descriptor from offset 0 (when nothing has been written through the stream yet), and the
+ * stream is then ended, which closes it.
+ */
+const outputFiles = new WeakMap<Writable, OutputFile>();
+
+export function markOutputFile(sink: Writable, file: OutputFile): void {
+  outputFiles.set(sink, file);
+}
+
+/** The file of a saveToFile sink nothing went through yet. */
+export function outputFileOf(sink: Writable): OutputFile | undefined {
+  const file = outputFiles.get(sink);
+  if (file === undefined) return undefined;
+  const stream = sink as WriteStream;
+  return stream.bytesWritten === 0 && stream.writableLength === 0 ? file : undefined;
+}
+
+/**
+ * The tar writer of a direct save into a file (synced in the background as it grows), written
+ * around the page cache where the file system allows it: an archive is carried away, not read
+ * back, and on the bench VM putting 1 GiB into the cache took more system time than all else.
+ */
+export function fileTarWriter(file: OutputFile, mtime: number): FileTarWriter {
+  return new FileTarWriter(file.fd, { mtime, syncEvery: SYNC_EVERY_BYTES, directPath: file.path });
 }
 
 /**

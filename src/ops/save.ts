@@ -4,7 +4,7 @@
  * only lading's own small documents are built in memory.
  */
 import { randomBytes } from "node:crypto";
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable, type Writable } from "node:stream";
@@ -21,7 +21,7 @@ import type { Store } from "../store/store.js";
 import { createCompressor } from "../tar/compression.js";
 import { TarWriter } from "../tar/writer.js";
 import { primaryImage } from "./images.js";
-import { writePlanToFile, writePlanToSink, type DirectSaveOptions } from "./save-file.js";
+import { markOutputFile, outputFileOf, writePlanToFile, writePlanToSink, type DirectSaveOptions } from "./save-file.js";
 import { lookupReference, resolveImage } from "./resolve-image.js";
 
 export interface SaveOptions {
@@ -258,9 +258,9 @@ export async function saveImages(store: Store, queries: readonly string[], sink:
  * would, so that a reader never takes a cut archive for a whole one.
  */
 async function writeUncompressed(store: Store, plan: ArchivePlan, sink: Writable, options: DirectSaveOptions): Promise<void> {
-  const fd = directDescriptor(sink);
+  const file = outputFileOf(sink);
   try {
-    if (fd !== undefined) await writePlanToFile(store, plan, fd, options);
+    if (file !== undefined) await writePlanToFile(store, plan, file, options);
     else await writePlanToSink(store, plan, sink, options);
   } catch (error) {
     sink.destroy();
@@ -268,21 +268,6 @@ async function writeUncompressed(store: Store, plan: ArchivePlan, sink: Writable
   }
   sink.end();
   await finished(sink);
-}
-
-/**
- * Sinks that saveToFile made, with their file descriptor: saveSelection writes an uncompressed
- * archive straight to the descriptor from offset 0 (when nothing has been written through the
- * stream yet) and then ends the stream, which closes it.
- */
-const fileSinks = new WeakMap<Writable, number>();
-
-/** The descriptor of a saveToFile sink nothing went through yet. */
-function directDescriptor(sink: Writable): number | undefined {
-  const fd = fileSinks.get(sink);
-  if (fd === undefined) return undefined;
-  const stream = sink as WriteStream;
-  return stream.bytesWritten === 0 && stream.writableLength === 0 ? fd : undefined;
 }
 
 /**
@@ -298,7 +283,7 @@ export async function saveToFile(target: string, save: (sink: Writable) => Promi
   const temp = path.join(path.dirname(target), `${prefix}${process.pid}-${randomBytes(6).toString("hex")}`);
   const handle: FileHandle = await open(temp, "wx", 0o644);
   const sink = createWriteStream(temp, { fd: handle });
-  fileSinks.set(sink, handle.fd);
+  markOutputFile(sink, { fd: handle.fd, path: temp });
   try {
     const result = await save(sink);
     await finished(sink);

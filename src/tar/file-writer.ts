@@ -1,9 +1,11 @@
 /**
  * The tar writer of `save -o FILE`: DirectTarWriter writing straight to a file descriptor at
- * known offsets (positioned writes, so no file position is shared), with optional fdatasyncs in
- * the background while the archive is being made.
+ * known offsets (positioned writes, so no file position is shared), or around the page cache
+ * through direct stages, with optional fdatasyncs in the background while the archive is being made.
  */
 import { fdatasync, write as fsWrite, writev as fsWritev } from "node:fs";
+import { DIRECT_ALIGNMENT, openDirectSync } from "./direct-io.js";
+import { DirectStages } from "./direct-stages.js";
 import { DirectTarWriter, type TarTarget } from "./tar-direct-writer.js";
 
 export interface FileTarWriterOptions {
@@ -17,13 +19,18 @@ export interface FileTarWriterOptions {
    * fsync has little left to wait for. Off by default.
    */
   syncEvery?: number;
+  /**
+   * The file's path, to write it around the page cache through a second descriptor (see
+   * direct-stages.ts) where the file system allows it and the archive starts on a page boundary.
+   */
+  directPath?: string;
 }
 
 export class FileTarWriter extends DirectTarWriter {
   readonly #start: number;
 
   constructor(fd: number, options: FileTarWriterOptions = {}) {
-    super(new FileTarget(fd, options.position ?? 0, options.syncEvery ?? Infinity), options);
+    super(new FileTarget(fd, options.position ?? 0, options.syncEvery ?? Infinity, options.directPath), options);
     this.#start = options.position ?? 0;
   }
 
@@ -41,27 +48,33 @@ class FileTarget implements TarTarget {
   #syncedUpTo: number;
   #syncing: Promise<void> | undefined;
   #syncFailure: Error | undefined;
+  readonly #stages: DirectStages | undefined;
 
-  constructor(fd: number, position: number, syncEvery: number) {
+  constructor(fd: number, position: number, syncEvery: number, directPath: string | undefined) {
     this.#fd = fd;
     this.#position = position;
     this.#syncEvery = syncEvery;
     this.#syncedUpTo = position;
+    const direct = directPath !== undefined && position % DIRECT_ALIGNMENT === 0 ? openDirectSync(directPath) : undefined;
+    if (direct !== undefined) this.#stages = new DirectStages(fd, direct, position);
   }
 
   write(buffers: Buffer[]): Promise<void> {
     const position = this.#position;
     for (const buffer of buffers) this.#position += buffer.length;
-    return writeAllAt(this.#fd, buffers, position).then(() => this.#syncInBackground());
+    const written = this.#stages !== undefined ? this.#stages.write(buffers) : writeAllAt(this.#fd, buffers, position);
+    return written.then(() => this.#syncInBackground());
   }
 
   async finish(): Promise<void> {
+    await this.#stages?.finish();
     await this.#syncing;
     // Reported here: a later fsync through another descriptor may no longer see a writeback error.
     if (this.#syncFailure) throw this.#syncFailure;
   }
 
   async abandon(): Promise<void> {
+    await this.#stages?.abandon();
     await this.#syncing;
   }
 

@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ScannedFile } from "../../src/archive/model.js";
 import { openRangeWriter } from "../../src/archive/range-writer.js";
 import { pageAlignedBuffers } from "../../src/tar/page-aligned.js";
+import { takesDirect } from "../support/direct-io.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lading-range-writer-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,17 +17,6 @@ function pattern(length: number, seed: number): Buffer {
   const bytes = Buffer.allocUnsafe(length);
   for (let i = 0; i < length; i++) bytes[i] = (i * 31 + seed * 7) & 0xff;
   return bytes;
-}
-
-/** Whether this directory's file system takes O_DIRECT (ext4 and xfs do; tmpfs before Linux 6.6 does not). */
-function takesDirect(path: string): boolean {
-  if (constants.O_DIRECT === undefined) return false;
-  try {
-    closeSync(openSync(path, constants.O_WRONLY | constants.O_DIRECT));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** What the probe tells a writer at its end (the range writer only closes its files). */

@@ -159,7 +159,8 @@ describe.runIf(existsSync(join(FIXTURES, "expected.json")))("save -o FILE, direc
     const [selection] = await selectAll(store);
     const layer = selection!.record.images[0]!.layers[0]!;
     const plan = { documents: [], entries: [{ kind: "blob" as const, name: "blobs/sha256/x", digest: layer.digest, size: layer.size }] };
-    const handle = await open(join(tempDir(), "x.tar"), "wx");
+    const path = join(tempDir(), "x.tar");
+    const handle = await open(path, "wx");
     try {
       const progress = { done: 0 };
       const blob = store.content.blobPath(layer.digest);
@@ -167,12 +168,12 @@ describe.runIf(existsSync(join(FIXTURES, "expected.json")))("save -o FILE, direc
       const changed = Buffer.from(readFileSync(blob));
       changed[0] = changed[0]! ^ 1;
       writeFileSync(blob, changed);
-      await expect(writePlanToFile(store, plan, handle.fd, { mtime: 0, progress })).rejects.toThrow(
+      await expect(writePlanToFile(store, plan, { fd: handle.fd, path }, { mtime: 0, progress })).rejects.toThrow(
         `blob ${layer.digest} in the store has content ${sha256(changed)}: the store is damaged (run lading fsck)`,
       );
       expect(progress.done).toBe(layer.size);
       unlinkSync(blob);
-      await expect(writePlanToFile(store, plan, handle.fd, { mtime: 0, progress })).rejects.toThrow(`blob ${layer.digest} not found in the content store`);
+      await expect(writePlanToFile(store, plan, { fd: handle.fd, path }, { mtime: 0, progress })).rejects.toThrow(`blob ${layer.digest} not found in the content store`);
     } finally {
       await handle.close();
     }
