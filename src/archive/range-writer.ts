@@ -7,6 +7,7 @@
  */
 import { open, type FileHandle } from "node:fs/promises";
 import { DIRECT_ALIGNMENT, openDirect, refusedDirect } from "../tar/direct-io.js";
+import { writeAllAt } from "../tar/write-at.js";
 import type { BlobWriter } from "./probe.js";
 
 export interface RangeWriter extends BlobWriter {
@@ -29,14 +30,15 @@ export async function openRangeWriter(path: string): Promise<RangeWriter> {
       let done = 0;
       if (useDirect && isAligned(position, chunk)) {
         try {
-          done = await writeAll(direct as FileHandle, chunk, 0, position);
+          await writeAllAt((direct as FileHandle).fd, [chunk], position);
+          done = chunk.length;
           directBytes += done;
         } catch (error) {
           if (!refusedDirect(error)) throw error;
           useDirect = false;
         }
       }
-      if (done < chunk.length) await writeAll(buffered, chunk, done, position);
+      if (done < chunk.length) await writeAllAt(buffered.fd, [chunk.subarray(done)], position + done);
       position += chunk.length;
     },
     close: closeAll,
@@ -47,13 +49,4 @@ export async function openRangeWriter(path: string): Promise<RangeWriter> {
 
 function isAligned(position: number, chunk: Buffer): boolean {
   return position % DIRECT_ALIGNMENT === 0 && chunk.length % DIRECT_ALIGNMENT === 0 && chunk.length > 0 && chunk.byteOffset % DIRECT_ALIGNMENT === 0;
-}
-
-/** Writes chunk[from..] at `position + from` until every byte is down; returns the chunk's length. */
-async function writeAll(handle: FileHandle, chunk: Buffer, from: number, position: number): Promise<number> {
-  for (let done = from; done < chunk.length; ) {
-    const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, position + done);
-    done += bytesWritten;
-  }
-  return chunk.length;
 }

@@ -6,9 +6,10 @@
  * pages. The last partial page goes through the ordinary descriptor, as does everything after a
  * direct write is refused (see refusedDirect).
  */
-import { closeSync, write as fsWrite } from "node:fs";
+import { closeSync } from "node:fs";
 import { DIRECT_ALIGNMENT, refusedDirect } from "./direct-io.js";
 import { pageAlignedBuffers } from "./page-aligned.js";
+import { writeAllAt } from "./write-at.js";
 
 export const STAGE_BYTES = 1024 * 1024;
 
@@ -82,14 +83,15 @@ export class DirectStages {
     let done = 0;
     if (this.#useDirect && this.#direct !== undefined && whole > 0) {
       try {
-        done = await writeAt(this.#direct, stage.subarray(0, whole), position);
-        this.#directBytes += done;
+        await writeAllAt(this.#direct, [stage.subarray(0, whole)], position);
+        done = whole;
+        this.#directBytes += whole;
       } catch (error) {
         if (!refusedDirect(error)) throw error;
         this.#useDirect = false;
       }
     }
-    if (done < stage.length) await writeAt(this.#fd, stage.subarray(done), position + done);
+    if (done < stage.length) await writeAllAt(this.#fd, [stage.subarray(done)], position + done);
   }
 
   #closeDirect(): void {
@@ -98,15 +100,4 @@ export class DirectStages {
     this.#direct = undefined;
     closeSync(direct);
   }
-}
-
-/** Writes all of `bytes` at `position`, going on after short writes; returns their length. */
-function writeAt(fd: number, bytes: Buffer, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const next = (done: number): void => {
-      if (done === bytes.length) return resolve(done);
-      fsWrite(fd, bytes, done, bytes.length - done, position + done, (error, written) => (error ? reject(error) : next(done + written)));
-    };
-    next(0);
-  });
 }

@@ -3,10 +3,11 @@
  * known offsets (positioned writes, so no file position is shared), or around the page cache
  * through direct stages, with optional fdatasyncs in the background while the archive is being made.
  */
-import { fdatasync, write as fsWrite, writev as fsWritev } from "node:fs";
+import { fdatasync } from "node:fs";
 import { DIRECT_ALIGNMENT, openDirectSync } from "./direct-io.js";
 import { DirectStages } from "./direct-stages.js";
 import { DirectTarWriter, type TarTarget } from "./tar-direct-writer.js";
+import { writeAllAt } from "./write-at.js";
 
 export interface FileTarWriterOptions {
   /** Modification time of every entry, in seconds since the epoch. Default 0. */
@@ -89,39 +90,4 @@ class FileTarget implements TarTarget {
       }),
     );
   }
-}
-
-/** Writes every byte of `buffers` from `position`, going on after short writes. */
-function writeAllAt(fd: number, buffers: Buffer[], position: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let rest = buffers;
-    let at = position;
-    const next = (): void => {
-      if (rest.length === 0) return resolve();
-      const done = (error: NodeJS.ErrnoException | null, written: number): void => {
-        if (error) return reject(error);
-        at += written;
-        rest = after(rest, written);
-        next();
-      };
-      if (rest.length === 1) fsWrite(fd, rest[0] as Buffer, 0, (rest[0] as Buffer).length, at, done);
-      else fsWritev(fd, rest, at, done);
-    };
-    next();
-  });
-}
-
-/** What is left of `buffers` once their first `count` bytes are written. */
-function after(buffers: Buffer[], count: number): Buffer[] {
-  let skip = count;
-  const left: Buffer[] = [];
-  for (const buffer of buffers) {
-    if (skip >= buffer.length) {
-      skip -= buffer.length;
-      continue;
-    }
-    left.push(skip > 0 ? buffer.subarray(skip) : buffer);
-    skip = 0;
-  }
-  return left;
 }
