@@ -1,5 +1,5 @@
 // The floors the second load and the server's load are measured against (bench/RESULTS.md,
-// "Fourth round"). Not part of `npm run bench`: run by hand, on an idle machine, after `npm run build`.
+// "Fourth round" and "Tenth round"). Not part of `npm run bench`: run by hand, on an idle machine, after `npm run build`.
 //
 //   node bench/floors.mjs hash <docker-save archive>
 //     sha256 of every layer.tar of the archive (read from the page cache in 1 MiB reads), on one
@@ -9,7 +9,11 @@
 //     and, by mode, drops it, writes it into 128 MiB files awaiting each 1 MiB write, or also starts
 //     each file's fsync when it is complete (as lading does). Then, in another shell:
 //     DOCKER_HOST=unix://<socket> docker load -i <archive>
-import { openSync, readSync, unlinkSync } from "node:fs";
+//   node bench/floors.mjs source <archive> [socket]
+//     a server answering just enough of the Engine API for `docker save`: every GET .../get is
+//     answered with the bytes of <archive>, read in 1 MiB pieces. Then, in another shell:
+//     DOCKER_HOST=unix://<socket> docker save -o <file> <any name>
+import { createReadStream, openSync, readSync, unlinkSync } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import { createHash } from "node:crypto";
@@ -86,17 +90,25 @@ async function hashFloor(file) {
   await timed("lading's probe, two threads", () => twoThreads(file, layers, true));
 }
 
-async function sink(mode = "read", socket = join(tmpdir(), "lading-floor.sock")) {
-  if (!["read", "write", "write-fsync"].includes(mode)) throw new Error(`mode: read, write or write-fsync, not ${mode}`);
+/** Listens on `socket` as a docker daemon would for the client's handshake; `handle` gets the rest. */
+function engineServer(socket, description, handle) {
   try {
     unlinkSync(socket);
   } catch {
     // no socket left from an earlier run
   }
-  const server = createServer(async (req, res) => {
+  const server = createServer((req, res) => {
     res.setHeader("Api-Version", "1.41");
     if (req.method === "HEAD" || req.url.endsWith("/_ping")) return res.end("OK");
     if (req.url.endsWith("/version")) return res.end(JSON.stringify({ ApiVersion: "1.41", MinAPIVersion: "1.12", Version: "20.10.0", Os: "linux", Arch: "amd64" }));
+    return handle(req, res);
+  });
+  server.listen(socket, () => console.log(`listening on unix://${socket} (${description}); stop with Ctrl-C`));
+}
+
+async function sink(mode = "read", socket = join(tmpdir(), "lading-floor.sock")) {
+  if (!["read", "write", "write-fsync"].includes(mode)) throw new Error(`mode: read, write or write-fsync, not ${mode}`);
+  engineServer(socket, mode, async (req, res) => {
     if (!req.url.includes("/images/load")) return res.end("{}");
     const start = performance.now();
     const dir = await mkdtemp(join(tmpdir(), "lading-floor-"));
@@ -137,7 +149,16 @@ async function sink(mode = "read", socket = join(tmpdir(), "lading-floor.sock"))
     res.end(`${JSON.stringify({ stream: "Loaded image: floor:1\n" })}\n`);
     await rm(dir, { recursive: true, force: true });
   });
-  server.listen(socket, () => console.log(`listening on unix://${socket} (${mode}); stop with Ctrl-C`));
+}
+
+function source(file, socket = join(tmpdir(), "lading-floor.sock")) {
+  engineServer(socket, `serving ${file}`, (req, res) => {
+    if (!/\/get(\?|$)/.test(req.url)) return res.end("{}");
+    const start = performance.now();
+    res.setHeader("Content-Type", "application/x-tar");
+    res.on("finish", () => console.log(`source: ${file} sent in ${(performance.now() - start).toFixed(0)} ms`));
+    createReadStream(file, { highWaterMark: MiB }).pipe(res);
+  });
 }
 
 if (!isMainThread) {
@@ -147,8 +168,9 @@ if (!isMainThread) {
   const [command, ...rest] = process.argv.slice(2);
   if (command === "hash" && rest[0]) await hashFloor(rest[0]);
   else if (command === "sink") await sink(...rest);
+  else if (command === "source" && rest[0]) source(...rest);
   else {
-    console.error("usage: node bench/floors.mjs hash <archive> | sink [read|write|write-fsync] [socket]");
+    console.error("usage: node bench/floors.mjs hash <archive> | sink [read|write|write-fsync] [socket] | source <archive> [socket]");
     process.exitCode = 2;
   }
 }

@@ -10,7 +10,9 @@
 //                 change visibility and GET /images/json itself (millisecond figures a whole-process
 //                 wall time cannot show) and writes them to a JSON file the targets read.
 //   serve-stream  lading save vs `docker save` through `lading serve`, lading load vs `docker load`
-//                 through `lading serve`, on the generated archive, measured by the runner.
+//                 through `lading serve`, on the generated archive, measured by the runner; and the
+//                 same two docker commands against bench/floors.mjs's servers, which do nothing but
+//                 stream or drop the archive: what docker's client alone costs.
 //
 // Standalone (after `npm run build`):
 //   node bench/serve-jobs.mjs [--refs 10000] [--images 1000] [--reps 30]     prints the serve-api figures
@@ -135,8 +137,21 @@ function runChecked(argv, env = process.env) {
 // A `lading serve` child process and a tiny HTTP client for its socket.
 
 /** Starts `lading serve` on `root`; resolves once /_ping answers. */
-export async function startLadingServe(lading, root, socket) {
-  const child = spawn(lading[0], [...lading.slice(1), "--root", root, "serve", "--socket", socket], { stdio: ["ignore", "ignore", "pipe"] });
+export function startLadingServe(lading, root, socket) {
+  return startEngineServer([...lading, "--root", root, "serve", "--socket", socket], socket, "lading serve");
+}
+
+/**
+ * Starts one of bench/floors.mjs's servers (`source <archive>` or `sink read`): docker's client
+ * against a server that does nothing but stream or drop the archive, the floor of any server.
+ */
+function startFloorServer(args, socket) {
+  return startEngineServer([process.execPath, join(dirname(fileURLToPath(import.meta.url)), "floors.mjs"), ...args, socket], socket, `floors.mjs ${args[0]}`);
+}
+
+/** Starts a server that answers the Engine API on `socket`; resolves once /_ping answers. */
+async function startEngineServer(argv, socket, name) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4096)));
   const deadline = Date.now() + 30_000;
@@ -145,7 +160,7 @@ export async function startLadingServe(lading, root, socket) {
     if (ping?.body === "OK") break;
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`lading serve did not start: ${stderr.trim()}`);
+      throw new Error(`${name} did not start: ${stderr.trim()}`);
     }
     await sleep(50);
   }
@@ -470,10 +485,21 @@ const serveStream = {
         { label: "docker save via lading serve", lading: true, before: () => rm(out, { force: true }), argv: [DOCKER_CLIENT, "save", "-o", out, archive.image], env: saving.env, server: saving },
         { label: "docker load via lading serve", lading: true, before: () => emptyStore(servedLoadRoot), argv: [DOCKER_CLIENT, "load", "-q", "-i", archive.path], env: loading.env, server: loading },
       );
+      const source = await startFloorServer(["source", archive.path], join(ctx.workDir, "floor-source.sock"));
+      servers.push(source);
+      const sink = await startFloorServer(["sink", "read"], join(ctx.workDir, "floor-sink.sock"));
+      servers.push(sink);
+      cases.push(
+        { label: "docker save from a server that only streams the archive", lading: false, before: () => rm(out, { force: true }), argv: [DOCKER_CLIENT, "save", "-o", out, archive.image], env: source.env },
+        { label: "docker load into a server that only reads it", lading: false, argv: [DOCKER_CLIENT, "load", "-q", "-i", archive.path], env: sink.env },
+      );
     }
     return {
       cases,
-      notes: [`docker client: ${DOCKER_CLIENT}; each load starts from an empty store (the served one emptied under the running server)`],
+      notes: [
+        `docker client: ${DOCKER_CLIENT}; each load starts from an empty store (the served one emptied under the running server)`,
+        "the last two cases are the floor of any server on this machine: docker's client against bench/floors.mjs, which answers a save with the archive's bytes and reads a load's upload without keeping it",
+      ],
       cleanup: async () => {
         for (const server of servers) await server.stop();
         await Promise.all([saveRoot, loadRoot, servedLoadRoot, out].map((path) => rm(path, { recursive: true, force: true })));
