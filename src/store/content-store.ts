@@ -7,8 +7,9 @@
  * already present is never written again: its commit just drops the ingest file.
  *
  * Blob files are mode 0444: content-addressed files must never change in place. (Deleting them
- * needs only write access to the directory.) The ingest file is created 0444 too; the descriptor
- * that created it is still writable.
+ * needs only write access to the directory.) An ingest file is created 0600, since a probe worker
+ * opens it by path to write into it, which a user other than root may not do to a 0444 file; it
+ * becomes 0444 when finished, before it can be renamed into blobs/.
  */
 import { randomBytes, type Hash } from "node:crypto";
 import { createReadStream, openSync, write as fsWrite } from "node:fs";
@@ -22,6 +23,7 @@ import { processAlive } from "./process-alive.js";
 import type { StorePaths } from "./root.js";
 
 export const BLOB_MODE = 0o444;
+const INGEST_MODE = 0o600;
 const ALGORITHMS: readonly DigestAlgorithm[] = ["sha256", "sha512"];
 const VERIFY_CHUNK = 1 << 20;
 
@@ -212,6 +214,7 @@ class FileIngest implements Ingest {
 
   private async finishOnce(): Promise<IngestResult> {
     await Promise.allSettled([...this.pending]);
+    if (this.writeError === undefined) await this.handle?.chmod(BLOB_MODE);
     await this.closeHandle();
     if (this.writeError !== undefined) {
       await this.abort();
@@ -356,7 +359,7 @@ export class ContentStore {
     const algorithm = opts.algorithm ?? "sha256";
     if (!ALGORITHMS.includes(algorithm)) throw invalid(`unsupported digest algorithm ${JSON.stringify(algorithm)}`);
     const file = path.join(this.paths.ingest, `${process.pid}-${randomBytes(12).toString("hex")}`);
-    const handle = await open(file, "wx", BLOB_MODE);
+    const handle = await open(file, "wx", INGEST_MODE);
     return new FileIngest(this, file, handle, algorithm, opts.digestedByCaller ?? false);
   }
 

@@ -2,7 +2,7 @@
 // all or nothing, --platform, several processes at once, and SIGKILL at any moment.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -313,6 +313,41 @@ function startLading(root: string, ...args: string[]): { done: Promise<CliResult
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("a user other than root", () => {
+  // A layer of 8 MiB or more is copied into its ingest file by a probe worker, which opens that
+  // file by path: as root that works whatever the file's mode, so CI (root) runs this as nobody.
+  it("loads an archive whose layer a worker writes, and the blobs end up 0444", async () => {
+    const shared = await mkdtemp(join(tmpdir(), "lading-cli-user-"));
+    try {
+      await chmod(shared, 0o777);
+      const { path: made, configDigest } = await bigArchive(12, "unprivileged/app:1");
+      const archive = join(shared, "big.tar");
+      await copyFile(made, archive);
+      await chmod(archive, 0o644);
+      const root = join(shared, "store");
+      const asUser = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+      const argv = [...asUser, process.execPath, BIN, "--root", root, "load", "-i", archive];
+      const result = await new Promise<CliResult>((resolve, reject) => {
+        const child = spawn(argv[0] as string, argv.slice(1), { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+        child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }));
+      });
+      expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 0, stdout: "Loaded image: unprivileged/app:1\n" });
+      const blobs = await readdir(join(root, "blobs", "sha256"));
+      expect(blobs).toContain(hexOf(configDigest));
+      const modes = await Promise.all(blobs.map(async (name) => (await stat(join(root, "blobs", "sha256", name))).mode & 0o777));
+      expect(modes).toEqual(blobs.map(() => 0o444));
+      expect(await filesUnder(join(root, "ingest"))).toEqual([]);
+    } finally {
+      await rm(shared, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("several processes on one store", () => {
   it("four loads of different archives at once plus tag operations: every tag is there at the end", async () => {

@@ -77,6 +77,15 @@ describe("ingest and commit", () => {
     expect(await ingest.commit()).toBe(HELLO_SHA256);
   });
 
+  it("keeps an ingest file 0600 while it is written (a worker opens it by path) and makes it 0444 when finished", async () => {
+    const ingest = await store.openIngest();
+    expect((await stat(ingest.path)).mode & 0o777).toBe(0o600);
+    await ingest.write(HELLO);
+    await ingest.finish();
+    expect((await stat(ingest.path)).mode & 0o777).toBe(0o444);
+    await ingest.abort();
+  });
+
   it("commits an empty blob and a sha512 blob", async () => {
     const empty = await store.openIngest();
     expect(await empty.commit({ size: 0 }, { sync: false })).toBe(EMPTY_SHA256);
