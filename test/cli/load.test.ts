@@ -327,16 +327,7 @@ describe("a user other than root", () => {
       await chmod(archive, 0o644);
       const root = join(shared, "store");
       const asUser = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
-      const argv = [...asUser, process.execPath, BIN, "--root", root, "load", "-i", archive];
-      const result = await new Promise<CliResult>((resolve, reject) => {
-        const child = spawn(argv[0] as string, argv.slice(1), { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-        child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }));
-      });
+      const result = await runLading(["--root", root, "load", "-i", archive], { through: asUser });
       expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 0, stdout: "Loaded image: unprivileged/app:1\n" });
       const blobs = await readdir(join(root, "blobs", "sha256"));
       expect(blobs).toContain(hexOf(configDigest));

@@ -319,13 +319,16 @@ export interface RunOptions {
   input?: Buffer;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** A command that runs node in turn, such as `setpriv --reuid=65534 ...`. */
+  through?: string[];
 }
 
 /** Runs `node bin/lading.js ARGS` as a user would, optionally with bytes on standard input. */
 export function runLading(args: string[], input?: Buffer | RunOptions): Promise<CliResult> {
   const options: RunOptions = Buffer.isBuffer(input) ? { input } : (input ?? {});
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), ...args], {
+    const argv = [...(options.through ?? []), process.execPath, join(REPO_ROOT, "bin", "lading.js"), ...args];
+    const child = spawn(argv[0] as string, argv.slice(1), {
       cwd: options.cwd ?? REPO_ROOT,
       env: options.env ?? process.env,
       stdio: ["pipe", "pipe", "pipe"],
