@@ -12,13 +12,14 @@
  * becomes 0444 when finished, before it can be renamed into blobs/.
  */
 import { randomBytes, type Hash } from "node:crypto";
-import { createReadStream, openSync, write as fsWrite } from "node:fs";
+import { createReadStream, openSync } from "node:fs";
 import { lstat, open, readdir, stat as fsStat, rename, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { createDigester, isValidDigest, parseDigest, type DigestAlgorithm, type ParsedDigest } from "../core/digest.js";
 import { invalid, LadingError, notFound } from "../core/errors.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
+import { writeAllAt } from "../tar/write-at.js";
 import { processAlive } from "./process-alive.js";
 import type { StorePaths } from "./root.js";
 
@@ -109,22 +110,6 @@ async function fsyncPath(target: string): Promise<void> {
   }
 }
 
-/** fs.write until every byte is down: a regular file may still take a short write. */
-function writeAt(fd: number, chunk: Uint8Array, position: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let done = 0;
-    const next = (): void => {
-      fsWrite(fd, chunk, done, chunk.length - done, position + done, (error, written) => {
-        if (error) return reject(error);
-        done += written;
-        if (done < chunk.length) next();
-        else resolve();
-      });
-    };
-    next();
-  });
-}
-
 /** The pid in an ingest file name `<pid>-<random>`, or undefined for a name lading did not make. */
 function ingestOwner(name: string): number | undefined {
   const match = /^([1-9][0-9]{0,9})-[0-9a-f]+$/.exec(name);
@@ -194,7 +179,7 @@ class FileIngest implements Ingest {
     if (chunk.length === 0) return Promise.resolve();
     const position = this.size;
     this.size += chunk.length;
-    const written = writeAt(this.handle.fd, chunk, position).catch((error: unknown) => {
+    const written = writeAllAt(this.handle.fd, [chunk], position).catch((error: unknown) => {
       this.writeError ??= error;
       throw error;
     });

@@ -2,9 +2,9 @@
 import { write as fsWrite, writev as fsWritev } from "node:fs";
 
 /** Writes every byte of `buffers` from `position`, going on after short writes. */
-export function writeAllAt(fd: number, buffers: Buffer[], position: number): Promise<void> {
+export function writeAllAt(fd: number, buffers: readonly Uint8Array[], position: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    let rest = buffers;
+    let rest: readonly Uint8Array[] = buffers;
     let at = position;
     const next = (): void => {
       if (rest.length === 0) return resolve();
@@ -14,7 +14,7 @@ export function writeAllAt(fd: number, buffers: Buffer[], position: number): Pro
         rest = after(rest, written);
         next();
       };
-      if (rest.length === 1) fsWrite(fd, rest[0] as Buffer, 0, (rest[0] as Buffer).length, at, done);
+      if (rest.length === 1) fsWrite(fd, rest[0] as Uint8Array, 0, (rest[0] as Uint8Array).length, at, done);
       else fsWritev(fd, rest, at, done);
     };
     next();
@@ -22,9 +22,9 @@ export function writeAllAt(fd: number, buffers: Buffer[], position: number): Pro
 }
 
 /** What is left of `buffers` once their first `count` bytes are written. */
-function after(buffers: Buffer[], count: number): Buffer[] {
+function after(buffers: readonly Uint8Array[], count: number): Uint8Array[] {
   let skip = count;
-  const left: Buffer[] = [];
+  const left: Uint8Array[] = [];
   for (const buffer of buffers) {
     if (skip >= buffer.length) {
       skip -= buffer.length;
