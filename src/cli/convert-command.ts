@@ -47,7 +47,7 @@ export function registerConvert(program: Command, terminal: Terminal): void {
       if (input === "-") refuseTerminalInput(process.stdin);
       const source = input === "-" ? await openTarStream(process.stdin) : await openArchivePath(input);
       const load = { ...limitsFromOptions(flags), ...(flags.name ? { name: flags.name } : {}) };
-      const convert = (sink: Writable): Promise<ConvertResult> => convertArchive(source, sink, { ...options, load, ...(input === "-" ? {} : { inputFile: input }), sinkIsNewFile: !toStdout });
+      const convert = (sink: Writable): Promise<ConvertResult> => convertArchive(source, sink, { ...options, load, ...(input === "-" ? {} : { inputFile: input }) });
       let result: ConvertResult | undefined;
       if (toStdout) result = await convert(terminal.stdout);
       else await saveToFile(output, async (sink) => (result = await convert(sink)).saved);

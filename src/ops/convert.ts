@@ -41,11 +41,6 @@ export interface ConvertOptions extends SaveOptions {
    * then read from it again rather than spooled.
    */
   inputFile?: string;
-  /**
-   * `sink` is the stream of a new, empty file (saveToFile's): an uncompressed archive then goes
-   * straight to its descriptor from offset 0, and the sink is only ended.
-   */
-  sinkIsNewFile?: boolean;
 }
 
 /** Runs `work` with a store in a fresh temporary directory, removed afterwards whatever happens. */
@@ -72,7 +67,8 @@ export async function convertArchive(source: OpenedSource, sink: Writable, optio
     const progress = options.progress ?? { done: 0, total: undefined };
     progress.total = layout.entries.reduce((sum, entry) => sum + (entry.kind === "blob" ? entry.size : 0), 0);
     const bytesOf = (digest: string): GraphBlob | undefined => graph.blobs.get(digest);
-    const file = options.sinkIsNewFile === true && options.compress === undefined ? outputFileOf(sink) : undefined;
+    // A new file saveToFile made: an uncompressed archive goes straight to its descriptor, and the sink is only ended.
+    const file = options.compress === undefined ? outputFileOf(sink) : undefined;
     if (file !== undefined) {
       await writeToFile(layout, file, blobs, bytesOf, { mtime: options.mtime ?? 0, progress });
       sink.end();

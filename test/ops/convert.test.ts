@@ -115,7 +115,7 @@ async function convertToFile(source: OpenedSource, options: ConvertOptions = {})
   let streamed: number | undefined;
   try {
     await saveToFile(target, async (sink) => {
-      const { saved } = await convertArchive(source, sink, { ...options, sinkIsNewFile: true });
+      const { saved } = await convertArchive(source, sink, options);
       streamed = (sink as WriteStream).bytesWritten;
       return saved;
     });
@@ -328,7 +328,7 @@ describe("convert reads an uncompressed input file twice rather than spooling it
     await expect(convertArchive(await openArchivePath(file), hashingSink().sink, { inputFile: other })).rejects.toThrow(message);
     const out = tempDir();
     await expect(
-      saveToFile(join(out, "out.tar"), async (sink) => (await convertArchive(await openArchivePath(file), sink, { inputFile: other, sinkIsNewFile: true })).saved),
+      saveToFile(join(out, "out.tar"), async (sink) => (await convertArchive(await openArchivePath(file), sink, { inputFile: other })).saved),
     ).rejects.toThrow(message);
     expect(readdirSync(out)).toEqual([]);
     expect(spoolDirs()).toEqual(before);
