@@ -6,18 +6,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { ScannedFile } from "../../src/archive/model.js";
 import { openRangeWriter } from "../../src/archive/range-writer.js";
 import { pageAlignedBuffers } from "../../src/tar/page-aligned.js";
-import { takesDirect } from "../support/direct-io.js";
+import { patternBytes as pattern, takesDirect } from "../support/direct-io.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lading-range-writer-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
-
-function pattern(length: number, seed: number): Buffer {
-  const bytes = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) bytes[i] = (i * 31 + seed * 7) & 0xff;
-  return bytes;
-}
 
 /** What the probe tells a writer at its end (the range writer only closes its files). */
 const scanned = (name: string, size: number): ScannedFile => ({ name, digest: "", size, compression: "none", looksLikeTar: false });

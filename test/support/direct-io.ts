@@ -10,3 +10,10 @@ export function takesDirect(path: string): boolean {
     return false;
   }
 }
+
+/** `length` bytes that differ by `seed` and repeat only every 256 bytes, for checking what a writer put where. */
+export function patternBytes(length: number, seed: number): Buffer {
+  const bytes = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) bytes[i] = (i * 31 + seed * 7) & 0xff;
+  return bytes;
+}

@@ -8,18 +8,12 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDirectSync } from "../../src/tar/direct-io.js";
 import { DirectStages, STAGE_BYTES } from "../../src/tar/direct-stages.js";
-import { takesDirect } from "../support/direct-io.js";
+import { patternBytes as pattern, takesDirect } from "../support/direct-io.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lading-direct-stages-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
-
-function pattern(length: number, seed: number): Buffer {
-  const bytes = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) bytes[i] = (i * 131 + seed * 17) & 0xff;
-  return bytes;
-}
 
 /** The stages need a file system that takes O_DIRECT: the temp directory's, on the machines lading is built on (not tmpfs before Linux 6.6). */
 const probe = join(dir, "probe");
