@@ -96,14 +96,27 @@ function tableRows(images: ImageSummary[], flags: { digests?: boolean; trunc: bo
     const id = flags.trunc ? shortId(image.id) : image.id;
     const created = image.created === null ? NaN : Date.parse(image.created);
     const base = { id, created: Number.isNaN(created) ? "N/A" : `${humanDuration(Date.now() - created)} ago`, size: humanSize(image.size) };
-    const digestsByRepo = new Map(image.repoDigests.map((reference) => [reference.split("@")[0] ?? "", reference.split("@")[1] ?? ""]));
+    // As docker's image table: a row per tag (per tag and digest of its repository with
+    // --digests), then the repositories named only by digest, with tag <none>.
+    const digestsByRepo = new Map<string, string[]>();
+    for (const reference of image.repoDigests) {
+      const [repository = "", digest = ""] = reference.split("@");
+      digestsByRepo.set(repository, [...(digestsByRepo.get(repository) ?? []), digest]);
+    }
     const tags = image.repoTags.map((reference) => {
       const colon = reference.lastIndexOf(":");
       return { repository: reference.slice(0, colon), tag: reference.slice(colon + 1) };
     });
-    if (tags.length === 0) rows.push({ repository: "<none>", tag: "<none>", digest: "<none>", ...base });
-    for (const { repository, tag } of tags) rows.push({ repository, tag, digest: digestsByRepo.get(repository) ?? "<none>", ...base });
-    if (image.incomplete.length > 0) for (const row of rows.slice(-Math.max(tags.length, 1))) row.size = "incomplete";
+    const before = rows.length;
+    for (const { repository, tag } of tags) {
+      for (const digest of (flags.digests ? digestsByRepo.get(repository) : undefined) ?? ["<none>"]) rows.push({ repository, tag, digest, ...base });
+    }
+    for (const [repository, digests] of digestsByRepo) {
+      if (tags.some((tag) => tag.repository === repository)) continue;
+      for (const digest of flags.digests ? digests : ["<none>"]) rows.push({ repository, tag: "<none>", digest, ...base });
+    }
+    if (rows.length === before) rows.push({ repository: "<none>", tag: "<none>", digest: "<none>", ...base });
+    if (image.incomplete.length > 0) for (const row of rows.slice(before)) row.size = "incomplete";
   }
   return rows;
 }

@@ -96,7 +96,11 @@ export async function tagImage(store: Store, source: string, target: string): Pr
   const record = await resolveImage(store, source);
   const ref = withDefaultTag(parseReference(target));
   if (ref.digest !== undefined) throw conflict(`refusing to create a tag with a digest reference: ${target}`, target);
-  const result = await store.references.addTag(ref, record.id, { force: true });
+  const { value: result } = await store.references.update(async (txn) => {
+    // Under the lock, where rmi deletes records: a tag must not name an image removed meanwhile.
+    if ((await store.records.get(record.id)) === undefined) throw notFound(`No such image: ${source}`, source);
+    return txn.addTag(ref, record.id, { force: true });
+  });
   return { reference: formatReference(ref, "familiar"), ...(result.replaced && result.replaced !== record.id ? { previousId: result.replaced } : {}) };
 }
 
@@ -106,55 +110,70 @@ export interface RemoveResult {
 }
 
 /**
- * `docker rmi`: a name removes that reference, and the image when it was the last one. An ID
- * removes the image with all its references; without force, only when they are all of one
- * repository, as docker does.
+ * `docker rmi`, with docker's rules (moby's daemon/images/image_delete.go). A name removes that
+ * reference; once a repository has no tag left for the image, its digest references there go
+ * too; the image goes with its last reference. An ID removes the image with all its references,
+ * which without force docker allows only when they hold at most one tag and are all of one
+ * repository. The image's record is deleted under the reference store's lock, after the
+ * references, so that no concurrent tag or load can name it in between.
  */
 export async function removeImage(store: Store, query: string, force = false): Promise<RemoveResult> {
   const key = await lookupReference(store, query).catch(() => undefined);
   const result: RemoveResult = { untagged: [], deleted: [] };
+  const deleteRecord = async (id: string | undefined): Promise<void> => {
+    if (id !== undefined && (await store.records.delete(id))) result.deleted.push(id);
+  };
   if (key !== undefined) {
     const ref = withDefaultTag(parseReference(query));
-    const reference = formatReference(ref, "familiar");
-    let lastReference = false;
+    const removed = formatReference(ref, "familiar");
+    const repository = repositoryOf(removed);
     await store.references.update((txn) => {
-      txn.delete(ref);
-      result.untagged.push(reference);
-      const remaining = txn.references(key).filter((entry) => !entry.reference.includes("@") || !sameRepository(entry.reference, reference));
-      if (remaining.length === 0) {
-        for (const entry of txn.references(key)) {
+      const id = txn.delete(ref);
+      result.untagged.push(removed);
+      const left = txn.references(id);
+      if (ref.digest === undefined && !left.some((entry) => isTag(entry.reference) && repositoryOf(entry.reference) === repository)) {
+        for (const entry of left.filter((entry) => !isTag(entry.reference) && repositoryOf(entry.reference) === repository)) {
           txn.delete(entry.reference);
           result.untagged.push(entry.reference);
         }
-        lastReference = true;
       }
-    });
-    if (lastReference && (await store.records.delete(key))) result.deleted.push(key);
+      return txn.references(id).length === 0 ? id : undefined;
+    }, deleteRecord);
     return result;
   }
   const record = await resolveImage(store, query);
-  await store.references.update((txn) => {
-    const references = txn.references(record.id);
-    const repositories = new Set(references.map((entry) => repositoryOf(entry.reference)));
-    if (repositories.size > 1 && !force) {
-      throw conflict(`unable to delete ${query} (must be forced) - image is referenced in multiple repositories`, query);
-    }
-    for (const entry of references) {
-      txn.delete(entry.reference);
-      result.untagged.push(entry.reference);
-    }
-  });
-  if (await store.records.delete(record.id)) result.deleted.push(record.id);
+  await store.references.update(
+    (txn) => {
+      const references = txn.references(record.id);
+      if (!force && references.length > 1 && !isSingleReference(references.map((entry) => entry.reference))) {
+        throw conflict(`conflict: unable to delete ${record.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`, query);
+      }
+      for (const entry of references) {
+        txn.delete(entry.reference);
+        result.untagged.push(entry.reference);
+      }
+      return record.id;
+    },
+    deleteRecord,
+  );
   return result;
+}
+
+/** Docker's test for an ID-only rmi without force: at most one tag, and every reference in its repository. */
+function isSingleReference(references: string[]): boolean {
+  const tags = references.filter(isTag);
+  if (tags.length > 1) return false;
+  const repositories = new Set(references.map(repositoryOf));
+  return repositories.size === 1;
+}
+
+function isTag(reference: string): boolean {
+  return !reference.includes("@");
 }
 
 function repositoryOf(reference: string): string {
   const ref = parseReference(reference);
   return formatReference({ domain: ref.domain, path: ref.path }, "familiar");
-}
-
-function sameRepository(a: string, b: string): boolean {
-  return repositoryOf(a) === repositoryOf(b);
 }
 
 /** Removes blobs that no image record needs, and ingest files of dead loads. Never races a load. */

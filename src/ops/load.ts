@@ -11,6 +11,7 @@ import { familiarName, formatReference, parseReference, parseRepository } from "
 import type { Ingest } from "../store/content-store.js";
 import { readFileRangeSync } from "../tar/chunk-source.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
+import type { ReferenceTxn } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
 
 export interface LoadOptions extends ReadOptions {
@@ -44,8 +45,8 @@ const NAMED_DIGEST = /(?:^|\/)(?:sha256:)?([0-9a-f]{64})(?:\.tar|\.tar\.gz|\.jso
 
 /**
  * Loads an archive into the store in one pass: every file streams into the ingest area while it
- * is hashed and checked; nothing becomes visible until the whole archive has verified. Then blobs
- * are committed, then image records, then all references in one locked update.
+ * is hashed and checked; nothing becomes visible until the whole archive has verified. Then,
+ * under the reference store's lock, blobs are committed, then image records, then the references.
  */
 export async function loadArchive(store: Store, source: OpenedSource, options: LoadOptions = {}): Promise<LoadResult> {
   if (options.name !== undefined) checkRepositoryOption(options.name);
@@ -116,9 +117,15 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     if (failure) throw failure;
     if (graph.roots.length === 0) throw invalid("the archive holds no image", "index.json");
     const selected = selectPlatforms(graph, options.platforms);
-    const records = await commitBlobs(store, graph, selected, ingests);
-    await recordDiffIds(store, graph, selected);
-    return await recordImages(store, graph, selected, records, options.name);
+    // Everything is committed under the reference store's lock, which reads (and so validates)
+    // repositories.json first: a file that cannot be updated fails the load before anything is
+    // committed, and no rmi can delete a record between its write and the tags that name it.
+    const { value } = await store.references.update(async (txn) => {
+      const records = await commitBlobs(store, graph, selected, ingests);
+      await recordDiffIds(store, graph, selected);
+      return recordImages(txn, store, graph, selected, records, options.name);
+    });
+    return value;
   } finally {
     await Promise.all([...ingests.values(), ...spare].map((ingest) => ingest.abort()));
   }
@@ -348,6 +355,7 @@ function checkRepositoryOption(name: string): void {
 }
 
 async function recordImages(
+  txn: ReferenceTxn,
   store: Store,
   graph: ArchiveGraph,
   selected: SelectedRoot[],
@@ -367,32 +375,30 @@ async function recordImages(
   for (const { record } of byId.values()) await store.records.add(record);
   const moved: LoadResult["moved"] = [];
   const images: LoadedImage[] = [];
-  await store.references.update((txn) => {
-    for (const { record, names } of byId.values()) {
-      const loaded: LoadedImage = {
-        id: record.id,
-        origin: record.origin,
-        tags: [],
-        digests: [],
-        configDigest: record.images[0]?.config.digest ?? "",
-        platforms: record.images.map((image) => image.platform),
-        absent: record.absent.map((child) => child.platform ?? child.digest),
-      };
-      for (const name of [...names].sort()) {
-        const ref = parseReference(name);
-        const result = txn.addTag(ref, record.id, { force: true });
-        if (result.replaced !== undefined && result.replaced !== record.id) moved.push({ reference: formatReference(ref, "familiar"), previousId: result.replaced });
-        loaded.tags.push(formatReference(ref, "familiar"));
-        if (record.origin === "archive") {
-          const digestRef = { domain: ref.domain, path: ref.path, digest: record.id };
-          txn.addDigest(digestRef, record.id);
-          loaded.digests.push(formatReference(digestRef, "familiar"));
-        }
+  for (const { record, names } of byId.values()) {
+    const loaded: LoadedImage = {
+      id: record.id,
+      origin: record.origin,
+      tags: [],
+      digests: [],
+      configDigest: record.images[0]?.config.digest ?? "",
+      platforms: record.images.map((image) => image.platform),
+      absent: record.absent.map((child) => child.platform ?? child.digest),
+    };
+    for (const name of [...names].sort()) {
+      const ref = parseReference(name);
+      const result = txn.addTag(ref, record.id, { force: true });
+      if (result.replaced !== undefined && result.replaced !== record.id) moved.push({ reference: formatReference(ref, "familiar"), previousId: result.replaced });
+      loaded.tags.push(formatReference(ref, "familiar"));
+      if (record.origin === "archive") {
+        const digestRef = { domain: ref.domain, path: ref.path, digest: record.id };
+        txn.addDigest(digestRef, record.id);
+        loaded.digests.push(formatReference(digestRef, "familiar"));
       }
-      loaded.digests = [...new Set(loaded.digests)];
-      images.push(loaded);
     }
-  });
+    loaded.digests = [...new Set(loaded.digests)];
+    images.push(loaded);
+  }
   return { images, moved, format: graph.format };
 }
 

@@ -361,12 +361,11 @@ async function flushToDisk(file: string): Promise<void> {
 }
 
 async function recordPulls(store: Store, plans: readonly Plan[], present: Set<string>, fetched: Fetched): Promise<PullResult> {
-  for (const plan of plans) {
-    await store.records.add(plan.record);
-  }
   const moved: PullResult["moved"] = [];
   const images: PulledImage[] = [];
-  await store.references.update((txn) => {
+  await store.references.update(async (txn) => {
+    // Under the lock, where rmi deletes records: none can go between its write and its tags.
+    for (const plan of plans) await store.records.add(plan.record);
     for (const plan of plans) {
       const { ref, record } = plan;
       const digestRef: ImageReference = { domain: ref.domain, path: ref.path, digest: record.id };

@@ -107,8 +107,11 @@ export class ReferenceStore {
   /**
    * One locked read-modify-write: `fn` sees the file as it is now, and its changes are written
    * together, or not at all if it throws. The file is rewritten only when its content changes.
+   * `afterWrite` runs once the file is written, still under the lock: what must follow the
+   * references on disk (deleting the record of an image no reference names any more) cannot
+   * then interleave with another writer.
    */
-  async update<T>(fn: (txn: ReferenceTxn) => T | Promise<T>): Promise<UpdateResult<T>> {
+  async update<T>(fn: (txn: ReferenceTxn) => T | Promise<T>, afterWrite?: (value: T) => Promise<void>): Promise<UpdateResult<T>> {
     await mkdir(path.dirname(this.filePath), { recursive: true, mode: 0o700 });
     return withFileLock(
       this.filePath,
@@ -124,6 +127,7 @@ export class ReferenceStore {
         const after = txn.result();
         const text = serializeRepositoriesJson(after);
         if (text === serializeRepositoriesJson(before.file)) {
+          await afterWrite?.(value);
           return { changed: false, value, snapshot: before.file };
         }
         lock.assertHeld();
@@ -131,6 +135,7 @@ export class ReferenceStore {
         const bytes = Buffer.from(text, "utf8");
         const state = indexRepositories(parseRepositoriesJson(bytes, this.filePath, before.file));
         this.cache = { bytes, state };
+        await afterWrite?.(value);
         return { changed: true, value, snapshot: state.file };
       },
       this.lockOptions,

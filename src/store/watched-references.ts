@@ -121,8 +121,8 @@ export class WatchedReferences extends ReferenceStore {
   }
 
   /** A write is adopted at once, so that its 'change' event does not wait for the watcher. */
-  override async update<T>(fn: (txn: ReferenceTxn) => T | Promise<T>): Promise<UpdateResult<T>> {
-    const result = await super.update(fn);
+  override async update<T>(fn: (txn: ReferenceTxn) => T | Promise<T>, afterWrite?: (value: T) => Promise<void>): Promise<UpdateResult<T>> {
+    const result = await super.update(fn, afterWrite);
     if (result.changed) await this.load();
     return result;
   }

@@ -95,7 +95,7 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
     expect(output(await lading(root, "rmi", "2846d53959af"))).toEqual([
       1,
       "",
-      "Error: unable to delete 2846d53959af (must be forced) - image is referenced in multiple repositories\n",
+      "Error: conflict: unable to delete 2846d53959af (must be forced) - image is referenced in multiple repositories\n",
     ]);
     expect(await readRepositories(root)).toBe(before);
     expect(output(await lading(root, "rmi", "-f", "2846d53959af"))).toEqual([
@@ -105,6 +105,66 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
       "",
     ]);
     expect(await readRepositories(root)).toBe('{"Repositories":{}}');
+  });
+
+  it("rmi by ID: one tag and its repository's digest need no -f, two tags in one repository do (moby's isSingleReference)", async () => {
+    const root = await loaded("../shared/fixtures/archives/ctr-export.tar");
+    expect(output(await lading(root, "tag", "fixture/derived-a:1.0", "fixture/derived-a:2.0"))).toEqual([0, "", ""]);
+    const before = await readRepositories(root);
+    expect(output(await lading(root, "rmi", "662400124e1a"))).toEqual([
+      1,
+      "",
+      "Error: conflict: unable to delete 662400124e1a (must be forced) - image is referenced in multiple repositories\n",
+    ]);
+    expect(await readRepositories(root)).toBe(before);
+    expect(output(await lading(root, "rmi", "0b6aaa7c4808"))).toEqual([
+      0,
+      `Untagged: fixture/derived-b:1.0\nUntagged: fixture/derived-b@${DERIVED_B}\nDeleted: ${DERIVED_B}\n`,
+      "",
+    ]);
+  });
+
+  it("rmi of a repository's last tag removes its digest references there, though another repository still tags the image", async () => {
+    const root = join(scratch, `store-${counter++}`);
+    expect((await lading(root, "load", "-q", "--name", "app", "-i", "../shared/fixtures/archives/skopeo-oci-archive.tar")).code).toBe(0);
+    expect(output(await lading(root, "tag", "app:1.0", "other:1"))).toEqual([0, "", ""]);
+    expect(output(await lading(root, "rmi", "app:1.0"))).toEqual([0, `Untagged: app:1.0\nUntagged: app@${FX_APP_OCI}\n`, ""]);
+    expect(await readRepositories(root)).toBe(`{"Repositories":{"other":{"other:1":"${FX_APP_OCI}"}}}`);
+    expect(output(await lading(root, "rmi", "other:1"))).toEqual([0, `Untagged: other:1\nDeleted: ${FX_APP_OCI}\n`, ""]);
+    expect(await readRepositories(root)).toBe('{"Repositories":{}}');
+  });
+
+  it("images: a repository naming the image only by digest gets a row with tag <none>; --digests shows a row per tag and digest", async () => {
+    const root = join(scratch, `store-${counter++}`);
+    expect((await lading(root, "load", "-q", "--name", "app", "-i", "../shared/fixtures/archives/skopeo-oci-archive.tar")).code).toBe(0);
+    expect(output(await lading(root, "tag", "app:1.0", "app:2.0"))).toEqual([0, "", ""]);
+    // A hand edit (or a pull by digest) leaves a repository with a digest reference only.
+    const edited = JSON.parse(await readRepositories(root)) as Repositories;
+    edited.Repositories["only/digest"] = { [`only/digest@${FX_APP_OCI}`]: FX_APP_OCI };
+    await writeFile(join(root, "repositories.json"), dockerBytes(edited), { mode: 0o600 });
+    const columns = (result: CliResult): string[][] => result.stdout.trimEnd().split("\n").map((line) => line.split(/ {3,}/).slice(0, -2));
+    const plain = await lading(root, "images");
+    expect([plain.code, plain.stderr, columns(plain)]).toEqual([
+      0,
+      "",
+      [
+        ["REPOSITORY", "TAG", "IMAGE ID"],
+        ["app", "1.0", "54a548fd5910"],
+        ["app", "2.0", "54a548fd5910"],
+        ["only/digest", "<none>", "54a548fd5910"],
+      ],
+    ]);
+    const digests = await lading(root, "images", "--digests");
+    expect([digests.code, digests.stderr, columns(digests)]).toEqual([
+      0,
+      "",
+      [
+        ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID"],
+        ["app", "1.0", FX_APP_OCI, "54a548fd5910"],
+        ["app", "2.0", FX_APP_OCI, "54a548fd5910"],
+        ["only/digest", "<none>", FX_APP_OCI, "54a548fd5910"],
+      ],
+    ]);
   });
 
   it("inspect by name, name:tag, name@digest, full ID, ID prefix, config digest prefix; ambiguous prefix fails", async () => {

@@ -160,7 +160,7 @@ for (const [label, client] of clients) {
       expect(await new ReferenceStore(path.join(served.root, "repositories.json")).get("localhost:5000/new/app:v2")).toBeUndefined();
       const refused = await served.docker(client, ["rmi", SHORT_ID]);
       expect(refused.code).toBe(1);
-      expect(refused.stderr).toBe(`Error response from daemon: unable to delete ${SHORT_ID} (must be forced) - image is referenced in multiple repositories\n`);
+      expect(refused.stderr).toBe(`Error response from daemon: conflict: unable to delete ${SHORT_ID} (must be forced) - image is referenced in multiple repositories\n`);
     });
 
     it("docker save -o, docker rmi -f, docker load -i", async () => {

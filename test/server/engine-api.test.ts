@@ -318,7 +318,7 @@ describe("lading serve: images", () => {
     expect(json(untag)).toEqual([{ Untagged: "localhost:5000/team/imported:v1" }]);
     const refused = await http({ socketPath }, "DELETE", "/images/2846d53959af");
     expect(refused.status).toBe(409);
-    expect(json(refused)).toEqual({ message: "unable to delete 2846d53959af (must be forced) - image is referenced in multiple repositories" });
+    expect(json(refused)).toEqual({ message: "conflict: unable to delete 2846d53959af (must be forced) - image is referenced in multiple repositories" });
     const forced = await http({ socketPath }, "DELETE", "/images/2846d53959af?force=1");
     expect(forced.status).toBe(200);
     expect(json(forced)).toEqual([{ Untagged: "fixture/imported:1.0" }, { Untagged: "fixture/imported:latest" }, { Untagged: "imported-plain:latest" }, { Deleted: ID }]);
