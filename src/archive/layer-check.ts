@@ -8,6 +8,16 @@ import { cString, headerName } from "../tar/header-fields.js";
 
 const BLOCK = 512;
 const MAX_META_BYTES = 1 << 20;
+const ZEROS = new Uint8Array(64 * 1024);
+
+/** Compared a piece at a time against zeros (memcmp), not a byte at a time. */
+function isAllZero(bytes: Uint8Array): boolean {
+  for (let at = 0; at < bytes.length; at += ZEROS.length) {
+    const piece = bytes.subarray(at, at + ZEROS.length);
+    if (Buffer.compare(piece, ZEROS.subarray(0, piece.length)) !== 0) return false;
+  }
+  return true;
+}
 
 export class LayerTarChecker {
   /** The first problem found, or undefined while the layer looks sound. */
@@ -22,10 +32,13 @@ export class LayerTarChecker {
   private metaPadding = 0;
   private pendingName: string | undefined;
   private pendingLink: string | undefined;
+  /** A zero block was read: the first half of the end-of-archive marker. */
+  private zeroBlock = false;
   private ended = false;
 
   push(chunk: Uint8Array): void {
     let offset = 0;
+    if (this.ended) return this.checkTrailer(chunk, offset);
     while (offset < chunk.length && !this.ended && this.problem === undefined) {
       if (this.metaRemaining > 0) {
         const take = Math.min(this.metaRemaining, chunk.length - offset);
@@ -53,6 +66,17 @@ export class LayerTarChecker {
         this.onHeader();
       }
     }
+    if (this.ended) this.checkTrailer(chunk, offset);
+  }
+
+  /**
+   * What follows the end-of-archive marker must be zeros: Go's archive/tar (docker, containerd)
+   * stops at the marker, but other unpackers (tar-stream, for one) read entries after it.
+   */
+  private checkTrailer(chunk: Uint8Array, offset: number): void {
+    if (this.problem === undefined && !isAllZero(chunk.subarray(offset))) {
+      this.problem = "layer tar has data after its end-of-archive marker";
+    }
   }
 
   /** Call at the end of the layer bytes; returns the problem, if any. */
@@ -66,7 +90,13 @@ export class LayerTarChecker {
   private onHeader(): void {
     const h = this.header;
     if (h.every((byte) => byte === 0)) {
-      this.ended = true; // end-of-archive marker; anything after it is ignored by every unpacker
+      if (this.zeroBlock) this.ended = true;
+      this.zeroBlock = true;
+      return;
+    }
+    if (this.zeroBlock) {
+      // Go's archive/tar refuses this (ErrHeader); GNU tar warns of a lone zero block and reads on.
+      this.problem = `layer tar has a lone zero block before entry ${this.entries + 1} (the end of an archive is two)`;
       return;
     }
     if (!checksumMatches(h)) {

@@ -62,6 +62,9 @@ interface Current {
   body: TarBody;
 }
 
+/** How much of what follows the end-of-archive marker is checked to be zeros. */
+const MAX_TRAILER_BYTES = 1024 * 1024;
+
 const quote = (text: string): string => JSON.stringify(text);
 const paddingOf = (size: number): number => (BLOCK - (size % BLOCK)) % BLOCK;
 
@@ -71,6 +74,8 @@ export class TarParser {
   /** Offset in the stream of chunk[pos]. */
   private consumed = 0;
   private current: Current | undefined;
+  /** The end-of-archive marker has been read. */
+  private ended = false;
   private failure: { error: unknown } | undefined;
   private paxGlobal: Record<string, string> | undefined;
   private lock: Promise<unknown> = Promise.resolve();
@@ -200,7 +205,34 @@ export class TarParser {
     if ((await this.skip(current.padding)) < current.padding) throw this.endedEarly();
   }
 
+  /**
+   * After a zero block: the end of the archive, as Go's archive/tar (docker's reader) and GNU tar
+   * see it. A second zero block (or the end of the input) ends it; a header after one zero block
+   * is refused, as Go refuses it. What follows the marker must be zeros (padding to a record
+   * size): entries there are read by some unpackers and not by others, so they are refused too.
+   * Only the first MiB after the marker is looked at; an endless stream of zeros ends there.
+   */
+  private async readEnd(): Promise<undefined> {
+    const offset = this.consumed - BLOCK;
+    const second = await this.take(BLOCK);
+    if (typeof second !== "number" && headerChecksum(second) !== 8 * 0x20) {
+      throw invalid(`invalid tar header at offset ${offset}: a lone zero block before more entries (the end of an archive is two)`);
+    }
+    if (typeof second === "number" && second !== 0) throw this.endedEarly();
+    for (let looked = 0; looked < MAX_TRAILER_BYTES && (await this.fill()); ) {
+      const count = Math.min(this.chunk.length - this.pos, MAX_TRAILER_BYTES - looked);
+      const data = this.chunk.subarray(this.pos, this.pos + count).findIndex((byte) => byte !== 0);
+      if (data >= 0) throw invalid(`data after the end-of-archive marker, at offset ${this.consumed + data}`);
+      this.pos += count;
+      this.consumed += count;
+      looked += count;
+    }
+    this.ended = true;
+    return undefined;
+  }
+
   private async readHeader(): Promise<ParsedHeader | undefined> {
+    if (this.ended) return undefined;
     await this.finishCurrent();
     let pax: Record<string, string> | undefined;
     let longName: string | undefined;
@@ -212,7 +244,7 @@ export class TarParser {
         throw this.endedEarly();
       }
       const sum = headerChecksum(block);
-      if (sum === 8 * 0x20) continue; // an all-zero block
+      if (sum === 8 * 0x20) return this.readEnd(); // an all-zero block
       if (sum !== numericField(block, 148, 8)) throw this.headerError("checksum mismatch");
       const flag = block[156] === 0 ? 0 : (block[156] as number) - 0x30;
       const typeName = TYPE_NAMES[flag] ?? null;

@@ -459,12 +459,28 @@ describe("configs and layers", () => {
       ["not a tar", Buffer.from("just some bytes that are no tar at all"), "not a tar archive"],
       ["hard link", buildTar([{ type: "raw", bytes: tarEntry({ name: "ok", typeflag: "1", linkname: "../../etc/shadow" }) }]), 'layer tar hard link target of "ok" "../../etc/shadow" escapes the root'],
       ["PAX", buildTar([{ type: "raw", bytes: Buffer.concat([paxRecords({ path: "a/../../x" }), tarEntry({ name: "x" }, Buffer.from("x"))]) }]), 'layer tar entry "a/../../x" escapes the root'],
+      // Go's archive/tar stops at the end marker, tar-stream reads on and would unpack ../evil.
+      [
+        "../evil after the end marker",
+        Buffer.concat([buildTar([{ type: "file", name: "ok", content: "x" }]), buildTar([{ type: "raw", bytes: tarEntry({ name: "../evil" }, Buffer.from("x")) }])]),
+        "layer tar has data after its end-of-archive marker",
+      ],
+      [
+        "a lone zero block",
+        buildTar([{ type: "file", name: "ok", content: "x" }, { type: "raw", bytes: Buffer.alloc(512) }, { type: "raw", bytes: tarEntry({ name: "../evil" }, Buffer.from("x")) }]),
+        "layer tar has a lone zero block before entry 2 (the end of an archive is two)",
+      ],
     ];
     for (const [, tar, reason] of cases) {
       const evil = makeImage({ layers: [tar] });
       const evilLayer = `${hexOf(evil.layers[0]!.digest)}.tar`;
       expectRefused(await verifyItems(dockerItems(null, evil)), [{ entry: evilLayer, message: `manifest.json[0].Layers[0]: layer ${evilLayer}: ${reason}` }]);
     }
+  });
+
+  it("accepts zeros after a layer's end marker (padding to a record size)", async () => {
+    const padded = makeImage({ layers: [Buffer.concat([buildTar([{ type: "file", name: "ok", content: "x" }]), Buffer.alloc(10240)])] });
+    expect((await verifyItems(dockerItems(null, padded))).problems).toEqual([]);
   });
 
   it("accepts absolute names and ./ inside a layer (unpackers strip them)", async () => {

@@ -210,7 +210,29 @@ describe("readTar refuses hostile and broken archives", () => {
 
   it("trailing garbage after the end-of-archive blocks", async () => {
     const tar = await packTar([{ header: { name: "a", type: "file" }, content: bytes(3, 1) }]);
-    expect((await failure(Buffer.concat([tar, Buffer.from("x".repeat(512))]))).message).toBe("invalid tar header at offset 1024: checksum mismatch");
+    expect((await failure(Buffer.concat([tar, Buffer.from("x".repeat(512))]))).message).toBe("data after the end-of-archive marker, at offset 2048");
+  });
+
+  it("entries after the end-of-archive marker (a second archive appended): refused, not read as GNU tar and Go do not read them", async () => {
+    const first = await packTar([{ header: { name: "a", type: "file" }, content: bytes(3, 1) }]);
+    const second = await packTar([{ header: { name: "manifest.json", type: "file" }, content: Buffer.from("[]") }]);
+    expect(await outcome(Buffer.concat([first, second]))).toBe("data after the end-of-archive marker, at offset 2048");
+    expect(await outcome(Buffer.concat([first, second]), 100)).toBe("data after the end-of-archive marker, at offset 2048");
+  });
+
+  it("a lone zero block before a header is refused, as Go's archive/tar refuses it; one zero block at the very end is an end", async () => {
+    const entry = (name: string): Promise<Buffer> => packTar([{ header: { name, type: "file" }, content: bytes(3, 1) }]);
+    const body = (tar: Buffer): Buffer => tar.subarray(0, 1024); // the header and data block, without the end marker
+    const lone = Buffer.concat([body(await entry("a")), Buffer.alloc(512), await entry("b")]);
+    expect(await outcome(lone)).toBe("invalid tar header at offset 1024: a lone zero block before more entries (the end of an archive is two)");
+    expect(await outcome(Buffer.concat([body(await entry("a")), Buffer.alloc(512)]))).toBe("ok: a");
+  });
+
+  it("zeros after the marker are padding, up to any record size; only the first MiB of them is read", async () => {
+    const tar = await packTar([{ header: { name: "a", type: "file" }, content: bytes(3, 1) }]);
+    expect(await outcome(Buffer.concat([tar, Buffer.alloc(10240 - tar.length)]))).toBe("ok: a");
+    // Garbage beyond the first MiB of zeros is never read, as a reader of /dev/zero must stop somewhere.
+    expect(await outcome(Buffer.concat([tar, Buffer.alloc(1024 * 1024), Buffer.from("x".repeat(512))]), 65536)).toBe("ok: a");
   });
 
   it("a directory entry with a size", async () => {
