@@ -1,5 +1,5 @@
-import { createReadStream } from "node:fs";
-import { lstat, open, readdir, readlink } from "node:fs/promises";
+import { createReadStream, type Stats } from "node:fs";
+import { lstat, open, readdir, readlink, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, pipeline } from "node:stream";
 import { invalid, usage } from "../core/errors.js";
@@ -28,12 +28,15 @@ export interface OpenedSource {
 
 /** Opens an archive given as a path: a tar file (maybe compressed), or an OCI layout directory. */
 export async function openArchivePath(path: string): Promise<OpenedSource> {
-  return { ...(await openPathOnce(path)), reopen: () => openArchivePath(path) };
+  // The path as the user gave it: a symbolic link to a layout directory is that directory.
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw invalid(`${path}: no such file or directory`, path);
+  const opened = await openPathOnce(path, info);
+  // A pipe (`-i <(...)`) or a device cannot be read again from its start.
+  return info.isFile() || info.isDirectory() ? { ...opened, reopen: () => openArchivePath(path) } : opened;
 }
 
-async function openPathOnce(path: string): Promise<OpenedSource> {
-  const info = await lstat(path).catch(() => undefined);
-  if (!info) throw invalid(`${path}: no such file or directory`, path);
+async function openPathOnce(path: string, info: Stats): Promise<OpenedSource> {
   if (info.isDirectory()) return openDirectory(path);
   const handle = await open(path, "r");
   try {

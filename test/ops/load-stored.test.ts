@@ -1,8 +1,9 @@
 // A second load of an archive whose blobs are stored writes nothing, even for legacy entries whose
 // names carry no digest (`<v1id>/layer.tar`); a stored look-alike (same size, same first bytes)
 // never stands in for the real layer.
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -12,6 +13,7 @@ import { loadArchive } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
 import { buildTar, layerTar, type TarItem } from "../support/archive-builder.js";
 import { filesUnder } from "../support/store-tree.js";
+import { FIXTURES, HAVE_FIXTURES, sharedExpected } from "./load-expectations.js";
 
 const roots: string[] = [];
 async function tempDir(): Promise<string> {
@@ -132,5 +134,37 @@ describe("a stored look-alike of an unnamed layer", () => {
     const result = await loadArchive(store, await openTarStream(Readable.from([legacyArchive()])));
     expect(result.images.map((image) => image.configDigest)).toEqual([CONFIG_DIGEST]);
     expect(await store.content.verifyBlob(DIFF_ID)).toBe(true);
+  });
+});
+
+describe("a stored look-alike read through a pipe (lading load -i <(...))", () => {
+  it("is not matched: a pipe cannot be read again, so every unnamed layer is written", async () => {
+    const dir = await tempDir();
+    const store = await Store.open(dir);
+    const lookAlike = Buffer.from(LAYER);
+    lookAlike.write("Z", LAYER.length - 2048, "latin1");
+    await putBlob(store, lookAlike);
+    const fifo = join(dir, "archive.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const writing = writeFile(fifo, legacyArchive());
+    const source = await openArchivePath(fifo);
+    expect(source.reopen).toBeUndefined();
+    const result = await loadArchive(store, source);
+    await writing;
+    expect(result.images.map((image) => image.configDigest)).toEqual([CONFIG_DIGEST]);
+    expect(await store.content.verifyBlob(DIFF_ID)).toBe(true);
+  });
+});
+
+describe.skipIf(!HAVE_FIXTURES)("a symbolic link to an OCI layout directory", () => {
+  it("is loaded as the directory it names", async () => {
+    const dir = await tempDir();
+    const link = join(dir, "layout");
+    await symlink(join(FIXTURES, "layouts", "oci-umoci-gzip"), link);
+    const store = await Store.open(join(dir, "store"));
+    const result = await loadArchive(store, await openArchivePath(link));
+    const expected = sharedExpected?.fixtures["oci-umoci-gzip"]?.images.map((image) => image.manifestDigest).sort();
+    expect(result.images.map((image) => image.id).sort()).toEqual(expected);
+    expect(expected).toHaveLength(3);
   });
 });
