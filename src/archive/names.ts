@@ -20,6 +20,8 @@ export function normalizeImageName(value: string, field: string): string {
   }
   // Docker refuses "sha256:<tag>": read back, it would be ambiguous with an image ID.
   if (familiarName(ref) === "sha256") throw invalid(`${field}: ${JSON.stringify(value)} uses the digest algorithm "sha256" as a repository name`, field);
+  // Docker's load refuses it too, but only once the layers are in: a name here must be a tag.
+  if (ref.digest !== undefined) throw invalid(`${field}: ${JSON.stringify(value)} carries a digest; an image's name in an archive must be a tag`, field);
   return formatReference(ref, "full");
 }
 

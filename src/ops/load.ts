@@ -54,18 +54,30 @@ export async function loadArchive(store: Store, source: OpenedSource, options: L
   return store.gc.withLease(async () => {
     // Recognising stored blobs among unnamed entries may, rarely, need a second read of the
     // archive (see StoredBlobMatcher): only when the source can be opened again.
+    // The same holds for an entry named by the digest of a stored blob whose bytes turn out to
+    // be other bytes; from a source read once, that is an error.
     const reopen = source.reopen;
-    if (reopen === undefined) return loadOnce(store, source, options, false);
+    if (reopen === undefined) return loadOnce(store, source, options, { matchStored: false, trustNames: true });
     try {
-      return await loadOnce(store, source, options, true);
+      return await loadOnce(store, source, options, { matchStored: true, trustNames: true });
     } catch (error) {
       if (!(error instanceof StoredBlobMismatch)) throw error;
-      return loadOnce(store, await reopen(), options, false);
+      return loadOnce(store, await reopen(), options, { matchStored: false, trustNames: false });
     }
   });
 }
 
-async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions, matchStored: boolean): Promise<LoadResult> {
+/**
+ * How a read may skip writing an entry the store seems to hold already: `matchStored`, an
+ * unnamed entry whose first bytes equal a stored blob's (the read can be repeated if the rest
+ * differs); `trustNames`, an entry named by a stored blob's digest (checked when hashed).
+ */
+interface StoredShortcuts {
+  matchStored: boolean;
+  trustNames: boolean;
+}
+
+async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions, { matchStored, trustNames }: StoredShortcuts): Promise<LoadResult> {
   const ingests = new Map<string, Ingest>(); // by entry name
   const spare: Ingest[] = [];
   let storedBySize: Promise<Map<number, string[]>> | undefined;
@@ -90,7 +102,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     if (METADATA_NAMES.test(name)) return undefined;
     const named = NAMED_DIGEST.exec(name)?.[1];
     if (named) {
-      if (await store.content.has(`sha256:${named}`, size)) return undefined;
+      if (trustNames && (await store.content.has(`sha256:${named}`, size))) return expectNamed(name, `sha256:${named}`, matchStored);
     } else if (matchStored && size > 0) {
       storedBySize ??= store.content.digestsBySize();
       const candidates = (await storedBySize).get(size) ?? [];
@@ -121,9 +133,13 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     // repositories.json first: a file that cannot be updated fails the load before anything is
     // committed, and no rmi can delete a record between its write and the tags that name it.
     const { value } = await store.references.update(async (txn) => {
-      const records = await commitBlobs(store, graph, selected, ingests);
+      const records = selected.map(({ root, images }) => recordFor(root, images));
+      // The references change first, in memory only: one the file refuses fails the load here.
+      const named = nameImages(txn, graph, selected, records, options.name);
+      await commitBlobs(store, graph, records, ingests);
       await recordDiffIds(store, graph, selected);
-      return recordImages(txn, store, graph, selected, records, options.name);
+      for (const record of named.records) await store.records.add(record);
+      return named.result;
     });
     return value;
   } finally {
@@ -237,6 +253,20 @@ async function matchingPrefix(store: Store, heads: Map<string, Promise<Buffer | 
  * The writer of an entry whose first bytes equal a stored blob's (see StoredBlobMatcher): it
  * keeps nothing, and the entry's digest must turn out to be one of those blobs'.
  */
+/** The writer of an entry named by a stored blob's digest: nothing to write, if its bytes are that blob's. */
+function expectNamed(name: string, digest: string, retryable: boolean): BlobWriter {
+  return {
+    write: () => undefined,
+    close: async (file) => {
+      if (file.digest === digest) return;
+      const message = `${name} is named for the stored blob ${digest}, but its content is ${file.digest}`;
+      throw retryable ? new StoredBlobMismatch(message) : invalid(message, name);
+    },
+    abort: async () => undefined,
+    delegate: { wrote: () => undefined },
+  };
+}
+
 function expectStored(name: string, matched: string[]): BlobWriter {
   return {
     write: () => undefined,
@@ -274,8 +304,7 @@ function listPlatforms(graph: ArchiveGraph): string {
 }
 
 /** Commits every blob the selected images need; returns their image records (not yet written). */
-async function commitBlobs(store: Store, graph: ArchiveGraph, selected: SelectedRoot[], ingests: Map<string, Ingest>): Promise<ImageRecord[]> {
-  const records = selected.map(({ root, images }) => recordFor(root, images));
+async function commitBlobs(store: Store, graph: ArchiveGraph, records: ImageRecord[], ingests: Map<string, Ingest>): Promise<void> {
   const needed = [...new Set(records.flatMap(blobsOfRecord))].map((digest) => {
     const blob = graph.blobs.get(digest);
     if (!blob) throw invalid(`blob ${digest} is needed but not in the archive`, blobPathFor(digest));
@@ -284,25 +313,30 @@ async function commitBlobs(store: Store, graph: ArchiveGraph, selected: Selected
   // Looked up all at once: in turn, a load of many layers would wait on each lookup's round trip.
   const alreadyStored = await Promise.all(needed.map(({ digest, blob }) => store.content.has(digest, blob.size)));
   const toCommit: { ingest: Ingest; expected: { digest: string; size: number } }[] = [];
-  for (const [index, { digest, blob }] of needed.entries()) {
-    if (alreadyStored[index]) continue;
-    const ingest = blob.file ? ingests.get(blob.file.name) : undefined;
-    if (ingest) {
-      ingests.delete(blob.file?.name ?? "");
-      toCommit.push({ ingest, expected: { digest, size: blob.size } });
-    } else if (blob.bytes) {
-      const fresh = await store.content.openIngest();
-      await fresh.write(blob.bytes);
-      toCommit.push({ ingest: fresh, expected: { digest, size: blob.size } });
-    } else {
-      throw invalid(`blob ${digest} was not stored while reading (${blob.file?.name ?? "no entry"})`, blob.file?.name ?? digest);
+  try {
+    for (const [index, { digest, blob }] of needed.entries()) {
+      if (alreadyStored[index]) continue;
+      const ingest = blob.file ? ingests.get(blob.file.name) : undefined;
+      if (ingest) {
+        ingests.delete(blob.file?.name ?? "");
+        toCommit.push({ ingest, expected: { digest, size: blob.size } });
+      } else if (blob.bytes) {
+        const fresh = await store.content.openIngest();
+        toCommit.push({ ingest: fresh, expected: { digest, size: blob.size } });
+        await fresh.write(blob.bytes);
+      } else {
+        throw invalid(`blob ${digest} was not stored while reading (${blob.file?.name ?? "no entry"})`, blob.file?.name ?? digest);
+      }
     }
+  } catch (error) {
+    // Ingests taken from the load's list are no longer aborted with it.
+    await Promise.all(toCommit.map(({ ingest }) => ingest.abort()));
+    throw error;
   }
   await store.content.commitAll(toCommit);
   const present = await Promise.all(needed.map(({ digest }) => store.content.has(digest)));
   const gone = needed.find((_, index) => !present[index])?.digest;
   if (gone !== undefined) throw notFound(`blob ${gone} disappeared from the store during the load`, gone);
-  return records;
 }
 
 /** Keeps the diff ID of every compressed layer this load decompressed, for the next load of it. */
@@ -354,14 +388,14 @@ function checkRepositoryOption(name: string): void {
   if (familiarName(repository) === "sha256") throw usage(`--name: "sha256" is refused as a repository name (ambiguous with an image ID)`);
 }
 
-async function recordImages(
+/** Points the archive's names at the loaded images, and returns the records to store (one per image). */
+function nameImages(
   txn: ReferenceTxn,
-  store: Store,
   graph: ArchiveGraph,
   selected: SelectedRoot[],
   records: ImageRecord[],
   repository: string | undefined,
-): Promise<LoadResult> {
+): { result: LoadResult; records: ImageRecord[] } {
   const byId = new Map<string, { record: ImageRecord; names: Set<string> }>();
   selected.forEach(({ root }, position) => {
     const record = records[position] as ImageRecord;
@@ -372,7 +406,6 @@ async function recordImages(
     }
     byId.set(record.id, entry);
   });
-  for (const { record } of byId.values()) await store.records.add(record);
   const moved: LoadResult["moved"] = [];
   const images: LoadedImage[] = [];
   for (const { record, names } of byId.values()) {
@@ -399,6 +432,6 @@ async function recordImages(
     loaded.digests = [...new Set(loaded.digests)];
     images.push(loaded);
   }
-  return { images, moved, format: graph.format };
+  return { result: { images, moved, format: graph.format }, records: [...byId.values()].map(({ record }) => record) };
 }
 

@@ -733,6 +733,9 @@ describe("names", () => {
       [hex, `manifest.json[0].RepoTags[0]: invalid repository name (${hex}), cannot specify 64-byte hexadecimal strings`],
       ["x/y:bad tag", 'manifest.json[0].RepoTags[0]: invalid reference format: "x/y:bad tag"'],
       ["", 'manifest.json[0].RepoTags[0]: invalid reference format: ""'],
+      // docker load refuses these too, but only after storing the layers
+      [`x/y@sha256:${hex}`, `manifest.json[0].RepoTags[0]: "x/y@sha256:${hex}" carries a digest; an image's name in an archive must be a tag`],
+      [`x/y:1@sha256:${hex}`, `manifest.json[0].RepoTags[0]: "x/y:1@sha256:${hex}" carries a digest; an image's name in an archive must be a tag`],
     ];
     for (const [tag, message] of cases) {
       expectRefused(await verifyItems(dockerItems([tag])), [{ entry: "manifest.json[0].RepoTags[0]", message }]);
@@ -776,6 +779,13 @@ describe("names", () => {
         {
           entry: 'index.json manifests[0].annotations["io.containerd.image.name"]',
           message: `index.json manifests[0].annotations["io.containerd.image.name"]: invalid repository name (${hex}), cannot specify 64-byte hexadecimal strings`,
+        },
+      ],
+      [
+        { "io.containerd.image.name": `docker.io/library/app@sha256:${hex}` },
+        {
+          entry: 'index.json manifests[0].annotations["io.containerd.image.name"]',
+          message: `index.json manifests[0].annotations["io.containerd.image.name"]: "docker.io/library/app@sha256:${hex}" carries a digest; an image's name in an archive must be a tag`,
         },
       ],
       [

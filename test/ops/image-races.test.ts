@@ -11,6 +11,7 @@ import { removeImage, tagImage } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { ReferenceStore, type ReferenceTxn, type UpdateResult } from "../../src/store/reference-store.js";
 import { Store } from "../../src/store/store.js";
+import { buildTar, dockerArchiveItems, makeImage } from "../support/archive-builder.js";
 import { snapshotTree } from "../support/store-tree.js";
 
 const SINGLE = "../shared/fixtures/archives/docker-save-single.tar";
@@ -67,6 +68,18 @@ describe("rmi, tag and load racing", () => {
     expect(result.images.map((image) => [image.id, image.tags])).toEqual([[IMPORTED, removals]]);
     expect((await other.records.get(IMPORTED))?.id).toBe(IMPORTED);
     expect(await problems(other)).toEqual([]);
+  });
+
+  it("a load whose archive names an image by digest fails before committing anything", async () => {
+    const { other } = await twoViews();
+    const dir = await mkdtemp(join(tmpdir(), "lading-races-archive-"));
+    roots.push(dir);
+    const archive = join(dir, "digest-name.tar");
+    const digestName = `fixture/x@sha256:${"a".repeat(64)}`;
+    await writeFile(archive, buildTar(dockerArchiveItems([{ image: makeImage(), repoTags: [digestName] }])));
+    const before = await snapshotTree(other.paths.root);
+    await expect(loadArchive(other, await openArchivePath(archive))).rejects.toThrow(`manifest.json[0].RepoTags[0]: "${digestName}" carries a digest`);
+    expect(await snapshotTree(other.paths.root)).toEqual(before);
   });
 
   it("a load into a store whose repositories.json is broken fails before committing anything", async () => {

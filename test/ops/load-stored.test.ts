@@ -156,6 +156,39 @@ describe("a stored look-alike read through a pipe (lading load -i <(...))", () =
   });
 });
 
+describe("an entry named for a stored blob whose bytes are other bytes", () => {
+  // Same size as LAYER, so the name and the size both say "stored".
+  const decoyBytes = Buffer.from(LAYER);
+  decoyBytes.write("Z", 10, "latin1");
+  const misnamed = (decoy: string): Buffer =>
+    buildTar([
+      { type: "file", name: `${hex(decoy)}.tar`, content: LAYER },
+      { type: "file", name: `${hex(CONFIG_DIGEST)}.json`, content: CONFIG },
+      { type: "file", name: "manifest.json", content: JSON.stringify([{ Config: `${hex(CONFIG_DIGEST)}.json`, RepoTags: ["stored/test:1"], Layers: [`${hex(decoy)}.tar`] }]) },
+    ]);
+
+  it("from a file: the archive is read again and the layer stored under its own digest", async () => {
+    const store = await Store.open(await tempDir());
+    const decoy = await putBlob(store, decoyBytes);
+    const path = join(await tempDir(), "misnamed.tar");
+    await writeFile(path, misnamed(decoy));
+    const result = await loadArchive(store, await openArchivePath(path));
+    expect(result.images.map((image) => image.configDigest)).toEqual([CONFIG_DIGEST]);
+    expect(await store.content.verifyBlob(DIFF_ID)).toBe(true);
+    expect(await readdir(store.paths.ingest)).toEqual([]);
+  });
+
+  it("from a stream read once: refused, naming the entry and both digests, with no ingest file left", async () => {
+    const store = await Store.open(await tempDir());
+    const decoy = await putBlob(store, decoyBytes);
+    await expect(loadArchive(store, await openTarStream(Readable.from([misnamed(decoy)])))).rejects.toThrow(
+      `${hex(decoy)}.tar is named for the stored blob ${decoy}, but its content is ${DIFF_ID}`,
+    );
+    expect(await readdir(store.paths.ingest)).toEqual([]);
+    expect(await store.content.has(DIFF_ID)).toBe(false);
+  });
+});
+
 describe.skipIf(!HAVE_FIXTURES)("a symbolic link to an OCI layout directory", () => {
   it("is loaded as the directory it names", async () => {
     const dir = await tempDir();
