@@ -149,3 +149,10 @@ export function firstProblem(graph: ArchiveGraph): LadingError | undefined {
   const problem = graph.problems[0];
   return problem ? new LadingError("invalid", problem.message, { subject: problem.entry }) : undefined;
 }
+
+/** Refuses an archive with no image to load, naming the document that lists none. */
+export function requireImages(graph: ArchiveGraph): void {
+  if (graph.roots.length > 0) return;
+  const document = graph.format === "oci-layout" ? "index.json" : "manifest.json";
+  throw new LadingError("invalid", `the archive holds no image: ${document} lists none`, { subject: document });
+}

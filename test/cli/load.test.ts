@@ -206,6 +206,12 @@ describe("hostile archives built here: refused, store unchanged", () => {
     await expectRefusedUnchanged(buildTar(twice), 'duplicate entry "manifest.json" with different content');
   });
 
+  it("a manifest.json that lists no image, and an index.json that lists none", async () => {
+    await expectRefusedUnchanged(buildTar([{ type: "file", name: "manifest.json", content: "[]" }]), "the archive holds no image: manifest.json lists none");
+    const emptyIndex = withFile(ociLayoutItems([good]), "index.json", JSON.stringify({ schemaVersion: 2, manifests: [] }));
+    await expectRefusedUnchanged(buildTar(emptyIndex), "the archive holds no image: index.json lists none");
+  });
+
   it("an entry named ../escape", async () => {
     const items: TarItem[] = [{ type: "file", name: "../escape", content: "x" }, ...dockerArchiveItems([{ image: good, repoTags: ["hostile/good:1"] }])];
     await expectRefusedUnchanged(buildTar(items), 'unsafe entry name "../escape": ".." component');
