@@ -112,6 +112,17 @@ function compareWithIndex(dockerRoots: ResolvedRoot[], ociRoots: ResolvedRoot[])
       }
     }
   });
+  // And the other way: docker's loader reads manifest.json alone, so a name only index.json gives
+  // would be an image or a tag that docker never loads.
+  for (const ociRoot of ociRoots) {
+    if (ociRoot.kind === "unknown" || ociRoot.names.length === 0) continue;
+    const described = dockerRoots.filter((dockerRoot) => dockerRoot.images[0] && ociRoot.images.some((image) => sameImage(image, dockerRoot.images[0] as typeof image)));
+    const dockerNames = new Set(described.flatMap((root) => root.names));
+    for (const name of ociRoot.names) {
+      if (dockerNames.has(name)) continue;
+      problems.push({ entry: "index.json", message: `index.json: ${name} names ${ociRoot.descriptor.digest}, but manifest.json gives that name to none of its images` });
+    }
+  }
   return problems;
 }
 

@@ -398,6 +398,15 @@ describe("OCI layout documents", () => {
         message: `manifest.json[0].RepoTags: docker.io/example/app:1 is not a name index.json gives to config ${image.config.digest}`,
       },
     ]);
+    // The other way: a name only index.json gives is an image (or a tag) docker's loader never sees.
+    const named = (img: TestImage, name: string): Record<string, unknown> => descriptorOf(img.manifest, { annotations: { "io.containerd.image.name": name } });
+    const hidden = [
+      ...ociLayoutItems([image, other], { indexEntries: [named(image, "docker.io/example/app:1"), named(other, "docker.io/library/busybox:latest")] }),
+      ...withFile([], "manifest.json", manifestJson([{ Config: cPath(image), RepoTags: ["example/app:1"], Layers: [lPath(image)] }])),
+    ];
+    expectRefused(await verifyItems(hidden), [
+      { entry: "index.json", message: `index.json: docker.io/library/busybox:latest names ${other.manifest.digest}, but manifest.json gives that name to none of its images` },
+    ]);
     const stranger = [...ociLayoutItems([image]), { type: "file", name: cPath(other), content: other.config.bytes }, { type: "file", name: lPath(other), content: other.layers[0]!.bytes }] as TarItem[];
     const withStranger = [...stranger, { type: "file", name: "manifest.json", content: manifestJson([{ Config: cPath(other), RepoTags: null, Layers: [lPath(other)] }]) } as TarItem];
     expectRefused(await verifyItems(withStranger), [
