@@ -18,14 +18,14 @@ export function platformOfConfig(config: ImageConfig): Platform {
  */
 export function checkLayers(
   config: ImageConfig,
-  layers: readonly { file: ScannedFile; mediaType: string; field: string }[],
+  layers: readonly { file: ScannedFile; digest?: string; mediaType: string; field: string }[],
   configName: string,
 ): ResolvedLayer[] {
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== layers.length) {
     throw invalid(`${configName}: rootfs.diff_ids lists ${diffIds.length} layers but the image has ${layers.length}`, configName);
   }
-  return layers.map(({ file, mediaType, field }, index) => {
+  return layers.map(({ file, digest, mediaType, field }, index) => {
     if (file.layerProblem) throw invalid(`${field}: layer ${file.name}: ${file.layerProblem}`, file.name);
     const claimed = layerTypeCompression(mediaType);
     if (claimed !== undefined && claimed !== file.compression && !(claimed === "gzip" && file.compression === "none")) {
@@ -40,7 +40,8 @@ export function checkLayers(
       );
     }
     return {
-      digest: file.digest,
+      // The descriptor's digest where there is one: a layer may be addressed by sha512.
+      digest: digest ?? file.digest,
       size: file.size,
       mediaType,
       compression: file.compression,

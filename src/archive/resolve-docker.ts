@@ -34,7 +34,9 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
     config,
     item.Layers.map((path, index) => {
       const layerField = `${field}.Layers[${index}]`;
-      return { file: lookupFile(ctx.archive, path, layerField), mediaType: "", field: layerField };
+      const file = lookupFile(ctx.archive, path, layerField);
+      // A layer under blobs/sha512/ (a combined archive whose index addresses it so) keeps that name.
+      return { file, ...(file.sha512 !== undefined ? { digest: file.sha512 } : {}), mediaType: "", field: layerField };
     }),
     item.Config,
   );

@@ -124,7 +124,7 @@ function resolveManifest(ctx: OciContext, descriptor: Descriptor, field: string,
     config,
     manifest.layers.map((layer, position) => {
       const layerField = `${file.name} layers[${position}]`;
-      return { file: blobForDescriptor(ctx.archive, layer, layerField), mediaType: layer.mediaType, field: layerField };
+      return { file: blobForDescriptor(ctx.archive, layer, layerField), digest: layer.digest, mediaType: layer.mediaType, field: layerField };
     }),
     configFile.name,
   );

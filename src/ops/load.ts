@@ -41,6 +41,7 @@ export interface LoadResult {
 }
 
 const METADATA_NAMES = /^(manifest\.json|index\.json|oci-layout|repositories|[^/]+\/(VERSION|json))$/;
+const SHA512_BLOB = /^blobs\/sha512\/[0-9a-f]{128}$/;
 const NAMED_DIGEST = /(?:^|\/)(?:sha256:)?([0-9a-f]{64})(?:\.tar|\.tar\.gz|\.json)?$/;
 
 /**
@@ -82,12 +83,14 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
   const spare: Ingest[] = [];
   let storedBySize: Promise<Map<number, string[]>> | undefined;
   const storedHeads = new Map<string, Promise<Buffer | undefined>>();
-  const writeToIngest = async (): Promise<BlobWriter> => {
-    const ingest = await store.content.openIngest({ digestedByCaller: true });
+  const writeToIngest = async (name?: string): Promise<BlobWriter> => {
+    // A blob named under blobs/sha512/ is addressed by its sha512, which the scan computes for it.
+    const algorithm = name !== undefined && SHA512_BLOB.test(name) ? "sha512" : "sha256";
+    const ingest = await store.content.openIngest({ algorithm, digestedByCaller: true });
     return {
       write: (chunk) => ingest.write(chunk),
       close: async (file: ScannedFile) => {
-        ingest.setDigest(file.digest);
+        ingest.setDigest(algorithm === "sha512" ? (file.sha512 ?? "") : file.digest);
         ingest.flushAhead();
         if (ingests.has(file.name)) spare.push(ingest);
         else ingests.set(file.name, ingest);
@@ -111,7 +114,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
         if (matched.length > 0) return expectStored(name, matched);
       } else if (candidates.length > 0) return new StoredBlobMatcher(store, candidates, size, writeToIngest);
     }
-    return writeToIngest();
+    return writeToIngest(name);
   };
   // A compressed layer whose diff ID an earlier load computed is not decompressed again. The
   // record is a fact about the blob's bytes, so it holds whenever the entry turns out to be that

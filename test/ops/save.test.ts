@@ -18,6 +18,7 @@ import { mtimeFromEnvironment, saveImages, saveSelection, saveToFile, selectAll,
 import { verifyArchive } from "../../src/ops/verify.js";
 import { Store } from "../../src/store/store.js";
 import { TarWriter } from "../../src/tar/writer.js";
+import { blobPath, buildTar, descriptorOf, makeImage, ociLayoutItems, withoutFile } from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
@@ -375,5 +376,33 @@ describe.skipIf(!haveFixtures)("convert and round-trip verification", () => {
       "archive",
       ["sha256:57009ae630dfebf18c507dd57f5e36de2f7ea3951ccf61c2a740725f695fb8f7", "sha256:3bd9904a391610ae47557455df7ed7f5c55ecb3fd2804743dc747b7ea108e171"],
     ]);
+  });
+});
+
+describe("a layer addressed by sha512", () => {
+  // The manifest names its layer sha512:...; the archive holds it as blobs/sha512/<hex>.
+  const plain = makeImage({ seed: "sha512" });
+  const layer = plain.layers[0]!;
+  const layer512 = `sha512:${createHash("sha512").update(layer.bytes).digest("hex")}`;
+  const image = makeImage({ seed: "sha512", editManifest: (m) => ({ ...m, layers: [{ ...(m.layers as Record<string, unknown>[])[0], digest: layer512 }] }) });
+  const archive = (): Buffer =>
+    buildTar([
+      ...withoutFile(ociLayoutItems([image], { indexEntries: [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/example/sha512:1" } })] }), blobPath(layer.digest)),
+      { type: "file", name: blobPath(layer512), content: layer.bytes },
+    ]);
+
+  it("is stored, saved and converted under that name, and the manifest comes back with its digest", async () => {
+    const store = await freshStore();
+    await loadBytes(store, archive());
+    expect(await store.content.has(layer512)).toBe(true);
+    const saved = await saveAll(store);
+    const names = (await entriesOf(saved)).map((entry) => entry.name);
+    expect(names).toContain(blobPath(layer512));
+    expect(names).not.toContain(blobPath(layer.digest));
+    const report = await verifyArchive(await openTarStream(Readable.from([saved])));
+    expect([report.problems, report.images.map((entry) => entry.manifestDigest)]).toEqual([[], [image.manifest.digest]]);
+    const { sink, bytes } = collector();
+    await convertArchive(await openTarStream(Readable.from([archive()])), sink, {});
+    expect(bytes().equals(saved)).toBe(true);
   });
 });
