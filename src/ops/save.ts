@@ -5,12 +5,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
+import { open, readdir, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable, type Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
 import { createDigester, parseDigest } from "../core/digest.js";
-import { invalid, notFound, usage } from "../core/errors.js";
+import { invalid, LadingError, notFound, usage } from "../core/errors.js";
 import { isForeignLayerType } from "../core/media-types.js";
 import { formatPlatform, parsePlatform, platformMatches, type Platform } from "../core/platform.js";
 import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
@@ -277,11 +277,16 @@ async function writeUncompressed(store: Store, plan: ArchivePlan, sink: Writable
  * refused) can neither race the file's creation nor leak its descriptor. Temp files that killed
  * saves to the same target left behind are removed first.
  */
-export async function saveToFile(target: string, save: (sink: Writable) => Promise<SaveResult>): Promise<SaveResult> {
+export async function saveToFile(requested: string, save: (sink: Writable) => Promise<SaveResult>): Promise<SaveResult> {
+  const output = await outputOf(requested);
+  if (output.fifo) return saveToFifo(requested, save);
+  const target = output.path;
   const prefix = `.${path.basename(target)}.lading-`;
   await removeStaleTemporaries(path.dirname(target), prefix);
   const temp = path.join(path.dirname(target), `${prefix}${process.pid}-${randomBytes(6).toString("hex")}`);
-  const handle: FileHandle = await open(temp, "wx", 0o644);
+  const handle: FileHandle = await open(temp, "wx", 0o644).catch((error: unknown) => {
+    throw cannotWrite(requested, error);
+  });
   const sink = createWriteStream(temp, { fd: handle });
   markOutputFile(sink, { fd: handle.fd, path: temp });
   try {
@@ -301,6 +306,49 @@ export async function saveToFile(target: string, save: (sink: Writable) => Promi
     await unlink(temp).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Where `-o PATH` goes, checked before anything is written: an existing regular file is replaced
+ * at its real path (a symbolic link is written through, as docker save -o does, not replaced); a
+ * FIFO is written into; a directory, a device or a socket is refused (docker refuses a character
+ * device too), rather than replaced by a regular file at the end.
+ */
+async function outputOf(requested: string): Promise<{ path: string; fifo: boolean }> {
+  let info;
+  try {
+    info = await stat(requested);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { path: requested, fifo: false };
+    throw cannotWrite(requested, error);
+  }
+  if (info.isFile()) return { path: await realpath(requested), fifo: false };
+  if (info.isFIFO()) return { path: requested, fifo: true };
+  const what = info.isDirectory() ? "a directory" : info.isCharacterDevice() ? "a character device file" : info.isBlockDevice() ? "a block device file" : "a socket";
+  throw invalid(`cannot write the archive to ${requested}: it is ${what}`, requested);
+}
+
+/** A FIFO is written as standard output is: no temp file, no rename, no fsync. */
+async function saveToFifo(requested: string, save: (sink: Writable) => Promise<SaveResult>): Promise<SaveResult> {
+  const handle = await open(requested, "w").catch((error: unknown) => {
+    throw cannotWrite(requested, error);
+  });
+  const sink = createWriteStream(requested, { fd: handle });
+  try {
+    const result = await save(sink);
+    await finished(sink);
+    return result;
+  } catch (error) {
+    sink.destroy();
+    await finished(sink).catch(() => undefined);
+    throw error;
+  }
+}
+
+function cannotWrite(requested: string, error: unknown): LadingError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason = code === "ENOENT" ? `no such directory ${path.dirname(requested)}` : code === "EACCES" || code === "EPERM" ? "permission denied" : ((error as Error).message ?? String(error));
+  return new LadingError("io", `cannot write the archive to ${requested}: ${reason}`, { subject: requested, cause: error });
 }
 
 /** Removes temp files a killed save to the same target left behind (their process is gone). */

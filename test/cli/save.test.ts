@@ -1,7 +1,11 @@
 // The save, convert and verify --roundtrip commands as a user runs them: exit codes, messages,
 // the terminal refusal, and the all-or-nothing output file.
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { once } from "node:events";
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -74,6 +78,37 @@ describe.skipIf(!haveFixtures)("lading save", () => {
     expect(noted.stderr.text).toBe(
       "note: fixture/imported:1.0 has a manifest synthesized by lading (sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1), not a registry digest\n",
     );
+  });
+
+  it("-o into a FIFO writes into it; through a symbolic link writes the file it names; a directory, a socket or a missing directory is refused before anything is written", async () => {
+    const root = tempDir();
+    expect((await lading(root, ["load", "-q", "-i", SINGLE])).code).toBe(0);
+    const expected = sha256((await lading(root, ["save", "-q", "fixture/imported:1.0"])).stdout.bytes);
+    const out = tempDir();
+    const fifo = join(out, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    const [viaFifo, read] = await Promise.all([lading(root, ["save", "-q", "-o", fifo, "fixture/imported:1.0"]), readFile(fifo)]);
+    expect([viaFifo.code, viaFifo.stderr.text, sha256(read), lstatSync(fifo).isFIFO()]).toEqual([0, "", expected, true]);
+    const real = join(out, "real.tar");
+    writeFileSync(real, "old");
+    symlinkSync(real, join(out, "link.tar"));
+    expect((await lading(root, ["save", "-q", "-o", join(out, "link.tar"), "fixture/imported:1.0"])).code).toBe(0);
+    expect([lstatSync(join(out, "link.tar")).isSymbolicLink(), sha256(readFileSync(real))]).toEqual([true, expected]);
+    const socket = join(out, "socket");
+    const server = createServer().listen(socket);
+    await once(server, "listening");
+    try {
+      for (const [target, what] of [[out, "a directory"], [socket, "a socket"]]) {
+        const refused = await lading(root, ["save", "-q", "-o", target as string, "fixture/imported:1.0"]);
+        expect([refused.code, refused.stderr.text]).toEqual([1, `lading: error: cannot write the archive to ${target}: it is ${what}\n`]);
+      }
+    } finally {
+      server.close();
+    }
+    const nowhere = join(out, "no", "x.tar");
+    const missing = await lading(root, ["save", "-q", "-o", nowhere, "fixture/imported:1.0"]);
+    expect([missing.code, missing.stderr.text]).toEqual([1, `lading: error: cannot write the archive to ${nowhere}: no such directory ${join(out, "no")}\n`]);
+    expect(readdirSync(out).sort()).toEqual(["fifo", "link.tar", "real.tar"]); // the socket went with its server
   });
 
   it("a failed save leaves no file and no temp file behind", async () => {
