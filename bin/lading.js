@@ -2,12 +2,22 @@
 import { commandNameOf, startWorkersFor } from "../dist/cli/early-start.js";
 
 // Before the bundle loads: a command that reads an archive gets its probe workers booting meanwhile.
-startWorkersFor(commandNameOf(process.argv));
+const command = commandNameOf(process.argv);
+startWorkersFor(command);
 const { main } = await import("../dist/cli/lading.js");
 
-// A closed pipe (`lading images | head`) ends the output; it is not an error worth a stack trace.
+// A closed pipe (`lading images | head`) ends a listing; it is not an error worth a stack trace.
+// An archive cut short on standard output is a failure (`lading save x | ssh host docker load`
+// with the far end gone), whatever stage of its pipeline was writing. A failure of the save's
+// own that its pipeline passed on to standard output is reported by the command, in one line.
+const writesArchive = command === "save" || command === "convert";
 for (const stream of [process.stdout, process.stderr]) {
   stream.on("error", (error) => {
+    if (stream === process.stdout && error.name === "LadingError") return;
+    if (error.code === "EPIPE" && stream === process.stdout && writesArchive) {
+      process.stderr.write("lading: error: the output closed before the archive was complete\n");
+      process.exit(1);
+    }
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw error;
   });

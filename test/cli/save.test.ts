@@ -1,9 +1,9 @@
 // The save, convert and verify --roundtrip commands as a user runs them: exit codes, messages,
 // the terminal refusal, and the all-or-nothing output file.
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
+import { Store } from "../../src/store/store.js";
+import { buildTar, dockerArchiveItems, ensureBuilt, layerTar, makeImage, runLading } from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
@@ -174,5 +176,46 @@ describe.skipIf(!haveFixtures)("lading convert and verify --roundtrip", () => {
       "",
       'lading: error: manifest.json[0].Config: "0000000000000000000000000000000000000000000000000000000000000000.json" is not in the archive\n',
     ]);
+  });
+});
+
+describe.skipIf(!haveFixtures)("an archive on standard output, as a spawned lading writes it", () => {
+  it("a reader that goes away early fails save and convert (exit 1, one line); a listing cut short is no failure", async () => {
+    ensureBuilt();
+    const dir = tempDir();
+    // Larger than a pipe's buffer, so that the writes meet the closed pipe.
+    const big = makeImage({ layers: [layerTar({ "data.bin": randomBytes(768 * 1024).toString("base64") })] });
+    const archive = join(dir, "big.tar");
+    writeFileSync(archive, buildTar(dockerArchiveItems([{ image: big, repoTags: ["example/big:1"] }])));
+    const root = join(dir, "store");
+    expect((await runLading(["--root", root, "load", "-q", "-i", archive])).code).toBe(0);
+    const bin = join(import.meta.dirname, "..", "..", "bin", "lading.js");
+    const cut = (args: string): { code: number; stderr: string } => {
+      const run = spawnSync("bash", ["-c", `"${process.execPath}" "${bin}" --root "${root}" ${args} | head -c 10 >/dev/null; exit \${PIPESTATUS[0]}`], { encoding: "utf8" });
+      return { code: run.status ?? -1, stderr: run.stderr };
+    };
+    const closed = { code: 1, stderr: "lading: error: the output closed before the archive was complete\n" };
+    expect(cut("save example/big:1")).toEqual(closed);
+    expect(cut("save --compress gzip example/big:1")).toEqual(closed);
+    expect(cut(`convert "${archive}" -`)).toEqual(closed);
+    expect(cut("images")).toEqual({ code: 0, stderr: "" });
+  });
+
+  it("a damaged blob under --compress fails in one line, without a stack trace", async () => {
+    ensureBuilt();
+    const root = join(tempDir(), "store");
+    expect((await runLading(["--root", root, "load", "-q", "-i", SINGLE])).code).toBe(0);
+    const store = await Store.open(root);
+    const [record] = await store.records.list();
+    const layer = record!.images[0]!.layers[0]!.digest;
+    const file = store.content.blobPath(layer);
+    chmodSync(file, 0o644);
+    const bytes = readFileSync(file);
+    bytes[100] = (bytes[100] ?? 0) ^ 0xff;
+    writeFileSync(file, bytes);
+    for (const compress of ["gzip", "zstd"]) {
+      const result = await runLading(["--root", root, "save", "--compress", compress, "fixture/imported:1.0"]);
+      expect([result.code, result.stderr.split("\n").length, result.stderr.startsWith(`lading: error: blob ${layer} in the store has content sha256:`)]).toEqual([1, 2, true]);
+    }
   });
 });
