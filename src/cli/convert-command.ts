@@ -51,8 +51,9 @@ export function registerConvert(program: Command, terminal: Terminal): void {
       let result: ConvertResult | undefined;
       if (toStdout) result = await convert(terminal.stdout);
       else await saveToFile(output, async (sink) => (result = await convert(sink)).saved);
-      const { inputFormat, saved } = result as ConvertResult;
+      const { inputFormat, saved, warnings } = result as ConvertResult;
       reportSave(terminal, saved, { quiet: Boolean(flags.quiet), json: Boolean(flags.json), toStdout });
+      if (!flags.quiet && !flags.json) for (const warning of warnings) printLine(terminal.stderr, `note: ${warning}`);
       if (!flags.quiet && !flags.json && !toStdout) {
         printLine(terminal.stdout, `Converted ${inputFormat} to ${saved.format}: ${saved.images.length} image${saved.images.length === 1 ? "" : "s"}`);
       }

@@ -65,5 +65,6 @@ export function registerLoad(program: Command, terminal: Terminal): void {
         }
         if (image.absent.length > 0) printLine(terminal.stderr, `note: ${image.tags[0] ?? image.id} is sparse: ${image.absent.join(", ")} not loaded`);
       }
+      if (!flags.quiet) for (const warning of result.warnings) printLine(terminal.stderr, `note: ${warning}`);
     });
 }

@@ -24,7 +24,7 @@ import { TarWriter } from "../tar/writer.js";
 import { changedWhileConverting, ConvertBlobs } from "./convert-blobs.js";
 import { planConversion, type GraphBlob } from "./convert-plan.js";
 import { fileTarWriter, outputFileOf, writePlanDirect, type DirectBlobSource, type OutputFile } from "./save-file.js";
-import { loadArchive, type LoadOptions } from "./load.js";
+import { loadArchive, loadWarnings, type LoadOptions } from "./load.js";
 import { saveSelection, selectAll, type SaveOptions, type SaveResult } from "./save.js";
 import { Store } from "../store/store.js";
 
@@ -32,6 +32,8 @@ export interface ConvertResult {
   /** What the input was. */
   inputFormat: ArchiveFormat | null;
   saved: SaveResult;
+  /** What the input holds that the output leaves out (as load says it, see loadWarnings). */
+  warnings: string[];
 }
 
 export interface ConvertOptions extends SaveOptions {
@@ -76,7 +78,7 @@ export async function convertArchive(source: OpenedSource, sink: Writable, optio
     } else {
       await writeToStream(layout, sink, blobs, bytesOf, { ...options, progress });
     }
-    return { inputFormat: graph.format, saved: { format, images: plan.saved } };
+    return { inputFormat: graph.format, saved: { format, images: plan.saved }, warnings: loadWarnings(graph, name) };
   } finally {
     await blobs.close();
   }
@@ -132,6 +134,6 @@ export async function convertViaStore(source: OpenedSource, sink: Writable, opti
   return withTemporaryStore(async (store) => {
     const loaded = await loadArchive(store, source, options.load ?? {});
     const saved = await saveSelection(store, await selectAll(store), sink, options);
-    return { inputFormat: loaded.format, saved };
+    return { inputFormat: loaded.format, saved, warnings: loaded.warnings };
   });
 }

@@ -38,6 +38,8 @@ export interface LoadResult {
   /** Tags that moved from another image: Docker's "renaming the old one" notice. */
   moved: { reference: string; previousId: string }[];
   format: ArchiveGraph["format"];
+  /** What the archive holds that this load leaves out: entries of unknown types, names it cannot use. */
+  warnings: string[];
 }
 
 const METADATA_NAMES = /^(manifest\.json|index\.json|oci-layout|repositories|[^/]+\/(VERSION|json))$/;
@@ -435,6 +437,18 @@ function nameImages(
     loaded.digests = [...new Set(loaded.digests)];
     images.push(loaded);
   }
-  return { result: { images, moved, format: graph.format }, records: [...byId.values()].map(({ record }) => record) };
+  return { result: { images, moved, format: graph.format, warnings: loadWarnings(graph, repository) }, records: [...byId.values()].map(({ record }) => record) };
+}
+
+/** Said on loading as verify says it (docker loads such an image untagged, without a word). */
+export function loadWarnings(graph: ArchiveGraph, repository: string | undefined): string[] {
+  const warnings: string[] = [];
+  for (const root of graph.roots) {
+    if (root.kind === "unknown") warnings.push(`index.json: entry ${root.descriptor.digest} has unknown media type ${root.descriptor.mediaType}; not loaded`);
+    else if (root.bareTag !== undefined && repository === undefined) {
+      warnings.push(`index.json: ref.name ${JSON.stringify(root.bareTag)} is a bare tag without a repository; image ${root.descriptor.digest} is left untagged (--name REPOSITORY tags it)`);
+    }
+  }
+  return warnings;
 }
 

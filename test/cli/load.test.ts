@@ -129,6 +129,9 @@ describe("lading load of every real fixture", () => {
       ],
       moved: [],
       format: "oci-layout",
+      warnings: [
+        'index.json: ref.name "multi" is a bare tag without a repository; image sha256:797b264987ad4dc1204bdbf5d26ed90293f22e70d542954cf366f9eed2300689 is left untagged (--name REPOSITORY tags it)',
+      ],
     });
   });
 });
@@ -268,7 +271,13 @@ describe("--platform", () => {
     const root = await newRoot();
     const result = await lading(root, "load", "--platform", "linux/arm64", "-i", "testdata/oci-multiplatform.tar");
     expect(result.stdout).toBe("Loaded image ID: sha256:797b264987ad4dc1204bdbf5d26ed90293f22e70d542954cf366f9eed2300689\n");
-    expect(result.stderr).toBe("note: sha256:797b264987ad4dc1204bdbf5d26ed90293f22e70d542954cf366f9eed2300689 is sparse: linux/amd64 not loaded\n");
+    expect(result.stderr).toBe(
+      "note: sha256:797b264987ad4dc1204bdbf5d26ed90293f22e70d542954cf366f9eed2300689 is sparse: linux/amd64 not loaded\n" +
+        'note: index.json: ref.name "multi" is a bare tag without a repository; image sha256:797b264987ad4dc1204bdbf5d26ed90293f22e70d542954cf366f9eed2300689 is left untagged (--name REPOSITORY tags it)\n',
+    );
+    // With --name, the bare tag names the image, and there is nothing to say.
+    const named = await lading(await newRoot(), "load", "--name", "example/multi", "-i", "testdata/oci-multiplatform.tar");
+    expect([named.code, named.stdout, named.stderr]).toEqual([0, "Loaded image: example/multi:multi\n", ""]);
     const [entry] = await inspect(root, "sha256:797b264987ad4dc1204bdbf5d26ed90293f22e70d542954cf366f9eed2300689");
     expect(entry).toMatchObject({
       Architecture: "arm64",

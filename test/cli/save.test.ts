@@ -144,7 +144,11 @@ describe.skipIf(!haveFixtures)("lading convert and verify --roundtrip", () => {
     const out = tempDir();
     const file = join(out, "converted.tar");
     const converted = await lading(tempDir(), ["convert", "--format", "oci", MULTIPLATFORM, file]);
-    expect([converted.code, converted.stdout.text, converted.stderr.text]).toEqual([0, "Converted oci-layout to oci: 1 image\n", ""]);
+    expect([converted.code, converted.stdout.text, converted.stderr.text]).toEqual([
+      0,
+      "Converted oci-layout to oci: 1 image\n",
+      'note: index.json: ref.name "1.0" is a bare tag without a repository; image sha256:76411f078d5e6ede430895ca18355bbac7eb708906c380c735edbb549722e355 is left untagged (--name REPOSITORY tags it)\n',
+    ]);
     expect(readdirSync(out)).toEqual(["converted.tar"]);
     const verified = await lading(tempDir(), ["verify", "--json", file]);
     const report = JSON.parse(verified.stdout.text) as { valid: boolean; format: string; images: { manifestDigest: string }[] };
