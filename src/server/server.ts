@@ -5,7 +5,7 @@
  * in flight finish for a grace period, then aborts what is left and removes the socket file.
  */
 import { lstat, chmod, unlink } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import { connect } from "node:net";
 import path from "node:path";
 import { conflict, usage } from "../core/errors.js";
@@ -45,6 +45,16 @@ export interface RunningServer {
 
 const SOCKET_PATH_MAX = 107;
 
+/**
+ * An HTTP server as dockerd's: no limit on how long a request may take. Node's default
+ * (requestTimeout, 300 s) answered 408 to any `docker load` whose upload took longer - a slow
+ * disk, an ssh pipe, a large image: the air-gapped moves lading is for. The limit on the headers
+ * stays.
+ */
+export function engineHttpServer(handler: RequestListener): Server {
+  return createServer({ requestTimeout: 0, headersTimeout: 60_000 }, handler);
+}
+
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const log = options.log ?? (() => undefined);
   const grace = options.shutdownGraceMs ?? 5000;
@@ -69,7 +79,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const inFlight = new Set<Promise<void>>();
   const servers: Server[] = [];
   const makeServer = (): Server => {
-    const server = createServer((req, res) => {
+    const server = engineHttpServer((req, res) => {
       const finished = new Promise<void>((resolve) => res.once("close", resolve));
       inFlight.add(finished);
       void finished.then(() => inFlight.delete(finished));

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { IMAGE_ONLY_WARNING } from "../../src/server/system-routes.js";
-import { startServer, type RunningServer } from "../../src/server/server.js";
+import { engineHttpServer, startServer, type RunningServer } from "../../src/server/server.js";
 import { Store } from "../../src/store/store.js";
 import { buildTar } from "../support/archive-builder.js";
 import { http, json } from "./http-client.js";
@@ -479,6 +479,11 @@ describe("lading serve: hot reload and incomplete images", () => {
 });
 
 describe("lading serve: lifecycle", () => {
+  it("sets no limit on how long a request (a docker load's upload) may take, as dockerd does; the headers keep Node's limit", () => {
+    const http = engineHttpServer(() => undefined);
+    expect([http.requestTimeout, http.headersTimeout]).toEqual([0, 60_000]);
+  });
+
   it("removes its socket on close and aborts a request still running after the grace period", async () => {
     const { request } = await import("node:http");
     const hanging = new Promise<string>((resolve) => {
