@@ -368,6 +368,8 @@ async function recordPulls(store: Store, plans: readonly Plan[], present: Set<st
     for (const plan of plans) await store.records.add(plan.record);
     for (const plan of plans) {
       const { ref, record } = plan;
+      // What the store holds now: an earlier pull of other platforms of the same index is merged in.
+      const merged = (await store.records.get(record.id)) ?? record;
       const digestRef: ImageReference = { domain: ref.domain, path: ref.path, digest: record.id };
       const asked: ImageReference = ref.digest !== undefined ? digestRef : ref;
       const downloadedAny = [...plan.blobs.keys(), ...plan.documents.keys()].some((digest) => !present.has(digest));
@@ -391,8 +393,8 @@ async function recordPulls(store: Store, plans: readonly Plan[], present: Set<st
         tagOrDigest: ref.digest ?? (ref.tag as string),
         id: record.id,
         mediaType: record.mediaType,
-        platforms: record.images.map((image) => image.platform),
-        absent: record.absent.map((child) => child.platform ?? child.digest),
+        platforms: merged.images.map((image) => image.platform),
+        absent: merged.absent.map((child) => child.platform ?? child.digest),
         layers: [...layers.values()],
         tags,
         digests: [formatReference(digestRef, "familiar")],

@@ -242,6 +242,11 @@ describe.skipIf(!ready)("pull and push against docker-registry 2.8", () => {
     // The registry the index came from still has the arm64 manifest: there the sparse push succeeds.
     const borrowed = await pushImage(store, `${registry.url}/multi:1`, `${registry.url}/multi:copy`, { client });
     expect([borrowed.digest, borrowed.borrowed, borrowed.manifests]).toEqual([MULTI.index, [arm64], 2]);
+
+    // A later pull of the other platform fills the image in, and says so (not "sparse" again).
+    const filled = await pullImages(store, [`${registry.url}/multi:1`], { client, platforms: [{ os: "linux", architecture: "arm64" }] });
+    expect(filled.images[0]).toMatchObject({ id: MULTI.index, platforms: ["linux/amd64", "linux/arm64"], absent: [] });
+    expect((await store.records.get(MULTI.index))?.absent).toEqual([]);
   });
 
   it("--all-platforms pulls every child, and a push to an empty registry keeps the index digest", async () => {
