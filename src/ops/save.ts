@@ -96,8 +96,11 @@ export async function selectAll(store: Store): Promise<Selection[]> {
   }));
 }
 
-/** The tags of a bare repository name (`busybox`, not `busybox:latest`); empty for anything else. */
-async function tagsOfRepository(store: Store, query: string): Promise<{ name: string; id: string }[]> {
+/**
+ * The references of a bare repository name (`busybox`, not `busybox:latest`); empty for anything
+ * else. As in docker's save, a digest reference selects its image without naming it.
+ */
+async function tagsOfRepository(store: Store, query: string): Promise<{ name?: string; id: string }[]> {
   let ref;
   try {
     ref = parseReference(query);
@@ -105,11 +108,11 @@ async function tagsOfRepository(store: Store, query: string): Promise<{ name: st
     return [];
   }
   if (ref.tag !== undefined || ref.digest !== undefined) return [];
-  const tags: { name: string; id: string }[] = [];
+  const tags: { name?: string; id: string }[] = [];
   for (const entry of await store.references.references()) {
-    if (entry.reference.includes("@")) continue;
     const known = parseReference(entry.reference);
-    if (known.domain === ref.domain && known.path === ref.path) tags.push({ name: formatReference(known, "full"), id: entry.id });
+    if (known.domain !== ref.domain || known.path !== ref.path) continue;
+    tags.push(known.digest === undefined ? { name: formatReference(known, "full"), id: entry.id } : { id: entry.id });
   }
   return tags;
 }

@@ -406,3 +406,18 @@ describe("a layer addressed by sha512", () => {
     expect(bytes().equals(saved)).toBe(true);
   });
 });
+
+describe("a bare repository name that names an image only by digest", () => {
+  it("selects that image, unnamed, as docker save does", async () => {
+    const image = makeImage({ seed: "by-digest" });
+    const store = await freshStore();
+    await loadBytes(store, buildTar(ociLayoutItems([image], { indexEntries: [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/example/dig:1" } })] })));
+    await store.references.update((txn) => txn.delete("example/dig:1"));
+    expect((await store.references.references()).map((entry) => entry.reference)).toEqual([`example/dig@${image.manifest.digest}`]);
+    const { sink, bytes } = collector();
+    const saved = await saveImages(store, ["example/dig"], sink);
+    expect(saved.images.map((entry) => [entry.id, entry.tags])).toEqual([[image.manifest.digest, []]]);
+    const manifestJson = JSON.parse((await entriesOf(bytes())).find((entry) => entry.name === "manifest.json")!.body.toString()) as { RepoTags: unknown }[];
+    expect(manifestJson.map((item) => item.RepoTags)).toEqual([null]);
+  });
+});
