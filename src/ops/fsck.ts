@@ -1,8 +1,10 @@
+import { unlink } from "node:fs/promises";
 import { blobsOfRecord } from "../store/image-records.js";
+import type { ReferenceEntry } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
 
 export interface FsckProblem {
-  kind: "corrupt-blob" | "missing-blob" | "dangling-reference" | "stray-ingest";
+  kind: "corrupt-blob" | "missing-blob" | "unreadable-record" | "dangling-reference" | "stray-ingest";
   subject: string;
   message: string;
   repaired: boolean;
@@ -16,13 +18,22 @@ export interface FsckReport {
 }
 
 /**
- * Checks the whole store: every blob against its digest, every image record against the blobs
- * it needs, every reference against the image records. With repair, removes corrupt blobs and
- * references to images that are gone, and leftovers of killed loads; an image whose blobs are
- * missing is reported but kept (its blobs may still arrive, e.g. copied in by hand).
+ * Checks the whole store: every blob against its digest, every image record (readable, and
+ * against the blobs it needs), every reference against the image records. With repair, removes
+ * corrupt blobs, unreadable records, references to images that are gone, and leftovers of killed
+ * loads; an image whose blobs are missing is reported but kept (its blobs may still arrive, e.g.
+ * copied in by hand). Safe beside running commands: the references are read before the records
+ * (a load writes its records first), and a reference is removed only if, under the reference
+ * store's lock, its image's record is still missing.
  */
 export async function fsckStore(store: Store, repair = false): Promise<FsckReport> {
   const problems: FsckProblem[] = [];
+  const references = await store.references.references();
+  const { records, unreadable } = await store.records.scan();
+  for (const bad of unreadable) {
+    const repaired = repair ? await unlink(bad.file).then(() => true, () => false) : false;
+    problems.push({ kind: "unreadable-record", subject: bad.id, message: `${bad.message}`, repaired });
+  }
   let blobsChecked = 0;
   const corrupt = new Set<string>();
   for await (const blob of store.content.list()) {
@@ -32,7 +43,6 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
     const repaired = repair ? await store.content.delete(blob.digest) : false;
     problems.push({ kind: "corrupt-blob", subject: blob.digest, message: `blob ${blob.digest}: content does not match its digest`, repaired });
   }
-  const records = await store.records.list();
   for (const record of records) {
     for (const digest of blobsOfRecord(record)) {
       if (!corrupt.has(digest) && (await store.content.has(digest))) continue;
@@ -40,15 +50,23 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
     }
   }
   const known = new Set(records.map((record) => record.id));
-  const references = await store.references.references();
-  const dangling = references.filter((entry) => !known.has(entry.id));
+  const dangling: ReferenceEntry[] = [];
+  for (const entry of references) {
+    // A record written since the listing (a load that has just finished) is no problem.
+    if (!known.has(entry.id) && (await store.records.get(entry.id).catch(() => undefined)) === undefined) dangling.push(entry);
+  }
+  const removed = new Set<string>();
   if (repair && dangling.length > 0) {
-    await store.references.update((txn) => {
-      for (const entry of dangling) if (txn.get(entry.reference) === entry.id) txn.delete(entry.reference);
+    await store.references.update(async (txn) => {
+      for (const entry of dangling) {
+        if (txn.get(entry.reference) !== entry.id || (await store.records.get(entry.id).catch(() => undefined)) !== undefined) continue;
+        txn.delete(entry.reference);
+        removed.add(entry.reference);
+      }
     });
   }
   for (const entry of dangling) {
-    problems.push({ kind: "dangling-reference", subject: entry.reference, message: `reference ${entry.reference} points at ${entry.id}, which is not in the store`, repaired: repair });
+    problems.push({ kind: "dangling-reference", subject: entry.reference, message: `reference ${entry.reference} points at ${entry.id}, which is not in the store`, repaired: removed.has(entry.reference) });
   }
   if (repair) {
     const cleaned = await store.content.cleanIngest();

@@ -8,6 +8,7 @@ import { readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { z } from "zod";
 import { parseDigest } from "../core/digest.js";
+import { invalid, isLadingError } from "../core/errors.js";
 import { lazySchema, parseDocument } from "../core/schemas.js";
 import type { ZodSubset } from "../core/zod-subset.js";
 import { writeFileAtomic } from "./atomic-file.js";
@@ -39,6 +40,12 @@ const buildImageRecord = (zod: ZodSubset) =>
 export const imageRecordSchema = lazySchema(buildImageRecord);
 export type ImageRecord = z.infer<ReturnType<typeof buildImageRecord>>;
 export type PlatformImage = z.infer<ReturnType<typeof buildPlatformImage>>;
+
+export interface UnreadableRecord {
+  id: string;
+  file: string;
+  message: string;
+}
 
 export class ImageRecords {
   constructor(private readonly directory: string) {}
@@ -83,22 +90,38 @@ export class ImageRecords {
     }
   }
 
+  /** Every record; one that cannot be read fails the listing (fsck reports and removes it). */
   async list(): Promise<ImageRecord[]> {
+    const { records, unreadable } = await this.scan();
+    const [first] = unreadable;
+    if (first !== undefined) throw invalid(`${first.message} (lading fsck --repair removes it)`, first.id);
+    return records;
+  }
+
+  /** Every record that can be read, and the ID and error of every one that cannot. */
+  async scan(): Promise<{ records: ImageRecord[]; unreadable: UnreadableRecord[] }> {
     let names: string[];
     try {
       names = await readdir(this.directory);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return { records: [], unreadable: [] };
       throw error;
     }
     const records: ImageRecord[] = [];
+    const unreadable: UnreadableRecord[] = [];
     for (const name of names.sort()) {
       const match = /^(sha256|sha512)-([0-9a-f]+)\.json$/.exec(name);
       if (!match) continue;
-      const record = await this.get(`${match[1]}:${match[2]}`);
-      if (record) records.push(record);
+      const id = `${match[1]}:${match[2]}`;
+      try {
+        const record = await this.get(id);
+        if (record) records.push(record);
+      } catch (error) {
+        if (!isLadingError(error)) throw error;
+        unreadable.push({ id, file: path.join(this.directory, name), message: error.message });
+      }
     }
-    return records;
+    return { records, unreadable };
   }
 }
 

@@ -1,0 +1,97 @@
+// fsck beside running commands, and fsck of a store with an image record it cannot read.
+import { chmod, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { openArchivePath } from "../../src/archive/source.js";
+import { fsckStore } from "../../src/ops/fsck.js";
+import { listImages } from "../../src/ops/images.js";
+import { loadArchive } from "../../src/ops/load.js";
+import { Store } from "../../src/store/store.js";
+import { HAVE_FIXTURES } from "./load-expectations.js";
+
+const SINGLE = "../shared/fixtures/archives/docker-save-single.tar";
+const CTR = "../shared/fixtures/archives/ctr-export.tar";
+const IMPORTED = "sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1";
+
+const roots: string[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true })));
+});
+
+async function newRoot(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), "lading-fsck-"));
+  roots.push(root);
+  return root;
+}
+
+describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
+  it("--repair beside a load that finishes while fsck reads: the load's new references are not taken for dangling ones", async () => {
+    const root = await newRoot();
+    const checker = await Store.open(root);
+    const loader = await Store.open(root);
+    await loadArchive(loader, await openArchivePath(CTR));
+    // The load finishes right after fsck has listed the image records (by either listing).
+    let loaded = false;
+    const loadOnce = async (): Promise<void> => {
+      if (loaded) return;
+      loaded = true;
+      await loadArchive(loader, await openArchivePath(SINGLE));
+    };
+    const records = checker.records as Partial<Pick<typeof checker.records, "scan">> & typeof checker.records;
+    const scan = records.scan?.bind(records);
+    if (scan) {
+      vi.spyOn(checker.records, "scan").mockImplementation(async () => {
+        const listed = await scan();
+        await loadOnce();
+        return listed;
+      });
+    }
+    const list = checker.records.list.bind(checker.records);
+    vi.spyOn(checker.records, "list").mockImplementation(async () => {
+      const listed = await list();
+      await loadOnce();
+      return listed;
+    });
+    const report = await fsckStore(checker, true);
+    expect(report.problems).toEqual([]);
+    expect((await loader.references.references(IMPORTED)).map((entry) => entry.reference)).toEqual([
+      "fixture/imported:1.0",
+      "fixture/imported:latest",
+      "imported-plain:latest",
+      "localhost:5000/team/imported:v1",
+    ]);
+  });
+
+  it("reports an image record it cannot read; --repair removes it and its references, after checking every blob", async () => {
+    const root = await newRoot();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(SINGLE));
+    const recordFile = join(root, "images", `sha256-${IMPORTED.slice(7)}.json`);
+    await chmod(recordFile, 0o644);
+    await writeFile(recordFile, "{}");
+    await expect(listImages(store)).rejects.toThrow(`image record ${IMPORTED}`);
+    await expect(listImages(store)).rejects.toThrow("(lading fsck --repair removes it)");
+    const checked = await fsckStore(store);
+    expect(checked.problems.map((problem) => [problem.kind, problem.subject, problem.repaired])).toEqual([
+      ["unreadable-record", IMPORTED, false],
+      ["dangling-reference", "fixture/imported:1.0", false],
+      ["dangling-reference", "fixture/imported:latest", false],
+      ["dangling-reference", "imported-plain:latest", false],
+      ["dangling-reference", "localhost:5000/team/imported:v1", false],
+    ]);
+    const repaired = await fsckStore(store, true);
+    expect(repaired.problems.map((problem) => [problem.kind, problem.repaired])).toEqual([
+      ["unreadable-record", true],
+      ["dangling-reference", true],
+      ["dangling-reference", true],
+      ["dangling-reference", true],
+      ["dangling-reference", true],
+    ]);
+    expect(repaired.blobsChecked).toBe(3);
+    expect(await readdir(join(root, "images"))).toEqual([]);
+    expect(await listImages(store)).toEqual([]);
+    expect((await fsckStore(store)).problems).toEqual([]);
+  });
+});
