@@ -4,7 +4,7 @@ import type { ReferenceEntry } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
 
 export interface FsckProblem {
-  kind: "corrupt-blob" | "missing-blob" | "unreadable-record" | "dangling-reference" | "stray-ingest";
+  kind: "corrupt-blob" | "missing-blob" | "unreadable-record" | "dangling-reference" | "stray-ingest" | "stray-temporary";
   subject: string;
   message: string;
   repaired: boolean;
@@ -71,6 +71,8 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
   if (repair) {
     const cleaned = await store.content.cleanIngest();
     if (cleaned > 0) problems.push({ kind: "stray-ingest", subject: "ingest/", message: `${cleaned} leftover ingest file(s) of interrupted loads`, repaired: true });
+    const temporaries = await store.cleanTemporaries();
+    if (temporaries > 0) problems.push({ kind: "stray-temporary", subject: store.paths.root, message: `${temporaries} leftover temp file(s) of interrupted record or reference writes`, repaired: true });
   }
   return { blobsChecked, imagesChecked: records.length, referencesChecked: references.length, problems };
 }

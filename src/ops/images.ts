@@ -191,6 +191,7 @@ export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; rec
       }
     }
     const ingestCleaned = await store.content.cleanIngest();
+    await store.cleanTemporaries();
     return { deleted, reclaimed, ingestCleaned };
   });
 }

@@ -6,8 +6,11 @@
  * worked out again).
  */
 import { randomBytes } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
+import { open, readdir, rename, unlink } from "node:fs/promises";
 import path from "node:path";
+import { processAlive } from "./process-alive.js";
+
+const TEMPORARY = /^\..+\.tmp-(\d+)-[0-9a-f]{12}$/;
 
 export async function writeFileAtomic(filePath: string, data: string | Buffer, mode = 0o600, { durable = true }: { durable?: boolean } = {}): Promise<void> {
   const dir = path.dirname(filePath);
@@ -41,4 +44,16 @@ async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle?.close();
   }
+}
+
+/** Removes the temp files writeFileAtomic left in `dir` when its process was killed; returns how many. */
+export async function removeStaleTemporaries(dir: string): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    const owner = TEMPORARY.exec(name)?.[1];
+    if (owner === undefined || processAlive(Number(owner))) continue;
+    if (await unlink(path.join(dir, name)).then(() => true, () => false)) removed++;
+  }
+  return removed;
 }

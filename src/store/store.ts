@@ -1,3 +1,5 @@
+import path from "node:path";
+import { removeStaleTemporaries } from "./atomic-file.js";
 import { ContentStore } from "./content-store.js";
 import { DiffIdRecords } from "./diff-id-records.js";
 import { GcLock } from "./gc-lock.js";
@@ -35,6 +37,14 @@ export class Store {
    */
   async restoreLayout(): Promise<void> {
     await ensureStoreLayout(this.paths.root);
+  }
+
+  /** Removes the temp files of record and reference writes whose process was killed; returns how many. */
+  async cleanTemporaries(): Promise<number> {
+    const dirs = [this.paths.root, this.paths.images, path.join(this.paths.diffIds, "sha256"), path.join(this.paths.diffIds, "sha512")];
+    let removed = 0;
+    for (const dir of dirs) removed += await removeStaleTemporaries(dir);
+    return removed;
   }
 
   /** Opens the store at `root`, creating its layout on first use. */

@@ -1,11 +1,13 @@
 // fsck beside running commands, and fsck of a store with an image record it cannot read.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { chmod, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
 import { fsckStore } from "../../src/ops/fsck.js";
-import { listImages } from "../../src/ops/images.js";
+import { listImages, pruneBlobs } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
 import { HAVE_FIXTURES } from "./load-expectations.js";
@@ -93,5 +95,24 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
     expect(await readdir(join(root, "images"))).toEqual([]);
     expect(await listImages(store)).toEqual([]);
     expect((await fsckStore(store)).problems).toEqual([]);
+  });
+
+  it("--repair and prune remove the temp files of record and reference writes whose process was killed, and only those", async () => {
+    const root = await newRoot();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(SINGLE));
+    const dead = spawnSync("true").pid as number;
+    const stale = [join(root, `.repositories.json.tmp-${dead}-0123456789ab`), join(root, "images", `.sha256-${IMPORTED.slice(7)}.json.tmp-${dead}-0123456789ab`)];
+    const live = join(root, `.repositories.json.tmp-${process.pid}-0123456789ab`);
+    for (const file of [...stale, live]) await writeFile(file, "{");
+    const repaired = await fsckStore(store, true);
+    expect(repaired.problems.map((problem) => [problem.kind, problem.message, problem.repaired])).toEqual([
+      ["stray-temporary", "2 leftover temp file(s) of interrupted record or reference writes", true],
+    ]);
+    expect(stale.map((file) => existsSync(file))).toEqual([false, false]);
+    expect(existsSync(live)).toBe(true);
+    await writeFile(stale[1] as string, "{");
+    await pruneBlobs(store);
+    expect(existsSync(stale[1] as string)).toBe(false);
   });
 });
