@@ -10,7 +10,7 @@ import { formatPlatform, platformMatches, type Platform } from "../core/platform
 import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
 import type { Ingest } from "../store/content-store.js";
 import { readFileRangeSync } from "../tar/chunk-source.js";
-import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
+import { blobsOfRecord, type ImageRecord, type RecordChange } from "../store/image-records.js";
 import type { ReferenceTxn } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
 
@@ -137,16 +137,24 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     // Everything is committed under the reference store's lock, which reads (and so validates)
     // repositories.json first: a file that cannot be updated fails the load before anything is
     // committed, and no rmi can delete a record between its write and the tags that name it.
-    const { value } = await store.references.update(async (txn) => {
-      const records = selected.map(({ root, images }) => recordFor(root, images));
-      // The references change first, in memory only: one the file refuses fails the load here.
-      const named = nameImages(txn, graph, selected, records, options.name);
-      await commitBlobs(store, graph, records, ingests);
-      await recordDiffIds(store, graph, selected);
-      for (const record of named.records) await store.records.add(record);
-      return named.result;
-    });
-    return value;
+    const changes: RecordChange[] = [];
+    try {
+      const { value } = await store.references.update(async (txn) => {
+        const records = selected.map(({ root, images }) => recordFor(root, images));
+        // The references change first, in memory only: one the file refuses fails the load here.
+        const named = nameImages(txn, graph, selected, records, options.name);
+        await commitBlobs(store, graph, records, ingests);
+        await recordDiffIds(store, graph, selected);
+        for (const record of named.records) changes.push(await store.records.add(record));
+        return named.result;
+      });
+      return value;
+    } catch (error) {
+      // The references were not written (a full disk, a lock lost): no image may appear without
+      // them. Committed blobs stay, unreferenced, for prune; another load may already use them.
+      await store.records.undo(changes).catch(() => undefined);
+      throw error;
+    }
   } finally {
     await Promise.all([...ingests.values(), ...spare].map((ingest) => ingest.abort()));
   }

@@ -15,7 +15,7 @@ import { formatPlatform, hostPlatform, normalizePlatform, platformMatches, type 
 import { formatReference, parseReference, withDefaultTag, type ImageReference } from "../core/reference.js";
 import type { Descriptor, Index, Manifest } from "../core/schemas.js";
 import type { Ingest } from "../store/content-store.js";
-import type { ImageRecord, PlatformImage } from "../store/image-records.js";
+import type { ImageRecord, PlatformImage, RecordChange } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 import { forEachLimited, isImageManifest, parseRegistryDocument, type RegistryAccess, type RegistryClientFactory, type RegistryDocument } from "./registry-access.js";
 
@@ -363,9 +363,10 @@ async function flushToDisk(file: string): Promise<void> {
 async function recordPulls(store: Store, plans: readonly Plan[], present: Set<string>, fetched: Fetched): Promise<PullResult> {
   const moved: PullResult["moved"] = [];
   const images: PulledImage[] = [];
-  await store.references.update(async (txn) => {
+  const changes: RecordChange[] = [];
+  const recording = store.references.update(async (txn) => {
     // Under the lock, where rmi deletes records: none can go between its write and its tags.
-    for (const plan of plans) await store.records.add(plan.record);
+    for (const plan of plans) changes.push(await store.records.add(plan.record));
     for (const plan of plans) {
       const { ref, record } = plan;
       // What the store holds now: an earlier pull of other platforms of the same index is merged in.
@@ -402,5 +403,12 @@ async function recordPulls(store: Store, plans: readonly Plan[], present: Set<st
       });
     }
   });
+  try {
+    await recording;
+  } catch (error) {
+    // The references were not written: no image may appear without them (see load).
+    await store.records.undo(changes).catch(() => undefined);
+    throw error;
+  }
   return { images, moved, fetchedBlobs: fetched.blobs, fetchedBytes: fetched.bytes };
 }

@@ -41,6 +41,13 @@ export const imageRecordSchema = lazySchema(buildImageRecord);
 export type ImageRecord = z.infer<ReturnType<typeof buildImageRecord>>;
 export type PlatformImage = z.infer<ReturnType<typeof buildPlatformImage>>;
 
+/** What add() did to one record: `previous` is the record before (undefined: there was none). */
+export interface RecordChange {
+  id: string;
+  previous: ImageRecord | undefined;
+  changed: boolean;
+}
+
 export interface UnreadableRecord {
   id: string;
   file: string;
@@ -73,11 +80,25 @@ export class ImageRecords {
    * mergeImageRecords). A merge that changes nothing writes nothing, so that loading or pulling
    * an image the store already has leaves the store untouched.
    */
-  async add(record: ImageRecord): Promise<void> {
+  async add(record: ImageRecord): Promise<RecordChange> {
     const existing = await this.get(record.id);
-    if (existing === undefined) return this.put(record);
+    if (existing === undefined) {
+      await this.put(record);
+      return { id: record.id, previous: undefined, changed: true };
+    }
     const merged = mergeImageRecords(existing, record);
-    if (JSON.stringify(merged) !== JSON.stringify(existing)) await this.put(merged);
+    const changed = JSON.stringify(merged) !== JSON.stringify(existing);
+    if (changed) await this.put(merged);
+    return { id: record.id, previous: existing, changed };
+  }
+
+  /** Puts back what add() changed (a command that failed after it): the previous record, or none. */
+  async undo(changes: readonly RecordChange[]): Promise<void> {
+    for (const { id, previous, changed } of [...changes].reverse()) {
+      if (!changed) continue;
+      if (previous === undefined) await this.delete(id);
+      else await this.put(previous);
+    }
   }
 
   async delete(id: string): Promise<boolean> {

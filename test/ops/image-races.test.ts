@@ -82,6 +82,27 @@ describe("rmi, tag and load racing", () => {
     expect(await snapshotTree(other.paths.root)).toEqual(before);
   });
 
+  it("a load whose references cannot be written (a full disk) leaves no image record behind", async () => {
+    const root = await mkdtemp(join(tmpdir(), "lading-races-"));
+    roots.push(root);
+    const plain = await Store.open(root);
+    await loadArchive(plain, await openArchivePath("../shared/fixtures/archives/ctr-export.tar"));
+    const before = Object.fromEntries(Object.entries(await snapshotTree(root)).filter(([name]) => name.startsWith("images/") || name === "repositories.json"));
+    /** Runs the update under the real lock, then fails where the file would be written. */
+    class FullDisk extends ReferenceStore {
+      override async update<T>(fn: (txn: ReferenceTxn) => T | Promise<T>): Promise<UpdateResult<T>> {
+        return super.update(async (txn) => {
+          await fn(txn);
+          throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+        });
+      }
+    }
+    const failing = await Store.open(root, { references: (file) => new FullDisk(file) });
+    await expect(loadArchive(failing, await openArchivePath(SINGLE))).rejects.toThrow("ENOSPC");
+    const after = Object.fromEntries(Object.entries(await snapshotTree(root)).filter(([name]) => name.startsWith("images/") || name === "repositories.json"));
+    expect(after).toEqual(before);
+  });
+
   it("a load into a store whose repositories.json is broken fails before committing anything", async () => {
     const { other } = await twoViews();
     await writeFile(other.references.filePath, '{"Repositories":{"busybox":{"busybox:latest":"sha256:zz"}}}');
