@@ -262,10 +262,6 @@ async function matchingPrefix(store: Store, heads: Map<string, Promise<Buffer | 
   return matched;
 }
 
-/**
- * The writer of an entry whose first bytes equal a stored blob's (see StoredBlobMatcher): it
- * keeps nothing, and the entry's digest must turn out to be one of those blobs'.
- */
 /** The writer of an entry named by a stored blob's digest: nothing to write, if its bytes are that blob's. */
 function expectNamed(name: string, digest: string, retryable: boolean): BlobWriter {
   return {
@@ -280,6 +276,10 @@ function expectNamed(name: string, digest: string, retryable: boolean): BlobWrit
   };
 }
 
+/**
+ * The writer of an entry whose first bytes equal a stored blob's (see StoredBlobMatcher): it
+ * keeps nothing, and the entry's digest must turn out to be one of those blobs'.
+ */
 function expectStored(name: string, matched: string[]): BlobWriter {
   return {
     write: () => undefined,
