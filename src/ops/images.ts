@@ -176,7 +176,7 @@ function repositoryOf(reference: string): string {
   return formatReference({ domain: ref.domain, path: ref.path }, "familiar");
 }
 
-/** Removes blobs that no image record needs, and ingest files of dead loads. Never races a load. */
+/** Removes blobs that no image record needs, and ingest and temp files of killed commands. Never races a load. */
 export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; reclaimed: number; ingestCleaned: number }> {
   return store.gc.withExclusive(async () => {
     const needed = new Set((await store.records.list()).flatMap(blobsOfRecord));
