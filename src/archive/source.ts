@@ -41,22 +41,23 @@ async function openPathOnce(path: string, info: Stats): Promise<OpenedSource> {
   const handle = await open(path, "r");
   try {
     const stat = await handle.stat();
-    if (stat.isFile()) {
-      const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
-      const { bytesRead } = await handle.read(head, 0, head.length, 0);
-      if (detectCompression(head.subarray(0, bytesRead)) === "none") {
-        // The fast path: the tar read straight from the file through reused buffers.
-        const source = fileChunkSource(handle);
-        const deferred = deferredBytes();
-        return { compression: "none", entries: tarEntries(source, path), bytesRead: progressOf(source.bytesRead, deferred), totalBytes: stat.size, deferred };
-      }
+    // A FIFO is read through the descriptor just opened: closing it and opening the path again
+    // would leave the writer without a reader for a moment (EPIPE, and the bytes in the pipe lost).
+    if (!stat.isFile()) return await openTarStream(handle.createReadStream({ highWaterMark: STREAM_HIGH_WATER_MARK }));
+    const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    if (detectCompression(head.subarray(0, bytesRead)) === "none") {
+      // The fast path: the tar read straight from the file through reused buffers.
+      const source = fileChunkSource(handle);
+      const deferred = deferredBytes();
+      return { compression: "none", entries: tarEntries(source, path), bytesRead: progressOf(source.bytesRead, deferred), totalBytes: stat.size, deferred };
     }
   } catch (error) {
-    await handle.close();
+    await handle.close().catch(() => undefined);
     throw error;
   }
   await handle.close();
-  return openTarStream(createReadStream(path, { highWaterMark: STREAM_HIGH_WATER_MARK }), info.isFile() ? info.size : undefined);
+  return openTarStream(createReadStream(path, { highWaterMark: STREAM_HIGH_WATER_MARK }), info.size);
 }
 
 /** Opens a tar stream (maybe compressed), for a file or standard input. */
