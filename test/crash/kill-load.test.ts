@@ -1,6 +1,6 @@
 // SIGKILL `lading load`, `lading tag` and `lading save -o` at many points of their run. After every
 // kill: repositories.json (when present) parses and validates, every blob's content matches its
-// name, fsck finds nothing broken but leftover ingest files (which --repair removes), there is no
+// name, fsck finds nothing broken but leftover ingest and temp files (which --repair removes), there is no
 // half archive under the -o name, and running the same command again succeeds.
 // Kill points are spread evenly over the measured duration of one uninterrupted run of the same
 // command (process start-up included); which phase each one hits depends on the machine, so the
@@ -90,9 +90,12 @@ async function expectConsistentStore(root: string): Promise<void> {
   // A kill during the store's creation may leave blobs/ not yet made; the next open completes the layout.
   if (existsSync(join(root, "blobs"))) expect(await mismatchedBlobs(root)).toEqual([]);
   const report = await fsckStore(await Store.open(root), true);
-  // Only leftovers of the interrupted run may be found (and are removed); no broken blob, image or reference.
-  expect(report.problems.filter((problem) => problem.kind !== "stray-ingest")).toEqual([]);
+  // Only leftovers of the interrupted run may be found (and are removed): ingest files, and the
+  // temp file of a record or reference write; no broken blob, image or reference.
+  expect(report.problems.filter((problem) => problem.kind !== "stray-ingest" && problem.kind !== "stray-temporary")).toEqual([]);
   expect(await filesUnder(join(root, "ingest"))).toEqual([]);
+  const temporaries = [...(await readdir(root)), ...(await readdir(join(root, "images")).catch(() => []))].filter((name) => name.includes(".tmp-"));
+  expect(temporaries).toEqual([]);
 }
 
 /** fsck through the CLI, as an operator would run it after a crash. */
