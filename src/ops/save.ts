@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { open, readdir, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable, type Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
@@ -16,7 +16,7 @@ import { formatPlatform, parsePlatform, platformMatches, type Platform } from ".
 import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
 import { planArchive, writePlan, type ArchivePlan, type BlobToWrite, type ImageToWrite, type LayoutFormat } from "../archive/write-layout.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
-import { processAlive } from "../store/process-alive.js";
+import { removeFilesOfDeadProcesses } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 import { createCompressor } from "../tar/compression.js";
 import { TarWriter } from "../tar/writer.js";
@@ -356,11 +356,10 @@ function cannotWrite(requested: string, error: unknown): LadingError {
 
 /** Removes temp files a killed save to the same target left behind (their process is gone). */
 async function removeStaleTemporaries(dir: string, prefix: string): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names) {
-    const match = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length)) : null;
-    if (match && !processAlive(Number(match[1]))) await unlink(path.join(dir, name)).catch(() => undefined);
-  }
+  await removeFilesOfDeadProcesses(dir, (name) => {
+    const owner = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length))?.[1] : undefined;
+    return owner === undefined ? undefined : Number(owner);
+  });
 }
 
 /** A blob's bytes from the store, hashed on the way: content that no longer matches its digest fails the save. */

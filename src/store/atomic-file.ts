@@ -6,9 +6,9 @@
  * worked out again).
  */
 import { randomBytes } from "node:crypto";
-import { open, readdir, rename, unlink } from "node:fs/promises";
+import { open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
-import { processAlive } from "./process-alive.js";
+import { removeFilesOfDeadProcesses } from "./process-alive.js";
 
 const TEMPORARY = /^\..+\.tmp-(\d+)-[0-9a-f]{12}$/;
 
@@ -47,13 +47,9 @@ async function syncDirectory(dir: string): Promise<void> {
 }
 
 /** Removes the temp files writeFileAtomic left in `dir` when its process was killed; returns how many. */
-export async function removeStaleTemporaries(dir: string): Promise<number> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  let removed = 0;
-  for (const name of names) {
+export function removeStaleTemporaries(dir: string): Promise<number> {
+  return removeFilesOfDeadProcesses(dir, (name) => {
     const owner = TEMPORARY.exec(name)?.[1];
-    if (owner === undefined || processAlive(Number(owner))) continue;
-    if (await unlink(path.join(dir, name)).then(() => true, () => false)) removed++;
-  }
-  return removed;
+    return owner === undefined ? undefined : Number(owner);
+  });
 }
