@@ -370,7 +370,7 @@ async function recordPulls(store: Store, plans: readonly Plan[], present: Set<st
     for (const plan of plans) {
       const { ref, record } = plan;
       // What the store holds now: an earlier pull of other platforms of the same index is merged in.
-      const merged = (await store.records.get(record.id)) ?? record;
+      const merged = changes.findLast((change) => change.id === record.id)?.stored ?? record;
       const digestRef: ImageReference = { domain: ref.domain, path: ref.path, digest: record.id };
       const asked: ImageReference = ref.digest !== undefined ? digestRef : ref;
       const downloadedAny = [...plan.blobs.keys(), ...plan.documents.keys()].some((digest) => !present.has(digest));

@@ -41,10 +41,11 @@ export const imageRecordSchema = lazySchema(buildImageRecord);
 export type ImageRecord = z.infer<ReturnType<typeof buildImageRecord>>;
 export type PlatformImage = z.infer<ReturnType<typeof buildPlatformImage>>;
 
-/** What add() did to one record: `previous` is the record before (undefined: there was none). */
+/** What add() did to one record: `previous` is the record before (undefined: there was none), `stored` the record now. */
 export interface RecordChange {
   id: string;
   previous: ImageRecord | undefined;
+  stored: ImageRecord;
   changed: boolean;
 }
 
@@ -84,12 +85,12 @@ export class ImageRecords {
     const existing = await this.get(record.id);
     if (existing === undefined) {
       await this.put(record);
-      return { id: record.id, previous: undefined, changed: true };
+      return { id: record.id, previous: undefined, stored: record, changed: true };
     }
     const merged = mergeImageRecords(existing, record);
     const changed = JSON.stringify(merged) !== JSON.stringify(existing);
     if (changed) await this.put(merged);
-    return { id: record.id, previous: existing, changed };
+    return { id: record.id, previous: existing, stored: changed ? merged : existing, changed };
   }
 
   /** Puts back what add() changed (a command that failed after it): the previous record, or none. */
