@@ -113,7 +113,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
       const candidates = (await storedBySize).get(size) ?? [];
       if (candidates.length > 0 && location !== undefined) {
         const matched = await matchingPrefix(store, storedHeads, candidates, size, location);
-        if (matched.length > 0) return expectStored(name, matched);
+        if (matched.length > 0) return expectStored(matched, () => new StoredBlobMismatch(`${name} is not the stored blob its first bytes matched`));
       } else if (candidates.length > 0) return new StoredBlobMatcher(store, candidates, size, writeToIngest);
     }
     return writeToIngest(name);
@@ -262,33 +262,27 @@ async function matchingPrefix(store: Store, heads: Map<string, Promise<Buffer | 
   return matched;
 }
 
-/** The writer of an entry named by a stored blob's digest: nothing to write, if its bytes are that blob's. */
-function expectNamed(name: string, digest: string, retryable: boolean): BlobWriter {
+/**
+ * The writer of an entry the store seems to hold already: it keeps nothing, and the entry's
+ * digest must turn out to be one of `matched`, else `mismatch` says why not.
+ */
+function expectStored(matched: string[], mismatch: (file: ScannedFile) => Error): BlobWriter {
   return {
     write: () => undefined,
     close: async (file) => {
-      if (file.digest === digest) return;
-      const message = `${name} is named for the stored blob ${digest}, but its content is ${file.digest}`;
-      throw retryable ? new StoredBlobMismatch(message) : invalid(message, name);
+      if (!matched.includes(file.digest)) throw mismatch(file);
     },
     abort: async () => undefined,
     delegate: { wrote: () => undefined },
   };
 }
 
-/**
- * The writer of an entry whose first bytes equal a stored blob's (see StoredBlobMatcher): it
- * keeps nothing, and the entry's digest must turn out to be one of those blobs'.
- */
-function expectStored(name: string, matched: string[]): BlobWriter {
-  return {
-    write: () => undefined,
-    close: async (file) => {
-      if (!matched.includes(file.digest)) throw new StoredBlobMismatch(`${name} is not the stored blob its first bytes matched`);
-    },
-    abort: async () => undefined,
-    delegate: { wrote: () => undefined },
-  };
+/** An entry named by a stored blob's digest: a mismatch reads the archive again if it can be (`retryable`). */
+function expectNamed(name: string, digest: string, retryable: boolean): BlobWriter {
+  return expectStored([digest], (file) => {
+    const message = `${name} is named for the stored blob ${digest}, but its content is ${file.digest}`;
+    return retryable ? new StoredBlobMismatch(message) : invalid(message, name);
+  });
 }
 
 interface SelectedRoot {
