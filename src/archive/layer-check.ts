@@ -5,19 +5,10 @@
  * file bodies are skipped, so the cost per byte is close to nothing.
  */
 import { cString, headerName } from "../tar/header-fields.js";
+import { isAllZero } from "../tar/zeros.js";
 
 const BLOCK = 512;
 const MAX_META_BYTES = 1 << 20;
-const ZEROS = new Uint8Array(64 * 1024);
-
-/** Compared a piece at a time against zeros (memcmp), not a byte at a time. */
-function isAllZero(bytes: Uint8Array): boolean {
-  for (let at = 0; at < bytes.length; at += ZEROS.length) {
-    const piece = bytes.subarray(at, at + ZEROS.length);
-    if (Buffer.compare(piece, ZEROS.subarray(0, piece.length)) !== 0) return false;
-  }
-  return true;
-}
 
 export class LayerTarChecker {
   /** The first problem found, or undefined while the layer looks sound. */

@@ -8,6 +8,7 @@
 import { invalid, type LadingError } from "../core/errors.js";
 import type { ChunkSource } from "./chunk-source.js";
 import { headerChecksum } from "./header-checksum.js";
+import { isAllZero } from "./zeros.js";
 import { cString, decodePax, headerName, numericField } from "./header-fields.js";
 
 const BLOCK = 512;
@@ -221,8 +222,8 @@ export class TarParser {
     if (typeof second === "number" && second !== 0) throw this.endedEarly();
     for (let looked = 0; looked < MAX_TRAILER_BYTES && (await this.fill()); ) {
       const count = Math.min(this.chunk.length - this.pos, MAX_TRAILER_BYTES - looked);
-      const data = this.chunk.subarray(this.pos, this.pos + count).findIndex((byte) => byte !== 0);
-      if (data >= 0) throw invalid(`data after the end-of-archive marker, at offset ${this.consumed + data}`);
+      const piece = this.chunk.subarray(this.pos, this.pos + count);
+      if (!isAllZero(piece)) throw invalid(`data after the end-of-archive marker, at offset ${this.consumed + piece.findIndex((byte) => byte !== 0)}`);
       this.pos += count;
       this.consumed += count;
       looked += count;
