@@ -40,17 +40,17 @@ async function openPathOnce(path: string, info: Stats): Promise<OpenedSource> {
   if (info.isDirectory()) return openDirectory(path);
   const handle = await open(path, "r");
   try {
-    const stat = await handle.stat();
+    const opened = await handle.stat();
     // A FIFO is read through the descriptor just opened: closing it and opening the path again
     // would leave the writer without a reader for a moment (EPIPE, and the bytes in the pipe lost).
-    if (!stat.isFile()) return await openTarStream(handle.createReadStream({ highWaterMark: STREAM_HIGH_WATER_MARK }));
+    if (!opened.isFile()) return await openTarStream(handle.createReadStream({ highWaterMark: STREAM_HIGH_WATER_MARK }));
     const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     if (detectCompression(head.subarray(0, bytesRead)) === "none") {
       // The fast path: the tar read straight from the file through reused buffers.
       const source = fileChunkSource(handle);
       const deferred = deferredBytes();
-      return { compression: "none", entries: tarEntries(source, path), bytesRead: progressOf(source.bytesRead, deferred), totalBytes: stat.size, deferred };
+      return { compression: "none", entries: tarEntries(source, path), bytesRead: progressOf(source.bytesRead, deferred), totalBytes: opened.size, deferred };
     }
   } catch (error) {
     await handle.close().catch(() => undefined);

@@ -32,7 +32,7 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
   const { records, unreadable } = await store.records.scan();
   for (const bad of unreadable) {
     const repaired = repair ? await unlink(bad.file).then(() => true, () => false) : false;
-    problems.push({ kind: "unreadable-record", subject: bad.id, message: `${bad.message}`, repaired });
+    problems.push({ kind: "unreadable-record", subject: bad.id, message: bad.message, repaired });
   }
   let blobsChecked = 0;
   const corrupt = new Set<string>();
