@@ -70,7 +70,7 @@ interface PushPlan {
 }
 
 export async function pushImage(store: Store, image: string, target: string | undefined, options: PushOptions): Promise<PushResult> {
-  return store.gc.withLease(async () => {
+  return store.gc.withReadLease(async () => {
     const record = await resolveImage(store, image);
     const ref = targetReference(image, target, record);
     const client = options.client(ref.domain);

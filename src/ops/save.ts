@@ -214,7 +214,7 @@ function familiar(name: string): string {
  */
 export async function saveSelection(store: Store, selections: readonly Selection[], sink: Writable, options: SaveOptions = {}): Promise<SaveResult> {
   const format = options.format ?? "docker";
-  return store.gc.withLease(async () => {
+  return store.gc.withReadLease(async () => {
     const built: { image: ImageToWrite; saved: SavedImage }[] = [];
     const sizeOf = (digest: string): Promise<{ size: number } | undefined> => store.content.stat(digest);
     for (const selection of selections) built.push(await imageToWrite(sizeOf, selection, options.platforms ?? []));

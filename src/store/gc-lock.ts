@@ -5,9 +5,15 @@
  * lock so that it cannot start while a prune is deleting. A prune takes the gc lock (so no new
  * lease starts) and then waits until no lease of a live process remains. A lease left by a
  * killed process is ignored and removed.
+ *
+ * A job that only reads the store (save, push) may run without a lease when the store cannot be
+ * written at all (a read-only mount, or a store this user may only read): no lease can be made,
+ * and a prune cannot run through that path either. Each blob it reads is still checked against
+ * its digest, so a prune through some other, writable path fails the job instead of corrupting it.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, unlink, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdir, readdir, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { LadingError } from "../core/errors.js";
 import { withFileLock } from "./lock.js";
@@ -34,6 +40,11 @@ export class GcLock {
     }
   }
 
+  /** Runs `fn`, which only reads the store, under a lease, or without one if the store cannot be written. */
+  async withReadLease<T>(fn: () => Promise<T>): Promise<T> {
+    return (await this.writable()) ? this.withLease(fn) : fn();
+  }
+
   /** Runs `fn` exclusively: no lease is held by a live process while it runs. */
   async withExclusive<T>(fn: () => Promise<T>, timeoutMs = 600_000): Promise<T> {
     await mkdir(this.leases, { recursive: true, mode: 0o700 });
@@ -49,6 +60,18 @@ export class GcLock {
       },
       { timeoutMs },
     );
+  }
+
+  private async writable(): Promise<boolean> {
+    try {
+      await access(this.leases, constants.W_OK);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EROFS" || code === "EACCES") return false;
+      if (code === "ENOENT") return true;
+      throw error;
+    }
   }
 
   private async liveLeases(): Promise<number> {

@@ -12,6 +12,7 @@ import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { Store } from "../../src/store/store.js";
+import { snapshotTree } from "../support/store-tree.js";
 import { buildTar, dockerArchiveItems, ensureBuilt, layerTar, makeImage, runLading } from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
@@ -19,6 +20,21 @@ const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
 const SINGLE = join(FIXTURES, "archives", "docker-save-single.tar");
 const MULTIPLATFORM = join(FIXTURES, "archives", "oci-archive-multiplatform.tar");
 const sha256 = (bytes: Buffer): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+
+/**
+ * The store at `root` as a process that may not write it sees it: for root (whom permissions do
+ * not stop) a read-only bind mount, for anyone else the same tree with write permission removed.
+ */
+function readOnlyView(root: string): { path: string; release: () => void } {
+  if (process.getuid?.() !== 0) {
+    execFileSync("chmod", ["-R", "a-w", root]);
+    return { path: root, release: () => execFileSync("chmod", ["-R", "u+w", root]) };
+  }
+  const mountPoint = tempDir();
+  execFileSync("mount", ["--bind", root, mountPoint]);
+  execFileSync("mount", ["-o", "remount,bind,ro", mountPoint]);
+  return { path: mountPoint, release: () => execFileSync("umount", [mountPoint]) };
+}
 
 const temps: string[] = [];
 function tempDir(): string {
@@ -111,6 +127,29 @@ describe.skipIf(!haveFixtures)("lading save", () => {
     const missing = await lading(root, ["save", "-q", "-o", nowhere, "fixture/imported:1.0"]);
     expect([missing.code, missing.stderr.text]).toEqual([1, `lading: error: cannot write the archive to ${nowhere}: no such directory ${join(out, "no")}\n`]);
     expect(readdirSync(out).sort()).toEqual(["fifo", "link.tar", "real.tar"]); // the socket went with its server
+  });
+
+  it("a store that cannot be written (a read-only mount, or one this user may only read) still saves the same bytes; tag there fails in one line and changes nothing", async () => {
+    const root = tempDir();
+    expect((await lading(root, ["load", "-q", "-i", SINGLE])).code).toBe(0);
+    const out = tempDir();
+    expect((await lading(root, ["save", "-q", "-o", join(out, "writable.tar"), "fixture/imported:1.0"])).code).toBe(0);
+    const readOnly = readOnlyView(root);
+    try {
+      const before = await snapshotTree(readOnly.path);
+      for (const format of ["docker", "oci"]) {
+        const saved = await lading(readOnly.path, ["save", "-q", "--format", format, "-o", join(out, `${format}.tar`), "fixture/imported:1.0"]);
+        expect([saved.code, saved.stderr.text]).toEqual([0, ""]);
+      }
+      expect(readFileSync(join(out, "docker.tar")).equals(readFileSync(join(out, "writable.tar")))).toBe(true);
+      expect((await lading(tempDir(), ["verify", join(out, "oci.tar")])).code).toBe(0);
+      const tagged = await lading(readOnly.path, ["tag", "fixture/imported:1.0", "other:1"]);
+      expect(tagged.code).toBe(1);
+      expect(tagged.stderr.text).toMatch(/^lading: error: cannot take the lock \S+repositories\.json\.lock: E(ROFS|ACCES)\b[^\n]*\n$/);
+      expect(await snapshotTree(readOnly.path)).toEqual(before);
+    } finally {
+      readOnly.release();
+    }
   });
 
   it("a failed save leaves no file and no temp file behind", async () => {
