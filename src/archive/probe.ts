@@ -108,6 +108,7 @@ class ContentInspector {
   private jsonTooLarge = false;
   private readonly checker: LayerTarChecker | undefined;
   private readonly decompressed: DecompressedHasher | undefined;
+  private plainBytes = 0;
 
   constructor(
     head: Buffer,
@@ -130,7 +131,10 @@ class ContentInspector {
         this.jsonTooLarge = true;
       } else this.jsonChunks.push(Buffer.from(chunk));
     }
-    this.checker?.push(chunk);
+    if (this.checker) {
+      this.plainBytes += chunk.length;
+      this.checker.push(chunk);
+    }
     if (this.decompressed) await this.decompressed.push(chunk);
   }
 
@@ -141,6 +145,7 @@ class ContentInspector {
     if (this.checker) {
       const problem = this.checker.end();
       if (problem) result.layerProblem = problem;
+      else if (this.plainBytes > this.limits.maxLayerBytes) result.layerProblem = `size exceeds the limit of ${this.limits.maxLayerBytes} bytes`;
     } else if (this.compression === "none") {
       result.layerProblem = "not a tar archive";
     }

@@ -335,6 +335,7 @@ function streamCases(): HostileCase[] {
   const truncatedZstLayer = storedLayer(zstLayer.subarray(0, zstLayer.length - 10), "application/vnd.oci.image.layer.v1.tar+zstd");
   const bomb = makeImage({ storedLayers: [{ bytes: gzipSync(layerTar({ zeros: "\0".repeat(4 * 1024 * 1024) })), diffId: sha256("unknown"), mediaType: OCI_LAYER_GZIP }] });
   const notTar = makeImage({ layers: [Buffer.from("just some bytes that are no tar at all")] });
+  const bigPlainLayer = makeImage({ layers: [layerTar({ zeros: "\0".repeat(2 * 1024 * 1024) })] });
   const size = gzImage.layers[0]!.size;
   const wrongSize = makeImage({ gzip: true, seed: "gz", editManifest: (m) => ({ ...m, layers: (m.layers as Record<string, unknown>[]).map((l) => ({ ...l, size: size + 1 })) }) });
   const badSizeField = Buffer.from(tarHeader({ name: "junk", size: 1 }));
@@ -355,6 +356,7 @@ function streamCases(): HostileCase[] {
     ["zstd layer truncated", tar(ociLayoutItems([truncatedZstLayer])), layerFailure(truncatedZstLayer, "corrupt zstd stream: unexpected end of file")],
     ["layer that is no tar", tar(dockerItems(null, notTar)), `manifest.json[0].Layers[0]: layer ${hexOf(notTar.layers[0]!.digest)}.tar: not a tar archive`],
     ["decompression bomb beyond --max-layer-size", tar(ociLayoutItems([bomb])), layerFailure(bomb, "decompressed size exceeds the limit of 1048576 bytes"), { maxLayerSize: "1m" }],
+    ["uncompressed layer beyond --max-layer-size", tar(dockerItems(null, bigPlainLayer)), `manifest.json[0].Layers[0]: layer ${hexOf(bigPlainLayer.layers[0]!.digest)}.tar: size exceeds the limit of 1048576 bytes`, { maxLayerSize: "1m" }],
     ["missing referenced blob", tar(withoutFile(ociItems(), lPath(gzImage))), `${mPath(gzImage)} layers[0]: blob ${gzImage.layers[0]!.digest} is missing`],
     ["missing manifest.json layer", tar(withoutFile(dockerItems(), layerName)), `manifest.json[0].Layers[0]: "${layerName}" is not in the archive`],
   ];
