@@ -38,7 +38,7 @@ export function checkBlobMatches(file: ScannedFile, descriptor: { digest: string
 export function jsonBytes(file: ScannedFile, field: string, maxJsonBytes: number): Buffer {
   if (file.json && file.json.length <= maxJsonBytes) return file.json;
   if (file.json || file.jsonTooLarge) throw invalid(`${field}: ${file.name} is larger than the JSON size cap of ${maxJsonBytes} bytes`, file.name);
-  throw invalid(`${field}: ${file.name} is not a JSON document`, file.name);
+  throw invalid(`${field}: ${file.name} is not a JSON object or array`, file.name);
 }
 
 /** Every `blobs/<alg>/<encoded>` entry must hold content matching its name, referenced or not. */

@@ -291,7 +291,7 @@ describe("JSON documents", () => {
 
   it("refuses manifest.json that is null or an object, accepts []", async () => {
     expectRefused(await verifyItems(withFile(dockerItems(), "manifest.json", "null")), [
-      { entry: "manifest.json", message: "manifest.json: manifest.json is not a JSON document" },
+      { entry: "manifest.json", message: "manifest.json: manifest.json is not a JSON object or array" },
     ]);
     expectRefused(await verifyItems(withFile(dockerItems(), "manifest.json", "{}")), [
       { entry: "manifest.json", message: "manifest.json: (document): Invalid input: expected array, received object" },

@@ -234,13 +234,14 @@ function jsonCases(): HostileCase[] {
 
   const cases: [string, HostileInput, string, CaseLimits?][] = [
     ["manifest.json that is not JSON", withManifestJson("[{"), "manifest.json: invalid JSON: "],
-    ["manifest.json null", withManifestJson("null"), "manifest.json: manifest.json is not a JSON document"],
+    ["manifest.json null", withManifestJson("null"), "manifest.json: manifest.json is not a JSON object or array"],
+    ["manifest.json after a byte-order mark (Go's decoder refuses it too)", withManifestJson("\uFEFF[]"), "manifest.json: manifest.json is not a JSON object or array"],
     ["manifest.json an object", withManifestJson("{}"), "manifest.json: (document): Invalid input: expected array, received object"],
     ["manifest.json Config a number", withManifestJson(manifestJson([{ Config: 7, RepoTags: null, Layers: [layerName] }])), "manifest.json: [0].Config: Invalid input: expected string, received number"],
     ["manifest.json Layers a string", withManifestJson(manifestJson([{ Config: configName, RepoTags: null, Layers: layerName }])), "manifest.json: [0].Layers: Invalid input: expected array, received string"],
     ["manifest.json RepoTags a string", withManifestJson(manifestJson([{ Config: configName, RepoTags: "hostile/app:1", Layers: [layerName] }])), "manifest.json: [0].RepoTags: Invalid input: expected array, received string"],
     ["index.json that is not JSON", tar(withFile(ociItems(), "index.json", "{ not json")), "index.json: invalid JSON: "],
-    ["index.json null", tar(withFile(ociItems(), "index.json", "null")), "index.json: index.json is not a JSON document"],
+    ["index.json null", tar(withFile(ociItems(), "index.json", "null")), "index.json: index.json is not a JSON object or array"],
     ["index.json manifests not an array", tar(withFile(ociItems(), "index.json", JSON.stringify({ schemaVersion: 2, manifests: {} }))), "index.json: manifests: Invalid input: expected array, received object"],
     ["config with a wrong type (architecture 64)", oci(wrongTypes), `${cPath(wrongTypes)}: architecture: Invalid input: expected string, received number`],
     // The default caps, without flags: 20 MiB for manifest.json, 8 MiB for other JSON.
