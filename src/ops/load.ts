@@ -54,6 +54,9 @@ const NAMED_DIGEST = /(?:^|\/)(?:sha256:)?([0-9a-f]{64})(?:\.tar|\.tar\.gz|\.jso
 export async function loadArchive(store: Store, source: OpenedSource, options: LoadOptions = {}): Promise<LoadResult> {
   if (options.name !== undefined) checkRepositoryOption(options.name);
   await store.restoreLayout();
+  // The references are updated last, under their lock; a file that cannot be read then would
+  // fail the load only after the whole archive was read: find out now.
+  await store.references.snapshot();
   return store.gc.withLease(async () => {
     // Recognising stored blobs among unnamed entries may, rarely, need a second read of the
     // archive (see StoredBlobMatcher): only when the source can be opened again.

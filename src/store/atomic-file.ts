@@ -12,7 +12,14 @@ import { removeFilesOfDeadProcesses } from "./process-alive.js";
 
 const TEMPORARY = /^\..+\.tmp-(\d+)-[0-9a-f]{12}$/;
 
-export async function writeFileAtomic(filePath: string, data: string | Buffer, mode = 0o600, { durable = true }: { durable?: boolean } = {}): Promise<void> {
+export interface AtomicWriteOptions {
+  /** Leave out the fsyncs (see above). Default true. */
+  durable?: boolean;
+  /** Runs after the temp file is complete, just before the rename; throwing cancels the write. */
+  beforeRename?: () => Promise<void>;
+}
+
+export async function writeFileAtomic(filePath: string, data: string | Buffer, mode = 0o600, { durable = true, beforeRename }: AtomicWriteOptions = {}): Promise<void> {
   const dir = path.dirname(filePath);
   const tempPath = path.join(dir, `.${path.basename(filePath)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
   try {
@@ -25,6 +32,7 @@ export async function writeFileAtomic(filePath: string, data: string | Buffer, m
     } finally {
       await file.close();
     }
+    await beforeRename?.();
     await rename(tempPath, filePath);
   } catch (error) {
     await unlink(tempPath).catch(() => undefined);

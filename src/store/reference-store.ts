@@ -116,7 +116,8 @@ export class ReferenceStore {
     return withFileLock(
       this.filePath,
       async (lock) => {
-        const before = await this.readCurrent();
+        const bytesRead = await readIfExists(this.filePath);
+        const before = this.stateOf(bytesRead);
         const txn = new Transaction(before.file);
         let value: T;
         try {
@@ -130,8 +131,16 @@ export class ReferenceStore {
           await afterWrite?.(value);
           return { changed: false, value, snapshot: before.file };
         }
-        lock.assertHeld();
-        await writeFileAtomic(this.filePath, text, FILE_MODE);
+        // Other lading processes wait for the lock; a hand edit (an editor that renames the file
+        // away and writes a new one, a cp over it) does not. Replacing a file that is not the one
+        // read would lose that edit, or, read in the moment the file was missing, every reference.
+        const unchangedSinceRead = async (): Promise<void> => {
+          lock.assertHeld();
+          if (!sameBytes(await readIfExists(this.filePath), bytesRead)) {
+            throw conflict(`${this.filePath} changed while this command was updating it (edited by another program?); nothing was written: run the command again`, this.filePath);
+          }
+        };
+        await writeFileAtomic(this.filePath, text, FILE_MODE, { beforeRename: unchangedSinceRead });
         const bytes = Buffer.from(text, "utf8");
         const state = indexRepositories(parseRepositoriesJson(bytes, this.filePath, before.file));
         this.cache = { bytes, state };
@@ -173,7 +182,10 @@ export class ReferenceStore {
    * the old or the new document. Updates always use this strict read.
    */
   private async readCurrent(): Promise<ReferenceState> {
-    const bytes = await readIfExists(this.filePath);
+    return this.stateOf(await readIfExists(this.filePath));
+  }
+
+  private stateOf(bytes: Buffer | null): ReferenceState {
     if (this.cache !== undefined && sameBytes(this.cache.bytes, bytes)) return this.cache.state;
     const state = indexRepositories(bytes === null ? emptyRepositories() : parseRepositoriesJson(bytes, this.filePath, this.cache?.state.file));
     this.cache = { bytes, state };

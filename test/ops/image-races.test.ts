@@ -1,11 +1,12 @@
 // rmi, tag and load in two processes at once: each test runs one of them at the exact moment the
 // other is about to take the reference store's lock (what a race between two commands may do),
 // and checks that no reference names an image whose record is gone.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { openArchivePath } from "../../src/archive/source.js";
+import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { fsckStore } from "../../src/ops/fsck.js";
 import { removeImage, tagImage } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
@@ -108,6 +109,11 @@ describe("rmi, tag and load racing", () => {
     await writeFile(other.references.filePath, '{"Repositories":{"busybox":{"busybox:latest":"sha256:zz"}}}');
     const before = await snapshotTree(other.paths.root);
     await expect(loadArchive(other, await openArchivePath(SINGLE))).rejects.toThrow('"busybox:latest"');
+    expect(await snapshotTree(other.paths.root)).toEqual(before);
+    // ...and before reading the archive: a stream that never ends is not waited for.
+    const endless = new PassThrough();
+    endless.write(await readFile(SINGLE));
+    await expect(loadArchive(other, await openTarStream(endless))).rejects.toThrow('"busybox:latest"');
     expect(await snapshotTree(other.paths.root)).toEqual(before);
   });
 });

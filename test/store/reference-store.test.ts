@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -388,6 +388,38 @@ describe("reading a file changed by someone else (reload from scratch)", () => {
     expect(await readFile(file, "utf8")).toBe(
       `{"Repositories":{"alpine":{"alpine:3":"${ID3}"},"busybox":{"busybox:latest":"${ID1}"}}}`,
     );
+  });
+
+  it("never replaces a file edited by another program while it updated: an editor's rename-away-and-rewrite, or a copy over it", async () => {
+    const store = new ReferenceStore(file);
+    await store.addTag("keep:1", ID1);
+    const edited = `{"Repositories":{"keep":{"keep:1":"${ID1}"},"mine":{"mine:1":"${ID2}"}}}`;
+    const editedAgain = `{"Repositories":{"keep":{"keep:1":"${ID1}"},"mine":{"mine:1":"${ID2}","mine:2":"${ID2}"}}}`;
+    const editor = async (): Promise<void> => {
+      await rename(file, `${file}~`); // emacs-style save: the file is briefly missing...
+      await writeFile(file, editedAgain); // ...then written anew
+    };
+    // Read in the moment the file was missing: writing now would drop every other reference.
+    await rename(file, `${file}~`);
+    const whileMissing = await caught(store.update(async (txn) => {
+      txn.addTag("x:1", ID3);
+      await writeFile(file, edited);
+    }));
+    expect([whileMissing.kind, whileMissing.message]).toEqual([
+      "conflict",
+      `${file} changed while this command was updating it (edited by another program?); nothing was written: run the command again`,
+    ]);
+    expect(await readFile(file, "utf8")).toBe(edited);
+    const whilePresent = await caught(store.update(async (txn) => {
+      txn.addTag("x:1", ID3);
+      await editor();
+    }));
+    expect(whilePresent.kind).toBe("conflict");
+    expect(await readFile(file, "utf8")).toBe(editedAgain);
+    expect((await readdir(dir)).sort()).toEqual(["repositories.json", "repositories.json~"]);
+    // Run again, the update starts from the edited file and keeps the edit.
+    await store.addTag("x:1", ID3);
+    expect(await readFile(file, "utf8")).toBe(`{"Repositories":{"keep":{"keep:1":"${ID1}"},"mine":{"mine:1":"${ID2}","mine:2":"${ID2}"},"x":{"x:1":"${ID3}"}}}`);
   });
 
   it("refuses a broken file and leaves it untouched", async () => {
