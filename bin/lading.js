@@ -23,6 +23,16 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+// The event loop emptying while the command is unfinished means a stream that will never end;
+// that must not pass for success.
+let settled = false;
+process.on("beforeExit", () => {
+  if (settled || command === "serve") return;
+  process.stderr.write("lading: internal error: the command stopped before finishing (a stream never ended); nothing was completed\n");
+  process.exit(70);
+});
+
 main(process.argv).then((code) => {
+  settled = true;
   process.exitCode = code;
 });

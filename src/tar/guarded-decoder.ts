@@ -61,6 +61,8 @@ export class GuardedDecoder extends Transform {
   readonly #reportsConsumption: boolean;
   #outputBytes = 0;
   #flushCallback: TransformCallback | undefined;
+  /** zlib ends a gzip stream on its own when only zero padding follows the last member. */
+  #engineEnded = false;
 
   constructor(format: string, engine: DuplexLike, options: GuardedDecoderOptions = {}) {
     super({ readableHighWaterMark: READABLE_HIGH_WATER_MARK });
@@ -93,6 +95,10 @@ export class GuardedDecoder extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
+    if (this.#engineEnded) {
+      callback();
+      return;
+    }
     this.#flushCallback = callback;
     this.#engine.end();
   }
@@ -132,6 +138,7 @@ export class GuardedDecoder extends Transform {
   }
 
   #onEngineEnd(): void {
+    this.#engineEnded = true;
     const callback = this.#flushCallback;
     this.#flushCallback = undefined;
     if (!this.destroyed) callback?.();

@@ -3,9 +3,11 @@
 // look-alikes (identical duplicates, unknown media types, sparse indexes, empty layers) accepted.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import type { VerifyReport } from "../../src/ops/verify.js";
+import { openTarStream } from "../../src/archive/source.js";
+import { verifyArchive, type VerifyReport } from "../../src/ops/verify.js";
 import {
   EMPTY_LAYER,
   EMPTY_LAYER_DIFF_ID,
@@ -703,6 +705,20 @@ describe("truncated and compressed archives", () => {
       expect(report.images.map((i) => i.configDigest)).toEqual([image.config.digest]);
     });
   }
+
+  it("reads a gzip archive, or a gzip layer, followed by zero padding (as gzip -t does), also when the padding comes in a later chunk", async () => {
+    const padded = Buffer.concat([gzipSync(whole), Buffer.alloc(512)]);
+    const splitAt = padded.length - 512;
+    for (const source of [[padded], [padded.subarray(0, splitAt), padded.subarray(splitAt)]]) {
+      const report = await verifyArchive(await openTarStream(Readable.from(source), padded.length));
+      expectValid(report);
+      expect([report.compression, report.images.map((i) => i.configDigest)]).toEqual(["gzip", [image.config.digest]]);
+    }
+    const paddedLayer = makeImage({ storedLayers: [{ bytes: Buffer.concat([gzipSync(layerTar({ a: "a" })), Buffer.alloc(1)]), diffId: sha256(layerTar({ a: "a" })), mediaType: OCI_LAYER_GZIP }] });
+    const report = await verifyItems(ociLayoutItems([paddedLayer]));
+    expectValid(report);
+    expect(report.images.map((i) => i.layers.map((l) => [l.digest, l.diffId]))).toEqual([[[paddedLayer.layers[0]!.digest, sha256(layerTar({ a: "a" }))]]]);
+  });
 
   it("refuses a corrupt or truncated compressed archive", async () => {
     const gz = gzipSync(whole);
