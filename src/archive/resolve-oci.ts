@@ -104,7 +104,6 @@ function resolveManifest(ctx: OciContext, descriptor: Descriptor, field: string,
   if (!isImage) {
     artifacts.push(descriptor.digest, manifest.config.digest);
     manifest.layers.forEach((layer, position) => {
-      if (!hasBlob(ctx.archive, layer)) return;
       blobForDescriptor(ctx.archive, layer, `${file.name} layers[${position}]`);
       artifacts.push(layer.digest);
     });

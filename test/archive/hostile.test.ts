@@ -32,6 +32,7 @@ import {
   verifyItems,
   withFile,
   withoutFile,
+  type Blob,
   type TarItem,
   type TestImage,
 } from "../support/archive-builder.js";
@@ -311,6 +312,43 @@ describe("OCI layout documents", () => {
     expectValid(report);
     expect(report.images.map((i) => i.manifestDigest)).toEqual([gzImage.manifest.digest]);
     expect(report.warnings).toEqual([`index.json: entry ${unknown.digest} has unknown media type application/vnd.example.thing.v1+json; ignored`]);
+  });
+
+  it("checks the blobs of an attestation or artifact manifest as an image's: all present and matching", async () => {
+    const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
+    const payload = blobOf('{"predicate":"x"}', "application/vnd.in-toto+json");
+    const attestation = blobOf(
+      JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example+json", config: descriptorOf(empty), layers: [descriptorOf(payload)], subject: descriptorOf(gzImage.manifest) }),
+      OCI_MANIFEST,
+    );
+    const index = blobOf(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: [
+          descriptorOf(gzImage.manifest, { platform: { os: "linux", architecture: "amd64" } }),
+          descriptorOf(attestation, { platform: { os: "unknown", architecture: "unknown" }, annotations: { "vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": gzImage.manifest.digest } }),
+        ],
+      }),
+      OCI_INDEX,
+    );
+    const layout = (blobs: (Blob | Buffer)[]): TarItem[] => ociLayoutItems([gzImage], { indexEntries: [descriptorOf(index)], extraBlobs: [index, attestation, ...blobs] });
+    const complete = await verifyItems(layout([empty, payload]));
+    expectValid(complete);
+    expect(complete.images.map((i) => [i.rootDigest, i.manifestDigest])).toEqual([[index.digest, gzImage.manifest.digest]]);
+    expectRefused(await verifyItems(layout([empty])), [
+      { entry: blobPath(payload.digest), message: `${blobPath(attestation.digest)} layers[0]: blob ${payload.digest} is missing (${blobPath(payload.digest)})` },
+    ]);
+    const alteredBytes = Buffer.from('{"predicate":"y"}');
+    const altered: TarItem = { type: "file", name: blobPath(payload.digest), content: alteredBytes };
+    const alteredDigest = sha256(alteredBytes);
+    expectRefused(await verifyItems([...layout([empty]), altered]), [
+      { entry: blobPath(payload.digest), message: `${blobPath(payload.digest)}: content does not match its name (content is ${alteredDigest})` },
+      {
+        entry: blobPath(payload.digest),
+        message: `${blobPath(attestation.digest)} layers[0]: digest ${payload.digest} does not match the content of ${blobPath(payload.digest)} (${alteredDigest})`,
+      },
+    ]);
   });
 
   it("refuses a manifest whose body is an index (CVE-2021-41190)", async () => {
