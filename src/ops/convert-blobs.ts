@@ -24,8 +24,7 @@
  * the stream path (standard output, compression).
  */
 import { createReadStream } from "node:fs";
-import { mkdtemp, open, rm, stat, unlink, type FileHandle } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { open, stat, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import type { ScannedFile } from "../archive/model.js";
@@ -39,6 +38,7 @@ import { detectCompression } from "../tar/compression.js";
 import { countForFullCollection, transferred } from "../tar/transfer-garbage.js";
 import type { GraphBlob } from "./convert-plan.js";
 import type { BlobReadBuffers } from "./save-blob-source.js";
+import { scratchDirectory, type ScratchDirectory } from "../store/exit-cleanup.js";
 
 /** Entries load does not store either: the archive's own documents. */
 const METADATA_NAMES = /^(manifest\.json|index\.json|oci-layout|repositories|[^/]+\/(VERSION|json))$/;
@@ -57,7 +57,7 @@ type Supply = { kind: "input"; span: TarFileSpan } | { kind: "spool"; path: stri
 export class ConvertBlobs {
   /** By entry name: where the entry's bytes can be read again. */
   private readonly supplies = new Map<string, Supply>();
-  private spoolDir: Promise<string> | undefined;
+  private spoolDir: Promise<ScratchDirectory> | undefined;
   private spooled = 0;
 
   private constructor(
@@ -132,12 +132,12 @@ export class ConvertBlobs {
   async close(): Promise<void> {
     await this.input?.close().catch(() => undefined);
     const dir = await this.spoolDir?.catch(() => undefined);
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await dir?.remove();
   }
 
   private async openSpool(keep: (supply: Supply) => void): Promise<BlobWriter> {
-    this.spoolDir ??= mkdtemp(path.join(tmpdir(), "lading-convert-"));
-    const file = path.join(await this.spoolDir, String(this.spooled++));
+    this.spoolDir ??= scratchDirectory("lading-convert-");
+    const file = path.join((await this.spoolDir).path, String(this.spooled++));
     return new SpoolWriter(await open(file, "wx", 0o600), file, keep);
   }
 }

@@ -10,9 +10,7 @@
  * (FileTarWriter at the descriptor, a few read buffers shared by every blob, so memory stays
  * flat however large the archive), otherwise through TarWriter's stream.
  */
-import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import path from "node:path";
 import type { Readable, Transform, Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
 import type { ArchiveFormat } from "../archive/model.js";
@@ -27,6 +25,7 @@ import { fileTarWriter, outputFileOf, writePlanDirect, type DirectBlobSource, ty
 import { loadArchive, loadWarnings, type LoadOptions } from "./load.js";
 import { saveSelection, selectAll, type SaveOptions, type SaveResult } from "./save.js";
 import { Store } from "../store/store.js";
+import { scratchDirectory } from "../store/exit-cleanup.js";
 
 export interface ConvertResult {
   /** What the input was. */
@@ -47,11 +46,11 @@ export interface ConvertOptions extends SaveOptions {
 
 /** Runs `work` with a store in a fresh temporary directory, removed afterwards whatever happens. */
 export async function withTemporaryStore<T>(work: (store: Store) => Promise<T>, parent = tmpdir()): Promise<T> {
-  const root = await mkdtemp(path.join(parent, "lading-tmp-store-"));
+  const root = await scratchDirectory("lading-tmp-store-", parent);
   try {
-    return await work(await Store.open(root));
+    return await work(await Store.open(root.path));
   } finally {
-    await rm(root, { recursive: true, force: true });
+    await root.remove();
   }
 }
 

@@ -5,8 +5,6 @@
  * synthesise (manifest.json-only input) is reported as such: it survives the trip, but it is
  * lading's, not a registry's.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import type { ArchiveGraph, ResolvedRoot } from "../archive/model.js";
 import { readArchive, type ReadOptions } from "../archive/read.js";
@@ -17,6 +15,7 @@ import type { ImageRecord } from "../store/image-records.js";
 import { withTemporaryStore } from "./convert.js";
 import { loadArchive } from "./load.js";
 import { saveSelection, saveToFile, selectAll } from "./save.js";
+import { scratchDirectory } from "../store/exit-cleanup.js";
 
 export interface RoundtripImage {
   id: string;
@@ -37,7 +36,8 @@ export interface RoundtripReport {
 
 export async function verifyRoundtrip(source: OpenedSource, options: ReadOptions & { format?: LayoutFormat } = {}): Promise<RoundtripReport> {
   const format = options.format ?? "docker";
-  const scratch = await mkdtemp(path.join(tmpdir(), "lading-roundtrip-"));
+  const scratchDir = await scratchDirectory("lading-roundtrip-");
+  const scratch = scratchDir.path;
   try {
     return await withTemporaryStore(async (store) => {
       await loadArchive(store, source, options);
@@ -50,7 +50,7 @@ export async function verifyRoundtrip(source: OpenedSource, options: ReadOptions
       return { valid: problems.length === 0 && images.every((image) => image.differences.length === 0), format, images, problems };
     }, scratch);
   } finally {
-    await rm(scratch, { recursive: true, force: true });
+    await scratchDir.remove();
   }
 }
 

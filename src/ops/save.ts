@@ -16,6 +16,7 @@ import { formatPlatform, parsePlatform, platformMatches, type Platform } from ".
 import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
 import { planArchive, writePlan, type ArchivePlan, type BlobToWrite, type ImageToWrite, type LayoutFormat } from "../archive/write-layout.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
+import { removeOnExit } from "../store/exit-cleanup.js";
 import { removeFilesOfDeadProcesses } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 import { createCompressor } from "../tar/compression.js";
@@ -287,7 +288,9 @@ export async function saveToFile(requested: string, save: (sink: Writable) => Pr
   const prefix = `.${path.basename(target)}.lading-`;
   await removeStaleTemporaries(path.dirname(target), prefix);
   const temp = path.join(path.dirname(target), `${prefix}${process.pid}-${randomBytes(6).toString("hex")}`);
+  const forget = removeOnExit(temp);
   const handle: FileHandle = await open(temp, "wx", 0o644).catch((error: unknown) => {
+    forget();
     throw cannotWrite(requested, error);
   });
   const sink = createWriteStream(temp, { fd: handle });
@@ -308,6 +311,8 @@ export async function saveToFile(requested: string, save: (sink: Writable) => Pr
     await finished(sink).catch(() => undefined);
     await unlink(temp).catch(() => undefined);
     throw error;
+  } finally {
+    forget();
   }
 }
 

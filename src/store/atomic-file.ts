@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
+import { removeOnExit } from "./exit-cleanup.js";
 import { removeFilesOfDeadProcesses } from "./process-alive.js";
 
 const TEMPORARY = /^\..+\.tmp-(\d+)-[0-9a-f]{12}$/;
@@ -22,6 +23,7 @@ export interface AtomicWriteOptions {
 export async function writeFileAtomic(filePath: string, data: string | Buffer, mode = 0o600, { durable = true, beforeRename }: AtomicWriteOptions = {}): Promise<void> {
   const dir = path.dirname(filePath);
   const tempPath = path.join(dir, `.${path.basename(filePath)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+  const forget = removeOnExit(tempPath);
   try {
     const file = await open(tempPath, "wx", mode);
     try {
@@ -37,6 +39,8 @@ export async function writeFileAtomic(filePath: string, data: string | Buffer, m
   } catch (error) {
     await unlink(tempPath).catch(() => undefined);
     throw error;
+  } finally {
+    forget();
   }
   if (durable) await syncDirectory(dir);
 }

@@ -20,6 +20,7 @@ import { createDigester, isValidDigest, parseDigest, type DigestAlgorithm, type 
 import { invalid, LadingError, notFound } from "../core/errors.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { writeAllAt } from "../tar/write-at.js";
+import { removeOnExit } from "./exit-cleanup.js";
 import { processAlive } from "./process-alive.js";
 import type { StorePaths } from "./root.js";
 
@@ -140,6 +141,7 @@ class FileIngest implements Ingest {
     handle: FileHandle,
     algorithm: DigestAlgorithm,
     digestedByCaller: boolean,
+    private readonly forgetOnExit: () => void,
   ) {
     this.path = file;
     this.handle = handle;
@@ -292,6 +294,7 @@ class FileIngest implements Ingest {
   }
 
   private markCommitted(digest: string): void {
+    this.forgetOnExit();
     this.state = "committed";
     this.committedDigest = digest;
   }
@@ -302,6 +305,7 @@ class FileIngest implements Ingest {
     await Promise.allSettled([...this.pending]);
     await this.closeHandle();
     await removeIfPresent(this.path);
+    this.forgetOnExit();
   }
 
   private async closeHandle(): Promise<void> {
@@ -344,8 +348,12 @@ export class ContentStore {
     const algorithm = opts.algorithm ?? "sha256";
     if (!ALGORITHMS.includes(algorithm)) throw invalid(`unsupported digest algorithm ${JSON.stringify(algorithm)}`);
     const file = path.join(this.paths.ingest, `${process.pid}-${randomBytes(12).toString("hex")}`);
-    const handle = await open(file, "wx", INGEST_MODE);
-    return new FileIngest(this, file, handle, algorithm, opts.digestedByCaller ?? false);
+    const forget = removeOnExit(file);
+    const handle = await open(file, "wx", INGEST_MODE).catch((error: unknown) => {
+      forget();
+      throw error;
+    });
+    return new FileIngest(this, file, handle, algorithm, opts.digestedByCaller ?? false, forget);
   }
 
   /**

@@ -16,6 +16,7 @@ import { constants } from "node:fs";
 import { access, mkdir, readdir, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { LadingError } from "../core/errors.js";
+import { removeOnExit } from "./exit-cleanup.js";
 import { withFileLock } from "./lock.js";
 import { processAlive } from "./process-alive.js";
 
@@ -32,11 +33,13 @@ export class GcLock {
   async withLease<T>(fn: () => Promise<T>): Promise<T> {
     await mkdir(this.leases, { recursive: true, mode: 0o700 });
     const lease = path.join(this.leases, `${process.pid}-${randomBytes(8).toString("hex")}`);
-    await withFileLock(this.lockTarget, () => writeFile(lease, ""));
+    const forget = removeOnExit(lease);
     try {
+      await withFileLock(this.lockTarget, () => writeFile(lease, ""));
       return await fn();
     } finally {
       await unlink(lease).catch(() => undefined);
+      forget();
     }
   }
 
