@@ -2,7 +2,11 @@
  * lading's library API: the same jobs as the CLI, typed.
  *
  *   const store = await Store.open(resolveStoreRoot());
- *   const result = await loadArchive(store, await openArchivePath("images.tar"));
+ *   const loaded = await loadArchive(store, await openArchivePath("images.tar"));
+ *   await saveToFile("out.tar", (sink) => saveImages(store, ["busybox:1.36"], sink, { format: "oci" }));
+ *   const report = await verifyArchive(await openArchivePath("out.tar"));
+ *
+ * `lading load --skip-diff-id-check` is `loadArchive(store, source, { checkCompressedLayers: false })`.
  */
 export { LadingError, type ErrorKind } from "./core/errors.js";
 export { parseDigest, digestOf, chainIds } from "./core/digest.js";
@@ -23,6 +27,10 @@ export type { ImageRecord } from "./store/image-records.js";
 
 export { verifyArchive, type VerifyReport, type VerifiedImage } from "./ops/verify.js";
 export { loadArchive, type LoadOptions, type LoadResult, type LoadedImage } from "./ops/load.js";
+export { saveImages, saveToFile, selectImages, type SaveOptions, type SaveResult, type SavedImage } from "./ops/save.js";
+export { convertArchive, type ConvertOptions, type ConvertResult } from "./ops/convert.js";
+export { verifyRoundtrip, type RoundtripReport, type RoundtripImage } from "./ops/roundtrip.js";
+export { fsckStore, type FsckReport, type FsckProblem } from "./ops/fsck.js";
 export { listImages, inspectImage, tagImage, removeImage, pruneBlobs, type ImageSummary } from "./ops/images.js";
 export { resolveImage } from "./ops/resolve-image.js";
 export { pullImages, type PullOptions, type PullResult, type PulledImage } from "./ops/pull.js";
