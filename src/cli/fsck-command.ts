@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { fsckStore } from "../ops/fsck.js";
+import { fsckStore, isLeftover } from "../ops/fsck.js";
 import { printJson, printLine, type Terminal } from "./output.js";
 import { openStore } from "./store-option.js";
 
@@ -14,10 +14,10 @@ export function registerFsck(program: Command, terminal: Terminal, setExit: (cod
       const report = await fsckStore(store, Boolean(flags.repair));
       if (flags.json) printJson(terminal.stdout, report);
       else {
-        for (const problem of report.problems) printLine(terminal.stdout, `${problem.repaired ? "repaired" : "broken"}: ${problem.message}`);
+        for (const problem of report.problems) printLine(terminal.stdout, `${problem.repaired ? "repaired" : isLeftover(problem) ? "leftover" : "broken"}: ${problem.message}${problem.repaired || !isLeftover(problem) ? "" : " (--repair or prune removes them)"}`);
         printLine(terminal.stdout, `checked ${report.blobsChecked} blobs, ${report.imagesChecked} images, ${report.referencesChecked} references: ${report.problems.length} problem(s)`);
       }
-      const unrepaired = report.problems.filter((problem) => !problem.repaired).length;
+      const unrepaired = report.problems.filter((problem) => !problem.repaired && !isLeftover(problem)).length;
       setExit(unrepaired > 0 ? 1 : 0);
     });
 }

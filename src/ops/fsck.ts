@@ -1,6 +1,7 @@
 import { unlink } from "node:fs/promises";
 import { blobsOfRecord } from "../store/image-records.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
+import type { Leftovers } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 
 export interface FsckProblem {
@@ -68,11 +69,20 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
   for (const entry of dangling) {
     problems.push({ kind: "dangling-reference", subject: entry.reference, message: `reference ${entry.reference} points at ${entry.id}, which is not in the store`, repaired: removed.has(entry.reference) });
   }
-  if (repair) {
-    const cleaned = await store.content.cleanIngest();
-    if (cleaned > 0) problems.push({ kind: "stray-ingest", subject: "ingest/", message: `${cleaned} leftover ingest file(s) of interrupted loads`, repaired: true });
-    const temporaries = await store.cleanTemporaries();
-    if (temporaries > 0) problems.push({ kind: "stray-temporary", subject: store.paths.root, message: `${temporaries} leftover temp file(s) of interrupted record or reference writes`, repaired: true });
+  const ingest = await store.content.cleanIngest({ remove: repair });
+  if (ingest.files > 0) problems.push({ kind: "stray-ingest", subject: "ingest/", message: `${leftoverCount(ingest, "ingest file")} of interrupted loads`, repaired: repair });
+  const temporaries = await store.cleanTemporaries({ remove: repair });
+  if (temporaries.files > 0) {
+    problems.push({ kind: "stray-temporary", subject: store.paths.root, message: `${leftoverCount(temporaries, "temp file")} of interrupted record or reference writes`, repaired: repair });
   }
   return { blobsChecked, imagesChecked: records.length, referencesChecked: references.length, problems };
+}
+
+function leftoverCount(found: Leftovers, what: string): string {
+  return `${found.files} leftover ${what}${found.files === 1 ? "" : "s"} (${found.bytes} bytes)`;
+}
+
+/** Leftovers of killed commands take space but break nothing: reported, not a reason to fail. */
+export function isLeftover(problem: FsckProblem): boolean {
+  return problem.kind === "stray-ingest" || problem.kind === "stray-temporary";
 }

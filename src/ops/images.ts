@@ -4,6 +4,7 @@ import { formatPlatform, hostPlatform, platformMatches, parsePlatform } from "..
 import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
 import { blobsOfRecord, type ImageRecord, type PlatformImage } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
+import { addLeftovers, type Leftovers } from "../store/process-alive.js";
 import { idsOf, lookupReference, resolveImage } from "./resolve-image.js";
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
@@ -177,7 +178,7 @@ function repositoryOf(reference: string): string {
 }
 
 /** Removes blobs that no image record needs, and ingest and temp files of killed commands. Never races a load. */
-export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; reclaimed: number; ingestCleaned: number }> {
+export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; reclaimed: number; leftovers: Leftovers }> {
   return store.gc.withExclusive(async () => {
     const needed = new Set((await store.records.list()).flatMap(blobsOfRecord));
     const deleted: string[] = [];
@@ -190,9 +191,8 @@ export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; rec
         reclaimed += blob.size;
       }
     }
-    const ingestCleaned = await store.content.cleanIngest();
-    await store.cleanTemporaries();
-    return { deleted, reclaimed, ingestCleaned };
+    const leftovers = addLeftovers(await store.content.cleanIngest(), await store.cleanTemporaries());
+    return { deleted, reclaimed: reclaimed + leftovers.bytes, leftovers };
   });
 }
 

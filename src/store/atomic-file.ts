@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import { removeOnExit } from "./exit-cleanup.js";
-import { removeFilesOfDeadProcesses } from "./process-alive.js";
+import { removeFilesOfDeadProcesses, type Leftovers } from "./process-alive.js";
 
 const TEMPORARY = /^\..+\.tmp-(\d+)-[0-9a-f]{12}$/;
 
@@ -58,10 +58,14 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Removes the temp files writeFileAtomic left in `dir` when its process was killed; returns how many. */
-export function removeStaleTemporaries(dir: string): Promise<number> {
-  return removeFilesOfDeadProcesses(dir, (name) => {
-    const owner = TEMPORARY.exec(name)?.[1];
-    return owner === undefined ? undefined : Number(owner);
-  });
+/** Removes (or only counts) the temp files writeFileAtomic left in `dir` when its process was killed. */
+export function removeStaleTemporaries(dir: string, options: { remove?: boolean } = {}): Promise<Leftovers> {
+  return removeFilesOfDeadProcesses(
+    dir,
+    (name) => {
+      const owner = TEMPORARY.exec(name)?.[1];
+      return owner === undefined ? undefined : Number(owner);
+    },
+    options,
+  );
 }

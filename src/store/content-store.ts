@@ -21,7 +21,7 @@ import { invalid, LadingError, notFound } from "../core/errors.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { writeAllAt } from "../tar/write-at.js";
 import { removeOnExit } from "./exit-cleanup.js";
-import { processAlive } from "./process-alive.js";
+import { addLeftovers, NO_LEFTOVERS, processAlive, type Leftovers } from "./process-alive.js";
 import type { StorePaths } from "./root.js";
 
 export const BLOB_MODE = 0o444;
@@ -491,31 +491,29 @@ export class ContentStore {
   /**
    * Removes ingest files left by processes that died (a killed load). Files of live processes are
    * kept unless `olderThanMs` is given and the file was last written longer ago than that, which
-   * also covers a dead owner whose pid was reused. Files of this process are always kept. Returns
-   * how many files were removed.
+   * also covers a dead owner whose pid was reused. Files of this process are always kept. With
+   * `remove: false` they are only counted.
    */
-  async cleanIngest(olderThanMs?: number): Promise<number> {
+  async cleanIngest({ olderThanMs, remove = true }: { olderThanMs?: number; remove?: boolean } = {}): Promise<Leftovers> {
     let names: string[];
     try {
       names = await readdir(this.paths.ingest);
     } catch (error) {
-      if (errorCode(error) === "ENOENT") return 0;
+      if (errorCode(error) === "ENOENT") return NO_LEFTOVERS;
       throw error;
     }
     const now = Date.now();
-    let removed = 0;
+    let found = NO_LEFTOVERS;
     for (const name of names) {
       const owner = ingestOwner(name);
       if (owner === process.pid) continue;
       const file = path.join(this.paths.ingest, name);
-      if (owner === undefined || processAlive(owner)) {
-        if (olderThanMs === undefined) continue;
-        const info = await fsStat(file).catch(() => undefined);
-        if (info === undefined || !info.isFile() || now - info.mtimeMs <= olderThanMs) continue;
-      }
-      if (await removeIfPresent(file)) removed++;
+      const info = await fsStat(file).catch(() => undefined);
+      if (info === undefined || !info.isFile()) continue;
+      if ((owner === undefined || processAlive(owner)) && (olderThanMs === undefined || now - info.mtimeMs <= olderThanMs)) continue;
+      if (!remove || (await removeIfPresent(file))) found = addLeftovers(found, { files: 1, bytes: info.size });
     }
-    return removed;
+    return found;
   }
 
   private async syncUnlessPresent(ingest: FileIngest, result: IngestResult): Promise<void> {

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { removeStaleTemporaries } from "./atomic-file.js";
+import { addLeftovers, NO_LEFTOVERS, type Leftovers } from "./process-alive.js";
 import { ContentStore } from "./content-store.js";
 import { DiffIdRecords } from "./diff-id-records.js";
 import { GcLock } from "./gc-lock.js";
@@ -39,12 +40,12 @@ export class Store {
     await ensureStoreLayout(this.paths.root);
   }
 
-  /** Removes the temp files of record and reference writes whose process was killed; returns how many. */
-  async cleanTemporaries(): Promise<number> {
+  /** Removes (or with `remove: false` only counts) the temp files of record and reference writes whose process was killed. */
+  async cleanTemporaries(options: { remove?: boolean } = {}): Promise<Leftovers> {
     const dirs = [this.paths.root, this.paths.images, path.join(this.paths.diffIds, "sha256"), path.join(this.paths.diffIds, "sha512")];
-    let removed = 0;
-    for (const dir of dirs) removed += await removeStaleTemporaries(dir);
-    return removed;
+    let found = NO_LEFTOVERS;
+    for (const dir of dirs) found = addLeftovers(found, await removeStaleTemporaries(dir, options));
+    return found;
   }
 
   /** Opens the store at `root`, creating its layout on first use. */

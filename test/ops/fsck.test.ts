@@ -105,14 +105,37 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
     const stale = [join(root, `.repositories.json.tmp-${dead}-0123456789ab`), join(root, "images", `.sha256-${IMPORTED.slice(7)}.json.tmp-${dead}-0123456789ab`)];
     const live = join(root, `.repositories.json.tmp-${process.pid}-0123456789ab`);
     for (const file of [...stale, live]) await writeFile(file, "{");
+    const found = await fsckStore(store);
+    expect(found.problems.map((problem) => [problem.kind, problem.message, problem.repaired])).toEqual([
+      ["stray-temporary", "2 leftover temp files (2 bytes) of interrupted record or reference writes", false],
+    ]);
     const repaired = await fsckStore(store, true);
     expect(repaired.problems.map((problem) => [problem.kind, problem.message, problem.repaired])).toEqual([
-      ["stray-temporary", "2 leftover temp file(s) of interrupted record or reference writes", true],
+      ["stray-temporary", "2 leftover temp files (2 bytes) of interrupted record or reference writes", true],
     ]);
     expect(stale.map((file) => existsSync(file))).toEqual([false, false]);
     expect(existsSync(live)).toBe(true);
     await writeFile(stale[1] as string, "{");
     await pruneBlobs(store);
     expect(existsSync(stale[1] as string)).toBe(false);
+  });
+
+  it("a leftover ingest file of a killed load: fsck reports it with its size and exits 0; prune counts its bytes as reclaimed", async () => {
+    const root = await newRoot();
+    await Store.open(root);
+    const dead = spawnSync("true").pid as number;
+    await writeFile(join(root, "ingest", `${dead}-0123456789abcdef01234567`), Buffer.alloc(3000));
+    const lading = (...args: string[]): [number | null, string, string] => {
+      const run = spawnSync(process.execPath, ["bin/lading.js", "--root", root, ...args], { encoding: "utf8" });
+      return [run.status, run.stdout, run.stderr];
+    };
+    expect(lading("fsck")).toEqual([
+      0,
+      "leftover: 1 leftover ingest file (3000 bytes) of interrupted loads (--repair or prune removes them)\nchecked 0 blobs, 0 images, 0 references: 1 problem(s)\n",
+      "",
+    ]);
+    expect(lading("prune")).toEqual([0, "Total reclaimed space: 3kB\n", ""]);
+    expect(await readdir(join(root, "ingest"))).toEqual([]);
+    expect(lading("fsck")).toEqual([0, "checked 0 blobs, 0 images, 0 references: 0 problem(s)\n", ""]);
   });
 });

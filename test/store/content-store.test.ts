@@ -325,14 +325,17 @@ describe("cleanIngest", () => {
       for (const name of [deadFile, liveFile, foreign]) await writeFile(path.join(paths.ingest, name), "partial");
       const mine = await ingestBytes(store, HELLO);
 
-      expect(await store.cleanIngest()).toBe(1);
+      // Counted without removing, then removed: the file and its bytes ("partial", 7).
+      expect(await store.cleanIngest({ remove: false })).toEqual({ files: 1, bytes: 7 });
+      expect((await readdir(paths.ingest)).length).toBe(4);
+      expect(await store.cleanIngest()).toEqual({ files: 1, bytes: 7 });
       expect((await readdir(paths.ingest)).sort()).toEqual([path.basename(mine.path), liveFile, foreign].sort());
 
       // With a threshold, stale files of live pids (perhaps a reused pid) and foreign names go too,
       // but never this process's own ingest.
       const old = new Date(Date.now() - 2 * 3600_000);
       for (const name of [liveFile, foreign, path.basename(mine.path)]) await utimes(path.join(paths.ingest, name), old, old);
-      expect(await store.cleanIngest(3600_000)).toBe(2);
+      expect(await store.cleanIngest({ olderThanMs: 3600_000 })).toEqual({ files: 2, bytes: 14 });
       expect(await readdir(paths.ingest)).toEqual([path.basename(mine.path)]);
       expect(await mine.commit()).toBe(HELLO_SHA256);
     } finally {
@@ -345,7 +348,7 @@ describe("cleanIngest", () => {
     try {
       const liveFile = `${live.pid}-abc`;
       await writeFile(path.join(paths.ingest, liveFile), "partial");
-      expect(await store.cleanIngest(3600_000)).toBe(0);
+      expect(await store.cleanIngest({ olderThanMs: 3600_000 })).toEqual({ files: 0, bytes: 0 });
       expect(await readdir(paths.ingest)).toEqual([liveFile]);
     } finally {
       live.kill();
