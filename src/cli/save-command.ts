@@ -5,6 +5,7 @@ import { mtimeFromEnvironment, saveImages, saveToFile, type SaveOptions, type Sa
 import type { LayoutFormat } from "../archive/write-layout.js";
 import { printJson, printLine, type Terminal } from "./output.js";
 import { withProgress } from "./progress.js";
+import { refuseEmptyOutputPath } from "./path-arguments.js";
 import { openStore } from "./store-option.js";
 import { registerConvert } from "./convert-command.js";
 
@@ -37,6 +38,7 @@ function registerSave(program: Command, terminal: Terminal): void {
     .option("-q, --quiet", "suppress the progress output and notes")
     .option("--json", "print one JSON document of what was saved (on standard error when the archive goes to standard output)")
     .action(async (images: string[], flags: SaveFlags, command: Command) => {
+      if (flags.output !== undefined) refuseEmptyOutputPath(flags.output, "-o");
       const options: SaveOptions = {
         format: parseFormat(flags.format),
         platforms: flags.platform.map(parsePlatform),

@@ -323,6 +323,7 @@ export async function saveToFile(requested: string, save: (sink: Writable) => Pr
  * device too), rather than replaced by a regular file at the end.
  */
 async function outputOf(requested: string): Promise<{ path: string; fifo: boolean }> {
+  if (requested === "") throw invalid("cannot write the archive to an empty path", requested);
   let info;
   try {
     info = await stat(requested);

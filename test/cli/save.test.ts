@@ -152,6 +152,26 @@ describe.skipIf(!haveFixtures)("lading save", () => {
     }
   });
 
+  it("an empty -o, or an empty OUT of convert, is a usage error before the store or any file is touched", async () => {
+    const root = join(tempDir(), "store");
+    const cwd = tempDir();
+    const previous = process.cwd();
+    process.chdir(cwd);
+    try {
+      const saved = await lading(root, ["save", "-q", "-o", "", "fixture/imported:1.0"]);
+      expect([saved.code, saved.stdout.text, saved.stderr.text]).toEqual([2, "", "lading: usage error: -o: the output file name must not be empty (- is standard output)\n"]);
+      const converted = await lading(root, ["convert", "-q", SINGLE, ""]);
+      expect([converted.code, converted.stdout.text, converted.stderr.text]).toEqual([
+        2,
+        "",
+        "lading: usage error: OUT: the output file name must not be empty (- is standard output)\n",
+      ]);
+    } finally {
+      process.chdir(previous);
+    }
+    expect([existsSync(root), readdirSync(cwd)]).toEqual([false, []]);
+  });
+
   it("a failed save leaves no file and no temp file behind", async () => {
     const root = tempDir();
     const out = tempDir();

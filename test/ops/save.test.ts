@@ -14,7 +14,7 @@ import { parsePlatform } from "../../src/core/platform.js";
 import { convertArchive } from "../../src/ops/convert.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { verifyRoundtrip } from "../../src/ops/roundtrip.js";
-import { mtimeFromEnvironment, saveImages, saveSelection, saveToFile, selectAll, type SaveOptions } from "../../src/ops/save.js";
+import { mtimeFromEnvironment, saveImages, saveSelection, saveToFile, selectAll, type SaveOptions, type SaveResult } from "../../src/ops/save.js";
 import { verifyArchive } from "../../src/ops/verify.js";
 import { Store } from "../../src/store/store.js";
 import { TarWriter } from "../../src/tar/writer.js";
@@ -322,6 +322,17 @@ describe.skipIf(!haveFixtures)("round trips of every shared fixture", () => {
       `blob ${layer} in the store has content ${sha256(damaged)}: the store is damaged (run lading fsck)`,
     );
     expect(readdirSync(out)).toEqual([]);
+  });
+
+  it("saveToFile refuses an empty path before the save starts", async () => {
+    let started = false;
+    const save = async (sink: Writable): Promise<SaveResult> => {
+      started = true;
+      sink.end();
+      return { format: "docker", images: [] };
+    };
+    await expect(saveToFile("", save)).rejects.toMatchObject({ kind: "invalid", message: "cannot write the archive to an empty path" });
+    expect(started).toBe(false);
   });
 
   it("unknown images and a missing blob fail with one line naming them", async () => {

@@ -1,0 +1,9 @@
+import { usage } from "../core/errors.js";
+
+/**
+ * Checked before the store or any file is touched: an empty output name would otherwise be found
+ * out only at the rename, after the whole archive was written.
+ */
+export function refuseEmptyOutputPath(value: string, argument: string): void {
+  if (value === "") throw usage(`${argument}: the output file name must not be empty (- is standard output)`);
+}
