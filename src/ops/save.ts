@@ -22,6 +22,7 @@ import type { Store } from "../store/store.js";
 import { createCompressor } from "../tar/compression.js";
 import { TarWriter } from "../tar/writer.js";
 import { primaryImage } from "./images.js";
+import { danglingLinkTarget } from "./link-target.js";
 import { markOutputFile, outputFileOf, writePlanToFile, writePlanToSink, type DirectSaveOptions } from "./save-file.js";
 import { lookupReference, resolveImage } from "./resolve-image.js";
 
@@ -291,7 +292,7 @@ export async function saveToFile(requested: string, save: (sink: Writable) => Pr
   const forget = removeOnExit(temp);
   const handle: FileHandle = await open(temp, "wx", 0o644).catch((error: unknown) => {
     forget();
-    throw cannotWrite(requested, error);
+    throw cannotWrite(requested, error, path.dirname(target));
   });
   const sink = createWriteStream(temp, { fd: handle });
   markOutputFile(sink, { fd: handle.fd, path: temp });
@@ -318,9 +319,10 @@ export async function saveToFile(requested: string, save: (sink: Writable) => Pr
 
 /**
  * Where `-o PATH` goes, checked before anything is written: an existing regular file is replaced
- * at its real path (a symbolic link is written through, as docker save -o does, not replaced); a
- * FIFO is written into; a directory, a device or a socket is refused (docker refuses a character
- * device too), rather than replaced by a regular file at the end.
+ * at its real path (a symbolic link is written through, as docker save -o does, not replaced; a
+ * dangling one gets the file it names created, as there); a FIFO is written into; a directory, a
+ * device or a socket is refused (docker refuses a character device too), rather than replaced by
+ * a regular file at the end.
  */
 async function outputOf(requested: string): Promise<{ path: string; fifo: boolean }> {
   if (requested === "") throw invalid("cannot write the archive to an empty path", requested);
@@ -328,8 +330,11 @@ async function outputOf(requested: string): Promise<{ path: string; fifo: boolea
   try {
     info = await stat(requested);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { path: requested, fifo: false };
-    throw cannotWrite(requested, error);
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw cannotWrite(requested, error);
+    const target = await danglingLinkTarget(requested).catch((linkError: unknown) => {
+      throw cannotWrite(requested, linkError);
+    });
+    return { path: target, fifo: false };
   }
   if (info.isFile()) return { path: await realpath(requested), fifo: false };
   if (info.isFIFO()) return { path: requested, fifo: true };
@@ -354,9 +359,9 @@ async function saveToFifo(requested: string, save: (sink: Writable) => Promise<S
   }
 }
 
-function cannotWrite(requested: string, error: unknown): LadingError {
+function cannotWrite(requested: string, error: unknown, directory = path.dirname(requested)): LadingError {
   const code = (error as NodeJS.ErrnoException).code;
-  const reason = code === "ENOENT" ? `no such directory ${path.dirname(requested)}` : code === "EACCES" || code === "EPERM" ? "permission denied" : ((error as Error).message ?? String(error));
+  const reason = code === "ENOENT" ? `no such directory ${directory}` : code === "EACCES" || code === "EPERM" ? "permission denied" : ((error as Error).message ?? String(error));
   return new LadingError("io", `cannot write the archive to ${requested}: ${reason}`, { subject: requested, cause: error });
 }
 

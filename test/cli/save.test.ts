@@ -3,7 +3,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -127,6 +127,35 @@ describe.skipIf(!haveFixtures)("lading save", () => {
     const missing = await lading(root, ["save", "-q", "-o", nowhere, "fixture/imported:1.0"]);
     expect([missing.code, missing.stderr.text]).toEqual([1, `lading: error: cannot write the archive to ${nowhere}: no such directory ${join(out, "no")}\n`]);
     expect(readdirSync(out).sort()).toEqual(["fifo", "link.tar", "real.tar"]); // the socket went with its server
+  });
+
+  it("-o through a dangling symbolic link, or a chain of them, creates the file at the end and keeps the links, as docker save -o does", async () => {
+    const root = tempDir();
+    expect((await lading(root, ["load", "-q", "-i", SINGLE])).code).toBe(0);
+    const expected = sha256((await lading(root, ["save", "-q", "fixture/imported:1.0"])).stdout.bytes);
+    const out = tempDir();
+    mkdirSync(join(out, "sub", "deep"), { recursive: true });
+    symlinkSync("target.tar", join(out, "link.tar"));
+    // Each link is read relative to the real directory that holds it, as the kernel reads it:
+    // alias/hop is sub/deep/hop, so its ../final.tar is sub/final.tar (not out/final.tar).
+    symlinkSync("sub/deep", join(out, "alias"));
+    symlinkSync("alias/hop", join(out, "chain.tar"));
+    symlinkSync("../final.tar", join(out, "sub", "deep", "hop"));
+    for (const link of ["link.tar", "chain.tar"]) {
+      const saved = await lading(root, ["save", "-q", "-o", join(out, link), "fixture/imported:1.0"]);
+      expect([saved.code, saved.stderr.text]).toEqual([0, ""]);
+    }
+    const links = ["link.tar", "chain.tar", "alias", "sub/deep/hop"].map((link) => lstatSync(join(out, link)).isSymbolicLink());
+    expect(links).toEqual([true, true, true, true]);
+    expect([sha256(readFileSync(join(out, "target.tar"))), sha256(readFileSync(join(out, "sub", "final.tar")))]).toEqual([expected, expected]);
+    expect([readdirSync(out).sort(), readdirSync(join(out, "sub")).sort()]).toEqual([
+      ["alias", "chain.tar", "link.tar", "sub", "target.tar"],
+      ["deep", "final.tar"],
+    ]);
+    symlinkSync("nodir/x.tar", join(out, "nowhere.tar"));
+    const missing = await lading(root, ["save", "-q", "-o", join(out, "nowhere.tar"), "fixture/imported:1.0"]);
+    expect([missing.code, missing.stderr.text]).toEqual([1, `lading: error: cannot write the archive to ${join(out, "nowhere.tar")}: no such directory ${join(out, "nodir")}\n`]);
+    expect(lstatSync(join(out, "nowhere.tar")).isSymbolicLink()).toBe(true);
   });
 
   it("a store that cannot be written (a read-only mount, or one this user may only read) still saves the same bytes; tag there fails in one line and changes nothing", async () => {
