@@ -4,6 +4,7 @@ import { parsePlatform } from "../core/platform.js";
 import { loadArchive } from "../ops/load.js";
 import { limitsFromOptions, type LimitOptions } from "./limits.js";
 import { printJson, printLine, type Terminal } from "./output.js";
+import { refuseEmptyInputPath } from "./path-arguments.js";
 import { withProgress } from "./progress.js";
 import { openStore } from "./store-option.js";
 
@@ -33,6 +34,7 @@ export function registerLoad(program: Command, terminal: Terminal): void {
       "do not decompress compressed layers to check them against the config's diff IDs (blob digests are still checked, as skopeo does)",
     )
     .action(async (flags: LoadFlags, command: Command) => {
+      if (flags.input !== undefined) refuseEmptyInputPath(flags.input, "-i");
       const platforms = flags.platform.map(parsePlatform);
       if (flags.input === undefined || flags.input === "-") refuseTerminalInput(process.stdin);
       const store = await openStore(command);

@@ -4,6 +4,7 @@ import { familiarNameOf } from "./names.js";
 import { verifyArchive, type VerifyReport } from "../ops/verify.js";
 import { printJson, printLine, shortId, type Terminal } from "./output.js";
 import { limitsFromOptions, type LimitOptions } from "./limits.js";
+import { refuseEmptyInputPath } from "./path-arguments.js";
 
 export function registerVerify(program: Command, terminal: Terminal, setExit: (code: number) => void): void {
   program
@@ -16,6 +17,7 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
     .option("--max-layer-size <bytes>", "largest decompressed layer to accept")
     .option("--roundtrip", "load into a temporary store, save again, and prove the same images and digests come back")
     .action(async (archive: string, options: { json?: boolean; roundtrip?: boolean } & LimitOptions) => {
+      refuseEmptyInputPath(archive, "ARCHIVE");
       if (archive === "-") refuseTerminalInput(process.stdin);
       const source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive);
       if (options.roundtrip) {

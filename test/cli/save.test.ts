@@ -201,6 +201,22 @@ describe.skipIf(!haveFixtures)("lading save", () => {
     expect([existsSync(root), readdirSync(cwd)]).toEqual([false, []]);
   });
 
+  it("an empty -i of load, ARCHIVE of verify or IN of convert is a usage error before the store is touched", async () => {
+    const root = join(tempDir(), "store");
+    const out = tempDir();
+    const refusal = (argument: string): string => `lading: usage error: ${argument}: the input file name must not be empty (- is standard input)\n`;
+    for (const [args, argument] of [
+      [["load", "-i", ""], "-i"],
+      [["verify", ""], "ARCHIVE"],
+      [["verify", "--roundtrip", ""], "ARCHIVE"],
+      [["convert", "", join(out, "x.tar")], "IN"],
+    ] as const) {
+      const result = await lading(root, [...args]);
+      expect([result.code, result.stdout.text, result.stderr.text]).toEqual([2, "", refusal(argument)]);
+    }
+    expect([existsSync(root), readdirSync(out)]).toEqual([false, []]);
+  });
+
   it("a failed save leaves no file and no temp file behind", async () => {
     const root = tempDir();
     const out = tempDir();
