@@ -11,7 +11,7 @@
 import { mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
-import { usage } from "../core/errors.js";
+import { invalid, usage } from "../core/errors.js";
 
 export interface StorePaths {
   root: string;
@@ -67,7 +67,9 @@ export function storePaths(root: string): StorePaths {
  */
 export async function ensureStoreLayout(root: string): Promise<StorePaths> {
   const paths = storePaths(root);
-  await mkdir(paths.root, { recursive: true, mode: 0o700 });
+  await mkdir(paths.root, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+    throw rootNotADirectory(paths.root, error);
+  });
   await Promise.all([
     mkdir(path.join(paths.blobs, "sha256"), { recursive: true, mode: 0o700 }),
     mkdir(path.join(paths.blobs, "sha512"), { recursive: true, mode: 0o700 }),
@@ -76,4 +78,12 @@ export async function ensureStoreLayout(root: string): Promise<StorePaths> {
     mkdir(path.join(paths.root, "leases"), { recursive: true, mode: 0o700 }),
   ]);
   return paths;
+}
+
+/** mkdir's EEXIST and ENOTDIR, said in the store's words; anything else as it came. */
+function rootNotADirectory(root: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EEXIST") return invalid(`the store root ${root} is not a directory`, root);
+  if (code === "ENOTDIR") return invalid(`the store root ${root} cannot be created: part of its path is not a directory`, root);
+  return error;
 }

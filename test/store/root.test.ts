@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -65,6 +65,17 @@ describe("ensureStoreLayout", () => {
     await expect(stat(paths.repositoriesJson)).rejects.toMatchObject({ code: "ENOENT" });
     // A second call on the existing layout succeeds and changes nothing.
     expect(await ensureStoreLayout(root)).toEqual(paths);
+  });
+
+  it("a root that is a file, or under one, is refused in one line naming it", async () => {
+    const file = path.join(base, "file");
+    await writeFile(file, "");
+    await expect(ensureStoreLayout(file)).rejects.toMatchObject({ kind: "invalid", message: `the store root ${file} is not a directory` });
+    const under = path.join(file, "store");
+    await expect(ensureStoreLayout(under)).rejects.toMatchObject({
+      kind: "invalid",
+      message: `the store root ${under} cannot be created: part of its path is not a directory`,
+    });
   });
 
   it("leaves the mode of an existing root alone", async () => {
