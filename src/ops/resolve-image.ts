@@ -18,12 +18,24 @@ export async function resolveImage(store: Store, query: string): Promise<ImageRe
   }
   const prefix = HEX_PREFIX.exec(query)?.[1];
   if (prefix !== undefined) {
-    const matches = (await store.records.list()).filter((record) => idsOf(record).some((id) => id.startsWith(`sha256:${prefix}`)));
-    const unique = [...new Map(matches.map((record) => [record.id, record])).values()];
-    if (unique.length === 1) return unique[0] as ImageRecord;
-    if (unique.length > 1) throw conflict(`ambiguous image ID prefix ${query}: it matches ${unique.length} images`, query);
+    const records = await store.records.list();
+    const exact = records.find((record) => record.id === `sha256:${prefix}`);
+    if (exact) return exact;
+    const matches = records.filter((record) => idsOf(record).some((id) => id.startsWith(`sha256:${prefix}`)));
+    if (matches.length === 1) return matches[0] as ImageRecord;
+    if (matches.length > 1) throw conflict(ambiguity(query, prefix, matches), query);
   }
   throw notFound(`No such image: ${query}`, query);
+}
+
+/**
+ * Names the images a query matches, so that the user can pick one. A whole digest that is no
+ * image's ID is a config digest several images share (one config, several manifests).
+ */
+function ambiguity(query: string, hex: string, matches: readonly ImageRecord[]): string {
+  const ids = matches.map((record) => record.id.slice(record.id.indexOf(":") + 1, record.id.indexOf(":") + 13)).sort();
+  const what = hex.length === 64 ? `${query} is the config of ${matches.length} images` : `ambiguous image ID prefix ${query}: it matches ${matches.length} images`;
+  return `${what}: ${ids.join(", ")}; name one of them`;
 }
 
 /** The familiar key a query names in the reference store, or undefined if it is not a reference. */

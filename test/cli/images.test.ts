@@ -190,12 +190,34 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
     expect(await idOf(DERIVED_A_CONFIG.slice(7, 19))).toEqual([DERIVED_A]);
     expect(await idOf(IMPORTED_CONFIG)).toEqual([IMPORTED]);
     // "f" starts both fb5b2ad6... (testdata app's config) and f0488f7e... (the skopeo OCI image's config).
-    expect(output(await lading(root, "inspect", "f"))).toEqual([1, "[]\n", "Error: ambiguous image ID prefix f: it matches 2 images\n"]);
+    expect(output(await lading(root, "inspect", "f"))).toEqual([
+      1,
+      "[]\n",
+      "Error: ambiguous image ID prefix f: it matches 2 images: 54a548fd5910, c2c61f8eba5f; name one of them\n",
+    ]);
     expect(output(await lading(root, "inspect", "fixture/imported:2.0"))).toEqual([1, "[]\n", "Error: No such image: fixture/imported:2.0\n"]);
     const both = await lading(root, "inspect", "imported-plain", FX_APP_OCI);
     expect((JSON.parse(both.stdout) as { Id: string; RepoTags: string[] }[]).map((entry) => [entry.Id, entry.RepoTags])).toEqual([
       [IMPORTED, ["fixture/imported:1.0", "fixture/imported:latest", "imported-plain:latest", "localhost:5000/team/imported:v1"]],
       [FX_APP_OCI, []],
+    ]);
+  });
+
+  it("inspect of a whole config digest several images share says so and lists their IDs", async () => {
+    // skopeo's OCI and docker archives of one image: one config, two manifests (the second synthesized).
+    const root = await loaded("../shared/fixtures/archives/skopeo-oci-archive.tar", "../shared/fixtures/archives/skopeo-docker-archive.tar");
+    const config = "f0488f7ed7f83cecc98f35db23c24e4e3b860efb66340f1094e15762d6a52a67";
+    for (const query of [`sha256:${config}`, config]) {
+      expect(output(await lading(root, "inspect", query))).toEqual([
+        1,
+        "[]\n",
+        `Error: ${query} is the config of 2 images: 54a548fd5910, 87d776c852de; name one of them\n`,
+      ]);
+    }
+    expect(output(await lading(root, "rmi", `sha256:${config}`))).toEqual([
+      1,
+      "",
+      `Error: sha256:${config} is the config of 2 images: 54a548fd5910, 87d776c852de; name one of them\n`,
     ]);
   });
 
