@@ -61,6 +61,16 @@ export async function listImages(store: Store): Promise<ImageSummary[]> {
   return summaries.sort((a, b) => (b.created ?? "").localeCompare(a.created ?? "") || a.id.localeCompare(b.id));
 }
 
+/**
+ * An image's Comment as moby's inspect gives it (daemon/images/image_inspect.go): the config's
+ * `comment`, else the last history entry's (what `docker commit -m` and `docker import` leave).
+ */
+export function commentOf(config: ImageConfig): string {
+  const own = (config as { comment?: unknown }).comment;
+  if (typeof own === "string" && own !== "") return own;
+  return config.history?.at(-1)?.comment ?? "";
+}
+
 /** `docker image inspect`'s shape, plus the root descriptor, the config digest and the origin. */
 export async function inspectImage(store: Store, query: string): Promise<Record<string, unknown>> {
   const record = await resolveImage(store, query);
@@ -74,7 +84,7 @@ export async function inspectImage(store: Store, query: string): Promise<Record<
     RepoTags: summary.repoTags,
     RepoDigests: summary.repoDigests,
     Parent: "",
-    Comment: config.history?.at(-1)?.comment ?? "",
+    Comment: commentOf(config),
     Created: config.created ?? "",
     Author: config.author ?? "",
     Config: config.config ?? null,

@@ -11,7 +11,7 @@ import type { ImageConfig } from "../core/schemas.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
-import { primaryImage, readConfig, summarize, type ImageSummary } from "../ops/images.js";
+import { commentOf, primaryImage, readConfig, summarize, type ImageSummary } from "../ops/images.js";
 import { lookupReference, resolveImage } from "../ops/resolve-image.js";
 import type { StoreListing } from "./store-listing.js";
 
@@ -270,7 +270,7 @@ export async function inspectDocument(store: Store, configs: ConfigCache, name: 
     RepoTags: summary.repoTags,
     RepoDigests: summary.repoDigests,
     Parent: "",
-    Comment: stringField(config, "comment"),
+    Comment: commentOf(config),
     Created: config.created ?? "0001-01-01T00:00:00Z",
     Container: stringField(config, "container"),
     ContainerConfig: config.container_config ?? EMPTY_CONTAINER_CONFIG,

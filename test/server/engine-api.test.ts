@@ -2,16 +2,18 @@ import { createHash } from "node:crypto";
 import { copyFile, mkdtemp, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import tarStream from "tar-stream";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { openArchivePath } from "../../src/archive/source.js";
+import { openArchivePath, openTarStream } from "../../src/archive/source.js";
+import { inspectImage } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { IMAGE_ONLY_WARNING } from "../../src/server/system-routes.js";
 import { engineHttpServer, startServer, type RunningServer } from "../../src/server/server.js";
 import { Store } from "../../src/store/store.js";
-import { buildTar } from "../support/archive-builder.js";
+import { buildTar, dockerArchiveItems, makeImage } from "../support/archive-builder.js";
 import { http, json } from "./http-client.js";
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/fixtures");
@@ -268,6 +270,25 @@ describe("lading serve: images", () => {
     expect((json(await get("/images/localhost%3A5000%2Fteam%2Fimported%3Av1/json")) as { Id: string }).Id).toBe(ID);
     expect((json(await get("/images/2846d53959af/json")) as { Id: string }).Id).toBe(ID);
     expect((json(await get("/images/eed4e27eb6ff/json")) as { Id: string }).Id).toBe(ID);
+  });
+
+  it("Comment is the config's comment, else the last history entry's, as moby's inspect; lading inspect agrees", async () => {
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(path.join(fixtures, "archives/docker-save-multi.tar")));
+    const commented = makeImage({
+      seed: "commented",
+      editConfig: (config) => ({ ...config, comment: "from the config", history: [{ created_by: "test", comment: "from the history" }] }),
+    });
+    await loadArchive(store, await openTarStream(Readable.from([buildTar(dockerArchiveItems([{ image: commented, repoTags: ["fixture/commented:1"] }]))])));
+    const comments: [string, string][] = [
+      ["fixture/derived-a:1.0", "derived a"], // no config comment: the last history entry's
+      ["fixture/commented:1", "from the config"],
+      ["fixture/imported:1.0", "make-fixtures import"],
+    ];
+    for (const [name, comment] of comments) {
+      await vi.waitFor(async () => expect((json(await get(`/images/${name}/json`)) as { Comment?: string }).Comment).toBe(comment), { timeout: 5000 });
+      expect((await inspectImage(store, name)).Comment).toBe(comment);
+    }
   });
 
   it("answers 404 No such image, and 400 for a malformed name", async () => {
