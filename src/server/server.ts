@@ -71,6 +71,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   watched.on("invalid", () => {
     for (const warning of referenceWarnings(watched)) log(`lading serve: ${warning}`);
   });
+  watched.on("recovered", (state) => log(`lading serve: repositories.json is valid again: serving it (${state.entries.length} references)`));
   await watched.state();
 
   const configs = new ConfigCache();

@@ -5,9 +5,10 @@
  * reloads as soon as a change lands, so `'change'` fires without waiting for a read.
  *
  * A file that fails to parse or validate never replaces the state: reads keep the last good one,
- * the error is kept in `problem` and announced once by an `'invalid'` event. Because writers
- * replace the file by rename, a read never sees a torn file; a hand edit in place might, so a
- * failed parse is retried a few times before the file counts as invalid.
+ * the error is kept in `problem` and announced once by an `'invalid'` event, and the first valid
+ * file after it by a `'recovered'` event. Because writers replace the file by rename, a read never
+ * sees a torn file; a hand edit in place might, so a failed parse is retried a few times before
+ * the file counts as invalid.
  *
  * A stamp is trusted only once the file is older than the timestamp granularity allows a second
  * write to hide in (git's "racily clean" rule): a file replaced twice within one clock tick, by
@@ -48,6 +49,8 @@ export interface WatchedReferencesEvents {
   change: [state: ReferenceState];
   /** The file on disk is invalid; reads keep serving the last good state. */
   invalid: [error: LadingError];
+  /** The file on disk is valid again after an 'invalid': its state is served. */
+  recovered: [state: ReferenceState];
 }
 
 /** What identifies one version of the file without reading it; null when there is no file. */
@@ -175,12 +178,16 @@ export class WatchedReferences extends ReferenceStore {
 
   private adopt(stamp: FileStamp, bytes: Buffer | null, state: ReferenceState): void {
     this.seen = stamp;
+    const recovered = this.invalidFile !== undefined;
     this.invalidFile = undefined;
     this.invalidBytes = null;
-    if (sameBytes(bytes, this.goodBytes)) return;
-    this.good = state;
-    this.goodBytes = bytes;
-    this.events.emit("change", state);
+    if (!sameBytes(bytes, this.goodBytes)) {
+      this.good = state;
+      this.goodBytes = bytes;
+      this.events.emit("change", state);
+    }
+    // Also when the file went back to the last good bytes: it is no longer invalid either way.
+    if (recovered) this.events.emit("recovered", this.good);
   }
 
   private rejectFile(stamp: FileStamp, bytes: Buffer | null, error: LadingError): void {

@@ -447,6 +447,10 @@ describe("lading serve: hot reload and incomplete images", () => {
     await replaceRepositoriesJson(`{"Repositories":{}}`);
     expect(json(await get("/images/json"))).toEqual([{ ...listEntry(["<none>:<none>"]), RepoDigests: ["<none>@<none>"] }]);
     expect((json(await get("/info")) as { Warnings: string[] }).Warnings).toEqual([IMAGE_ONLY_WARNING]);
+    expect(logged).toEqual([
+      "lading serve: repositories.json: invalid JSON: Unexpected end of JSON input; serving the last good state",
+      "lading serve: repositories.json is valid again: serving it (0 references)",
+    ]);
   });
 
   it("reloads on SIGHUP's reload()", async () => {

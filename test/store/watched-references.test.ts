@@ -107,6 +107,36 @@ describe("WatchedReferences", () => {
     expect(reader.problem).toBeUndefined();
   });
 
+  it("announces the first valid file after an invalid one with 'recovered', once, even when it is the last good one again", async () => {
+    const reader = watched({ watch: false, retryDelayMs: 1 });
+    const events: string[] = [];
+    reader.on("invalid", () => events.push("invalid"));
+    reader.on("change", (state) => events.push(`change ${state.entries.map((entry) => entry.reference).join(",")}`));
+    reader.on("recovered", (state) => events.push(`recovered ${state.entries.map((entry) => entry.reference).join(",")}`));
+    const good = `{"Repositories":{"busybox":{"busybox:latest":"${ID1}"}}}`;
+    await replaceByHand(good);
+    await reader.references();
+    await replaceByHand('{"Repositories":{"busybox":');
+    await reader.references();
+    await replaceByHand(good);
+    await reader.references();
+    await replaceByHand(`{"Repositories":{"alpine":`);
+    await reader.references();
+    await replaceByHand(`{"Repositories":{"alpine":{"alpine:3":"${ID2}"}}}`);
+    await reader.references();
+    await replaceByHand(`{"Repositories":{"alpine":{"alpine:3":"${ID1}"}}}`);
+    await reader.references();
+    expect(events).toEqual([
+      "change busybox:latest",
+      "invalid",
+      "recovered busybox:latest",
+      "invalid",
+      "change alpine:3",
+      "recovered alpine:3",
+      "change alpine:3",
+    ]);
+  });
+
   it("retries a parse that races a writer instead of reporting the file invalid", async () => {
     const reader = watched({ watch: false, parseRetries: 3, retryDelayMs: 60 });
     const invalidEvents: string[] = [];
