@@ -12,6 +12,7 @@
  */
 import type { Readable } from "node:stream";
 import { parseDigest } from "../core/digest.js";
+import { unsupported } from "../core/errors.js";
 import { MediaType } from "../core/media-types.js";
 import { familiarName, formatReference, parseReference } from "../core/reference.js";
 import type { TarWriter } from "../tar/writer.js";
@@ -75,11 +76,24 @@ export function planArchive(images: readonly ImageToWrite[], format: LayoutForma
     { name: "index.json", content: indexDocument(ordered) },
   ];
   if (format === "docker") {
+    refuseNamedArtifacts(ordered);
     documents.push({ name: "manifest.json", content: dockerManifestDocument(ordered) });
     const repositories = repositoriesDocument(ordered);
     if (repositories) documents.push({ name: "repositories", content: repositories });
   }
   return { documents, entries: blobEntries(ordered) };
+}
+
+/**
+ * manifest.json lists container images only, and docker's loader reads nothing else: a name that
+ * index.json gave an artifact would be a name docker never sees (which verify refuses as one
+ * archive with two meanings). An untagged artifact is carried in the OCI layout alone.
+ */
+function refuseNamedArtifacts(images: readonly ImageToWrite[]): void {
+  const artifact = images.find((image) => image.dockerImage === undefined && image.names.length > 0);
+  if (artifact === undefined) return;
+  const name = formatReference(parseReference(artifact.names[0]!), "familiar");
+  throw unsupported(`${name} is not a container image (${artifact.root.digest} has no image config), so docker's manifest.json cannot list it: save it with --format oci`, name);
 }
 
 /** The OCI index of the archive: one entry per name, or one bare entry for an untagged image. */

@@ -18,7 +18,7 @@ import { mtimeFromEnvironment, saveImages, saveSelection, saveToFile, selectAll,
 import { verifyArchive } from "../../src/ops/verify.js";
 import { Store } from "../../src/store/store.js";
 import { TarWriter } from "../../src/tar/writer.js";
-import { blobPath, buildTar, descriptorOf, makeImage, ociLayoutItems, withoutFile } from "../support/archive-builder.js";
+import { OCI_MANIFEST, blobOf, blobPath, buildTar, descriptorOf, makeImage, ociLayoutItems, withoutFile } from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
@@ -430,5 +430,40 @@ describe("a bare repository name that names an image only by digest", () => {
     expect(saved.images.map((entry) => [entry.id, entry.tags])).toEqual([[image.manifest.digest, []]]);
     const manifestJson = JSON.parse((await entriesOf(bytes())).find((entry) => entry.name === "manifest.json")!.body.toString()) as { RepoTags: unknown }[];
     expect(manifestJson.map((item) => item.RepoTags)).toEqual([null]);
+  });
+});
+
+describe("an OCI artifact (a manifest with no image config)", () => {
+  const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
+  const payload = blobOf('{"chart":"x"}', "application/vnd.example.chart.v1+json");
+  const artifact = blobOf(
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example.chart", config: descriptorOf(empty), layers: [descriptorOf(payload)] }),
+    OCI_MANIFEST,
+  );
+  const archive = (annotations?: Record<string, string>): Buffer =>
+    buildTar(ociLayoutItems([], { indexEntries: [descriptorOf(artifact, annotations ? { annotations } : {})], extraBlobs: [artifact, empty, payload] }));
+
+  it("named: the docker format refuses it before writing (manifest.json cannot list it); the OCI format keeps its digest", async () => {
+    const store = await freshStore();
+    await loadBytes(store, archive({ "io.containerd.image.name": "example.com/charts/x:1" }));
+    const { sink, bytes } = collector();
+    await expect(saveImages(store, ["example.com/charts/x:1"], sink)).rejects.toThrow(
+      `example.com/charts/x:1 is not a container image (${artifact.digest} has no image config), so docker's manifest.json cannot list it: save it with --format oci`,
+    );
+    expect(bytes().length).toBe(0);
+    const oci = collector();
+    await saveImages(store, ["example.com/charts/x:1"], oci.sink, { format: "oci" });
+    const index = JSON.parse((await entriesOf(oci.bytes())).find((entry) => entry.name === "index.json")!.body.toString()) as { manifests: { digest: string }[] };
+    expect(index.manifests.map((entry) => entry.digest)).toEqual([artifact.digest]);
+  });
+
+  it("untagged: the docker format carries it in the OCI layout alone, and the archive verifies", async () => {
+    const store = await freshStore();
+    await loadBytes(store, archive());
+    const saved = await saveAll(store);
+    const manifestJson = (await entriesOf(saved)).find((entry) => entry.name === "manifest.json")!.body.toString();
+    expect(manifestJson).toBe("[]\n");
+    const report = await verifyArchive(await openTarStream(Readable.from([saved])));
+    expect(report.problems).toEqual([]);
   });
 });
