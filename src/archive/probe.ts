@@ -117,7 +117,7 @@ class ContentInspector {
     this.compression = detectCompression(head.subarray(0, Math.max(COMPRESSION_SNIFF_BYTES, 6)));
     const firstNonSpace = head.find((byte) => byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09);
     this.looksLikeJson = this.compression === "none" && (firstNonSpace === 0x7b || firstNonSpace === 0x5b);
-    this.looksLikeTar = this.compression === "none" && isTarHeader(head);
+    this.looksLikeTar = this.compression === "none" && startsTar(head);
     if (this.looksLikeJson) this.jsonChunks = [];
     if (this.looksLikeTar) this.checker = new LayerTarChecker();
     if (this.compression !== "none" && limits.decompress !== false) this.decompressed = new DecompressedHasher(this.compression, limits.maxLayerBytes);
@@ -167,8 +167,13 @@ class ContentInspector {
   }
 }
 
-function isTarHeader(head: Buffer): boolean {
-  return head.length >= 512 && looksLikeTarBlock(head.subarray(0, 512));
+/**
+ * A tar header (or end marker) first, or nothing at all: Go's archive/tar, which docker and
+ * podman unpack with, reads empty input as a tar with no entries, and both load a zero-byte
+ * layer. `head` is empty only when the whole content is.
+ */
+function startsTar(head: Buffer): boolean {
+  return head.length === 0 || (head.length >= 512 && looksLikeTarBlock(head.subarray(0, 512)));
 }
 
 /** Input chunks handed to a decompressor at once: the thread pool inflates while this thread hashes. */
@@ -246,7 +251,7 @@ class DecompressedHasher {
 
   private startChecking(head: Buffer): void {
     this.head = undefined;
-    this.isTar = isTarHeader(head);
+    this.isTar = startsTar(head);
     if (this.isTar) {
       this.checker = new LayerTarChecker();
       this.checker.push(head);

@@ -548,6 +548,20 @@ describe("configs and layers", () => {
     ]);
   });
 
+  it("accepts a zero-byte layer and a gzip of nothing as empty tars (Go's archive/tar reads no entries), diff ID of the empty string", async () => {
+    const emptyDiffId = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    const plain = makeImage({ layers: [Buffer.alloc(0)] });
+    const plainReport = await verifyItems(dockerItems(["example/empty:1"], plain));
+    expectValid(plainReport);
+    expect(plainReport.images[0]!.layers).toEqual([
+      { digest: emptyDiffId, size: 0, mediaType: "application/vnd.docker.image.rootfs.diff.tar", compression: "none", diffId: emptyDiffId, uncompressedSize: 0 },
+    ]);
+    const gzipped = makeImage({ layers: [Buffer.alloc(0)], gzip: true });
+    const gzReport = await verifyItems(ociLayoutItems([gzipped]));
+    expectValid(gzReport);
+    expect(gzReport.images[0]!.layers.map((layer) => [layer.compression, layer.diffId, layer.uncompressedSize])).toEqual([["gzip", emptyDiffId, 0]]);
+  });
+
   it("refuses corrupt and truncated gzip layers", async () => {
     const tar = layerTar({ "etc/data": "some data ".repeat(200) });
     const good = gzipSync(tar);

@@ -3,12 +3,14 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { openArchivePath } from "../../src/archive/source.js";
+import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { inspectImage, listImages } from "../../src/ops/images.js";
 import { loadArchive, type LoadResult } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
 import { filesUnder, mismatchedBlobs, snapshotTree } from "../support/store-tree.js";
+import { buildTar, dockerArchiveItems, makeImage, ociLayoutItems, sha256, type TarItem } from "../support/archive-builder.js";
 import {
   configFacts,
   DERIVED_A_MANIFEST,
@@ -32,6 +34,11 @@ async function freshStore(): Promise<Store> {
 afterEach(async () => {
   await Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true })));
 });
+
+async function loadItems(store: Store, items: readonly TarItem[], options: Parameters<typeof loadArchive>[2] = {}): Promise<LoadResult> {
+  const bytes = buildTar(items);
+  return loadArchive(store, await openTarStream(Readable.from([bytes]), bytes.length), options);
+}
 
 async function load(store: Store, path: string, options: Parameters<typeof loadArchive>[2] = {}): Promise<LoadResult> {
   return loadArchive(store, await openArchivePath(join(REPO_ROOT, path)), options);
@@ -222,6 +229,18 @@ describe.skipIf(!HAVE_FIXTURES)("loading into a shared store", () => {
     const untouched = await freshStore();
     await load(untouched, "../shared/fixtures/archives/ctr-export.tar");
     expect(await filesUnder(join(store.paths.root, "blobs"))).toEqual(await filesUnder(join(untouched.paths.root, "blobs")));
+  });
+
+  it("a zero-byte layer and a gzip of nothing load as empty tars (docker and podman load them)", async () => {
+    const store = await freshStore();
+    const plain = makeImage({ layers: [Buffer.alloc(0)], seed: "plain" });
+    const gzipped = makeImage({ layers: [Buffer.alloc(0)], gzip: true, seed: "gz" });
+    const oci = await loadItems(store, ociLayoutItems([gzipped]));
+    expect(oci.images.map((image) => [image.id, image.configDigest])).toEqual([[gzipped.manifest.digest, gzipped.config.digest]]);
+    const docker = await loadItems(store, dockerArchiveItems([{ image: plain, repoTags: ["example/empty:1"] }]));
+    expect(docker.images.map((image) => [image.tags, image.configDigest])).toEqual([[["example/empty:1"], plain.config.digest]]);
+    expect(await inspectImage(store, "example/empty:1")).toMatchObject({ RootFS: { Type: "layers", Layers: [sha256("")] } });
+    expect(await mismatchedBlobs(store.paths.root)).toEqual([]);
   });
 
   // Regression: leases/ used to be created by the first load, even a failed one.
