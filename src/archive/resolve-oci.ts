@@ -4,6 +4,7 @@ import { isIndexType, isLayerType, isManifestType, isSchema1Type, isForeignLayer
 import { normalizePlatform } from "../core/platform.js";
 import { describeZodError, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type Index, type Manifest } from "../core/schemas.js";
 import { blobForDescriptor, hasBlob, jsonBytes } from "./blob-lookup.js";
+import { checkIndexData, checkManifestData } from "./embedded-data.js";
 import { checkLayers, parseImageConfig, platformOfConfig } from "./image-check.js";
 import type { ResolvedImage, ResolvedRoot, ScannedArchive } from "./model.js";
 import { ANNOTATION_SYNTHESIZED, namesFromAnnotations } from "./names.js";
@@ -155,8 +156,14 @@ function parseChecked(bytes: Buffer, expected: "index" | "manifest", what: strin
   if (bodyMediaType !== undefined && descriptorMediaType !== undefined && bodyMediaType !== descriptorMediaType) {
     throw invalid(`${what}: media type ${descriptorMediaType} in its descriptor but ${bodyMediaType} in its body`, what);
   }
-  const schema = expected === "index" ? indexSchema : manifestSchema;
-  const result = schema.safeParse(body);
-  if (!result.success) throw invalid(`${what}: ${describeZodError(result.error)}`, what);
-  return result.data;
+  if (expected === "index") {
+    const index = indexSchema.safeParse(body);
+    if (!index.success) throw invalid(`${what}: ${describeZodError(index.error)}`, what);
+    checkIndexData(index.data, what);
+    return index.data;
+  }
+  const manifest = manifestSchema.safeParse(body);
+  if (!manifest.success) throw invalid(`${what}: ${describeZodError(manifest.error)}`, what);
+  checkManifestData(manifest.data, what);
+  return manifest.data;
 }

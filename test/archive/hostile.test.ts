@@ -674,6 +674,32 @@ describe("digests and blobs", () => {
     ]);
   });
 
+  it("checks a descriptor's embedded data (OCI 1.1) against its size and digest", async () => {
+    const withConfigData = (data: string): TestImage =>
+      makeImage({ gzip: true, seed: "gz", editManifest: (m) => ({ ...m, config: { ...(m.config as object), data } }) });
+    const config = gzImage.config.bytes;
+    const embedded = withConfigData(config.toString("base64"));
+    expectValid(await verifyItems(ociLayoutItems([embedded])));
+
+    const sameSize = Buffer.from(config.toString().replace("amd64", "arm64"));
+    expect(sameSize.length).toBe(config.length);
+    const otherContent = withConfigData(sameSize.toString("base64"));
+    expectRefused(await verifyItems(ociLayoutItems([otherContent])), [
+      { entry: mPath(otherContent), message: `${mPath(otherContent)} config: data does not match digest ${gzImage.config.digest} (it decodes to content with digest ${sha256(sameSize)})` },
+    ]);
+    const shorter = withConfigData(Buffer.from("{}").toString("base64"));
+    expectRefused(await verifyItems(ociLayoutItems([shorter])), [
+      { entry: mPath(shorter), message: `${mPath(shorter)} config: data decodes to 2 bytes but size is ${config.length}` },
+    ]);
+    const urlSafe = withConfigData(Buffer.from([0xfb, 0xff]).toString("base64url"));
+    expectRefused(await verifyItems(ociLayoutItems([urlSafe])), [{ entry: mPath(urlSafe), message: `${mPath(urlSafe)} config: data is not standard base64` }]);
+
+    const badEntry = descriptorOf(gzImage.manifest, { data: Buffer.from("not the manifest").toString("base64") });
+    expectRefused(await verifyItems(ociLayoutItems([gzImage], { indexEntries: [badEntry] })), [
+      { entry: "index.json", message: `index.json manifests[0]: data decodes to 16 bytes but size is ${gzImage.manifest.size}` },
+    ]);
+  });
+
   it("accepts an uncompressed layer labelled +gzip (podman does this): compression from the bytes", async () => {
     const labelled = makeImage({ editManifest: (m) => ({ ...m, layers: (m.layers as Record<string, unknown>[]).map((l) => ({ ...l, mediaType: OCI_LAYER_GZIP })) }) });
     const report = await verifyItems(ociLayoutItems([labelled]));

@@ -229,6 +229,8 @@ function jsonCases(): HostileCase[] {
   const wrongTypes = makeImage({ gzip: true, seed: "types", editConfig: (c) => ({ ...c, architecture: 64 }) });
   const hugeConfig = makeImage({ seed: "huge", editConfig: (c) => ({ ...c, config: { Env: [`PAD=${"p".repeat(9 * 1024 * 1024)}`] } }) });
   const fakeConfigName = `${"a".repeat(64)}.json`;
+  const otherConfig = Buffer.from(gzImage.config.bytes.toString().replace("amd64", "arm64"));
+  const dataMismatch = makeImage({ gzip: true, seed: "gz", editManifest: (m) => ({ ...m, config: { ...(m.config as object), data: otherConfig.toString("base64") } }) });
   const nested = [blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(gzImage.manifest)] }), OCI_INDEX)];
   for (let i = 1; i < 9; i++) nested.push(blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(nested[i - 1]!)] }), OCI_INDEX));
 
@@ -292,6 +294,11 @@ function jsonCases(): HostileCase[] {
       "<hex>.json config whose content is not its name",
       tar(withFile(withFile(withoutFile(dockerItems(), configName), fakeConfigName, image.config.bytes), "manifest.json", manifestJson([{ Config: fakeConfigName, RepoTags: null, Layers: [layerName] }]))),
       `manifest.json[0].Config: ${fakeConfigName} is named for ${"a".repeat(64)} but its content is ${image.config.digest}`,
+    ],
+    [
+      "descriptor data that is not the content its digest names",
+      oci(dataMismatch),
+      `${mPath(dataMismatch)} config: data does not match digest ${gzImage.config.digest} (it decodes to content with digest ${sha256(otherConfig)})`,
     ],
     ["oci-layout version 2.0.0", tar(ociLayoutItems([gzImage], { layoutVersion: "2.0.0" })), 'oci-layout: unsupported imageLayoutVersion "2.0.0" (want "1.0.0")'],
     ["indexes nested deeper than 8 levels", withIndexEntry(descriptorOf(nested[8]!), nested.map((blob) => blob.bytes)), `${blobPath(nested[1]!.digest)} manifests[0]: indexes nested deeper than 8 levels`],
