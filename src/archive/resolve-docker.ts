@@ -30,16 +30,17 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
   checkConfigName(item.Config, configFile.digest, `${field}.Config`);
   const configBytes = jsonBytes(configFile, `${field}.Config`, ctx.maxJsonBytes);
   const config = parseImageConfig(configBytes, item.Config);
-  const layers = checkLayers(
-    config,
-    item.Layers.map((path, index) => {
-      const layerField = `${field}.Layers[${index}]`;
-      const file = lookupFile(ctx.archive, path, layerField);
-      // A layer under blobs/sha512/ (a combined archive whose index addresses it so) keeps that name.
-      return { file, ...(file.sha512 !== undefined ? { digest: file.sha512 } : {}), mediaType: "", field: layerField };
-    }),
-    item.Config,
-  );
+  const layerFiles = item.Layers.map((path, index) => {
+    const layerField = `${field}.Layers[${index}]`;
+    const file = lookupFile(ctx.archive, path, layerField);
+    // A layer under blobs/sha512/ (a combined archive whose index addresses it so) keeps that name.
+    return { path, file, ...(file.sha512 !== undefined ? { digest: file.sha512 } : {}), mediaType: "", field: layerField };
+  });
+  const layers = checkLayers(config, layerFiles, item.Config);
+  // After the diff IDs: when both fail (an uncompressed layer named for its diff ID), that is the clearer message.
+  for (const { path, file, field: layerField } of layerFiles) {
+    for (const name of new Set([path.replace(/^(?:\.\/)+/, ""), file.name])) checkLayerName(name, file.digest, layerField);
+  }
   const names = (item.RepoTags ?? []).map((tag, index) => normalizeImageName(tag, `${field}.RepoTags[${index}]`));
   for (const layer of layers) layer.mediaType = dockerLayerTypeFor(layer.compression);
   const manifestBytes = synthesizeDockerManifest({ digest: configFile.digest, size: configFile.size }, layers);
@@ -72,5 +73,18 @@ function checkConfigName(path: string, digest: string, field: string): void {
   const match = /^(?:sha256:)?([0-9a-f]{64})(?:\.json)?$/.exec(base);
   if (match && `sha256:${match[1]}` !== digest) {
     throw invalid(`${field}: ${path} is named for ${match[1]} but its content is ${digest}`, path);
+  }
+}
+
+/**
+ * crane and skopeo name a top-level layer for the sha256 of its bytes (`<hex>.tar.gz`,
+ * `<hex>.tar`): such a name is a claim to check. Not `<v1id>/layer.tar`, whose ID is no digest.
+ */
+const DIGEST_NAMED_LAYER = /^(?:sha256:)?([0-9a-f]{64})\.tar(?:\.gz)?$/;
+
+function checkLayerName(name: string, digest: string, field: string): void {
+  const match = DIGEST_NAMED_LAYER.exec(name);
+  if (match && `sha256:${match[1]}` !== digest) {
+    throw invalid(`${field}: ${name} is named for ${match[1]} but its content is ${digest}`, name);
   }
 }

@@ -502,6 +502,33 @@ describe("configs and layers", () => {
     ]);
   });
 
+  it("refuses a <hex>.tar.gz or <hex>.tar layer (crane, skopeo) whose content is not its name; a legacy <v1id>/layer.tar is no claim", async () => {
+    const layer = gzImage.layers[0]!;
+    const craneItems = (layerName: string, layerBytes: Buffer): TarItem[] => [
+      { type: "file", name: `sha256:${hexOf(gzImage.config.digest)}`, content: gzImage.config.bytes },
+      { type: "file", name: layerName, content: layerBytes },
+      { type: "file", name: "manifest.json", content: manifestJson([{ Config: `sha256:${hexOf(gzImage.config.digest)}`, RepoTags: ["example/crane:1"], Layers: [layerName] }]) },
+    ];
+    const craneName = `${hexOf(layer.digest)}.tar.gz`;
+    expectValid(await verifyItems(craneItems(craneName, layer.bytes)));
+
+    // Another gzip header mtime: the same diff ID, another blob than the one the name promises.
+    const otherMtime = Buffer.from(layer.bytes);
+    otherMtime[4] = otherMtime[4]! ^ 1;
+    const refused = (name: string): Problem[] => [
+      { entry: name, message: `manifest.json[0].Layers[0]: ${name} is named for ${hexOf(layer.digest)} but its content is ${sha256(otherMtime)}` },
+    ];
+    expectRefused(await verifyItems(craneItems(craneName, otherMtime)), refused(craneName));
+    expectRefused(await verifyItems(craneItems(`./sha256:${craneName}`, otherMtime)), refused(`sha256:${craneName}`));
+    expectRefused(await verifyItems(craneItems(`${hexOf(layer.digest)}.tar`, otherMtime)), refused(`${hexOf(layer.digest)}.tar`));
+    // The name a link gives counts as the entry's own.
+    const linked = [...craneItems("layer.bin", otherMtime), { type: "symlink", name: craneName, target: "layer.bin" } as TarItem];
+    expectRefused(await verifyItems(withFile(linked, "manifest.json", manifestJson([{ Config: `sha256:${hexOf(gzImage.config.digest)}`, RepoTags: null, Layers: [craneName] }]))), refused(craneName));
+
+    const legacyName = `${"b".repeat(64)}/layer.tar`;
+    expectValid(await verifyItems(craneItems(legacyName, otherMtime)));
+  });
+
   it("refuses a layer whose inner tar has ../evil, a hard link out, a PAX name out, or is no tar", async () => {
     const cases: [string, Buffer, string][] = [
       ["../evil", buildTar([{ type: "raw", bytes: tarEntry({ name: "../evil" }, Buffer.from("x")) }]), 'layer tar entry "../evil" escapes the root'],

@@ -229,6 +229,14 @@ function jsonCases(): HostileCase[] {
   const wrongTypes = makeImage({ gzip: true, seed: "types", editConfig: (c) => ({ ...c, architecture: 64 }) });
   const hugeConfig = makeImage({ seed: "huge", editConfig: (c) => ({ ...c, config: { Env: [`PAD=${"p".repeat(9 * 1024 * 1024)}`] } }) });
   const fakeConfigName = `${"a".repeat(64)}.json`;
+  const craneLayerName = `${hexOf(gzImage.layers[0]!.digest)}.tar.gz`;
+  const otherMtimeLayer = Buffer.from(gzImage.layers[0]!.bytes);
+  otherMtimeLayer[4] = otherMtimeLayer[4]! ^ 1; // the gzip header's mtime: same diff ID, other blob
+  const craneItems: TarItem[] = [
+    { type: "file", name: `${hexOf(gzImage.config.digest)}.json`, content: gzImage.config.bytes },
+    { type: "file", name: craneLayerName, content: otherMtimeLayer },
+    { type: "file", name: "manifest.json", content: manifestJson([{ Config: `${hexOf(gzImage.config.digest)}.json`, RepoTags: null, Layers: [craneLayerName] }]) },
+  ];
   const otherConfig = Buffer.from(gzImage.config.bytes.toString().replace("amd64", "arm64"));
   const dataMismatch = makeImage({ gzip: true, seed: "gz", editManifest: (m) => ({ ...m, config: { ...(m.config as object), data: otherConfig.toString("base64") } }) });
   const nested = [blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(gzImage.manifest)] }), OCI_INDEX)];
@@ -299,6 +307,11 @@ function jsonCases(): HostileCase[] {
       "descriptor data that is not the content its digest names",
       oci(dataMismatch),
       `${mPath(dataMismatch)} config: data does not match digest ${gzImage.config.digest} (it decodes to content with digest ${sha256(otherConfig)})`,
+    ],
+    [
+      "<hex>.tar.gz layer whose content is not its name",
+      tar(craneItems),
+      `manifest.json[0].Layers[0]: ${craneLayerName} is named for ${hexOf(gzImage.layers[0]!.digest)} but its content is ${sha256(otherMtimeLayer)}`,
     ],
     ["oci-layout version 2.0.0", tar(ociLayoutItems([gzImage], { layoutVersion: "2.0.0" })), 'oci-layout: unsupported imageLayoutVersion "2.0.0" (want "1.0.0")'],
     ["indexes nested deeper than 8 levels", withIndexEntry(descriptorOf(nested[8]!), nested.map((blob) => blob.bytes)), `${blobPath(nested[1]!.digest)} manifests[0]: indexes nested deeper than 8 levels`],
