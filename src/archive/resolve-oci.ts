@@ -12,6 +12,7 @@ import { lookupFile } from "./scan.js";
 
 const MAX_INDEX_DEPTH = 8;
 const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([MediaType.ociConfig, MediaType.dockerConfig]);
+const DOCKER_SCHEMA2_TYPES: ReadonlySet<string> = new Set([MediaType.dockerManifest, MediaType.dockerManifestList]);
 
 export interface OciContext {
   archive: ScannedArchive;
@@ -155,6 +156,11 @@ function parseChecked(bytes: Buffer, expected: "index" | "manifest", what: strin
   if (expected === "index" && ("config" in fields || "layers" in fields)) throw invalid(`${what}: described as an index but its body is a manifest`, what);
   if (bodyMediaType !== undefined && descriptorMediaType !== undefined && bodyMediaType !== descriptorMediaType) {
     throw invalid(`${what}: media type ${descriptorMediaType} in its descriptor but ${bodyMediaType} in its body`, what);
+  }
+  // The OCI types may leave it out; a Docker schema 2 body always names it, and a registry
+  // refuses one that does not (MANIFEST_INVALID).
+  if (bodyMediaType === undefined && DOCKER_SCHEMA2_TYPES.has(descriptorMediaType ?? "")) {
+    throw invalid(`${what}: media type ${descriptorMediaType} in its descriptor but none in its body`, what);
   }
   if (expected === "index") {
     const index = indexSchema.safeParse(body);

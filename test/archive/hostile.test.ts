@@ -372,6 +372,22 @@ describe("OCI layout documents", () => {
     ]);
   });
 
+  it("refuses a Docker manifest or list descriptor over a body that names no media type; an OCI body may omit it", async () => {
+    const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
+    const DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
+    const untyped = makeImage({ gzip: true, seed: "gz", editManifest: ({ mediaType: _m, ...rest }) => rest });
+    expectValid(await verifyItems(ociLayoutItems([untyped])));
+    expectRefused(await verifyItems(ociLayoutItems([untyped], { indexEntries: [{ ...descriptorOf(untyped.manifest), mediaType: DOCKER_MANIFEST }] })), [
+      { entry: mPath(untyped), message: `${mPath(untyped)}: media type ${DOCKER_MANIFEST} in its descriptor but none in its body` },
+    ]);
+    const list = blobOf(JSON.stringify({ schemaVersion: 2, manifests: [descriptorOf(gzImage.manifest)] }), DOCKER_LIST);
+    expectRefused(await verifyItems(ociLayoutItems([gzImage], { indexEntries: [descriptorOf(list)], extraBlobs: [list] })), [
+      { entry: blobPath(list.digest), message: `${blobPath(list.digest)}: media type ${DOCKER_LIST} in its descriptor but none in its body` },
+    ]);
+    const ociList = { ...descriptorOf(list), mediaType: OCI_INDEX };
+    expectValid(await verifyItems(ociLayoutItems([gzImage], { indexEntries: [ociList], extraBlobs: [list] })));
+  });
+
   it("refuses schema 1 manifests with a clear message", async () => {
     const schema1 = blobOf(JSON.stringify({ schemaVersion: 1, name: "x/y", tag: "1", fsLayers: [], history: [] }), "application/vnd.docker.distribution.manifest.v1+prettyjws");
     expectRefused(await verifyItems(ociLayoutItems([], { indexEntries: [descriptorOf(schema1)], extraBlobs: [schema1] })), [

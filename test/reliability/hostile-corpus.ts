@@ -229,6 +229,7 @@ function jsonCases(): HostileCase[] {
   const wrongTypes = makeImage({ gzip: true, seed: "types", editConfig: (c) => ({ ...c, architecture: 64 }) });
   const hugeConfig = makeImage({ seed: "huge", editConfig: (c) => ({ ...c, config: { Env: [`PAD=${"p".repeat(9 * 1024 * 1024)}`] } }) });
   const fakeConfigName = `${"a".repeat(64)}.json`;
+  const untypedBody = makeImage({ gzip: true, seed: "untyped", editManifest: ({ mediaType: _mediaType, ...rest }) => rest });
   const craneLayerName = `${hexOf(gzImage.layers[0]!.digest)}.tar.gz`;
   const otherMtimeLayer = Buffer.from(gzImage.layers[0]!.bytes);
   otherMtimeLayer[4] = otherMtimeLayer[4]! ^ 1; // the gzip header's mtime: same diff ID, other blob
@@ -276,6 +277,11 @@ function jsonCases(): HostileCase[] {
       "descriptor media type disagreeing with the body",
       withIndexEntry({ ...descriptorOf(gzImage.manifest), mediaType: "application/vnd.docker.distribution.manifest.v2+json" }),
       `${mPath(gzImage)}: media type application/vnd.docker.distribution.manifest.v2+json in its descriptor but ${OCI_MANIFEST} in its body`,
+    ],
+    [
+      "Docker manifest descriptor over a body naming no media type",
+      tar(ociLayoutItems([untypedBody], { indexEntries: [{ ...descriptorOf(untypedBody.manifest), mediaType: "application/vnd.docker.distribution.manifest.v2+json" }] })),
+      `${mPath(untypedBody)}: media type application/vnd.docker.distribution.manifest.v2+json in its descriptor but none in its body`,
     ],
     ["schema 1 manifest", tar(ociLayoutItems([], { indexEntries: [descriptorOf(schema1)], extraBlobs: [schema1] })), "index.json manifests[0]: Docker schema 1 manifests are obsolete and not supported"],
     ["schema 1 manifest disguised as OCI", tar(ociLayoutItems([], { indexEntries: [{ ...descriptorOf(schema1), mediaType: OCI_MANIFEST }], extraBlobs: [schema1] })), `${blobPath(schema1.digest)}: Docker schema 1 manifests are obsolete and not supported`],
