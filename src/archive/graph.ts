@@ -81,6 +81,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
   for (const root of graph.roots) {
     if (root.kind === "unknown") graph.warnings.push(`index.json: entry ${root.descriptor.digest} has unknown media type ${root.descriptor.mediaType}; ignored`);
     if (root.bareTag !== undefined) graph.warnings.push(`index.json: ref.name ${JSON.stringify(root.bareTag)} is a bare tag without a repository; the image is untagged`);
+    graph.warnings.push(...root.warnings);
   }
   collectBlobs(graph, archive);
   return graph;

@@ -1,6 +1,6 @@
 import { invalid } from "../core/errors.js";
 import { layerTypeCompression } from "../core/media-types.js";
-import { normalizePlatform, type Platform } from "../core/platform.js";
+import { formatPlatform, normalizePlatform, type Platform } from "../core/platform.js";
 import { imageConfigSchema, parseDocument, type ImageConfig } from "../core/schemas.js";
 import type { ResolvedLayer, ScannedFile } from "./model.js";
 
@@ -10,6 +10,18 @@ export function parseImageConfig(bytes: Buffer, what: string): ImageConfig {
 
 export function platformOfConfig(config: ImageConfig): Platform {
   return normalizePlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) });
+}
+
+/**
+ * How the platform an index gives a manifest contradicts the image's config, if it does: os or
+ * architecture (as normalised: aarch64 is arm64), or the variant when both name one.
+ */
+export function platformDisagreement(claimed: Platform, config: ImageConfig, configName: string): string | undefined {
+  const configured: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+  const [a, b] = [normalizePlatform(claimed), normalizePlatform(configured)];
+  const variantsDiffer = claimed.variant !== undefined && configured.variant !== undefined && a.variant !== b.variant;
+  if (a.os === b.os && a.architecture === b.architecture && !variantsDiffer) return undefined;
+  return `the index gives platform ${formatPlatform(claimed)} but ${configName} is ${formatPlatform(configured)}`;
 }
 
 /**

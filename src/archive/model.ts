@@ -89,6 +89,8 @@ export interface ResolvedRoot {
   /** Exact bytes of every index in the tree, by digest. */
   indexes: Map<string, Buffer>;
   source: "index.json" | "manifest.json";
+  /** What reading it found worth saying but not worth refusing. */
+  warnings: string[];
 }
 
 export type ArchiveFormat = "oci-layout" | "docker-archive" | "docker-archive+oci-layout";

@@ -64,6 +64,7 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
     artifacts: [],
     indexes: new Map(),
     source: "manifest.json",
+    warnings: [],
   };
 }
 

@@ -5,7 +5,7 @@ import { normalizePlatform } from "../core/platform.js";
 import { describeZodError, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type Index, type Manifest } from "../core/schemas.js";
 import { blobForDescriptor, hasBlob, jsonBytes } from "./blob-lookup.js";
 import { checkIndexData, checkManifestData } from "./embedded-data.js";
-import { checkLayers, parseImageConfig, platformOfConfig } from "./image-check.js";
+import { checkLayers, parseImageConfig, platformDisagreement, platformOfConfig } from "./image-check.js";
 import type { ResolvedImage, ResolvedRoot, ScannedArchive } from "./model.js";
 import { ANNOTATION_SYNTHESIZED, namesFromAnnotations } from "./names.js";
 import { lookupFile } from "./scan.js";
@@ -47,10 +47,11 @@ export function resolveOciRoot(ctx: OciContext, descriptor: Descriptor, field: s
     artifacts: [],
     indexes: new Map(),
     source: "index.json",
+    warnings: [],
   };
   if (isSchema1Type(descriptor.mediaType)) throw unsupported(`${field}: Docker schema 1 manifests are obsolete and not supported`, field);
   if (root.kind === "manifest") {
-    const image = resolveManifest(ctx, descriptor, field, [], root.artifacts);
+    const image = resolveManifest(ctx, root, descriptor, field, []);
     if (image) root.images.push({ ...image, manifest: { ...image.manifest, origin } });
   } else if (root.kind === "index") {
     walkIndex(ctx, root, descriptor, field, [], 0);
@@ -83,7 +84,7 @@ function walkIndex(ctx: OciContext, root: ResolvedRoot, descriptor: Descriptor, 
     }
     if (isIndexType(child.mediaType)) walkIndex(ctx, root, child, childField, innerChain, depth + 1);
     else if (isManifestType(child.mediaType)) {
-      const image = resolveManifest(ctx, child, childField, innerChain, root.artifacts);
+      const image = resolveManifest(ctx, root, child, childField, innerChain);
       if (image) root.images.push(image);
     } else {
       blobForDescriptor(ctx.archive, child, childField);
@@ -96,7 +97,7 @@ function walkIndex(ctx: OciContext, root: ResolvedRoot, descriptor: Descriptor, 
  * Resolves an image manifest with its config and layers. Returns undefined for a manifest that
  * is not a runnable image (an attestation or another artifact): its blobs are checked and carried.
  */
-function resolveManifest(ctx: OciContext, descriptor: Descriptor, field: string, chain: string[], artifacts: string[]): ResolvedImage | undefined {
+function resolveManifest(ctx: OciContext, root: ResolvedRoot, descriptor: Descriptor, field: string, chain: string[]): ResolvedImage | undefined {
   const file = blobForDescriptor(ctx.archive, descriptor, field);
   const bytes = jsonBytes(file, field, ctx.maxJsonBytes);
   const manifest = parseChecked(bytes, "manifest", file.name, descriptor.mediaType);
@@ -104,15 +105,18 @@ function resolveManifest(ctx: OciContext, descriptor: Descriptor, field: string,
   const configFile = blobForDescriptor(ctx.archive, manifest.config, `${file.name} config`);
   const isImage = IMAGE_CONFIG_TYPES.has(manifest.config.mediaType) && manifest.layers.every((layer) => isLayerType(layer.mediaType));
   if (!isImage) {
-    artifacts.push(descriptor.digest, manifest.config.digest);
+    root.artifacts.push(descriptor.digest, manifest.config.digest);
     manifest.layers.forEach((layer, position) => {
       blobForDescriptor(ctx.archive, layer, `${file.name} layers[${position}]`);
-      artifacts.push(layer.digest);
+      root.artifacts.push(layer.digest);
     });
     return undefined;
   }
   const configBytes = jsonBytes(configFile, `${file.name} config`, ctx.maxJsonBytes);
   const config = parseImageConfig(configBytes, configFile.name);
+  // The index's word is what platform selection goes by, so it stands; a contradiction is said.
+  const disagreement = descriptor.platform ? platformDisagreement(descriptor.platform, config, configFile.name) : undefined;
+  if (disagreement) root.warnings.push(`${field}: ${disagreement}`);
   const present = manifest.layers.filter((layer, position) => {
     if (hasBlob(ctx.archive, layer)) return true;
     if (isForeignLayerType(layer.mediaType)) return false;

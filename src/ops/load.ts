@@ -453,6 +453,7 @@ export function loadWarnings(graph: ArchiveGraph, repository: string | undefined
     else if (root.bareTag !== undefined && repository === undefined) {
       warnings.push(`index.json: ref.name ${JSON.stringify(root.bareTag)} is a bare tag without a repository; image ${root.descriptor.digest} is left untagged (--name REPOSITORY tags it)`);
     }
+    warnings.push(...root.warnings);
   }
   return warnings;
 }

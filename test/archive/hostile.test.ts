@@ -425,6 +425,29 @@ describe("OCI layout documents", () => {
     expect(report.absent).toEqual([{ rootDigest: index.digest, digest: arm.manifest.digest, platform: "linux/arm64" }]);
   });
 
+  it("warns when an index entry's platform contradicts the config (os, architecture, or variant when both give one), and reports the index's", async () => {
+    const indexed = (img: TestImage, platform: Record<string, string>): TarItem[] => ociLayoutItems([img], { indexEntries: [descriptorOf(img.manifest, { platform })] });
+    const amd64 = await verifyItems(indexed(gzImage, { os: "linux", architecture: "arm64", variant: "v8" }));
+    expectValid(amd64);
+    expect(amd64.images.map((i) => i.platform)).toEqual(["linux/arm64"]);
+    expect(amd64.warnings).toEqual([`index.json manifests[0]: the index gives platform linux/arm64/v8 but ${cPath(gzImage)} is linux/amd64`]);
+    expect((await verifyItems(indexed(gzImage, { os: "windows", architecture: "amd64" }))).warnings).toEqual([
+      `index.json manifests[0]: the index gives platform windows/amd64 but ${cPath(gzImage)} is linux/amd64`,
+    ]);
+
+    const armV6 = makeImage({ gzip: true, architecture: "arm", seed: "arm", editConfig: (c) => ({ ...c, variant: "v6" }) });
+    const index = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(armV6.manifest, { platform: { os: "linux", architecture: "arm", variant: "v7" } })] }), OCI_INDEX);
+    const nested = await verifyItems(ociLayoutItems([armV6], { indexEntries: [descriptorOf(index)], extraBlobs: [index] }));
+    expectValid(nested);
+    expect(nested.warnings).toEqual([`${blobPath(index.digest)} manifests[0]: the index gives platform linux/arm/v7 but ${cPath(armV6)} is linux/arm/v6`]);
+
+    // The same platform spelt otherwise, or a variant only one side gives: no contradiction.
+    const arm64 = makeImage({ gzip: true, architecture: "arm64", seed: "arm64" });
+    expect((await verifyItems(indexed(arm64, { os: "linux", architecture: "aarch64" }))).warnings).toEqual([]);
+    expect((await verifyItems(indexed(arm64, { os: "linux", architecture: "arm64", variant: "v8" }))).warnings).toEqual([]);
+    expect((await verifyItems(indexed(armV6, { os: "linux", architecture: "arm" }))).warnings).toEqual([]);
+  });
+
   it("follows nested indexes", async () => {
     const inner = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(gzImage.manifest)] }), OCI_INDEX);
     const outer = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(inner)] }), OCI_INDEX);

@@ -10,7 +10,7 @@ import { inspectImage, listImages } from "../../src/ops/images.js";
 import { loadArchive, type LoadResult } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
 import { filesUnder, mismatchedBlobs, snapshotTree } from "../support/store-tree.js";
-import { buildTar, dockerArchiveItems, makeImage, ociLayoutItems, sha256, type TarItem } from "../support/archive-builder.js";
+import { blobPath, buildTar, descriptorOf, dockerArchiveItems, makeImage, ociLayoutItems, sha256, type TarItem } from "../support/archive-builder.js";
 import {
   configFacts,
   DERIVED_A_MANIFEST,
@@ -241,6 +241,14 @@ describe.skipIf(!HAVE_FIXTURES)("loading into a shared store", () => {
     expect(docker.images.map((image) => [image.tags, image.configDigest])).toEqual([[["example/empty:1"], plain.config.digest]]);
     expect(await inspectImage(store, "example/empty:1")).toMatchObject({ RootFS: { Type: "layers", Layers: [sha256("")] } });
     expect(await mismatchedBlobs(store.paths.root)).toEqual([]);
+  });
+
+  it("says so, as verify does, when an index entry's platform contradicts the config, and loads the image under the index's platform", async () => {
+    const store = await freshStore();
+    const image = makeImage({ gzip: true, seed: "platform" });
+    const result = await loadItems(store, ociLayoutItems([image], { indexEntries: [descriptorOf(image.manifest, { platform: { os: "linux", architecture: "arm64", variant: "v8" } })] }));
+    expect(result.images.map((loaded) => loaded.platforms)).toEqual([["linux/arm64"]]);
+    expect(result.warnings).toEqual([`index.json manifests[0]: the index gives platform linux/arm64/v8 but ${blobPath(image.config.digest)} is linux/amd64`]);
   });
 
   // Regression: leases/ used to be created by the first load, even a failed one.
