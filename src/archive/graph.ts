@@ -83,6 +83,9 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
     if (root.bareTag !== undefined) graph.warnings.push(`index.json: ref.name ${JSON.stringify(root.bareTag)} is a bare tag without a repository; the image is untagged`);
     graph.warnings.push(...root.warnings);
   }
+  // Only when nothing failed: a document that could not be read lists no image either.
+  const empty = noImageWarning(graph);
+  if (empty !== undefined && problems.length === 0) graph.warnings.push(empty);
   collectBlobs(graph, archive);
   return graph;
 }
@@ -162,9 +165,11 @@ export function firstProblem(graph: ArchiveGraph): LadingError | undefined {
   return problem ? new LadingError("invalid", problem.message, { subject: problem.entry }) : undefined;
 }
 
-/** Refuses an archive with no image to load, naming the document that lists none. */
-export function requireImages(graph: ArchiveGraph): void {
-  if (graph.roots.length > 0) return;
-  const document = graph.format === "oci-layout" ? "index.json" : "manifest.json";
-  throw new LadingError("invalid", `the archive holds no image: ${document} lists none`, { subject: document });
+/**
+ * Said of an archive whose documents list no image: valid (formats.md; docker loads a `[]`
+ * manifest.json, loading nothing), but a load of it does nothing, which deserves a word.
+ */
+export function noImageWarning(graph: ArchiveGraph): string | undefined {
+  if (graph.format === null || graph.roots.length > 0) return undefined;
+  return `the archive holds no image: ${graph.format === "oci-layout" ? "index.json" : "manifest.json"} lists none`;
 }

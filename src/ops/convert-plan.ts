@@ -6,7 +6,7 @@
  * writes is save.ts's imageToWrite itself, asked about the graph's blobs.
  */
 import { blobPathFor } from "../archive/blob-lookup.js";
-import { firstProblem, requireImages } from "../archive/graph.js";
+import { firstProblem } from "../archive/graph.js";
 import type { ArchiveGraph, ResolvedRoot } from "../archive/model.js";
 import type { ImageToWrite } from "../archive/write-layout.js";
 import { invalid } from "../core/errors.js";
@@ -32,7 +32,6 @@ export type GraphBlob = ArchiveGraph["blobs"] extends Map<string, infer Blob> ? 
 export async function planConversion(graph: ArchiveGraph, name: string | undefined, checkSupplied: (blob: GraphBlob) => void): Promise<ConvertPlan> {
   const failure = firstProblem(graph);
   if (failure) throw failure;
-  requireImages(graph);
   const selected = graph.roots.filter((root) => root.kind !== "unknown");
   const records = selected.map(recordFor);
   const needed = [...new Set(records.flatMap(blobsOfRecord))];

@@ -4,7 +4,7 @@ import type { BlobWriter } from "../archive/probe.js";
 import type { FileLocation, KnownDiffId } from "../archive/scan.js";
 import type { OpenedSource } from "../archive/source.js";
 import { blobPathFor } from "../archive/blob-lookup.js";
-import { firstProblem, requireImages } from "../archive/graph.js";
+import { firstProblem, noImageWarning } from "../archive/graph.js";
 import { invalid, notFound, usage } from "../core/errors.js";
 import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
 import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
@@ -135,7 +135,6 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     const graph = await readArchive(source, { ...options, openWriter, knownDiffId });
     const failure = firstProblem(graph);
     if (failure) throw failure;
-    requireImages(graph);
     const selected = selectPlatforms(graph, options.platforms);
     // Everything is committed under the reference store's lock, which reads (and so validates)
     // repositories.json first: a file that cannot be updated fails the load before anything is
@@ -455,6 +454,8 @@ export function loadWarnings(graph: ArchiveGraph, repository: string | undefined
     }
     warnings.push(...root.warnings);
   }
+  const empty = noImageWarning(graph);
+  if (empty !== undefined) warnings.push(empty);
   return warnings;
 }
 

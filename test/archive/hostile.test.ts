@@ -292,7 +292,7 @@ describe("JSON documents", () => {
     ]);
   });
 
-  it("refuses manifest.json that is null or an object, accepts []", async () => {
+  it("refuses manifest.json that is null or an object, accepts [] (docker loads it) with a warning", async () => {
     expectRefused(await verifyItems(withFile(dockerItems(), "manifest.json", "null")), [
       { entry: "manifest.json", message: "manifest.json: manifest.json is not a JSON object or array" },
     ]);
@@ -302,6 +302,12 @@ describe("JSON documents", () => {
     const empty = await verifyItems(withFile(dockerItems(), "manifest.json", "[]"));
     expectValid(empty);
     expect(empty.images).toEqual([]);
+    expect(empty.warnings).toEqual(["the archive holds no image: manifest.json lists none"]);
+    const emptyIndex = await verifyItems(ociLayoutItems([], { indexEntries: [] }));
+    expectValid(emptyIndex);
+    expect(emptyIndex.warnings).toEqual(["the archive holds no image: index.json lists none"]);
+    // An unreadable document lists no image either: that is its problem, not a warning.
+    expect((await verifyItems(withFile(dockerItems(), "manifest.json", "{}"))).warnings).toEqual([]);
   });
 });
 

@@ -209,10 +209,22 @@ describe("hostile archives built here: refused, store unchanged", () => {
     await expectRefusedUnchanged(buildTar(twice), 'duplicate entry "manifest.json" with different content');
   });
 
-  it("a manifest.json that lists no image, and an index.json that lists none", async () => {
-    await expectRefusedUnchanged(buildTar([{ type: "file", name: "manifest.json", content: "[]" }]), "the archive holds no image: manifest.json lists none");
+  // Not hostile: valid (formats.md, and docker loads a [] manifest.json), so loaded, as verify says, with a note.
+  it("a manifest.json that lists no image, and an index.json that lists none: nothing loaded, exit 0, a note, store unchanged", async () => {
+    const root = await seededRoot();
+    const before = await snapshotTree(root);
     const emptyIndex = withFile(ociLayoutItems([good]), "index.json", JSON.stringify({ schemaVersion: 2, manifests: [] }));
-    await expectRefusedUnchanged(buildTar(emptyIndex), "the archive holds no image: index.json lists none");
+    const cases: [TarItem[], string][] = [
+      [[{ type: "file", name: "manifest.json", content: "[]" }], "manifest.json"],
+      [emptyIndex, "index.json"],
+    ];
+    for (const [items, document] of cases) {
+      const file = join(scratch, `empty-${counter++}.tar`);
+      await writeFile(file, buildTar(items));
+      expect(await lading(root, "load", "-i", file)).toEqual({ code: 0, stdout: "", stderr: `note: the archive holds no image: ${document} lists none\n` });
+      expect(await snapshotTree(root)).toEqual(before);
+      expect(await filesUnder(join(root, "ingest"))).toEqual([]);
+    }
   });
 
   it("an entry named ../escape", async () => {

@@ -9,7 +9,7 @@ import { createReadStream, existsSync, type WriteStream, mkdtempSync, readdirSyn
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { indexTarFile } from "../../src/archive/tar-offsets.js";
 import { main } from "../../src/cli/main.js";
@@ -18,7 +18,7 @@ import { convertArchive, convertViaStore, type ConvertOptions } from "../../src/
 import { saveToFile } from "../../src/ops/save.js";
 import type { LayoutFormat } from "../../src/archive/write-layout.js";
 import { readTar } from "../../src/tar/reader.js";
-import { buildTar, gnuLongRecord, layerTar, makeImage, ociLayoutItems, sha256, tarEntry } from "../support/archive-builder.js";
+import { buildTar, gnuLongRecord, layerTar, makeImage, ociLayoutItems, sha256, tarEntry, verifyBytes } from "../support/archive-builder.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const FIXTURES = join(ROOT, "..", "shared", "fixtures");
@@ -360,4 +360,26 @@ describe.skipIf(!haveFixtures)("lading convert", () => {
       expect([input, createHash("sha256").update(readFileSync(target)).digest("hex")]).toEqual([input, reference]);
     }
   });
+});
+
+// A manifest.json of [] is valid and loads nothing (formats.md; docker loads it): convert, which
+// refuses what load refuses, writes an archive of nothing, with load's note.
+it("converts an archive that lists no image into an archive of no image, with load's note", async () => {
+  for (const [items, document] of [
+    [[{ type: "file", name: "manifest.json", content: "[]" }], "manifest.json"],
+    [[...ociLayoutItems([])], "index.json"],
+  ] as const) {
+    const input = buildTar(items);
+    const out: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        out.push(Buffer.from(chunk));
+        callback();
+      },
+    });
+    const result = await convertArchive(await openTarStream(Readable.from([input]), input.length), sink);
+    expect(result.warnings).toEqual([`the archive holds no image: ${document} lists none`]);
+    const report = await verifyBytes(Buffer.concat(out));
+    expect([report.valid, report.images, report.problems]).toEqual([true, [], []]);
+  }
 });

@@ -251,6 +251,17 @@ describe.skipIf(!HAVE_FIXTURES)("loading into a shared store", () => {
     expect(result.warnings).toEqual([`index.json manifests[0]: the index gives platform linux/arm64/v8 but ${blobPath(image.config.digest)} is linux/amd64`]);
   });
 
+  it("an archive listing no image (valid, as verify says) loads nothing, with a warning, and leaves the store as it was", async () => {
+    const store = await freshStore();
+    await load(store, "testdata/oci-archive.tar");
+    const before = await snapshotTree(store.paths.root);
+    const fromManifestJson = await loadItems(store, [{ type: "file", name: "manifest.json", content: "[]" }]);
+    expect(fromManifestJson).toEqual({ images: [], moved: [], format: "docker-archive", warnings: ["the archive holds no image: manifest.json lists none"] });
+    const fromIndex = await loadItems(store, ociLayoutItems([], { indexEntries: [] }));
+    expect(fromIndex).toEqual({ images: [], moved: [], format: "oci-layout", warnings: ["the archive holds no image: index.json lists none"] });
+    expect(await snapshotTree(store.paths.root)).toEqual(before);
+  });
+
   // Regression: leases/ used to be created by the first load, even a failed one.
   it("a failed first load into a brand-new store adds nothing to it (not even leases/)", async () => {
     const store = await freshStore();
