@@ -82,6 +82,11 @@ export interface ResolvedRoot {
   names: string[];
   /** A bare tag from org.opencontainers.image.ref.name that cannot name an image by itself. */
   bareTag: string | undefined;
+  /**
+   * Full `repo@digest` names whose digest is the entry's own: an image saved (or exported by
+   * containerd) by digest. manifest.json cannot carry them; docker's loader leaves it untagged.
+   */
+  digestNames: string[];
   images: ResolvedImage[];
   absent: AbsentManifest[];
   /** Other (non-image) manifests in the tree: attestations, artifacts. Kept and carried, not unpacked. */

@@ -1,5 +1,5 @@
 import { invalid } from "../core/errors.js";
-import { familiarName, formatReference, parseReference, withDefaultTag } from "../core/reference.js";
+import { familiarName, formatReference, parseReference, withDefaultTag, type ImageReference } from "../core/reference.js";
 
 export const ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name";
 export const ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name";
@@ -12,38 +12,59 @@ export const ANNOTATION_SYNTHESIZED = "dev.lading.manifest.synthesized";
 
 /** Docker's normalisation of a name found in an archive: full form, `:latest` when bare. */
 export function normalizeImageName(value: string, field: string): string {
-  let ref;
-  try {
-    ref = withDefaultTag(parseReference(value));
-  } catch (error) {
-    throw invalid(`${field}: ${(error as Error).message}`, field);
-  }
-  // Docker refuses "sha256:<tag>": read back, it would be ambiguous with an image ID.
-  if (familiarName(ref) === "sha256") throw invalid(`${field}: ${JSON.stringify(value)} uses the digest algorithm "sha256" as a repository name`, field);
+  const ref = withDefaultTag(parseName(value, field));
+  refuseDigestRepository(ref, value, field);
   // Docker's load refuses it too, but only once the layers are in: a name here must be a tag.
   if (ref.digest !== undefined) throw invalid(`${field}: ${JSON.stringify(value)} carries a digest; an image's name in an archive must be a tag`, field);
   return formatReference(ref, "full");
 }
 
+/** Docker refuses "sha256:<tag>": read back, it would be ambiguous with an image ID. */
+function refuseDigestRepository(ref: ImageReference, value: string, field: string): void {
+  if (familiarName(ref) === "sha256") throw invalid(`${field}: ${JSON.stringify(value)} uses the digest algorithm "sha256" as a repository name`, field);
+}
+
+function parseName(value: string, field: string): ImageReference {
+  try {
+    return parseReference(value);
+  } catch (error) {
+    throw invalid(`${field}: ${(error as Error).message}`, field);
+  }
+}
+
+export interface AnnotatedNames {
+  /** Full tag references. */
+  names: string[];
+  bareTag: string | undefined;
+  /** Full `repo@digest` references naming the entry by its own digest. */
+  digestNames: string[];
+}
+
 /**
- * Names an index.json entry: the containerd name when present, else a ref.name that is a full
- * reference. A bare tag (`1.0`, as skopeo and ctr write) cannot name an image alone.
+ * Names an index.json entry (whose digest is `digest`): the containerd name when present, else a
+ * ref.name that is a full reference. A bare tag (`1.0`, as skopeo and ctr write) cannot name an
+ * image alone. A containerd name may be `repo@digest` (an image saved or exported by digest),
+ * but only with the entry's own digest: any other would name one image by another's digest.
  */
-export function namesFromAnnotations(
-  annotations: Record<string, string> | null | undefined,
-  field: string,
-): { names: string[]; bareTag: string | undefined } {
+export function namesFromAnnotations(annotations: Record<string, string> | null | undefined, field: string, digest: string): AnnotatedNames {
   const containerdName = annotations?.[ANNOTATION_CONTAINERD_NAME];
   const refName = annotations?.[ANNOTATION_REF_NAME];
   if (containerdName !== undefined) {
-    const names = [normalizeImageName(containerdName, `${field}.annotations["${ANNOTATION_CONTAINERD_NAME}"]`)];
+    const containerdField = `${field}.annotations["${ANNOTATION_CONTAINERD_NAME}"]`;
+    const ref = parseName(containerdName, containerdField);
+    if (ref.digest !== undefined && ref.tag === undefined) {
+      if (ref.digest !== digest) throw invalid(`${containerdField}: ${JSON.stringify(containerdName)} names the digest ${ref.digest}, not the entry's own ${digest}`, containerdField);
+      refuseDigestRepository(ref, containerdName, containerdField);
+      return { names: [], bareTag: undefined, digestNames: [formatReference(ref, "full")] };
+    }
+    const names = [normalizeImageName(containerdName, containerdField)];
     if (refName !== undefined) checkRefName(refName, `${field}.annotations["${ANNOTATION_REF_NAME}"]`);
-    return { names, bareTag: undefined };
+    return { names, bareTag: undefined, digestNames: [] };
   }
-  if (refName === undefined) return { names: [], bareTag: undefined };
+  if (refName === undefined) return { names: [], bareTag: undefined, digestNames: [] };
   const refField = `${field}.annotations["${ANNOTATION_REF_NAME}"]`;
-  if (isBareTag(refName)) return { names: [], bareTag: refName };
-  return { names: [normalizeImageName(refName, refField)], bareTag: undefined };
+  if (isBareTag(refName)) return { names: [], bareTag: refName, digestNames: [] };
+  return { names: [normalizeImageName(refName, refField)], bareTag: undefined, digestNames: [] };
 }
 
 const TAG = /^[\w][\w.-]{0,127}$/;

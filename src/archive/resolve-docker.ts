@@ -51,6 +51,7 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
     origin: "synthesized",
     names: [...new Set(names)],
     bareTag: undefined,
+    digestNames: [],
     images: [
       {
         manifest: { digest: manifestDigest, mediaType: MediaType.dockerManifest, size: manifestBytes.length, origin: "synthesized", bytes: manifestBytes },

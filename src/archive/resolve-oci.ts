@@ -34,7 +34,7 @@ export function readOciLayout(ctx: OciContext): Index {
 
 /** Resolves one entry of index.json into a root with its images, following nested indexes. */
 export function resolveOciRoot(ctx: OciContext, descriptor: Descriptor, field: string): ResolvedRoot {
-  const { names, bareTag } = namesFromAnnotations(descriptor.annotations, field);
+  const { names, bareTag, digestNames } = namesFromAnnotations(descriptor.annotations, field, descriptor.digest);
   const origin = descriptor.annotations?.[ANNOTATION_SYNTHESIZED] === "true" ? "synthesized" : "archive";
   const root: ResolvedRoot = {
     descriptor,
@@ -42,6 +42,7 @@ export function resolveOciRoot(ctx: OciContext, descriptor: Descriptor, field: s
     origin,
     names,
     bareTag,
+    digestNames,
     images: [],
     absent: [],
     artifacts: [],

@@ -31,6 +31,8 @@ export interface ImageToWrite {
   root: { mediaType: string; digest: string; size: number };
   /** Full references with a tag (`docker.io/library/busybox:latest`); empty for an untagged image. */
   names: string[];
+  /** Full references by the root's own digest (`docker.io/library/busybox@sha256:…`): index.json only. */
+  digestNames?: string[];
   /** The platform image `manifest.json` lists (config and layers in order); none for an image with no runnable platform. */
   dockerImage: { config: string; layers: string[] } | undefined;
   /** Every blob to carry, the root included. */
@@ -60,11 +62,16 @@ export function orderImages(images: readonly ImageToWrite[]): ImageToWrite[] {
   for (const image of images) {
     const known = byRoot.get(image.root.digest);
     if (!known) {
-      byRoot.set(image.root.digest, { ...image, names: [...new Set(image.names)].sort() });
+      byRoot.set(image.root.digest, { ...image, names: [...new Set(image.names)].sort(), digestNames: [...new Set(image.digestNames ?? [])].sort() });
       continue;
     }
     const blobs = new Map([...known.blobs, ...image.blobs].map((blob) => [blob.digest, blob]));
-    byRoot.set(image.root.digest, { ...known, names: [...new Set([...known.names, ...image.names])].sort(), blobs: [...blobs.values()] });
+    byRoot.set(image.root.digest, {
+      ...known,
+      names: [...new Set([...known.names, ...image.names])].sort(),
+      digestNames: [...new Set([...(known.digestNames ?? []), ...(image.digestNames ?? [])])].sort(),
+      blobs: [...blobs.values()],
+    });
   }
   return [...byRoot.values()].sort((a, b) => compare(a.root.digest, b.root.digest));
 }
@@ -101,11 +108,15 @@ export function indexDocument(images: readonly ImageToWrite[]): Buffer {
   const manifests = images.flatMap((image) => {
     const descriptor = { mediaType: image.root.mediaType, digest: image.root.digest, size: image.root.size };
     const marker = image.synthesized ? { [ANNOTATION_SYNTHESIZED]: "true" } : {};
-    if (image.names.length === 0) return [image.synthesized ? { ...descriptor, annotations: marker } : descriptor];
-    return image.names.map((name) => ({
-      ...descriptor,
-      annotations: { [ANNOTATION_CONTAINERD_NAME]: name, [ANNOTATION_REF_NAME]: tagOf(name), ...marker },
-    }));
+    const digestNames = image.digestNames ?? [];
+    if (image.names.length === 0 && digestNames.length === 0) return [image.synthesized ? { ...descriptor, annotations: marker } : descriptor];
+    return [
+      ...image.names.map((name) => ({
+        ...descriptor,
+        annotations: { [ANNOTATION_CONTAINERD_NAME]: name, [ANNOTATION_REF_NAME]: tagOf(name), ...marker },
+      })),
+      ...digestNames.map((name) => ({ ...descriptor, annotations: { [ANNOTATION_CONTAINERD_NAME]: name, ...marker } })),
+    ];
   });
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }), "utf8");
 }

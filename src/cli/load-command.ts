@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
 import { parsePlatform } from "../core/platform.js";
-import { loadArchive } from "../ops/load.js";
+import { loadArchive, loadedNames } from "../ops/load.js";
 import { limitsFromOptions, type LimitOptions } from "./limits.js";
 import { printJson, printLine, type Terminal } from "./output.js";
 import { refuseEmptyInputPath } from "./path-arguments.js";
@@ -60,8 +60,9 @@ export function registerLoad(program: Command, terminal: Terminal): void {
         printLine(terminal.stdout, `The image ${move.reference} already exists, renaming the old one with ID ${move.previousId} to empty string`);
       }
       for (const image of result.images) {
-        if (image.tags.length === 0) printLine(terminal.stdout, `Loaded image ID: ${image.id}`);
-        for (const tag of image.tags) printLine(terminal.stdout, `Loaded image: ${tag}`);
+        const names = loadedNames(image);
+        if (names.length === 0) printLine(terminal.stdout, `Loaded image ID: ${image.id}`);
+        for (const name of names) printLine(terminal.stdout, `Loaded image: ${name}`);
         if (image.origin === "synthesized" && !flags.quiet) {
           printLine(terminal.stderr, `note: ${image.tags[0] ?? image.id} came from a manifest.json-only archive: its manifest ${image.id} was synthesized, not a registry digest`);
         }

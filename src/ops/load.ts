@@ -405,11 +405,12 @@ function nameImages(
   records: ImageRecord[],
   repository: string | undefined,
 ): { result: LoadResult; records: ImageRecord[] } {
-  const byId = new Map<string, { record: ImageRecord; names: Set<string> }>();
+  const byId = new Map<string, { record: ImageRecord; names: Set<string>; digestNames: Set<string> }>();
   selected.forEach(({ root }, position) => {
     const record = records[position] as ImageRecord;
-    const entry = byId.get(record.id) ?? { record, names: new Set<string>() };
+    const entry = byId.get(record.id) ?? { record, names: new Set<string>(), digestNames: new Set<string>() };
     for (const name of root.names) entry.names.add(name);
+    for (const name of root.digestNames) entry.digestNames.add(name);
     if (root.bareTag !== undefined && repository !== undefined) {
       entry.names.add(formatReference({ ...parseRepository(repository), tag: root.bareTag }, "full"));
     }
@@ -417,7 +418,7 @@ function nameImages(
   });
   const moved: LoadResult["moved"] = [];
   const images: LoadedImage[] = [];
-  for (const { record, names } of byId.values()) {
+  for (const { record, names, digestNames } of byId.values()) {
     const loaded: LoadedImage = {
       id: record.id,
       origin: record.origin,
@@ -438,10 +439,23 @@ function nameImages(
         loaded.digests.push(formatReference(digestRef, "familiar"));
       }
     }
+    // A name by digest (an image saved by digest) is recorded as such; a synthesised digest never is.
+    if (record.origin === "archive") {
+      for (const name of digestNames) {
+        const ref = parseReference(name);
+        txn.addDigest(ref, record.id);
+        loaded.digests.push(formatReference(ref, "familiar"));
+      }
+    }
     loaded.digests = [...new Set(loaded.digests)];
     images.push(loaded);
   }
   return { result: { images, moved, format: graph.format, warnings: loadWarnings(graph, repository) }, records: [...byId.values()].map(({ record }) => record) };
+}
+
+/** What "Loaded image:" lines name: the tags, or for an image named only by digest, those names. */
+export function loadedNames(image: LoadedImage): string[] {
+  return image.tags.length > 0 ? image.tags : image.digests;
 }
 
 /** Said on loading as verify says it (docker loads such an image untagged, without a word). */

@@ -56,19 +56,27 @@ export interface SaveResult {
 /** An image chosen for a save: its record and the full tagged names to write. */
 export interface Selection {
   record: ImageRecord;
+  /** Full tag references to write. */
   names: Set<string>;
+  /** Full `repo@digest` references to write (index.json only: manifest.json holds tags). */
+  digestNames?: Set<string>;
 }
 
 /**
  * Resolves IMAGE arguments as `docker save` does: a repository name alone means all its tags;
- * name:tag that tag; an ID, an ID prefix or name@digest the image without any tag.
+ * name:tag that tag; an ID, an ID prefix or name@digest the image without any tag. A name by
+ * the image's own digest (name@digest, or a repository's digest reference) is also written to
+ * index.json, so that a load on the far side keeps the pinned reference.
  */
 export async function selectImages(store: Store, queries: readonly string[]): Promise<Selection[]> {
   if (queries.length === 0) throw usage("save needs at least one image");
   const selected = new Map<string, Selection>();
   const add = (record: ImageRecord, name?: string): void => {
-    const entry = selected.get(record.id) ?? { record, names: new Set<string>() };
-    if (name !== undefined) entry.names.add(name);
+    const entry = selected.get(record.id) ?? { record, names: new Set<string>(), digestNames: new Set<string>() };
+    if (name !== undefined) {
+      if (parseReference(name).digest === undefined) entry.names.add(name);
+      else if (parseReference(name).digest === record.id) entry.digestNames?.add(name);
+    }
     selected.set(record.id, entry);
   };
   for (const query of queries) {
@@ -79,8 +87,7 @@ export async function selectImages(store: Store, queries: readonly string[]): Pr
     }
     const key = await lookupReference(store, query);
     const record = await resolveImage(store, query);
-    const ref = key === undefined ? undefined : withDefaultTag(parseReference(query));
-    add(record, ref?.digest === undefined && ref !== undefined ? formatReference(ref, "full") : undefined);
+    add(record, key === undefined ? undefined : formatReference(withDefaultTag(parseReference(query)), "full"));
   }
   return [...selected.values()];
 }
@@ -102,7 +109,7 @@ export async function selectAll(store: Store): Promise<Selection[]> {
  * The references of a bare repository name (`busybox`, not `busybox:latest`); empty for anything
  * else. As in docker's save, a digest reference selects its image without naming it.
  */
-async function tagsOfRepository(store: Store, query: string): Promise<{ name?: string; id: string }[]> {
+async function tagsOfRepository(store: Store, query: string): Promise<{ name: string; id: string }[]> {
   let ref;
   try {
     ref = parseReference(query);
@@ -110,11 +117,11 @@ async function tagsOfRepository(store: Store, query: string): Promise<{ name?: s
     return [];
   }
   if (ref.tag !== undefined || ref.digest !== undefined) return [];
-  const tags: { name?: string; id: string }[] = [];
+  const tags: { name: string; id: string }[] = [];
   for (const entry of await store.references.references()) {
     const known = parseReference(entry.reference);
     if (known.domain !== ref.domain || known.path !== ref.path) continue;
-    tags.push(known.digest === undefined ? { name: formatReference(known, "full"), id: entry.id } : { id: entry.id });
+    tags.push({ name: formatReference(known, "full"), id: entry.id });
   }
   return tags;
 }
@@ -164,6 +171,7 @@ export async function imageToWrite(
     image: {
       root: { mediaType: record.mediaType, digest: record.id, size: record.size },
       names: [...selection.names],
+      digestNames: [...(selection.digestNames ?? [])],
       dockerImage: dockerImage ? { config: dockerImage.config.digest, layers: dockerImage.layers.filter((layer) => blobs.has(layer.digest)).map((layer) => layer.digest) } : undefined,
       blobs: [...blobs.values()],
       synthesized: record.origin === "synthesized",

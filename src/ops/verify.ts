@@ -54,7 +54,7 @@ export function reportOf(graph: ArchiveGraph): VerifyReport {
   for (const root of graph.roots) {
     for (const image of root.images) {
       images.push({
-        names: root.names,
+        names: [...root.names, ...root.digestNames],
         rootDigest: root.descriptor.digest,
         rootMediaType: root.descriptor.mediaType,
         manifestDigest: image.manifest.digest,

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { invalid, usage } from "../core/errors.js";
-import { loadArchive } from "../ops/load.js";
+import { loadArchive, loadedNames } from "../ops/load.js";
 import { removeImage, tagImage } from "../ops/images.js";
 import { saveSelection, selectImages } from "../ops/save.js";
 import type { Store } from "../store/store.js";
@@ -81,8 +81,9 @@ export async function loadRoute(api: ImageApi, req: IncomingMessage, res: Server
       lines.push(jsonMessage({ stream: `The image ${move.reference} already exists, renaming the old one with ID ${move.previousId} to empty string\n` }));
     }
     for (const image of result.images) {
-      if (image.tags.length === 0) lines.push(jsonMessage({ stream: `Loaded image ID: ${image.id}\n` }));
-      for (const tag of image.tags) lines.push(jsonMessage({ stream: `Loaded image: ${tag}\n` }));
+      const names = loadedNames(image);
+      if (names.length === 0) lines.push(jsonMessage({ stream: `Loaded image ID: ${image.id}\n` }));
+      for (const name of names) lines.push(jsonMessage({ stream: `Loaded image: ${name}\n` }));
     }
   } catch (error) {
     // The archive reader stops at a bad archive; the client still gets its answer, not a reset.

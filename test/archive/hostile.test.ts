@@ -960,7 +960,14 @@ describe("names", () => {
         { "io.containerd.image.name": `docker.io/library/app@sha256:${hex}` },
         {
           entry: 'index.json manifests[0].annotations["io.containerd.image.name"]',
-          message: `index.json manifests[0].annotations["io.containerd.image.name"]: "docker.io/library/app@sha256:${hex}" carries a digest; an image's name in an archive must be a tag`,
+          message: `index.json manifests[0].annotations["io.containerd.image.name"]: "docker.io/library/app@sha256:${hex}" names the digest sha256:${hex}, not the entry's own ${gzImage.manifest.digest}`,
+        },
+      ],
+      [
+        { "io.containerd.image.name": `docker.io/library/app:1@${gzImage.manifest.digest}` },
+        {
+          entry: 'index.json manifests[0].annotations["io.containerd.image.name"]',
+          message: `index.json manifests[0].annotations["io.containerd.image.name"]: "docker.io/library/app:1@${gzImage.manifest.digest}" carries a digest; an image's name in an archive must be a tag`,
         },
       ],
       [
@@ -975,6 +982,16 @@ describe("names", () => {
       const report = await verifyItems(ociLayoutItems([gzImage], { indexEntries: [descriptorOf(gzImage.manifest, { annotations })] }));
       expectRefused(report, [problem]);
     }
+  });
+
+  it("accepts a containerd name by the entry's own digest (an image saved or exported by digest), beside manifest.json's untagged image", async () => {
+    const pinned = `docker.io/example/app@${gzImage.manifest.digest}`;
+    const layout = ociLayoutItems([gzImage], { indexEntries: [descriptorOf(gzImage.manifest, { annotations: { "io.containerd.image.name": pinned } })] });
+    const report = await verifyItems(layout);
+    expectValid(report);
+    expect(report.images.map((entry) => entry.names)).toEqual([[pinned]]);
+    const withManifestJson = [...layout, ...withFile([], "manifest.json", manifestJson([{ Config: cPath(gzImage), RepoTags: null, Layers: [lPath(gzImage)] }]))];
+    expectValid(await verifyItems(withManifestJson));
   });
 });
 

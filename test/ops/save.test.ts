@@ -467,3 +467,33 @@ describe("an OCI artifact (a manifest with no image config)", () => {
     expect(report.problems).toEqual([]);
   });
 });
+
+describe("an image pinned by digest", () => {
+  it("save NAME@DIGEST writes that name to index.json (not manifest.json), and a load on the far side keeps the pinned reference", async () => {
+    const image = makeImage({ seed: "pinned", gzip: true });
+    const store = await freshStore();
+    await loadBytes(store, buildTar(ociLayoutItems([image], { indexEntries: [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "registry.example/team/app:1" } })] })));
+    const pinned = `registry.example/team/app@${image.manifest.digest}`;
+    const { sink, bytes } = collector();
+    const saved = await saveImages(store, [pinned], sink);
+    expect(saved.images.map((entry) => [entry.id, entry.tags])).toEqual([[image.manifest.digest, []]]);
+    const entries = await entriesOf(bytes());
+    const index = JSON.parse(entries.find((entry) => entry.name === "index.json")!.body.toString()) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+    expect(index.manifests).toEqual([
+      { mediaType: OCI_MANIFEST, digest: image.manifest.digest, size: image.manifest.size, annotations: { "io.containerd.image.name": pinned } },
+    ]);
+    const manifestJson = JSON.parse(entries.find((entry) => entry.name === "manifest.json")!.body.toString()) as { RepoTags: unknown }[];
+    expect(manifestJson.map((item) => item.RepoTags)).toEqual([null]);
+    const farSide = await freshStore();
+    const loaded = await loadArchive(farSide, await openTarStream(Readable.from([bytes()])));
+    expect(loaded.images.map((entry) => [entry.id, entry.tags, entry.digests])).toEqual([[image.manifest.digest, [], [pinned]]]);
+    expect(await farSide.references.references()).toEqual([{ reference: pinned, id: image.manifest.digest }]);
+    // Saving the repository carries its digest references too, beside its tags.
+    const repository = collector();
+    await saveImages(store, ["registry.example/team/app"], repository.sink, { format: "oci" });
+    const repositoryIndex = JSON.parse((await entriesOf(repository.bytes())).find((entry) => entry.name === "index.json")!.body.toString()) as {
+      manifests: { annotations?: Record<string, string> }[];
+    };
+    expect(repositoryIndex.manifests.map((entry) => entry.annotations?.["io.containerd.image.name"])).toEqual(["registry.example/team/app:1", pinned]);
+  });
+});
