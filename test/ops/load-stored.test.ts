@@ -167,15 +167,16 @@ describe("an entry named for a stored blob whose bytes are other bytes", () => {
       { type: "file", name: "manifest.json", content: JSON.stringify([{ Config: `${hex(CONFIG_DIGEST)}.json`, RepoTags: ["stored/test:1"], Layers: [`${hex(decoy)}.tar`] }]) },
     ]);
 
-  it("from a file: the archive is read again and the layer stored under its own digest", async () => {
+  it("from a file: the archive is read again, and the layer refused for content that is not the digest its name gives", async () => {
     const store = await Store.open(await tempDir());
     const decoy = await putBlob(store, decoyBytes);
     const path = join(await tempDir(), "misnamed.tar");
     await writeFile(path, misnamed(decoy));
-    const result = await loadArchive(store, await openArchivePath(path));
-    expect(result.images.map((image) => image.configDigest)).toEqual([CONFIG_DIGEST]);
-    expect(await store.content.verifyBlob(DIFF_ID)).toBe(true);
+    await expect(loadArchive(store, await openArchivePath(path))).rejects.toThrow(
+      `manifest.json[0].Layers[0]: ${hex(decoy)}.tar is named for ${hex(decoy)} but its content is ${DIFF_ID}`,
+    );
     expect(await readdir(store.paths.ingest)).toEqual([]);
+    expect(await store.content.has(DIFF_ID)).toBe(false);
   });
 
   it("from a stream read once: refused, naming the entry and both digests, with no ingest file left", async () => {
