@@ -33,6 +33,11 @@ export interface ImageToWrite {
   names: string[];
   /** Full references by the root's own digest (`docker.io/library/busybox@sha256:…`): index.json only. */
   digestNames?: string[];
+  /**
+   * Tags the input gave the image with no repository (a bare ref.name, `1.0`, as skopeo writes):
+   * only the oci layout can carry them, as ref.name alone. None from a store.
+   */
+  bareTags?: string[];
   /** The platform image `manifest.json` lists (config and layers in order); none for an image with no runnable platform. */
   dockerImage: { config: string; layers: string[] } | undefined;
   /** Every blob to carry, the root included. */
@@ -62,14 +67,15 @@ export function orderImages(images: readonly ImageToWrite[]): ImageToWrite[] {
   for (const image of images) {
     const known = byRoot.get(image.root.digest);
     if (!known) {
-      byRoot.set(image.root.digest, { ...image, names: [...new Set(image.names)].sort(), digestNames: [...new Set(image.digestNames ?? [])].sort() });
+      byRoot.set(image.root.digest, { ...image, names: sortedSet(image.names), digestNames: sortedSet(image.digestNames ?? []), bareTags: sortedSet(image.bareTags ?? []) });
       continue;
     }
     const blobs = new Map([...known.blobs, ...image.blobs].map((blob) => [blob.digest, blob]));
     byRoot.set(image.root.digest, {
       ...known,
-      names: [...new Set([...known.names, ...image.names])].sort(),
-      digestNames: [...new Set([...(known.digestNames ?? []), ...(image.digestNames ?? [])])].sort(),
+      names: sortedSet([...known.names, ...image.names]),
+      digestNames: sortedSet([...(known.digestNames ?? []), ...(image.digestNames ?? [])]),
+      bareTags: sortedSet([...(known.bareTags ?? []), ...(image.bareTags ?? [])]),
       blobs: [...blobs.values()],
     });
   }
@@ -80,7 +86,7 @@ export function planArchive(images: readonly ImageToWrite[], format: LayoutForma
   const ordered = orderImages(images);
   const documents = [
     { name: "oci-layout", content: Buffer.from(OCI_LAYOUT_DOCUMENT, "utf8") },
-    { name: "index.json", content: indexDocument(ordered) },
+    { name: "index.json", content: indexDocument(ordered, format) },
   ];
   if (format === "docker") {
     refuseNamedArtifacts(ordered);
@@ -103,19 +109,25 @@ function refuseNamedArtifacts(images: readonly ImageToWrite[]): void {
   throw unsupported(`${name} is not a container image (${artifact.root.digest} has no image config), so docker's manifest.json cannot list it: save it with --format oci`, name);
 }
 
-/** The OCI index of the archive: one entry per name, or one bare entry for an untagged image. */
-export function indexDocument(images: readonly ImageToWrite[]): Buffer {
+/**
+ * The OCI index of the archive: one entry per name (and, in the oci layout, per bare tag), or one
+ * bare entry for an untagged image.
+ */
+export function indexDocument(images: readonly ImageToWrite[], format: LayoutFormat): Buffer {
   const manifests = images.flatMap((image) => {
     const descriptor = { mediaType: image.root.mediaType, digest: image.root.digest, size: image.root.size };
     const marker = image.synthesized ? { [ANNOTATION_SYNTHESIZED]: "true" } : {};
     const digestNames = image.digestNames ?? [];
-    if (image.names.length === 0 && digestNames.length === 0) return [image.synthesized ? { ...descriptor, annotations: marker } : descriptor];
+    // The docker layout leaves bare tags out: its manifest.json could not name the image by them.
+    const bareTags = format === "oci" ? (image.bareTags ?? []) : [];
+    if (image.names.length === 0 && digestNames.length === 0 && bareTags.length === 0) return [image.synthesized ? { ...descriptor, annotations: marker } : descriptor];
     return [
       ...image.names.map((name) => ({
         ...descriptor,
         annotations: { [ANNOTATION_CONTAINERD_NAME]: name, [ANNOTATION_REF_NAME]: tagOf(name), ...marker },
       })),
       ...digestNames.map((name) => ({ ...descriptor, annotations: { [ANNOTATION_CONTAINERD_NAME]: name, ...marker } })),
+      ...bareTags.map((tag) => ({ ...descriptor, annotations: { [ANNOTATION_REF_NAME]: tag, ...marker } })),
     ];
   });
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }), "utf8");
@@ -194,6 +206,10 @@ export async function writePlan(plan: ArchivePlan, writer: TarWriter, openBlob: 
 
 function tagOf(name: string): string {
   return parseReference(name).tag ?? "latest";
+}
+
+function sortedSet(values: readonly string[]): string[] {
+  return [...new Set(values)].sort(compare);
 }
 
 /** Code-unit order, the same on every machine and locale. */

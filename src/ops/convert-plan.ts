@@ -53,16 +53,32 @@ export async function planConversion(graph: ArchiveGraph, name: string | undefin
   for (const { record, names } of byId.values()) {
     for (const full of [...names].sort()) owner.set(formatReference(parseReference(full), "full"), record.id);
   }
+  const bareTags = bareTagsByImage(selected, name);
   const images: ImageToWrite[] = [];
   const saved: SavedImage[] = [];
   for (const { record } of byId.values()) {
     const names = new Set([...owner].filter(([, id]) => id === record.id).map(([full]) => full));
     const planned = await imageToWrite(async (digest) => graph.blobs.get(digest), { record, names }, []);
-    images.push(planned.image);
+    const tags = bareTags.get(record.id);
+    images.push(tags ? { ...planned.image, bareTags: tags } : planned.image);
     saved.push(planned.saved);
   }
   saved.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { images, saved };
+}
+
+/**
+ * The bare tags (ref.name `1.0`, no repository) the roots give each image, by image ID, for the oci
+ * layout to carry as they are; none when `name` (--name) makes them full names. A bare tag two
+ * images claim stays with the last, as a full name does.
+ */
+export function bareTagsByImage(roots: readonly ResolvedRoot[], name: string | undefined): Map<string, string[]> {
+  const byImage = new Map<string, string[]>();
+  if (name !== undefined) return byImage;
+  const owner = new Map<string, string>();
+  for (const root of roots) if (root.kind !== "unknown" && root.bareTag !== undefined) owner.set(root.bareTag, root.descriptor.digest);
+  for (const [tag, id] of owner) byImage.set(id, [...(byImage.get(id) ?? []), tag]);
+  return byImage;
 }
 
 function recordFor(root: ResolvedRoot): ImageRecord {

@@ -2,7 +2,9 @@
  * `convert`: archive to archive without the user's store: what `save` writes, made from what
  * `verify` reads. OCI input keeps its digests; a manifest.json-only input gets lading's
  * synthesised manifest. The output is byte for byte what loading the input into an empty store
- * and saving every image from it would give (convertViaStore, kept as the reference).
+ * and saving every image from it would give (convertViaStore, kept as the reference), except that
+ * the oci layout keeps a bare ref.name tag, which no store can hold: a skopeo user's
+ * `oci-archive:OUT:TAG` finds the image after the conversion as before it.
  *
  * The input is read once, verified as a load verifies it, while each entry's bytes are placed
  * (ConvertBlobs: left in an uncompressed input file, or spooled); then the archive is written
@@ -13,14 +15,14 @@
 import { tmpdir } from "node:os";
 import type { Readable, Transform, Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
-import type { ArchiveFormat } from "../archive/model.js";
+import type { ArchiveFormat, ArchiveGraph } from "../archive/model.js";
 import { readArchive } from "../archive/read.js";
 import type { OpenedSource } from "../archive/source.js";
-import { planArchive, writePlan, type ArchivePlan } from "../archive/write-layout.js";
+import { planArchive, writePlan, type ArchivePlan, type LayoutFormat } from "../archive/write-layout.js";
 import { createCompressor } from "../tar/compression.js";
 import { TarWriter } from "../tar/writer.js";
 import { changedWhileConverting, ConvertBlobs } from "./convert-blobs.js";
-import { planConversion, type GraphBlob } from "./convert-plan.js";
+import { bareTagsByImage, planConversion, type GraphBlob } from "./convert-plan.js";
 import { fileTarWriter, outputFileOf, writePlanDirect, type DirectBlobSource, type OutputFile } from "./save-file.js";
 import { loadArchive, loadWarnings, type LoadOptions } from "./load.js";
 import { saveSelection, selectAll, type SaveOptions, type SaveResult } from "./save.js";
@@ -77,7 +79,7 @@ export async function convertArchive(source: OpenedSource, sink: Writable, optio
     } else {
       await writeToStream(layout, sink, blobs, bytesOf, { ...options, progress });
     }
-    return { inputFormat: graph.format, saved: { format, images: plan.saved }, warnings: loadWarnings(graph, name) };
+    return { inputFormat: graph.format, saved: { format, images: plan.saved }, warnings: convertWarnings(graph, name, format) };
   } finally {
     await blobs.close();
   }
@@ -128,11 +130,40 @@ async function writeToStream(
   }
 }
 
+/**
+ * What the input holds that the output leaves out, as load says it; less the bare tags, which the
+ * oci layout carries as they are.
+ */
+function convertWarnings(graph: ArchiveGraph, name: string | undefined, format: LayoutFormat): string[] {
+  const roots = format === "oci" ? graph.roots.map((root) => ({ ...root, bareTag: undefined })) : graph.roots;
+  return loadWarnings({ ...graph, roots }, name);
+}
+
 /** The store path: load into a temporary store, save everything from it. The reference for convertArchive. */
 export async function convertViaStore(source: OpenedSource, sink: Writable, options: SaveOptions & { load?: LoadOptions } = {}): Promise<ConvertResult> {
-  return withTemporaryStore(async (store) => {
-    const loaded = await loadArchive(store, source, options.load ?? {});
-    const saved = await saveSelection(store, await selectAll(store), sink, options);
-    return { inputFormat: loaded.format, saved, warnings: loaded.warnings };
+  return withTemporaryStore(async (store) => (await convertThroughStore(store, source, sink, options)).result);
+}
+
+/**
+ * Loads `source` into `store` (an empty one) and saves every image from it into `sink`, with the
+ * input's bare tags where the layout carries them; also gives the input's graph, as loaded.
+ */
+export async function convertThroughStore(
+  store: Store,
+  source: OpenedSource,
+  sink: Writable,
+  options: SaveOptions & { load?: LoadOptions },
+): Promise<{ result: ConvertResult; input: ArchiveGraph }> {
+  let input: ArchiveGraph | undefined;
+  const load = options.load ?? {};
+  await loadArchive(store, source, { ...load, onLoaded: (graph) => (input = graph) });
+  const loadedGraph = input as ArchiveGraph;
+  const bareTags = bareTagsByImage(loadedGraph.roots, load.name);
+  const selections = (await selectAll(store)).map((selection) => {
+    const tags = bareTags.get(selection.record.id);
+    return tags ? { ...selection, bareTags: tags } : selection;
   });
+  const saved = await saveSelection(store, selections, sink, options);
+  const format = options.format ?? "docker";
+  return { result: { inputFormat: loadedGraph.format, saved, warnings: convertWarnings(loadedGraph, load.name, format) }, input: loadedGraph };
 }

@@ -19,6 +19,8 @@ export interface LoadOptions extends ReadOptions {
   platforms?: Platform[];
   /** Repository for images that an archive names only by a bare tag (`1.0`). */
   name?: string;
+  /** Given the archive's graph once the load has succeeded: what the input held, for convert and round trips. */
+  onLoaded?: (graph: ArchiveGraph) => void;
 }
 
 export interface LoadedImage {
@@ -150,6 +152,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
         for (const record of named.records) changes.push(await store.records.add(record));
         return named.result;
       });
+      options.onLoaded?.(graph);
       return value;
     } catch (error) {
       // The references were not written (a full disk, a lock lost): no image may appear without

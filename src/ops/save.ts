@@ -60,6 +60,8 @@ export interface Selection {
   names: Set<string>;
   /** Full `repo@digest` references to write (index.json only: manifest.json holds tags). */
   digestNames?: Set<string>;
+  /** Bare tags to write where the layout can (convert's, from the input; see ImageToWrite). */
+  bareTags?: string[];
 }
 
 /**
@@ -172,6 +174,7 @@ export async function imageToWrite(
       root: { mediaType: record.mediaType, digest: record.id, size: record.size },
       names: [...selection.names],
       digestNames: [...(selection.digestNames ?? [])],
+      ...(selection.bareTags ? { bareTags: selection.bareTags } : {}),
       dockerImage: dockerImage ? { config: dockerImage.config.digest, layers: dockerImage.layers.filter((layer) => blobs.has(layer.digest)).map((layer) => layer.digest) } : undefined,
       blobs: [...blobs.values()],
       synthesized: record.origin === "synthesized",

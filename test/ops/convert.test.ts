@@ -4,6 +4,7 @@
 // refusal; from a file (blobs re-read from the input), from a stream (blobs spooled) and from a
 // layout directory; into a stream and straight into a new file (the direct path of `convert IN
 // OUT`). The spool directory never outlives a conversion.
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, type WriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
@@ -24,7 +25,11 @@ const ROOT = join(import.meta.dirname, "..", "..");
 const FIXTURES = join(ROOT, "..", "shared", "fixtures");
 const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
 
-/** sha256 of convertViaStore's output (or its error), made with the store path before the streaming path existed, on linux/amd64. */
+/**
+ * sha256 of convertViaStore's output (or its error), made with the store path before the streaming
+ * path existed, on linux/amd64; the oci outputs of inputs named by bare tags remade once the oci
+ * layout carried those tags.
+ */
 const REFERENCE: Record<string, string> = {
   "fixtures/archives/ctr-export.tar docker": "ee41daedd47bf9c4e0f0ecaeaa095aefd30508bedf4c1dfb1aa22c69b523b79b",
   "fixtures/archives/ctr-export.tar oci": "b3e5fd9db34f1f39883ca1d3249ccae1678a3366b99c9594d4d4c3cf5cf1f655",
@@ -33,13 +38,13 @@ const REFERENCE: Record<string, string> = {
   "fixtures/archives/docker-save-single.tar docker": "e47e1c72c2ac5d8c1d4f52227b0ed3a3314de8bf93fabf8c3b0f31469317569c",
   "fixtures/archives/docker-save-single.tar oci": "0cd10a3994284faab39f9e03ff32c7614b0bb0f6d4e947ba37839c3d5e642b69",
   "fixtures/archives/oci-archive-multiplatform.tar docker": "caf0b6077021c4894a05feaf334584b7d0311bcaf9f334556f01a8a6c3164535",
-  "fixtures/archives/oci-archive-multiplatform.tar oci": "2eb49ad6cfcd2bca2c1e6e3ba58fa71031b7b06c1097a19f332c196bab741dbe",
+  "fixtures/archives/oci-archive-multiplatform.tar oci": "a3846f186c5370f053713380f9a2dacec7c496280185a25447e62e62d67f96cc",
   "fixtures/archives/skopeo-docker-archive.tar docker": "a89cd47e35d4d926b64dee7253dc2083aa11d41946d7bd71fbc40b263860f321",
   "fixtures/archives/skopeo-docker-archive.tar oci": "3618c0fdd4d83e3db2dcb60dde11b409eb131da3d07012a3e9052430e280a39d",
   "fixtures/archives/skopeo-oci-archive.tar docker": "5ec44cbbef105d45b09c0038039fe5271998b778bccde0fbd4c58c36475e488e",
-  "fixtures/archives/skopeo-oci-archive.tar oci": "92bbb065aac53a1570db07b3d911477ecbc59cec63d6ab0fda4f5ad7465eedea",
+  "fixtures/archives/skopeo-oci-archive.tar oci": "a99a2073442b00a92d9c812845a80d1dc4fe445de2d44f2ab97c2521f00d89e0",
   "fixtures/layouts/oci-umoci-gzip docker": "04b7fbcd24adbbc8039e479395cdcf2f9428382ccef4913195594a11bf0d0803",
-  "fixtures/layouts/oci-umoci-gzip oci": "3ba3dbee731eacc6ab83e25a3cb21b43e922c9205d5d63c9248e670bddf80a04",
+  "fixtures/layouts/oci-umoci-gzip oci": "05f55853669d81243925bbe869c455edc839e71bfe25b2c8d55d60fa2e8a0bce",
   "fixtures/bad/GOOD-baseline.tar docker": "d3842d35179f103d821dc542826c48fb71350e75cc97efb193d27ea78ca1cad6",
   "fixtures/bad/GOOD-baseline.tar oci": "79ec169cacad6d9462c4bc5efc149afadccedefe9a4f1bd289bf23e2d61dbdec",
   "fixtures/bad/diffid-mismatch.tar docker": "error: manifest.json[0].Layers[0]: layer bdaec84c2e31e2ebbe8f8f7a957417c6f6f15a7f0ebe7cc909a59458608995a0.tar has diff ID sha256:554d7e7509a1a339e1ead60d7b9edcfc6b8e0751e420322f30b8e9a53d9ad97a, but 586facf73c9d9498321becd053d948fc4fd082c80e1469a1148faba2d744cd11.json rootfs.diff_ids[0] is sha256:bdaec84c2e31e2ebbe8f8f7a957417c6f6f15a7f0ebe7cc909a59458608995a0",
@@ -67,11 +72,11 @@ const REFERENCE: Record<string, string> = {
   "testdata/docker-save.tar docker": "74ce874f2c404172ae7ede28ffcb305958321d6aab90b0af028f1511bc24cebc",
   "testdata/docker-save.tar oci": "68635fc72de0570835f683a6f53c3365afc693f73dd162fd9b39724be8db343e",
   "testdata/oci-archive.tar docker": "2456d31b29d442878ced40ded4dcb70ca3c2b08d1b33cfb04fb6229596250b08",
-  "testdata/oci-archive.tar oci": "c7d4ef9d1cd49cfb7ca60c2d9e555237bc973f8fb1feef70a91510207e96bdd2",
+  "testdata/oci-archive.tar oci": "c61258cd6c27a681d69aa73336cd7c45b3591ae79446e26967d49491c5489830",
   "testdata/oci-layout docker": "8b2e2e79b6ed284dc6fa48bd98ee70ae57b1ff179230016bbdb81ceb59823ea9",
-  "testdata/oci-layout oci": "1608c847441cd09fda44fa1d31a12c0954fd18e721846e4139e692f4166bf2be",
+  "testdata/oci-layout oci": "f19db84d8f70d76622f29604245b021a3ed63eb6f21dc8bac54779f2a579bcd3",
   "testdata/oci-multiplatform.tar docker": "cb10685b150b3b515f03889b7c604a7db32caacfe7a7923e604f236c05dc34f0",
-  "testdata/oci-multiplatform.tar oci": "5cf6db41b168bc80e1fd1cd6931acef5c146943ab338a7ea0e5d6b541f1c2943",
+  "testdata/oci-multiplatform.tar oci": "a16e3b1f08e51ed2c9ad56788f6114992eb361c64b976549ffe53821245aa903",
 };
 
 function inputs(): string[] {
@@ -382,4 +387,94 @@ it("converts an archive that lists no image into an archive of no image, with lo
     const report = await verifyBytes(Buffer.concat(out));
     expect([report.valid, report.images, report.problems]).toEqual([true, [], []]);
   }
+});
+
+describe.skipIf(!haveFixtures)("convert keeps bare ref.name tags where the layout can carry them", () => {
+  // umoci's layout names its three images by bare tags only (no repository).
+  const UMOCI = pathOf("fixtures/layouts/oci-umoci-gzip");
+  const BASE_ARM64 = "sha256:3bd9904a391610ae47557455df7ed7f5c55ecb3fd2804743dc747b7ea108e171";
+  const APP = "sha256:54a548fd5910919b0b8d6d01d7877f744590b3d9a5238eba3db608565634fbdf";
+  const BASE = "sha256:57009ae630dfebf18c507dd57f5e36de2f7ea3951ccf61c2a740725f695fb8f7";
+  const manifest = (digest: string, size: number, annotations?: Record<string, string>): Record<string, unknown> => ({
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    digest,
+    size,
+    ...(annotations ? { annotations } : {}),
+  });
+  const untaggedNote = (tag: string, id: string): string =>
+    `note: index.json: ref.name ${JSON.stringify(tag)} is a bare tag without a repository; image ${id} is left untagged (--name REPOSITORY tags it)\n`;
+
+  async function convertCli(args: string[]): Promise<{ code: number; stderr: string; index: unknown; file: string }> {
+    const file = join(tempDir(), "out.tar");
+    const stdout = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+    const errors: Buffer[] = [];
+    const stderr = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        errors.push(Buffer.from(chunk));
+        callback();
+      },
+    });
+    const code = await main(["node", "lading", "convert", ...args, file], { stdout, stderr });
+    const index = code === 0 ? JSON.parse((await filesOf(file)).get("index.json")!.toString("utf8")) : undefined;
+    return { code, stderr: Buffer.concat(errors).toString("utf8"), index, file };
+  }
+
+  it("--format oci writes each bare tag as the root's ref.name, without a note", async () => {
+    const converted = await convertCli(["--format", "oci", UMOCI]);
+    expect([converted.code, converted.stderr]).toEqual([0, ""]);
+    expect(converted.index).toEqual({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        manifest(BASE_ARM64, 346, { "org.opencontainers.image.ref.name": "base-arm64" }),
+        manifest(APP, 551, { "org.opencontainers.image.ref.name": "app" }),
+        manifest(BASE, 346, { "org.opencontainers.image.ref.name": "base" }),
+      ],
+    });
+  });
+
+  it("--format oci of a tar read as a stream, and through the store, carries the bare tag the same way", async () => {
+    const input = "fixtures/archives/oci-archive-multiplatform.tar";
+    const streamed = await outcome(convertArchive, input, "oci", "stream");
+    expect(streamed).toBe(await outcome(convertViaStore, input, "oci", "file"));
+    const { sink, digest } = hashingSink();
+    const result = await convertViaStore(await openArchivePath(pathOf(input)), sink, { format: "oci" });
+    expect([result.warnings, digest()]).toEqual([[], streamed]);
+    const converted = await convertCli(["--format", "oci", pathOf(input)]);
+    expect((converted.index as { manifests: unknown[] }).manifests).toEqual([
+      {
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        digest: "sha256:76411f078d5e6ede430895ca18355bbac7eb708906c380c735edbb549722e355",
+        size: 491,
+        annotations: { "org.opencontainers.image.ref.name": "1.0" },
+      },
+    ]);
+  });
+
+  it("--format docker cannot carry a bare tag: the images stay untagged, with load's note", async () => {
+    const converted = await convertCli(["--format", "docker", UMOCI]);
+    expect([converted.code, converted.stderr]).toEqual([0, untaggedNote("base", BASE) + untaggedNote("app", APP) + untaggedNote("base-arm64", BASE_ARM64)]);
+    expect((converted.index as { manifests: unknown[] }).manifests).toEqual([manifest(BASE_ARM64, 346), manifest(APP, 551), manifest(BASE, 346)]);
+  });
+
+  it("--name REPO still makes a bare tag REPO:TAG, in either layout", async () => {
+    const converted = await convertCli(["--format", "oci", "--name", "example/umoci", UMOCI]);
+    expect([converted.code, converted.stderr]).toEqual([0, ""]);
+    const named = (tag: string): Record<string, string> => ({
+      "io.containerd.image.name": `docker.io/example/umoci:${tag}`,
+      "org.opencontainers.image.ref.name": tag,
+    });
+    expect((converted.index as { manifests: unknown[] }).manifests).toEqual([
+      manifest(BASE_ARM64, 346, named("base-arm64")),
+      manifest(APP, 551, named("app")),
+      manifest(BASE, 346, named("base")),
+    ]);
+  });
+
+  it.skipIf(spawnSync("skopeo", ["--version"]).status !== 0)("skopeo finds each image of the oci output by its bare tag", async () => {
+    const converted = await convertCli(["--format", "oci", UMOCI]);
+    const manifestOf = (tag: string): string => execFileSync("skopeo", ["inspect", "--raw", `oci-archive:${converted.file}:${tag}`]).toString("utf8");
+    const blob = (digest: string): string => readFileSync(join(UMOCI, "blobs", "sha256", digest.slice(7)), "utf8");
+    expect([manifestOf("app"), manifestOf("base"), manifestOf("base-arm64")]).toEqual([blob(APP), blob(BASE), blob(BASE_ARM64)]);
+  });
 });
