@@ -4,7 +4,7 @@ import { openArchivePath, openTarStream, refuseTerminalInput, type OpenedSource 
 import { usage } from "../core/errors.js";
 import type { Writable } from "node:stream";
 import { convertArchive, type ConvertResult } from "../ops/convert.js";
-import { verifyRoundtrip } from "../ops/roundtrip.js";
+import { verifyRoundtrip, type RoundtripImage } from "../ops/roundtrip.js";
 import { mtimeFromEnvironment, saveToFile, type SaveOptions } from "../ops/save.js";
 import { limitsFromOptions, type LimitOptions } from "./limits.js";
 import { familiarNameOf } from "./names.js";
@@ -63,7 +63,10 @@ export function registerConvert(program: Command, terminal: Terminal): void {
     });
 }
 
-/** `verify --roundtrip`: prints what came back and how; returns the exit code (0 same, 1 not). */
+/**
+ * `verify --roundtrip`: prints every digest the trip proved (roots, manifests, configs, layers and
+ * their diff IDs), what it left out, and how it differs; returns the exit code (0 same, 1 not).
+ */
 export async function runRoundtrip(terminal: Terminal, source: OpenedSource, options: ReadOptions & { json: boolean }): Promise<number> {
   const { json, ...limits } = options;
   const report = await verifyRoundtrip(source, limits);
@@ -71,22 +74,29 @@ export async function runRoundtrip(terminal: Terminal, source: OpenedSource, opt
     printJson(terminal.stdout, report);
     return report.valid ? 0 : 1;
   }
-  for (const image of report.images) {
-    printLine(terminal.stdout, image.names.length > 0 ? image.names.map(familiarNameOf).join(", ") : "<untagged>");
-    const kind = image.mediaType.includes("index") || image.mediaType.includes("list") ? "index" : "manifest";
-    const origin = image.origin === "synthesized" ? "synthesized by lading: stable across trips, not a registry digest" : "original";
-    printLine(terminal.stdout, `  ${kind} ${image.id} (${origin})`);
-    for (const platform of image.platforms) {
-      printLine(terminal.stdout, `  ${platform.platform}  manifest ${platform.manifest}  config ${platform.config}`);
-    }
-    for (const difference of image.differences) printLine(terminal.stderr, `error: ${familiarNameOf(image.names[0] ?? image.id)}: ${difference}`);
-  }
+  for (const image of report.images) printRoundtripImage(terminal, image);
   for (const problem of report.problems) printLine(terminal.stderr, `error: ${problem}`);
-  printLine(
-    terminal.stdout,
-    report.valid
-      ? `round trip is exact: ${report.images.length} image${report.images.length === 1 ? "" : "s"} came back with the same digests`
-      : "round trip FAILED: the saved archive differs",
-  );
+  const count = `${report.images.length} image${report.images.length === 1 ? "" : "s"}`;
+  const leftOut = report.images.reduce((sum, image) => sum + image.notes.length, 0);
+  if (!report.valid) printLine(terminal.stdout, "round trip FAILED: the saved archive differs from the input");
+  else if (leftOut > 0) {
+    printLine(terminal.stdout, `round trip kept every digest: ${count} came back with the same digests, but ${leftOut} name${leftOut === 1 ? "" : "s"} the ${report.format} layout cannot carry ${leftOut === 1 ? "was" : "were"} left out`);
+  } else printLine(terminal.stdout, `round trip is exact: ${count} came back with the same digests`);
   return report.valid ? 0 : 1;
+}
+
+function printRoundtripImage(terminal: Terminal, image: RoundtripImage): void {
+  const names = [...image.names.map(familiarNameOf), ...image.bareTags.map((tag) => `${tag} (bare tag)`)];
+  printLine(terminal.stdout, names.length > 0 ? names.join(", ") : "<untagged>");
+  const kind = image.mediaType.includes("index") || image.mediaType.includes("list") ? "index" : "manifest";
+  const origin = image.origin === "synthesized" ? "synthesized by lading: stable across trips, not a registry digest" : "original";
+  printLine(terminal.stdout, `  ${kind} ${image.id} (${origin})`);
+  for (const platform of image.platforms) {
+    printLine(terminal.stdout, `  ${platform.platform}  manifest ${platform.manifest}  config ${platform.config}`);
+    for (const layer of platform.layers) printLine(terminal.stdout, `    layer ${layer.digest}${layer.diffId === null ? "" : `  diff ID ${layer.diffId}`}`);
+  }
+  for (const child of image.absent) printLine(terminal.stdout, `  ${child.platform ?? "child"}  manifest ${child.digest}  absent (the index lists it, the archive does not carry it)`);
+  const label = familiarNameOf(image.names[0] ?? image.id);
+  for (const note of image.notes) printLine(terminal.stderr, `note: ${label}: ${note}`);
+  for (const difference of image.differences) printLine(terminal.stderr, `error: ${label}: ${difference}`);
 }

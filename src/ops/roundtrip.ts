@@ -1,9 +1,15 @@
 /**
- * `verify --roundtrip`: load the archive into a temporary store, save it again, read the result
- * back, and prove it carries the same images: the same root (manifest or index) digests, the
- * same manifest and config digests per platform, the same names. A manifest that lading had to
- * synthesise (manifest.json-only input) is reported as such: it survives the trip, but it is
- * lading's, not a registry's.
+ * `verify --roundtrip`: load the archive into a temporary store, save every image again (as
+ * convert's store path does), read the result back, and compare it with the input archive itself,
+ * not with what the store recorded: whatever the load drops or relabels is a difference. Compared
+ * per root: digest, media type, size, origin (a manifest lading synthesised for a manifest.json-only
+ * input survives the trip, but it is lading's, not a registry's), names; per platform: manifest,
+ * config, layer digests and diff IDs; children the index lists but the archive does not carry;
+ * other manifests (artifacts) and nested indexes.
+ *
+ * A name the output layout cannot carry (a bare ref.name tag in the docker layout, whose
+ * manifest.json names images only as repository:tag) is a note, not a difference: every digest is
+ * still proved, the report stays valid, but it is not `exact` and the summary says what was left out.
  */
 import path from "node:path";
 import type { ArchiveGraph, ResolvedRoot } from "../archive/model.js";
@@ -11,83 +17,169 @@ import { readArchive, type ReadOptions } from "../archive/read.js";
 import { openArchivePath, type OpenedSource } from "../archive/source.js";
 import { formatPlatform } from "../core/platform.js";
 import type { LayoutFormat } from "../archive/write-layout.js";
-import type { ImageRecord } from "../store/image-records.js";
-import { withTemporaryStore } from "./convert.js";
-import { loadArchive } from "./load.js";
-import { saveSelection, saveToFile, selectAll } from "./save.js";
+import { convertThroughStore, withTemporaryStore } from "./convert.js";
+import { saveToFile } from "./save.js";
 import { scratchDirectory } from "../store/exit-cleanup.js";
 
+export interface RoundtripPlatform {
+  platform: string;
+  manifest: string;
+  config: string;
+  /** In the manifest's order; diffId null when the input gives none (a layer it does not carry). */
+  layers: { digest: string; diffId: string | null }[];
+}
+
+/** One root of the input, as the input has it, and what the trip did to it. */
 export interface RoundtripImage {
   id: string;
   mediaType: string;
+  /** Full names the input gives the image. */
   names: string[];
+  /** Tags the input gives the image without a repository (a bare ref.name). */
+  bareTags: string[];
   origin: "archive" | "synthesized";
-  platforms: { platform: string; manifest: string; config: string }[];
+  platforms: RoundtripPlatform[];
+  /** Children the input's index lists but does not carry. */
+  absent: { digest: string; platform: string | null }[];
   /** What differs after the trip; empty when the image came back the same. */
   differences: string[];
+  /** Names the output layout cannot carry, left out: said, not failed. */
+  notes: string[];
 }
 
 export interface RoundtripReport {
+  /** No differences and no problems: every digest came back. */
   valid: boolean;
+  /** Valid, and nothing left out either (no notes). */
+  exact: boolean;
   format: LayoutFormat;
   images: RoundtripImage[];
   problems: string[];
 }
 
 export async function verifyRoundtrip(source: OpenedSource, options: ReadOptions & { format?: LayoutFormat } = {}): Promise<RoundtripReport> {
-  const format = options.format ?? "docker";
+  const { format = "docker", ...limits } = options;
   const scratchDir = await scratchDirectory("lading-roundtrip-");
   const scratch = scratchDir.path;
   try {
     return await withTemporaryStore(async (store) => {
-      await loadArchive(store, source, options);
-      const selections = await selectAll(store);
       const saved = path.join(scratch, "saved.tar");
-      await saveToFile(saved, (sink) => saveSelection(store, selections, sink, { format }));
-      const graph = await readArchive(await openArchivePath(saved), options);
-      const images = selections.map(({ record, names }) => compareImage(record, [...names].sort(), graph));
-      const problems = graph.problems.map((problem) => `${problem.entry}: ${problem.message}`);
-      return { valid: problems.length === 0 && images.every((image) => image.differences.length === 0), format, images, problems };
+      let input: ArchiveGraph | undefined;
+      await saveToFile(saved, async (sink) => {
+        const trip = await convertThroughStore(store, source, sink, { format, load: limits });
+        input = trip.input;
+        return trip.result.saved;
+      });
+      const output = await readArchive(await openArchivePath(saved), limits);
+      return compareArchives(input as ArchiveGraph, output, format);
     }, scratch);
   } finally {
     await scratchDir.remove();
   }
 }
 
-function compareImage(record: ImageRecord, names: string[], graph: ArchiveGraph): RoundtripImage {
-  const roots = graph.roots.filter((root) => root.descriptor.digest === record.id);
+/** The input's roots against the saved archive's, by root digest. */
+export function compareArchives(input: ArchiveGraph, output: ArchiveGraph, format: LayoutFormat): RoundtripReport {
+  const before = rootsByDigest(input.roots);
+  const after = rootsByDigest(output.roots);
+  const images = [...before.values()].map((roots) => compareRoot(roots, after.get(roots[0]!.descriptor.digest) ?? [], format));
+  images.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const problems = output.problems.map((problem) => `${problem.entry}: ${problem.message}`);
+  for (const digest of after.keys()) if (!before.has(digest)) problems.push(`the saved archive has root ${digest}, which the input does not`);
+  const valid = problems.length === 0 && images.every((image) => image.differences.length === 0);
+  return { valid, exact: valid && images.every((image) => image.notes.length === 0), format, images, problems };
+}
+
+/** Index entries (or manifest.json items) naming the same root, grouped, in the archive's order. */
+function rootsByDigest(roots: readonly ResolvedRoot[]): Map<string, ResolvedRoot[]> {
+  const grouped = new Map<string, ResolvedRoot[]>();
+  for (const root of roots) grouped.set(root.descriptor.digest, [...(grouped.get(root.descriptor.digest) ?? []), root]);
+  return grouped;
+}
+
+function compareRoot(inputRoots: ResolvedRoot[], savedRoots: ResolvedRoot[], format: LayoutFormat): RoundtripImage {
+  const root = inputRoots[0] as ResolvedRoot;
   const differences: string[] = [];
+  const notes: string[] = [];
   const report: RoundtripImage = {
-    id: record.id,
-    mediaType: record.mediaType,
-    names,
-    origin: record.origin,
-    platforms: record.images.map((image) => ({ platform: image.platform, manifest: image.manifest.digest, config: image.config.digest })),
+    id: root.descriptor.digest,
+    mediaType: root.descriptor.mediaType,
+    names: namesOf(inputRoots),
+    bareTags: bareTagsOf(inputRoots),
+    origin: root.origin,
+    platforms: root.images.map((image) => ({
+      platform: formatPlatform(image.platform),
+      manifest: image.manifest.digest,
+      config: image.config.digest,
+      layers: image.layers.map((layer) => ({ digest: layer.digest, diffId: layer.diffId ?? null })),
+    })),
+    absent: root.absent.map((child) => ({ digest: child.digest, platform: child.platform ? formatPlatform(child.platform) : null })),
     differences,
+    notes,
   };
-  if (roots.length === 0) {
-    differences.push(`root ${record.id} is not in the saved archive`);
+  const saved = savedRoots[0];
+  if (saved === undefined) {
+    const why = root.kind === "unknown" ? ` (load leaves out a root of unknown media type ${root.descriptor.mediaType})` : "";
+    differences.push(`root ${root.descriptor.digest} is not in the saved archive${why}`);
     return report;
   }
-  const first = roots[0] as ResolvedRoot;
-  if (first.descriptor.mediaType !== record.mediaType) differences.push(`root media type ${first.descriptor.mediaType}, was ${record.mediaType}`);
-  if (first.descriptor.size !== record.size) differences.push(`root size ${first.descriptor.size}, was ${record.size}`);
-  const savedNames = [...new Set(roots.flatMap((root) => root.names))].sort();
-  if (savedNames.join(",") !== names.join(",")) differences.push(`names ${savedNames.join(", ") || "(none)"}, were ${names.join(", ") || "(none)"}`);
-  for (const image of record.images) {
-    const back = first.images.find((candidate) => candidate.manifest.digest === image.manifest.digest);
+  if (saved.descriptor.mediaType !== root.descriptor.mediaType) differences.push(`root media type ${saved.descriptor.mediaType}, was ${root.descriptor.mediaType}`);
+  if (saved.descriptor.size !== root.descriptor.size) differences.push(`root size ${saved.descriptor.size}, was ${root.descriptor.size}`);
+  if (saved.origin !== root.origin) differences.push(`manifest origin ${saved.origin}, was ${root.origin}`);
+  differences.push(...compareSets("name", report.names, namesOf(savedRoots)));
+  const savedBareTags = bareTagsOf(savedRoots);
+  const leftOut = format === "docker" ? report.bareTags.filter((tag) => !savedBareTags.includes(tag)) : [];
+  for (const tag of leftOut) notes.push(`bare tag ${tag} is left out: the docker layout names an image only as repository:tag`);
+  differences.push(...compareSets("bare tag", report.bareTags.filter((tag) => !leftOut.includes(tag)), savedBareTags));
+  differences.push(...comparePlatforms(root, saved));
+  differences.push(...compareSets("absent child", root.absent.map((child) => child.digest), saved.absent.map((child) => child.digest)));
+  differences.push(...compareSets("other manifest", root.artifacts, saved.artifacts));
+  differences.push(...compareSets("index", [...root.indexes.keys()], [...saved.indexes.keys()]));
+  return report;
+}
+
+/** Each platform image of the input against the saved root's image with the same manifest digest. */
+function comparePlatforms(root: ResolvedRoot, saved: ResolvedRoot): string[] {
+  const differences: string[] = [];
+  for (const image of root.images) {
+    const platform = formatPlatform(image.platform);
+    const back = saved.images.find((candidate) => candidate.manifest.digest === image.manifest.digest);
     if (!back) {
-      differences.push(`${image.platform}: manifest ${image.manifest.digest} is missing`);
+      differences.push(`${platform}: manifest ${image.manifest.digest} is not in the saved archive`);
       continue;
     }
-    if (back.config.digest !== image.config.digest) differences.push(`${image.platform}: config ${back.config.digest}, was ${image.config.digest}`);
-    if (formatPlatform(back.platform) !== image.platform) differences.push(`${image.platform}: platform came back as ${formatPlatform(back.platform)}`);
-    const layers = back.layers.map((layer) => layer.digest).join(",");
-    if (layers !== image.layers.map((layer) => layer.digest).join(",")) differences.push(`${image.platform}: layers differ`);
+    if (formatPlatform(back.platform) !== platform) differences.push(`${platform}: platform came back as ${formatPlatform(back.platform)}`);
+    if (back.config.digest !== image.config.digest) differences.push(`${platform}: config ${back.config.digest}, was ${image.config.digest}`);
+    if (back.layers.length !== image.layers.length) {
+      differences.push(`${platform}: ${back.layers.length} layers, were ${image.layers.length}`);
+      continue;
+    }
+    image.layers.forEach((layer, position) => {
+      const other = back.layers[position]!;
+      if (other.digest !== layer.digest) differences.push(`${platform}: layer ${position} ${other.digest}, was ${layer.digest}`);
+      if (other.diffId !== layer.diffId) differences.push(`${platform}: layer ${position} diff ID ${other.diffId ?? "(none)"}, was ${layer.diffId ?? "(none)"}`);
+    });
   }
-  const indexes = new Set(first.indexes.keys());
-  for (const digest of record.otherBlobs) {
-    if (record.id !== digest && !indexes.has(digest) && !first.artifacts.includes(digest)) differences.push(`blob ${digest} is missing`);
+  for (const image of saved.images) {
+    if (!root.images.some((candidate) => candidate.manifest.digest === image.manifest.digest)) {
+      differences.push(`${formatPlatform(image.platform)}: manifest ${image.manifest.digest} is in the saved archive, not in the input`);
+    }
   }
-  return report;
+  return differences;
+}
+
+/** One line per value only one side has. */
+function compareSets(what: string, input: readonly string[], saved: readonly string[]): string[] {
+  return [
+    ...input.filter((value) => !saved.includes(value)).map((value) => `${what} ${value}: in the input, not in the saved archive`),
+    ...saved.filter((value) => !input.includes(value)).map((value) => `${what} ${value}: in the saved archive, not in the input`),
+  ];
+}
+
+function namesOf(roots: readonly ResolvedRoot[]): string[] {
+  return [...new Set(roots.flatMap((root) => root.names))].sort();
+}
+
+function bareTagsOf(roots: readonly ResolvedRoot[]): string[] {
+  return [...new Set(roots.flatMap((root) => (root.bareTag === undefined ? [] : [root.bareTag])))].sort();
 }

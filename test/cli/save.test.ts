@@ -268,10 +268,54 @@ describe.skipIf(!haveFixtures)("lading convert and verify --roundtrip", () => {
         "fixture/imported:1.0, fixture/imported:latest, imported-plain:latest, localhost:5000/team/imported:v1",
         "  manifest sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1 (synthesized by lading: stable across trips, not a registry digest)",
         "  linux/amd64  manifest sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1  config sha256:eed4e27eb6fff71e0755bc5fb9d4db3ac623707413fc05c57dbcccc43e50966b",
+        "    layer sha256:83a9253d845d733da43c70ff71669c4e03c6215402973934d80a222e43bed75e  diff ID sha256:83a9253d845d733da43c70ff71669c4e03c6215402973934d80a222e43bed75e",
         "round trip is exact: 1 image came back with the same digests",
         "",
       ].join("\n"),
     );
+  });
+
+  it("verify --roundtrip of an input named by bare tags proves every digest, notes the names the docker layout leaves out, and does not call it exact", async () => {
+    const result = await lading(tempDir(), ["verify", "--roundtrip", join(import.meta.dirname, "..", "..", "testdata", "oci-layout")]);
+    const base = "sha256:6fb75827e642046b4c6ce9265e77e8cf6ea5476eceb3af6b2d55b2c7aba4127a";
+    const app = "sha256:7df920a3e742a36a235539f438048f163a75d9dbaa47d098a0f611a6e5bb6b4e";
+    const baseLayer = "    layer sha256:4f79cd55a52ae15d49cd6e66fd53a4f6f9da8fa4cbb680f7b9408c604437c4b7  diff ID sha256:b0b0b40760f83092286075f76efe6752a9ed7d49f37a86c7212c5524c9618b6d";
+    expect([result.code, result.stdout.text, result.stderr.text]).toEqual([
+      0,
+      [
+        "base (bare tag)",
+        `  manifest ${base} (original)`,
+        `  linux/amd64  manifest ${base}  config sha256:923ca15e43e80e59804bbff69666f7b81d2ca33d520762fa49f757834097615c`,
+        baseLayer,
+        "app (bare tag)",
+        `  manifest ${app} (original)`,
+        `  linux/amd64  manifest ${app}  config sha256:fb5b2ad6a24aa54f8c9ca0f7cdf584eb08a611b5ae9cf62d54baa695825784c0`,
+        baseLayer,
+        "    layer sha256:d4f586709eb31a4672d7c1ce1b5d234e0de6a204a12b411f1d59e5e349b32f12  diff ID sha256:3a6ff1411ef31e0809b97311113999a8162994198393dc92dcb60acc4cb52bb5",
+        "    layer sha256:9394608a86aa6ab14f23d70fdf3c8d35290506ccbd6c3fe77ef720e7c0c87393  diff ID sha256:c6c1569335936a677e9a5aeb8015298c79cc6167bbeb06843ce2e447b8427d95",
+        "round trip kept every digest: 2 images came back with the same digests, but 2 names the docker layout cannot carry were left out",
+        "",
+      ].join("\n"),
+      `note: ${base}: bare tag base is left out: the docker layout names an image only as repository:tag\n` +
+        `note: ${app}: bare tag app is left out: the docker layout names an image only as repository:tag\n`,
+    ]);
+  });
+
+  it("verify --roundtrip fails, naming it, when a name of the input does not come back on its image", async () => {
+    // Two images claim example/app:1; the store keeps the last, so the first loses the name.
+    const first = makeImage({ seed: "first" });
+    const second = makeImage({ seed: "second" });
+    const archive = join(tempDir(), "claimed.tar");
+    writeFileSync(archive, buildTar(dockerArchiveItems([
+      { image: first, repoTags: ["example/app:1", "example/first:1"] },
+      { image: second, repoTags: ["example/app:1"] },
+    ])));
+    const result = await lading(tempDir(), ["verify", "--roundtrip", archive]);
+    expect([result.code, result.stdout.text.split("\n").at(-2), result.stderr.text]).toEqual([
+      1,
+      "round trip FAILED: the saved archive differs from the input",
+      "error: example/app:1: name docker.io/example/app:1: in the input, not in the saved archive\n",
+    ]);
   });
 
   it("verify --roundtrip of a broken archive fails with exit 1", async () => {

@@ -1,0 +1,118 @@
+// verify --roundtrip compares the saved archive with the input archive itself, not with what the
+// temporary store recorded: a name the load gives to another image, or a root it leaves out, is a
+// difference; a bare tag the docker layout cannot carry is a note; the oci layout carries it.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { openArchivePath, openTarStream } from "../../src/archive/source.js";
+import { verifyRoundtrip } from "../../src/ops/roundtrip.js";
+import { blobOf, buildTar, descriptorOf, dockerArchiveItems, makeImage, ociLayoutItems, type TarItem } from "../support/archive-builder.js";
+
+const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
+const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
+const UMOCI = join(FIXTURES, "layouts", "oci-umoci-gzip");
+const BASE_ARM64 = "sha256:3bd9904a391610ae47557455df7ed7f5c55ecb3fd2804743dc747b7ea108e171";
+const APP = "sha256:54a548fd5910919b0b8d6d01d7877f744590b3d9a5238eba3db608565634fbdf";
+const BASE = "sha256:57009ae630dfebf18c507dd57f5e36de2f7ea3951ccf61c2a740725f695fb8f7";
+
+const streamOf = (items: readonly TarItem[]) => openTarStream(Readable.from([buildTar(items)]));
+const summary = (report: Awaited<ReturnType<typeof verifyRoundtrip>>) => ({
+  valid: report.valid,
+  exact: report.exact,
+  problems: report.problems,
+  images: report.images.map((image) => ({ id: image.id, names: image.names, bareTags: image.bareTags, differences: image.differences, notes: image.notes })),
+});
+
+describe("verifyRoundtrip against the input archive", () => {
+  it("a name two images of the input claim, which the store gives to the last, is a difference for the first", async () => {
+    const first = makeImage({ seed: "first" });
+    const second = makeImage({ seed: "second" });
+    const report = await verifyRoundtrip(
+      await streamOf(dockerArchiveItems([
+        { image: first, repoTags: ["example/app:1"] },
+        { image: second, repoTags: ["example/app:1", "example/app:2"] },
+      ])),
+    );
+    // The input has no manifests: the roots are lading's synthesised ones, found back by config.
+    const idOf = (config: string): string => report.images.find((image) => image.platforms[0]!.config === config)!.id;
+    const firstId = idOf(first.config.digest);
+    const secondId = idOf(second.config.digest);
+    expect(summary(report)).toEqual({
+      valid: false,
+      exact: false,
+      problems: [],
+      images: [
+        { id: firstId, names: ["docker.io/example/app:1"], bareTags: [], differences: ["name docker.io/example/app:1: in the input, not in the saved archive"], notes: [] },
+        { id: secondId, names: ["docker.io/example/app:1", "docker.io/example/app:2"], bareTags: [], differences: [], notes: [] },
+      ].sort((a, b) => (a.id < b.id ? -1 : 1)),
+    });
+  });
+
+  it("a root of unknown media type, which load leaves out, is a difference", async () => {
+    const image = makeImage({ seed: "known" });
+    const thing = blobOf('{"not":"an image"}', "application/vnd.example.thing.v1+json");
+    const items = ociLayoutItems([image], {
+      indexEntries: [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "example/known:1" } }), descriptorOf(thing)],
+      extraBlobs: [thing],
+    });
+    const report = await verifyRoundtrip(await streamOf(items));
+    expect(summary(report)).toEqual({
+      valid: false,
+      exact: false,
+      problems: [],
+      images: [
+        { id: image.manifest.digest, names: ["docker.io/example/known:1"], bareTags: [], differences: [], notes: [] },
+        {
+          id: thing.digest,
+          names: [],
+          bareTags: [],
+          differences: [`root ${thing.digest} is not in the saved archive (load leaves out a root of unknown media type application/vnd.example.thing.v1+json)`],
+          notes: [],
+        },
+      ].sort((a, b) => (a.id < b.id ? -1 : 1)),
+    });
+  });
+});
+
+describe.skipIf(!haveFixtures)("verifyRoundtrip and bare tags", () => {
+  it("the docker layout leaves bare tags out: valid, every digest proved, but not exact, and said in notes", async () => {
+    const report = await verifyRoundtrip(await openArchivePath(UMOCI));
+    const note = (tag: string): string => `bare tag ${tag} is left out: the docker layout names an image only as repository:tag`;
+    expect(summary(report)).toEqual({
+      valid: true,
+      exact: false,
+      problems: [],
+      images: [
+        { id: BASE_ARM64, names: [], bareTags: ["base-arm64"], differences: [], notes: [note("base-arm64")] },
+        { id: APP, names: [], bareTags: ["app"], differences: [], notes: [note("app")] },
+        { id: BASE, names: [], bareTags: ["base"], differences: [], notes: [note("base")] },
+      ],
+    });
+  });
+
+  it("the oci layout carries them: exact", async () => {
+    const report = await verifyRoundtrip(await openArchivePath(UMOCI), { format: "oci" });
+    expect(summary(report)).toEqual({
+      valid: true,
+      exact: true,
+      problems: [],
+      images: [
+        { id: BASE_ARM64, names: [], bareTags: ["base-arm64"], differences: [], notes: [] },
+        { id: APP, names: [], bareTags: ["app"], differences: [], notes: [] },
+        { id: BASE, names: [], bareTags: ["base"], differences: [], notes: [] },
+      ],
+    });
+    expect(report.images.find((image) => image.id === APP)!.platforms).toEqual([
+      {
+        platform: "linux/amd64",
+        manifest: APP,
+        config: "sha256:f0488f7ed7f83cecc98f35db23c24e4e3b860efb66340f1094e15762d6a52a67",
+        layers: [
+          { digest: "sha256:3c814ad1634f3a7d663993b30be3c8944a4b2d8379dcd422a6342bcf8dc54781", diffId: "sha256:bdaec84c2e31e2ebbe8f8f7a957417c6f6f15a7f0ebe7cc909a59458608995a0" },
+          { digest: "sha256:e099f4ace1f8e043608c5faabbc51173598f0ad93e3dea3a1d65d057e09fd4de", diffId: "sha256:f866a726b09c50f4443150885dae992b6af0058aaf2d8db24db8e40d82a5f707" },
+        ],
+      },
+    ]);
+  });
+});
