@@ -4,7 +4,7 @@
 // refusal; from a file (blobs re-read from the input), from a stream (blobs spooled) and from a
 // layout directory; into a stream and straight into a new file (the direct path of `convert IN
 // OUT`). The spool directory never outlives a conversion.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, type WriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
@@ -20,6 +20,7 @@ import { saveToFile } from "../../src/ops/save.js";
 import type { LayoutFormat } from "../../src/archive/write-layout.js";
 import { readTar } from "../../src/tar/reader.js";
 import { buildTar, gnuLongRecord, layerTar, makeImage, ociLayoutItems, sha256, tarEntry, verifyBytes } from "../support/archive-builder.js";
+import { requirePeers } from "../support/peers.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const FIXTURES = join(ROOT, "..", "shared", "fixtures");
@@ -471,7 +472,7 @@ describe.skipIf(!haveFixtures)("convert keeps bare ref.name tags where the layou
     ]);
   });
 
-  it.skipIf(spawnSync("skopeo", ["--version"]).status !== 0)("skopeo finds each image of the oci output by its bare tag", async () => {
+  it.skipIf(!requirePeers("skopeo"))("skopeo finds each image of the oci output by its bare tag", async () => {
     const converted = await convertCli(["--format", "oci", UMOCI]);
     const manifestOf = (tag: string): string => execFileSync("skopeo", ["inspect", "--raw", `oci-archive:${converted.file}:${tag}`]).toString("utf8");
     const blob = (digest: string): string => readFileSync(join(UMOCI, "blobs", "sha256", digest.slice(7)), "utf8");
