@@ -78,3 +78,17 @@ function checkRefName(refName: string, field: string): void {
   if (isBareTag(refName)) return;
   normalizeImageName(refName, field);
 }
+
+/**
+ * The names by digest an archive must carry itself: those of a repository in which the image has
+ * no tag. A tag's `repo@digest` is recorded again by the loader on the far side from the tag.
+ */
+export function explicitDigestNames(names: readonly string[], digestNames: readonly string[]): string[] {
+  const tagged = new Set(names.map((name) => repositoryOf(name)));
+  return digestNames.filter((name) => !tagged.has(repositoryOf(name)));
+}
+
+function repositoryOf(name: string): string {
+  const ref = parseReference(name);
+  return formatReference({ domain: ref.domain, path: ref.path }, "full");
+}

@@ -16,7 +16,7 @@ import { unsupported } from "../core/errors.js";
 import { MediaType } from "../core/media-types.js";
 import { familiarName, formatReference, parseReference } from "../core/reference.js";
 import type { TarWriter } from "../tar/writer.js";
-import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, ANNOTATION_SYNTHESIZED } from "./names.js";
+import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, ANNOTATION_SYNTHESIZED, explicitDigestNames } from "./names.js";
 
 export type LayoutFormat = "docker" | "oci";
 
@@ -117,7 +117,7 @@ export function indexDocument(images: readonly ImageToWrite[], format: LayoutFor
   const manifests = images.flatMap((image) => {
     const descriptor = { mediaType: image.root.mediaType, digest: image.root.digest, size: image.root.size };
     const marker = image.synthesized ? { [ANNOTATION_SYNTHESIZED]: "true" } : {};
-    const digestNames = image.digestNames ?? [];
+    const digestNames = explicitDigestNames(image.names, image.digestNames ?? []);
     // The docker layout leaves bare tags out: its manifest.json could not name the image by them.
     const bareTags = format === "oci" ? (image.bareTags ?? []) : [];
     if (image.names.length === 0 && digestNames.length === 0 && bareTags.length === 0) return [image.synthesized ? { ...descriptor, annotations: marker } : descriptor];

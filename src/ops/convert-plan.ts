@@ -40,11 +40,12 @@ export async function planConversion(graph: ArchiveGraph, name: string | undefin
     if (!blob) throw invalid(`blob ${digest} is needed but not in the archive`, blobPathFor(digest));
     checkSupplied(blob);
   }
-  const byId = new Map<string, { record: ImageRecord; names: Set<string> }>();
+  const byId = new Map<string, { record: ImageRecord; names: Set<string>; digestNames: Set<string> }>();
   selected.forEach((root, position) => {
     const record = records[position] as ImageRecord;
-    const entry = byId.get(record.id) ?? { record, names: new Set<string>() };
+    const entry = byId.get(record.id) ?? { record, names: new Set<string>(), digestNames: new Set<string>() };
     for (const full of root.names) entry.names.add(full);
+    for (const full of root.digestNames) entry.digestNames.add(full);
     if (root.bareTag !== undefined && name !== undefined) entry.names.add(formatReference({ ...parseRepository(name), tag: root.bareTag }, "full"));
     byId.set(record.id, entry);
   });
@@ -56,9 +57,9 @@ export async function planConversion(graph: ArchiveGraph, name: string | undefin
   const bareTags = bareTagsByImage(selected, name);
   const images: ImageToWrite[] = [];
   const saved: SavedImage[] = [];
-  for (const { record } of byId.values()) {
+  for (const { record, digestNames } of byId.values()) {
     const names = new Set([...owner].filter(([, id]) => id === record.id).map(([full]) => full));
-    const planned = await imageToWrite(async (digest) => graph.blobs.get(digest), { record, names }, []);
+    const planned = await imageToWrite(async (digest) => graph.blobs.get(digest), { record, names, digestNames }, []);
     const tags = bareTags.get(record.id);
     images.push(tags ? { ...planned.image, bareTags: tags } : planned.image);
     saved.push(planned.saved);

@@ -20,6 +20,7 @@ import type { LayoutFormat } from "../archive/write-layout.js";
 import { convertThroughStore, withTemporaryStore } from "./convert.js";
 import { saveToFile } from "./save.js";
 import { scratchDirectory } from "../store/exit-cleanup.js";
+import { explicitDigestNames } from "../archive/names.js";
 
 export interface RoundtripPlatform {
   platform: string;
@@ -177,7 +178,8 @@ function compareSets(what: string, input: readonly string[], saved: readonly str
 }
 
 function namesOf(roots: readonly ResolvedRoot[]): string[] {
-  return [...new Set(roots.flatMap((root) => root.names))].sort();
+  const names = roots.flatMap((root) => root.names);
+  return [...new Set([...names, ...explicitDigestNames(names, roots.flatMap((root) => root.digestNames))])].sort();
 }
 
 function bareTagsOf(roots: readonly ResolvedRoot[]): string[] {

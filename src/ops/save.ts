@@ -94,17 +94,17 @@ export async function selectImages(store: Store, queries: readonly string[]): Pr
   return [...selected.values()];
 }
 
-/** Every image in the store with all its tags (what `convert` and round trips save). */
+/** Every image in the store with all its tags and its names by its own digest (what `convert` and round trips save). */
 export async function selectAll(store: Store): Promise<Selection[]> {
   const references = await store.references.references();
-  return (await store.records.list()).map((record) => ({
-    record,
-    names: new Set(
-      references
-        .filter((entry) => entry.id === record.id && !entry.reference.includes("@"))
-        .map((entry) => formatReference(parseReference(entry.reference), "full")),
-    ),
-  }));
+  return (await store.records.list()).map((record) => {
+    const own = references.filter((entry) => entry.id === record.id).map((entry) => parseReference(entry.reference));
+    return {
+      record,
+      names: new Set(own.filter((ref) => ref.digest === undefined).map((ref) => formatReference(ref, "full"))),
+      digestNames: new Set(own.filter((ref) => ref.digest === record.id).map((ref) => formatReference(ref, "full"))),
+    };
+  });
 }
 
 /**
