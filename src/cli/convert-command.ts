@@ -6,7 +6,7 @@ import type { Writable } from "node:stream";
 import { convertArchive, type ConvertResult } from "../ops/convert.js";
 import { verifyRoundtrip, type RoundtripImage } from "../ops/roundtrip.js";
 import { mtimeFromEnvironment, saveToFile, type SaveOptions } from "../ops/save.js";
-import { limitsFromOptions, type LimitOptions } from "./limits.js";
+import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { familiarNameOf } from "./names.js";
 import { printJson, printLine, type Terminal } from "./output.js";
 import { refuseEmptyInputPath, refuseEmptyOutputPath } from "./path-arguments.js";
@@ -31,9 +31,9 @@ export function registerConvert(program: Command, terminal: Terminal): void {
     .option("--name <repository>", "repository for images the input names only by a bare tag")
     .option("-q, --quiet", "suppress notes")
     .option("--json", "print one JSON document of what was converted")
-    .option("--max-json-size <bytes>", "largest manifest, index or config to accept")
-    .option("--max-manifest-json-size <bytes>", "largest manifest.json to accept (default 20 MiB)")
-    .option("--max-layer-size <bytes>", "largest decompressed layer to accept")
+    .option(...LIMIT_OPTIONS[0]!)
+    .option(...LIMIT_OPTIONS[1]!)
+    .option(...LIMIT_OPTIONS[2]!)
     .action(async (input: string, output: string, flags: ConvertFlags) => {
       refuseEmptyInputPath(input, "IN");
       refuseEmptyOutputPath(output, "OUT");

@@ -2,21 +2,26 @@ import type { Command } from "commander";
 import { inspectImage, listImages, pruneBlobs, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
 import { humanDuration, humanSize, printJson, printLine, shortId, type Terminal } from "./output.js";
 import { openStore } from "./store-option.js";
-import { LadingError, toLadingError } from "../core/errors.js";
+import { LadingError, toLadingError, usage } from "../core/errors.js";
+import { formatReference, parseReference } from "../core/reference.js";
 
 export function registerImageCommands(program: Command, terminal: Terminal, setExit: (code: number) => void): void {
   program
     .command("images")
     .description("list images, like docker images")
+    .argument("[repository[:tag]]", "list only the rows of this repository (and tag)")
     .option("--digests", "show digests")
     .option("--no-trunc", "do not truncate IDs")
+    .option("-q, --quiet", "print only image IDs, each once")
     .option("--json", "print JSON")
     .option("-a, --all", "show all images (untagged ones are always shown)")
-    .action(async (flags: { digests?: boolean; trunc: boolean; json?: boolean }, command: Command) => {
+    .action(async (filter: string | undefined, flags: { digests?: boolean; trunc: boolean; quiet?: boolean; json?: boolean }, command: Command) => {
       const store = await openStore(command);
       const images = await listImages(store);
       if (flags.json) return printJson(terminal.stdout, images);
-      printTable(terminal, tableRows(images, flags), Boolean(flags.digests));
+      const rows = tableRows(images, flags).filter(rowMatcher(filter));
+      if (flags.quiet) for (const id of new Set(rows.map((row) => row.id))) printLine(terminal.stdout, id);
+      else printTable(terminal, rows, Boolean(flags.digests));
     });
 
   program
@@ -119,6 +124,19 @@ function tableRows(images: ImageSummary[], flags: { digests?: boolean; trunc: bo
     if (image.incomplete.length > 0) for (const row of rows.slice(before)) row.size = "incomplete";
   }
   return rows;
+}
+
+/** docker images REPOSITORY[:TAG]: the rows of that repository, and of that tag when one is given. */
+function rowMatcher(filter: string | undefined): (row: Row) => boolean {
+  if (filter === undefined) return () => true;
+  let ref;
+  try {
+    ref = parseReference(filter);
+  } catch (error) {
+    throw usage(`images: ${(error as Error).message}`);
+  }
+  const repository = formatReference({ domain: ref.domain, path: ref.path }, "familiar");
+  return (row) => row.repository === repository && (ref.tag === undefined || row.tag === ref.tag);
 }
 
 function printTable(terminal: Terminal, rows: Row[], digests: boolean): void {

@@ -1,11 +1,20 @@
 import { usage } from "../core/errors.js";
-import type { ReadLimits } from "../archive/read.js";
+import { DEFAULT_LIMITS, type ReadLimits } from "../archive/read.js";
 
 export interface LimitOptions {
   maxJsonSize?: string;
   maxLayerSize?: string;
   maxManifestJsonSize?: string;
 }
+
+const mebibytes = (bytes: number): string => `${bytes / 1024 ** 2} MiB`;
+
+/** The size-limit options of every command that reads an archive (verify, load, convert), with their defaults. */
+export const LIMIT_OPTIONS: readonly (readonly [string, string])[] = [
+  ["--max-json-size <bytes>", `largest manifest, index or config to accept (default ${mebibytes(DEFAULT_LIMITS.maxJsonBytes)})`],
+  ["--max-manifest-json-size <bytes>", `largest manifest.json to accept (default ${mebibytes(DEFAULT_LIMITS.maxManifestJsonBytes)})`],
+  ["--max-layer-size <bytes>", `largest layer to accept, decompressed (default ${DEFAULT_LIMITS.maxLayerBytes / 1024 ** 3} GiB)`],
+];
 
 export function limitsFromOptions(options: LimitOptions): Partial<ReadLimits> {
   const limits: Partial<ReadLimits> = {};

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
 import { parsePlatform } from "../core/platform.js";
 import { loadArchive, loadedNames } from "../ops/load.js";
-import { limitsFromOptions, type LimitOptions } from "./limits.js";
+import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { printJson, printLine, type Terminal } from "./output.js";
 import { refuseEmptyInputPath } from "./path-arguments.js";
 import { withProgress } from "./progress.js";
@@ -26,9 +26,9 @@ export function registerLoad(program: Command, terminal: Terminal): void {
     .option("-q, --quiet", "suppress the progress output")
     .option("--json", "print one JSON document of what was loaded")
     .option("--name <repository>", "repository for images the archive names only by a bare tag")
-    .option("--max-json-size <bytes>", "largest manifest, index or config to accept")
-    .option("--max-manifest-json-size <bytes>", "largest manifest.json to accept (default 20 MiB)")
-    .option("--max-layer-size <bytes>", "largest decompressed layer to accept")
+    .option(...LIMIT_OPTIONS[0]!)
+    .option(...LIMIT_OPTIONS[1]!)
+    .option(...LIMIT_OPTIONS[2]!)
     .option(
       "--skip-diff-id-check",
       "do not decompress compressed layers to check them against the config's diff IDs (blob digests are still checked, as skopeo does)",

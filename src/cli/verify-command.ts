@@ -3,7 +3,7 @@ import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/
 import { familiarNameOf } from "./names.js";
 import { verifyArchive, type VerifyReport } from "../ops/verify.js";
 import { printJson, printLine, shortId, type Terminal } from "./output.js";
-import { limitsFromOptions, type LimitOptions } from "./limits.js";
+import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { refuseEmptyInputPath } from "./path-arguments.js";
 
 export function registerVerify(program: Command, terminal: Terminal, setExit: (code: number) => void): void {
@@ -12,9 +12,9 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
     .description("check every digest, size, diff ID and reference an archive claims, without storing anything")
     .argument("<archive>", "archive file, OCI layout directory, or - for standard input")
     .option("--json", "print one machine-readable document")
-    .option("--max-json-size <bytes>", "largest manifest, index or config to accept")
-    .option("--max-manifest-json-size <bytes>", "largest manifest.json to accept (default 20 MiB)")
-    .option("--max-layer-size <bytes>", "largest decompressed layer to accept")
+    .option(...LIMIT_OPTIONS[0]!)
+    .option(...LIMIT_OPTIONS[1]!)
+    .option(...LIMIT_OPTIONS[2]!)
     .option("--roundtrip", "load into a temporary store, save again, and prove the same images and digests come back")
     .action(async (archive: string, options: { json?: boolean; roundtrip?: boolean } & LimitOptions) => {
       refuseEmptyInputPath(archive, "ARCHIVE");

@@ -167,6 +167,30 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
     ]);
   });
 
+  it("images REPOSITORY[:TAG] lists that repository's rows; -q prints each listed image ID once", async () => {
+    const root = await loaded("../shared/fixtures/archives/docker-save-multi.tar", "../shared/fixtures/archives/docker-save-single.tar");
+    expect(output(await lading(root, "tag", "fixture/derived-a:1.0", "fixture/derived-a:2.0"))).toEqual([0, "", ""]);
+    const columns = (result: CliResult): string[][] => result.stdout.trimEnd().split("\n").map((line) => line.split(/ {3,}/).slice(0, -2));
+    const repository = await lading(root, "images", "fixture/derived-a");
+    expect([repository.code, repository.stderr, columns(repository)]).toEqual([
+      0,
+      "",
+      [
+        ["REPOSITORY", "TAG", "IMAGE ID"],
+        ["fixture/derived-a", "1.0", "662400124e1a"],
+        ["fixture/derived-a", "2.0", "662400124e1a"],
+      ],
+    ]);
+    expect(columns(await lading(root, "images", "docker.io/fixture/derived-a:2.0"))).toEqual([
+      ["REPOSITORY", "TAG", "IMAGE ID"],
+      ["fixture/derived-a", "2.0", "662400124e1a"],
+    ]);
+    expect(output(await lading(root, "images", "-q", "fixture/derived-a"))).toEqual([0, "662400124e1a\n", ""]);
+    expect(output(await lading(root, "images", "-q", "--no-trunc"))).toEqual([0, [DERIVED_B, DERIVED_A, IMPORTED].join("\n") + "\n", ""]);
+    expect(output(await lading(root, "images", "-q", "nothing/here"))).toEqual([0, "", ""]);
+    expect(output(await lading(root, "images", "Bad:name:x"))).toEqual([2, "", "lading: usage error: images: invalid reference format: repository name (library/Bad) must be lowercase\n"]);
+  });
+
   it("inspect by name, name:tag, name@digest, full ID, ID prefix, config digest prefix; ambiguous prefix fails", async () => {
     const root = await loaded(
       "../shared/fixtures/archives/docker-save-single.tar",
