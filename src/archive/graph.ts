@@ -151,7 +151,7 @@ function collectBlobs(graph: ArchiveGraph, archive: ScannedArchive): void {
     for (const image of root.images) {
       add(image.manifest.digest, image.manifest.size, image.manifest.mediaType, image.manifest.bytes);
       add(image.config.digest, image.config.size, image.config.mediaType, image.config.bytes);
-      for (const layer of image.layers) add(layer.digest, layer.size, layer.mediaType);
+      for (const layer of image.layers) if (!layer.absent) add(layer.digest, layer.size, layer.mediaType);
     }
     for (const digest of root.artifacts) {
       const file = archive.byDigest.get(digest);

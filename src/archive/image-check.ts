@@ -24,42 +24,65 @@ export function platformDisagreement(claimed: Platform, config: ImageConfig, con
   return `the index gives platform ${formatPlatform(claimed)} but ${configName} is ${formatPlatform(configured)}`;
 }
 
+/** A layer as a manifest lists it: the archive's file, or a foreign layer's descriptor alone. */
+export type LayerInput =
+  | { file: ScannedFile; digest?: string; mediaType: string; field: string }
+  | { absent: { digest: string; size: number; mediaType: string; urls?: string[] | null | undefined }; field: string };
+
 /**
  * Checks an image's layers against its config: as many layers as diff IDs, each layer sound
  * (a tar, decompressible, nothing escaping the root inside) and with the diff ID the config lists.
+ * An absent foreign layer cannot be checked: it takes the config's diff ID.
  */
-export function checkLayers(
-  config: ImageConfig,
-  layers: readonly { file: ScannedFile; digest?: string; mediaType: string; field: string }[],
-  configName: string,
-): ResolvedLayer[] {
+export function checkLayers(config: ImageConfig, layers: readonly LayerInput[], configName: string): ResolvedLayer[] {
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== layers.length) {
     throw invalid(`${configName}: rootfs.diff_ids lists ${diffIds.length} layers but the image has ${layers.length}`, configName);
   }
-  return layers.map(({ file, digest, mediaType, field }, index) => {
-    if (file.layerProblem) throw invalid(`${field}: layer ${file.name}: ${file.layerProblem}`, file.name);
-    const claimed = layerTypeCompression(mediaType);
-    if (claimed !== undefined && claimed !== file.compression && !(claimed === "gzip" && file.compression === "none")) {
-      throw invalid(`${field}: media type ${mediaType} says ${claimed} but ${file.name} is ${file.compression}`, file.name);
-    }
-    // A compressed layer left compressed on request (checkCompressedLayers: false) has no diff ID of its own.
-    const trusted = file.diffId === undefined && file.compression !== "none";
-    if (!trusted && file.diffId !== diffIds[index]) {
-      throw invalid(
-        `${field}: layer ${file.name} has diff ID ${file.diffId}${file.diffIdSource ? ` (as ${file.diffIdSource} says)` : ""}, but ${configName} rootfs.diff_ids[${index}] is ${diffIds[index]}`,
-        file.name,
-      );
-    }
-    return {
-      // The descriptor's digest where there is one: a layer may be addressed by sha512.
-      digest: digest ?? file.digest,
-      size: file.size,
-      mediaType,
-      compression: file.compression,
-      diffId: trusted ? diffIds[index] : file.diffId,
-      uncompressedSize: file.uncompressedSize,
-      entry: file.name,
-    };
-  });
+  return layers.map((layer, index) => ("absent" in layer ? absentLayer(layer.absent, diffIds[index]) : checkLayer(layer, diffIds[index], index, configName)));
+}
+
+function checkLayer({ file, digest, mediaType, field }: { file: ScannedFile; digest?: string; mediaType: string; field: string }, diffId: string | undefined, index: number, configName: string): ResolvedLayer {
+  if (file.layerProblem) throw invalid(`${field}: layer ${file.name}: ${file.layerProblem}`, file.name);
+  const claimed = layerTypeCompression(mediaType);
+  if (claimed !== undefined && claimed !== file.compression && !(claimed === "gzip" && file.compression === "none")) {
+    throw invalid(`${field}: media type ${mediaType} says ${claimed} but ${file.name} is ${file.compression}`, file.name);
+  }
+  // A compressed layer left compressed on request (checkCompressedLayers: false) has no diff ID of its own.
+  const trusted = file.diffId === undefined && file.compression !== "none";
+  if (!trusted && file.diffId !== diffId) {
+    throw invalid(
+      `${field}: layer ${file.name} has diff ID ${file.diffId}${file.diffIdSource ? ` (as ${file.diffIdSource} says)` : ""}, but ${configName} rootfs.diff_ids[${index}] is ${diffId}`,
+      file.name,
+    );
+  }
+  return {
+    // The descriptor's digest where there is one: a layer may be addressed by sha512.
+    digest: digest ?? file.digest,
+    size: file.size,
+    mediaType,
+    compression: file.compression,
+    diffId: trusted ? diffId : file.diffId,
+    uncompressedSize: file.uncompressedSize,
+    entry: file.name,
+  };
+}
+
+function absentLayer(descriptor: { digest: string; size: number; mediaType: string; urls?: string[] | null | undefined }, diffId: string | undefined): ResolvedLayer {
+  return {
+    digest: descriptor.digest,
+    size: descriptor.size,
+    mediaType: descriptor.mediaType,
+    compression: layerTypeCompression(descriptor.mediaType) ?? "none",
+    diffId,
+    uncompressedSize: undefined,
+    entry: undefined,
+    absent: true,
+    ...(descriptor.urls ? { urls: descriptor.urls } : {}),
+  };
+}
+
+/** What verify and load say of an absent foreign layer: nothing in the archive backs its diff ID. */
+export function absentLayerWarning(field: string, layer: ResolvedLayer): string {
+  return `${field}: foreign layer ${layer.digest} is not in the archive; its diff ID ${layer.diffId ?? "(none)"} is the config's, unchecked`;
 }

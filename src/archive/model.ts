@@ -51,8 +51,15 @@ export interface ResolvedLayer {
   compression: Compression;
   diffId: string | undefined;
   uncompressedSize: number | undefined;
-  /** The archive entry the layer came from. */
-  entry: string;
+  /** The archive entry the layer came from; undefined for an absent layer. */
+  entry: string | undefined;
+  /**
+   * A foreign (non-distributable) layer the archive does not carry: size and media type are its
+   * descriptor's, the diff ID the config's, taken on trust.
+   */
+  absent?: true;
+  /** Where a foreign layer may be fetched from, as its descriptor says. */
+  urls?: string[];
 }
 
 /** One platform image: a manifest, its config and its layers. */

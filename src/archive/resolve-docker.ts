@@ -1,12 +1,12 @@
 import { invalid } from "../core/errors.js";
-import { dockerLayerTypeFor, MediaType } from "../core/media-types.js";
-import { dockerManifestJsonSchema, parseDocument, type DockerManifestItem } from "../core/schemas.js";
+import { dockerLayerTypeFor, isForeignLayerType, MediaType } from "../core/media-types.js";
+import { dockerManifestJsonSchema, parseDocument, type Descriptor, type DockerManifestItem } from "../core/schemas.js";
 import { digestOf } from "../core/digest.js";
 import { jsonBytes } from "./blob-lookup.js";
-import { checkLayers, parseImageConfig, platformOfConfig } from "./image-check.js";
+import { absentLayerWarning, checkLayers, parseImageConfig, platformOfConfig, type LayerInput } from "./image-check.js";
 import type { ResolvedRoot, ScannedArchive } from "./model.js";
 import { normalizeImageName } from "./names.js";
-import { lookupFile } from "./scan.js";
+import { isAbsentPath, lookupFile } from "./scan.js";
 import { synthesizeDockerManifest } from "./synthesize.js";
 
 export interface DockerContext {
@@ -30,19 +30,23 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
   checkConfigName(item.Config, configFile.digest, `${field}.Config`);
   const configBytes = jsonBytes(configFile, `${field}.Config`, ctx.maxJsonBytes);
   const config = parseImageConfig(configBytes, item.Config);
-  const layerFiles = item.Layers.map((path, index) => {
+  const layerInputs = item.Layers.map((path, index): LayerInput & { path: string } => {
     const layerField = `${field}.Layers[${index}]`;
+    const foreign = foreignSource(item, config.rootfs.diff_ids[index]);
+    if (foreign && isAbsentPath(ctx.archive, path)) return { path, absent: foreign, field: layerField };
     const file = lookupFile(ctx.archive, path, layerField);
     // A layer under blobs/sha512/ (a combined archive whose index addresses it so) keeps that name.
     return { path, file, ...(file.sha512 !== undefined ? { digest: file.sha512 } : {}), mediaType: "", field: layerField };
   });
-  const layers = checkLayers(config, layerFiles, item.Config);
+  const layers = checkLayers(config, layerInputs, item.Config);
   // After the diff IDs: when both fail (an uncompressed layer named for its diff ID), that is the clearer message.
-  for (const { path, file, field: layerField } of layerFiles) {
-    for (const name of new Set([path.replace(/^(?:\.\/)+/, ""), file.name])) checkLayerName(name, file.digest, layerField);
+  for (const input of layerInputs) {
+    if ("absent" in input) continue;
+    for (const name of new Set([input.path.replace(/^(?:\.\/)+/, ""), input.file.name])) checkLayerName(name, input.file.digest, input.field);
   }
   const names = (item.RepoTags ?? []).map((tag, index) => normalizeImageName(tag, `${field}.RepoTags[${index}]`));
-  for (const layer of layers) layer.mediaType = dockerLayerTypeFor(layer.compression);
+  for (const layer of layers) if (!layer.absent) layer.mediaType = dockerLayerTypeFor(layer.compression);
+  const warnings = layers.flatMap((layer, index) => (layer.absent ? [absentLayerWarning(`${field}.Layers[${index}]`, layer)] : []));
   const manifestBytes = synthesizeDockerManifest({ digest: configFile.digest, size: configFile.size }, layers);
   const manifestDigest = digestOf(manifestBytes);
   return {
@@ -65,8 +69,17 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
     artifacts: [],
     indexes: new Map(),
     source: "manifest.json",
-    warnings: [],
+    warnings,
   };
+}
+
+/**
+ * The descriptor Docker's LayerSources gives a foreign layer (keyed by its diff ID): what stands
+ * for the layer when the archive does not carry its file.
+ */
+function foreignSource(item: DockerManifestItem, diffId: string | undefined): Descriptor | undefined {
+  const descriptor = diffId === undefined ? undefined : item.LayerSources?.[diffId];
+  return descriptor && isForeignLayerType(descriptor.mediaType) ? descriptor : undefined;
 }
 
 /** A config named by its digest (`<hex>.json`, `blobs/sha256/<hex>`, `sha256:<hex>`) must match it. */

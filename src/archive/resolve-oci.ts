@@ -5,7 +5,7 @@ import { normalizePlatform } from "../core/platform.js";
 import { describeZodError, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type Index, type Manifest } from "../core/schemas.js";
 import { blobForDescriptor, hasBlob, jsonBytes } from "./blob-lookup.js";
 import { checkIndexData, checkManifestData } from "./embedded-data.js";
-import { checkLayers, parseImageConfig, platformDisagreement, platformOfConfig } from "./image-check.js";
+import { absentLayerWarning, checkLayers, parseImageConfig, platformDisagreement, platformOfConfig, type LayerInput } from "./image-check.js";
 import type { ResolvedImage, ResolvedRoot, ScannedArchive } from "./model.js";
 import { ANNOTATION_SYNTHESIZED, namesFromAnnotations } from "./names.js";
 import { lookupFile } from "./scan.js";
@@ -118,22 +118,19 @@ function resolveManifest(ctx: OciContext, root: ResolvedRoot, descriptor: Descri
   // The index's word is what platform selection goes by, so it stands; a contradiction is said.
   const disagreement = descriptor.platform ? platformDisagreement(descriptor.platform, config, configFile.name) : undefined;
   if (disagreement) root.warnings.push(`${field}: ${disagreement}`);
-  const present = manifest.layers.filter((layer, position) => {
-    if (hasBlob(ctx.archive, layer)) return true;
-    if (isForeignLayerType(layer.mediaType)) return false;
-    throw invalid(`${file.name} layers[${position}]: blob ${layer.digest} is missing`, file.name);
-  });
-  if (present.length !== manifest.layers.length) {
-    throw unsupported(`${file.name}: foreign (non-distributable) layers that the archive does not carry are not supported`, file.name);
-  }
   const layers = checkLayers(
     config,
-    manifest.layers.map((layer, position) => {
+    manifest.layers.map((layer, position): LayerInput => {
       const layerField = `${file.name} layers[${position}]`;
-      return { file: blobForDescriptor(ctx.archive, layer, layerField), digest: layer.digest, mediaType: layer.mediaType, field: layerField };
+      if (hasBlob(ctx.archive, layer)) return { file: blobForDescriptor(ctx.archive, layer, layerField), digest: layer.digest, mediaType: layer.mediaType, field: layerField };
+      if (isForeignLayerType(layer.mediaType)) return { absent: layer, field: layerField };
+      throw invalid(`${layerField}: blob ${layer.digest} is missing`, file.name);
     }),
     configFile.name,
   );
+  layers.forEach((layer, position) => {
+    if (layer.absent) root.warnings.push(absentLayerWarning(`${file.name} layers[${position}]`, layer));
+  });
   return {
     manifest: { digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size, origin: "archive", bytes },
     config: { digest: manifest.config.digest, mediaType: manifest.config.mediaType, size: manifest.config.size, bytes: configBytes, parsed: config },

@@ -238,6 +238,20 @@ function ancestorsOf(name: string): string[] {
   return ancestors;
 }
 
+/**
+ * True when nothing in the archive answers to `path`: no file, no link, no link above it. An
+ * unsafe path is not absent but wrong, as lookupFile says.
+ */
+export function isAbsentPath(archive: ScannedArchive, path: string): boolean {
+  let name: string;
+  try {
+    name = safeEntryName(path);
+  } catch {
+    return false;
+  }
+  return !archive.files.has(name) && !archive.links.has(name) && !ancestorsOf(name).some((ancestor) => archive.links.has(ancestor));
+}
+
 const MAX_LINK_DEPTH = 16;
 
 /**

@@ -38,7 +38,9 @@ function printSummary(terminal: Terminal, report: VerifyReport): void {
   for (const image of report.images) {
     const names = image.names.length > 0 ? image.names.map(familiarNameOf).join(", ") : "<untagged>";
     printLine(out, `${names}`);
-    printLine(out, `  ID ${image.rootDigest}  config ${shortId(image.configDigest)}  ${image.platform}  ${image.layers.length} layer${image.layers.length === 1 ? "" : "s"}`);
+    const absent = image.layers.filter((layer) => layer.absent).length;
+    const layers = `${image.layers.length} layer${image.layers.length === 1 ? "" : "s"}${absent > 0 ? ` (${absent} foreign, not in the archive)` : ""}`;
+    printLine(out, `  ID ${image.rootDigest}  config ${shortId(image.configDigest)}  ${image.platform}  ${layers}`);
     printLine(
       out,
       image.manifestOrigin === "archive"

@@ -11,6 +11,8 @@ export interface VerifiedLayer {
   compression: string;
   diffId: string | null;
   uncompressedSize: number | null;
+  /** Set only for a foreign layer the archive does not carry: its diff ID is the config's, unchecked. */
+  absent?: true;
 }
 
 export interface VerifiedImage {
@@ -69,6 +71,7 @@ export function reportOf(graph: ArchiveGraph): VerifyReport {
           compression: layer.compression,
           diffId: layer.diffId ?? null,
           uncompressedSize: layer.uncompressedSize ?? null,
+          ...(layer.absent ? { absent: true as const } : {}),
         })),
       });
     }

@@ -9,8 +9,13 @@ import { describe, expect, it } from "vitest";
 import { openTarStream } from "../../src/archive/source.js";
 import { verifyArchive, type VerifyReport } from "../../src/ops/verify.js";
 import {
+  DOCKER_CONFIG,
+  DOCKER_FOREIGN_LAYER,
+  DOCKER_MANIFEST,
   EMPTY_LAYER,
   EMPTY_LAYER_DIFF_ID,
+  FOREIGN_URLS,
+  OCI_NONDISTRIBUTABLE_LAYER_GZIP,
   OCI_INDEX,
   OCI_LAYER_GZIP,
   OCI_MANIFEST,
@@ -23,6 +28,7 @@ import {
   gnuLongRecord,
   hexOf,
   layerTar,
+  makeForeignImage,
   makeImage,
   ociLayoutItems,
   paxRecords,
@@ -666,6 +672,101 @@ describe("configs and layers", () => {
     expectRefused(await verifyItems(ociLayoutItems([lying])), [
       { entry: lPath(lying), message: `${mPath(lying)} layers[0]: media type application/vnd.oci.image.layer.v1.tar+zstd says zstd but ${lPath(lying)} is gzip` },
     ]);
+  });
+});
+
+describe("foreign (non-distributable) layers", () => {
+  const foreign = makeForeignImage();
+  const nondist = makeForeignImage(OCI_NONDISTRIBUTABLE_LAYER_GZIP, "nondist");
+  const absentWarning = (img: TestImage, field: string): string =>
+    `${field}: foreign layer ${img.layers[0]!.digest} is not in the archive; its diff ID ${img.layers[0]!.diffId} is the config's, unchecked`;
+  const absentLayer = (img: TestImage) => ({
+    digest: img.layers[0]!.digest,
+    size: img.layers[0]!.size,
+    mediaType: img.layers[0]!.mediaType,
+    compression: "gzip",
+    diffId: img.layers[0]!.diffId,
+    uncompressedSize: null,
+    absent: true,
+  });
+
+  for (const [title, img] of [
+    ["a Docker foreign layer", foreign],
+    ["an OCI non-distributable layer", nondist],
+  ] as const) {
+    it(`accepts ${title} the archive does not carry: the config's diff ID, unchecked, with a warning`, async () => {
+      const report = await verifyItems(withoutFile(ociLayoutItems([img]), lPath(img)));
+      expectValid(report);
+      expect(report.images.map((i) => [i.manifestDigest, i.manifestMediaType, i.manifestOrigin])).toEqual([[img.manifest.digest, img.manifest.mediaType, "archive"]]);
+      expect(report.images[0]!.layers[0]).toEqual(absentLayer(img));
+      expect(report.images[0]!.layers[1]).toEqual({
+        digest: img.layers[1]!.digest,
+        size: img.layers[1]!.size,
+        mediaType: img.layers[1]!.mediaType,
+        compression: "gzip",
+        diffId: img.layers[1]!.diffId,
+        uncompressedSize: 2048,
+      });
+      expect(report.warnings).toEqual([absentWarning(img, `${mPath(img)} layers[0]`)]);
+    });
+  }
+
+  it("checks a foreign layer the archive carries like any other layer", async () => {
+    expectValid(await verifyItems(ociLayoutItems([foreign])));
+    const wrong = sha256("another base");
+    const lying = makeForeignImage();
+    const bad = makeImage({
+      storedLayers: lying.layers.map((layer, index) => ({ bytes: layer.bytes, mediaType: layer.mediaType, diffId: index === 0 ? wrong : layer.diffId })),
+    });
+    expectRefused(await verifyItems(ociLayoutItems([bad])), [
+      { entry: lPath(bad), message: `${mPath(bad)} layers[0]: layer ${lPath(bad)} has diff ID ${lying.layers[0]!.diffId}, but ${cPath(bad)} rootfs.diff_ids[0] is ${wrong}` },
+    ]);
+  });
+
+  it("still refuses an ordinary layer the archive does not carry, naming the layer", async () => {
+    expectRefused(await verifyItems(withoutFile(ociLayoutItems([foreign]), lPath(foreign, 1))), [
+      { entry: mPath(foreign), message: `${mPath(foreign)} layers[1]: blob ${foreign.layers[1]!.digest} is missing` },
+    ]);
+  });
+
+  describe("in manifest.json (Docker's LayerSources)", () => {
+    const foreignConfig = `${hexOf(foreign.config.digest)}.json`;
+    const source = { ...descriptorOf(foreign.layers[0]!), urls: FOREIGN_URLS };
+    const item = (layerSources?: Record<string, unknown>): Record<string, unknown> => ({
+      Config: foreignConfig,
+      RepoTags: ["example.com/win/app:1"],
+      Layers: foreign.layers.map((layer) => blobPath(layer.digest)),
+      ...(layerSources ? { LayerSources: layerSources } : {}),
+    });
+    const items = (manifest: Record<string, unknown>): TarItem[] => [
+      { type: "file", name: foreignConfig, content: foreign.config.bytes },
+      blobItem(foreign.layers[1]!),
+      { type: "file", name: "manifest.json", content: manifestJson([manifest]) },
+    ];
+
+    it("accepts a Layers path the archive does not carry when LayerSources gives the diff ID a foreign descriptor", async () => {
+      const report = await verifyItems(items(item({ [foreign.layers[0]!.diffId]: source })));
+      expectValid(report);
+      const synthesized = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: DOCKER_MANIFEST,
+        config: { mediaType: DOCKER_CONFIG, digest: foreign.config.digest, size: foreign.config.size },
+        layers: [
+          { mediaType: DOCKER_FOREIGN_LAYER, digest: foreign.layers[0]!.digest, size: foreign.layers[0]!.size, urls: FOREIGN_URLS },
+          { mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip", digest: foreign.layers[1]!.digest, size: foreign.layers[1]!.size },
+        ],
+      });
+      expect(report.images.map((i) => [i.manifestDigest, i.manifestOrigin])).toEqual([[sha256(synthesized), "synthesized"]]);
+      expect(report.images[0]!.layers[0]).toEqual(absentLayer(foreign));
+      expect(report.warnings).toEqual([absentWarning(foreign, "manifest.json[0].Layers[0]")]);
+    });
+
+    it("refuses an absent Layers path without a foreign LayerSources descriptor, naming the layer", async () => {
+      const missing = `manifest.json[0].Layers[0]: "${lPath(foreign)}" is not in the archive`;
+      expectRefused(await verifyItems(items(item())), [{ entry: "manifest.json[0].Layers[0]", message: missing }]);
+      const ordinary = { ...source, mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip" };
+      expectRefused(await verifyItems(items(item({ [foreign.layers[0]!.diffId]: ordinary }))), [{ entry: "manifest.json[0].Layers[0]", message: missing }]);
+    });
   });
 });
 

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt, runLading, type CliResult } from "../support/archive-builder.js";
+import { blobPath, buildTar, ensureBuilt, hexOf, makeForeignImage, ociLayoutItems, runLading, withoutFile, type CliResult } from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const GOOD = join(FIXTURES, "bad", "GOOD-baseline.tar");
@@ -37,6 +37,16 @@ describe("lading verify: exit codes and output", () => {
     expect(result.stdout).toContain("  manifest sha256:54a548fd5910919b0b8d6d01d7877f744590b3d9a5238eba3db608565634fbdf (original, from the archive)\n");
     expect(result.stdout.split("\n")[1]).toBe("<untagged>");
     expect(result.stderr).toBe('warning: index.json: ref.name "1.0" is a bare tag without a repository; the image is untagged\n');
+  });
+
+  it("says which layers are foreign and not in the archive, and warns that their diff IDs are unchecked", async () => {
+    const image = makeForeignImage();
+    const result = await runLading(["verify", "-"], buildTar(withoutFile(ociLayoutItems([image]), blobPath(image.layers[0]!.digest))));
+    expect(result.code).toBe(0);
+    expect(result.stdout.split("\n")[2]).toBe(`  ID ${image.manifest.digest}  config ${hexOf(image.config.digest).slice(0, 12)}  windows/amd64  2 layers (1 foreign, not in the archive)`);
+    expect(result.stderr).toBe(
+      `warning: ${blobPath(image.manifest.digest)} layers[0]: foreign layer ${image.layers[0]!.digest} is not in the archive; its diff ID ${image.layers[0]!.diffId} is the config's, unchecked\n`,
+    );
   });
 
   it("exits 1 on an invalid archive with one line per problem on stderr", async () => {

@@ -206,6 +206,37 @@ export function makeImage(options: ImageOptions = {}): TestImage {
   return { layers, config: configBlob, manifest: blobOf(JSON.stringify(manifest), OCI_MANIFEST) };
 }
 
+export const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
+export const DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json";
+export const DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+export const OCI_NONDISTRIBUTABLE_LAYER_GZIP = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+export const FOREIGN_URLS = ["https://example.invalid/base-layer.tar.gz"];
+
+/**
+ * An image whose first layer is foreign (`mediaType`, with `urls`) and whose second is an
+ * ordinary gzip layer: a Windows base image's shape. A Docker foreign layer comes in a Docker
+ * manifest. Leave the first layer's blob out (withoutFile) for an archive that does not carry it.
+ */
+export function makeForeignImage(mediaType = DOCKER_FOREIGN_LAYER, seed = "foreign"): TestImage {
+  const foreignTar = layerTar({ "Files/base.txt": `base ${seed}\n` });
+  const ownTar = layerTar({ "Files/own.txt": `own ${seed}\n` });
+  const docker = mediaType === DOCKER_FOREIGN_LAYER;
+  const image = makeImage({
+    storedLayers: [
+      { bytes: gzipSync(foreignTar), diffId: sha256(foreignTar), mediaType },
+      { bytes: gzipSync(ownTar), diffId: sha256(ownTar), mediaType: docker ? "application/vnd.docker.image.rootfs.diff.tar.gzip" : OCI_LAYER_GZIP },
+    ],
+    editConfig: (config) => ({ ...config, os: "windows" }),
+    editManifest: (manifest) => {
+      const [foreign, own] = manifest.layers as Record<string, unknown>[];
+      const layers = [{ ...foreign, urls: FOREIGN_URLS }, own];
+      if (!docker) return { ...manifest, layers };
+      return { ...manifest, mediaType: DOCKER_MANIFEST, config: { ...(manifest.config as Record<string, unknown>), mediaType: DOCKER_CONFIG }, layers };
+    },
+  });
+  return docker ? { ...image, manifest: { ...image.manifest, mediaType: DOCKER_MANIFEST }, config: { ...image.config, mediaType: DOCKER_CONFIG } } : image;
+}
+
 export const blobPath = (digest: string): string => `blobs/${digest.replace(":", "/")}`;
 export const blobItem = (blob: Blob | Buffer): TarItem => {
   const bytes = Buffer.isBuffer(blob) ? blob : blob.bytes;
