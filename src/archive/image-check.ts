@@ -26,7 +26,7 @@ export function platformDisagreement(claimed: Platform, config: ImageConfig, con
 
 /** A layer as a manifest lists it: the archive's file, or a foreign layer's descriptor alone. */
 export type LayerInput =
-  | { file: ScannedFile; digest?: string; mediaType: string; field: string }
+  | { file: ScannedFile; digest?: string; mediaType: string; urls?: string[] | null | undefined; field: string }
   | { absent: { digest: string; size: number; mediaType: string; urls?: string[] | null | undefined }; field: string };
 
 /**
@@ -42,7 +42,7 @@ export function checkLayers(config: ImageConfig, layers: readonly LayerInput[], 
   return layers.map((layer, index) => ("absent" in layer ? absentLayer(layer.absent, diffIds[index]) : checkLayer(layer, diffIds[index], index, configName)));
 }
 
-function checkLayer({ file, digest, mediaType, field }: { file: ScannedFile; digest?: string; mediaType: string; field: string }, diffId: string | undefined, index: number, configName: string): ResolvedLayer {
+function checkLayer({ file, digest, mediaType, urls, field }: Extract<LayerInput, { file: ScannedFile }>, diffId: string | undefined, index: number, configName: string): ResolvedLayer {
   if (file.layerProblem) throw invalid(`${field}: layer ${file.name}: ${file.layerProblem}`, file.name);
   const claimed = layerTypeCompression(mediaType);
   if (claimed !== undefined && claimed !== file.compression && !(claimed === "gzip" && file.compression === "none")) {
@@ -65,6 +65,7 @@ function checkLayer({ file, digest, mediaType, field }: { file: ScannedFile; dig
     diffId: trusted ? diffId : file.diffId,
     uncompressedSize: file.uncompressedSize,
     entry: file.name,
+    ...(urls ? { urls } : {}),
   };
 }
 

@@ -122,7 +122,7 @@ function resolveManifest(ctx: OciContext, root: ResolvedRoot, descriptor: Descri
     config,
     manifest.layers.map((layer, position): LayerInput => {
       const layerField = `${file.name} layers[${position}]`;
-      if (hasBlob(ctx.archive, layer)) return { file: blobForDescriptor(ctx.archive, layer, layerField), digest: layer.digest, mediaType: layer.mediaType, field: layerField };
+      if (hasBlob(ctx.archive, layer)) return { file: blobForDescriptor(ctx.archive, layer, layerField), digest: layer.digest, mediaType: layer.mediaType, urls: layer.urls, field: layerField };
       if (isForeignLayerType(layer.mediaType)) return { absent: layer, field: layerField };
       throw invalid(`${layerField}: blob ${layer.digest} is missing`, file.name);
     }),

@@ -12,7 +12,7 @@ import type { ImageToWrite } from "../archive/write-layout.js";
 import { invalid } from "../core/errors.js";
 import { formatPlatform } from "../core/platform.js";
 import { formatReference, parseReference, parseRepository } from "../core/reference.js";
-import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
+import { blobsOfRecord, layerRecordOf, type ImageRecord } from "../store/image-records.js";
 import { imageToWrite, type SavedImage } from "./save.js";
 
 export interface ConvertPlan {
@@ -93,7 +93,7 @@ function recordFor(root: ResolvedRoot): ImageRecord {
       platform: formatPlatform(image.platform),
       manifest: { mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.size },
       config: { mediaType: image.config.mediaType, digest: image.config.digest, size: image.config.size },
-      layers: image.layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size, diffId: layer.diffId ?? null })),
+      layers: image.layers.map(layerRecordOf),
     })),
     absent: root.absent.map((child) => ({ digest: child.digest, mediaType: child.mediaType, platform: child.platform ? formatPlatform(child.platform) : null })),
     otherBlobs: [...root.indexes.keys(), ...root.artifacts],

@@ -10,7 +10,7 @@ import { formatPlatform, platformMatches, type Platform } from "../core/platform
 import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
 import type { Ingest } from "../store/content-store.js";
 import { readFileRangeSync } from "../tar/chunk-source.js";
-import { blobsOfRecord, type ImageRecord, type RecordChange } from "../store/image-records.js";
+import { blobsOfRecord, layerRecordOf, type ImageRecord, type RecordChange } from "../store/image-records.js";
 import type { ReferenceTxn } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
 
@@ -379,7 +379,7 @@ function recordFor(root: ResolvedRoot, images: ResolvedImage[]): ImageRecord {
       platform: formatPlatform(image.platform),
       manifest: { mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.size },
       config: { mediaType: image.config.mediaType, digest: image.config.digest, size: image.config.size },
-      layers: image.layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size, diffId: layer.diffId ?? null })),
+      layers: image.layers.map(layerRecordOf),
     })),
     absent: [
       ...root.absent.map((child) => ({ digest: child.digest, mediaType: child.mediaType, platform: child.platform ? formatPlatform(child.platform) : null })),

@@ -18,7 +18,18 @@ const buildPlatformImage = (zod: ZodSubset) =>
     platform: zod.string(),
     manifest: zod.object({ mediaType: zod.string(), digest: zod.string(), size: zod.number() }),
     config: zod.object({ mediaType: zod.string(), digest: zod.string(), size: zod.number() }),
-    layers: zod.array(zod.object({ mediaType: zod.string(), digest: zod.string(), size: zod.number(), diffId: zod.string().nullable() })),
+    layers: zod.array(
+      zod.object({
+        mediaType: zod.string(),
+        digest: zod.string(),
+        size: zod.number(),
+        diffId: zod.string().nullable(),
+        /** A foreign layer that came without its blob: the store need not hold it. */
+        absent: zod.literal(true).optional(),
+        /** Where a foreign layer may be fetched from, as its descriptor says. */
+        urls: zod.array(zod.string()).optional(),
+      }),
+    ),
   });
 
 const buildImageRecord = (zod: ZodSubset) =>
@@ -40,6 +51,19 @@ const buildImageRecord = (zod: ZodSubset) =>
 export const imageRecordSchema = lazySchema(buildImageRecord);
 export type ImageRecord = z.infer<ReturnType<typeof buildImageRecord>>;
 export type PlatformImage = z.infer<ReturnType<typeof buildPlatformImage>>;
+export type LayerRecord = PlatformImage["layers"][number];
+
+/** The record of a layer as read from an archive; an absent foreign layer says so, with its urls. */
+export function layerRecordOf(layer: { mediaType: string; digest: string; size: number; diffId: string | undefined; absent?: true; urls?: string[] }): LayerRecord {
+  return {
+    mediaType: layer.mediaType,
+    digest: layer.digest,
+    size: layer.size,
+    diffId: layer.diffId ?? null,
+    ...(layer.absent ? { absent: true as const } : {}),
+    ...(layer.urls ? { urls: layer.urls } : {}),
+  };
+}
 
 /** What add() did to one record: `previous` is the record before (undefined: there was none), `stored` the record now. */
 export interface RecordChange {
@@ -153,7 +177,7 @@ export function blobsOfRecord(record: ImageRecord): string[] {
   for (const image of record.images) {
     digests.add(image.manifest.digest);
     digests.add(image.config.digest);
-    for (const layer of image.layers) digests.add(layer.digest);
+    for (const layer of image.layers) if (!layer.absent) digests.add(layer.digest);
   }
   return [...digests];
 }
@@ -162,10 +186,14 @@ export function blobsOfRecord(record: ImageRecord): string[] {
  * The record after the same root arrives again (a load or pull that may bring other platforms):
  * the union of platform images, and a child is absent only while it is stored neither as a
  * platform image nor as another blob. Bytes from an archive or a registry are originals, so one
- * such arrival makes the record's origin "archive".
+ * such arrival makes the record's origin "archive". A foreign layer is absent only while no
+ * arrival brought its blob.
  */
 export function mergeImageRecords(existing: ImageRecord, incoming: ImageRecord): ImageRecord {
-  const images = [...existing.images];
+  const images = existing.images.map((known) => {
+    const again = incoming.images.find((image) => image.manifest.digest === known.manifest.digest);
+    return again ? withLayersBrought(known, again) : known;
+  });
   for (const image of incoming.images) {
     if (!images.some((known) => known.manifest.digest === image.manifest.digest)) images.push(image);
   }
@@ -176,4 +204,14 @@ export function mergeImageRecords(existing: ImageRecord, incoming: ImageRecord):
   );
   const origin = existing.origin === "archive" || incoming.origin === "archive" ? "archive" : "synthesized";
   return { ...existing, origin, images, absent, otherBlobs };
+}
+
+/** `known` with every absent foreign layer that `again` (the same manifest) brought. */
+function withLayersBrought(known: PlatformImage, again: PlatformImage): PlatformImage {
+  const broughtAt = (position: number): LayerRecord | undefined => {
+    const layer = again.layers[position];
+    return known.layers[position]?.absent && layer !== undefined && !layer.absent ? layer : undefined;
+  };
+  if (!known.layers.some((_, position) => broughtAt(position) !== undefined)) return known;
+  return { ...known, layers: known.layers.map((layer, position) => broughtAt(position) ?? layer) };
 }

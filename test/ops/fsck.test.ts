@@ -4,13 +4,15 @@ import { existsSync } from "node:fs";
 import { chmod, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { openArchivePath } from "../../src/archive/source.js";
+import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { fsckStore } from "../../src/ops/fsck.js";
 import { listImages, pruneBlobs } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
 import { HAVE_FIXTURES } from "./load-expectations.js";
+import { blobPath, buildTar, makeForeignImage, ociLayoutItems, withoutFile, type TestImage } from "../support/archive-builder.js";
 
 const SINGLE = "../shared/fixtures/archives/docker-save-single.tar";
 const CTR = "../shared/fixtures/archives/ctr-export.tar";
@@ -137,5 +139,19 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
     expect(lading("prune")).toEqual([0, "Total reclaimed space: 3kB\n", ""]);
     expect(await readdir(join(root, "ingest"))).toEqual([]);
     expect(lading("fsck")).toEqual([0, "checked 0 blobs, 0 images, 0 references: 0 problem(s)\n", ""]);
+  });
+});
+
+describe("an image whose foreign layer the store does not hold", () => {
+  it("is no missing blob to fsck, and prune keeps every blob it does need", async () => {
+    const store = await Store.open(await newRoot());
+    const image = makeForeignImage();
+    const [foreign, own] = image.layers as [TestImage["layers"][number], TestImage["layers"][number]];
+    const bytes = buildTar(withoutFile(ociLayoutItems([image]), blobPath(foreign.digest)));
+    await loadArchive(store, await openTarStream(Readable.from([bytes]), bytes.length));
+    const report = await fsckStore(store);
+    expect(report).toEqual({ blobsChecked: 3, imagesChecked: 1, referencesChecked: 0, problems: [] });
+    expect(await pruneBlobs(store)).toMatchObject({ deleted: [], reclaimed: 0 });
+    for (const digest of [image.manifest.digest, image.config.digest, own.digest]) expect(await store.content.has(digest)).toBe(true);
   });
 });

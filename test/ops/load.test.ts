@@ -10,7 +10,23 @@ import { inspectImage, listImages } from "../../src/ops/images.js";
 import { loadArchive, type LoadResult } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
 import { filesUnder, mismatchedBlobs, snapshotTree } from "../support/store-tree.js";
-import { blobPath, buildTar, descriptorOf, dockerArchiveItems, makeImage, ociLayoutItems, sha256, type TarItem } from "../support/archive-builder.js";
+import {
+  blobPath,
+  buildTar,
+  descriptorOf,
+  DOCKER_FOREIGN_LAYER,
+  dockerArchiveItems,
+  FOREIGN_URLS,
+  makeForeignImage,
+  makeImage,
+  ociLayoutItems,
+  sha256,
+  withoutFile,
+  type TarItem,
+  type TestImage,
+} from "../support/archive-builder.js";
+
+type TestLayer = TestImage["layers"][number];
 import {
   configFacts,
   DERIVED_A_MANIFEST,
@@ -241,6 +257,36 @@ describe.skipIf(!HAVE_FIXTURES)("loading into a shared store", () => {
     expect(docker.images.map((image) => [image.tags, image.configDigest])).toEqual([[["example/empty:1"], plain.config.digest]]);
     expect(await inspectImage(store, "example/empty:1")).toMatchObject({ RootFS: { Type: "layers", Layers: [sha256("")] } });
     expect(await mismatchedBlobs(store.paths.root)).toEqual([]);
+  });
+
+  it("an image whose foreign layer the archive does not carry loads with the layer listed, absent, and no blob of it", async () => {
+    const store = await freshStore();
+    const image = makeForeignImage();
+    const [foreign, own] = image.layers as [TestLayer, TestLayer];
+    const result = await loadItems(store, withoutFile(ociLayoutItems([image], { indexEntries: [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "example.com/win/app:1" } })] }), blobPath(foreign.digest)));
+    expect(result.images.map((loaded) => [loaded.id, loaded.origin, loaded.tags, loaded.platforms])).toEqual([[image.manifest.digest, "archive", ["example.com/win/app:1"], ["windows/amd64"]]]);
+    expect(result.warnings).toEqual([`${blobPath(image.manifest.digest)} layers[0]: foreign layer ${foreign.digest} is not in the archive; its diff ID ${foreign.diffId} is the config's, unchecked`]);
+    expect((await store.records.get(image.manifest.digest))?.images[0]?.layers).toEqual([
+      { mediaType: DOCKER_FOREIGN_LAYER, digest: foreign.digest, size: foreign.size, diffId: foreign.diffId, absent: true, urls: FOREIGN_URLS },
+      { mediaType: own.mediaType, digest: own.digest, size: own.size, diffId: own.diffId },
+    ]);
+    expect(await store.content.has(foreign.digest)).toBe(false);
+    expect(await filesUnder(join(store.paths.root, "blobs"))).toEqual([image.config.digest, image.manifest.digest, own.digest].map((digest) => blobPath(digest).slice("blobs/".length)).sort());
+    expect(await inspectImage(store, "example.com/win/app:1")).toMatchObject({ Id: image.manifest.digest, RootFS: { Type: "layers", Layers: [foreign.diffId, own.diffId] } });
+    expect((await listImages(store)).map((summary) => [summary.id, summary.incomplete])).toEqual([[image.manifest.digest, []]]);
+  });
+
+  it("a later archive that carries the foreign layer stores it, and the record no longer calls it absent", async () => {
+    const store = await freshStore();
+    const image = makeForeignImage();
+    const foreign = image.layers[0]!;
+    await loadItems(store, withoutFile(ociLayoutItems([image]), blobPath(foreign.digest)));
+    await loadItems(store, ociLayoutItems([image]));
+    expect(await store.content.has(foreign.digest, foreign.size)).toBe(true);
+    expect((await store.records.get(image.manifest.digest))?.images[0]?.layers[0]).toEqual({ mediaType: DOCKER_FOREIGN_LAYER, digest: foreign.digest, size: foreign.size, diffId: foreign.diffId, urls: FOREIGN_URLS });
+    // And the other way: an archive without it takes nothing from the record.
+    await loadItems(store, withoutFile(ociLayoutItems([image]), blobPath(foreign.digest)));
+    expect((await store.records.get(image.manifest.digest))?.images[0]?.layers[0]?.absent).toBeUndefined();
   });
 
   it("says so, as verify does, when an index entry's platform contradicts the config, and loads the image under the index's platform", async () => {
