@@ -38,12 +38,24 @@ export interface ImageToWrite {
    * only the oci layout can carry them, as ref.name alone. None from a store.
    */
   bareTags?: string[];
-  /** The platform image `manifest.json` lists (config and layers in order); none for an image with no runnable platform. */
-  dockerImage: { config: string; layers: string[] } | undefined;
+  /**
+   * The platform image `manifest.json` lists (config and layers in order, a layer the archive
+   * does not carry too); none for an image with no runnable platform. `layerSources`: Docker's
+   * LayerSources, the descriptors of foreign layers by diff ID.
+   */
+  dockerImage: { config: string; layers: string[]; layerSources?: Record<string, LayerSource> } | undefined;
   /** Every blob to carry, the root included. */
   blobs: BlobToWrite[];
   /** The root manifest was synthesised by lading (from a manifest.json-only archive), not a registry's. */
   synthesized?: boolean;
+}
+
+/** A foreign layer's descriptor as Docker's manifest.json LayerSources holds it. */
+export interface LayerSource {
+  mediaType: string;
+  size: number;
+  digest: string;
+  urls?: string[];
 }
 
 export interface ArchivePlan {
@@ -143,6 +155,7 @@ export function dockerManifestDocument(images: readonly ImageToWrite[]): Buffer 
         Config: blobPath(image.dockerImage.config),
         RepoTags: repoTags.length > 0 ? repoTags : null,
         Layers: image.dockerImage.layers.map(blobPath),
+        ...(image.dockerImage.layerSources ? { LayerSources: image.dockerImage.layerSources } : {}),
       },
     ];
   });

@@ -14,7 +14,7 @@ import { invalid, LadingError, notFound, usage } from "../core/errors.js";
 import { isForeignLayerType } from "../core/media-types.js";
 import { formatPlatform, parsePlatform, platformMatches, type Platform } from "../core/platform.js";
 import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
-import { planArchive, writePlan, type ArchivePlan, type BlobToWrite, type ImageToWrite, type LayoutFormat } from "../archive/write-layout.js";
+import { planArchive, writePlan, type ArchivePlan, type BlobToWrite, type ImageToWrite, type LayerSource, type LayoutFormat } from "../archive/write-layout.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import { removeOnExit } from "../store/exit-cleanup.js";
 import { removeFilesOfDeadProcesses } from "../store/process-alive.js";
@@ -175,7 +175,7 @@ export async function imageToWrite(
       names: [...selection.names],
       digestNames: [...(selection.digestNames ?? [])],
       ...(selection.bareTags ? { bareTags: selection.bareTags } : {}),
-      dockerImage: dockerImage ? { config: dockerImage.config.digest, layers: dockerImage.layers.filter((layer) => blobs.has(layer.digest)).map((layer) => layer.digest) } : undefined,
+      dockerImage: dockerImage ? dockerImageOf(dockerImage) : undefined,
       blobs: [...blobs.values()],
       synthesized: record.origin === "synthesized",
     },
@@ -186,6 +186,23 @@ export async function imageToWrite(
       platforms: kept.map((image) => image.platform),
       absent: [...record.absent.map((child) => child.platform ?? child.digest), ...dropped],
     },
+  };
+}
+
+/**
+ * What manifest.json says of the image: every layer, one the archive does not carry too (the
+ * config lists its diff ID), and, as Docker writes them, the descriptors of its foreign layers.
+ */
+function dockerImageOf(image: PlatformImage): ImageToWrite["dockerImage"] {
+  const sources = image.layers.flatMap((layer): [string, LayerSource][] =>
+    isForeignLayerType(layer.mediaType) && layer.diffId !== null
+      ? [[layer.diffId, { mediaType: layer.mediaType, size: layer.size, digest: layer.digest, ...(layer.urls ? { urls: layer.urls } : {}) }]]
+      : [],
+  );
+  return {
+    config: image.config.digest,
+    layers: image.layers.map((layer) => layer.digest),
+    ...(sources.length > 0 ? { layerSources: Object.fromEntries(sources) } : {}),
   };
 }
 

@@ -18,7 +18,22 @@ import { mtimeFromEnvironment, saveImages, saveSelection, saveToFile, selectAll,
 import { verifyArchive } from "../../src/ops/verify.js";
 import { Store } from "../../src/store/store.js";
 import { TarWriter } from "../../src/tar/writer.js";
-import { OCI_MANIFEST, blobOf, blobPath, buildTar, descriptorOf, makeImage, ociLayoutItems, withoutFile } from "../support/archive-builder.js";
+import {
+  FOREIGN_URLS,
+  OCI_MANIFEST,
+  OCI_NONDISTRIBUTABLE_LAYER_GZIP,
+  blobOf,
+  blobPath,
+  buildTar,
+  descriptorOf,
+  makeForeignImage,
+  makeImage,
+  ociLayoutItems,
+  withoutFile,
+  type TarItem,
+  type TestImage,
+} from "../support/archive-builder.js";
+import { requirePeers, run, runBytes } from "../support/peers.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
@@ -503,5 +518,73 @@ describe("an image pinned by digest", () => {
     expect(await namesSaved()).toEqual(["registry.example/team/app:1"]);
     await store.references.update((txn) => txn.delete("registry.example/team/app:1"));
     expect(await namesSaved()).toEqual([pinned]);
+  });
+});
+
+describe("an image whose foreign layer the store does not hold", () => {
+  const withName = (image: TestImage, name: string): TarItem[] =>
+    ociLayoutItems([image], { indexEntries: [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": name } })] });
+  const absentArchive = (image: TestImage, name: string): Buffer => buildTar(withoutFile(withName(image, name), blobPath(image.layers[0]!.digest)));
+  const manifestJsonOf = (image: TestImage, name: string): string => {
+    const [foreign, own] = image.layers as [TestImage["layers"][number], TestImage["layers"][number]];
+    const source = { mediaType: foreign.mediaType, size: foreign.size, digest: foreign.digest, urls: FOREIGN_URLS };
+    return `${JSON.stringify([{ Config: blobPath(image.config.digest), RepoTags: [name], Layers: [blobPath(foreign.digest), blobPath(own.digest)], LayerSources: { [foreign.diffId]: source } }])}\n`;
+  };
+
+  for (const [title, image, name] of [
+    ["a Docker foreign layer", makeForeignImage(), "example.com/win/foreign:1"],
+    ["an OCI non-distributable layer", makeForeignImage(OCI_NONDISTRIBUTABLE_LAYER_GZIP, "nondist"), "example.com/win/nondist:1"],
+  ] as const) {
+    it(`${title}: both formats keep the manifest's bytes and list the layer without its blob, and the archive verifies and loads`, async () => {
+      const store = await freshStore();
+      await loadBytes(store, absentArchive(image, name));
+      const [foreign, own] = image.layers as [TestImage["layers"][number], TestImage["layers"][number]];
+      for (const format of ["oci", "docker"] as const) {
+        const { sink, bytes } = collector();
+        await saveImages(store, [name], sink, { format });
+        const entries = await entriesOf(bytes());
+        const documents = format === "docker" ? ["oci-layout", "index.json", "manifest.json", "repositories"] : ["oci-layout", "index.json"];
+        const blobs = [image.config.digest, image.manifest.digest, own.digest].map(blobPath).sort();
+        expect(entries.map((entry) => entry.name)).toEqual([...documents, "blobs/", "blobs/sha256/", ...blobs]);
+        expect(entries.find((entry) => entry.name === blobPath(image.manifest.digest))!.body.equals(image.manifest.bytes)).toBe(true);
+        if (format === "docker") expect(entries.find((entry) => entry.name === "manifest.json")!.body.toString()).toBe(manifestJsonOf(image, name));
+        const report = await verifyArchive(await openTarStream(Readable.from([bytes()])));
+        expect([report.problems, report.images.map((entry) => [entry.manifestDigest, entry.layers.map((layer) => layer.absent ?? false)])]).toEqual([[], [[image.manifest.digest, [true, false]]]]);
+        expect(report.warnings).toEqual([`${blobPath(image.manifest.digest)} layers[0]: foreign layer ${foreign.digest} is not in the archive; its diff ID ${foreign.diffId} is the config's, unchecked`]);
+        const again = await freshStore();
+        await loadBytes(again, bytes());
+        expect(await again.records.get(image.manifest.digest)).toEqual({ ...(await store.records.get(image.manifest.digest))!, loadedAt: expect.any(String) });
+      }
+    });
+  }
+
+  it("a foreign layer the store holds is saved with its blob, and manifest.json gives its descriptor in LayerSources as docker does", async () => {
+    const image = makeForeignImage();
+    const store = await freshStore();
+    await loadBytes(store, buildTar(withName(image, "example.com/win/foreign:1")));
+    const { sink, bytes } = collector();
+    await saveImages(store, ["example.com/win/foreign:1"], sink);
+    const entries = await entriesOf(bytes());
+    expect(entries.find((entry) => entry.name === blobPath(image.layers[0]!.digest))!.body.equals(image.layers[0]!.bytes)).toBe(true);
+    expect(entries.find((entry) => entry.name === "manifest.json")!.body.toString()).toBe(manifestJsonOf(image, "example.com/win/foreign:1"));
+    const report = await verifyArchive(await openTarStream(Readable.from([bytes()])));
+    expect([report.problems, report.warnings]).toEqual([[], []]);
+  });
+
+  it.skipIf(!requirePeers("skopeo"))("skopeo reads the saved manifest byte for byte from both formats as oci-archive; its docker-archive reader wants every layer file", async () => {
+    const image = makeForeignImage();
+    const store = await freshStore();
+    await loadBytes(store, absentArchive(image, "example.com/win/foreign:1"));
+    const dir = tempDir();
+    for (const format of ["oci", "docker"] as const) {
+      const file = join(dir, `${format}.tar`);
+      await saveToFile(file, (sink) => saveImages(store, ["example.com/win/foreign:1"], sink, { format }));
+      const raw = await runBytes("skopeo", ["inspect", "--raw", `oci-archive:${file}`]);
+      expect([raw.code, raw.stdout.equals(image.manifest.bytes)]).toEqual([0, true]);
+    }
+    // containers/image builds a docker-archive's manifest from manifest.json's Layers files alone
+    // (LayerSources unread): an archive without the foreign blob cannot satisfy it.
+    const docker = await run("skopeo", ["inspect", "--raw", `docker-archive:${join(dir, "docker.tar")}`]);
+    expect([docker.code, docker.stderr]).toEqual([1, expect.stringContaining("Some layer tarfiles are missing in the tarball")]);
   });
 });
