@@ -7,9 +7,10 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openArchivePath } from "../../src/archive/source.js";
+import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { registerRegistryCommands } from "../../src/cli/registry-commands.js";
 import { isLadingError } from "../../src/core/errors.js";
 import { loadArchive } from "../../src/ops/load.js";
@@ -22,7 +23,17 @@ import { Store } from "../../src/store/store.js";
 import { TESTDATA } from "./load-expectations.js";
 import { makeTempDir, removeTree, requirePeers, startRegistry, type Registry } from "../support/peers.js";
 import { snapshotTree } from "../support/store-tree.js";
-import { capturingTerminal } from "../support/archive-builder.js";
+import {
+  blobPath,
+  buildTar,
+  capturingTerminal,
+  descriptorOf,
+  DOCKER_FOREIGN_LAYER,
+  makeForeignImage,
+  ociLayoutItems,
+  withoutFile,
+  type TestImage,
+} from "../support/archive-builder.js";
 
 const ready = requirePeers("docker-registry");
 
@@ -216,6 +227,24 @@ describe.skipIf(!ready)("pull and push against docker-registry 2.8", () => {
     expect([again.digest, again.uploadedBlobs, again.layers.map((layer) => layer.status)]).toEqual([APP.manifest, 0, Array(3).fill("Layer already exists")]);
     const mounted = await pushImage(store, `${registry.url}/team/app:1.0`, `${registry.url}/other/app:2`, { client });
     expect([mounted.digest, mounted.uploadedBlobs, mounted.layers.map((layer) => layer.status)]).toEqual([APP.manifest, 0, Array(3).fill("Mounted from team/app")]);
+  });
+
+  it("an image loaded without its foreign layer pushes with its digest, uploading every blob but that layer's", async () => {
+    const image = makeForeignImage(DOCKER_FOREIGN_LAYER, "push");
+    const [foreign, own] = image.layers as [TestImage["layers"][number], TestImage["layers"][number]];
+    const store = await freshStore();
+    const bytes = buildTar(withoutFile(ociLayoutItems([image], { indexEntries: [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "example.com/win/app:1" } })] }), blobPath(foreign.digest)));
+    await loadArchive(store, await openTarStream(Readable.from([bytes]), bytes.length));
+    const windows = await startRegistry({ allowLayerUrls: true });
+    try {
+      const pushed = await pushImage(store, "example.com/win/app:1", `${windows.url}/win/app:1`, { client });
+      expect([pushed.digest, pushed.uploadedBlobs, pushed.layers.map((layer) => [layer.digest, layer.status])]).toEqual([image.manifest.digest, 2, [[own.digest, "Pushed"]]]);
+      const served = await client(windows.url).getManifest("win/app", "1");
+      expect([served.digest, served.bytes.equals(image.manifest.bytes)]).toEqual([image.manifest.digest, true]);
+      expect(await client(windows.url).hasBlob("win/app", foreign.digest)).toBe(false);
+    } finally {
+      await windows.stop();
+    }
   });
 
   it("a default pull of an index is sparse; its push needs the registry to hold the missing children", async () => {

@@ -386,6 +386,8 @@ export interface Registry {
 export interface RegistryOptions {
   /** htpasswd file *content* (bcrypt hashes only, as distribution requires); enables basic auth. */
   htpasswd?: string;
+  /** Accept manifests whose layers carry `urls` (foreign layers): distribution refuses them unless allowed. */
+  allowLayerUrls?: boolean;
 }
 
 /** A port that was free a moment ago on 127.0.0.1 (bound to port 0, then released). */
@@ -433,6 +435,7 @@ async function startRegistryOnce(port: number, opts: RegistryOptions): Promise<R
     writeFileSync(htpasswdPath, opts.htpasswd);
     lines.push("auth:", `  htpasswd: {realm: lading-test, path: ${JSON.stringify(htpasswdPath)}}`);
   }
+  if (opts.allowLayerUrls) lines.push("validation:", "  manifests:", "    urls: {allow: ['^https?://']}");
   writeFileSync(configPath, lines.join("\n") + "\n");
   const child = spawnDaemon("docker-registry", ["serve", configPath], logPath);
   const url = `127.0.0.1:${port}`;
