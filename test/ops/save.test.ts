@@ -554,6 +554,10 @@ describe("an image whose foreign layer the store does not hold", () => {
         const again = await freshStore();
         await loadBytes(again, bytes());
         expect(await again.records.get(image.manifest.digest)).toEqual({ ...(await store.records.get(image.manifest.digest))!, loadedAt: expect.any(String) });
+        // convert writes what load then save write.
+        const converted = collector();
+        await convertArchive(await openTarStream(Readable.from([absentArchive(image, name)])), converted.sink, { format });
+        expect(converted.bytes().equals(bytes())).toBe(true);
       }
     });
   }
