@@ -47,6 +47,13 @@ export async function planConversion(graph: ArchiveGraph, name: string | undefin
     for (const full of root.names) entry.names.add(full);
     for (const full of root.digestNames) entry.digestNames.add(full);
     if (root.bareTag !== undefined && name !== undefined) entry.names.add(formatReference({ ...parseRepository(name), tag: root.bareTag }, "full"));
+    // As load records it: each name's repo@digest, which stays with the image if a later image takes the tag.
+    if (record.origin === "archive") {
+      for (const full of entry.names) {
+        const ref = parseReference(full);
+        entry.digestNames.add(formatReference({ domain: ref.domain, path: ref.path, digest: record.id }, "full"));
+      }
+    }
     byId.set(record.id, entry);
   });
   // A tag two images claim ends with the last one to record it, as in the reference store.

@@ -75,10 +75,9 @@ export async function selectImages(store: Store, queries: readonly string[]): Pr
   const selected = new Map<string, Selection>();
   const add = (record: ImageRecord, name?: string): void => {
     const entry = selected.get(record.id) ?? { record, names: new Set<string>(), digestNames: new Set<string>() };
-    if (name !== undefined) {
-      if (parseReference(name).digest === undefined) entry.names.add(name);
-      else if (parseReference(name).digest === record.id) entry.digestNames?.add(name);
-    }
+    const ref = name === undefined ? undefined : parseReference(name);
+    if (ref?.digest === undefined && name !== undefined) entry.names.add(name);
+    else if (ref?.digest === record.id) entry.digestNames?.add(formatReference({ domain: ref.domain, path: ref.path, digest: ref.digest }, "full"));
     selected.set(record.id, entry);
   };
   for (const query of queries) {

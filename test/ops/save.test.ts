@@ -11,7 +11,7 @@ import tarStream from "tar-stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { parsePlatform } from "../../src/core/platform.js";
-import { convertArchive } from "../../src/ops/convert.js";
+import { convertArchive, convertViaStore } from "../../src/ops/convert.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { verifyRoundtrip } from "../../src/ops/roundtrip.js";
 import { mtimeFromEnvironment, saveImages, saveSelection, saveToFile, selectAll, type SaveOptions, type SaveResult } from "../../src/ops/save.js";
@@ -518,6 +518,40 @@ describe("an image pinned by digest", () => {
     expect(await namesSaved()).toEqual(["registry.example/team/app:1"]);
     await store.references.update((txn) => txn.delete("registry.example/team/app:1"));
     expect(await namesSaved()).toEqual([pinned]);
+  });
+});
+
+describe("names by digest through convert's two paths", () => {
+  it("a tag a later image of the archive takes leaves the first image its repo@digest, the same through the store and straight", async () => {
+    const first = makeImage({ seed: "first", gzip: true });
+    const second = makeImage({ seed: "second", gzip: true });
+    const named = (image: TestImage): Record<string, unknown> => descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/a/b:1" } });
+    const input = buildTar(ociLayoutItems([first, second], { indexEntries: [named(first), named(second)] }));
+    const straight = collector();
+    await convertArchive(await openTarStream(Readable.from([input])), straight.sink, { format: "oci" });
+    const viaStore = collector();
+    await convertViaStore(await openTarStream(Readable.from([input])), viaStore.sink, { format: "oci" });
+    expect(straight.bytes().equals(viaStore.bytes())).toBe(true);
+    const index = JSON.parse((await entriesOf(straight.bytes())).find((entry) => entry.name === "index.json")!.body.toString()) as {
+      manifests: { digest: string; annotations?: Record<string, string> }[];
+    };
+    expect(index.manifests.map((entry) => [entry.digest, entry.annotations?.["io.containerd.image.name"]]).sort()).toEqual(
+      [
+        [first.manifest.digest, `docker.io/a/b@${first.manifest.digest}`],
+        [second.manifest.digest, "docker.io/a/b:1"],
+      ].sort(),
+    );
+  });
+
+  it("save NAME:TAG@DIGEST writes the name by digest without its tag, and the archive verifies", async () => {
+    const image = makeImage({ seed: "tag-and-digest", gzip: true });
+    const store = await freshStore();
+    await loadBytes(store, buildTar(ociLayoutItems([image], { indexEntries: [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/x/y:1" } })] })));
+    const { sink, bytes } = collector();
+    await saveImages(store, [`x/y:1@${image.manifest.digest}`], sink);
+    const index = JSON.parse((await entriesOf(bytes())).find((entry) => entry.name === "index.json")!.body.toString()) as { manifests: { annotations?: Record<string, string> }[] };
+    expect(index.manifests.map((entry) => entry.annotations)).toEqual([{ "io.containerd.image.name": `docker.io/x/y@${image.manifest.digest}` }]);
+    expect((await verifyArchive(await openTarStream(Readable.from([bytes()])))).problems).toEqual([]);
   });
 });
 
