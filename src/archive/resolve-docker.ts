@@ -33,7 +33,10 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
   const layerInputs = item.Layers.map((path, index): LayerInput & { path: string } => {
     const layerField = `${field}.Layers[${index}]`;
     const foreign = foreignSource(item, config.rootfs.diff_ids[index]);
-    if (foreign && isAbsentPath(ctx.archive, path)) return { path, absent: foreign, field: layerField };
+    if (foreign && isAbsentPath(ctx.archive, path)) {
+      checkAbsentLayerName(path, foreign, layerField);
+      return { path, absent: foreign, field: layerField };
+    }
     const file = lookupFile(ctx.archive, path, layerField);
     // A layer under blobs/sha512/ (a combined archive whose index addresses it so) keeps that name.
     return { path, file, ...(file.sha512 !== undefined ? { digest: file.sha512 } : {}), mediaType: "", field: layerField };
@@ -96,6 +99,17 @@ function checkConfigName(path: string, digest: string, field: string): void {
  * `<hex>.tar`): such a name is a claim to check. Not `<v1id>/layer.tar`, whose ID is no digest.
  */
 const DIGEST_NAMED_LAYER = /^(?:sha256:)?([0-9a-f]{64})\.tar(?:\.gz)?$/;
+
+/** The path of a foreign layer the archive does not carry, when it names a digest, must name LayerSources' one. */
+function checkAbsentLayerName(path: string, source: Descriptor, field: string): void {
+  const name = path.replace(/^(?:\.\/)+/, "");
+  const blob = /^blobs\/(sha256|sha512)\/([0-9a-f]+)$/.exec(name);
+  const top = DIGEST_NAMED_LAYER.exec(name);
+  const named = blob ? `${blob[1]}:${blob[2]}` : top ? `sha256:${top[1]}` : undefined;
+  if (named !== undefined && named !== source.digest) {
+    throw invalid(`${field}: ${path} is named for ${named}, but LayerSources gives that layer as ${source.digest}`, path);
+  }
+}
 
 function checkLayerName(name: string, digest: string, field: string): void {
   const match = DIGEST_NAMED_LAYER.exec(name);

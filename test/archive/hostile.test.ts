@@ -761,6 +761,14 @@ describe("foreign (non-distributable) layers", () => {
       expect(report.warnings).toEqual([absentWarning(foreign, "manifest.json[0].Layers[0]")]);
     });
 
+    it("refuses an absent Layers path that names another digest than LayerSources gives", async () => {
+      const other = `sha256:${"ab".repeat(32)}`;
+      const misnamed = { ...item({ [foreign.layers[0]!.diffId]: source }), Layers: [blobPath(other), blobPath(foreign.layers[1]!.digest)] };
+      expectRefused(await verifyItems(items(misnamed)), [
+        { entry: blobPath(other), message: `manifest.json[0].Layers[0]: ${blobPath(other)} is named for ${other}, but LayerSources gives that layer as ${foreign.layers[0]!.digest}` },
+      ]);
+    });
+
     it("refuses an absent Layers path without a foreign LayerSources descriptor, naming the layer", async () => {
       const missing = `manifest.json[0].Layers[0]: "${lPath(foreign)}" is not in the archive`;
       expectRefused(await verifyItems(items(item())), [{ entry: "manifest.json[0].Layers[0]", message: missing }]);
