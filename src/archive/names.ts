@@ -1,5 +1,5 @@
 import { invalid } from "../core/errors.js";
-import { familiarName, formatReference, parseReference, withDefaultTag, type ImageReference } from "../core/reference.js";
+import { familiarName, formatReference, fullName, parseReference, withDefaultTag, type ImageReference } from "../core/reference.js";
 
 export const ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name";
 export const ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name";
@@ -84,11 +84,6 @@ function checkRefName(refName: string, field: string): void {
  * no tag. A tag's `repo@digest` is recorded again by the loader on the far side from the tag.
  */
 export function explicitDigestNames(names: readonly string[], digestNames: readonly string[]): string[] {
-  const tagged = new Set(names.map((name) => repositoryOf(name)));
-  return digestNames.filter((name) => !tagged.has(repositoryOf(name)));
-}
-
-function repositoryOf(name: string): string {
-  const ref = parseReference(name);
-  return formatReference({ domain: ref.domain, path: ref.path }, "full");
+  const tagged = new Set(names.map((name) => fullName(parseReference(name))));
+  return digestNames.filter((name) => !tagged.has(fullName(parseReference(name))));
 }

@@ -1,9 +1,8 @@
 import type { Command } from "commander";
-import { inspectImage, listImages, pruneBlobs, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
+import { inspectImage, listImages, parseImageFilter, passesFilter, pruneBlobs, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
 import { humanDuration, humanSize, printJson, printLine, shortId, type Terminal } from "./output.js";
 import { openStore } from "./store-option.js";
-import { LadingError, toLadingError, usage } from "../core/errors.js";
-import { formatReference, parseReference } from "../core/reference.js";
+import { LadingError, toLadingError } from "../core/errors.js";
 
 export function registerImageCommands(program: Command, terminal: Terminal, setExit: (code: number) => void): void {
   program
@@ -16,10 +15,11 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
     .option("--json", "print JSON")
     .option("-a, --all", "show all images (untagged ones are always shown)")
     .action(async (filter: string | undefined, flags: { digests?: boolean; trunc: boolean; quiet?: boolean; json?: boolean }, command: Command) => {
+      const only = filter === undefined ? undefined : parseImageFilter(filter);
       const store = await openStore(command);
-      const images = await listImages(store);
+      const images = await listImages(store, only);
       if (flags.json) return printJson(terminal.stdout, images);
-      const rows = tableRows(images, flags).filter(rowMatcher(filter));
+      const rows = tableRows(images, flags).filter((row) => passesFilter(only, row.repository, row.tag));
       if (flags.quiet) for (const id of new Set(rows.map((row) => row.id))) printLine(terminal.stdout, id);
       else printTable(terminal, rows, Boolean(flags.digests));
     });
@@ -124,19 +124,6 @@ function tableRows(images: ImageSummary[], flags: { digests?: boolean; trunc: bo
     if (image.incomplete.length > 0) for (const row of rows.slice(before)) row.size = "incomplete";
   }
   return rows;
-}
-
-/** docker images REPOSITORY[:TAG]: the rows of that repository, and of that tag when one is given. */
-function rowMatcher(filter: string | undefined): (row: Row) => boolean {
-  if (filter === undefined) return () => true;
-  let ref;
-  try {
-    ref = parseReference(filter);
-  } catch (error) {
-    throw usage(`images: ${(error as Error).message}`);
-  }
-  const repository = formatReference({ domain: ref.domain, path: ref.path }, "familiar");
-  return (row) => row.repository === repository && (ref.tag === undefined || row.tag === ref.tag);
 }
 
 function printTable(terminal: Terminal, rows: Row[], digests: boolean): void {

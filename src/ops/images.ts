@@ -1,7 +1,7 @@
 import { parseDocument, imageConfigSchema, type ImageConfig } from "../core/schemas.js";
-import { conflict, notFound } from "../core/errors.js";
+import { conflict, notFound, usage } from "../core/errors.js";
 import { formatPlatform, hostPlatform, platformMatches, parsePlatform } from "../core/platform.js";
-import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
+import { familiarName, formatReference, parseReference, withDefaultTag } from "../core/reference.js";
 import { blobsOfRecord, type ImageRecord, type PlatformImage } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 import { addLeftovers, type Leftovers } from "../store/process-alive.js";
@@ -54,11 +54,23 @@ export async function summarize(store: Store, record: ImageRecord, references: {
   };
 }
 
-export async function listImages(store: Store): Promise<ImageSummary[]> {
+export async function listImages(store: Store, filter?: ImageFilter): Promise<ImageSummary[]> {
   const references = await store.references.references();
   const records = await store.records.list();
   const summaries = await Promise.all(records.map((record) => summarize(store, record, references)));
-  return summaries.sort((a, b) => (b.created ?? "").localeCompare(a.created ?? "") || a.id.localeCompare(b.id));
+  return summaries
+    .filter((summary) => filter === undefined || rowsOf(summary).some(({ repository, tag }) => passesFilter(filter, repository, tag)))
+    .sort((a, b) => (b.created ?? "").localeCompare(a.created ?? "") || a.id.localeCompare(b.id));
+}
+
+/** The (repository, tag) pairs an image's references give: its tags, and `<none>` for a repository naming it only by digest. */
+function rowsOf(summary: ImageSummary): { repository: string; tag: string }[] {
+  const tagged = summary.repoTags.map((reference) => {
+    const ref = parseReference(reference);
+    return { repository: familiarName(ref), tag: ref.tag ?? "<none>" };
+  });
+  const digestOnly = summary.repoDigests.map(repositoryOf).filter((repository) => !tagged.some((row) => row.repository === repository));
+  return [...tagged, ...digestOnly.map((repository) => ({ repository, tag: "<none>" }))];
 }
 
 /**
@@ -183,8 +195,28 @@ function isTag(reference: string): boolean {
 }
 
 function repositoryOf(reference: string): string {
-  const ref = parseReference(reference);
-  return formatReference({ domain: ref.domain, path: ref.path }, "familiar");
+  return familiarName(parseReference(reference));
+}
+
+/** `docker images REPOSITORY[:TAG]`: a familiar repository name, and a tag when one is given. */
+export interface ImageFilter {
+  repository: string;
+  tag: string | undefined;
+}
+
+export function parseImageFilter(value: string): ImageFilter {
+  let ref;
+  try {
+    ref = parseReference(value);
+  } catch (error) {
+    throw usage(`images: ${(error as Error).message}`);
+  }
+  return { repository: familiarName(ref), tag: ref.tag };
+}
+
+/** Whether a row of the images table (a repository and a tag, `<none>` for none) passes the filter. */
+export function passesFilter(filter: ImageFilter | undefined, repository: string, tag: string): boolean {
+  return filter === undefined || (repository === filter.repository && (filter.tag === undefined || tag === filter.tag));
 }
 
 /** Removes blobs that no image record needs, and ingest and temp files of killed commands. Never races a load. */

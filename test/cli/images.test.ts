@@ -188,6 +188,9 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
     expect(output(await lading(root, "images", "-q", "fixture/derived-a"))).toEqual([0, "662400124e1a\n", ""]);
     expect(output(await lading(root, "images", "-q", "--no-trunc"))).toEqual([0, [DERIVED_B, DERIVED_A, IMPORTED].join("\n") + "\n", ""]);
     expect(output(await lading(root, "images", "-q", "nothing/here"))).toEqual([0, "", ""]);
+    const json = await lading(root, "images", "--json", "fixture/derived-a:2.0");
+    expect([json.code, (JSON.parse(json.stdout) as { id: string }[]).map((image) => image.id)]).toEqual([0, [DERIVED_A]]);
+    expect(output(await lading(root, "images", "--json", "nothing/here"))).toEqual([0, "[]\n", ""]);
     expect(output(await lading(root, "images", "Bad:name:x"))).toEqual([2, "", "lading: usage error: images: invalid reference format: repository name (library/Bad) must be lowercase\n"]);
   });
 
