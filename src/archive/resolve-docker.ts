@@ -38,6 +38,11 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
       return { path, absent: foreign, field: layerField };
     }
     const file = lookupFile(ctx.archive, path, layerField);
+    if (foreign) {
+      // Carried after all: the blob LayerSources describes, keeping its media type and urls (as moby's loader does).
+      if (file.digest !== foreign.digest) throw invalid(`${layerField}: LayerSources gives that layer as ${foreign.digest}, but ${path} is ${file.digest}`, path);
+      return { path, file, mediaType: foreign.mediaType, urls: foreign.urls, field: layerField };
+    }
     // A layer under blobs/sha512/ (a combined archive whose index addresses it so) keeps that name.
     return { path, file, ...(file.sha512 !== undefined ? { digest: file.sha512 } : {}), mediaType: "", field: layerField };
   });
@@ -48,7 +53,7 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
     for (const name of new Set([input.path.replace(/^(?:\.\/)+/, ""), input.file.name])) checkLayerName(name, input.file.digest, input.field);
   }
   const names = (item.RepoTags ?? []).map((tag, index) => normalizeImageName(tag, `${field}.RepoTags[${index}]`));
-  for (const layer of layers) if (!layer.absent) layer.mediaType = dockerLayerTypeFor(layer.compression);
+  for (const layer of layers) if (!layer.absent && !isForeignLayerType(layer.mediaType)) layer.mediaType = dockerLayerTypeFor(layer.compression);
   const warnings = layers.flatMap((layer, index) => (layer.absent ? [absentLayerWarning(`${field}.Layers[${index}]`, layer)] : []));
   const manifestBytes = synthesizeDockerManifest({ digest: configFile.digest, size: configFile.size }, layers);
   const manifestDigest = digestOf(manifestBytes);

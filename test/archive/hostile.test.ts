@@ -761,6 +761,21 @@ describe("foreign (non-distributable) layers", () => {
       expect(report.warnings).toEqual([absentWarning(foreign, "manifest.json[0].Layers[0]")]);
     });
 
+    it("a foreign layer the archive does carry keeps LayerSources' media type and urls: the same synthesised manifest as without it", async () => {
+      const sources = { [foreign.layers[0]!.diffId]: source };
+      const without = await verifyItems(items(item(sources)));
+      const withLayer = await verifyItems([blobItem(foreign.layers[0]!), ...items(item(sources))]);
+      expectValid(withLayer);
+      expect(withLayer.images.map((i) => [i.manifestDigest, i.layers[0]!.mediaType])).toEqual([[without.images[0]!.manifestDigest, DOCKER_FOREIGN_LAYER]]);
+      const other = { ...source, digest: foreign.layers[1]!.digest };
+      expectRefused(await verifyItems([blobItem(foreign.layers[0]!), ...items(item({ [foreign.layers[0]!.diffId]: other }))]), [
+        {
+          entry: lPath(foreign),
+          message: `manifest.json[0].Layers[0]: LayerSources gives that layer as ${foreign.layers[1]!.digest}, but ${lPath(foreign)} is ${foreign.layers[0]!.digest}`,
+        },
+      ]);
+    });
+
     it("refuses an absent Layers path that names another digest than LayerSources gives", async () => {
       const other = `sha256:${"ab".repeat(32)}`;
       const misnamed = { ...item({ [foreign.layers[0]!.diffId]: source }), Layers: [blobPath(other), blobPath(foreign.layers[1]!.digest)] };
