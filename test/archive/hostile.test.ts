@@ -318,6 +318,8 @@ describe("JSON documents", () => {
 });
 
 describe("OCI layout documents", () => {
+  const indexOf = (...manifests: Record<string, unknown>[]): Blob => blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }), OCI_INDEX);
+
   it("ignores unknown media types in index.json", async () => {
     const unknown = { mediaType: "application/vnd.example.thing.v1+json", digest: sha256("not here"), size: 8 };
     const report = await verifyItems(ociLayoutItems([gzImage], { indexEntries: [descriptorOf(gzImage.manifest), unknown] }));
@@ -333,16 +335,9 @@ describe("OCI layout documents", () => {
       JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example+json", config: descriptorOf(empty), layers: [descriptorOf(payload)], subject: descriptorOf(gzImage.manifest) }),
       OCI_MANIFEST,
     );
-    const index = blobOf(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_INDEX,
-        manifests: [
-          descriptorOf(gzImage.manifest, { platform: { os: "linux", architecture: "amd64" } }),
-          descriptorOf(attestation, { platform: { os: "unknown", architecture: "unknown" }, annotations: { "vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": gzImage.manifest.digest } }),
-        ],
-      }),
-      OCI_INDEX,
+    const index = indexOf(
+      descriptorOf(gzImage.manifest, { platform: { os: "linux", architecture: "amd64" } }),
+      descriptorOf(attestation, { platform: { os: "unknown", architecture: "unknown" }, annotations: { "vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": gzImage.manifest.digest } }),
     );
     const layout = (blobs: (Blob | Buffer)[]): TarItem[] => ociLayoutItems([gzImage], { indexEntries: [descriptorOf(index)], extraBlobs: [index, attestation, ...blobs] });
     const complete = await verifyItems(layout([empty, payload]));
@@ -419,16 +414,9 @@ describe("OCI layout documents", () => {
 
   it("reports a sparse multi-platform index as absent platforms, valid", async () => {
     const arm = makeImage({ gzip: true, architecture: "arm64", seed: "arm" });
-    const index = blobOf(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_INDEX,
-        manifests: [
-          descriptorOf(gzImage.manifest, { platform: { os: "linux", architecture: "amd64" } }),
-          descriptorOf(arm.manifest, { platform: { os: "linux", architecture: "arm64", variant: "v8" } }),
-        ],
-      }),
-      OCI_INDEX,
+    const index = indexOf(
+      descriptorOf(gzImage.manifest, { platform: { os: "linux", architecture: "amd64" } }),
+      descriptorOf(arm.manifest, { platform: { os: "linux", architecture: "arm64", variant: "v8" } }),
     );
     const items = ociLayoutItems([gzImage], { indexEntries: [descriptorOf(index)], extraBlobs: [index] });
     const report = await verifyItems(items);
