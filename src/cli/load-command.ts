@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
-import { parsePlatform } from "../core/platform.js";
+import { platformsFromOption } from "./platform-option.js";
 import { loadArchive, loadedNames } from "../ops/load.js";
 import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { printJson, printLine, type Terminal } from "./output.js";
@@ -35,7 +35,7 @@ export function registerLoad(program: Command, terminal: Terminal): void {
     )
     .action(async (flags: LoadFlags, command: Command) => {
       if (flags.input !== undefined) refuseEmptyInputPath(flags.input, "-i");
-      const platforms = flags.platform.map(parsePlatform);
+      const platforms = platformsFromOption(flags.platform);
       if (flags.input === undefined || flags.input === "-") refuseTerminalInput(process.stdin);
       const store = await openStore(command);
       const source = flags.input === undefined || flags.input === "-" ? await openTarStream(process.stdin) : await openArchivePath(flags.input);

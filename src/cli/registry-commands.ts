@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { parsePlatform } from "../core/platform.js";
+import { platformsFromOption } from "./platform-option.js";
 import { formatReference, parseReference } from "../core/reference.js";
 import type { PulledImage } from "../ops/pull.js";
 import type { PushResult } from "../ops/push.js";
@@ -38,7 +38,7 @@ export function registerRegistryCommands(program: Command, terminal: Terminal): 
     .option("-q, --quiet", "print only the pulled references")
     .option("--json", "print one JSON document of what was pulled")
     .action(async (references: string[], flags: PullFlags, command: Command) => {
-      const platforms = flags.platform.map(parsePlatform);
+      const platforms = platformsFromOption(flags.platform);
       const store = await openStore(command);
       const progress = { done: 0, total: 0 };
       // Imported here: a pull needs none of push's modules, and the reverse.

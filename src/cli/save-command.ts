@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { usage } from "../core/errors.js";
-import { parsePlatform } from "../core/platform.js";
+import { platformsFromOption } from "./platform-option.js";
 import { mtimeFromEnvironment, saveImages, saveToFile, type SaveOptions, type SaveResult } from "../ops/save.js";
 import type { LayoutFormat } from "../archive/write-layout.js";
 import { printJson, printLine, type Terminal } from "./output.js";
@@ -41,7 +41,7 @@ function registerSave(program: Command, terminal: Terminal): void {
       if (flags.output !== undefined) refuseEmptyOutputPath(flags.output, "-o");
       const options: SaveOptions = {
         format: parseFormat(flags.format),
-        platforms: flags.platform.map(parsePlatform),
+        platforms: platformsFromOption(flags.platform),
         mtime: mtimeFromEnvironment(),
         progress: { done: 0, total: undefined },
         ...(flags.compress === undefined ? {} : { compress: parseCompression(flags.compress) }),

@@ -225,10 +225,14 @@ describe.skipIf(!haveFixtures)("lading save", () => {
     expect(readdirSync(out)).toEqual([]);
   });
 
-  it("rejects unknown formats and compressions", async () => {
+  it("rejects unknown formats and compressions, and a malformed --platform of save, load and pull, as usage errors", async () => {
     const root = tempDir();
     expect((await lading(root, ["save", "--format", "tgz", "x"])).stderr.text).toBe('lading: usage error: --format must be docker or oci, got "tgz"\n');
     expect((await lading(root, ["save", "--compress", "xz", "x"])).stderr.text).toBe('lading: usage error: --compress must be gzip or zstd, got "xz"\n');
+    for (const args of [["save", "--platform", "windows", "x"], ["load", "--platform", "windows", "-i", SINGLE], ["pull", "--platform", "windows", "x"]]) {
+      const result = await lading(root, args);
+      expect([result.code, result.stderr.text]).toEqual([2, 'lading: usage error: --platform: invalid platform "windows": want os/arch[/variant]\n']);
+    }
   });
 
   it("--platform: a sparse save says so; a platform the image lacks fails clearly", async () => {
