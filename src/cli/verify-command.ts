@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { LadingError } from "../core/errors.js";
 import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
 import { familiarNameOf } from "./names.js";
 import { verifyArchive, type VerifyReport } from "../ops/verify.js";
@@ -19,7 +20,15 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
     .action(async (archive: string, options: { json?: boolean; roundtrip?: boolean } & LimitOptions) => {
       refuseEmptyInputPath(archive, "ARCHIVE");
       if (archive === "-") refuseTerminalInput(process.stdin);
-      const source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive);
+      let source;
+      try {
+        source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive);
+      } catch (error) {
+        // A script reading --json gets a document whatever went wrong, as for an invalid archive.
+        if (!options.json || !(error instanceof LadingError)) throw error;
+        printJson(terminal.stdout, unreadableReport(error.subject ?? archive, error.message));
+        return setExit(error.exitCode);
+      }
       if (options.roundtrip) {
         // The round trip needs the store and the writers: load them only for it.
         const { runRoundtrip } = await import("./convert-command.js");
@@ -30,6 +39,10 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
       else printSummary(terminal, report);
       setExit(report.valid ? 0 : 1);
     });
+}
+
+function unreadableReport(entry: string, message: string): VerifyReport {
+  return { format: null, compression: null, valid: false, images: [], absent: [], problems: [{ entry, message }], warnings: [] };
 }
 
 function printSummary(terminal: Terminal, report: VerifyReport): void {

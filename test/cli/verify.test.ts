@@ -60,6 +60,21 @@ describe("lading verify: exit codes and output", () => {
   it("exits 1 for a file that does not exist, in one line", async () => {
     const result = await runLading(["verify", "/nonexistent/archive.tar"]);
     expect(result).toEqual({ code: 1, stdout: "", stderr: "lading: error: /nonexistent/archive.tar: no such file or directory\n" });
+    // With --json, a script still gets one document.
+    const json = await runLading(["verify", "--json", "/nonexistent/archive.tar"]);
+    expect([json.code, json.stderr, JSON.parse(json.stdout)]).toEqual([
+      1,
+      "",
+      {
+        format: null,
+        compression: null,
+        valid: false,
+        images: [],
+        absent: [],
+        problems: [{ entry: "/nonexistent/archive.tar", message: "/nonexistent/archive.tar: no such file or directory" }],
+        warnings: [],
+      },
+    ]);
   });
 
   it("exits 2 on usage errors", async () => {
