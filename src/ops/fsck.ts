@@ -1,11 +1,13 @@
 import { unlink } from "node:fs/promises";
+import { LadingError } from "../core/errors.js";
 import { blobsOfRecord } from "../store/image-records.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
+import { salvageReferences } from "../store/references-repair.js";
 import type { Leftovers } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 
 export interface FsckProblem {
-  kind: "corrupt-blob" | "missing-blob" | "unreadable-record" | "dangling-reference" | "stray-ingest" | "stray-temporary";
+  kind: "corrupt-blob" | "missing-blob" | "unreadable-record" | "unreadable-references" | "dangling-reference" | "stray-ingest" | "stray-temporary";
   subject: string;
   message: string;
   repaired: boolean;
@@ -29,7 +31,7 @@ export interface FsckReport {
  */
 export async function fsckStore(store: Store, repair = false): Promise<FsckReport> {
   const problems: FsckProblem[] = [];
-  const references = await store.references.references();
+  const references = await readReferences(store, repair, problems);
   const { records, unreadable } = await store.records.scan();
   for (const bad of unreadable) {
     const repaired = repair ? await unlink(bad.file).then(() => true, () => false) : false;
@@ -85,4 +87,25 @@ function leftoverCount(found: Leftovers, what: string): string {
 /** Leftovers of killed commands take space but break nothing: reported, not a reason to fail. */
 export function isLeftover(problem: FsckProblem): boolean {
   return problem.kind === "stray-ingest" || problem.kind === "stray-temporary";
+}
+
+/**
+ * The references, or none when repositories.json cannot be read: then that is the first problem,
+ * and --repair rewrites the file from its valid entries (keeping the old one beside it).
+ */
+async function readReferences(store: Store, repair: boolean, problems: FsckProblem[]): Promise<ReferenceEntry[]> {
+  try {
+    return await store.references.references();
+  } catch (error) {
+    if (!(error instanceof LadingError) || error.kind !== "invalid") throw error;
+    const subject = store.references.filePath;
+    if (!repair) {
+      problems.push({ kind: "unreadable-references", subject, message: `${error.message} (--repair keeps its valid entries)`, repaired: false });
+      return [];
+    }
+    const salvaged = await salvageReferences(store.references);
+    const outcome = salvaged === undefined ? "it reads now" : `kept ${salvaged.kept} valid entries, dropped ${salvaged.dropped}; the file as it was is ${salvaged.backup}`;
+    problems.push({ kind: "unreadable-references", subject, message: `${error.message}: ${outcome}`, repaired: true });
+    return store.references.references();
+  }
 }

@@ -1,7 +1,7 @@
 // fsck beside running commands, and fsck of a store with an image record it cannot read.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -153,5 +153,37 @@ describe("an image whose foreign layer the store does not hold", () => {
     expect(report).toEqual({ blobsChecked: 3, imagesChecked: 1, referencesChecked: 0, problems: [] });
     expect(await pruneBlobs(store)).toMatchObject({ deleted: [], reclaimed: 0 });
     for (const digest of [image.manifest.digest, image.config.digest, own.digest]) expect(await store.content.has(digest)).toBe(true);
+  });
+
+  it("an unreadable repositories.json: fsck reports it and checks the rest; --repair keeps its valid entries and the old file beside it", async () => {
+    const root = await newRoot();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(SINGLE));
+    const file = join(root, "repositories.json");
+    const edited = JSON.stringify({
+      Repositories: {
+        "fixture/imported": { "fixture/imported:1.0": IMPORTED, "fixture/imported:bad tag": IMPORTED },
+        BAD: { "BAD:1": IMPORTED },
+      },
+    });
+    await writeFile(file, edited);
+    const found = await fsckStore(store);
+    const unreadable = `${file}: Repositories["BAD"]: not a repository name: invalid reference format: repository name (library/BAD) must be lowercase`;
+    expect(found.problems.map((problem) => [problem.kind, problem.message, problem.repaired])).toEqual([["unreadable-references", `${unreadable} (--repair keeps its valid entries)`, false]]);
+    expect([found.blobsChecked, found.imagesChecked, found.referencesChecked]).toEqual([3, 1, 0]);
+    const repaired = await fsckStore(store, true);
+    const backups = (await readdir(root)).filter((name) => name.startsWith("repositories.json.broken-"));
+    expect(backups).toHaveLength(1);
+    expect(await readFile(join(root, backups[0]!), "utf8")).toBe(edited);
+    expect(repaired.problems.map((problem) => [problem.kind, problem.message, problem.repaired])).toEqual([
+      ["unreadable-references", `${unreadable}: kept 1 valid entries, dropped 2; the file as it was is ${join(root, backups[0]!)}`, true],
+    ]);
+    expect(await store.references.references()).toEqual([{ reference: "fixture/imported:1.0", id: IMPORTED }]);
+    // Text that is no JSON at all: no entry can be kept; the file is kept beside.
+    await writeFile(file, "{not json");
+    const fromGarbage = await fsckStore(store, true);
+    expect(fromGarbage.problems.map((problem) => [problem.kind, problem.repaired])).toEqual([["unreadable-references", true]]);
+    expect(await store.references.references()).toEqual([]);
+    expect((await readdir(root)).filter((name) => name.startsWith("repositories.json.broken-"))).toHaveLength(2);
   });
 });

@@ -1,0 +1,66 @@
+/**
+ * `fsck --repair` of a repositories.json that cannot be read (a hand edit gone wrong): every
+ * entry that is valid on its own is kept, the rest dropped, and the file as it was is kept beside
+ * it, so nothing is lost that a person could still fix by hand. Docker would not start on such a
+ * file; lading's commands refuse it until it is repaired.
+ */
+import { copyFile, readFile } from "node:fs/promises";
+import { writeFileAtomic } from "./atomic-file.js";
+import { withFileLock } from "./lock.js";
+import { parseRepositoriesJson, serializeRepositoriesJson, type ReferenceStore } from "./reference-store.js";
+
+export interface SalvagedReferences {
+  kept: number;
+  dropped: number;
+  /** Where the unreadable file was copied. */
+  backup: string;
+}
+
+/** Rewrites an unreadable repositories.json from its valid entries; undefined when it reads fine. */
+export async function salvageReferences(references: ReferenceStore): Promise<SalvagedReferences | undefined> {
+  const file = references.filePath;
+  return withFileLock(file, async (lock) => {
+    const bytes = await readFile(file);
+    try {
+      parseRepositoriesJson(bytes, file);
+      return undefined;
+    } catch {
+      // Unreadable: salvage below.
+    }
+    const { kept, dropped } = validEntries(bytes);
+    const backup = `${file}.broken-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    await copyFile(file, backup);
+    lock.assertHeld();
+    await writeFileAtomic(file, serializeRepositoriesJson(parseRepositoriesJson(JSON.stringify({ Repositories: kept }), file)), 0o600);
+    return { kept: Object.values(kept).reduce((sum, refs) => sum + Object.keys(refs).length, 0), dropped, backup };
+  });
+}
+
+/** The entries that pass on their own, and how many did not (all of them, when the text is no JSON object). */
+function validEntries(bytes: Buffer): { kept: Record<string, Record<string, string>>; dropped: number } {
+  let document: unknown;
+  try {
+    document = JSON.parse(bytes.toString("utf8").replace(/^\uFEFF/, ""));
+  } catch {
+    return { kept: {}, dropped: 0 };
+  }
+  const repositories = (document as { Repositories?: unknown } | null)?.Repositories;
+  const kept: Record<string, Record<string, string>> = {};
+  let dropped = 0;
+  if (repositories === null || typeof repositories !== "object" || Array.isArray(repositories)) return { kept, dropped };
+  for (const [repository, refs] of Object.entries(repositories)) {
+    if (refs === null || typeof refs !== "object" || Array.isArray(refs)) {
+      dropped++;
+      continue;
+    }
+    for (const [reference, id] of Object.entries(refs as Record<string, unknown>)) {
+      try {
+        parseRepositoriesJson(JSON.stringify({ Repositories: { [repository]: { [reference]: id } } }), "entry");
+        (kept[repository] ??= {})[reference] = id as string;
+      } catch {
+        dropped++;
+      }
+    }
+  }
+  return { kept, dropped };
+}
