@@ -11,7 +11,8 @@ import type { ArchiveGraph, ResolvedRoot } from "../archive/model.js";
 import type { ImageToWrite } from "../archive/write-layout.js";
 import { invalid } from "../core/errors.js";
 import { formatPlatform } from "../core/platform.js";
-import { formatReference, parseReference, parseRepository } from "../core/reference.js";
+import { formatReference, parseReference } from "../core/reference.js";
+import { namesByImage } from "./archive-names.js";
 import { blobsOfRecord, layerRecordOf, type ImageRecord } from "../store/image-records.js";
 import { imageToWrite, type SavedImage } from "./save.js";
 
@@ -40,33 +41,18 @@ export async function planConversion(graph: ArchiveGraph, name: string | undefin
     if (!blob) throw invalid(`blob ${digest} is needed but not in the archive`, blobPathFor(digest));
     checkSupplied(blob);
   }
-  const byId = new Map<string, { record: ImageRecord; names: Set<string>; digestNames: Set<string> }>();
-  selected.forEach((root, position) => {
-    const record = records[position] as ImageRecord;
-    const entry = byId.get(record.id) ?? { record, names: new Set<string>(), digestNames: new Set<string>() };
-    for (const full of root.names) entry.names.add(full);
-    for (const full of root.digestNames) entry.digestNames.add(full);
-    if (root.bareTag !== undefined && name !== undefined) entry.names.add(formatReference({ ...parseRepository(name), tag: root.bareTag }, "full"));
-    // As load records it: each name's repo@digest, which stays with the image if a later image takes the tag.
-    if (record.origin === "archive") {
-      for (const full of entry.names) {
-        const ref = parseReference(full);
-        entry.digestNames.add(formatReference({ domain: ref.domain, path: ref.path, digest: record.id }, "full"));
-      }
-    }
-    byId.set(record.id, entry);
-  });
+  const byId = namesByImage(selected, records, name);
   // A tag two images claim ends with the last one to record it, as in the reference store.
   const owner = new Map<string, string>();
-  for (const { record, names } of byId.values()) {
-    for (const full of [...names].sort()) owner.set(formatReference(parseReference(full), "full"), record.id);
+  for (const { record, tags } of byId.values()) {
+    for (const full of tags) owner.set(formatReference(parseReference(full), "full"), record.id);
   }
   const bareTags = bareTagsByImage(selected, name);
   const images: ImageToWrite[] = [];
   const saved: SavedImage[] = [];
   for (const { record, digestNames } of byId.values()) {
     const names = new Set([...owner].filter(([, id]) => id === record.id).map(([full]) => full));
-    const planned = await imageToWrite(async (digest) => graph.blobs.get(digest), { record, names, digestNames }, []);
+    const planned = await imageToWrite(async (digest) => graph.blobs.get(digest), { record, names, digestNames: new Set(digestNames) }, []);
     const tags = bareTags.get(record.id);
     images.push(tags ? { ...planned.image, bareTags: tags } : planned.image);
     saved.push(planned.saved);

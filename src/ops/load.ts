@@ -8,6 +8,7 @@ import { firstProblem, noImageWarning } from "../archive/graph.js";
 import { invalid, notFound, usage } from "../core/errors.js";
 import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
 import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
+import { namesByImage } from "./archive-names.js";
 import type { Ingest } from "../store/content-store.js";
 import { readFileRangeSync } from "../tar/chunk-source.js";
 import { blobsOfRecord, layerRecordOf, type ImageRecord, type RecordChange } from "../store/image-records.js";
@@ -408,20 +409,14 @@ function nameImages(
   records: ImageRecord[],
   repository: string | undefined,
 ): { result: LoadResult; records: ImageRecord[] } {
-  const byId = new Map<string, { record: ImageRecord; names: Set<string>; digestNames: Set<string> }>();
-  selected.forEach(({ root }, position) => {
-    const record = records[position] as ImageRecord;
-    const entry = byId.get(record.id) ?? { record, names: new Set<string>(), digestNames: new Set<string>() };
-    for (const name of root.names) entry.names.add(name);
-    for (const name of root.digestNames) entry.digestNames.add(name);
-    if (root.bareTag !== undefined && repository !== undefined) {
-      entry.names.add(formatReference({ ...parseRepository(repository), tag: root.bareTag }, "full"));
-    }
-    byId.set(record.id, entry);
-  });
+  const byId = namesByImage(
+    selected.map(({ root }) => root),
+    records,
+    repository,
+  );
   const moved: LoadResult["moved"] = [];
   const images: LoadedImage[] = [];
-  for (const { record, names, digestNames } of byId.values()) {
+  for (const { record, tags, digestNames } of byId.values()) {
     const loaded: LoadedImage = {
       id: record.id,
       origin: record.origin,
@@ -431,26 +426,17 @@ function nameImages(
       platforms: record.images.map((image) => image.platform),
       absent: record.absent.map((child) => child.platform ?? child.digest),
     };
-    for (const name of [...names].sort()) {
+    for (const name of tags) {
       const ref = parseReference(name);
       const result = txn.addTag(ref, record.id, { force: true });
       if (result.replaced !== undefined && result.replaced !== record.id) moved.push({ reference: formatReference(ref, "familiar"), previousId: result.replaced });
       loaded.tags.push(formatReference(ref, "familiar"));
-      if (record.origin === "archive") {
-        const digestRef = { domain: ref.domain, path: ref.path, digest: record.id };
-        txn.addDigest(digestRef, record.id);
-        loaded.digests.push(formatReference(digestRef, "familiar"));
-      }
     }
-    // A name by digest (an image saved by digest) is recorded as such; a synthesised digest never is.
-    if (record.origin === "archive") {
-      for (const name of digestNames) {
-        const ref = parseReference(name);
-        txn.addDigest(ref, record.id);
-        loaded.digests.push(formatReference(ref, "familiar"));
-      }
+    for (const name of digestNames) {
+      const ref = parseReference(name);
+      txn.addDigest(ref, record.id);
+      loaded.digests.push(formatReference(ref, "familiar"));
     }
-    loaded.digests = [...new Set(loaded.digests)];
     images.push(loaded);
   }
   return { result: { images, moved, format: graph.format, warnings: loadWarnings(graph, repository) }, records: [...byId.values()].map(({ record }) => record) };
