@@ -1,13 +1,24 @@
+import { createHash } from "node:crypto";
 import { unlink } from "node:fs/promises";
+import type { Readable } from "node:stream";
 import { LadingError } from "../core/errors.js";
-import { blobsOfRecord } from "../store/image-records.js";
+import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
+import { openDecompressed } from "../tar/compression.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
 import { salvageReferences } from "../store/references-repair.js";
 import type { Leftovers } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 
 export interface FsckProblem {
-  kind: "corrupt-blob" | "missing-blob" | "unreadable-record" | "unreadable-references" | "dangling-reference" | "stray-ingest" | "stray-temporary";
+  kind:
+    | "corrupt-blob"
+    | "missing-blob"
+    | "diff-id-mismatch"
+    | "unreadable-record"
+    | "unreadable-references"
+    | "dangling-reference"
+    | "stray-ingest"
+    | "stray-temporary";
   subject: string;
   message: string;
   repaired: boolean;
@@ -52,6 +63,7 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
       problems.push({ kind: "missing-blob", subject: record.id, message: `image ${record.id}: blob ${digest} is ${corrupt.has(digest) ? "corrupt" : "missing"}`, repaired: false });
     }
   }
+  problems.push(...(await uncheckedDiffIdProblems(store, records, corrupt)));
   const known = new Set(records.map((record) => record.id));
   const dangling: ReferenceEntry[] = [];
   for (const entry of references) {
@@ -108,4 +120,47 @@ async function readReferences(store: Store, repair: boolean, problems: FsckProbl
     problems.push({ kind: "unreadable-references", subject, message: `${error.message}: ${outcome}`, repaired: true });
     return store.references.references();
   }
+}
+
+/**
+ * A compressed layer that no load decompressed (loaded with --skip-diff-id-check, or pulled) has
+ * the diff ID its config claims, taken on trust; the diff-ID records hold the ones a load did
+ * compute. Those without a record are decompressed here and compared with the claim.
+ */
+async function uncheckedDiffIdProblems(store: Store, records: readonly ImageRecord[], corrupt: ReadonlySet<string>): Promise<FsckProblem[]> {
+  const claimed = new Map<string, { diffId: string; image: string }>();
+  for (const record of records) {
+    for (const image of record.images) {
+      for (const layer of image.layers) {
+        if (layer.absent || layer.diffId === null || corrupt.has(layer.digest) || claimed.has(layer.digest)) continue;
+        claimed.set(layer.digest, { diffId: layer.diffId, image: record.id });
+      }
+    }
+  }
+  const problems: FsckProblem[] = [];
+  for (const [digest, { diffId, image }] of claimed) {
+    if (!(await store.content.has(digest)) || (await store.diffIds.get(digest)) !== undefined) continue;
+    let actual: string | undefined;
+    try {
+      actual = await decompressedDigest(store.content.readStream(digest));
+    } catch (error) {
+      problems.push({ kind: "diff-id-mismatch", subject: image, message: `image ${image}: layer ${digest} does not decompress: ${(error as Error).message}`, repaired: false });
+      continue;
+    }
+    if (actual === undefined || actual === diffId) continue;
+    problems.push({ kind: "diff-id-mismatch", subject: image, message: `image ${image}: layer ${digest} decompresses to ${actual}, but its config gives the diff ID ${diffId}`, repaired: false });
+  }
+  return problems;
+}
+
+/** sha256 of what a compressed blob decompresses to; undefined for a blob that is not compressed. */
+async function decompressedDigest(blob: Readable): Promise<string | undefined> {
+  const { compression, stream } = await openDecompressed(blob);
+  if (compression === "none") {
+    stream.destroy();
+    return undefined;
+  }
+  const hash = createHash("sha256");
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest("hex")}`;
 }

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
+import { fsckStore } from "../../src/ops/fsck.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
 import { buildTar, ensureBuilt, failureOf, layerTar, makeImage, ociLayoutItems, runLading, sha256, type TarItem } from "../support/archive-builder.js";
@@ -84,5 +85,19 @@ describe("loading without the diff-ID check of compressed layers", () => {
     expect(refused.stderr).toContain(`rootfs.diff_ids[0] is ${WRONG_DIFF_ID}`);
     const loaded = await runLading(["--root", root, "load", "-q", "--skip-diff-id-check", "-i", path]);
     expect(loaded).toEqual({ code: 0, stdout: "Loaded image: skip:1\n", stderr: "" });
+  });
+
+  it("leaves fsck to check the diff IDs it took on trust: a wrong one is reported, a right one is not", async () => {
+    const { items, layerDigest } = mislabelled(true);
+    const store = await Store.open(await tempDir());
+    const result = await loadArchive(store, await openArchivePath(await archiveFile(items)), { checkCompressedLayers: false });
+    const report = await fsckStore(store);
+    expect(report.problems.map((problem) => [problem.kind, problem.message, problem.repaired])).toEqual([
+      ["diff-id-mismatch", `image ${result.images[0]!.id}: layer ${layerDigest} decompresses to ${sha256(LAYER)}, but its config gives the diff ID ${WRONG_DIFF_ID}`, false],
+    ]);
+    const right = makeImage({ layers: [layerTar({ "etc/other.txt": "other\n" })], gzip: true, seed: "right" });
+    const clean = await Store.open(await tempDir());
+    await loadArchive(clean, await openArchivePath(await archiveFile(ociLayoutItems([right]))), { checkCompressedLayers: false });
+    expect((await fsckStore(clean)).problems).toEqual([]);
   });
 });
