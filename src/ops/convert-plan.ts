@@ -2,8 +2,9 @@
  * What `convert` writes, decided from an archive's graph alone: the same images, names and blobs
  * that loading the archive into an empty store and saving everything from it would give, checked
  * in the same order with the same messages. The rules mirrored here live in load.ts
- * (loadOnce, commitBlobs, recordFor, recordImages) and save.ts (selectAll); what each image
- * writes is save.ts's imageToWrite itself, asked about the graph's blobs.
+ * (loadOnce, commitBlobs, recordFor, recordImages) and save.ts (selectAll); the names come from
+ * archive-names.ts, as load's do; what each image writes is save.ts's imageToWrite itself, asked
+ * about the graph's blobs.
  */
 import { blobPathFor } from "../archive/blob-lookup.js";
 import { firstProblem } from "../archive/graph.js";
