@@ -60,6 +60,9 @@ function printSummary(terminal: Terminal, report: VerifyReport): void {
         ? `  manifest ${image.manifestDigest} (original, from the archive)`
         : `  manifest ${image.manifestDigest} (synthesized from a manifest.json-only archive: not a registry digest)`,
     );
+    for (const layer of image.layers) {
+      printLine(out, `    layer ${layer.digest}  diff ID ${layer.diffId ?? "(not checked)"}${layer.absent ? "  (foreign, not in the archive: diff ID from the config)" : ""}`);
+    }
   }
   for (const child of report.absent) {
     printLine(out, `sparse: index ${shortId(child.rootDigest)} lists ${child.platform ?? "a manifest"} (${child.digest}), not in the archive`);

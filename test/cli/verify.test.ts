@@ -28,7 +28,11 @@ describe("lading verify: exit codes and output", () => {
     expect(lines[1]).toBe("fixture/good:1");
     expect(lines[2]).toMatch(/ config 586facf73c9d {2}linux\/amd64 {2}1 layer$/);
     expect(lines[3]).toBe(`  manifest ${SYNTHESIZED} (synthesized from a manifest.json-only archive: not a registry digest)`);
-    expect(lines.slice(4)).toEqual(["archive is valid", ""]);
+    // Every layer's digest and diff ID, as --json gives them.
+    const report = JSON.parse((await runLading(["verify", "--json", GOOD])).stdout) as { images: { layers: { digest: string; diffId: string }[] }[] };
+    expect(lines[4]).toBe(`    layer ${report.images[0]!.layers[0]!.digest}  diff ID ${report.images[0]!.layers[0]!.diffId}`);
+    expect(lines[4]).toMatch(/^ {4}layer sha256:[0-9a-f]{64} {2}diff ID sha256:[0-9a-f]{64}$/);
+    expect(lines.slice(5)).toEqual(["archive is valid", ""]);
   });
 
   it("marks an original manifest digest as original", async () => {
@@ -43,7 +47,12 @@ describe("lading verify: exit codes and output", () => {
     const image = makeForeignImage();
     const result = await runLading(["verify", "-"], buildTar(withoutFile(ociLayoutItems([image]), blobPath(image.layers[0]!.digest))));
     expect(result.code).toBe(0);
-    expect(result.stdout.split("\n")[2]).toBe(`  ID ${image.manifest.digest}  config ${hexOf(image.config.digest).slice(0, 12)}  windows/amd64  2 layers (1 foreign, not in the archive)`);
+    expect(result.stdout.split("\n").slice(2, 6)).toEqual([
+      `  ID ${image.manifest.digest}  config ${hexOf(image.config.digest).slice(0, 12)}  windows/amd64  2 layers (1 foreign, not in the archive)`,
+      `  manifest ${image.manifest.digest} (original, from the archive)`,
+      `    layer ${image.layers[0]!.digest}  diff ID ${image.layers[0]!.diffId}  (foreign, not in the archive: diff ID from the config)`,
+      `    layer ${image.layers[1]!.digest}  diff ID ${image.layers[1]!.diffId}`,
+    ]);
     expect(result.stderr).toBe(
       `warning: ${blobPath(image.manifest.digest)} layers[0]: foreign layer ${image.layers[0]!.digest} is not in the archive; its diff ID ${image.layers[0]!.diffId} is the config's, unchecked\n`,
     );
