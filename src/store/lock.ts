@@ -6,6 +6,7 @@
  * next process removes it and takes over: a dead holder never blocks others for long. Callers in
  * the same process queue in memory first, so they do not poll against each other.
  */
+import { rmdir, stat } from "node:fs/promises";
 import path from "node:path";
 import lockfile from "proper-lockfile";
 import { LadingError } from "../core/errors.js";
@@ -30,6 +31,18 @@ const FIRST_RETRY_MS = 5;
 const MAX_RETRY_MS = 250;
 
 const inProcessQueues = new Map<string, Promise<unknown>>();
+
+/** How long a wait for a lock goes unsaid. */
+const QUIET_WAIT_MS = 1000;
+let waitListener: ((lockPath: string, staleMs: number) => void) | undefined;
+
+/**
+ * Calls `listener` once per acquisition that has waited longer than a second for a lock held by
+ * another process (the CLI says so on standard error, rather than seem to hang).
+ */
+export function onLockWait(listener: ((lockPath: string, staleMs: number) => void) | undefined): void {
+  waitListener = listener;
+}
 
 export async function withFileLock<T>(
   lockTarget: string,
@@ -81,12 +94,15 @@ async function acquire(
   onCompromised: (error: Error) => void,
 ): Promise<() => Promise<void>> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const deadline = Date.now() + timeoutMs;
+  const staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   let delay = FIRST_RETRY_MS;
+  let said = false;
   for (;;) {
     try {
       return await lockfile.lock(target, {
-        stale: opts.staleMs ?? DEFAULT_STALE_MS,
+        stale: staleMs,
         realpath: false,
         retries: 0,
         onCompromised,
@@ -99,6 +115,11 @@ async function acquire(
         });
       }
     }
+    await removeIfFromTheFuture(lockPath, staleMs);
+    if (!said && Date.now() - started > QUIET_WAIT_MS) {
+      said = true;
+      waitListener?.(lockPath, staleMs);
+    }
     if (Date.now() >= deadline) {
       throw new LadingError(
         "io",
@@ -109,6 +130,15 @@ async function acquire(
     await sleep(Math.min(delay + Math.random() * delay, Math.max(deadline - Date.now(), 0)));
     delay = Math.min(delay * 2, MAX_RETRY_MS);
   }
+}
+
+/**
+ * A holder refreshes its lock's mtime to its own "now"; one further ahead than a stale period can
+ * only be left from before the clock was set back, and would never go stale: it is removed.
+ */
+async function removeIfFromTheFuture(lockPath: string, staleMs: number): Promise<void> {
+  const info = await stat(lockPath).catch(() => undefined);
+  if (info !== undefined && info.mtimeMs - Date.now() > staleMs) await rmdir(lockPath).catch(() => undefined);
 }
 
 /** Runs tasks for the same key one after the other within this process. */

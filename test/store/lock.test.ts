@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,7 +7,7 @@ import lockfile from "proper-lockfile";
 import ts from "typescript";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LadingError } from "../../src/core/errors.js";
-import { withFileLock } from "../../src/store/lock.js";
+import { onLockWait, withFileLock } from "../../src/store/lock.js";
 import { parseRepositoriesJson, ReferenceStore } from "../../src/store/reference-store.js";
 import { workerImageId } from "./lock-worker.js";
 
@@ -177,6 +177,34 @@ describe("withFileLock in one process", () => {
     const started = Date.now();
     expect(await withFileLock(target, async () => "after", { timeoutMs: 5000 })).toBe("after");
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+  });
+
+  it("says once, after a second, that it is waiting for a lock another holder keeps", async () => {
+    const dir = await makeScratch();
+    const target = path.join(dir, "repositories.json");
+    const release = await lockfile.lock(target, { realpath: false });
+    setTimeout(() => void release(), 1500);
+    const heard: [string, number][] = [];
+    onLockWait((lockPath, staleMs) => heard.push([lockPath, staleMs]));
+    try {
+      expect(await withFileLock(target, async () => "after", { timeoutMs: 5000 })).toBe("after");
+      expect(heard).toEqual([[`${target}.lock`, 10_000]]);
+      expect(await withFileLock(target, async () => "at once")).toBe("at once");
+      expect(heard).toHaveLength(1);
+    } finally {
+      onLockWait(undefined);
+    }
+  });
+
+  it("takes at once a lock whose mtime lies further ahead than the stale period (left before the clock was set back)", async () => {
+    const dir = await makeScratch();
+    const target = path.join(dir, "repositories.json");
+    await mkdir(`${target}.lock`);
+    const hourAhead = new Date(Date.now() + 3600_000);
+    await utimes(`${target}.lock`, hourAhead, hourAhead);
+    const started = Date.now();
+    expect(await withFileLock(target, async () => "taken", { timeoutMs: 3000 })).toBe("taken");
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it("reports a lock that cannot be created (missing directory) as an io error", async () => {
