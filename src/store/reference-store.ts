@@ -20,7 +20,7 @@ import {
   type ImageReference,
 } from "../core/reference.js";
 import { writeFileAtomic } from "./atomic-file.js";
-import { withFileLock, type FileLockOptions } from "./lock.js";
+import { withFileLock, type FileLockOptions, type HeldLock } from "./lock.js";
 
 /** The document, keyed by familiar repository name, then familiar reference; values are image IDs. */
 export interface RepositoriesFile {
@@ -131,16 +131,7 @@ export class ReferenceStore {
           await afterWrite?.(value);
           return { changed: false, value, snapshot: before.file };
         }
-        // Other lading processes wait for the lock; a hand edit (an editor that renames the file
-        // away and writes a new one, a cp over it) does not. Replacing a file that is not the one
-        // read would lose that edit, or, read in the moment the file was missing, every reference.
-        const unchangedSinceRead = async (): Promise<void> => {
-          lock.assertHeld();
-          if (!sameBytes(await readIfExists(this.filePath), bytesRead)) {
-            throw conflict(`${this.filePath} changed while this command was updating it (edited by another program?); nothing was written: run the command again`, this.filePath);
-          }
-        };
-        await writeFileAtomic(this.filePath, text, FILE_MODE, { beforeRename: unchangedSinceRead });
+        await writeFileAtomic(this.filePath, text, FILE_MODE, { beforeRename: unchangedSinceRead(this.filePath, bytesRead, lock) });
         const bytes = Buffer.from(text, "utf8");
         const state = indexRepositories(parseRepositoriesJson(bytes, this.filePath, before.file));
         this.cache = { bytes, state };
@@ -439,6 +430,21 @@ function filterById(entries: readonly ReferenceEntry[], id: string | undefined):
   if (id === undefined) return [...entries];
   const imageId = normalizeImageId(id);
   return entries.filter((entry) => entry.id === imageId);
+}
+
+/**
+ * The check before an update's rename. Other lading processes wait for the lock; a hand edit (an
+ * editor that renames the file away and writes a new one, a cp over it) does not. Replacing a
+ * file that is not the one read would lose that edit, or, read in the moment the file was
+ * missing, every reference.
+ */
+export function unchangedSinceRead(filePath: string, bytesRead: Buffer | null, lock: HeldLock): () => Promise<void> {
+  return async () => {
+    lock.assertHeld();
+    if (!sameBytes(await readIfExists(filePath), bytesRead)) {
+      throw conflict(`${filePath} changed while this command was updating it (edited by another program?); nothing was written: run the command again`, filePath);
+    }
+  };
 }
 
 async function readIfExists(filePath: string): Promise<Buffer | null> {

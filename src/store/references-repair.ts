@@ -7,7 +7,7 @@
 import { copyFile, readFile } from "node:fs/promises";
 import { writeFileAtomic } from "./atomic-file.js";
 import { withFileLock } from "./lock.js";
-import { parseRepositoriesJson, serializeRepositoriesJson, type ReferenceStore } from "./reference-store.js";
+import { parseRepositoriesJson, serializeRepositoriesJson, unchangedSinceRead, type ReferenceStore } from "./reference-store.js";
 
 export interface SalvagedReferences {
   kept: number;
@@ -30,8 +30,9 @@ export async function salvageReferences(references: ReferenceStore): Promise<Sal
     const { kept, dropped } = validEntries(bytes);
     const backup = `${file}.broken-${new Date().toISOString().replace(/[:.]/g, "-")}`;
     await copyFile(file, backup);
-    lock.assertHeld();
-    await writeFileAtomic(file, serializeRepositoriesJson(parseRepositoriesJson(JSON.stringify({ Repositories: kept }), file)), 0o600);
+    await writeFileAtomic(file, serializeRepositoriesJson(parseRepositoriesJson(JSON.stringify({ Repositories: kept }), file)), 0o600, {
+      beforeRename: unchangedSinceRead(file, bytes, lock),
+    });
     return { kept: Object.values(kept).reduce((sum, refs) => sum + Object.keys(refs).length, 0), dropped, backup };
   });
 }
