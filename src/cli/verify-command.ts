@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { LadingError } from "../core/errors.js";
 import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
 import { familiarNameOf } from "./names.js";
-import { verifyArchive, type VerifyReport } from "../ops/verify.js";
+import { unreadableReport, verifyArchive, type VerifyReport } from "../ops/verify.js";
 import { printJson, printLine, shortId, type Terminal } from "./output.js";
 import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { refuseEmptyInputPath } from "./path-arguments.js";
@@ -26,7 +26,7 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
       } catch (error) {
         // A script reading --json gets a document whatever went wrong, as for an invalid archive.
         if (!options.json || !(error instanceof LadingError)) throw error;
-        printJson(terminal.stdout, unreadableReport(error.subject ?? archive, error.message));
+        printJson(terminal.stdout, unreadableReport(error, archive, null));
         return setExit(error.exitCode);
       }
       if (options.roundtrip) {
@@ -39,10 +39,6 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
       else printSummary(terminal, report);
       setExit(report.valid ? 0 : 1);
     });
-}
-
-function unreadableReport(entry: string, message: string): VerifyReport {
-  return { format: null, compression: null, valid: false, images: [], absent: [], problems: [{ entry, message }], warnings: [] };
 }
 
 function printSummary(terminal: Terminal, report: VerifyReport): void {

@@ -2,7 +2,7 @@ import { formatPlatform } from "../core/platform.js";
 import type { ArchiveGraph } from "../archive/model.js";
 import { readArchive, type ReadOptions } from "../archive/read.js";
 import type { OpenedSource } from "../archive/source.js";
-import { isLadingError } from "../core/errors.js";
+import { isLadingError, type LadingError } from "../core/errors.js";
 
 export interface VerifiedLayer {
   digest: string;
@@ -45,9 +45,14 @@ export async function verifyArchive(source: OpenedSource, options: ReadOptions =
     graph = await readArchive(source, options);
   } catch (error) {
     if (!isLadingError(error)) throw error;
-    return { format: null, compression: source.compression, valid: false, images: [], absent: [], problems: [{ entry: error.subject ?? "(archive)", message: error.message }], warnings: [] };
+    return unreadableReport(error, "(archive)", source.compression);
   }
   return reportOf(graph);
+}
+
+/** The report of an archive that could not be read (or opened) at all: its one problem. */
+export function unreadableReport(error: LadingError, entry: string, compression: string | null): VerifyReport {
+  return { format: null, compression, valid: false, images: [], absent: [], problems: [{ entry: error.subject ?? entry, message: error.message }], warnings: [] };
 }
 
 export function reportOf(graph: ArchiveGraph): VerifyReport {
