@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { inspectImage, listImages, parseImageFilter, passesFilter, pruneBlobs, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
+import { inspectImage, listImages, parseImageFilter, passesFilter, pruneBlobs, referenceRows, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
 import { humanDuration, humanSize, printJson, printLine, shortId, type Terminal } from "./output.js";
 import { openStore } from "./store-option.js";
 import { LadingError, toLadingError } from "../core/errors.js";
@@ -108,17 +108,9 @@ function tableRows(images: ImageSummary[], flags: { digests?: boolean; trunc: bo
       const [repository = "", digest = ""] = reference.split("@");
       digestsByRepo.set(repository, [...(digestsByRepo.get(repository) ?? []), digest]);
     }
-    const tags = image.repoTags.map((reference) => {
-      const colon = reference.lastIndexOf(":");
-      return { repository: reference.slice(0, colon), tag: reference.slice(colon + 1) };
-    });
     const before = rows.length;
-    for (const { repository, tag } of tags) {
+    for (const { repository, tag } of referenceRows(image)) {
       for (const digest of (flags.digests ? digestsByRepo.get(repository) : undefined) ?? ["<none>"]) rows.push({ repository, tag, digest, ...base });
-    }
-    for (const [repository, digests] of digestsByRepo) {
-      if (tags.some((tag) => tag.repository === repository)) continue;
-      for (const digest of flags.digests ? digests : ["<none>"]) rows.push({ repository, tag: "<none>", digest, ...base });
     }
     if (rows.length === before) rows.push({ repository: "<none>", tag: "<none>", digest: "<none>", ...base });
     if (image.incomplete.length > 0) for (const row of rows.slice(before)) row.size = "incomplete";

@@ -59,17 +59,20 @@ export async function listImages(store: Store, filter?: ImageFilter): Promise<Im
   const records = await store.records.list();
   const summaries = await Promise.all(records.map((record) => summarize(store, record, references)));
   return summaries
-    .filter((summary) => filter === undefined || rowsOf(summary).some(({ repository, tag }) => passesFilter(filter, repository, tag)))
+    .filter((summary) => filter === undefined || referenceRows(summary).some(({ repository, tag }) => passesFilter(filter, repository, tag)))
     .sort((a, b) => (b.created ?? "").localeCompare(a.created ?? "") || a.id.localeCompare(b.id));
 }
 
-/** The (repository, tag) pairs an image's references give: its tags, and `<none>` for a repository naming it only by digest. */
-function rowsOf(summary: ImageSummary): { repository: string; tag: string }[] {
+/**
+ * The (repository, tag) pairs an image's references give, as docker's image table has its rows:
+ * its tags, then `<none>` for each repository that names it only by digest.
+ */
+export function referenceRows(summary: ImageSummary): { repository: string; tag: string }[] {
   const tagged = summary.repoTags.map((reference) => {
     const ref = parseReference(reference);
     return { repository: familiarName(ref), tag: ref.tag ?? "<none>" };
   });
-  const digestOnly = summary.repoDigests.map(repositoryOf).filter((repository) => !tagged.some((row) => row.repository === repository));
+  const digestOnly = [...new Set(summary.repoDigests.map(repositoryOf))].filter((repository) => !tagged.some((row) => row.repository === repository));
   return [...tagged, ...digestOnly.map((repository) => ({ repository, tag: "<none>" }))];
 }
 
