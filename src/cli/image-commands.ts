@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { inspectImage, listImages, parseImageFilter, passesFilter, pruneBlobs, referenceRows, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
 import { humanDuration, humanSize, printJson, printLine, shortId, type Terminal } from "./output.js";
+import { platformsFromOption } from "./platform-option.js";
 import { openStore } from "./store-option.js";
 import { LadingError, toLadingError } from "../core/errors.js";
 
@@ -28,13 +29,15 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
     .command("inspect")
     .description("show details of one or more images, like docker image inspect")
     .argument("<image...>")
-    .action(async (queries: string[], _flags: unknown, command: Command) => {
+    .option("--platform <os/arch[/variant]>", "show this platform of a multi-platform image (default: the host's, else the first)")
+    .action(async (queries: string[], flags: { platform?: string }, command: Command) => {
+      const [platform] = platformsFromOption(flags.platform === undefined ? [] : [flags.platform]);
       const store = await openStore(command);
       const results: unknown[] = [];
       let failure: LadingError | undefined;
       for (const query of queries) {
         try {
-          results.push(await inspectImage(store, query));
+          results.push(await inspectImage(store, query, platform ? { platform } : {}));
         } catch (error) {
           failure = toLadingError(error);
           printLine(terminal.stderr, `Error: ${failure.message}`);

@@ -1,6 +1,6 @@
 import { parseDocument, imageConfigSchema, type ImageConfig } from "../core/schemas.js";
 import { conflict, notFound, usage } from "../core/errors.js";
-import { formatPlatform, hostPlatform, platformMatches, parsePlatform } from "../core/platform.js";
+import { formatPlatform, hostPlatform, platformMatches, parsePlatform, type Platform } from "../core/platform.js";
 import { familiarName, formatReference, parseReference, withDefaultTag } from "../core/reference.js";
 import { blobsOfRecord, type ImageRecord, type PlatformImage } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
@@ -28,6 +28,11 @@ export function primaryImage(record: ImageRecord): PlatformImage | undefined {
   return record.images.find((image) => platformMatches(host, parsePlatform(image.platform))) ?? record.images[0];
 }
 
+/** What a platform image weighs: its manifest, config and layers. */
+function sizeOf(image: PlatformImage): number {
+  return image.config.size + image.manifest.size + image.layers.reduce((sum, layer) => sum + layer.size, 0);
+}
+
 export async function readConfig(store: Store, image: PlatformImage): Promise<ImageConfig> {
   const bytes = await store.content.readBuffer(image.config.digest, MAX_CONFIG_BYTES);
   return parseDocument(imageConfigSchema, bytes, `config ${image.config.digest}`);
@@ -47,7 +52,7 @@ export async function summarize(store: Store, record: ImageRecord, references: {
     repoTags: mine.filter((reference) => !reference.includes("@")),
     repoDigests: mine.filter((reference) => reference.includes("@")),
     created,
-    size: image ? image.config.size + image.manifest.size + image.layers.reduce((sum, layer) => sum + layer.size, 0) : record.size,
+    size: image ? sizeOf(image) : record.size,
     platforms: record.images.map((entry) => entry.platform),
     absent: record.absent.map((child) => child.platform ?? child.digest),
     incomplete: missing,
@@ -86,11 +91,30 @@ export function commentOf(config: ImageConfig): string {
   return config.history?.at(-1)?.comment ?? "";
 }
 
+export interface InspectOptions {
+  /** The platform image to show (`--platform`); by default the host's, else the first. */
+  platform?: Platform;
+}
+
+/**
+ * The platform image of `wanted`, as `docker image inspect --platform` picks it. A platform the
+ * image's index lists but the store does not hold (a sparse image) is said to be so, apart from
+ * one the image does not have at all (docker's message, with what it has).
+ */
+export function imageForPlatform(record: ImageRecord, wanted: Platform, query: string): PlatformImage {
+  const image = record.images.find((candidate) => platformMatches(wanted, parsePlatform(candidate.platform)));
+  if (image) return image;
+  const absent = record.absent.find((child) => child.platform !== null && platformMatches(wanted, parsePlatform(child.platform)));
+  if (absent) throw notFound(`image ${query} lists platform ${absent.platform} (${absent.digest}), but it is not in this store`, "--platform");
+  const has = record.images.map((candidate) => candidate.platform).join(", ") || "no platform image";
+  throw notFound(`image with reference ${query} was found but does not provide the specified platform (${formatPlatform(wanted)}); it has ${has}`, "--platform");
+}
+
 /** `docker image inspect`'s shape, plus the root descriptor, the config digest and the origin. */
-export async function inspectImage(store: Store, query: string): Promise<Record<string, unknown>> {
+export async function inspectImage(store: Store, query: string, options: InspectOptions = {}): Promise<Record<string, unknown>> {
   const record = await resolveImage(store, query);
   const summary = await summarize(store, record, await store.references.references(record.id));
-  const image = primaryImage(record);
+  const image = options.platform ? imageForPlatform(record, options.platform, query) : primaryImage(record);
   if (!image) throw notFound(`image ${query} holds no platform image in this store`, query);
   if (summary.incomplete.length > 0) throw notFound(`image ${query} is incomplete: blob ${summary.incomplete[0]} is missing`, query);
   const config = await readConfig(store, image);
@@ -106,7 +130,7 @@ export async function inspectImage(store: Store, query: string): Promise<Record<
     Architecture: config.architecture,
     Variant: config.variant,
     Os: config.os,
-    Size: summary.size,
+    Size: sizeOf(image),
     RootFS: { Type: "layers", Layers: config.rootfs.diff_ids },
     Descriptor: { mediaType: record.mediaType, digest: record.id, size: record.size },
     ConfigDigest: image.config.digest,

@@ -1,0 +1,142 @@
+// `lading inspect --platform` as a user runs it: the platform shown of a multi-platform image, a
+// platform the store lacks (sparse) apart from one the image lacks, and a malformed value.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { blobOf, buildTar, descriptorOf, ensureBuilt, makeImage, OCI_INDEX, ociLayoutItems, runLading, type CliResult, type TestImage } from "../support/archive-builder.js";
+import { snapshotTree } from "../support/store-tree.js";
+
+let scratch: string;
+let counter = 0;
+beforeAll(async () => {
+  ensureBuilt();
+  scratch = await mkdtemp(join(tmpdir(), "lading-cli-inspect-"));
+});
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+const lading = (root: string, ...args: string[]): Promise<CliResult> => runLading(["--root", root, ...args]);
+const output = (result: CliResult): [number, string, string] => [result.code, result.stdout, result.stderr];
+
+/** A store holding `archive` (loaded with `loadArgs`, which prints `loadNotes`), and its root. */
+async function storeWith(archive: Buffer, loadArgs: string[] = [], loadNotes = ""): Promise<string> {
+  const name = `archive-${counter}.tar`;
+  const root = join(scratch, `store-${counter++}`);
+  await writeFile(join(scratch, name), archive);
+  const load = await lading(root, "load", "-q", ...loadArgs, "-i", join(scratch, name));
+  expect([load.code, load.stderr]).toEqual([0, loadNotes]);
+  return root;
+}
+
+/** Neither is the host's platform where the tests run, so the default (the first) is not the host's pick. */
+const riscv = makeImage({ architecture: "riscv64", seed: "riscv" });
+const s390x = makeImage({ architecture: "s390x", seed: "s390x" });
+const index = blobOf(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [descriptorOf(riscv.manifest, { platform: { architecture: "riscv64", os: "linux" } }), descriptorOf(s390x.manifest, { platform: { architecture: "s390x", os: "linux" } })],
+  }),
+  OCI_INDEX,
+);
+const NAME = "example.com/multi/app:1";
+const multiArchive = buildTar(
+  ociLayoutItems([riscv, s390x], { indexEntries: [descriptorOf(index, { annotations: { "io.containerd.image.name": NAME } })], extraBlobs: [index] }),
+);
+const sizeOf = (image: TestImage): number => image.manifest.size + image.config.size + image.layers.reduce((sum, layer) => sum + layer.size, 0);
+
+async function inspected(root: string, ...args: string[]): Promise<Record<string, unknown>[]> {
+  const result = await lading(root, "inspect", ...args);
+  expect([result.code, result.stderr]).toEqual([0, ""]);
+  return JSON.parse(result.stdout) as Record<string, unknown>[];
+}
+
+describe("lading inspect --platform", () => {
+  it("shows the platform asked for, with its own manifest, config, layers and size", async () => {
+    const root = await storeWith(multiArchive);
+    expect(await inspected(root, "--platform", "linux/s390x", NAME)).toEqual([
+      {
+        Id: index.digest,
+        RepoTags: [NAME],
+        RepoDigests: [`example.com/multi/app@${index.digest}`],
+        Parent: "",
+        Comment: "",
+        Created: "",
+        Author: "",
+        Config: { Env: ["PATH=/bin"] },
+        Architecture: "s390x",
+        Os: "linux",
+        Size: sizeOf(s390x),
+        RootFS: { Type: "layers", Layers: [s390x.layers[0]!.diffId] },
+        Descriptor: { mediaType: OCI_INDEX, digest: index.digest, size: index.size },
+        ConfigDigest: s390x.config.digest,
+        ManifestDigest: s390x.manifest.digest,
+        ManifestOrigin: "archive",
+        Platforms: ["linux/riscv64", "linux/s390x"],
+        AbsentPlatforms: [],
+      },
+    ]);
+    const pick = async (...args: string[]): Promise<unknown[]> =>
+      (await inspected(root, ...args)).map((entry) => [entry.Architecture, entry.ManifestDigest, entry.ConfigDigest, entry.Size]);
+    expect(await pick("--platform", "linux/riscv64", NAME)).toEqual([["riscv64", riscv.manifest.digest, riscv.config.digest, sizeOf(riscv)]]);
+    // Without --platform: the host's, else the first; and --platform applies to every IMAGE given.
+    expect(await pick(NAME)).toEqual([["riscv64", riscv.manifest.digest, riscv.config.digest, sizeOf(riscv)]]);
+    expect(await pick("--platform", "LINUX/S390X", NAME, index.digest)).toEqual([
+      ["s390x", s390x.manifest.digest, s390x.config.digest, sizeOf(s390x)],
+      ["s390x", s390x.manifest.digest, s390x.config.digest, sizeOf(s390x)],
+    ]);
+  });
+
+  it("a platform the image does not have is docker's error, naming what it has", async () => {
+    const root = await storeWith(multiArchive);
+    expect(output(await lading(root, "inspect", "--platform", "linux/arm64", NAME))).toEqual([
+      1,
+      "[]\n",
+      `Error: image with reference ${NAME} was found but does not provide the specified platform (linux/arm64); it has linux/riscv64, linux/s390x\n`,
+    ]);
+    // The other images given are still shown, as docker inspect does.
+    const mixed = await lading(root, "inspect", "--platform", "linux/arm/v7", NAME, "nope:1");
+    expect([mixed.code, mixed.stdout, mixed.stderr]).toEqual([
+      1,
+      "[]\n",
+      `Error: image with reference ${NAME} was found but does not provide the specified platform (linux/arm/v7); it has linux/riscv64, linux/s390x\nError: No such image: nope:1\n`,
+    ]);
+  });
+
+  it("a platform the index lists but the store lacks (a sparse image) says it is not in this store", async () => {
+    const root = await storeWith(multiArchive, ["--platform", "linux/riscv64"], `note: ${NAME} is sparse: linux/s390x not loaded\n`);
+    expect(output(await lading(root, "inspect", "--platform", "linux/s390x", NAME))).toEqual([
+      1,
+      "[]\n",
+      `Error: image ${NAME} lists platform linux/s390x (${s390x.manifest.digest}), but it is not in this store\n`,
+    ]);
+    const [entry] = await inspected(root, "--platform", "linux/riscv64", NAME);
+    expect([entry!.ManifestDigest, entry!.Platforms, entry!.AbsentPlatforms]).toEqual([riscv.manifest.digest, ["linux/riscv64"], ["linux/s390x"]]);
+  });
+
+  it("a single-platform image is shown for its platform and refused for another", async () => {
+    const root = await storeWith(buildTar(ociLayoutItems([s390x], { indexEntries: [descriptorOf(s390x.manifest, { annotations: { "io.containerd.image.name": "example.com/one:1" } })] })));
+    expect((await inspected(root, "--platform", "linux/s390x", "example.com/one:1")).map((entry) => entry.ManifestDigest)).toEqual([s390x.manifest.digest]);
+    expect(output(await lading(root, "inspect", "--platform", "linux/riscv64", "example.com/one:1"))).toEqual([
+      1,
+      "[]\n",
+      "Error: image with reference example.com/one:1 was found but does not provide the specified platform (linux/riscv64); it has linux/s390x\n",
+    ]);
+  });
+
+  it("a malformed --platform is the usage error every --platform gives, before the store is touched", async () => {
+    const root = await storeWith(multiArchive);
+    const before = await snapshotTree(root);
+    for (const value of ["linux", "linux/amd64/v8/x", "linux//amd64", ""]) {
+      expect(output(await lading(root, "inspect", "--platform", value, NAME))).toEqual([
+        2,
+        "",
+        `lading: usage error: --platform: invalid platform ${JSON.stringify(value)}: want os/arch[/variant]\n`,
+      ]);
+    }
+    expect(output(await lading(root, "load", "--platform", "linux", "-i", "x.tar"))).toEqual([2, "", 'lading: usage error: --platform: invalid platform "linux": want os/arch[/variant]\n']);
+    expect(await snapshotTree(root)).toEqual(before);
+  });
+});
