@@ -5,6 +5,7 @@ import { familiarName, formatReference, parseReference, withDefaultTag } from ".
 import { blobsOfRecord, type ImageRecord, type PlatformImage } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 import { addLeftovers, type Leftovers } from "../store/process-alive.js";
+import { artifactFields } from "./inspect-artifact.js";
 import { idsOf, lookupReference, resolveImage } from "./resolve-image.js";
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
@@ -110,13 +111,29 @@ export function imageForPlatform(record: ImageRecord, wanted: Platform, query: s
   throw notFound(`image with reference ${query} was found but does not provide the specified platform (${formatPlatform(wanted)}); it has ${has}`, "--platform");
 }
 
-/** `docker image inspect`'s shape, plus the root descriptor, the config digest and the origin. */
+/**
+ * `docker image inspect`'s shape, plus the root descriptor, the config digest and the origin. An
+ * artifact (no platform image) shows its identity and its root document's fields instead.
+ */
 export async function inspectImage(store: Store, query: string, options: InspectOptions = {}): Promise<Record<string, unknown>> {
   const record = await resolveImage(store, query);
   const summary = await summarize(store, record, await store.references.references(record.id));
   const image = options.platform ? imageForPlatform(record, options.platform, query) : primaryImage(record);
-  if (!image) throw notFound(`image ${query} holds no platform image in this store`, query);
+  // A root whose index lists platform images, none of them stored, is a sparse image, not an artifact.
+  if (!image && record.absent.some((child) => child.platform !== null)) throw notFound(`image ${query} holds no platform image in this store`, query);
   if (summary.incomplete.length > 0) throw notFound(`image ${query} is incomplete: blob ${summary.incomplete[0]} is missing`, query);
+  if (!image) {
+    return {
+      Id: record.id,
+      RepoTags: summary.repoTags,
+      RepoDigests: summary.repoDigests,
+      Descriptor: { mediaType: record.mediaType, digest: record.id, size: record.size },
+      ...(await artifactFields(store, record)),
+      ManifestOrigin: record.origin,
+      Platforms: summary.platforms,
+      AbsentPlatforms: summary.absent,
+    };
+  }
   const config = await readConfig(store, image);
   return {
     Id: record.id,

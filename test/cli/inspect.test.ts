@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blobOf, buildTar, descriptorOf, ensureBuilt, makeImage, OCI_INDEX, ociLayoutItems, runLading, type CliResult, type TestImage } from "../support/archive-builder.js";
+import { blobOf, buildTar, descriptorOf, ensureBuilt, makeImage, OCI_INDEX, OCI_MANIFEST, ociLayoutItems, runLading, type CliResult, type TestImage } from "../support/archive-builder.js";
 import { snapshotTree } from "../support/store-tree.js";
 
 let scratch: string;
@@ -138,5 +138,114 @@ describe("lading inspect --platform", () => {
     }
     expect(output(await lading(root, "load", "--platform", "linux", "-i", "x.tar"))).toEqual([2, "", 'lading: usage error: --platform: invalid platform "linux": want os/arch[/variant]\n']);
     expect(await snapshotTree(root)).toEqual(before);
+  });
+});
+
+describe("lading inspect of an artifact (no platform image)", () => {
+  const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
+  const chart = blobOf("chart bytes\n", "application/vnd.example.chart.content.v1.tar+gzip");
+  const chartManifest = blobOf(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      artifactType: "application/vnd.example.chart",
+      config: descriptorOf(empty),
+      layers: [descriptorOf(chart, { annotations: { "org.opencontainers.image.title": "chart.tgz" } })],
+      annotations: { "org.opencontainers.image.created": "2024-01-02T03:04:05Z" },
+    }),
+    OCI_MANIFEST,
+  );
+  // No artifactType: the config's media type is the artifact's type (the distribution spec's rule).
+  const helmConfig = blobOf('{"name":"x","version":"1.0.0"}', "application/vnd.cncf.helm.config.v1+json");
+  const helmManifest = blobOf(
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: descriptorOf(helmConfig), layers: [descriptorOf(chart)], subject: descriptorOf(chartManifest) }),
+    OCI_MANIFEST,
+  );
+  const bundle = blobOf(
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, artifactType: "application/vnd.example.bundle", manifests: [descriptorOf(chartManifest), descriptorOf(helmManifest)] }),
+    OCI_INDEX,
+  );
+  const named = (blob: typeof chartManifest, name: string): Record<string, unknown> => descriptorOf(blob, { annotations: { "io.containerd.image.name": name } });
+  const archive = buildTar(
+    ociLayoutItems([], {
+      indexEntries: [named(chartManifest, "example.com/charts/x:1"), named(helmManifest, "example.com/charts/helm:1"), named(bundle, "example.com/charts/bundle:1")],
+      extraBlobs: [chartManifest, empty, chart, helmManifest, helmConfig, bundle],
+    }),
+  );
+
+  it("a manifest artifact: its identity, artifactType, config, layers as descriptors; no image-only field", async () => {
+    const root = await storeWith(archive);
+    expect(await inspected(root, "example.com/charts/x:1")).toEqual([
+      {
+        Id: chartManifest.digest,
+        RepoTags: ["example.com/charts/x:1"],
+        RepoDigests: [`example.com/charts/x@${chartManifest.digest}`],
+        Descriptor: { mediaType: OCI_MANIFEST, digest: chartManifest.digest, size: chartManifest.size },
+        ArtifactType: "application/vnd.example.chart",
+        ConfigDigest: empty.digest,
+        ConfigMediaType: "application/vnd.oci.empty.v1+json",
+        ManifestDigest: chartManifest.digest,
+        Layers: [{ mediaType: chart.mediaType, digest: chart.digest, size: chart.size, annotations: { "org.opencontainers.image.title": "chart.tgz" } }],
+        Manifests: null,
+        Subject: null,
+        Annotations: { "org.opencontainers.image.created": "2024-01-02T03:04:05Z" },
+        ManifestOrigin: "archive",
+        Platforms: [],
+        AbsentPlatforms: [],
+      },
+    ]);
+  });
+
+  it("a manifest without artifactType takes its config's media type; its subject is shown", async () => {
+    const root = await storeWith(archive);
+    const [entry] = await inspected(root, helmManifest.digest.slice(7, 19));
+    expect([entry!.Id, entry!.ArtifactType, entry!.ConfigDigest, entry!.ConfigMediaType, entry!.ManifestDigest, entry!.Layers, entry!.Subject, entry!.Annotations]).toEqual([
+      helmManifest.digest,
+      "application/vnd.cncf.helm.config.v1+json",
+      helmConfig.digest,
+      "application/vnd.cncf.helm.config.v1+json",
+      helmManifest.digest,
+      [{ mediaType: chart.mediaType, digest: chart.digest, size: chart.size }],
+      { mediaType: OCI_MANIFEST, digest: chartManifest.digest, size: chartManifest.size },
+      null,
+    ]);
+  });
+
+  it("an index artifact: its artifactType and its children as descriptors", async () => {
+    const root = await storeWith(archive);
+    expect(await inspected(root, "example.com/charts/bundle:1")).toEqual([
+      {
+        Id: bundle.digest,
+        RepoTags: ["example.com/charts/bundle:1"],
+        RepoDigests: [`example.com/charts/bundle@${bundle.digest}`],
+        Descriptor: { mediaType: OCI_INDEX, digest: bundle.digest, size: bundle.size },
+        ArtifactType: "application/vnd.example.bundle",
+        ConfigDigest: null,
+        ConfigMediaType: null,
+        ManifestDigest: null,
+        Layers: null,
+        Manifests: [descriptorOf(chartManifest), descriptorOf(helmManifest)],
+        Subject: null,
+        Annotations: null,
+        ManifestOrigin: "archive",
+        Platforms: [],
+        AbsentPlatforms: [],
+      },
+    ]);
+  });
+
+  it("--platform on an artifact is docker's error: it provides no platform", async () => {
+    const root = await storeWith(archive);
+    expect(output(await lading(root, "inspect", "--platform", "linux/amd64", "example.com/charts/x:1"))).toEqual([
+      1,
+      "[]\n",
+      "Error: image with reference example.com/charts/x:1 was found but does not provide the specified platform (linux/amd64); it has no platform image\n",
+    ]);
+  });
+
+  it("an index whose platform images are all absent is still refused, not shown as an artifact", async () => {
+    const sparse = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(s390x.manifest, { platform: { architecture: "s390x", os: "linux" } })] }), OCI_INDEX);
+    const root = await storeWith(buildTar(ociLayoutItems([], { indexEntries: [named(sparse, "example.com/sparse:1")], extraBlobs: [sparse] })), [], "note: example.com/sparse:1 is sparse: linux/s390x not loaded\n");
+    expect(output(await lading(root, "inspect", "example.com/sparse:1"))).toEqual([1, "[]\n", "Error: image example.com/sparse:1 holds no platform image in this store\n"]);
   });
 });
