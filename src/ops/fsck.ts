@@ -83,7 +83,7 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
   for (const entry of dangling) {
     problems.push({ kind: "dangling-reference", subject: entry.reference, message: `reference ${entry.reference} points at ${entry.id}, which is not in the store`, repaired: removed.has(entry.reference) });
   }
-  const ingest = await store.content.cleanIngest({ remove: repair });
+  const ingest = await store.content.cleanIngest({ remove: repair, foreignOwnerGone: await store.gc.foreignOwnerGone() });
   if (ingest.files > 0) problems.push({ kind: "stray-ingest", subject: "ingest/", message: `${leftoverCount(ingest, "ingest file")} of interrupted loads`, repaired: repair });
   const temporaries = await store.cleanTemporaries({ remove: repair });
   if (temporaries.files > 0) {

@@ -277,7 +277,8 @@ export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; rec
         reclaimed += blob.size;
       }
     }
-    const leftovers = addLeftovers(await store.content.cleanIngest(), await store.cleanTemporaries());
+    // No live lease is left and none can start: every ingest file of another namespace is abandoned.
+    const leftovers = addLeftovers(await store.content.cleanIngest({ foreignOwnerGone: () => true }), await store.cleanTemporaries());
     return { deleted, reclaimed: reclaimed + leftovers.bytes, leftovers };
   });
 }

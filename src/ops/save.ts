@@ -17,7 +17,7 @@ import { formatReference, parseReference, withDefaultTag } from "../core/referen
 import { planArchive, writePlan, type ArchivePlan, type BlobToWrite, type ImageToWrite, type LayerSource, type LayoutFormat } from "../archive/write-layout.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import { removeOnExit } from "../store/exit-cleanup.js";
-import { removeFilesOfDeadProcesses } from "../store/process-alive.js";
+import { OWNER_TAG, ownerTag, parseOwnerTag, removeFilesOfDeadProcesses } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 import { createCompressor } from "../tar/compression.js";
 import { TarWriter } from "../tar/writer.js";
@@ -315,7 +315,7 @@ export async function saveToFile(requested: string, save: (sink: Writable) => Pr
   const target = output.path;
   const prefix = `.${path.basename(target)}.lading-`;
   await removeStaleTemporaries(path.dirname(target), prefix);
-  const temp = path.join(path.dirname(target), `${prefix}${process.pid}-${randomBytes(6).toString("hex")}`);
+  const temp = path.join(path.dirname(target), `${prefix}${ownerTag()}-${randomBytes(6).toString("hex")}`);
   const forget = removeOnExit(temp);
   const handle: FileHandle = await open(temp, "wx", 0o644).catch((error: unknown) => {
     forget();
@@ -392,11 +392,13 @@ function cannotWrite(requested: string, error: unknown, directory = path.dirname
   return new LadingError("io", `cannot write the archive to ${requested}: ${reason}`, { subject: requested, cause: error });
 }
 
+const SAVE_TEMPORARY = new RegExp(`^(${OWNER_TAG})-[0-9a-f]{12}$`);
+
 /** Removes temp files a killed save to the same target left behind (their process is gone). */
 async function removeStaleTemporaries(dir: string, prefix: string): Promise<void> {
   await removeFilesOfDeadProcesses(dir, (name) => {
-    const owner = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length))?.[1] : undefined;
-    return owner === undefined ? undefined : Number(owner);
+    const owner = name.startsWith(prefix) ? SAVE_TEMPORARY.exec(name.slice(prefix.length))?.[1] : undefined;
+    return owner === undefined ? undefined : parseOwnerTag(owner);
   });
 }
 

@@ -9,9 +9,9 @@ import { randomBytes } from "node:crypto";
 import { open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import { removeOnExit } from "./exit-cleanup.js";
-import { removeFilesOfDeadProcesses, type Leftovers } from "./process-alive.js";
+import { OWNER_TAG, ownerTag, parseOwnerTag, removeFilesOfDeadProcesses, type Leftovers } from "./process-alive.js";
 
-const TEMPORARY = /^\..+\.tmp-(\d+)-[0-9a-f]{12}$/;
+const TEMPORARY = new RegExp(`^\\..+\\.tmp-(${OWNER_TAG})-[0-9a-f]{12}$`);
 
 export interface AtomicWriteOptions {
   /** Leave out the fsyncs (see above). Default true. */
@@ -22,7 +22,7 @@ export interface AtomicWriteOptions {
 
 export async function writeFileAtomic(filePath: string, data: string | Buffer, mode = 0o600, { durable = true, beforeRename }: AtomicWriteOptions = {}): Promise<void> {
   const dir = path.dirname(filePath);
-  const tempPath = path.join(dir, `.${path.basename(filePath)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+  const tempPath = path.join(dir, `.${path.basename(filePath)}.tmp-${ownerTag()}-${randomBytes(6).toString("hex")}`);
   const forget = removeOnExit(tempPath);
   try {
     const file = await open(tempPath, "wx", mode);
@@ -64,7 +64,7 @@ export function removeStaleTemporaries(dir: string, options: { remove?: boolean 
     dir,
     (name) => {
       const owner = TEMPORARY.exec(name)?.[1];
-      return owner === undefined ? undefined : Number(owner);
+      return owner === undefined ? undefined : parseOwnerTag(owner);
     },
     options,
   );

@@ -1,7 +1,7 @@
 /**
  * The content-addressed blob store: blobs/<alg>/<hex>, written the way containerd does it.
  *
- * A blob is first written to ingest/<pid>-<random> while it is hashed, then committed: checked
+ * A blob is first written to ingest/<owner>-<random> (owner: see process-alive.ts) while it is hashed, then committed: checked
  * against the expected size and digest, fsynced, and renamed into blobs/. Rename is the only way
  * a file appears under blobs/, so nothing half-written is ever visible there. A blob that is
  * already present is never written again: its commit just drops the ingest file.
@@ -21,7 +21,7 @@ import { invalid, LadingError, notFound } from "../core/errors.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { writeAllAt } from "../tar/write-at.js";
 import { removeOnExit } from "./exit-cleanup.js";
-import { addLeftovers, NO_LEFTOVERS, processAlive, type Leftovers } from "./process-alive.js";
+import { addLeftovers, isThisProcess, NO_LEFTOVERS, OWNER_TAG, ownerGone, ownerTag, parseOwnerTag, type FileOwner, type Leftovers } from "./process-alive.js";
 import type { StorePaths } from "./root.js";
 
 export const BLOB_MODE = 0o444;
@@ -111,10 +111,12 @@ async function fsyncPath(target: string): Promise<void> {
   }
 }
 
-/** The pid in an ingest file name `<pid>-<random>`, or undefined for a name lading did not make. */
-function ingestOwner(name: string): number | undefined {
-  const match = /^([1-9][0-9]{0,9})-[0-9a-f]+$/.exec(name);
-  return match?.[1] === undefined ? undefined : Number(match[1]);
+const INGEST_NAME = new RegExp(`^(${OWNER_TAG})-[0-9a-f]+$`);
+
+/** The owner in an ingest file name `<owner>-<random>`, or undefined for a name lading did not make. */
+function ingestOwner(name: string): FileOwner | undefined {
+  const tag = INGEST_NAME.exec(name)?.[1];
+  return tag === undefined ? undefined : parseOwnerTag(tag);
 }
 
 type IngestState = "open" | "finished" | "committed" | "aborted";
@@ -347,7 +349,7 @@ export class ContentStore {
   async openIngest(opts: { algorithm?: DigestAlgorithm; digestedByCaller?: boolean } = {}): Promise<Ingest> {
     const algorithm = opts.algorithm ?? "sha256";
     if (!ALGORITHMS.includes(algorithm)) throw invalid(`unsupported digest algorithm ${JSON.stringify(algorithm)}`);
-    const file = path.join(this.paths.ingest, `${process.pid}-${randomBytes(12).toString("hex")}`);
+    const file = path.join(this.paths.ingest, `${ownerTag()}-${randomBytes(12).toString("hex")}`);
     const forget = removeOnExit(file);
     const handle = await open(file, "wx", INGEST_MODE).catch((error: unknown) => {
       forget();
@@ -491,10 +493,12 @@ export class ContentStore {
   /**
    * Removes ingest files left by processes that died (a killed load). Files of live processes are
    * kept unless `olderThanMs` is given and the file was last written longer ago than that, which
-   * also covers a dead owner whose pid was reused. Files of this process are always kept. With
+   * also covers a dead owner whose pid was reused. Files of this process are always kept. Whether
+   * the owner of a file from another pid namespace (another container or host sharing the store)
+   * is gone, `foreignOwnerGone` says; by default such files are kept. With
    * `remove: false` they are only counted.
    */
-  async cleanIngest({ olderThanMs, remove = true }: { olderThanMs?: number; remove?: boolean } = {}): Promise<Leftovers> {
+  async cleanIngest({ olderThanMs, remove = true, foreignOwnerGone = () => false }: { olderThanMs?: number; remove?: boolean; foreignOwnerGone?: (owner: FileOwner) => boolean } = {}): Promise<Leftovers> {
     let names: string[];
     try {
       names = await readdir(this.paths.ingest);
@@ -506,11 +510,12 @@ export class ContentStore {
     let found = NO_LEFTOVERS;
     for (const name of names) {
       const owner = ingestOwner(name);
-      if (owner === process.pid) continue;
+      if (owner !== undefined && isThisProcess(owner)) continue;
       const file = path.join(this.paths.ingest, name);
       const info = await fsStat(file).catch(() => undefined);
       if (info === undefined || !info.isFile()) continue;
-      if ((owner === undefined || processAlive(owner)) && (olderThanMs === undefined || now - info.mtimeMs <= olderThanMs)) continue;
+      const gone = owner !== undefined && ownerGone(owner, () => foreignOwnerGone(owner));
+      if (!gone && (olderThanMs === undefined || now - info.mtimeMs <= olderThanMs)) continue;
       if (!remove || (await removeIfPresent(file))) found = addLeftovers(found, { files: 1, bytes: info.size });
     }
     return found;

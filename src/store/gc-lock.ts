@@ -1,10 +1,16 @@
 /**
  * Keeps `prune` from deleting a blob a running load is about to reference.
  *
- * A load holds a lease for its whole run: a file leases/<pid>-<random>, created under the gc
+ * A load holds a lease for its whole run: a file leases/<owner>-<random>, created under the gc
  * lock so that it cannot start while a prune is deleting. A prune takes the gc lock (so no new
  * lease starts) and then waits until no lease of a live process remains. A lease left by a
  * killed process is ignored and removed.
+ *
+ * Whether the owner of a lease still runs is asked of the process table when the lease comes
+ * from this pid namespace (see process-alive.ts). A lease from another namespace (a container or
+ * host sharing the store) cannot be judged that way: its owner refreshes its mtime while it runs,
+ * and it counts as abandoned once it has not been refreshed for LEASE_STALE_MS. (Across hosts
+ * this assumes their clocks agree to within that margin.)
  *
  * A job that only reads the store (save, push) may run without a lease when the store cannot be
  * written at all (a read-only mount, or a store this user may only read): no lease can be made,
@@ -13,12 +19,22 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, mkdir, readdir, unlink, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { LadingError } from "../core/errors.js";
 import { removeOnExit } from "./exit-cleanup.js";
 import { withFileLock } from "./lock.js";
-import { processAlive } from "./process-alive.js";
+import { OWNER_TAG, ownerGone, ownerTag, parseOwnerTag, type FileOwner } from "./process-alive.js";
+
+const LEASE_NAME = new RegExp(`^(${OWNER_TAG})-[0-9a-f]+$`);
+const LEASE_HEARTBEAT_MS = 10_000;
+const LEASE_STALE_MS = 60_000;
+
+interface LeaseState {
+  name: string;
+  owner: FileOwner | undefined;
+  live: boolean;
+}
 
 export class GcLock {
   private readonly leases: string;
@@ -32,12 +48,18 @@ export class GcLock {
   /** Runs `fn` under a lease (many may run at once). */
   async withLease<T>(fn: () => Promise<T>): Promise<T> {
     await mkdir(this.leases, { recursive: true, mode: 0o700 });
-    const lease = path.join(this.leases, `${process.pid}-${randomBytes(8).toString("hex")}`);
+    const lease = path.join(this.leases, `${ownerTag()}-${randomBytes(8).toString("hex")}`);
     const forget = removeOnExit(lease);
+    const heartbeat = setInterval(() => {
+      const now = new Date();
+      utimes(lease, now, now).catch(() => undefined);
+    }, LEASE_HEARTBEAT_MS);
+    heartbeat.unref();
     try {
       await withFileLock(this.lockTarget, () => writeFile(lease, ""));
       return await fn();
     } finally {
+      clearInterval(heartbeat);
       await unlink(lease).catch(() => undefined);
       forget();
     }
@@ -77,13 +99,38 @@ export class GcLock {
     }
   }
 
+  /**
+   * Whether a process of another pid namespace that left files in the store has no live lease,
+   * so has finished or died, as of now.
+   */
+  async foreignOwnerGone(): Promise<(owner: FileOwner) => boolean> {
+    const holders = (await this.leaseStates()).filter((lease) => lease.live).map((lease) => lease.owner!);
+    return (owner) => !holders.some((holder) => holder.pid === owner.pid && holder.namespace === owner.namespace);
+  }
+
   private async liveLeases(): Promise<number> {
     let live = 0;
-    for (const name of await readdir(this.leases)) {
-      const pid = Number(name.split("-")[0]);
-      if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) live++;
-      else await unlink(path.join(this.leases, name)).catch(() => undefined);
+    for (const lease of await this.leaseStates()) {
+      if (lease.live) live++;
+      else await unlink(path.join(this.leases, lease.name)).catch(() => undefined);
     }
     return live;
+  }
+
+  private async leaseStates(): Promise<LeaseState[]> {
+    const names = await readdir(this.leases).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return [];
+      throw error;
+    });
+    const now = Date.now();
+    const states: LeaseState[] = [];
+    for (const name of names) {
+      const tag = LEASE_NAME.exec(name)?.[1];
+      const owner = tag === undefined ? undefined : parseOwnerTag(tag);
+      const info = await stat(path.join(this.leases, name)).catch(() => undefined);
+      if (info === undefined) continue; // released meanwhile
+      states.push({ name, owner, live: owner !== undefined && !ownerGone(owner, () => now - info.mtimeMs > LEASE_STALE_MS) });
+    }
+    return states;
   }
 }

@@ -1,7 +1,65 @@
+/**
+ * Which process made a file, and whether that process is gone.
+ *
+ * Files a running command owns (ingest files, gc leases, temp files) carry an owner tag in their
+ * name: `<pid>.<namespace>`. A pid means something only in one pid namespace of one boot: two
+ * containers sharing a store through a volume, or two hosts sharing it over NFS, each have their
+ * own pid 1234 (and often their own pid 1). The namespace key tells them apart, so a process
+ * never judges another namespace's pid by its own process table: it asks the caller how to judge
+ * it instead. A tag without a namespace (`<pid>`, written by earlier versions) counts as this
+ * namespace's.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync, readlinkSync } from "node:fs";
 import { readdir, stat, unlink } from "node:fs/promises";
+import { hostname } from "node:os";
 import path from "node:path";
 
-/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
+/** The regular expression source of an owner tag, for callers that match whole file names. */
+export const OWNER_TAG = "[1-9][0-9]{0,9}(?:\\.[0-9a-f]{12})?";
+
+export interface FileOwner {
+  pid: number;
+  /** The key of the pid namespace the pid belongs to; undefined for an old tag (this namespace). */
+  namespace?: string;
+}
+
+let namespaceOfThisProcess: string | undefined;
+
+/** This process's pid namespace on this boot, as 12 hex digits (the hostname where /proc is missing). */
+export function ownNamespace(): string {
+  namespaceOfThisProcess ??= createHash("sha256").update(namespaceIdentity()).digest("hex").slice(0, 12);
+  return namespaceOfThisProcess;
+}
+
+function namespaceIdentity(): string {
+  try {
+    return `${readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()}\n${readlinkSync("/proc/self/ns/pid")}`;
+  } catch {
+    return `host ${hostname()}`;
+  }
+}
+
+/** The owner tag this process puts in the names of the files it makes. */
+export function ownerTag(): string {
+  return `${process.pid}.${ownNamespace()}`;
+}
+
+export function parseOwnerTag(tag: string): FileOwner | undefined {
+  const match = /^([1-9][0-9]{0,9})(?:\.([0-9a-f]{12}))?$/.exec(tag);
+  if (match === null) return undefined;
+  return match[2] === undefined ? { pid: Number(match[1]) } : { pid: Number(match[1]), namespace: match[2] };
+}
+
+export function inThisNamespace(owner: FileOwner): boolean {
+  return owner.namespace === undefined || owner.namespace === ownNamespace();
+}
+
+export function isThisProcess(owner: FileOwner): boolean {
+  return owner.pid === process.pid && inThisNamespace(owner);
+}
+
+/** Whether a process with this pid exists here (EPERM: it exists but belongs to someone else). */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -9,6 +67,14 @@ export function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/**
+ * Whether the owner of a file is known to be gone: a pid of this namespace that no longer runs,
+ * or, for another namespace's pid, what `foreignGone` says.
+ */
+export function ownerGone(owner: FileOwner, foreignGone: () => boolean): boolean {
+  return inThisNamespace(owner) ? !processAlive(owner.pid) : foreignGone();
 }
 
 /** Files that killed processes left: how many, and their bytes. */
@@ -22,18 +88,26 @@ export const NO_LEFTOVERS: Leftovers = { files: 0, bytes: 0 };
 export const addLeftovers = (a: Leftovers, b: Leftovers): Leftovers => ({ files: a.files + b.files, bytes: a.bytes + b.bytes });
 
 /**
- * Removes (or with `remove: false` only counts) the files in `dir` that a process left and can
- * no longer finish: `ownerOf` gives the pid a file name carries (undefined: not such a file).
+ * A temp file of another namespace's process counts as left behind once it has not been written
+ * for this long: temp files are written without pause until they are renamed into place.
  */
-export async function removeFilesOfDeadProcesses(dir: string, ownerOf: (name: string) => number | undefined, { remove = true }: { remove?: boolean } = {}): Promise<Leftovers> {
+export const FOREIGN_TEMPORARY_STALE_MS = 60 * 60 * 1000;
+
+/**
+ * Removes (or with `remove: false` only counts) the temp files in `dir` that a process left and
+ * can no longer finish: `ownerOf` gives the owner a file name carries (undefined: not such a file).
+ */
+export async function removeFilesOfDeadProcesses(dir: string, ownerOf: (name: string) => FileOwner | undefined, { remove = true }: { remove?: boolean } = {}): Promise<Leftovers> {
   const names = await readdir(dir).catch(() => [] as string[]);
+  const now = Date.now();
   let found = NO_LEFTOVERS;
   for (const name of names) {
     const owner = ownerOf(name);
-    if (owner === undefined || processAlive(owner)) continue;
+    if (owner === undefined || isThisProcess(owner)) continue;
     const file = path.join(dir, name);
-    const size = (await stat(file).catch(() => undefined))?.size ?? 0;
-    if (!remove || (await unlink(file).then(() => true, () => false))) found = addLeftovers(found, { files: 1, bytes: size });
+    const info = await stat(file).catch(() => undefined);
+    if (info === undefined || !ownerGone(owner, () => now - info.mtimeMs > FOREIGN_TEMPORARY_STALE_MS)) continue;
+    if (!remove || (await unlink(file).then(() => true, () => false))) found = addLeftovers(found, { files: 1, bytes: info.size });
   }
   return found;
 }

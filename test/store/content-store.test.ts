@@ -8,6 +8,7 @@ import { pipeline } from "node:stream/promises";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ContentStore } from "../../src/store/content-store.js";
 import { ensureStoreLayout, storePaths, type StorePaths } from "../../src/store/root.js";
+import { ownNamespace, type FileOwner } from "../../src/store/process-alive.js";
 
 const HELLO = Buffer.from("hello world");
 const HELLO_SHA256 = "sha256:b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
@@ -56,7 +57,7 @@ const blobFiles = async (): Promise<string[]> => [
 describe("ingest and commit", () => {
   it("hashes while writing and commits under the exact digest, mode 0444", async () => {
     const ingest = await ingestBytes(store, HELLO);
-    expect(path.basename(ingest.path)).toMatch(new RegExp(`^${process.pid}-[0-9a-f]{24}$`));
+    expect(path.basename(ingest.path)).toMatch(new RegExp(`^${process.pid}\\.[0-9a-f]{12}-[0-9a-f]{24}$`));
     expect(await blobFiles()).toEqual([]);
     expect(await ingest.finish()).toEqual({ digest: HELLO_SHA256, size: 11 });
     expect(await blobFiles()).toEqual([]); // finish does not make the blob visible
@@ -341,6 +342,26 @@ describe("cleanIngest", () => {
     } finally {
       live.kill();
     }
+  });
+
+  it("judges a pid only in its own pid namespace: another namespace's files go only when the caller says their owner is gone", async () => {
+    const dead = await deadPid();
+    const otherNamespace = ownNamespace() === "0123456789ab" ? "ba9876543210" : "0123456789ab";
+    const deadHere = `${dead}.${ownNamespace()}-0123abcd`;
+    const deadPidElsewhere = `${dead}.${otherNamespace}-4567ef00`;
+    const myPidElsewhere = `${process.pid}.${otherNamespace}-89abcdef`;
+    for (const name of [deadHere, deadPidElsewhere, myPidElsewhere]) await writeFile(path.join(paths.ingest, name), "partial");
+
+    expect(await store.cleanIngest()).toEqual({ files: 1, bytes: 7 });
+    expect((await readdir(paths.ingest)).sort()).toEqual([deadPidElsewhere, myPidElsewhere].sort());
+    const asked: FileOwner[] = [];
+    const onlyMyPidGone = (owner: FileOwner): boolean => {
+      asked.push(owner);
+      return owner.pid === process.pid;
+    };
+    expect(await store.cleanIngest({ foreignOwnerGone: onlyMyPidGone })).toEqual({ files: 1, bytes: 7 });
+    expect(await readdir(paths.ingest)).toEqual([deadPidElsewhere]);
+    expect(asked.sort((a, b) => a.pid - b.pid)).toEqual([{ pid: dead, namespace: otherNamespace }, { pid: process.pid, namespace: otherNamespace }].sort((a, b) => a.pid - b.pid));
   });
 
   it("keeps recent files of live processes even with a threshold", async () => {
