@@ -277,8 +277,9 @@ export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; rec
         reclaimed += blob.size;
       }
     }
-    // No live lease is left and none can start: every ingest file of another namespace is abandoned.
-    const leftovers = addLeftovers(await store.content.cleanIngest({ foreignOwnerGone: () => true }), await store.cleanTemporaries());
+    // No lease is live and none can start, and every load writes its ingest files under a lease:
+    // an ingest file of any other process is abandoned, whatever its pid now names.
+    const leftovers = addLeftovers(await store.content.cleanIngest({ othersGone: true }), await store.cleanTemporaries());
     return { deleted, reclaimed: reclaimed + leftovers.bytes, leftovers };
   });
 }

@@ -495,10 +495,11 @@ export class ContentStore {
    * kept unless `olderThanMs` is given and the file was last written longer ago than that, which
    * also covers a dead owner whose pid was reused. Files of this process are always kept. Whether
    * the owner of a file from another pid namespace (another container or host sharing the store)
-   * is gone, `foreignOwnerGone` says; by default such files are kept. With
-   * `remove: false` they are only counted.
+   * is gone, `foreignOwnerGone` says; by default such files are kept. A caller that knows no other
+   * process is loading (prune, once no lease is live) passes `othersGone`: then only this process's
+   * own files are kept. With `remove: false` they are only counted.
    */
-  async cleanIngest({ olderThanMs, remove = true, foreignOwnerGone = () => false }: { olderThanMs?: number; remove?: boolean; foreignOwnerGone?: (owner: FileOwner) => boolean } = {}): Promise<Leftovers> {
+  async cleanIngest({ olderThanMs, remove = true, foreignOwnerGone = () => false, othersGone = false }: { olderThanMs?: number; remove?: boolean; foreignOwnerGone?: (owner: FileOwner) => boolean; othersGone?: boolean } = {}): Promise<Leftovers> {
     let names: string[];
     try {
       names = await readdir(this.paths.ingest);
@@ -514,7 +515,7 @@ export class ContentStore {
       const file = path.join(this.paths.ingest, name);
       const info = await fsStat(file).catch(() => undefined);
       if (info === undefined || !info.isFile()) continue;
-      const gone = owner !== undefined && ownerGone(owner, () => foreignOwnerGone(owner));
+      const gone = othersGone || (owner !== undefined && ownerGone(owner, () => foreignOwnerGone(owner)));
       if (!gone && (olderThanMs === undefined || now - info.mtimeMs <= olderThanMs)) continue;
       if (!remove || (await removeIfPresent(file))) found = addLeftovers(found, { files: 1, bytes: info.size });
     }

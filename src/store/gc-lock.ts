@@ -7,7 +7,8 @@
  * killed process is ignored and removed.
  *
  * Whether the owner of a lease still runs is asked of the process table when the lease comes
- * from this pid namespace (see process-alive.ts). A lease from another namespace (a container or
+ * from this pid namespace (see process-alive.ts); the lease holds its owner's start time, so a
+ * pid that a killed load left and another process reuses does not keep it alive. A lease from another namespace (a container or
  * host sharing the store) cannot be judged that way: its owner refreshes its mtime while it runs,
  * and it counts as abandoned once it has not been refreshed for LEASE_STALE_MS. (Across hosts
  * this assumes their clocks agree to within that margin.)
@@ -19,12 +20,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, mkdir, readdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, readFile, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { LadingError } from "../core/errors.js";
 import { removeOnExit } from "./exit-cleanup.js";
 import { withFileLock } from "./lock.js";
-import { OWNER_TAG, ownerGone, ownerTag, parseOwnerTag, type FileOwner } from "./process-alive.js";
+import { OWNER_TAG, ownerGone, ownerTag, parseOwnerTag, processStartTime, type FileOwner } from "./process-alive.js";
 
 const LEASE_NAME = new RegExp(`^(${OWNER_TAG})-[0-9a-f]+$`);
 const LEASE_HEARTBEAT_MS = 10_000;
@@ -56,7 +57,7 @@ export class GcLock {
     }, LEASE_HEARTBEAT_MS);
     heartbeat.unref();
     try {
-      await withFileLock(this.lockTarget, () => writeFile(lease, ""));
+      await withFileLock(this.lockTarget, () => writeFile(lease, processStartTime(process.pid) ?? ""));
       return await fn();
     } finally {
       clearInterval(heartbeat);
@@ -127,9 +128,11 @@ export class GcLock {
     for (const name of names) {
       const tag = LEASE_NAME.exec(name)?.[1];
       const owner = tag === undefined ? undefined : parseOwnerTag(tag);
-      const info = await stat(path.join(this.leases, name)).catch(() => undefined);
-      if (info === undefined) continue; // released meanwhile
-      states.push({ name, owner, live: owner !== undefined && !ownerGone(owner, () => now - info.mtimeMs > LEASE_STALE_MS) });
+      const file = path.join(this.leases, name);
+      const info = await stat(file).catch(() => undefined);
+      const startedAt = await readFile(file, "utf8").catch(() => undefined);
+      if (info === undefined || startedAt === undefined) continue; // released meanwhile
+      states.push({ name, owner, live: owner !== undefined && !ownerGone(owner, () => now - info.mtimeMs > LEASE_STALE_MS, startedAt.trim()) });
     }
     return states;
   }

@@ -70,11 +70,30 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
- * Whether the owner of a file is known to be gone: a pid of this namespace that no longer runs,
- * or, for another namespace's pid, what `foreignGone` says.
+ * When a process of this namespace started (clock ticks after boot: field 22 of /proc/<pid>/stat),
+ * or undefined where /proc cannot tell. A pid that is reused has a new start time.
  */
-export function ownerGone(owner: FileOwner, foreignGone: () => boolean): boolean {
-  return inThisNamespace(owner) ? !processAlive(owner.pid) : foreignGone();
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may hold spaces and parentheses itself.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the owner of a file is known to be gone: a pid of this namespace that no longer runs
+ * (or runs another process than the one that started at `startedAt`, when known), or, for another
+ * namespace's pid, what `foreignGone` says.
+ */
+export function ownerGone(owner: FileOwner, foreignGone: () => boolean, startedAt?: string): boolean {
+  if (!inThisNamespace(owner)) return foreignGone();
+  if (!processAlive(owner.pid)) return true;
+  if (startedAt === undefined || startedAt === "") return false;
+  const now = processStartTime(owner.pid);
+  return now !== undefined && now !== startedAt;
 }
 
 /** Files that killed processes left: how many, and their bytes. */

@@ -10,6 +10,7 @@ import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { fsckStore } from "../../src/ops/fsck.js";
 import { listImages, pruneBlobs } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
+import { ownNamespace } from "../../src/store/process-alive.js";
 import { Store } from "../../src/store/store.js";
 import { HAVE_FIXTURES } from "./load-expectations.js";
 import { blobPath, buildTar, makeForeignImage, ociLayoutItems, withoutFile, type TestImage } from "../support/archive-builder.js";
@@ -139,6 +140,16 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
     expect(lading("prune")).toEqual([0, "Total reclaimed space: 3kB\n", ""]);
     expect(await readdir(join(root, "ingest"))).toEqual([]);
     expect(lading("fsck")).toEqual([0, "checked 0 blobs, 0 images, 0 references: 0 problem(s)\n", ""]);
+  });
+
+  it("an ingest file whose pid now names another process (reused after the load was killed): prune, with no lease live, removes it", async () => {
+    const root = await newRoot();
+    await Store.open(root);
+    const name = `${process.ppid}.${ownNamespace()}-0123456789abcdef01234567`; // a live process, holding no lease
+    await writeFile(join(root, "ingest", name), Buffer.alloc(2000));
+    const run = spawnSync(process.execPath, ["bin/lading.js", "--root", root, "prune"], { encoding: "utf8" });
+    expect([run.status, run.stdout, run.stderr]).toEqual([0, "Total reclaimed space: 2kB\n", ""]);
+    expect(await readdir(join(root, "ingest"))).toEqual([]);
   });
 });
 
