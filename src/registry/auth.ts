@@ -6,6 +6,7 @@
 import { LadingError } from "../core/errors.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
 import { describeConnectionError, isConnectionError, Retryable, withRetries } from "./retry.js";
+import { refusalText } from "./error-body.js";
 import { discard, readBody, type Transport } from "./transport.js";
 
 export { parseChallenges, type Challenge } from "./challenge.js";
@@ -53,9 +54,10 @@ function scopeRepository(scopes: readonly string[]): string | undefined {
   return undefined;
 }
 
-export function authenticationFailed(registryHost: string, status: number, scopes: readonly string[]): LadingError {
+/** The error for a refused authorization, with what the registry said (`refusal`) when it said anything. */
+export function authenticationFailed(registryHost: string, status: number, scopes: readonly string[], refusal?: string): LadingError {
   const repository = scopeRepository(scopes);
-  return new LadingError("invalid", `registry ${registryHost}: authentication failed (${status})${repository === undefined ? "" : ` for ${repository}`}`);
+  return new LadingError("invalid", `registry ${registryHost}: authentication failed (${status})${repository === undefined ? "" : ` for ${repository}`}${refusal === undefined ? "" : `: ${refusal}`}`);
 }
 
 export class RegistryAuth {
@@ -154,8 +156,7 @@ export class RegistryAuth {
           throw new Retryable(`${status} ${res.statusMessage ?? ""}`.trim());
         }
         if (status === 401 || status === 403) {
-          await discard(res);
-          throw authenticationFailed(registryHost, status, scopes);
+          throw authenticationFailed(registryHost, status, scopes, await refusalText(res));
         }
         if (status !== 200) {
           await discard(res);

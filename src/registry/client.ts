@@ -13,6 +13,7 @@ import { dockerConfigCredentials } from "./credentials.js";
 import { describeConnectionError, isConnectionError, Retryable, withRetries } from "./retry.js";
 import { BodyTooLargeError, discard, header, headerValues, readBody, Transport, type BodyWriter } from "./transport.js";
 import { receiveBlob, type BatchWriter } from "./blob-receiver.js";
+import { refusalText } from "./error-body.js";
 import { UploadBody } from "./upload-body.js";
 import { verifyingStream, type BlobDescriptor } from "./verify-stream.js";
 
@@ -59,7 +60,6 @@ const DEFAULT_RETRY_DELAY_MS = 200;
 const DEFAULT_CHUNK_THRESHOLD = 64 * 1024 * 1024;
 const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
-const ERROR_BODY_LIMIT = 64 * 1024;
 const MAX_REDIRECTS = 10;
 const GENERIC_CONTENT_TYPES = new Set(["", "application/json", "text/plain", "application/octet-stream"]);
 
@@ -439,9 +439,9 @@ export class RegistryClient {
       const { res, url } = response;
       const status = res.statusCode ?? 0;
       if (status === 401) {
-        await discard(res);
+        const refusal = await refusalText(res);
         const retryScopes = challenged || url.host !== this.base.host ? undefined : await this.auth.learn(headerValues(res, "www-authenticate"), scopes);
-        if (retryScopes === undefined) throw authenticationFailed(this.registryHost, 401, x.scopes);
+        if (retryScopes === undefined) throw authenticationFailed(this.registryHost, 401, x.scopes, refusal);
         scopes = retryScopes;
         continue;
       }
@@ -484,8 +484,8 @@ export class RegistryClient {
   private async failure(res: IncomingMessage, subject: string, repository?: string): Promise<LadingError> {
     const status = res.statusCode ?? 0;
     if (status === 401 || status === 403) {
-      await discard(res);
-      return authenticationFailed(this.registryHost, status, repository === undefined ? [] : [repositoryScope(repository)]);
+      const refusal = await refusalText(res);
+      return authenticationFailed(this.registryHost, status, repository === undefined ? [] : [repositoryScope(repository)], refusal);
     }
     return this.error(status === 404 ? "not-found" : "invalid", subject, await describeFailure(res));
   }
@@ -544,22 +544,8 @@ function servedMediaType(value: string | undefined, bytes: Buffer): string {
 /** "<status> <CODE>: <message>" from distribution's JSON error body, else "<status> <reason>". */
 async function describeFailure(res: IncomingMessage): Promise<string> {
   const status = `${res.statusCode ?? 0}`;
-  let body = "";
-  try {
-    body = (await readBody(res, ERROR_BODY_LIMIT)).toString("utf8");
-  } catch {
-    // the status alone will do
-  }
-  try {
-    const parsed = JSON.parse(body) as { errors?: Array<{ code?: unknown; message?: unknown }> };
-    const first = parsed.errors?.[0];
-    if (first !== undefined && typeof first.code === "string") {
-      return `${status} ${first.code}${typeof first.message === "string" && first.message !== "" ? `: ${first.message}` : ""}`;
-    }
-  } catch {
-    // not JSON
-  }
-  return `${status} ${res.statusMessage ?? ""}`.trim();
+  const text = await refusalText(res);
+  return text === undefined ? `${status} ${res.statusMessage ?? ""}`.trim() : `${status} ${text}`;
 }
 
 function errorText(error: unknown): string {
