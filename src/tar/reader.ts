@@ -74,6 +74,8 @@ function describe(header: ParsedHeader, parser: TarParser, options: ReadTarOptio
     if (type === "directory") return undefined;
     throw invalid(`unsafe entry name ${quote(rawName)}: a ${type} entry names the archive root`, rawName);
   }
+  // Its data is the stored pieces only: read as a plain file it would be other bytes, or another name.
+  if (header.sparse !== undefined) throw invalid(`entry ${quote(name)} is a sparse file (${header.sparse}), which lading does not read`, name);
   if (options.allowedTypes !== undefined && !options.allowedTypes.includes(type)) {
     throw invalid(`entry ${quote(name)} has a type (${header.typeName ?? "unknown"}) that is not allowed here`, name);
   }
@@ -127,7 +129,8 @@ export async function* readTarChunks(source: ChunkSource, options: ReadTarOption
  *
  * Errors are LadingError invalid: unsafe names, bad header checksums ("invalid tar header at
  * offset N: checksum mismatch"), truncation inside an entry ("unexpected end of archive in entry
- * "x" (got N of M bytes)") or after one, in its padding or the next header. An archive that ends
+ * "x" (got N of M bytes)") or after one, in its padding or the next header, GNU tar's sparse
+ * files (type 'S', PAX GNU.sparse.* records), named by their real name. An archive that ends
  * exactly after an entry's padding, without the two zero blocks, is accepted as most tools do.
  * Failures of the input stream itself (I/O, corrupt compression) pass through unchanged.
  *

@@ -49,6 +49,8 @@ export interface ParsedHeader {
   dataOffset: number;
   /** The entry's name as messages show it, once the reader has checked it. */
   label?: string;
+  /** How the entry is a GNU sparse file, when it is one (its data is a map of holes, not the file). */
+  sparse?: string;
 }
 
 /** The data of the current entry: each chunk is valid until the next step of any iteration. */
@@ -67,7 +69,15 @@ interface Current {
 const MAX_TRAILER_BYTES = 1024 * 1024;
 
 const quote = (text: string): string => JSON.stringify(text);
+const GNU_SPARSE_FLAG = 0x53 - 0x30; // 'S'
 const paddingOf = (size: number): number => (BLOCK - (size % BLOCK)) % BLOCK;
+
+/** GNU tar's PAX sparse formats: 1.0 says its version, 0.1 writes a map, 0.0 offsets and sizes. */
+function paxSparseFormat(pax: Record<string, string> | undefined): string | undefined {
+  if (pax === undefined || !Object.keys(pax).some((key) => key.startsWith("GNU.sparse."))) return undefined;
+  const version = pax["GNU.sparse.major"] !== undefined ? `${pax["GNU.sparse.major"]}.${pax["GNU.sparse.minor"] ?? "0"}` : pax["GNU.sparse.map"] !== undefined ? "0.1" : "0.0";
+  return `GNU tar's PAX sparse format ${version}`;
+}
 
 export class TarParser {
   private chunk: Buffer = EMPTY;
@@ -271,8 +281,12 @@ export class TarParser {
         if (pax.linkpath) linkname = pax.linkpath;
         if (pax.size) size = parseInt(pax.size, 10);
       }
+      const sparse = flag === GNU_SPARSE_FLAG ? "GNU tar's type 'S'" : paxSparseFormat(pax);
+      // GNU tar's PAX sparse formats 0.1 and 1.0 hide the real name there, behind a made-up one.
+      if (sparse !== undefined && pax?.["GNU.sparse.name"]) name = pax["GNU.sparse.name"];
       if (!(size >= 0)) throw this.headerError("invalid size field");
       const header: ParsedHeader = { name, typeName, size, mode: numericField(block, 100, 8), linkname, dataOffset: this.consumed };
+      if (sparse !== undefined) header.sparse = sparse;
       // Directories and empty entries carry no data; any other entry's data follows, padded.
       const hasData = size > 0 && typeName !== "directory";
       this.current = { header, remaining: hasData ? size : 0, padding: hasData ? paddingOf(size) : 0, body: this.bodyFor(header) };

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { LadingError } from "../../src/core/errors.js";
 import { STREAM_HIGH_WATER_MARK } from "../../src/tar/compression.js";
 import { readTar, type ReadTarOptions } from "../../src/tar/reader.js";
+import { SPARSE_FORMATS, sparseTar, writeWithHoles } from "../support/sparse-tar.js";
 
 const sha256 = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex");
 
@@ -267,6 +268,30 @@ describe("readTar refuses hostile and broken archives", () => {
       ["sda", "other"],
       ["pipe", "other"],
     ]);
+  });
+});
+
+describe("readTar refuses sparse files as GNU tar writes them", () => {
+  // Read as a plain file, a sparse entry is its stored pieces (other bytes) under a made-up name
+  // (formats 0.1 and 1.0): a blob would seem missing or corrupt. It is refused by its real name.
+  const tree = join(workDir, "sparse");
+  const content = Buffer.concat([bytes(100, 0x61), bytes(1 << 20, 0), bytes(3, 0x62)]);
+  const name = `blobs/sha256/${sha256(content)}`;
+  writeWithHoles(join(tree, name), content);
+  writeFileSync(join(tree, "plain.txt"), "plain\n");
+
+  it.each(SPARSE_FORMATS.map((format) => [format.described, format.tarOptions] as const))("%s", async (described, tarOptions) => {
+    const tar = sparseTar(tree, ["plain.txt", name], tarOptions);
+    const error = await failure(tar);
+    expect({ message: error.message, subject: error.subject }).toEqual({
+      message: `entry "${name}" is a sparse file (${described}), which lading does not read`,
+      subject: name,
+    });
+  });
+
+  it("a file without holes in an archive made with --sparse is a plain file", async () => {
+    const tar = sparseTar(tree, ["plain.txt"], ["--format=pax", "--sparse-version=1.0"]);
+    expect((await listTar(tar)).map((entry) => [entry.name, entry.type, entry.size])).toEqual([["plain.txt", "file", 6]]);
   });
 });
 
