@@ -2,6 +2,7 @@ import { parseDigest } from "../core/digest.js";
 import { invalid, notFound } from "../core/errors.js";
 import type { Descriptor } from "../core/schemas.js";
 import type { ScannedArchive, ScannedFile } from "./model.js";
+import { digestNamedBy } from "./names.js";
 import { lookupFile } from "./scan.js";
 
 export const blobPathFor = (digest: string): string => {
@@ -28,7 +29,7 @@ export function checkBlobMatches(file: ScannedFile, descriptor: { digest: string
   if (file.size !== descriptor.size) {
     throw invalid(`${field}: size ${descriptor.size} does not match ${path} (${file.size} bytes)`, path);
   }
-  const actual = descriptor.digest.startsWith("sha512:") ? file.sha512 : file.digest;
+  const actual = contentDigest(file, descriptor.digest);
   if (actual !== descriptor.digest) {
     throw invalid(`${field}: digest ${descriptor.digest} does not match the content of ${path} (${actual ?? "not hashed with sha512"})`, path);
   }
@@ -45,18 +46,22 @@ export function jsonBytes(file: ScannedFile, field: string, maxJsonBytes: number
 export function checkBlobNames(archive: ScannedArchive): { entry: string; message: string }[] {
   const problems: { entry: string; message: string }[] = [];
   for (const file of archive.files.values()) {
-    const match = /^blobs\/([^/]+)\/([^/]+)$/.exec(file.name);
-    if (!match) continue;
-    const [, algorithm, encoded] = match;
-    const named = `${algorithm}:${encoded}`;
+    let named: string | undefined;
     try {
-      parseDigest(named, file.name);
+      named = digestNamedBy(file.name);
     } catch (error) {
       problems.push({ entry: file.name, message: (error as Error).message });
       continue;
     }
-    const actual = algorithm === "sha512" ? file.sha512 : file.digest;
+    // docker-save's digest names are checked where manifest.json uses them.
+    if (named === undefined || blobPathFor(named) !== file.name) continue;
+    const actual = contentDigest(file, named);
     if (actual !== named) problems.push({ entry: file.name, message: `${file.name}: content does not match its name (content is ${actual})` });
   }
   return problems;
+}
+
+/** The digest of a file's content with the algorithm of `digest` (sha512 only when the scan computed it). */
+export function contentDigest(file: ScannedFile, digest: string): string | undefined {
+  return digest.startsWith("sha512:") ? file.sha512 : file.digest;
 }

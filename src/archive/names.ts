@@ -1,4 +1,6 @@
+import { parseDigest } from "../core/digest.js";
 import { invalid } from "../core/errors.js";
+import { safeEntryName } from "../tar/entry-name.js";
 import { familiarName, formatReference, fullName, parseReference, withDefaultTag, type ImageReference } from "../core/reference.js";
 
 export const ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name";
@@ -86,4 +88,27 @@ function checkRefName(refName: string, field: string): void {
 export function explicitDigestNames(names: readonly string[], digestNames: readonly string[]): string[] {
   const tagged = new Set(names.map((name) => fullName(parseReference(name))));
   return digestNames.filter((name) => !tagged.has(fullName(parseReference(name))));
+}
+
+const LAYOUT_BLOB = /^blobs\/([^/]+)\/([^/]+)$/;
+/** docker-save's names for a config or layer (formats.md, shapes 1 to 3), crane's `sha256:<hex>` among them. */
+const DOCKER_SAVE_DIGEST_NAME = /^(?:sha256:)?([0-9a-f]{64})(?:\.json|\.tar|\.tar\.gz)?$/;
+
+/**
+ * The digest an archive entry's name (or a path naming one) gives its content, or undefined when
+ * it gives none. `blobs/<alg>/<encoded>` gives `<alg>:<encoded>`, and throws when that is no valid
+ * digest: no content could match it. A last component `<hex>`, `sha256:<hex>`, `<hex>.json`,
+ * `<hex>.tar` or `<hex>.tar.gz` gives `sha256:<hex>`. `<v1id>/layer.tar` and `<v1id>/json` give
+ * none: a v1 ID is no digest. An unsafe name (`..`, absolute) throws, as the scan refuses it.
+ */
+export function digestNamedBy(name: string): string | undefined {
+  const path = safeEntryName(name);
+  const blob = LAYOUT_BLOB.exec(path);
+  if (blob) {
+    const digest = `${blob[1]}:${blob[2]}`;
+    parseDigest(digest, path);
+    return digest;
+  }
+  const named = DOCKER_SAVE_DIGEST_NAME.exec(path.slice(path.lastIndexOf("/") + 1));
+  return named ? `sha256:${named[1]}` : undefined;
 }

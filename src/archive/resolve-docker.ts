@@ -1,13 +1,14 @@
 import { invalid } from "../core/errors.js";
 import { dockerLayerTypeFor, isForeignLayerType, MediaType } from "../core/media-types.js";
 import { dockerManifestJsonSchema, parseDocument, type Descriptor, type DockerManifestItem } from "../core/schemas.js";
-import { digestOf } from "../core/digest.js";
-import { jsonBytes } from "./blob-lookup.js";
+import { digestOf, encodedPart } from "../core/digest.js";
+import { contentDigest, jsonBytes } from "./blob-lookup.js";
 import { absentLayerWarning, checkLayers, parseImageConfig, platformOfConfig, type LayerInput } from "./image-check.js";
-import type { ResolvedRoot, ScannedArchive } from "./model.js";
-import { normalizeImageName } from "./names.js";
+import type { ResolvedRoot, ScannedArchive, ScannedFile } from "./model.js";
+import { digestNamedBy, normalizeImageName } from "./names.js";
 import { isAbsentPath, lookupFile } from "./scan.js";
 import { synthesizeDockerManifest } from "./synthesize.js";
+import { safeEntryName } from "../tar/entry-name.js";
 
 export interface DockerContext {
   archive: ScannedArchive;
@@ -27,14 +28,14 @@ export function readDockerManifestJson(ctx: DockerContext): DockerManifestItem[]
 export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, position: number): ResolvedRoot {
   const field = `manifest.json[${position}]`;
   const configFile = lookupFile(ctx.archive, item.Config, `${field}.Config`);
-  checkConfigName(item.Config, configFile.digest, `${field}.Config`);
+  checkNamesOf(item.Config, configFile, `${field}.Config`);
   const configBytes = jsonBytes(configFile, `${field}.Config`, ctx.maxJsonBytes);
   const config = parseImageConfig(configBytes, item.Config);
   const layerInputs = item.Layers.map((path, index): LayerInput & { path: string } => {
     const layerField = `${field}.Layers[${index}]`;
     const foreign = foreignSource(item, config.rootfs.diff_ids[index]);
     if (foreign && isAbsentPath(ctx.archive, path)) {
-      checkAbsentLayerName(path, foreign, layerField);
+      checkAbsentLayerName(path, foreign.digest, layerField);
       return { path, absent: foreign, field: layerField };
     }
     const file = lookupFile(ctx.archive, path, layerField);
@@ -48,10 +49,7 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
   });
   const layers = checkLayers(config, layerInputs, item.Config);
   // After the diff IDs: when both fail (an uncompressed layer named for its diff ID), that is the clearer message.
-  for (const input of layerInputs) {
-    if ("absent" in input) continue;
-    for (const name of new Set([input.path.replace(/^(?:\.\/)+/, ""), input.file.name])) checkLayerName(name, input.file.digest, input.field);
-  }
+  for (const input of layerInputs) if (!("absent" in input)) checkNamesOf(input.path, input.file, input.field);
   const names = (item.RepoTags ?? []).map((tag, index) => normalizeImageName(tag, `${field}.RepoTags[${index}]`));
   for (const layer of layers) if (!layer.absent && !isForeignLayerType(layer.mediaType)) layer.mediaType = dockerLayerTypeFor(layer.compression);
   const warnings = layers.flatMap((layer, index) => (layer.absent ? [absentLayerWarning(`${field}.Layers[${index}]`, layer)] : []));
@@ -90,35 +88,31 @@ function foreignSource(item: DockerManifestItem, diffId: string | undefined): De
   return descriptor && isForeignLayerType(descriptor.mediaType) ? descriptor : undefined;
 }
 
-/** A config named by its digest (`<hex>.json`, `blobs/sha256/<hex>`, `sha256:<hex>`) must match it. */
-function checkConfigName(path: string, digest: string, field: string): void {
-  const base = path.split("/").pop() ?? path;
-  const match = /^(?:sha256:)?([0-9a-f]{64})(?:\.json)?$/.exec(base);
-  if (match && `sha256:${match[1]}` !== digest) {
-    throw invalid(`${field}: ${path} is named for ${match[1]} but its content is ${digest}`, path);
+/** The digest a path in manifest.json names, its field leading any error. */
+function digestNamedByPath(path: string, field: string): string | undefined {
+  try {
+    return digestNamedBy(path);
+  } catch (error) {
+    throw invalid(`${field}: ${(error as Error).message}`, path);
   }
 }
 
 /**
- * crane and skopeo name a top-level layer for the sha256 of its bytes (`<hex>.tar.gz`,
- * `<hex>.tar`): such a name is a claim to check. Not `<v1id>/layer.tar`, whose ID is no digest.
+ * A config or layer named for a digest (skopeo's `<hex>.json` and `<hex>.tar`, crane's `sha256:<hex>`
+ * and `<hex>.tar.gz`, `blobs/sha256/<hex>`), by its path or by the file a link leads to, must be it.
  */
-const DIGEST_NAMED_LAYER = /^(?:sha256:)?([0-9a-f]{64})\.tar(?:\.gz)?$/;
-
-/** The path of a foreign layer the archive does not carry, when it names a digest, must name LayerSources' one. */
-function checkAbsentLayerName(path: string, source: Descriptor, field: string): void {
-  const name = path.replace(/^(?:\.\/)+/, "");
-  const blob = /^blobs\/(sha256|sha512)\/([0-9a-f]+)$/.exec(name);
-  const top = DIGEST_NAMED_LAYER.exec(name);
-  const named = blob ? `${blob[1]}:${blob[2]}` : top ? `sha256:${top[1]}` : undefined;
-  if (named !== undefined && named !== source.digest) {
-    throw invalid(`${field}: ${path} is named for ${named}, but LayerSources gives that layer as ${source.digest}`, path);
+function checkNamesOf(path: string, file: ScannedFile, field: string): void {
+  for (const name of new Set([safeEntryName(path), file.name])) {
+    const named = digestNamedByPath(name, field);
+    const actual = named && contentDigest(file, named);
+    if (named !== undefined && actual !== named) throw invalid(`${field}: ${name} is named for ${encodedPart(named)} but its content is ${actual}`, name);
   }
 }
 
-function checkLayerName(name: string, digest: string, field: string): void {
-  const match = DIGEST_NAMED_LAYER.exec(name);
-  if (match && `sha256:${match[1]}` !== digest) {
-    throw invalid(`${field}: ${name} is named for ${match[1]} but its content is ${digest}`, name);
+/** The path of a foreign layer the archive does not carry, when it names a digest, must name LayerSources' one. */
+function checkAbsentLayerName(path: string, sourceDigest: string, field: string): void {
+  const named = digestNamedByPath(path, field);
+  if (named !== undefined && named !== sourceDigest) {
+    throw invalid(`${field}: ${path} is named for ${named}, but LayerSources gives that layer as ${sourceDigest}`, path);
   }
 }

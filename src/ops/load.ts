@@ -5,6 +5,7 @@ import type { FileLocation, KnownDiffId } from "../archive/scan.js";
 import type { OpenedSource } from "../archive/source.js";
 import { blobPathFor } from "../archive/blob-lookup.js";
 import { firstProblem, noImageWarning } from "../archive/graph.js";
+import { digestNamedBy } from "../archive/names.js";
 import { invalid, notFound, usage } from "../core/errors.js";
 import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
 import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
@@ -46,8 +47,15 @@ export interface LoadResult {
 }
 
 const METADATA_NAMES = /^(manifest\.json|index\.json|oci-layout|repositories|[^/]+\/(VERSION|json))$/;
-const SHA512_BLOB = /^blobs\/sha512\/[0-9a-f]{128}$/;
-const NAMED_DIGEST = /(?:^|\/)(?:sha256:)?([0-9a-f]{64})(?:\.tar|\.tar\.gz|\.json)?$/;
+
+/** The digest an entry's name gives it, if any and valid (the graph reports a blob name that is no digest). */
+function namedDigest(name: string): string | undefined {
+  try {
+    return digestNamedBy(name);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Loads an archive into the store in one pass: every file streams into the ingest area while it
@@ -93,7 +101,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
   const storedHeads = new Map<string, Promise<Buffer | undefined>>();
   const writeToIngest = async (name?: string): Promise<BlobWriter> => {
     // A blob named under blobs/sha512/ is addressed by its sha512, which the scan computes for it.
-    const algorithm = name !== undefined && SHA512_BLOB.test(name) ? "sha512" : "sha256";
+    const algorithm = name !== undefined && namedDigest(name)?.startsWith("sha512:") ? "sha512" : "sha256";
     const ingest = await store.content.openIngest({ algorithm, digestedByCaller: true });
     return {
       write: (chunk) => ingest.write(chunk),
@@ -111,9 +119,10 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
   };
   const openWriter = async (name: string, size: number, location?: FileLocation): Promise<BlobWriter | undefined> => {
     if (METADATA_NAMES.test(name)) return undefined;
-    const named = NAMED_DIGEST.exec(name)?.[1];
-    if (named) {
-      if (trustNames && (await store.content.has(`sha256:${named}`, size))) return expectNamed(name, `sha256:${named}`, matchStored);
+    // A sha256 name only: the scan computes every entry's sha256, which expectNamed compares.
+    const named = namedDigest(name);
+    if (named?.startsWith("sha256:")) {
+      if (trustNames && (await store.content.has(named, size))) return expectNamed(name, named, matchStored);
     } else if (matchStored && size > 0) {
       storedBySize ??= store.content.digestsBySize();
       const candidates = (await storedBySize).get(size) ?? [];
@@ -128,9 +137,8 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
   // record is a fact about the blob's bytes, so it holds whenever the entry turns out to be that
   // blob (the scan checks), whether or not the blob is still stored.
   const knownDiffId = async (name: string): Promise<KnownDiffId | undefined> => {
-    const named = NAMED_DIGEST.exec(name)?.[1];
-    if (named === undefined) return undefined;
-    const digest = `sha256:${named}`;
+    const digest = namedDigest(name);
+    if (!digest?.startsWith("sha256:")) return undefined;
     const verified = await store.diffIds.get(digest);
     return verified && { digest, ...verified, source: `the store's record ${store.diffIds.recordPath(digest)}` };
   };
