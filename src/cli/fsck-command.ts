@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { fsckStore, isLeftover } from "../ops/fsck.js";
+import { fsckStore, isLeftover, type FsckReport } from "../ops/fsck.js";
 import { printJson, printLine, type Terminal } from "./output.js";
 import { openStore } from "./store-option.js";
 
@@ -15,9 +15,16 @@ export function registerFsck(program: Command, terminal: Terminal, setExit: (cod
       if (flags.json) printJson(terminal.stdout, report);
       else {
         for (const problem of report.problems) printLine(terminal.stdout, `${problem.repaired ? "repaired" : isLeftover(problem) ? "leftover" : "broken"}: ${problem.message}${problem.repaired || !isLeftover(problem) ? "" : " (--repair or prune removes them)"}`);
+        if (report.layersDecompressed > 0) printLine(terminal.stdout, decompressedLine(report));
         printLine(terminal.stdout, `checked ${report.blobsChecked} blobs, ${report.imagesChecked} images, ${report.referencesChecked} references: ${report.problems.length} problem(s)`);
       }
       const unrepaired = report.problems.filter((problem) => !problem.repaired && !isLeftover(problem)).length;
       setExit(unrepaired > 0 ? 1 : 0);
     });
+}
+
+/** What fsck did for the layers no load had checked: their records are what makes save stop warning of them. */
+function decompressedLine(report: FsckReport): string {
+  const layers = `${report.layersDecompressed} layer${report.layersDecompressed === 1 ? "" : "s"}`;
+  return `decompressed ${layers} whose diff ID${report.layersDecompressed === 1 ? "" : "s"} no load had checked: ${report.diffIdsRecorded} recorded as checked`;
 }

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { unlink } from "node:fs/promises";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
+import { createDigester, parseDigest, type DigestAlgorithm } from "../core/digest.js";
 import { LadingError } from "../core/errors.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
-import { openDecompressed } from "../tar/compression.js";
+import { COMPRESSION_SNIFF_BYTES, detectCompression, openDecompressed, type Compression } from "../tar/compression.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
 import { salvageReferences } from "../store/references-repair.js";
 import type { Leftovers } from "../store/process-alive.js";
@@ -28,12 +29,17 @@ export interface FsckReport {
   blobsChecked: number;
   imagesChecked: number;
   referencesChecked: number;
+  /** Layers whose diff ID no load had checked (no diff-ID record), decompressed here to check it. */
+  layersDecompressed: number;
+  /** Of those, the ones whose diff ID matched and is now recorded (none on a store that cannot be written). */
+  diffIdsRecorded: number;
   problems: FsckProblem[];
 }
 
 /**
- * Checks the whole store: every blob against its digest, every image record (readable, and
- * against the blobs it needs), every reference against the image records. With repair, removes
+ * Checks the whole store: every blob against its digest, every layer against the diff IDs its
+ * images claim (see DiffIdCheck), every image record (readable, and against the blobs it needs),
+ * every reference against the image records. With repair, removes
  * corrupt blobs, unreadable records, references to images that are gone, and leftovers of killed
  * loads; an image whose blobs are missing is reported but kept (its blobs may still arrive, e.g.
  * copied in by hand). Safe beside running commands: the references are read before the records
@@ -48,11 +54,14 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
     const repaired = repair ? await unlink(bad.file).then(() => true, () => false) : false;
     problems.push({ kind: "unreadable-record", subject: bad.id, message: bad.message, repaired });
   }
+  const claims = claimedDiffIds(records);
+  const diffIds = new DiffIdCheck(store);
   let blobsChecked = 0;
   const corrupt = new Set<string>();
   for await (const blob of store.content.list()) {
     blobsChecked++;
-    if (await store.content.verifyBlob(blob.digest)) continue;
+    const claimed = claims.get(blob.digest);
+    if (claimed !== undefined ? await diffIds.checkBlob(blob.digest, claimed) : await store.content.verifyBlob(blob.digest)) continue;
     corrupt.add(blob.digest);
     const repaired = repair ? await store.content.delete(blob.digest) : false;
     problems.push({ kind: "corrupt-blob", subject: blob.digest, message: `blob ${blob.digest}: content does not match its digest`, repaired });
@@ -63,7 +72,7 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
       problems.push({ kind: "missing-blob", subject: record.id, message: `image ${record.id}: blob ${digest} is ${corrupt.has(digest) ? "corrupt" : "missing"}`, repaired: false });
     }
   }
-  problems.push(...(await uncheckedDiffIdProblems(store, records, corrupt)));
+  problems.push(...diffIds.problems);
   const known = new Set(records.map((record) => record.id));
   const dangling: ReferenceEntry[] = [];
   for (const entry of references) {
@@ -89,7 +98,14 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
   if (temporaries.files > 0) {
     problems.push({ kind: "stray-temporary", subject: store.paths.root, message: `${leftoverCount(temporaries, "temp file")} of interrupted record or reference writes`, repaired: repair });
   }
-  return { blobsChecked, imagesChecked: records.length, referencesChecked: references.length, problems };
+  return {
+    blobsChecked,
+    imagesChecked: records.length,
+    referencesChecked: references.length,
+    layersDecompressed: diffIds.decompressed,
+    diffIdsRecorded: diffIds.recorded,
+    problems,
+  };
 }
 
 function leftoverCount(found: Leftovers, what: string): string {
@@ -122,45 +138,113 @@ async function readReferences(store: Store, repair: boolean, problems: FsckProbl
   }
 }
 
-/**
- * A compressed layer that no load decompressed (loaded with --skip-diff-id-check, or pulled) has
- * the diff ID its config claims, taken on trust; the diff-ID records hold the ones a load did
- * compute. Those without a record are decompressed here and compared with the claim.
- */
-async function uncheckedDiffIdProblems(store: Store, records: readonly ImageRecord[], corrupt: ReadonlySet<string>): Promise<FsckProblem[]> {
-  const claimed = new Map<string, { diffId: string; image: string }>();
+/** The diff IDs image records claim for each layer blob they have: blob digest -> diff ID -> the first image claiming it. */
+function claimedDiffIds(records: readonly ImageRecord[]): Map<string, Map<string, string>> {
+  const claims = new Map<string, Map<string, string>>();
   for (const record of records) {
     for (const image of record.images) {
       for (const layer of image.layers) {
-        if (layer.absent || layer.diffId === null || corrupt.has(layer.digest) || claimed.has(layer.digest)) continue;
-        claimed.set(layer.digest, { diffId: layer.diffId, image: record.id });
+        if (layer.absent || layer.diffId === null) continue;
+        const claimed = claims.get(layer.digest) ?? new Map<string, string>();
+        if (!claimed.has(layer.diffId)) claimed.set(layer.diffId, record.id);
+        claims.set(layer.digest, claimed);
       }
     }
   }
-  const problems: FsckProblem[] = [];
-  for (const [digest, { diffId, image }] of claimed) {
-    if (!(await store.content.has(digest)) || (await store.diffIds.get(digest)) !== undefined) continue;
-    let actual: string | undefined;
-    try {
-      actual = await decompressedDigest(store.content.readStream(digest));
-    } catch (error) {
-      problems.push({ kind: "diff-id-mismatch", subject: image, message: `image ${image}: layer ${digest} does not decompress: ${(error as Error).message}`, repaired: false });
-      continue;
-    }
-    if (actual === undefined || actual === diffId) continue;
-    problems.push({ kind: "diff-id-mismatch", subject: image, message: `image ${image}: layer ${digest} decompresses to ${actual}, but its config gives the diff ID ${diffId}`, repaired: false });
-  }
-  return problems;
+  return claims;
 }
 
-/** sha256 of what a compressed blob decompresses to; undefined for a blob that is not compressed. */
-async function decompressedDigest(blob: Readable): Promise<string | undefined> {
-  const { compression, stream } = await openDecompressed(blob);
-  if (compression === "none") {
-    stream.destroy();
-    return undefined;
+/**
+ * Checks the diff IDs image records claim for a layer blob, in the read that checks its digest.
+ * A blob with a diff-ID record is not decompressed: the record settles every claim. An
+ * uncompressed sha256 blob is its own diff ID. Any other (a compressed layer loaded with
+ * --skip-diff-id-check, or pulled) is hashed for its digest and decompressed as it passes, and
+ * a diff ID that matches a claim is recorded as a load that decompressed the layer records it, so
+ * that no later fsck decompresses it again and save no longer calls it unchecked. On a store that
+ * cannot be written the record is simply not written.
+ */
+class DiffIdCheck {
+  readonly problems: FsckProblem[] = [];
+  decompressed = 0;
+  recorded = 0;
+
+  constructor(private readonly store: Store) {}
+
+  /** Whether the blob matches its digest; its diff-ID problems are kept in `problems`. */
+  async checkBlob(digest: string, claimed: ReadonlyMap<string, string>): Promise<boolean> {
+    const record = await this.store.diffIds.get(digest);
+    if (record !== undefined) {
+      if (!(await this.store.content.verifyBlob(digest))) return false;
+      this.compare(digest, claimed, `decompresses to ${record.diffId}`, record.diffId);
+      return true;
+    }
+    const { algorithm } = parseDigest(digest);
+    if (algorithm === "sha256" && (await this.uncompressed(digest))) {
+      // Its diff ID is its digest: checking the digest is all there is to do.
+      if (!(await this.store.content.verifyBlob(digest))) return false;
+      this.compare(digest, claimed, `is not compressed, so its diff ID is ${digest}`, digest);
+      return true;
+    }
+    let read: LayerBlobRead;
+    try {
+      read = await readLayerBlob(this.store.content.readStream(digest), algorithm);
+    } catch (error) {
+      // Corrupt bytes do not decompress either: that is the blob's problem, not its diff ID's.
+      if (!(await this.store.content.verifyBlob(digest))) return false;
+      const image = claimed.values().next().value as string;
+      this.problems.push({ kind: "diff-id-mismatch", subject: image, message: `image ${image}: layer ${digest} does not decompress: ${(error as Error).message}`, repaired: false });
+      return true;
+    }
+    if (read.digest !== digest) return false;
+    if (read.compression !== "none") this.decompressed++;
+    const { diffId } = read;
+    this.compare(digest, claimed, read.compression === "none" ? `is not compressed, so its diff ID is ${diffId}` : `decompresses to ${diffId}`, diffId);
+    if (claimed.has(diffId) && (await this.store.diffIds.put(digest, { diffId, size: read.size }))) this.recorded++;
+    return true;
   }
-  const hash = createHash("sha256");
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest("hex")}`;
+
+  private async uncompressed(digest: string): Promise<boolean> {
+    const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
+    const length = await this.store.content.readAt(digest, 0, head);
+    return detectCompression(head.subarray(0, length)) === "none";
+  }
+
+  private compare(digest: string, claimed: ReadonlyMap<string, string>, found: string, actual: string): void {
+    for (const [diffId, image] of claimed) {
+      if (diffId === actual) continue;
+      this.problems.push({ kind: "diff-id-mismatch", subject: image, message: `image ${image}: layer ${digest} ${found}, but its config gives the diff ID ${diffId}`, repaired: false });
+    }
+  }
+}
+
+interface LayerBlobRead {
+  compression: Compression;
+  /** Digest of the blob's bytes as read. */
+  digest: string;
+  /** sha256 of the bytes the blob decompresses to (of its own bytes when it is not compressed), and their size. */
+  diffId: string;
+  size: number;
+}
+
+/**
+ * Reads a layer blob once: hashed for its digest as it comes, and decompressed on the way (an
+ * uncompressed one, not addressed by sha256, hashed again with sha256). Throws when it does not
+ * decompress.
+ */
+async function readLayerBlob(blob: Readable, algorithm: DigestAlgorithm): Promise<LayerBlobRead> {
+  const raw = createDigester(algorithm);
+  async function* hashed(): AsyncGenerator<Buffer> {
+    for await (const chunk of blob) {
+      raw.update(chunk as Buffer);
+      yield chunk as Buffer;
+    }
+  }
+  const { compression, stream } = await openDecompressed(Readable.from(hashed(), { objectMode: false }));
+  const plain = createHash("sha256");
+  let size = 0;
+  for await (const chunk of stream) {
+    plain.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { compression, digest: `${algorithm}:${raw.digest("hex")}`, diffId: `sha256:${plain.digest("hex")}`, size };
 }

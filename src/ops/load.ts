@@ -363,7 +363,7 @@ async function commitBlobs(store: Store, graph: ArchiveGraph, records: ImageReco
 /** Keeps the diff ID of every compressed layer this load decompressed, for the next load of it. */
 async function recordDiffIds(store: Store, graph: ArchiveGraph, selected: SelectedRoot[]): Promise<void> {
   const recorded = new Set<string>();
-  const writes: Promise<void>[] = [];
+  const writes: Promise<unknown>[] = [];
   for (const layer of selected.flatMap(({ images }) => images.flatMap((image) => image.layers))) {
     const file = graph.blobs.get(layer.digest)?.file;
     if (recorded.has(layer.digest) || file === undefined || file.compression === "none" || file.diffIdSource !== undefined) continue;

@@ -1,10 +1,12 @@
 /**
  * What decompressing a stored, compressed layer blob showed: its diff ID (sha256 of the
  * decompressed bytes) and decompressed size, one file per blob under diffids/<alg>/<hex>, written
- * by a load that computed them. They are facts about the blob's bytes, so a record never goes
- * stale: a later load of the same blob, whose digest it checks as always, can take the diff ID
- * from here instead of decompressing the layer again. A record is only an optimisation: one that
- * is missing, unreadable or malformed is not used, and one that cannot be written is skipped.
+ * by a load or an fsck that computed them (fsck also records an uncompressed blob addressed by
+ * sha512: the sha256 of its bytes). They are facts about the blob's bytes, so a record
+ * never goes stale: a later load of the same blob, whose digest it checks as always, can take the
+ * diff ID from here instead of decompressing the layer again, and save and fsck know the layer's
+ * diff ID was checked. A record is only an optimisation: one that is missing, unreadable or
+ * malformed is not used, and one that cannot be written is skipped.
  */
 import { mkdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
@@ -41,18 +43,21 @@ export class DiffIdRecords {
   }
 
   /**
-   * Records what decompressing the blob showed. Visible whole or not at all; not fsynced, as
-   * losing it in a crash only costs a decompression. Never throws.
+   * Records what decompressing the blob showed; false when it could not be written (a store on
+   * read-only media, or one this user may only read). Visible whole or not at all; not fsynced,
+   * as losing it in a crash only costs a decompression. Never throws.
    */
-  async put(blobDigest: string, fact: VerifiedDiffId): Promise<void> {
+  async put(blobDigest: string, fact: VerifiedDiffId): Promise<boolean> {
     const file = this.recordPath(blobDigest);
     const text = `${fact.diffId} ${fact.size}\n`;
-    if (file === undefined || !RECORD.test(text)) return;
+    if (file === undefined || !RECORD.test(text)) return false;
     try {
       await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
       await writeFileAtomic(file, text, 0o600, { durable: false });
+      return true;
     } catch {
       // An optimisation only: the next load decompresses the layer again.
+      return false;
     }
   }
 

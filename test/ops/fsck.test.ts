@@ -161,7 +161,7 @@ describe("an image whose foreign layer the store does not hold", () => {
     const bytes = buildTar(withoutFile(ociLayoutItems([image]), blobPath(foreign.digest)));
     await loadArchive(store, await openTarStream(Readable.from([bytes]), bytes.length));
     const report = await fsckStore(store);
-    expect(report).toEqual({ blobsChecked: 3, imagesChecked: 1, referencesChecked: 0, problems: [] });
+    expect(report).toEqual({ blobsChecked: 3, imagesChecked: 1, referencesChecked: 0, layersDecompressed: 0, diffIdsRecorded: 0, problems: [] });
     expect(await pruneBlobs(store)).toMatchObject({ deleted: [], reclaimed: 0 });
     for (const digest of [image.manifest.digest, image.config.digest, own.digest]) expect(await store.content.has(digest)).toBe(true);
   });

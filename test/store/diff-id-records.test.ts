@@ -50,4 +50,12 @@ describe("DiffIdRecords", () => {
     expect(await records.get(BLOB)).toBeUndefined();
     expect(await readdir(path.join(dir, "sha256"))).toEqual([]);
   });
+
+  it("says whether a put was written", async () => {
+    expect(await records.put(BLOB, { diffId: DIFF_ID, size: 3 })).toBe(true);
+    expect(await records.put(BLOB, { diffId: "sha256:short", size: 1 })).toBe(false);
+    // A directory that cannot be made (a file is in its place) is a record not written, not an error.
+    const blocked = new DiffIdRecords(path.join(dir, "sha256", "a".repeat(64)));
+    expect(await blocked.put(BLOB, { diffId: DIFF_ID, size: 3 })).toBe(false);
+  });
 });

@@ -1,0 +1,161 @@
+// Layers whose diff ID no load checked (`load --skip-diff-id-check`): fsck checks them in one read
+// and records the diff IDs that match, so that a later fsck has nothing left to do for them.
+import { execFileSync } from "node:child_process";
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { afterEach, describe, expect, it } from "vitest";
+import { openArchivePath } from "../../src/archive/source.js";
+import { main } from "../../src/cli/main.js";
+import { fsckStore } from "../../src/ops/fsck.js";
+import { loadArchive } from "../../src/ops/load.js";
+import { Store } from "../../src/store/store.js";
+import { snapshotTree } from "../support/store-tree.js";
+import { buildTar, capturingTerminal, hexOf, layerTar, makeImage, OCI_LAYER_GZIP, ociLayoutItems, sha256, type TestImage } from "../support/archive-builder.js";
+
+const roots: string[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "lading-unchecked-"));
+  roots.push(dir);
+  return dir;
+}
+afterEach(async () => {
+  await Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true })));
+});
+
+const LAYERS = [layerTar({ "etc/one.txt": "one\n" }), layerTar({ "etc/two.txt": "two\n" })];
+const SKIP = { checkCompressedLayers: false } as const;
+
+/** An OCI archive of the images, each tagged docker.io/library/NAME. */
+async function ociArchive(images: { image: TestImage; name: string }[]): Promise<string> {
+  const indexEntries = images.map(({ image, name }) => ({ mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.size, annotations: { "io.containerd.image.name": `docker.io/library/${name}` } }));
+  const file = join(await tempDir(), "archive.tar");
+  await writeFile(file, buildTar(ociLayoutItems(images.map(({ image }) => image), { indexEntries })));
+  return file;
+}
+
+async function lading(root: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { terminal, stdout, stderr } = capturingTerminal();
+  const code = await main(["node", "lading", "--root", root, ...args], terminal);
+  return { code, stdout: stdout(), stderr: stderr() };
+}
+
+/** The store at `root` as a process that may not write it sees it (root: a read-only bind mount). */
+function readOnlyView(root: string, mountPoint: string): { path: string; release: () => void } {
+  if (process.getuid?.() !== 0) {
+    execFileSync("chmod", ["-R", "a-w", root]);
+    return { path: root, release: () => execFileSync("chmod", ["-R", "u+w", root]) };
+  }
+  execFileSync("mount", ["--bind", root, mountPoint]);
+  execFileSync("mount", ["-o", "remount,bind,ro", mountPoint]);
+  return { path: mountPoint, release: () => execFileSync("umount", [mountPoint]) };
+}
+
+describe("fsck of layers whose diff ID was never checked", () => {
+  it("records a diff ID that matches, as a checked load records it, and a second fsck decompresses nothing", async () => {
+    const image = makeImage({ layers: LAYERS, gzip: true });
+    const archive = await ociArchive([{ image, name: "app:1" }]);
+    const root = await tempDir();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(archive), SKIP);
+    const records = join(root, "diffids", "sha256");
+    expect(await readdir(records).catch(() => [])).toEqual([]);
+
+    const first = await fsckStore(store);
+    expect([first.layersDecompressed, first.diffIdsRecorded, first.problems]).toEqual([2, 2, []]);
+    const names = image.layers.map((layer) => hexOf(layer.digest)).sort();
+    expect((await readdir(records)).sort()).toEqual(names);
+    // The same files a load that checked the layers writes.
+    const loadedRoot = await tempDir();
+    await loadArchive(await Store.open(loadedRoot), await openArchivePath(archive));
+    for (const name of names) expect(await readFile(join(records, name), "utf8")).toBe(await readFile(join(loadedRoot, "diffids", "sha256", name), "utf8"));
+    expect(await readFile(join(records, hexOf(image.layers[0]!.digest)), "utf8")).toBe(`${sha256(LAYERS[0]!)} ${LAYERS[0]!.length}\n`);
+
+    const written = await Promise.all(names.map((name) => stat(join(records, name))));
+    const second = await fsckStore(store);
+    expect([second.layersDecompressed, second.diffIdsRecorded, second.problems]).toEqual([0, 0, []]);
+    const after = await Promise.all(names.map((name) => stat(join(records, name))));
+    expect(after.map((info) => [info.ino, info.mtimeMs])).toEqual(written.map((info) => [info.ino, info.mtimeMs]));
+  });
+
+  it("records nothing for a diff ID that does not match, and reports it on every run", async () => {
+    const wrong = sha256("not the layer");
+    const image = makeImage({ gzip: true, editConfig: (config) => ({ ...config, rootfs: { type: "layers", diff_ids: [wrong] } }) });
+    const root = await tempDir();
+    const store = await Store.open(root);
+    const { images } = await loadArchive(store, await openArchivePath(await ociArchive([{ image, name: "wrong:1" }])), SKIP);
+    const problem = ["diff-id-mismatch", `image ${images[0]!.id}: layer ${image.layers[0]!.digest} decompresses to ${image.layers[0]!.diffId}, but its config gives the diff ID ${wrong}`];
+    for (let run = 0; run < 2; run++) {
+      const report = await fsckStore(store);
+      expect([report.layersDecompressed, report.diffIdsRecorded, report.problems.map((found) => [found.kind, found.message])]).toEqual([1, 0, [problem]]);
+    }
+    expect(await readdir(join(root, "diffids", "sha256")).catch(() => [])).toEqual([]);
+  });
+
+  it("a diff ID another image's checked load recorded for the same blob settles a wrong claim without decompressing it", async () => {
+    const wrong = sha256("not the layer");
+    const right = makeImage({ layers: [LAYERS[0]!], gzip: true });
+    const mislabelled = makeImage({ layers: [LAYERS[0]!], gzip: true, editConfig: (config) => ({ ...config, os: "linux", rootfs: { type: "layers", diff_ids: [wrong] }, author: "someone else" }) });
+    expect(mislabelled.layers[0]!.digest).toBe(right.layers[0]!.digest);
+    const store = await Store.open(await tempDir());
+    await loadArchive(store, await openArchivePath(await ociArchive([{ image: right, name: "right:1" }])));
+    const { images } = await loadArchive(store, await openArchivePath(await ociArchive([{ image: mislabelled, name: "wrong:1" }])), SKIP);
+    const report = await fsckStore(store);
+    expect([report.layersDecompressed, report.problems.map((found) => found.message)]).toEqual([
+      0,
+      [`image ${images[0]!.id}: layer ${right.layers[0]!.digest} decompresses to ${right.layers[0]!.diffId}, but its config gives the diff ID ${wrong}`],
+    ]);
+  });
+
+  it("reports an uncompressed layer whose record claims another diff ID (as a pull records the config's)", async () => {
+    const image = makeImage();
+    const store = await Store.open(await tempDir());
+    const { images } = await loadArchive(store, await openArchivePath(await ociArchive([{ image, name: "plain:1" }])));
+    const record = (await store.records.get(images[0]!.id))!;
+    const wrong = sha256("not the layer");
+    await store.records.put({ ...record, images: record.images.map((one) => ({ ...one, layers: one.layers.map((layer) => ({ ...layer, diffId: wrong })) })) });
+    const report = await fsckStore(store);
+    expect([report.layersDecompressed, report.problems.map((found) => found.message)]).toEqual([
+      0,
+      [`image ${images[0]!.id}: layer ${image.layers[0]!.digest} is not compressed, so its diff ID is ${image.layers[0]!.digest}, but its config gives the diff ID ${wrong}`],
+    ]);
+  });
+
+  it("on a store that cannot be written, checks the layers and writes nothing", async () => {
+    const image = makeImage({ layers: LAYERS, gzip: true });
+    const root = await tempDir();
+    await loadArchive(await Store.open(root), await openArchivePath(await ociArchive([{ image, name: "app:1" }])), SKIP);
+    const view = readOnlyView(root, await tempDir());
+    try {
+      const before = await snapshotTree(view.path);
+      expect(await lading(view.path, ["fsck"])).toEqual({ code: 0, stdout: "decompressed 2 layers whose diff IDs no load had checked: 0 recorded as checked\nchecked 4 blobs, 1 images, 2 references: 0 problem(s)\n", stderr: "" });
+      expect(await snapshotTree(view.path)).toEqual(before);
+    } finally {
+      view.release();
+    }
+    expect(await lading(root, ["fsck"])).toEqual({ code: 0, stdout: "decompressed 2 layers whose diff IDs no load had checked: 2 recorded as checked\nchecked 4 blobs, 1 images, 2 references: 0 problem(s)\n", stderr: "" });
+  });
+
+  it("a layer that does not decompress is a diff-ID problem; a layer blob damaged in the store is a corrupt blob, and only that", async () => {
+    const truncated = gzipSync(LAYERS[0]!).subarray(0, 30);
+    const broken = makeImage({ storedLayers: [{ bytes: truncated, diffId: sha256(LAYERS[0]!), mediaType: OCI_LAYER_GZIP }] });
+    const damaged = makeImage({ gzip: true, seed: "damaged" });
+    const root = await tempDir();
+    const store = await Store.open(root);
+    const { images } = await loadArchive(store, await openArchivePath(await ociArchive([{ image: broken, name: "broken:1" }, { image: damaged, name: "damaged:1" }])), SKIP);
+    const brokenId = images.find((loaded) => loaded.tags.includes("broken:1"))!.id;
+    const blob = join(root, "blobs", "sha256", hexOf(damaged.layers[0]!.digest));
+    const bytes = await readFile(blob);
+    bytes[bytes.length - 5]! ^= 0xff;
+    await chmod(blob, 0o644);
+    await writeFile(blob, bytes);
+    const report = await fsckStore(store);
+    expect(report.problems.map((found) => [found.kind, found.message])).toEqual([
+      ["corrupt-blob", `blob ${damaged.layers[0]!.digest}: content does not match its digest`],
+      ["missing-blob", `image ${images.find((loaded) => loaded.tags.includes("damaged:1"))!.id}: blob ${damaged.layers[0]!.digest} is corrupt`],
+      ["diff-id-mismatch", `image ${brokenId}: layer ${broken.layers[0]!.digest} does not decompress: corrupt gzip stream: unexpected end of file`],
+    ]);
+    expect([report.diffIdsRecorded, await readdir(join(root, "diffids", "sha256")).catch(() => [])]).toEqual([0, []]);
+  });
+});
