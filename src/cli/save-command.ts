@@ -71,7 +71,10 @@ function parseCompression(value: string): "gzip" | "zstd" {
   throw usage(`--compress must be gzip or zstd, got ${JSON.stringify(value)}`);
 }
 
-/** Notes on standard error (standard output may be the archive): sparse and synthesised images. */
+/**
+ * Notes on standard error (standard output may be the archive): sparse and synthesised images,
+ * and, even with -q, images whose archive carries diff IDs nobody checked.
+ */
 export function reportSave(terminal: Terminal, result: SaveResult, how: { quiet: boolean; json: boolean; toStdout: boolean }): void {
   if (how.json) {
     printJson(how.toStdout ? terminal.stderr : terminal.stdout, result);
@@ -80,8 +83,14 @@ export function reportSave(terminal: Terminal, result: SaveResult, how: { quiet:
   for (const image of result.images) {
     const name = image.tags[0] ?? image.id;
     if (image.absent.length > 0) printLine(terminal.stderr, `note: ${name} is saved sparse: ${image.absent.join(", ")} not in the archive`);
+    if (image.uncheckedLayers.length > 0) printLine(terminal.stderr, uncheckedWarning(name, image.uncheckedLayers.length));
     if (!how.quiet && image.origin === "synthesized") {
       printLine(terminal.stderr, `note: ${name} has a manifest synthesized by lading (${image.id}), not a registry digest`);
     }
   }
+}
+
+function uncheckedWarning(name: string, layers: number): string {
+  const what = layers === 1 ? "1 layer whose diff ID was" : `${layers} layers whose diff IDs were`;
+  return `warning: ${name} has ${what} never checked (loaded with --skip-diff-id-check, or pulled): run lading fsck to check ${layers === 1 ? "it" : "them"}`;
 }

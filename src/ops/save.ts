@@ -46,6 +46,11 @@ export interface SavedImage {
   platforms: string[];
   /** Platforms (or digests) of index children the archive does not carry. */
   absent: string[];
+  /**
+   * Digests of the layers written whose diff ID is the config's, taken on trust: compressed layers
+   * no load decompressed (`load --skip-diff-id-check`, `pull`) and no `fsck` has checked since.
+   */
+  uncheckedLayers: string[];
 }
 
 export interface SaveResult {
@@ -133,15 +138,17 @@ async function recordOf(store: Store, id: string, query: string): Promise<ImageR
   return record;
 }
 
-/** What one selected image becomes in the archive: blobs, names, the manifest.json image. */
 /**
  * What saving one selected image writes, and what the save reports of it. `sizeOf` answers the
- * size of a blob the output can take its bytes from (the store's; convert's archive graph).
+ * size of a blob the output can take its bytes from (the store's; convert's archive graph);
+ * `diffIdChecked` whether a layer's diff ID is known to be true (by default every one is: convert
+ * checked them as it read its input).
  */
 export async function imageToWrite(
   sizeOf: (digest: string) => Promise<{ size: number } | undefined>,
   selection: Selection,
   platforms: readonly Platform[],
+  diffIdChecked: (layer: { digest: string; diffId: string }) => Promise<boolean> = () => Promise.resolve(true),
 ): Promise<{ image: ImageToWrite; saved: SavedImage }> {
   const { record } = selection;
   const label = [...selection.names][0] ?? record.id;
@@ -168,6 +175,11 @@ export async function imageToWrite(
     for (const layer of image.layers) await need(layer.digest, layer.size, isForeignLayerType(layer.mediaType));
   }
   const dropped = record.images.filter((image) => !kept.includes(image)).map((image) => image.platform);
+  const unchecked = new Set<string>();
+  for (const layer of kept.flatMap((image) => image.layers)) {
+    if (layer.absent || layer.diffId === null || !blobs.has(layer.digest) || unchecked.has(layer.digest)) continue;
+    if (!(await diffIdChecked({ digest: layer.digest, diffId: layer.diffId }))) unchecked.add(layer.digest);
+  }
   return {
     image: {
       root: { mediaType: record.mediaType, digest: record.id, size: record.size },
@@ -184,6 +196,7 @@ export async function imageToWrite(
       origin: record.origin,
       platforms: kept.map((image) => image.platform),
       absent: [...record.absent.map((child) => child.platform ?? child.digest), ...dropped],
+      uncheckedLayers: [...unchecked].sort(),
     },
   };
 }
@@ -246,7 +259,9 @@ export async function saveSelection(store: Store, selections: readonly Selection
   return store.gc.withReadLease(async () => {
     const built: { image: ImageToWrite; saved: SavedImage }[] = [];
     const sizeOf = (digest: string): Promise<{ size: number } | undefined> => store.content.stat(digest);
-    for (const selection of selections) built.push(await imageToWrite(sizeOf, selection, options.platforms ?? []));
+    // A cheap look-up (no layer is read): the blob's own digest, or its diff-ID record.
+    const diffIdChecked = (layer: { digest: string; diffId: string }): Promise<boolean> => store.diffIds.confirm(layer.digest, layer.diffId);
+    for (const selection of selections) built.push(await imageToWrite(sizeOf, selection, options.platforms ?? [], diffIdChecked));
     const plan = planArchive(
       built.map(({ image }) => image),
       format,

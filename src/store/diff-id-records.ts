@@ -43,6 +43,15 @@ export class DiffIdRecords {
   }
 
   /**
+   * Whether `diffId` is known to be the diff ID of the layer blob without reading it: it is the
+   * blob's own digest (an uncompressed layer: reading the blob checks its digest, and so its diff
+   * ID), or the blob's record says so.
+   */
+  async confirm(blobDigest: string, diffId: string): Promise<boolean> {
+    return blobDigest === diffId || (await this.get(blobDigest))?.diffId === diffId;
+  }
+
+  /**
    * Records what decompressing the blob showed; false when it could not be written (a store on
    * read-only media, or one this user may only read). Visible whole or not at all; not fsynced,
    * as losing it in a crash only costs a decompression. Never throws.

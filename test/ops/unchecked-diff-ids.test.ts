@@ -1,18 +1,21 @@
-// Layers whose diff ID no load checked (`load --skip-diff-id-check`): fsck checks them in one read
-// and records the diff IDs that match, so that a later fsck has nothing left to do for them.
+// Layers whose diff ID no load checked (`load --skip-diff-id-check`): save says so once per image,
+// in its result and on standard error; fsck checks them in one read and records the diff IDs that
+// match, so that neither a later fsck nor save has anything left to do for them.
 import { execFileSync } from "node:child_process";
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
 import { main } from "../../src/cli/main.js";
 import { fsckStore } from "../../src/ops/fsck.js";
 import { loadArchive } from "../../src/ops/load.js";
+import { saveImages } from "../../src/ops/save.js";
 import { Store } from "../../src/store/store.js";
 import { snapshotTree } from "../support/store-tree.js";
-import { buildTar, capturingTerminal, hexOf, layerTar, makeImage, OCI_LAYER_GZIP, ociLayoutItems, sha256, type TestImage } from "../support/archive-builder.js";
+import { buildTar, capturingTerminal, dockerArchiveItems, hexOf, layerTar, makeImage, OCI_LAYER_GZIP, ociLayoutItems, sha256, type TestImage } from "../support/archive-builder.js";
 
 const roots: string[] = [];
 async function tempDir(): Promise<string> {
@@ -41,6 +44,8 @@ async function lading(root: string, args: string[]): Promise<{ code: number; std
   return { code, stdout: stdout(), stderr: stderr() };
 }
 
+const discard = (): Writable => new Writable({ write: (_chunk, _encoding, callback) => callback() });
+
 /** The store at `root` as a process that may not write it sees it (root: a read-only bind mount). */
 function readOnlyView(root: string, mountPoint: string): { path: string; release: () => void } {
   if (process.getuid?.() !== 0) {
@@ -51,6 +56,56 @@ function readOnlyView(root: string, mountPoint: string): { path: string; release
   execFileSync("mount", ["-o", "remount,bind,ro", mountPoint]);
   return { path: mountPoint, release: () => execFileSync("umount", [mountPoint]) };
 }
+
+describe("save of layers whose diff ID was never checked", () => {
+  it("warns once per image, on standard error and even with -q, naming the image, the number of layers and fsck; the result lists the layers", async () => {
+    const two = makeImage({ layers: LAYERS, gzip: true });
+    const one = makeImage({ gzip: true, seed: "one" });
+    const root = await tempDir();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(await ociArchive([{ image: two, name: "two:1" }, { image: one, name: "one:1" }])), SKIP);
+
+    const saved = await lading(root, ["save", "-q", "-o", join(await tempDir(), "out.tar"), "two:1", "one:1"]);
+    const warnings = [
+      "warning: one:1 has 1 layer whose diff ID was never checked (loaded with --skip-diff-id-check, or pulled): run lading fsck to check it\n",
+      "warning: two:1 has 2 layers whose diff IDs were never checked (loaded with --skip-diff-id-check, or pulled): run lading fsck to check them\n",
+    ];
+    const byId = [one, two].sort((a, b) => (a.manifest.digest < b.manifest.digest ? -1 : 1));
+    expect(saved).toEqual({ code: 0, stdout: "", stderr: byId.map((image) => warnings[image === one ? 0 : 1]).join("") });
+
+    const result = await saveImages(store, ["two:1", "one:1"], discard());
+    expect(Object.fromEntries(result.images.map((image) => [image.tags[0], image.uncheckedLayers]))).toEqual({
+      "one:1": [one.layers[0]!.digest],
+      "two:1": two.layers.map((layer) => layer.digest).sort(),
+    });
+    const json = await lading(root, ["save", "--json", "-o", join(await tempDir(), "out.tar"), "one:1"]);
+    expect([json.code, json.stderr, JSON.parse(json.stdout).images[0].uncheckedLayers]).toEqual([0, "", [one.layers[0]!.digest]]);
+  });
+
+  it("says nothing of an image loaded with its diff IDs checked, of an uncompressed one loaded with --skip-diff-id-check, nor once fsck has checked them", async () => {
+    const root = await tempDir();
+    const store = await Store.open(root);
+    const checked = makeImage({ layers: LAYERS, gzip: true, seed: "checked" });
+    await loadArchive(store, await openArchivePath(await ociArchive([{ image: checked, name: "checked:1" }])));
+    // An uncompressed layer's diff ID is its digest, which every load checks: no record needed.
+    const plain = makeImage({ layers: [layerTar({ "etc/plain.txt": "plain\n" })] });
+    const plainArchive = join(await tempDir(), "plain.tar");
+    await writeFile(plainArchive, buildTar(dockerArchiveItems([{ image: plain, repoTags: ["plain:1"] }])));
+    await loadArchive(store, await openArchivePath(plainArchive), SKIP);
+    expect((await readdir(join(root, "diffids", "sha256"))).sort()).toEqual(checked.layers.map((layer) => hexOf(layer.digest)).sort());
+
+    for (const name of ["checked:1", "plain:1"]) {
+      expect(await lading(root, ["save", "-o", join(await tempDir(), "out.tar"), name])).toEqual({ code: 0, stdout: "", stderr: name === "plain:1" ? expect.stringMatching(/^note: plain:1 has a manifest synthesized by lading \(sha256:[0-9a-f]{64}\), not a registry digest\n$/) : "" });
+    }
+    expect((await saveImages(store, ["checked:1", "plain:1"], discard())).images.map((image) => image.uncheckedLayers)).toEqual([[], []]);
+
+    const skipped = makeImage({ gzip: true, seed: "skipped" });
+    await loadArchive(store, await openArchivePath(await ociArchive([{ image: skipped, name: "skipped:1" }])), SKIP);
+    expect((await lading(root, ["save", "-o", join(await tempDir(), "out.tar"), "skipped:1"])).stderr).toContain("warning: skipped:1 has 1 layer");
+    expect(await lading(root, ["fsck"])).toEqual({ code: 0, stdout: "decompressed 1 layer whose diff ID no load had checked: 1 recorded as checked\nchecked 10 blobs, 3 images, 5 references: 0 problem(s)\n", stderr: "" });
+    expect(await lading(root, ["save", "-o", join(await tempDir(), "out.tar"), "skipped:1"])).toEqual({ code: 0, stdout: "", stderr: "" });
+  });
+});
 
 describe("fsck of layers whose diff ID was never checked", () => {
   it("records a diff ID that matches, as a checked load records it, and a second fsck decompresses nothing", async () => {
@@ -106,6 +161,7 @@ describe("fsck of layers whose diff ID was never checked", () => {
       0,
       [`image ${images[0]!.id}: layer ${right.layers[0]!.digest} decompresses to ${right.layers[0]!.diffId}, but its config gives the diff ID ${wrong}`],
     ]);
+    expect((await saveImages(store, ["wrong:1"], discard())).images[0]!.uncheckedLayers).toEqual([right.layers[0]!.digest]);
   });
 
   it("reports an uncompressed layer whose record claims another diff ID (as a pull records the config's)", async () => {

@@ -58,4 +58,12 @@ describe("DiffIdRecords", () => {
     const blocked = new DiffIdRecords(path.join(dir, "sha256", "a".repeat(64)));
     expect(await blocked.put(BLOB, { diffId: DIFF_ID, size: 3 })).toBe(false);
   });
+
+  it("confirms a diff ID that is the blob's own digest or its record's", async () => {
+    expect(await records.confirm(DIFF_ID, DIFF_ID)).toBe(true);
+    expect(await records.confirm(BLOB, DIFF_ID)).toBe(false);
+    await records.put(BLOB, { diffId: DIFF_ID, size: 3 });
+    expect(await records.confirm(BLOB, DIFF_ID)).toBe(true);
+    expect(await records.confirm(BLOB, `sha256:${"c".repeat(64)}`)).toBe(false);
+  });
 });
