@@ -19,7 +19,7 @@ export function hasBlob(archive: ScannedArchive, descriptor: Descriptor): boolea
 /** The file behind a descriptor in an OCI layout, checked for size first, then digest. */
 export function blobForDescriptor(archive: ScannedArchive, descriptor: Descriptor, field: string): ScannedFile {
   const path = blobPathFor(descriptor.digest);
-  if (!hasBlob(archive, descriptor)) throw notFound(`${field}: blob ${descriptor.digest} is missing (${path})`, path);
+  if (!hasBlob(archive, descriptor)) throw notFound(`${field}: blob ${descriptor.digest} is missing (${path})`, path, { digest: descriptor.digest });
   const file = lookupFile(archive, path, field);
   checkBlobMatches(file, descriptor, field, path);
   return file;
@@ -27,11 +27,16 @@ export function blobForDescriptor(archive: ScannedArchive, descriptor: Descripto
 
 export function checkBlobMatches(file: ScannedFile, descriptor: { digest: string; size: number }, field: string, path: string): void {
   if (file.size !== descriptor.size) {
-    throw invalid(`${field}: size ${descriptor.size} does not match ${path} (${file.size} bytes)`, path);
+    throw invalid(`${field}: size ${descriptor.size} does not match ${path} (${file.size} bytes)`, path, { digest: descriptor.digest, compared: "size", expected: descriptor.size, actual: file.size });
   }
   const actual = contentDigest(file, descriptor.digest);
   if (actual !== descriptor.digest) {
-    throw invalid(`${field}: digest ${descriptor.digest} does not match the content of ${path} (${actual ?? "not hashed with sha512"})`, path);
+    throw invalid(`${field}: digest ${descriptor.digest} does not match the content of ${path} (${actual ?? "not hashed with sha512"})`, path, {
+      digest: descriptor.digest,
+      compared: "digest",
+      expected: descriptor.digest,
+      ...(actual !== undefined ? { actual } : {}),
+    });
   }
 }
 

@@ -1,9 +1,12 @@
-import { isLadingError, LadingError } from "../core/errors.js";
+import { LadingError } from "../core/errors.js";
 import { dockerManifestJsonSchema, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema } from "../core/schemas.js";
 import { checkBlobNames, blobPathFor } from "./blob-lookup.js";
-import type { ArchiveGraph, Problem, ResolvedRoot, ScannedArchive } from "./model.js";
+import type { ArchiveGraph, Problem, ResolvedRoot, RootEntry, ScannedArchive } from "./model.js";
+import { problemOf } from "./problem.js";
+import { normalizeImageName } from "./names.js";
 import { readDockerManifestJson, resolveDockerItem } from "./resolve-docker.js";
 import { readOciLayout, resolveOciRoot } from "./resolve-oci.js";
+import { lookupFile } from "./scan.js";
 
 export interface ResolveLimits {
   maxJsonBytes: number;
@@ -26,8 +29,8 @@ export function buildGraphSchemas(): void {
 export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): ArchiveGraph {
   const problems: Problem[] = [];
   const record = (error: unknown, fallbackEntry: string): void => {
-    if (!isLadingError(error)) throw error;
-    problems.push({ entry: error.subject ?? fallbackEntry, message: error.message });
+    const { entry, message } = problemOf(error, fallbackEntry);
+    problems.push({ entry, message });
   };
   for (const problem of checkBlobNames(archive)) problems.push(problem);
 
@@ -39,6 +42,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
     roots: [],
     blobs: new Map(),
     problems,
+    entries: [],
     warnings: [],
   };
   if (!hasIndex && !hasManifestJson) {
@@ -51,11 +55,17 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
     try {
       const index = readOciLayout(ctx);
       index.manifests.forEach((descriptor, position) => {
+        const entry: RootEntry = { listedAt: `index.json manifests[${position}]`, descriptor, names: [], root: undefined, problems: [] };
+        graph.entries.push(entry);
         try {
-          graph.roots.push(resolveOciRoot(ctx, descriptor, `index.json manifests[${position}]`));
+          const root = resolveOciRoot(ctx, descriptor, entry.listedAt);
+          Object.assign(entry, { root, names: [...root.names, ...root.digestNames] });
+          entry.problems.push(...root.failures.map((failure) => failure.problem));
+          if (root.failures.length === 0) graph.roots.push(root);
         } catch (error) {
-          record(error, "index.json");
+          entry.problems.push(problemOf(error, "index.json"));
         }
+        for (const { entry: at, message } of entry.problems) problems.push({ entry: at, message });
       });
     } catch (error) {
       record(error, "index.json");
@@ -66,10 +76,19 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
       const items = readDockerManifestJson(ctx);
       const dockerRoots: ResolvedRoot[] = [];
       items.forEach((item, position) => {
+        // With index.json, manifest.json is a second description of the same roots, checked against it.
+        const entry: RootEntry = { listedAt: `manifest.json[${position}]`, descriptor: undefined, names: readableNames(item.RepoTags), root: undefined, problems: [] };
+        if (!hasIndex) graph.entries.push(entry);
         try {
-          dockerRoots.push(resolveDockerItem(ctx, item, position));
+          const root = resolveDockerItem(ctx, item, position);
+          Object.assign(entry, { root, descriptor: root.descriptor, names: root.names });
+          dockerRoots.push(root);
         } catch (error) {
-          record(error, "manifest.json");
+          const problem = problemOf(error, "manifest.json");
+          const configDigest = carriedDigest(archive, item.Config);
+          if (configDigest !== undefined) entry.configDigest = configDigest;
+          entry.problems.push(problem);
+          problems.push({ entry: problem.entry, message: problem.message });
         }
       });
       if (hasIndex) for (const problem of compareWithIndex(dockerRoots, graph.roots)) problems.push(problem);
@@ -88,6 +107,28 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
   if (empty !== undefined && problems.length === 0) graph.warnings.push(empty);
   collectBlobs(graph, archive);
   return graph;
+}
+
+/** The names of a manifest.json item that could not be resolved, those that are valid names. */
+function readableNames(repoTags: string[] | null | undefined): string[] {
+  const names = new Set<string>();
+  for (const tag of repoTags ?? []) {
+    try {
+      names.add(normalizeImageName(tag, "RepoTags"));
+    } catch {
+      // Not a name: the item's problem says so when that is what failed.
+    }
+  }
+  return [...names];
+}
+
+/** The digest of the file at a path manifest.json gives, when the archive carries it. */
+function carriedDigest(archive: ScannedArchive, path: string): string | undefined {
+  try {
+    return lookupFile(archive, path, path).digest;
+  } catch {
+    return undefined; // not there, or not safely reachable: the item's problem says so when that is what failed
+  }
 }
 
 /** Both descriptions of the same archive must describe the same images, or it means two things. */

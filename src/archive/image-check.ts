@@ -43,7 +43,7 @@ export function checkLayers(config: ImageConfig, layers: readonly LayerInput[], 
 }
 
 function checkLayer({ file, digest, mediaType, urls, field }: Extract<LayerInput, { file: ScannedFile }>, diffId: string | undefined, index: number, configName: string): ResolvedLayer {
-  if (file.layerProblem) throw invalid(`${field}: layer ${file.name}: ${file.layerProblem}`, file.name);
+  if (file.layerProblem) throw invalid(`${field}: layer ${file.name}: ${file.layerProblem}`, file.name, { digest: digest ?? file.digest });
   const claimed = layerTypeCompression(mediaType);
   if (claimed !== undefined && claimed !== file.compression && !(claimed === "gzip" && file.compression === "none")) {
     throw invalid(`${field}: media type ${mediaType} says ${claimed} but ${file.name} is ${file.compression}`, file.name);
@@ -54,6 +54,7 @@ function checkLayer({ file, digest, mediaType, urls, field }: Extract<LayerInput
     throw invalid(
       `${field}: layer ${file.name} has diff ID ${file.diffId}${file.diffIdSource ? ` (as ${file.diffIdSource} says)` : ""}, but ${configName} rootfs.diff_ids[${index}] is ${diffId}`,
       file.name,
+      { digest: digest ?? file.digest, compared: "diffId", ...(diffId !== undefined ? { expected: diffId } : {}), ...(file.diffId !== undefined ? { actual: file.diffId } : {}) },
     );
   }
   return {

@@ -80,6 +80,25 @@ export interface AbsentManifest {
   indexDigest: string;
 }
 
+/** A manifest or index under a root that could not be resolved, and why. */
+export interface FailedDescriptor {
+  descriptor: Descriptor;
+  problem: Problem;
+  /** How many of the root's images resolved before it: where it stands among them. */
+  imagesBefore: number;
+}
+
+/** A manifest that is no runnable image (attestation, artifact), or another blob an index lists. */
+export interface ArtifactManifest {
+  descriptor: Descriptor;
+  /** The manifest's artifactType, else its config's media type (as the referrers API gives it). */
+  artifactType: string | undefined;
+  /** What it refers to: its subject, or Docker's vnd.docker.reference.digest annotation. */
+  subject: string | undefined;
+  /** Its config and layers, as the manifest lists them. */
+  blobs: { digest: string; mediaType: string; size: number }[];
+}
+
 /** A top-level object of the archive: an index.json entry or a manifest.json item. */
 export interface ResolvedRoot {
   descriptor: Descriptor;
@@ -98,6 +117,10 @@ export interface ResolvedRoot {
   absent: AbsentManifest[];
   /** Other (non-image) manifests in the tree: attestations, artifacts. Kept and carried, not unpacked. */
   artifacts: string[];
+  /** The same artifacts, described (manifests and other blobs an index lists, not their config and layers). */
+  artifactManifests: ArtifactManifest[];
+  /** Children that could not be resolved; a root with any is not in ArchiveGraph.roots. */
+  failures: FailedDescriptor[];
   /** Exact bytes of every index in the tree, by digest. */
   indexes: Map<string, Buffer>;
   source: "index.json" | "manifest.json";
@@ -113,6 +136,27 @@ export interface Problem {
   /** The field within it, when there is one. */
   field?: string;
   message: string;
+  /** The digest in question and, for a mismatch, what was claimed against what the content is. */
+  digest?: string;
+  compared?: "digest" | "size" | "diffId";
+  expected?: string | number;
+  actual?: string | number;
+}
+
+/** One entry of index.json (or, without one, manifest.json) and what became of it. */
+export interface RootEntry {
+  /** Where it is listed: `index.json manifests[0]`, `manifest.json[1]`. */
+  listedAt: string;
+  /** The descriptor index.json gives, or the one lading synthesised for a manifest.json item; undefined when it failed first. */
+  descriptor: Descriptor | undefined;
+  /** The full names it carries, as far as they could be read. */
+  names: string[];
+  /** For a manifest.json item that failed: the digest of the config file it names, when the archive has that file. */
+  configDigest?: string;
+  /** As far as it resolved: whole (and in ArchiveGraph.roots) when it has no problems. */
+  root: ResolvedRoot | undefined;
+  /** What was found wrong while resolving it; each is in ArchiveGraph.problems too. */
+  problems: Problem[];
 }
 
 export interface ArchiveGraph {
@@ -123,5 +167,7 @@ export interface ArchiveGraph {
   /** Every blob the roots reach and the archive carries, by digest: what a load stores. */
   blobs: Map<string, { digest: string; size: number; mediaType: string; bytes?: Buffer; file?: ScannedFile }>;
   problems: Problem[];
+  /** Every listed root, resolved or not, in the order of the document that lists it. */
+  entries: RootEntry[];
   warnings: string[];
 }

@@ -41,7 +41,7 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
     const file = lookupFile(ctx.archive, path, layerField);
     if (foreign) {
       // Carried after all: the blob LayerSources describes, keeping its media type and urls (as moby's loader does).
-      if (file.digest !== foreign.digest) throw invalid(`${layerField}: LayerSources gives that layer as ${foreign.digest}, but ${path} is ${file.digest}`, path);
+      if (file.digest !== foreign.digest) throw invalid(`${layerField}: LayerSources gives that layer as ${foreign.digest}, but ${path} is ${file.digest}`, path, { digest: foreign.digest, compared: "digest", expected: foreign.digest, actual: file.digest });
       return { path, file, mediaType: foreign.mediaType, urls: foreign.urls, field: layerField };
     }
     // A layer under blobs/sha512/ (a combined archive whose index addresses it so) keeps that name.
@@ -73,6 +73,8 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
     ],
     absent: [],
     artifacts: [],
+    artifactManifests: [],
+    failures: [],
     indexes: new Map(),
     source: "manifest.json",
     warnings,
@@ -105,7 +107,9 @@ function checkNamesOf(path: string, file: ScannedFile, field: string): void {
   for (const name of new Set([safeEntryName(path), file.name])) {
     const named = digestNamedByPath(name, field);
     const actual = named && contentDigest(file, named);
-    if (named !== undefined && actual !== named) throw invalid(`${field}: ${name} is named for ${encodedPart(named)} but its content is ${actual}`, name);
+    if (named !== undefined && actual !== named) {
+      throw invalid(`${field}: ${name} is named for ${encodedPart(named)} but its content is ${actual}`, name, { digest: named, compared: "digest", expected: named, actual: actual ?? "" });
+    }
   }
 }
 
@@ -113,6 +117,6 @@ function checkNamesOf(path: string, file: ScannedFile, field: string): void {
 function checkAbsentLayerName(path: string, sourceDigest: string, field: string): void {
   const named = digestNamedByPath(path, field);
   if (named !== undefined && named !== sourceDigest) {
-    throw invalid(`${field}: ${path} is named for ${named}, but LayerSources gives that layer as ${sourceDigest}`, path);
+    throw invalid(`${field}: ${path} is named for ${named}, but LayerSources gives that layer as ${sourceDigest}`, path, { digest: sourceDigest, compared: "digest", expected: sourceDigest, actual: named });
   }
 }

@@ -7,11 +7,14 @@ import { blobForDescriptor, hasBlob, jsonBytes } from "./blob-lookup.js";
 import { checkIndexData, checkManifestData } from "./embedded-data.js";
 import { absentLayerWarning, checkLayers, parseImageConfig, platformDisagreement, platformOfConfig, type LayerInput } from "./image-check.js";
 import type { ResolvedImage, ResolvedRoot, ScannedArchive } from "./model.js";
+import { problemOf } from "./problem.js";
 import { ANNOTATION_SYNTHESIZED, namesFromAnnotations } from "./names.js";
 import { lookupFile } from "./scan.js";
 
 const MAX_INDEX_DEPTH = 8;
 const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([MediaType.ociConfig, MediaType.dockerConfig]);
+/** BuildKit's annotation on an attestation manifest: the image manifest it attests. */
+const DOCKER_REFERENCE_DIGEST = "vnd.docker.reference.digest";
 const DOCKER_SCHEMA2_TYPES: ReadonlySet<string> = new Set([MediaType.dockerManifest, MediaType.dockerManifestList]);
 
 export interface OciContext {
@@ -46,18 +49,34 @@ export function resolveOciRoot(ctx: OciContext, descriptor: Descriptor, field: s
     images: [],
     absent: [],
     artifacts: [],
+    artifactManifests: [],
+    failures: [],
     indexes: new Map(),
     source: "index.json",
     warnings: [],
   };
   if (isSchema1Type(descriptor.mediaType)) throw unsupported(`${field}: Docker schema 1 manifests are obsolete and not supported`, field);
-  if (root.kind === "manifest") {
-    const image = resolveManifest(ctx, root, descriptor, field, []);
-    if (image) root.images.push({ ...image, manifest: { ...image.manifest, origin } });
-  } else if (root.kind === "index") {
-    walkIndex(ctx, root, descriptor, field, [], 0);
-  }
+  collectFailure(root, descriptor, field, () => {
+    if (root.kind === "manifest") {
+      const image = resolveManifest(ctx, root, descriptor, field, []);
+      if (image) root.images.push({ ...image, manifest: { ...image.manifest, origin } });
+    } else if (root.kind === "index") {
+      walkIndex(ctx, root, descriptor, field, [], 0);
+    }
+  });
   return root;
+}
+
+/**
+ * Runs the resolution of one manifest or index, keeping what is wrong with it as a failure of the
+ * root, so that its siblings are still resolved and a report can say which part is at fault.
+ */
+function collectFailure(root: ResolvedRoot, descriptor: Descriptor, field: string, resolve: () => void): void {
+  try {
+    resolve();
+  } catch (error) {
+    root.failures.push({ descriptor, problem: problemOf(error, "index.json"), imagesBefore: root.images.length });
+  }
 }
 
 function walkIndex(ctx: OciContext, root: ResolvedRoot, descriptor: Descriptor, field: string, chain: string[], depth: number): void {
@@ -70,28 +89,34 @@ function walkIndex(ctx: OciContext, root: ResolvedRoot, descriptor: Descriptor, 
   const innerChain = [...chain, descriptor.digest];
   index.manifests.forEach((child, position) => {
     const childField = `${file.name} manifests[${position}]`;
-    if (isSchema1Type(child.mediaType)) throw unsupported(`${childField}: Docker schema 1 manifests are obsolete and not supported`, file.name);
-    const known = isManifestType(child.mediaType) || isIndexType(child.mediaType);
-    if (!hasBlob(ctx.archive, child)) {
-      if (known) {
-        root.absent.push({
-          digest: child.digest,
-          mediaType: child.mediaType,
-          platform: child.platform ? normalizePlatform(child.platform) : undefined,
-          indexDigest: descriptor.digest,
-        });
-      }
-      return;
-    }
-    if (isIndexType(child.mediaType)) walkIndex(ctx, root, child, childField, innerChain, depth + 1);
-    else if (isManifestType(child.mediaType)) {
-      const image = resolveManifest(ctx, root, child, childField, innerChain);
-      if (image) root.images.push(image);
-    } else {
-      blobForDescriptor(ctx.archive, child, childField);
-      root.artifacts.push(child.digest);
-    }
+    collectFailure(root, child, childField, () => resolveChild(ctx, root, { descriptor, name: file.name, chain: innerChain, depth }, child, childField));
   });
+}
+
+/** One entry of an index: a nested index, a manifest, or another blob (an artifact), or absent (a sparse index). */
+function resolveChild(ctx: OciContext, root: ResolvedRoot, parent: { descriptor: Descriptor; name: string; chain: string[]; depth: number }, child: Descriptor, childField: string): void {
+  if (isSchema1Type(child.mediaType)) throw unsupported(`${childField}: Docker schema 1 manifests are obsolete and not supported`, parent.name);
+  const known = isManifestType(child.mediaType) || isIndexType(child.mediaType);
+  if (!hasBlob(ctx.archive, child)) {
+    if (known) {
+      root.absent.push({
+        digest: child.digest,
+        mediaType: child.mediaType,
+        platform: child.platform ? normalizePlatform(child.platform) : undefined,
+        indexDigest: parent.descriptor.digest,
+      });
+    }
+    return;
+  }
+  if (isIndexType(child.mediaType)) walkIndex(ctx, root, child, childField, parent.chain, parent.depth + 1);
+  else if (isManifestType(child.mediaType)) {
+    const image = resolveManifest(ctx, root, child, childField, parent.chain);
+    if (image) root.images.push(image);
+  } else {
+    root.artifactManifests.push({ descriptor: child, artifactType: child.artifactType ?? undefined, subject: undefined, blobs: [] });
+    blobForDescriptor(ctx.archive, child, childField);
+    root.artifacts.push(child.digest);
+  }
 }
 
 /**
@@ -106,6 +131,12 @@ function resolveManifest(ctx: OciContext, root: ResolvedRoot, descriptor: Descri
   const configFile = blobForDescriptor(ctx.archive, manifest.config, `${file.name} config`);
   const isImage = IMAGE_CONFIG_TYPES.has(manifest.config.mediaType) && manifest.layers.every((layer) => isLayerType(layer.mediaType));
   if (!isImage) {
+    root.artifactManifests.push({
+      descriptor,
+      artifactType: manifest.artifactType ?? manifest.config.mediaType,
+      subject: manifest.subject?.digest ?? descriptor.annotations?.[DOCKER_REFERENCE_DIGEST],
+      blobs: [manifest.config, ...manifest.layers].map(({ digest, mediaType, size }) => ({ digest, mediaType, size })),
+    });
     root.artifacts.push(descriptor.digest, manifest.config.digest);
     manifest.layers.forEach((layer, position) => {
       blobForDescriptor(ctx.archive, layer, `${file.name} layers[${position}]`);
@@ -124,7 +155,7 @@ function resolveManifest(ctx: OciContext, root: ResolvedRoot, descriptor: Descri
       const layerField = `${file.name} layers[${position}]`;
       if (hasBlob(ctx.archive, layer)) return { file: blobForDescriptor(ctx.archive, layer, layerField), digest: layer.digest, mediaType: layer.mediaType, urls: layer.urls, field: layerField };
       if (isForeignLayerType(layer.mediaType)) return { absent: layer, field: layerField };
-      throw invalid(`${layerField}: blob ${layer.digest} is missing`, file.name);
+      throw invalid(`${layerField}: blob ${layer.digest} is missing`, file.name, { digest: layer.digest });
     }),
     configFile.name,
   );

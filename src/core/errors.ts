@@ -29,16 +29,27 @@ export const HTTP_STATUS: Record<ErrorKind, number> = {
   io: 500,
 };
 
+/** What a report can say of an error beyond its message: the digest in question, and for a mismatch what was claimed against what the content is. */
+export interface ErrorDetail {
+  digest?: string;
+  /** What expected and actual are: the blob's digest, its size, or its diff ID (a layer's uncompressed digest). */
+  compared?: "digest" | "size" | "diffId";
+  expected?: string | number;
+  actual?: string | number;
+}
+
 export class LadingError extends Error {
   readonly kind: ErrorKind;
   /** The archive entry, file or JSON field at fault, when there is one. */
   readonly subject: string | undefined;
+  readonly detail: ErrorDetail | undefined;
 
-  constructor(kind: ErrorKind, message: string, options?: { subject?: string; cause?: unknown }) {
+  constructor(kind: ErrorKind, message: string, options?: { subject?: string; cause?: unknown; detail?: ErrorDetail }) {
     super(message.replace(/\s*\n\s*/g, " "), options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "LadingError";
     this.kind = kind;
     this.subject = options?.subject;
+    this.detail = options?.detail;
   }
 
   get exitCode(): number {
@@ -46,10 +57,10 @@ export class LadingError extends Error {
   }
 }
 
-export const invalid = (message: string, subject?: string): LadingError =>
-  new LadingError("invalid", message, { subject });
-export const notFound = (message: string, subject?: string): LadingError =>
-  new LadingError("not-found", message, { subject });
+export const invalid = (message: string, subject?: string, detail?: ErrorDetail): LadingError =>
+  new LadingError("invalid", message, { subject, ...(detail ? { detail } : {}) });
+export const notFound = (message: string, subject?: string, detail?: ErrorDetail): LadingError =>
+  new LadingError("not-found", message, { subject, ...(detail ? { detail } : {}) });
 export const conflict = (message: string, subject?: string): LadingError =>
   new LadingError("conflict", message, { subject });
 export const unsupported = (message: string, subject?: string): LadingError =>
