@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { LadingError } from "../core/errors.js";
 import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
 import { familiarNameOf } from "./names.js";
-import { unreadableReport, verifyArchive, type VerifyReport } from "../ops/verify.js";
+import { unreadableReport, verifyArchive, type ImageStatus, type VerifiedImage, type VerifiedRoot, type VerifyReport } from "../ops/verify.js";
 import { printJson, printLine, shortId, type Terminal } from "./output.js";
 import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { refuseEmptyInputPath } from "./path-arguments.js";
@@ -44,26 +44,88 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
 function printSummary(terminal: Terminal, report: VerifyReport): void {
   const out = terminal.stdout;
   if (report.format) printLine(out, `format: ${report.format}${report.compression && report.compression !== "none" ? ` (${report.compression} compressed)` : ""}`);
-  for (const image of report.images) {
-    const names = image.names.length > 0 ? image.names.map(familiarNameOf).join(", ") : "<untagged>";
-    printLine(out, `${names}`);
-    const absent = image.layers.filter((layer) => layer.absent).length;
-    const layers = `${image.layers.length} layer${image.layers.length === 1 ? "" : "s"}${absent > 0 ? ` (${absent} foreign, not in the archive)` : ""}`;
-    printLine(out, `  ID ${image.rootDigest}  config ${shortId(image.configDigest)}  ${image.platform}  ${layers}`);
-    printLine(
-      out,
-      image.manifestOrigin === "archive"
-        ? `  manifest ${image.manifestDigest} (original, from the archive)`
-        : `  manifest ${image.manifestDigest} (synthesized from a manifest.json-only archive: not a registry digest)`,
-    );
-    for (const layer of image.layers) {
-      printLine(out, `    layer ${layer.digest}  diff ID ${layer.diffId ?? "(not checked)"}${layer.absent ? "  (foreign, not in the archive: diff ID from the config)" : ""}`);
+  // report.images holds the images of the roots that are ok, in the order of report.roots.
+  let next = 0;
+  for (const root of report.roots) {
+    if (root.status === "invalid") {
+      printInvalidRoot(out, root);
+      continue;
     }
+    for (const image of report.images.slice(next, next + root.images.length)) printImage(out, image);
+    next += root.images.length;
+  }
+  for (const artifact of report.artifacts) {
+    const blobs = `${artifact.blobs.length} blob${artifact.blobs.length === 1 ? "" : "s"}`;
+    const subject = artifact.subject ? `  for ${artifact.subject}` : "";
+    printLine(out, `artifact ${artifact.digest}  ${artifact.artifactType ?? artifact.mediaType}  ${blobs}${subject}${artifact.status === "ok" ? "" : "  INVALID"}`);
   }
   for (const child of report.absent) {
     printLine(out, `sparse: index ${shortId(child.rootDigest)} lists ${child.platform ?? "a manifest"} (${child.digest}), not in the archive`);
   }
   for (const warning of report.warnings) printLine(terminal.stderr, `warning: ${warning}`);
-  for (const problem of report.problems) printLine(terminal.stderr, `error: ${problem.message}`);
+  const concerns = problemOwners(report);
+  for (const problem of report.problems) printLine(terminal.stderr, `error: ${problem.message}${concerns.next(problem)}`);
   printLine(out, report.valid ? "archive is valid" : `archive is INVALID: ${report.problems.length} problem${report.problems.length === 1 ? "" : "s"}`);
+}
+
+function namesOf(root: { names: string[] }): string {
+  return root.names.length > 0 ? root.names.map(familiarNameOf).join(", ") : "<untagged>";
+}
+
+function printImage(out: Terminal["stdout"], image: VerifiedImage): void {
+  printLine(out, namesOf(image));
+  const absent = image.layers.filter((layer) => layer.absent).length;
+  const layers = `${image.layers.length} layer${image.layers.length === 1 ? "" : "s"}${absent > 0 ? ` (${absent} foreign, not in the archive)` : ""}`;
+  printLine(out, `  ID ${image.rootDigest}  config ${shortId(image.configDigest)}  ${image.platform}  ${layers}`);
+  printLine(
+    out,
+    image.manifestOrigin === "archive"
+      ? `  manifest ${image.manifestDigest} (original, from the archive)`
+      : `  manifest ${image.manifestDigest} (synthesized from a manifest.json-only archive: not a registry digest)`,
+  );
+  for (const layer of image.layers) {
+    printLine(out, `    layer ${layer.digest}  diff ID ${layer.diffId ?? "(not checked)"}${layer.absent ? "  (foreign, not in the archive: diff ID from the config)" : ""}`);
+  }
+}
+
+/** A root with problems: where it is listed, and each of its images fine or not (the problems are the error lines). */
+function printInvalidRoot(out: Terminal["stdout"], root: VerifiedRoot): void {
+  printLine(out, namesOf(root));
+  const problems = `${root.problems.length} problem${root.problems.length === 1 ? "" : "s"}`;
+  printLine(out, `  INVALID  ${root.digest ? `ID ${root.digest}  ` : ""}listed at ${root.listedAt}: ${problems}`);
+  for (const image of root.images) {
+    printLine(out, `    image ${imageLabel(image)}  ${image.status === "ok" ? "ok" : "INVALID"}`);
+  }
+}
+
+/** An image of a root by its platform and manifest (or, for a manifest.json item that failed, its config). */
+function imageLabel(image: ImageStatus): string {
+  const platform = image.platform ? `${image.platform} ` : "";
+  return `${platform}${image.manifestDigest ?? `config ${image.configDigest ?? "(unknown)"}`}`;
+}
+
+/**
+ * Which root (and image or artifact) each problem of the report concerns, said after its error
+ * line; a problem no root has concerns the whole archive and gets nothing.
+ */
+function problemOwners(report: VerifyReport): { next: (problem: { entry: string; message: string }) => string } {
+  const owners: { key: string; label: string }[] = [];
+  const keyOf = (problem: { entry: string; message: string }): string => `${problem.entry}\n${problem.message}`;
+  for (const root of report.roots) {
+    const rootLabel = `root ${root.listedAt}${root.names.length > 0 ? ` ${namesOf(root)}` : ""}`;
+    const parts = [
+      ...root.images.map((image) => ({ problems: image.problems, label: `image ${imageLabel(image)}` })),
+      ...report.artifacts.filter((artifact) => artifact.rootDigest === root.digest).map((artifact) => ({ problems: artifact.problems, label: `artifact ${artifact.digest}` })),
+    ];
+    for (const problem of root.problems) {
+      const part = parts.find((candidate) => candidate.problems.some((own) => keyOf(own) === keyOf(problem)));
+      owners.push({ key: keyOf(problem), label: `  (${rootLabel}${part ? `, ${part.label}` : ""})` });
+    }
+  }
+  return {
+    next: (problem) => {
+      const at = owners.findIndex((owner) => owner.key === keyOf(problem));
+      return at < 0 ? "" : owners.splice(at, 1)[0]!.label;
+    },
+  };
 }

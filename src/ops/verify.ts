@@ -1,5 +1,7 @@
-import { formatPlatform } from "../core/platform.js";
-import type { ArchiveGraph } from "../archive/model.js";
+import { isManifestType } from "../core/media-types.js";
+import { formatPlatform, normalizePlatform } from "../core/platform.js";
+import type { Descriptor } from "../core/schemas.js";
+import type { ArchiveGraph, Problem, RootEntry } from "../archive/model.js";
 import { readArchive, type ReadOptions } from "../archive/read.js";
 import type { OpenedSource } from "../archive/source.js";
 import { isLadingError, type LadingError } from "../core/errors.js";
@@ -27,15 +29,78 @@ export interface VerifiedImage {
   layers: VerifiedLayer[];
 }
 
+/** The shape of the report (`--json`): raised when a field changes meaning or goes away, not when one is added. */
+export const VERIFY_SCHEMA_VERSION = 1;
+
+export type Status = "ok" | "invalid";
+
+/** A problem that concerns one root: its entry, and for a mismatch the digest, what was compared and both values. */
+export interface RootProblem {
+  entry: string;
+  message: string;
+  digest?: string;
+  compared?: "digest" | "size" | "diffId";
+  expected?: string | number;
+  actual?: string | number;
+}
+
+/**
+ * One platform image of a root, fine or not: manifestDigest is null for a manifest.json item that
+ * failed (its manifest is synthesised from sound layers only), configDigest when it is unknown.
+ */
+export interface ImageStatus {
+  manifestDigest: string | null;
+  platform: string | null;
+  configDigest: string | null;
+  status: Status;
+  problems: RootProblem[];
+}
+
+/** One entry of index.json (or, without one, manifest.json), whatever became of it. */
+export interface VerifiedRoot {
+  /** Where the archive lists it: `index.json manifests[0]`, `manifest.json[1]`. */
+  listedAt: string;
+  /** Null when it could not be read far enough to have one (a manifest.json item's synthesised manifest). */
+  digest: string | null;
+  mediaType: string | null;
+  names: string[];
+  status: Status;
+  /** Everything found wrong with it, its images' problems included. */
+  problems: RootProblem[];
+  images: ImageStatus[];
+}
+
+/** A manifest that is no runnable image (an attestation, an artifact), or another blob an index lists. */
+export interface VerifiedArtifact {
+  rootDigest: string;
+  digest: string;
+  mediaType: string;
+  /** The manifest's artifactType, else its config's media type; the descriptor's for a plain blob. */
+  artifactType: string | null;
+  platform: string | null;
+  /** What it refers to: its subject, or Docker's vnd.docker.reference.digest annotation. */
+  subject: string | null;
+  /** The annotations of its descriptor (BuildKit's `vnd.docker.reference.type: attestation-manifest`). */
+  annotations: Record<string, string>;
+  /** Its config and layers. */
+  blobs: { digest: string; mediaType: string; size: number }[];
+  status: Status;
+  problems: RootProblem[];
+}
+
 export interface VerifyReport {
+  schemaVersion: typeof VERIFY_SCHEMA_VERSION;
   format: ArchiveGraph["format"];
   compression: string | null;
   valid: boolean;
   images: VerifiedImage[];
   /** Index children the archive does not carry (a sparse index), by root. */
   absent: { rootDigest: string; digest: string; platform: string | null }[];
+  /** Everything wrong with the archive, whether it concerns one root (then also under roots) or the whole archive. */
   problems: { entry: string; message: string }[];
   warnings: string[];
+  roots: VerifiedRoot[];
+  artifacts: VerifiedArtifact[];
 }
 
 /** Reads an archive once and reports what it holds and everything wrong with it. */
@@ -52,7 +117,18 @@ export async function verifyArchive(source: OpenedSource, options: ReadOptions =
 
 /** The report of an archive that could not be read (or opened) at all: its one problem. */
 export function unreadableReport(error: LadingError, entry: string, compression: string | null): VerifyReport {
-  return { format: null, compression, valid: false, images: [], absent: [], problems: [{ entry: error.subject ?? entry, message: error.message }], warnings: [] };
+  return {
+    schemaVersion: VERIFY_SCHEMA_VERSION,
+    format: null,
+    compression,
+    valid: false,
+    images: [],
+    absent: [],
+    problems: [{ entry: error.subject ?? entry, message: error.message }],
+    warnings: [],
+    roots: [],
+    artifacts: [],
+  };
 }
 
 export function reportOf(graph: ArchiveGraph): VerifyReport {
@@ -85,6 +161,7 @@ export function reportOf(graph: ArchiveGraph): VerifyReport {
     }
   }
   return {
+    schemaVersion: VERIFY_SCHEMA_VERSION,
     format: graph.format,
     compression: graph.compression,
     valid: graph.problems.length === 0,
@@ -92,5 +169,66 @@ export function reportOf(graph: ArchiveGraph): VerifyReport {
     absent,
     problems: graph.problems.map((problem) => ({ entry: problem.entry, message: problem.message })),
     warnings: graph.warnings,
+    roots: graph.entries.map(rootStatus),
+    artifacts: graph.entries.flatMap(artifactStatuses),
   };
+}
+
+const statusOf = (problems: readonly unknown[]): Status => (problems.length === 0 ? "ok" : "invalid");
+const rootProblem = ({ field: _field, ...problem }: Problem): RootProblem => problem;
+const platformOf = (descriptor: Descriptor): string | null => (descriptor.platform ? formatPlatform(normalizePlatform(descriptor.platform)) : null);
+
+/** The artifacts' digests of a root, to tell their failures from its images'. */
+const artifactDigests = (entry: RootEntry): Set<string> => new Set(entry.root?.artifactManifests.map((artifact) => artifact.descriptor.digest));
+
+function rootStatus(entry: RootEntry): VerifiedRoot {
+  const images: ImageStatus[] = [];
+  const root = entry.root;
+  if (root) {
+    const artifacts = artifactDigests(entry);
+    // A failed manifest stands where the walk met it among the images that resolved.
+    const failedImages = root.failures.filter((failure) => isManifestType(failure.descriptor.mediaType) && !artifacts.has(failure.descriptor.digest));
+    root.images.forEach((image, position) => {
+      for (const failure of failedImages) if (failure.imagesBefore === position) images.push(failedImage(failure.descriptor, failure.problem));
+      images.push({ manifestDigest: image.manifest.digest, platform: formatPlatform(image.platform), configDigest: image.config.digest, status: "ok", problems: [] });
+    });
+    for (const failure of failedImages) if (failure.imagesBefore >= root.images.length) images.push(failedImage(failure.descriptor, failure.problem));
+  } else if (entry.descriptor && isManifestType(entry.descriptor.mediaType)) {
+    images.push({ ...failedImage(entry.descriptor, entry.problems[0]!), problems: entry.problems.map(rootProblem) });
+  } else if (entry.configDigest !== undefined) {
+    images.push({ manifestDigest: null, platform: null, configDigest: entry.configDigest, status: "invalid", problems: entry.problems.map(rootProblem) });
+  }
+  return {
+    listedAt: entry.listedAt,
+    digest: entry.descriptor?.digest ?? null,
+    mediaType: entry.descriptor?.mediaType ?? null,
+    names: entry.names,
+    status: statusOf(entry.problems),
+    problems: entry.problems.map(rootProblem),
+    images,
+  };
+}
+
+function failedImage(descriptor: Descriptor, problem: Problem): ImageStatus {
+  return { manifestDigest: descriptor.digest, platform: platformOf(descriptor), configDigest: null, status: "invalid", problems: [rootProblem(problem)] };
+}
+
+function artifactStatuses(entry: RootEntry): VerifiedArtifact[] {
+  const root = entry.root;
+  if (!root) return [];
+  return root.artifactManifests.map((artifact) => {
+    const problems = root.failures.filter((failure) => failure.descriptor.digest === artifact.descriptor.digest).map((failure) => rootProblem(failure.problem));
+    return {
+      rootDigest: root.descriptor.digest,
+      digest: artifact.descriptor.digest,
+      mediaType: artifact.descriptor.mediaType,
+      artifactType: artifact.artifactType ?? null,
+      platform: platformOf(artifact.descriptor),
+      subject: artifact.subject ?? null,
+      annotations: artifact.descriptor.annotations ?? {},
+      blobs: artifact.blobs,
+      status: statusOf(problems),
+      problems,
+    };
+  });
 }

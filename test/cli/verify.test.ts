@@ -75,6 +75,7 @@ describe("lading verify: exit codes and output", () => {
       1,
       "",
       {
+        schemaVersion: 1,
         format: null,
         compression: null,
         valid: false,
@@ -82,6 +83,8 @@ describe("lading verify: exit codes and output", () => {
         absent: [],
         problems: [{ entry: "/nonexistent/archive.tar", message: "/nonexistent/archive.tar: no such file or directory" }],
         warnings: [],
+        roots: [],
+        artifacts: [],
       },
     ]);
   });
@@ -101,12 +104,14 @@ describe("lading verify: exit codes and output", () => {
     expect(bomb.code).toBe(1);
     expect(bomb.stderr).toBe(
       "error: blobs/sha256/54a548fd5910919b0b8d6d01d7877f744590b3d9a5238eba3db608565634fbdf layers[0]: layer " +
-        "blobs/sha256/3c814ad1634f3a7d663993b30be3c8944a4b2d8379dcd422a6342bcf8dc54781: decompressed size exceeds the limit of 16384 bytes\n",
+        "blobs/sha256/3c814ad1634f3a7d663993b30be3c8944a4b2d8379dcd422a6342bcf8dc54781: decompressed size exceeds the limit of 16384 bytes" +
+        "  (root index.json manifests[0], image sha256:54a548fd5910919b0b8d6d01d7877f744590b3d9a5238eba3db608565634fbdf)\n",
     );
     const json = await runLading(["verify", "--max-json-size", "100", GOOD]);
     expect(json.code).toBe(1);
     expect(json.stderr).toBe(
-      "error: manifest.json[0].Config: 586facf73c9d9498321becd053d948fc4fd082c80e1469a1148faba2d744cd11.json is larger than the JSON size cap of 100 bytes\n",
+      "error: manifest.json[0].Config: 586facf73c9d9498321becd053d948fc4fd082c80e1469a1148faba2d744cd11.json is larger than the JSON size cap of 100 bytes" +
+        "  (root manifest.json[0] fixture/good:1, image config sha256:586facf73c9d9498321becd053d948fc4fd082c80e1469a1148faba2d744cd11)\n",
     );
   });
 });
@@ -153,7 +158,7 @@ describe("lading verify --json", () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe("");
     const report = JSON.parse(result.stdout) as Record<string, unknown> & { images: Record<string, unknown>[] };
-    expect(Object.keys(report).sort()).toEqual(["absent", "compression", "format", "images", "problems", "valid", "warnings"]);
+    expect(Object.keys(report).sort()).toEqual(["absent", "artifacts", "compression", "format", "images", "problems", "roots", "schemaVersion", "valid", "warnings"]);
     expect(report).toMatchObject({ format: "oci-layout", compression: "none", valid: true, absent: [], problems: [] });
     expect(report.images).toEqual([
       {
