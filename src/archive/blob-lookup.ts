@@ -47,19 +47,23 @@ export function jsonBytes(file: ScannedFile, field: string, maxJsonBytes: number
   throw invalid(`${field}: ${file.name} is not a JSON object or array`, file.name);
 }
 
-/** Every `blobs/<alg>/<encoded>` entry must hold content matching its name, referenced or not. */
-export function checkBlobNames(archive: ScannedArchive): { entry: string; message: string }[] {
+/**
+ * Every entry named for a digest must hold content matching its name, referenced or not: a
+ * one-pass load trusts such a name when the store already holds that digest. `layout: true` checks
+ * `blobs/<alg>/<encoded>` names; `layout: false` docker-save's (`<hex>.tar`, `<hex>.tar.gz`,
+ * `<hex>.json`, `sha256:<hex>`, in any directory).
+ */
+export function checkBlobNames(archive: ScannedArchive, { layout }: { layout: boolean }): { entry: string; message: string }[] {
   const problems: { entry: string; message: string }[] = [];
   for (const file of archive.files.values()) {
     let named: string | undefined;
     try {
       named = digestNamedBy(file.name);
     } catch (error) {
-      problems.push({ entry: file.name, message: (error as Error).message });
+      if (layout) problems.push({ entry: file.name, message: (error as Error).message });
       continue;
     }
-    // docker-save's digest names are checked where manifest.json uses them.
-    if (named === undefined || blobPathFor(named) !== file.name) continue;
+    if (named === undefined || (blobPathFor(named) === file.name) !== layout) continue;
     const actual = contentDigest(file, named);
     if (actual !== named) problems.push({ entry: file.name, message: `${file.name}: content does not match its name (content is ${actual})` });
   }

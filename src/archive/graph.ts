@@ -32,7 +32,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
     const { entry, message } = problemOf(error, fallbackEntry);
     problems.push({ entry, message });
   };
-  for (const problem of checkBlobNames(archive)) problems.push(problem);
+  for (const problem of checkBlobNames(archive, { layout: true })) problems.push(problem);
 
   const hasIndex = archive.files.has("index.json") || archive.files.has("oci-layout");
   const hasManifestJson = archive.files.has("manifest.json") || archive.links.has("manifest.json");
@@ -97,6 +97,9 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
       record(error, "manifest.json");
     }
   }
+  // A docker-save name that manifest.json uses was checked with its field; these are the rest.
+  const reported = new Set(problems.map((problem) => problem.entry));
+  for (const problem of checkBlobNames(archive, { layout: false })) if (!reported.has(problem.entry)) problems.push(problem);
   for (const root of graph.roots) {
     if (root.kind === "unknown") graph.warnings.push(`index.json: entry ${root.descriptor.digest} has unknown media type ${root.descriptor.mediaType}; ignored`);
     if (root.bareTag !== undefined) graph.warnings.push(`index.json: ref.name ${JSON.stringify(root.bareTag)} is a bare tag without a repository; the image is untagged`);

@@ -826,6 +826,15 @@ describe("digests and blobs", () => {
     ]);
   });
 
+  it("refuses a docker-save entry named for a digest its content is not, even one no manifest.json item uses", async () => {
+    const claimed = sha256("not the content").slice("sha256:".length);
+    const content = sha256("the content");
+    for (const name of [`${claimed}.tar`, `${claimed}.tar.gz`, `${claimed}.json`, `sha256:${claimed}`, `extra/${claimed}.tar`]) {
+      const items = [...dockerItems(), { type: "file", name, content: "the content" } as TarItem];
+      expectRefused(await verifyItems(items), [{ entry: name, message: `${name}: content does not match its name (content is ${content})` }]);
+    }
+  });
+
   it("refuses a blob that is a link to a blob of other content", async () => {
     const other = makeImage({ gzip: true, seed: "other" });
     const items = [
