@@ -4,7 +4,8 @@ import { Readable } from "node:stream";
 import { createDigester, parseDigest, type DigestAlgorithm } from "../core/digest.js";
 import { LadingError } from "../core/errors.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
-import { COMPRESSION_SNIFF_BYTES, detectCompression, openDecompressed, type Compression } from "../tar/compression.js";
+import { openDecompressed, type Compression } from "../tar/compression.js";
+import { storedBlobIsUncompressed } from "./stored-compression.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
 import { salvageReferences } from "../store/references-repair.js";
 import type { Leftovers } from "../store/process-alive.js";
@@ -92,7 +93,7 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
   for (const entry of dangling) {
     problems.push({ kind: "dangling-reference", subject: entry.reference, message: `reference ${entry.reference} points at ${entry.id}, which is not in the store`, repaired: removed.has(entry.reference) });
   }
-  const ingest = await store.content.cleanIngest({ remove: repair, foreignOwnerGone: await store.gc.foreignOwnerGone() });
+  const ingest = await store.content.cleanIngest({ remove: repair, foreignOwners: () => store.gc.foreignOwnerGone() });
   if (ingest.files > 0) problems.push({ kind: "stray-ingest", subject: "ingest/", message: `${leftoverCount(ingest, "ingest file")} of interrupted loads`, repaired: repair });
   const temporaries = await store.cleanTemporaries({ remove: repair });
   if (temporaries.files > 0) {
@@ -203,10 +204,8 @@ class DiffIdCheck {
     return true;
   }
 
-  private async uncompressed(digest: string): Promise<boolean> {
-    const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
-    const length = await this.store.content.readAt(digest, 0, head);
-    return detectCompression(head.subarray(0, length)) === "none";
+  private uncompressed(digest: string): Promise<boolean> {
+    return storedBlobIsUncompressed(this.store, digest);
   }
 
   private compare(digest: string, claimed: ReadonlyMap<string, string>, found: string, actual: string): void {

@@ -121,6 +121,14 @@ function ingestOwner(name: string): FileOwner | undefined {
 
 type IngestState = "open" | "finished" | "committed" | "aborted";
 
+export interface CleanIngestOptions {
+  olderThanMs?: number;
+  remove?: boolean;
+  /** Gives, when called, whether the owner of a file from another pid namespace is gone. */
+  foreignOwners?: () => Promise<(owner: FileOwner) => boolean>;
+  othersGone?: boolean;
+}
+
 class FileIngest implements Ingest {
   readonly path: string;
   readonly algorithm: DigestAlgorithm;
@@ -495,11 +503,11 @@ export class ContentStore {
    * kept unless `olderThanMs` is given and the file was last written longer ago than that, which
    * also covers a dead owner whose pid was reused. Files of this process are always kept. Whether
    * the owner of a file from another pid namespace (another container or host sharing the store)
-   * is gone, `foreignOwnerGone` says; by default such files are kept. A caller that knows no other
+   * is gone, the predicate `foreignOwners` gives says; by default such files are kept. A caller that knows no other
    * process is loading (prune, once no lease is live) passes `othersGone`: then only this process's
    * own files are kept. With `remove: false` they are only counted.
    */
-  async cleanIngest({ olderThanMs, remove = true, foreignOwnerGone = () => false, othersGone = false }: { olderThanMs?: number; remove?: boolean; foreignOwnerGone?: (owner: FileOwner) => boolean; othersGone?: boolean } = {}): Promise<Leftovers> {
+  async cleanIngest({ olderThanMs, remove = true, foreignOwners, othersGone = false }: CleanIngestOptions = {}): Promise<Leftovers> {
     let names: string[];
     try {
       names = await readdir(this.paths.ingest);
@@ -507,6 +515,9 @@ export class ContentStore {
       if (errorCode(error) === "ENOENT") return NO_LEFTOVERS;
       throw error;
     }
+    // Asked only now, after the listing: a load's lease exists before its first ingest file, so
+    // every file listed belongs to a lease this snapshot sees, if it is live.
+    const foreignOwnerGone = (await foreignOwners?.()) ?? ((): boolean => false);
     const now = Date.now();
     let found = NO_LEFTOVERS;
     for (const name of names) {

@@ -2,12 +2,13 @@
  * Which process made a file, and whether that process is gone.
  *
  * Files a running command owns (ingest files, gc leases, temp files) carry an owner tag in their
- * name: `<pid>.<namespace>`. A pid means something only in one pid namespace of one boot: two
+ * name: `<pid>-n<namespace>`. A pid means something only in one pid namespace of one boot: two
  * containers sharing a store through a volume, or two hosts sharing it over NFS, each have their
  * own pid 1234 (and often their own pid 1). The namespace key tells them apart, so a process
  * never judges another namespace's pid by its own process table: it asks the caller how to judge
  * it instead. A tag without a namespace (`<pid>`, written by earlier versions) counts as this
- * namespace's.
+ * namespace's. The pid comes first, before a `-`, so that an earlier version sharing the store
+ * still reads the pid of a lease, and does not take an ingest or temp file for one it may remove.
  */
 import { createHash } from "node:crypto";
 import { readFileSync, readlinkSync } from "node:fs";
@@ -16,7 +17,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 
 /** The regular expression source of an owner tag, for callers that match whole file names. */
-export const OWNER_TAG = "[1-9][0-9]{0,9}(?:\\.[0-9a-f]{12})?";
+export const OWNER_TAG = "[1-9][0-9]{0,9}(?:-n[0-9a-f]{12})?";
 
 export interface FileOwner {
   pid: number;
@@ -42,11 +43,11 @@ function namespaceIdentity(): string {
 
 /** The owner tag this process puts in the names of the files it makes. */
 export function ownerTag(): string {
-  return `${process.pid}.${ownNamespace()}`;
+  return `${process.pid}-n${ownNamespace()}`;
 }
 
 export function parseOwnerTag(tag: string): FileOwner | undefined {
-  const match = /^([1-9][0-9]{0,9})(?:\.([0-9a-f]{12}))?$/.exec(tag);
+  const match = /^([1-9][0-9]{0,9})(?:-n([0-9a-f]{12}))?$/.exec(tag);
   if (match === null) return undefined;
   return match[2] === undefined ? { pid: Number(match[1]) } : { pid: Number(match[1]), namespace: match[2] };
 }

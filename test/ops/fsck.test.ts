@@ -145,7 +145,7 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
   it("an ingest file whose pid now names another process (reused after the load was killed): prune, with no lease live, removes it", async () => {
     const root = await newRoot();
     await Store.open(root);
-    const name = `${process.ppid}.${ownNamespace()}-0123456789abcdef01234567`; // a live process, holding no lease
+    const name = `${process.ppid}-n${ownNamespace()}-0123456789abcdef01234567`; // a live process, holding no lease
     await writeFile(join(root, "ingest", name), Buffer.alloc(2000));
     const run = spawnSync(process.execPath, ["bin/lading.js", "--root", root, "prune"], { encoding: "utf8" });
     expect([run.status, run.stdout, run.stderr]).toEqual([0, "Total reclaimed space: 2kB\n", ""]);

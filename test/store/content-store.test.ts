@@ -57,7 +57,7 @@ const blobFiles = async (): Promise<string[]> => [
 describe("ingest and commit", () => {
   it("hashes while writing and commits under the exact digest, mode 0444", async () => {
     const ingest = await ingestBytes(store, HELLO);
-    expect(path.basename(ingest.path)).toMatch(new RegExp(`^${process.pid}\\.[0-9a-f]{12}-[0-9a-f]{24}$`));
+    expect(path.basename(ingest.path)).toMatch(new RegExp(`^${process.pid}-n[0-9a-f]{12}-[0-9a-f]{24}$`));
     expect(await blobFiles()).toEqual([]);
     expect(await ingest.finish()).toEqual({ digest: HELLO_SHA256, size: 11 });
     expect(await blobFiles()).toEqual([]); // finish does not make the blob visible
@@ -347,9 +347,9 @@ describe("cleanIngest", () => {
   it("judges a pid only in its own pid namespace: another namespace's files go only when the caller says their owner is gone", async () => {
     const dead = await deadPid();
     const otherNamespace = ownNamespace() === "0123456789ab" ? "ba9876543210" : "0123456789ab";
-    const deadHere = `${dead}.${ownNamespace()}-0123abcd`;
-    const deadPidElsewhere = `${dead}.${otherNamespace}-4567ef00`;
-    const myPidElsewhere = `${process.pid}.${otherNamespace}-89abcdef`;
+    const deadHere = `${dead}-n${ownNamespace()}-0123abcd`;
+    const deadPidElsewhere = `${dead}-n${otherNamespace}-4567ef00`;
+    const myPidElsewhere = `${process.pid}-n${otherNamespace}-89abcdef`;
     for (const name of [deadHere, deadPidElsewhere, myPidElsewhere]) await writeFile(path.join(paths.ingest, name), "partial");
 
     expect(await store.cleanIngest()).toEqual({ files: 1, bytes: 7 });
@@ -359,9 +359,37 @@ describe("cleanIngest", () => {
       asked.push(owner);
       return owner.pid === process.pid;
     };
-    expect(await store.cleanIngest({ foreignOwnerGone: onlyMyPidGone })).toEqual({ files: 1, bytes: 7 });
+    expect(await store.cleanIngest({ foreignOwners: () => Promise.resolve(onlyMyPidGone) })).toEqual({ files: 1, bytes: 7 });
     expect(await readdir(paths.ingest)).toEqual([deadPidElsewhere]);
     expect(asked.sort((a, b) => a.pid - b.pid)).toEqual([{ pid: dead, namespace: otherNamespace }, { pid: process.pid, namespace: otherNamespace }].sort((a, b) => a.pid - b.pid));
+  });
+
+  it("asks whether another namespace's owners are gone only after listing ingest/: a load that starts meanwhile keeps its file", async () => {
+    const otherNamespace = ownNamespace() === "0123456789ab" ? "ba9876543210" : "0123456789ab";
+    const startedMeanwhile = `4242-n${otherNamespace}-bbbbbbbb`;
+    const everyOwnerGone = async (): Promise<(owner: FileOwner) => boolean> => {
+      // Its lease is made before its ingest file; a snapshot taken now would not see the lease.
+      await writeFile(path.join(paths.ingest, startedMeanwhile), "partial");
+      return () => true;
+    };
+    expect(await store.cleanIngest({ foreignOwners: everyOwnerGone })).toEqual({ files: 0, bytes: 0 });
+    expect(await readdir(paths.ingest)).toEqual([startedMeanwhile]);
+  });
+
+  it("names its files so that an earlier lading sharing the store reads a lease's pid and leaves ingest and temp files alone", async () => {
+    // The patterns lading used before files carried a namespace (545ca67).
+    const earlierLeasePid = (name: string): number => Number(name.split("-")[0]);
+    const earlierIngest = /^([1-9][0-9]{0,9})-[0-9a-f]+$/;
+    const earlierTemporary = /^\..+\.tmp-(\d+)-[0-9a-f]{12}$/;
+    const ingest = await store.openIngest();
+    try {
+      const name = path.basename(ingest.path);
+      expect(name.startsWith(`${process.pid}-n${ownNamespace()}-`)).toBe(true);
+      expect([earlierLeasePid(name), earlierIngest.test(name)]).toEqual([process.pid, false]);
+      expect(earlierTemporary.test(`.repositories.json.tmp-${process.pid}-n${ownNamespace()}-0123456789ab`)).toBe(false);
+    } finally {
+      await ingest.abort();
+    }
   });
 
   it("keeps recent files of live processes even with a threshold", async () => {

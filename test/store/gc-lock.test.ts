@@ -33,20 +33,20 @@ describe.skipIf(processStartTime(process.pid) === undefined)("gc leases", () => 
       const [name] = await readdir(leases);
       return { name, content: await readFile(path.join(leases, name!), "utf8") };
     });
-    expect(seen.name).toMatch(new RegExp(`^${process.pid}\\.${ownNamespace()}-[0-9a-f]{16}$`));
+    expect(seen.name).toMatch(new RegExp(`^${process.pid}-n${ownNamespace()}-[0-9a-f]{16}$`));
     expect(seen.content).toBe(processStartTime(process.pid));
     expect(await readdir(leases)).toEqual([]);
   });
 
   it("the lease of a running process keeps a prune waiting", async () => {
-    const lease = `${sleeper.pid}.${ownNamespace()}-00112233aabbccdd`;
+    const lease = `${sleeper.pid}-n${ownNamespace()}-00112233aabbccdd`;
     await writeFile(path.join(leases, lease), processStartTime(sleeper.pid!)!);
     await expect(exclusive(new GcLock(root))).rejects.toMatchObject({ kind: "conflict", message: "a load is still running; try again when it has finished" });
     expect(await readdir(leases)).toEqual([lease]);
   });
 
   it("a lease whose pid now runs another process (the load was killed, the pid reused) is removed", async () => {
-    const lease = `${sleeper.pid}.${ownNamespace()}-00112233aabbccdd`;
+    const lease = `${sleeper.pid}-n${ownNamespace()}-00112233aabbccdd`;
     const startedEarlier = String(Number(processStartTime(sleeper.pid!)) - 1);
     await writeFile(path.join(leases, lease), startedEarlier);
     expect(await exclusive(new GcLock(root))).toBe("ran");
