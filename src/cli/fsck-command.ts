@@ -15,7 +15,7 @@ export function registerFsck(program: Command, terminal: Terminal, setExit: (cod
       if (flags.json) printJson(terminal.stdout, report);
       else {
         for (const problem of report.problems) printLine(terminal.stdout, `${problem.repaired ? "repaired" : isLeftover(problem) ? "leftover" : "broken"}: ${problem.message}${problem.repaired || !isLeftover(problem) ? "" : " (--repair or prune removes them)"}`);
-        if (report.layersDecompressed > 0) printLine(terminal.stdout, decompressedLine(report));
+        if (report.layersDecompressed > 0 || report.diffIdsRecorded > 0) printLine(terminal.stdout, decompressedLine(report));
         printLine(terminal.stdout, `checked ${report.blobsChecked} blobs, ${report.imagesChecked} images, ${report.referencesChecked} references: ${report.problems.length} problem(s)`);
       }
       const unrepaired = report.problems.filter((problem) => !problem.repaired && !isLeftover(problem)).length;
@@ -25,6 +25,11 @@ export function registerFsck(program: Command, terminal: Terminal, setExit: (cod
 
 /** What fsck did for the layers no load had checked: their records are what makes save stop warning of them. */
 function decompressedLine(report: FsckReport): string {
+  if (report.layersDecompressed === 0) {
+    // Uncompressed layers addressed by sha512: their diff ID is the sha256 of their bytes.
+    const n = report.diffIdsRecorded;
+    return `recorded the diff ID${n === 1 ? "" : "s"} of ${n} uncompressed layer${n === 1 ? "" : "s"} addressed by sha512`;
+  }
   const layers = `${report.layersDecompressed} layer${report.layersDecompressed === 1 ? "" : "s"}`;
   return `decompressed ${layers} whose diff ID${report.layersDecompressed === 1 ? "" : "s"} no load had checked: ${report.diffIdsRecorded} recorded as checked`;
 }

@@ -3,7 +3,7 @@ import type { ArchiveGraph, ResolvedImage, ResolvedRoot, ScannedFile } from "../
 import type { BlobWriter } from "../archive/probe.js";
 import type { FileLocation, KnownDiffId } from "../archive/scan.js";
 import type { OpenedSource } from "../archive/source.js";
-import { blobPathFor } from "../archive/blob-lookup.js";
+import { blobPathFor, contentDigest } from "../archive/blob-lookup.js";
 import { firstProblem, noImageWarning } from "../archive/graph.js";
 import { digestNamedBy } from "../archive/names.js";
 import { invalid, notFound, usage } from "../core/errors.js";
@@ -366,9 +366,12 @@ async function recordDiffIds(store: Store, graph: ArchiveGraph, selected: Select
   const writes: Promise<unknown>[] = [];
   for (const layer of selected.flatMap(({ images }) => images.flatMap((image) => image.layers))) {
     const file = graph.blobs.get(layer.digest)?.file;
-    if (recorded.has(layer.digest) || file === undefined || file.compression === "none" || file.diffIdSource !== undefined) continue;
+    if (recorded.has(layer.digest) || file === undefined || file.diffIdSource !== undefined) continue;
+    // An uncompressed layer addressed by sha256 has its own digest as its diff ID: no record needed.
+    // One addressed by sha512 has not, and save asks for its record.
+    if (file.compression === "none" && file.digest === layer.digest) continue;
     // A diff ID taken on trust (--skip-diff-id-check) is the config's, not the ScannedFile's.
-    if (file.digest !== layer.digest || file.diffId === undefined || file.uncompressedSize === undefined) continue;
+    if (contentDigest(file, layer.digest) !== layer.digest || file.diffId === undefined || file.uncompressedSize === undefined) continue;
     recorded.add(layer.digest);
     writes.push(store.diffIds.put(layer.digest, { diffId: file.diffId, size: file.uncompressedSize }));
   }

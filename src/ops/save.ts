@@ -19,6 +19,7 @@ import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import { removeOnExit } from "../store/exit-cleanup.js";
 import { OWNER_TAG, ownerTag, parseOwnerTag, removeFilesOfDeadProcesses } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
+import { storedBlobIsUncompressed } from "./stored-compression.js";
 import { createCompressor } from "../tar/compression.js";
 import { TarWriter } from "../tar/writer.js";
 import { primaryImage } from "./images.js";
@@ -259,8 +260,10 @@ export async function saveSelection(store: Store, selections: readonly Selection
   return store.gc.withReadLease(async () => {
     const built: { image: ImageToWrite; saved: SavedImage }[] = [];
     const sizeOf = (digest: string): Promise<{ size: number } | undefined> => store.content.stat(digest);
-    // A cheap look-up (no layer is read): the blob's own digest, or its diff-ID record.
-    const diffIdChecked = (layer: { digest: string; diffId: string }): Promise<boolean> => store.diffIds.confirm(layer.digest, layer.diffId);
+    // Cheap: a layer whose config claims its own digest as its diff ID is uncompressed (its first
+    // bytes say), so reading it checks its diff ID; any other has a diff-ID record or is unchecked.
+    const diffIdChecked = async (layer: { digest: string; diffId: string }): Promise<boolean> =>
+      layer.digest === layer.diffId ? storedBlobIsUncompressed(store, layer.digest) : store.diffIds.confirm(layer.digest, layer.diffId);
     for (const selection of selections) built.push(await imageToWrite(sizeOf, selection, options.platforms ?? [], diffIdChecked));
     const plan = planArchive(
       built.map(({ image }) => image),

@@ -7,9 +7,22 @@ import type { IncomingMessage } from "node:http";
 import { readBody } from "./transport.js";
 
 const ERROR_BODY_LIMIT = 64 * 1024;
+/** A registry's words go into a one-line error: no control characters, and not a page of them. */
+const QUOTED_LIMIT = 200;
+
+function quotable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const line = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+  return line.length > QUOTED_LIMIT ? `${line.slice(0, QUOTED_LIMIT)}…` : line;
+}
 
 /** Reads (and so drains) the body; its error text, or undefined when it has none to give. */
 export async function refusalText(res: IncomingMessage): Promise<string | undefined> {
+  const text = await rawRefusalText(res);
+  return text === undefined || quotable(text) === "" ? undefined : quotable(text);
+}
+
+async function rawRefusalText(res: IncomingMessage): Promise<string | undefined> {
   let body: unknown;
   try {
     body = JSON.parse((await readBody(res, ERROR_BODY_LIMIT)).toString("utf8"));

@@ -42,13 +42,9 @@ export class DiffIdRecords {
     return Number.isSafeInteger(size) ? { diffId: match[1] as string, size } : undefined;
   }
 
-  /**
-   * Whether `diffId` is known to be the diff ID of the layer blob without reading it: it is the
-   * blob's own digest (an uncompressed layer: reading the blob checks its digest, and so its diff
-   * ID), or the blob's record says so.
-   */
+  /** Whether the blob's record says its diff ID is `diffId` (a load or fsck decompressed it). */
   async confirm(blobDigest: string, diffId: string): Promise<boolean> {
-    return blobDigest === diffId || (await this.get(blobDigest))?.diffId === diffId;
+    return (await this.get(blobDigest))?.diffId === diffId;
   }
 
   /**

@@ -2,6 +2,7 @@
 // in its result and on standard error; fsck checks them in one read and records the diff IDs that
 // match, so that neither a later fsck nor save has anything left to do for them.
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +16,7 @@ import { loadArchive } from "../../src/ops/load.js";
 import { saveImages } from "../../src/ops/save.js";
 import { Store } from "../../src/store/store.js";
 import { snapshotTree } from "../support/store-tree.js";
-import { buildTar, capturingTerminal, dockerArchiveItems, hexOf, layerTar, makeImage, OCI_LAYER_GZIP, ociLayoutItems, sha256, type TestImage } from "../support/archive-builder.js";
+import { blobPath, buildTar, capturingTerminal, withoutFile, dockerArchiveItems, hexOf, layerTar, makeImage, OCI_LAYER_GZIP, ociLayoutItems, sha256, type TestImage } from "../support/archive-builder.js";
 
 const roots: string[] = [];
 async function tempDir(): Promise<string> {
@@ -132,6 +133,30 @@ describe("fsck of layers whose diff ID was never checked", () => {
     expect([second.layersDecompressed, second.diffIdsRecorded, second.problems]).toEqual([0, 0, []]);
     const after = await Promise.all(names.map((name) => stat(join(records, name))));
     expect(after.map((info) => [info.ino, info.mtimeMs])).toEqual(written.map((info) => [info.ino, info.mtimeMs]));
+  });
+
+  it("counts a gzip layer whose config claims the compressed blob's own digest as its diff ID as unchecked", async () => {
+    const image = makeImage({ gzip: true, seed: "self-claim" });
+    const claimsItself = makeImage({ gzip: true, seed: "self-claim", editConfig: (config) => ({ ...config, rootfs: { type: "layers", diff_ids: [image.layers[0]!.digest] } }) });
+    const store = await Store.open(await tempDir());
+    await loadArchive(store, await openArchivePath(await ociArchive([{ image: claimsItself, name: "self:1" }])), SKIP);
+    const result = await saveImages(store, ["self:1"], discard());
+    expect(result.images.map((saved) => saved.uncheckedLayers)).toEqual([[image.layers[0]!.digest]]);
+  });
+
+  it("counts an uncompressed layer addressed by sha512 as checked after a load that checked it", async () => {
+    const plain = makeImage({ seed: "sha512" });
+    const layer = plain.layers[0]!;
+    const layer512 = `sha512:${createHash("sha512").update(layer.bytes).digest("hex")}`;
+    const image = makeImage({ seed: "sha512", editManifest: (m) => ({ ...m, layers: [{ ...(m.layers as Record<string, unknown>[])[0], digest: layer512 }] }) });
+    const items = ociLayoutItems([image], { indexEntries: [{ mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.size, annotations: { "io.containerd.image.name": "docker.io/library/s512:1" } }] });
+    const file = join(await tempDir(), "sha512.tar");
+    await writeFile(file, buildTar([...withoutFile(items, blobPath(layer.digest)), { type: "file", name: blobPath(layer512), content: layer.bytes }]));
+    const root = await tempDir();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(file));
+    expect((await saveImages(store, ["s512:1"], discard())).images.map((saved) => saved.uncheckedLayers)).toEqual([[]]);
+    expect(await readFile(join(root, "diffids", "sha512", hexOf(layer512)), "utf8")).toBe(`${layer.digest} ${layer.bytes.length}\n`);
   });
 
   it("records nothing for a diff ID that does not match, and reports it on every run", async () => {
