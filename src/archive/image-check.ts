@@ -42,7 +42,8 @@ export function checkLayers(config: ImageConfig, layers: readonly LayerInput[], 
   return layers.map((layer, index) => ("absent" in layer ? absentLayer(layer.absent, diffIds[index]) : checkLayer(layer, diffIds[index], index, configName)));
 }
 
-function checkLayer({ file, digest, mediaType, urls, field }: Extract<LayerInput, { file: ScannedFile }>, diffId: string | undefined, index: number, configName: string): ResolvedLayer {
+/** One layer against the diff ID its config lists at `index`: load's check, and pull's. */
+export function checkLayer({ file, digest, mediaType, urls, field }: Extract<LayerInput, { file: ScannedFile }>, diffId: string | undefined, index: number, configName: string): ResolvedLayer {
   if (file.layerProblem) throw invalid(`${field}: layer ${file.name}: ${file.layerProblem}`, file.name, { digest: digest ?? file.digest });
   const claimed = layerTypeCompression(mediaType);
   if (claimed !== undefined && claimed !== file.compression && !(claimed === "gzip" && file.compression === "none")) {

@@ -47,24 +47,7 @@ export async function probeFile(name: string, body: AsyncIterable<Buffer>, limit
   const rawHash = createHash("sha256");
   const sha512 = SHA512_NAME.test(name) ? createHash("sha512") : undefined;
   let size = 0;
-  let head: Buffer | undefined = Buffer.alloc(0);
-  let inspector: ContentInspector | undefined;
-
-  const consume = async (chunk: Buffer): Promise<void> => {
-    if (inspector === undefined) {
-      if ((head as Buffer).length === 0 && chunk.length >= SNIFF_BYTES) {
-        inspector = new ContentInspector(chunk, limits);
-        head = undefined;
-      } else {
-        head = Buffer.concat([head as Buffer, chunk]);
-        if (head.length < SNIFF_BYTES) return;
-        inspector = new ContentInspector(head, limits);
-        chunk = head;
-        head = undefined;
-      }
-    }
-    await inspector.push(chunk);
-  };
+  const probe = new ContentProbe(limits);
 
   try {
     for await (const chunk of body) {
@@ -75,13 +58,9 @@ export async function probeFile(name: string, body: AsyncIterable<Buffer>, limit
       size += chunk.length;
       countForFullCollection(chunk.length);
       await written;
-      await consume(chunk);
+      await probe.push(chunk);
     }
-    if (inspector === undefined) {
-      inspector = new ContentInspector(head ?? Buffer.alloc(0), limits);
-      await inspector.push(head ?? Buffer.alloc(0));
-    }
-    const file: ScannedFile = { name, digest: `sha256:${rawHash.digest("hex")}`, size, ...(await inspector.finish()) };
+    const file: ScannedFile = { name, digest: `sha256:${rawHash.digest("hex")}`, size, ...(await probe.finish()) };
     if (sha512) file.sha512 = `sha512:${sha512.digest("hex")}`;
     if (file.diffId === undefined && file.compression === "none") {
       file.diffId = file.digest;
@@ -90,13 +69,57 @@ export async function probeFile(name: string, body: AsyncIterable<Buffer>, limit
     if (writer) await writer.close(file);
     return file;
   } catch (error) {
-    inspector?.destroy();
+    probe.destroy();
     if (writer) await writer.abort();
     throw error;
   }
 }
 
-type Inspection = Omit<ScannedFile, "name" | "digest" | "size" | "sha512">;
+/**
+ * What probeFile finds in a file's bytes besides its digest (compression, diff ID, the tar's
+ * soundness, small JSON), for bytes pushed in order, one push at a time, by a caller that hashes
+ * them for their digest itself. A pushed chunk may be reused once its push has settled.
+ */
+export class ContentProbe {
+  private head: Buffer | undefined = Buffer.alloc(0);
+  private inspector: ContentInspector | undefined;
+
+  constructor(private readonly limits: ProbeLimits) {}
+
+  async push(chunk: Buffer): Promise<void> {
+    if (this.inspector === undefined) {
+      const head = this.head as Buffer;
+      if (head.length === 0 && chunk.length >= SNIFF_BYTES) {
+        this.inspector = new ContentInspector(chunk, this.limits);
+      } else {
+        const joined = Buffer.concat([head, chunk]);
+        if (joined.length < SNIFF_BYTES) {
+          this.head = joined;
+          return;
+        }
+        this.inspector = new ContentInspector(joined, this.limits);
+        chunk = joined;
+      }
+      this.head = undefined;
+    }
+    await this.inspector.push(chunk);
+  }
+
+  async finish(): Promise<Inspection> {
+    if (this.inspector === undefined) {
+      const head = this.head ?? Buffer.alloc(0);
+      this.inspector = new ContentInspector(head, this.limits);
+      await this.inspector.push(head);
+    }
+    return this.inspector.finish();
+  }
+
+  destroy(): void {
+    this.inspector?.destroy();
+  }
+}
+
+export type Inspection = Omit<ScannedFile, "name" | "digest" | "size" | "sha512">;
 
 /** Everything decided from the first bytes of a file, then fed the rest. */
 class ContentInspector {
