@@ -6,7 +6,8 @@
  *   await saveToFile("out.tar", (sink) => saveImages(store, ["busybox:1.36"], sink, { format: "oci" }));
  *   const report = await verifyArchive(await openArchivePath("out.tar"));
  *
- * `lading load --skip-diff-id-check` is `loadArchive(store, source, { checkCompressedLayers: false })`.
+ * `lading load --skip-diff-id-check` is `loadArchive(store, source, { checkCompressedLayers: false })`,
+ * and `lading pull --skip-diff-id-check` is `pullImages(store, refs, { client, checkCompressedLayers: false })`.
  */
 export { LadingError, type ErrorKind } from "./core/errors.js";
 export { parseDigest, digestOf, chainIds } from "./core/digest.js";

@@ -13,6 +13,7 @@ interface PullFlags {
   platform: string[];
   allPlatforms?: boolean;
   insecure?: boolean;
+  skipDiffIdCheck?: boolean;
   quiet?: boolean;
   json?: boolean;
 }
@@ -35,6 +36,10 @@ export function registerRegistryCommands(program: Command, terminal: Terminal): 
     .option("--platform <os/arch[/variant]>", "pull this platform of a multi-platform image (repeatable)", (value: string, all: string[]) => [...all, value], [])
     .option("--all-platforms", "pull every platform of a multi-platform image, so that a later push recreates the index")
     .option("--insecure", "allow plain HTTP (always allowed for loopback addresses)")
+    .option(
+      "--skip-diff-id-check",
+      "do not decompress compressed layers to check them against the config's diff IDs (blob digests are still checked, as skopeo does)",
+    )
     .option("-q, --quiet", "print only the pulled references")
     .option("--json", "print one JSON document of what was pulled")
     .action(async (references: string[], flags: PullFlags, command: Command) => {
@@ -53,6 +58,7 @@ export function registerRegistryCommands(program: Command, terminal: Terminal): 
             platforms,
             allPlatforms: Boolean(flags.allPlatforms),
             client: clientFactory(Boolean(flags.insecure)),
+            checkCompressedLayers: !flags.skipDiffIdCheck,
             parallel: PARALLEL_TRANSFERS,
             onProgress: (now) => Object.assign(progress, now),
           }),

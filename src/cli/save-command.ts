@@ -92,5 +92,5 @@ export function reportSave(terminal: Terminal, result: SaveResult, how: { quiet:
 
 function uncheckedWarning(name: string, layers: number): string {
   const what = layers === 1 ? "1 layer whose diff ID was" : `${layers} layers whose diff IDs were`;
-  return `warning: ${name} has ${what} never checked (loaded with --skip-diff-id-check, or pulled): run lading fsck to check ${layers === 1 ? "it" : "them"}`;
+  return `warning: ${name} has ${what} never checked (loaded or pulled with --skip-diff-id-check, pulled as a foreign layer, or pulled by an earlier lading): run lading fsck to check ${layers === 1 ? "it" : "them"}`;
 }

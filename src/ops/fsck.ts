@@ -158,8 +158,8 @@ function claimedDiffIds(records: readonly ImageRecord[]): Map<string, Map<string
 /**
  * Checks the diff IDs image records claim for a layer blob, in the read that checks its digest.
  * A blob with a diff-ID record is not decompressed: the record settles every claim. An
- * uncompressed sha256 blob is its own diff ID. Any other (a compressed layer loaded with
- * --skip-diff-id-check, or pulled) is hashed for its digest and decompressed as it passes, and
+ * uncompressed sha256 blob is its own diff ID. Any other (a compressed layer loaded or pulled
+ * with --skip-diff-id-check, a foreign layer pulled) is hashed for its digest and decompressed as it passes, and
  * a diff ID that matches a claim is recorded as a load that decompressed the layer records it, so
  * that no later fsck decompresses it again and save no longer calls it unchecked. On a store that
  * cannot be written the record is simply not written.

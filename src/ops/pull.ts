@@ -5,7 +5,8 @@
  * absent, as a load with --platform does). Every blob streams into the ingest area while the
  * client checks its digest; nothing is committed and no reference changes until every blob of
  * every reference has arrived, and then the store commits them again against the expected
- * digests (all or nothing, under the gc lease so a prune cannot race).
+ * digests (all or nothing, under the gc lease so a prune cannot race). Every layer is also held
+ * to the diff ID its config lists, as load holds it (see PullDiffIdCheck).
  */
 import { open } from "node:fs/promises";
 import { parseImageConfig, platformOfConfig } from "../archive/image-check.js";
@@ -17,6 +18,7 @@ import type { Descriptor, Index, Manifest } from "../core/schemas.js";
 import type { Ingest } from "../store/content-store.js";
 import type { ImageRecord, PlatformImage, RecordChange } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
+import { PullDiffIdCheck, type LayerProbe } from "./pull-diff-ids.js";
 import { forEachLimited, isImageManifest, parseRegistryDocument, type RegistryAccess, type RegistryClientFactory, type RegistryDocument } from "./registry-access.js";
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
@@ -29,6 +31,11 @@ export interface PullOptions {
   /** Fetch every child of an index, so that a later push recreates it completely. */
   allPlatforms?: boolean;
   client: RegistryClientFactory;
+  /**
+   * False to take compressed layers' diff IDs from the config without decompressing them, as
+   * skopeo does (--skip-diff-id-check); every blob's digest is still checked. Default true.
+   */
+  checkCompressedLayers?: boolean;
   /** Blob downloads at once (default 4). */
   parallel?: number;
   /** Bytes of blobs downloaded so far, and to download in all. */
@@ -114,8 +121,13 @@ export async function pullImages(store: Store, refs: readonly string[], options:
       const ref = withDefaultTag(parseReference(text));
       plans.push(await planReference(store, clientFor(ref.domain), ref, selection));
     }
+    const diffIds = new PullDiffIdCheck(store, options.checkCompressedLayers !== false);
+    for (const plan of plans) for (const image of plan.record.images) diffIds.claimLayers(image, plan.label);
     const present = await presentBlobs(store, plans);
-    const fetched = await fetchAndCommit(store, plans, present, options);
+    // Before any download: a layer the store holds that the config contradicts fails the pull now.
+    await diffIds.checkStored(present);
+    const fetched = await fetchAndCommit(store, plans, present, options, diffIds);
+    await diffIds.record();
     return recordPulls(store, plans, present, fetched);
   });
 }
@@ -286,7 +298,7 @@ interface Fetched {
 }
 
 /** Downloads what is missing into ingests, then commits everything in one barrier. */
-async function fetchAndCommit(store: Store, plans: readonly Plan[], present: Set<string>, options: PullOptions): Promise<Fetched> {
+async function fetchAndCommit(store: Store, plans: readonly Plan[], present: Set<string>, options: PullOptions, diffIds: PullDiffIdCheck): Promise<Fetched> {
   const documents = new Map<string, Buffer>();
   const downloads = new Map<string, { size: number; plan: Plan }>();
   for (const plan of plans) {
@@ -303,7 +315,7 @@ async function fetchAndCommit(store: Store, plans: readonly Plan[], present: Set
       await ingest.write(bytes);
     }
     await forEachLimited([...downloads], options.parallel ?? 4, async ([digest, { size, plan }]) => {
-      const ingest = await download(store, plan, { digest, size }, (bytes) => {
+      const ingest = await download(store, plan, { digest, size }, diffIds, (bytes) => {
         progress.done += bytes;
         options.onProgress?.({ ...progress });
       });
@@ -322,23 +334,29 @@ async function fetchAndCommit(store: Store, plans: readonly Plan[], present: Set
   return { blobs: downloads.size + configs.count, bytes: progress.done + configs.bytes };
 }
 
-/** Downloads one blob into a fresh ingest; a broken connection is tried again, a bad digest is not. */
-async function download(store: Store, plan: Plan, blob: { digest: string; size: number }, onBytes: (bytes: number) => void): Promise<Ingest> {
+/**
+ * Downloads one blob into a fresh ingest, a layer through its diff-ID probe too; a broken
+ * connection is tried again, a bad digest or diff ID is not.
+ */
+async function download(store: Store, plan: Plan, blob: { digest: string; size: number }, diffIds: PullDiffIdCheck, onBytes: (bytes: number) => void): Promise<Ingest> {
   for (let attempt = 1; ; attempt++) {
     // The client hashes every byte to check the digest, so the ingest need not hash them again.
     const ingest = await store.content.openIngest({ digestedByCaller: true });
+    const probe: LayerProbe | undefined = diffIds.probe(blob.digest);
     let counted = 0;
     try {
       await plan.client.downloadBlob(plan.repository, blob, async (bytes) => {
-        await ingest.write(bytes);
+        // The write is queued on the thread pool first; the probe's inflating joins it there.
+        await Promise.all([ingest.write(bytes), probe?.push(bytes)]);
         counted += bytes.length;
         onBytes(bytes.length);
       });
       ingest.setDigest(blob.digest);
       await ingest.finish();
-      await flushToDisk(ingest.path);
+      await Promise.all([flushToDisk(ingest.path), probe && diffIds.checkDownloaded(blob, probe)]);
       return ingest;
     } catch (error) {
+      probe?.destroy();
       await ingest.abort();
       onBytes(-counted);
       // A connection lost half way is worth another try; a wrong digest or size is not.

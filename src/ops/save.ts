@@ -49,7 +49,8 @@ export interface SavedImage {
   absent: string[];
   /**
    * Digests of the layers written whose diff ID is the config's, taken on trust: compressed layers
-   * no load decompressed (`load --skip-diff-id-check`, `pull`) and no `fsck` has checked since.
+   * no load or pull decompressed (`load`/`pull --skip-diff-id-check`, a foreign layer a pull
+   * fetched, a pull by an earlier lading) and no `fsck` has checked since.
    */
   uncheckedLayers: string[];
 }

@@ -68,8 +68,8 @@ describe("save of layers whose diff ID was never checked", () => {
 
     const saved = await lading(root, ["save", "-q", "-o", join(await tempDir(), "out.tar"), "two:1", "one:1"]);
     const warnings = [
-      "warning: one:1 has 1 layer whose diff ID was never checked (loaded with --skip-diff-id-check, or pulled): run lading fsck to check it\n",
-      "warning: two:1 has 2 layers whose diff IDs were never checked (loaded with --skip-diff-id-check, or pulled): run lading fsck to check them\n",
+      "warning: one:1 has 1 layer whose diff ID was never checked (loaded or pulled with --skip-diff-id-check, pulled as a foreign layer, or pulled by an earlier lading): run lading fsck to check it\n",
+      "warning: two:1 has 2 layers whose diff IDs were never checked (loaded or pulled with --skip-diff-id-check, pulled as a foreign layer, or pulled by an earlier lading): run lading fsck to check them\n",
     ];
     const byId = [one, two].sort((a, b) => (a.manifest.digest < b.manifest.digest ? -1 : 1));
     expect(saved).toEqual({ code: 0, stdout: "", stderr: byId.map((image) => warnings[image === one ? 0 : 1]).join("") });

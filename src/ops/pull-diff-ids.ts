@@ -1,0 +1,180 @@
+/**
+ * The diff-ID check of a pull, as load does it: each layer a pulled image lists (but a foreign
+ * one, which a pull carries as it is) is read through load's probe, which inflates a compressed
+ * layer on libuv's thread pool as it downloads and hashes what comes out, and is held to the diff
+ * ID its config lists at the layer's position, in load's words. A layer the store already holds
+ * is not downloaded: its diff-ID record settles it, and one without a record (loaded with
+ * --skip-diff-id-check, or pulled by an older lading) is decompressed from the store once. What a
+ * pull decompressed is recorded, as load records it, only once its blobs are committed.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { checkLayer } from "../archive/image-check.js";
+import type { ScannedFile } from "../archive/model.js";
+import { ContentProbe, probeFile, type ProbeLimits } from "../archive/probe.js";
+import { DEFAULT_LIMITS } from "../archive/read.js";
+import { parseDigest } from "../core/digest.js";
+import { invalid } from "../core/errors.js";
+import { isForeignLayerType } from "../core/media-types.js";
+import type { PlatformImage } from "../store/image-records.js";
+import type { VerifiedDiffId } from "../store/diff-id-records.js";
+import type { Store } from "../store/store.js";
+import { COMPRESSION_SNIFF_BYTES, detectCompression } from "../tar/compression.js";
+
+/** Where an image lists a layer, and the diff ID its config gives it there. */
+interface LayerClaim {
+  mediaType: string;
+  diffId: string | undefined;
+  index: number;
+  /** `manifest <digest> of <reference> layers[<index>]`, as load names `<manifest file> layers[<index>]`. */
+  field: string;
+  configName: string;
+}
+
+export class PullDiffIdCheck {
+  private readonly claims = new Map<string, LayerClaim[]>();
+  /** What this pull decompressed, to record once the blobs are committed. */
+  private readonly found = new Map<string, VerifiedDiffId>();
+  private readonly limits: ProbeLimits;
+
+  /** `decompress` false: compressed layers are taken on the config's word (--skip-diff-id-check). */
+  constructor(
+    private readonly store: Store,
+    private readonly decompress: boolean,
+  ) {
+    // A layer is never kept as JSON: no JSON is collected.
+    this.limits = { maxJsonBytes: 0, maxLayerBytes: DEFAULT_LIMITS.maxLayerBytes, decompress };
+  }
+
+  /** Notes every layer of a pulled image but a foreign one. */
+  claimLayers(image: PlatformImage, reference: string): void {
+    image.layers.forEach((layer, index) => {
+      if (isForeignLayerType(layer.mediaType)) return;
+      const claims = this.claims.get(layer.digest) ?? [];
+      claims.push({
+        mediaType: layer.mediaType,
+        diffId: layer.diffId ?? undefined,
+        index,
+        field: `manifest ${image.manifest.digest} of ${reference} layers[${index}]`,
+        configName: `config ${image.config.digest}`,
+      });
+      this.claims.set(layer.digest, claims);
+    });
+  }
+
+  /** A probe for a blob about to be downloaded, or undefined when it is no layer to check. */
+  probe(digest: string): LayerProbe | undefined {
+    return this.claims.has(digest) ? new LayerProbe(this.limits, digest) : undefined;
+  }
+
+  /** Checks a downloaded layer, whose digest and size the client has checked, against every claim. */
+  async checkDownloaded(blob: { digest: string; size: number }, probe: LayerProbe): Promise<void> {
+    const file = await probe.finish(blob);
+    this.check(blob.digest, file);
+    this.keep(blob.digest, file);
+  }
+
+  /**
+   * Checks the layers the store already holds: by their diff-ID records, else (decompressing
+   * them) by their bytes. Nothing is read with `decompress` false: those are taken as stored.
+   */
+  async checkStored(digests: Iterable<string>): Promise<void> {
+    if (!this.decompress) return;
+    for (const digest of digests) {
+      const claims = this.claims.get(digest);
+      if (claims === undefined) continue;
+      const record = await this.store.diffIds.get(digest);
+      if (record !== undefined) {
+        this.check(digest, await this.recorded(digest, record));
+        continue;
+      }
+      // An uncompressed layer's digest is its diff ID: reading it adds nothing.
+      if (claims.every((claim) => claim.diffId === digest)) continue;
+      const file = await this.readStored(digest);
+      this.check(digest, file);
+      this.keep(digest, file);
+    }
+  }
+
+  /** Records the diff IDs this pull decompressed; call once their blobs are committed. */
+  async record(): Promise<void> {
+    await Promise.all([...this.found].map(([digest, fact]) => this.store.diffIds.put(digest, fact)));
+  }
+
+  private check(digest: string, file: ScannedFile): void {
+    for (const claim of this.claims.get(digest) ?? []) {
+      checkLayer({ file, digest, mediaType: claim.mediaType, field: claim.field }, claim.diffId, claim.index, claim.configName);
+    }
+  }
+
+  private keep(digest: string, file: ScannedFile): void {
+    if (file.compression === "none" || file.diffId === undefined || file.uncompressedSize === undefined) return;
+    this.found.set(digest, { diffId: file.diffId, size: file.uncompressedSize });
+  }
+
+  /** A stored layer as its record describes it (the first bytes tell its compression). */
+  private async recorded(digest: string, record: VerifiedDiffId): Promise<ScannedFile> {
+    const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
+    const length = await this.store.content.readAt(digest, 0, head);
+    return {
+      name: digest,
+      digest,
+      size: (await this.store.content.stat(digest))?.size ?? 0,
+      compression: detectCompression(head.subarray(0, length)),
+      diffId: record.diffId,
+      uncompressedSize: record.size,
+      diffIdSource: `the store's record ${this.store.diffIds.recordPath(digest) ?? ""}`,
+      looksLikeTar: true,
+    };
+  }
+
+  /** A stored layer without a record, read and decompressed as a load reads it; its digest is checked too. */
+  private async readStored(digest: string): Promise<ScannedFile> {
+    const { algorithm, encoded } = parseDigest(digest);
+    const file = await probeFile(`blobs/${algorithm}/${encoded}`, this.store.content.readStream(digest), this.limits);
+    const actual = algorithm === "sha512" ? file.sha512 : file.digest;
+    if (actual !== digest) throw invalid(`blob ${digest} in the store does not match its digest (${actual ?? "not computed"}): run lading fsck --repair`, digest);
+    return { ...file, name: digest };
+  }
+}
+
+/**
+ * The probe of one layer download. The client hands over its batches while earlier ones may
+ * still be in flight, so pushes are queued here to reach the probe in order, one at a time; a
+ * batch's push settles only once the probe has taken what it needs of it.
+ */
+export class LayerProbe {
+  private readonly probe: ContentProbe;
+  private queue: Promise<void> = Promise.resolve();
+  private size = 0;
+  /** sha256 of the bytes, for an uncompressed layer addressed by another algorithm (its diff ID). */
+  private readonly sha256: Hash | undefined;
+
+  constructor(limits: ProbeLimits, digest: string) {
+    this.probe = new ContentProbe(limits);
+    this.sha256 = parseDigest(digest).algorithm === "sha256" ? undefined : createHash("sha256");
+  }
+
+  push(bytes: Buffer): Promise<void> {
+    const pushed = this.queue.then(() => {
+      this.size += bytes.length;
+      this.sha256?.update(bytes);
+      return this.probe.push(bytes);
+    });
+    this.queue = pushed.catch(() => undefined);
+    return pushed;
+  }
+
+  async finish(blob: { digest: string; size: number }): Promise<ScannedFile> {
+    await this.queue;
+    const file: ScannedFile = { name: blob.digest, digest: blob.digest, size: this.size, ...(await this.probe.finish()) };
+    if (file.diffId === undefined && file.compression === "none") {
+      file.diffId = this.sha256 === undefined ? blob.digest : `sha256:${this.sha256.digest("hex")}`;
+      file.uncompressedSize = this.size;
+    }
+    return file;
+  }
+
+  destroy(): void {
+    this.probe.destroy();
+  }
+}

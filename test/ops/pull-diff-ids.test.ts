@@ -1,0 +1,247 @@
+// pull checks every layer's diff ID against its config as load does, against the real
+// docker-registry (which checks none): gzip, zstd and uncompressed layers; the records it writes
+// are load's; a config that lies fails the pull in load's words with the store left byte-identical;
+// --skip-diff-id-check pulls it as skopeo would and save then warns; a layer already stored is
+// settled by its record, or read from the store when it has none; a foreign layer is carried
+// unchecked, as before.
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compress as zstdCompress } from "zstd-napi";
+import { openTarStream } from "../../src/archive/source.js";
+import { main } from "../../src/cli/main.js";
+import { isLadingError } from "../../src/core/errors.js";
+import { loadArchive } from "../../src/ops/load.js";
+import { pullImages } from "../../src/ops/pull.js";
+import type { RegistryClientFactory } from "../../src/ops/registry-access.js";
+import { RegistryClient } from "../../src/registry/client.js";
+import { Store } from "../../src/store/store.js";
+import { makeTempDir, removeTree, requirePeers, startRegistry, type Registry } from "../support/peers.js";
+import { snapshotTree } from "../support/store-tree.js";
+import {
+  blobPath,
+  buildTar,
+  capturingTerminal,
+  descriptorOf,
+  hexOf,
+  layerTar,
+  makeForeignImage,
+  makeImage,
+  ociLayoutItems,
+  sha256,
+  type CliResult,
+  type TestImage,
+} from "../support/archive-builder.js";
+
+const ready = requirePeers("docker-registry");
+
+const client: RegistryClientFactory = (host) => new RegistryClient(host, { retryDelayMs: 10, credentials: async () => undefined });
+
+/** Text that compresses about 2:1, so the big layer arrives in many of the client's batches. */
+function noise(bytes: number, seed: string): string {
+  const parts: string[] = [];
+  let block = createHash("sha256").update(seed).digest();
+  for (let made = 0; made < bytes; made += 64) {
+    block = createHash("sha256").update(block).digest();
+    parts.push(block.toString("hex"));
+  }
+  return parts.join("").slice(0, bytes);
+}
+
+const SMALL = layerTar({ "etc/hello.txt": "hello\n" });
+const BIG = layerTar({ "opt/data.txt": noise(3 << 20, "big") });
+const WRONG_DIFF_ID = sha256("not the layer");
+const OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd";
+
+/** The diff ID the config lists for the second layer replaced by a wrong one. */
+const lyingAbout = (config: Record<string, unknown>): Record<string, unknown> => {
+  const rootfs = config.rootfs as { diff_ids: string[] };
+  return { ...config, rootfs: { type: "layers", diff_ids: [rootfs.diff_ids[0], WRONG_DIFF_ID] } };
+};
+
+const GZIP = makeImage({ layers: [SMALL, BIG], gzip: true });
+const GZIP_LYING = makeImage({ layers: [SMALL, BIG], gzip: true, editConfig: lyingAbout });
+const ZSTD_LAYERS = [SMALL, BIG].map((tar) => ({ bytes: zstdCompress(tar), diffId: sha256(tar), mediaType: OCI_LAYER_ZSTD }));
+const ZSTD = makeImage({ storedLayers: ZSTD_LAYERS });
+const ZSTD_LYING = makeImage({ storedLayers: ZSTD_LAYERS, editConfig: lyingAbout });
+const PLAIN = makeImage({ layers: [SMALL, BIG] });
+const PLAIN_LYING = makeImage({ layers: [SMALL, BIG], editConfig: lyingAbout });
+
+/** Uploads the image's blobs and puts its manifest under `repository:tag`, as a registry client would. */
+async function pushTestImage(registry: string, repository: string, tag: string, image: TestImage): Promise<void> {
+  const registryClient = client(registry);
+  for (const blob of [image.config, ...image.layers]) await registryClient.uploadBlob(repository, blob, () => Readable.from([blob.bytes]));
+  await registryClient.putManifest(repository, tag, image.manifest.bytes, image.manifest.mediaType);
+}
+
+/** `lading --root ROOT ...` in process, as the CLI's main() runs it. */
+async function lading(root: string, ...args: string[]): Promise<CliResult> {
+  const captured = capturingTerminal();
+  const code = await main(["node", "lading", "--root", root, ...args], captured.terminal);
+  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
+}
+
+function archiveOf(image: TestImage, name: string): Buffer {
+  return buildTar(ociLayoutItems([image], { indexEntries: [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": name } })] }));
+}
+
+async function loadInto(store: Store, image: TestImage, name: string, checkCompressedLayers = true): Promise<void> {
+  const bytes = archiveOf(image, name);
+  await loadArchive(store, await openTarStream(Readable.from([bytes]), bytes.length), { checkCompressedLayers });
+}
+
+/** The message a load gives for the lying image's second layer, and the one a pull gives for it. */
+function loadMessage(image: TestImage): string {
+  const [, layer] = image.layers as [TestImage["layers"][number], TestImage["layers"][number]];
+  return `${blobPath(image.manifest.digest)} layers[1]: layer ${blobPath(layer.digest)} has diff ID ${sha256(BIG)}, but ${blobPath(image.config.digest)} rootfs.diff_ids[1] is ${WRONG_DIFF_ID}`;
+}
+function pullMessage(image: TestImage, reference: string, recordSays = ""): string {
+  const [, layer] = image.layers as [TestImage["layers"][number], TestImage["layers"][number]];
+  return `manifest ${image.manifest.digest} of ${reference} layers[1]: layer ${layer.digest} has diff ID ${sha256(BIG)}${recordSays}, but config ${image.config.digest} rootfs.diff_ids[1] is ${WRONG_DIFF_ID}`;
+}
+
+const UNCHECKED_TWO = "2 layers whose diff IDs were never checked (loaded or pulled with --skip-diff-id-check, pulled as a foreign layer, or pulled by an earlier lading): run lading fsck to check them";
+
+describe.skipIf(!ready)("pull checks diff IDs as load does (docker-registry 2.8)", () => {
+  let dir: string;
+  let registry: Registry;
+  let counter = 0;
+  const newRoot = (): string => join(dir, `root-${counter++}`);
+
+  beforeAll(async () => {
+    dir = makeTempDir("lading-pull-diff-ids-");
+    registry = await startRegistry();
+    await pushTestImage(registry.url, "gzip/app", "1", GZIP);
+    await pushTestImage(registry.url, "gzip/app", "lying", GZIP_LYING);
+    await pushTestImage(registry.url, "zstd/app", "1", ZSTD);
+    await pushTestImage(registry.url, "zstd/app", "lying", ZSTD_LYING);
+    await pushTestImage(registry.url, "plain/app", "1", PLAIN);
+    await pushTestImage(registry.url, "plain/app", "lying", PLAIN_LYING);
+  }, 60_000);
+  afterAll(async () => {
+    await registry?.stop();
+    if (dir) await removeTree(dir);
+  });
+
+  it("gzip, zstd and uncompressed layers pass, the compressed ones are recorded as a load records them, and save warns of nothing", async () => {
+    const root = newRoot();
+    for (const repository of ["gzip/app", "zstd/app", "plain/app"]) {
+      const pulled = await lading(root, "pull", "-q", `${registry.url}/${repository}:1`);
+      expect(pulled).toEqual({ code: 0, stdout: `${registry.url}/${repository}:1\n`, stderr: "" });
+    }
+    // The same bytes a load writes: a load of the same images into another store.
+    const loaded = await Store.open(newRoot());
+    for (const image of [GZIP, ZSTD, PLAIN]) await loadInto(loaded, image, `example.com/loaded:${image.manifest.digest.slice(7, 19)}`);
+    const pulledRecords = await snapshotTree(join(root, "diffids"));
+    expect(pulledRecords).toEqual(await snapshotTree(loaded.paths.diffIds));
+    for (const image of [GZIP, ZSTD]) {
+      for (const [index, tar] of [SMALL, BIG].entries()) {
+        expect(await readFile(join(root, "diffids", "sha256", hexOf(image.layers[index]!.digest)), "utf8")).toBe(`${sha256(tar)} ${tar.length}\n`);
+      }
+    }
+    // Four records: the uncompressed layers are their own diff IDs.
+    expect(Object.keys(pulledRecords).filter((name) => name.startsWith("sha256/"))).toHaveLength(4);
+
+    for (const repository of ["gzip/app", "zstd/app", "plain/app"]) {
+      const saved = await lading(root, "save", "-q", "-o", join(dir, `saved-${counter++}.tar`), `${registry.url}/${repository}:1`);
+      expect(saved).toEqual({ code: 0, stdout: "", stderr: "" });
+    }
+  });
+
+  it("a config that lists a wrong diff ID fails the pull in load's words, and the store is left byte-identical", async () => {
+    for (const [repository, image] of [
+      ["gzip/app", GZIP_LYING],
+      ["zstd/app", ZSTD_LYING],
+      ["plain/app", PLAIN_LYING],
+    ] as const) {
+      const reference = `${registry.url}/${repository}:lying`;
+      const root = newRoot();
+      const store = await Store.open(root);
+      await loadInto(store, makeImage({ seed: "already here", gzip: true }), "example.com/here:1");
+      const before = await snapshotTree(root);
+
+      const loadFailure = await loadInto(await Store.open(newRoot()), image, "example.com/lying:1").catch((error: unknown) => error);
+      expect(isLadingError(loadFailure) && loadFailure.message).toBe(loadMessage(image));
+
+      const pulled = await lading(root, "pull", reference);
+      expect(pulled).toEqual({ code: 1, stdout: "", stderr: `lading: error: ${pullMessage(image, reference)}\n` });
+      expect(await snapshotTree(root)).toEqual(before);
+    }
+  });
+
+  it("--skip-diff-id-check pulls a compressed layer whose diff ID is wrong, as skopeo does; save then warns of it", async () => {
+    for (const [repository, image] of [
+      ["gzip/app", GZIP_LYING],
+      ["zstd/app", ZSTD_LYING],
+    ] as const) {
+      const reference = `${registry.url}/${repository}:lying`;
+      const root = newRoot();
+      const pulled = await lading(root, "pull", "-q", "--skip-diff-id-check", reference);
+      expect(pulled).toEqual({ code: 0, stdout: `${reference}\n`, stderr: "" });
+      // Nothing was decompressed, so nothing is recorded.
+      const store = await Store.open(root);
+      for (const layer of image.layers) expect(await store.diffIds.get(layer.digest)).toBeUndefined();
+      const saved = await lading(root, "save", "-q", "-o", join(dir, `skipped-${counter++}.tar`), reference);
+      expect(saved).toEqual({ code: 0, stdout: "", stderr: `warning: ${reference} has ${UNCHECKED_TWO}\n` });
+    }
+    // An uncompressed layer's digest is its diff ID: that much is checked all the same, as load does.
+    const reference = `${registry.url}/plain/app:lying`;
+    const plain = await lading(newRoot(), "pull", "--skip-diff-id-check", reference);
+    expect(plain).toEqual({ code: 1, stdout: "", stderr: `lading: error: ${pullMessage(PLAIN_LYING, reference)}\n` });
+  });
+
+  it("a layer already stored is not downloaded: its record settles it, or without one it is read from the store and then recorded", async () => {
+    const reference = `${registry.url}/gzip/app:1`;
+    const lying = `${registry.url}/gzip/app:lying`;
+    const [small, big] = GZIP.layers as [TestImage["layers"][number], TestImage["layers"][number]];
+
+    // Loaded without the check: no record. A pull of a config that contradicts the layer fails.
+    const unrecorded = await Store.open(newRoot());
+    await loadInto(unrecorded, GZIP, "example.com/skipped:1", false);
+    const before = await snapshotTree(unrecorded.paths.root);
+    const failure = await pullImages(unrecorded, [lying], { client }).catch((error: unknown) => error);
+    expect(isLadingError(failure) && [failure.kind, failure.message]).toEqual(["invalid", pullMessage(GZIP_LYING, lying)]);
+    expect(await snapshotTree(unrecorded.paths.root)).toEqual(before);
+    // One whose config agrees passes; the layers, read from the store, are now recorded.
+    const pulled = await pullImages(unrecorded, [reference], { client });
+    expect([pulled.fetchedBlobs, pulled.images[0]?.layers.map((layer) => layer.status)]).toEqual([0, ["Already exists", "Already exists"]]);
+    expect(await unrecorded.diffIds.get(small.digest)).toEqual({ diffId: sha256(SMALL), size: SMALL.length });
+    expect(await unrecorded.diffIds.get(big.digest)).toEqual({ diffId: sha256(BIG), size: BIG.length });
+    const saved = await lading(unrecorded.paths.root, "save", "-q", "-o", join(dir, `stored-${counter++}.tar`), "example.com/skipped:1");
+    expect(saved).toEqual({ code: 0, stdout: "", stderr: "" });
+
+    // Loaded with the check: the record settles it, in load's words.
+    const recorded = await Store.open(newRoot());
+    await loadInto(recorded, GZIP, "example.com/checked:1");
+    const recordedBefore = await snapshotTree(recorded.paths.root);
+    const record = recorded.diffIds.recordPath(big.digest) as string;
+    const againstRecord = await pullImages(recorded, [lying], { client }).catch((error: unknown) => error);
+    expect(isLadingError(againstRecord) && againstRecord.message).toBe(pullMessage(GZIP_LYING, lying, ` (as the store's record ${record} says)`));
+    expect(await snapshotTree(recorded.paths.root)).toEqual(recordedBefore);
+  });
+
+  it("a foreign layer keeps its handling: pulled with its digest checked, its diff ID taken from the config", async () => {
+    const windows = await startRegistry({ allowLayerUrls: true });
+    try {
+      const image = makeForeignImage(undefined, "pull");
+      const [foreign, own] = image.layers as [TestImage["layers"][number], TestImage["layers"][number]];
+      await pushTestImage(windows.url, "win/app", "1", image);
+      const root = newRoot();
+      const reference = `${windows.url}/win/app:1`;
+      const pulled = await lading(root, "pull", "-q", "--platform", "windows/amd64", reference);
+      expect(pulled).toEqual({ code: 0, stdout: `${reference}\n`, stderr: "" });
+      const store = await Store.open(root);
+      expect([await store.diffIds.get(foreign.digest), await store.diffIds.get(own.digest)]).toEqual([undefined, { diffId: own.diffId, size: expect.any(Number) }]);
+      const saved = await lading(root, "save", "-q", "-o", join(dir, `foreign-${counter++}.tar`), reference);
+      expect(saved).toEqual({
+        code: 0,
+        stdout: "",
+        stderr: `warning: ${reference} has 1 layer whose diff ID was never checked (loaded or pulled with --skip-diff-id-check, pulled as a foreign layer, or pulled by an earlier lading): run lading fsck to check it\n`,
+      });
+    } finally {
+      await windows.stop();
+    }
+  });
+});
