@@ -127,6 +127,7 @@ const pull = {
     if (!state.registry || !ctx.has("skopeo")) return { cases: [], notes: ["no registry or no skopeo: nothing to pull from"] };
     const source = await seedRegistry(state.registry, archive);
     const root = join(ctx.workDir, "pull-root");
+    const skipRoot = join(ctx.workDir, "pull-skip-root");
     const againRoot = join(ctx.workDir, "pull-again-root");
     const ociDir = join(ctx.workDir, "pull-skopeo-oci");
     const ladingPull = (r) => [...ctx.lading, "--root", r, "pull", "-q", source];
@@ -134,6 +135,8 @@ const pull = {
     return {
       cases: [
         { label: "lading pull", lading: true, before: () => fresh(root), argv: ladingPull(root) },
+        // skopeo's work: blob digests only, no layer decompressed to check its diff ID.
+        { label: "lading pull --skip-diff-id-check", lading: true, before: () => fresh(skipRoot), argv: [...ladingPull(skipRoot), "--skip-diff-id-check"] },
         {
           label: "lading pull (already stored)",
           lading: true,
@@ -153,11 +156,14 @@ const pull = {
         },
       ],
       notes: [`image ${source}: ${(archive.bytes / 2 ** 20).toFixed(0)} MiB OCI archive with gzip layers, put there by skopeo --preserve-digests`],
-      cleanup: () => Promise.all([root, againRoot, ociDir].map(removed)),
+      cleanup: () => Promise.all([root, skipRoot, againRoot, ociDir].map(removed)),
     };
   },
   targets: (group) => [
-    { text: "pull at least as fast as skopeo copy docker: oci:", value: timeRatio(group, "lading pull", "skopeo copy docker: oci:"), pass: (v) => v <= 1 },
+    // Issue 8's target, set when a pull did skopeo's work; a default pull now also decompresses
+    // every layer to check its diff ID (as docker pull does), which skopeo never does.
+    { text: "pull --skip-diff-id-check (skopeo's work) at least as fast as skopeo copy docker: oci:", value: timeRatio(group, "lading pull --skip-diff-id-check", "skopeo copy docker: oci:"), pass: (v) => v <= 1 },
+    { text: "pull checking every diff ID within 1.5x of skopeo copy docker: oci: (load's bar for the same work)", value: timeRatio(group, "lading pull", "skopeo copy docker: oci:"), pass: (v) => v <= 1.5 },
   ],
 };
 
