@@ -32,6 +32,7 @@ import {
   makeImage,
   ociLayoutItems,
   paxRecords,
+  patchedHeader,
   sha256,
   tarEntry,
   verifyBytes,
@@ -568,7 +569,14 @@ describe("configs and layers", () => {
     expectValid(await verifyItems(craneItems(legacyName, otherMtime)));
   });
 
-  it("refuses a layer whose inner tar has ../evil, a hard link out, a PAX name out, or is no tar", async () => {
+  it("refuses a layer whose inner tar has ../evil, a hard link out (plain, PAX or GNU long record), a bad header, is cut short, or is no tar", async () => {
+    const MiB = 1024 * 1024;
+    const layerWith = (second: Buffer): Buffer => buildTar([{ type: "file", name: "ok", content: "x" }, { type: "raw", bytes: second }]);
+    const flippedNameByte = (entry: Buffer): Buffer => {
+      const copy = Buffer.from(entry);
+      copy[0] = copy[0]! ^ 1;
+      return copy;
+    };
     const cases: [string, Buffer, string][] = [
       ["../evil", buildTar([{ type: "raw", bytes: tarEntry({ name: "../evil" }, Buffer.from("x")) }]), 'layer tar entry "../evil" escapes the root'],
       ["not a tar", Buffer.from("just some bytes that are no tar at all"), "not a tar archive"],
@@ -585,6 +593,40 @@ describe("configs and layers", () => {
         buildTar([{ type: "file", name: "ok", content: "x" }, { type: "raw", bytes: Buffer.alloc(512) }, { type: "raw", bytes: tarEntry({ name: "../evil" }, Buffer.from("x")) }]),
         "layer tar has a lone zero block before entry 2 (the end of an archive is two)",
       ],
+      ["a header whose checksum is wrong", layerWith(flippedNameByte(tarEntry({ name: "b" }, Buffer.from("x")))), "layer tar has a bad header checksum at entry 2"],
+      [
+        "a size field that is not octal",
+        layerWith(Buffer.concat([patchedHeader(tarEntry({ name: "b" }, Buffer.from("x")), 124, "0000000001x\0"), Buffer.alloc(512, 0x78)])),
+        "layer tar has an invalid size field at entry 2",
+      ],
+      [
+        "a PAX header over 1 MiB",
+        buildTar([{ type: "raw", bytes: Buffer.concat([paxRecords({ comment: "c".repeat(MiB + 1 - 17) }), tarEntry({ name: "x" }, Buffer.from("x"))]) }]),
+        `layer tar has an extended header of ${MiB + 1} bytes`,
+      ],
+      // Go's archive/tar reads no body for types 1-6 whatever the size says: the next header is ../evil.
+      [
+        "a symlink whose size field claims a body",
+        buildTar([{ type: "raw", bytes: Buffer.concat([tarEntry({ name: "l", typeflag: "2", linkname: "ok", size: 512 }), tarEntry({ name: "../evil" }, Buffer.from("x"))]) }]),
+        'layer tar entry "../evil" escapes the root',
+      ],
+      [
+        "a PAX linkpath out",
+        buildTar([{ type: "raw", bytes: Buffer.concat([paxRecords({ linkpath: "../../etc/shadow" }), tarEntry({ name: "ok", typeflag: "1", linkname: "inside" })]) }]),
+        'layer tar hard link target of "ok" "../../etc/shadow" escapes the root',
+      ],
+      [
+        "a GNU long name out",
+        buildTar([{ type: "raw", bytes: Buffer.concat([gnuLongRecord("L", "../../evil"), tarEntry({ name: "short" }, Buffer.from("x"))]) }]),
+        'layer tar entry "../../evil" escapes the root',
+      ],
+      [
+        "a GNU long link out",
+        buildTar([{ type: "raw", bytes: Buffer.concat([gnuLongRecord("K", "../../etc/shadow"), tarEntry({ name: "ok", typeflag: "1", linkname: "inside" })]) }]),
+        'layer tar hard link target of "ok" "../../etc/shadow" escapes the root',
+      ],
+      // The config's diff ID is the digest of these very bytes: only the tar's own shape is wrong.
+      ["a tar cut inside a body", buildTar([{ type: "file", name: "ok", content: "x".repeat(1000) }], { end: false }).subarray(0, 512 + 300), "layer tar is truncated"],
     ];
     for (const [, tar, reason] of cases) {
       const evil = makeImage({ layers: [tar] });

@@ -67,6 +67,18 @@ export function tarHeader(fields: HeaderFields): Buffer {
   return block;
 }
 
+/** A copy of a header with `text` written at `offset` and the checksum recomputed over the result. */
+export function patchedHeader(header: Buffer, offset: number, text: string): Buffer {
+  const block = Buffer.from(header.subarray(0, BLOCK));
+  block.write(text, offset, "latin1");
+  block.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const byte of block) sum += byte;
+  block.fill(0, 148, 156);
+  block.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+  return block;
+}
+
 const padding = (size: number): Buffer => Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
 
 /** A header plus its body and padding. */
