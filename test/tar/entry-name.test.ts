@@ -92,6 +92,17 @@ describe("resolveLinkTarget", () => {
     });
   });
 
+  it("refuses a target that resolves to more than 4096 bytes", () => {
+    const fits = Array.from({ length: 16 }, () => "y".repeat(255)).join("/"); // 4095 bytes
+    expect(resolveLinkTarget("l", fits)).toBe(fits);
+    const target = Array.from({ length: 21 }, () => "y".repeat(200)).join("/"); // 4220 bytes
+    expect(refusal(() => resolveLinkTarget("a/b", target))).toEqual({
+      kind: "invalid",
+      message: `symlink "a/b" -> ${JSON.stringify(target)}: target longer than 4096 bytes`,
+      subject: "a/b",
+    });
+  });
+
   it("refuses an unsafe link name before looking at the target", () => {
     expect(refusal(() => resolveLinkTarget("../a", "b")).message).toBe('unsafe entry name "../a": ".." component');
   });

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { LadingError } from "../../src/core/errors.js";
 import { STREAM_HIGH_WATER_MARK } from "../../src/tar/compression.js";
 import { readTar, type ReadTarOptions } from "../../src/tar/reader.js";
+import { buildTar, paxRecords, tarEntry } from "../support/archive-builder.js";
 import { SPARSE_FORMATS, sparseTar, writeWithHoles } from "../support/sparse-tar.js";
 
 const sha256 = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex");
@@ -234,6 +235,14 @@ describe("readTar refuses hostile and broken archives", () => {
     expect(await outcome(Buffer.concat([tar, Buffer.alloc(10240 - tar.length)]))).toBe("ok: a");
     // Garbage beyond the first MiB of zeros is never read, as a reader of /dev/zero must stop somewhere.
     expect(await outcome(Buffer.concat([tar, Buffer.alloc(1024 * 1024), Buffer.from("x".repeat(512))]), 65536)).toBe("ok: a");
+  });
+
+  it("an extended header over 4 MiB, even of valid records", async () => {
+    const MiB = 1024 * 1024;
+    const justFits = buildTar([{ type: "raw", bytes: Buffer.concat([paxRecords({ comment: "c".repeat(4 * MiB - 17) }), tarEntry({ name: "a" }, Buffer.from("x"))]) }]);
+    expect(await outcome(justFits)).toBe("ok: a");
+    const tooBig = buildTar([{ type: "raw", bytes: Buffer.concat([paxRecords({ comment: "c".repeat(4 * MiB + 1 - 17) }), tarEntry({ name: "a" }, Buffer.from("x"))]) }]);
+    expect(await outcome(tooBig)).toBe("invalid tar header at offset 0: extended header larger than 4 MiB");
   });
 
   it("a directory entry with a size", async () => {
