@@ -359,6 +359,42 @@ describe("OCI layout documents", () => {
     ]);
   });
 
+  describe("an index's child of an unknown media type (an artifact) is checked like any blob", () => {
+    const artifact = blobOf('{"artifact":"x"}', "application/vnd.example+json");
+    const impostor = blobOf('{"artifact":"y"}', "application/vnd.example+json");
+    const withChild = (child: Record<string, unknown>): Blob => indexOf(descriptorOf(gzImage.manifest), child);
+    const layout = (child: Record<string, unknown>, blobs: TarItem[]): TarItem[] => [
+      ...ociLayoutItems([gzImage], { indexEntries: [descriptorOf(withChild(child))], extraBlobs: [withChild(child)] }),
+      ...blobs,
+    ];
+    const good = descriptorOf(artifact);
+
+    it("accepts it when it matches", async () => {
+      expectValid(await verifyItems(layout(good, [blobItem(artifact)])));
+    });
+
+    it("refuses a size that disagrees with the blob", async () => {
+      const tooLong = { ...good, size: artifact.size + 1 };
+      expectRefused(await verifyItems(layout(tooLong, [blobItem(artifact)])), [
+        {
+          entry: blobPath(artifact.digest),
+          message: `${blobPath(withChild(tooLong).digest)} manifests[1]: size ${artifact.size + 1} does not match ${blobPath(artifact.digest)} (${artifact.size} bytes)`,
+        },
+      ]);
+    });
+
+    it("refuses a blob that is a link to other content", async () => {
+      expect(impostor.size).toBe(artifact.size);
+      const linked: TarItem = { type: "symlink", name: blobPath(artifact.digest), target: hexOf(impostor.digest) };
+      expectRefused(await verifyItems(layout(good, [blobItem(impostor), linked])), [
+        {
+          entry: blobPath(artifact.digest),
+          message: `${blobPath(withChild(good).digest)} manifests[1]: digest ${artifact.digest} does not match the content of ${blobPath(artifact.digest)} (${impostor.digest})`,
+        },
+      ]);
+    });
+  });
+
   it("refuses a manifest whose body is an index (CVE-2021-41190)", async () => {
     const index = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(gzImage.manifest)] }), OCI_INDEX);
     const items = ociLayoutItems([gzImage], { indexEntries: [{ ...descriptorOf(index), mediaType: OCI_MANIFEST }], extraBlobs: [index] });
