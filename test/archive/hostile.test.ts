@@ -145,6 +145,12 @@ describe("links", () => {
     expectRefused(report, [{ entry: "dir", message: 'link "dir" replaces a directory of earlier entries' }]);
   });
 
+  it("refuses an entry beneath a file", async () => {
+    expectRefused(await verifyItems([{ type: "file", name: "a", content: "x" }, { type: "file", name: "a/b", content: "y" }, ...dockerItems()]), [
+      { entry: "a/b", message: 'entry "a/b" is beneath the file "a"' },
+    ]);
+  });
+
   it("refuses hard links to outside the archive", async () => {
     expectRefused(await verifyItems([...dockerItems(), { type: "hardlink", name: "hl", target: "../x" }]), [
       { entry: "hl", message: 'hard link "hl" points outside the archive ("../x")' },
