@@ -144,8 +144,11 @@ export async function scanEntries(
           throw invalid(`duplicate entry ${JSON.stringify(name)} with different content`, name);
         }
         links.set(name, { name, kind: entry.type, target });
+        for (const ancestor of ancestorsOf(name)) parentDirs.add(ancestor);
         continue;
       }
+      // Docker unpacks the archive before reading it, and a file there removes the directory it replaces.
+      if (parentDirs.has(name)) throw invalid(`file ${JSON.stringify(name)} replaces a directory of earlier entries`, name);
 
       const location = entry.location;
       if (!poolTried && entry.size >= PARALLEL_AT_LEAST) {

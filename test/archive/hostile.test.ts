@@ -151,6 +151,16 @@ describe("links", () => {
     ]);
   });
 
+  it("refuses a file that replaces a directory of earlier entries", async () => {
+    // Docker unpacks the archive before reading it: the file "a" would remove the directory holding a/b.
+    expectRefused(await verifyItems([{ type: "file", name: "a/b", content: "y" }, { type: "file", name: "a", content: "x" }, ...dockerItems()]), [
+      { entry: "a", message: 'file "a" replaces a directory of earlier entries' },
+    ]);
+    expectRefused(await verifyItems([{ type: "symlink", name: "a/b", target: "c" }, { type: "file", name: "a", content: "x" }, ...dockerItems()]), [
+      { entry: "a", message: 'file "a" replaces a directory of earlier entries' },
+    ]);
+  });
+
   it("refuses hard links to outside the archive", async () => {
     expectRefused(await verifyItems([...dockerItems(), { type: "hardlink", name: "hl", target: "../x" }]), [
       { entry: "hl", message: 'hard link "hl" points outside the archive ("../x")' },
