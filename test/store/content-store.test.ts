@@ -171,6 +171,16 @@ describe("ingest and commit", () => {
     expect(await readdir(paths.ingest)).toEqual([]);
   });
 
+  it("replaces a blob file of the wrong size (a torn write) with the full bytes", async () => {
+    const file = store.blobPath(HELLO_SHA256);
+    await writeFile(file, HELLO.subarray(0, 5));
+    const ingest = await ingestBytes(store, HELLO);
+    expect(await ingest.commit({ digest: HELLO_SHA256, size: 11 })).toBe(HELLO_SHA256);
+    expect(await readFile(file)).toEqual(HELLO);
+    expect(await store.verifyBlob(HELLO_SHA256)).toBe(true);
+    expect(await readdir(paths.ingest)).toEqual([]);
+  });
+
   it("flushAhead starts the fsync that commit then waits for, and a later write makes commit fsync again", async () => {
     const probe = await open(path.join(base, "probe"), "w");
     const handlePrototype = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
