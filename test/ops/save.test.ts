@@ -339,6 +339,22 @@ describe.skipIf(!haveFixtures)("round trips of every shared fixture", () => {
     expect(readdirSync(out)).toEqual([]);
   });
 
+  it("a blob damaged in the store fails a save to a stream too, plain (read directly) and gzip-compressed (through a stream)", async () => {
+    const store = await freshStore();
+    await loadArchive(store, await openArchivePath(join(FIXTURES, "archives/skopeo-oci-archive.tar")));
+    const [record] = await store.records.list();
+    const layer = record!.images[0]!.layers[0]!.digest;
+    const path = store.content.blobPath(layer);
+    const { chmodSync, writeFileSync } = await import("node:fs");
+    chmodSync(path, 0o644);
+    const damaged = Buffer.from(readFileSync(path));
+    damaged[damaged.length - 1] = damaged[damaged.length - 1]! ^ 1;
+    writeFileSync(path, damaged);
+    const message = `blob ${layer} in the store has content ${sha256(damaged)}: the store is damaged (run lading fsck)`;
+    await expect(saveAll(store)).rejects.toThrow(message);
+    await expect(saveAll(store, { compress: "gzip" })).rejects.toThrow(message);
+  });
+
   it("saveToFile refuses an empty path before the save starts", async () => {
     let started = false;
     const save = async (sink: Writable): Promise<SaveResult> => {
