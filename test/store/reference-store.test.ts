@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -359,6 +359,26 @@ describe("update: many changes in one locked write", () => {
     expect(caughtSync(() => leaked?.addTag("app:3.0", ID3)).message).toBe(
       "reference store transaction used after its update finished",
     );
+  });
+
+  it("writes nothing when its lock was taken over while the function ran", async () => {
+    const store = new ReferenceStore(file, { lock: { staleMs: 2000 } });
+    await store.addTag("app:1.0", ID1);
+    const before = await readFile(file);
+    const lockDir = `${file}.lock`;
+    const error = await caught(
+      store.update(async (txn) => {
+        txn.addTag("app:2.0", ID2);
+        // Another process judged the lock stale and took it: a new lock directory, not our mtime.
+        await rm(lockDir, { recursive: true });
+        await mkdir(lockDir);
+        const past = new Date(Date.now() - 60_000);
+        await utimes(lockDir, past, past);
+        await new Promise((resolve) => setTimeout(resolve, 2500)); // well past the first refresh, at staleMs / 2
+      }),
+    );
+    expect(error.message).toBe(`lost the lock ${lockDir} while holding it: Unable to update lock within the stale threshold`);
+    expect(await readFile(file)).toEqual(before);
   });
 
   it("serialises concurrent updates of one process without losing any", async () => {
