@@ -7,6 +7,7 @@ import { mkdtemp, readdir, rm, stat, symlink, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { loadArchive } from "../../src/ops/load.js";
@@ -123,6 +124,22 @@ describe("a stored look-alike of an unnamed layer", () => {
     const result = await loadArchive(store, source);
     expect(reopen).toHaveBeenCalledTimes(1);
     expect(result.images.map((image) => image.configDigest)).toEqual([CONFIG_DIGEST]);
+    expect(await store.content.verifyBlob(DIFF_ID)).toBe(true);
+    expect(await store.content.verifyBlob(decoy)).toBe(true);
+    expect(await readdir(store.paths.ingest)).toEqual([]);
+  });
+
+  it("from a .tar.gz file (read again, but without file offsets to compare): the layer is still stored under its own digest", async () => {
+    const store = await Store.open(await tempDir());
+    const decoy = await putBlob(store, lookAlike);
+    const path = join(await tempDir(), "legacy.tar.gz");
+    await writeFile(path, gzipSync(legacyArchive()));
+    const source = await openArchivePath(path);
+    const reopen = vi.fn(source.reopen as NonNullable<typeof source.reopen>);
+    source.reopen = reopen;
+    const result = await loadArchive(store, source);
+    expect(reopen).toHaveBeenCalledTimes(1);
+    expect(result.images.map((image) => [image.tags, image.configDigest])).toEqual([[["stored/test:1"], CONFIG_DIGEST]]);
     expect(await store.content.verifyBlob(DIFF_ID)).toBe(true);
     expect(await store.content.verifyBlob(decoy)).toBe(true);
     expect(await readdir(store.paths.ingest)).toEqual([]);
