@@ -104,6 +104,25 @@ describe("rmi, tag and load racing", () => {
     expect(after).toEqual(before);
   });
 
+  it("a load whose blob is deleted right after it was committed (a prune between) records and tags nothing", async () => {
+    const root = await mkdtemp(join(tmpdir(), "lading-races-"));
+    roots.push(root);
+    const store = await Store.open(root);
+    const image = makeImage({ seed: "pruned" });
+    const layer = image.layers[0]!.digest;
+    const commitAll = store.content.commitAll.bind(store.content);
+    store.content.commitAll = async (...args) => {
+      const committed = await commitAll(...args);
+      expect(committed).toContain(layer);
+      await store.content.delete(layer);
+      return committed;
+    };
+    const archive = buildTar(dockerArchiveItems([{ image, repoTags: ["example/pruned:1"] }]));
+    await expect(loadArchive(store, await openTarStream(PassThrough.from([archive])))).rejects.toThrow(`blob ${layer} disappeared from the store during the load`);
+    expect(await store.records.list()).toEqual([]);
+    expect(await store.references.references()).toEqual([]);
+  });
+
   it("a load into a store whose repositories.json is broken fails before committing anything", async () => {
     const { other } = await twoViews();
     await writeFile(other.references.filePath, '{"Repositories":{"busybox":{"busybox:latest":"sha256:zz"}}}');
