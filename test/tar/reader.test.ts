@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { LadingError } from "../../src/core/errors.js";
 import { STREAM_HIGH_WATER_MARK } from "../../src/tar/compression.js";
 import { readTar, type ReadTarOptions } from "../../src/tar/reader.js";
-import { buildTar, paxRecords, tarEntry } from "../support/archive-builder.js";
+import { buildTar, gnuLongRecord, paxRecords, tarEntry } from "../support/archive-builder.js";
 import { SPARSE_FORMATS, sparseTar, writeWithHoles } from "../support/sparse-tar.js";
 
 const sha256 = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex");
@@ -243,6 +243,14 @@ describe("readTar refuses hostile and broken archives", () => {
     expect(await outcome(justFits)).toBe("ok: a");
     const tooBig = buildTar([{ type: "raw", bytes: Buffer.concat([paxRecords({ comment: "c".repeat(4 * MiB + 1 - 17) }), tarEntry({ name: "a" }, Buffer.from("x"))]) }]);
     expect(await outcome(tooBig)).toBe("invalid tar header at offset 0: extended header larger than 4 MiB");
+  });
+
+  it("a link with an empty target", async () => {
+    expect(await outcome(buildTar([{ type: "symlink", name: "l", target: "" }]))).toBe('symlink entry "l" has an empty target');
+    expect(await outcome(buildTar([{ type: "hardlink", name: "h", target: "" }]))).toBe('hardlink entry "h" has an empty target');
+    // A GNU long link name of nothing replaces the header's own target with "".
+    const emptyLongLink = Buffer.concat([gnuLongRecord("K", ""), tarEntry({ name: "l", typeflag: "2", linkname: "x" })]);
+    expect(await outcome(buildTar([{ type: "raw", bytes: emptyLongLink }]))).toBe('symlink entry "l" has an empty target');
   });
 
   it("a directory entry with a size", async () => {
