@@ -355,6 +355,22 @@ describe.skipIf(!haveFixtures)("round trips of every shared fixture", () => {
     await expect(saveAll(store, { compress: "gzip" })).rejects.toThrow(message);
   });
 
+  it("a blob whose stored size is not the one its image record gives fails the save before writing", async () => {
+    const store = await freshStore();
+    await loadArchive(store, await openArchivePath(join(FIXTURES, "archives/skopeo-oci-archive.tar")));
+    const [record] = await store.records.list();
+    const layer = record!.images[0]!.layers[0]!;
+    const path = store.content.blobPath(layer.digest);
+    const { chmodSync, writeFileSync } = await import("node:fs");
+    chmodSync(path, 0o644);
+    writeFileSync(path, readFileSync(path).subarray(0, layer.size - 1));
+    const { sink, bytes } = collector();
+    await expect(saveSelection(store, [{ record: record!, names: new Set() }], sink)).rejects.toThrow(
+      `image ${record!.id}: blob ${layer.digest} has ${layer.size - 1} bytes in the store, ${layer.size} expected`,
+    );
+    expect(bytes().length).toBe(0);
+  });
+
   it("saveToFile refuses an empty path before the save starts", async () => {
     let started = false;
     const save = async (sink: Writable): Promise<SaveResult> => {
