@@ -127,7 +127,12 @@ export async function scanEntries(
     for await (const entry of entries) {
       const { name } = entry;
       if (name === "") continue;
-      if (entry.type === "directory") continue;
+      if (entry.type === "directory") {
+        // As Docker unpacks it, a directory entry removes a file or link of that name before it.
+        const dir = name.replace(/\/+$/, "");
+        if (files.has(dir) || links.has(dir)) throw invalid(`directory ${JSON.stringify(dir)} replaces the ${files.has(dir) ? "file" : "link"} of an earlier entry`, name);
+        continue;
+      }
       if (entry.type === "other") throw invalid(`entry ${JSON.stringify(name)}: unsupported entry type (device, FIFO or similar)`, name);
 
       for (const ancestor of ancestorsOf(name)) {

@@ -151,6 +151,15 @@ describe("links", () => {
     ]);
   });
 
+  it("refuses a directory entry that replaces an earlier file or link (Docker's unpacking would remove it)", async () => {
+    const items = dockerItems();
+    const manifestAgain = [...items, { type: "dir", name: "manifest.json/" } as TarItem];
+    expectRefused(await verifyItems(manifestAgain), [{ entry: "manifest.json", message: 'directory "manifest.json" replaces the file of an earlier entry' }]);
+    expectRefused(await verifyItems([{ type: "symlink", name: "a", target: "manifest.json" }, { type: "dir", name: "a/" } as TarItem, ...items]), [
+      { entry: "a", message: 'directory "a" replaces the link of an earlier entry' },
+    ]);
+  });
+
   it("refuses a file that replaces a directory of earlier entries", async () => {
     // Docker unpacks the archive before reading it: the file "a" would remove the directory holding a/b.
     expectRefused(await verifyItems([{ type: "file", name: "a/b", content: "y" }, { type: "file", name: "a", content: "x" }, ...dockerItems()]), [
