@@ -26,6 +26,7 @@ import {
   tarEntry,
   tarHeader,
   withFile,
+  withChecksum,
   withoutFile,
   type TarItem,
   type TestImage,
@@ -388,17 +389,6 @@ function streamCases(): HostileCase[] {
     ["missing manifest.json layer", tar(withoutFile(dockerItems(), layerName)), `manifest.json[0].Layers[0]: "${layerName}" is not in the archive`],
   ];
   return cases.map(([name, input, fragment, limits]) => ({ name, family: "sizes-and-streams", input, fragment, ...(limits ? { limits } : {}) }));
-}
-
-/** Recomputes a header's checksum after a field was overwritten by hand. */
-function withChecksum(header: Buffer): Buffer {
-  const block = Buffer.from(header);
-  block.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const byte of block) sum += byte;
-  block.fill(0, 148, 156);
-  block.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
-  return block;
 }
 
 function referenceCases(): HostileCase[] {

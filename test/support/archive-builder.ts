@@ -71,6 +71,12 @@ export function tarHeader(fields: HeaderFields): Buffer {
 export function patchedHeader(header: Buffer, offset: number, text: string): Buffer {
   const block = Buffer.from(header.subarray(0, BLOCK));
   block.write(text, offset, "latin1");
+  return withChecksum(block);
+}
+
+/** A copy of a header block with its checksum recomputed (after a field was overwritten by hand). */
+export function withChecksum(header: Buffer): Buffer {
+  const block = Buffer.from(header.subarray(0, BLOCK));
   block.fill(0x20, 148, 156);
   let sum = 0;
   for (const byte of block) sum += byte;
