@@ -48,7 +48,11 @@ export interface RoundtripImage {
   notes: string[];
 }
 
+/** The version of the round-trip report's JSON document; it goes up when a field changes meaning or goes away. */
+export const ROUNDTRIP_SCHEMA_VERSION = 1;
+
 export interface RoundtripReport {
+  schemaVersion: typeof ROUNDTRIP_SCHEMA_VERSION;
   /** No differences and no problems: every digest came back. */
   valid: boolean;
   /** Valid, and nothing left out either (no notes). */
@@ -88,7 +92,7 @@ export function compareArchives(input: ArchiveGraph, output: ArchiveGraph, forma
   const problems = output.problems.map((problem) => `${problem.entry}: ${problem.message}`);
   for (const digest of after.keys()) if (!before.has(digest)) problems.push(`the saved archive has root ${digest}, which the input does not`);
   const valid = problems.length === 0 && images.every((image) => image.differences.length === 0);
-  return { valid, exact: valid && images.every((image) => image.notes.length === 0), format, images, problems };
+  return { schemaVersion: ROUNDTRIP_SCHEMA_VERSION, valid, exact: valid && images.every((image) => image.notes.length === 0), format, images, problems };
 }
 
 /** Index entries (or manifest.json items) naming the same root, grouped, in the archive's order. */

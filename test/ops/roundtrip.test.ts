@@ -18,6 +18,7 @@ const BASE = "sha256:57009ae630dfebf18c507dd57f5e36de2f7ea3951ccf61c2a740725f695
 
 const streamOf = (items: readonly TarItem[]) => openTarStream(Readable.from([buildTar(items)]));
 const summary = (report: Awaited<ReturnType<typeof verifyRoundtrip>>) => ({
+  schemaVersion: report.schemaVersion,
   valid: report.valid,
   exact: report.exact,
   problems: report.problems,
@@ -39,6 +40,7 @@ describe("verifyRoundtrip against the input archive", () => {
     const firstId = idOf(first.config.digest);
     const secondId = idOf(second.config.digest);
     expect(summary(report)).toEqual({
+      schemaVersion: 1,
       valid: false,
       exact: false,
       problems: [],
@@ -58,6 +60,7 @@ describe("verifyRoundtrip against the input archive", () => {
     });
     const report = await verifyRoundtrip(await streamOf(items));
     expect(summary(report)).toEqual({
+      schemaVersion: 1,
       valid: false,
       exact: false,
       problems: [],
@@ -80,6 +83,7 @@ describe.skipIf(!haveFixtures)("verifyRoundtrip and bare tags", () => {
     const report = await verifyRoundtrip(await openArchivePath(UMOCI));
     const note = (tag: string): string => `bare tag ${tag} is left out: the docker layout names an image only as repository:tag`;
     expect(summary(report)).toEqual({
+      schemaVersion: 1,
       valid: true,
       exact: false,
       problems: [],
@@ -94,6 +98,7 @@ describe.skipIf(!haveFixtures)("verifyRoundtrip and bare tags", () => {
   it("the oci layout carries them: exact", async () => {
     const report = await verifyRoundtrip(await openArchivePath(UMOCI), { format: "oci" });
     expect(summary(report)).toEqual({
+      schemaVersion: 1,
       valid: true,
       exact: true,
       problems: [],
