@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blobOf, buildTar, descriptorOf, ensureBuilt, makeImage, OCI_INDEX, OCI_MANIFEST, ociLayoutItems, runLading, type CliResult, type TestImage } from "../support/archive-builder.js";
 import { snapshotTree } from "../support/store-tree.js";
+import { formatPlatform, hostPlatform } from "../../src/core/platform.js";
 
 let scratch: string;
 let counter = 0;
@@ -89,6 +90,18 @@ describe("lading inspect --platform", () => {
     ]);
   });
 
+  it("an architecture alone is on the host's operating system, and an operating system alone on the host's architecture, as docker takes them", async () => {
+    const root = await storeWith(multiArchive);
+    const [shown] = (await inspected(root, "--platform", "s390x", NAME)) as { ManifestDigest: string }[];
+    expect(shown!.ManifestDigest).toBe(s390x.manifest.digest);
+    const host = hostPlatform();
+    expect(output(await lading(root, "inspect", "--platform", host.os, NAME))).toEqual([
+      1,
+      "[]\n",
+      `Error: image with reference ${NAME} was found but does not provide the specified platform (${formatPlatform(host)}); it has linux/riscv64, linux/s390x\n`,
+    ]);
+  });
+
   it("a platform the image does not have is docker's error, naming what it has", async () => {
     const root = await storeWith(multiArchive);
     expect(output(await lading(root, "inspect", "--platform", "linux/arm64", NAME))).toEqual([
@@ -129,14 +142,18 @@ describe("lading inspect --platform", () => {
   it("a malformed --platform is the usage error every --platform gives, before the store is touched", async () => {
     const root = await storeWith(multiArchive);
     const before = await snapshotTree(root);
-    for (const value of ["linux", "linux/amd64/v8/x", "linux//amd64", ""]) {
+    for (const value of ["linux/amd64/v8/x", "linux//amd64", ""]) {
       expect(output(await lading(root, "inspect", "--platform", value, NAME))).toEqual([
         2,
         "",
         `lading: usage error: --platform: invalid platform ${JSON.stringify(value)}: want os/arch[/variant]\n`,
       ]);
     }
-    expect(output(await lading(root, "load", "--platform", "linux", "-i", "x.tar"))).toEqual([2, "", 'lading: usage error: --platform: invalid platform "linux": want os/arch[/variant]\n']);
+    expect(output(await lading(root, "load", "--platform", "linuxx", "-i", "x.tar"))).toEqual([
+      2,
+      "",
+      'lading: usage error: --platform: invalid platform "linuxx": unknown operating system or architecture; want os/arch[/variant]\n',
+    ]);
     expect(await snapshotTree(root)).toEqual(before);
   });
 });

@@ -229,9 +229,9 @@ describe.skipIf(!haveFixtures)("lading save", () => {
     const root = tempDir();
     expect((await lading(root, ["save", "--format", "tgz", "x"])).stderr.text).toBe('lading: usage error: --format must be docker or oci, got "tgz"\n');
     expect((await lading(root, ["save", "--compress", "xz", "x"])).stderr.text).toBe('lading: usage error: --compress must be gzip or zstd, got "xz"\n');
-    for (const args of [["save", "--platform", "windows", "x"], ["load", "--platform", "windows", "-i", SINGLE], ["pull", "--platform", "windows", "x"]]) {
+    for (const args of [["save", "--platform", "windowz", "x"], ["load", "--platform", "windowz", "-i", SINGLE], ["pull", "--platform", "windowz", "x"]]) {
       const result = await lading(root, args);
-      expect([result.code, result.stderr.text]).toEqual([2, 'lading: usage error: --platform: invalid platform "windows": want os/arch[/variant]\n']);
+      expect([result.code, result.stderr.text]).toEqual([2, 'lading: usage error: --platform: invalid platform "windowz": unknown operating system or architecture; want os/arch[/variant]\n']);
     }
   });
 
