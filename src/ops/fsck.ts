@@ -180,7 +180,7 @@ class DiffIdCheck {
       return true;
     }
     const { algorithm } = parseDigest(digest);
-    if (algorithm === "sha256" && (await this.uncompressed(digest))) {
+    if (algorithm === "sha256" && (await storedBlobIsUncompressed(this.store, digest))) {
       // Its diff ID is its digest: checking the digest is all there is to do.
       if (!(await this.store.content.verifyBlob(digest))) return false;
       this.compare(digest, claimed, `is not compressed, so its diff ID is ${digest}`, digest);
@@ -202,10 +202,6 @@ class DiffIdCheck {
     this.compare(digest, claimed, read.compression === "none" ? `is not compressed, so its diff ID is ${diffId}` : `decompresses to ${diffId}`, diffId);
     if (claimed.has(diffId) && (await this.store.diffIds.put(digest, { diffId, size: read.size }))) this.recorded++;
     return true;
-  }
-
-  private uncompressed(digest: string): Promise<boolean> {
-    return storedBlobIsUncompressed(this.store, digest);
   }
 
   private compare(digest: string, claimed: ReadonlyMap<string, string>, found: string, actual: string): void {

@@ -8,6 +8,7 @@
  * pull decompressed is recorded, as load records it, only once its blobs are committed.
  */
 import { createHash, type Hash } from "node:crypto";
+import { blobPathFor, contentDigest } from "../archive/blob-lookup.js";
 import { checkLayer } from "../archive/image-check.js";
 import type { ScannedFile } from "../archive/model.js";
 import { ContentProbe, probeFile, type ProbeLimits } from "../archive/probe.js";
@@ -18,7 +19,7 @@ import { isForeignLayerType } from "../core/media-types.js";
 import type { PlatformImage } from "../store/image-records.js";
 import type { VerifiedDiffId } from "../store/diff-id-records.js";
 import type { Store } from "../store/store.js";
-import { COMPRESSION_SNIFF_BYTES, detectCompression } from "../tar/compression.js";
+import { storedBlobCompression } from "./stored-compression.js";
 
 /** Where an image lists a layer, and the diff ID its config gives it there. */
 interface LayerClaim {
@@ -113,13 +114,11 @@ export class PullDiffIdCheck {
 
   /** A stored layer as its record describes it (the first bytes tell its compression). */
   private async recorded(digest: string, record: VerifiedDiffId): Promise<ScannedFile> {
-    const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
-    const length = await this.store.content.readAt(digest, 0, head);
     return {
       name: digest,
       digest,
       size: (await this.store.content.stat(digest))?.size ?? 0,
-      compression: detectCompression(head.subarray(0, length)),
+      compression: await storedBlobCompression(this.store, digest),
       diffId: record.diffId,
       uncompressedSize: record.size,
       diffIdSource: `the store's record ${this.store.diffIds.recordPath(digest) ?? ""}`,
@@ -129,9 +128,8 @@ export class PullDiffIdCheck {
 
   /** A stored layer without a record, read and decompressed as a load reads it; its digest is checked too. */
   private async readStored(digest: string): Promise<ScannedFile> {
-    const { algorithm, encoded } = parseDigest(digest);
-    const file = await probeFile(`blobs/${algorithm}/${encoded}`, this.store.content.readStream(digest), this.limits);
-    const actual = algorithm === "sha512" ? file.sha512 : file.digest;
+    const file = await probeFile(blobPathFor(digest), this.store.content.readStream(digest), this.limits);
+    const actual = contentDigest(file, digest);
     if (actual !== digest) throw invalid(`blob ${digest} in the store does not match its digest (${actual ?? "not computed"}): run lading fsck --repair`, digest);
     return { ...file, name: digest };
   }
