@@ -3,6 +3,7 @@ import { unlink } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { createDigester, parseDigest, type DigestAlgorithm } from "../core/digest.js";
 import { LadingError } from "../core/errors.js";
+import { diffIdRecordFor } from "../store/diff-id-records.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
 import { openDecompressed, type Compression } from "../tar/compression.js";
 import { storedBlobIsUncompressed } from "./stored-compression.js";
@@ -200,7 +201,8 @@ class DiffIdCheck {
     if (read.compression !== "none") this.decompressed++;
     const { diffId } = read;
     this.compare(digest, claimed, read.compression === "none" ? `is not compressed, so its diff ID is ${diffId}` : `decompresses to ${diffId}`, diffId);
-    if (claimed.has(diffId) && (await this.store.diffIds.put(digest, { diffId, size: read.size }))) this.recorded++;
+    const fact = diffIdRecordFor(digest, { diffId, size: read.size });
+    if (claimed.has(diffId) && fact !== undefined && (await this.store.diffIds.put(digest, fact))) this.recorded++;
     return true;
   }
 

@@ -11,6 +11,7 @@ import { formatPlatform, platformMatches, type Platform } from "../core/platform
 import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
 import { namesByImage } from "./archive-names.js";
 import type { Ingest } from "../store/content-store.js";
+import { diffIdRecordFor } from "../store/diff-id-records.js";
 import { readFileRangeSync } from "../tar/chunk-source.js";
 import { blobsOfRecord, layerRecordOf, type ImageRecord, type RecordChange } from "../store/image-records.js";
 import type { ReferenceTxn } from "../store/reference-store.js";
@@ -367,13 +368,12 @@ async function recordDiffIds(store: Store, graph: ArchiveGraph, selected: Select
   for (const layer of selected.flatMap(({ images }) => images.flatMap((image) => image.layers))) {
     const file = graph.blobs.get(layer.digest)?.file;
     if (recorded.has(layer.digest) || file === undefined || file.diffIdSource !== undefined) continue;
-    // An uncompressed layer addressed by sha256 has its own digest as its diff ID: no record needed.
-    // One addressed by sha512 has not, and save asks for its record.
-    if (file.compression === "none" && file.digest === layer.digest) continue;
     // A diff ID taken on trust (--skip-diff-id-check) is the config's, not the ScannedFile's.
-    if (contentDigest(file, layer.digest) !== layer.digest || file.diffId === undefined || file.uncompressedSize === undefined) continue;
+    if (contentDigest(file, layer.digest) !== layer.digest) continue;
+    const record = diffIdRecordFor(layer.digest, { diffId: file.diffId, size: file.uncompressedSize });
+    if (record === undefined) continue;
     recorded.add(layer.digest);
-    writes.push(store.diffIds.put(layer.digest, { diffId: file.diffId, size: file.uncompressedSize }));
+    writes.push(store.diffIds.put(layer.digest, record));
   }
   await Promise.all(writes);
 }

@@ -17,7 +17,7 @@ import { parseDigest } from "../core/digest.js";
 import { invalid } from "../core/errors.js";
 import { isForeignLayerType } from "../core/media-types.js";
 import type { PlatformImage } from "../store/image-records.js";
-import type { VerifiedDiffId } from "../store/diff-id-records.js";
+import { diffIdRecordFor, type VerifiedDiffId } from "../store/diff-id-records.js";
 import type { Store } from "../store/store.js";
 import { storedBlobCompression } from "./stored-compression.js";
 
@@ -108,8 +108,8 @@ export class PullDiffIdCheck {
   }
 
   private keep(digest: string, file: ScannedFile): void {
-    if (file.compression === "none" || file.diffId === undefined || file.uncompressedSize === undefined) return;
-    this.found.set(digest, { diffId: file.diffId, size: file.uncompressedSize });
+    const record = diffIdRecordFor(digest, { diffId: file.diffId, size: file.uncompressedSize });
+    if (record !== undefined) this.found.set(digest, record);
   }
 
   /** A stored layer as its record describes it (the first bytes tell its compression). */

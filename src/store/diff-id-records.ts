@@ -20,6 +20,16 @@ export interface VerifiedDiffId {
   size: number;
 }
 
+/**
+ * The record a layer's diff ID, computed from its bytes, is worth: none when the diff ID is the
+ * layer's own digest (an uncompressed layer addressed by sha256), whose check needs no record.
+ * One rule for load, pull and fsck, so that save counts a layer as checked whichever checked it.
+ */
+export function diffIdRecordFor(layerDigest: string, computed: { diffId: string | undefined; size: number | undefined }): VerifiedDiffId | undefined {
+  if (computed.diffId === undefined || computed.size === undefined || computed.diffId === layerDigest) return undefined;
+  return { diffId: computed.diffId, size: computed.size };
+}
+
 /** The file's whole content: "<diff ID> <decompressed size>\n". */
 const RECORD = /^(sha256:[0-9a-f]{64}) (0|[1-9][0-9]{0,15})\n$/;
 

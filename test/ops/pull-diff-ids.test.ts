@@ -14,9 +14,11 @@ import { openTarStream } from "../../src/archive/source.js";
 import { main } from "../../src/cli/main.js";
 import { isLadingError } from "../../src/core/errors.js";
 import { loadArchive } from "../../src/ops/load.js";
+import { PullDiffIdCheck } from "../../src/ops/pull-diff-ids.js";
 import { pullImages } from "../../src/ops/pull.js";
 import type { RegistryClientFactory } from "../../src/ops/registry-access.js";
 import { RegistryClient } from "../../src/registry/client.js";
+import type { PlatformImage } from "../../src/store/image-records.js";
 import { Store } from "../../src/store/store.js";
 import { makeTempDir, removeTree, requirePeers, startRegistry, type Registry } from "../support/peers.js";
 import { snapshotTree } from "../support/store-tree.js";
@@ -243,5 +245,32 @@ describe.skipIf(!ready)("pull checks diff IDs as load does (docker-registry 2.8)
     } finally {
       await windows.stop();
     }
+  });
+});
+
+// docker-registry 2.8 stores every blob under its sha256 (an upload by sha512 is answered with the
+// sha256), so a layer addressed by sha512 is pulled from registries that keep it; the check that
+// follows its download is the same, and is run here on the bytes directly.
+describe("what a pull records for a layer addressed by sha512", () => {
+  it("an uncompressed layer checked on download is recorded as a load records it (save asks for that record)", async () => {
+    const plain = makeImage({ layers: [BIG], seed: "pulled sha512" });
+    const layer = plain.layers[0]!;
+    const layer512 = `sha512:${createHash("sha512").update(layer.bytes).digest("hex")}`;
+    const root = makeTempDir("lading-pull-sha512-");
+    const store = await Store.open(root);
+    const check = new PullDiffIdCheck(store, true);
+    const image: PlatformImage = {
+      platform: "linux/amd64",
+      manifest: { mediaType: plain.manifest.mediaType, digest: plain.manifest.digest, size: plain.manifest.size },
+      config: { mediaType: plain.config.mediaType, digest: plain.config.digest, size: plain.config.size },
+      layers: [{ mediaType: layer.mediaType, digest: layer512, size: layer.bytes.length, diffId: sha256(BIG) }],
+    };
+    check.claimLayers(image, "example.com/s512:1");
+    const probe = check.probe(layer512)!;
+    for (let at = 0; at < layer.bytes.length; at += 256 << 10) await probe.push(layer.bytes.subarray(at, at + (256 << 10)));
+    await check.checkDownloaded({ digest: layer512, size: layer.bytes.length }, probe);
+    await check.record();
+    expect(await readFile(join(root, "diffids", "sha512", hexOf(layer512)), "utf8")).toBe(`${sha256(BIG)} ${BIG.length}\n`);
+    await removeTree(root);
   });
 });
