@@ -62,10 +62,7 @@ export async function probeFile(name: string, body: AsyncIterable<Buffer>, limit
     }
     const file: ScannedFile = { name, digest: `sha256:${rawHash.digest("hex")}`, size, ...(await probe.finish()) };
     if (sha512) file.sha512 = `sha512:${sha512.digest("hex")}`;
-    if (file.diffId === undefined && file.compression === "none") {
-      file.diffId = file.digest;
-      file.uncompressedSize = size;
-    }
+    withOwnDiffId(file, file.digest);
     if (writer) await writer.close(file);
     return file;
   } catch (error) {
@@ -73,6 +70,13 @@ export async function probeFile(name: string, body: AsyncIterable<Buffer>, limit
     if (writer) await writer.abort();
     throw error;
   }
+}
+
+/** An uncompressed file's diff ID is the sha256 of its bytes (`sha256`), and its size is its own. */
+export function withOwnDiffId(file: ScannedFile, sha256: string): void {
+  if (file.diffId !== undefined || file.compression !== "none") return;
+  file.diffId = sha256;
+  file.uncompressedSize = file.size;
 }
 
 /**

@@ -11,7 +11,7 @@ import { createHash, type Hash } from "node:crypto";
 import { blobPathFor, contentDigest } from "../archive/blob-lookup.js";
 import { checkLayer } from "../archive/image-check.js";
 import type { ScannedFile } from "../archive/model.js";
-import { ContentProbe, probeFile, type ProbeLimits } from "../archive/probe.js";
+import { ContentProbe, probeFile, withOwnDiffId, type ProbeLimits } from "../archive/probe.js";
 import { DEFAULT_LIMITS } from "../archive/read.js";
 import { parseDigest } from "../core/digest.js";
 import { invalid } from "../core/errors.js";
@@ -165,10 +165,7 @@ export class LayerProbe {
   async finish(blob: { digest: string; size: number }): Promise<ScannedFile> {
     await this.queue;
     const file: ScannedFile = { name: blob.digest, digest: blob.digest, size: this.size, ...(await this.probe.finish()) };
-    if (file.diffId === undefined && file.compression === "none") {
-      file.diffId = this.sha256 === undefined ? blob.digest : `sha256:${this.sha256.digest("hex")}`;
-      file.uncompressedSize = this.size;
-    }
+    withOwnDiffId(file, this.sha256 === undefined ? blob.digest : `sha256:${this.sha256.digest("hex")}`);
     return file;
   }
 
