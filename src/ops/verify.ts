@@ -2,6 +2,7 @@ import { isManifestType } from "../core/media-types.js";
 import { formatPlatform, normalizePlatform } from "../core/platform.js";
 import type { Descriptor } from "../core/schemas.js";
 import type { ArchiveGraph, Problem, RootEntry } from "../archive/model.js";
+import { digestNamedBy } from "../archive/names.js";
 import { readArchive, type ReadOptions } from "../archive/read.js";
 import type { OpenedSource } from "../archive/source.js";
 import { isLadingError, type LadingError } from "../core/errors.js";
@@ -96,7 +97,10 @@ export interface VerifyReport {
   images: VerifiedImage[];
   /** Index children the archive does not carry (a sparse index), by root. */
   absent: { rootDigest: string; digest: string; platform: string | null }[];
-  /** Everything wrong with the archive, whether it concerns one root (then also under roots) or the whole archive. */
+  /**
+   * Everything wrong with the archive, whether it concerns one root (then also under roots) or the
+   * whole archive; a blob a root's problem names is said there alone.
+   */
   problems: { entry: string; message: string }[];
   warnings: string[];
   roots: VerifiedRoot[];
@@ -167,11 +171,45 @@ export function reportOf(graph: ArchiveGraph): VerifyReport {
     valid: graph.problems.length === 0,
     images,
     absent,
-    problems: graph.problems.map((problem) => ({ entry: problem.entry, message: problem.message })),
+    problems: problemsOnce(graph),
     warnings: graph.warnings,
     roots: graph.entries.map(rootStatus),
     artifacts: graph.entries.flatMap(artifactStatuses),
   };
+}
+
+/**
+ * The graph's problems with each bad blob said once: a problem about a blob (an entry named for a
+ * digest) that is no root's own is left out when a root's problem names that blob, which says
+ * which descriptor and image use it and what was compared. That drops the archive-wide "content
+ * does not match its name" of a blob a root uses, and in a combined archive manifest.json's word
+ * on the same blob (graph.ts leaves out docker-save names so; load reports the graph's first).
+ */
+function problemsOnce(graph: ArchiveGraph): VerifyReport["problems"] {
+  const keyOf = (problem: { entry: string; message: string }): string => `${problem.entry}\n${problem.message}`;
+  const ofRoots = new Map<string, number>();
+  const blobsOfRoots = new Set<string>();
+  for (const problem of graph.entries.flatMap((entry) => entry.problems)) {
+    ofRoots.set(keyOf(problem), (ofRoots.get(keyOf(problem)) ?? 0) + 1);
+    blobsOfRoots.add(problem.entry);
+  }
+  const kept = graph.problems.filter((problem) => {
+    const left = ofRoots.get(keyOf(problem)) ?? 0;
+    if (left > 0) {
+      ofRoots.set(keyOf(problem), left - 1);
+      return true;
+    }
+    return !(blobsOfRoots.has(problem.entry) && isBlobName(problem.entry));
+  });
+  return kept.map(({ entry, message }) => ({ entry, message }));
+}
+
+function isBlobName(entry: string): boolean {
+  try {
+    return digestNamedBy(entry) !== undefined;
+  } catch {
+    return false; // not a valid digest name: a problem of its own, never a root's blob
+  }
 }
 
 const statusOf = (problems: readonly unknown[]): Status => (problems.length === 0 ? "ok" : "invalid");

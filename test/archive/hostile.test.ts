@@ -375,8 +375,8 @@ describe("OCI layout documents", () => {
     const alteredBytes = Buffer.from('{"predicate":"y"}');
     const altered: TarItem = { type: "file", name: blobPath(payload.digest), content: alteredBytes };
     const alteredDigest = sha256(alteredBytes);
+    // Said once, as the artifact's problem (verify leaves out the name problem of a blob a root's problem names).
     expectRefused(await verifyItems([...layout([empty]), altered]), [
-      { entry: blobPath(payload.digest), message: `${blobPath(payload.digest)}: content does not match its name (content is ${alteredDigest})` },
       {
         entry: blobPath(payload.digest),
         message: `${blobPath(attestation.digest)} layers[0]: digest ${payload.digest} does not match the content of ${blobPath(payload.digest)} (${alteredDigest})`,
@@ -923,8 +923,8 @@ describe("digests and blobs", () => {
 
     const swapped = withFile(ociLayoutItems([gzImage]), cPath(gzImage), Buffer.from(gzImage.config.bytes.toString().replace("amd64", "arm64")));
     const actual = sha256(Buffer.from(gzImage.config.bytes.toString().replace("amd64", "arm64")));
+    // A blob the image uses: said once, as the image's problem.
     expectRefused(await verifyItems(swapped), [
-      { entry: cPath(gzImage), message: `${cPath(gzImage)}: content does not match its name (content is ${actual})` },
       { entry: cPath(gzImage), message: `${mPath(gzImage)} config: digest ${gzImage.config.digest} does not match the content of ${cPath(gzImage)} (${actual})` },
     ]);
   });

@@ -220,17 +220,16 @@ describe("verify of an image index whose first platform has a corrupted layer", 
   const amd64Layer = "sha256:361dc4f52ba53da0d8c817f6ca3ff584b5031c5651ab0677e8eda9095fe3cb90";
   const altered = withAlteredByte(readFileSync(MULTIPLATFORM), blobPath(amd64Layer), 20);
   const actual = sha256(altered.content);
-  const nameProblem = { entry: blobPath(amd64Layer), message: `${blobPath(amd64Layer)}: content does not match its name (content is ${actual})` };
   const layerProblem = {
     entry: blobPath(amd64Layer),
     message: `${blobPath(amd64)} layers[0]: digest ${amd64Layer} does not match the content of ${blobPath(amd64Layer)} (${actual})`,
   };
 
-  it("--json: the root invalid, amd64 invalid with the mismatch, arm64 still checked and ok; the blob's own name problem archive-wide", async () => {
+  it("--json: the root invalid, amd64 invalid with the mismatch, arm64 still checked and ok; the blob's fault said once, as the root's", async () => {
     const result = await runLading(["verify", "--json", archiveFile("multiplatform-corrupt.tar", altered.bytes)]);
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout) as Record<string, unknown>;
-    expect([report.valid, report.images, report.problems, report.artifacts]).toEqual([false, [], [nameProblem, layerProblem], []]);
+    expect([report.valid, report.images, report.problems, report.artifacts]).toEqual([false, [], [layerProblem], []]);
     const detailed = { ...layerProblem, digest: amd64Layer, compared: "digest", expected: amd64Layer, actual };
     expect(report.roots).toEqual([
       {
@@ -248,7 +247,7 @@ describe("verify of an image index whose first platform has a corrupted layer", 
     ]);
   });
 
-  it("text: each platform's status, and the error line of the archive-wide problem names no root", async () => {
+  it("text: each platform's status, and one error line for the blob, naming its root and image", async () => {
     const result = await runLading(["verify", archiveFile("multiplatform-corrupt.tar", altered.bytes)]);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe(
@@ -258,13 +257,11 @@ describe("verify of an image index whose first platform has a corrupted layer", 
         `  INVALID  ID ${index}  listed at index.json manifests[0]: 1 problem`,
         `    image linux/amd64 ${amd64}  INVALID`,
         `    image linux/arm64 ${arm64}  ok`,
-        "archive is INVALID: 2 problems",
+        "archive is INVALID: 1 problem",
         "",
       ].join("\n"),
     );
-    expect(result.stderr).toBe(
-      `error: ${nameProblem.message}\n` + `error: ${layerProblem.message}  (root index.json manifests[0], image linux/amd64 ${amd64})\n`,
-    );
+    expect(result.stderr).toBe(`error: ${layerProblem.message}  (root index.json manifests[0], image linux/amd64 ${amd64})\n`);
   });
 });
 
@@ -360,7 +357,7 @@ describe("verify of an archive with an attestation", () => {
     const bad = withFile(items, blobPath(statement.digest), "{}");
     const result = await runLading(["verify", "--json", archiveFile("attested-bad.tar", buildTar(bad))]);
     expect(result.code).toBe(1);
-    const report = JSON.parse(result.stdout) as { roots: { status: string; images: { status: string }[] }[]; artifacts: unknown[] };
+    const report = JSON.parse(result.stdout) as { problems: unknown[]; roots: { status: string; images: { status: string }[] }[]; artifacts: unknown[] };
     const message = `${blobPath(attestation.digest)} layers[0]: size ${statement.size} does not match ${blobPath(statement.digest)} (2 bytes)`;
     expect(report.artifacts).toEqual([
       {
@@ -370,8 +367,82 @@ describe("verify of an archive with an attestation", () => {
       },
     ]);
     expect(report.roots.map((root) => [root.status, root.images.map((each) => each.status)])).toEqual([["invalid", ["ok"]]]);
+    expect(report.problems).toEqual([{ entry: blobPath(statement.digest), message }]);
     const text = await runLading(["verify", archiveFile("attested-bad.tar", buildTar(bad))]);
-    expect(text.stderr.split("\n")[1]).toBe(`error: ${message}  (root index.json manifests[0] example.com/attested:1, artifact ${attestation.digest})`);
+    expect(text.stderr).toBe(`error: ${message}  (root index.json manifests[0] example.com/attested:1, artifact ${attestation.digest})\n`);
     expect(text.stdout).toContain(`artifact ${attestation.digest}  application/vnd.oci.empty.v1+json  2 blobs  for ${image.manifest.digest}  INVALID\n`);
+  });
+});
+
+describe("verify of an archive with a blob whose content does not match its name", () => {
+  // Docker 25's combined shape: index.json and a manifest.json whose paths are the blobs/ names.
+  const image = makeImage({ seed: "combined" });
+  const [layer] = image.layers;
+  const layerPath = blobPath(layer!.digest);
+  const tampered = Buffer.from(layer!.bytes);
+  tampered[512]! ^= 0xff; // the first byte of etc/hello.txt: still a tar, other content
+  const actual = sha256(tampered);
+  const manifestJson = { Config: blobPath(image.config.digest), RepoTags: ["example.com/combined:1"], Layers: [layerPath] };
+  const combined = withFile(
+    [...ociLayoutItems([image], { indexEntries: [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "example.com/combined:1" } })] }), { type: "file", name: "manifest.json", content: JSON.stringify([manifestJson]) }],
+    layerPath,
+    tampered,
+  );
+  const rootMessage = `${blobPath(image.manifest.digest)} layers[0]: digest ${layer!.digest} does not match the content of ${layerPath} (${actual})`;
+  const rootProblem = { entry: layerPath, message: rootMessage, digest: layer!.digest, compared: "digest", expected: layer!.digest, actual };
+
+  it("--json: said once, as the problem of the root and image that use it, not again archive-wide nor as manifest.json's", async () => {
+    const result = await runLading(["verify", "--json", archiveFile("combined-tampered.tar", buildTar(combined))]);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect([report.format, report.valid, report.images, report.problems]).toEqual(["docker-archive+oci-layout", false, [], [{ entry: layerPath, message: rootMessage }]]);
+    expect(report.roots).toEqual([
+      {
+        listedAt: "index.json manifests[0]",
+        digest: image.manifest.digest,
+        mediaType: OCI_MANIFEST,
+        names: ["example.com/combined:1"],
+        status: "invalid",
+        problems: [rootProblem],
+        images: [{ manifestDigest: image.manifest.digest, platform: null, configDigest: null, status: "invalid", problems: [rootProblem] }],
+      },
+    ]);
+  });
+
+  it("text: one error line, naming the root and image", async () => {
+    const result = await runLading(["verify", archiveFile("combined-tampered.tar", buildTar(combined))]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe(
+      [
+        "format: docker-archive+oci-layout",
+        "example.com/combined:1",
+        `  INVALID  ID ${image.manifest.digest}  listed at index.json manifests[0]: 1 problem`,
+        `    image ${image.manifest.digest}  INVALID`,
+        "archive is INVALID: 1 problem",
+        "",
+      ].join("\n"),
+    );
+    expect(result.stderr).toBe(`error: ${rootMessage}  (root index.json manifests[0] example.com/combined:1, image ${image.manifest.digest})\n`);
+  });
+
+  it("manifest.json alone with blobs/ paths: said once, as the item's diff ID mismatch", async () => {
+    const dockerOnly = combined.filter((item) => item.type === "raw" || !["oci-layout", "index.json"].includes(item.name));
+    const result = await runLading(["verify", "--json", archiveFile("docker-blobs-tampered.tar", buildTar(dockerOnly))]);
+    expect(result.code).toBe(1);
+    const message = `manifest.json[0].Layers[0]: layer ${layerPath} has diff ID ${actual}, but ${blobPath(image.config.digest)} rootfs.diff_ids[0] is ${layer!.diffId}`;
+    const report = JSON.parse(result.stdout) as { problems: unknown[]; roots: { problems: unknown[] }[] };
+    expect(report.problems).toEqual([{ entry: layerPath, message }]);
+    expect(report.roots.map((root) => root.problems)).toEqual([[{ entry: layerPath, message, digest: actual, compared: "diffId", expected: layer!.diffId, actual }]]);
+  });
+
+  it("a blob no root uses stays an archive-wide problem, its error line naming no root", async () => {
+    const stray = blobPath(sha256(Buffer.from("not the content")));
+    const items: TarItem[] = [...ociLayoutItems([image]), { type: "file", name: stray, content: "the content" }];
+    const message = `${stray}: content does not match its name (content is ${sha256(Buffer.from("the content"))})`;
+    const json = await runLading(["verify", "--json", archiveFile("stray.tar", buildTar(items))]);
+    const report = JSON.parse(json.stdout) as { problems: unknown[]; roots: { status: string }[] };
+    expect([report.problems, report.roots.map((root) => root.status)]).toEqual([[{ entry: stray, message }], ["ok"]]);
+    const text = await runLading(["verify", archiveFile("stray.tar", buildTar(items))]);
+    expect(text.stderr).toBe(`error: ${message}\n`);
   });
 });
