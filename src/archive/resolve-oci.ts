@@ -128,15 +128,16 @@ function resolveManifest(ctx: OciContext, root: ResolvedRoot, descriptor: Descri
   const bytes = jsonBytes(file, field, ctx.maxJsonBytes);
   const manifest = parseChecked(bytes, "manifest", file.name, descriptor.mediaType);
 
-  const configFile = blobForDescriptor(ctx.archive, manifest.config, `${file.name} config`);
   const isImage = IMAGE_CONFIG_TYPES.has(manifest.config.mediaType) && manifest.layers.every((layer) => isLayerType(layer.mediaType));
   if (!isImage) {
+    // Described before its blobs are checked: a missing or bad config is then the artifact's failure, not an image's.
     root.artifactManifests.push({
       descriptor,
       artifactType: manifest.artifactType ?? manifest.config.mediaType,
       subject: manifest.subject?.digest ?? descriptor.annotations?.[DOCKER_REFERENCE_DIGEST],
       blobs: [manifest.config, ...manifest.layers].map(({ digest, mediaType, size }) => ({ digest, mediaType, size })),
     });
+    blobForDescriptor(ctx.archive, manifest.config, `${file.name} config`);
     root.artifacts.push(descriptor.digest, manifest.config.digest);
     manifest.layers.forEach((layer, position) => {
       blobForDescriptor(ctx.archive, layer, `${file.name} layers[${position}]`);
@@ -144,6 +145,7 @@ function resolveManifest(ctx: OciContext, root: ResolvedRoot, descriptor: Descri
     });
     return undefined;
   }
+  const configFile = blobForDescriptor(ctx.archive, manifest.config, `${file.name} config`);
   const configBytes = jsonBytes(configFile, `${file.name} config`, ctx.maxJsonBytes);
   const config = parseImageConfig(configBytes, configFile.name);
   // The index's word is what platform selection goes by, so it stands; a contradiction is said.

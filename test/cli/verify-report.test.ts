@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blobOf, blobPath, buildTar, descriptorOf, ensureBuilt, makeImage, OCI_INDEX, OCI_MANIFEST, ociLayoutItems, runLading, withFile, type TarItem } from "../support/archive-builder.js";
+import { blobOf, blobPath, buildTar, descriptorOf, ensureBuilt, makeImage, OCI_INDEX, OCI_MANIFEST, ociLayoutItems, runLading, withFile, withoutFile, type TarItem } from "../support/archive-builder.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const FIXTURES = join(REPO, "..", "shared", "fixtures");
@@ -371,6 +371,54 @@ describe("verify of an archive with an attestation", () => {
     const text = await runLading(["verify", archiveFile("attested-bad.tar", buildTar(bad))]);
     expect(text.stderr).toBe(`error: ${message}  (root index.json manifests[0] example.com/attested:1, artifact ${attestation.digest})\n`);
     expect(text.stdout).toContain(`artifact ${attestation.digest}  application/vnd.oci.empty.v1+json  2 blobs  for ${image.manifest.digest}  INVALID\n`);
+  });
+
+  it("an attestation whose config blob is missing is an invalid artifact, not a failed image", async () => {
+    const bad = buildTar(withoutFile(items, blobPath(empty.digest)));
+    const result = await runLading(["verify", "--json", archiveFile("attested-no-config.tar", bad)]);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as { images: unknown[]; problems: unknown[]; roots: unknown[]; artifacts: unknown[] };
+    const message = `${blobPath(attestation.digest)} config: blob ${empty.digest} is missing (${blobPath(empty.digest)})`;
+    expect(report.problems).toEqual([{ entry: blobPath(empty.digest), message }]);
+    expect(report.artifacts).toEqual([{ ...artifact, status: "invalid", problems: [{ entry: blobPath(empty.digest), message, digest: empty.digest }] }]);
+    expect(report.roots).toEqual([
+      {
+        listedAt: "index.json manifests[0]",
+        digest: index.digest,
+        mediaType: OCI_INDEX,
+        names: ["example.com/attested:1"],
+        status: "invalid",
+        problems: [{ entry: blobPath(empty.digest), message, digest: empty.digest }],
+        images: [{ manifestDigest: image.manifest.digest, platform: "linux/amd64", configDigest: image.config.digest, status: "ok", problems: [] }],
+      },
+    ]);
+    expect(report.images).toEqual([]);
+    const text = await runLading(["verify", archiveFile("attested-no-config.tar", bad)]);
+    expect(text.stdout).toBe(
+      [
+        "format: oci-layout",
+        "example.com/attested:1",
+        `  INVALID  ID ${index.digest}  listed at index.json manifests[0]: 1 problem`,
+        `    image linux/amd64 ${image.manifest.digest}  ok`,
+        `artifact ${attestation.digest}  application/vnd.oci.empty.v1+json  2 blobs  for ${image.manifest.digest}  INVALID`,
+        "archive is INVALID: 1 problem",
+        "",
+      ].join("\n"),
+    );
+    expect(text.stderr).toBe(`error: ${message}  (root index.json manifests[0] example.com/attested:1, artifact ${attestation.digest})\n`);
+  });
+
+  it("so is one whose config blob does not match its digest", async () => {
+    const bad = buildTar(withFile(items, blobPath(empty.digest), "[]"));
+    const result = await runLading(["verify", "--json", archiveFile("attested-bad-config.tar", bad)]);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as { roots: { status: string; images: { manifestDigest: string; status: string }[] }[]; artifacts: unknown[] };
+    const actual = sha256(Buffer.from("[]"));
+    const message = `${blobPath(attestation.digest)} config: digest ${empty.digest} does not match the content of ${blobPath(empty.digest)} (${actual})`;
+    expect(report.artifacts).toEqual([
+      { ...artifact, status: "invalid", problems: [{ entry: blobPath(empty.digest), message, digest: empty.digest, compared: "digest", expected: empty.digest, actual }] },
+    ]);
+    expect(report.roots.map((root) => [root.status, root.images.map((each) => [each.manifestDigest, each.status])])).toEqual([["invalid", [[image.manifest.digest, "ok"]]]]);
   });
 });
 
