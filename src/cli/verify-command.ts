@@ -41,18 +41,16 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
     });
 }
 
-function printSummary(terminal: Terminal, report: VerifyReport): void {
+/** The text form of a report: each root in turn, a sound one as its images (those that name it), then artifacts and problems. */
+export function printSummary(terminal: Terminal, report: VerifyReport): void {
   const out = terminal.stdout;
   if (report.format) printLine(out, `format: ${report.format}${report.compression && report.compression !== "none" ? ` (${report.compression} compressed)` : ""}`);
-  // report.images holds the images of the roots that are ok, in the order of report.roots.
-  let next = 0;
   for (const root of report.roots) {
     if (root.status === "invalid") {
       printInvalidRoot(out, root);
       continue;
     }
-    for (const image of report.images.slice(next, next + root.images.length)) printImage(out, image);
-    next += root.images.length;
+    for (const image of report.images) if (image.listedAt === root.listedAt) printImage(out, image);
   }
   for (const artifact of report.artifacts) {
     const blobs = `${artifact.blobs.length} blob${artifact.blobs.length === 1 ? "" : "s"}`;

@@ -20,6 +20,8 @@ export interface VerifiedLayer {
 
 export interface VerifiedImage {
   names: string[];
+  /** The `listedAt` of its root in `roots`: which root it is an image of. */
+  listedAt: string;
   rootDigest: string;
   rootMediaType: string;
   manifestDigest: string;
@@ -138,10 +140,13 @@ export function unreadableReport(error: LadingError, entry: string, compression:
 export function reportOf(graph: ArchiveGraph): VerifyReport {
   const images: VerifiedImage[] = [];
   const absent: VerifyReport["absent"] = [];
-  for (const root of graph.roots) {
+  const sound = new Set(graph.roots);
+  for (const { root, listedAt } of graph.entries) {
+    if (!root || !sound.has(root)) continue;
     for (const image of root.images) {
       images.push({
         names: [...root.names, ...root.digestNames],
+        listedAt,
         rootDigest: root.descriptor.digest,
         rootMediaType: root.descriptor.mediaType,
         manifestDigest: image.manifest.digest,
@@ -160,6 +165,8 @@ export function reportOf(graph: ArchiveGraph): VerifyReport {
         })),
       });
     }
+  }
+  for (const root of graph.roots) {
     for (const child of root.absent) {
       absent.push({ rootDigest: root.descriptor.digest, digest: child.digest, platform: child.platform ? formatPlatform(child.platform) : null });
     }

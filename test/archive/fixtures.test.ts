@@ -69,12 +69,12 @@ async function verifyPath(path: string): Promise<VerifyReport> {
 }
 
 /** The parts of a reported image that expected.json pins down. */
-function comparable(image: VerifiedImage): Omit<VerifiedImage, "rootDigest" | "rootMediaType"> {
-  const { rootDigest: _root, rootMediaType: _type, ...rest } = image;
+function comparable(image: VerifiedImage): Omit<VerifiedImage, "listedAt" | "rootDigest" | "rootMediaType"> {
+  const { listedAt: _listed, rootDigest: _root, rootMediaType: _type, ...rest } = image;
   return rest;
 }
 
-function expectedOciImage(image: ExpectedImage): Omit<VerifiedImage, "rootDigest" | "rootMediaType"> {
+function expectedOciImage(image: ExpectedImage): Omit<VerifiedImage, "listedAt" | "rootDigest" | "rootMediaType"> {
   return {
     names: image.containerdName ? [fullName(image.containerdName)] : [],
     manifestDigest: image.manifestDigest!,
@@ -94,7 +94,7 @@ function expectedOciImage(image: ExpectedImage): Omit<VerifiedImage, "rootDigest
 }
 
 /** A docker-save image: everything but the synthesised manifest digest, checked separately. */
-function expectedDockerImage(image: ExpectedImage): Omit<VerifiedImage, "rootDigest" | "rootMediaType" | "manifestDigest"> {
+function expectedDockerImage(image: ExpectedImage): Omit<VerifiedImage, "listedAt" | "rootDigest" | "rootMediaType" | "manifestDigest"> {
   return {
     names: (image.repoTags ?? []).map(fullName),
     manifestMediaType: DOCKER_MANIFEST,
@@ -123,7 +123,7 @@ describe("shared fixtures: docker-save archives", () => {
       expect(report.compression).toBe("none");
       expect(report.absent).toEqual([]);
       expect(report.warnings).toEqual([]);
-      expect(report.images.map(({ manifestDigest: _m, rootDigest: _r, rootMediaType: _t, ...rest }) => rest)).toEqual(
+      expect(report.images.map(({ listedAt: _l, manifestDigest: _m, rootDigest: _r, rootMediaType: _t, ...rest }) => rest)).toEqual(
         fixture.images.map(expectedDockerImage),
       );
       for (const image of report.images) {
@@ -155,6 +155,7 @@ describe("shared fixtures: docker-save archives", () => {
     expect(report.images).toEqual([
       {
         names: ["docker.io/fixture/good:1"],
+        listedAt: "manifest.json[0]",
         rootDigest: recorded,
         rootMediaType: DOCKER_MANIFEST,
         manifestDigest: recorded,

@@ -7,7 +7,24 @@ import { tmpdir } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blobOf, blobPath, buildTar, descriptorOf, ensureBuilt, makeImage, OCI_INDEX, OCI_MANIFEST, ociLayoutItems, runLading, withFile, withoutFile, type TarItem } from "../support/archive-builder.js";
+import { printSummary } from "../../src/cli/verify-command.js";
+import {
+  blobOf,
+  blobPath,
+  buildTar,
+  capturingTerminal,
+  descriptorOf,
+  ensureBuilt,
+  makeImage,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  ociLayoutItems,
+  runLading,
+  verifyItems,
+  withFile,
+  withoutFile,
+  type TarItem,
+} from "../support/archive-builder.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const FIXTURES = join(REPO, "..", "shared", "fixtures");
@@ -60,6 +77,7 @@ describe("verify --json of a valid archive", () => {
         images: [
           {
             names: [],
+            listedAt: "index.json manifests[0]",
             rootDigest: manifest,
             rootMediaType: OCI_MANIFEST,
             manifestDigest: manifest,
@@ -144,6 +162,7 @@ describe("verify of an archive with one corrupted layer among two images", () =>
         images: [
           {
             names: ["docker.io/fixture/derived-a:1.0"],
+            listedAt: "manifest.json[0]",
             rootDigest: manifestA,
             rootMediaType: synthesized,
             manifestDigest: manifestA,
@@ -322,6 +341,7 @@ describe("verify of an archive with an attestation", () => {
         images: [
           {
             names: ["example.com/attested:1"],
+            listedAt: "index.json manifests[0]",
             rootDigest: index.digest,
             rootMediaType: OCI_INDEX,
             manifestDigest: image.manifest.digest,
@@ -492,5 +512,38 @@ describe("verify of an archive with a blob whose content does not match its name
     expect([report.problems, report.roots.map((root) => root.status)]).toEqual([[{ entry: stray, message }], ["ok"]]);
     const text = await runLading(["verify", archiveFile("stray.tar", buildTar(items))]);
     expect(text.stderr).toBe(`error: ${message}\n`);
+  });
+});
+
+describe("the text output of a sound root prints the images that name it in listedAt, wherever they stand in images", () => {
+  const one = makeImage({ seed: "one" });
+  const two = makeImage({ seed: "two" });
+  const named = (image: typeof one, name: string): Record<string, unknown> => descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": name } });
+  const items = ociLayoutItems([one, two], { indexEntries: [named(one, "example.com/one:1"), named(two, "example.com/two:1")] });
+  const imageLines = (image: typeof one, name: string): string[] => [
+    name,
+    `  ID ${image.manifest.digest}  config ${image.config.digest.slice(7, 19)}  linux/amd64  1 layer`,
+    `  manifest ${image.manifest.digest} (original, from the archive)`,
+    `    layer ${image.layers[0]!.digest}  diff ID ${image.layers[0]!.diffId}`,
+  ];
+
+  it("each image names its root's listedAt", async () => {
+    const report = await verifyItems(items);
+    expect(report.images.map((image) => [image.listedAt, image.rootDigest])).toEqual([
+      ["index.json manifests[0]", one.manifest.digest],
+      ["index.json manifests[1]", two.manifest.digest],
+    ]);
+    expect(report.roots.map((root) => [root.listedAt, root.digest])).toEqual([
+      ["index.json manifests[0]", one.manifest.digest],
+      ["index.json manifests[1]", two.manifest.digest],
+    ]);
+  });
+
+  it("images in another order than roots are still printed under their own root", async () => {
+    const report = await verifyItems(items);
+    const capture = capturingTerminal();
+    printSummary(capture.terminal, { ...report, images: [...report.images].reverse() });
+    expect(capture.stdout()).toBe(["format: oci-layout", ...imageLines(one, "example.com/one:1"), ...imageLines(two, "example.com/two:1"), "archive is valid", ""].join("\n"));
+    expect(capture.stderr()).toBe("");
   });
 });

@@ -163,6 +163,7 @@ describe("lading verify --json", () => {
     expect(report.images).toEqual([
       {
         names: [],
+        listedAt: "index.json manifests[0]",
         rootDigest: "sha256:54a548fd5910919b0b8d6d01d7877f744590b3d9a5238eba3db608565634fbdf",
         rootMediaType: "application/vnd.oci.image.manifest.v1+json",
         manifestDigest: "sha256:54a548fd5910919b0b8d6d01d7877f744590b3d9a5238eba3db608565634fbdf",
