@@ -1,12 +1,10 @@
-import { createHash } from "node:crypto";
 import { unlink } from "node:fs/promises";
-import { Readable } from "node:stream";
-import { createDigester, parseDigest, type DigestAlgorithm } from "../core/digest.js";
+import { parseDigest } from "../core/digest.js";
 import { LadingError } from "../core/errors.js";
 import { diffIdRecordFor } from "../store/diff-id-records.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
-import { openDecompressed, type Compression } from "../tar/compression.js";
 import { storedBlobIsUncompressed } from "./stored-compression.js";
+import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
 import { salvageReferences } from "../store/references-repair.js";
 import type { Leftovers } from "../store/process-alive.js";
@@ -17,6 +15,7 @@ export interface FsckProblem {
     | "corrupt-blob"
     | "missing-blob"
     | "diff-id-mismatch"
+    | "bad-layer"
     | "unreadable-record"
     | "unreadable-references"
     | "dangling-reference"
@@ -160,10 +159,12 @@ function claimedDiffIds(records: readonly ImageRecord[]): Map<string, Map<string
  * Checks the diff IDs image records claim for a layer blob, in the read that checks its digest.
  * A blob with a diff-ID record is not decompressed: the record settles every claim. An
  * uncompressed sha256 blob is its own diff ID. Any other (a compressed layer loaded or pulled
- * with --skip-diff-id-check, a foreign layer pulled) is hashed for its digest and decompressed as it passes, and
- * a diff ID that matches a claim is recorded as a load that decompressed the layer records it, so
- * that no later fsck decompresses it again and save no longer calls it unchecked. On a store that
- * cannot be written the record is simply not written.
+ * with --skip-diff-id-check, a foreign layer pulled) is read as a load reads a layer: hashed for
+ * its digest, decompressed and its tar checked as it passes. A diff ID that matches a claim, of a
+ * layer whose tar a load would take, is recorded as a checking load records it, so that no later
+ * fsck decompresses it again and save no longer calls it unchecked; a later load of the same blob
+ * trusts the record, so a layer a load would refuse gets none. On a store that cannot be written
+ * the record is simply not written.
  */
 class DiffIdCheck {
   readonly problems: FsckProblem[] = [];
@@ -187,21 +188,30 @@ class DiffIdCheck {
       this.compare(digest, claimed, `is not compressed, so its diff ID is ${digest}`, digest);
       return true;
     }
-    let read: LayerBlobRead;
+    let read: StoredLayerRead;
     try {
-      read = await readLayerBlob(this.store.content.readStream(digest), algorithm);
+      read = await probeStoredLayer(this.store, digest);
     } catch (error) {
-      // Corrupt bytes do not decompress either: that is the blob's problem, not its diff ID's.
+      // A blob that cannot be read through is the blob's problem, if its bytes are bad.
       if (!(await this.store.content.verifyBlob(digest))) return false;
-      const image = claimed.values().next().value as string;
-      this.problems.push({ kind: "diff-id-mismatch", subject: image, message: `image ${image}: layer ${digest} does not decompress: ${(error as Error).message}`, repaired: false });
+      this.problems.push({ kind: "diff-id-mismatch", subject: firstImage(claimed), message: `image ${firstImage(claimed)}: layer ${digest} could not be read: ${(error as Error).message}`, repaired: false });
       return true;
     }
-    if (read.digest !== digest) return false;
-    if (read.compression !== "none") this.decompressed++;
-    const { diffId } = read;
-    this.compare(digest, claimed, read.compression === "none" ? `is not compressed, so its diff ID is ${diffId}` : `decompresses to ${diffId}`, diffId);
-    const fact = diffIdRecordFor(digest, { diffId, size: read.size });
+    const { file, actualDigest } = read;
+    if (actualDigest !== digest) return false;
+    if (file.compression !== "none") this.decompressed++;
+    if (file.diffId === undefined) {
+      this.problems.push({ kind: "diff-id-mismatch", subject: firstImage(claimed), message: `image ${firstImage(claimed)}: layer ${digest} does not decompress: ${file.layerProblem ?? "no output"}`, repaired: false });
+      return true;
+    }
+    const { diffId } = file;
+    this.compare(digest, claimed, file.compression === "none" ? `is not compressed, so its diff ID is ${diffId}` : `decompresses to ${diffId}`, diffId);
+    // A record says the layer passed a load's checks: one whose tar a load refuses gets none.
+    if (file.layerProblem !== undefined) {
+      this.problems.push({ kind: "bad-layer", subject: firstImage(claimed), message: `image ${firstImage(claimed)}: layer ${digest}: ${file.layerProblem}`, repaired: false });
+      return true;
+    }
+    const fact = diffIdRecordFor(digest, { diffId, size: file.uncompressedSize });
     if (claimed.has(diffId) && fact !== undefined && (await this.store.diffIds.put(digest, fact))) this.recorded++;
     return true;
   }
@@ -214,34 +224,7 @@ class DiffIdCheck {
   }
 }
 
-interface LayerBlobRead {
-  compression: Compression;
-  /** Digest of the blob's bytes as read. */
-  digest: string;
-  /** sha256 of the bytes the blob decompresses to (of its own bytes when it is not compressed), and their size. */
-  diffId: string;
-  size: number;
-}
-
-/**
- * Reads a layer blob once: hashed for its digest as it comes, and decompressed on the way (an
- * uncompressed one, not addressed by sha256, hashed again with sha256). Throws when it does not
- * decompress.
- */
-async function readLayerBlob(blob: Readable, algorithm: DigestAlgorithm): Promise<LayerBlobRead> {
-  const raw = createDigester(algorithm);
-  async function* hashed(): AsyncGenerator<Buffer> {
-    for await (const chunk of blob) {
-      raw.update(chunk as Buffer);
-      yield chunk as Buffer;
-    }
-  }
-  const { compression, stream } = await openDecompressed(Readable.from(hashed(), { objectMode: false }));
-  const plain = createHash("sha256");
-  let size = 0;
-  for await (const chunk of stream) {
-    plain.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { compression, digest: `${algorithm}:${raw.digest("hex")}`, diffId: `sha256:${plain.digest("hex")}`, size };
+/** The first image that claims a diff ID for a layer, to name in a problem of the layer itself. */
+function firstImage(claimed: ReadonlyMap<string, string>): string {
+  return claimed.values().next().value as string;
 }

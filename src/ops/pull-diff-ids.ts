@@ -8,11 +8,9 @@
  * pull decompressed is recorded, as load records it, only once its blobs are committed.
  */
 import { createHash, type Hash } from "node:crypto";
-import { blobPathFor, contentDigest } from "../archive/blob-lookup.js";
 import { checkLayer } from "../archive/image-check.js";
 import type { ScannedFile } from "../archive/model.js";
-import { ContentProbe, probeFile, withOwnDiffId, type ProbeLimits } from "../archive/probe.js";
-import { DEFAULT_LIMITS } from "../archive/read.js";
+import { ContentProbe, withOwnDiffId, type ProbeLimits } from "../archive/probe.js";
 import { parseDigest } from "../core/digest.js";
 import { invalid } from "../core/errors.js";
 import { isForeignLayerType } from "../core/media-types.js";
@@ -20,6 +18,7 @@ import type { PlatformImage } from "../store/image-records.js";
 import { diffIdRecordFor, type VerifiedDiffId } from "../store/diff-id-records.js";
 import type { Store } from "../store/store.js";
 import { storedBlobCompression } from "./stored-compression.js";
+import { probeStoredLayer, STORED_LAYER_LIMITS } from "./stored-layer.js";
 
 /** Where an image lists a layer, and the diff ID its config gives it there. */
 interface LayerClaim {
@@ -42,8 +41,7 @@ export class PullDiffIdCheck {
     private readonly store: Store,
     private readonly decompress: boolean,
   ) {
-    // A layer is never kept as JSON: no JSON is collected.
-    this.limits = { maxJsonBytes: 0, maxLayerBytes: DEFAULT_LIMITS.maxLayerBytes, decompress };
+    this.limits = { ...STORED_LAYER_LIMITS, decompress };
   }
 
   /** Notes every layer of a pulled image but a foreign one. */
@@ -128,10 +126,9 @@ export class PullDiffIdCheck {
 
   /** A stored layer without a record, read and decompressed as a load reads it; its digest is checked too. */
   private async readStored(digest: string): Promise<ScannedFile> {
-    const file = await probeFile(blobPathFor(digest), this.store.content.readStream(digest), this.limits);
-    const actual = contentDigest(file, digest);
-    if (actual !== digest) throw invalid(`blob ${digest} in the store does not match its digest (${actual ?? "not computed"}): run lading fsck --repair`, digest);
-    return { ...file, name: digest };
+    const { file, actualDigest } = await probeStoredLayer(this.store, digest);
+    if (actualDigest !== digest) throw invalid(`blob ${digest} in the store does not match its digest (${actualDigest ?? "not computed"}): run lading fsck --repair`, digest);
+    return file;
   }
 }
 

@@ -239,4 +239,29 @@ describe("fsck of layers whose diff ID was never checked", () => {
     ]);
     expect([report.diffIdsRecorded, await readdir(join(root, "diffids", "sha256")).catch(() => [])]).toEqual([0, []]);
   });
+  it("a layer whose tar a load refuses is reported in load's words and not recorded: a later checking load of the same blob still refuses it", async () => {
+    const evilTar = layerTar({ "../evil": "x\n" });
+    const image = makeImage({ layers: [evilTar], gzip: true, seed: "evil" });
+    const layer = image.layers[0]!;
+    const root = await tempDir();
+    const store = await Store.open(root);
+    const { images } = await loadArchive(store, await openArchivePath(await ociArchive([{ image, name: "evil:1" }])), SKIP);
+    const problem = `layer tar entry "../evil" escapes the root`;
+    for (let run = 0; run < 2; run++) {
+      const report = await fsckStore(store);
+      expect([report.layersDecompressed, report.diffIdsRecorded, report.problems.map((found) => [found.kind, found.message])]).toEqual([
+        1,
+        0,
+        [["bad-layer", `image ${images[0]!.id}: layer ${layer.digest}: ${problem}`]],
+      ]);
+    }
+    expect(await store.diffIds.get(layer.digest)).toBeUndefined();
+    expect((await saveImages(store, ["evil:1"], discard())).images[0]!.uncheckedLayers).toEqual([layer.digest]);
+
+    // Before, fsck recorded this layer's diff ID, and a checking load of the same blob trusted the record and took it.
+    const again = makeImage({ layers: [evilTar], gzip: true, seed: "evil", editConfig: (config) => ({ ...config, author: "again" }) });
+    expect(again.layers[0]!.digest).toBe(layer.digest);
+    const failure = await loadArchive(store, await openArchivePath(await ociArchive([{ image: again, name: "again:1" }]))).catch((error: unknown) => error);
+    expect((failure as Error).message).toBe(`${blobPath(again.manifest.digest)} layers[0]: layer ${blobPath(layer.digest)}: ${problem}`);
+  });
 });
