@@ -26,9 +26,9 @@ export function registerFsck(program: Command, terminal: Terminal, setExit: (cod
 /** What fsck did for the layers no load had checked: their records are what makes save stop warning of them. */
 function decompressedLine(report: FsckReport): string {
   if (report.layersDecompressed === 0) {
-    // Uncompressed layers addressed by sha512: their diff ID is the sha256 of their bytes.
+    // Uncompressed layers nothing vouched for (addressed by sha512, or stored as foreign or an artifact's): read, not decompressed.
     const n = report.diffIdsRecorded;
-    return `recorded the diff ID${n === 1 ? "" : "s"} of ${n} uncompressed layer${n === 1 ? "" : "s"} addressed by sha512`;
+    return `recorded the diff ID${n === 1 ? "" : "s"} of ${n} uncompressed layer${n === 1 ? "" : "s"} no load had checked`;
   }
   const layers = `${report.layersDecompressed} layer${report.layersDecompressed === 1 ? "" : "s"}`;
   return `decompressed ${layers} whose diff ID${report.layersDecompressed === 1 ? "" : "s"} no load had checked: ${report.diffIdsRecorded} recorded as checked`;

@@ -5,6 +5,7 @@ import { diffIdRecordFor } from "../store/diff-id-records.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
 import { storedBlobIsUncompressed } from "./stored-compression.js";
 import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
+import { layersListedByImages } from "./vouched-layers.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
 import { salvageReferences } from "../store/references-repair.js";
 import type { Leftovers } from "../store/process-alive.js";
@@ -56,7 +57,7 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
     problems.push({ kind: "unreadable-record", subject: bad.id, message: bad.message, repaired });
   }
   const claims = claimedDiffIds(records);
-  const diffIds = new DiffIdCheck(store);
+  const diffIds = new DiffIdCheck(store, layersListedByImages(records));
   let blobsChecked = 0;
   const corrupt = new Set<string>();
   for await (const blob of store.content.list()) {
@@ -158,8 +159,10 @@ function claimedDiffIds(records: readonly ImageRecord[]): Map<string, Map<string
 /**
  * Checks the diff IDs image records claim for a layer blob, in the read that checks its digest.
  * A blob with a diff-ID record is not decompressed: the record settles every claim. An
- * uncompressed sha256 blob is its own diff ID. Any other (a compressed layer loaded or pulled
- * with --skip-diff-id-check, a foreign layer pulled) is read as a load reads a layer: hashed for
+ * uncompressed sha256 blob that an image lists as a layer (not a foreign one) is its own diff ID,
+ * and its tar was checked when it came (see vouched-layers.ts). Any other (a compressed layer
+ * loaded or pulled with --skip-diff-id-check, a foreign layer pulled, a blob stored as an
+ * artifact's and listed only as a foreign layer) is read as a load reads a layer: hashed for
  * its digest, decompressed and its tar checked as it passes. A diff ID that matches a claim, of a
  * layer whose tar a load would take, is recorded as a checking load records it, so that no later
  * fsck decompresses it again and save no longer calls it unchecked; a later load of the same blob
@@ -171,7 +174,11 @@ class DiffIdCheck {
   decompressed = 0;
   recorded = 0;
 
-  constructor(private readonly store: Store) {}
+  /** `listed`: the blobs an image lists as a layer that is not foreign (see vouched-layers.ts). */
+  constructor(
+    private readonly store: Store,
+    private readonly listed: ReadonlySet<string>,
+  ) {}
 
   /** Whether the blob matches its digest; its diff-ID problems are kept in `problems`. */
   async checkBlob(digest: string, claimed: ReadonlyMap<string, string>): Promise<boolean> {
@@ -182,8 +189,8 @@ class DiffIdCheck {
       return true;
     }
     const { algorithm } = parseDigest(digest);
-    if (algorithm === "sha256" && (await storedBlobIsUncompressed(this.store, digest))) {
-      // Its diff ID is its digest: checking the digest is all there is to do.
+    if (algorithm === "sha256" && this.listed.has(digest) && (await storedBlobIsUncompressed(this.store, digest))) {
+      // Its diff ID is its digest, and its tar was checked when the image that lists it came: checking the digest is all there is to do.
       if (!(await this.store.content.verifyBlob(digest))) return false;
       this.compare(digest, claimed, `is not compressed, so its diff ID is ${digest}`, digest);
       return true;
@@ -211,7 +218,7 @@ class DiffIdCheck {
       this.problems.push({ kind: "bad-layer", subject: firstImage(claimed), message: `image ${firstImage(claimed)}: layer ${digest}: ${file.layerProblem}`, repaired: false });
       return true;
     }
-    const fact = diffIdRecordFor(digest, { diffId, size: file.uncompressedSize });
+    const fact = diffIdRecordFor(digest, { diffId, size: file.uncompressedSize }, { vouchedByListing: this.listed.has(digest) });
     if (claimed.has(diffId) && fact !== undefined && (await this.store.diffIds.put(digest, fact))) this.recorded++;
     return true;
   }

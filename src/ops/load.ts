@@ -8,6 +8,7 @@ import { firstProblem, noImageWarning } from "../archive/graph.js";
 import { digestNamedBy } from "../archive/names.js";
 import { invalid, notFound, usage } from "../core/errors.js";
 import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
+import { isForeignLayerType } from "../core/media-types.js";
 import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
 import { namesByImage } from "./archive-names.js";
 import type { Ingest } from "../store/content-store.js";
@@ -370,7 +371,7 @@ async function recordDiffIds(store: Store, graph: ArchiveGraph, selected: Select
     if (recorded.has(layer.digest) || file === undefined || file.diffIdSource !== undefined) continue;
     // A diff ID taken on trust (--skip-diff-id-check) is the config's, not the ScannedFile's.
     if (contentDigest(file, layer.digest) !== layer.digest) continue;
-    const record = diffIdRecordFor(layer.digest, { diffId: file.diffId, size: file.uncompressedSize });
+    const record = diffIdRecordFor(layer.digest, { diffId: file.diffId, size: file.uncompressedSize }, { vouchedByListing: !isForeignLayerType(layer.mediaType) });
     if (record === undefined) continue;
     recorded.add(layer.digest);
     writes.push(store.diffIds.put(layer.digest, record));

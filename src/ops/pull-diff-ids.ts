@@ -17,8 +17,10 @@ import { isForeignLayerType } from "../core/media-types.js";
 import type { PlatformImage } from "../store/image-records.js";
 import { diffIdRecordFor, type VerifiedDiffId } from "../store/diff-id-records.js";
 import type { Store } from "../store/store.js";
+import type { Compression } from "../tar/compression.js";
 import { storedBlobCompression } from "./stored-compression.js";
 import { probeStoredLayer, STORED_LAYER_LIMITS } from "./stored-layer.js";
+import { layersListedByImages } from "./vouched-layers.js";
 
 /** Where an image lists a layer, and the diff ID its config gives it there. */
 interface LayerClaim {
@@ -73,21 +75,28 @@ export class PullDiffIdCheck {
   }
 
   /**
-   * Checks the layers the store already holds: by their diff-ID records, else (decompressing
-   * them) by their bytes. Nothing is read with `decompress` false: those are taken as stored.
+   * Checks the layers the store already holds as a download of them would be checked: by what the
+   * store vouches for (see vouched-layers.ts), else by reading them as a load reads a layer. With
+   * `decompress` false a compressed layer is taken on its config's word, as a download of it
+   * would be; an uncompressed one is still read unless vouched for.
    */
   async checkStored(digests: Iterable<string>): Promise<void> {
-    if (!this.decompress) return;
+    let listed: Set<string> | undefined;
     for (const digest of digests) {
-      const claims = this.claims.get(digest);
-      if (claims === undefined) continue;
+      if (!this.claims.has(digest)) continue;
+      const compression = await storedBlobCompression(this.store, digest);
+      if (compression !== "none" && !this.decompress) continue;
       const record = await this.store.diffIds.get(digest);
       if (record !== undefined) {
-        this.check(digest, await this.recorded(digest, record));
+        this.check(digest, await this.described(digest, compression, record, `the store's record ${this.store.diffIds.recordPath(digest) ?? ""}`));
         continue;
       }
-      // An uncompressed layer's digest is its diff ID: reading it adds nothing.
-      if (claims.every((claim) => claim.diffId === digest)) continue;
+      listed ??= layersListedByImages(await this.store.records.list());
+      if (compression === "none" && parseDigest(digest).algorithm === "sha256" && listed.has(digest)) {
+        const size = (await this.store.content.stat(digest))?.size ?? 0;
+        this.check(digest, await this.described(digest, compression, { diffId: digest, size }, undefined));
+        continue;
+      }
       const file = await this.readStored(digest);
       this.check(digest, file);
       this.keep(digest, file);
@@ -106,20 +115,21 @@ export class PullDiffIdCheck {
   }
 
   private keep(digest: string, file: ScannedFile): void {
-    const record = diffIdRecordFor(digest, { diffId: file.diffId, size: file.uncompressedSize });
+    // A foreign layer is never probed: every layer kept here is one the pulled image lists as a layer.
+    const record = diffIdRecordFor(digest, { diffId: file.diffId, size: file.uncompressedSize }, { vouchedByListing: true });
     if (record !== undefined) this.found.set(digest, record);
   }
 
-  /** A stored layer as its record describes it (the first bytes tell its compression). */
-  private async recorded(digest: string, record: VerifiedDiffId): Promise<ScannedFile> {
+  /** A stored layer the store vouches for, as `source` (a record; none: its own digest) describes it. */
+  private async described(digest: string, compression: Compression, known: VerifiedDiffId, source: string | undefined): Promise<ScannedFile> {
     return {
       name: digest,
       digest,
       size: (await this.store.content.stat(digest))?.size ?? 0,
-      compression: await storedBlobCompression(this.store, digest),
-      diffId: record.diffId,
-      uncompressedSize: record.size,
-      diffIdSource: `the store's record ${this.store.diffIds.recordPath(digest) ?? ""}`,
+      compression,
+      diffId: known.diffId,
+      uncompressedSize: known.size,
+      ...(source !== undefined ? { diffIdSource: source } : {}),
       looksLikeTar: true,
     };
   }

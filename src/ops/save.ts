@@ -150,7 +150,7 @@ export async function imageToWrite(
   sizeOf: (digest: string) => Promise<{ size: number } | undefined>,
   selection: Selection,
   platforms: readonly Platform[],
-  diffIdChecked: (layer: { digest: string; diffId: string }) => Promise<boolean> = () => Promise.resolve(true),
+  diffIdChecked: (layer: { digest: string; diffId: string; mediaType: string }) => Promise<boolean> = () => Promise.resolve(true),
 ): Promise<{ image: ImageToWrite; saved: SavedImage }> {
   const { record } = selection;
   const label = [...selection.names][0] ?? record.id;
@@ -174,13 +174,14 @@ export async function imageToWrite(
   for (const image of kept) {
     await need(image.manifest.digest, image.manifest.size);
     await need(image.config.digest, image.config.size);
-    for (const layer of image.layers) await need(layer.digest, layer.size, isForeignLayerType(layer.mediaType));
+    // An absent foreign layer came without its blob: the image does not carry it, whatever else the store holds.
+    for (const layer of image.layers) if (!layer.absent) await need(layer.digest, layer.size, isForeignLayerType(layer.mediaType));
   }
   const dropped = record.images.filter((image) => !kept.includes(image)).map((image) => image.platform);
   const unchecked = new Set<string>();
   for (const layer of kept.flatMap((image) => image.layers)) {
     if (layer.absent || layer.diffId === null || !blobs.has(layer.digest) || unchecked.has(layer.digest)) continue;
-    if (!(await diffIdChecked({ digest: layer.digest, diffId: layer.diffId }))) unchecked.add(layer.digest);
+    if (!(await diffIdChecked({ digest: layer.digest, diffId: layer.diffId, mediaType: layer.mediaType }))) unchecked.add(layer.digest);
   }
   return {
     image: {
@@ -261,10 +262,12 @@ export async function saveSelection(store: Store, selections: readonly Selection
   return store.gc.withReadLease(async () => {
     const built: { image: ImageToWrite; saved: SavedImage }[] = [];
     const sizeOf = (digest: string): Promise<{ size: number } | undefined> => store.content.stat(digest);
-    // Cheap: a layer whose config claims its own digest as its diff ID is uncompressed (its first
-    // bytes say), so reading it checks its diff ID; any other has a diff-ID record or is unchecked.
-    const diffIdChecked = async (layer: { digest: string; diffId: string }): Promise<boolean> =>
-      layer.digest === layer.diffId ? storedBlobIsUncompressed(store, layer.digest) : store.diffIds.confirm(layer.digest, layer.diffId);
+    // Cheap: what the store vouches for (see vouched-layers.ts). A layer with a diff-ID record that
+    // confirms its diff ID; one listed as a layer, not a foreign one, whose config claims its own
+    // digest as its diff ID and that is uncompressed (its first bytes say). Any other is unchecked.
+    const diffIdChecked = async (layer: { digest: string; diffId: string; mediaType: string }): Promise<boolean> =>
+      (await store.diffIds.confirm(layer.digest, layer.diffId)) ||
+      (layer.digest === layer.diffId && !isForeignLayerType(layer.mediaType) && (await storedBlobIsUncompressed(store, layer.digest)));
     for (const selection of selections) built.push(await imageToWrite(sizeOf, selection, options.platforms ?? [], diffIdChecked));
     const plan = planArchive(
       built.map(({ image }) => image),

@@ -21,12 +21,19 @@ export interface VerifiedDiffId {
 }
 
 /**
- * The record a layer's diff ID, computed from its bytes, is worth: none when the diff ID is the
- * layer's own digest (an uncompressed layer addressed by sha256), whose check needs no record.
- * One rule for load, pull and fsck, so that save counts a layer as checked whichever checked it.
+ * The record a layer's diff ID, computed from its bytes by a read that passed load's checks, is
+ * worth. None when the diff ID is the layer's own digest (an uncompressed layer addressed by
+ * sha256) and an image lists it as a layer: that listing vouches for it (see
+ * ops/vouched-layers.ts). One rule for load, pull and fsck, so that save counts a layer as checked
+ * whichever checked it.
  */
-export function diffIdRecordFor(layerDigest: string, computed: { diffId: string | undefined; size: number | undefined }): VerifiedDiffId | undefined {
-  if (computed.diffId === undefined || computed.size === undefined || computed.diffId === layerDigest) return undefined;
+export function diffIdRecordFor(
+  layerDigest: string,
+  computed: { diffId: string | undefined; size: number | undefined },
+  { vouchedByListing }: { vouchedByListing: boolean },
+): VerifiedDiffId | undefined {
+  if (computed.diffId === undefined || computed.size === undefined) return undefined;
+  if (computed.diffId === layerDigest && vouchedByListing) return undefined;
   return { diffId: computed.diffId, size: computed.size };
 }
 

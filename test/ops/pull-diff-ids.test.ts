@@ -5,7 +5,7 @@
 // settled by its record, or read from the store when it has none; a foreign layer is carried
 // unchecked, as before.
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,14 +23,17 @@ import { Store } from "../../src/store/store.js";
 import { makeTempDir, removeTree, requirePeers, startRegistry, type Registry } from "../support/peers.js";
 import { snapshotTree } from "../support/store-tree.js";
 import {
+  blobOf,
   blobPath,
   buildTar,
   capturingTerminal,
   descriptorOf,
+  FOREIGN_URLS,
   hexOf,
   layerTar,
   makeForeignImage,
   makeImage,
+  OCI_MANIFEST,
   ociLayoutItems,
   sha256,
   type CliResult,
@@ -102,6 +105,35 @@ function loadMessage(image: TestImage): string {
 function pullMessage(image: TestImage, reference: string, recordSays = ""): string {
   const [, layer] = image.layers as [TestImage["layers"][number], TestImage["layers"][number]];
   return `manifest ${image.manifest.digest} of ${reference} layers[1]: layer ${layer.digest} has diff ID ${sha256(BIG)}${recordSays}, but config ${image.config.digest} rootfs.diff_ids[1] is ${WRONG_DIFF_ID}`;
+}
+
+/** A layer tar a load refuses: its one entry's name escapes the root. */
+const EVIL_TAR = layerTar({ "../evil": "x\n" });
+
+/** An OCI archive of one artifact manifest, named `name`, whose one layer is `payload`: the store then holds it as no image's layer. */
+async function artifactCarrying(dir: string, payload: Buffer, name: string): Promise<string> {
+  const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
+  const blob = blobOf(payload, "application/vnd.example.payload");
+  const artifact = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example", config: descriptorOf(empty), layers: [descriptorOf(blob)] }), OCI_MANIFEST);
+  const file = join(dir, `artifact-${sha256(name).slice(7, 19)}.tar`);
+  await writeFile(file, buildTar(ociLayoutItems([], { indexEntries: [descriptorOf(artifact, { annotations: { "io.containerd.image.name": name } })], extraBlobs: [artifact, empty, blob] })));
+  return file;
+}
+
+/** A Windows-shaped image whose first layer is an uncompressed foreign layer (`tar`, with urls), its diff ID its digest. */
+function uncompressedForeign(tar: Buffer): TestImage {
+  const own = layerTar({ "Files/own.txt": "own\n" });
+  return makeImage({
+    storedLayers: [
+      { bytes: tar, diffId: sha256(tar), mediaType: "application/vnd.oci.image.layer.nondistributable.v1.tar" },
+      { bytes: own, diffId: sha256(own), mediaType: "application/vnd.oci.image.layer.v1.tar" },
+    ],
+    editConfig: (config) => ({ ...config, os: "windows" }),
+    editManifest: (manifest) => {
+      const [foreign, ownLayer] = manifest.layers as Record<string, unknown>[];
+      return { ...manifest, layers: [{ ...foreign, urls: FOREIGN_URLS }, ownLayer] };
+    },
+  });
 }
 
 const UNCHECKED_TWO = "2 layers whose diff IDs were never checked (loaded or pulled with --skip-diff-id-check, pulled as a foreign layer, or pulled by an earlier lading): run lading fsck to check them";
@@ -222,6 +254,59 @@ describe.skipIf(!ready)("pull checks diff IDs as load does (docker-registry 2.8)
     const againstRecord = await pullImages(recorded, [lying], { client }).catch((error: unknown) => error);
     expect(isLadingError(againstRecord) && againstRecord.message).toBe(pullMessage(GZIP_LYING, lying, ` (as the store's record ${record} says)`));
     expect(await snapshotTree(recorded.paths.root)).toEqual(recordedBefore);
+  });
+
+  it("a stored blob no image lists as a layer (an artifact's) is read as a download would be: a pull of an image listing it fails as in a fresh store, also with --skip-diff-id-check", async () => {
+    const evil = makeImage({ layers: [EVIL_TAR], seed: "evil" });
+    await pushTestImage(registry.url, "evil/app", "1", evil);
+    const reference = `${registry.url}/evil/app:1`;
+    const message = `manifest ${evil.manifest.digest} of ${reference} layers[0]: layer ${evil.layers[0]!.digest}: layer tar entry "../evil" escapes the root`;
+    for (const flags of [[], ["--skip-diff-id-check"]]) {
+      const fresh = await lading(newRoot(), "pull", ...flags, reference);
+      expect(fresh).toEqual({ code: 1, stdout: "", stderr: `lading: error: ${message}\n` });
+      const root = newRoot();
+      const loaded = await lading(root, "load", "-q", "-i", await artifactCarrying(dir, EVIL_TAR, "example.com/art:1"));
+      expect(loaded.code).toBe(0);
+      const before = await snapshotTree(root);
+      expect(await lading(root, "pull", ...flags, reference)).toEqual(fresh);
+      expect(await snapshotTree(root)).toEqual(before);
+    }
+  });
+
+  it("an uncompressed foreign layer a pull carried is unchecked until fsck reads it: save warns, fsck reports one a load would refuse and records one that passes", async () => {
+    const windows = await startRegistry({ allowLayerUrls: true });
+    try {
+      for (const [name, tar, bad] of [
+        ["good", layerTar({ "Files/base.txt": "base\n" }), false],
+        ["evil", EVIL_TAR, true],
+      ] as const) {
+        const image = uncompressedForeign(tar);
+        await pushTestImage(windows.url, `win/${name}`, "1", image);
+        const reference = `${windows.url}/win/${name}:1`;
+        const root = newRoot();
+        expect(await lading(root, "pull", "-q", "--platform", "windows/amd64", reference)).toEqual({ code: 0, stdout: `${reference}\n`, stderr: "" });
+        const oneUnchecked = `warning: ${reference} has 1 layer whose diff ID was never checked (loaded or pulled with --skip-diff-id-check, pulled as a foreign layer, or pulled by an earlier lading): run lading fsck to check it\n`;
+        expect(await lading(root, "save", "-q", "-o", join(dir, `win-${counter++}.tar`), reference)).toEqual({ code: 0, stdout: "", stderr: oneUnchecked });
+        const fsck = await lading(root, "fsck", "--json");
+        const report = JSON.parse(fsck.stdout) as { diffIdsRecorded: number; problems: { kind: string; message: string }[] };
+        const foreign = image.layers[0]!;
+        const store = await Store.open(root);
+        if (bad) {
+          expect([fsck.code, report.diffIdsRecorded, report.problems.map((problem) => [problem.kind, problem.message])]).toEqual([
+            1,
+            0,
+            [["bad-layer", `image ${image.manifest.digest}: layer ${foreign.digest}: layer tar entry "../evil" escapes the root`]],
+          ]);
+          expect(await store.diffIds.get(foreign.digest)).toBeUndefined();
+        } else {
+          expect([fsck.code, report.diffIdsRecorded, report.problems]).toEqual([0, 1, []]);
+          expect(await store.diffIds.get(foreign.digest)).toEqual({ diffId: foreign.digest, size: tar.length });
+          expect(await lading(root, "save", "-q", "-o", join(dir, `win-${counter++}.tar`), reference)).toEqual({ code: 0, stdout: "", stderr: "" });
+        }
+      }
+    } finally {
+      await windows.stop();
+    }
   });
 
   it("a foreign layer keeps its handling: pulled with its digest checked, its diff ID taken from the config", async () => {

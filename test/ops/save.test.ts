@@ -628,6 +628,29 @@ describe("an image whose foreign layer the store does not hold", () => {
     });
   }
 
+  it("a foreign layer that came without its blob is left out even when the store holds that blob for another reason: the archive is the one a store without it writes", async () => {
+    const image = makeForeignImage();
+    const foreign = image.layers[0]!;
+    const name = "example.com/win/foreign:1";
+    const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
+    const payload = blobOf(foreign.bytes, "application/vnd.example.payload");
+    const artifact = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example", config: descriptorOf(empty), layers: [descriptorOf(payload)] }), OCI_MANIFEST);
+    const holding = await freshStore();
+    await loadBytes(holding, buildTar(ociLayoutItems([], { indexEntries: [descriptorOf(artifact, { annotations: { "io.containerd.image.name": "example.com/art:1" } })], extraBlobs: [artifact, empty, payload] })));
+    expect(await holding.content.has(foreign.digest)).toBe(true);
+    await loadBytes(holding, absentArchive(image, name));
+    const fresh = await freshStore();
+    await loadBytes(fresh, absentArchive(image, name));
+    for (const format of ["oci", "docker"] as const) {
+      const [held, alone] = [collector(), collector()];
+      const saved = await saveImages(holding, [name], held.sink, { format });
+      await saveImages(fresh, [name], alone.sink, { format });
+      expect((await entriesOf(held.bytes())).map((entry) => entry.name)).toEqual((await entriesOf(alone.bytes())).map((entry) => entry.name));
+      expect(held.bytes().equals(alone.bytes())).toBe(true);
+      expect(saved.images.map((entry) => entry.uncheckedLayers)).toEqual([[]]);
+    }
+  });
+
   it("a foreign layer the store holds is saved with its blob, and manifest.json gives its descriptor in LayerSources as docker does", async () => {
     const image = makeForeignImage();
     const store = await freshStore();

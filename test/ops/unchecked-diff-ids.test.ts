@@ -144,6 +144,19 @@ describe("fsck of layers whose diff ID was never checked", () => {
     expect(result.images.map((saved) => saved.uncheckedLayers)).toEqual([[image.layers[0]!.digest]]);
   });
 
+  it("counts an uncompressed foreign layer a load carried and checked as checked, by its record: an image that lists a layer as foreign does not vouch for it", async () => {
+    const tar = layerTar({ "Files/base.txt": "base\n" });
+    const image = makeImage({
+      storedLayers: [{ bytes: tar, diffId: sha256(tar), mediaType: "application/vnd.oci.image.layer.nondistributable.v1.tar" }],
+      editManifest: (manifest) => ({ ...manifest, layers: [{ ...(manifest.layers as Record<string, unknown>[])[0], urls: ["https://example.invalid/base.tar"] }] }),
+    });
+    const root = await tempDir();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(await ociArchive([{ image, name: "win:1" }])));
+    expect((await saveImages(store, ["win:1"], discard())).images.map((saved) => saved.uncheckedLayers)).toEqual([[]]);
+    expect(await readFile(join(root, "diffids", "sha256", hexOf(sha256(tar))), "utf8")).toBe(`${sha256(tar)} ${tar.length}\n`);
+  });
+
   it("counts an uncompressed layer addressed by sha512 as checked after a load that checked it", async () => {
     const plain = makeImage({ seed: "sha512" });
     const layer = plain.layers[0]!;

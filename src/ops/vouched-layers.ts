@@ -1,0 +1,23 @@
+/**
+ * Which stored layers the store vouches for without reading them again.
+ *
+ * A diff-ID record vouches for its blob: load, pull and fsck write one only for a layer that
+ * passed load's checks (its diff ID and its tar). An uncompressed layer addressed by sha256 is its
+ * own diff ID and gets no record from a load: an image record that lists it as a layer, and not
+ * as a foreign one, vouches for it instead, since load and pull check the tar of every such layer
+ * before they record an image that lists it. A blob the store holds as anything else (an
+ * artifact's layer, a foreign layer a pull carried unchecked) is vouched for by a record alone.
+ */
+import { isForeignLayerType } from "../core/media-types.js";
+import type { ImageRecord } from "../store/image-records.js";
+
+/** The blobs the records list as a layer that is not foreign. */
+export function layersListedByImages(records: readonly ImageRecord[]): Set<string> {
+  const listed = new Set<string>();
+  for (const record of records) {
+    for (const image of record.images) {
+      for (const layer of image.layers) if (!layer.absent && !isForeignLayerType(layer.mediaType)) listed.add(layer.digest);
+    }
+  }
+  return listed;
+}
