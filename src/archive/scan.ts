@@ -66,12 +66,17 @@ export interface KnownDiffId {
   source: string;
 }
 
-/** A file probed without decompressing it, given the diff ID known for the blob it claims to be. */
-function withKnownDiffId(file: ScannedFile, known: KnownDiffId | undefined): ScannedFile {
+/**
+ * A file probed without decompressing it, given the diff ID known for the blob it claims to be.
+ * A known decompressed size over the limit refuses the layer as decompressing it would have (the
+ * record may come from a load with a higher limit), in the decompressor's words.
+ */
+function withKnownDiffId(file: ScannedFile, known: KnownDiffId | undefined, maxLayerBytes: number): ScannedFile {
   if (known === undefined || file.compression === "none") return file;
   if (file.digest !== known.digest) {
     return { ...file, layerProblem: `its content (${file.digest}) is not the blob ${known.digest} it is named for, and it was not decompressed to check its diff ID` };
   }
+  if (known.size > maxLayerBytes) return { ...file, layerProblem: `decompressed size exceeds the limit of ${maxLayerBytes} bytes` };
   return { ...file, diffId: known.diffId, uncompressedSize: known.size, diffIdSource: known.source };
 }
 
@@ -164,7 +169,7 @@ export async function scanEntries(
       const parallel = pool !== undefined && location !== undefined && entry.size >= PARALLEL_AT_LEAST;
       const known = options.decompress !== false && options.knownDiffId ? await options.knownDiffId(name) : undefined;
       const limits: ScanOptions = known === undefined ? options : { ...options, decompress: false };
-      const completed = (result: Promise<ScannedFile>): Promise<ScannedFile> => (known === undefined ? result : result.then((file) => withKnownDiffId(file, known)));
+      const completed = (result: Promise<ScannedFile>): Promise<ScannedFile> => (known === undefined ? result : result.then((file) => withKnownDiffId(file, known, options.maxLayerBytes)));
       // The body is pulled, so nothing is read (and nothing can fail) until a probe asks.
       const [opened, sniffed] = await Promise.allSettled([
         options.openWriter ? options.openWriter(name, entry.size, location) : undefined,
@@ -208,7 +213,7 @@ export async function scanEntries(
         }
         body = written.body;
       }
-      const file = withKnownDiffId(await probeFile(name, body, limits, writer), known);
+      const file = withKnownDiffId(await probeFile(name, body, limits, writer), known, options.maxLayerBytes);
       checkSize(name, file, entry.size);
       await register(name, file);
     }

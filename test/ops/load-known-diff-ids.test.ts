@@ -118,6 +118,35 @@ describe("diff IDs kept for the next load", () => {
     );
   });
 
+  it("a recorded decompressed size over --max-layer-size refuses the layer as decompressing it does, store unchanged", async () => {
+    const layer = layerTar({ "data/some.bin": noise("limit", 64 * 1024).toString("latin1") });
+    expect(layer.length).toBeGreaterThan(64 * 1024);
+    const first = makeImage({ gzip: true, layers: [layer] });
+    const second = makeImage({ gzip: true, layers: [layer], editConfig: (config) => ({ ...config, author: "another" }) });
+    const blob = first.layers[0] as TestImage["layers"][0];
+    expect((second.layers[0] as TestImage["layers"][0]).digest).toBe(blob.digest);
+    expect(second.config.digest).not.toBe(first.config.digest);
+    const secondFile = await archiveFile(ociLayoutItems([second]));
+    const limit = 32 * 1024;
+    const expected = `${blobPath(second.manifest.digest)} layers[0]: layer ${blobPath(blob.digest)}: decompressed size exceeds the limit of ${limit} bytes`;
+
+    const fresh = await Store.open(await scratch());
+    const freshError = await load(fresh, secondFile, { maxLayerBytes: limit }).then(() => undefined, (error: unknown) => error);
+    expect(freshError).toMatchObject({ kind: "invalid", message: expected });
+
+    const store = await Store.open(await scratch());
+    await load(store, await archiveFile(ociLayoutItems([first])));
+    expect(Object.keys(await recordsOf(store))).toEqual([hexOf(blob.digest)]);
+    const before = await snapshotTree(store.paths.root);
+    const knownError = await load(store, secondFile, { maxLayerBytes: limit }).then(() => undefined, (error: unknown) => error);
+    expect(knownError).toMatchObject({ kind: "invalid", message: expected });
+    expect((knownError as Error).message).toBe((freshError as Error).message);
+    expect(await snapshotTree(store.paths.root)).toEqual(before);
+    // A limit of exactly the recorded size takes the layer, as the decompressor does.
+    const loaded = await load(store, secondFile, { maxLayerBytes: layer.length });
+    expect(loaded.images.map((image) => image.id)).toEqual([second.manifest.digest]);
+  });
+
   it("a load with --skip-diff-id-check writes no record, and one that decompressed writes them after", async () => {
     const store = await Store.open(await scratch());
     const image = gzipImage("trusted");
