@@ -1,6 +1,7 @@
 import { invalid } from "../core/errors.js";
 import type { Compression } from "../tar/compression.js";
 import type { TarBody } from "../tar/reader.js";
+import { overLimit } from "../tar/guarded-decoder.js";
 import { safeEntryName } from "../tar/entry-name.js";
 import type { ScannedArchive, ScannedFile, ScannedLink } from "./model.js";
 import { probeFile, type BlobWriter, type ProbeLimits } from "./probe.js";
@@ -76,7 +77,7 @@ function withKnownDiffId(file: ScannedFile, known: KnownDiffId | undefined, maxL
   if (file.digest !== known.digest) {
     return { ...file, layerProblem: `its content (${file.digest}) is not the blob ${known.digest} it is named for, and it was not decompressed to check its diff ID` };
   }
-  if (known.size > maxLayerBytes) return { ...file, layerProblem: `decompressed size exceeds the limit of ${maxLayerBytes} bytes` };
+  if (known.size > maxLayerBytes) return { ...file, layerProblem: overLimit(maxLayerBytes) };
   return { ...file, diffId: known.diffId, uncompressedSize: known.size, diffIdSource: known.source };
 }
 

@@ -18,6 +18,7 @@ import type { PlatformImage } from "../store/image-records.js";
 import { diffIdRecordFor, type VerifiedDiffId } from "../store/diff-id-records.js";
 import type { Store } from "../store/store.js";
 import type { Compression } from "../tar/compression.js";
+import { overLimit } from "../tar/guarded-decoder.js";
 import { storedBlobCompression } from "./stored-compression.js";
 import { probeStoredLayer, STORED_LAYER_LIMITS } from "./stored-layer.js";
 import { layersListedByImages } from "./vouched-layers.js";
@@ -120,18 +121,15 @@ export class PullDiffIdCheck {
     if (record !== undefined) this.found.set(digest, record);
   }
 
-  /** A stored layer the store vouches for, as `source` (a record; none: its own digest) describes it. */
+  /**
+   * A stored layer the store vouches for, as `source` (a record; none: its own digest) describes
+   * it. One larger than a download may decompress to (a load with a higher --max-layer-size
+   * recorded it) is refused as the download would be.
+   */
   private async described(digest: string, compression: Compression, known: VerifiedDiffId, source: string | undefined): Promise<ScannedFile> {
-    return {
-      name: digest,
-      digest,
-      size: (await this.store.content.stat(digest))?.size ?? 0,
-      compression,
-      diffId: known.diffId,
-      uncompressedSize: known.size,
-      ...(source !== undefined ? { diffIdSource: source } : {}),
-      looksLikeTar: true,
-    };
+    const file: ScannedFile = { name: digest, digest, size: (await this.store.content.stat(digest))?.size ?? 0, compression, looksLikeTar: true };
+    if (compression !== "none" && known.size > this.limits.maxLayerBytes) return { ...file, layerProblem: overLimit(this.limits.maxLayerBytes) };
+    return { ...file, diffId: known.diffId, uncompressedSize: known.size, ...(source !== undefined ? { diffIdSource: source } : {}) };
   }
 
   /** A stored layer without a record, read and decompressed as a load reads it; its digest is checked too. */

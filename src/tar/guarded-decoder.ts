@@ -41,6 +41,11 @@ function plainReason(format: string, error: unknown, text: string): string {
   return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
+/** Why a layer that decompresses to more than `maxOutputBytes` is refused. */
+export function overLimit(maxOutputBytes: number): string {
+  return `decompressed size exceeds the limit of ${maxOutputBytes} bytes`;
+}
+
 /** One line naming the format: "corrupt gzip stream: unexpected end of file". */
 export function decodeError(format: string, error: unknown): LadingError {
   if (error instanceof LadingError) return error;
@@ -131,7 +136,7 @@ export class GuardedDecoder extends Transform {
     if (this.destroyed) return;
     this.#outputBytes += chunk.length;
     if (this.#outputBytes > this.#maxOutputBytes) {
-      this.destroy(invalid(`decompressed size exceeds the limit of ${this.#maxOutputBytes} bytes`));
+      this.destroy(invalid(overLimit(this.#maxOutputBytes)));
       return;
     }
     if (!this.push(chunk)) this.#engine.pause();

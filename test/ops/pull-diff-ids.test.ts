@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compress as zstdCompress } from "zstd-napi";
+import { DEFAULT_LIMITS } from "../../src/archive/read.js";
 import { openTarStream } from "../../src/archive/source.js";
 import { main } from "../../src/cli/main.js";
 import { isLadingError } from "../../src/core/errors.js";
@@ -307,6 +308,19 @@ describe.skipIf(!ready)("pull checks diff IDs as load does (docker-registry 2.8)
     } finally {
       await windows.stop();
     }
+  });
+
+  it("a stored layer whose record gives a decompressed size over the pull's limit (a load with a higher --max-layer-size wrote it) is refused as its download would be", async () => {
+    const reference = `${registry.url}/gzip/app:1`;
+    const big = GZIP.layers[1]!;
+    const store = await Store.open(newRoot());
+    await loadInto(store, GZIP, "example.com/loaded:1");
+    const overLimit = DEFAULT_LIMITS.maxLayerBytes + 1;
+    await writeFile(store.diffIds.recordPath(big.digest) as string, `${sha256(BIG)} ${overLimit}\n`);
+    const before = await snapshotTree(store.paths.root);
+    const failure = await pullImages(store, [reference], { client }).catch((error: unknown) => error);
+    expect(isLadingError(failure) && failure.message).toBe(`manifest ${GZIP.manifest.digest} of ${reference} layers[1]: layer ${big.digest}: decompressed size exceeds the limit of ${DEFAULT_LIMITS.maxLayerBytes} bytes`);
+    expect(await snapshotTree(store.paths.root)).toEqual(before);
   });
 
   it("a foreign layer keeps its handling: pulled with its digest checked, its diff ID taken from the config", async () => {
