@@ -72,6 +72,11 @@ export async function probeFile(name: string, body: AsyncIterable<Buffer>, limit
   }
 }
 
+/** Why an uncompressed layer of more than `maxLayerBytes` is refused. */
+export function plainOverLimit(maxLayerBytes: number): string {
+  return `size exceeds the limit of ${maxLayerBytes} bytes`;
+}
+
 /** An uncompressed file's diff ID is the sha256 of its bytes (`sha256`), and its size is its own. */
 export function withOwnDiffId(file: ScannedFile, sha256: string): void {
   if (file.diffId !== undefined || file.compression !== "none") return;
@@ -172,7 +177,7 @@ class ContentInspector {
     if (this.checker) {
       const problem = this.checker.end();
       if (problem) result.layerProblem = problem;
-      else if (this.plainBytes > this.limits.maxLayerBytes) result.layerProblem = `size exceeds the limit of ${this.limits.maxLayerBytes} bytes`;
+      else if (this.plainBytes > this.limits.maxLayerBytes) result.layerProblem = plainOverLimit(this.limits.maxLayerBytes);
     } else if (this.compression === "none") {
       result.layerProblem = "not a tar archive";
     }

@@ -10,7 +10,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { checkLayer } from "../archive/image-check.js";
 import type { ScannedFile } from "../archive/model.js";
-import { ContentProbe, withOwnDiffId, type ProbeLimits } from "../archive/probe.js";
+import { ContentProbe, plainOverLimit, withOwnDiffId, type ProbeLimits } from "../archive/probe.js";
 import { parseDigest } from "../core/digest.js";
 import { invalid } from "../core/errors.js";
 import { isForeignLayerType } from "../core/media-types.js";
@@ -21,7 +21,7 @@ import type { Compression } from "../tar/compression.js";
 import { overLimit } from "../tar/guarded-decoder.js";
 import { storedBlobCompression } from "./stored-compression.js";
 import { probeStoredLayer, STORED_LAYER_LIMITS } from "./stored-layer.js";
-import { layersListedByImages } from "./vouched-layers.js";
+import { layersListedInStore } from "./vouched-layers.js";
 
 /** Where an image lists a layer, and the diff ID its config gives it there. */
 interface LayerClaim {
@@ -92,7 +92,7 @@ export class PullDiffIdCheck {
         this.check(digest, await this.described(digest, compression, record, `the store's record ${this.store.diffIds.recordPath(digest) ?? ""}`));
         continue;
       }
-      listed ??= layersListedByImages(await this.store.records.list());
+      listed ??= await layersListedInStore(this.store);
       if (compression === "none" && parseDigest(digest).algorithm === "sha256" && listed.has(digest)) {
         const size = (await this.store.content.stat(digest))?.size ?? 0;
         this.check(digest, await this.described(digest, compression, { diffId: digest, size }, undefined));
@@ -128,7 +128,7 @@ export class PullDiffIdCheck {
    */
   private async described(digest: string, compression: Compression, known: VerifiedDiffId, source: string | undefined): Promise<ScannedFile> {
     const file: ScannedFile = { name: digest, digest, size: (await this.store.content.stat(digest))?.size ?? 0, compression, looksLikeTar: true };
-    if (compression !== "none" && known.size > this.limits.maxLayerBytes) return { ...file, layerProblem: overLimit(this.limits.maxLayerBytes) };
+    if (known.size > this.limits.maxLayerBytes) return { ...file, layerProblem: compression === "none" ? plainOverLimit(this.limits.maxLayerBytes) : overLimit(this.limits.maxLayerBytes) };
     return { ...file, diffId: known.diffId, uncompressedSize: known.size, ...(source !== undefined ? { diffIdSource: source } : {}) };
   }
 

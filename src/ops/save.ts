@@ -20,6 +20,7 @@ import { removeOnExit } from "../store/exit-cleanup.js";
 import { OWNER_TAG, ownerTag, parseOwnerTag, removeFilesOfDeadProcesses } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 import { storedBlobIsUncompressed } from "./stored-compression.js";
+import { layersListedInStore } from "./vouched-layers.js";
 import { createCompressor } from "../tar/compression.js";
 import { TarWriter } from "../tar/writer.js";
 import { primaryImage } from "./images.js";
@@ -150,7 +151,7 @@ export async function imageToWrite(
   sizeOf: (digest: string) => Promise<{ size: number } | undefined>,
   selection: Selection,
   platforms: readonly Platform[],
-  diffIdChecked: (layer: { digest: string; diffId: string; mediaType: string }) => Promise<boolean> = () => Promise.resolve(true),
+  diffIdChecked: (layer: { digest: string; diffId: string }) => Promise<boolean> = () => Promise.resolve(true),
 ): Promise<{ image: ImageToWrite; saved: SavedImage }> {
   const { record } = selection;
   const label = [...selection.names][0] ?? record.id;
@@ -181,7 +182,7 @@ export async function imageToWrite(
   const unchecked = new Set<string>();
   for (const layer of kept.flatMap((image) => image.layers)) {
     if (layer.absent || layer.diffId === null || !blobs.has(layer.digest) || unchecked.has(layer.digest)) continue;
-    if (!(await diffIdChecked({ digest: layer.digest, diffId: layer.diffId, mediaType: layer.mediaType }))) unchecked.add(layer.digest);
+    if (!(await diffIdChecked({ digest: layer.digest, diffId: layer.diffId }))) unchecked.add(layer.digest);
   }
   return {
     image: {
@@ -263,11 +264,16 @@ export async function saveSelection(store: Store, selections: readonly Selection
     const built: { image: ImageToWrite; saved: SavedImage }[] = [];
     const sizeOf = (digest: string): Promise<{ size: number } | undefined> => store.content.stat(digest);
     // Cheap: what the store vouches for (see vouched-layers.ts). A layer with a diff-ID record that
-    // confirms its diff ID; one listed as a layer, not a foreign one, whose config claims its own
-    // digest as its diff ID and that is uncompressed (its first bytes say). Any other is unchecked.
-    const diffIdChecked = async (layer: { digest: string; diffId: string; mediaType: string }): Promise<boolean> =>
-      (await store.diffIds.confirm(layer.digest, layer.diffId)) ||
-      (layer.digest === layer.diffId && !isForeignLayerType(layer.mediaType) && (await storedBlobIsUncompressed(store, layer.digest)));
+    // confirms its diff ID; one whose config claims its own digest as its diff ID, that is
+    // uncompressed (its first bytes say) and that some image lists as a layer, not a foreign one.
+    // Any other is unchecked.
+    let listed: Set<string> | undefined;
+    const diffIdChecked = async (layer: { digest: string; diffId: string }): Promise<boolean> => {
+      if (await store.diffIds.confirm(layer.digest, layer.diffId)) return true;
+      if (layer.digest !== layer.diffId) return false;
+      listed ??= await layersListedInStore(store);
+      return listed.has(layer.digest) && (await storedBlobIsUncompressed(store, layer.digest));
+    };
     for (const selection of selections) built.push(await imageToWrite(sizeOf, selection, options.platforms ?? [], diffIdChecked));
     const plan = planArchive(
       built.map(({ image }) => image),

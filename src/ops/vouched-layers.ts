@@ -10,6 +10,7 @@
  */
 import { isForeignLayerType } from "../core/media-types.js";
 import type { ImageRecord } from "../store/image-records.js";
+import type { Store } from "../store/store.js";
 
 /** The blobs the records list as a layer that is not foreign. */
 export function layersListedByImages(records: readonly ImageRecord[]): Set<string> {
@@ -20,4 +21,9 @@ export function layersListedByImages(records: readonly ImageRecord[]): Set<strin
     }
   }
   return listed;
+}
+
+/** layersListedByImages of every readable record in the store (an unreadable one is fsck's to report, not a pull's or a save's failure). */
+export async function layersListedInStore(store: Store): Promise<Set<string>> {
+  return layersListedByImages((await store.records.scan()).records);
 }

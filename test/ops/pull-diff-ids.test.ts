@@ -323,6 +323,35 @@ describe.skipIf(!ready)("pull checks diff IDs as load does (docker-registry 2.8)
     expect(await snapshotTree(store.paths.root)).toEqual(before);
   });
 
+  it("an uncompressed layer one image lists as foreign is vouched for by another that lists it as a layer: a save of the first does not warn of it, and fsck has nothing to say", async () => {
+    const windows = await startRegistry({ allowLayerUrls: true });
+    try {
+      const shared = layerTar({ "Files/base.txt": "shared\n" });
+      const foreignImage = uncompressedForeign(shared);
+      await pushTestImage(windows.url, "win/shared", "1", foreignImage);
+      const reference = `${windows.url}/win/shared:1`;
+      const root = newRoot();
+      await loadInto(await Store.open(root), makeImage({ layers: [shared] }), "example.com/plain:1");
+      expect(await lading(root, "pull", "-q", "--platform", "windows/amd64", reference)).toEqual({ code: 0, stdout: `${reference}\n`, stderr: "" });
+      expect(await lading(root, "save", "-q", "-o", join(dir, `shared-${counter++}.tar`), reference)).toEqual({ code: 0, stdout: "", stderr: "" });
+      const fsck = await lading(root, "fsck");
+      expect(fsck.code).toBe(0);
+    } finally {
+      await windows.stop();
+    }
+  });
+
+  it("an unreadable record of another image does not fail a pull that looks for what vouches for a stored layer (fsck reports it)", async () => {
+    const reference = `${registry.url}/plain/app:1`;
+    const store = await Store.open(newRoot());
+    await loadInto(store, PLAIN, "example.com/plain:1");
+    const other = makeImage({ seed: "other" });
+    await loadInto(store, other, "example.com/other:1");
+    await writeFile(join(store.paths.images, `sha256-${hexOf(other.manifest.digest)}.json`), "{broken");
+    const pulled = await pullImages(store, [reference], { client });
+    expect(pulled.images.map((image) => image.layers.map((layer) => layer.status))).toEqual([["Already exists", "Already exists"]]);
+  });
+
   it("a foreign layer keeps its handling: pulled with its digest checked, its diff ID taken from the config", async () => {
     const windows = await startRegistry({ allowLayerUrls: true });
     try {
