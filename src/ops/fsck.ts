@@ -183,7 +183,8 @@ class DiffIdCheck {
   /** Whether the blob matches its digest; its diff-ID problems are kept in `problems`. */
   async checkBlob(digest: string, claimed: ReadonlyMap<string, string>): Promise<boolean> {
     const record = await this.store.diffIds.get(digest);
-    if (record !== undefined) {
+    // An earlier lading's record (no layer-checked mark) is read again, and rewritten if the layer passes.
+    if (record?.layerChecked) {
       if (!(await this.store.content.verifyBlob(digest))) return false;
       this.compare(digest, claimed, `decompresses to ${record.diffId}`, record.diffId);
       return true;

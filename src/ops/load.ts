@@ -142,7 +142,9 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     const digest = namedDigest(name);
     if (!digest?.startsWith("sha256:")) return undefined;
     const verified = await store.diffIds.get(digest);
-    return verified && { digest, ...verified, source: `the store's record ${store.diffIds.recordPath(digest)}` };
+    // An earlier lading's record does not vouch for the layer's tar: the layer is decompressed again.
+    if (verified === undefined || !verified.layerChecked) return undefined;
+    return { digest, diffId: verified.diffId, size: verified.size, source: `the store's record ${store.diffIds.recordPath(digest)}` };
   };
   try {
     const graph = await readArchive(source, { ...options, openWriter, knownDiffId });

@@ -88,7 +88,7 @@ export class PullDiffIdCheck {
       const compression = await storedBlobCompression(this.store, digest);
       if (compression !== "none" && !this.decompress) continue;
       const record = await this.store.diffIds.get(digest);
-      if (record !== undefined) {
+      if (record?.layerChecked) {
         this.check(digest, await this.described(digest, compression, record, `the store's record ${this.store.diffIds.recordPath(digest) ?? ""}`));
         continue;
       }

@@ -7,6 +7,11 @@
  * diff ID from here instead of decompressing the layer again, and save and fsck know the layer's
  * diff ID was checked. A record is only an optimisation: one that is missing, unreadable or
  * malformed is not used, and one that cannot be written is skipped.
+ *
+ * A record written now also says the layer passed a load's tar checks (" layer-checked"). One
+ * without that mark was written by an earlier lading, whose fsck recorded layers without checking
+ * their tar: its diff ID is a fact, so save counts the layer's diff ID as checked, but load, pull
+ * and fsck read the layer again before they rely on it, and then rewrite the record.
  */
 import { mkdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
@@ -37,14 +42,21 @@ export function diffIdRecordFor(
   return { diffId: computed.diffId, size: computed.size };
 }
 
-/** The file's whole content: "<diff ID> <decompressed size>\n". */
-const RECORD = /^(sha256:[0-9a-f]{64}) (0|[1-9][0-9]{0,15})\n$/;
+/** A record as read back: `layerChecked` false for one an earlier lading wrote (see above). */
+export interface StoredDiffId extends VerifiedDiffId {
+  layerChecked: boolean;
+}
+
+const LAYER_CHECKED = " layer-checked";
+
+/** The file's whole content: "<diff ID> <decompressed size> layer-checked\n" (without the mark: an earlier lading's). */
+const RECORD = /^(sha256:[0-9a-f]{64}) (0|[1-9][0-9]{0,15})( layer-checked)?\n$/;
 
 export class DiffIdRecords {
   constructor(private readonly dir: string) {}
 
   /** The record of a blob, if one was written and reads back well-formed. */
-  async get(blobDigest: string): Promise<VerifiedDiffId | undefined> {
+  async get(blobDigest: string): Promise<StoredDiffId | undefined> {
     const file = this.recordPath(blobDigest);
     if (file === undefined) return undefined;
     let text: string;
@@ -56,22 +68,23 @@ export class DiffIdRecords {
     const match = RECORD.exec(text);
     if (match === null) return undefined;
     const size = Number(match[2]);
-    return Number.isSafeInteger(size) ? { diffId: match[1] as string, size } : undefined;
+    return Number.isSafeInteger(size) ? { diffId: match[1] as string, size, layerChecked: match[3] !== undefined } : undefined;
   }
 
-  /** Whether the blob's record says its diff ID is `diffId` (a load or fsck decompressed it). */
+  /** Whether the blob's record says its diff ID is `diffId` (a load, pull or fsck decompressed it; an earlier lading's record counts). */
   async confirm(blobDigest: string, diffId: string): Promise<boolean> {
     return (await this.get(blobDigest))?.diffId === diffId;
   }
 
   /**
-   * Records what decompressing the blob showed; false when it could not be written (a store on
+   * Records what decompressing the blob showed, by a read that passed a load's checks of the
+   * layer (the record says so); false when it could not be written (a store on
    * read-only media, or one this user may only read). Visible whole or not at all; not fsynced,
    * as losing it in a crash only costs a decompression. Never throws.
    */
   async put(blobDigest: string, fact: VerifiedDiffId): Promise<boolean> {
     const file = this.recordPath(blobDigest);
-    const text = `${fact.diffId} ${fact.size}\n`;
+    const text = `${fact.diffId} ${fact.size}${LAYER_CHECKED}\n`;
     if (file === undefined || !RECORD.test(text)) return false;
     try {
       await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });

@@ -64,7 +64,7 @@ describe("diff IDs kept for the next load", () => {
     const expected = Object.fromEntries(
       image.layers.map((layer) => {
         const tar = gunzipSync(layer.bytes);
-        return [hexOf(layer.digest), `${sha256(tar)} ${tar.length}\n`];
+        return [hexOf(layer.digest), `${sha256(tar)} ${tar.length} layer-checked\n`];
       }),
     );
     expect(await recordsOf(store)).toEqual(expected);
@@ -82,7 +82,7 @@ describe("diff IDs kept for the next load", () => {
     const [small, big] = image.layers as [TestImage["layers"][0], TestImage["layers"][0]];
     const wrong = `sha256:${"0".repeat(64)}`;
     const record = store.diffIds.recordPath(big.digest) as string;
-    await writeFile(record, `${wrong} 123\n`);
+    await writeFile(record, `${wrong} 123 layer-checked\n`);
     const before = await snapshotTree(store.paths.root);
     await expect(load(store, file)).rejects.toThrow(
       `${blobPath(image.manifest.digest)} layers[1]: layer ${blobPath(big.digest)} has diff ID ${wrong} (as the store's record ${record} says), but ${blobPath(image.config.digest)} rootfs.diff_ids[1] is ${big.diffId}`,
@@ -112,7 +112,7 @@ describe("diff IDs kept for the next load", () => {
     const big = image.layers[1] as TestImage["layers"][0];
     const record = store.diffIds.recordPath(big.digest) as string;
     const wrong = `sha256:${"1".repeat(64)}`;
-    await writeFile(record, `${wrong} 5\n`);
+    await writeFile(record, `${wrong} 5 layer-checked\n`);
     await expect(load(store, await archiveFile(dockerArchiveItems([{ image, repoTags: ["known/diffids:docker"] }])))).rejects.toThrow(
       `layer ${hexOf(big.digest)}.tar has diff ID ${wrong} (as the store's record ${record} says)`,
     );

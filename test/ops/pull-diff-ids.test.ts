@@ -173,7 +173,7 @@ describe.skipIf(!ready)("pull checks diff IDs as load does (docker-registry 2.8)
     expect(pulledRecords).toEqual(await snapshotTree(loaded.paths.diffIds));
     for (const image of [GZIP, ZSTD]) {
       for (const [index, tar] of [SMALL, BIG].entries()) {
-        expect(await readFile(join(root, "diffids", "sha256", hexOf(image.layers[index]!.digest)), "utf8")).toBe(`${sha256(tar)} ${tar.length}\n`);
+        expect(await readFile(join(root, "diffids", "sha256", hexOf(image.layers[index]!.digest)), "utf8")).toBe(`${sha256(tar)} ${tar.length} layer-checked\n`);
       }
     }
     // Four records: the uncompressed layers are their own diff IDs.
@@ -242,8 +242,8 @@ describe.skipIf(!ready)("pull checks diff IDs as load does (docker-registry 2.8)
     // One whose config agrees passes; the layers, read from the store, are now recorded.
     const pulled = await pullImages(unrecorded, [reference], { client });
     expect([pulled.fetchedBlobs, pulled.images[0]?.layers.map((layer) => layer.status)]).toEqual([0, ["Already exists", "Already exists"]]);
-    expect(await unrecorded.diffIds.get(small.digest)).toEqual({ diffId: sha256(SMALL), size: SMALL.length });
-    expect(await unrecorded.diffIds.get(big.digest)).toEqual({ diffId: sha256(BIG), size: BIG.length });
+    expect(await unrecorded.diffIds.get(small.digest)).toEqual({ diffId: sha256(SMALL), size: SMALL.length, layerChecked: true });
+    expect(await unrecorded.diffIds.get(big.digest)).toEqual({ diffId: sha256(BIG), size: BIG.length, layerChecked: true });
     const saved = await lading(unrecorded.paths.root, "save", "-q", "-o", join(dir, `stored-${counter++}.tar`), "example.com/skipped:1");
     expect(saved).toEqual({ code: 0, stdout: "", stderr: "" });
 
@@ -301,7 +301,7 @@ describe.skipIf(!ready)("pull checks diff IDs as load does (docker-registry 2.8)
           expect(await store.diffIds.get(foreign.digest)).toBeUndefined();
         } else {
           expect([fsck.code, report.diffIdsRecorded, report.problems]).toEqual([0, 1, []]);
-          expect(await store.diffIds.get(foreign.digest)).toEqual({ diffId: foreign.digest, size: tar.length });
+          expect(await store.diffIds.get(foreign.digest)).toEqual({ diffId: foreign.digest, size: tar.length, layerChecked: true });
           expect(await lading(root, "save", "-q", "-o", join(dir, `win-${counter++}.tar`), reference)).toEqual({ code: 0, stdout: "", stderr: "" });
         }
       }
@@ -316,7 +316,7 @@ describe.skipIf(!ready)("pull checks diff IDs as load does (docker-registry 2.8)
     const store = await Store.open(newRoot());
     await loadInto(store, GZIP, "example.com/loaded:1");
     const overLimit = DEFAULT_LIMITS.maxLayerBytes + 1;
-    await writeFile(store.diffIds.recordPath(big.digest) as string, `${sha256(BIG)} ${overLimit}\n`);
+    await writeFile(store.diffIds.recordPath(big.digest) as string, `${sha256(BIG)} ${overLimit} layer-checked\n`);
     const before = await snapshotTree(store.paths.root);
     const failure = await pullImages(store, [reference], { client }).catch((error: unknown) => error);
     expect(isLadingError(failure) && failure.message).toBe(`manifest ${GZIP.manifest.digest} of ${reference} layers[1]: layer ${big.digest}: decompressed size exceeds the limit of ${DEFAULT_LIMITS.maxLayerBytes} bytes`);
@@ -363,7 +363,7 @@ describe.skipIf(!ready)("pull checks diff IDs as load does (docker-registry 2.8)
       const pulled = await lading(root, "pull", "-q", "--platform", "windows/amd64", reference);
       expect(pulled).toEqual({ code: 0, stdout: `${reference}\n`, stderr: "" });
       const store = await Store.open(root);
-      expect([await store.diffIds.get(foreign.digest), await store.diffIds.get(own.digest)]).toEqual([undefined, { diffId: own.diffId, size: expect.any(Number) }]);
+      expect([await store.diffIds.get(foreign.digest), await store.diffIds.get(own.digest)]).toEqual([undefined, { diffId: own.diffId, size: expect.any(Number), layerChecked: true }]);
       const saved = await lading(root, "save", "-q", "-o", join(dir, `foreign-${counter++}.tar`), reference);
       expect(saved).toEqual({
         code: 0,
@@ -398,7 +398,7 @@ describe("what a pull records for a layer addressed by sha512", () => {
     for (let at = 0; at < layer.bytes.length; at += 256 << 10) await probe.push(layer.bytes.subarray(at, at + (256 << 10)));
     await check.checkDownloaded({ digest: layer512, size: layer.bytes.length }, probe);
     await check.record();
-    expect(await readFile(join(root, "diffids", "sha512", hexOf(layer512)), "utf8")).toBe(`${sha256(BIG)} ${BIG.length}\n`);
+    expect(await readFile(join(root, "diffids", "sha512", hexOf(layer512)), "utf8")).toBe(`${sha256(BIG)} ${BIG.length} layer-checked\n`);
     await removeTree(root);
   });
 });

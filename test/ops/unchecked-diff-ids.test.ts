@@ -3,7 +3,7 @@
 // match, so that neither a later fsck nor save has anything left to do for them.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -126,7 +126,7 @@ describe("fsck of layers whose diff ID was never checked", () => {
     const loadedRoot = await tempDir();
     await loadArchive(await Store.open(loadedRoot), await openArchivePath(archive));
     for (const name of names) expect(await readFile(join(records, name), "utf8")).toBe(await readFile(join(loadedRoot, "diffids", "sha256", name), "utf8"));
-    expect(await readFile(join(records, hexOf(image.layers[0]!.digest)), "utf8")).toBe(`${sha256(LAYERS[0]!)} ${LAYERS[0]!.length}\n`);
+    expect(await readFile(join(records, hexOf(image.layers[0]!.digest)), "utf8")).toBe(`${sha256(LAYERS[0]!)} ${LAYERS[0]!.length} layer-checked\n`);
 
     const written = await Promise.all(names.map((name) => stat(join(records, name))));
     const second = await fsckStore(store);
@@ -154,7 +154,7 @@ describe("fsck of layers whose diff ID was never checked", () => {
     const store = await Store.open(root);
     await loadArchive(store, await openArchivePath(await ociArchive([{ image, name: "win:1" }])));
     expect((await saveImages(store, ["win:1"], discard())).images.map((saved) => saved.uncheckedLayers)).toEqual([[]]);
-    expect(await readFile(join(root, "diffids", "sha256", hexOf(sha256(tar))), "utf8")).toBe(`${sha256(tar)} ${tar.length}\n`);
+    expect(await readFile(join(root, "diffids", "sha256", hexOf(sha256(tar))), "utf8")).toBe(`${sha256(tar)} ${tar.length} layer-checked\n`);
   });
 
   it("counts an uncompressed layer addressed by sha512 as checked after a load that checked it", async () => {
@@ -169,7 +169,7 @@ describe("fsck of layers whose diff ID was never checked", () => {
     const store = await Store.open(root);
     await loadArchive(store, await openArchivePath(file));
     expect((await saveImages(store, ["s512:1"], discard())).images.map((saved) => saved.uncheckedLayers)).toEqual([[]]);
-    expect(await readFile(join(root, "diffids", "sha512", hexOf(layer512)), "utf8")).toBe(`${layer.digest} ${layer.bytes.length}\n`);
+    expect(await readFile(join(root, "diffids", "sha512", hexOf(layer512)), "utf8")).toBe(`${layer.digest} ${layer.bytes.length} layer-checked\n`);
   });
 
   it("records nothing for a diff ID that does not match, and reports it on every run", async () => {
@@ -276,5 +276,31 @@ describe("fsck of layers whose diff ID was never checked", () => {
     expect(again.layers[0]!.digest).toBe(layer.digest);
     const failure = await loadArchive(store, await openArchivePath(await ociArchive([{ image: again, name: "again:1" }]))).catch((error: unknown) => error);
     expect((failure as Error).message).toBe(`${blobPath(again.manifest.digest)} layers[0]: layer ${blobPath(layer.digest)}: ${problem}`);
+  });
+  it("an earlier lading's record (no layer-checked mark), which its fsck wrote without checking the tar, does not let a checking load or fsck take the layer; a layer that passes gets its record rewritten", async () => {
+    const evilTar = layerTar({ "../evil": "x\n" });
+    const image = makeImage({ layers: [evilTar], gzip: true, seed: "evil" });
+    const layer = image.layers[0]!;
+    const root = await tempDir();
+    const store = await Store.open(root);
+    const { images } = await loadArchive(store, await openArchivePath(await ociArchive([{ image, name: "evil:1" }])), SKIP);
+    const record = join(root, "diffids", "sha256", hexOf(layer.digest));
+    await mkdir(join(root, "diffids", "sha256"), { recursive: true });
+    await writeFile(record, `${sha256(evilTar)} ${evilTar.length}\n`);
+    const problem = `layer tar entry "../evil" escapes the root`;
+    const again = makeImage({ layers: [evilTar], gzip: true, seed: "evil", editConfig: (config) => ({ ...config, author: "again" }) });
+    const failure = await loadArchive(store, await openArchivePath(await ociArchive([{ image: again, name: "again:1" }]))).catch((error: unknown) => error);
+    expect((failure as Error).message).toBe(`${blobPath(again.manifest.digest)} layers[0]: layer ${blobPath(layer.digest)}: ${problem}`);
+    const report = await fsckStore(store);
+    expect(report.problems.map((found) => [found.kind, found.message])).toEqual([["bad-layer", `image ${images[0]!.id}: layer ${layer.digest}: ${problem}`]]);
+    expect(await readFile(record, "utf8")).toBe(`${sha256(evilTar)} ${evilTar.length}\n`);
+
+    const good = makeImage({ gzip: true, seed: "good" });
+    await loadArchive(store, await openArchivePath(await ociArchive([{ image: good, name: "good:1" }])), SKIP);
+    const goodRecord = join(root, "diffids", "sha256", hexOf(good.layers[0]!.digest));
+    await writeFile(goodRecord, `${good.layers[0]!.diffId} 1024\n`);
+    const second = await fsckStore(store);
+    expect([second.layersDecompressed, second.diffIdsRecorded]).toEqual([2, 1]);
+    expect(await readFile(goodRecord, "utf8")).toMatch(new RegExp(`^${good.layers[0]!.diffId} [0-9]+ layer-checked\n$`));
   });
 });

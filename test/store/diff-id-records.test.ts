@@ -19,11 +19,18 @@ afterEach(async () => {
 });
 
 describe("DiffIdRecords", () => {
-  it("writes '<diff ID> <size>' under diffids/sha256/<hex> and reads it back", async () => {
+  it("writes '<diff ID> <size> layer-checked' under diffids/sha256/<hex> and reads it back", async () => {
     await records.put(BLOB, { diffId: DIFF_ID, size: 10240 });
-    expect(await readFile(path.join(dir, "sha256", "a".repeat(64)), "utf8")).toBe(`${DIFF_ID} 10240\n`);
+    expect(await readFile(path.join(dir, "sha256", "a".repeat(64)), "utf8")).toBe(`${DIFF_ID} 10240 layer-checked\n`);
     expect(await readdir(path.join(dir, "sha256"))).toEqual(["a".repeat(64)]);
-    expect(await records.get(BLOB)).toEqual({ diffId: DIFF_ID, size: 10240 });
+    expect(await records.get(BLOB)).toEqual({ diffId: DIFF_ID, size: 10240, layerChecked: true });
+  });
+
+  it("reads an earlier lading's record, without the mark, as a diff ID whose layer was not checked", async () => {
+    await records.put(BLOB, { diffId: DIFF_ID, size: 1 });
+    await writeFile(path.join(dir, "sha256", "a".repeat(64)), `${DIFF_ID} 10240\n`);
+    expect(await records.get(BLOB)).toEqual({ diffId: DIFF_ID, size: 10240, layerChecked: false });
+    expect(await records.confirm(BLOB, DIFF_ID)).toBe(true);
   });
 
   it("has no record for a blob never recorded, nor for a malformed digest", async () => {
@@ -36,7 +43,7 @@ describe("DiffIdRecords", () => {
   it("does not use a record that is empty, truncated or otherwise malformed", async () => {
     await records.put(BLOB, { diffId: DIFF_ID, size: 1 });
     const file = path.join(dir, "sha256", "a".repeat(64));
-    for (const text of ["", `${DIFF_ID} 1`, `${DIFF_ID}\n`, `${DIFF_ID} -1\n`, `${DIFF_ID} 01\n`, `sha256:${"B".repeat(64)} 1\n`, `${DIFF_ID} 1\n\n`]) {
+    for (const text of ["", `${DIFF_ID} 1`, `${DIFF_ID}\n`, `${DIFF_ID} -1\n`, `${DIFF_ID} 01\n`, `sha256:${"B".repeat(64)} 1\n`, `${DIFF_ID} 1\n\n`, `${DIFF_ID} 1 layer-checked`, `${DIFF_ID} 1 checked\n`]) {
       await writeFile(file, text);
       expect(await records.get(BLOB)).toBeUndefined();
     }
