@@ -23,13 +23,13 @@ export function registerFsck(program: Command, terminal: Terminal, setExit: (cod
     });
 }
 
-/** What fsck did for the layers no load had checked: their records are what makes save stop warning of them. */
+/** What fsck did for the layers the store did not vouch for: their records are what makes save stop warning of them. */
 function decompressedLine(report: FsckReport): string {
   if (report.layersDecompressed === 0) {
     // Uncompressed layers nothing vouched for (addressed by sha512, or stored as foreign or an artifact's): read, not decompressed.
     const n = report.diffIdsRecorded;
-    return `recorded the diff ID${n === 1 ? "" : "s"} of ${n} uncompressed layer${n === 1 ? "" : "s"} no load had checked`;
+    return `recorded the diff ID${n === 1 ? "" : "s"} of ${n} uncompressed layer${n === 1 ? "" : "s"} the store did not vouch for`;
   }
   const layers = `${report.layersDecompressed} layer${report.layersDecompressed === 1 ? "" : "s"}`;
-  return `decompressed ${layers} whose diff ID${report.layersDecompressed === 1 ? "" : "s"} no load had checked: ${report.diffIdsRecorded} recorded as checked`;
+  return `decompressed ${layers} the store did not vouch for: ${report.diffIdsRecorded} recorded as checked`;
 }

@@ -31,7 +31,7 @@ export interface FsckReport {
   blobsChecked: number;
   imagesChecked: number;
   referencesChecked: number;
-  /** Layers whose diff ID no load had checked (no diff-ID record), decompressed here to check it. */
+  /** Layers the store did not vouch for (see vouched-layers.ts), decompressed here to check them. */
   layersDecompressed: number;
   /** Of those, the ones whose diff ID matched and is now recorded (none on a store that cannot be written). */
   diffIdsRecorded: number;
@@ -214,8 +214,10 @@ class DiffIdCheck {
     }
     const { diffId } = file;
     this.compare(digest, claimed, file.compression === "none" ? `is not compressed, so its diff ID is ${diffId}` : `decompresses to ${diffId}`, diffId);
-    // A record says the layer passed a load's checks: one whose tar a load refuses gets none.
+    // A record says the layer passed a load's checks: one whose tar a load refuses gets none, and
+    // loses an earlier lading's, which save would otherwise still take as a check.
     if (file.layerProblem !== undefined) {
+      if (record !== undefined) await this.store.diffIds.remove(digest);
       this.problems.push({ kind: "bad-layer", subject: firstImage(claimed), message: `image ${firstImage(claimed)}: layer ${digest}: ${file.layerProblem}`, repaired: false });
       return true;
     }

@@ -1,12 +1,15 @@
 /**
  * Which stored layers the store vouches for without reading them again.
  *
- * A diff-ID record vouches for its blob: load, pull and fsck write one only for a layer that
- * passed load's checks (its diff ID and its tar). An uncompressed layer addressed by sha256 is its
+ * A diff-ID record marked layer-checked vouches for its blob: load, pull and fsck write one only
+ * for a layer that passed load's checks (its diff ID and its tar); an earlier lading's unmarked
+ * record vouches for the diff ID alone. An uncompressed layer addressed by sha256 is its
  * own diff ID and gets no record from a load: an image record that lists it as a layer, and not
  * as a foreign one, vouches for it instead, since load and pull check the tar of every such layer
  * before they record an image that lists it. A blob the store holds as anything else (an
  * artifact's layer, a foreign layer a pull carried unchecked) is vouched for by a record alone.
+ * (A lading from before pulls checked layers recorded images without reading their layers; such a
+ * listing cannot be told from a checked one.)
  */
 import { isForeignLayerType } from "../core/media-types.js";
 import type { ImageRecord } from "../store/image-records.js";
