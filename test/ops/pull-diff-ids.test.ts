@@ -352,6 +352,20 @@ describe.skipIf(!ready)("pull checks diff IDs as load does (docker-registry 2.8)
     expect(pulled.images.map((image) => image.layers.map((layer) => layer.status))).toEqual([["Already exists", "Already exists"]]);
   });
 
+  it("a stored layer whose only record an earlier lading wrote (no layer-checked mark) is read from the store again, and its record rewritten", async () => {
+    const reference = `${registry.url}/gzip/app:1`;
+    const big = GZIP.layers[1]!;
+    const store = await Store.open(newRoot());
+    await loadInto(store, GZIP, "example.com/loaded:1");
+    const record = store.diffIds.recordPath(big.digest) as string;
+    await writeFile(record, `${sha256(BIG)} ${BIG.length}\n`);
+    const lying = `${registry.url}/gzip/app:lying`;
+    const failure = await pullImages(store, [lying], { client }).catch((error: unknown) => error);
+    expect(isLadingError(failure) && failure.message).toBe(pullMessage(GZIP_LYING, lying));
+    await pullImages(store, [reference], { client });
+    expect(await readFile(record, "utf8")).toBe(`${sha256(BIG)} ${BIG.length} layer-checked\n`);
+  });
+
   it("a foreign layer keeps its handling: pulled with its digest checked, its diff ID taken from the config", async () => {
     const windows = await startRegistry({ allowLayerUrls: true });
     try {
