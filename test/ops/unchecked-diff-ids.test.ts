@@ -45,6 +45,16 @@ async function lading(root: string, args: string[]): Promise<{ code: number; std
   return { code, stdout: stdout(), stderr: stderr() };
 }
 
+/** A store holding, loaded with --skip-diff-id-check, an image whose gzip layer a load refuses (its entry "../evil" escapes the root). */
+async function storeWithEvilLayer(): Promise<{ evilTar: Buffer; layer: TestImage["layers"][number]; root: string; store: Store; imageId: string }> {
+  const evilTar = layerTar({ "../evil": "x\n" });
+  const image = makeImage({ layers: [evilTar], gzip: true, seed: "evil" });
+  const root = await tempDir();
+  const store = await Store.open(root);
+  const { images } = await loadArchive(store, await openArchivePath(await ociArchive([{ image, name: "evil:1" }])), SKIP);
+  return { evilTar, layer: image.layers[0]!, root, store, imageId: images[0]!.id };
+}
+
 const discard = (): Writable => new Writable({ write: (_chunk, _encoding, callback) => callback() });
 
 /** The store at `root` as a process that may not write it sees it (root: a read-only bind mount). */
@@ -252,20 +262,16 @@ describe("fsck of layers whose diff ID was never checked", () => {
     ]);
     expect([report.diffIdsRecorded, await readdir(join(root, "diffids", "sha256")).catch(() => [])]).toEqual([0, []]);
   });
+
   it("a layer whose tar a load refuses is reported in load's words and not recorded: a later checking load of the same blob still refuses it", async () => {
-    const evilTar = layerTar({ "../evil": "x\n" });
-    const image = makeImage({ layers: [evilTar], gzip: true, seed: "evil" });
-    const layer = image.layers[0]!;
-    const root = await tempDir();
-    const store = await Store.open(root);
-    const { images } = await loadArchive(store, await openArchivePath(await ociArchive([{ image, name: "evil:1" }])), SKIP);
+    const { evilTar, layer, store, imageId } = await storeWithEvilLayer();
     const problem = `layer tar entry "../evil" escapes the root`;
     for (let run = 0; run < 2; run++) {
       const report = await fsckStore(store);
       expect([report.layersDecompressed, report.diffIdsRecorded, report.problems.map((found) => [found.kind, found.message])]).toEqual([
         1,
         0,
-        [["bad-layer", `image ${images[0]!.id}: layer ${layer.digest}: ${problem}`]],
+        [["bad-layer", `image ${imageId}: layer ${layer.digest}: ${problem}`]],
       ]);
     }
     expect(await store.diffIds.get(layer.digest)).toBeUndefined();
@@ -277,13 +283,9 @@ describe("fsck of layers whose diff ID was never checked", () => {
     const failure = await loadArchive(store, await openArchivePath(await ociArchive([{ image: again, name: "again:1" }]))).catch((error: unknown) => error);
     expect((failure as Error).message).toBe(`${blobPath(again.manifest.digest)} layers[0]: layer ${blobPath(layer.digest)}: ${problem}`);
   });
+
   it("an earlier lading's record (no layer-checked mark), which its fsck wrote without checking the tar, does not let a checking load or fsck take the layer, and fsck drops it; a layer that passes gets its record rewritten", async () => {
-    const evilTar = layerTar({ "../evil": "x\n" });
-    const image = makeImage({ layers: [evilTar], gzip: true, seed: "evil" });
-    const layer = image.layers[0]!;
-    const root = await tempDir();
-    const store = await Store.open(root);
-    const { images } = await loadArchive(store, await openArchivePath(await ociArchive([{ image, name: "evil:1" }])), SKIP);
+    const { evilTar, layer, root, store, imageId } = await storeWithEvilLayer();
     const record = join(root, "diffids", "sha256", hexOf(layer.digest));
     await mkdir(join(root, "diffids", "sha256"), { recursive: true });
     await writeFile(record, `${sha256(evilTar)} ${evilTar.length}\n`);
@@ -294,7 +296,7 @@ describe("fsck of layers whose diff ID was never checked", () => {
     // save takes the old record's diff ID as checked until fsck finds the layer bad and drops it.
     expect((await saveImages(store, ["evil:1"], discard())).images[0]!.uncheckedLayers).toEqual([]);
     const report = await fsckStore(store);
-    expect(report.problems.map((found) => [found.kind, found.message])).toEqual([["bad-layer", `image ${images[0]!.id}: layer ${layer.digest}: ${problem}`]]);
+    expect(report.problems.map((found) => [found.kind, found.message])).toEqual([["bad-layer", `image ${imageId}: layer ${layer.digest}: ${problem}`]]);
     await expect(readFile(record, "utf8")).rejects.toMatchObject({ code: "ENOENT" });
     expect((await saveImages(store, ["evil:1"], discard())).images[0]!.uncheckedLayers).toEqual([layer.digest]);
 
