@@ -1,11 +1,9 @@
 import { unlink } from "node:fs/promises";
-import { parseDigest } from "../core/digest.js";
 import { LadingError } from "../core/errors.js";
 import { diffIdRecordFor } from "../store/diff-id-records.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
-import { storedBlobIsUncompressed } from "./stored-compression.js";
 import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
-import { layersListedByImages } from "./vouched-layers.js";
+import { layersListedByImages, listingVouchesFor } from "./vouched-layers.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
 import { salvageReferences } from "../store/references-repair.js";
 import type { Leftovers } from "../store/process-alive.js";
@@ -189,8 +187,7 @@ class DiffIdCheck {
       this.compare(digest, claimed, `decompresses to ${record.diffId}`, record.diffId);
       return true;
     }
-    const { algorithm } = parseDigest(digest);
-    if (algorithm === "sha256" && this.listed.has(digest) && (await storedBlobIsUncompressed(this.store, digest))) {
+    if (await listingVouchesFor(this.store, this.listed, digest)) {
       // Its diff ID is its digest, and its tar was checked when the image that lists it came: checking the digest is all there is to do.
       if (!(await this.store.content.verifyBlob(digest))) return false;
       this.compare(digest, claimed, `is not compressed, so its diff ID is ${digest}`, digest);

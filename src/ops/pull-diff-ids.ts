@@ -3,9 +3,9 @@
  * one, which a pull carries as it is) is read through load's probe, which inflates a compressed
  * layer on libuv's thread pool as it downloads and hashes what comes out, and is held to the diff
  * ID its config lists at the layer's position, in load's words. A layer the store already holds
- * is not downloaded: its diff-ID record settles it, and one without a record (loaded with
- * --skip-diff-id-check, or pulled by an older lading) is decompressed from the store once. What a
- * pull decompressed is recorded, as load records it, only once its blobs are committed.
+ * is not downloaded: what the store vouches for settles it (see vouched-layers.ts), and any other
+ * is read from the store once, as its download would be. What a pull decompressed is recorded,
+ * as load records it, only once its blobs are committed.
  */
 import { createHash, type Hash } from "node:crypto";
 import { checkLayer } from "../archive/image-check.js";
@@ -21,7 +21,7 @@ import type { Compression } from "../tar/compression.js";
 import { overLimit } from "../tar/guarded-decoder.js";
 import { storedBlobCompression } from "./stored-compression.js";
 import { probeStoredLayer, STORED_LAYER_LIMITS } from "./stored-layer.js";
-import { layersListedInStore } from "./vouched-layers.js";
+import { layersListedInStore, listingVouchesFor } from "./vouched-layers.js";
 
 /** Where an image lists a layer, and the diff ID its config gives it there. */
 interface LayerClaim {
@@ -93,9 +93,8 @@ export class PullDiffIdCheck {
         continue;
       }
       listed ??= await layersListedInStore(this.store);
-      if (compression === "none" && parseDigest(digest).algorithm === "sha256" && listed.has(digest)) {
-        const size = (await this.store.content.stat(digest))?.size ?? 0;
-        this.check(digest, await this.described(digest, compression, { diffId: digest, size }, undefined));
+      if (await listingVouchesFor(this.store, listed, digest, compression)) {
+        this.check(digest, await this.described(digest, compression, undefined, undefined));
         continue;
       }
       const file = await this.readStored(digest);
@@ -122,14 +121,16 @@ export class PullDiffIdCheck {
   }
 
   /**
-   * A stored layer the store vouches for, as `source` (a record; none: its own digest) describes
-   * it. One larger than a download may decompress to (a load with a higher --max-layer-size
-   * recorded it) is refused as the download would be.
+   * A stored layer the store vouches for, as its record (`known`, from `source`) describes it, or,
+   * without one, as its own diff ID and size. One larger than a download may decompress to (a load
+   * with a higher --max-layer-size recorded it) is refused as the download would be.
    */
-  private async described(digest: string, compression: Compression, known: VerifiedDiffId, source: string | undefined): Promise<ScannedFile> {
-    const file: ScannedFile = { name: digest, digest, size: (await this.store.content.stat(digest))?.size ?? 0, compression, looksLikeTar: true };
-    if (known.size > this.limits.maxLayerBytes) return { ...file, layerProblem: compression === "none" ? plainOverLimit(this.limits.maxLayerBytes) : overLimit(this.limits.maxLayerBytes) };
-    return { ...file, diffId: known.diffId, uncompressedSize: known.size, ...(source !== undefined ? { diffIdSource: source } : {}) };
+  private async described(digest: string, compression: Compression, known: VerifiedDiffId | undefined, source: string | undefined): Promise<ScannedFile> {
+    const size = (await this.store.content.stat(digest))?.size ?? 0;
+    const { diffId, size: uncompressedSize } = known ?? { diffId: digest, size };
+    const file: ScannedFile = { name: digest, digest, size, compression, looksLikeTar: true };
+    if (uncompressedSize > this.limits.maxLayerBytes) return { ...file, layerProblem: compression === "none" ? plainOverLimit(this.limits.maxLayerBytes) : overLimit(this.limits.maxLayerBytes) };
+    return { ...file, diffId, uncompressedSize, ...(source !== undefined ? { diffIdSource: source } : {}) };
   }
 
   /** A stored layer without a record, read and decompressed as a load reads it; its digest is checked too. */

@@ -19,8 +19,7 @@ import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import { removeOnExit } from "../store/exit-cleanup.js";
 import { OWNER_TAG, ownerTag, parseOwnerTag, removeFilesOfDeadProcesses } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
-import { storedBlobIsUncompressed } from "./stored-compression.js";
-import { layersListedInStore } from "./vouched-layers.js";
+import { layersListedInStore, listingVouchesFor } from "./vouched-layers.js";
 import { createCompressor } from "../tar/compression.js";
 import { TarWriter } from "../tar/writer.js";
 import { primaryImage } from "./images.js";
@@ -49,9 +48,10 @@ export interface SavedImage {
   /** Platforms (or digests) of index children the archive does not carry. */
   absent: string[];
   /**
-   * Digests of the layers written whose diff ID is the config's, taken on trust: compressed layers
-   * no load or pull decompressed (`load`/`pull --skip-diff-id-check`, a foreign layer a pull
-   * fetched, a pull by an earlier lading) and no `fsck` has checked since.
+   * Digests of the layers written whose diff ID is the config's, taken on trust: layers the store
+   * does not vouch for (see vouched-layers.ts), such as compressed ones no load or pull
+   * decompressed (`load`/`pull --skip-diff-id-check`, a pull by an earlier lading) or a foreign
+   * layer a pull fetched, compressed or not, that no `fsck` has checked since.
    */
   uncheckedLayers: string[];
 }
@@ -272,7 +272,7 @@ export async function saveSelection(store: Store, selections: readonly Selection
       if (await store.diffIds.confirm(layer.digest, layer.diffId)) return true;
       if (layer.digest !== layer.diffId) return false;
       listed ??= await layersListedInStore(store);
-      return listed.has(layer.digest) && (await storedBlobIsUncompressed(store, layer.digest));
+      return listingVouchesFor(store, listed, layer.digest);
     };
     for (const selection of selections) built.push(await imageToWrite(sizeOf, selection, options.platforms ?? [], diffIdChecked));
     const plan = planArchive(

@@ -7,8 +7,3 @@ export async function storedBlobCompression(store: Store, digest: string): Promi
   const length = await store.content.readAt(digest, 0, head);
   return detectCompression(head.subarray(0, length));
 }
-
-/** Whether a stored blob is not compressed. */
-export async function storedBlobIsUncompressed(store: Store, digest: string): Promise<boolean> {
-  return (await storedBlobCompression(store, digest)) === "none";
-}

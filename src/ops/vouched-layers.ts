@@ -14,6 +14,8 @@
 import { isForeignLayerType } from "../core/media-types.js";
 import type { ImageRecord } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
+import type { Compression } from "../tar/compression.js";
+import { storedBlobCompression } from "./stored-compression.js";
 
 /** The blobs the records list as a layer that is not foreign. */
 export function layersListedByImages(records: readonly ImageRecord[]): Set<string> {
@@ -29,4 +31,14 @@ export function layersListedByImages(records: readonly ImageRecord[]): Set<strin
 /** layersListedByImages of every readable record in the store (an unreadable one is fsck's to report, not a pull's or a save's failure). */
 export async function layersListedInStore(store: Store): Promise<Set<string>> {
   return layersListedByImages((await store.records.scan()).records);
+}
+
+/**
+ * Whether the images' listing (`listed`) vouches for a stored layer: addressed by sha256, listed
+ * as a layer that is not foreign, and uncompressed, so that its digest is its diff ID. The
+ * compression is read from the blob's first bytes unless the caller already has it.
+ */
+export async function listingVouchesFor(store: Store, listed: ReadonlySet<string>, digest: string, compression?: Compression): Promise<boolean> {
+  if (!digest.startsWith("sha256:") || !listed.has(digest)) return false;
+  return (compression ?? (await storedBlobCompression(store, digest))) === "none";
 }
