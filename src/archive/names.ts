@@ -112,3 +112,15 @@ export function digestNamedBy(name: string): string | undefined {
   const named = DOCKER_SAVE_DIGEST_NAME.exec(path.slice(path.lastIndexOf("/") + 1));
   return named ? `sha256:${named[1]}` : undefined;
 }
+
+/**
+ * digestNamedBy for a name that may be no valid digest name, when that is a problem reported
+ * elsewhere (by the scan or by checkBlobNames): undefined then, as for a name that gives none.
+ */
+export function validDigestNamedBy(name: string): string | undefined {
+  try {
+    return digestNamedBy(name);
+  } catch {
+    return undefined;
+  }
+}

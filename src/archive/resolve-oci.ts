@@ -56,7 +56,7 @@ export function resolveOciRoot(ctx: OciContext, descriptor: Descriptor, field: s
     warnings: [],
   };
   if (isSchema1Type(descriptor.mediaType)) throw unsupported(`${field}: Docker schema 1 manifests are obsolete and not supported`, field);
-  collectFailure(root, descriptor, field, () => {
+  collectFailure(root, descriptor, () => {
     if (root.kind === "manifest") {
       const image = resolveManifest(ctx, root, descriptor, field, []);
       if (image) root.images.push({ ...image, manifest: { ...image.manifest, origin } });
@@ -71,7 +71,7 @@ export function resolveOciRoot(ctx: OciContext, descriptor: Descriptor, field: s
  * Runs the resolution of one manifest or index, keeping what is wrong with it as a failure of the
  * root, so that its siblings are still resolved and a report can say which part is at fault.
  */
-function collectFailure(root: ResolvedRoot, descriptor: Descriptor, field: string, resolve: () => void): void {
+function collectFailure(root: ResolvedRoot, descriptor: Descriptor, resolve: () => void): void {
   try {
     resolve();
   } catch (error) {
@@ -89,7 +89,7 @@ function walkIndex(ctx: OciContext, root: ResolvedRoot, descriptor: Descriptor, 
   const innerChain = [...chain, descriptor.digest];
   index.manifests.forEach((child, position) => {
     const childField = `${file.name} manifests[${position}]`;
-    collectFailure(root, child, childField, () => resolveChild(ctx, root, { descriptor, name: file.name, chain: innerChain, depth }, child, childField));
+    collectFailure(root, child, () => resolveChild(ctx, root, { descriptor, name: file.name, chain: innerChain, depth }, child, childField));
   });
 }
 

@@ -4,13 +4,14 @@
  * image for one, so these fields come from the root document itself, in the terms `oras manifest
  * fetch` uses; the image-only fields of docker's shape (Config, Os, RootFS, ...) are left out.
  */
+import { DEFAULT_LIMITS } from "../archive/read.js";
 import { isIndexType, isManifestType } from "../core/media-types.js";
 import { indexSchema, manifestSchema, parseDocument, type Descriptor } from "../core/schemas.js";
 import type { ImageRecord } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 
 /** The manifest limit a load applies by default (`--max-manifest-json-size`). */
-const MAX_ROOT_BYTES = 20 * 1024 * 1024;
+const MAX_ROOT_BYTES = DEFAULT_LIMITS.maxManifestJsonBytes;
 
 export interface ArtifactFields {
   /** The manifest's artifactType, else its config's media type (the distribution spec's rule); an index's artifactType. */

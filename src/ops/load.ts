@@ -5,7 +5,7 @@ import type { FileLocation, KnownDiffId } from "../archive/scan.js";
 import type { OpenedSource } from "../archive/source.js";
 import { blobPathFor, contentDigest } from "../archive/blob-lookup.js";
 import { firstProblem, noImageWarning } from "../archive/graph.js";
-import { digestNamedBy } from "../archive/names.js";
+import { validDigestNamedBy } from "../archive/names.js";
 import { invalid, notFound, usage } from "../core/errors.js";
 import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
 import { isForeignLayerType } from "../core/media-types.js";
@@ -49,15 +49,6 @@ export interface LoadResult {
 }
 
 const METADATA_NAMES = /^(manifest\.json|index\.json|oci-layout|repositories|[^/]+\/(VERSION|json))$/;
-
-/** The digest an entry's name gives it, if any and valid (the graph reports a blob name that is no digest). */
-function namedDigest(name: string): string | undefined {
-  try {
-    return digestNamedBy(name);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Loads an archive into the store in one pass: every file streams into the ingest area while it
@@ -103,7 +94,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
   const storedHeads = new Map<string, Promise<Buffer | undefined>>();
   const writeToIngest = async (name?: string): Promise<BlobWriter> => {
     // A blob named under blobs/sha512/ is addressed by its sha512, which the scan computes for it.
-    const algorithm = name !== undefined && namedDigest(name)?.startsWith("sha512:") ? "sha512" : "sha256";
+    const algorithm = name !== undefined && validDigestNamedBy(name)?.startsWith("sha512:") ? "sha512" : "sha256";
     const ingest = await store.content.openIngest({ algorithm, digestedByCaller: true });
     return {
       write: (chunk) => ingest.write(chunk),
@@ -122,7 +113,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
   const openWriter = async (name: string, size: number, location?: FileLocation): Promise<BlobWriter | undefined> => {
     if (METADATA_NAMES.test(name)) return undefined;
     // A sha256 name only: the scan computes every entry's sha256, which expectNamed compares.
-    const named = namedDigest(name);
+    const named = validDigestNamedBy(name);
     if (named?.startsWith("sha256:")) {
       if (trustNames && (await store.content.has(named, size))) return expectNamed(name, named, matchStored);
     } else if (matchStored && size > 0) {
@@ -139,7 +130,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
   // record is a fact about the blob's bytes, so it holds whenever the entry turns out to be that
   // blob (the scan checks), whether or not the blob is still stored.
   const knownDiffId = async (name: string): Promise<KnownDiffId | undefined> => {
-    const digest = namedDigest(name);
+    const digest = validDigestNamedBy(name);
     if (!digest?.startsWith("sha256:")) return undefined;
     const verified = await store.diffIds.get(digest);
     // An earlier lading's record does not vouch for the layer's tar: the layer is decompressed again.

@@ -2,7 +2,7 @@ import { isManifestType } from "../core/media-types.js";
 import { formatPlatform, normalizePlatform } from "../core/platform.js";
 import type { Descriptor } from "../core/schemas.js";
 import type { ArchiveGraph, Problem, RootEntry } from "../archive/model.js";
-import { digestNamedBy } from "../archive/names.js";
+import { validDigestNamedBy } from "../archive/names.js";
 import { readArchive, type ReadOptions } from "../archive/read.js";
 import type { OpenedSource } from "../archive/source.js";
 import { isLadingError, type LadingError } from "../core/errors.js";
@@ -206,17 +206,10 @@ function problemsOnce(graph: ArchiveGraph): VerifyReport["problems"] {
       ofRoots.set(keyOf(problem), left - 1);
       return true;
     }
-    return !(blobsOfRoots.has(problem.entry) && isBlobName(problem.entry));
+    // A name that is no valid digest is a problem of its own, never a root's blob.
+    return !(blobsOfRoots.has(problem.entry) && validDigestNamedBy(problem.entry) !== undefined);
   });
   return kept.map(({ entry, message }) => ({ entry, message }));
-}
-
-function isBlobName(entry: string): boolean {
-  try {
-    return digestNamedBy(entry) !== undefined;
-  } catch {
-    return false; // not a valid digest name: a problem of its own, never a root's blob
-  }
 }
 
 const statusOf = (problems: readonly unknown[]): Status => (problems.length === 0 ? "ok" : "invalid");

@@ -19,7 +19,8 @@ function quotable(text: string): string {
 /** Reads (and so drains) the body; its error text, or undefined when it has none to give. */
 export async function refusalText(res: IncomingMessage): Promise<string | undefined> {
   const text = await rawRefusalText(res);
-  return text === undefined || quotable(text) === "" ? undefined : quotable(text);
+  const quoted = text === undefined ? "" : quotable(text);
+  return quoted === "" ? undefined : quoted;
 }
 
 async function rawRefusalText(res: IncomingMessage): Promise<string | undefined> {

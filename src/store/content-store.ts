@@ -21,7 +21,7 @@ import { invalid, LadingError, notFound } from "../core/errors.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { writeAllAt } from "../tar/write-at.js";
 import { removeOnExit } from "./exit-cleanup.js";
-import { addLeftovers, isThisProcess, NO_LEFTOVERS, OWNER_TAG, ownerGone, ownerTag, parseOwnerTag, type FileOwner, type Leftovers } from "./process-alive.js";
+import { addLeftovers, isThisProcess, NO_LEFTOVERS, ownerGone, ownerOfTaggedName, ownerTag, type FileOwner, type Leftovers } from "./process-alive.js";
 import type { StorePaths } from "./root.js";
 
 export const BLOB_MODE = 0o444;
@@ -111,13 +111,6 @@ async function fsyncPath(target: string): Promise<void> {
   }
 }
 
-const INGEST_NAME = new RegExp(`^(${OWNER_TAG})-[0-9a-f]+$`);
-
-/** The owner in an ingest file name `<owner>-<random>`, or undefined for a name lading did not make. */
-function ingestOwner(name: string): FileOwner | undefined {
-  const tag = INGEST_NAME.exec(name)?.[1];
-  return tag === undefined ? undefined : parseOwnerTag(tag);
-}
 
 type IngestState = "open" | "finished" | "committed" | "aborted";
 
@@ -521,7 +514,7 @@ export class ContentStore {
     const now = Date.now();
     let found = NO_LEFTOVERS;
     for (const name of names) {
-      const owner = ingestOwner(name);
+      const owner = ownerOfTaggedName(name);
       if (owner !== undefined && isThisProcess(owner)) continue;
       const file = path.join(this.paths.ingest, name);
       const info = await fsStat(file).catch(() => undefined);

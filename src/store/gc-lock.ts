@@ -25,9 +25,8 @@ import path from "node:path";
 import { LadingError } from "../core/errors.js";
 import { removeOnExit } from "./exit-cleanup.js";
 import { withFileLock } from "./lock.js";
-import { OWNER_TAG, ownerGone, ownerTag, parseOwnerTag, processStartTime, type FileOwner } from "./process-alive.js";
+import { ownerGone, ownerOfTaggedName, ownerTag, processStartTime, type FileOwner } from "./process-alive.js";
 
-const LEASE_NAME = new RegExp(`^(${OWNER_TAG})-[0-9a-f]+$`);
 const LEASE_HEARTBEAT_MS = 10_000;
 const LEASE_STALE_MS = 60_000;
 
@@ -126,8 +125,7 @@ export class GcLock {
     const now = Date.now();
     const states: LeaseState[] = [];
     for (const name of names) {
-      const tag = LEASE_NAME.exec(name)?.[1];
-      const owner = tag === undefined ? undefined : parseOwnerTag(tag);
+      const owner = ownerOfTaggedName(name);
       const file = path.join(this.leases, name);
       const info = await stat(file).catch(() => undefined);
       const startedAt = await readFile(file, "utf8").catch(() => undefined);

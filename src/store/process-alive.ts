@@ -52,6 +52,14 @@ export function parseOwnerTag(tag: string): FileOwner | undefined {
   return match[2] === undefined ? { pid: Number(match[1]) } : { pid: Number(match[1]), namespace: match[2] };
 }
 
+const TAGGED_NAME = new RegExp(`^(${OWNER_TAG})-[0-9a-f]+$`);
+
+/** The owner of a file named `<owner tag>-<random hex>` (an ingest file, a lease), or undefined for a name lading did not make. */
+export function ownerOfTaggedName(name: string): FileOwner | undefined {
+  const tag = TAGGED_NAME.exec(name)?.[1];
+  return tag === undefined ? undefined : parseOwnerTag(tag);
+}
+
 export function inThisNamespace(owner: FileOwner): boolean {
   return owner.namespace === undefined || owner.namespace === ownNamespace();
 }
