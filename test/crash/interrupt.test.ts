@@ -6,13 +6,14 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTar, dockerArchiveItems, ensureBuilt, makeImage } from "../support/archive-builder.js";
 import { filesUnder } from "../support/store-tree.js";
 import { REPO_ROOT } from "../ops/load-expectations.js";
+import { entries, until } from "../support/waiting.js";
 
 const BIN = join(REPO_ROOT, "bin", "lading.js");
 
@@ -29,16 +30,6 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  for (let tries = 0; tries < 400; tries++) {
-    if (await condition()) return;
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /** Starts lading with the first `fed` bytes of the archive on standard input, which stays open. */
 function startFed(args: string[], env: NodeJS.ProcessEnv, fed: number): { child: ReturnType<typeof spawn>; stderr: () => string } {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["pipe", "ignore", "pipe"] });
@@ -48,8 +39,6 @@ function startFed(args: string[], env: NodeJS.ProcessEnv, fed: number): { child:
   child.stdin!.write(archive.subarray(0, fed));
   return { child, stderr: () => Buffer.concat(err).toString("utf8") };
 }
-
-const entries = async (dir: string): Promise<string[]> => (await readdir(dir).catch(() => [] as string[])).sort();
 
 describe("an interrupted command removes what it made", () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -24,6 +24,7 @@ import { buildTar, descriptorOf, dockerArchiveItems, ensureBuilt, makeImage, oci
 import { withoutLockWaits } from "../support/lock-waits.js";
 import { filesUnder, mismatchedBlobs } from "../support/store-tree.js";
 import { REPO_ROOT } from "../ops/load-expectations.js";
+import { sleep } from "../support/waiting.js";
 
 const BIN = join(REPO_ROOT, "bin", "lading.js");
 const BIG_MEGABYTES = 60;
@@ -53,7 +54,6 @@ afterAll(async () => {
 });
 
 const newRoot = (): string => join(scratch, `store-${counter++}`);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function start(root: string, ...args: string[]): { done: Promise<CliResult & { killed: boolean }>; kill: () => void } {
   const child = spawn(process.execPath, [BIN, "--root", root, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });

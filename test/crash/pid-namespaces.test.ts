@@ -5,13 +5,14 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm, utimes } from "node:fs/promises";
+import { mkdtemp, rm, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTar, dockerArchiveItems, ensureBuilt, makeImage } from "../support/archive-builder.js";
 import { requirePeers } from "../support/peers.js";
 import { REPO_ROOT } from "../ops/load-expectations.js";
+import { entries, sleep, until } from "../support/waiting.js";
 
 const BIN = join(REPO_ROOT, "bin", "lading.js");
 const IN_NEW_PID_NAMESPACE = ["unshare", "--pid", "--fork", "--mount-proc"];
@@ -30,17 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const entries = async (dir: string): Promise<string[]> => (await readdir(dir).catch(() => [] as string[])).sort();
-
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  for (let tries = 0; tries < 400; tries++) {
-    if (await condition()) return;
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 interface Running {
   child: ReturnType<typeof spawn>;
