@@ -1,6 +1,6 @@
 import { unlink } from "node:fs/promises";
 import { LadingError } from "../core/errors.js";
-import { diffIdRecordFor } from "../store/diff-id-records.js";
+import { diffIdRecordFor, type VerifiedDiffId } from "../store/diff-id-records.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
 import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
 import { layersListedByImages, listingVouchesFor } from "./vouched-layers.js";
@@ -15,6 +15,7 @@ export interface FsckProblem {
     | "missing-blob"
     | "diff-id-mismatch"
     | "bad-layer"
+    | "wrong-diff-id-record"
     | "unreadable-record"
     | "unreadable-references"
     | "dangling-reference"
@@ -181,13 +182,16 @@ class DiffIdCheck {
   /** Whether the blob matches its digest; its diff-ID problems are kept in `problems`. */
   async checkBlob(digest: string, claimed: ReadonlyMap<string, string>): Promise<boolean> {
     const record = await this.store.diffIds.get(digest);
-    // An earlier lading's record (no layer-checked mark) is read again, and rewritten if the layer passes.
-    if (record?.layerChecked) {
+    // A record that disagrees with an image is not taken on its word: the layer is read again, and
+    // either the image is wrong or the record is (and is rewritten). An earlier lading's record (no
+    // layer-checked mark) is read again too, and rewritten if the layer passes.
+    const agreed = record === undefined || [...claimed.keys()].every((diffId) => diffId === record.diffId);
+    if (record?.layerChecked && agreed) {
       if (!(await this.store.content.verifyBlob(digest))) return false;
       this.compare(digest, claimed, `decompresses to ${record.diffId}`, record.diffId);
       return true;
     }
-    if (await listingVouchesFor(this.store, this.listed, digest)) {
+    if (agreed && (await listingVouchesFor(this.store, this.listed, digest))) {
       // Its diff ID is its digest, and its tar was checked when the image that lists it came: checking the digest is all there is to do.
       if (!(await this.store.content.verifyBlob(digest))) return false;
       this.compare(digest, claimed, `is not compressed, so its diff ID is ${digest}`, digest);
@@ -219,8 +223,31 @@ class DiffIdCheck {
       return true;
     }
     const fact = diffIdRecordFor(digest, { diffId, size: file.uncompressedSize }, { vouchedByListing: this.listed.has(digest) });
+    if (record !== undefined && (record.diffId !== diffId || record.size !== file.uncompressedSize)) {
+      await this.replaceWrongRecord(digest, record, { diffId, size: file.uncompressedSize }, fact);
+      if (claimed.has(diffId) && fact !== undefined) this.recorded++;
+      return true;
+    }
+    // The record was right: the image that disagreed with it is wrong, and compare has said so.
+    if (record?.layerChecked) return true;
     if (claimed.has(diffId) && fact !== undefined && (await this.store.diffIds.put(digest, fact))) this.recorded++;
     return true;
+  }
+
+  /**
+   * A record that does not say what the layer decompresses to (edited or damaged on disk) would
+   * have every later load and pull of the layer refused, or take a wrong size for it: it is replaced by
+   * what the read showed, or removed when the layer needs none.
+   */
+  private async replaceWrongRecord(digest: string, record: VerifiedDiffId, found: { diffId: string; size: number | undefined }, fact: VerifiedDiffId | undefined): Promise<void> {
+    const replaced = fact !== undefined ? await this.store.diffIds.put(digest, fact) : await this.store.diffIds.remove(digest);
+    const recordPath = this.store.diffIds.recordPath(digest) ?? digest;
+    this.problems.push({
+      kind: "wrong-diff-id-record",
+      subject: digest,
+      message: `layer ${digest}: its diff-ID record ${recordPath} says it decompresses to ${record.diffId} (${record.size} bytes), but it decompresses to ${found.diffId} (${found.size ?? "?"} bytes)`,
+      repaired: replaced,
+    });
   }
 
   private compare(digest: string, claimed: ReadonlyMap<string, string>, found: string, actual: string): void {

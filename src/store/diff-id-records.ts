@@ -96,10 +96,16 @@ export class DiffIdRecords {
     }
   }
 
-  /** Drops a blob's record (the blob was pruned). */
-  async remove(blobDigest: string): Promise<void> {
+  /** Drops a blob's record (the blob was pruned, or the record is wrong); false when it is still there. Never throws. */
+  async remove(blobDigest: string): Promise<boolean> {
     const file = this.recordPath(blobDigest);
-    if (file !== undefined) await unlink(file).catch(() => undefined);
+    if (file === undefined) return true;
+    try {
+      await unlink(file);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === "ENOENT";
+    }
   }
 
   /** Where a blob's record is (undefined for a malformed digest). */

@@ -9,6 +9,7 @@ import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
+import { fsckStore } from "../../src/ops/fsck.js";
 import { pruneBlobs, removeImage } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
@@ -89,6 +90,30 @@ describe("diff IDs kept for the next load", () => {
     );
     expect(await snapshotTree(store.paths.root)).toEqual(before);
     expect(small.diffId).not.toBe(wrong);
+  });
+
+  it("fsck reads again a layer whose record disagrees with an image, and rewrites a wrong record (without --repair): the load it refused then passes", async () => {
+    const store = await Store.open(await scratch());
+    const image = gzipImage("wrong-record");
+    const file = await archiveFile(ociLayoutItems([image]));
+    await load(store, file);
+    const big = image.layers[1] as TestImage["layers"][0];
+    const record = store.diffIds.recordPath(big.digest) as string;
+    const right = await readFile(record, "utf8");
+    const wrong = `sha256:${"1".repeat(64)}`;
+    await writeFile(record, `${wrong} 30208 layer-checked\n`);
+    await expect(load(store, file)).rejects.toThrow(`has diff ID ${wrong} (as the store's record ${record} says)`);
+
+    const report = await fsckStore(store);
+    const size = gunzipSync(big.bytes).length;
+    expect([report.layersDecompressed, report.diffIdsRecorded, report.problems]).toEqual([
+      1,
+      1,
+      [{ kind: "wrong-diff-id-record", subject: big.digest, message: `layer ${big.digest}: its diff-ID record ${record} says it decompresses to ${wrong} (30208 bytes), but it decompresses to ${big.diffId} (${size} bytes)`, repaired: true }],
+    ]);
+    expect(await readFile(record, "utf8")).toBe(right);
+    expect((await load(store, file)).images.map((loaded) => loaded.id)).toEqual([image.manifest.digest]);
+    expect((await fsckStore(store)).problems).toEqual([]);
   });
 
   it("a record never stands in for other bytes: a layer named for a stored blob but not that blob is refused, store unchanged", async () => {

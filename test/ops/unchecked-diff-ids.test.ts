@@ -196,7 +196,7 @@ describe("fsck of layers whose diff ID was never checked", () => {
     expect(await readdir(join(root, "diffids", "sha256")).catch(() => [])).toEqual([]);
   });
 
-  it("a diff ID another image's checked load recorded for the same blob settles a wrong claim without decompressing it", async () => {
+  it("a wrong claim on a blob another image's checked load recorded: fsck reads the layer again to tell the record and the claim apart, reports the claim, and keeps the record", async () => {
     const wrong = sha256("not the layer");
     const right = makeImage({ layers: [LAYERS[0]!], gzip: true });
     const mislabelled = makeImage({ layers: [LAYERS[0]!], gzip: true, editConfig: (config) => ({ ...config, os: "linux", rootfs: { type: "layers", diff_ids: [wrong] }, author: "someone else" }) });
@@ -205,10 +205,12 @@ describe("fsck of layers whose diff ID was never checked", () => {
     await loadArchive(store, await openArchivePath(await ociArchive([{ image: right, name: "right:1" }])));
     const { images } = await loadArchive(store, await openArchivePath(await ociArchive([{ image: mislabelled, name: "wrong:1" }])), SKIP);
     const report = await fsckStore(store);
-    expect([report.layersDecompressed, report.problems.map((found) => found.message)]).toEqual([
+    expect([report.layersDecompressed, report.diffIdsRecorded, report.problems.map((found) => found.message)]).toEqual([
+      1,
       0,
       [`image ${images[0]!.id}: layer ${right.layers[0]!.digest} decompresses to ${right.layers[0]!.diffId}, but its config gives the diff ID ${wrong}`],
     ]);
+    expect(await store.diffIds.get(right.layers[0]!.digest)).toEqual({ diffId: right.layers[0]!.diffId, size: LAYERS[0]!.length, layerChecked: true });
     expect((await saveImages(store, ["wrong:1"], discard())).images[0]!.uncheckedLayers).toEqual([right.layers[0]!.digest]);
   });
 
