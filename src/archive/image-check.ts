@@ -1,11 +1,22 @@
 import { invalid } from "../core/errors.js";
 import { layerTypeCompression } from "../core/media-types.js";
 import { formatPlatform, normalizePlatform, type Platform } from "../core/platform.js";
+import { isRfc3339Time } from "../core/rfc3339.js";
 import { imageConfigSchema, parseDocument, type ImageConfig } from "../core/schemas.js";
 import type { ResolvedLayer, ScannedFile } from "./model.js";
 
+/**
+ * A config an archive or a registry brings. Its times must read as the Go peers read them
+ * (docker, containerd and podman refuse an image whose time does not parse). Checked here, where
+ * images come in, not in the schema: an image an earlier lading stored must still list and inspect.
+ */
 export function parseImageConfig(bytes: Buffer, what: string): ImageConfig {
-  return parseDocument(imageConfigSchema, bytes, what);
+  const config = parseDocument(imageConfigSchema, bytes, what);
+  const times: [string, string | undefined][] = [["created", config.created], ...(config.history ?? []).map((entry, index): [string, string | undefined] => [`history[${index}].created`, entry.created])];
+  for (const [field, time] of times) {
+    if (time !== undefined && !isRfc3339Time(time)) throw invalid(`${what}: ${field}: ${JSON.stringify(time)} is not an RFC 3339 time`, what);
+  }
+  return config;
 }
 
 export function platformOfConfig(config: ImageConfig): Platform {

@@ -564,6 +564,16 @@ describe("configs and layers", () => {
     ]);
   });
 
+  it("refuses a config or history time the Go peers cannot read (docker, containerd and podman refuse the image), naming the field", async () => {
+    const badTime = makeImage({ gzip: true, seed: "time", editConfig: (c) => ({ ...c, created: "garbage" }) });
+    expectRefused(await verifyItems(ociLayoutItems([badTime])), [{ entry: cPath(badTime), message: `${cPath(badTime)}: created: "garbage" is not an RFC 3339 time` }]);
+    const badHistory = makeImage({ seed: "history", editConfig: (c) => ({ ...c, created: "2024-01-01T00:00:00Z", history: [{ created: "2024-01-01 00:00:00" }] }) });
+    expectRefused(await verifyItems(dockerArchiveItems([{ image: badHistory, repoTags: ["example/history:1"] }])), [
+      { entry: `${hexOf(badHistory.config.digest)}.json`, message: `${hexOf(badHistory.config.digest)}.json: history[0].created: "2024-01-01 00:00:00" is not an RFC 3339 time` },
+    ]);
+    expectValid(await verifyItems(ociLayoutItems([makeImage({ gzip: true, seed: "good-time", editConfig: (c) => ({ ...c, created: "2024-02-29T23:59:59.123456789+05:30", history: [{ created: "1970-01-01T00:00:00Z" }] }) })])));
+  });
+
   it("refuses a diff ID mismatch (OCI)", async () => {
     const wrong = sha256("something else");
     const bad = makeImage({ gzip: true, editConfig: (c) => ({ ...c, rootfs: { type: "layers", diff_ids: [wrong] } }) });
