@@ -1,3 +1,4 @@
+import { checkStorableRoot } from "./storable-root.js";
 import { readArchive, type ReadOptions } from "../archive/read.js";
 import type { ArchiveGraph, ResolvedImage, ResolvedRoot, ScannedFile } from "../archive/model.js";
 import type { BlobWriter } from "../archive/probe.js";
@@ -142,6 +143,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     const failure = firstProblem(graph);
     if (failure) throw failure;
     const selected = selectPlatforms(graph, options.platforms);
+    for (const { root } of selected) checkStorableRoot(root.descriptor.digest, root.source);
     // Everything is committed under the reference store's lock, which reads (and so validates)
     // repositories.json first: a file that cannot be updated fails the load before anything is
     // committed, and no rmi can delete a record between its write and the tags that name it.

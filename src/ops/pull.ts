@@ -8,6 +8,7 @@
  * digests (all or nothing, under the gc lease so a prune cannot race). Every layer is also held
  * to the diff ID its config lists, as load holds it (see PullDiffIdCheck).
  */
+import { checkStorableRoot } from "./storable-root.js";
 import { open } from "node:fs/promises";
 import { parseImageConfig, platformOfConfig } from "../archive/image-check.js";
 import { invalid, isLadingError, notFound } from "../core/errors.js";
@@ -138,6 +139,7 @@ async function planReference(store: Store, client: RegistryAccess, ref: ImageRef
   if (ref.digest !== undefined && root.digest !== ref.digest) {
     throw invalid(`manifest ${label}: the registry served content with digest ${root.digest}`, label);
   }
+  checkStorableRoot(root.digest, `manifest ${label}`);
   const plan: Plan = {
     ref,
     label,

@@ -1,5 +1,6 @@
 // loadArchive through the library API: every real fixture lands in the store with the tags, image
 // IDs, RepoDigests, config digests and diff IDs the tools that made it recorded.
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -305,6 +306,23 @@ describe.skipIf(!HAVE_FIXTURES)("loading into a shared store", () => {
     expect(fromManifestJson).toEqual({ images: [], moved: [], format: "docker-archive", warnings: ["the archive holds no image: manifest.json lists none"] });
     const fromIndex = await loadItems(store, ociLayoutItems([], { indexEntries: [] }));
     expect(fromIndex).toEqual({ images: [], moved: [], format: "oci-layout", warnings: ["the archive holds no image: index.json lists none"] });
+    expect(await snapshotTree(store.paths.root)).toEqual(before);
+  });
+
+  it("an image whose root is addressed by sha512 is refused before anything is stored (the store names images by sha256), not stored where no name reaches it", async () => {
+    const store = await freshStore();
+    await load(store, "testdata/oci-archive.tar");
+    const before = await snapshotTree(store.paths.root);
+    const image = makeImage({ gzip: true, seed: "root512" });
+    const digest512 = `sha512:${createHash("sha512").update(image.manifest.bytes).digest("hex")}`;
+    const items: TarItem[] = [
+      ...withoutFile(ociLayoutItems([image], { indexEntries: [{ ...descriptorOf(image.manifest), digest: digest512 }] }), blobPath(image.manifest.digest)),
+      { type: "file", name: blobPath(digest512), content: image.manifest.bytes },
+    ];
+    await expect(loadItems(store, items)).rejects.toMatchObject({
+      kind: "invalid",
+      message: `index.json: image ${digest512} is addressed by sha512, but the store names images by sha256 digests, so it cannot be stored (verify and convert read it)`,
+    });
     expect(await snapshotTree(store.paths.root)).toEqual(before);
   });
 
