@@ -1,10 +1,10 @@
 import type { Command } from "commander";
 import type { ReadOptions } from "../archive/read.js";
 import { openArchivePath, openTarStream, refuseTerminalInput, type OpenedSource } from "../archive/source.js";
-import { usage } from "../core/errors.js";
+import { LadingError, usage } from "../core/errors.js";
 import type { Writable } from "node:stream";
 import { convertArchive, type ConvertResult } from "../ops/convert.js";
-import { verifyRoundtrip, type RoundtripImage } from "../ops/roundtrip.js";
+import { ROUNDTRIP_SCHEMA_VERSION, verifyRoundtrip, type RoundtripImage, type RoundtripReport } from "../ops/roundtrip.js";
 import { mtimeFromEnvironment, saveToFile, type SaveOptions } from "../ops/save.js";
 import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { familiarNameOf } from "./names.js";
@@ -67,9 +67,18 @@ export function registerConvert(program: Command, terminal: Terminal): void {
  * `verify --roundtrip`: prints every digest the trip proved (roots, manifests, configs, layers and
  * their diff IDs), what it left out, and how it differs; returns the exit code (0 same, 1 not).
  */
-export async function runRoundtrip(terminal: Terminal, source: OpenedSource, options: ReadOptions & { json: boolean }): Promise<number> {
-  const { json, ...limits } = options;
-  const report = await verifyRoundtrip(source, limits);
+export async function runRoundtrip(terminal: Terminal, source: OpenedSource, options: ReadOptions & { json: boolean; format: string }): Promise<number> {
+  const { json, format: formatName, ...limits } = options;
+  const format = parseFormat(formatName);
+  let report: RoundtripReport;
+  try {
+    report = await verifyRoundtrip(source, { ...limits, format });
+  } catch (error) {
+    // A script reading --json gets a document whatever went wrong, as a plain verify gives one.
+    if (!json || !(error instanceof LadingError)) throw error;
+    printJson(terminal.stdout, { schemaVersion: ROUNDTRIP_SCHEMA_VERSION, valid: false, exact: false, format, images: [], problems: [error.message] } satisfies RoundtripReport);
+    return error.exitCode;
+  }
   if (json) {
     printJson(terminal.stdout, report);
     return report.valid ? 0 : 1;

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { LadingError } from "../core/errors.js";
+import { LadingError, usage } from "../core/errors.js";
 import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
 import { familiarNameOf } from "./names.js";
 import { unreadableReport, verifyArchive, type ImageStatus, type VerifiedImage, type VerifiedRoot, type VerifyReport } from "../ops/verify.js";
@@ -17,7 +17,9 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
     .option(...LIMIT_OPTIONS[1]!)
     .option(...LIMIT_OPTIONS[2]!)
     .option("--roundtrip", "load into a temporary store, save again, and prove the same images and digests come back")
-    .action(async (archive: string, options: { json?: boolean; roundtrip?: boolean } & LimitOptions) => {
+    .option("--format <format>", "with --roundtrip, the layout to save in: docker (default; OCI layout plus manifest.json) or oci (pure OCI layout, which also carries artifacts and bare tags)")
+    .action(async (archive: string, options: { json?: boolean; roundtrip?: boolean; format?: string } & LimitOptions) => {
+      if (options.format !== undefined && !options.roundtrip) throw usage("--format goes with --roundtrip: a plain verify saves nothing");
       refuseEmptyInputPath(archive, "ARCHIVE");
       if (archive === "-") refuseTerminalInput(process.stdin);
       let source;
@@ -32,7 +34,7 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
       if (options.roundtrip) {
         // The round trip needs the store and the writers: load them only for it.
         const { runRoundtrip } = await import("./convert-command.js");
-        return setExit(await runRoundtrip(terminal, source, { ...limitsFromOptions(options), json: Boolean(options.json) }));
+        return setExit(await runRoundtrip(terminal, source, { ...limitsFromOptions(options), json: Boolean(options.json), format: options.format ?? "docker" }));
       }
       const report = await verifyArchive(source, limitsFromOptions(options));
       if (options.json) printJson(terminal.stdout, report);

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { Store } from "../../src/store/store.js";
 import { snapshotTree } from "../support/store-tree.js";
-import { buildTar, dockerArchiveItems, ensureBuilt, layerTar, makeImage, runLading } from "../support/archive-builder.js";
+import { blobOf, buildTar, descriptorOf, dockerArchiveItems, ensureBuilt, layerTar, makeImage, OCI_MANIFEST, ociLayoutItems, runLading } from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
@@ -320,6 +320,21 @@ describe.skipIf(!haveFixtures)("lading convert and verify --roundtrip", () => {
       "round trip FAILED: the saved archive differs from the input",
       "error: example/app:1: name docker.io/example/app:1: in the input, not in the saved archive\n",
     ]);
+  });
+
+  it("verify --roundtrip --format oci carries an artifact the docker layout cannot list; without it, --json still prints one document naming the refusal", async () => {
+    const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
+    const payload = blobOf("sbom\n", "application/vnd.example.payload");
+    const artifact = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example.sbom", config: descriptorOf(empty), layers: [descriptorOf(payload)] }), OCI_MANIFEST);
+    const archive = join(tempDir(), "artifact.tar");
+    writeFileSync(archive, buildTar(ociLayoutItems([], { indexEntries: [descriptorOf(artifact, { annotations: { "io.containerd.image.name": "example.com/sbom:1" } })], extraBlobs: [artifact, empty, payload] })));
+    const oci = await lading(tempDir(), ["verify", "--roundtrip", "--format", "oci", archive]);
+    expect([oci.code, oci.stdout.text.split("\n").at(-2), oci.stderr.text]).toEqual([0, "round trip is exact: 1 image came back with the same digests", ""]);
+    const refusal = `example.com/sbom:1 is not a container image (${artifact.digest} has no image config), so docker's manifest.json cannot list it: save it with --format oci`;
+    const docker = await lading(tempDir(), ["verify", "--roundtrip", "--json", archive]);
+    expect([docker.code, JSON.parse(docker.stdout.text), docker.stderr.text]).toEqual([1, { schemaVersion: 1, valid: false, exact: false, format: "docker", images: [], problems: [refusal] }, ""]);
+    const plain = await lading(tempDir(), ["verify", "--format", "oci", archive]);
+    expect([plain.code, plain.stdout.text, plain.stderr.text]).toEqual([2, "", "lading: usage error: --format goes with --roundtrip: a plain verify saves nothing\n"]);
   });
 
   it("verify --roundtrip of a broken archive fails with exit 1", async () => {
