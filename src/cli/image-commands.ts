@@ -61,10 +61,11 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
     .command("rmi")
     .description("remove image references (and images with no reference left)")
     .argument("<image...>")
-    .option("-f, --force", "remove an image referenced in several repositories")
+    .option("-f, --force", "remove an image referenced in several repositories; a missing image is not a failure")
     .action(async (queries: string[], flags: { force?: boolean }, command: Command) => {
       const store = await openStore(command);
       let failure: LadingError | undefined;
+      let fatal: LadingError | undefined;
       for (const query of queries) {
         try {
           const result = await removeImage(store, query, Boolean(flags.force));
@@ -72,10 +73,13 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
           for (const id of result.deleted) printLine(terminal.stdout, `Deleted: ${id}`);
         } catch (error) {
           failure = toLadingError(error);
+          // As docker's CLI: with -f, "No such image" is reported but does not fail the command.
+          if (!(error instanceof LadingError && error.kind === "not-found")) fatal = failure;
           printLine(terminal.stderr, `Error: ${failure.message}`);
         }
       }
-      if (failure) setExit(failure.exitCode);
+      const exitWith = fatal ?? (flags.force ? undefined : failure);
+      if (exitWith) setExit(exitWith.exitCode);
     });
 
   program

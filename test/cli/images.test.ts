@@ -73,6 +73,32 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
     expect(await readRepositories(root)).toBe(before);
   });
 
+  it("rmi -f: a missing image is said on stderr but exits 0, as docker's CLI has it, also beside names that exist; any other error still fails", async () => {
+    // "f" starts both configs: fb5b2ad6... (testdata app) and f0488f7e... (the skopeo OCI image).
+    const root = await loaded("testdata/docker-archive.tar", "../shared/fixtures/archives/skopeo-oci-archive.tar");
+    const before = await readRepositories(root);
+    expect(output(await lading(root, "rmi", "-f", "nosuch:1"))).toEqual([0, "", "Error: No such image: nosuch:1\n"]);
+    expect(output(await lading(root, "rmi", "-f", "deadbeef"))).toEqual([0, "", "Error: No such image: deadbeef\n"]);
+    expect(await readRepositories(root)).toBe(before);
+    expect(output(await lading(root, "rmi", "-f", "nosuch:1", "lading-testdata/app:1.0", "other:2"))).toEqual([
+      0,
+      "Untagged: lading-testdata/app:1.0\n",
+      "Error: No such image: nosuch:1\nError: No such image: other:2\n",
+    ]);
+    const after = await readRepositories(root);
+    expect(output(await lading(root, "rmi", "-f", "nosuch:1", "Bad:x:y"))).toEqual([
+      1,
+      "",
+      "Error: No such image: nosuch:1\nError: invalid reference format: repository name (library/Bad) must be lowercase\n",
+    ]);
+    expect(output(await lading(root, "rmi", "-f", "f", "nosuch:1"))).toEqual([
+      1,
+      "",
+      "Error: ambiguous image ID prefix f: it matches 2 images: 54a548fd5910, c2c61f8eba5f; name one of them\nError: No such image: nosuch:1\n",
+    ]);
+    expect(await readRepositories(root)).toBe(after);
+  });
+
   it("rmi: removing the last tag deletes the image", async () => {
     const root = await loaded("testdata/docker-archive.tar");
     expect(output(await lading(root, "rmi", "lading-testdata/app:1.0"))).toEqual([0, "Untagged: lading-testdata/app:1.0\n", ""]);
