@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { inspectImage, listImages, parseImageFilter, passesFilter, pruneBlobs, referenceRows, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
+import { inspectImage, listImages, parseImageFilter, pruneBlobs, referenceRows, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
 import { humanDuration, humanSize, printJson, printLine, shortId, type Terminal } from "./output.js";
 import { platformsFromOption } from "./platform-option.js";
 import { openStore } from "./store-option.js";
@@ -9,7 +9,7 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
   program
     .command("images")
     .description("list images, like docker images")
-    .argument("[repository[:tag]]", "list only the rows of this repository (and tag)")
+    .argument("[repository[:tag|@digest]]", "list only this repository's references (with this tag, or this digest)")
     .option("--digests", "show digests")
     .option("--no-trunc", "do not truncate IDs")
     .option("-q, --quiet", "print only image IDs, each once")
@@ -20,7 +20,7 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
       const store = await openStore(command);
       const images = await listImages(store, only);
       if (flags.json) return printJson(terminal.stdout, images);
-      const rows = tableRows(images, flags).filter((row) => passesFilter(only, row.repository, row.tag));
+      const rows = tableRows(images, flags);
       if (flags.quiet) for (const id of new Set(rows.map((row) => row.id))) printLine(terminal.stdout, id);
       else printTable(terminal, rows, Boolean(flags.digests));
     });

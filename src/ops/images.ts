@@ -64,8 +64,7 @@ export async function listImages(store: Store, filter?: ImageFilter): Promise<Im
   const references = await store.references.references();
   const records = await store.records.list();
   const summaries = await Promise.all(records.map((record) => summarize(store, record, references)));
-  return summaries
-    .filter((summary) => filter === undefined || referenceRows(summary).some(({ repository, tag }) => passesFilter(filter, repository, tag)))
+  return (filter === undefined ? summaries : summaries.map((summary) => onlyMatching(filter, summary)).filter((summary) => summary.repoTags.length + summary.repoDigests.length > 0))
     .sort((a, b) => (b.created ?? "").localeCompare(a.created ?? "") || a.id.localeCompare(b.id));
 }
 
@@ -242,10 +241,11 @@ function repositoryOf(reference: string): string {
   return familiarName(parseReference(reference));
 }
 
-/** `docker images REPOSITORY[:TAG]`: a familiar repository name, and a tag when one is given. */
+/** `docker images REPOSITORY[:TAG|@DIGEST]`: a familiar repository name, with the tag or digest given. */
 export interface ImageFilter {
   repository: string;
   tag: string | undefined;
+  digest: string | undefined;
 }
 
 export function parseImageFilter(value: string): ImageFilter {
@@ -255,12 +255,24 @@ export function parseImageFilter(value: string): ImageFilter {
   } catch (error) {
     throw usage(`images: ${(error as Error).message}`);
   }
-  return { repository: familiarName(ref), tag: ref.tag };
+  return { repository: familiarName(ref), tag: ref.tag, digest: ref.digest };
 }
 
-/** Whether a row of the images table (a repository and a tag, `<none>` for none) passes the filter. */
-export function passesFilter(filter: ImageFilter | undefined, repository: string, tag: string): boolean {
-  return filter === undefined || (repository === filter.repository && (filter.tag === undefined || tag === filter.tag));
+/**
+ * Whether a reference passes docker's reference filter (moby's FamiliarMatch): it is the filter's
+ * reference, or, for a filter with neither tag nor digest, of its repository. A filter with both
+ * names no stored reference, since Docker stores a digest reference without its tag.
+ */
+function passesFilter(filter: ImageFilter, reference: string): boolean {
+  const ref = parseReference(reference);
+  if (familiarName(ref) !== filter.repository) return false;
+  return (filter.tag === undefined && filter.digest === undefined) || (ref.tag === filter.tag && ref.digest === filter.digest);
+}
+
+/** The summary with only the references that pass the filter, as docker's image list gives them. */
+function onlyMatching(filter: ImageFilter, summary: ImageSummary): ImageSummary {
+  const passes = (reference: string): boolean => passesFilter(filter, reference);
+  return { ...summary, repoTags: summary.repoTags.filter(passes), repoDigests: summary.repoDigests.filter(passes) };
 }
 
 /** Removes blobs that no image record needs, and ingest and temp files of killed commands. Never races a load. */

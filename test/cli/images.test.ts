@@ -220,6 +220,45 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
     expect(output(await lading(root, "images", "Bad:name:x"))).toEqual([2, "", "lading: usage error: images: invalid reference format: repository name (library/Bad) must be lowercase\n"]);
   });
 
+  it("images REPOSITORY@DIGEST lists only the images that repository names by that digest, as a digest row; REPOSITORY:TAG shows no digest (dockerd 20.10's reference filter)", async () => {
+    const root = await loaded("../shared/fixtures/archives/ctr-export.tar", "../shared/fixtures/archives/docker-save-single.tar");
+    expect(output(await lading(root, "tag", "fixture/derived-a:1.0", "fixture/derived-a:2.0"))).toEqual([0, "", ""]);
+    const columns = (result: CliResult): string[][] => result.stdout.trimEnd().split("\n").map((line) => line.split(/ {3,}/).slice(0, -2));
+    const rows = async (...args: string[]): Promise<[number, string, string[][]]> => {
+      const result = await lading(root, "images", ...args);
+      return [result.code, result.stderr, columns(result)];
+    };
+    expect(await rows(`fixture/derived-a@${DERIVED_A}`)).toEqual([0, "", [["REPOSITORY", "TAG", "IMAGE ID"], ["fixture/derived-a", "<none>", "662400124e1a"]]]);
+    expect(await rows("--digests", `fixture/derived-a@${DERIVED_A}`)).toEqual([
+      0,
+      "",
+      [["REPOSITORY", "TAG", "DIGEST", "IMAGE ID"], ["fixture/derived-a", "<none>", DERIVED_A, "662400124e1a"]],
+    ]);
+    // The digest of another image, of another repository, or with a tag as well: nothing.
+    for (const filter of [`fixture/derived-a@${DERIVED_B}`, `fixture/imported@${IMPORTED}`, `fixture/derived-a:1.0@${DERIVED_A}`]) {
+      expect(output(await lading(root, "images", filter))).toEqual([0, "REPOSITORY   TAG   IMAGE ID   CREATED   SIZE\n", ""]);
+      expect(output(await lading(root, "images", "-q", filter))).toEqual([0, "", ""]);
+      expect(output(await lading(root, "images", "--json", filter))).toEqual([0, "[]\n", ""]);
+    }
+    // A tag names no digest reference: the DIGEST column is <none>; the repository alone names both.
+    expect(await rows("--digests", "fixture/derived-a:2.0")).toEqual([0, "", [["REPOSITORY", "TAG", "DIGEST", "IMAGE ID"], ["fixture/derived-a", "2.0", "<none>", "662400124e1a"]]]);
+    expect(await rows("--digests", "fixture/derived-a")).toEqual([
+      0,
+      "",
+      [
+        ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID"],
+        ["fixture/derived-a", "1.0", DERIVED_A, "662400124e1a"],
+        ["fixture/derived-a", "2.0", DERIVED_A, "662400124e1a"],
+      ],
+    ]);
+    expect(output(await lading(root, "images", "-q", "--no-trunc", `fixture/derived-b@${DERIVED_B}`))).toEqual([0, `${DERIVED_B}\n`, ""]);
+    const json = await lading(root, "images", "--json", `fixture/derived-a@${DERIVED_A}`);
+    expect([json.code, (JSON.parse(json.stdout) as { id: string; repoTags: string[]; repoDigests: string[] }[]).map(({ id, repoTags, repoDigests }) => [id, repoTags, repoDigests])]).toEqual([
+      0,
+      [[DERIVED_A, [], [`fixture/derived-a@${DERIVED_A}`]]],
+    ]);
+  });
+
   it("inspect by name, name:tag, name@digest, full ID, ID prefix, config digest prefix; ambiguous prefix fails", async () => {
     const root = await loaded(
       "../shared/fixtures/archives/docker-save-single.tar",
