@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { inspectImage, listImages, parseImageFilter, pruneBlobs, referenceRows, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
+import { createdTime, inspectImage, listImages, parseImageFilter, pruneBlobs, referenceRows, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
 import { humanDuration, humanSize, printJson, printLine, shortId, type Terminal } from "./output.js";
 import { platformsFromOption } from "./platform-option.js";
 import { openStore } from "./store-option.js";
@@ -106,8 +106,8 @@ function tableRows(images: ImageSummary[], flags: { digests?: boolean; trunc: bo
   const rows: Row[] = [];
   for (const image of images) {
     const id = flags.trunc ? shortId(image.id) : image.id;
-    const created = image.created === null ? NaN : Date.parse(image.created);
-    const base = { id, created: Number.isNaN(created) ? "N/A" : `${humanDuration(Date.now() - created)} ago`, size: humanSize(image.size) };
+    const created = createdTime(image.created);
+    const base = { id, created: created === undefined ? "N/A" : `${humanDuration(Date.now() - created)} ago`, size: humanSize(image.size) };
     // As docker's image table: a row per tag (per tag and digest of its repository with
     // --digests), then the repositories named only by digest, with tag <none>.
     const digestsByRepo = new Map<string, string[]>();

@@ -65,7 +65,41 @@ export async function listImages(store: Store, filter?: ImageFilter): Promise<Im
   const records = await store.records.list();
   const summaries = await Promise.all(records.map((record) => summarize(store, record, references)));
   return (filter === undefined ? summaries : summaries.map((summary) => onlyMatching(filter, summary)).filter((summary) => summary.repoTags.length + summary.repoDigests.length > 0))
-    .sort((a, b) => (b.created ?? "").localeCompare(a.created ?? "") || a.id.localeCompare(b.id));
+    .sort((a, b) => newestFirst(createdSeconds(a), createdSeconds(b)) || a.id.localeCompare(b.id));
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * An image's creation time in milliseconds since the epoch, or undefined when its config has none
+ * or one that is no RFC 3339 time (which Go, and so docker, cannot read). Date.parse alone would
+ * take other shapes, and roll `02-30` or `24:00` over to the next day.
+ */
+export function createdTime(created: string | null): number | undefined {
+  const match = created === null ? null : RFC3339.exec(created);
+  if (!match) return undefined;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [, , , , , , , fraction = "", sign, offsetHours = "0", offsetMinutes = "0"] = match;
+  if (hour > 23 || minute > 59 || second > 59 || Number(offsetHours) > 23 || Number(offsetMinutes) > 59) return undefined;
+  const time = new Date(0);
+  time.setUTCFullYear(year, month - 1, day); // not Date.UTC, which reads years 0-99 as 1900-1999
+  if (time.getUTCFullYear() !== year || time.getUTCMonth() !== month - 1 || time.getUTCDate() !== day) return undefined;
+  const offset = (sign === "-" ? -1 : 1) * (Number(offsetHours) * 60 + Number(offsetMinutes));
+  return time.getTime() + ((hour * 60 + minute - offset) * 60 + second) * 1000 + Math.floor(Number(`0${fraction}`) * 1000);
+}
+
+/** What docker orders its image list by: the creation time in whole seconds (its API's `Created`). */
+function createdSeconds(summary: ImageSummary): number | undefined {
+  const time = createdTime(summary.created);
+  return time === undefined ? undefined : Math.floor(time / 1000);
+}
+
+/** Newest first; an image without a (valid) creation time after every image with one. */
+function newestFirst(a: number | undefined, b: number | undefined): number {
+  if (a === b) return 0;
+  if (a === undefined) return 1;
+  if (b === undefined) return -1;
+  return b - a;
 }
 
 /**

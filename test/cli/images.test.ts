@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt, runLading, type CliResult } from "../support/archive-builder.js";
+import { buildTar, descriptorOf, ensureBuilt, makeImage, ociLayoutItems, runLading, type CliResult } from "../support/archive-builder.js";
 import { HAVE_FIXTURES, sharedExpected } from "../ops/load-expectations.js";
 
 const IMPORTED = "sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1";
@@ -212,7 +212,9 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
       ["fixture/derived-a", "2.0", "662400124e1a"],
     ]);
     expect(output(await lading(root, "images", "-q", "fixture/derived-a"))).toEqual([0, "662400124e1a\n", ""]);
-    expect(output(await lading(root, "images", "-q", "--no-trunc"))).toEqual([0, [DERIVED_B, DERIVED_A, IMPORTED].join("\n") + "\n", ""]);
+    // imported (08:17:34.078) and derived-a (08:17:34.893) were created in the same second: docker's order
+    // for them varies from run to run (dockerd 20.10 compares whole seconds), lading's goes by ID.
+    expect(output(await lading(root, "images", "-q", "--no-trunc"))).toEqual([0, [DERIVED_B, IMPORTED, DERIVED_A].join("\n") + "\n", ""]);
     expect(output(await lading(root, "images", "-q", "nothing/here"))).toEqual([0, "", ""]);
     const json = await lading(root, "images", "--json", "fixture/derived-a:2.0");
     expect([json.code, (JSON.parse(json.stdout) as { id: string }[]).map((image) => image.id)]).toEqual([0, [DERIVED_A]]);
@@ -329,6 +331,40 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
       "zeta/last",
     ]);
     expect((await stat(join(root, "repositories.json"))).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("images: the order of the list", () => {
+  it("is newest first by the creation time as docker reads it (whole seconds, any offset), then by ID; a missing or invalid time goes last", async () => {
+    const createdBy: Record<string, string | undefined> = {
+      a: "2024-01-01T00:00:00Z",
+      b: "2024-01-01T00:00:00.5Z", // the same second as a: docker's Created is in seconds
+      c: "2024-01-01T01:30:00+02:00", // 2023-12-31T23:30:00Z
+      d: "2023-12-31T23:59:59.9Z",
+      none: undefined,
+      garbage: "garbage",
+      rolled: "2024-02-30T00:00:00Z", // no such day; Date.parse would make it March 1st
+    };
+    // a's seed gives it the lower ID of the two images created in one second (0a02... before b's 1f22...).
+    const images = Object.entries(createdBy).map(([name, created]) => ({
+      name,
+      image: makeImage({ seed: name === "a" ? "a3" : name, editConfig: (config) => (created === undefined ? config : { ...config, created }) }),
+    }));
+    const archive = join(scratch, "created.tar");
+    const entries = images.map(({ name, image }) => descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": `docker.io/sort/${name}:1` } }));
+    await writeFile(archive, buildTar(ociLayoutItems(images.map(({ image }) => image), { indexEntries: entries })));
+    const root = await loaded(archive);
+    const idOf = (name: string): string => images.find((entry) => entry.name === name)!.image.manifest.digest;
+    const table = await lading(root, "images");
+    expect([table.code, table.stderr]).toEqual([0, ""]);
+    // a and b tie on the second, and then go by ID, as do the three without a valid time.
+    const order = ["a", "b", "d", "c", "none", "garbage", "rolled"];
+    expect([idOf("a") < idOf("b"), idOf("none") < idOf("garbage"), idOf("garbage") < idOf("rolled")]).toEqual([true, true, true]);
+    expect(table.stdout.trimEnd().split("\n").slice(1).map((line) => line.split(/ {3,}/)[0])).toEqual(order.map((name) => `sort/${name}`));
+    expect(table.stdout.trimEnd().split("\n").slice(1).map((line) => line.split(/ {3,}/)[3] === "N/A")).toEqual([false, false, false, false, true, true, true]);
+    expect(output(await lading(root, "images", "-q", "--no-trunc"))).toEqual([0, order.map(idOf).join("\n") + "\n", ""]);
+    const json = await lading(root, "images", "--json");
+    expect((JSON.parse(json.stdout) as { id: string }[]).map((summary) => summary.id)).toEqual(order.map(idOf));
   });
 });
 
