@@ -1,15 +1,25 @@
 /**
- * Whether a config's time reads as the Go peers read it (docker, containerd, podman and skopeo
- * all decode `created` into a time.Time): RFC 3339 as Go's strict parser takes it, with
- * "T" and "Z" in capitals, any number of fraction digits, and every field in range.
+ * Times in image configs, read as the Go peers read them (docker, containerd, podman and skopeo
+ * all decode `created` into a time.Time): RFC 3339 as Go's strict parser takes it, with "T" and
+ * "Z" in capitals, any number of fraction digits, and every field in range. Date.parse alone
+ * would take other shapes, and roll `02-30` or `24:00` over to the next day.
  */
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+
+/** Milliseconds since the epoch, or undefined for text that is no RFC 3339 time. */
+export function parseRfc3339(text: string): number | undefined {
+  const match = RFC3339.exec(text);
+  if (!match) return undefined;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [, , , , , , , fraction = "", sign, offsetHours = "0", offsetMinutes = "0"] = match;
+  if (hour > 23 || minute > 59 || second > 59 || Number(offsetHours) > 23 || Number(offsetMinutes) > 59) return undefined;
+  const time = new Date(0);
+  time.setUTCFullYear(year, month - 1, day); // not Date.UTC, which reads years 0-99 as 1900-1999
+  if (time.getUTCFullYear() !== year || time.getUTCMonth() !== month - 1 || time.getUTCDate() !== day) return undefined;
+  const offset = (sign === "-" ? -1 : 1) * (Number(offsetHours) * 60 + Number(offsetMinutes));
+  return time.getTime() + ((hour * 60 + minute - offset) * 60 + second) * 1000 + Math.floor(Number(`0${fraction}`) * 1000);
+}
 
 export function isRfc3339Time(text: string): boolean {
-  const match = RFC3339.exec(text);
-  if (match === null) return false;
-  const [year, month, day, hour, minute, second, zoneHours, zoneMinutes] = match.slice(1).map((field) => (field === undefined ? 0 : Number(field))) as number[];
-  const leap = year! % 4 === 0 && (year! % 100 !== 0 || year! % 400 === 0);
-  const daysInMonth = month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month!) ? 30 : 31;
-  return month! >= 1 && month! <= 12 && day! >= 1 && day! <= daysInMonth && hour! <= 23 && minute! <= 59 && second! <= 59 && zoneHours! <= 23 && zoneMinutes! <= 59;
+  return parseRfc3339(text) !== undefined;
 }

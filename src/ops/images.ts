@@ -1,3 +1,4 @@
+import { parseRfc3339 } from "../core/rfc3339.js";
 import { parseDocument, imageConfigSchema, type ImageConfig } from "../core/schemas.js";
 import { conflict, notFound, usage } from "../core/errors.js";
 import { formatPlatform, hostPlatform, platformMatches, parsePlatform, type Platform } from "../core/platform.js";
@@ -68,24 +69,9 @@ export async function listImages(store: Store, filter?: ImageFilter): Promise<Im
     .sort((a, b) => newestFirst(createdSeconds(a), createdSeconds(b)) || a.id.localeCompare(b.id));
 }
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:Z|([+-])(\d{2}):(\d{2}))$/;
-
-/**
- * An image's creation time in milliseconds since the epoch, or undefined when its config has none
- * or one that is no RFC 3339 time (which Go, and so docker, cannot read). Date.parse alone would
- * take other shapes, and roll `02-30` or `24:00` over to the next day.
- */
+/** An image's creation time in milliseconds since the epoch, or undefined when its config has none or one that is no RFC 3339 time (which docker cannot read). */
 export function createdTime(created: string | null): number | undefined {
-  const match = created === null ? null : RFC3339.exec(created);
-  if (!match) return undefined;
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const [, , , , , , , fraction = "", sign, offsetHours = "0", offsetMinutes = "0"] = match;
-  if (hour > 23 || minute > 59 || second > 59 || Number(offsetHours) > 23 || Number(offsetMinutes) > 59) return undefined;
-  const time = new Date(0);
-  time.setUTCFullYear(year, month - 1, day); // not Date.UTC, which reads years 0-99 as 1900-1999
-  if (time.getUTCFullYear() !== year || time.getUTCMonth() !== month - 1 || time.getUTCDate() !== day) return undefined;
-  const offset = (sign === "-" ? -1 : 1) * (Number(offsetHours) * 60 + Number(offsetMinutes));
-  return time.getTime() + ((hour * 60 + minute - offset) * 60 + second) * 1000 + Math.floor(Number(`0${fraction}`) * 1000);
+  return created === null ? undefined : parseRfc3339(created);
 }
 
 /** What docker orders its image list by: the creation time in whole seconds (its API's `Created`). */

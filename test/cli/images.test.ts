@@ -1,5 +1,6 @@
 // `lading tag|rmi|inspect|images` follow docker's rules, and repositories.json keeps Docker's shape,
 // including a real one written by dockerd 20.10 (../shared/fixtures/expected.json dockerDataRoot).
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -346,14 +347,26 @@ describe("images: the order of the list", () => {
       rolled: "2024-02-30T00:00:00Z", // no such day; Date.parse would make it March 1st
     };
     // a's seed gives it the lower ID of the two images created in one second (0a02... before b's 1f22...).
+    // load refuses a time that is no RFC 3339 time: those two images are loaded without one, and
+    // their configs then swapped for ones with the bad times, as an earlier lading could store them.
+    const refused = new Set(["garbage", "rolled"]);
     const images = Object.entries(createdBy).map(([name, created]) => ({
       name,
-      image: makeImage({ seed: name === "a" ? "a3" : name, editConfig: (config) => (created === undefined ? config : { ...config, created }) }),
+      image: makeImage({ seed: name === "a" ? "a3" : name, editConfig: (config) => (created === undefined || refused.has(name) ? config : { ...config, created }) }),
     }));
     const archive = join(scratch, "created.tar");
     const entries = images.map(({ name, image }) => descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": `docker.io/sort/${name}:1` } }));
     await writeFile(archive, buildTar(ociLayoutItems(images.map(({ image }) => image), { indexEntries: entries })));
     const root = await loaded(archive);
+    for (const { name, image } of images.filter((entry) => refused.has(entry.name))) {
+      const config = Buffer.from(JSON.stringify({ ...(JSON.parse(image.config.bytes.toString("utf8")) as object), created: createdBy[name] }));
+      const digest = `sha256:${createHash("sha256").update(config).digest("hex")}`;
+      await writeFile(join(root, "blobs", "sha256", digest.slice(7)), config);
+      const recordFile = join(root, "images", `sha256-${image.manifest.digest.slice(7)}.json`);
+      const record = JSON.parse(await readFile(recordFile, "utf8")) as { images: { config: { digest: string; size: number } }[] };
+      record.images[0]!.config = { ...record.images[0]!.config, digest, size: config.length };
+      await writeFile(recordFile, JSON.stringify(record));
+    }
     const idOf = (name: string): string => images.find((entry) => entry.name === name)!.image.manifest.digest;
     const table = await lading(root, "images");
     expect([table.code, table.stderr]).toEqual([0, ""]);
