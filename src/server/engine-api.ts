@@ -30,8 +30,10 @@ export function createRequestHandler(api: EngineApi): (req: IncomingMessage, res
   return (req, res) => {
     commonHeaders(res);
     route(api, req, res).catch((error: unknown) => {
+      // A response already under way can only be cut: the client gets no reason, so the log must.
+      const cut = res.headersSent;
       const { status, message } = sendError(res, error);
-      if (status >= 500 && status !== 501) api.log(`lading serve: ${req.method ?? "?"} ${req.url ?? "?"}: ${message}`);
+      if (cut || (status >= 500 && status !== 501)) api.log(`lading serve: ${req.method ?? "?"} ${req.url ?? "?"}: ${message}`);
     });
   };
 }

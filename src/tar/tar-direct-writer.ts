@@ -57,8 +57,13 @@ export class DirectTarWriter {
    * Adds a file entry of exactly `size` bytes read from `source`, which it closes. Each chunk is
    * handed to `inspect` (to hash it) while it is being written, so that work overlaps the write;
    * `inspect` must not keep the chunk. A longer or shorter body rejects.
+   *
+   * With `verify`, the last chunk waits until every chunk was inspected and `verify` has passed.
+   * When it throws, the entry's header goes out without that chunk: the output ends inside the
+   * entry, so that no reader of a stream can take it for a whole archive (one cut at an entry's
+   * end reads as a complete tar to Go's archive/tar, and so to docker load).
    */
-  async addFileFrom(name: string, size: number, source: ChunkSource, inspect: (chunk: Buffer) => void = () => undefined): Promise<void> {
+  async addFileFrom(name: string, size: number, source: ChunkSource, inspect: (chunk: Buffer) => void = () => undefined, verify?: () => void): Promise<void> {
     try {
       this.#open(name);
       this.#pending.push(entryHeader(name, "file", size, this.#mtime));
@@ -67,6 +72,17 @@ export class DirectTarWriter {
       for (let chunk = await source.read(); chunk !== undefined; chunk = await source.read()) {
         received += chunk.length;
         if (received > size) throw invalid(`entry ${quoted}: body is longer than the declared ${size} bytes`, name);
+        if (verify !== undefined && received === size) {
+          inspect(chunk);
+          try {
+            verify();
+          } catch (error) {
+            await this.#write(undefined).catch(() => undefined);
+            throw error;
+          }
+          await this.#write(chunk);
+          continue;
+        }
         const writing = this.#write(chunk);
         try {
           inspect(chunk);

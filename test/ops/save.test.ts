@@ -353,6 +353,13 @@ describe.skipIf(!haveFixtures)("round trips of every shared fixture", () => {
     const message = `blob ${layer} in the store has content ${sha256(damaged)}: the store is damaged (run lading fsck)`;
     await expect(saveAll(store)).rejects.toThrow(message);
     await expect(saveAll(store, { compress: "gzip" })).rejects.toThrow(message);
+    // What went out ends inside the damaged blob's entry, not at an entry's end, where a tar
+    // reader (Go's, and so docker load) would take it for a whole archive without the blob.
+    const { sink, bytes } = collector();
+    await expect(saveSelection(store, await selectAll(store), sink)).rejects.toThrow(message);
+    const header = bytes().lastIndexOf(Buffer.from(blobPath(layer)));
+    const declared = parseInt(bytes().subarray(header + 124, header + 136).toString("latin1"), 8);
+    expect([header > 0, bytes().length - header, declared]).toEqual([true, 512, damaged.length]);
   });
 
   it("a blob whose stored size is not the one its image record gives fails the save before writing", async () => {

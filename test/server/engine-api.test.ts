@@ -384,6 +384,32 @@ describe("lading serve: images", () => {
     expect(layer?.equals(layerTar)).toBe(true);
   });
 
+  it("a save cut by a blob damaged in the store: the log says why, and the archive ends inside that blob's entry", async () => {
+    const { archive, diffId } = await bigArchive("big/damaged:1", 3 * 1024 * 1024);
+    expect(await postInPieces("/images/load", archive, 256 * 1024)).toBe('{"stream":"Loaded image: big/damaged:1\\n"}\r\n');
+    const blob = path.join(root, "blobs", "sha256", diffId.slice(7));
+    const { chmod, readFile } = await import("node:fs/promises");
+    const damaged = await readFile(blob);
+    damaged[damaged.length - 1024]! ^= 1;
+    await chmod(blob, 0o644);
+    await writeFile(blob, damaged);
+    const { request } = await import("node:http");
+    const saved = await new Promise<{ status: number; body: Buffer }>((resolve) => {
+      const chunks: Buffer[] = [];
+      const req = request({ socketPath, method: "GET", path: "/images/big/damaged:1/get" }, (res) => {
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", () => undefined);
+        res.on("close", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      });
+      req.end();
+    });
+    expect(saved.status).toBe(200);
+    const failure = `lading serve: GET /images/big/damaged:1/get: blob ${diffId} in the store has content sha256:${sha256(damaged)}: the store is damaged (run lading fsck)`;
+    await vi.waitFor(() => expect(logged).toContain(failure), { timeout: 5000 });
+    const header = saved.body.lastIndexOf(Buffer.from(`blobs/sha256/${diffId.slice(7)}`));
+    expect([header > 0, saved.body.length - header - 512 < damaged.length]).toEqual([true, true]);
+  });
+
   it("survives a save whose client goes away, and serves the next one whole", async () => {
     const { archive, diffId, layerTar } = await bigArchive("big/two:1", 8 * 1024 * 1024);
     expect(await postInPieces("/images/load", archive, 256 * 1024)).toBe('{"stream":"Loaded image: big/two:1\\n"}\r\n');
