@@ -1143,7 +1143,7 @@ describe("names", () => {
       ["x/y:bad tag", 'manifest.json[0].RepoTags[0]: invalid reference format: "x/y:bad tag"'],
       ["", 'manifest.json[0].RepoTags[0]: invalid reference format: ""'],
       // docker load refuses these too, but only after storing the layers
-      [`x/y@sha256:${hex}`, `manifest.json[0].RepoTags[0]: "x/y@sha256:${hex}" carries a digest; an image's name in an archive must be a tag`],
+      [`x/y@sha256:${hex}`, `manifest.json[0].RepoTags[0]: "x/y@sha256:${hex}" carries a digest, but the archive has no index.json to keep the manifest it pins: a name in manifest.json alone must be a tag`],
       [`x/y:1@sha256:${hex}`, `manifest.json[0].RepoTags[0]: "x/y:1@sha256:${hex}" carries a digest; an image's name in an archive must be a tag`],
     ];
     for (const [tag, message] of cases) {
