@@ -1,9 +1,10 @@
 import { LadingError } from "../core/errors.js";
-import { dockerManifestJsonSchema, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema } from "../core/schemas.js";
+import { dockerManifestJsonSchema, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type DockerManifestItem } from "../core/schemas.js";
 import { checkBlobNames, blobPathFor } from "./blob-lookup.js";
-import type { ArchiveGraph, Problem, ResolvedRoot, RootEntry, ScannedArchive } from "./model.js";
+import { compareWithIndex, isDockerCombinedShape, type DockerItemRoot } from "./combined.js";
+import type { ArchiveGraph, Problem, RootEntry, ScannedArchive } from "./model.js";
 import { problemOf } from "./problem.js";
-import { normalizeImageName } from "./names.js";
+import { repoTagName } from "./names.js";
 import { readDockerManifestJson, resolveDockerItem } from "./resolve-docker.js";
 import { readOciLayout, resolveOciRoot } from "./resolve-oci.js";
 import { lookupFile } from "./scan.js";
@@ -50,10 +51,24 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
     return graph;
   }
 
-  const ctx = { archive, ...limits };
+  const ctx = { archive, ...limits, hasIndex };
+  // Read first: whether the archive is a Docker 25+ combined one decides how index.json is read.
+  let items: DockerManifestItem[] | undefined;
+  let itemsError: unknown;
+  if (hasManifestJson) {
+    try {
+      items = readDockerManifestJson(ctx);
+    } catch (error) {
+      itemsError = error;
+    }
+  }
+  let combinedShape = false;
   if (hasIndex) {
     try {
-      const index = readOciLayout(ctx);
+      // A null list has no entries: only manifest.json's paths tell the shape then.
+      const { index, warnings } = readOciLayout(ctx, { nullManifestsAsEmpty: items !== undefined && isDockerCombinedShape(items, []) });
+      graph.warnings.push(...warnings);
+      combinedShape = items !== undefined && isDockerCombinedShape(items, index.manifests);
       index.manifests.forEach((descriptor, position) => {
         const entry: RootEntry = { listedAt: `index.json manifests[${position}]`, descriptor, names: [], root: undefined, problems: [] };
         graph.entries.push(entry);
@@ -71,30 +86,35 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
       record(error, "index.json");
     }
   }
-  if (hasManifestJson) {
-    try {
-      const items = readDockerManifestJson(ctx);
-      const dockerRoots: ResolvedRoot[] = [];
-      items.forEach((item, position) => {
-        // With index.json, manifest.json is a second description of the same roots, checked against it.
-        const entry: RootEntry = { listedAt: `manifest.json[${position}]`, descriptor: undefined, names: readableNames(item.RepoTags), root: undefined, problems: [] };
-        if (!hasIndex) graph.entries.push(entry);
-        try {
-          const root = resolveDockerItem(ctx, item, position);
-          Object.assign(entry, { root, descriptor: root.descriptor, names: root.names });
-          dockerRoots.push(root);
-        } catch (error) {
-          const problem = problemOf(error, "manifest.json");
-          const configDigest = carriedDigest(archive, item.Config);
-          if (configDigest !== undefined) entry.configDigest = configDigest;
-          entry.problems.push(problem);
-          problems.push({ entry: problem.entry, message: problem.message });
-        }
-      });
-      if (hasIndex) for (const problem of compareWithIndex(dockerRoots, graph.roots)) problems.push(problem);
-      else graph.roots.push(...dockerRoots);
-    } catch (error) {
-      record(error, "manifest.json");
+  if (itemsError !== undefined) record(itemsError, "manifest.json");
+  if (items !== undefined) {
+    const dockerRoots: DockerItemRoot[] = [];
+    items.forEach((item, position) => {
+      // With index.json, manifest.json is a second description of the same roots, checked against it.
+      const entry: RootEntry = { listedAt: `manifest.json[${position}]`, descriptor: undefined, names: readableNames(item.RepoTags), root: undefined, problems: [] };
+      if (!hasIndex) graph.entries.push(entry);
+      try {
+        const root = resolveDockerItem(ctx, item, position);
+        Object.assign(entry, { root, descriptor: root.descriptor, names: [...root.names, ...root.digestNames] });
+        dockerRoots.push({ root, position });
+      } catch (error) {
+        const problem = problemOf(error, "manifest.json");
+        const configDigest = carriedDigest(archive, item.Config);
+        if (configDigest !== undefined) entry.configDigest = configDigest;
+        entry.problems.push(problem);
+        problems.push({ entry: problem.entry, message: problem.message });
+      }
+    });
+    if (hasIndex) {
+      const compared = compareWithIndex(dockerRoots, graph.roots, combinedShape);
+      problems.push(...compared.problems);
+      // An image Docker 25+ left out of index.json stands as a manifest.json-only archive's image does.
+      for (const { root, position } of compared.leftOut) {
+        graph.entries.push({ listedAt: `manifest.json[${position}]`, descriptor: root.descriptor, names: [], root, problems: [] });
+        graph.roots.push(root);
+      }
+    } else {
+      graph.roots.push(...dockerRoots.map(({ root }) => root));
     }
   }
   // A docker-save name that manifest.json uses was checked with its field; these are the rest.
@@ -117,7 +137,7 @@ function readableNames(repoTags: string[] | null | undefined): string[] {
   const names = new Set<string>();
   for (const tag of repoTags ?? []) {
     try {
-      names.add(normalizeImageName(tag, "RepoTags"));
+      names.add(repoTagName(tag, "RepoTags").name);
     } catch {
       // Not a name: the item's problem says so when that is what failed.
     }
@@ -132,50 +152,6 @@ function carriedDigest(archive: ScannedArchive, path: string): string | undefine
   } catch {
     return undefined; // not there, or not safely reachable: the item's problem says so when that is what failed
   }
-}
-
-/** Both descriptions of the same archive must describe the same images, or it means two things. */
-function compareWithIndex(dockerRoots: ResolvedRoot[], ociRoots: ResolvedRoot[]): Problem[] {
-  const problems: Problem[] = [];
-  dockerRoots.forEach((dockerRoot, position) => {
-    const dockerImage = dockerRoot.images[0];
-    if (!dockerImage) return;
-    const matches = ociRoots.filter((root) => root.images.some((image) => sameImage(image, dockerImage)));
-    if (matches.length === 0) {
-      problems.push({
-        entry: "manifest.json",
-        field: `[${position}]`,
-        message: `manifest.json[${position}]: image with config ${dockerImage.config.digest} is not described by index.json`,
-      });
-      return;
-    }
-    const ociNames = new Set(matches.flatMap((root) => root.names));
-    for (const name of dockerRoot.names) {
-      if (!ociNames.has(name)) {
-        problems.push({
-          entry: "manifest.json",
-          field: `[${position}].RepoTags`,
-          message: `manifest.json[${position}].RepoTags: ${name} is not a name index.json gives to config ${dockerImage.config.digest}`,
-        });
-      }
-    }
-  });
-  // And the other way: docker's loader reads manifest.json alone, so a name only index.json gives
-  // would be an image or a tag that docker never loads.
-  for (const ociRoot of ociRoots) {
-    if (ociRoot.kind === "unknown" || ociRoot.names.length === 0) continue;
-    const described = dockerRoots.filter((dockerRoot) => dockerRoot.images[0] && ociRoot.images.some((image) => sameImage(image, dockerRoot.images[0] as typeof image)));
-    const dockerNames = new Set(described.flatMap((root) => root.names));
-    for (const name of ociRoot.names) {
-      if (dockerNames.has(name)) continue;
-      problems.push({ entry: "index.json", message: `index.json: ${name} names ${ociRoot.descriptor.digest}, but manifest.json gives that name to none of its images` });
-    }
-  }
-  return problems;
-}
-
-function sameImage(a: { config: { digest: string }; layers: { digest: string }[] }, b: { config: { digest: string }; layers: { digest: string }[] }): boolean {
-  return a.config.digest === b.config.digest && a.layers.length === b.layers.length && a.layers.every((layer, i) => layer.digest === b.layers[i]?.digest);
 }
 
 /** Every blob the roots reach, by digest, pointing at the archive file or the synthesised bytes. */

@@ -110,7 +110,8 @@ export interface ResolvedRoot {
   bareTag: string | undefined;
   /**
    * Full `repo@digest` names whose digest is the entry's own: an image saved (or exported by
-   * containerd) by digest. manifest.json cannot carry them; docker's loader leaves it untagged.
+   * containerd) by digest. In manifest.json only a combined archive's RepoTags carry them (as
+   * `ctr export` writes them), held to index.json's entry; docker's loader leaves it untagged.
    */
   digestNames: string[];
   images: ResolvedImage[];

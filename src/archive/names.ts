@@ -21,6 +21,18 @@ export function normalizeImageName(value: string, field: string): string {
   return formatReference(ref, "full");
 }
 
+/**
+ * A RepoTags name: a tag (normalised as normalizeImageName does), or `repo@digest` with its
+ * digest. `ctr export` writes an image pulled by digest so. manifest.json keeps no manifest for a
+ * digest to pin: only an index.json entry of that digest can vouch for such a name (graph.ts).
+ */
+export function repoTagName(value: string, field: string): { name: string; digest: string | undefined } {
+  const ref = parseName(value, field);
+  if (ref.digest === undefined || ref.tag !== undefined) return { name: normalizeImageName(value, field), digest: undefined };
+  refuseDigestRepository(ref, value, field);
+  return { name: formatReference(ref, "full"), digest: ref.digest };
+}
+
 /** Docker refuses "sha256:<tag>": read back, it would be ambiguous with an image ID. */
 function refuseDigestRepository(ref: ImageReference, value: string, field: string): void {
   if (familiarName(ref) === "sha256") throw invalid(`${field}: ${JSON.stringify(value)} uses the digest algorithm "sha256" as a repository name`, field);

@@ -5,7 +5,7 @@ import { digestOf, encodedPart } from "../core/digest.js";
 import { contentDigest, jsonBytes } from "./blob-lookup.js";
 import { absentLayerWarning, checkLayers, parseImageConfig, platformOfConfig, type LayerInput } from "./image-check.js";
 import type { ResolvedRoot, ScannedArchive, ScannedFile } from "./model.js";
-import { digestNamedBy, normalizeImageName } from "./names.js";
+import { digestNamedBy, repoTagName } from "./names.js";
 import { isAbsentPath, lookupFile } from "./scan.js";
 import { synthesizeDockerManifest } from "./synthesize.js";
 import { safeEntryName } from "../tar/entry-name.js";
@@ -14,6 +14,8 @@ export interface DockerContext {
   archive: ScannedArchive;
   maxJsonBytes: number;
   maxManifestJsonBytes: number;
+  /** The archive has an index.json too: a combined archive, whose manifests can pin a RepoTags digest name. */
+  hasIndex: boolean;
 }
 
 export function readDockerManifestJson(ctx: DockerContext): DockerManifestItem[] {
@@ -50,7 +52,7 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
   const layers = checkLayers(config, layerInputs, item.Config);
   // After the diff IDs: when both fail (an uncompressed layer named for its diff ID), that is the clearer message.
   for (const input of layerInputs) if (!("absent" in input)) checkNamesOf(input.path, input.file, input.field);
-  const names = (item.RepoTags ?? []).map((tag, index) => normalizeImageName(tag, `${field}.RepoTags[${index}]`));
+  const { names, digestNames } = namesOf(ctx, item, field);
   for (const layer of layers) if (!layer.absent && !isForeignLayerType(layer.mediaType)) layer.mediaType = dockerLayerTypeFor(layer.compression);
   const warnings = layers.flatMap((layer, index) => (layer.absent ? [absentLayerWarning(`${field}.Layers[${index}]`, layer)] : []));
   const manifestBytes = synthesizeDockerManifest({ digest: configFile.digest, size: configFile.size }, layers);
@@ -61,7 +63,7 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
     origin: "synthesized",
     names: [...new Set(names)],
     bareTag: undefined,
-    digestNames: [],
+    digestNames: [...new Set(digestNames)],
     images: [
       {
         manifest: { digest: manifestDigest, mediaType: MediaType.dockerManifest, size: manifestBytes.length, origin: "synthesized", bytes: manifestBytes },
@@ -79,6 +81,24 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
     source: "manifest.json",
     warnings,
   };
+}
+
+/**
+ * An item's RepoTags: tags, and in a combined archive names by digest, which graph.ts holds to
+ * index.json (the digest must be that of the entry describing the image). Without index.json the
+ * archive keeps no manifest for such a digest to pin.
+ */
+function namesOf(ctx: DockerContext, item: DockerManifestItem, field: string): { names: string[]; digestNames: string[] } {
+  const names: string[] = [];
+  const digestNames: string[] = [];
+  (item.RepoTags ?? []).forEach((tag, index) => {
+    const tagField = `${field}.RepoTags[${index}]`;
+    const { name, digest } = repoTagName(tag, tagField);
+    if (digest === undefined) names.push(name);
+    else if (ctx.hasIndex) digestNames.push(name);
+    else throw invalid(`${tagField}: ${JSON.stringify(tag)} carries a digest, but the archive has no index.json to keep the manifest it pins: a name in manifest.json alone must be a tag`, tagField);
+  });
+  return { names, digestNames };
 }
 
 /**

@@ -22,7 +22,11 @@ export interface OciContext {
   maxJsonBytes: number;
 }
 
-export function readOciLayout(ctx: OciContext): Index {
+/**
+ * The layout's index.json. `nullManifestsAsEmpty` reads `"manifests": null` (which Docker 25.0.0
+ * to 25.0.2 write when saving by digest or ID, moby#47210) as an empty list, and says so.
+ */
+export function readOciLayout(ctx: OciContext, options: { nullManifestsAsEmpty: boolean }): { index: Index; warnings: string[] } {
   const layoutFile = lookupFile(ctx.archive, "oci-layout", "oci-layout");
   const layout = parseJsonStrict(jsonBytes(layoutFile, "oci-layout", ctx.maxJsonBytes), "oci-layout");
   const checked = ociLayoutSchema.safeParse(layout);
@@ -32,8 +36,15 @@ export function readOciLayout(ctx: OciContext): Index {
     throw invalid(`oci-layout: ${describeZodError(checked.error)}`, "oci-layout");
   }
   const indexFile = lookupFile(ctx.archive, "index.json", "index.json");
-  return parseChecked(jsonBytes(indexFile, "index.json", ctx.maxJsonBytes), "index", "index.json");
+  const body = parseJsonStrict(jsonBytes(indexFile, "index.json", ctx.maxJsonBytes), "index.json");
+  if (options.nullManifestsAsEmpty && isObject(body) && body.manifests === null) {
+    const warning = `index.json: "manifests" is null (as Docker 25.0.0 to 25.0.2 write it on saving by digest or ID); read as an empty list`;
+    return { index: checkedIndex({ ...body, manifests: [] }), warnings: [warning] };
+  }
+  return { index: checkedIndex(body), warnings: [] };
 }
+
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
 
 /** Resolves one entry of index.json into a root with its images, following nested indexes. */
 export function resolveOciRoot(ctx: OciContext, descriptor: Descriptor, field: string): ResolvedRoot {
@@ -180,9 +191,16 @@ function resolveManifest(ctx: OciContext, root: ResolvedRoot, descriptor: Descri
 function parseChecked(bytes: Buffer, expected: "index", what: string, descriptorMediaType?: string): Index;
 function parseChecked(bytes: Buffer, expected: "manifest", what: string, descriptorMediaType?: string): Manifest;
 function parseChecked(bytes: Buffer, expected: "index" | "manifest", what: string, descriptorMediaType?: string): Index | Manifest {
-  const body = parseJsonStrict(bytes, what);
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw invalid(`${what}: not a JSON object`, what);
-  const fields = body as Record<string, unknown>;
+  return checkedBody(parseJsonStrict(bytes, what), expected, what, descriptorMediaType);
+}
+
+/** The top-level index.json, already parsed from JSON, checked as parseChecked checks an index. */
+const checkedIndex = (body: unknown): Index => checkedBody(body, "index", "index.json") as Index;
+
+/** parseChecked of a body already parsed from JSON. */
+function checkedBody(body: unknown, expected: "index" | "manifest", what: string, descriptorMediaType?: string): Index | Manifest {
+  if (!isObject(body)) throw invalid(`${what}: not a JSON object`, what);
+  const fields = body;
   const bodyMediaType = typeof fields.mediaType === "string" ? fields.mediaType : undefined;
   if (fields.schemaVersion === 1 || isSchema1Type(bodyMediaType) || isSchema1Type(descriptorMediaType)) {
     throw unsupported(`${what}: Docker schema 1 manifests are obsolete and not supported`, what);
