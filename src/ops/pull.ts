@@ -88,6 +88,8 @@ interface Plan {
   blobs: Map<string, number>;
   /** Configs downloaded while planning (read whole, they are small). */
   configsFetched: { count: number; bytes: number };
+  /** Every manifest an index lists, as its platform (or digest), selected or not: what an error says the index has. */
+  listed: string[];
 }
 
 interface Selection {
@@ -158,6 +160,7 @@ async function planReference(store: Store, client: RegistryAccess, ref: ImageRef
     documents: new Map([[root.digest, root.bytes]]),
     blobs: new Map(),
     configsFetched: { count: 0, bytes: 0 },
+    listed: [],
   };
   const document = parseRegistryDocument(root.bytes, root.mediaType, `manifest ${label}`);
   if (document.kind === "manifest") {
@@ -175,7 +178,7 @@ async function planReference(store: Store, client: RegistryAccess, ref: ImageRef
     for (const wanted of selection.wanted) {
       if (plan.record.images.some((image) => platformMatches(wanted, parsePlatformString(image.platform)))) continue;
       if (selection.firstOnly) throw notFound(`no matching manifest for ${formatPlatform(wanted)} in the manifest list entries of ${label}`, label);
-      const has = [...plan.record.absent.map((child) => child.platform ?? child.digest)].join(", ") || "no runnable image";
+      const has = [...new Set(plan.listed)].join(", ") || "no runnable image";
       throw notFound(`platform ${formatPlatform(wanted)} is not in ${label} (it has ${has})`, "--platform");
     }
   }
@@ -194,6 +197,7 @@ async function walkIndex(store: Store, plan: Plan, indexDigest: string, index: I
       plan.record.otherBlobs.push(child.digest);
       await walkIndex(store, plan, child.digest, nested.index, selection, inner);
     } else if (isManifestType(child.mediaType)) {
+      plan.listed.push(childPlatform(child) ?? child.digest);
       if (!wants(plan, selection, child)) {
         plan.record.absent.push(absentEntry(child));
         continue;
@@ -223,7 +227,11 @@ function wants(plan: Plan, selection: Selection, child: Descriptor): boolean {
 }
 
 function absentEntry(child: Descriptor): ImageRecord["absent"][number] {
-  return { digest: child.digest, mediaType: child.mediaType, platform: child.platform ? formatPlatform(normalizePlatform(child.platform)) : null };
+  return { digest: child.digest, mediaType: child.mediaType, platform: childPlatform(child) };
+}
+
+function childPlatform(child: Descriptor): string | null {
+  return child.platform ? formatPlatform(normalizePlatform(child.platform)) : null;
 }
 
 /** Fetches an index child by digest, checks it against its descriptor and keeps its bytes. */

@@ -358,6 +358,9 @@ describe.skipIf(!ready)("pull and push against docker-registry 2.8", () => {
     expect(isLadingError(missing) && [missing.kind, missing.message]).toEqual(["not-found", `registry ${registry.url}: manifest multi:nope not found`]);
     const platform = await pullImages(store, [`${registry.url}/multi:1`], { client, platforms: [{ os: "linux", architecture: "s390x" }] }).catch((error: unknown) => error);
     expect(isLadingError(platform) && platform.message).toBe(`platform linux/s390x is not in ${registry.url}/multi:1 (it has linux/amd64, linux/arm64)`);
+    // A platform already selected is still one the index has.
+    const second = await pullImages(store, [`${registry.url}/multi:1`], { client, platforms: [{ os: "linux", architecture: "arm64" }, { os: "linux", architecture: "s390x" }] }).catch((error: unknown) => error);
+    expect(isLadingError(second) && [second.kind, second.message]).toEqual(["not-found", `platform linux/s390x is not in ${registry.url}/multi:1 (it has linux/amd64, linux/arm64)`]);
     expect(await store.records.list()).toEqual([]);
   });
 
