@@ -276,10 +276,12 @@ async function configOf(store: Store, plan: Plan, config: Descriptor): Promise<B
   if (await store.content.has(config.digest, config.size)) return store.content.readBuffer(config.digest, MAX_CONFIG_BYTES);
   const known = plan.documents.get(config.digest);
   if (known) return known;
-  const stream = await plan.client.openBlob(plan.repository, { digest: config.digest, size: config.size });
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  const bytes = Buffer.concat(chunks);
+  const bytes = await withBlobAttempts(async () => {
+    const stream = await plan.client.openBlob(plan.repository, { digest: config.digest, size: config.size });
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  });
   if (bytes.length !== config.size) throw invalid(`config ${config.digest} of ${plan.label}: ${bytes.length} bytes, the manifest says ${config.size}`, config.digest);
   plan.documents.set(config.digest, bytes);
   plan.configsFetched.count++;
@@ -349,7 +351,7 @@ async function fetchAndCommit(store: Store, plans: readonly Plan[], present: Set
  * connection is tried again, a bad digest or diff ID is not.
  */
 async function download(store: Store, plan: Plan, blob: { digest: string; size: number }, diffIds: PullDiffIdCheck, onBytes: (bytes: number) => void): Promise<Ingest> {
-  for (let attempt = 1; ; attempt++) {
+  return withBlobAttempts(async () => {
     // The client hashes every byte to check the digest, so the ingest need not hash them again.
     const ingest = await store.content.openIngest({ digestedByCaller: true });
     const probe: LayerProbe | undefined = diffIds.probe(blob.digest);
@@ -369,7 +371,20 @@ async function download(store: Store, plan: Plan, blob: { digest: string; size: 
       probe?.destroy();
       await ingest.abort();
       onBytes(-counted);
-      // A connection lost half way is worth another try; a wrong digest or size is not.
+      throw error;
+    }
+  });
+}
+
+/**
+ * Runs a blob's transfer again when it fails with a connection lost half way, up to
+ * BLOB_ATTEMPTS times in all, and reports the last failure as it is; a wrong digest or size is final.
+ */
+async function withBlobAttempts<T>(transfer: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transfer();
+    } catch (error) {
       if ((isLadingError(error) && error.kind !== "io") || attempt >= BLOB_ATTEMPTS) throw error;
     }
   }

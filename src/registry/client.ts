@@ -130,25 +130,34 @@ export class RegistryClient {
 
   async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
     const subject = manifestSubject(repository, reference);
-    const { res } = await this.exchange({
+    const request: Exchange = {
       method: "GET",
       target: manifestPath(repository, reference),
       headers: { Accept: MANIFEST_ACCEPT },
       scopes: [repositoryScope(repository)],
       subject,
-    });
-    if (res.statusCode === 404) {
-      await discard(res);
-      throw notFound(`registry ${this.registryHost}: ${subject} not found`, subject);
-    }
-    if (res.statusCode !== 200) throw await this.failure(res, subject, repository);
-    let bytes: Buffer;
-    try {
-      bytes = await readBody(res, MANIFEST_LIMIT);
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) throw this.error("invalid", subject, `larger than ${MANIFEST_LIMIT} bytes`);
-      throw this.error("io", subject, `reading the body: ${errorText(error)}`);
-    }
+    };
+    // A body cut short is asked for again, within the same attempts as a connection lost before the answer.
+    const { res, bytes } = await withRetries(
+      this.attempts,
+      this.retryDelayMs,
+      async () => {
+        const { res } = await this.once(request);
+        if (res.statusCode === 404) {
+          await discard(res);
+          throw notFound(`registry ${this.registryHost}: ${subject} not found`, subject);
+        }
+        if (res.statusCode !== 200) throw await this.failure(res, subject, repository);
+        try {
+          return { res, bytes: await readBody(res, MANIFEST_LIMIT) };
+        } catch (error) {
+          if (error instanceof BodyTooLargeError) throw this.error("invalid", subject, `larger than ${MANIFEST_LIMIT} bytes`);
+          const detail = `reading the body: ${errorText(error)}`;
+          throw new Retryable(detail, this.error("io", subject, detail));
+        }
+      },
+      (last, n) => this.error("io", subject, `${last.reason} (after ${n} attempts)`),
+    );
     const digest = digestOf(bytes);
     if (isDigestReference(reference)) {
       const { algorithm } = parseDigest(reference);

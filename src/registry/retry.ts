@@ -1,8 +1,14 @@
 /** Retries with exponential back-off for the failures worth retrying: lost connections and 5xx. */
 
-/** Thrown by one attempt when another attempt may succeed; `reason` is the one-line detail. */
+/**
+ * Thrown by one attempt when another attempt may succeed; `reason` is the one-line detail.
+ * `final`, when given, is the error reported if no attempt is left (instead of giveUp's).
+ */
 export class Retryable extends Error {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    readonly final?: Error,
+  ) {
     super(reason);
   }
 }
@@ -42,7 +48,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /**
  * Runs `attempt` up to `attempts` times, waiting baseDelayMs, 2×, 4×... between tries while it
- * throws Retryable; `giveUp` turns the last Retryable into the error reported.
+ * throws Retryable; `giveUp` turns the last Retryable into the error reported, unless it carries its own.
  */
 export async function withRetries<T>(
   attempts: number,
@@ -55,7 +61,7 @@ export async function withRetries<T>(
       return await attempt();
     } catch (error) {
       if (!(error instanceof Retryable)) throw error;
-      if (n >= attempts) throw giveUp(error, n);
+      if (n >= attempts) throw error.final ?? giveUp(error, n);
       await sleep(baseDelayMs * 2 ** (n - 1));
     }
   }

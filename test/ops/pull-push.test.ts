@@ -23,6 +23,7 @@ import { Store } from "../../src/store/store.js";
 import { TESTDATA } from "./load-expectations.js";
 import { makeTempDir, removeTree, requirePeers, startRegistry, type Registry } from "../support/peers.js";
 import { snapshotTree } from "../support/store-tree.js";
+import { startProxy } from "../registry/proxy.js";
 import {
   blobPath,
   buildTar,
@@ -327,6 +328,41 @@ describe.skipIf(!ready)("pull and push against docker-registry 2.8", () => {
     expect(isLadingError(failure) && [failure.kind, failure.message]).toEqual(["io", `registry ${proxy.url}: blob ${APP.layers[1]} of cut/app: connection lost after ${halfOfCut} bytes`]);
     expect(attempts).toBe(3);
     expect(await snapshotTree(other.paths.root)).toEqual(before);
+  });
+
+  it("a manifest, an index child and a config whose body is cut are fetched again; cut every time, the pull fails with the read's error and changes nothing", async () => {
+    const amd64Config = (await source.records.get(MULTI.index))!.images.find((image) => image.platform === "linux/amd64")!.config.digest;
+    const paths = { root: "/v2/multi/manifests/1", child: `/v2/multi/manifests/${MULTI.amd64}`, config: `/v2/multi/blobs/${amd64Config}` };
+    const cuts = new Map<string, number>();
+    const cutting = await startProxy(registry.url, {
+      cutBody: (req) => {
+        const left = cuts.get(req.path) ?? 0;
+        if (req.method !== "GET" || left === 0) return undefined;
+        cuts.set(req.path, left - 1);
+        return 10;
+      },
+    });
+    const gets = (path: string): number => cutting.log.filter((entry) => entry.method === "GET" && entry.path === path).length;
+    const amd64 = { client, platforms: [{ os: "linux", architecture: "amd64" }] };
+    try {
+      for (const path of Object.values(paths)) cuts.set(path, 1);
+      const pulled = await pullImages(await freshStore(), [`${cutting.host}/multi:1`], amd64);
+      expect([pulled.images[0]?.id, pulled.images[0]?.platforms, ...Object.values(paths).map(gets)]).toEqual([MULTI.index, ["linux/amd64"], 2, 2, 2]);
+
+      const store = await freshStore();
+      const before = await snapshotTree(store.paths.root);
+      cutting.log.length = 0;
+      cuts.set(paths.config, 100);
+      const config = await pullImages(store, [`${cutting.host}/multi:1`], amd64).catch((error: unknown) => error);
+      expect(isLadingError(config) && [config.kind, config.message, gets(paths.config)]).toEqual(["io", `registry ${cutting.host}: blob ${amd64Config} of multi: connection lost after 10 bytes`, 3]);
+      cuts.set(paths.root, 100);
+      const root = await pullImages(store, [`${cutting.host}/multi:1`], amd64).catch((error: unknown) => error);
+      // The client's own attempts (4), as for a connection lost before the answer.
+      expect(isLadingError(root) && [root.kind, root.message, gets(paths.root)]).toEqual(["io", `registry ${cutting.host}: manifest multi:1: reading the body: aborted`, 1 + 4]);
+      expect(await snapshotTree(store.paths.root)).toEqual(before);
+    } finally {
+      await cutting.stop();
+    }
   });
 
   it("a second pull downloads no blob and reports the image up to date", async () => {

@@ -143,6 +143,34 @@ describe.skipIf(!hasRegistry)("faults between lading and docker-registry", () =>
     }
   });
 
+  it("fetches a manifest again when the connection is lost while reading its body; after `attempts` the read's own error", async () => {
+    let cuts = 1;
+    const proxy = await startProxy(registry.url, {
+      // No digest on HEAD: headManifest has to read the manifest itself.
+      rewriteBody: (req, upstream) => {
+        if (req.method === "HEAD") delete upstream.headers["docker-content-digest"];
+        return undefined;
+      },
+      cutBody: (req) => (req.method === "GET" && req.path.includes("/manifests/") && cuts-- > 0 ? 10 : undefined),
+    });
+    const client = new RegistryClient(proxy.host, { credentials: anonymous, attempts: 3, retryDelayMs: 10 });
+    const digest = digestOf(manifest);
+    try {
+      expect(await client.getManifest("app", "v1")).toEqual({ bytes: manifest, mediaType: MediaType.ociManifest, digest });
+      cuts = 1;
+      expect(await client.headManifest("app", "v1")).toEqual({ digest, mediaType: MediaType.ociManifest, size: manifest.length });
+      expect(proxy.log.map((r) => `${r.method} ${r.path}`)).toEqual([...Array(2).fill("GET /v2/app/manifests/v1"), "HEAD /v2/app/manifests/v1", ...Array(2).fill("GET /v2/app/manifests/v1")]);
+
+      proxy.log.length = 0;
+      cuts = 100;
+      await expect(client.getManifest("app", digest)).rejects.toMatchObject({ kind: "io", message: `registry ${proxy.host}: manifest app@${digest}: reading the body: aborted` });
+      expect(proxy.log.map((r) => `${r.method} ${r.path}`)).toEqual(Array(3).fill(`GET /v2/app/manifests/${digest}`));
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
   it("gives up after `attempts` 5xx answers, and never retries a 4xx", async () => {
     const proxy = await startProxy(registry.url, {
       intercept: (req, res) => {
