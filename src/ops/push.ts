@@ -5,6 +5,10 @@
  * under the tag, all with their exact stored bytes and media types. The digest the registry
  * reports for the root must be the local one.
  *
+ * Once the registry has confirmed the root, the target repository's `name@digest` names the
+ * image in the store, as docker records it: `images --digests` shows it, and a later push to
+ * another repository of that registry mounts the blobs from it.
+ *
  * A sparse image (an index some of whose children the store lacks) is pushed only when the
  * target repository already holds those children; otherwise the push fails before uploading
  * anything, naming them.
@@ -107,6 +111,7 @@ export async function pushImage(store: Store, image: string, target: string | un
     if (reported !== record.id) {
       throw invalid(`registry ${ref.domain}: reports digest ${reported} for ${label}, but the local digest is ${record.id}`, label);
     }
+    await recordPushed(store, ref, record.id);
     return {
       repository: fullName(ref),
       reference: label,
@@ -120,6 +125,14 @@ export async function pushImage(store: Store, image: string, target: string | un
       uploadedBlobs,
       uploadedBytes: progress.done,
     };
+  });
+}
+
+/** Adds `repository@digest` of the target, under the references' lock. */
+async function recordPushed(store: Store, ref: ImageReference, id: string): Promise<void> {
+  await store.references.update(async (txn) => {
+    // Under the lock, where rmi deletes records: an image removed while it was pushed gets no reference back.
+    if ((await store.records.get(id)) !== undefined) txn.addDigest({ domain: ref.domain, path: ref.path, digest: id }, id);
   });
 }
 

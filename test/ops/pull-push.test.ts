@@ -230,6 +230,39 @@ describe.skipIf(!ready)("pull and push against docker-registry 2.8", () => {
     expect([mounted.digest, mounted.uploadedBlobs, mounted.layers.map((layer) => layer.status)]).toEqual([APP.manifest, 0, Array(3).fill("Mounted from team/app")]);
   });
 
+  it("a push records the target repository's name@digest, as docker does, and the next push mounts from it; a failed push records nothing", async () => {
+    const store = await freshStore();
+    await loadArchive(store, await openArchivePath(join(TESTDATA, "oci-archive.tar")), { name: "lading-testdata/app" });
+    const first = await pushImage(store, "lading-testdata/app:app", `${registry.url}/recorded/a:1`, { client });
+    expect([first.digest, first.uploadedBlobs]).toEqual([APP.manifest, 4]);
+    const afterFirst = [
+      { reference: `${registry.url}/recorded/a@${APP.manifest}`, id: APP.manifest },
+      { reference: "lading-testdata/app:app", id: APP.manifest },
+      { reference: `lading-testdata/app@${APP.manifest}`, id: APP.manifest },
+    ];
+    expect(await store.references.references()).toEqual(afterFirst);
+
+    const refusing = await startProxy(registry.url, {
+      intercept: (req, res) => {
+        if (req.method !== "PUT" || !req.url?.includes("/manifests/")) return false;
+        req.resume();
+        res.writeHead(400, { "Content-Type": "application/json" }).end('{"errors":[{"code":"DENIED","message":"no"}]}');
+        return true;
+      },
+    });
+    try {
+      const failure = await pushImage(store, "lading-testdata/app:app", `${refusing.host}/recorded/refused:1`, { client }).catch((error: unknown) => error);
+      expect(isLadingError(failure) && failure.message).toBe(`registry ${refusing.host}: manifest recorded/refused:1: 400 DENIED: no`);
+    } finally {
+      await refusing.stop();
+    }
+    expect(await store.references.references()).toEqual(afterFirst);
+
+    const second = await pushImage(store, "lading-testdata/app:app", `${registry.url}/recorded/b:1`, { client });
+    expect([second.uploadedBlobs, second.layers.map((layer) => layer.status)]).toEqual([0, Array(3).fill("Mounted from recorded/a")]);
+    expect(await store.references.references()).toEqual([afterFirst[0], { reference: `${registry.url}/recorded/b@${APP.manifest}`, id: APP.manifest }, ...afterFirst.slice(1)]);
+  });
+
   it("an image loaded without its foreign layer pushes with its digest, uploading every blob but that layer's", async () => {
     const image = makeForeignImage(DOCKER_FOREIGN_LAYER, "push");
     const [foreign, own] = image.layers as [TestImage["layers"][number], TestImage["layers"][number]];
