@@ -6,18 +6,20 @@
  * client checks its digest; nothing is committed and no reference changes until every blob of
  * every reference has arrived, and then the store commits them again against the expected
  * digests (all or nothing, under the gc lease so a prune cannot race). Every layer is also held
- * to the diff ID its config lists, as load holds it (see PullDiffIdCheck).
+ * to the diff ID its config lists, as load holds it (see PullDiffIdCheck). A foreign layer the
+ * registry does not hold is recorded absent, as load records one an archive does not carry; its
+ * `urls` are never fetched.
  */
 import { checkStorableRoot } from "./storable-root.js";
 import { open } from "node:fs/promises";
 import { parseImageConfig, platformOfConfig } from "../archive/image-check.js";
 import { invalid, isLadingError, notFound } from "../core/errors.js";
-import { isIndexType, isManifestType, isSchema1Type } from "../core/media-types.js";
+import { isForeignLayerType, isIndexType, isManifestType, isSchema1Type } from "../core/media-types.js";
 import { formatPlatform, hostPlatform, normalizePlatform, platformMatches, type Platform } from "../core/platform.js";
 import { formatReference, parseReference, withDefaultTag, type ImageReference } from "../core/reference.js";
 import type { Descriptor, Index, Manifest } from "../core/schemas.js";
 import type { Ingest } from "../store/content-store.js";
-import type { ImageRecord, PlatformImage, RecordChange } from "../store/image-records.js";
+import { layerRecordOf, type ImageRecord, type PlatformImage, type RecordChange } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 import { PullDiffIdCheck, type LayerProbe } from "./pull-diff-ids.js";
 import { forEachLimited, isImageManifest, parseRegistryDocument, type RegistryAccess, type RegistryClientFactory, type RegistryDocument } from "./registry-access.js";
@@ -43,7 +45,8 @@ export interface PullOptions {
   onProgress?: (progress: { done: number; total: number }) => void;
 }
 
-export type LayerStatus = "Already exists" | "Pull complete";
+/** "Foreign layer not in the registry": a foreign layer recorded absent, as a load of an archive without it records it. */
+export type LayerStatus = "Already exists" | "Pull complete" | "Foreign layer not in the registry";
 
 export interface PulledImage {
   /** The reference as asked for, in full form with the default tag: "127.0.0.1:5000/app:v1". */
@@ -251,13 +254,24 @@ async function planImage(store: Store, plan: Plan, digest: string, mediaType: st
   if (diffIds.length !== manifest.layers.length) {
     throw invalid(`manifest ${digest} of ${plan.label}: ${manifest.layers.length} layers but its config lists ${diffIds.length} diff IDs`, digest);
   }
-  for (const layer of manifest.layers) plan.blobs.set(layer.digest, layer.size);
+  const layers: PlatformImage["layers"] = [];
+  for (const [position, layer] of manifest.layers.entries()) {
+    const absent = isForeignLayerType(layer.mediaType) && !(await foreignLayerAvailable(store, plan, layer));
+    if (!absent) plan.blobs.set(layer.digest, layer.size);
+    const urls = layer.urls ?? undefined;
+    layers.push(layerRecordOf({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size, diffId: diffIds[position], ...(absent ? { absent: true as const } : {}), ...(urls ? { urls } : {}) }));
+  }
   return {
     platform: formatPlatform(platform ?? platformOfConfig(config)),
     manifest: { mediaType, digest, size: (plan.documents.get(digest) as Buffer).length },
     config: { mediaType: manifest.config.mediaType, digest: manifest.config.digest, size: manifest.config.size },
-    layers: manifest.layers.map((layer, position) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size, diffId: diffIds[position] ?? null })),
+    layers,
   };
+}
+
+/** Whether the store or the registry holds a foreign layer's blob (it is not looked for elsewhere). */
+async function foreignLayerAvailable(store: Store, plan: Plan, layer: Descriptor): Promise<boolean> {
+  return (await store.content.has(layer.digest, layer.size)) || plan.client.hasBlob(plan.repository, layer.digest);
 }
 
 /** An attestation or other artifact: carried whole, never unpacked. */
@@ -403,6 +417,11 @@ async function flushToDisk(file: string): Promise<void> {
   }
 }
 
+function layerStatus(layer: PlatformImage["layers"][number], present: ReadonlySet<string>): LayerStatus {
+  if (layer.absent) return "Foreign layer not in the registry";
+  return present.has(layer.digest) ? "Already exists" : "Pull complete";
+}
+
 async function recordPulls(store: Store, plans: readonly Plan[], present: Set<string>, fetched: Fetched): Promise<PullResult> {
   const moved: PullResult["moved"] = [];
   const images: PulledImage[] = [];
@@ -428,7 +447,7 @@ async function recordPulls(store: Store, plans: readonly Plan[], present: Set<st
       const layers = new Map<string, PulledImage["layers"][number]>();
       for (const image of record.images) {
         for (const layer of image.layers) {
-          if (!layers.has(layer.digest)) layers.set(layer.digest, { digest: layer.digest, size: layer.size, status: present.has(layer.digest) ? "Already exists" : "Pull complete" });
+          if (!layers.has(layer.digest)) layers.set(layer.digest, { digest: layer.digest, size: layer.size, status: layerStatus(layer, present) });
         }
       }
       images.push({

@@ -30,6 +30,7 @@ import {
   capturingTerminal,
   descriptorOf,
   DOCKER_FOREIGN_LAYER,
+  FOREIGN_URLS,
   makeForeignImage,
   ociLayoutItems,
   withoutFile,
@@ -276,6 +277,44 @@ describe.skipIf(!ready)("pull and push against docker-registry 2.8", () => {
       const served = await client(windows.url).getManifest("win/app", "1");
       expect([served.digest, served.bytes.equals(image.manifest.bytes)]).toEqual([image.manifest.digest, true]);
       expect(await client(windows.url).hasBlob("win/app", foreign.digest)).toBe(false);
+    } finally {
+      await windows.stop();
+    }
+  });
+
+  it("a pull records a foreign layer the registry lacks as absent, as a load of an archive without it does; one the registry holds is fetched", async () => {
+    const image = makeForeignImage(DOCKER_FOREIGN_LAYER, "pull");
+    const [foreign, own] = image.layers as [TestImage["layers"][number], TestImage["layers"][number]];
+    const items = ociLayoutItems([image], { indexEntries: [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "example.com/win/app:1" } })] });
+    const loaded = async (bytes: Buffer): Promise<Store> => {
+      const store = await freshStore();
+      await loadArchive(store, await openTarStream(Readable.from([bytes]), bytes.length));
+      return store;
+    };
+    const [withoutForeign, whole] = [await loaded(buildTar(withoutFile(items, blobPath(foreign.digest)))), await loaded(buildTar(items))];
+    const imagesOf = async (store: Store): Promise<unknown> => (await store.records.get(image.manifest.digest))?.images;
+    const windows = await startRegistry({ allowLayerUrls: true });
+    try {
+      await pushImage(withoutForeign, "example.com/win/app:1", `${windows.url}/win/lacking:1`, { client });
+      await pushImage(whole, "example.com/win/app:1", `${windows.url}/win/holding:1`, { client });
+      const store = await freshStore();
+
+      const lacking = await pullImages(store, [`${windows.url}/win/lacking:1`], { client });
+      expect(lacking.images[0]?.layers.map((layer) => [layer.digest, layer.status])).toEqual([
+        [foreign.digest, "Foreign layer not in the registry"],
+        [own.digest, "Pull complete"],
+      ]);
+      expect(await imagesOf(store)).toEqual(await imagesOf(withoutForeign));
+      expect((await store.records.get(image.manifest.digest))?.images[0]?.layers[0]).toMatchObject({ digest: foreign.digest, absent: true, urls: FOREIGN_URLS });
+      expect(await store.content.has(foreign.digest)).toBe(false);
+
+      const holding = await pullImages(store, [`${windows.url}/win/holding:1`], { client });
+      expect(holding.images[0]?.layers.map((layer) => [layer.digest, layer.status])).toEqual([
+        [foreign.digest, "Pull complete"],
+        [own.digest, "Already exists"],
+      ]);
+      expect(await imagesOf(store)).toEqual(await imagesOf(whole));
+      expect(await store.content.verifyBlob(foreign.digest)).toBe(true);
     } finally {
       await windows.stop();
     }
