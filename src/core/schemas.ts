@@ -54,7 +54,8 @@ export function lazySchema<S extends z.ZodType>(build: (zod: ZodSubset) => S): L
   return { get, safeParse: (value) => get().safeParse(value) as z.ZodSafeParseResult<z.output<S>> };
 }
 
-const buildDigestString = (zod: ZodSubset) =>
+/** A string that parseDigest accepts (so one that is safe to use as a path component). */
+export const buildDigestString = (zod: ZodSubset) =>
   zod.string().superRefine((value, ctx) => {
     try {
       parseDigest(value);

@@ -9,21 +9,31 @@ import path from "node:path";
 import type { z } from "zod";
 import { parseDigest } from "../core/digest.js";
 import { invalid, isLadingError } from "../core/errors.js";
-import { lazySchema, parseDocument } from "../core/schemas.js";
+import { buildDigestString, lazySchema, parseDocument } from "../core/schemas.js";
 import type { ZodSubset } from "../core/zod-subset.js";
 import { writeFileAtomic } from "./atomic-file.js";
+
+/**
+ * Everything later code takes from a record as it is: digests become blob paths, sizes go into
+ * descriptors and checks, media types decide how a blob is read and are sent as content types.
+ * So each is held to what the writers of records guarantee (what the descriptor schema passes),
+ * and a record that breaks that is an unreadable record (fsck reports and removes it).
+ */
+const buildDescriptorFields = (zod: ZodSubset) => ({
+  mediaType: zod.string().min(1),
+  digest: buildDigestString(zod),
+  size: zod.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+});
 
 const buildPlatformImage = (zod: ZodSubset) =>
   zod.object({
     platform: zod.string(),
-    manifest: zod.object({ mediaType: zod.string(), digest: zod.string(), size: zod.number() }),
-    config: zod.object({ mediaType: zod.string(), digest: zod.string(), size: zod.number() }),
+    manifest: zod.object(buildDescriptorFields(zod)),
+    config: zod.object(buildDescriptorFields(zod)),
     layers: zod.array(
       zod.object({
-        mediaType: zod.string(),
-        digest: zod.string(),
-        size: zod.number(),
-        diffId: zod.string().nullable(),
+        ...buildDescriptorFields(zod),
+        diffId: buildDigestString(zod).nullable(),
         /** A foreign layer that came without its blob: the store need not hold it. */
         absent: zod.literal(true).optional(),
         /** Where a foreign layer may be fetched from, as its descriptor says. */
@@ -32,20 +42,22 @@ const buildPlatformImage = (zod: ZodSubset) =>
     ),
   });
 
-const buildImageRecord = (zod: ZodSubset) =>
-  zod.object({
-    id: zod.string(),
-    mediaType: zod.string(),
-    size: zod.number(),
+const buildImageRecord = (zod: ZodSubset) => {
+  const { mediaType, digest, size } = buildDescriptorFields(zod);
+  return zod.object({
+    id: digest,
+    mediaType,
+    size,
     /** "archive": the root object's bytes came from an archive or registry; "synthesized": lading made them. */
     origin: zod.enum(["archive", "synthesized"]),
     loadedAt: zod.string(),
     images: zod.array(buildPlatformImage(zod)),
     /** Index children the store does not hold (a sparse image). */
-    absent: zod.array(zod.object({ digest: zod.string(), mediaType: zod.string(), platform: zod.string().nullable() })),
+    absent: zod.array(zod.object({ digest, mediaType, platform: zod.string().nullable() })),
     /** Every other blob the image needs besides manifests, configs and layers: indexes, attestations. */
-    otherBlobs: zod.array(zod.string()),
+    otherBlobs: zod.array(digest),
   });
+};
 
 /** Built on first use, like the document schemas. */
 export const imageRecordSchema = lazySchema(buildImageRecord);

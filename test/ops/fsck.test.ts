@@ -25,6 +25,12 @@ afterEach(async () => {
   await Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true })));
 });
 
+/** Runs the CLI on the store at `root`: exit code, stdout, stderr. */
+function lading(root: string, ...args: string[]): [number | null, string, string] {
+  const run = spawnSync(process.execPath, ["bin/lading.js", "--root", root, ...args], { encoding: "utf8" });
+  return [run.status, run.stdout, run.stderr];
+}
+
 async function newRoot(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), "lading-fsck-"));
   roots.push(root);
@@ -100,6 +106,34 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
     expect((await fsckStore(store)).problems).toEqual([]);
   });
 
+  it("an image record whose layer digest is no digest (a hand edit): images, inspect and fsck name the record; --repair removes it", async () => {
+    const root = await newRoot();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(SINGLE));
+    const recordFile = join(root, "images", `sha256-${IMPORTED.slice(7)}.json`);
+    const record = JSON.parse(await readFile(recordFile, "utf8"));
+    record.images[0].layers[0].digest = "sha256:../../x";
+    await chmod(recordFile, 0o644);
+    await writeFile(recordFile, JSON.stringify(record));
+    const unreadable = `image record ${IMPORTED}: images[0].layers[0].digest: invalid digest "sha256:../../x"`;
+    expect(lading(root, "images")).toEqual([1, "", `lading: error: ${unreadable} (lading fsck --repair removes it)\n`]);
+    expect(lading(root, "inspect", "fixture/imported:1.0")).toEqual([1, "[]\n", `Error: ${unreadable}\n`]);
+    const checked = await fsckStore(store);
+    expect(checked.problems.map((problem) => [problem.kind, problem.subject, problem.message, problem.repaired])).toEqual([
+      ["unreadable-record", IMPORTED, unreadable, false],
+      ...["fixture/imported:1.0", "fixture/imported:latest", "imported-plain:latest", "localhost:5000/team/imported:v1"].map((reference) => [
+        "dangling-reference",
+        reference,
+        `reference ${reference} points at ${IMPORTED}, which is not in the store`,
+        false,
+      ]),
+    ]);
+    const repaired = await fsckStore(store, true);
+    expect(repaired.problems.map((problem) => [problem.kind, problem.repaired])).toEqual([["unreadable-record", true], ...Array(4).fill(["dangling-reference", true])]);
+    expect(await readdir(join(root, "images"))).toEqual([]);
+    expect((await fsckStore(store)).problems).toEqual([]);
+  });
+
   it("--repair and prune remove the temp files of record and reference writes whose process was killed, and only those", async () => {
     const root = await newRoot();
     const store = await Store.open(root);
@@ -128,18 +162,14 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
     await Store.open(root);
     const dead = spawnSync("true").pid as number;
     await writeFile(join(root, "ingest", `${dead}-0123456789abcdef01234567`), Buffer.alloc(3000));
-    const lading = (...args: string[]): [number | null, string, string] => {
-      const run = spawnSync(process.execPath, ["bin/lading.js", "--root", root, ...args], { encoding: "utf8" });
-      return [run.status, run.stdout, run.stderr];
-    };
-    expect(lading("fsck")).toEqual([
+    expect(lading(root, "fsck")).toEqual([
       0,
       "leftover: 1 leftover ingest file (3000 bytes) of interrupted loads (--repair or prune removes them)\nchecked 0 blobs, 0 images, 0 references: 1 problem(s)\n",
       "",
     ]);
-    expect(lading("prune")).toEqual([0, "Total reclaimed space: 3kB\n", ""]);
+    expect(lading(root, "prune")).toEqual([0, "Total reclaimed space: 3kB\n", ""]);
     expect(await readdir(join(root, "ingest"))).toEqual([]);
-    expect(lading("fsck")).toEqual([0, "checked 0 blobs, 0 images, 0 references: 0 problem(s)\n", ""]);
+    expect(lading(root, "fsck")).toEqual([0, "checked 0 blobs, 0 images, 0 references: 0 problem(s)\n", ""]);
   });
 
   it("an ingest file whose pid now names another process (reused after the load was killed): prune, with no lease live, removes it", async () => {
