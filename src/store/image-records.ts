@@ -99,13 +99,23 @@ export class ImageRecords {
     return path.join(this.directory, `${algorithm}-${encoded}.json`);
   }
 
+  /**
+   * The record of image `id`. One whose own ID is another (a record copied to another name) is
+   * unreadable: listed under its file name, it would show an image twice, once under an ID no
+   * command can remove.
+   */
   async get(id: string): Promise<ImageRecord | undefined> {
+    const file = this.pathOf(id);
+    let bytes: Buffer;
     try {
-      return parseDocument(imageRecordSchema, await readFile(this.pathOf(id)), `image record ${id}`);
+      bytes = await readFile(file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
     }
+    const record = parseDocument(imageRecordSchema, bytes, `image record ${id}`);
+    if (record.id !== id) throw invalid(`image record ${id}: id: ${record.id} is not the ID its file name ${path.basename(file)} gives`, id);
+    return record;
   }
 
   async put(record: ImageRecord): Promise<void> {

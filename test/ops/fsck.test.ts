@@ -1,7 +1,7 @@
 // fsck beside running commands, and fsck of a store with an image record it cannot read.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -132,6 +132,21 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
     expect(repaired.problems.map((problem) => [problem.kind, problem.repaired])).toEqual([["unreadable-record", true], ...Array(4).fill(["dangling-reference", true])]);
     expect(await readdir(join(root, "images"))).toEqual([]);
     expect((await fsckStore(store)).problems).toEqual([]);
+  });
+
+  it("a copy of an image record under another image's file name: images refuses to list it, fsck reports it, --repair removes the copy alone", async () => {
+    const root = await newRoot();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(SINGLE));
+    const copyId = `sha256:${"1".repeat(64)}`;
+    const copy = join(root, "images", `sha256-${"1".repeat(64)}.json`);
+    await copyFile(join(root, "images", `sha256-${IMPORTED.slice(7)}.json`), copy);
+    const unreadable = `image record ${copyId}: id: ${IMPORTED} is not the ID its file name sha256-${"1".repeat(64)}.json gives`;
+    expect(lading(root, "images", "-q")).toEqual([1, "", `lading: error: ${unreadable} (lading fsck --repair removes it)\n`]);
+    expect(lading(root, "fsck")).toEqual([1, `broken: ${unreadable}\nchecked 3 blobs, 1 images, 4 references: 1 problem(s)\n`, ""]);
+    expect(lading(root, "fsck", "--repair")).toEqual([0, `repaired: ${unreadable}\nchecked 3 blobs, 1 images, 4 references: 1 problem(s)\n`, ""]);
+    expect(existsSync(copy)).toBe(false);
+    expect(lading(root, "images", "-q")).toEqual([0, `${IMPORTED.slice(7, 19)}\n`, ""]);
   });
 
   it("--repair and prune remove the temp files of record and reference writes whose process was killed, and only those", async () => {

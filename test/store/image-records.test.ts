@@ -1,6 +1,6 @@
 // ImageRecords: a record is read back only when every field later code takes as it is holds what
 // its writers guarantee, and only under the file name its own ID gives.
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -69,5 +69,18 @@ describe("ImageRecords: a record with a field later code cannot take as it is", 
     expect(await readdir(dir)).toEqual([FILE]);
     expect(await records.get(ID)).toEqual(record());
     expect(await records.scan()).toEqual({ records: [record()], unreadable: [] });
+  });
+});
+
+describe("ImageRecords: a record under a file name its ID does not give (a copy)", () => {
+  it("get refuses it naming both IDs; scan lists the record under its own name and the copy as unreadable", async () => {
+    await records.put(record());
+    const other = digest("9");
+    const copy = `sha256-${"9".repeat(64)}.json`;
+    await copyFile(path.join(dir, FILE), path.join(dir, copy));
+    const message = `image record ${other}: id: ${ID} is not the ID its file name ${copy} gives`;
+    await expect(records.get(other)).rejects.toMatchObject({ kind: "invalid", message });
+    expect(await records.scan()).toEqual({ records: [record()], unreadable: [{ id: other, file: path.join(dir, copy), message }] });
+    await expect(records.list()).rejects.toMatchObject({ message: `${message} (lading fsck --repair removes it)` });
   });
 });
