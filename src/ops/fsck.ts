@@ -5,7 +5,7 @@ import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
 import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
 import { layersListedByImages, listingVouchesFor } from "./vouched-layers.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
-import { salvageReferences } from "../store/references-repair.js";
+import { salvageReferences, type SalvagedReferences } from "../store/references-repair.js";
 import type { Leftovers } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 
@@ -133,10 +133,14 @@ async function readReferences(store: Store, repair: boolean, problems: FsckProbl
       return [];
     }
     const salvaged = await salvageReferences(store.references);
-    const outcome = salvaged === undefined ? "it reads now" : `kept ${salvaged.kept} valid entries, dropped ${salvaged.dropped}; the file as it was is ${salvaged.backup}`;
+    const outcome = salvaged === undefined ? "it reads now" : `${salvageOutcome(salvaged)}; the file as it was is ${salvaged.backup}`;
     problems.push({ kind: "unreadable-references", subject, message: `${error.message}: ${outcome}`, repaired: true });
     return store.references.references();
   }
+}
+
+function salvageOutcome({ kept, dropped }: SalvagedReferences): string {
+  return dropped === undefined ? "no entry could be read from it, so none was kept" : `kept ${kept} valid entries, dropped ${dropped}`;
 }
 
 /** The diff IDs image records claim for each layer blob they have: blob digest -> diff ID -> the first image claiming it. */

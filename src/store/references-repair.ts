@@ -11,7 +11,11 @@ import { parseRepositoriesJson, serializeRepositoriesJson, unchangedSinceRead, t
 
 export interface SalvagedReferences {
   kept: number;
-  dropped: number;
+  /**
+   * How many entries were dropped; undefined when the file is no JSON object with a
+   * "Repositories" object (truncated, empty, not JSON), so that no entry could be read or counted.
+   */
+  dropped: number | undefined;
   /** Where the unreadable file was copied. */
   backup: string;
 }
@@ -37,18 +41,22 @@ export async function salvageReferences(references: ReferenceStore): Promise<Sal
   });
 }
 
-/** The entries that pass on their own, and how many did not (all of them, when the text is no JSON object). */
-function validEntries(bytes: Buffer): { kept: Record<string, Record<string, string>>; dropped: number } {
+/**
+ * The entries that pass on their own, and how many did not. A text that is no JSON object with a
+ * "Repositories" object has no entries to count: none is kept, and dropped is undefined (a
+ * truncated document is not pieced together: what it held past the cut cannot be known).
+ */
+function validEntries(bytes: Buffer): { kept: Record<string, Record<string, string>>; dropped: number | undefined } {
   let document: unknown;
   try {
     document = JSON.parse(bytes.toString("utf8").replace(/^\uFEFF/, ""));
   } catch {
-    return { kept: {}, dropped: 0 };
+    return { kept: {}, dropped: undefined };
   }
   const repositories = (document as { Repositories?: unknown } | null)?.Repositories;
   const kept: Record<string, Record<string, string>> = {};
   let dropped = 0;
-  if (repositories === null || typeof repositories !== "object" || Array.isArray(repositories)) return { kept, dropped };
+  if (repositories === null || typeof repositories !== "object" || Array.isArray(repositories)) return { kept, dropped: undefined };
   for (const [repository, refs] of Object.entries(repositories)) {
     if (refs === null || typeof refs !== "object" || Array.isArray(refs)) {
       dropped++;

@@ -242,4 +242,26 @@ describe("an image whose foreign layer the store does not hold", () => {
     expect(await store.references.references()).toEqual([]);
     expect((await readdir(root)).filter((name) => name.startsWith("repositories.json.broken-"))).toHaveLength(2);
   });
+
+  it("--repair of a repositories.json with no entries to read (truncated, empty, not JSON, no object) says none could be read, not that none was dropped", async () => {
+    const root = await newRoot();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(SINGLE));
+    const file = join(root, "repositories.json");
+    const whole = await readFile(file);
+    expect(whole.length).toBeGreaterThan(200);
+    for (const text of [whole.subarray(0, 200), "{not json", "", "null", '{"Repositories":[1,2]}']) {
+      await writeFile(file, text);
+      const [found] = (await fsckStore(store)).problems;
+      const unreadable = found!.message.replace(/ \(--repair keeps its valid entries\)$/, "");
+      expect(unreadable).toMatch(new RegExp(`^${file}: `));
+      const repaired = await fsckStore(store, true);
+      const backup = (await readdir(root)).filter((name) => name.startsWith("repositories.json.broken-")).sort().at(-1)!;
+      expect(repaired.problems).toEqual([
+        { kind: "unreadable-references", subject: file, message: `${unreadable}: no entry could be read from it, so none was kept; the file as it was is ${join(root, backup)}`, repaired: true },
+      ]);
+      expect(await readFile(join(root, backup))).toEqual(Buffer.from(text));
+      expect(await store.references.references()).toEqual([]);
+    }
+  });
 });
