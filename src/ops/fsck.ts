@@ -1,6 +1,7 @@
 import { unlink } from "node:fs/promises";
 import { LadingError } from "../core/errors.js";
 import { diffIdRecordFor, type VerifiedDiffId } from "../store/diff-id-records.js";
+import type { NotABlobFile } from "../store/content-store.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
 import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
 import { layersListedByImages, listingVouchesFor } from "./vouched-layers.js";
@@ -43,7 +44,8 @@ export interface FsckReport {
  * every reference against the image records. With repair, removes
  * corrupt blobs, unreadable records, references to images that are gone, and leftovers of killed
  * loads; an image whose blobs are missing is reported but kept (its blobs may still arrive, e.g.
- * copied in by hand). Safe beside running commands: the references are read before the records
+ * copied in by hand). A repair that fails (a store fsck cannot write) leaves its problem reported
+ * as not repaired, saying why, and the check goes on. Safe beside running commands: the references are read before the records
  * (a load writes its records first), and a reference is removed only if, under the reference
  * store's lock, its image's record is still missing.
  */
@@ -52,20 +54,26 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
   const references = await readReferences(store, repair, problems);
   const { records, unreadable } = await store.records.scan();
   for (const bad of unreadable) {
-    const repaired = repair ? await unlink(bad.file).then(() => true, () => false) : false;
-    problems.push({ kind: "unreadable-record", subject: bad.id, message: bad.message, repaired });
+    const outcome = await attemptRepair(repair, () => removeIfPresent(bad.file));
+    problems.push({ kind: "unreadable-record", subject: bad.id, message: withFailure(bad.message, outcome), repaired: outcome.repaired });
   }
   const claims = claimedDiffIds(records);
   const diffIds = new DiffIdCheck(store, layersListedByImages(records));
   let blobsChecked = 0;
   const corrupt = new Set<string>();
-  for await (const blob of store.content.list()) {
+  const notFiles: NotABlobFile[] = [];
+  for await (const blob of store.content.list((entry) => notFiles.push(entry))) {
     blobsChecked++;
     const claimed = claims.get(blob.digest);
     if (claimed !== undefined ? await diffIds.checkBlob(blob.digest, claimed) : await store.content.verifyBlob(blob.digest)) continue;
     corrupt.add(blob.digest);
-    const repaired = repair ? await store.content.delete(blob.digest) : false;
-    problems.push({ kind: "corrupt-blob", subject: blob.digest, message: `blob ${blob.digest}: content does not match its digest`, repaired });
+    const outcome = await attemptRepair(repair, () => store.content.delete(blob.digest));
+    problems.push({ kind: "corrupt-blob", subject: blob.digest, message: withFailure(`blob ${blob.digest}: content does not match its digest`, outcome), repaired: outcome.repaired });
+  }
+  // No blob can be stored where one of these is (the image that needs it reports the blob missing).
+  for (const entry of notFiles) {
+    const outcome = await attemptRepair(repair, () => store.content.delete(entry.digest));
+    problems.push({ kind: "corrupt-blob", subject: entry.digest, message: withFailure(`blob ${entry.digest}: ${entry.path} is ${entry.what}, not a file`, outcome), repaired: outcome.repaired });
   }
   for (const record of records) {
     for (const digest of blobsOfRecord(record)) {
@@ -81,7 +89,7 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
     if (!known.has(entry.id) && (await store.records.get(entry.id).catch(() => undefined)) === undefined) dangling.push(entry);
   }
   const removed = new Set<string>();
-  if (repair && dangling.length > 0) {
+  const update = await attemptRepair(repair && dangling.length > 0, async () => {
     await store.references.update(async (txn) => {
       for (const entry of dangling) {
         if (txn.get(entry.reference) !== entry.id || (await store.records.get(entry.id).catch(() => undefined)) !== undefined) continue;
@@ -89,15 +97,20 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
         removed.add(entry.reference);
       }
     });
-  }
+    return true;
+  });
   for (const entry of dangling) {
-    problems.push({ kind: "dangling-reference", subject: entry.reference, message: `reference ${entry.reference} points at ${entry.id}, which is not in the store`, repaired: removed.has(entry.reference) });
+    const message = `reference ${entry.reference} points at ${entry.id}, which is not in the store`;
+    problems.push({ kind: "dangling-reference", subject: entry.reference, message: withFailure(message, update), repaired: removed.has(entry.reference) && update.repaired });
   }
-  const ingest = await store.content.cleanIngest({ remove: repair, foreignOwners: () => store.gc.foreignOwnerGone() });
-  if (ingest.files > 0) problems.push({ kind: "stray-ingest", subject: "ingest/", message: `${leftoverCount(ingest, "ingest file")} of interrupted loads`, repaired: repair });
-  const temporaries = await store.cleanTemporaries({ remove: repair });
-  if (temporaries.files > 0) {
-    problems.push({ kind: "stray-temporary", subject: store.paths.root, message: `${leftoverCount(temporaries, "temp file")} of interrupted record or reference writes`, repaired: repair });
+  const ingest = await removeLeftovers(repair, (remove) => store.content.cleanIngest({ remove, foreignOwners: () => store.gc.foreignOwnerGone() }));
+  if (ingest.found.files > 0) {
+    problems.push({ kind: "stray-ingest", subject: "ingest/", message: withFailure(`${leftoverCount(ingest.found, "ingest file")} of interrupted loads`, ingest), repaired: ingest.repaired });
+  }
+  const temporaries = await removeLeftovers(repair, (remove) => store.cleanTemporaries({ remove }));
+  if (temporaries.found.files > 0) {
+    const message = `${leftoverCount(temporaries.found, "temp file")} of interrupted record or reference writes`;
+    problems.push({ kind: "stray-temporary", subject: store.paths.root, message: withFailure(message, temporaries), repaired: temporaries.repaired });
   }
   return {
     blobsChecked,
@@ -107,6 +120,66 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
     diffIdsRecorded: diffIds.recorded,
     problems,
   };
+}
+
+/** What a repair did; `failure` says why it did not. */
+interface RepairOutcome {
+  repaired: boolean;
+  failure?: string;
+}
+
+/**
+ * Runs one repair (when `repair`). One that fails on a store fsck cannot write (read-only media, a
+ * user who may only read it) or whose lock it cannot take leaves its problem reported as not
+ * repaired, saying why, and fsck goes on to the next.
+ */
+async function attemptRepair(repair: boolean, act: () => Promise<boolean>): Promise<RepairOutcome> {
+  if (!repair) return { repaired: false };
+  try {
+    return { repaired: await act() };
+  } catch (error) {
+    if (!(error instanceof LadingError) && systemErrorPath(error) === undefined) throw error;
+    return { repaired: false, failure: failureText(error) };
+  }
+}
+
+/** The leftovers there are, removed with `repair`: those still there after (a store fsck cannot write) are reported as not repaired. */
+async function removeLeftovers(repair: boolean, clean: (remove: boolean) => Promise<Leftovers>): Promise<RepairOutcome & { found: Leftovers }> {
+  let removed: Leftovers | undefined;
+  const outcome = await attemptRepair(repair, async () => {
+    removed = await clean(true);
+    return true;
+  });
+  const left = await clean(false);
+  if (removed !== undefined && left.files === 0) return { found: removed, repaired: true };
+  return { found: left, repaired: false, ...(repair ? { failure: outcome.failure ?? "they could not be removed" } : {}) };
+}
+
+function withFailure(message: string, { failure }: RepairOutcome): string {
+  return failure === undefined ? message : `${message} (not repaired: ${failure})`;
+}
+
+/** One line naming the file: "<path>: read-only file system" rather than "EROFS: read-only file system, unlink '<path>'". */
+function failureText(error: unknown): string {
+  const cause = error instanceof LadingError && systemErrorPath(error.cause) !== undefined ? error.cause : error;
+  const file = systemErrorPath(cause);
+  const message = (cause as Error).message;
+  return file === undefined ? message : `${file}: ${message.replace(/^[A-Z0-9]+: /, "").replace(/, [a-z]+ '.*$/, "")}`;
+}
+
+function systemErrorPath(error: unknown): string | undefined {
+  const { code, path } = (error ?? {}) as NodeJS.ErrnoException;
+  return typeof code === "string" && typeof path === "string" ? path : undefined;
+}
+
+async function removeIfPresent(file: string): Promise<boolean> {
+  try {
+    await unlink(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
 }
 
 function leftoverCount(found: Leftovers, what: string): string {
@@ -132,7 +205,15 @@ async function readReferences(store: Store, repair: boolean, problems: FsckProbl
       problems.push({ kind: "unreadable-references", subject, message: `${error.message} (--repair keeps its valid entries)`, repaired: false });
       return [];
     }
-    const salvaged = await salvageReferences(store.references);
+    let salvaged: SalvagedReferences | undefined;
+    const attempt = await attemptRepair(true, async () => {
+      salvaged = await salvageReferences(store.references);
+      return true;
+    });
+    if (!attempt.repaired) {
+      problems.push({ kind: "unreadable-references", subject, message: withFailure(error.message, attempt), repaired: false });
+      return [];
+    }
     const outcome = salvaged === undefined ? "it reads now" : `${salvageOutcome(salvaged)}; the file as it was is ${salvaged.backup}`;
     problems.push({ kind: "unreadable-references", subject, message: `${error.message}: ${outcome}`, repaired: true });
     return store.references.references();

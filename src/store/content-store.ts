@@ -13,7 +13,7 @@
  */
 import { randomBytes, type Hash } from "node:crypto";
 import { createReadStream, openSync } from "node:fs";
-import { lstat, open, readdir, stat as fsStat, rename, unlink, type FileHandle } from "node:fs/promises";
+import { lstat, open, readdir, rename, rmdir, stat as fsStat, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { createDigester, isValidDigest, parseDigest, type DigestAlgorithm, type ParsedDigest } from "../core/digest.js";
@@ -81,6 +81,13 @@ export interface Ingest {
   commit(expected?: ExpectedBlob, opts?: CommitOptions): Promise<string>;
   /** Removes the ingest file. Idempotent; a no-op after commit. */
   abort(): Promise<void>;
+}
+
+/** What is under a blob's name in blobs/ but is not a file. */
+export interface NotABlobFile {
+  digest: string;
+  path: string;
+  what: "a directory" | "a symbolic link" | "a special file";
 }
 
 export interface StoredBlob {
@@ -291,7 +298,12 @@ class FileIngest implements Ingest {
       return false;
     }
     if (sync && !alreadySynced) await this.syncFile();
-    await rename(this.path, target);
+    try {
+      await rename(this.path, target);
+    } catch (error) {
+      if (errorCode(error) !== "EISDIR") throw error;
+      throw new LadingError("io", `${target}: is a directory where blob ${result.digest} belongs (lading fsck --repair removes an empty one)`, { subject: target, cause: error });
+    }
     this.markCommitted(result.digest);
     return true;
   }
@@ -440,8 +452,12 @@ export class ContentStore {
     }
   }
 
-  /** Every committed blob, sorted by digest; stray files with names that are not digests are skipped. */
-  async *list(): AsyncGenerator<StoredBlob> {
+  /**
+   * Every committed blob, sorted by digest; stray files with names that are not digests are
+   * skipped. What is under a blob's name but no file (a directory made by hand) is no blob
+   * either: it is skipped too, and told to `notAFile` (fsck reports it).
+   */
+  async *list(notAFile?: (entry: NotABlobFile) => void): AsyncGenerator<StoredBlob> {
     for (const algorithm of ALGORITHMS) {
       const dir = path.join(this.paths.blobs, algorithm);
       let names: string[];
@@ -454,15 +470,32 @@ export class ContentStore {
       for (const name of names.sort()) {
         const digest = `${algorithm}:${name}`;
         if (!isValidDigest(digest)) continue;
-        const found = await this.stat(digest);
-        if (found !== undefined) yield { digest, size: found.size };
+        const file = path.join(dir, name);
+        const info = await lstat(file).catch((error: unknown) => {
+          if (errorCode(error) === "ENOENT") return undefined;
+          throw error;
+        });
+        if (info?.isFile()) yield { digest, size: info.size };
+        else if (info !== undefined) notAFile?.({ digest, path: file, what: info.isDirectory() ? "a directory" : info.isSymbolicLink() ? "a symbolic link" : "a special file" });
       }
     }
   }
 
-  /** Removes a blob; returns false when it was not there (two collectors may race). */
+  /**
+   * Removes a blob, or what is in its place instead (see list): a directory only when it is
+   * empty, as what is in it is none of the store's. False when nothing was there (two collectors
+   * may race).
+   */
   async delete(digest: string): Promise<boolean> {
-    return removeIfPresent(this.blobPath(digest));
+    const file = this.blobPath(digest);
+    try {
+      return await removeIfPresent(file);
+    } catch (error) {
+      // unlink of a directory: EISDIR on Linux, EPERM elsewhere.
+      if (!(errorCode(error) === "EISDIR" || errorCode(error) === "EPERM") || !(await lstat(file)).isDirectory()) throw error;
+      await rmdir(file);
+      return true;
+    }
   }
 
   /**

@@ -451,7 +451,11 @@ async function readIfExists(filePath: string): Promise<Buffer | null> {
   try {
     return await readFile(filePath);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    const { code, path: named } = error as NodeJS.ErrnoException;
+    if (code === "ENOENT") return null;
+    // An error of the read itself (a directory, EIO) names no file, unlike one of the open.
+    if (code === "EISDIR") throw new LadingError("io", `${filePath}: is a directory`, { subject: filePath, cause: error });
+    if (named === undefined) throw new LadingError("io", `${filePath}: ${toLadingError(error).message}`, { subject: filePath, cause: error });
     throw toLadingError(error);
   }
 }

@@ -1,7 +1,7 @@
 // fsck beside running commands, and fsck of a store with an image record it cannot read.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, copyFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -14,10 +14,13 @@ import { ownNamespace } from "../../src/store/process-alive.js";
 import { Store } from "../../src/store/store.js";
 import { HAVE_FIXTURES } from "./load-expectations.js";
 import { blobPath, buildTar, makeForeignImage, ociLayoutItems, withoutFile, type TestImage } from "../support/archive-builder.js";
+import { readOnlyView } from "../support/read-only-view.js";
+import { snapshotTree } from "../support/store-tree.js";
 
 const SINGLE = "../shared/fixtures/archives/docker-save-single.tar";
 const CTR = "../shared/fixtures/archives/ctr-export.tar";
 const IMPORTED = "sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1";
+const CONFIG = "sha256:eed4e27eb6fff71e0755bc5fb9d4db3ac623707413fc05c57dbcccc43e50966b";
 
 const roots: string[] = [];
 afterEach(async () => {
@@ -147,6 +150,83 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
     expect(lading(root, "fsck", "--repair")).toEqual([0, `repaired: ${unreadable}\nchecked 3 blobs, 1 images, 4 references: 1 problem(s)\n`, ""]);
     expect(existsSync(copy)).toBe(false);
     expect(lading(root, "images", "-q")).toEqual([0, `${IMPORTED.slice(7, 19)}\n`, ""]);
+  });
+
+  it("a directory where a blob belongs: fsck names it, a load fails in one line naming it, --repair removes it once empty, and the next load stores the blob", async () => {
+    const root = await newRoot();
+    await loadArchive(await Store.open(root), await openArchivePath(SINGLE));
+    const blob = join(root, "blobs", "sha256", CONFIG.slice(7));
+    await rm(blob);
+    await mkdir(blob);
+    await writeFile(join(blob, "note"), "x");
+    const notAFile = `blob ${CONFIG}: ${blob} is a directory, not a file`;
+    const missing = `broken: image ${IMPORTED}: blob ${CONFIG} is missing\nchecked 2 blobs, 1 images, 4 references: 2 problem(s)\n`;
+    expect(lading(root, "fsck")).toEqual([1, `broken: ${notAFile}\n${missing}`, ""]);
+    expect(lading(root, "load", "-q", "-i", SINGLE)).toEqual([1, "", `lading: error: ${blob}: is a directory where blob ${CONFIG} belongs (lading fsck --repair removes an empty one)\n`]);
+    expect(lading(root, "fsck", "--repair")).toEqual([1, `broken: ${notAFile} (not repaired: ${blob}: directory not empty)\n${missing}`, ""]);
+    await rm(join(blob, "note"));
+    expect(lading(root, "fsck", "--repair")).toEqual([1, `repaired: ${notAFile}\n${missing}`, ""]);
+    expect(existsSync(blob)).toBe(false);
+    expect(lading(root, "load", "-q", "-i", SINGLE)[0]).toBe(0);
+    expect(lading(root, "fsck")).toEqual([0, "checked 3 blobs, 1 images, 4 references: 0 problem(s)\n", ""]);
+  });
+
+  it("a directory where repositories.json belongs: every command fails in one line naming it", async () => {
+    const root = await newRoot();
+    await Store.open(root);
+    const file = join(root, "repositories.json");
+    await mkdir(file);
+    for (const command of [["images"], ["fsck"], ["fsck", "--repair"], ["tag", IMPORTED, "x:1"]]) {
+      expect(lading(root, ...command)).toEqual([1, "", `lading: error: ${file}: is a directory\n`]);
+    }
+  });
+
+  it("--repair on a store it cannot write still prints its report, each problem marked as not repaired and why, and exits 1", async () => {
+    const root = await newRoot();
+    await loadArchive(await Store.open(root), await openArchivePath(SINGLE));
+    const blob = join(root, "blobs", "sha256", CONFIG.slice(7));
+    await chmod(blob, 0o644);
+    await writeFile(blob, "damaged");
+    const record = join(root, "images", `sha256-${IMPORTED.slice(7)}.json`);
+    await chmod(record, 0o644);
+    await writeFile(record, "{}");
+    const dead = spawnSync("true").pid as number;
+    const ingest = `${dead}-0123456789abcdef01234567`;
+    await writeFile(join(root, "ingest", ingest), "abc");
+    await writeFile(join(root, `.repositories.json.tmp-${dead}-0123456789ab`), "{");
+    const view = readOnlyView(root, await newRoot());
+    try {
+      const at = (file: string): string => `${join(view.path, file)}: ${view.refusal}`;
+      const before = await snapshotTree(view.path);
+      const references = ["fixture/imported:1.0", "fixture/imported:latest", "imported-plain:latest", "localhost:5000/team/imported:v1"];
+      expect(lading(view.path, "fsck", "--repair")).toEqual([
+        1,
+        [
+          `broken: image record ${IMPORTED}: id: Invalid input: expected string, received undefined (not repaired: ${at(`images/sha256-${IMPORTED.slice(7)}.json`)})`,
+          `broken: blob ${CONFIG}: content does not match its digest (not repaired: ${at(`blobs/sha256/${CONFIG.slice(7)}`)})`,
+          ...references.map((reference) => `broken: reference ${reference} points at ${IMPORTED}, which is not in the store (not repaired: ${at("repositories.json.lock")})`),
+          `leftover: 1 leftover ingest file (3 bytes) of interrupted loads (not repaired: ${at(`ingest/${ingest}`)})`,
+          "leftover: 1 leftover temp file (1 bytes) of interrupted record or reference writes (not repaired: they could not be removed)",
+          "checked 3 blobs, 0 images, 4 references: 8 problem(s)",
+          "",
+        ].join("\n"),
+        "",
+      ]);
+      expect(await snapshotTree(view.path)).toEqual(before);
+    } finally {
+      view.release();
+    }
+    await writeFile(join(root, "repositories.json"), '{"Repositories":{"BAD":{}}}');
+    const again = readOnlyView(root, await newRoot());
+    try {
+      const [code, stdout] = lading(again.path, "fsck", "--repair");
+      expect([code, stdout.split("\n")[0]]).toEqual([
+        1,
+        `broken: ${join(again.path, "repositories.json")}: Repositories["BAD"]: not a repository name: invalid reference format: repository name (library/BAD) must be lowercase (not repaired: ${join(again.path, "repositories.json.lock")}: ${again.refusal})`,
+      ]);
+    } finally {
+      again.release();
+    }
   });
 
   it("--repair and prune remove the temp files of record and reference writes whose process was killed, and only those", async () => {
