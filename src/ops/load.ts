@@ -156,7 +156,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
       const named = nameImages(txn, graph, selected, records, options.name);
       await commitBlobs(store, graph, records, ingests);
       await recordDiffIds(store, graph, selected);
-      await store.journal.begin(txn, { write: named.records.map((record) => record.id) });
+      await store.journal.begin(txn, { add: named.records });
       for (const record of named.records) await store.records.add(record);
       return named.result;
     });

@@ -443,7 +443,7 @@ async function recordPulls(store: Store, plans: readonly Plan[], present: Set<st
       txn.addDigest(digestRef, record.id);
       return { plan, digestRef, tags, upToDate };
     });
-    await store.journal.begin(txn, { write: plans.map((plan) => plan.record.id) });
+    await store.journal.begin(txn, { add: plans.map((plan) => plan.record) });
     const stored = new Map<string, ImageRecord>();
     for (const plan of plans) stored.set(plan.record.id, (await store.records.add(plan.record)).stored);
     for (const { plan, digestRef, tags, upToDate } of named) {

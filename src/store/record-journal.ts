@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import { readFile, unlink } from "node:fs/promises";
 import { parseJsonStrict } from "../core/json.js";
 import { writeFileAtomic } from "./atomic-file.js";
-import { imageRecordSchema, type ImageRecord, type ImageRecords } from "./image-records.js";
+import { imageRecordSchema, mergeImageRecords, type ImageRecord, type ImageRecords } from "./image-records.js";
 import type { ReferenceTxn, UpdateJournal } from "./reference-store.js";
 
 interface JournalEntry {
@@ -51,13 +51,23 @@ export class RecordJournal implements UpdateJournal {
 
   /**
    * Call under the references' lock (inside an update), once `txn` holds every reference change
-   * and before any record changes: `write` the IDs of the records about to be written, `delete`
-   * those to delete once the references are written.
+   * and before any record changes: `add` the records about to be added (see ImageRecords.add),
+   * `delete` the IDs of those to delete once the references are written. Writes nothing when no
+   * record changes (a second load of the same archive writes nothing at all).
    */
-  async begin(txn: ReferenceTxn, plan: { write?: readonly string[]; delete?: readonly string[] }): Promise<void> {
+  async begin(txn: ReferenceTxn, plan: { add?: readonly ImageRecord[]; delete?: readonly string[] }): Promise<void> {
     const { before, after } = txn.texts();
     const written: JournalEntry["written"] = [];
-    for (const id of new Set(plan.write ?? [])) written.push({ id, previous: (await this.records.get(id)) ?? null });
+    const current = new Map<string, ImageRecord | null>();
+    for (const record of plan.add ?? []) {
+      if (!current.has(record.id)) current.set(record.id, (await this.records.get(record.id)) ?? null);
+      const previous = current.get(record.id) ?? null;
+      const merged = previous === null ? record : mergeImageRecords(previous, record);
+      if (previous !== null && JSON.stringify(merged) === JSON.stringify(previous)) continue;
+      if (!written.some((entry) => entry.id === record.id)) written.push({ id: record.id, previous });
+      current.set(record.id, merged);
+    }
+    if (written.length === 0 && (plan.delete ?? []).length === 0) return;
     const entry: JournalEntry = { references: sha256(after), unchanged: before === after, written, deleted: [...(plan.delete ?? [])] };
     await writeFileAtomic(this.file, JSON.stringify(entry), 0o600);
   }

@@ -59,6 +59,7 @@ function killedUpdate(root: string, record: ImageRecord, body: string, afterWrit
 }
 
 const journalOf = (root: string): string => join(root, "records-journal");
+const EXTRA_BLOB = `sha256:${"e".repeat(64)}`;
 
 describe("a command killed between its image records and its references", () => {
   it("a load killed after writing its record, before its tag: the record is not listed once fsck has settled it, and prune then reclaims the blobs", async () => {
@@ -67,7 +68,7 @@ describe("a command killed between its image records and its references", () => 
     await removeImage(store, "example/killed:1");
     expect(await store.records.get(record.id)).toBeUndefined();
 
-    killedUpdate(root, record, `txn.addTag("example/killed:1", record.id); await store.journal.begin(txn, { write: [record.id] }); await store.records.add(record); die();`);
+    killedUpdate(root, record, `txn.addTag("example/killed:1", record.id); await store.journal.begin(txn, { add: [record] }); await store.records.add(record); die();`);
     // What the killed process left: the record, no tag, and the journal that says to put it back.
     expect([(await store.records.get(record.id))?.id, await store.references.get("example/killed:1"), existsSync(journalOf(root))]).toEqual([record.id, undefined, true]);
 
@@ -82,9 +83,10 @@ describe("a command killed between its image records and its references", () => 
   it("a killed load of an untagged image (no reference changes, so its end is its commit point) leaves nothing; a record it was merging into goes back as it was", async () => {
     const image = makeImage({ seed: "killed-untagged" });
     const { root, store, record } = await storeWith(image, "kept");
-    const merged: ImageRecord = { ...record, loadedAt: "2030-01-01T00:00:00.000Z" };
-    killedUpdate(root, merged, `await store.journal.begin(txn, { write: [record.id] }); await store.records.add(record); await store.records.put(record); die();`);
-    expect((await store.records.get(record.id))?.loadedAt).toBe(merged.loadedAt);
+    // The same root again, bringing another blob: the stored record merges it in.
+    const again: ImageRecord = { ...record, otherBlobs: [...record.otherBlobs, EXTRA_BLOB] };
+    killedUpdate(root, again, `await store.journal.begin(txn, { add: [record] }); await store.records.add(record); die();`);
+    expect((await store.records.get(record.id))?.otherBlobs).toEqual(again.otherBlobs);
     // Any command that takes the lock settles it: here a tag of another name.
     await tagImage(store, "example/kept:1", "example/other:1");
     expect([await store.records.get(record.id), existsSync(journalOf(root))]).toEqual([record, false]);
@@ -106,20 +108,37 @@ describe("a command killed between its image records and its references", () => 
     const image = makeImage({ seed: "killed-late" });
     const { root, store, record } = await storeWith(image, "late");
     await removeImage(store, "example/late:1");
-    killedUpdate(root, record, `txn.addTag("example/late:1", record.id); await store.journal.begin(txn, { write: [record.id] }); await store.records.add(record);`, `die();`);
+    killedUpdate(root, record, `txn.addTag("example/late:1", record.id); await store.journal.begin(txn, { add: [record] }); await store.records.add(record);`, `die();`);
     expect((await fsckStore(store)).problems).toEqual([]);
     expect((await listImages(store)).map((summary) => [summary.id, summary.repoTags])).toEqual([[record.id, ["example/late:1"]]]);
     expect(existsSync(journalOf(root))).toBe(false);
   });
 
+  it("a load that changes no record writes no journal: a second load of the same archive writes nothing", async () => {
+    const image = makeImage({ seed: "again" });
+    const { root, store, record } = await storeWith(image, "again");
+    let journals = 0;
+    const update = store.references.update.bind(store.references);
+    store.references.update = (async (fn: Parameters<typeof update>[0], afterWrite?: Parameters<typeof update>[1]) =>
+      update(async (txn) => {
+        const value = await fn(txn);
+        if (existsSync(journalOf(root))) journals++;
+        return value;
+      }, afterWrite)) as typeof store.references.update;
+    const archive = join(root, "..", "archive.tar");
+    await loadArchive(store, await openArchivePath(archive));
+    await loadArchive(store, await openArchivePath(archive));
+    expect([journals, (await store.records.get(record.id))?.id]).toEqual([0, record.id]);
+  });
+
   it("an update that fails after writing records puts them back under the lock, as they were", async () => {
     const image = makeImage({ seed: "failed" });
     const { root, store, record } = await storeWith(image, "failed");
-    const changed: ImageRecord = { ...record, loadedAt: "2030-01-01T00:00:00.000Z" };
+    const again: ImageRecord = { ...record, otherBlobs: [...record.otherBlobs, EXTRA_BLOB] };
     const failure = store.references.update(async (txn) => {
       txn.addTag("example/failed:2", record.id);
-      await store.journal.begin(txn, { write: [record.id] });
-      await store.records.put(changed);
+      await store.journal.begin(txn, { add: [again] });
+      expect((await store.records.add(again)).changed).toBe(true);
       throw new Error("the disk is full");
     });
     await expect(failure).rejects.toThrow("the disk is full");
