@@ -12,6 +12,7 @@ import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { Store } from "../../src/store/store.js";
+import { readOnlyView } from "../support/read-only-view.js";
 import { snapshotTree } from "../support/store-tree.js";
 import { blobOf, buildTar, descriptorOf, dockerArchiveItems, ensureBuilt, layerTar, makeImage, OCI_MANIFEST, ociLayoutItems, runLading } from "../support/archive-builder.js";
 
@@ -20,21 +21,6 @@ const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
 const SINGLE = join(FIXTURES, "archives", "docker-save-single.tar");
 const MULTIPLATFORM = join(FIXTURES, "archives", "oci-archive-multiplatform.tar");
 const sha256 = (bytes: Buffer): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-
-/**
- * The store at `root` as a process that may not write it sees it: for root (whom permissions do
- * not stop) a read-only bind mount, for anyone else the same tree with write permission removed.
- */
-function readOnlyView(root: string): { path: string; release: () => void } {
-  if (process.getuid?.() !== 0) {
-    execFileSync("chmod", ["-R", "a-w", root]);
-    return { path: root, release: () => execFileSync("chmod", ["-R", "u+w", root]) };
-  }
-  const mountPoint = tempDir();
-  execFileSync("mount", ["--bind", root, mountPoint]);
-  execFileSync("mount", ["-o", "remount,bind,ro", mountPoint]);
-  return { path: mountPoint, release: () => execFileSync("umount", [mountPoint]) };
-}
 
 const temps: string[] = [];
 function tempDir(): string {
@@ -163,7 +149,7 @@ describe.skipIf(!haveFixtures)("lading save", () => {
     expect((await lading(root, ["load", "-q", "-i", SINGLE])).code).toBe(0);
     const out = tempDir();
     expect((await lading(root, ["save", "-q", "-o", join(out, "writable.tar"), "fixture/imported:1.0"])).code).toBe(0);
-    const readOnly = readOnlyView(root);
+    const readOnly = readOnlyView(root, tempDir());
     try {
       const before = await snapshotTree(readOnly.path);
       for (const format of ["docker", "oci"]) {

@@ -1,7 +1,6 @@
 // Layers whose diff ID no load checked (`load --skip-diff-id-check`): save says so once per image,
 // in its result and on standard error; fsck checks them in one read and records the diff IDs that
 // match, so that neither a later fsck nor save has anything left to do for them.
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +14,7 @@ import { fsckStore } from "../../src/ops/fsck.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { saveImages } from "../../src/ops/save.js";
 import { Store } from "../../src/store/store.js";
+import { readOnlyView } from "../support/read-only-view.js";
 import { snapshotTree } from "../support/store-tree.js";
 import { blobPath, buildTar, capturingTerminal, withoutFile, dockerArchiveItems, hexOf, layerTar, makeImage, OCI_LAYER_GZIP, ociLayoutItems, sha256, type TestImage } from "../support/archive-builder.js";
 
@@ -56,17 +56,6 @@ async function storeWithEvilLayer(): Promise<{ evilTar: Buffer; layer: TestImage
 }
 
 const discard = (): Writable => new Writable({ write: (_chunk, _encoding, callback) => callback() });
-
-/** The store at `root` as a process that may not write it sees it (root: a read-only bind mount). */
-function readOnlyView(root: string, mountPoint: string): { path: string; release: () => void } {
-  if (process.getuid?.() !== 0) {
-    execFileSync("chmod", ["-R", "a-w", root]);
-    return { path: root, release: () => execFileSync("chmod", ["-R", "u+w", root]) };
-  }
-  execFileSync("mount", ["--bind", root, mountPoint]);
-  execFileSync("mount", ["-o", "remount,bind,ro", mountPoint]);
-  return { path: mountPoint, release: () => execFileSync("umount", [mountPoint]) };
-}
 
 describe("save of layers whose diff ID was never checked", () => {
   it("warns once per image, on standard error and even with -q, naming the image, the number of layers and fsck; the result lists the layers", async () => {
