@@ -64,7 +64,7 @@ export function registerLoad(program: Command, terminal: Terminal): void {
         if (names.length === 0) printLine(terminal.stdout, `Loaded image ID: ${image.id}`);
         for (const name of names) printLine(terminal.stdout, `Loaded image: ${name}`);
         if (image.origin === "synthesized" && !flags.quiet) {
-          printLine(terminal.stderr, `note: ${image.tags[0] ?? image.id} came from a manifest.json-only archive: its manifest ${image.id} was synthesized, not a registry digest`);
+          printLine(terminal.stderr, `note: ${image.tags[0] ?? image.id} is listed only in manifest.json, which keeps no manifest: its manifest ${image.id} was synthesized, not a registry digest`);
         }
         if (image.absent.length > 0) printLine(terminal.stderr, `note: ${image.tags[0] ?? image.id} is sparse: ${image.absent.join(", ")} not loaded`);
       }

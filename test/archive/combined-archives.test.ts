@@ -201,7 +201,7 @@ describe("Docker 25+ docker save (classic store): images left out of index.json"
       code: 0,
       stdout: [base.manifest.digest, synthesizedDigest(app), synthesizedDigest(top)].map((id) => `Loaded image ID: ${id}\n`).join(""),
       stderr: [
-        ...[app, top].map((image) => `note: ${synthesizedDigest(image)} came from a manifest.json-only archive: its manifest ${synthesizedDigest(image)} was synthesized, not a registry digest`),
+        ...[app, top].map((image) => `note: ${synthesizedDigest(image)} is listed only in manifest.json, which keeps no manifest: its manifest ${synthesizedDigest(image)} was synthesized, not a registry digest`),
         `note: ${leftOutWarning(1, app)}`,
         `note: ${leftOutWarning(2, top)}`,
         "",

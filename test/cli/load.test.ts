@@ -81,7 +81,7 @@ describe("lading load of every real fixture", () => {
     const root = await newRoot();
     const result = await lading(root, "load", "-i", "testdata/docker-archive.tar");
     expect(result.stderr).toBe(
-      "note: lading-testdata/app:1.0 came from a manifest.json-only archive: its manifest sha256:c2c61f8eba5f376e756f6e1b7318548404f4882fcb2b9628205548ef74f9473a was synthesized, not a registry digest\n",
+      "note: lading-testdata/app:1.0 is listed only in manifest.json, which keeps no manifest: its manifest sha256:c2c61f8eba5f376e756f6e1b7318548404f4882fcb2b9628205548ef74f9473a was synthesized, not a registry digest\n",
     );
     expect(await readFile(join(root, "repositories.json"), "utf8")).not.toContain("@");
   });
