@@ -4,11 +4,11 @@
  * made by any other process is served on the next request. Closing stops accepting, lets requests
  * in flight finish for a grace period, then aborts what is left and removes the socket file.
  */
-import { lstat, chmod, unlink } from "node:fs/promises";
+import { lstat, chmod, stat, unlink } from "node:fs/promises";
 import { createServer, type RequestListener, type Server } from "node:http";
 import { connect } from "node:net";
 import path from "node:path";
-import { conflict, usage } from "../core/errors.js";
+import { conflict, invalid, notFound, toLadingError, usage } from "../core/errors.js";
 import type { ReferenceState } from "../store/reference-store.js";
 import { Store } from "../store/store.js";
 import { WatchedReferences } from "../store/watched-references.js";
@@ -63,6 +63,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     throw usage(`--socket: ${socketPath} is longer than the ${SOCKET_PATH_MAX} bytes a unix socket path may have`);
   }
   const tcp = options.listen === undefined ? undefined : parseLoopbackAddress(options.listen);
+  // The default's directory is the store root, which Store.open creates.
+  if (options.socketPath !== undefined) await checkSocketDirectory(socketPath);
 
   const made: { references?: WatchedReferences } = {};
   const store = await Store.open(options.root, { references: (filePath) => (made.references = new WatchedReferences(filePath)) });
@@ -72,7 +74,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     for (const warning of referenceWarnings(watched)) log(`lading serve: ${warning}`);
   });
   watched.on("recovered", (state) => log(`lading serve: repositories.json is valid again: serving it (${state.entries.length} references)`));
-  await watched.state();
+  // An invalid file was logged by its 'invalid' event; requests that need references report it.
+  await watched.state().catch(() => undefined);
 
   const configs = new ConfigCache();
   const listing = new StoreListing();
@@ -116,10 +119,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   // The first `docker images` would read every image record and config: that is done now, in the
   // background, so that it finds the caches filled (over a second for 1,000 images otherwise).
-  const warmedUp = listImagesBody(store, configs, listing, "").then(
-    () => undefined,
-    (error: unknown) => log(`lading serve: could not list the images at start: ${error instanceof Error ? error.message : String(error)}`),
-  );
+  // Without a valid repositories.json there is nothing to list yet (its error is logged already).
+  const warmedUp = !watched.hasGoodState
+    ? Promise.resolve()
+    : listImagesBody(store, configs, listing, "").then(
+        () => undefined,
+        (error: unknown) => log(`lading serve: could not list the images at start: ${error instanceof Error ? error.message : String(error)}`),
+      );
 
   let closing: Promise<void> | undefined;
   return {
@@ -159,6 +165,19 @@ function listen(server: Server, address: { path: string } | { host: string; port
       resolve();
     });
   });
+}
+
+/** listen() on a socket in a missing directory fails with EACCES, which names neither the path nor the cause. */
+async function checkSocketDirectory(socketPath: string): Promise<void> {
+  const directory = path.dirname(socketPath);
+  try {
+    if ((await stat(directory)).isDirectory()) return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw notFound(`--socket: directory ${directory} does not exist`, directory);
+    if (code !== "ENOTDIR") throw toLadingError(error);
+  }
+  throw invalid(`--socket: ${directory} is not a directory`, directory);
 }
 
 /** A socket file left by a server that died is removed; one that still answers is not taken over. */

@@ -62,12 +62,14 @@ export function referenceWarnings(references: WatchedReferences): string[] {
   if (!problem) return [];
   const prefix = `${references.filePath}: `;
   const message = problem.message.startsWith(prefix) ? problem.message.slice(prefix.length) : problem.message;
-  return [`repositories.json: ${message}; serving the last good state`];
+  const consequence = references.hasGoodState ? "serving the last good state" : "no valid state read yet: image requests fail until it is fixed";
+  return [`repositories.json: ${message}; ${consequence}`];
 }
 
 /** Enough of Docker's /info for `docker info` to print, plus the store's warnings. */
 export async function infoRoute(store: Store, references: WatchedReferences, res: ServerResponse): Promise<void> {
-  await references.state();
+  // An invalid file is reported in Warnings below; /info itself still answers.
+  await references.state().catch(() => undefined);
   const images = (await store.records.list()).length;
   const none = { ID: "", Expected: "" };
   sendJson(res, 200, {

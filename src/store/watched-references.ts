@@ -6,7 +6,9 @@
  *
  * A file that fails to parse or validate never replaces the state: reads keep the last good one,
  * the error is kept in `problem` and announced once by an `'invalid'` event, and the first valid
- * file after it by a `'recovered'` event. Because writers replace the file by rename, a read never
+ * file after it by a `'recovered'` event. Until a valid file has been read there is no good state
+ * to keep: reads fail with the file's error, as a plain ReferenceStore's do (an empty state served
+ * instead would show every image as untagged). Because writers replace the file by rename, a read never
  * sees a torn file; a hand edit in place might, so a failed parse is retried a few times before
  * the file counts as invalid.
  *
@@ -61,7 +63,8 @@ const WATCH_DEBOUNCE_MS = 5;
 const RACY_WINDOW_NS = 100_000_000n;
 
 export class WatchedReferences extends ReferenceStore {
-  private good: ReferenceState;
+  /** The last valid state read; undefined until a valid file (or none) has been read. */
+  private good: ReferenceState | undefined;
   private goodBytes: Buffer | null = null;
   /** The stamp of the file last read, valid or not; undefined before the first read. */
   private seen: FileStamp | undefined;
@@ -79,7 +82,6 @@ export class WatchedReferences extends ReferenceStore {
 
   constructor(filePath: string, options: WatchedReferencesOptions = {}) {
     super(filePath, options);
-    this.good = indexRepositories(parseRepositoriesJson("{}", this.filePath));
     this.parseRetries = options.parseRetries ?? 3;
     this.retryDelayMs = options.retryDelayMs ?? 20;
     if (options.watch !== false) this.startWatching();
@@ -88,6 +90,11 @@ export class WatchedReferences extends ReferenceStore {
   /** The error that keeps the file on disk from being used, while it lasts. */
   get problem(): LadingError | undefined {
     return this.invalidFile;
+  }
+
+  /** Whether reads have a good state to serve (false while only an invalid file has been read). */
+  get hasGoodState(): boolean {
+    return this.good !== undefined;
   }
 
   /** Whether a directory watcher is active (false where fs.watch is unavailable: reads still stat). */
@@ -133,7 +140,7 @@ export class WatchedReferences extends ReferenceStore {
   protected override async load(): Promise<ReferenceState> {
     for (;;) {
       const stamp = await statStamp(this.filePath);
-      if (this.seen !== undefined && !this.seenRacy && sameStamp(stamp, this.seen)) return this.good;
+      if (this.seen !== undefined && !this.seenRacy && sameStamp(stamp, this.seen)) return this.served();
       if (this.refreshing === undefined) return this.refresh();
       // A read already in flight may have started before this change: wait for it, then check again.
       await this.refreshing.catch(() => undefined);
@@ -152,27 +159,27 @@ export class WatchedReferences extends ReferenceStore {
     for (let attempt = 0; ; attempt++) {
       const { stamp, bytes, racy } = await readWithStamp(this.filePath);
       this.seenRacy = racy;
-      if (sameBytes(bytes, this.goodBytes)) {
+      if (this.good !== undefined && sameBytes(bytes, this.goodBytes)) {
         this.adopt(stamp, bytes, this.good);
         return this.good;
       }
       if (this.invalidFile !== undefined && bytes !== null && sameBytes(bytes, this.invalidBytes)) {
         this.rejectFile(stamp, bytes, this.invalidFile);
-        return this.good;
+        return this.served();
       }
       let state: ReferenceState;
       try {
-        state = indexRepositories(parseRepositoriesJson(bytes ?? "{}", this.filePath, this.good.file));
+        state = indexRepositories(parseRepositoriesJson(bytes ?? "{}", this.filePath, this.good?.file));
       } catch (error) {
         if (attempt < this.parseRetries) {
           await delay(this.retryDelayMs);
           continue;
         }
         this.rejectFile(stamp, bytes, toLadingError(error));
-        return this.good;
+        return this.served();
       }
       this.adopt(stamp, bytes, state);
-      return this.good;
+      return state;
     }
   }
 
@@ -181,13 +188,21 @@ export class WatchedReferences extends ReferenceStore {
     const recovered = this.invalidFile !== undefined;
     this.invalidFile = undefined;
     this.invalidBytes = null;
-    if (!sameBytes(bytes, this.goodBytes)) {
+    const first = this.good === undefined;
+    if (first || !sameBytes(bytes, this.goodBytes)) {
       this.good = state;
       this.goodBytes = bytes;
-      this.events.emit("change", state);
+      // No 'change' for the empty state of a missing file read first: nothing was there before either.
+      if (!first || bytes !== null) this.events.emit("change", state);
     }
     // Also when the file went back to the last good bytes: it is no longer invalid either way.
-    if (recovered) this.events.emit("recovered", this.good);
+    if (recovered) this.events.emit("recovered", state);
+  }
+
+  /** The last good state, or the file's error while there has never been one. */
+  private served(): ReferenceState {
+    if (this.good !== undefined) return this.good;
+    throw this.invalidFile ?? new Error(`${this.filePath}: not read yet`);
   }
 
   private rejectFile(stamp: FileStamp, bytes: Buffer | null, error: LadingError): void {

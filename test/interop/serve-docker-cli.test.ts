@@ -57,10 +57,11 @@ interface Served {
   stop: () => Promise<number | null>;
 }
 
-/** A store with docker-save-single.tar loaded, served by `node bin/lading.js serve` in a child process. */
-async function serve(): Promise<Served> {
+/** A store with docker-save-single.tar loaded (and what `prepare` adds), served by `node bin/lading.js serve` in a child process. */
+async function serve(prepare?: (root: string) => Promise<void>): Promise<Served> {
   const root = makeTempDir("lading-serve-");
   await loadArchive(await Store.open(root), await openArchivePath(SINGLE));
+  await prepare?.(root);
   const socket = path.join(root, "docker.sock");
   const child = spawn(process.execPath, [ladingBin, "--root", root, "serve", "--socket", socket], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
@@ -331,5 +332,23 @@ describe.skipIf(!haveFixtures || !requirePeers("dockerd", DEBIAN_DOCKER_CLIENT))
     expect([theirs.status, theirs.headers["content-type"], theirs.text]).toEqual([200, "application/json", `${JSON.stringify({ errorDetail: { message: dockerdMessage }, error: dockerdMessage })}\r\n`]);
     const ladingMessage = "invalid tar header at offset 0: checksum mismatch";
     expect([ours.status, ours.headers["content-type"], ours.text]).toEqual([200, "application/json", `${JSON.stringify({ errorDetail: { message: ladingMessage }, error: ladingMessage })}\r\n`]);
+  });
+});
+
+describe.skipIf(!haveFixtures || !requirePeers(hotClient))("lading serve started on an invalid repositories.json", () => {
+  it("docker images fails with the file's error (not every image as <none>) until the file is valid", async () => {
+    const served = await serve((root) => writeFile(path.join(root, "repositories.json"), '{"Repositories":{"x":'));
+    try {
+      const error = `Error response from daemon: ${path.join(served.root, "repositories.json")}: invalid JSON: Unexpected end of JSON input\n`;
+      expect(await served.docker(hotClient, ["images"])).toEqual({ code: 1, stdout: "", stderr: error });
+      expect(await served.docker(hotClient, ["images", "-f", "dangling=true", "-q"])).toEqual({ code: 1, stdout: "", stderr: error });
+      const temp = path.join(served.root, "repositories.json.new");
+      await writeFile(temp, `{"Repositories":{"hand/made":{"hand/made:1":"${ID}"}}}`);
+      await rename(temp, path.join(served.root, "repositories.json"));
+      expect(await served.docker(hotClient, ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"])).toEqual({ code: 0, stdout: `hand/made:1 ${SHORT_ID}\n`, stderr: "" });
+    } finally {
+      expect(await served.stop()).toBe(0);
+      await removeTree(served.root);
+    }
   });
 });

@@ -13,7 +13,7 @@ import { loadArchive } from "../../src/ops/load.js";
 import { IMAGE_ONLY_WARNING } from "../../src/server/system-routes.js";
 import { engineHttpServer, startServer, type RunningServer } from "../../src/server/server.js";
 import { Store } from "../../src/store/store.js";
-import { buildTar, dockerArchiveItems, makeImage } from "../support/archive-builder.js";
+import { buildTar, dockerArchiveItems, makeImage, runLading } from "../support/archive-builder.js";
 import { http, json } from "./http-client.js";
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/fixtures");
@@ -529,6 +529,32 @@ describe("lading serve: hot reload and incomplete images", () => {
   });
 });
 
+describe("lading serve: a repositories.json invalid from the start", () => {
+  it("fails image requests with the file's error until a valid file is read, then serves it", async () => {
+    await server.close();
+    const file = path.join(root, "repositories.json");
+    await writeFile(file, '{"Repositories":{"x":');
+    logged.length = 0;
+    server = await startServer({ root, log: (line) => logged.push(line), shutdownGraceMs: 300 });
+    const message = `${file}: invalid JSON: Unexpected end of JSON input`;
+    for (const [method, p] of [["GET", "/images/json"], ["GET", "/images/imported-plain/json"], ["GET", "/images/imported-plain/history"], ["POST", "/images/imported-plain/tag?repo=x"], ["DELETE", "/images/imported-plain"], ["GET", "/images/imported-plain/get"]] as const) {
+      const result = await http({ socketPath }, method, p);
+      expect([method, p, result.status, json(result)]).toEqual([method, p, 400, { message }]);
+    }
+    const warning = "repositories.json: invalid JSON: Unexpected end of JSON input; no valid state read yet: image requests fail until it is fixed";
+    expect((json(await get("/info")) as { Warnings: string[] }).Warnings).toEqual([IMAGE_ONLY_WARNING, warning]);
+    expect(logged).toEqual([`lading serve: ${warning}`]);
+
+    await replaceRepositoriesJson(`{"Repositories":{"hand/made":{"hand/made:1":"${ID}"}}}`);
+    expect(json(await get("/images/json"))).toEqual([listEntry(["hand/made:1"])]);
+    expect((json(await get("/info")) as { Warnings: string[] }).Warnings).toEqual([IMAGE_ONLY_WARNING]);
+    expect(logged).toEqual([`lading serve: ${warning}`, "lading serve: repositories.json is valid again: serving it (1 references)"]);
+    // A file that goes bad later still keeps the last good state.
+    await replaceRepositoriesJson('{"Repositories":');
+    expect(json(await get("/images/json"))).toEqual([listEntry(["hand/made:1"])]);
+  });
+});
+
 describe("lading serve: lifecycle", () => {
   it("sets no limit on how long a request (a docker load's upload) may take, as dockerd does; the headers keep Node's limit", () => {
     const http = engineHttpServer(() => undefined);
@@ -565,6 +591,15 @@ describe("lading serve: lifecycle", () => {
     const [host, port] = (server.tcpAddress ?? "").split(":");
     expect(host).toBe("127.0.0.1");
     expect((await http({ host: "127.0.0.1", port: Number(port) }, "GET", "/_ping")).text).toBe("OK");
+  });
+
+  it("says that the --socket directory does not exist, before listening; the CLI in one line", async () => {
+    const missing = path.join(root, "no-such-dir");
+    await expect(startServer({ root, socketPath: path.join(missing, "x.sock") })).rejects.toThrow(`--socket: directory ${missing} does not exist`);
+    await writeFile(path.join(root, "a-file"), "");
+    await expect(startServer({ root, socketPath: path.join(root, "a-file", "x.sock") })).rejects.toThrow(`--socket: ${path.join(root, "a-file")} is not a directory`);
+    const cli = await runLading(["--root", root, "serve", "--socket", path.join(missing, "x.sock")]);
+    expect(cli).toEqual({ code: 1, stdout: "", stderr: `lading: error: --socket: directory ${missing} does not exist\n` });
   });
 
   it("refuses a --listen address that is not loopback", async () => {

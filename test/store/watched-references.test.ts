@@ -107,6 +107,29 @@ describe("WatchedReferences", () => {
     expect(reader.problem).toBeUndefined();
   });
 
+  it("fails reads with the file's error while no valid file has been read, rather than serve an empty state", async () => {
+    await writeFile(file, '{"Repositories":{"busybox":');
+    const reader = watched({ watch: false, retryDelayMs: 1 });
+    const message = `${file}: invalid JSON: Unexpected end of JSON input`;
+    await expect(reader.references()).rejects.toThrow(message);
+    await expect(reader.get("busybox")).rejects.toThrow(message);
+    expect([reader.hasGoodState, reader.problem?.message]).toEqual([false, message]);
+    const events: string[] = [];
+    reader.on("recovered", (state) => events.push(`recovered ${state.entries.map((entry) => entry.reference).join(",")}`));
+    await replaceByHand(`{"Repositories":{"busybox":{"busybox:latest":"${ID1}"}}}`);
+    expect(await reader.references()).toEqual([{ reference: "busybox:latest", id: ID1 }]);
+    expect([reader.hasGoodState, reader.problem, events]).toEqual([true, undefined, ["recovered busybox:latest"]]);
+    await replaceByHand('{"Repositories":');
+    expect(await reader.get("busybox")).toBe(ID1);
+  });
+
+  it("serves an empty state for a missing file, without a 'change'", async () => {
+    const reader = watched({ watch: false });
+    const events: string[] = [];
+    reader.on("change", () => events.push("change"));
+    expect([await reader.references(), reader.hasGoodState, events]).toEqual([[], true, []]);
+  });
+
   it("announces the first valid file after an invalid one with 'recovered', once, even when it is the last good one again", async () => {
     const reader = watched({ watch: false, retryDelayMs: 1 });
     const events: string[] = [];
