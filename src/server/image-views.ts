@@ -11,8 +11,9 @@ import type { ImageConfig } from "../core/schemas.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
-import { commentOf, primaryImage, readConfig, summarize, type ImageSummary } from "../ops/images.js";
+import { commentOf, createdTime, primaryImage, readConfig, summarize, type ImageSummary } from "../ops/images.js";
 import { lookupReference, resolveImage } from "../ops/resolve-image.js";
+import { inspectConfig, inspectContainerConfig } from "./container-config.js";
 import type { StoreListing } from "./store-listing.js";
 
 export const INCOMPLETE_LABEL = "lading.incomplete";
@@ -30,31 +31,24 @@ export interface ImageListEntry {
   Containers: number;
 }
 
-/** Parsed `filters` of GET /images/json: the ones lading can apply. */
+/** Parsed `filters` of GET /images/json: the ones lading can apply (dockerd 20.10's set). */
 export interface ImageFilters {
   reference: string[];
   dangling: boolean | undefined;
+  /** `KEY` or `KEY=VALUE`: the config's Labels must have every one. */
+  label: string[];
+  /** Images (names or IDs) that a listed image must be older than. */
+  before: string[];
+  /** Images (names or IDs) that a listed image must be newer than. */
+  since: string[];
 }
 
-const EMPTY_CONTAINER_CONFIG = {
-  Hostname: "",
-  Domainname: "",
-  User: "",
-  AttachStdin: false,
-  AttachStdout: false,
-  AttachStderr: false,
-  Tty: false,
-  OpenStdin: false,
-  StdinOnce: false,
-  Env: null,
-  Cmd: null,
-  Image: "",
-  Volumes: null,
-  WorkingDir: "",
-  Entrypoint: null,
-  OnBuild: null,
-  Labels: null,
-};
+/**
+ * Go's zero time, which dockerd shows for an image without `created`: in seconds for
+ * /images/json's Created (the docker CLI shows N/A for it), as text in inspect.
+ */
+export const ZERO_TIME_SECONDS = -62_135_596_800;
+export const ZERO_TIME_TEXT = "0001-01-01T00:00:00Z";
 
 /** Configs are content-addressed, so a parsed one never goes stale; the least recently used goes first. */
 export class ConfigCache {
@@ -79,7 +73,7 @@ export class ConfigCache {
 
 /** Parses the `filters` query parameter: `{"reference":{"x":true}}` or the older `{"reference":["x"]}`. */
 export function parseImageFilters(text: string | null): ImageFilters {
-  const filters: ImageFilters = { reference: [], dangling: undefined };
+  const filters: ImageFilters = { reference: [], dangling: undefined, label: [], before: [], since: [] };
   if (text === null || text === "") return filters;
   let document: unknown;
   try {
@@ -90,7 +84,7 @@ export function parseImageFilters(text: string | null): ImageFilters {
   if (typeof document !== "object" || document === null || Array.isArray(document)) throw invalid("filters: expected a JSON object", "filters");
   for (const [key, value] of Object.entries(document)) {
     const terms = Array.isArray(value) ? value.map(String) : typeof value === "object" && value !== null ? Object.keys(value) : [];
-    if (key === "reference") filters.reference.push(...terms);
+    if (key === "reference" || key === "label" || key === "before" || key === "since") filters[key].push(...terms);
     else if (key === "dangling") {
       const term = terms[0];
       if (terms.length !== 1 || (term !== "true" && term !== "false" && term !== "1" && term !== "0")) {
@@ -113,7 +107,8 @@ export async function listImagesBody(store: Store, configs: ConfigCache, listing
   const records = await listing.records(store);
   const missing = await listing.missingBlobs(store, records);
   return listing.remember(filtersText, [state, records, missing], async () => {
-    const entries = await listImageEntries(store, configs, state.entries, records, missing, filters);
+    const bounds = await creationBounds(store, configs, filters);
+    const entries = await listImageEntries(store, configs, state.entries, records, missing, filters, bounds);
     return `${JSON.stringify(entries)}\n`;
   });
 }
@@ -126,6 +121,7 @@ export async function listImageEntries(
   records: readonly ImageRecord[],
   missing: ReadonlyMap<string, string | null>,
   filters: ImageFilters,
+  bounds: CreationBounds = NO_BOUNDS,
 ): Promise<ImageListEntry[]> {
   const referencesById = new Map<string, string[]>();
   for (const { reference, id } of references) {
@@ -136,40 +132,91 @@ export async function listImageEntries(
   const listed = await Promise.all(
     records.map(async (record) => {
       const names = matchingNames(referencesById.get(record.id) ?? [], filters);
-      return names === undefined ? undefined : listEntry(store, configs, record, names, missing.get(record.id) ?? undefined);
+      if (names === undefined) return undefined;
+      const listed = await listEntry(store, configs, record, names, missing.get(record.id) ?? undefined);
+      return passesConfigFilters(filters, bounds, listed) ? listed : undefined;
     }),
   );
   const complete = listed.filter((item) => item !== undefined);
-  complete.sort((a, b) => compareStrings(b.created, a.created) || compareStrings(a.entry.Id, b.entry.Id));
+  // dockerd orders by Created in whole seconds, newest first (its ties come in map order: here by ID).
+  complete.sort((a, b) => b.entry.Created - a.entry.Created || compareStrings(a.entry.Id, b.entry.Id));
 
   const recorded = new Set(records.map((record) => record.id));
   const unrecorded = [...referencesById].filter(([id]) => !recorded.has(id));
   const incomplete: ImageListEntry[] = [];
   for (const [id, refs] of unrecorded.sort(([a], [b]) => compareStrings(a, b))) {
     const names = matchingNames(refs, filters);
-    if (names === undefined) continue;
-    incomplete.push(entryOf(id, names, 0, 0, { [INCOMPLETE_LABEL]: `missing image record ${id}` }));
+    if (names === undefined || !passesConfigFilters(filters, bounds, { config: undefined, createdMs: undefined })) continue;
+    incomplete.push(entryOf(id, names, ZERO_TIME_SECONDS, 0, { [INCOMPLETE_LABEL]: `missing image record ${id}` }));
   }
   return [...complete.map(({ entry }) => entry), ...incomplete];
 }
 
-/** One listed image; `created` (RFC 3339, "" when unknown) orders the list as Docker does, newest first. */
+interface ListedImage {
+  entry: ImageListEntry;
+  /** Undefined when the config is not in the store. */
+  config: ImageConfig | undefined;
+  /** Milliseconds since the epoch; undefined when the config has no (valid) `created`, or is missing. */
+  createdMs: number | undefined;
+}
+
+/** One listed image. */
 async function listEntry(
   store: Store,
   configs: ConfigCache,
   record: ImageRecord,
   names: { tags: string[]; digests: string[] },
   missing: string | undefined,
-): Promise<{ entry: ImageListEntry; created: string }> {
+): Promise<ListedImage> {
   const image = shownImage(record);
   const config = image && (missing === undefined || (await store.content.has(image.config.digest))) ? await configs.get(store, image) : undefined;
-  const created = config?.created ?? "";
-  const seconds = created === "" ? 0 : Math.floor(Date.parse(created) / 1000);
-  const createdSeconds = Number.isFinite(seconds) ? seconds : 0;
-  if (missing !== undefined) return { entry: entryOf(record.id, names, createdSeconds, 0, { [INCOMPLETE_LABEL]: `missing blob ${missing}` }), created };
+  const createdMs = createdTime(config?.created ?? null);
+  const createdSeconds = createdMs === undefined ? ZERO_TIME_SECONDS : Math.floor(createdMs / 1000);
+  if (missing !== undefined) return { entry: entryOf(record.id, names, createdSeconds, 0, { [INCOMPLETE_LABEL]: `missing blob ${missing}` }), config, createdMs };
   // The size summarize() reports: the shown platform's config, manifest and layers.
   const size = image ? image.config.size + image.manifest.size + image.layers.reduce((sum, layer) => sum + layer.size, 0) : record.size;
-  return { entry: entryOf(record.id, names, createdSeconds, size, config?.config?.Labels ?? null), created };
+  return { entry: entryOf(record.id, names, createdSeconds, size, config?.config?.Labels ?? null), config, createdMs };
+}
+
+/** The creation times (ms; Go's zero time for none) that `before` and `since` name: a listed image must be older than every `before` and newer than every `since`. */
+export interface CreationBounds {
+  before: number[];
+  since: number[];
+}
+
+const NO_BOUNDS: CreationBounds = { before: [], since: [] };
+const ZERO_TIME_MS = ZERO_TIME_SECONDS * 1000;
+
+/** Resolves the images `before` and `since` name, as dockerd does: an unknown one fails the whole list (404). */
+async function creationBounds(store: Store, configs: ConfigCache, filters: ImageFilters): Promise<CreationBounds> {
+  const createdOf = async (name: string): Promise<number> => {
+    const { image } = await resolveComplete(store, name);
+    return createdTime((await configs.get(store, image)).created ?? null) ?? ZERO_TIME_MS;
+  };
+  return { before: await Promise.all(filters.before.map(createdOf)), since: await Promise.all(filters.since.map(createdOf)) };
+}
+
+/**
+ * dockerd 20.10's label, before and since filters. An image whose config is not in the store
+ * (incomplete) passes none of them: what they test is unknown.
+ */
+function passesConfigFilters(filters: ImageFilters, bounds: CreationBounds, listed: Pick<ListedImage, "config" | "createdMs">): boolean {
+  if (filters.label.length === 0 && bounds.before.length === 0 && bounds.since.length === 0) return true;
+  if (listed.config === undefined) return false;
+  const created = listed.createdMs ?? ZERO_TIME_MS;
+  if (bounds.before.some((limit) => created >= limit) || bounds.since.some((limit) => created <= limit)) return false;
+  return filters.label.length === 0 || labelsMatch(filters.label, listed.config.config?.Labels ?? null);
+}
+
+/** moby's Args.MatchKVList: every term is a key the labels have, with the value given if any. */
+function labelsMatch(terms: readonly string[], labels: Record<string, string> | null): boolean {
+  if (labels === null || Object.keys(labels).length === 0) return false;
+  return terms.every((term) => {
+    const equals = term.indexOf("=");
+    const key = equals === -1 ? term : term.slice(0, equals);
+    if (!Object.hasOwn(labels, key)) return false;
+    return equals === -1 || labels[key] === term.slice(equals + 1);
+  });
 }
 
 /** primaryImage, remembered per record object (StoreListing keeps the objects of unchanged records). */
@@ -181,7 +228,7 @@ function shownImage(record: ImageRecord): PlatformImage | undefined {
   return image ?? undefined;
 }
 
-/** Code-unit order: RFC 3339 times and hex IDs sort correctly, and without a collator's cost. */
+/** Code-unit order: hex IDs sort correctly, and without a collator's cost. */
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -271,12 +318,12 @@ export async function inspectDocument(store: Store, configs: ConfigCache, name: 
     RepoDigests: summary.repoDigests,
     Parent: "",
     Comment: commentOf(config),
-    Created: config.created ?? "0001-01-01T00:00:00Z",
+    Created: config.created ?? ZERO_TIME_TEXT,
     Container: stringField(config, "container"),
-    ContainerConfig: config.container_config ?? EMPTY_CONTAINER_CONFIG,
+    ContainerConfig: inspectContainerConfig(config.container_config),
     DockerVersion: stringField(config, "docker_version"),
     Author: config.author ?? "",
-    Config: config.config ?? null,
+    Config: inspectConfig(config.config),
     Architecture: config.architecture,
     ...(config.variant ? { Variant: config.variant } : {}),
     Os: config.os,

@@ -3,15 +3,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cp, mkdir, rename, symlink, writeFile } from "node:fs/promises";
+import { Readable } from "node:stream";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openArchivePath } from "../../src/archive/source.js";
+import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { IMAGE_ONLY_WARNING } from "../../src/server/system-routes.js";
 import { ReferenceStore } from "../../src/store/reference-store.js";
 import { Store } from "../../src/store/store.js";
-import { ensureBuilt } from "../support/archive-builder.js";
+import { buildTar, dockerArchiveItems, ensureBuilt, makeImage } from "../support/archive-builder.js";
 import { DEBIAN_DOCKER_CLIENT, LOCAL_DOCKER_CLIENT, makeTempDir, removeTree, requirePeers, run, startDockerd } from "../support/peers.js";
 import { http } from "../server/http-client.js";
 import { withoutLockWaits } from "../support/lock-waits.js";
@@ -350,5 +351,109 @@ describe.skipIf(!haveFixtures || !requirePeers(hotClient))("lading serve started
       expect(await served.stop()).toBe(0);
       await removeTree(served.root);
     }
+  });
+});
+
+/** Archives of images as OCI tools make them: `config` holds only what was set, or is absent; `created` may be absent. */
+function ociToolArchives(): { tag: string; archive: Buffer }[] {
+  const made = (tag: string, extra: Record<string, unknown>) => {
+    const image = makeImage({
+      seed: tag,
+      editConfig: (config) => {
+        const { config: _dropped, history: _history, ...rest } = config;
+        return { ...rest, ...extra };
+      },
+    });
+    return { tag, archive: buildTar(dockerArchiveItems([{ image, repoTags: [tag] }])) };
+  };
+  return [
+    made("oci/partial:1", { created: "2024-01-02T04:04:05.5+01:00", config: { Env: ["PATH=/usr/bin"], Entrypoint: ["/bin/tool"], Labels: { team: "a", tier: "web" } } }),
+    made("oci/later:1", { created: "2024-01-02T03:30:00Z", config: { Labels: { team: "" } } }),
+    made("oci/old:1", { created: "2020-05-01T00:00:00Z" }),
+    made("oci/bare:1", {}),
+    made("oci/nocreated:1", { config: { Labels: { team: "b" } } }),
+  ];
+}
+
+describe.skipIf(!requirePeers("dockerd", DEBIAN_DOCKER_CLIENT))("lading serve and dockerd 20.10 show images made by OCI tools alike", () => {
+  const archives = ociToolArchives();
+  let served: Served;
+  let dockerd: Awaited<ReturnType<typeof startDockerd>>;
+  beforeAll(async () => {
+    dockerd = await startDockerd();
+    for (const { archive } of archives) expect((await dockerd.docker(["load"], { input: archive })).code).toBe(0);
+    served = await serve(async (root) => {
+      const store = await Store.open(root);
+      for (const { archive } of archives) await loadArchive(store, await openTarStream(Readable.from([archive])));
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await dockerd?.stop();
+    expect(await served?.stop()).toBe(0);
+    if (served) await removeTree(served.root);
+  });
+
+  /** The same docker command against both daemons. */
+  const both = async (args: string[], client = DEBIAN_DOCKER_CLIENT) => {
+    const theirs = await run(client, args, { env: dockerd.env });
+    const ours = await served.docker(client, args);
+    return { theirs, ours };
+  };
+
+  // The 20.10 client decodes inspect into its struct, which fills in the missing keys itself; newer
+  // clients template the JSON as it comes (`map has no entry for key "Entrypoint"`).
+  it.skipIf(!requirePeers(LOCAL_DOCKER_CLIENT))("docker inspect: the whole Config and ContainerConfig, Created", async () => {
+    const format = "{{.Config.Entrypoint}} {{.Config.Hostname}}|{{.Created}}|{{json .Config}}|{{json .ContainerConfig}}";
+    const { theirs, ours } = await both(["inspect", "-f", format, "oci/partial:1", "oci/nocreated:1"], LOCAL_DOCKER_CLIENT);
+    expect(theirs.code).toBe(0);
+    expect(ours).toEqual(theirs);
+    expect(ours.stdout.split("\n")[0]).toMatch(/^\[\/bin\/tool\] \|2024-01-02T04:04:05.5\+01:00\|\{"AttachStderr":false,/);
+    // No config object: Config stays null, as dockerd has it.
+    const bare = await both(["inspect", "-f", "{{.Created}}|{{json .Config}}|{{json .ContainerConfig}}", "oci/bare:1"], LOCAL_DOCKER_CLIENT);
+    expect(bare.theirs.code).toBe(0);
+    expect(bare.ours).toEqual(bare.theirs);
+    expect(bare.ours.stdout).toMatch(/^0001-01-01T00:00:00Z\|null\|\{"Hostname":"",/);
+  });
+
+  it("docker images: CREATED N/A without created, newest first by time", async () => {
+    const format = "{{.Repository}}:{{.Tag}} {{.CreatedSince}}";
+    const { theirs, ours } = await both(["images", "--format", format, "oci/*"]);
+    expect(theirs.code).toBe(0);
+    // The two without created tie (dockerd lists them in map order): compare the rest in order.
+    // With --format, CreatedSince of Go's zero time is empty; the table shows N/A.
+    const undated = (line: string): boolean => line.endsWith(" ");
+    const split = (stdout: string) => {
+      const lines = tagLines(stdout);
+      return { ordered: lines.filter((line) => !undated(line)), undated: lines.filter(undated).sort() };
+    };
+    expect(split(ours.stdout)).toEqual(split(theirs.stdout));
+    expect(split(ours.stdout).undated).toEqual(["oci/bare:1 ", "oci/nocreated:1 "]);
+    for (const client of [DEBIAN_DOCKER_CLIENT, hotClient]) {
+      const table = await served.docker(client, ["images", "oci/bare"]);
+      expect(tagLines(table.stdout)[1]).toMatch(/^oci\/bare +1 +[0-9a-f]{12} +N\/A +\S+$/);
+    }
+    expect(split(ours.stdout).ordered.map((line) => line.split(" ")[0])).toEqual(["oci/later:1", "oci/partial:1", "oci/old:1"]);
+  });
+
+  it("docker images --filter label=, before=, since=", async () => {
+    for (const filters of [
+      ["label=team"],
+      ["label=team=a"],
+      ["label=team="],
+      ["label=team=a", "label=tier"],
+      ["label=team", "label=nope"],
+      ["before=oci/partial:1"],
+      ["since=oci/partial:1"],
+      ["since=oci/bare:1"],
+      ["before=oci/later:1", "since=oci/old:1", "label=team"],
+    ]) {
+      const args = ["images", "--format", "{{.Repository}}:{{.Tag}}", ...filters.flatMap((filter) => ["--filter", filter]), "oci/*"];
+      const { theirs, ours } = await both(args);
+      expect(theirs.code).toBe(0);
+      expect([filters, tagLines(ours.stdout).sort(), ours.code]).toEqual([filters, tagLines(theirs.stdout).sort(), 0]);
+    }
+    const { theirs, ours } = await both(["images", "--filter", "before=nosuch"]);
+    expect([theirs.code, theirs.stderr]).toEqual([1, "Error response from daemon: No such image: nosuch:latest\n"]);
+    expect([ours.code, ours.stderr]).toEqual([1, "Error response from daemon: No such image: nosuch\n"]);
   });
 });

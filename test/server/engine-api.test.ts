@@ -234,9 +234,9 @@ describe("lading serve: images", () => {
     expect(json(none)).toEqual([]);
     const dangling = await get(`/images/json?filters=${encodeURIComponent('{"dangling":{"true":true}}')}`);
     expect(json(dangling)).toEqual([]);
-    const unsupported = await get(`/images/json?filters=${encodeURIComponent('{"label":{"a=b":true}}')}`);
+    const unsupported = await get(`/images/json?filters=${encodeURIComponent('{"until":{"1h":true}}')}`);
     expect(unsupported.status).toBe(400);
-    expect(json(unsupported)).toEqual({ message: "filters: lading serve does not support the image filter 'label'" });
+    expect(json(unsupported)).toEqual({ message: "filters: lading serve does not support the image filter 'until'" });
   });
 
   it("inspects an image named with a registry port and slashes", async () => {
@@ -494,7 +494,7 @@ describe("lading serve: hot reload and incomplete images", () => {
         ParentId: "",
         RepoTags: ["ghost:1"],
         RepoDigests: [],
-        Created: 0,
+        Created: -62135596800,
         Size: 0,
         VirtualSize: 0,
         SharedSize: -1,
@@ -526,6 +526,97 @@ describe("lading serve: hot reload and incomplete images", () => {
     await rename(aside, layerPath);
     expect((json(await get("/images/json")) as unknown[])[0]).toEqual(listEntry(["fixture/imported:1.0"]));
     expect((await get("/images/fixture/imported:1.0/json")).status).toBe(200);
+  });
+});
+
+/** Loads one image made by makeImage, its config edited by `edit`, tagged `tag`, through the server's store; resolves to its ID. */
+async function loadMade(tag: string, edit: (config: Record<string, unknown>) => Record<string, unknown>): Promise<string> {
+  const image = makeImage({ seed: tag, editConfig: edit });
+  const result = await loadArchive(server.store, await openTarStream(Readable.from([buildTar(dockerArchiveItems([{ image, repoTags: [tag] }]))])));
+  return result.images[0]!.id;
+}
+
+/** A config as an OCI tool writes it: `config` holds only the keys that were set, or is absent. */
+const ociConfig = (extra: Record<string, unknown>) => (config: Record<string, unknown>) => {
+  const { config: _dropped, history: _history, ...rest } = config;
+  return { ...rest, ...extra };
+};
+
+const listTags = async (filters?: unknown): Promise<string[]> => {
+  const result = await get(`/images/json${filters === undefined ? "" : `?filters=${encodeURIComponent(JSON.stringify(filters))}`}`);
+  expect(result.status).toBe(200);
+  return (json(result) as { RepoTags: string[] }[]).map((entry) => entry.RepoTags.join(","));
+};
+
+describe("lading serve: images made by OCI tools, as dockerd 20.10 shows them", () => {
+  // The objects below are what dockerd 20.10.24 answered for the same configs.
+  const EMPTY_CONFIG = {
+    Hostname: "", Domainname: "", User: "", AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false,
+    Env: null, Cmd: null, Image: "", Volumes: null, WorkingDir: "", Entrypoint: null, OnBuild: null, Labels: null,
+  };
+
+  it("inspect fills Config and ContainerConfig in with every key of dockerd's, and keeps Config null without a config object", async () => {
+    await loadMade("oci/partial:1", ociConfig({ created: "2024-01-02T03:04:05.5Z", config: { Env: ["PATH=/usr/bin"], Cmd: ["/bin/sh"], Labels: { team: "a" } } }));
+    await loadMade("oci/bare:1", ociConfig({}));
+    await loadMade("oci/full:1", ociConfig({
+      container_config: { Cmd: ["x"] },
+      config: {
+        Foo: 1, Shell: ["/bin/sh", "-c"], StopTimeout: 0, StopSignal: "SIGTERM", MacAddress: "", NetworkDisabled: true, ArgsEscaped: true,
+        Healthcheck: { Test: ["NONE"] }, ExposedPorts: { "80/tcp": {} }, Labels: {}, Env: [], Entrypoint: ["/e"], WorkingDir: "/w", User: "u", Volumes: { "/v": {} }, OnBuild: [],
+      },
+    }));
+    await loadMade("oci/empties:1", ociConfig({ config: { ExposedPorts: {}, Shell: [], ArgsEscaped: false, Cmd: null } }));
+
+    const inspect = async (name: string) => json(await get(`/images/${name}/json`)) as { Created: string; Config: unknown; ContainerConfig: unknown };
+    const partial = await inspect("oci/partial:1");
+    expect(JSON.stringify(partial.Config)).toBe(JSON.stringify({ ...EMPTY_CONFIG, Env: ["PATH=/usr/bin"], Cmd: ["/bin/sh"], Labels: { team: "a" } }));
+    expect(JSON.stringify(partial.ContainerConfig)).toBe(JSON.stringify(EMPTY_CONFIG));
+    const bare = await inspect("oci/bare:1");
+    expect([bare.Created, bare.Config, JSON.stringify(bare.ContainerConfig)]).toEqual(["0001-01-01T00:00:00Z", null, JSON.stringify(EMPTY_CONFIG)]);
+    const full = await inspect("oci/full:1");
+    expect(JSON.stringify(full.Config)).toBe(
+      '{"Hostname":"","Domainname":"","User":"u","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"ExposedPorts":{"80/tcp":{}},"Tty":false,"OpenStdin":false,"StdinOnce":false,' +
+        '"Env":[],"Cmd":null,"Healthcheck":{"Test":["NONE"]},"ArgsEscaped":true,"Image":"","Volumes":{"/v":{}},"WorkingDir":"/w","Entrypoint":["/e"],"NetworkDisabled":true,"OnBuild":[],' +
+        '"Labels":{},"StopSignal":"SIGTERM","StopTimeout":0,"Shell":["/bin/sh","-c"]}',
+    );
+    expect(JSON.stringify(full.ContainerConfig)).toBe(JSON.stringify({ ...EMPTY_CONFIG, Cmd: ["x"] }));
+    expect(JSON.stringify((await inspect("oci/empties:1")).Config)).toBe(JSON.stringify(EMPTY_CONFIG));
+  });
+
+  it("lists an image without created with Go's zero time, and sorts by creation time (not text), newest first, ties by ID", async () => {
+    const older = await loadMade("t/offset:1", ociConfig({ created: "2024-01-02T04:04:05.2+01:00" }));
+    await loadMade("t/later:1", ociConfig({ created: "2024-01-02T03:30:00Z" }));
+    const sameSecond = await loadMade("t/same-second:1", ociConfig({ created: "2024-01-02T03:04:05.9Z" }));
+    await loadMade("t/none:1", ociConfig({}));
+    const list = json(await get("/images/json")) as { RepoTags: string[]; Created: number }[];
+    const tie = [[older, "t/offset:1"], [sameSecond, "t/same-second:1"]].sort(([a], [b]) => (a! < b! ? -1 : 1)).map(([, tag]) => tag);
+    expect(list.map((entry) => [entry.RepoTags.join(","), entry.Created])).toEqual([
+      [TAGS.join(","), CREATED_SECONDS],
+      ["t/later:1", 1704166200],
+      [tie[0], 1704164645],
+      [tie[1], 1704164645],
+      ["t/none:1", -62135596800],
+    ]);
+  });
+
+  it("applies the label, before and since filters as dockerd 20.10 does", async () => {
+    await loadMade("f/a:1", ociConfig({ created: "2024-01-02T03:04:05.5Z", config: { Labels: { team: "a", tier: "web" } } }));
+    await loadMade("f/b:1", ociConfig({ created: "2020-05-01T00:00:00Z", config: { Labels: { team: "" } } }));
+    await loadMade("f/c:1", ociConfig({ config: { Labels: { team: "b" } } }));
+    await loadMade("f/d:1", ociConfig({ created: "2024-01-02T03:04:05.7Z" }));
+    const sorted = async (filters: unknown) => (await listTags(filters)).sort();
+    expect(await sorted({ label: { team: true } })).toEqual(["f/a:1", "f/b:1", "f/c:1"]);
+    expect(await sorted({ label: ["team=a"] })).toEqual(["f/a:1"]);
+    expect(await sorted({ label: { "team=": true } })).toEqual(["f/b:1"]);
+    expect(await sorted({ label: { "team=a": true, tier: true } })).toEqual(["f/a:1"]);
+    expect(await sorted({ label: { team: true, nope: true } })).toEqual([]);
+    expect(await sorted({ label: { "org.example.fixture=imported": true } })).toEqual([TAGS.join(",")]);
+    expect(await sorted({ before: { "f/a:1": true } })).toEqual(["f/b:1", "f/c:1"]);
+    expect(await sorted({ since: { "f/a:1": true } })).toEqual(["f/d:1", TAGS.join(",")].sort());
+    expect(await sorted({ since: { "f/c:1": true } })).toEqual(["f/a:1", "f/b:1", "f/d:1", TAGS.join(",")].sort());
+    expect(await sorted({ before: { [ID.slice(7, 19)]: true }, since: { "f/b:1": true }, label: { team: true } })).toEqual(["f/a:1"]);
+    const unknown = await get(`/images/json?filters=${encodeURIComponent('{"before":{"nosuch":true}}')}`);
+    expect([unknown.status, json(unknown)]).toEqual([404, { message: "No such image: nosuch" }]);
   });
 });
 

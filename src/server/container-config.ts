@@ -1,0 +1,81 @@
+/**
+ * The container config of an image as dockerd 20.10 shows it in `docker image inspect` (`Config`
+ * and `ContainerConfig`): the stored object decoded into moby's container.Config struct and
+ * encoded again. Every key of that struct is present, in its order, with Go's zero value where
+ * the image has none (OCI tools store only the keys they set); its `omitempty` keys appear only
+ * when set; keys the struct does not have are dropped. Checked against dockerd 20.10.24.
+ */
+
+/** The keys Go always writes, in struct order, with their zero values. */
+const ALWAYS: readonly (readonly [string, unknown])[] = [
+  ["Hostname", ""],
+  ["Domainname", ""],
+  ["User", ""],
+  ["AttachStdin", false],
+  ["AttachStdout", false],
+  ["AttachStderr", false],
+  ["Tty", false],
+  ["OpenStdin", false],
+  ["StdinOnce", false],
+  ["Env", null],
+  ["Cmd", null],
+  ["Image", ""],
+  ["Volumes", null],
+  ["WorkingDir", ""],
+  ["Entrypoint", null],
+  ["OnBuild", null],
+  ["Labels", null],
+];
+
+/** The `omitempty` keys, each with the key it follows in struct order. */
+const OMITTED_WHEN_EMPTY: readonly (readonly [string, string])[] = [
+  ["ExposedPorts", "AttachStderr"],
+  ["Healthcheck", "Cmd"],
+  ["ArgsEscaped", "Healthcheck"],
+  ["NetworkDisabled", "Entrypoint"],
+  ["MacAddress", "NetworkDisabled"],
+  ["StopSignal", "Labels"],
+  ["StopTimeout", "StopSignal"],
+  ["Shell", "StopTimeout"],
+];
+
+const STRUCT_ORDER: readonly string[] = (() => {
+  const order = ALWAYS.map(([key]) => key);
+  for (const [key, after] of OMITTED_WHEN_EMPTY) order.splice(order.indexOf(after) + 1, 0, key);
+  return order;
+})();
+
+const ZERO = new Map<string, unknown>(ALWAYS);
+const OMITTABLE = new Set(OMITTED_WHEN_EMPTY.map(([key]) => key));
+
+/** `Config`: null when the image has none, as dockerd's (a pointer in its image struct). */
+export function inspectConfig(stored: unknown): Record<string, unknown> | null {
+  return isObject(stored) ? fullContainerConfig(stored) : null;
+}
+
+/** `ContainerConfig`: always an object (a value in dockerd's image struct). */
+export function inspectContainerConfig(stored: unknown): Record<string, unknown> {
+  return fullContainerConfig(isObject(stored) ? stored : {});
+}
+
+function fullContainerConfig(stored: Record<string, unknown>): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const key of STRUCT_ORDER) {
+    const value = stored[key];
+    if (OMITTABLE.has(key)) {
+      if (!isEmpty(value) && !(key === "ExposedPorts" && isObject(value) && Object.keys(value).length === 0)) shown[key] = value;
+    } else shown[key] = value === undefined ? ZERO.get(key) : value;
+  }
+  return shown;
+}
+
+/** Go's `omitempty` for these keys: false, "", null, an empty array (and an empty ExposedPorts map, above). A pointer (StopTimeout: 0, Healthcheck: {}) is empty only when null. */
+function isEmpty(value: unknown): boolean {
+  if (value === undefined || value === null || value === false || value === "") return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return false;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
