@@ -21,8 +21,7 @@ export interface FsckProblem {
     | "unreadable-references"
     | "dangling-reference"
     | "stray-ingest"
-    | "stray-temporary"
-    | "interrupted-command";
+    | "stray-temporary";
   subject: string;
   message: string;
   repaired: boolean;
@@ -52,18 +51,6 @@ export interface FsckReport {
  */
 export async function fsckStore(store: Store, repair = false): Promise<FsckReport> {
   const problems: FsckProblem[] = [];
-  // First what a command killed between its records and its references left (see record-journal.ts).
-  const interrupted = await store.journal.recover(store.references).catch((error: unknown) => {
-    problems.push({ kind: "interrupted-command", subject: store.paths.root, message: `image records: a command was killed between its records and its references, and its journal could not be settled: ${(error as Error).message}`, repaired: false });
-    return undefined;
-  });
-  if (interrupted !== undefined && interrupted.restored.length + interrupted.deleted.length > 0) {
-    const what = [
-      ...(interrupted.restored.length > 0 ? [`put back ${interrupted.restored.join(", ")} as they were before a load or pull that was killed before it wrote its references`] : []),
-      ...(interrupted.deleted.length > 0 ? [`removed ${interrupted.deleted.join(", ")}, which an rmi killed after it wrote its references had left`] : []),
-    ];
-    problems.push({ kind: "interrupted-command", subject: store.paths.root, message: `image records: ${what.join("; ")}`, repaired: true });
-  }
   const references = await readReferences(store, repair, problems);
   const { records, unreadable } = await store.records.scan();
   for (const bad of unreadable) {

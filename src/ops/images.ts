@@ -213,7 +213,7 @@ export async function removeImage(store: Store, query: string, force = false): P
     const ref = withDefaultTag(parseReference(query));
     const removed = formatReference(ref, "familiar");
     const repository = repositoryOf(removed);
-    await store.references.update(async (txn) => {
+    await store.references.update((txn) => {
       const id = txn.delete(ref);
       result.untagged.push(removed);
       const left = txn.references(id);
@@ -223,15 +223,13 @@ export async function removeImage(store: Store, query: string, force = false): P
           result.untagged.push(entry.reference);
         }
       }
-      const unnamed = txn.references(id).length === 0 ? id : undefined;
-      await store.journal.begin(txn, { delete: unnamed === undefined ? [] : [unnamed] });
-      return unnamed;
+      return txn.references(id).length === 0 ? id : undefined;
     }, deleteRecord);
     return result;
   }
   const record = await resolveImage(store, query);
   await store.references.update(
-    async (txn) => {
+    (txn) => {
       const references = txn.references(record.id);
       if (!force && references.length > 1 && !isSingleReference(references.map((entry) => entry.reference))) {
         throw conflict(`conflict: unable to delete ${record.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`, query);
@@ -240,7 +238,6 @@ export async function removeImage(store: Store, query: string, force = false): P
         txn.delete(entry.reference);
         result.untagged.push(entry.reference);
       }
-      await store.journal.begin(txn, { delete: [record.id] });
       return record.id;
     },
     deleteRecord,
@@ -301,8 +298,6 @@ function onlyMatching(filter: ImageFilter, summary: ImageSummary): ImageSummary 
 /** Removes blobs that no image record needs, and ingest and temp files of killed commands. Never races a load. */
 export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; reclaimed: number; leftovers: Leftovers }> {
   return store.gc.withExclusive(async () => {
-    // The records a killed load or pull left without references go first, and then their blobs with them.
-    await store.journal.recover(store.references);
     const needed = new Set((await store.records.list()).flatMap(blobsOfRecord));
     const deleted: string[] = [];
     let reclaimed = 0;

@@ -19,7 +19,7 @@ import { formatPlatform, hostPlatform, normalizePlatform, platformMatches, type 
 import { formatReference, parseReference, withDefaultTag, type ImageReference } from "../core/reference.js";
 import type { Descriptor, Index, Manifest } from "../core/schemas.js";
 import type { Ingest } from "../store/content-store.js";
-import { layerRecordOf, type ImageRecord, type PlatformImage } from "../store/image-records.js";
+import { layerRecordOf, type ImageRecord, type PlatformImage, type RecordChange } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 import { PullDiffIdCheck, type LayerProbe } from "./pull-diff-ids.js";
 import { forEachLimited, isImageManifest, parseRegistryDocument, type RegistryAccess, type RegistryClientFactory, type RegistryDocument } from "./registry-access.js";
@@ -425,11 +425,14 @@ function layerStatus(layer: PlatformImage["layers"][number], present: ReadonlySe
 async function recordPulls(store: Store, plans: readonly Plan[], present: Set<string>, fetched: Fetched): Promise<PullResult> {
   const moved: PullResult["moved"] = [];
   const images: PulledImage[] = [];
-  // Under the lock, where rmi deletes records: none can go between its write and its tags. If
-  // the references are not written, the records go back with them (see record-journal.ts).
-  await store.references.update(async (txn) => {
-    const named = plans.map((plan) => {
+  const changes: RecordChange[] = [];
+  const recording = store.references.update(async (txn) => {
+    // Under the lock, where rmi deletes records: none can go between its write and its tags.
+    for (const plan of plans) changes.push(await store.records.add(plan.record));
+    for (const plan of plans) {
       const { ref, record } = plan;
+      // What the store holds now: an earlier pull of other platforms of the same index is merged in.
+      const merged = changes.findLast((change) => change.id === record.id)?.stored ?? record;
       const digestRef: ImageReference = { domain: ref.domain, path: ref.path, digest: record.id };
       const asked: ImageReference = ref.digest !== undefined ? digestRef : ref;
       const downloadedAny = [...plan.blobs.keys(), ...plan.documents.keys()].some((digest) => !present.has(digest));
@@ -441,15 +444,6 @@ async function recordPulls(store: Store, plans: readonly Plan[], present: Set<st
         tags.push(formatReference(ref, "familiar"));
       }
       txn.addDigest(digestRef, record.id);
-      return { plan, digestRef, tags, upToDate };
-    });
-    await store.journal.begin(txn, { add: plans.map((plan) => plan.record) });
-    const stored = new Map<string, ImageRecord>();
-    for (const plan of plans) stored.set(plan.record.id, (await store.records.add(plan.record)).stored);
-    for (const { plan, digestRef, tags, upToDate } of named) {
-      const { ref, record } = plan;
-      // What the store holds now: an earlier pull of other platforms of the same index is merged in.
-      const merged = stored.get(record.id) ?? record;
       const layers = new Map<string, PulledImage["layers"][number]>();
       for (const image of record.images) {
         for (const layer of image.layers) {
@@ -471,5 +465,12 @@ async function recordPulls(store: Store, plans: readonly Plan[], present: Set<st
       });
     }
   });
+  try {
+    await recording;
+  } catch (error) {
+    // The references were not written: no image may appear without them (see load).
+    await store.records.undo(changes).catch(() => undefined);
+    throw error;
+  }
   return { images, moved, fetchedBlobs: fetched.blobs, fetchedBytes: fetched.bytes };
 }

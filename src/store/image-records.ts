@@ -139,6 +139,15 @@ export class ImageRecords {
     return { id: record.id, previous: existing, stored: changed ? merged : existing, changed };
   }
 
+  /** Puts back what add() changed (a command that failed after it): the previous record, or none. */
+  async undo(changes: readonly RecordChange[]): Promise<void> {
+    for (const { id, previous, changed } of [...changes].reverse()) {
+      if (!changed) continue;
+      if (previous === undefined) await this.delete(id);
+      else await this.put(previous);
+    }
+  }
+
   async delete(id: string): Promise<boolean> {
     try {
       await unlink(this.pathOf(id));

@@ -62,17 +62,6 @@ export interface ReferenceTxn {
   delete(ref: string | ImageReference): string;
   get(ref: string | ImageReference): string | undefined;
   references(id?: string): ReferenceEntry[];
-  /** repositories.json's text as the update read it, and as it will write it (the same when nothing changed). */
-  texts(): { before: string; after: string };
-}
-
-/**
- * What must be settled with the references under their lock (see record-journal.ts): before an
- * update runs, with the file as a killed update may have left it (`ended` false), and when it
- * ends, with the file as it is then (`ended` true if the update went through).
- */
-export interface UpdateJournal {
-  settle(current: Buffer | null, ended: boolean): Promise<unknown>;
 }
 
 export interface UpdateResult<T = void> {
@@ -97,8 +86,6 @@ export class ReferenceStore {
   private readonly lockOptions: FileLockOptions;
   /** The last bytes read or written, and the state derived from them (null: no file). */
   private cache: { bytes: Buffer | null; state: ReferenceState } | undefined;
-  /** Settled under the lock around every update (the store's record journal). */
-  journal: UpdateJournal | undefined;
 
   constructor(filePath: string, options: ReferenceStoreOptions = {}) {
     this.filePath = path.resolve(filePath);
@@ -130,36 +117,26 @@ export class ReferenceStore {
       this.filePath,
       async (lock) => {
         const bytesRead = await readIfExists(this.filePath);
-        await this.journal?.settle(bytesRead, false);
-        let written = bytesRead;
+        const before = this.stateOf(bytesRead);
+        const txn = new Transaction(before.file);
+        let value: T;
         try {
-          const before = this.stateOf(bytesRead);
-          const txn = new Transaction(before.file);
-          let value: T;
-          try {
-            value = await fn(txn);
-          } finally {
-            txn.close();
-          }
-          const { before: textBefore, after: text } = txn.texts();
-          if (text === textBefore) {
-            await afterWrite?.(value);
-            await this.journal?.settle(bytesRead, true);
-            return { changed: false, value, snapshot: before.file };
-          }
-          await writeFileAtomic(this.filePath, text, FILE_MODE, { beforeRename: unchangedSinceRead(this.filePath, bytesRead, lock) });
-          const bytes = Buffer.from(text, "utf8");
-          written = bytes;
-          const state = indexRepositories(parseRepositoriesJson(bytes, this.filePath, before.file));
-          this.cache = { bytes, state };
-          await afterWrite?.(value);
-          await this.journal?.settle(bytes, true);
-          return { changed: true, value, snapshot: state.file };
-        } catch (error) {
-          // Records the update changed go back, unless its references were written (then they stay, and its deletions are done).
-          await this.journal?.settle(written, false);
-          throw error;
+          value = await fn(txn);
+        } finally {
+          txn.close();
         }
+        const after = txn.result();
+        const text = serializeRepositoriesJson(after);
+        if (text === serializeRepositoriesJson(before.file)) {
+          await afterWrite?.(value);
+          return { changed: false, value, snapshot: before.file };
+        }
+        await writeFileAtomic(this.filePath, text, FILE_MODE, { beforeRename: unchangedSinceRead(this.filePath, bytesRead, lock) });
+        const bytes = Buffer.from(text, "utf8");
+        const state = indexRepositories(parseRepositoriesJson(bytes, this.filePath, before.file));
+        this.cache = { bytes, state };
+        await afterWrite?.(value);
+        return { changed: true, value, snapshot: state.file };
       },
       this.lockOptions,
     );
@@ -318,10 +295,7 @@ class Transaction implements ReferenceTxn {
   private readonly repositories = new Map<string, Map<string, string>>();
   private open = true;
 
-  private readonly textBefore: string;
-
   constructor(file: RepositoriesFile) {
-    this.textBefore = serializeRepositoriesJson(file);
     for (const [repoName, refs] of Object.entries(file.Repositories)) {
       this.repositories.set(repoName, new Map(Object.entries(refs)));
     }
@@ -377,10 +351,6 @@ class Transaction implements ReferenceTxn {
 
   close(): void {
     this.open = false;
-  }
-
-  texts(): { before: string; after: string } {
-    return { before: this.textBefore, after: serializeRepositoriesJson(this.result()) };
   }
 
   private addReference(ref: ImageReference, id: string, force: boolean): AddResult {

@@ -5,7 +5,6 @@ import { ContentStore } from "./content-store.js";
 import { DiffIdRecords } from "./diff-id-records.js";
 import { GcLock } from "./gc-lock.js";
 import { ImageRecords } from "./image-records.js";
-import { RecordJournal } from "./record-journal.js";
 import { ReferenceStore } from "./reference-store.js";
 import { ensureStoreLayout, type StorePaths } from "./root.js";
 
@@ -19,8 +18,6 @@ export class Store {
   readonly content: ContentStore;
   readonly references: ReferenceStore;
   readonly records: ImageRecords;
-  /** Makes record changes and the references one step (see record-journal.ts). */
-  readonly journal: RecordJournal;
   readonly diffIds: DiffIdRecords;
   readonly gc: GcLock;
 
@@ -31,8 +28,6 @@ export class Store {
     this.content = new ContentStore(paths);
     this.references = options.references?.(paths.repositoriesJson) ?? new ReferenceStore(paths.repositoriesJson);
     this.records = new ImageRecords(paths.images);
-    this.journal = new RecordJournal(path.join(paths.root, "records-journal"), this.records);
-    this.references.journal = this.journal;
     this.diffIds = new DiffIdRecords(paths.diffIds);
     this.gc = new GcLock(paths.root);
   }
