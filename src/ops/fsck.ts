@@ -183,7 +183,7 @@ async function removeIfPresent(file: string): Promise<boolean> {
 }
 
 function leftoverCount(found: Leftovers, what: string): string {
-  return `${found.files} leftover ${what}${found.files === 1 ? "" : "s"} (${found.bytes} bytes)`;
+  return `${found.files} leftover ${what}${found.files === 1 ? "" : "s"} (${found.bytes} byte${found.bytes === 1 ? "" : "s"})`;
 }
 
 /** Leftovers of killed commands take space but break nothing: reported, not a reason to fail. */

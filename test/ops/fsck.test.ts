@@ -206,7 +206,7 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
           `broken: blob ${CONFIG}: content does not match its digest (not repaired: ${at(`blobs/sha256/${CONFIG.slice(7)}`)})`,
           ...references.map((reference) => `broken: reference ${reference} points at ${IMPORTED}, which is not in the store (not repaired: ${at("repositories.json.lock")})`),
           `leftover: 1 leftover ingest file (3 bytes) of interrupted loads (not repaired: ${at(`ingest/${ingest}`)})`,
-          "leftover: 1 leftover temp file (1 bytes) of interrupted record or reference writes (not repaired: they could not be removed)",
+          "leftover: 1 leftover temp file (1 byte) of interrupted record or reference writes (not repaired: they could not be removed)",
           "checked 3 blobs, 0 images, 4 references: 8 problem(s)",
           "",
         ].join("\n"),
