@@ -7,7 +7,7 @@ import { LadingError } from "../core/errors.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
 import { describeConnectionError, isConnectionError, Retryable, withRetries } from "./retry.js";
 import { refusalText } from "./error-body.js";
-import { discard, readBody, type Transport } from "./transport.js";
+import { BodyTooLargeError, discard, readBody, type Transport } from "./transport.js";
 
 export { parseChallenges, type Challenge } from "./challenge.js";
 
@@ -162,7 +162,13 @@ export class RegistryAuth {
           await discard(res);
           throw new LadingError("io", `registry ${registryHost}: ${where} answered ${status} ${res.statusMessage ?? ""}`.trim());
         }
-        return readBody(res, TOKEN_BODY_LIMIT);
+        try {
+          return await readBody(res, TOKEN_BODY_LIMIT);
+        } catch (error) {
+          if (error instanceof BodyTooLargeError) throw new LadingError("invalid", `registry ${registryHost}: ${where}: answer ${error.message}`);
+          // A body cut short is asked for again, as a connection lost before the answer is.
+          throw new Retryable(`reading the answer: ${error instanceof Error ? error.message : String(error)}`);
+        }
       },
       (last, n) => new LadingError("io", `registry ${registryHost}: ${where}: ${last.reason} (after ${n} attempts)`),
     );

@@ -83,6 +83,30 @@ describe.skipIf(!hasPeers)("basic auth (htpasswd docker-registry)", () => {
   });
 });
 
+describe.skipIf(!hasPeers)("a token answer cut short", () => {
+  it("is asked for again, as a connection lost before the answer is; cut every time, it fails in one line naming the token server", async () => {
+    const once = await startTokenRegistry({ cutAnswers: 1 });
+    try {
+      const client = new RegistryClient(once.host, { credentials: async () => user, retryDelayMs: 1 });
+      expect((await client.getManifest("bearer/none", "v1").catch((error: unknown) => error)) as Error).toMatchObject({ kind: "not-found" });
+      expect(once.tokenRequests).toBe(2);
+      client.close();
+    } finally {
+      await once.stop();
+    }
+    const always = await startTokenRegistry({ cutAnswers: 1000 });
+    try {
+      const client = new RegistryClient(always.host, { credentials: async () => user, retryDelayMs: 1 });
+      const error = (await client.getManifest("bearer/none", "v1").catch((e: unknown) => e)) as Error;
+      expect([error.name, error.message]).toEqual(["LadingError", `registry ${always.host}: token server ${new URL(always.realm).host}: reading the answer: aborted (after 4 attempts)`]);
+      expect(always.tokenRequests).toBe(4);
+      client.close();
+    } finally {
+      await always.stop();
+    }
+  });
+});
+
 describe.skipIf(!hasPeers)("bearer tokens (docker-registry with auth: token)", () => {
   let registry: TokenRegistry;
   beforeAll(async () => {

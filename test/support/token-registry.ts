@@ -43,6 +43,8 @@ export interface TokenRegistryOptions {
   anonymousActions?: string[];
   /** Token lifetime in seconds; default 300. */
   expiresIn?: number;
+  /** How many token answers, from the first, are cut off halfway (the connection closed mid-body). */
+  cutAnswers?: number;
 }
 
 interface SigningKey {
@@ -95,6 +97,7 @@ async function startTokenServer(signer: SigningKey, opts: TokenRegistryOptions, 
   const users = opts.users ?? { [TEST_REGISTRY_USER.user]: TEST_REGISTRY_USER.password };
   const anonymousActions = opts.anonymousActions ?? ["pull"];
   const expiresIn = opts.expiresIn ?? 300;
+  let cutsLeft = opts.cutAnswers ?? 0;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://token.invalid");
     const scopes = url.searchParams.getAll("scope");
@@ -116,7 +119,14 @@ async function startTokenServer(signer: SigningKey, opts: TokenRegistryOptions, 
       .filter((s): s is NonNullable<typeof s> => s !== undefined && s.type === "repository")
       .map((s) => ({ ...s, actions: account !== undefined ? s.actions : s.actions.filter((a) => anonymousActions.includes(a)) }));
     const token = issueToken(signer, account ?? "", access, expiresIn);
-    res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString() }));
+    const answer = Buffer.from(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString() }));
+    if (cutsLeft > 0) {
+      cutsLeft--;
+      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": answer.length });
+      res.write(answer.subarray(0, answer.length >> 1), () => res.socket?.destroy());
+      return;
+    }
+    res.writeHead(200, { "Content-Type": "application/json" }).end(answer);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
