@@ -1,4 +1,4 @@
-import { unlink } from "node:fs/promises";
+import { removeIfPresent } from "../store/atomic-file.js";
 import { LadingError } from "../core/errors.js";
 import { diffIdRecordFor, type VerifiedDiffId } from "../store/diff-id-records.js";
 import type { NotABlobFile } from "../store/content-store.js";
@@ -170,16 +170,6 @@ function failureText(error: unknown): string {
 function systemErrorPath(error: unknown): string | undefined {
   const { code, path } = (error ?? {}) as NodeJS.ErrnoException;
   return typeof code === "string" && typeof path === "string" ? path : undefined;
-}
-
-async function removeIfPresent(file: string): Promise<boolean> {
-  try {
-    await unlink(file);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw error;
-  }
 }
 
 function leftoverCount(found: Leftovers, what: string): string {

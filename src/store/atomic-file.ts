@@ -69,3 +69,14 @@ export function removeStaleTemporaries(dir: string, options: { remove?: boolean 
     options,
   );
 }
+
+/** Removes a file; false when there was none. Any other failure throws. */
+export async function removeIfPresent(file: string): Promise<boolean> {
+  try {
+    await unlink(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+}

@@ -13,13 +13,14 @@
  */
 import { randomBytes, type Hash } from "node:crypto";
 import { createReadStream, openSync } from "node:fs";
-import { lstat, open, readdir, rename, rmdir, stat as fsStat, unlink, type FileHandle } from "node:fs/promises";
+import { lstat, open, readdir, rename, rmdir, stat as fsStat, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { createDigester, isValidDigest, parseDigest, type DigestAlgorithm, type ParsedDigest } from "../core/digest.js";
 import { invalid, LadingError, notFound } from "../core/errors.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { writeAllAt } from "../tar/write-at.js";
+import { removeIfPresent } from "./atomic-file.js";
 import { removeOnExit } from "./exit-cleanup.js";
 import { addLeftovers, isThisProcess, NO_LEFTOVERS, ownerGone, ownerOfTaggedName, ownerTag, type FileOwner, type Leftovers } from "./process-alive.js";
 import type { StorePaths } from "./root.js";
@@ -97,16 +98,6 @@ export interface StoredBlob {
 
 function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
-}
-
-async function removeIfPresent(file: string): Promise<boolean> {
-  try {
-    await unlink(file);
-    return true;
-  } catch (error) {
-    if (errorCode(error) === "ENOENT") return false;
-    throw error;
-  }
 }
 
 async function fsyncPath(target: string): Promise<void> {

@@ -13,10 +13,10 @@
  * their tar: its diff ID is a fact, so save counts the layer's diff ID as checked, but load, pull
  * and fsck read the layer again before they rely on it, and then rewrite the record.
  */
-import { mkdir, readFile, unlink } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { isValidDigest, parseDigest } from "../core/digest.js";
-import { writeFileAtomic } from "./atomic-file.js";
+import { removeIfPresent, writeFileAtomic } from "./atomic-file.js";
 
 export interface VerifiedDiffId {
   /** sha256 of the decompressed bytes. */
@@ -100,12 +100,10 @@ export class DiffIdRecords {
   async remove(blobDigest: string): Promise<boolean> {
     const file = this.recordPath(blobDigest);
     if (file === undefined) return true;
-    try {
-      await unlink(file);
-      return true;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === "ENOENT";
-    }
+    return removeIfPresent(file).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Where a blob's record is (undefined for a malformed digest). */

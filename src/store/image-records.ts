@@ -4,14 +4,14 @@
  * need no walk of the blob graph, and so that a synthesised manifest is never mistaken for a
  * registry's. Written atomically, after the blobs and before the references.
  */
-import { readdir, readFile, unlink } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { z } from "zod";
 import { parseDigest } from "../core/digest.js";
 import { invalid, isLadingError } from "../core/errors.js";
 import { buildDigestString, lazySchema, parseDocument } from "../core/schemas.js";
 import type { ZodSubset } from "../core/zod-subset.js";
-import { writeFileAtomic } from "./atomic-file.js";
+import { removeIfPresent, writeFileAtomic } from "./atomic-file.js";
 
 /**
  * Everything later code takes from a record as it is: digests become blob paths, sizes go into
@@ -149,13 +149,7 @@ export class ImageRecords {
   }
 
   async delete(id: string): Promise<boolean> {
-    try {
-      await unlink(this.pathOf(id));
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-      throw error;
-    }
+    return removeIfPresent(this.pathOf(id));
   }
 
   /** Every record; one that cannot be read fails the listing (fsck reports and removes it). */
