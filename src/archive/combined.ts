@@ -2,6 +2,7 @@ import { isManifestType } from "../core/media-types.js";
 import { parseReference } from "../core/reference.js";
 import type { Descriptor, DockerManifestItem } from "../core/schemas.js";
 import type { Problem, ResolvedImage, ResolvedRoot } from "./model.js";
+import { isLayoutBlobPath } from "./names.js";
 
 /** A manifest.json item that resolved, with where manifest.json lists it. */
 export interface DockerItemRoot {
@@ -15,8 +16,7 @@ export interface DockerItemRoot {
  * manifest (`ctr export` and lading's save write the same shape, and describe every image).
  */
 export function isDockerCombinedShape(items: readonly DockerManifestItem[], indexEntries: readonly Descriptor[]): boolean {
-  const isBlobPath = (path: string): boolean => /^blobs\/[^/]+\/[^/]+$/.test(path);
-  return items.every((item) => isBlobPath(item.Config) && item.Layers.every(isBlobPath)) && indexEntries.every((entry) => isManifestType(entry.mediaType));
+  return items.every((item) => isLayoutBlobPath(item.Config) && item.Layers.every(isLayoutBlobPath)) && indexEntries.every((entry) => isManifestType(entry.mediaType));
 }
 
 /**

@@ -103,6 +103,12 @@ export function explicitDigestNames(names: readonly string[], digestNames: reado
 }
 
 const LAYOUT_BLOB = /^blobs\/([^/]+)\/([^/]+)$/;
+
+/** Whether a path has the shape of an OCI layout's blob, `blobs/<alg>/<encoded>` (not whether that is a valid digest). */
+export function isLayoutBlobPath(path: string): boolean {
+  return LAYOUT_BLOB.test(path);
+}
+
 /** docker-save's names for a config or layer (formats.md, shapes 1 to 3), crane's `sha256:<hex>` among them. */
 const DOCKER_SAVE_DIGEST_NAME = /^(?:sha256:)?([0-9a-f]{64})(?:\.json|\.tar|\.tar\.gz)?$/;
 
