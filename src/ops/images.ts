@@ -65,8 +65,11 @@ export async function listImages(store: Store, filter?: ImageFilter): Promise<Im
   const references = await store.references.references();
   const records = await store.records.list();
   const summaries = await Promise.all(records.map((record) => summarize(store, record, references)));
-  return (filter === undefined ? summaries : summaries.map((summary) => onlyMatching(filter, summary)).filter((summary) => summary.repoTags.length + summary.repoDigests.length > 0))
-    .sort((a, b) => newestFirst(createdSeconds(a), createdSeconds(b)) || a.id.localeCompare(b.id));
+  const listed = filter === undefined ? summaries : summaries.map((summary) => onlyMatching(filter, summary)).filter((summary) => summary.repoTags.length + summary.repoDigests.length > 0);
+  // Each time parsed once, not once per comparison.
+  const keyed = listed.map((summary) => ({ summary, seconds: createdSeconds(summary) }));
+  keyed.sort((a, b) => newestFirst(a.seconds, b.seconds) || a.summary.id.localeCompare(b.summary.id));
+  return keyed.map(({ summary }) => summary);
 }
 
 /** An image's creation time in milliseconds since the epoch, or undefined when its config has none or one that is no RFC 3339 time (which docker cannot read). */
