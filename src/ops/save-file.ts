@@ -114,19 +114,13 @@ async function writeVerifiedBlob(
   const { algorithm } = parseDigest(blob.digest);
   const hash = createDigester(algorithm);
   const { source, check } = await blobs.open(blob, buffers);
-  let checked = false;
-  const verify = (): void => {
-    checked = true;
-    check(`${algorithm}:${hash.digest("hex")}`);
-  };
+  const verify = (): void => check(`${algorithm}:${hash.digest("hex")}`);
   const inspect = (chunk: Buffer): void => {
     hash.update(chunk);
     progress.done += chunk.length;
     countForFullCollection(chunk.length);
   };
   await writer.addFileFrom(blob.name, blob.size, source, inspect, verify);
-  // An empty blob has no last chunk to hold back.
-  if (!checked) verify();
 }
 
 /** The store's blobs: content that no longer matches its digest means a damaged store. */

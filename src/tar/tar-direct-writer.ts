@@ -72,7 +72,7 @@ export class DirectTarWriter {
       for (let chunk = await source.read(); chunk !== undefined; chunk = await source.read()) {
         received += chunk.length;
         if (received > size) throw invalid(`entry ${quoted}: body is longer than the declared ${size} bytes`, name);
-        if (verify !== undefined && received === size) {
+        if (verify !== undefined && size > 0 && received === size) {
           inspect(chunk);
           try {
             verify();
@@ -91,6 +91,8 @@ export class DirectTarWriter {
         }
       }
       if (received !== size) throw invalid(`entry ${quoted}: body has ${received} bytes, ${size} declared`, name);
+      // An empty body has no last chunk to hold back: it is verified all the same.
+      if (size === 0) verify?.();
       this.#pending.push(paddingFor(size));
     } finally {
       source.close();
