@@ -130,3 +130,8 @@ function decodeKey(quoted: string): string {
     return quoted; // a malformed key string is reported by JSON.parse of the whole document
   }
 }
+
+/** A JSON object (not an array, not null). */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -6,6 +6,8 @@
  * when set; keys the struct does not have are dropped. Checked against dockerd 20.10.24.
  */
 
+import { isJsonObject } from "../core/json.js";
+
 /** The keys Go always writes, in struct order, with their zero values. */
 const ALWAYS: readonly (readonly [string, unknown])[] = [
   ["Hostname", ""],
@@ -50,12 +52,12 @@ const OMITTABLE = new Set(OMITTED_WHEN_EMPTY.map(([key]) => key));
 
 /** `Config`: null when the image has none, as dockerd's (a pointer in its image struct). */
 export function inspectConfig(stored: unknown): Record<string, unknown> | null {
-  return isObject(stored) ? fullContainerConfig(stored) : null;
+  return isJsonObject(stored) ? fullContainerConfig(stored) : null;
 }
 
 /** `ContainerConfig`: always an object (a value in dockerd's image struct). */
 export function inspectContainerConfig(stored: unknown): Record<string, unknown> {
-  return fullContainerConfig(isObject(stored) ? stored : {});
+  return fullContainerConfig(isJsonObject(stored) ? stored : {});
 }
 
 function fullContainerConfig(stored: Record<string, unknown>): Record<string, unknown> {
@@ -63,7 +65,7 @@ function fullContainerConfig(stored: Record<string, unknown>): Record<string, un
   for (const key of STRUCT_ORDER) {
     const value = stored[key];
     if (OMITTABLE.has(key)) {
-      if (!isEmpty(value) && !(key === "ExposedPorts" && isObject(value) && Object.keys(value).length === 0)) shown[key] = value;
+      if (!isEmpty(value) && !(key === "ExposedPorts" && isJsonObject(value) && Object.keys(value).length === 0)) shown[key] = value;
     } else shown[key] = value === undefined ? ZERO.get(key) : value;
   }
   return shown;
@@ -74,8 +76,4 @@ function isEmpty(value: unknown): boolean {
   if (value === undefined || value === null || value === false || value === "") return true;
   if (Array.isArray(value)) return value.length === 0;
   return false;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -10,7 +10,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { conflict, invalid, notFound, toLadingError, LadingError } from "../core/errors.js";
-import { parseJsonStrict } from "../core/json.js";
+import { isJsonObject, parseJsonStrict } from "../core/json.js";
 import {
   familiarName,
   formatReference,
@@ -200,17 +200,17 @@ export class ReferenceStore {
  */
 export function parseRepositoriesJson(text: string | Uint8Array, source: string, previous?: RepositoriesFile): RepositoriesFile {
   const document = parseJsonStrict(text, source);
-  if (!isPlainObject(document)) throw invalid(`${source}: expected a JSON object`, source);
+  if (!isJsonObject(document)) throw invalid(`${source}: expected a JSON object`, source);
   const repositories = document.Repositories;
   if (repositories === undefined || repositories === null) return emptyRepositories();
-  if (!isPlainObject(repositories)) throw invalid(`${source}: "Repositories" must be an object`, source);
+  if (!isJsonObject(repositories)) throw invalid(`${source}: "Repositories" must be an object`, source);
 
   const reusable = previous !== undefined && validatedFiles.has(previous) ? previous.Repositories : undefined;
   const result: Record<string, Readonly<Record<string, string>>> = {};
   for (const repoName of keysInByteOrder(repositories)) {
     const refs = repositories[repoName];
     const before = reusable !== undefined && Object.hasOwn(reusable, repoName) ? reusable[repoName] : undefined;
-    if (before !== undefined && isPlainObject(refs) && sameReferences(before, refs)) {
+    if (before !== undefined && isJsonObject(refs) && sameReferences(before, refs)) {
       result[repoName] = before;
       continue;
     }
@@ -219,7 +219,7 @@ export function parseRepositoriesJson(text: string | Uint8Array, source: string,
       checkRepositoryKey(repoName, where());
       rememberRepositoryKey(repoName);
     }
-    if (!isPlainObject(refs)) throw invalid(`${where()} must be an object`, source);
+    if (!isJsonObject(refs)) throw invalid(`${where()} must be an object`, source);
     const refKeys = keysInByteOrder(refs);
     for (const refKey of refKeys) {
       const id = refs[refKey];
@@ -466,10 +466,6 @@ function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
 
 function emptyRepositories(): RepositoriesFile {
   return Object.freeze({ Repositories: Object.freeze({}) });
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Byte order, as Go's encoding/json sorts map keys (the keys here are ASCII). */
