@@ -3,6 +3,7 @@ import { LadingError } from "../core/errors.js";
 import { diffIdRecordFor, type VerifiedDiffId } from "../store/diff-id-records.js";
 import type { NotABlobFile } from "../store/content-store.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
+import type { SettledMarker } from "../store/pending-records.js";
 import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
 import { layersListedByImages, listingVouchesFor } from "./vouched-layers.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
@@ -21,7 +22,8 @@ export interface FsckProblem {
     | "unreadable-references"
     | "dangling-reference"
     | "stray-ingest"
-    | "stray-temporary";
+    | "stray-temporary"
+    | "interrupted-command";
   subject: string;
   message: string;
   repaired: boolean;
@@ -52,6 +54,7 @@ export interface FsckReport {
 export async function fsckStore(store: Store, repair = false): Promise<FsckReport> {
   const problems: FsckProblem[] = [];
   const references = await readReferences(store, repair, problems);
+  await settleInterrupted(store, repair, problems);
   const { records, unreadable } = await store.records.scan();
   for (const bad of unreadable) {
     const outcome = await attemptRepair(repair, () => removeIfPresent(bad.file));
@@ -178,7 +181,40 @@ function leftoverCount(found: Leftovers, what: string): string {
 
 /** Leftovers of killed commands take space but break nothing: reported, not a reason to fail. */
 export function isLeftover(problem: FsckProblem): boolean {
-  return problem.kind === "stray-ingest" || problem.kind === "stray-temporary";
+  return problem.kind === "stray-ingest" || problem.kind === "stray-temporary" || problem.kind === "interrupted-command";
+}
+
+/**
+ * Reports the pending-records markers of loads and pulls killed before they wrote their
+ * references (see pending-records.ts), and with `repair` settles them under the references'
+ * lock: the records they left uncommitted (which no command lists) are removed. Nothing to
+ * judge by while repositories.json cannot be read.
+ */
+async function settleInterrupted(store: Store, repair: boolean, problems: FsckProblem[]): Promise<void> {
+  let found: SettledMarker[];
+  try {
+    found = await store.records.settleInterrupted(await store.references.snapshot(), { remove: false });
+  } catch {
+    return;
+  }
+  if (found.length === 0) return;
+  let settled: SettledMarker[] = [];
+  const outcome = await attemptRepair(repair, async () => {
+    ({ value: settled } = await store.references.update((txn) => store.records.settleInterrupted(txn.base)));
+    return true;
+  });
+  for (const marker of found) {
+    const repaired = outcome.repaired && settled.some((done) => done.file === marker.file);
+    problems.push({ kind: "interrupted-command", subject: marker.file, message: withFailure(interruptedMessage(marker, repaired), outcome), repaired });
+  }
+}
+
+function interruptedMessage({ file, removed, problem }: SettledMarker, repaired: boolean): string {
+  if (problem !== undefined) return `${problem}; it hides no record`;
+  if (removed.length === 0) return `${file}: left by a killed load or pull whose image records were committed`;
+  const one = removed.length === 1;
+  const outcome = repaired ? (one ? "was removed" : "were removed") : `${one ? "is" : "are"} not listed (--repair removes ${one ? "it" : "them"})`;
+  return `${file}: a load or pull was killed before it wrote its references; its image record${one ? "" : "s"} ${removed.join(", ")}, never committed, ${outcome}`;
 }
 
 /**

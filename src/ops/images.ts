@@ -1,6 +1,6 @@
 import { parseRfc3339 } from "../core/rfc3339.js";
 import { parseDocument, imageConfigSchema, type ImageConfig } from "../core/schemas.js";
-import { conflict, notFound, usage } from "../core/errors.js";
+import { conflict, isLadingError, notFound, usage } from "../core/errors.js";
 import { formatPlatform, hostPlatform, platformMatches, parsePlatform, type Platform } from "../core/platform.js";
 import { familiarName, formatReference, parseReference, withDefaultTag } from "../core/reference.js";
 import { blobsOfRecord, type ImageRecord, type PlatformImage } from "../store/image-records.js";
@@ -301,7 +301,9 @@ function onlyMatching(filter: ImageFilter, summary: ImageSummary): ImageSummary 
 /** Removes blobs that no image record needs, and ingest and temp files of killed commands. Never races a load. */
 export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; reclaimed: number; leftovers: Leftovers }> {
   return store.gc.withExclusive(async () => {
-    const needed = new Set((await store.records.list()).flatMap(blobsOfRecord));
+    await settleInterrupted(store);
+    // Records a killed load left uncommitted (of another pid namespace) keep their blobs until they are settled.
+    const needed = new Set((await store.records.list({ uncommitted: "include" })).flatMap(blobsOfRecord));
     const deleted: string[] = [];
     let reclaimed = 0;
     for await (const blob of store.content.list()) {
@@ -316,6 +318,13 @@ export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; rec
     // an ingest file of any other process is abandoned, whatever its pid now names.
     const leftovers = addLeftovers(await store.content.cleanIngest({ othersGone: true }), await store.cleanTemporaries());
     return { deleted, reclaimed: reclaimed + leftovers.bytes, leftovers };
+  });
+}
+
+/** Removes the records loads and pulls killed before their references left uncommitted (see pending-records.ts), when the references can be read. */
+async function settleInterrupted(store: Store): Promise<void> {
+  await store.references.update((txn) => store.records.settleInterrupted(txn.base)).catch((error: unknown) => {
+    if (!isLadingError(error)) throw error;
   });
 }
 

@@ -15,7 +15,7 @@ import { namesByImage } from "./archive-names.js";
 import type { Ingest } from "../store/content-store.js";
 import { diffIdRecordFor } from "../store/diff-id-records.js";
 import { readFileRangeSync } from "../tar/chunk-source.js";
-import { blobsOfRecord, layerRecordOf, type ImageRecord, type RecordChange } from "../store/image-records.js";
+import { blobsOfRecord, layerRecordOf, type ImageRecord, type RecordWrites } from "../store/image-records.js";
 import type { ReferenceTxn } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
 
@@ -147,25 +147,27 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     // Everything is committed under the reference store's lock, which reads (and so validates)
     // repositories.json first: a file that cannot be updated fails the load before anything is
     // committed, and no rmi can delete a record between its write and the tags that name it.
-    const changes: RecordChange[] = [];
+    let written: RecordWrites | undefined;
+    let value: LoadResult;
     try {
-      const { value } = await store.references.update(async (txn) => {
+      ({ value } = await store.references.update(async (txn) => {
         const records = selected.map(({ root, images }) => recordFor(root, images));
         // The references change first, in memory only: one the file refuses fails the load here.
         const named = nameImages(txn, graph, selected, records, options.name);
         await commitBlobs(store, graph, records, ingests);
         await recordDiffIds(store, graph, selected);
-        for (const record of named.records) changes.push(await store.records.add(record));
+        written = await store.records.addAll(named.records, txn.base);
         return named.result;
-      });
-      options.onLoaded?.(graph);
-      return value;
+      }));
     } catch (error) {
       // The references were not written (a full disk, a lock lost): no image may appear without
       // them. Committed blobs stay, unreferenced, for prune; another load may already use them.
-      await store.records.undo(changes).catch(() => undefined);
+      await written?.undo().catch(() => undefined);
       throw error;
     }
+    await written?.commit();
+    options.onLoaded?.(graph);
+    return value;
   } finally {
     await Promise.all([...ingests.values(), ...spare].map((ingest) => ingest.abort()));
   }

@@ -19,7 +19,7 @@ import { formatPlatform, hostPlatform, normalizePlatform, platformMatches, type 
 import { formatReference, parseReference, withDefaultTag, type ImageReference } from "../core/reference.js";
 import type { Descriptor, Index, Manifest } from "../core/schemas.js";
 import type { Ingest } from "../store/content-store.js";
-import { layerRecordOf, type ImageRecord, type PlatformImage, type RecordChange } from "../store/image-records.js";
+import { layerRecordOf, type ImageRecord, type PlatformImage, type RecordWrites } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 import { PullDiffIdCheck, type LayerProbe } from "./pull-diff-ids.js";
 import { forEachLimited, isImageManifest, parseRegistryDocument, type RegistryAccess, type RegistryClientFactory, type RegistryDocument } from "./registry-access.js";
@@ -425,10 +425,14 @@ function layerStatus(layer: PlatformImage["layers"][number], present: ReadonlySe
 async function recordPulls(store: Store, plans: readonly Plan[], present: Set<string>, fetched: Fetched): Promise<PullResult> {
   const moved: PullResult["moved"] = [];
   const images: PulledImage[] = [];
-  const changes: RecordChange[] = [];
+  let written: RecordWrites | undefined;
   const recording = store.references.update(async (txn) => {
     // Under the lock, where rmi deletes records: none can go between its write and its tags.
-    for (const plan of plans) changes.push(await store.records.add(plan.record));
+    written = await store.records.addAll(
+      plans.map((plan) => plan.record),
+      txn.base,
+    );
+    const { changes } = written;
     for (const plan of plans) {
       const { ref, record } = plan;
       // What the store holds now: an earlier pull of other platforms of the same index is merged in.
@@ -469,8 +473,9 @@ async function recordPulls(store: Store, plans: readonly Plan[], present: Set<st
     await recording;
   } catch (error) {
     // The references were not written: no image may appear without them (see load).
-    await store.records.undo(changes).catch(() => undefined);
+    await written?.undo().catch(() => undefined);
     throw error;
   }
+  await written?.commit();
   return { images, moved, fetchedBlobs: fetched.blobs, fetchedBytes: fetched.bytes };
 }

@@ -46,7 +46,7 @@ export async function writeFileAtomic(filePath: string, data: string | Buffer, m
 }
 
 /** Makes a rename in `dir` durable. Some filesystems refuse to fsync a directory: that is not fatal. */
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   let handle;
   try {
     handle = await open(dir, "r");

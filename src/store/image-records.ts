@@ -12,6 +12,8 @@ import { invalid, isLadingError } from "../core/errors.js";
 import { buildDigestString, lazySchema, parseDocument } from "../core/schemas.js";
 import type { ZodSubset } from "../core/zod-subset.js";
 import { removeIfPresent, writeFileAtomic } from "./atomic-file.js";
+import { PendingRecords, type PendingWrite, type SettledMarker } from "./pending-records.js";
+import type { RepositoriesFile } from "./reference-store.js";
 
 /**
  * Everything later code takes from a record as it is: digests become blob paths, sizes go into
@@ -77,12 +79,36 @@ export function layerRecordOf(layer: { mediaType: string; digest: string; size: 
   };
 }
 
-/** What add() did to one record: `previous` is the record before (undefined: there was none), `stored` the record now. */
+/** What addAll() did to one record: `previous` is the record before (undefined: there was none), `stored` the record now. */
 export interface RecordChange {
   id: string;
   previous: ImageRecord | undefined;
   stored: ImageRecord;
   changed: boolean;
+}
+
+/** The records one command wrote, until its references are written (commit) or it gives up (undo). */
+export class RecordWrites {
+  constructor(
+    readonly changes: readonly RecordChange[],
+    private readonly records: ImageRecords,
+    private readonly pending: PendingWrite | undefined,
+  ) {}
+
+  /** The references naming the records are written. */
+  async commit(): Promise<void> {
+    await this.pending?.commit();
+  }
+
+  /** Puts back what addAll() changed (a command that failed before its references): the previous records, and no new one. */
+  async undo(): Promise<void> {
+    const originals = new Map<string, ImageRecord | undefined>();
+    for (const { id, previous } of this.changes) if (!originals.has(id)) originals.set(id, previous);
+    for (const [id, original] of originals) {
+      if (original !== undefined && this.changes.some((change) => change.id === id && change.changed)) await this.records.put(original);
+    }
+    await this.pending?.abandon();
+  }
 }
 
 export interface UnreadableRecord {
@@ -92,7 +118,15 @@ export interface UnreadableRecord {
 }
 
 export class ImageRecords {
-  constructor(private readonly directory: string) {}
+  private readonly pending: PendingRecords;
+
+  /** `currentReferences` gives the references as they are now, which decide what a pending-records marker hides. */
+  constructor(
+    private readonly directory: string,
+    private readonly currentReferences: () => Promise<RepositoriesFile> = async () => ({ Repositories: {} }),
+  ) {
+    this.pending = new PendingRecords(directory, (id) => this.pathOf(id));
+  }
 
   private pathOf(id: string): string {
     const { algorithm, encoded } = parseDigest(id, "image ID");
@@ -100,11 +134,17 @@ export class ImageRecords {
   }
 
   /**
-   * The record of image `id`. One whose own ID is another (a record copied to another name) is
-   * unreadable: listed under its file name, it would show an image twice, once under an ID no
-   * command can remove.
+   * The record of image `id`; undefined also for one a running or killed load or pull has
+   * written but not committed (see pending-records.ts). One whose own ID is another (a record
+   * copied to another name) is unreadable: listed under its file name, it would show an image
+   * twice, once under an ID no command can remove.
    */
   async get(id: string): Promise<ImageRecord | undefined> {
+    const record = await this.read(id);
+    return record === undefined || (await this.uncommittedNow()).has(id) ? undefined : record;
+  }
+
+  private async read(id: string): Promise<ImageRecord | undefined> {
     const file = this.pathOf(id);
     let bytes: Buffer;
     try {
@@ -118,50 +158,93 @@ export class ImageRecords {
     return record;
   }
 
+  /** The records pending-records markers hide now; none when the references cannot be read (nothing to judge by). */
+  private async uncommittedNow(): Promise<ReadonlySet<string>> {
+    const markers = await this.pending.markers();
+    if (markers.length === 0) return new Set();
+    let current: RepositoriesFile;
+    try {
+      current = await this.currentReferences();
+    } catch {
+      return new Set();
+    }
+    return this.pending.uncommitted(markers, current);
+  }
+
   async put(record: ImageRecord): Promise<void> {
     await writeFileAtomic(this.pathOf(record.id), JSON.stringify(record), 0o644);
   }
 
   /**
-   * Stores `record`, merged into the stored record of the same image if there is one (see
-   * mergeImageRecords). A merge that changes nothing writes nothing, so that loading or pulling
-   * an image the store already has leaves the store untouched.
+   * Stores `records` for a command that then writes the references naming them: each merged
+   * into the stored record of the same image if there is one (see mergeImageRecords). A merge
+   * that changes nothing writes nothing, so that loading or pulling an image the store already
+   * has leaves the store untouched. A record written for the first time is listed in a
+   * pending-records marker first, so that until the command commits it is not seen, and is
+   * removed if the command dies. Call under the references' lock, with `base` the references
+   * as read under it; it first settles what dead commands left.
    */
-  async add(record: ImageRecord): Promise<RecordChange> {
-    const existing = await this.get(record.id);
-    if (existing === undefined) {
-      await this.put(record);
-      return { id: record.id, previous: undefined, stored: record, changed: true };
+  async addAll(records: readonly ImageRecord[], base: RepositoriesFile): Promise<RecordWrites> {
+    await this.pending.settleAbandoned(base);
+    const hidden = await this.pending.uncommitted(await this.pending.markers(), base);
+    const current = new Map<string, ImageRecord | undefined>();
+    const changes: RecordChange[] = [];
+    for (const record of records) {
+      const existing = current.has(record.id) ? current.get(record.id) : hidden.has(record.id) ? undefined : await this.read(record.id);
+      const stored = existing === undefined ? record : mergeImageRecords(existing, record);
+      const changed = existing === undefined || JSON.stringify(stored) !== JSON.stringify(existing);
+      changes.push({ id: record.id, previous: existing, stored: changed ? stored : (existing as ImageRecord), changed });
+      current.set(record.id, changed ? stored : existing);
     }
-    const merged = mergeImageRecords(existing, record);
-    const changed = JSON.stringify(merged) !== JSON.stringify(existing);
-    if (changed) await this.put(merged);
-    return { id: record.id, previous: existing, stored: changed ? merged : existing, changed };
-  }
-
-  /** Puts back what add() changed (a command that failed after it): the previous record, or none. */
-  async undo(changes: readonly RecordChange[]): Promise<void> {
-    for (const { id, previous, changed } of [...changes].reverse()) {
-      if (!changed) continue;
-      if (previous === undefined) await this.delete(id);
-      else await this.put(previous);
+    const firstWritten = new Set(changes.filter((change) => change.previous === undefined).map((change) => change.id));
+    const toWrite = [...current].filter(([id]) => changes.some((change) => change.id === id && change.changed));
+    const pending =
+      firstWritten.size === 0
+        ? undefined
+        : await this.pending.begin(
+            base,
+            [...firstWritten].map((id) => ({ id, bytes: JSON.stringify(current.get(id)) })),
+          );
+    try {
+      for (const [, record] of toWrite) await this.put(record as ImageRecord);
+    } catch (error) {
+      await new RecordWrites(changes, this, pending).undo().catch(() => undefined);
+      throw error;
     }
+    return new RecordWrites(changes, this, pending);
   }
 
   async delete(id: string): Promise<boolean> {
     return removeIfPresent(this.pathOf(id));
   }
 
+  /**
+   * Settles what killed loads and pulls left (see pending-records.ts) against `current`, the
+   * references read under their lock; `remove: false` only says what it would remove.
+   */
+  settleInterrupted(current: RepositoriesFile, options: { remove?: boolean } = {}): Promise<SettledMarker[]> {
+    return this.pending.settleAbandoned(current, options);
+  }
+
+  /** Where pending-records markers are (their temp files are cleaned with the store's). */
+  get pendingDirectory(): string {
+    return this.pending.directory;
+  }
+
   /** Every record; one that cannot be read fails the listing (fsck reports and removes it). */
-  async list(): Promise<ImageRecord[]> {
-    const { records, unreadable } = await this.scan();
+  async list(options: { uncommitted?: "hide" | "include" } = {}): Promise<ImageRecord[]> {
+    const { records, unreadable } = await this.scan(options);
     const [first] = unreadable;
     if (first !== undefined) throw invalid(`${first.message} (lading fsck --repair removes it)`, first.id);
     return records;
   }
 
-  /** Every record that can be read, and the ID and error of every one that cannot. */
-  async scan(): Promise<{ records: ImageRecord[]; unreadable: UnreadableRecord[] }> {
+  /**
+   * Every record that can be read, and the ID and error of every one that cannot. Records not
+   * committed yet (see get) are left out, unless `uncommitted: "include"` (prune must keep their
+   * blobs until they are settled).
+   */
+  async scan({ uncommitted = "hide" }: { uncommitted?: "hide" | "include" } = {}): Promise<{ records: ImageRecord[]; unreadable: UnreadableRecord[] }> {
     let names: string[];
     try {
       names = await readdir(this.directory);
@@ -169,6 +252,7 @@ export class ImageRecords {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return { records: [], unreadable: [] };
       throw error;
     }
+    const hidden = uncommitted === "hide" ? await this.uncommittedNow() : new Set<string>();
     const records: ImageRecord[] = [];
     const unreadable: UnreadableRecord[] = [];
     for (const name of names.sort()) {
@@ -176,8 +260,8 @@ export class ImageRecords {
       if (!match) continue;
       const id = `${match[1]}:${match[2]}`;
       try {
-        const record = await this.get(id);
-        if (record) records.push(record);
+        const record = await this.read(id);
+        if (record && !hidden.has(id)) records.push(record);
       } catch (error) {
         if (!isLadingError(error)) throw error;
         unreadable.push({ id, file: path.join(this.directory, name), message: error.message });

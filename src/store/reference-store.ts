@@ -56,6 +56,8 @@ export interface AddResult {
 
 /** The operations available inside one locked read-modify-write. */
 export interface ReferenceTxn {
+  /** The document as read under the lock, before any change of this update. */
+  readonly base: RepositoriesFile;
   addTag(ref: string | ImageReference, id: string, opts?: AddOptions): AddResult;
   addDigest(ref: string | ImageReference, id: string, opts?: AddOptions): { changed: boolean };
   /** Removes a reference and returns the image ID it pointed to. */
@@ -295,8 +297,8 @@ class Transaction implements ReferenceTxn {
   private readonly repositories = new Map<string, Map<string, string>>();
   private open = true;
 
-  constructor(file: RepositoriesFile) {
-    for (const [repoName, refs] of Object.entries(file.Repositories)) {
+  constructor(readonly base: RepositoriesFile) {
+    for (const [repoName, refs] of Object.entries(base.Repositories)) {
       this.repositories.set(repoName, new Map(Object.entries(refs)));
     }
   }

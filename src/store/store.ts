@@ -27,7 +27,7 @@ export class Store {
   ) {
     this.content = new ContentStore(paths);
     this.references = options.references?.(paths.repositoriesJson) ?? new ReferenceStore(paths.repositoriesJson);
-    this.records = new ImageRecords(paths.images);
+    this.records = new ImageRecords(paths.images, () => this.references.snapshot());
     this.diffIds = new DiffIdRecords(paths.diffIds);
     this.gc = new GcLock(paths.root);
   }
@@ -42,7 +42,7 @@ export class Store {
 
   /** Removes (or with `remove: false` only counts) the temp files of record and reference writes whose process was killed. */
   async cleanTemporaries(options: { remove?: boolean } = {}): Promise<Leftovers> {
-    const dirs = [this.paths.root, this.paths.images, path.join(this.paths.diffIds, "sha256"), path.join(this.paths.diffIds, "sha512")];
+    const dirs = [this.paths.root, this.paths.images, this.records.pendingDirectory, path.join(this.paths.diffIds, "sha256"), path.join(this.paths.diffIds, "sha512")];
     let found = NO_LEFTOVERS;
     for (const dir of dirs) found = addLeftovers(found, await removeStaleTemporaries(dir, options));
     return found;

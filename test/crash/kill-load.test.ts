@@ -14,8 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
-import { fsckStore } from "../../src/ops/fsck.js";
-import { tagImage, inspectImage } from "../../src/ops/images.js";
+import { fsckStore, isLeftover } from "../../src/ops/fsck.js";
+import { tagImage, inspectImage, listImages } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { verifyArchive } from "../../src/ops/verify.js";
 import { parseRepositoriesJson } from "../../src/store/reference-store.js";
@@ -91,9 +91,11 @@ async function expectConsistentStore(root: string): Promise<void> {
   // A kill during the store's creation may leave blobs/ not yet made; the next open completes the layout.
   if (existsSync(join(root, "blobs"))) expect(await mismatchedBlobs(root)).toEqual([]);
   const report = await fsckStore(await Store.open(root), true);
-  // Only leftovers of the interrupted run may be found (and are removed): ingest files, and the
-  // temp file of a record or reference write; no broken blob, image or reference.
-  expect(report.problems.filter((problem) => problem.kind !== "stray-ingest" && problem.kind !== "stray-temporary")).toEqual([]);
+  // Only leftovers of the interrupted run may be found (and are removed): ingest files, the temp
+  // file of a record or reference write, a load's pending-records marker; no broken blob, image or reference.
+  expect(report.problems.filter((problem) => !isLeftover(problem))).toEqual([]);
+  // A load killed before its references leaves no image that nothing reported.
+  expect((await listImages(await Store.open(root))).filter((image) => image.repoTags.length === 0)).toEqual([]);
   expect(await filesUnder(join(root, "ingest"))).toEqual([]);
   const temporaries = [...(await readdir(root)), ...(await readdir(join(root, "images")).catch(() => []))].filter((name) => name.includes(".tmp-"));
   expect(temporaries).toEqual([]);

@@ -1,0 +1,200 @@
+// A load or pull killed (SIGKILL) after writing its image records, before its references: the
+// records are listed in a pending-records marker first, so no command shows an image the killed
+// one never reported, and the next load, pull, prune or fsck --repair removes them. Each case
+// runs the store's own code in a process that kills itself at exactly that point.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { openArchivePath } from "../../src/archive/source.js";
+import { fsckStore } from "../../src/ops/fsck.js";
+import { listImages, pruneBlobs, removeImage } from "../../src/ops/images.js";
+import { loadArchive } from "../../src/ops/load.js";
+import type { ImageRecord } from "../../src/store/image-records.js";
+import { ownNamespace, processStartTime } from "../../src/store/process-alive.js";
+import { Store } from "../../src/store/store.js";
+import { buildTar, dockerArchiveItems, ensureBuilt, makeImage, runLading, type TestImage } from "../support/archive-builder.js";
+import { REPO_ROOT } from "../ops/load-expectations.js";
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+beforeAll(() => ensureBuilt());
+
+interface Fixture {
+  root: string;
+  store: Store;
+  image: TestImage;
+  record: ImageRecord;
+  archive: string;
+}
+
+/** A store that held `image` as example/NAME:1 and had it removed: its blobs stay, its record and tag are gone. */
+async function storeThatHad(name: string): Promise<Fixture> {
+  const dir = await mkdtemp(join(tmpdir(), "lading-pending-"));
+  dirs.push(dir);
+  const image = makeImage({ seed: `pending-${name}` });
+  const archive = join(dir, "archive.tar");
+  await writeFile(archive, buildTar(dockerArchiveItems([{ image, repoTags: [`example/${name}:1`] }])));
+  const root = join(dir, "store");
+  const store = await Store.open(root);
+  const { images } = await loadArchive(store, await openArchivePath(archive));
+  const record = (await store.records.get(images[0]!.id))!;
+  await removeImage(store, `example/${name}:1`);
+  return { root, store, image, record, archive };
+}
+
+/**
+ * Runs `body` in a process of its own on the built store module, with `store`, `record` and
+ * `die()` (SIGKILL of itself) in scope.
+ */
+function killedProcess(root: string, record: ImageRecord, body: string): void {
+  const script = `
+    import { Store } from ${JSON.stringify(join(REPO_ROOT, "dist", "store", "store.js"))};
+    const store = await Store.open(${JSON.stringify(root)});
+    const record = ${JSON.stringify(record)};
+    const die = () => process.kill(process.pid, "SIGKILL");
+    ${body}
+    console.log("not killed");
+  `;
+  const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+  expect([child.signal, child.stdout, child.stderr]).toEqual(["SIGKILL", "", ""]);
+  // The dead holder's lock would be taken over after 10 s (lock.test.ts covers that); not waited for here.
+  rmSync(join(root, "repositories.json.lock"), { recursive: true, force: true });
+}
+
+/** What a load does, killed after its records and before its references. */
+const KILLED_BEFORE_REFERENCES = `await store.references.update(async (txn) => { txn.addTag("example/NAME:1", record.id); await store.records.addAll([record], txn.base); die(); });`;
+/** What a load does, killed after its references and before it removes its marker. */
+const killedAfterReferences = (tag: boolean): string =>
+  `await store.references.update(async (txn) => { ${tag ? `txn.addTag("example/NAME:1", record.id);` : ""} await store.records.addAll([record], txn.base); }); die();`;
+
+const recordFile = (root: string, id: string): string => join(root, "images", `${id.replace(":", "-")}.json`);
+const markers = async (root: string): Promise<string[]> => (await readdir(join(root, "images", "pending")).catch(() => [])).map((name) => join(root, "images", "pending", name));
+const listed = async (store: Store): Promise<string[][]> => (await listImages(store)).map((image) => [image.id, ...image.repoTags]);
+
+describe("a load killed between its image records and its references", () => {
+  it("leaves a record no command lists; fsck reports it as a leftover and --repair removes it, after which prune reclaims its blobs", async () => {
+    const { root, store, image, record } = await storeThatHad("killed");
+    killedProcess(root, record, KILLED_BEFORE_REFERENCES.replace("NAME", "killed"));
+    const [marker] = await markers(root);
+    expect([existsSync(recordFile(root, record.id)), marker !== undefined]).toEqual([true, true]);
+    expect([await listed(store), await store.records.get(record.id), await store.references.get("example/killed:1")]).toEqual([[], undefined, undefined]);
+    const images = await runLading(["--root", root, "images", "-a", "-q"]);
+    expect([images.code, images.stdout, images.stderr]).toEqual([0, "", ""]);
+
+    const message = `${marker}: a load or pull was killed before it wrote its references; its image record ${record.id}, never committed,`;
+    const check = await runLading(["--root", root, "fsck", "--json"]);
+    expect([check.code, JSON.parse(check.stdout).problems]).toEqual([0, [{ kind: "interrupted-command", subject: marker, message: `${message} is not listed (--repair removes it)`, repaired: false }]]);
+    expect(existsSync(recordFile(root, record.id))).toBe(true);
+
+    const repair = await fsckStore(store, true);
+    expect(repair.problems).toEqual([{ kind: "interrupted-command", subject: marker, message: `${message} was removed`, repaired: true }]);
+    expect([existsSync(recordFile(root, record.id)), await markers(root)]).toEqual([false, []]);
+    expect((await pruneBlobs(store)).deleted.sort()).toEqual([record.id, image.config.digest, image.layers[0]!.digest].sort());
+  });
+
+  it("the next load of another image settles it, and a load of the same image again lists it once, tagged", async () => {
+    const { root, store, record, archive } = await storeThatHad("again");
+    killedProcess(root, record, KILLED_BEFORE_REFERENCES.replace("NAME", "again"));
+    const other = await storeThatHad("other");
+    await loadArchive(store, await openArchivePath(other.archive));
+    expect([existsSync(recordFile(root, record.id)), await markers(root)]).toEqual([false, []]);
+
+    killedProcess(root, record, KILLED_BEFORE_REFERENCES.replace("NAME", "again"));
+    const { images } = await loadArchive(store, await openArchivePath(archive));
+    expect(images.map((loaded) => [loaded.id, loaded.tags])).toEqual([[record.id, ["example/again:1"]]]);
+    expect((await listed(store)).filter(([id]) => id === record.id)).toEqual([[record.id, "example/again:1"]]);
+    expect(await markers(root)).toEqual([]);
+  });
+
+  it("a tag added by hand to the uncommitted image makes it listed, and settling keeps it", async () => {
+    const { root, store, record } = await storeThatHad("hand");
+    killedProcess(root, record, KILLED_BEFORE_REFERENCES.replace("NAME", "hand"));
+    await writeFile(join(root, "repositories.json"), JSON.stringify({ Repositories: { "example/hand": { "example/hand:by-hand": record.id } } }));
+    expect(await listed(store)).toEqual([[record.id, "example/hand:by-hand"]]);
+    await pruneBlobs(store);
+    expect([existsSync(recordFile(root, record.id)), await markers(root), await listed(store)]).toEqual([true, [], [[record.id, "example/hand:by-hand"]]]);
+    expect((await fsckStore(store)).problems).toEqual([]);
+  });
+
+  it("a record that a reference named when the load began (a tag left dangling) is committed by it: listed, and kept", async () => {
+    const { root, store, record } = await storeThatHad("dangling");
+    await writeFile(join(root, "repositories.json"), JSON.stringify({ Repositories: { "example/dangling": { "example/dangling:kept": record.id } } }));
+    killedProcess(root, record, KILLED_BEFORE_REFERENCES.replace("NAME", "dangling"));
+    expect(await listed(store)).toEqual([[record.id, "example/dangling:kept"]]);
+    await pruneBlobs(store);
+    expect([existsSync(recordFile(root, record.id)), await markers(root), await listed(store)]).toEqual([true, [], [[record.id, "example/dangling:kept"]]]);
+  });
+
+  it("the marker of a process still running is not settled, and its records stay out of listings until it is gone", async () => {
+    const { root, store, record } = await storeThatHad("running");
+    killedProcess(root, record, KILLED_BEFORE_REFERENCES.replace("NAME", "running"));
+    const [marker] = await markers(root);
+    const sleeper = spawn("sleep", ["60"], { stdio: "ignore" });
+    try {
+      const pid = sleeper.pid!;
+      // The marker, as that running process would have written it.
+      const alive = join(root, "images", "pending", `${pid}-n${ownNamespace()}-0123456789ab.json`);
+      const body = JSON.parse(await readFile(marker!, "utf8")) as { startedAt: string };
+      await writeFile(alive, JSON.stringify({ ...body, startedAt: processStartTime(pid) }));
+      await rm(marker!);
+      await pruneBlobs(store);
+      expect([existsSync(recordFile(root, record.id)), await markers(root), await listed(store)]).toEqual([true, [alive], []]);
+      expect((await fsckStore(store, true)).problems).toEqual([]);
+    } finally {
+      sleeper.kill("SIGKILL");
+      await new Promise((resolve) => sleeper.on("exit", resolve));
+    }
+    await pruneBlobs(store);
+    expect([existsSync(recordFile(root, record.id)), await markers(root)]).toEqual([false, []]);
+  });
+});
+
+describe("a load killed after its references, before it removed its marker", () => {
+  it("a tagged image is committed: it is listed, and settling removes only the marker", async () => {
+    const { root, store, record } = await storeThatHad("committed");
+    killedProcess(root, record, killedAfterReferences(true).replace("NAME", "committed"));
+    expect(await listed(store)).toEqual([[record.id, "example/committed:1"]]);
+    const [marker] = await markers(root);
+    expect((await fsckStore(store, true)).problems).toEqual([
+      { kind: "interrupted-command", subject: marker, message: `${marker}: left by a killed load or pull whose image records were committed`, repaired: true },
+    ]);
+    expect([await markers(root), await listed(store)]).toEqual([[], [[record.id, "example/committed:1"]]]);
+  });
+
+  it("an untagged image's load, which changes no reference, commits only by removing its marker: the record is not listed and prune removes it", async () => {
+    const { root, store, image, record } = await storeThatHad("untagged");
+    killedProcess(root, record, killedAfterReferences(false));
+    expect(await listed(store)).toEqual([]);
+    expect((await pruneBlobs(store)).deleted.sort()).toEqual([record.id, image.config.digest, image.layers[0]!.digest].sort());
+    expect([existsSync(recordFile(root, record.id)), await markers(root)]).toEqual([false, []]);
+  });
+});
+
+describe("a load that completes", () => {
+  it("removes its marker; a marker that cannot be read hides nothing, and fsck --repair removes it", async () => {
+    const { root, store, record, archive } = await storeThatHad("whole");
+    await loadArchive(store, await openArchivePath(archive));
+    expect(await markers(root)).toEqual([]);
+    const broken = join(root, "images", "pending", "999999999-0123456789ab.json");
+    await writeFile(broken, "{");
+    expect(await listed(store)).toEqual([[record.id, "example/whole:1"]]);
+    const [problem] = (await fsckStore(store, true)).problems;
+    expect([problem?.kind, problem?.subject, problem?.repaired]).toEqual(["interrupted-command", broken, true]);
+    expect(problem?.message).toMatch(/^pending-records marker .*999999999-0123456789ab\.json: .*; it hides no record$/);
+    expect(await markers(root)).toEqual([]);
+  });
+});
+
+it("the temp file of a marker write that was killed is cleaned like the store's other temp files", async () => {
+  const { root, store } = await storeThatHad("temporaries");
+  const temp = join(root, "images", "pending", ".x.json.tmp-999999999-n" + ownNamespace() + "-0123456789ab");
+  await writeFile(temp, "x");
+  const report = await fsckStore(store, true);
+  expect(report.problems.map((problem) => [problem.kind, problem.repaired])).toEqual([["stray-temporary", true]]);
+  expect(existsSync(temp)).toBe(false);
+});
