@@ -15,7 +15,7 @@ import { namesByImage } from "./archive-names.js";
 import type { Ingest } from "../store/content-store.js";
 import { diffIdRecordFor } from "../store/diff-id-records.js";
 import { readFileRangeSync } from "../tar/chunk-source.js";
-import { blobsOfRecord, layerRecordOf, type ImageRecord, type RecordWrites } from "../store/image-records.js";
+import { blobsOfRecord, layerRecordOf, type ImageRecord } from "../store/image-records.js";
 import type { ReferenceTxn } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
 
@@ -147,25 +147,15 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     // Everything is committed under the reference store's lock, which reads (and so validates)
     // repositories.json first: a file that cannot be updated fails the load before anything is
     // committed, and no rmi can delete a record between its write and the tags that name it.
-    let written: RecordWrites | undefined;
-    let value: LoadResult;
-    try {
-      ({ value } = await store.references.update(async (txn) => {
-        const records = selected.map(({ root, images }) => recordFor(root, images));
-        // The references change first, in memory only: one the file refuses fails the load here.
-        const named = nameImages(txn, graph, selected, records, options.name);
-        await commitBlobs(store, graph, records, ingests);
-        await recordDiffIds(store, graph, selected);
-        written = await store.records.addAll(named.records, txn.base);
-        return named.result;
-      }));
-    } catch (error) {
-      // The references were not written (a full disk, a lock lost): no image may appear without
-      // them. Committed blobs stay, unreferenced, for prune; another load may already use them.
-      await written?.undo().catch(() => undefined);
-      throw error;
-    }
-    await written?.commit();
+    const value = await store.updateWithRecords(async (txn, addRecords) => {
+      const records = selected.map(({ root, images }) => recordFor(root, images));
+      // The references change first, in memory only: one the file refuses fails the load here.
+      const named = nameImages(txn, graph, selected, records, options.name);
+      await commitBlobs(store, graph, records, ingests);
+      await recordDiffIds(store, graph, selected);
+      await addRecords(named.records);
+      return named.result;
+    });
     options.onLoaded?.(graph);
     return value;
   } finally {

@@ -19,7 +19,7 @@ import { formatPlatform, hostPlatform, normalizePlatform, platformMatches, type 
 import { formatReference, parseReference, withDefaultTag, type ImageReference } from "../core/reference.js";
 import type { Descriptor, Index, Manifest } from "../core/schemas.js";
 import type { Ingest } from "../store/content-store.js";
-import { layerRecordOf, type ImageRecord, type PlatformImage, type RecordWrites } from "../store/image-records.js";
+import { layerRecordOf, type ImageRecord, type PlatformImage } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 import { PullDiffIdCheck, type LayerProbe } from "./pull-diff-ids.js";
 import { forEachLimited, isImageManifest, parseRegistryDocument, type RegistryAccess, type RegistryClientFactory, type RegistryDocument } from "./registry-access.js";
@@ -425,14 +425,9 @@ function layerStatus(layer: PlatformImage["layers"][number], present: ReadonlySe
 async function recordPulls(store: Store, plans: readonly Plan[], present: Set<string>, fetched: Fetched): Promise<PullResult> {
   const moved: PullResult["moved"] = [];
   const images: PulledImage[] = [];
-  let written: RecordWrites | undefined;
-  const recording = store.references.update(async (txn) => {
+  await store.updateWithRecords(async (txn, addRecords) => {
     // Under the lock, where rmi deletes records: none can go between its write and its tags.
-    written = await store.records.addAll(
-      plans.map((plan) => plan.record),
-      txn.base,
-    );
-    const { changes } = written;
+    const { changes } = await addRecords(plans.map((plan) => plan.record));
     for (const plan of plans) {
       const { ref, record } = plan;
       // What the store holds now: an earlier pull of other platforms of the same index is merged in.
@@ -469,13 +464,5 @@ async function recordPulls(store: Store, plans: readonly Plan[], present: Set<st
       });
     }
   });
-  try {
-    await recording;
-  } catch (error) {
-    // The references were not written: no image may appear without them (see load).
-    await written?.undo().catch(() => undefined);
-    throw error;
-  }
-  await written?.commit();
   return { images, moved, fetchedBlobs: fetched.blobs, fetchedBytes: fetched.bytes };
 }

@@ -186,11 +186,11 @@ export class ImageRecords {
    */
   async addAll(records: readonly ImageRecord[], base: RepositoriesFile): Promise<RecordWrites> {
     await this.pending.settleAbandoned(base);
-    const hidden = await this.pending.uncommitted(await this.pending.markers(), base);
     const current = new Map<string, ImageRecord | undefined>();
     const changes: RecordChange[] = [];
     for (const record of records) {
-      const existing = current.has(record.id) ? current.get(record.id) : hidden.has(record.id) ? undefined : await this.read(record.id);
+      // A record another command has not committed yet is merged into as well: what it brought stays.
+      const existing = current.has(record.id) ? current.get(record.id) : await this.read(record.id);
       const stored = existing === undefined ? record : mergeImageRecords(existing, record);
       const changed = existing === undefined || JSON.stringify(stored) !== JSON.stringify(existing);
       changes.push({ id: record.id, previous: existing, stored: changed ? stored : (existing as ImageRecord), changed });

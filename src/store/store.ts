@@ -4,8 +4,8 @@ import { addLeftovers, NO_LEFTOVERS, type Leftovers } from "./process-alive.js";
 import { ContentStore } from "./content-store.js";
 import { DiffIdRecords } from "./diff-id-records.js";
 import { GcLock } from "./gc-lock.js";
-import { ImageRecords } from "./image-records.js";
-import { ReferenceStore } from "./reference-store.js";
+import { ImageRecords, type ImageRecord, type RecordWrites } from "./image-records.js";
+import { ReferenceStore, type ReferenceTxn } from "./reference-store.js";
 import { ensureStoreLayout, type StorePaths } from "./root.js";
 
 export interface StoreOptions {
@@ -38,6 +38,31 @@ export class Store {
    */
   async restoreLayout(): Promise<void> {
     await ensureStoreLayout(this.paths.root);
+  }
+
+  /**
+   * One locked update of the references whose image records are written before them, so that no
+   * reference ever names a missing record. `fn` changes the references in `txn` and writes the
+   * records with `addRecords` (see ImageRecords.addAll). Their pending-records marker is removed
+   * under the same lock once the references are written; a failure before that puts every record
+   * back as it was. Committed blobs stay either way, for prune.
+   */
+  async updateWithRecords<T>(fn: (txn: ReferenceTxn, addRecords: (records: readonly ImageRecord[]) => Promise<RecordWrites>) => Promise<T>): Promise<T> {
+    let writes: RecordWrites | undefined;
+    let referencesWritten = false;
+    try {
+      const { value } = await this.references.update(
+        (txn) => fn(txn, async (records) => (writes = await this.records.addAll(records, txn.base))),
+        async () => {
+          referencesWritten = true;
+          await writes?.commit();
+        },
+      );
+      return value;
+    } catch (error) {
+      if (!referencesWritten) await writes?.undo().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Removes (or with `remove: false` only counts) the temp files of record and reference writes whose process was killed. */

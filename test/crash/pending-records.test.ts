@@ -67,7 +67,7 @@ function killedProcess(root: string, record: ImageRecord, body: string): void {
 }
 
 /** What a load does, killed after its records and before its references. */
-const KILLED_BEFORE_REFERENCES = `await store.references.update(async (txn) => { txn.addTag("example/NAME:1", record.id); await store.records.addAll([record], txn.base); die(); });`;
+const KILLED_BEFORE_REFERENCES = `await store.updateWithRecords(async (txn, addRecords) => { txn.addTag("example/NAME:1", record.id); await addRecords([record]); die(); });`;
 /** What a load does, killed after its references and before it removes its marker. */
 const killedAfterReferences = (tag: boolean): string =>
   `await store.references.update(async (txn) => { ${tag ? `txn.addTag("example/NAME:1", record.id);` : ""} await store.records.addAll([record], txn.base); }); die();`;
@@ -172,6 +172,27 @@ describe("a load killed after its references, before it removed its marker", () 
     expect(await listed(store)).toEqual([]);
     expect((await pruneBlobs(store)).deleted.sort()).toEqual([record.id, image.config.digest, image.layers[0]!.digest].sort());
     expect([existsSync(recordFile(root, record.id)), await markers(root)]).toEqual([false, []]);
+  });
+});
+
+describe("a load that fails before its references are written", () => {
+  it("puts its records back: a new one is removed with its marker, one it merged into is as it was", async () => {
+    const { root, store, record } = await storeThatHad("failed");
+    const other = await storeThatHad("merged");
+    await loadArchive(store, await openArchivePath(other.archive));
+    const otherFile = recordFile(root, other.record.id);
+    const otherBytes = await readFile(otherFile);
+    const grown = { ...other.record, otherBlobs: [...other.record.otherBlobs, record.id] };
+    const repositories = join(root, "repositories.json");
+    const failure = store.updateWithRecords(async (txn, addRecords) => {
+      txn.addTag("example/failed:1", record.id);
+      await addRecords([record, grown]);
+      expect([existsSync(recordFile(root, record.id)), (await markers(root)).length]).toEqual([true, 1]);
+      // Another program replaces the file meanwhile: the update refuses to write over it.
+      await writeFile(repositories, "{\"Repositories\":{}}");
+    });
+    await expect(failure).rejects.toThrow(`${repositories} changed while this command was updating it (edited by another program?); nothing was written: run the command again`);
+    expect([existsSync(recordFile(root, record.id)), await markers(root), (await readFile(otherFile)).equals(otherBytes)]).toEqual([false, [], true]);
   });
 });
 
