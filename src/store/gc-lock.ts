@@ -24,7 +24,7 @@ import { access, mkdir, readdir, readFile, stat, unlink, utimes, writeFile } fro
 import path from "node:path";
 import { LadingError } from "../core/errors.js";
 import { removeOnExit } from "./exit-cleanup.js";
-import { withFileLock } from "./lock.js";
+import { withFileLock, type HeldLock } from "./lock.js";
 import { ownerGone, ownerOfTaggedName, ownerTag, processStartTime, type FileOwner } from "./process-alive.js";
 
 const LEASE_HEARTBEAT_MS = 10_000;
@@ -70,18 +70,22 @@ export class GcLock {
     return (await this.writable()) ? this.withLease(fn) : fn();
   }
 
-  /** Runs `fn` exclusively: no lease is held by a live process while it runs. */
-  async withExclusive<T>(fn: () => Promise<T>, timeoutMs = 600_000): Promise<T> {
+  /**
+   * Runs `fn` exclusively: no lease is held by a live process while it runs. `fn` must call
+   * `lock.assertHeld()` before each thing it removes: a holder stopped past the stale period
+   * (Ctrl-Z) may have had the lock taken over by a load that now needs what it would remove.
+   */
+  async withExclusive<T>(fn: (lock: HeldLock) => Promise<T>, timeoutMs = 600_000): Promise<T> {
     await mkdir(this.leases, { recursive: true, mode: 0o700 });
     return withFileLock(
       this.lockTarget,
-      async () => {
+      async (lock) => {
         const deadline = Date.now() + timeoutMs;
         while ((await this.liveLeases()) > 0) {
           if (Date.now() > deadline) throw new LadingError("conflict", "a load is still running; try again when it has finished");
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
-        return fn();
+        return fn(lock);
       },
       { timeoutMs },
     );

@@ -59,9 +59,11 @@ async function holdFileLock<T>(target: string, fn: (lock: HeldLock) => Promise<T
   const release = await acquire(target, lockPath, opts, (error) => {
     lostBecause = error;
   });
+  const stall = watchForStalls(opts.staleMs ?? DEFAULT_STALE_MS);
   const held: HeldLock = {
     lockPath,
     assertHeld() {
+      lostBecause ??= stall.detected();
       if (lostBecause !== undefined) {
         throw new LadingError("io", `lost the lock ${lockPath} while holding it: ${lostBecause.message}`, { subject: lockPath });
       }
@@ -74,10 +76,13 @@ async function holdFileLock<T>(target: string, fn: (lock: HeldLock) => Promise<T
   } catch (error) {
     await release().catch(() => undefined);
     throw error;
+  } finally {
+    stall.stop();
   }
   try {
     await release();
   } catch (error) {
+    held.assertHeld();
     throw new LadingError("io", `could not release the lock ${lockPath}: ${(error as Error).message}`, {
       subject: lockPath,
       cause: error,
@@ -85,6 +90,33 @@ async function holdFileLock<T>(target: string, fn: (lock: HeldLock) => Promise<T
   }
   held.assertHeld();
   return result;
+}
+
+const HEARTBEAT_MS = 250;
+
+/**
+ * A holder stopped (SIGSTOP, Ctrl-Z, a suspended machine) for longer than half the stale period
+ * may have had its lock taken over: proper-lockfile refreshes the lock every half period, and
+ * notices a takeover only at its next refresh, after the stopped process has already gone on.
+ * A gap in this heartbeat (or since its last beat) says so at the first check after the stop.
+ */
+function watchForStalls(staleMs: number): { detected: () => Error | undefined; stop: () => void } {
+  const limit = staleMs / 2;
+  let lastBeat = Date.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    longest = Math.max(longest, now - lastBeat);
+    lastBeat = now;
+  }, HEARTBEAT_MS);
+  timer.unref();
+  return {
+    detected() {
+      const gap = Math.max(longest, Date.now() - lastBeat);
+      return gap > limit ? new Error(`this process did not run for ${(gap / 1000).toFixed(1)} s (stopped?), longer than half the ${staleMs / 1000} s after which another process may take the lock over`) : undefined;
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 async function acquire(

@@ -207,6 +207,45 @@ describe("withFileLock in one process", () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it("a holder that did not run for over half the stale period (stopped, then continued) counts its lock as lost: another may have taken it over", async () => {
+    const dir = await makeScratch();
+    const target = path.join(dir, "repositories.json");
+    let inside = "";
+    const holding = withFileLock(
+      target,
+      async (lock) => {
+        lock.assertHeld();
+        // What a SIGSTOP does to this process, without stopping the test runner: nothing runs for 1.2 s.
+        const until = Date.now() + 1200;
+        while (Date.now() < until);
+        try {
+          lock.assertHeld();
+        } catch (error) {
+          inside = (error as Error).message;
+        }
+      },
+      { staleMs: 2000 },
+    );
+    const message = new RegExp(`^lost the lock ${target}\\.lock while holding it: this process did not run for 1\\.[2-9] s \\(stopped\\?\\), longer than half the 2 s after which another process may take the lock over$`);
+    // The holder is told at its next check, and the whole call fails even if it does not check.
+    await expect(holding).rejects.toThrow(message);
+    expect(inside).toMatch(message);
+  });
+
+  it("a holder that keeps running past the stale period still holds its lock", async () => {
+    const dir = await makeScratch();
+    const outcome = await withFileLock(
+      path.join(dir, "repositories.json"),
+      async (lock) => {
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        lock.assertHeld();
+        return "held";
+      },
+      { staleMs: 2000 },
+    );
+    expect(outcome).toBe("held");
+  });
+
   it("reports a lock that cannot be created (missing directory) as an io error", async () => {
     const dir = await makeScratch();
     const target = path.join(dir, "missing", "repositories.json");
