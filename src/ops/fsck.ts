@@ -68,7 +68,8 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
   for await (const blob of store.content.list((entry) => notFiles.push(entry))) {
     blobsChecked++;
     const claimed = claims.get(blob.digest);
-    if (claimed !== undefined ? await diffIds.checkBlob(blob.digest, claimed) : await store.content.verifyBlob(blob.digest)) continue;
+    const intact = await removedMeanwhileIsIntact(store, blob.digest, () => (claimed !== undefined ? diffIds.checkBlob(blob.digest, claimed) : store.content.verifyBlob(blob.digest)));
+    if (intact) continue;
     corrupt.add(blob.digest);
     const outcome = await attemptRepair(repair, () => store.content.delete(blob.digest));
     problems.push({ kind: "corrupt-blob", subject: blob.digest, message: withFailure(`blob ${blob.digest}: content does not match its digest`, outcome), repaired: outcome.repaired });
@@ -123,6 +124,19 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
     diffIdsRecorded: diffIds.recorded,
     problems,
   };
+}
+
+/**
+ * Runs a blob's check; a blob removed since the listing (a prune running beside fsck) is no
+ * problem, as if it had not been listed.
+ */
+async function removedMeanwhileIsIntact(store: Store, digest: string, check: () => Promise<boolean>): Promise<boolean> {
+  try {
+    return await check();
+  } catch (error) {
+    if (error instanceof LadingError && error.kind === "not-found" && !(await store.content.has(digest))) return true;
+    throw error;
+  }
 }
 
 /** What a repair did; `failure` says why it did not. */
@@ -210,10 +224,10 @@ async function settleInterrupted(store: Store, repair: boolean, problems: FsckPr
 }
 
 function interruptedMessage({ file, removed, problem }: SettledMarker, repaired: boolean): string {
-  if (problem !== undefined) return `${problem}; it hides no record`;
-  if (removed.length === 0) return `${file}: left by a killed load or pull whose image records were committed`;
+  if (problem !== undefined) return `${problem}; it hides no image record`;
+  if (removed.length === 0) return `${file}: left by a killed load or pull; it hides no image record`;
   const one = removed.length === 1;
-  const outcome = repaired ? (one ? "was removed" : "were removed") : `${one ? "is" : "are"} not listed (--repair removes ${one ? "it" : "them"})`;
+  const outcome = repaired ? (one ? "was removed" : "were removed") : `${one ? "is" : "are"} not listed`;
   return `${file}: a load or pull was killed before it wrote its references; its image record${one ? "" : "s"} ${removed.join(", ")}, never committed, ${outcome}`;
 }
 

@@ -300,7 +300,7 @@ function onlyMatching(filter: ImageFilter, summary: ImageSummary): ImageSummary 
 
 /** Removes blobs that no image record needs, and ingest and temp files of killed commands. Never races a load. */
 export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; reclaimed: number; leftovers: Leftovers }> {
-  return store.gc.withExclusive(async () => {
+  return store.gc.withExclusive(async (lock) => {
     await settleInterrupted(store);
     // Records a killed load left uncommitted (of another pid namespace) keep their blobs until they are settled.
     const needed = new Set((await store.records.list({ uncommitted: "include" })).flatMap(blobsOfRecord));
@@ -308,6 +308,7 @@ export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; rec
     let reclaimed = 0;
     for await (const blob of store.content.list()) {
       if (needed.has(blob.digest)) continue;
+      lock.assertHeld();
       if (await store.content.delete(blob.digest)) {
         await store.diffIds.remove(blob.digest);
         deleted.push(blob.digest);

@@ -13,7 +13,7 @@ import { buildDigestString, lazySchema, parseDocument } from "../core/schemas.js
 import type { ZodSubset } from "../core/zod-subset.js";
 import { removeIfPresent, writeFileAtomic } from "./atomic-file.js";
 import { PendingRecords, type PendingWrite, type SettledMarker } from "./pending-records.js";
-import type { RepositoriesFile } from "./reference-store.js";
+import type { ReferenceTxn, RepositoriesFile } from "./reference-store.js";
 
 /**
  * Everything later code takes from a record as it is: digests become blob paths, sizes go into
@@ -100,14 +100,21 @@ export class RecordWrites {
     await this.pending?.commit();
   }
 
-  /** Puts back what addAll() changed (a command that failed before its references): the previous records, and no new one. */
-  async undo(): Promise<void> {
+  /**
+   * Puts back what addAll() changed, for a command that failed before its references, under
+   * their lock: `current` is the references as they are now (undefined: unreadable, and then
+   * nothing is removed). A record is put back only while it holds what this command wrote.
+   */
+  async undo(current: RepositoriesFile | undefined): Promise<void> {
+    const listed = new Set(this.pending?.ids ?? []);
     const originals = new Map<string, ImageRecord | undefined>();
     for (const { id, previous } of this.changes) if (!originals.has(id)) originals.set(id, previous);
     for (const [id, original] of originals) {
-      if (original !== undefined && this.changes.some((change) => change.id === id && change.changed)) await this.records.put(original);
+      if (listed.has(id) || original === undefined) continue;
+      const last = this.changes.findLast((change) => change.id === id && change.changed);
+      if (last !== undefined && (await this.records.holds(id, last.stored))) await this.records.put(original);
     }
-    await this.pending?.abandon();
+    if (current !== undefined) await this.pending?.abandon(current);
   }
 }
 
@@ -184,34 +191,44 @@ export class ImageRecords {
    * removed if the command dies. Call under the references' lock, with `base` the references
    * as read under it; it first settles what dead commands left.
    */
-  async addAll(records: readonly ImageRecord[], base: RepositoriesFile): Promise<RecordWrites> {
-    await this.pending.settleAbandoned(base);
+  async addAll(records: readonly ImageRecord[], txn: ReferenceTxn, started?: (writes: RecordWrites) => void): Promise<RecordWrites> {
+    await this.pending.settleAbandoned(txn.base);
+    // Records another command has written and not committed (a load stopped while holding the
+    // lock, which was then taken over): each is merged into and rewritten, so that its marker no
+    // longer hides it, and listed in this command's marker until this command commits.
+    const adopted = await this.pending.uncommitted(await this.pending.markers(), txn.base);
     const current = new Map<string, ImageRecord | undefined>();
     const changes: RecordChange[] = [];
     for (const record of records) {
-      // A record another command has not committed yet is merged into as well: what it brought stays.
       const existing = current.has(record.id) ? current.get(record.id) : await this.read(record.id);
-      const stored = existing === undefined ? record : mergeImageRecords(existing, record);
+      const merged = existing === undefined ? record : mergeImageRecords(existing, record);
+      const stored = adopted.has(record.id) && !current.has(record.id) ? { ...merged, loadedAt: record.loadedAt } : merged;
       const changed = existing === undefined || JSON.stringify(stored) !== JSON.stringify(existing);
       changes.push({ id: record.id, previous: existing, stored: changed ? stored : (existing as ImageRecord), changed });
       current.set(record.id, changed ? stored : existing);
     }
-    const firstWritten = new Set(changes.filter((change) => change.previous === undefined).map((change) => change.id));
+    const firstWritten = new Set(changes.filter((change) => change.previous === undefined || adopted.has(change.id)).map((change) => change.id));
     const toWrite = [...current].filter(([id]) => changes.some((change) => change.id === id && change.changed));
     const pending =
       firstWritten.size === 0
         ? undefined
         : await this.pending.begin(
-            base,
+            txn.base,
             [...firstWritten].map((id) => ({ id, bytes: JSON.stringify(current.get(id)) })),
           );
-    try {
-      for (const [, record] of toWrite) await this.put(record as ImageRecord);
-    } catch (error) {
-      await new RecordWrites(changes, this, pending).undo().catch(() => undefined);
-      throw error;
+    const writes = new RecordWrites(changes, this, pending);
+    started?.(writes);
+    for (const [, record] of toWrite) {
+      txn.assertHeld();
+      await this.put(record as ImageRecord);
     }
-    return new RecordWrites(changes, this, pending);
+    return writes;
+  }
+
+  /** Whether the record file of `record.id` holds `record` as put() writes it. */
+  async holds(id: string, record: ImageRecord): Promise<boolean> {
+    const bytes = await readFile(this.pathOf(id)).catch(() => undefined);
+    return bytes !== undefined && bytes.toString("utf8") === JSON.stringify(record);
   }
 
   async delete(id: string): Promise<boolean> {

@@ -164,6 +164,8 @@ export class PendingRecords {
       const removed = [...(await this.uncommitted([marker], current))];
       if (remove) {
         for (const id of removed) await removeIfPresent(this.recordPath(id));
+        // The removals are made durable first: a marker gone while its records came back would leave them for good.
+        if (removed.length > 0) await syncDirectory(path.dirname(this.directory));
         await removeIfPresent(marker.file);
         await syncDirectory(this.directory);
       }
@@ -195,16 +197,24 @@ export class PendingWrite {
     await syncDirectory(path.dirname(this.file));
   }
 
+  /** The IDs of the records it lists. */
+  get ids(): string[] {
+    return this.body.records.map((record) => record.id);
+  }
+
   /**
-   * The command failed before its references: removes each record it wrote that still holds what
-   * it wrote (another command may have rewritten one since), then the marker.
+   * The command failed before its references, and holds their lock: removes each record it wrote
+   * that no reference in `current` names (one tagged by hand meanwhile stays) and that still holds
+   * what it wrote (another command may have rewritten one since), then the marker.
    */
-  async abandon(): Promise<void> {
+  async abandon(current: RepositoriesFile): Promise<void> {
+    const named = namedIds(current);
     for (const record of this.body.records) {
       const file = this.recordPath(record.id);
       const bytes = await readFile(file).catch(() => undefined);
-      if (bytes !== undefined && sha256(bytes) === record.sha256) await removeIfPresent(file);
+      if (!named.has(record.id) && bytes !== undefined && sha256(bytes) === record.sha256) await removeIfPresent(file);
     }
+    await syncDirectory(path.dirname(path.dirname(this.file)));
     await removeIfPresent(this.file);
   }
 }

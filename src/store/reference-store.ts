@@ -58,6 +58,8 @@ export interface AddResult {
 export interface ReferenceTxn {
   /** The document as read under the lock, before any change of this update. */
   readonly base: RepositoriesFile;
+  /** Throws if the lock was lost (see HeldLock): call before each write that goes with the references. */
+  assertHeld(): void;
   addTag(ref: string | ImageReference, id: string, opts?: AddOptions): AddResult;
   addDigest(ref: string | ImageReference, id: string, opts?: AddOptions): { changed: boolean };
   /** Removes a reference and returns the image ID it pointed to. */
@@ -111,29 +113,43 @@ export class ReferenceStore {
    * together, or not at all if it throws. The file is rewritten only when its content changes.
    * `afterWrite` runs once the file is written, still under the lock: what must follow the
    * references on disk (deleting the record of an image no reference names any more) cannot
-   * then interleave with another writer.
+   * then interleave with another writer (it runs only while the lock is still held).
+   * `onFailure` runs when `fn` or the write fails, still under the lock (and not at all once the
+   * lock is lost), given the references as they are now (undefined if they cannot be read).
    */
-  async update<T>(fn: (txn: ReferenceTxn) => T | Promise<T>, afterWrite?: (value: T) => Promise<void>): Promise<UpdateResult<T>> {
+  async update<T>(
+    fn: (txn: ReferenceTxn) => T | Promise<T>,
+    afterWrite?: (value: T) => Promise<void>,
+    onFailure?: (current: RepositoriesFile | undefined) => Promise<void>,
+  ): Promise<UpdateResult<T>> {
     await mkdir(path.dirname(this.filePath), { recursive: true, mode: 0o700 });
     return withFileLock(
       this.filePath,
       async (lock) => {
         const bytesRead = await readIfExists(this.filePath);
         const before = this.stateOf(bytesRead);
-        const txn = new Transaction(before.file);
+        const txn = new Transaction(before.file, lock);
         let value: T;
+        let text: string;
         try {
-          value = await fn(txn);
-        } finally {
-          txn.close();
+          try {
+            value = await fn(txn);
+          } finally {
+            txn.close();
+          }
+          text = serializeRepositoriesJson(txn.result());
+          if (text !== serializeRepositoriesJson(before.file)) {
+            await writeFileAtomic(this.filePath, text, FILE_MODE, { beforeRename: unchangedSinceRead(this.filePath, bytesRead, lock) });
+          }
+        } catch (error) {
+          if (onFailure !== undefined) await this.failedUnderLock(lock, onFailure);
+          throw error;
         }
-        const after = txn.result();
-        const text = serializeRepositoriesJson(after);
+        lock.assertHeld();
         if (text === serializeRepositoriesJson(before.file)) {
           await afterWrite?.(value);
           return { changed: false, value, snapshot: before.file };
         }
-        await writeFileAtomic(this.filePath, text, FILE_MODE, { beforeRename: unchangedSinceRead(this.filePath, bytesRead, lock) });
         const bytes = Buffer.from(text, "utf8");
         const state = indexRepositories(parseRepositoriesJson(bytes, this.filePath, before.file));
         this.cache = { bytes, state };
@@ -142,6 +158,22 @@ export class ReferenceStore {
       },
       this.lockOptions,
     );
+  }
+
+  private async failedUnderLock(lock: HeldLock, onFailure: (current: RepositoriesFile | undefined) => Promise<void>): Promise<void> {
+    try {
+      lock.assertHeld();
+    } catch {
+      return;
+    }
+    let current: RepositoriesFile | undefined;
+    try {
+      const bytes = await readIfExists(this.filePath);
+      current = bytes === null ? emptyRepositories() : parseRepositoriesJson(bytes, this.filePath);
+    } catch {
+      current = undefined;
+    }
+    await onFailure(current).catch(() => undefined);
   }
 
   async get(ref: string | ImageReference): Promise<string | undefined> {
@@ -297,7 +329,10 @@ class Transaction implements ReferenceTxn {
   private readonly repositories = new Map<string, Map<string, string>>();
   private open = true;
 
-  constructor(readonly base: RepositoriesFile) {
+  constructor(
+    readonly base: RepositoriesFile,
+    private readonly lock: HeldLock,
+  ) {
     for (const [repoName, refs] of Object.entries(base.Repositories)) {
       this.repositories.set(repoName, new Map(Object.entries(refs)));
     }
@@ -331,6 +366,10 @@ class Transaction implements ReferenceTxn {
     refs.delete(reference);
     if (refs.size === 0) this.repositories.delete(repository);
     return id;
+  }
+
+  assertHeld(): void {
+    this.lock.assertHeld();
   }
 
   get(ref: string | ImageReference): string | undefined {

@@ -44,25 +44,23 @@ export class Store {
    * One locked update of the references whose image records are written before them, so that no
    * reference ever names a missing record. `fn` changes the references in `txn` and writes the
    * records with `addRecords` (see ImageRecords.addAll). Their pending-records marker is removed
-   * under the same lock once the references are written; a failure before that puts every record
-   * back as it was. Committed blobs stay either way, for prune.
+   * under the same lock once the references are written. If they are not written, the records
+   * are put back as they were, under the lock, except any the references name by then (a tag
+   * added by hand meanwhile); once the lock is lost nothing is put back, and the marker is left
+   * for the next command to settle when this process is gone. Committed blobs stay either way.
    */
   async updateWithRecords<T>(fn: (txn: ReferenceTxn, addRecords: (records: readonly ImageRecord[]) => Promise<RecordWrites>) => Promise<T>): Promise<T> {
     let writes: RecordWrites | undefined;
-    let referencesWritten = false;
-    try {
-      const { value } = await this.references.update(
-        (txn) => fn(txn, async (records) => (writes = await this.records.addAll(records, txn.base))),
-        async () => {
-          referencesWritten = true;
-          await writes?.commit();
-        },
-      );
-      return value;
-    } catch (error) {
-      if (!referencesWritten) await writes?.undo().catch(() => undefined);
-      throw error;
-    }
+    const { value } = await this.references.update(
+      (txn) => fn(txn, async (records) => this.records.addAll(records, txn, (started) => (writes = started))),
+      async () => {
+        await writes?.commit();
+      },
+      async (current) => {
+        await writes?.undo(current);
+      },
+    );
+    return value;
   }
 
   /** Removes (or with `remove: false` only counts) the temp files of record and reference writes whose process was killed. */

@@ -14,6 +14,7 @@ import { listImages, pruneBlobs, removeImage } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
 import type { ImageRecord } from "../../src/store/image-records.js";
 import { ownNamespace, processStartTime } from "../../src/store/process-alive.js";
+import { ReferenceStore } from "../../src/store/reference-store.js";
 import { Store } from "../../src/store/store.js";
 import { buildTar, dockerArchiveItems, ensureBuilt, makeImage, runLading, type TestImage } from "../support/archive-builder.js";
 import { REPO_ROOT } from "../ops/load-expectations.js";
@@ -70,7 +71,7 @@ function killedProcess(root: string, record: ImageRecord, body: string): void {
 const KILLED_BEFORE_REFERENCES = `await store.updateWithRecords(async (txn, addRecords) => { txn.addTag("example/NAME:1", record.id); await addRecords([record]); die(); });`;
 /** What a load does, killed after its references and before it removes its marker. */
 const killedAfterReferences = (tag: boolean): string =>
-  `await store.references.update(async (txn) => { ${tag ? `txn.addTag("example/NAME:1", record.id);` : ""} await store.records.addAll([record], txn.base); }); die();`;
+  `await store.references.update(async (txn) => { ${tag ? `txn.addTag("example/NAME:1", record.id);` : ""} await store.records.addAll([record], txn); }); die();`;
 
 const recordFile = (root: string, id: string): string => join(root, "images", `${id.replace(":", "-")}.json`);
 const markers = async (root: string): Promise<string[]> => (await readdir(join(root, "images", "pending")).catch(() => [])).map((name) => join(root, "images", "pending", name));
@@ -88,7 +89,7 @@ describe("a load killed between its image records and its references", () => {
 
     const message = `${marker}: a load or pull was killed before it wrote its references; its image record ${record.id}, never committed,`;
     const check = await runLading(["--root", root, "fsck", "--json"]);
-    expect([check.code, JSON.parse(check.stdout).problems]).toEqual([0, [{ kind: "interrupted-command", subject: marker, message: `${message} is not listed (--repair removes it)`, repaired: false }]]);
+    expect([check.code, JSON.parse(check.stdout).problems]).toEqual([0, [{ kind: "interrupted-command", subject: marker, message: `${message} is not listed`, repaired: false }]]);
     expect(existsSync(recordFile(root, record.id))).toBe(true);
 
     const repair = await fsckStore(store, true);
@@ -154,6 +155,26 @@ describe("a load killed between its image records and its references", () => {
   });
 });
 
+/** Gives the only marker to `pid` (a running process of this namespace), as if that process had written it. */
+async function markerOfLiveProcess(root: string, pid: number): Promise<string> {
+  const [marker] = await markers(root);
+  const alive = join(root, "images", "pending", `${pid}-n${ownNamespace()}-0123456789ab.json`);
+  const body = JSON.parse(await readFile(marker!, "utf8")) as { startedAt: string };
+  await writeFile(alive, JSON.stringify({ ...body, startedAt: processStartTime(pid) }));
+  await rm(marker!);
+  return alive;
+}
+
+async function withSleeper(body: (pid: number) => Promise<void>): Promise<void> {
+  const sleeper = spawn("sleep", ["60"], { stdio: "ignore" });
+  try {
+    await body(sleeper.pid!);
+  } finally {
+    sleeper.kill("SIGKILL");
+    await new Promise((resolve) => sleeper.on("exit", resolve));
+  }
+}
+
 describe("a load killed after its references, before it removed its marker", () => {
   it("a tagged image is committed: it is listed, and settling removes only the marker", async () => {
     const { root, store, record } = await storeThatHad("committed");
@@ -161,7 +182,7 @@ describe("a load killed after its references, before it removed its marker", () 
     expect(await listed(store)).toEqual([[record.id, "example/committed:1"]]);
     const [marker] = await markers(root);
     expect((await fsckStore(store, true)).problems).toEqual([
-      { kind: "interrupted-command", subject: marker, message: `${marker}: left by a killed load or pull whose image records were committed`, repaired: true },
+      { kind: "interrupted-command", subject: marker, message: `${marker}: left by a killed load or pull; it hides no image record`, repaired: true },
     ]);
     expect([await markers(root), await listed(store)]).toEqual([[], [[record.id, "example/committed:1"]]]);
   });
@@ -175,7 +196,74 @@ describe("a load killed after its references, before it removed its marker", () 
   });
 });
 
+describe("a load that another load overtakes", () => {
+  it("an untagged load whose records a live process has not committed: the second load commits them for itself, and they outlive that process's marker", async () => {
+    const { root, store, image, record } = await storeThatHad("adopted");
+    killedProcess(root, record, killedAfterReferences(false));
+    const untagged = join(root, "..", "untagged.tar");
+    await writeFile(untagged, buildTar(dockerArchiveItems([{ image, repoTags: null }])));
+    await withSleeper(async (pid) => {
+      const alive = await markerOfLiveProcess(root, pid);
+      expect(await listed(store)).toEqual([]);
+      const { images } = await loadArchive(store, await openArchivePath(untagged));
+      expect(images.map((loaded) => loaded.id)).toEqual([record.id]);
+      expect([await listed(store), await markers(root)]).toEqual([[[record.id]], [alive]]);
+    });
+    await pruneBlobs(store);
+    expect([await listed(store), await markers(root), (await fsckStore(store)).problems]).toEqual([[[record.id]], [], []]);
+  });
+
+  it("a load stopped (SIGSTOP) after its records, whose lock another load takes over: the other load's image stays, and the stopped one, continued, fails and removes nothing", async () => {
+    const { root, record, archive } = await storeThatHad("stopped");
+    const quickStale = `{ references: (file) => new ReferenceStore(file, { lock: { staleMs: 2000 } }) }`;
+    const script = `
+      import { Store } from ${JSON.stringify(join(REPO_ROOT, "dist", "store", "store.js"))};
+      import { ReferenceStore } from ${JSON.stringify(join(REPO_ROOT, "dist", "store", "reference-store.js"))};
+      const store = await Store.open(${JSON.stringify(root)}, ${quickStale});
+      const record = ${JSON.stringify(record)};
+      try {
+        await store.updateWithRecords(async (txn, addRecords) => {
+          txn.addTag("example/stopped:1", record.id);
+          await addRecords([record]);
+          process.stdout.write("written\\n");
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        });
+        console.log("committed");
+      } catch (error) {
+        console.log(error.message);
+      }
+    `;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    await new Promise<void>((resolve) => child.stdout.on("data", (chunk: Buffer) => ((out += chunk.toString()), out.includes("written") && resolve())));
+    child.kill("SIGSTOP");
+    const other = await Store.open(root, { references: (file) => new ReferenceStore(file, { lock: { staleMs: 2000 } }) });
+    const { images } = await loadArchive(other, await openArchivePath(archive));
+    expect(images.map((loaded) => [loaded.id, loaded.tags])).toEqual([[record.id, ["example/stopped:1"]]]);
+    child.kill("SIGCONT");
+    await exited;
+    // Told by proper-lockfile (the lock is gone) or by the stall check, whichever runs first.
+    expect(out).toMatch(new RegExp(`^written\nlost the lock ${root}/repositories\\.json\\.lock while holding it: [^\n]+\n$`));
+    expect([existsSync(recordFile(root, record.id)), await listed(other)]).toEqual([true, [[record.id, "example/stopped:1"]]]);
+    await pruneBlobs(other);
+    expect([await listed(other), await markers(root), (await fsckStore(other)).problems]).toEqual([[[record.id, "example/stopped:1"]], [], []]);
+  });
+});
+
 describe("a load that fails before its references are written", () => {
+  it("keeps a record that a tag added by hand meanwhile names", async () => {
+    const { root, store, record } = await storeThatHad("handtag");
+    const repositories = join(root, "repositories.json");
+    const failure = store.updateWithRecords(async (txn, addRecords) => {
+      txn.addTag("example/handtag:1", record.id);
+      await addRecords([record]);
+      await writeFile(repositories, JSON.stringify({ Repositories: { byhand: { "byhand:keep": record.id } } }));
+    });
+    await expect(failure).rejects.toThrow(`${repositories} changed while this command was updating it (edited by another program?); nothing was written: run the command again`);
+    expect([existsSync(recordFile(root, record.id)), await markers(root), await listed(store)]).toEqual([true, [], [[record.id, "byhand:keep"]]]);
+  });
+
   it("puts its records back: a new one is removed with its marker, one it merged into is as it was", async () => {
     const { root, store, record } = await storeThatHad("failed");
     const other = await storeThatHad("merged");
@@ -206,7 +294,7 @@ describe("a load that completes", () => {
     expect(await listed(store)).toEqual([[record.id, "example/whole:1"]]);
     const [problem] = (await fsckStore(store, true)).problems;
     expect([problem?.kind, problem?.subject, problem?.repaired]).toEqual(["interrupted-command", broken, true]);
-    expect(problem?.message).toMatch(/^pending-records marker .*999999999-0123456789ab\.json: .*; it hides no record$/);
+    expect(problem?.message).toMatch(/^pending-records marker .*999999999-0123456789ab\.json: .*; it hides no image record$/);
     expect(await markers(root)).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { fsckStore } from "../../src/ops/fsck.js";
-import { listImages, pruneBlobs } from "../../src/ops/images.js";
+import { listImages, pruneBlobs, removeImage } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { ownNamespace } from "../../src/store/process-alive.js";
 import { Store } from "../../src/store/store.js";
@@ -250,6 +250,21 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
     await writeFile(stale[1] as string, "{");
     await pruneBlobs(store);
     expect(existsSync(stale[1] as string)).toBe(false);
+  });
+
+  it("a blob a prune beside it removes between fsck's listing and its check is no problem", async () => {
+    const root = await newRoot();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(SINGLE));
+    await removeImage(store, IMPORTED, true);
+    const verify = store.content.verifyBlob.bind(store.content);
+    // The prune deletes the blob at the moment fsck comes to check it.
+    vi.spyOn(store.content, "verifyBlob").mockImplementation(async (digest) => {
+      await store.content.delete(digest);
+      return verify(digest);
+    });
+    const report = await fsckStore(store);
+    expect([report.problems, report.blobsChecked > 0, await listImages(store)]).toEqual([[], true, []]);
   });
 
   it("a leftover ingest file of a killed load: fsck reports it with its size and exits 0; prune counts its bytes as reclaimed", async () => {
