@@ -68,6 +68,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
       // A null list has no entries: only manifest.json's paths tell the shape then.
       const { index, warnings } = readOciLayout(ctx, { nullManifestsAsEmpty: items !== undefined && isDockerCombinedShape(items, []) });
       graph.warnings.push(...warnings);
+      graph.layoutIndex = index;
       combinedShape = items !== undefined && isDockerCombinedShape(items, index.manifests);
       index.manifests.forEach((descriptor, position) => {
         const entry: RootEntry = { listedAt: `index.json manifests[${position}]`, descriptor, names: [], root: undefined, problems: [] };

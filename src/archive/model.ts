@@ -1,5 +1,5 @@
 import type { Compression } from "../tar/compression.js";
-import type { Descriptor, ImageConfig } from "../core/schemas.js";
+import type { Descriptor, ImageConfig, Index } from "../core/schemas.js";
 import type { Platform } from "../core/platform.js";
 
 /** What one pass over an archive learned about one regular file. */
@@ -170,5 +170,7 @@ export interface ArchiveGraph {
   problems: Problem[];
   /** Every listed root, resolved or not, in the order of the document that lists it. */
   entries: RootEntry[];
+  /** index.json as read (its own annotations and fields), when the archive has a readable one. */
+  layoutIndex?: Index;
   warnings: string[];
 }

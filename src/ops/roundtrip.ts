@@ -5,7 +5,8 @@
  * per root: digest, media type, size, origin (a manifest lading synthesised for a manifest.json-only
  * input survives the trip, but it is lading's, not a registry's), names; per platform: manifest,
  * config, layer digests and diff IDs; children the index lists but the archive does not carry;
- * other manifests (artifacts) and nested indexes.
+ * other manifests (artifacts) and nested indexes; every other field of the root's index.json entries
+ * (platform, artifactType, annotations) and index.json's own annotations (roundtrip-entries.ts).
  *
  * A name the output layout cannot carry (a bare ref.name tag in the docker layout, whose
  * manifest.json names images only as repository:tag) is a note, not a difference: every digest is
@@ -21,6 +22,7 @@ import { convertThroughStore, withTemporaryStore } from "./convert.js";
 import { saveToFile } from "./save.js";
 import { scratchDirectory } from "../store/exit-cleanup.js";
 import { explicitDigestNames } from "../archive/names.js";
+import { compareEntryFields, compareIndexFields } from "./roundtrip-entries.js";
 
 export interface RoundtripPlatform {
   platform: string;
@@ -87,9 +89,15 @@ export async function verifyRoundtrip(source: OpenedSource, options: ReadOptions
 export function compareArchives(input: ArchiveGraph, output: ArchiveGraph, format: LayoutFormat): RoundtripReport {
   const before = rootsByDigest(input.roots);
   const after = rootsByDigest(output.roots);
-  const images = [...before.values()].map((roots) => compareRoot(roots, after.get(roots[0]!.descriptor.digest) ?? [], format));
+  const images = [...before.values()].map((roots) => {
+    const saved = after.get(roots[0]!.descriptor.digest) ?? [];
+    const image = compareRoot(roots, saved, format);
+    if (saved.length > 0) image.differences.push(...compareEntryFields(input, roots, output, saved));
+    return image;
+  });
   images.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const problems = output.problems.map((problem) => `${problem.entry}: ${problem.message}`);
+  problems.push(...compareIndexFields(input, output));
   for (const digest of after.keys()) if (!before.has(digest)) problems.push(`the saved archive has root ${digest}, which the input does not`);
   const valid = problems.length === 0 && images.every((image) => image.differences.length === 0);
   return { schemaVersion: ROUNDTRIP_SCHEMA_VERSION, valid, exact: valid && images.every((image) => image.notes.length === 0), format, images, problems };

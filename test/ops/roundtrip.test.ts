@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { verifyRoundtrip } from "../../src/ops/roundtrip.js";
-import { blobOf, buildTar, descriptorOf, dockerArchiveItems, makeImage, ociLayoutItems, type TarItem } from "../support/archive-builder.js";
+import { blobOf, buildTar, descriptorOf, dockerArchiveItems, makeImage, OCI_INDEX, OCI_MANIFEST, ociLayoutItems, withFile, type TarItem } from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
@@ -119,5 +119,67 @@ describe.skipIf(!haveFixtures)("verifyRoundtrip and bare tags", () => {
         ],
       },
     ]);
+  });
+});
+
+describe("verifyRoundtrip and what index.json says beyond names", () => {
+  // An image entry with a platform, an artifact entry with artifactType and an annotation of its
+  // own, and index.json's own annotations: the store records none of them, so no trip keeps them.
+  const image = makeImage({ seed: "entry-fields" });
+  const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
+  const payload = blobOf("signature", "application/vnd.example.sig.v1");
+  const artifact = blobOf(
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example.sig", config: descriptorOf(empty), layers: [descriptorOf(payload)] }),
+    OCI_MANIFEST,
+  );
+  const entries = [
+    descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/example/fields:1", "org.opencontainers.image.ref.name": "1" }, platform: { os: "linux", architecture: "amd64" } }),
+    descriptorOf(artifact, { artifactType: "application/vnd.example.sig", annotations: { "org.example.note": "keep-me" } }),
+  ];
+  const items = withFile(
+    ociLayoutItems([image], { indexEntries: entries, extraBlobs: [artifact, empty, payload] }),
+    "index.json",
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries, annotations: { "org.example.top": "x" } }),
+  );
+
+  it.each(["oci", "docker"] as const)("each field the %s layout's trip drops is a difference naming the entry and the field", async (format) => {
+    const report = await verifyRoundtrip(await streamOf(items), { format });
+    expect(summary(report)).toEqual({
+      schemaVersion: 1,
+      valid: false,
+      exact: false,
+      problems: ['index.json: annotations["org.example.top"] "x" is not in the saved archive'],
+      images: [
+        {
+          id: image.manifest.digest,
+          names: ["docker.io/example/fields:1"],
+          bareTags: [],
+          differences: ['index.json manifests[0]: platform {"architecture":"amd64","os":"linux"} is not in the saved archive'],
+          notes: [],
+        },
+        {
+          id: artifact.digest,
+          names: [],
+          bareTags: [],
+          differences: [
+            'index.json manifests[1]: annotations["org.example.note"] "keep-me" is not in the saved archive',
+            'index.json manifests[1]: artifactType "application/vnd.example.sig" is not in the saved archive',
+          ],
+          notes: [],
+        },
+      ].sort((a, b) => (a.id < b.id ? -1 : 1)),
+    });
+  });
+
+  it("names alone on the entries: the trip is exact", async () => {
+    const named = [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/example/fields:1", "org.opencontainers.image.ref.name": "1" } })];
+    const report = await verifyRoundtrip(await streamOf(ociLayoutItems([image], { indexEntries: named })), { format: "oci" });
+    expect(summary(report)).toEqual({
+      schemaVersion: 1,
+      valid: true,
+      exact: true,
+      problems: [],
+      images: [{ id: image.manifest.digest, names: ["docker.io/example/fields:1"], bareTags: [], differences: [], notes: [] }],
+    });
   });
 });
