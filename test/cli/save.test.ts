@@ -323,6 +323,27 @@ describe.skipIf(!haveFixtures)("lading convert and verify --roundtrip", () => {
     expect([plain.code, plain.stdout.text, plain.stderr.text]).toEqual([2, "", "lading: usage error: --format goes with --roundtrip: a plain verify saves nothing\n"]);
   });
 
+  it("the docker layout carries an untagged artifact in index.json alone (manifest.json lists images), and the trip is exact", async () => {
+    const image = makeImage({ seed: "beside-artifact" });
+    const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
+    const payload = blobOf("sig\n", "application/vnd.example.payload");
+    const artifact = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example.sig", config: descriptorOf(empty), layers: [descriptorOf(payload)] }), OCI_MANIFEST);
+    const dir = tempDir();
+    const archive = join(dir, "image-and-artifact.tar");
+    const entries = [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/example/app:1", "org.opencontainers.image.ref.name": "1" } }), descriptorOf(artifact)];
+    writeFileSync(archive, buildTar(ociLayoutItems([image], { indexEntries: entries, extraBlobs: [artifact, empty, payload] })));
+    const converted = await lading(dir, ["convert", "-q", archive, join(dir, "out.tar")]);
+    expect([converted.code, converted.stderr.text]).toEqual([0, ""]);
+    const member = (name: string): string => execFileSync("tar", ["-xOf", join(dir, "out.tar"), name], { encoding: "utf8" });
+    const ordered = [...entries].sort((a, b) => (String(a.digest) < String(b.digest) ? -1 : 1));
+    expect(JSON.parse(member("index.json"))).toEqual({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: ordered });
+    expect(member("manifest.json")).toBe(
+      `${JSON.stringify([{ Config: `blobs/sha256/${image.config.digest.slice(7)}`, RepoTags: ["example/app:1"], Layers: image.layers.map((layer) => `blobs/sha256/${layer.digest.slice(7)}`) }])}\n`,
+    );
+    const trip = await lading(dir, ["verify", "--roundtrip", archive]);
+    expect([trip.code, trip.stdout.text.split("\n").at(-2), trip.stderr.text]).toEqual([0, "round trip is exact: 2 images came back with the same digests", ""]);
+  });
+
   it("verify --roundtrip of a broken archive fails with exit 1", async () => {
     const result = await lading(tempDir(), ["verify", "--roundtrip", join(FIXTURES, "bad", "missing-config.tar")]);
     expect([result.code, result.stdout.text, result.stderr.text]).toEqual([

@@ -3,13 +3,14 @@
 // are lading's. Two images: one with gzip OCI layers and an original manifest (testdata's
 // oci-archive), one with an uncompressed layer and a synthesised manifest (a real docker save).
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { saveImages, saveToFile, type SaveOptions } from "../../src/ops/save.js";
 import { Store } from "../../src/store/store.js";
+import { blobOf, buildTar, descriptorOf, makeImage, OCI_MANIFEST, ociLayoutItems, runLading } from "../support/archive-builder.js";
 import { makeTempDir, podman, removeTree, requirePeers, run, startContainerd, startDockerd, startRegistry, type Containerd, type Dockerd } from "../support/peers.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
@@ -85,6 +86,22 @@ describe.skipIf(!ready)("archives saved by lading, loaded by the real tools", ()
         const inspected = await dockerd.docker(["image", "inspect", "--format", "{{.Id}}", image.tag]);
         expect(inspected.stdout.trim()).toBe(image.config);
       }
+    });
+
+    it("docker load takes a docker-layout archive whose index.json alone carries an untagged artifact: the image loads", async () => {
+      const image = makeImage({ seed: "beside-artifact" });
+      const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
+      const payload = blobOf("sig\n", "application/vnd.example.payload");
+      const artifact = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example.sig", config: descriptorOf(empty), layers: [descriptorOf(payload)] }), OCI_MANIFEST);
+      const input = join(dir, "image-and-artifact.oci.tar");
+      const entries = [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/example/beside-artifact:1" } }), descriptorOf(artifact)];
+      writeFileSync(input, buildTar(ociLayoutItems([image], { indexEntries: entries, extraBlobs: [artifact, empty, payload] })));
+      const output = join(dir, "image-and-artifact.docker.tar");
+      expect((await runLading(["convert", "-q", input, output])).code).toBe(0);
+      const loaded = await dockerd.docker(["load", "-i", output]);
+      expect([loaded.code, loaded.stdout]).toEqual([0, "Loaded image: example/beside-artifact:1\n"]);
+      const inspected = await dockerd.docker(["image", "inspect", "--format", "{{.Id}}", "example/beside-artifact:1"]);
+      expect(inspected.stdout.trim()).toBe(image.config.digest);
     });
   });
 
