@@ -6,6 +6,7 @@
  * the blobs) is listed with size 0 and a `lading.incomplete` label saying what is missing; every
  * other use of it fails with one clear 404 until the missing pieces arrive.
  */
+import { configString, inspectConfig, inspectContainerConfig, ZERO_TIME_TEXT } from "../core/docker-image-fields.js";
 import { invalid, notFound } from "../core/errors.js";
 import type { ImageConfig } from "../core/schemas.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
@@ -13,7 +14,6 @@ import type { ReferenceEntry } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
 import { commentOf, createdTime, primaryImage, readConfig, summarize, type ImageSummary } from "../ops/images.js";
 import { lookupReference, resolveImage } from "../ops/resolve-image.js";
-import { inspectConfig, inspectContainerConfig } from "./container-config.js";
 import type { StoreListing } from "./store-listing.js";
 
 export const INCOMPLETE_LABEL = "lading.incomplete";
@@ -44,11 +44,10 @@ export interface ImageFilters {
 }
 
 /**
- * Go's zero time, which dockerd shows for an image without `created`: in seconds for
- * /images/json's Created (the docker CLI shows N/A for it), as text in inspect.
+ * Go's zero time, which dockerd shows for an image without `created`, in seconds: /images/json's
+ * Created (the docker CLI shows N/A for it); inspect shows it as text (ZERO_TIME_TEXT).
  */
 export const ZERO_TIME_SECONDS = -62_135_596_800;
-export const ZERO_TIME_TEXT = "0001-01-01T00:00:00Z";
 
 /** Configs are content-addressed, so a parsed one never goes stale; the least recently used goes first. */
 export class ConfigCache {
@@ -319,9 +318,9 @@ export async function inspectDocument(store: Store, configs: ConfigCache, name: 
     Parent: "",
     Comment: commentOf(config),
     Created: config.created ?? ZERO_TIME_TEXT,
-    Container: stringField(config, "container"),
+    Container: configString(config, "container"),
     ContainerConfig: inspectContainerConfig(config.container_config),
-    DockerVersion: stringField(config, "docker_version"),
+    DockerVersion: configString(config, "docker_version"),
     Author: config.author ?? "",
     Config: inspectConfig(config.config),
     Architecture: config.architecture,
@@ -369,9 +368,4 @@ export async function historyRows(store: Store, configs: ConfigCache, name: stri
     top.Tags = summary.repoTags;
   }
   return rows;
-}
-
-function stringField(config: ImageConfig, key: string): string {
-  const value = (config as Record<string, unknown>)[key];
-  return typeof value === "string" ? value : "";
 }

@@ -1,9 +1,12 @@
 /**
- * The container config of an image as dockerd 20.10 shows it in `docker image inspect` (`Config`
- * and `ContainerConfig`): the stored object decoded into moby's container.Config struct and
- * encoded again. Every key of that struct is present, in its order, with Go's zero value where
- * the image has none (OCI tools store only the keys they set); its `omitempty` keys appear only
- * when set; keys the struct does not have are dropped. Checked against dockerd 20.10.24.
+ * How dockerd 20.10 shows an image config's fields in `docker image inspect`, for both lading's
+ * `inspect` and `lading serve`.
+ *
+ * The container config (`Config` and `ContainerConfig`): the stored object decoded into moby's
+ * container.Config struct and encoded again. Every key of that struct is present, in its order,
+ * with Go's zero value where the image has none (OCI tools store only the keys they set); its
+ * `omitempty` keys appear only when set; keys the struct does not have are dropped. Checked
+ * against dockerd 20.10.24.
  */
 
 import { isJsonObject } from "../core/json.js";
@@ -49,6 +52,18 @@ const STRUCT_ORDER: readonly string[] = (() => {
 
 const ZERO = new Map<string, unknown>(ALWAYS);
 const OMITTABLE = new Set(OMITTED_WHEN_EMPTY.map(([key]) => key));
+
+/** Go's zero time, which dockerd shows as `Created` for an image whose config has none. */
+export const ZERO_TIME_TEXT = "0001-01-01T00:00:00Z";
+
+/**
+ * A top-level string of the config that dockerd decodes into a string field (`container`,
+ * `docker_version`, `os.version`): "" when absent or not a string.
+ */
+export function configString(config: Record<string, unknown>, key: string): string {
+  const value = config[key];
+  return typeof value === "string" ? value : "";
+}
 
 /** `Config`: null when the image has none, as dockerd's (a pointer in its image struct). */
 export function inspectConfig(stored: unknown): Record<string, unknown> | null {
