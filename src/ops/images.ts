@@ -1,4 +1,5 @@
 import { parseRfc3339 } from "../core/rfc3339.js";
+import { configString, inspectConfig, inspectContainerConfig, ZERO_TIME_TEXT } from "../core/docker-image-fields.js";
 import { parseDocument, imageConfigSchema, type ImageConfig } from "../core/schemas.js";
 import { conflict, isLadingError, notFound, usage } from "../core/errors.js";
 import { formatPlatform, hostPlatform, platformMatches, parsePlatform, type Platform } from "../core/platform.js";
@@ -157,19 +158,26 @@ export async function inspectImage(store: Store, query: string, options: Inspect
     };
   }
   const config = await readConfig(store, image);
+  const size = sizeOf(image);
+  // docker image inspect's keys in its order, as dockerd 20.10 derives them from the config.
   return {
     Id: record.id,
     RepoTags: summary.repoTags,
     RepoDigests: summary.repoDigests,
     Parent: "",
     Comment: commentOf(config),
-    Created: config.created ?? "",
+    Created: config.created ?? ZERO_TIME_TEXT,
+    Container: configString(config, "container"),
+    ContainerConfig: inspectContainerConfig(config.container_config),
+    DockerVersion: configString(config, "docker_version"),
     Author: config.author ?? "",
-    Config: config.config ?? null,
+    Config: inspectConfig(config.config),
     Architecture: config.architecture,
-    Variant: config.variant,
+    ...(config.variant ? { Variant: config.variant } : {}),
     Os: config.os,
-    Size: sizeOf(image),
+    ...(configString(config, "os.version") ? { OsVersion: configString(config, "os.version") } : {}),
+    Size: size,
+    VirtualSize: size,
     RootFS: { Type: "layers", Layers: config.rootfs.diff_ids },
     Descriptor: { mediaType: record.mediaType, digest: record.id, size: record.size },
     ConfigDigest: image.config.digest,

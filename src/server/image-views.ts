@@ -326,6 +326,7 @@ export async function inspectDocument(store: Store, configs: ConfigCache, name: 
     Architecture: config.architecture,
     ...(config.variant ? { Variant: config.variant } : {}),
     Os: config.os,
+    ...(configString(config, "os.version") ? { OsVersion: configString(config, "os.version") } : {}),
     Size: summary.size,
     VirtualSize: summary.size,
     GraphDriver: { Name: "lading", Data: null },

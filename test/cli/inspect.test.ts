@@ -1,5 +1,6 @@
 // `lading inspect --platform` as a user runs it: the platform shown of a multi-platform image, a
 // platform the store lacks (sparse) apart from one the image lacks, and a malformed value.
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,6 +55,10 @@ async function inspected(root: string, ...args: string[]): Promise<Record<string
   return JSON.parse(result.stdout) as Record<string, unknown>[];
 }
 
+/** dockerd 20.10's ContainerConfig for an image without one: every key of moby's container.Config, zero. */
+const ZERO_CONTAINER_CONFIG =
+  '{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,"Cmd":null,"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null}';
+
 describe("lading inspect --platform", () => {
   it("shows the platform asked for, with its own manifest, config, layers and size", async () => {
     const root = await storeWith(multiArchive);
@@ -64,12 +69,16 @@ describe("lading inspect --platform", () => {
         RepoDigests: [`example.com/multi/app@${index.digest}`],
         Parent: "",
         Comment: "",
-        Created: "",
+        Created: "0001-01-01T00:00:00Z",
+        Container: "",
+        ContainerConfig: JSON.parse(ZERO_CONTAINER_CONFIG) as unknown,
+        DockerVersion: "",
         Author: "",
-        Config: { Env: ["PATH=/bin"] },
+        Config: { ...(JSON.parse(ZERO_CONTAINER_CONFIG) as object), Env: ["PATH=/bin"] },
         Architecture: "s390x",
         Os: "linux",
         Size: sizeOf(s390x),
+        VirtualSize: sizeOf(s390x),
         RootFS: { Type: "layers", Layers: [s390x.layers[0]!.diffId] },
         Descriptor: { mediaType: OCI_INDEX, digest: index.digest, size: index.size },
         ConfigDigest: s390x.config.digest,
@@ -264,5 +273,38 @@ describe("lading inspect of an artifact (no platform image)", () => {
     const sparse = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(s390x.manifest, { platform: { architecture: "s390x", os: "linux" } })] }), OCI_INDEX);
     const root = await storeWith(buildTar(ociLayoutItems([], { indexEntries: [named(sparse, "example.com/sparse:1")], extraBlobs: [sparse] })), [], "note: example.com/sparse:1 is sparse: linux/s390x not loaded\n");
     expect(output(await lading(root, "inspect", "example.com/sparse:1"))).toEqual([1, "[]\n", "Error: image example.com/sparse:1 holds no platform image in this store\n"]);
+  });
+});
+
+describe("lading inspect shows what docker image inspect derives from the image", () => {
+  const MULTI = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures", "archives", "docker-save-multi.tar");
+  /** The keys dockerd 20.10 derives from the config, then lading's own. */
+  const KEYS = ["Id", "RepoTags", "RepoDigests", "Parent", "Comment", "Created", "Container", "ContainerConfig", "DockerVersion", "Author", "Config", "Architecture"];
+  const LADING_KEYS = ["RootFS", "Descriptor", "ConfigDigest", "ManifestDigest", "ManifestOrigin", "Platforms", "AbsentPlatforms"];
+  const derived = (entry: Record<string, unknown>, keys: readonly string[]): string => JSON.stringify(Object.fromEntries(keys.map((key) => [key, entry[key]])));
+
+  it.skipIf(!existsSync(MULTI))("a docker-built image: Container, ContainerConfig, DockerVersion and the whole Config, byte for byte as dockerd 20.10.24 shows them", async () => {
+    const root = join(scratch, `store-${counter++}`);
+    expect((await lading(root, "load", "-q", "-i", MULTI)).code).toBe(0);
+    const [entry] = await inspected(root, "fixture/derived-a:1.0");
+    // `docker image inspect fixture/derived-a:1.0` on dockerd 20.10.24 after `docker load` of the same archive.
+    const docker =
+      '{"Parent":"","Comment":"derived a","Created":"2026-11-30T08:17:34.893298312Z","Container":"abef31d508e69c07c119c2c3afdc27f2e3add9c8d8c0ae626ed9364f56940ac2","ContainerConfig":{"Hostname":"abef31d508e6","Domainname":"","User":"","AttachStdin":false,"AttachStdout":true,"AttachStderr":true,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":["FOO=bar"],"Cmd":["/bin/tool"],"Image":"fixture/imported:1.0","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":{"org.example.fixture":"imported"}},"DockerVersion":"20.10.24+dfsg1","Author":"make-fixtures","Config":{"Hostname":"abef31d508e6","Domainname":"","User":"","AttachStdin":false,"AttachStdout":true,"AttachStderr":true,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":["FOO=bar","VARIANT=a"],"Cmd":["/bin/tool"],"Image":"fixture/imported:1.0","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":{"org.example.fixture":"derived-a"}},"Architecture":"amd64","Os":"linux"}';
+    expect(derived(entry!, Object.keys(JSON.parse(docker) as object))).toBe(docker);
+    expect(Object.keys(entry!)).toEqual([...KEYS, "Os", "Size", "VirtualSize", ...LADING_KEYS]);
+  });
+
+  it("an OCI image: no created is Go's zero time, Variant and OsVersion shown, Config's omitempty keys only when set, unknown keys dropped", async () => {
+    const image = makeImage({
+      seed: "derived-fields",
+      editConfig: (config) => ({ ...config, architecture: "arm64", variant: "v8", "os.version": "10.0.1", config: { Env: ["A=1"], ExposedPorts: { "80/tcp": {} }, StopSignal: "SIGTERM", Unknown: 1 } }),
+    });
+    const root = await storeWith(buildTar(ociLayoutItems([image], { indexEntries: [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/hand/x:1" } })] })));
+    const [entry] = await inspected(root, "hand/x:1");
+    // `docker image inspect` on dockerd 20.10.24 of an image with this config, loaded from lading's docker-layout convert of it.
+    const docker =
+      '{"Parent":"","Comment":"","Created":"0001-01-01T00:00:00Z","Container":"","ContainerConfig":{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,"Cmd":null,"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null},"DockerVersion":"","Author":"","Config":{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"ExposedPorts":{"80/tcp":{}},"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":["A=1"],"Cmd":null,"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null,"StopSignal":"SIGTERM"},"Architecture":"arm64","Variant":"v8","Os":"linux","OsVersion":"10.0.1"}';
+    expect(derived(entry!, Object.keys(JSON.parse(docker) as object))).toBe(docker);
+    expect(Object.keys(entry!)).toEqual([...KEYS, "Variant", "Os", "OsVersion", "Size", "VirtualSize", ...LADING_KEYS]);
   });
 });

@@ -291,6 +291,24 @@ describe("lading serve: images", () => {
     }
   });
 
+  it("the keys docker derives from the config, OsVersion and Variant included, are the same in serve's inspect and lading inspect", async () => {
+    const store = await Store.open(root);
+    const image = makeImage({
+      seed: "os-version",
+      editConfig: (config) => ({ ...config, architecture: "arm64", variant: "v8", "os.version": "10.0.1", config: { Env: ["A=1"], StopSignal: "SIGTERM" } }),
+    });
+    await loadArchive(store, await openTarStream(Readable.from([buildTar(dockerArchiveItems([{ image, repoTags: ["fixture/os-version:1"] }]))])));
+    const keys = ["Parent", "Comment", "Created", "Container", "ContainerConfig", "DockerVersion", "Author", "Config", "Architecture", "Variant", "Os", "OsVersion"];
+    const derived = (document: Record<string, unknown>): string => JSON.stringify(Object.fromEntries(keys.map((key) => [key, document[key]])));
+    const served = await vi.waitFor(async () => {
+      const result = await get("/images/fixture/os-version:1/json");
+      expect(result.status).toBe(200);
+      return json(result) as Record<string, unknown>;
+    }, { timeout: 5000 });
+    expect([served.Variant, served.OsVersion]).toEqual(["v8", "10.0.1"]);
+    expect(derived(served)).toBe(derived(await inspectImage(store, "fixture/os-version:1")));
+  });
+
   it("answers 404 No such image, and 400 for a malformed name", async () => {
     const missing = await get("/images/nosuch/json");
     expect(missing.status).toBe(404);
