@@ -9,7 +9,7 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
   program
     .command("images")
     .description("list images, like docker images")
-    .argument("[repository[:tag|@digest]]", "list only this repository's references (with this tag, or this digest)")
+    .argument("[pattern]", "list only the references this glob matches (docker's reference filter): repository, repository:tag, repository@digest, or a pattern such as 'fixture/*' or 'app:1.*'")
     .option("--digests", "show digests")
     .option("--no-trunc", "do not truncate IDs")
     .option("-q, --quiet", "print only image IDs, each once")

@@ -1,3 +1,4 @@
+import { globMatch, isValidGlob } from "../core/glob.js";
 import { parseRfc3339 } from "../core/rfc3339.js";
 import { configString, inspectConfig, inspectContainerConfig, ZERO_TIME_TEXT } from "../core/docker-image-fields.js";
 import { parseDocument, imageConfigSchema, type ImageConfig } from "../core/schemas.js";
@@ -272,37 +273,35 @@ function repositoryOf(reference: string): string {
   return familiarName(parseReference(reference));
 }
 
-/** `docker images REPOSITORY[:TAG|@DIGEST]`: a familiar repository name, with the tag or digest given. */
+/**
+ * `docker images PATTERN`: dockerd 20.10's reference filter, a glob (Go's path.Match, see
+ * core/glob.ts) on each familiar reference (`fixture/app:1.0`, `fixture/app@sha256:…`) or on its
+ * repository (`fixture/app`). A plain name is a pattern too: `fixture/app` names that repository,
+ * `fixture/app:1.0` that tag, `fixture/app@sha256:…` that digest reference.
+ */
 export interface ImageFilter {
-  repository: string;
-  tag: string | undefined;
-  digest: string | undefined;
+  /** The pattern as given: docker matches familiar names only, so `docker.io/x` matches nothing. */
+  reference: string;
 }
 
+/** The filter for a pattern; a malformed one (`fixture/[`) is a usage error, as docker's "syntax error in pattern" is an error. */
 export function parseImageFilter(value: string): ImageFilter {
-  let ref;
-  try {
-    ref = parseReference(value);
-  } catch (error) {
-    throw usage(`images: ${(error as Error).message}`);
-  }
-  return { repository: familiarName(ref), tag: ref.tag, digest: ref.digest };
+  if (!isValidGlob(value)) throw usage(`images: invalid reference pattern ${JSON.stringify(value)}: syntax error in pattern`);
+  return { reference: value };
 }
 
 /**
- * Whether a reference passes docker's reference filter (moby's FamiliarMatch): it is the filter's
- * reference, or, for a filter with neither tag nor digest, of its repository. A filter with both
- * names no stored reference, since Docker stores a digest reference without its tag.
+ * moby's FamiliarMatch: the pattern matches the familiar reference, or its repository. A pattern
+ * with a tag and a digest names no stored reference, since Docker stores a digest reference
+ * without its tag.
  */
-function passesFilter(filter: ImageFilter, reference: string): boolean {
-  const ref = parseReference(reference);
-  if (familiarName(ref) !== filter.repository) return false;
-  return (filter.tag === undefined && filter.digest === undefined) || (ref.tag === filter.tag && ref.digest === filter.digest);
+export function referenceMatchesPattern(pattern: string, reference: string): boolean {
+  return globMatch(pattern, reference) || globMatch(pattern, repositoryOf(reference));
 }
 
 /** The summary with only the references that pass the filter, as docker's image list gives them. */
 function onlyMatching(filter: ImageFilter, summary: ImageSummary): ImageSummary {
-  const passes = (reference: string): boolean => passesFilter(filter, reference);
+  const passes = (reference: string): boolean => referenceMatchesPattern(filter.reference, reference);
   return { ...summary, repoTags: summary.repoTags.filter(passes), repoDigests: summary.repoDigests.filter(passes) };
 }
 

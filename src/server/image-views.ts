@@ -8,11 +8,12 @@
  */
 import { configString, inspectConfig, inspectContainerConfig, ZERO_TIME_TEXT } from "../core/docker-image-fields.js";
 import { invalid, notFound } from "../core/errors.js";
+import { isValidGlob } from "../core/glob.js";
 import type { ImageConfig } from "../core/schemas.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
-import { commentOf, createdTime, primaryImage, readConfig, summarize, type ImageSummary } from "../ops/images.js";
+import { commentOf, createdTime, primaryImage, readConfig, referenceMatchesPattern, summarize, type ImageSummary } from "../ops/images.js";
 import { lookupReference, resolveImage } from "../ops/resolve-image.js";
 import type { StoreListing } from "./store-listing.js";
 
@@ -83,6 +84,10 @@ export function parseImageFilters(text: string | null): ImageFilters {
   if (typeof document !== "object" || document === null || Array.isArray(document)) throw invalid("filters: expected a JSON object", "filters");
   for (const [key, value] of Object.entries(document)) {
     const terms = Array.isArray(value) ? value.map(String) : typeof value === "object" && value !== null ? Object.keys(value) : [];
+    if (key === "reference") {
+      const malformed = terms.find((term) => !isValidGlob(term));
+      if (malformed !== undefined) throw invalid(`filters: invalid reference pattern ${JSON.stringify(malformed)}`, "filters");
+    }
     if (key === "reference" || key === "label" || key === "before" || key === "since") filters[key].push(...terms);
     else if (key === "dangling") {
       const term = terms[0];
@@ -237,7 +242,7 @@ function compareStrings(a: string, b: string): number {
  * Docker shows an image without references as `<none>:<none>`.
  */
 function matchingNames(references: string[], filters: ImageFilters): { tags: string[]; digests: string[] } | undefined {
-  const shown = filters.reference.length === 0 ? references : references.filter((ref) => filters.reference.some((pattern) => referenceMatches(pattern, ref)));
+  const shown = filters.reference.length === 0 ? references : references.filter((ref) => filters.reference.some((pattern) => referenceMatchesPattern(pattern, ref)));
   if (filters.reference.length > 0 && shown.length === 0) return undefined;
   const tags = shown.filter((ref) => !ref.includes("@"));
   if (filters.dangling === true && tags.length > 0) return undefined;
@@ -259,36 +264,6 @@ function entryOf(id: string, names: { tags: string[]; digests: string[] }, creat
     Labels: labels,
     Containers: -1,
   };
-}
-
-/** Docker's reference filter: a path.Match glob against the familiar reference, or its repository. */
-export function referenceMatches(pattern: string, reference: string): boolean {
-  const glob = globToRegExp(pattern);
-  if (glob.test(reference)) return true;
-  const repository = reference.replace(/@.*$/, "").replace(/:[^:/]*$/, "");
-  return glob.test(repository);
-}
-
-function globToRegExp(pattern: string): RegExp {
-  let source = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i] as string;
-    if (c === "*") source += "[^/]*";
-    else if (c === "?") source += "[^/]";
-    else if (c === "[") {
-      const end = pattern.indexOf("]", i + 1);
-      if (end === -1) throw invalid(`filters: invalid reference pattern ${JSON.stringify(pattern)}`, "filters");
-      const body = pattern.slice(i + 1, end).replace(/\\/g, "\\\\");
-      source += `[${body.startsWith("^") ? `^${body.slice(1)}` : body}]`;
-      i = end;
-    } else if (c === "\\" && i + 1 < pattern.length) source += escapeRegExp(pattern[++i] as string);
-    else source += escapeRegExp(c);
-  }
-  return new RegExp(`^${source}$`);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
 /**

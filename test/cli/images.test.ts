@@ -208,7 +208,7 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
         ["fixture/derived-a", "2.0", "662400124e1a"],
       ],
     ]);
-    expect(columns(await lading(root, "images", "docker.io/fixture/derived-a:2.0"))).toEqual([
+    expect(columns(await lading(root, "images", "fixture/derived-a:2.0"))).toEqual([
       ["REPOSITORY", "TAG", "IMAGE ID"],
       ["fixture/derived-a", "2.0", "662400124e1a"],
     ]);
@@ -220,7 +220,6 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
     const json = await lading(root, "images", "--json", "fixture/derived-a:2.0");
     expect([json.code, (JSON.parse(json.stdout) as { id: string }[]).map((image) => image.id)]).toEqual([0, [DERIVED_A]]);
     expect(output(await lading(root, "images", "--json", "nothing/here"))).toEqual([0, "[]\n", ""]);
-    expect(output(await lading(root, "images", "Bad:name:x"))).toEqual([2, "", "lading: usage error: images: invalid reference format: repository name (library/Bad) must be lowercase\n"]);
   });
 
   it("images REPOSITORY@DIGEST lists only the images that repository names by that digest, as a digest row; REPOSITORY:TAG shows no digest (dockerd 20.10's reference filter)", async () => {
@@ -260,6 +259,86 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
       0,
       [[DERIVED_A, [], [`fixture/derived-a@${DERIVED_A}`]]],
     ]);
+  });
+
+  it("images PATTERN lists the rows dockerd 20.10 lists: a path.Match glob on the familiar reference or its repository", async () => {
+    // Expected rows: what `docker images PATTERN` printed on dockerd 20.10.24 after `docker load` of
+    // the same three archives (in lading's order: docker's varies for images of the same second).
+    const root = await loaded(
+      "../shared/fixtures/archives/docker-save-multi.tar",
+      "../shared/fixtures/archives/docker-save-single.tar",
+      "../shared/fixtures/archives/skopeo-docker-archive.tar",
+    );
+    const columns = (result: CliResult): string[][] => result.stdout.trimEnd().split("\n").slice(1).map((line) => line.split(/ {3,}/).slice(0, 3));
+    const rows = async (pattern: string): Promise<[number, string, string[][]]> => {
+      const result = await lading(root, "images", pattern);
+      return [result.code, result.stderr, columns(result)];
+    };
+    const DB = ["fixture/derived-b", "1.0", "0b6aaa7c4808"];
+    const IMP_1 = ["fixture/imported", "1.0", "2846d53959af"];
+    const IMP_LATEST = ["fixture/imported", "latest", "2846d53959af"];
+    const PLAIN = ["imported-plain", "latest", "2846d53959af"];
+    const LOCALHOST = ["localhost:5000/team/imported", "v1", "2846d53959af"];
+    const DA = ["fixture/derived-a", "1.0", "662400124e1a"];
+    const APP_1 = ["fixture/umoci-app", "1.0", "87d776c852de"];
+    const APP_LATEST = ["fixture/umoci-app", "latest", "87d776c852de"];
+    const REGISTRY = ["registry.example.com:5000/team/umoci-app", "v1", "87d776c852de"];
+    const expected: [string, string[][]][] = [
+      ["fixture/*", [DB, IMP_1, IMP_LATEST, DA, APP_1, APP_LATEST]],
+      ["fixture/imp*", [IMP_1, IMP_LATEST]],
+      ["*", [PLAIN]],
+      ["fixture*", []],
+      ["fixture/?mported", [IMP_1, IMP_LATEST]],
+      ["fixture/derived-[^a]", [DB]],
+      ["fixture/derived-[!a]", [DA]],
+      ["fixture/derived-[a-b]", [DB, DA]],
+      ["fixture/umoci-app:1.*", [APP_1]],
+      ["fixture/*:1.0", [DB, IMP_1, DA, APP_1]],
+      ["*:latest", [PLAIN]],
+      ["fixture[/]umoci-app", [APP_1, APP_LATEST]],
+      ["*/team/*", [LOCALHOST, REGISTRY]],
+      ["*[/e]*d", []],
+      ["*[/]*d", [IMP_1, IMP_LATEST]],
+      ["fixture/imported:\\l*", [IMP_LATEST]],
+      // Familiar names only, and no reference parsing: these match nothing, without an error.
+      ["docker.io/fixture/imported", []],
+      ["library/imported-plain", []],
+      ["Fixture/imported", []],
+    ];
+    const seen: [string, string[][]][] = [];
+    for (const [pattern] of expected) {
+      const [code, stderr, listed] = await rows(pattern);
+      expect([pattern, code, stderr]).toEqual([pattern, 0, ""]);
+      seen.push([pattern, listed]);
+    }
+    expect(seen).toEqual(expected);
+    const before = await readRepositories(root);
+    for (const pattern of ["fixture/[", "fixture/imp\\", "fixture/derived-[a-]"]) {
+      expect(output(await lading(root, "images", pattern))).toEqual([2, "", `lading: usage error: images: invalid reference pattern ${JSON.stringify(pattern)}: syntax error in pattern\n`]);
+    }
+    expect(await readRepositories(root)).toBe(before);
+  });
+
+  it("images PATTERN with a digest part matches the digest references as dockerd 20.10 does", async () => {
+    const root = await loaded("../shared/fixtures/archives/ctr-export.tar", "../shared/fixtures/archives/docker-save-single.tar");
+    const columns = (result: CliResult): string[][] => result.stdout.trimEnd().split("\n").slice(1).map((line) => line.split(/ {3,}/).slice(0, 4));
+    const rows = async (pattern: string): Promise<[number, string, string[][]]> => {
+      const result = await lading(root, "images", "--digests", pattern);
+      return [result.code, result.stderr, columns(result)];
+    };
+    expect(await rows("fixture/derived-a@sha256:*")).toEqual([0, "", [["fixture/derived-a", "<none>", DERIVED_A, "662400124e1a"]]]);
+    expect(await rows("fixture/derived-?@sha256:6624*")).toEqual([0, "", [["fixture/derived-a", "<none>", DERIVED_A, "662400124e1a"]]]);
+    expect(await rows("fixture/*@*")).toEqual([
+      0,
+      "",
+      [
+        ["fixture/derived-b", "<none>", DERIVED_B, "0b6aaa7c4808"],
+        ["fixture/derived-a", "<none>", DERIVED_A, "662400124e1a"],
+      ],
+    ]);
+    // A tag pattern matches tags only (no digest shown); a tag and a digest together, nothing.
+    expect(await rows("fixture/derived-a:*")).toEqual([0, "", [["fixture/derived-a", "1.0", "<none>", "662400124e1a"]]]);
+    expect(await rows("fixture/derived-a:1.0@*")).toEqual([0, "", []]);
   });
 
   it("inspect by name, name:tag, name@digest, full ID, ID prefix, config digest prefix; ambiguous prefix fails", async () => {
