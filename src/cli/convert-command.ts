@@ -76,8 +76,7 @@ export async function runRoundtrip(terminal: Terminal, source: OpenedSource, opt
   } catch (error) {
     // A script reading --json gets a document whatever went wrong, as a plain verify gives one.
     if (!json || !(error instanceof LadingError)) throw error;
-    printJson(terminal.stdout, { schemaVersion: ROUNDTRIP_SCHEMA_VERSION, valid: false, exact: false, format, images: [], problems: [error.message] } satisfies RoundtripReport);
-    return error.exitCode;
+    return printFailedRoundtrip(terminal, error, formatName);
   }
   if (json) {
     printJson(terminal.stdout, report);
@@ -92,6 +91,13 @@ export async function runRoundtrip(terminal: Terminal, source: OpenedSource, opt
     printLine(terminal.stdout, `round trip kept every digest: ${count} came back with the same digests, but ${leftOut} name${leftOut === 1 ? "" : "s"} the ${report.format} layout cannot carry ${leftOut === 1 ? "was" : "were"} left out`);
   } else printLine(terminal.stdout, `round trip is exact: ${count} came back with the same digests`);
   return report.valid ? 0 : 1;
+}
+
+/** `verify --roundtrip --json` of a trip that failed before it had a report (the archive did not open, or did not load): its one problem. */
+export function printFailedRoundtrip(terminal: Terminal, error: LadingError, formatName: string): number {
+  const format = parseFormat(formatName);
+  printJson(terminal.stdout, { schemaVersion: ROUNDTRIP_SCHEMA_VERSION, valid: false, exact: false, format, images: [], problems: [error.message] } satisfies RoundtripReport);
+  return error.exitCode;
 }
 
 function printRoundtripImage(terminal: Terminal, image: RoundtripImage): void {

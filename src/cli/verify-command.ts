@@ -26,8 +26,13 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
       try {
         source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive);
       } catch (error) {
-        // A script reading --json gets a document whatever went wrong, as for an invalid archive.
+        // A script reading --json gets a document whatever went wrong, as for an invalid archive:
+        // the round trip's own document with --roundtrip, as an archive that opens gets.
         if (!options.json || !(error instanceof LadingError)) throw error;
+        if (options.roundtrip) {
+          const { printFailedRoundtrip } = await import("./convert-command.js");
+          return setExit(printFailedRoundtrip(terminal, error, options.format ?? "docker"));
+        }
         printJson(terminal.stdout, unreadableReport(error, archive, null));
         return setExit(error.exitCode);
       }

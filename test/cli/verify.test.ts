@@ -89,6 +89,22 @@ describe("lading verify: exit codes and output", () => {
     ]);
   });
 
+  it("--roundtrip --json of a file that does not exist prints the round trip's own document, in the format asked for", async () => {
+    for (const [args, format] of [[[], "docker"], [["--format", "oci"], "oci"]] as const) {
+      const result = await runLading(["verify", "--json", "--roundtrip", ...args, "/nonexistent/archive.tar"]);
+      expect([result.code, result.stderr, JSON.parse(result.stdout)]).toEqual([
+        1,
+        "",
+        { schemaVersion: 1, valid: false, exact: false, format, images: [], problems: ["/nonexistent/archive.tar: no such file or directory"] },
+      ]);
+    }
+    expect(await runLading(["verify", "--json", "--roundtrip", "--format", "tar", "/nonexistent/archive.tar"])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: 'lading: usage error: --format must be docker or oci, got "tar"\n',
+    });
+  });
+
   it("exits 2 on usage errors", async () => {
     expect(await runLading(["verify"])).toEqual({ code: 2, stdout: "", stderr: "error: missing required argument 'archive'\n" });
     expect(await runLading(["verify", "--bogus", GOOD])).toEqual({ code: 2, stdout: "", stderr: "error: unknown option '--bogus'\n" });
