@@ -8,10 +8,10 @@
  *   leases/                                  one file per running load (see gc-lock.ts)
  *   repositories.json                        the reference store
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
-import { invalid, usage } from "../core/errors.js";
+import { invalid, LadingError, usage } from "../core/errors.js";
 
 export interface StorePaths {
   root: string;
@@ -67,17 +67,50 @@ export function storePaths(root: string): StorePaths {
  */
 export async function ensureStoreLayout(root: string): Promise<StorePaths> {
   const paths = storePaths(root);
-  await mkdir(paths.root, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+  await makeDirectories(paths.root).catch((error: unknown) => {
     throw rootNotADirectory(paths.root, error);
   });
-  await Promise.all([
-    mkdir(path.join(paths.blobs, "sha256"), { recursive: true, mode: 0o700 }),
-    mkdir(path.join(paths.blobs, "sha512"), { recursive: true, mode: 0o700 }),
-    mkdir(paths.ingest, { recursive: true, mode: 0o700 }),
-    mkdir(paths.images, { recursive: true, mode: 0o700 }),
-    mkdir(path.join(paths.root, "leases"), { recursive: true, mode: 0o700 }),
+  const made = await Promise.allSettled([
+    makeDirectories(path.join(paths.blobs, "sha256")),
+    makeDirectories(path.join(paths.blobs, "sha512")),
+    makeDirectories(paths.ingest),
+    makeDirectories(paths.images),
+    makeDirectories(path.join(paths.root, "leases")),
   ]);
+  // The first failure in this order, not whichever came first: the same error every time.
+  const failed = made.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
   return paths;
+}
+
+/**
+ * `mkdir -p` with mode 0700, one level at a time. Not mkdir's `recursive`: on Node 20 it spins
+ * forever where mkdir says ENOENT although the parent exists (under /proc), so a parent is made
+ * here at most once and a second ENOENT is final.
+ */
+async function makeDirectories(dir: string): Promise<void> {
+  try {
+    await makeDirectory(dir);
+  } catch (error) {
+    const parent = path.dirname(dir);
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT" || parent === dir) throw error;
+    await makeDirectories(parent);
+    await makeDirectory(dir).catch((again: unknown) => {
+      if ((again as NodeJS.ErrnoException).code !== "ENOENT") throw again;
+      throw new LadingError("io", `cannot create the directory ${dir}: ${parent} exists but takes no new directory (mkdir: no such file or directory)`, { subject: dir, cause: again });
+    });
+  }
+}
+
+/** One mkdir; a directory that is already there (made by a concurrent command, say) is fine. */
+async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    const existing = await stat(dir).catch(() => undefined);
+    if (!existing?.isDirectory()) throw error;
+  }
 }
 
 /** mkdir's EEXIST and ENOTDIR, said in the store's words; anything else as it came. */

@@ -67,6 +67,13 @@ describe("ensureStoreLayout", () => {
     expect(await ensureStoreLayout(root)).toEqual(paths);
   });
 
+  it("two commands making the same new root at once both succeed", async () => {
+    const root = path.join(base, "x", "y", "store");
+    const [first, second] = await Promise.all([ensureStoreLayout(root), ensureStoreLayout(root)]);
+    expect(second).toEqual(first);
+    for (const dir of ["x", "x/y", "x/y/store", "x/y/store/blobs/sha512"]) expect((await stat(path.join(base, dir))).mode & 0o777).toBe(0o700);
+  });
+
   it("a root that is a file, or under one, is refused in one line naming it", async () => {
     const file = path.join(base, "file");
     await writeFile(file, "");
