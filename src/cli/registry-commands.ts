@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { platformsFromOption } from "./platform-option.js";
 import { formatReference, parseReference } from "../core/reference.js";
+import { usage } from "../core/errors.js";
 import type { PulledImage } from "../ops/pull.js";
 import type { PushResult } from "../ops/push.js";
 import type { RegistryClientFactory } from "../ops/registry-access.js";
@@ -40,9 +41,10 @@ export function registerRegistryCommands(program: Command, terminal: Terminal): 
       "--skip-diff-id-check",
       "do not decompress compressed layers to check them against the config's diff IDs (blob digests are still checked, as skopeo does)",
     )
-    .option("-q, --quiet", "print only the pulled references")
+    .option("-q, --quiet", "print only the pulled references (with --json, the JSON document only)")
     .option("--json", "print one JSON document of what was pulled")
     .action(async (references: string[], flags: PullFlags, command: Command) => {
+      if (flags.allPlatforms && flags.platform.length > 0) throw usage("--platform and --all-platforms conflict: --all-platforms pulls every platform, --platform only those named");
       const platforms = platformsFromOption(flags.platform);
       const store = await openStore(command);
       const progress = { done: 0, total: 0 };
