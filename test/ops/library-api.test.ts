@@ -53,4 +53,16 @@ describe("the library API", () => {
     const fsck = await lading.fsckStore(store);
     expect(fsck.problems).toEqual([]);
   });
+
+  it("lists images through a filter parsed as `lading images PATTERN` parses it", async () => {
+    const store = await lading.Store.open(join(await tempDir(), "store"));
+    await lading.loadArchive(store, await lading.openArchivePath(join(FIXTURES, "archives", "docker-save-single.tar")));
+    const filter: lading.ImageFilter = lading.parseImageFilter("fixture/*");
+    expect(filter).toEqual({ reference: "fixture/*" });
+    const listed = await lading.listImages(store, filter);
+    expect(listed.map((image) => [image.id, image.repoTags])).toEqual([
+      ["sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1", ["fixture/imported:1.0", "fixture/imported:latest"]],
+    ]);
+    expect(() => lading.parseImageFilter("fixture/[")).toThrow('images: invalid reference pattern "fixture/[": syntax error in pattern');
+  });
 });
