@@ -91,7 +91,8 @@ export async function openTarSource(raw: ChunkSource, totalBytes?: number, optio
   if (compression === "none") return { compression, entries: tarEntries(whole), bytesRead: raw.bytesRead, totalBytes };
   let decoder;
   try {
-    decoder = createDecompressor(compression);
+    // Zero padding after a gzip-compressed archive is read as gzip -t reads it; a layer gets none.
+    decoder = createDecompressor(compression, { allowGzipZeroPadding: true });
   } catch (error) {
     whole.close();
     throw error;

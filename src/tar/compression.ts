@@ -39,19 +39,32 @@ export function detectCompression(head: Uint8Array): Compression {
 export interface DecompressorOptions {
   /** Fail with LadingError invalid once the output passes this many bytes. */
   maxOutputBytes?: number;
+  /**
+   * True for a whole archive: zlib stops at a zero byte after the last gzip member and ignores
+   * the rest (zero padding, as gzip -t accepts it). Otherwise (a layer) any byte after the last
+   * member is refused, as Go's gzip reader in docker and containerd refuses it ("invalid header").
+   */
+  allowGzipZeroPadding?: boolean;
 }
+
+/** zlib's words for bytes after a gzip member that are no gzip header (Go's: "invalid header"). */
+const GZIP_TRAILING_DATA = "incorrect header check";
 
 /**
  * A Transform that decodes one format. Corrupt or truncated input fails with LadingError invalid
  * ("corrupt gzip stream: unexpected end of file"); a missing codec library with LadingError
  * unsupported ("xz archives are not supported: <reason>"). Concatenated gzip members, zstd frames
- * and xz streams are all decoded.
+ * and xz streams are all decoded; data after the last gzip member is refused unless
+ * `allowGzipZeroPadding` (zstd refuses any data after its last frame).
  */
 export function createDecompressor(compression: Exclude<Compression, "none">, options: DecompressorOptions = {}): Transform {
   const guard = { maxOutputBytes: options.maxOutputBytes };
   switch (compression) {
-    case "gzip":
-      return new GuardedDecoder("gzip", createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }), { ...guard, reportsConsumption: true });
+    case "gzip": {
+      const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
+      const strict = options.allowGzipZeroPadding === true ? {} : { consumedInput: () => gunzip.bytesWritten, unreadInputReason: GZIP_TRAILING_DATA };
+      return new GuardedDecoder("gzip", gunzip, { ...guard, reportsConsumption: true, ...strict });
+    }
     case "zstd":
       return new GuardedDecoder("zstd", new ZstdDecoder(), { ...guard, reportsConsumption: true });
     case "xz":

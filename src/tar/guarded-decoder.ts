@@ -17,6 +17,13 @@ export interface GuardedDecoderOptions {
    * unbzip2-stream) may keep a chunk after accepting it, so the decoder gives them a copy.
    */
   reportsConsumption?: boolean;
+  /**
+   * With `reportsConsumption`: how many input bytes the engine has consumed so far. When given,
+   * input the engine leaves unread once it has done with a chunk (bytes after the end of the
+   * compressed stream, at which the engine stopped) fails the decoder with `unreadInputReason`.
+   */
+  consumedInput?: () => number;
+  unreadInputReason?: string;
 }
 
 /** An engine whose write takes a callback (a Node stream). */
@@ -64,9 +71,15 @@ export class GuardedDecoder extends Transform {
   readonly #maxOutputBytes: number;
   readonly #sliceBytes: number;
   readonly #reportsConsumption: boolean;
+  readonly #consumedInput: (() => number) | undefined;
+  readonly #unreadInputReason: string;
+  #inputBytes = 0;
   #outputBytes = 0;
   #flushCallback: TransformCallback | undefined;
-  /** zlib ends a gzip stream on its own when only zero padding follows the last member. */
+  /**
+   * zlib ends a gzip stream on its own when a zero byte follows the last member, and ignores
+   * everything from there (zero padding, or anything else after a zero).
+   */
   #engineEnded = false;
 
   constructor(format: string, engine: DuplexLike, options: GuardedDecoderOptions = {}) {
@@ -76,6 +89,8 @@ export class GuardedDecoder extends Transform {
     this.#maxOutputBytes = options.maxOutputBytes ?? Number.POSITIVE_INFINITY;
     this.#sliceBytes = options.sliceBytes ?? Number.POSITIVE_INFINITY;
     this.#reportsConsumption = options.reportsConsumption ?? false;
+    this.#consumedInput = this.#reportsConsumption ? options.consumedInput : undefined;
+    this.#unreadInputReason = options.unreadInputReason ?? "data after the end of the stream";
     engine.on("data", (chunk: Buffer) => this.#onEngineData(chunk));
     engine.on("end", () => this.#onEngineEnd());
     engine.on("error", (error: unknown) => this.destroy(decodeError(this.#format, error)));
@@ -93,9 +108,15 @@ export class GuardedDecoder extends Transform {
 
   /** Completes the write when the engine is done with the chunk, not when it has queued it. */
   #writeWhole(chunk: Buffer, callback: TransformCallback): void {
+    this.#inputBytes += chunk.length;
     (this.#engine as unknown as CallbackWriter).write(chunk, (error) => {
       // An engine failure reaches the reader through the "error" handler, with its plain message.
-      if (!error && !this.destroyed) callback();
+      if (error || this.destroyed) return;
+      if (this.#consumedInput && this.#consumedInput() < this.#inputBytes) {
+        this.destroy(decodeError(this.#format, this.#unreadInputReason));
+        return;
+      }
+      callback();
     });
   }
 

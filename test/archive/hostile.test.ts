@@ -57,6 +57,7 @@ function expectValid(report: VerifyReport): void {
   expect(report.valid).toBe(true);
 }
 
+const OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd";
 const image = makeImage();
 const gzImage = makeImage({ gzip: true, seed: "gz" });
 const dockerItems = (tags: string[] | null = ["example/app:1"], img: TestImage = image): TarItem[] => dockerArchiveItems([{ image: img, repoTags: tags }]);
@@ -1090,7 +1091,7 @@ describe("truncated and compressed archives", () => {
     });
   }
 
-  it("reads a gzip archive, or a gzip layer, followed by zero padding (as gzip -t does), also when the padding comes in a later chunk", async () => {
+  it("reads a gzip archive followed by zero padding (as gzip -t does), also when the padding comes in a later chunk", async () => {
     const padded = Buffer.concat([gzipSync(whole), Buffer.alloc(512)]);
     const splitAt = padded.length - 512;
     for (const source of [[padded], [padded.subarray(0, splitAt), padded.subarray(splitAt)]]) {
@@ -1098,10 +1099,29 @@ describe("truncated and compressed archives", () => {
       expectValid(report);
       expect([report.compression, report.images.map((i) => i.configDigest)]).toEqual(["gzip", [image.config.digest]]);
     }
-    const paddedLayer = makeImage({ storedLayers: [{ bytes: Buffer.concat([gzipSync(layerTar({ a: "a" })), Buffer.alloc(1)]), diffId: sha256(layerTar({ a: "a" })), mediaType: OCI_LAYER_GZIP }] });
-    const report = await verifyItems(ociLayoutItems([paddedLayer]));
+  });
+
+  it("refuses a gzip layer with any byte after its last member, zeros too (Go's gzip reader in docker and containerd reads them as a header: \"invalid header\"), and a zstd layer with any after its last frame", async () => {
+    const tar = layerTar({ a: "a" });
+    const member = gzipSync(tar);
+    const frame = execFileSync("zstd", ["-c", "-q"], { input: tar });
+    const cases: [string, Buffer, string][] = [
+      [OCI_LAYER_GZIP, Buffer.concat([member, Buffer.alloc(512)]), "corrupt gzip stream: incorrect header check"],
+      [OCI_LAYER_GZIP, Buffer.concat([member, Buffer.alloc(1)]), "corrupt gzip stream: incorrect header check"],
+      [OCI_LAYER_GZIP, Buffer.concat([member, Buffer.from("\0GARBAGE!")]), "corrupt gzip stream: incorrect header check"],
+      [OCI_LAYER_GZIP, Buffer.concat([member, Buffer.from("GARBAGE!")]), "corrupt gzip stream: incorrect header check"],
+      [OCI_LAYER_GZIP, Buffer.concat([member, Buffer.of(0x1f)]), "corrupt gzip stream: unexpected end of file"],
+      [OCI_LAYER_ZSTD, Buffer.concat([frame, Buffer.alloc(512)]), "corrupt zstd stream: unknown frame descriptor"],
+    ];
+    for (const [mediaType, bytes, reason] of cases) {
+      const bad = makeImage({ storedLayers: [{ bytes, diffId: sha256(tar), mediaType }] });
+      expectRefused(await verifyItems(ociLayoutItems([bad])), [{ entry: lPath(bad), message: `${mPath(bad)} layers[0]: layer ${lPath(bad)}: ${reason}` }]);
+    }
+    // Members one after another are one stream, as gzip and Go's reader read them.
+    const twoMembers = makeImage({ storedLayers: [{ bytes: Buffer.concat([gzipSync(tar.subarray(0, 700)), gzipSync(tar.subarray(700))]), diffId: sha256(tar), mediaType: OCI_LAYER_GZIP }] });
+    const report = await verifyItems(ociLayoutItems([twoMembers]));
     expectValid(report);
-    expect(report.images.map((i) => i.layers.map((l) => [l.digest, l.diffId]))).toEqual([[[paddedLayer.layers[0]!.digest, sha256(layerTar({ a: "a" }))]]]);
+    expect(report.images.map((i) => i.layers.map((l) => [l.digest, l.diffId]))).toEqual([[[twoMembers.layers[0]!.digest, sha256(tar)]]]);
   });
 
   it("refuses a corrupt or truncated compressed archive", async () => {

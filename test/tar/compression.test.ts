@@ -207,6 +207,48 @@ describe("broken compressed input", () => {
   });
 });
 
+describe("data after the last gzip member", () => {
+  /** What the decoder makes of `chunks`, written one at a time: the sha256 of its output, or its error. */
+  async function outcomeOf(chunks: Buffer[], allowGzipZeroPadding?: boolean): Promise<string> {
+    const decoder = createDecompressor("gzip", { allowGzipZeroPadding });
+    try {
+      return `ok ${sha256(await collect(Readable.from(chunks).pipe(decoder)))}`;
+    } catch (error) {
+      return `${(error as LadingError).kind}: ${(error as Error).message}`;
+    }
+  }
+  const member = cli("gzip");
+  const zeros = Buffer.alloc(512);
+  const splits = (trailing: Buffer): Buffer[][] => [
+    [Buffer.concat([member, trailing])],
+    [member, trailing],
+    [member.subarray(0, member.length - 4), Buffer.concat([member.subarray(member.length - 4), trailing])],
+    [member, trailing.subarray(0, 1), trailing.subarray(1)],
+  ];
+
+  it("is refused, zeros included, wherever the chunks split it, in zlib's words for a header that is none", async () => {
+    for (const trailing of [zeros, Buffer.alloc(1), Buffer.from("\0GARBAGE!"), Buffer.from("GARBAGE!")]) {
+      for (const chunks of splits(trailing)) {
+        expect(await outcomeOf(chunks)).toBe("invalid: corrupt gzip stream: incorrect header check");
+      }
+    }
+    expect(await outcomeOf([member, Buffer.of(0x1f, 0x8b)])).toBe("invalid: corrupt gzip stream: unexpected end of file");
+  });
+
+  it("a second member, however the chunks split the two, is no trailing data", async () => {
+    const two = Buffer.concat([member, member]);
+    for (const at of [1, member.length - 1, member.length, member.length + 1, member.length + 10]) {
+      expect(await outcomeOf([two.subarray(0, at), two.subarray(at)])).toBe(`ok ${sha256(Buffer.concat([sample, sample]))}`);
+    }
+  });
+
+  it("allowGzipZeroPadding (a whole archive) ignores what follows a zero byte after the last member, as before", async () => {
+    for (const chunks of [...splits(zeros), [Buffer.concat([member, Buffer.from("\0GARBAGE!")])]]) {
+      expect(await outcomeOf(chunks, true)).toBe(`ok ${sha256(sample)}`);
+    }
+  });
+});
+
 describe("decompression bomb guard", () => {
   const zeros = Buffer.alloc(4 * 1024 * 1024);
   it.each(cliFormats.map(([format]) => format))("%s: stops at maxOutputBytes", async (format) => {
