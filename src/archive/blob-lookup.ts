@@ -2,7 +2,7 @@ import { parseDigest } from "../core/digest.js";
 import { invalid, notFound } from "../core/errors.js";
 import type { Descriptor } from "../core/schemas.js";
 import type { ScannedArchive, ScannedFile } from "./model.js";
-import { digestNamedBy } from "./names.js";
+import { layoutBlobNameProblem, validDigestNamedBy } from "./names.js";
 import { lookupFile } from "./scan.js";
 
 export const blobPathFor = (digest: string): string => {
@@ -51,23 +51,32 @@ export function jsonBytes(file: ScannedFile, field: string, maxJsonBytes: number
  * Every entry named for a digest must hold content matching its name, referenced or not: a
  * one-pass load trusts such a name when the store already holds that digest. `layout: true` checks
  * `blobs/<alg>/<encoded>` names; `layout: false` docker-save's (`<hex>.tar`, `<hex>.tar.gz`,
- * `<hex>.json`, `sha256:<hex>`, in any directory).
+ * `<hex>.json`, `sha256:<hex>`, in any directory). A name that is no digest is no blob's (see
+ * strayBlobWarnings).
  */
 export function checkBlobNames(archive: ScannedArchive, { layout }: { layout: boolean }): { entry: string; message: string }[] {
   const problems: { entry: string; message: string }[] = [];
   for (const file of archive.files.values()) {
-    let named: string | undefined;
-    try {
-      named = digestNamedBy(file.name);
-    } catch (error) {
-      if (layout) problems.push({ entry: file.name, message: (error as Error).message });
-      continue;
-    }
+    const named = validDigestNamedBy(file.name);
     if (named === undefined || (blobPathFor(named) === file.name) !== layout) continue;
     const actual = contentDigest(file, named);
     if (actual !== named) problems.push({ entry: file.name, message: `${file.name}: content does not match its name (content is ${actual})` });
   }
   return problems;
+}
+
+/**
+ * Files under `blobs/<alg>/` whose name is no digest lading reads (macOS's `.DS_Store` and
+ * `._<hex>`, left by a copy to a USB stick; an algorithm such as md5): no descriptor lading accepts
+ * can name one, so each is ignored with a word, as skopeo and umoci ignore them.
+ */
+export function strayBlobWarnings(archive: ScannedArchive): string[] {
+  const warnings: string[] = [];
+  for (const file of archive.files.values()) {
+    const problem = layoutBlobNameProblem(file.name);
+    if (problem !== undefined) warnings.push(`${file.name}: ignored, as its name is no digest: ${problem}`);
+  }
+  return warnings;
 }
 
 /** The digest of a file's content with the algorithm of `digest` (sha512 only when the scan computed it). */

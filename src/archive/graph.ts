@@ -1,6 +1,6 @@
 import { LadingError } from "../core/errors.js";
 import { dockerManifestJsonSchema, imageConfigSchema, indexSchema, manifestSchema, ociLayoutSchema, type DockerManifestItem } from "../core/schemas.js";
-import { checkBlobNames, blobPathFor } from "./blob-lookup.js";
+import { checkBlobNames, blobPathFor, strayBlobWarnings } from "./blob-lookup.js";
 import { compareWithIndex, isDockerCombinedShape, type DockerItemRoot } from "./combined.js";
 import type { ArchiveGraph, Problem, RootEntry, ScannedArchive } from "./model.js";
 import { problemOf } from "./problem.js";
@@ -45,7 +45,9 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
     problems,
     entries: [],
     warnings: [],
+    ignoredEntryWarnings: strayBlobWarnings(archive),
   };
+  graph.warnings.push(...graph.ignoredEntryWarnings);
   if (!hasIndex && !hasManifestJson) {
     problems.push({ entry: "(archive)", message: "not an image archive: it has neither manifest.json nor oci-layout and index.json" });
     return graph;

@@ -173,4 +173,6 @@ export interface ArchiveGraph {
   /** index.json as read (its own annotations and fields), when the archive has a readable one. */
   layoutIndex?: Index;
   warnings: string[];
+  /** What is said of archive entries that are ignored (files under blobs/<alg>/ not named for a digest); in `warnings` too, and load's. */
+  ignoredEntryWarnings: string[];
 }

@@ -1,4 +1,4 @@
-import { parseDigest } from "../core/digest.js";
+import { digestProblem, parseDigest } from "../core/digest.js";
 import { invalid } from "../core/errors.js";
 import { safeEntryName } from "../tar/entry-name.js";
 import { familiarName, formatReference, fullName, parseReference, withDefaultTag, type ImageReference } from "../core/reference.js";
@@ -107,6 +107,15 @@ const LAYOUT_BLOB = /^blobs\/([^/]+)\/([^/]+)$/;
 /** Whether a path has the shape of an OCI layout's blob, `blobs/<alg>/<encoded>` (not whether that is a valid digest). */
 export function isLayoutBlobPath(path: string): boolean {
   return LAYOUT_BLOB.test(path);
+}
+
+/**
+ * Why a `blobs/<alg>/<encoded>` path names no digest (`invalid digest "sha256:.DS_Store"`,
+ * `unsupported digest algorithm "md5" in "md5:…"`), or undefined when it names one or is no such path.
+ */
+export function layoutBlobNameProblem(path: string): string | undefined {
+  const blob = LAYOUT_BLOB.exec(path);
+  return blob ? digestProblem(`${blob[1]}:${blob[2]}`) : undefined;
 }
 
 /** docker-save's names for a config or layer (formats.md, shapes 1 to 3), crane's `sha256:<hex>` among them. */

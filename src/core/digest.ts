@@ -17,22 +17,23 @@ const LOWER_HEX = /^[0-9a-f]+$/;
  * accepted, so a parsed digest is always safe to use as a path component.
  */
 export function parseDigest(value: string, field = "digest"): ParsedDigest {
-  if (typeof value !== "string" || !GENERAL_GRAMMAR.test(value)) {
-    throw invalid(`${field}: invalid digest ${JSON.stringify(value)}`, field);
-  }
+  const problem = digestProblem(value);
+  if (problem !== undefined) throw invalid(`${field}: ${problem}`, field);
+  const colon = value.indexOf(":");
+  return { algorithm: value.slice(0, colon) as DigestAlgorithm, encoded: value.slice(colon + 1) };
+}
+
+/** Why a value is no digest parseDigest accepts (`invalid digest "sha256:x"`), or undefined when it is one. */
+export function digestProblem(value: string): string | undefined {
+  if (typeof value !== "string" || !GENERAL_GRAMMAR.test(value)) return `invalid digest ${JSON.stringify(value)}`;
   const colon = value.indexOf(":");
   const algorithm = value.slice(0, colon);
   const encoded = value.slice(colon + 1);
-  if (algorithm !== "sha256" && algorithm !== "sha512") {
-    throw invalid(`${field}: unsupported digest algorithm ${JSON.stringify(algorithm)} in ${JSON.stringify(value)}`, field);
-  }
+  if (algorithm !== "sha256" && algorithm !== "sha512") return `unsupported digest algorithm ${JSON.stringify(algorithm)} in ${JSON.stringify(value)}`;
   if (encoded.length !== ENCODED_LENGTH[algorithm] || !LOWER_HEX.test(encoded)) {
-    throw invalid(
-      `${field}: invalid ${algorithm} digest ${JSON.stringify(value)} (want ${ENCODED_LENGTH[algorithm]} lowercase hex digits)`,
-      field,
-    );
+    return `invalid ${algorithm} digest ${JSON.stringify(value)} (want ${ENCODED_LENGTH[algorithm]} lowercase hex digits)`;
   }
-  return { algorithm, encoded };
+  return undefined;
 }
 
 export function isValidDigest(value: string): boolean {
