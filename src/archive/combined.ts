@@ -19,15 +19,28 @@ export function isDockerCombinedShape(items: readonly DockerManifestItem[], inde
   return items.every((item) => isLayoutBlobPath(item.Config) && item.Layers.every(isLayoutBlobPath)) && indexEntries.every((entry) => isManifestType(entry.mediaType));
 }
 
+/** The names carried by the entries of each document that failed for a reason of their own. */
+export interface FailedEntryNames {
+  manifestJson: ReadonlySet<string>;
+  indexJson: ReadonlySet<string>;
+}
+
 /**
  * Both descriptions of the same archive must describe the same images, or it means two things.
  * In an archive of the Docker 25+ combined shape (`combinedShape`) whose index.json describes only
  * images manifest.json lists, an untagged image manifest.json lists but index.json does not
  * describe is no problem but a root of its own, returned in `leftOut`: Docker 25+ leaves images
  * saved by ID or digest out of index.json (all of them but a first untagged one, moby#51389; all
- * of them in 25.0.0 to 25.0.2, moby#47210).
+ * of them in 25.0.0 to 25.0.2, moby#47210). Only sound entries are compared: an image or name
+ * that a failed entry of the other document carries is not said to be missing from it (`failed`),
+ * since that entry's own problem is what is wrong.
  */
-export function compareWithIndex(dockerRoots: readonly DockerItemRoot[], ociRoots: readonly ResolvedRoot[], combinedShape: boolean): { problems: Problem[]; leftOut: DockerItemRoot[] } {
+export function compareWithIndex(
+  dockerRoots: readonly DockerItemRoot[],
+  ociRoots: readonly ResolvedRoot[],
+  combinedShape: boolean,
+  failed: FailedEntryNames,
+): { problems: Problem[]; leftOut: DockerItemRoot[] } {
   const problems: Problem[] = [];
   const leftOut: DockerItemRoot[] = [];
   // Docker lists every image it saves in manifest.json: index.json describes some of them, no other.
@@ -39,6 +52,7 @@ export function compareWithIndex(dockerRoots: readonly DockerItemRoot[], ociRoot
     if (!dockerImage) continue;
     const matches = ociRoots.filter((root) => root.images.some((image) => sameImage(image, dockerImage)));
     if (matches.length === 0) {
+      if ([...dockerRoot.names, ...dockerRoot.digestNames].some((name) => failed.indexJson.has(name))) continue;
       const message = `manifest.json[${position}]: image with config ${dockerImage.config.digest} is not described by index.json`;
       if (docker25 && dockerRoot.names.length === 0 && dockerRoot.digestNames.length === 0) {
         dockerRoot.warnings.push(`${message} (as Docker 25+ leaves out images saved by ID or digest); taken from manifest.json, its manifest synthesized`);
@@ -76,7 +90,7 @@ export function compareWithIndex(dockerRoots: readonly DockerItemRoot[], ociRoot
     const described = dockerRoots.filter(({ root }) => root.images[0] && ociRoot.images.some((image) => sameImage(image, root.images[0] as typeof image)));
     const dockerNames = new Set(described.flatMap(({ root }) => root.names));
     for (const name of ociRoot.names) {
-      if (dockerNames.has(name)) continue;
+      if (dockerNames.has(name) || failed.manifestJson.has(name)) continue;
       problems.push({ entry: "index.json", message: `index.json: ${name} names ${ociRoot.descriptor.digest}, but manifest.json gives that name to none of its images` });
     }
   }

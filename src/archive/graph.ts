@@ -92,6 +92,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
   if (itemsError !== undefined) record(itemsError, "manifest.json");
   if (items !== undefined) {
     const dockerRoots: DockerItemRoot[] = [];
+    const failedItemNames = new Set<string>();
     items.forEach((item, position) => {
       // With index.json, manifest.json is a second description of the same roots, checked against it.
       const entry: RootEntry = { listedAt: `manifest.json[${position}]`, descriptor: undefined, names: readableNames(item.RepoTags), root: undefined, problems: [] };
@@ -105,11 +106,13 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
         const configDigest = carriedDigest(archive, item.Config);
         if (configDigest !== undefined) entry.configDigest = configDigest;
         entry.problems.push(problem);
+        for (const name of entry.names) failedItemNames.add(name);
         problems.push({ entry: problem.entry, message: problem.message });
       }
     });
     if (hasIndex) {
-      const compared = compareWithIndex(dockerRoots, graph.roots, combinedShape);
+      const failedIndexNames = new Set(graph.entries.filter((entry) => entry.problems.length > 0).flatMap((entry) => entry.names));
+      const compared = compareWithIndex(dockerRoots, graph.roots, combinedShape, { manifestJson: failedItemNames, indexJson: failedIndexNames });
       problems.push(...compared.problems);
       // An image Docker 25+ left out of index.json stands as a manifest.json-only archive's image does.
       for (const { root, position } of compared.leftOut) {
