@@ -16,12 +16,13 @@ export function numericField(block: Buffer, offset: number, length: number): num
   return parseInt(field.toString("latin1", start, end), 8);
 }
 
+/** GNU's base-256 form, big-endian two's complement after a first byte of 0x80 (positive) or 0xff (negative). */
 function base256(field: Buffer): number {
   const positive = field[0] === 0x80;
   if (!positive && field[0] !== 0xff) return NaN;
   let value = 0;
   for (let i = 1; i < field.length; i++) value = value * 256 + (positive ? (field[i] as number) : 0xff - (field[i] as number));
-  return positive ? value : -value;
+  return positive ? value : -value - 1;
 }
 
 export function cString(bytes: Buffer, offset: number, length: number): string {
@@ -55,4 +56,12 @@ export function decodePax(body: Buffer): Record<string, string> {
     rest = rest.subarray(length);
   }
   return records;
+}
+
+/**
+ * A PAX `size` record: decimal digits only, as GNU tar and Go's archive/tar read it (parseInt
+ * would take "5abc" for 5 and "1e3" for 1); undefined for anything else.
+ */
+export function paxDecimal(value: string): number | undefined {
+  return /^[0-9]+$/.test(value) ? Number(value) : undefined;
 }

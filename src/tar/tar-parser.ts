@@ -9,7 +9,7 @@ import { invalid, type LadingError } from "../core/errors.js";
 import type { ChunkSource } from "./chunk-source.js";
 import { headerChecksum } from "./header-checksum.js";
 import { isAllZero } from "./zeros.js";
-import { cString, decodePax, headerName, numericField } from "./header-fields.js";
+import { cString, decodePax, headerName, numericField, paxDecimal } from "./header-fields.js";
 
 const BLOCK = 512;
 /** Largest PAX or GNU long-name header body kept in memory. */
@@ -259,7 +259,8 @@ export class TarParser {
       if (sum !== numericField(block, 148, 8)) throw this.headerError("checksum mismatch");
       const flag = block[156] === 0 ? 0 : (block[156] as number) - 0x30;
       const typeName = TYPE_NAMES[flag] ?? null;
-      let size = numericField(block, 124, 12);
+      const headerSize = numericField(block, 124, 12);
+      let size = headerSize;
       if (typeName === "pax-header" || typeName === "pax-global-header" || typeName === "gnu-long-path" || typeName === "gnu-long-link-path") {
         if (size > MAX_EXTENDED_HEADER_BYTES) throw this.headerError("extended header larger than 4 MiB");
         if (!(size >= 0)) throw this.headerError("invalid size field");
@@ -279,11 +280,17 @@ export class TarParser {
       if (pax !== undefined) {
         if (pax.path) name = pax.path;
         if (pax.linkpath) linkname = pax.linkpath;
-        if (pax.size) size = parseInt(pax.size, 10);
+        if (pax.size) {
+          const paxSize = paxDecimal(pax.size);
+          if (paxSize === undefined) throw this.headerError(`PAX size record ${quote(pax.size)} of entry ${quote(name)} is not a decimal number`);
+          size = paxSize;
+        }
       }
       const sparse = flag === GNU_SPARSE_FLAG ? "GNU tar's type 'S'" : paxSparseFormat(pax);
       // GNU tar's PAX sparse formats 0.1 and 1.0 hide the real name there, behind a made-up one.
       if (sparse !== undefined && pax?.["GNU.sparse.name"]) name = pax["GNU.sparse.name"];
+      // Go's archive/tar refuses a negative size field even when a PAX size replaces it.
+      if (headerSize < 0) throw this.headerError(`negative size field (${headerSize}) in entry ${quote(name)}`);
       if (!(size >= 0)) throw this.headerError("invalid size field");
       const header: ParsedHeader = { name, typeName, size, mode: numericField(block, 100, 8), linkname, dataOffset: this.consumed };
       if (sparse !== undefined) header.sparse = sparse;

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { LadingError } from "../../src/core/errors.js";
 import { STREAM_HIGH_WATER_MARK } from "../../src/tar/compression.js";
 import { readTar, type ReadTarOptions } from "../../src/tar/reader.js";
-import { buildTar, gnuLongRecord, paxRecords, tarEntry } from "../support/archive-builder.js";
+import { buildTar, gnuLongRecord, patchedHeader, paxRecords, tarEntry } from "../support/archive-builder.js";
 import { SPARSE_FORMATS, sparseTar, writeWithHoles } from "../support/sparse-tar.js";
 
 const sha256 = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex");
@@ -243,6 +243,20 @@ describe("readTar refuses hostile and broken archives", () => {
     expect(await outcome(justFits)).toBe("ok: a");
     const tooBig = buildTar([{ type: "raw", bytes: Buffer.concat([paxRecords({ comment: "c".repeat(4 * MiB + 1 - 17) }), tarEntry({ name: "a" }, Buffer.from("x"))]) }]);
     expect(await outcome(tooBig)).toBe("invalid tar header at offset 0: extended header larger than 4 MiB");
+  });
+
+  it("a PAX size that is not a decimal number, and a negative base-256 size field, naming the entry (Go's archive/tar refuses both)", async () => {
+    const withPaxSize = (size: string): Buffer => buildTar([{ type: "raw", bytes: Buffer.concat([paxRecords({ size }), tarEntry({ name: "junk", size: 0 }, Buffer.from("hello"))]) }]);
+    expect(await outcome(withPaxSize("5"))).toBe("ok: junk");
+    expect(await outcome(withPaxSize("5abc"))).toBe('invalid tar header at offset 0: PAX size record "5abc" of entry "junk" is not a decimal number');
+    expect(await outcome(withPaxSize("1e3"))).toBe('invalid tar header at offset 0: PAX size record "1e3" of entry "junk" is not a decimal number');
+    // Base-256 0xff...ff is -1, not 0; a PAX size after it does not make it valid.
+    const minusOne = patchedHeader(tarEntry({ name: "junk" }), 124, "\xff".repeat(12));
+    expect(await outcome(buildTar([{ type: "raw", bytes: minusOne }]))).toBe('invalid tar header at offset 0: negative size field (-1) in entry "junk"');
+    const minusTwo = patchedHeader(tarEntry({ name: "junk" }), 124, `${"\xff".repeat(11)}\xfe`);
+    expect(await outcome(buildTar([{ type: "raw", bytes: Buffer.concat([paxRecords({ size: "5" }), minusTwo, Buffer.from("hello".padEnd(512, "\0"))]) }]))).toBe(
+      'invalid tar header at offset 0: negative size field (-2) in entry "junk"',
+    );
   });
 
   it("a link with an empty target", async () => {
