@@ -2,9 +2,11 @@
  * Watches the bytes of a layer tar go by and checks the names inside it, without extracting
  * anything: an entry or hard link whose path climbs out of the root (`../evil`) makes the layer
  * unsafe to unpack, even though its digests may be perfectly consistent. Only headers are parsed;
- * file bodies are skipped, so the cost per byte is close to nothing.
+ * file bodies are skipped, so the cost per byte is close to nothing. Entries are framed as the
+ * archive reader frames them (entry-fields.ts), and every name some extractor would use is checked.
  */
-import { cString, headerName } from "../tar/header-fields.js";
+import { entryFields, type ExtendedHeaders } from "../tar/entry-fields.js";
+import { cString, readPaxRecords, strictNumericField } from "../tar/header-fields.js";
 import { isAllZero } from "../tar/zeros.js";
 
 const BLOCK = 512;
@@ -17,12 +19,11 @@ export class LayerTarChecker {
   private header = Buffer.alloc(BLOCK);
   private headerFill = 0;
   private skip = 0; // body + padding bytes still to pass over
-  private metaType = ""; // "x", "L" or "K" while collecting an extended header body
+  private metaType = ""; // "x", "g", "L" or "K" while collecting an extended header body
   private metaChunks: Buffer[] = [];
   private metaRemaining = 0;
   private metaPadding = 0;
-  private pendingName: string | undefined;
-  private pendingLink: string | undefined;
+  private extended: ExtendedHeaders = {};
   /** A zero block was read: the first half of the end-of-archive marker. */
   private zeroBlock = false;
   private ended = false;
@@ -94,54 +95,75 @@ export class LayerTarChecker {
       this.problem = `layer tar has a bad header checksum at entry ${this.entries + 1}`;
       return;
     }
-    const size = parseSize(h.subarray(124, 136));
-    if (size === undefined) {
+    const headerSize = strictNumericField(h, 124, 12);
+    if (Number.isNaN(headerSize)) {
       this.problem = `layer tar has an invalid size field at entry ${this.entries + 1}`;
       return;
     }
     const type = String.fromCharCode(h[156] ?? 0);
-    const padded = Math.ceil(size / BLOCK) * BLOCK;
-    if (type === "x" || type === "L" || type === "K") {
-      if (size > MAX_META_BYTES) {
-        this.problem = `layer tar has an extended header of ${size} bytes`;
+    if (type === "x" || type === "g" || type === "L" || type === "K") {
+      if (headerSize < 0) {
+        this.problem = `layer tar has an invalid size field at entry ${this.entries + 1}`;
+        return;
+      }
+      if (headerSize > MAX_META_BYTES) {
+        this.problem = `layer tar has an extended header of ${headerSize} bytes`;
         return;
       }
       this.metaType = type;
       this.metaChunks = [];
-      this.metaRemaining = size;
-      this.metaPadding = padded - size;
-      if (size === 0) this.finishMeta();
-      return;
-    }
-    if (type === "g") {
-      this.skip = padded;
+      this.metaRemaining = headerSize;
+      this.metaPadding = paddedSize(headerSize) - headerSize;
+      if (headerSize === 0) this.finishMeta();
       return;
     }
     this.entries++;
-    const name = this.pendingName ?? headerName(h);
-    const link = this.pendingLink ?? cString(h, 157, 100);
-    this.pendingName = undefined;
-    this.pendingLink = undefined;
-    this.checkPath(name, "entry");
-    if (type === "1") this.checkPath(link, `hard link target of ${JSON.stringify(name)}`);
+    const fields = entryFields(h, headerSize, this.extended);
+    this.extended = {};
+    if (fields.problem !== undefined) {
+      this.problem = `layer tar: ${fields.problem}`;
+      return;
+    }
+    if (!Number.isSafeInteger(fields.size)) {
+      this.problem = `layer tar has an invalid size field at entry ${this.entries}`;
+      return;
+    }
+    // Go's archive/tar reads the sparse map after such a header, but docker and containerd both
+    // refuse to unpack the entry ("unhandled tar header type 83"). PAX sparse files they unpack.
+    if (type === "S") {
+      this.problem = `layer tar entry ${JSON.stringify(fields.name)} is a GNU sparse file of type 'S', which docker and containerd refuse to unpack`;
+      return;
+    }
+    for (const name of fields.names) this.checkPath(name, "entry");
+    if (type === "1") for (const link of fields.links) this.checkPath(link, `hard link target of ${JSON.stringify(fields.name)}`);
     // Links, devices, directories and FIFOs carry no body whatever the size field says.
-    this.skip = "123456".includes(type) ? 0 : padded;
+    this.skip = "123456".includes(type) ? 0 : paddedSize(fields.size);
   }
 
   private finishMeta(): void {
     const body = Buffer.concat(this.metaChunks);
     this.metaChunks = [];
-    if (this.metaType === "L") this.pendingName = cString(body, 0, body.length);
-    else if (this.metaType === "K") this.pendingLink = cString(body, 0, body.length);
+    if (this.metaType === "L") this.extended.longName = cString(body, 0, body.length);
+    else if (this.metaType === "K") this.extended.longLink = cString(body, 0, body.length);
     else {
-      const records = parsePax(body);
-      if (records === undefined) {
+      const { records, malformed } = readPaxRecords(body);
+      if (malformed) {
         this.problem = `layer tar has a malformed PAX header at entry ${this.entries + 1}`;
         return;
       }
-      if (records.path !== undefined) this.pendingName = records.path;
-      if (records.linkpath !== undefined) this.pendingLink = records.linkpath;
+      if (this.metaType === "x") this.extended.pax = records;
+      else this.checkGlobalRecords(records);
     }
+  }
+
+  /**
+   * Go's archive/tar (docker, containerd) ignores PAX global headers; GNU tar and Python's tarfile
+   * apply their records to the entries after them. Records that would rename or reframe entries
+   * are refused.
+   */
+  private checkGlobalRecords(records: Record<string, string>): void {
+    const key = Object.keys(records).find((k) => k === "path" || k === "linkpath" || k === "size" || k.startsWith("GNU.sparse."));
+    if (key !== undefined) this.problem = `layer tar has a PAX global header with a ${JSON.stringify(key)} record before entry ${this.entries + 1}, which extractors apply differently`;
   }
 
   private checkPath(path: string, what: string): void {
@@ -169,8 +191,8 @@ export function looksLikeTarBlock(block: Buffer): boolean {
 }
 
 function checksumMatches(h: Buffer): boolean {
-  const stored = parseOctal(h.subarray(148, 156));
-  if (stored === undefined) return false;
+  const stored = strictNumericField(h, 148, 8);
+  if (Number.isNaN(stored)) return false;
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {
@@ -181,37 +203,4 @@ function checksumMatches(h: Buffer): boolean {
   return stored === unsigned || stored === signed;
 }
 
-function parseOctal(field: Buffer): number | undefined {
-  const text = field.toString("latin1").replace(/\0.*$/s, "").trim();
-  if (text === "") return 0;
-  if (!/^[0-7]+$/.test(text)) return undefined;
-  return parseInt(text, 8);
-}
-
-function parseSize(field: Buffer): number | undefined {
-  if (((field[0] ?? 0) & 0x80) !== 0) {
-    let value = 0;
-    for (let i = 1; i < field.length; i++) value = value * 256 + (field[i] ?? 0);
-    return Number.isSafeInteger(value) ? value : undefined;
-  }
-  return parseOctal(field);
-}
-
-/** PAX records are "<length> <key>=<value>\n"; returns undefined when a record is malformed. */
-function parsePax(body: Buffer): Record<string, string> | undefined {
-  const records: Record<string, string> = {};
-  let offset = 0;
-  while (offset < body.length) {
-    if (body[offset] === 0) break;
-    const space = body.indexOf(0x20, offset);
-    if (space === -1) return undefined;
-    const length = Number(body.subarray(offset, space).toString("latin1"));
-    if (!Number.isInteger(length) || length <= 0 || offset + length > body.length) return undefined;
-    const record = body.subarray(space + 1, offset + length - 1).toString("utf8");
-    const equals = record.indexOf("=");
-    if (equals === -1) return undefined;
-    records[record.slice(0, equals)] = record.slice(equals + 1);
-    offset += length;
-  }
-  return records;
-}
+const paddedSize = (size: number): number => Math.ceil(size / BLOCK) * BLOCK;

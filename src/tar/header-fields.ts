@@ -25,6 +25,18 @@ function base256(field: Buffer): number {
   return positive ? value : -value - 1;
 }
 
+/**
+ * A numeric field read as Go's archive/tar reads it: octal digits only (ending at a NUL, spaces
+ * around them), or base-256. NaN for anything else, where numericField reads what it can.
+ */
+export function strictNumericField(block: Buffer, offset: number, length: number): number {
+  const field = block.subarray(offset, offset + length);
+  if (((field[0] as number) & 0x80) !== 0) return base256(field);
+  const text = field.toString("latin1").replace(/\0.*$/s, "").trim();
+  if (text === "") return 0;
+  return /^[0-7]+$/.test(text) ? parseInt(text, 8) : NaN;
+}
+
 export function cString(bytes: Buffer, offset: number, length: number): string {
   const end = bytes.indexOf(0, offset);
   return bytes.toString("utf8", offset, end === -1 || end > offset + length ? offset + length : end);
@@ -40,22 +52,37 @@ function isUstar(block: Buffer): boolean {
   return block[257] === 0x75 && block[258] === 0x73 && block[259] === 0x74 && block[260] === 0x61 && block[261] === 0x72 && block[262] === 0;
 }
 
-/** PAX records "<length> <key>=<value>\n"; parsing stops at the first malformed record. */
-export function decodePax(body: Buffer): Record<string, string> {
+export interface PaxRecords {
+  records: Record<string, string>;
+  /** A record was malformed: the records before it are kept, none after it. */
+  malformed: boolean;
+}
+
+/**
+ * PAX records "<length> <key>=<value>\n", where <length> counts the whole record in decimal. A
+ * NUL where a record would start ends them.
+ */
+export function readPaxRecords(body: Buffer): PaxRecords {
   const records: Record<string, string> = {};
-  let rest = body;
-  while (rest.length > 0) {
-    let space = 0;
-    while (space < rest.length && rest[space] !== 0x20) space++;
-    const length = parseInt(rest.toString("utf8", 0, space), 10);
-    if (!length) break;
-    const record = rest.toString("utf8", space + 1, length - 1);
+  let offset = 0;
+  while (offset < body.length && body[offset] !== 0) {
+    const space = body.indexOf(0x20, offset);
+    const lengthText = space === -1 ? "" : body.toString("latin1", offset, space);
+    const length = /^[0-9]+$/.test(lengthText) ? Number(lengthText) : 0;
+    const end = offset + length;
+    if (length <= space - offset + 1 || end > body.length || body[end - 1] !== 0x0a) return { records, malformed: true };
+    const record = body.toString("utf8", space + 1, end - 1);
     const equals = record.indexOf("=");
-    if (equals === -1) break;
+    if (equals === -1) return { records, malformed: true };
     records[record.slice(0, equals)] = record.slice(equals + 1);
-    rest = rest.subarray(length);
+    offset = end;
   }
-  return records;
+  return { records, malformed: false };
+}
+
+/** PAX records; parsing stops at the first malformed record. */
+export function decodePax(body: Buffer): Record<string, string> {
+  return readPaxRecords(body).records;
 }
 
 /**

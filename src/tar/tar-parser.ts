@@ -9,7 +9,8 @@ import { invalid, type LadingError } from "../core/errors.js";
 import type { ChunkSource } from "./chunk-source.js";
 import { headerChecksum } from "./header-checksum.js";
 import { isAllZero } from "./zeros.js";
-import { cString, decodePax, headerName, numericField, paxDecimal } from "./header-fields.js";
+import { cString, decodePax, numericField } from "./header-fields.js";
+import { entryFields } from "./entry-fields.js";
 
 const BLOCK = 512;
 /** Largest PAX or GNU long-name header body kept in memory. */
@@ -69,15 +70,7 @@ interface Current {
 const MAX_TRAILER_BYTES = 1024 * 1024;
 
 const quote = (text: string): string => JSON.stringify(text);
-const GNU_SPARSE_FLAG = 0x53 - 0x30; // 'S'
 const paddingOf = (size: number): number => (BLOCK - (size % BLOCK)) % BLOCK;
-
-/** GNU tar's PAX sparse formats: 1.0 says its version, 0.1 writes a map, 0.0 offsets and sizes. */
-function paxSparseFormat(pax: Record<string, string> | undefined): string | undefined {
-  if (pax === undefined || !Object.keys(pax).some((key) => key.startsWith("GNU.sparse."))) return undefined;
-  const version = pax["GNU.sparse.major"] !== undefined ? `${pax["GNU.sparse.major"]}.${pax["GNU.sparse.minor"] ?? "0"}` : pax["GNU.sparse.map"] !== undefined ? "0.1" : "0.0";
-  return `GNU tar's PAX sparse format ${version}`;
-}
 
 export class TarParser {
   private chunk: Buffer = EMPTY;
@@ -259,8 +252,7 @@ export class TarParser {
       if (sum !== numericField(block, 148, 8)) throw this.headerError("checksum mismatch");
       const flag = block[156] === 0 ? 0 : (block[156] as number) - 0x30;
       const typeName = TYPE_NAMES[flag] ?? null;
-      const headerSize = numericField(block, 124, 12);
-      let size = headerSize;
+      const size = numericField(block, 124, 12);
       if (typeName === "pax-header" || typeName === "pax-global-header" || typeName === "gnu-long-path" || typeName === "gnu-long-link-path") {
         if (size > MAX_EXTENDED_HEADER_BYTES) throw this.headerError("extended header larger than 4 MiB");
         if (!(size >= 0)) throw this.headerError("invalid size field");
@@ -273,30 +265,15 @@ export class TarParser {
         if ((await this.skip(paddingOf(size))) < paddingOf(size)) throw this.endedEarly();
         continue;
       }
-      let name = headerName(block);
-      let linkname = block[157] === 0 ? null : cString(block, 157, 100);
-      if (longName !== undefined) name = longName;
-      if (longLink !== undefined) linkname = longLink;
-      if (pax !== undefined) {
-        if (pax.path) name = pax.path;
-        if (pax.linkpath) linkname = pax.linkpath;
-        if (pax.size) {
-          const paxSize = paxDecimal(pax.size);
-          if (paxSize === undefined) throw this.headerError(`PAX size record ${quote(pax.size)} of entry ${quote(name)} is not a decimal number`);
-          size = paxSize;
-        }
-      }
-      const sparse = flag === GNU_SPARSE_FLAG ? "GNU tar's type 'S'" : paxSparseFormat(pax);
-      // GNU tar's PAX sparse formats 0.1 and 1.0 hide the real name there, behind a made-up one.
-      if (sparse !== undefined && pax?.["GNU.sparse.name"]) name = pax["GNU.sparse.name"];
-      // Go's archive/tar refuses a negative size field even when a PAX size replaces it.
-      if (headerSize < 0) throw this.headerError(`negative size field (${headerSize}) in entry ${quote(name)}`);
-      if (!(size >= 0)) throw this.headerError("invalid size field");
-      const header: ParsedHeader = { name, typeName, size, mode: numericField(block, 100, 8), linkname, dataOffset: this.consumed };
+      if (Number.isNaN(size)) throw this.headerError("invalid size field");
+      const fields = entryFields(block, size, { pax, longName, longLink });
+      if (fields.problem !== undefined) throw this.headerError(fields.problem);
+      const { name, linkname, sparse } = fields;
+      const header: ParsedHeader = { name, typeName, size: fields.size, mode: numericField(block, 100, 8), linkname, dataOffset: this.consumed };
       if (sparse !== undefined) header.sparse = sparse;
       // Directories and empty entries carry no data; any other entry's data follows, padded.
-      const hasData = size > 0 && typeName !== "directory";
-      this.current = { header, remaining: hasData ? size : 0, padding: hasData ? paddingOf(size) : 0, body: this.bodyFor(header) };
+      const hasData = fields.size > 0 && typeName !== "directory";
+      this.current = { header, remaining: hasData ? fields.size : 0, padding: hasData ? paddingOf(fields.size) : 0, body: this.bodyFor(header) };
       return header;
     }
   }

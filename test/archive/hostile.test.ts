@@ -3,11 +3,15 @@
 // look-alikes (identical duplicates, unknown media types, sparse indexes, empty layers) accepted.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { openTarStream } from "../../src/archive/source.js";
 import { verifyArchive, type VerifyReport } from "../../src/ops/verify.js";
+import { SPARSE_FORMATS, sparseTar, writeWithHoles } from "../support/sparse-tar.js";
 import {
   DOCKER_CONFIG,
   DOCKER_FOREIGN_LAYER,
@@ -35,6 +39,7 @@ import {
   patchedHeader,
   sha256,
   tarEntry,
+  tarHeader,
   verifyBytes,
   verifyItems,
   withFile,
@@ -67,6 +72,11 @@ const manifestJson = (items: Record<string, unknown>[]): string => JSON.stringif
 const mPath = (img: TestImage): string => blobPath(img.manifest.digest);
 const cPath = (img: TestImage): string => blobPath(img.config.digest);
 const lPath = (img: TestImage, index = 0): string => blobPath(img.layers[index]!.digest);
+/** A PAX global header ("g") carrying the given records. */
+const globalRecords = (records: Record<string, string>): Buffer => {
+  const extended = paxRecords(records);
+  return Buffer.concat([patchedHeader(extended, 156, "g"), extended.subarray(512)]);
+};
 
 describe("entry names", () => {
   const withEntry = (entry: Buffer): Buffer => buildTar([{ type: "raw", bytes: entry }, ...dockerItems()]);
@@ -641,7 +651,7 @@ describe("configs and layers", () => {
     expectValid(await verifyItems(craneItems(legacyName, otherMtime)));
   });
 
-  it("refuses a layer whose inner tar has ../evil, a hard link out (plain, PAX or GNU long record), a bad header, is cut short, or is no tar", async () => {
+  it("refuses a layer whose inner tar has ../evil or a hard link out under any name an extractor reads (plain, PAX, GNU long record, GNU.sparse.name, behind a PAX size), a bad header or size, a type 'S' sparse file, is cut short, or is no tar", async () => {
     const MiB = 1024 * 1024;
     const layerWith = (second: Buffer): Buffer => buildTar([{ type: "file", name: "ok", content: "x" }, { type: "raw", bytes: second }]);
     const flippedNameByte = (entry: Buffer): Buffer => {
@@ -697,19 +707,89 @@ describe("configs and layers", () => {
         buildTar([{ type: "raw", bytes: Buffer.concat([gnuLongRecord("K", "../../etc/shadow"), tarEntry({ name: "ok", typeflag: "1", linkname: "inside" })]) }]),
         'layer tar hard link target of "ok" "../../etc/shadow" escapes the root',
       ],
+      // GNU tar, Go and Python read a PAX size over the header's: "a" is empty and ../../evil is the next header.
+      [
+        "a PAX size of 0 under a header size that covers the next header",
+        buildTar([{ type: "raw", bytes: Buffer.concat([paxRecords({ size: "0" }), tarHeader({ name: "a", size: 1024 }), tarEntry({ name: "../../evil" }, Buffer.from("evil\n"))]) }]),
+        'layer tar entry "../../evil" escapes the root',
+      ],
+      [
+        "a PAX sparse 1.0 file whose real name (GNU.sparse.name) is out",
+        buildTar([{ type: "raw", bytes: Buffer.concat([paxRecords({ "GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "../../evil2", "GNU.sparse.realsize": "0" }), tarEntry({ name: "harmless" }, Buffer.from("0\n"))]) }]),
+        'layer tar entry "../../evil2" escapes the root',
+      ],
+      // GNU tar and Python's tarfile take GNU.sparse.name even without a sparse version record.
+      [
+        "a GNU.sparse.name out on a plain file",
+        buildTar([{ type: "raw", bytes: Buffer.concat([paxRecords({ "GNU.sparse.name": "../x" }), tarEntry({ name: "ok" }, Buffer.from("x"))]) }]),
+        'layer tar entry "../x" escapes the root',
+      ],
+      // Go takes a GNU long name over a PAX path, whichever comes first.
+      [
+        "a GNU long name out before a harmless PAX path",
+        buildTar([{ type: "raw", bytes: Buffer.concat([gnuLongRecord("L", "../../evil"), paxRecords({ path: "fine" }), tarEntry({ name: "short" }, Buffer.from("x"))]) }]),
+        'layer tar entry "../../evil" escapes the root',
+      ],
+      [
+        "a GNU long link out before a harmless PAX linkpath",
+        buildTar([{ type: "raw", bytes: Buffer.concat([gnuLongRecord("K", "../../etc/shadow"), paxRecords({ linkpath: "inside" }), tarEntry({ name: "ok", typeflag: "1", linkname: "inside" })]) }]),
+        'layer tar hard link target of "ok" "../../etc/shadow" escapes the root',
+      ],
+      [
+        "a PAX global header naming the entries after it",
+        buildTar([{ type: "raw", bytes: Buffer.concat([globalRecords({ path: "../evil" }), tarEntry({ name: "ok" }, Buffer.from("x"))]) }]),
+        'layer tar has a PAX global header with a "path" record before entry 1, which extractors apply differently',
+      ],
+      [
+        "a GNU sparse file of type 'S'",
+        layerWith(tarEntry({ name: "sp", typeflag: "S", size: 512 }, Buffer.alloc(512))),
+        "layer tar entry \"sp\" is a GNU sparse file of type 'S', which docker and containerd refuse to unpack",
+      ],
+      ["a PAX size that is not decimal", layerWith(Buffer.concat([paxRecords({ size: "5abc" }), tarEntry({ name: "b", size: 0 }, Buffer.from("hello"))])), 'layer tar: PAX size record "5abc" of entry "b" is not a decimal number'],
+      ["a PAX size in exponent form", layerWith(Buffer.concat([paxRecords({ size: "1e3" }), tarEntry({ name: "b", size: 0 }, Buffer.from("hello"))])), 'layer tar: PAX size record "1e3" of entry "b" is not a decimal number'],
+      ["a negative base-256 size", layerWith(patchedHeader(tarEntry({ name: "b" }), 124, "\xff".repeat(12))), 'layer tar: negative size field (-1) in entry "b"'],
       // The config's diff ID is the digest of these very bytes: only the tar's own shape is wrong.
       ["a tar cut inside a body", buildTar([{ type: "file", name: "ok", content: "x".repeat(1000) }], { end: false }).subarray(0, 512 + 300), "layer tar is truncated"],
     ];
-    for (const [, tar, reason] of cases) {
-      const evil = makeImage({ layers: [tar] });
-      const evilLayer = `${hexOf(evil.layers[0]!.digest)}.tar`;
-      expectRefused(await verifyItems(dockerItems(null, evil)), [{ entry: evilLayer, message: `manifest.json[0].Layers[0]: layer ${evilLayer}: ${reason}` }]);
-    }
+    // Every case's outcome at once, so that a failure shows all the cases that went wrong.
+    const outcomes = async (expectation: boolean): Promise<[string, Problem[], boolean][]> =>
+      Promise.all(
+        cases.map(async ([label, tar, reason]): Promise<[string, Problem[], boolean]> => {
+          const evil = makeImage({ layers: [tar] });
+          const evilLayer = `${hexOf(evil.layers[0]!.digest)}.tar`;
+          if (expectation) return [label, [{ entry: evilLayer, message: `manifest.json[0].Layers[0]: layer ${evilLayer}: ${reason}` }], false];
+          const report = await verifyItems(dockerItems(null, evil));
+          return [label, report.problems, report.valid];
+        }),
+      );
+    expect(await outcomes(false)).toEqual(await outcomes(true));
   });
 
   it("accepts zeros after a layer's end marker (padding to a record size)", async () => {
     const padded = makeImage({ layers: [Buffer.concat([buildTar([{ type: "file", name: "ok", content: "x" }]), Buffer.alloc(10240)])] });
     expect((await verifyItems(dockerItems(null, padded))).problems).toEqual([]);
+  });
+
+  it("accepts GNU tar's PAX sparse files in a layer, as docker and containerd unpack them, and refuses its type 'S', as both do", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lading-sparse-layer-"));
+    try {
+      writeWithHoles(join(dir, "holes"), Buffer.concat([Buffer.alloc(100, 0x61), Buffer.alloc(1 << 20), Buffer.from("end")]));
+      for (const { tarOptions, described } of SPARSE_FORMATS) {
+        const sparse = makeImage({ layers: [sparseTar(dir, ["holes"], tarOptions)] });
+        const report = await verifyItems(dockerItems(null, sparse));
+        const sparseLayer = `${hexOf(sparse.layers[0]!.digest)}.tar`;
+        if (described === "GNU tar's type 'S'") {
+          expectRefused(report, [{ entry: sparseLayer, message: `manifest.json[0].Layers[0]: layer ${sparseLayer}: layer tar entry "holes" is a GNU sparse file of type 'S', which docker and containerd refuse to unpack` }]);
+        } else expectValid(report);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("accepts a PAX global header that renames nothing (git archive writes a comment)", async () => {
+    const tar = buildTar([{ type: "raw", bytes: Buffer.concat([globalRecords({ comment: "0123abcd" }), tarEntry({ name: "ok" }, Buffer.from("x"))]) }]);
+    expectValid(await verifyItems(dockerItems(null, makeImage({ layers: [tar] }))));
   });
 
   it("accepts absolute names and ./ inside a layer (unpackers strip them)", async () => {
