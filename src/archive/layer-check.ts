@@ -24,6 +24,10 @@ export class LayerTarChecker {
   private metaRemaining = 0;
   private metaPadding = 0;
   private extended: ExtendedHeaders = {};
+  /** The names of the entries read so far, normalised. */
+  private seen = new Set<string>();
+  /** Hard link targets no entry before the link had: target -> the link's name. */
+  private linksAhead = new Map<string, string>();
   /** A zero block was read: the first half of the end-of-archive marker. */
   private zeroBlock = false;
   private ended = false;
@@ -136,8 +140,31 @@ export class LayerTarChecker {
     }
     for (const name of fields.names) this.checkPath(name, "entry");
     if (type === "1") for (const link of fields.links) this.checkPath(link, `hard link target of ${JSON.stringify(fields.name)}`);
+    this.checkLinkOrder(type, fields.name, fields.names, fields.linkname);
     // Links, devices, directories and FIFOs carry no body whatever the size field says.
     this.skip = "123456".includes(type) ? 0 : paddedSize(fields.size);
+  }
+
+  /**
+   * A hard link to an entry that comes after it in the same layer: docker and containerd both
+   * fail to unpack it ("link f l: no such file or directory"). A target no entry of the layer
+   * names may be in a layer below, where containerd finds it, so that one passes.
+   */
+  private checkLinkOrder(type: string, name: string, names: string[], linkname: string | null): void {
+    if (this.problem !== undefined) return;
+    const normalised = names.map(normalisedPath);
+    for (const path of normalised) {
+      const link = this.linksAhead.get(path);
+      if (link !== undefined) {
+        this.problem = `layer tar hard link ${JSON.stringify(link)} points to ${JSON.stringify(name)}, which comes after it in the layer (docker and containerd cannot make the link)`;
+        return;
+      }
+    }
+    if (type === "1" && linkname !== null) {
+      const target = normalisedPath(linkname);
+      if (!this.seen.has(target)) this.linksAhead.set(target, name);
+    }
+    for (const path of normalised) this.seen.add(path);
   }
 
   private finishMeta(): void {
@@ -204,3 +231,14 @@ function checksumMatches(h: Buffer): boolean {
 }
 
 const paddedSize = (size: number): number => Math.ceil(size / BLOCK) * BLOCK;
+
+/** A path as an extractor resolves it under the root ("./a//b/../c" is "a/c"); it does not escape (checked before). */
+function normalisedPath(path: string): string {
+  const parts: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return parts.join("/");
+}

@@ -651,7 +651,7 @@ describe("configs and layers", () => {
     expectValid(await verifyItems(craneItems(legacyName, otherMtime)));
   });
 
-  it("refuses a layer whose inner tar has ../evil or a hard link out under any name an extractor reads (plain, PAX, GNU long record, GNU.sparse.name, behind a PAX size), a bad header or size, a type 'S' sparse file, is cut short, or is no tar", async () => {
+  it("refuses a layer whose inner tar has ../evil or a hard link out under any name an extractor reads (plain, PAX, GNU long record, GNU.sparse.name, behind a PAX size), a hard link ahead, a bad header or size, a type 'S' sparse file, is cut short, or is no tar", async () => {
     const MiB = 1024 * 1024;
     const layerWith = (second: Buffer): Buffer => buildTar([{ type: "file", name: "ok", content: "x" }, { type: "raw", bytes: second }]);
     const flippedNameByte = (entry: Buffer): Buffer => {
@@ -748,6 +748,12 @@ describe("configs and layers", () => {
       ["a PAX size that is not decimal", layerWith(Buffer.concat([paxRecords({ size: "5abc" }), tarEntry({ name: "b", size: 0 }, Buffer.from("hello"))])), 'layer tar: PAX size record "5abc" of entry "b" is not a decimal number'],
       ["a PAX size in exponent form", layerWith(Buffer.concat([paxRecords({ size: "1e3" }), tarEntry({ name: "b", size: 0 }, Buffer.from("hello"))])), 'layer tar: PAX size record "1e3" of entry "b" is not a decimal number'],
       ["a negative base-256 size", layerWith(patchedHeader(tarEntry({ name: "b" }), 124, "\xff".repeat(12))), 'layer tar: negative size field (-1) in entry "b"'],
+      // docker load and ctr import both fail on it: "link f l: no such file or directory".
+      [
+        "a hard link to an entry after it",
+        buildTar([{ type: "raw", bytes: Buffer.concat([tarEntry({ name: "l", typeflag: "1", linkname: "./d//f" }), tarEntry({ name: "d/f" }, Buffer.from("data\n"))]) }]),
+        'layer tar hard link "l" points to "d/f", which comes after it in the layer (docker and containerd cannot make the link)',
+      ],
       // The config's diff ID is the digest of these very bytes: only the tar's own shape is wrong.
       ["a tar cut inside a body", buildTar([{ type: "file", name: "ok", content: "x".repeat(1000) }], { end: false }).subarray(0, 512 + 300), "layer tar is truncated"],
     ];
@@ -785,6 +791,11 @@ describe("configs and layers", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("accepts a hard link to an entry before it, and to a name the layer does not hold (a layer below may: containerd links to it)", async () => {
+    const tar = buildTar([{ type: "file", name: "d/f", content: "data\n" }, { type: "hardlink", name: "l", target: "./d/f" }, { type: "hardlink", name: "m", target: "below" }]);
+    expectValid(await verifyItems(dockerItems(null, makeImage({ layers: [tar] }))));
   });
 
   it("accepts a PAX global header that renames nothing (git archive writes a comment)", async () => {
