@@ -6,6 +6,7 @@ import type { ArchiveGraph, Problem, RootEntry, ScannedArchive } from "./model.j
 import { problemOf } from "./problem.js";
 import { repoTagName } from "./names.js";
 import { readDockerManifestJson, resolveDockerItem } from "./resolve-docker.js";
+import { DescriptorBudget } from "./descriptor-budget.js";
 import { readOciLayout, resolveOciRoot } from "./resolve-oci.js";
 import { lookupFile } from "./scan.js";
 
@@ -72,11 +73,12 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
       graph.warnings.push(...warnings);
       graph.layoutIndex = index;
       combinedShape = items !== undefined && isDockerCombinedShape(items, index.manifests);
-      index.manifests.forEach((descriptor, position) => {
+      const budget = new DescriptorBudget();
+      for (const [position, descriptor] of index.manifests.entries()) {
         const entry: RootEntry = { listedAt: `index.json manifests[${position}]`, descriptor, names: [], root: undefined, problems: [] };
         graph.entries.push(entry);
         try {
-          const root = resolveOciRoot(ctx, descriptor, entry.listedAt);
+          const root = resolveOciRoot(ctx, descriptor, entry.listedAt, budget);
           Object.assign(entry, { root, names: [...root.names, ...root.digestNames] });
           entry.problems.push(...root.failures.map((failure) => failure.problem));
           if (root.failures.length === 0) graph.roots.push(root);
@@ -84,7 +86,9 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
           entry.problems.push(problemOf(error, "index.json"));
         }
         for (const { entry: at, message } of entry.problems) problems.push({ entry: at, message });
-      });
+        // The later entries would each fail the same way: the one line is enough.
+        if (budget.exhausted) break;
+      }
     } catch (error) {
       record(error, "index.json");
     }

@@ -1,9 +1,10 @@
 import { invalid, unsupported } from "../core/errors.js";
 import { parseJsonStrict } from "../core/json.js";
 import { isIndexType, isLayerType, isManifestType, isSchema1Type, isForeignLayerType, MediaType } from "../core/media-types.js";
-import { normalizePlatform } from "../core/platform.js";
+import { formatPlatform, normalizePlatform } from "../core/platform.js";
 import { describeZodError, indexSchema, manifestSchema, ociLayoutSchema, type Descriptor, type Index, type Manifest } from "../core/schemas.js";
-import { blobForDescriptor, hasBlob, jsonBytes } from "./blob-lookup.js";
+import { blobForDescriptor, blobPathFor, hasBlob, jsonBytes } from "./blob-lookup.js";
+import { DescriptorBudgetExceeded, type DescriptorBudget } from "./descriptor-budget.js";
 import { checkIndexData, checkManifestData } from "./embedded-data.js";
 import { absentLayerWarning, checkLayers, parseImageConfig, platformDisagreement, platformOfConfig, type LayerInput } from "./image-check.js";
 import type { ResolvedImage, ResolvedRoot, ScannedArchive } from "./model.js";
@@ -46,8 +47,31 @@ export function readOciLayout(ctx: OciContext, options: { nullManifestsAsEmpty: 
 
 const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
 
-/** Resolves one entry of index.json into a root with its images, following nested indexes. */
-export function resolveOciRoot(ctx: OciContext, descriptor: Descriptor, field: string): ResolvedRoot {
+/** What resolving one root has met: each blob is resolved once, however often the graph lists it. */
+interface RootWalk {
+  root: ResolvedRoot;
+  budget: DescriptorBudget;
+  /** Indexes walked (by media type and digest), with how many levels of indexes each holds, itself included. */
+  indexHeights: Map<string, number>;
+  /** Manifests resolved (by media type and digest): the image, or undefined for an artifact or one that failed. */
+  manifests: Map<string, ResolvedManifest | undefined>;
+  /** Children already taken (digest, media type, size, platform): a repeat is legal and says nothing new. */
+  taken: Set<string>;
+}
+
+/** An image manifest resolved once, before an index's descriptor gives it a platform. */
+interface ResolvedManifest {
+  manifest: ResolvedImage["manifest"];
+  config: ResolvedImage["config"];
+  layers: ResolvedImage["layers"];
+  configName: string;
+}
+
+/**
+ * Resolves one entry of index.json into a root with its images, following nested indexes.
+ * `budget` is shared by every entry of one index.json.
+ */
+export function resolveOciRoot(ctx: OciContext, descriptor: Descriptor, field: string, budget: DescriptorBudget): ResolvedRoot {
   const { names, bareTag, digestNames } = namesFromAnnotations(descriptor.annotations, field, descriptor.digest);
   const origin = descriptor.annotations?.[ANNOTATION_SYNTHESIZED] === "true" ? "synthesized" : "archive";
   const root: ResolvedRoot = {
@@ -67,12 +91,14 @@ export function resolveOciRoot(ctx: OciContext, descriptor: Descriptor, field: s
     warnings: [],
   };
   if (isSchema1Type(descriptor.mediaType)) throw unsupported(`${field}: Docker schema 1 manifests are obsolete and not supported`, field);
+  budget.spend(1, field);
+  const walk: RootWalk = { root, budget, indexHeights: new Map(), manifests: new Map(), taken: new Set() };
   collectFailure(root, descriptor, () => {
     if (root.kind === "manifest") {
-      const image = resolveManifest(ctx, root, descriptor, field, []);
+      const image = imageOf(ctx, walk, descriptor, field, []);
       if (image) root.images.push({ ...image, manifest: { ...image.manifest, origin } });
     } else if (root.kind === "index") {
-      walkIndex(ctx, root, descriptor, field, [], 0);
+      walkIndex(ctx, walk, descriptor, field, [], 0);
     }
   });
   return root;
@@ -86,30 +112,68 @@ function collectFailure(root: ResolvedRoot, descriptor: Descriptor, resolve: () 
   try {
     resolve();
   } catch (error) {
+    if (error instanceof DescriptorBudgetExceeded) throw error;
     root.failures.push({ descriptor, problem: problemOf(error, "index.json"), imagesBefore: root.images.length });
   }
 }
 
-function walkIndex(ctx: OciContext, root: ResolvedRoot, descriptor: Descriptor, field: string, chain: string[], depth: number): void {
+const blobKey = (descriptor: Descriptor): string => `${descriptor.mediaType} ${descriptor.digest}`;
+
+/** A child's identity for telling a repeat: what resolving it checks or reports. */
+function takenKey(descriptor: Descriptor): string {
+  const platform = descriptor.platform ? formatPlatform(normalizePlatform(descriptor.platform)) : "";
+  return `${descriptor.digest} ${descriptor.mediaType} ${descriptor.size} ${platform}`;
+}
+
+/** True the first time a root meets this child. */
+function takeOnce(walk: RootWalk, descriptor: Descriptor): boolean {
+  const key = takenKey(descriptor);
+  if (walk.taken.has(key)) return false;
+  walk.taken.add(key);
+  return true;
+}
+
+/**
+ * Walks an index once per root; returns how many levels of indexes it holds. Met again, it adds
+ * nothing, but is still refused when it would now nest deeper than the limit.
+ */
+function walkIndex(ctx: OciContext, walk: RootWalk, descriptor: Descriptor, field: string, chain: string[], depth: number): number {
   if (depth >= MAX_INDEX_DEPTH) throw invalid(`${field}: indexes nested deeper than ${MAX_INDEX_DEPTH} levels`, field);
   if (chain.includes(descriptor.digest)) throw invalid(`${field}: index ${descriptor.digest} contains itself`, field);
   const file = blobForDescriptor(ctx.archive, descriptor, field);
+  const walked = walk.indexHeights.get(blobKey(descriptor));
+  if (walked !== undefined) {
+    if (depth + walked > MAX_INDEX_DEPTH) throw invalid(`${field}: indexes nested deeper than ${MAX_INDEX_DEPTH} levels`, field);
+    return walked;
+  }
+  walk.indexHeights.set(blobKey(descriptor), 1);
   const bytes = jsonBytes(file, field, ctx.maxJsonBytes);
   const index = parseChecked(bytes, "index", file.name, descriptor.mediaType);
-  root.indexes.set(descriptor.digest, bytes);
+  walk.budget.spend(index.manifests.length, file.name);
+  walk.root.indexes.set(descriptor.digest, bytes);
   const innerChain = [...chain, descriptor.digest];
+  let height = 1;
   index.manifests.forEach((child, position) => {
     const childField = `${file.name} manifests[${position}]`;
-    collectFailure(root, child, () => resolveChild(ctx, root, { descriptor, name: file.name, chain: innerChain, depth }, child, childField));
+    collectFailure(walk.root, child, () => {
+      const below = resolveChild(ctx, walk, { descriptor, name: file.name, chain: innerChain, depth }, child, childField);
+      height = Math.max(height, below + 1);
+    });
   });
+  walk.indexHeights.set(blobKey(descriptor), height);
+  return height;
 }
 
-/** One entry of an index: a nested index, a manifest, or another blob (an artifact), or absent (a sparse index). */
-function resolveChild(ctx: OciContext, root: ResolvedRoot, parent: { descriptor: Descriptor; name: string; chain: string[]; depth: number }, child: Descriptor, childField: string): void {
+/**
+ * One entry of an index: a nested index, a manifest, or another blob (an artifact), or absent (a
+ * sparse index). Returns how many levels of indexes it holds (0 unless it is an index).
+ */
+function resolveChild(ctx: OciContext, walk: RootWalk, parent: { descriptor: Descriptor; name: string; chain: string[]; depth: number }, child: Descriptor, childField: string): number {
+  const root = walk.root;
   if (isSchema1Type(child.mediaType)) throw unsupported(`${childField}: Docker schema 1 manifests are obsolete and not supported`, parent.name);
   const known = isManifestType(child.mediaType) || isIndexType(child.mediaType);
   if (!hasBlob(ctx.archive, child)) {
-    if (known) {
+    if (known && takeOnce(walk, child)) {
       root.absent.push({
         digest: child.digest,
         mediaType: child.mediaType,
@@ -117,30 +181,64 @@ function resolveChild(ctx: OciContext, root: ResolvedRoot, parent: { descriptor:
         indexDigest: parent.descriptor.digest,
       });
     }
-    return;
+    return 0;
   }
-  if (isIndexType(child.mediaType)) walkIndex(ctx, root, child, childField, parent.chain, parent.depth + 1);
-  else if (isManifestType(child.mediaType)) {
-    const image = resolveManifest(ctx, root, child, childField, parent.chain);
+  if (isIndexType(child.mediaType)) return walkIndex(ctx, walk, child, childField, parent.chain, parent.depth + 1);
+  if (!takeOnce(walk, child)) return 0;
+  if (isManifestType(child.mediaType)) {
+    const image = imageOf(ctx, walk, child, childField, parent.chain);
     if (image) root.images.push(image);
   } else {
     root.artifactManifests.push({ descriptor: child, artifactType: child.artifactType ?? undefined, subject: undefined, blobs: [] });
     blobForDescriptor(ctx.archive, child, childField);
     root.artifacts.push(child.digest);
   }
+  return 0;
+}
+
+/**
+ * The image a manifest descriptor gives, its manifest resolved once per root: undefined for a
+ * manifest that is no runnable image (its blobs checked and carried as an artifact's) or whose
+ * failure the root already holds.
+ */
+function imageOf(ctx: OciContext, walk: RootWalk, descriptor: Descriptor, field: string, chain: string[]): ResolvedImage | undefined {
+  const key = blobKey(descriptor);
+  let resolved: ResolvedManifest | undefined;
+  if (walk.manifests.has(key)) {
+    blobForDescriptor(ctx.archive, descriptor, field);
+    resolved = walk.manifests.get(key);
+  } else {
+    walk.manifests.set(key, undefined);
+    resolved = resolveManifest(ctx, walk, descriptor, field);
+    walk.manifests.set(key, resolved);
+  }
+  if (!resolved) return undefined;
+  walk.budget.spend(1 + resolved.layers.length, blobPathFor(descriptor.digest));
+  // The index's word is what platform selection goes by, so it stands; a contradiction is said.
+  const disagreement = descriptor.platform ? platformDisagreement(descriptor.platform, resolved.config.parsed, resolved.configName) : undefined;
+  if (disagreement) walk.root.warnings.push(`${field}: ${disagreement}`);
+  return {
+    manifest: resolved.manifest,
+    config: resolved.config,
+    platform: descriptor.platform ? normalizePlatform(descriptor.platform) : platformOfConfig(resolved.config.parsed),
+    layers: resolved.layers,
+    indexChain: chain,
+  };
 }
 
 /**
  * Resolves an image manifest with its config and layers. Returns undefined for a manifest that
  * is not a runnable image (an attestation or another artifact): its blobs are checked and carried.
  */
-function resolveManifest(ctx: OciContext, root: ResolvedRoot, descriptor: Descriptor, field: string, chain: string[]): ResolvedImage | undefined {
+function resolveManifest(ctx: OciContext, walk: RootWalk, descriptor: Descriptor, field: string): ResolvedManifest | undefined {
+  const root = walk.root;
   const file = blobForDescriptor(ctx.archive, descriptor, field);
   const bytes = jsonBytes(file, field, ctx.maxJsonBytes);
   const manifest = parseChecked(bytes, "manifest", file.name, descriptor.mediaType);
 
   const isImage = IMAGE_CONFIG_TYPES.has(manifest.config.mediaType) && manifest.layers.every((layer) => isLayerType(layer.mediaType));
   if (!isImage) {
+    walk.budget.spend(1 + manifest.layers.length, file.name);
     // Described before its blobs are checked: a missing or bad config is then the artifact's failure, not an image's.
     root.artifactManifests.push({
       descriptor,
@@ -159,9 +257,6 @@ function resolveManifest(ctx: OciContext, root: ResolvedRoot, descriptor: Descri
   const configFile = blobForDescriptor(ctx.archive, manifest.config, `${file.name} config`);
   const configBytes = jsonBytes(configFile, `${file.name} config`, ctx.maxJsonBytes);
   const config = parseImageConfig(configBytes, configFile.name);
-  // The index's word is what platform selection goes by, so it stands; a contradiction is said.
-  const disagreement = descriptor.platform ? platformDisagreement(descriptor.platform, config, configFile.name) : undefined;
-  if (disagreement) root.warnings.push(`${field}: ${disagreement}`);
   const layers = checkLayers(
     config,
     manifest.layers.map((layer, position): LayerInput => {
@@ -178,9 +273,8 @@ function resolveManifest(ctx: OciContext, root: ResolvedRoot, descriptor: Descri
   return {
     manifest: { digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size, origin: "archive", bytes },
     config: { digest: manifest.config.digest, mediaType: manifest.config.mediaType, size: manifest.config.size, bytes: configBytes, parsed: config },
-    platform: descriptor.platform ? normalizePlatform(descriptor.platform) : platformOfConfig(config),
     layers,
-    indexChain: chain,
+    configName: configFile.name,
   };
 }
 

@@ -541,6 +541,61 @@ describe("OCI layout documents", () => {
     expect(deepest.digest).not.toBe(top.digest);
   });
 
+  describe("an index that lists a child again (legal, meaningless: ctr import accepts it and lists the platform once)", () => {
+    const amd64 = { platform: { os: "linux", architecture: "amd64" } };
+    /** `levels` indexes, each listing the next one `fanOut` times; the last lists the image. */
+    const fanOut = (times: number, levels: number): { top: Blob; indexes: Blob[] } => {
+      let child = descriptorOf(gzImage.manifest, amd64);
+      const indexes: Blob[] = [];
+      for (let level = 0; level < levels; level++) {
+        indexes.push(indexOf(...Array.from({ length: times }, () => child)));
+        child = descriptorOf(indexes.at(-1)!);
+      }
+      return { top: indexes.at(-1)!, indexes };
+    };
+
+    it("resolves each blob once and reports the image once, however many paths lead to it", async () => {
+      // 4^5 = 1024 paths to one manifest: walked path by path, that was 1024 images.
+      const { top, indexes } = fanOut(4, 5);
+      const report = await verifyItems(ociLayoutItems([gzImage], { indexEntries: [descriptorOf(top)], extraBlobs: indexes }));
+      expectValid(report);
+      expect(report.images.map((i) => [i.rootDigest, i.manifestDigest, i.platform])).toEqual([[top.digest, gzImage.manifest.digest, "linux/amd64"]]);
+      expect(report.roots[0]!.images).toHaveLength(1);
+    });
+
+    it("reports a repeated absent child once, and one manifest the index gives two platforms once per platform", async () => {
+      const arm = makeImage({ gzip: true, architecture: "arm64", seed: "arm" });
+      const absentArm = descriptorOf(arm.manifest, { platform: { os: "linux", architecture: "arm64" } });
+      const index = indexOf(descriptorOf(gzImage.manifest, amd64), absentArm, descriptorOf(gzImage.manifest, { platform: { os: "linux", architecture: "amd64", variant: "v2" } }), absentArm, descriptorOf(gzImage.manifest, amd64));
+      const report = await verifyItems(ociLayoutItems([gzImage], { indexEntries: [descriptorOf(index)], extraBlobs: [index] }));
+      expectValid(report);
+      expect(report.images.map((i) => i.platform)).toEqual(["linux/amd64", "linux/amd64/v2"]);
+      expect(report.absent).toEqual([{ rootDigest: index.digest, digest: arm.manifest.digest, platform: "linux/arm64" }]);
+    });
+
+    it("still refuses an index met again deeper down when its indexes would then nest deeper than 8 levels", async () => {
+      // top -> [chain (7 levels: fine at depth 1), a -> b -> chain (at depth 3: 10 levels)]
+      const chain = [indexOf(descriptorOf(gzImage.manifest))];
+      for (let i = 1; i < 7; i++) chain.push(indexOf(descriptorOf(chain[i - 1]!)));
+      const b = indexOf(descriptorOf(chain[6]!));
+      const a = indexOf(descriptorOf(b));
+      const top = indexOf(descriptorOf(chain[6]!), descriptorOf(a));
+      const report = await verifyItems(ociLayoutItems([gzImage], { indexEntries: [descriptorOf(top)], extraBlobs: [...chain, a, b, top] }));
+      expectRefused(report, [{ entry: `${blobPath(b.digest)} manifests[0]`, message: `${blobPath(b.digest)} manifests[0]: indexes nested deeper than 8 levels` }]);
+    });
+
+    it("refuses, in one line, index.json entries that together reach more than 100000 descriptors", async () => {
+      // 2000 distinct absent children, reached from 60 entries: 2001 descriptors each.
+      const wide = indexOf(...Array.from({ length: 2000 }, (_, n) => ({ mediaType: OCI_MANIFEST, digest: sha256(`child ${n}`), size: 100 })));
+      const entries = Array.from({ length: 60 }, (_, n) => descriptorOf(wide, { annotations: { "io.containerd.image.name": `docker.io/example/wide:${n}` } }));
+      const report = await verifyItems(ociLayoutItems([], { indexEntries: entries, extraBlobs: [wide] }));
+      expectRefused(report, [{ entry: blobPath(wide.digest), message: `${blobPath(wide.digest)}: index.json reaches more than 100000 descriptors (index entries, configs and layers)` }]);
+      // Stopped at the entry that went over: what the others reached is bounded by the limit.
+      expect(report.roots).toHaveLength(50);
+      expect(report.absent).toHaveLength(49 * 2000);
+    });
+  });
+
   it("checks index.json and manifest.json describe the same images", async () => {
     const other = makeImage({ seed: "other" });
     const items = [...ociLayoutItems([image, other]), ...withFile([], "manifest.json", manifestJson([{ Config: cPath(image), RepoTags: ["example/app:1"], Layers: [lPath(image)] }]))];
