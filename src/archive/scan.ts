@@ -161,6 +161,11 @@ export async function scanEntries(
       // Docker unpacks the archive before reading it, and a file there removes the directory it replaces.
       if (parentDirs.has(name)) throw invalid(`file ${JSON.stringify(name)} replaces a directory of earlier entries`, name);
 
+      // Held to the limit before its body is read or written anywhere, referenced or not: a small
+      // compressed archive can declare an entry of gigabytes, and only later metadata could say
+      // whether it is needed.
+      if (entry.size > options.maxLayerBytes) throw invalid(`entry ${JSON.stringify(name)}: size ${entry.size} exceeds the limit of ${options.maxLayerBytes} bytes (--max-layer-size)`, name);
+
       const location = entry.location;
       if (!poolTried && entry.size >= PARALLEL_AT_LEAST) {
         // Its workers start when given a first file: an archive of compressed layers needs none.

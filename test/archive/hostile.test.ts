@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { readArchive } from "../../src/archive/read.js";
 import { openTarStream } from "../../src/archive/source.js";
 import { verifyArchive, type VerifyReport } from "../../src/ops/verify.js";
 import { SPARSE_FORMATS, sparseTar, writeWithHoles } from "../support/sparse-tar.js";
@@ -913,6 +914,21 @@ describe("configs and layers", () => {
     expectRefused(await verifyItems(ociLayoutItems([bad]), { maxLayerBytes: 1024 * 1024 }), [
       { entry: lPath(bad), message: `${mPath(bad)} layers[0]: layer ${lPath(bad)}: decompressed size exceeds the limit of 1048576 bytes` },
     ]);
+  });
+
+  it("refuses any entry larger than --max-layer-size, referenced or not, before its body is read or written", async () => {
+    const junk: TarItem = { type: "file", name: "junk", content: Buffer.alloc(2 * 1024 * 1024) };
+    const message = 'entry "junk": size 2097152 exceeds the limit of 1048576 bytes (--max-layer-size)';
+    expectRefused(await verifyItems([junk, ...dockerItems()], { maxLayerBytes: 1024 * 1024 }), [{ entry: "junk", message }]);
+    // A load's writer (its ingest) is never opened for it, nor for anything after it.
+    const opened: string[] = [];
+    const source = await openTarStream(Readable.from([buildTar([junk, ...dockerItems()])]));
+    const openWriter = async (name: string): Promise<undefined> => {
+      opened.push(name);
+      return undefined;
+    };
+    await expect(readArchive(source, { maxLayerBytes: 1024 * 1024, openWriter })).rejects.toThrow(message);
+    expect(opened).toEqual([]);
   });
 
   it("refuses a layer media type that claims zstd for gzip bytes", async () => {

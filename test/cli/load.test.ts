@@ -250,6 +250,17 @@ describe("hostile archives built here: refused, store unchanged", () => {
     await expectRefusedUnchanged(buildTar(items), `${blobPath(sha256(innerBytes))}: described as a manifest but its body is an index`);
   });
 
+  it("an unreferenced entry over --max-layer-size in a small compressed archive: refused from its header, nothing written", async () => {
+    const root = await seededRoot();
+    const before = await snapshotTree(root);
+    const junk: TarItem = { type: "file", name: "junk", content: Buffer.alloc(64 * 1024 * 1024) };
+    const file = join(scratch, `bomb-${counter++}.tar.gz`);
+    await writeFile(file, gzipSync(buildTar([junk, ...dockerArchiveItems([{ image: good, repoTags: ["hostile/good:1"] }])]), { level: 1 }));
+    expectOneLineError(await lading(root, "load", "--max-layer-size", "1m", "-i", file), 'entry "junk": size 67108864 exceeds the limit of 1048576 bytes (--max-layer-size)');
+    expect(await snapshotTree(root)).toEqual(before);
+    expect(await filesUnder(join(root, "ingest"))).toEqual([]);
+  });
+
   it("a gzip-compressed archive cut short, on standard input", async () => {
     const root = await seededRoot();
     const before = await snapshotTree(root);

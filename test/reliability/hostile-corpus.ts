@@ -379,7 +379,7 @@ function streamCases(): HostileCase[] {
     ["zstd layer truncated", tar(ociLayoutItems([truncatedZstLayer])), layerFailure(truncatedZstLayer, "corrupt zstd stream: unexpected end of file")],
     ["layer that is no tar", tar(dockerItems(null, notTar)), `manifest.json[0].Layers[0]: layer ${hexOf(notTar.layers[0]!.digest)}.tar: not a tar archive`],
     ["decompression bomb beyond --max-layer-size", tar(ociLayoutItems([bomb])), layerFailure(bomb, "decompressed size exceeds the limit of 1048576 bytes"), { maxLayerSize: "1m" }],
-    ["uncompressed layer beyond --max-layer-size", tar(dockerItems(null, bigPlainLayer)), `manifest.json[0].Layers[0]: layer ${hexOf(bigPlainLayer.layers[0]!.digest)}.tar: size exceeds the limit of 1048576 bytes`, { maxLayerSize: "1m" }],
+    ["uncompressed layer beyond --max-layer-size", tar(dockerItems(null, bigPlainLayer)), `entry "${hexOf(bigPlainLayer.layers[0]!.digest)}.tar": size ${bigPlainLayer.layers[0]!.size} exceeds the limit of 1048576 bytes (--max-layer-size)`, { maxLayerSize: "1m" }],
     ["missing referenced blob", tar(withoutFile(ociItems(), lPath(gzImage))), `${mPath(gzImage)} layers[0]: blob ${gzImage.layers[0]!.digest} is missing`],
     ["missing manifest.json layer", tar(withoutFile(dockerItems(), layerName)), `manifest.json[0].Layers[0]: "${layerName}" is not in the archive`],
   ];
