@@ -23,6 +23,7 @@ export interface FsckProblem {
     | "dangling-reference"
     | "stray-ingest"
     | "stray-temporary"
+    | "stray-lease"
     | "interrupted-command";
   subject: string;
   message: string;
@@ -111,6 +112,10 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
   if (ingest.found.files > 0) {
     problems.push({ kind: "stray-ingest", subject: "ingest/", message: withFailure(`${leftoverCount(ingest.found, "ingest file")} of interrupted loads`, ingest), repaired: ingest.repaired });
   }
+  const leases = await removeLeftovers(repair, (remove) => store.gc.cleanDeadLeases({ remove }));
+  if (leases.found.files > 0) {
+    problems.push({ kind: "stray-lease", subject: "leases/", message: withFailure(`${leftoverCount(leases.found, "lease")} of killed commands`, leases), repaired: leases.repaired });
+  }
   const temporaries = await removeLeftovers(repair, (remove) => store.cleanTemporaries({ remove }));
   if (temporaries.found.files > 0) {
     const message = `${leftoverCount(temporaries.found, "temp file")} of interrupted record or reference writes`;
@@ -195,7 +200,7 @@ function leftoverCount(found: Leftovers, what: string): string {
 
 /** Leftovers of killed commands take space but break nothing: reported, not a reason to fail. */
 export function isLeftover(problem: FsckProblem): boolean {
-  return problem.kind === "stray-ingest" || problem.kind === "stray-temporary" || problem.kind === "interrupted-command";
+  return problem.kind === "stray-ingest" || problem.kind === "stray-temporary" || problem.kind === "stray-lease" || problem.kind === "interrupted-command";
 }
 
 /**

@@ -25,13 +25,14 @@ import path from "node:path";
 import { LadingError } from "../core/errors.js";
 import { removeOnExit } from "./exit-cleanup.js";
 import { withFileLock, type HeldLock } from "./lock.js";
-import { ownerGone, ownerOfTaggedName, ownerTag, processStartTime, type FileOwner } from "./process-alive.js";
+import { addLeftovers, NO_LEFTOVERS, ownerGone, ownerOfTaggedName, ownerTag, processStartTime, type FileOwner, type Leftovers } from "./process-alive.js";
 
 const LEASE_HEARTBEAT_MS = 10_000;
 const LEASE_STALE_MS = 60_000;
 
 interface LeaseState {
   name: string;
+  size: number;
   owner: FileOwner | undefined;
   live: boolean;
 }
@@ -112,6 +113,16 @@ export class GcLock {
     return (owner) => !holders.some((holder) => holder.pid === owner.pid && holder.namespace === owner.namespace);
   }
 
+  /** Removes (or with `remove: false` only counts) the leases of processes that are gone: a killed load's. */
+  async cleanDeadLeases({ remove = true }: { remove?: boolean } = {}): Promise<Leftovers> {
+    let found = NO_LEFTOVERS;
+    for (const lease of await this.leaseStates()) {
+      if (lease.live) continue;
+      if (!remove || (await unlink(path.join(this.leases, lease.name)).then(() => true, () => false))) found = addLeftovers(found, { files: 1, bytes: lease.size });
+    }
+    return found;
+  }
+
   private async liveLeases(): Promise<number> {
     let live = 0;
     for (const lease of await this.leaseStates()) {
@@ -134,7 +145,7 @@ export class GcLock {
       const info = await stat(file).catch(() => undefined);
       const startedAt = await readFile(file, "utf8").catch(() => undefined);
       if (info === undefined || startedAt === undefined) continue; // released meanwhile
-      states.push({ name, owner, live: owner !== undefined && !ownerGone(owner, () => now - info.mtimeMs > LEASE_STALE_MS, startedAt.trim()) });
+      states.push({ name, size: info.size, owner, live: owner !== undefined && !ownerGone(owner, () => now - info.mtimeMs > LEASE_STALE_MS, startedAt.trim()) });
     }
     return states;
   }

@@ -282,6 +282,23 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
     expect(lading(root, "fsck")).toEqual([0, "checked 0 blobs, 0 images, 0 references: 0 problem(s)\n", ""]);
   });
 
+  it("the lease of a killed load: fsck reports it as a leftover and exits 0; --repair removes it, and a live process's lease stays", async () => {
+    const root = await newRoot();
+    await Store.open(root);
+    const dead = spawnSync("true").pid as number;
+    await mkdir(join(root, "leases"), { recursive: true });
+    await writeFile(join(root, "leases", `${dead}-n${ownNamespace()}-0123456789abcdef`), "12345");
+    const live = join(root, "leases", `${process.pid}-n${ownNamespace()}-fedcba9876543210`);
+    await writeFile(live, "");
+    expect(lading(root, "fsck")).toEqual([
+      0,
+      "leftover: 1 leftover lease (5 bytes) of killed commands (--repair or prune removes them)\nchecked 0 blobs, 0 images, 0 references: 1 problem(s)\n",
+      "",
+    ]);
+    expect(lading(root, "fsck", "--repair")).toEqual([0, "repaired: 1 leftover lease (5 bytes) of killed commands\nchecked 0 blobs, 0 images, 0 references: 1 problem(s)\n", ""]);
+    expect(await readdir(join(root, "leases"))).toEqual([`${process.pid}-n${ownNamespace()}-fedcba9876543210`]);
+  });
+
   it("an ingest file whose pid now names another process (reused after the load was killed): prune, with no lease live, removes it", async () => {
     const root = await newRoot();
     await Store.open(root);
