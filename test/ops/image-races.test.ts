@@ -10,7 +10,7 @@ import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { fsckStore } from "../../src/ops/fsck.js";
 import { removeImage, tagImage } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
-import { ReferenceStore, type ReferenceTxn, type UpdateResult } from "../../src/store/reference-store.js";
+import { ReferenceStore, type ReferenceTxn, type RepositoriesFile, type UpdateResult } from "../../src/store/reference-store.js";
 import { Store } from "../../src/store/store.js";
 import { buildTar, dockerArchiveItems, makeImage } from "../support/archive-builder.js";
 import { snapshotTree } from "../support/store-tree.js";
@@ -89,13 +89,17 @@ describe("rmi, tag and load racing", () => {
     const plain = await Store.open(root);
     await loadArchive(plain, await openArchivePath("../shared/fixtures/archives/ctr-export.tar"));
     const before = Object.fromEntries(Object.entries(await snapshotTree(root)).filter(([name]) => name.startsWith("images/") || name === "repositories.json"));
-    /** Runs the update under the real lock, then fails where the file would be written. */
+    /** Runs the update under the real lock, then fails where the file would be written (what follows a write, and puts a failed one back, as the real update). */
     class FullDisk extends ReferenceStore {
-      override async update<T>(fn: (txn: ReferenceTxn) => T | Promise<T>): Promise<UpdateResult<T>> {
+      override async update<T>(
+        fn: (txn: ReferenceTxn) => T | Promise<T>,
+        afterWrite?: (value: T) => Promise<void>,
+        onFailure?: (current: RepositoriesFile | undefined) => Promise<void>,
+      ): Promise<UpdateResult<T>> {
         return super.update(async (txn) => {
           await fn(txn);
           throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
-        });
+        }, afterWrite, onFailure);
       }
     }
     const failing = await Store.open(root, { references: (file) => new FullDisk(file) });
