@@ -14,6 +14,7 @@ import { familiarName, formatReference, parseReference, parseRepository } from "
 import { namesByImage } from "./archive-names.js";
 import type { Ingest } from "../store/content-store.js";
 import { diffIdRecordFor } from "../store/diff-id-records.js";
+import { namingOpenFileLimit } from "../store/open-file-limit.js";
 import { readFileRangeSync } from "../tar/chunk-source.js";
 import { blobsOfRecord, layerRecordOf, type ImageRecord } from "../store/image-records.js";
 import type { ReferenceTxn } from "../store/reference-store.js";
@@ -93,15 +94,18 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
   const spare: Ingest[] = [];
   let storedBySize: Promise<Map<number, string[]>> | undefined;
   const storedHeads = new Map<string, Promise<Buffer | undefined>>();
-  const writeToIngest = async (name?: string): Promise<BlobWriter> => {
+  const writeToIngest = async (name: string): Promise<BlobWriter> => {
     // A blob named under blobs/sha512/ is addressed by its sha512, which the scan computes for it.
-    const algorithm = name !== undefined && validDigestNamedBy(name)?.startsWith("sha512:") ? "sha512" : "sha256";
-    const ingest = await store.content.openIngest({ algorithm, digestedByCaller: true });
+    const algorithm = validDigestNamedBy(name)?.startsWith("sha512:") ? "sha512" : "sha256";
+    const ingest = await namingOpenFileLimit(`entry ${JSON.stringify(name)}`, name, () => store.content.openIngest({ algorithm, digestedByCaller: true }));
     return {
       write: (chunk) => ingest.write(chunk),
       close: async (file: ScannedFile) => {
         ingest.setDigest(algorithm === "sha512" ? (file.sha512 ?? "") : file.digest);
         ingest.flushAhead();
+        // Its file descriptor is closed now, not at commit: an archive may have more entries
+        // than the process may have open files. Commit renames (and fsyncs) by path.
+        await ingest.finish();
         if (ingests.has(file.name)) spare.push(ingest);
         else ingests.set(file.name, ingest);
       },
@@ -123,7 +127,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
       if (candidates.length > 0 && location !== undefined) {
         const matched = await matchingPrefix(store, storedHeads, candidates, size, location);
         if (matched.length > 0) return expectStored(matched, () => new StoredBlobMismatch(`${name} is not the stored blob its first bytes matched`));
-      } else if (candidates.length > 0) return new StoredBlobMatcher(store, candidates, size, writeToIngest);
+      } else if (candidates.length > 0) return new StoredBlobMatcher(store, candidates, size, () => writeToIngest(name));
     }
     return writeToIngest(name);
   };
@@ -331,9 +335,12 @@ async function commitBlobs(store: Store, graph: ArchiveGraph, records: ImageReco
         ingests.delete(blob.file?.name ?? "");
         toCommit.push({ ingest, expected: { digest, size: blob.size } });
       } else if (blob.bytes) {
-        const fresh = await store.content.openIngest();
+        const fresh = await namingOpenFileLimit(`blob ${digest}`, digest, () => store.content.openIngest());
         toCommit.push({ ingest: fresh, expected: { digest, size: blob.size } });
         await fresh.write(blob.bytes);
+        // As for an entry (see writeToIngest): flushed from now on, and no descriptor held until commit.
+        fresh.flushAhead();
+        await fresh.finish();
       } else {
         throw invalid(`blob ${digest} was not stored while reading (${blob.file?.name ?? "no entry"})`, blob.file?.name ?? digest);
       }
