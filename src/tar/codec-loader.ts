@@ -24,7 +24,15 @@ interface LzmaModule {
   createStream(coder: "streamDecoder", options: { memlimit?: number }): DuplexLike;
 }
 
-type Unbzip2Factory = () => DuplexLike;
+/** unbzip2-stream's synchronous block decoder (lib/bzip2.js), which Bzip2Decoder drives. */
+export interface Bzip2Blocks {
+  /** Reads "BZh" and the block size level (1-9). */
+  header(bits: Bzip2Bits): number;
+  /** Decodes one block through `write`, or reads the end-of-stream marker and returns null. */
+  decompress(bits: Bzip2Bits, write: (byte: number) => void, workspace: Int32Array, workspaceSize: number, streamCRC: number | null): number | null;
+}
+
+type Bzip2Bits = (count: number | null) => number;
 
 function loadModule<T>(format: string, id: string): T {
   try {
@@ -38,4 +46,4 @@ function loadModule<T>(format: string, id: string): T {
 export const loadZstdBinding = (): ZstdBinding => loadModule<ZstdBinding>("zstd", "zstd-napi/binding");
 export const loadZstd = (): ZstdModule => loadModule<ZstdModule>("zstd", "zstd-napi");
 export const loadLzma = (): LzmaModule => loadModule<LzmaModule>("xz", "lzma-native");
-export const loadUnbzip2 = (): Unbzip2Factory => loadModule<Unbzip2Factory>("bzip2", "unbzip2-stream");
+export const loadBzip2Blocks = (): Bzip2Blocks => loadModule<Bzip2Blocks>("bzip2", "unbzip2-stream/lib/bzip2.js");

@@ -1,7 +1,8 @@
 import { Readable, type Transform, pipeline } from "node:stream";
 import { constants as zlibConstants, createGunzip, createGzip } from "node:zlib";
 import { usage } from "../core/errors.js";
-import { loadLzma, loadUnbzip2, loadZstd } from "./codec-loader.js";
+import { Bzip2Decoder } from "./bzip2-decoder.js";
+import { loadLzma, loadZstd } from "./codec-loader.js";
 import { GuardedDecoder } from "./guarded-decoder.js";
 import { ZstdDecoder } from "./zstd-decoder.js";
 
@@ -19,6 +20,8 @@ const GUNZIP_CHUNK_BYTES = 256 * 1024;
 const XZ_MEMORY_LIMIT = 512 * 1024 * 1024;
 /** lzma-native pushes all output of a write at once; small writes keep its bursts bounded. */
 const XZ_SLICE_BYTES = 16 * 1024;
+/** Input handed to the bzip2 engine at a time, so that it can refuse more while a block waits. */
+const BZIP2_SLICE_BYTES = 64 * 1024;
 
 const startsWith = (head: Uint8Array, magic: readonly number[]): boolean =>
   head.length >= magic.length && magic.every((byte, index) => head[index] === byte);
@@ -73,7 +76,7 @@ export function createDecompressor(compression: Exclude<Compression, "none">, op
         sliceBytes: XZ_SLICE_BYTES,
       });
     case "bzip2":
-      return new GuardedDecoder("bzip2", loadUnbzip2()(), guard);
+      return new GuardedDecoder("bzip2", new Bzip2Decoder(), { ...guard, sliceBytes: BZIP2_SLICE_BYTES });
   }
 }
 

@@ -14,7 +14,7 @@ export interface GuardedDecoderOptions {
    * The engine calls a write's callback only once it no longer needs that chunk (Node's zlib
    * streams and ZstdDecoder do). Then a write to the decoder completes only when the engine is
    * done with its bytes, and the writer may reuse its buffer. Other engines (lzma-native,
-   * unbzip2-stream) may keep a chunk after accepting it, so the decoder gives them a copy.
+   * Bzip2Decoder) may keep a chunk after accepting it, so the decoder gives them a copy.
    */
   reportsConsumption?: boolean;
   /**
@@ -39,7 +39,7 @@ const TRUNCATED = "unexpected end of file";
 function plainReason(format: string, error: unknown, text: string): string {
   if (format === "xz" && /no progress is possible/i.test(text)) return TRUNCATED;
   if (format === "bzip2") {
-    // unbzip2-stream reads past its input with a TypeError when the stream is cut short.
+    // unbzip2-stream's block decoder reads past its input with a TypeError when a stream is cut short.
     if (error instanceof TypeError || /ended prematurely/i.test(text)) return TRUNCATED;
     if (/crc32 do not match/i.test(text)) return "checksum mismatch";
     if (/no magic number|not a bzip archive/i.test(text)) return "bad stream header";
@@ -61,7 +61,7 @@ export function decodeError(format: string, error: unknown): LadingError {
 }
 
 /**
- * Wraps a decoding engine (zlib, zstd, lzma-native or unbzip2-stream, whatever its stream flavour)
+ * Wraps a decoding engine (zlib, zstd, lzma-native or Bzip2Decoder, whatever its stream flavour)
  * in a Node Transform that keeps backpressure, turns every engine failure into a one-line
  * LadingError invalid and stops at the output size limit.
  */
