@@ -1,14 +1,13 @@
 import { invalid } from "../core/errors.js";
+import { quoteName as quote, shortName } from "../core/quoted-name.js";
 
 /** Longest entry name accepted, in UTF-8 bytes (Linux PATH_MAX). */
 export const MAX_ENTRY_NAME_BYTES = 4096;
 /** Longest single path component accepted, in UTF-8 bytes (Linux NAME_MAX). */
 export const MAX_COMPONENT_BYTES = 255;
 
-const quote = (raw: string): string => JSON.stringify(raw);
-
 function refuseName(raw: string, reason: string): never {
-  throw invalid(`unsafe entry name ${quote(raw)}: ${reason}`, raw);
+  throw invalid(`unsafe entry name ${quote(raw)}: ${reason}`, shortName(raw));
 }
 
 /** Checks the characters every name or link target must avoid; returns the reason, if any. */

@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import { invalid } from "../core/errors.js";
+import { quoteName as quote } from "../core/quoted-name.js";
 import { streamChunkSource, type ChunkSource } from "./chunk-source.js";
 import { STREAM_HIGH_WATER_MARK } from "./compression.js";
 import { safeEntryName } from "./entry-name.js";
@@ -37,7 +38,6 @@ export interface ReadTarOptions {
 }
 
 const BLOCK = 512;
-const quote = (text: string): string => JSON.stringify(text);
 const padded = (size: number): number => Math.ceil(size / BLOCK) * BLOCK;
 
 function entryType(type: string | null): TarEntryType {

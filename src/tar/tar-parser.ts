@@ -6,6 +6,7 @@
  * ends on a block boundary accepted with or without its end-of-archive blocks.
  */
 import { invalid, type LadingError } from "../core/errors.js";
+import { quoteName as quote } from "../core/quoted-name.js";
 import type { ChunkSource } from "./chunk-source.js";
 import { headerChecksum } from "./header-checksum.js";
 import { isAllZero } from "./zeros.js";
@@ -69,7 +70,6 @@ interface Current {
 /** How much of what follows the end-of-archive marker is checked to be zeros. */
 const MAX_TRAILER_BYTES = 1024 * 1024;
 
-const quote = (text: string): string => JSON.stringify(text);
 const paddingOf = (size: number): number => (BLOCK - (size % BLOCK)) % BLOCK;
 
 export class TarParser {

@@ -106,12 +106,18 @@ describe("entry names", () => {
     [
       "a name longer than 4096 bytes",
       Buffer.concat([paxRecords({ path: `${"d/".repeat(2100)}x` }), tarEntry({ name: "x" }, Buffer.from("x"))]),
-      { entry: `${"d/".repeat(2100)}x`, message: `unsafe entry name ${JSON.stringify(`${"d/".repeat(2100)}x`)}: longer than 4096 bytes` },
+      // A long name is quoted by its first 200 characters and its length.
+      { entry: `${"d/".repeat(100)}… (4201 bytes)`, message: `unsafe entry name "${"d/".repeat(100)}"… (4201 bytes): longer than 4096 bytes` },
+    ],
+    [
+      "a GNU long name of 3 MiB",
+      Buffer.concat([gnuLongRecord("L", "a".repeat(3 * 1024 * 1024)), tarEntry({ name: "x" }, Buffer.from("x"))]),
+      { entry: `${"a".repeat(200)}… (3145728 bytes)`, message: `unsafe entry name "${"a".repeat(200)}"… (3145728 bytes): longer than 4096 bytes` },
     ],
     [
       "a component longer than 255 bytes",
       Buffer.concat([paxRecords({ path: `d/${"n".repeat(256)}` }), tarEntry({ name: "x" }, Buffer.from("x"))]),
-      { entry: `d/${"n".repeat(256)}`, message: `unsafe entry name "d/${"n".repeat(256)}": component longer than 255 bytes` },
+      { entry: `d/${"n".repeat(198)}… (258 bytes)`, message: `unsafe entry name "d/${"n".repeat(198)}"… (258 bytes): component longer than 255 bytes` },
     ],
   ];
   for (const [title, entry, problem] of cases) {

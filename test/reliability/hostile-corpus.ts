@@ -88,8 +88,9 @@ function nameCases(): HostileCase[] {
     ["PAX path expanding to /x", before(Buffer.concat([paxRecords({ path: "/x" }), xEntry("x")])), 'unsafe entry name "/x": absolute path'],
     ["GNU long name expanding to ../x", before(Buffer.concat([gnuLongRecord("L", "../x"), xEntry("x")])), 'unsafe entry name "../x": ".." component'],
     ["GNU long name expanding to /x", before(Buffer.concat([gnuLongRecord("L", "/x"), xEntry("x")])), 'unsafe entry name "/x": absolute path'],
-    ["name longer than 4096 bytes", before(Buffer.concat([paxRecords({ path: longName }), xEntry("x")])), `unsafe entry name ${JSON.stringify(longName)}: longer than 4096 bytes`],
-    ["name component longer than 255 bytes", before(Buffer.concat([paxRecords({ path: longComponent }), xEntry("x")])), `unsafe entry name "${longComponent}": component longer than 255 bytes`],
+    ["name longer than 4096 bytes", before(Buffer.concat([paxRecords({ path: longName }), xEntry("x")])), `unsafe entry name ${JSON.stringify(longName.slice(0, 200))}… (4201 bytes): longer than 4096 bytes`],
+    ["GNU long name of 3 MiB", before(Buffer.concat([gnuLongRecord("L", "a".repeat(3 * 1024 * 1024)), xEntry("x")])), `unsafe entry name "${"a".repeat(200)}"… (3145728 bytes): longer than 4096 bytes`],
+    ["name component longer than 255 bytes", before(Buffer.concat([paxRecords({ path: longComponent }), xEntry("x")])), `unsafe entry name "${longComponent.slice(0, 200)}"… (258 bytes): component longer than 255 bytes`],
     [
       "blobs/sha256/<hex> whose content does not match",
       tar([...ociItems(), { type: "file", name: wrongBlob, content: "the content" }]),
