@@ -33,7 +33,7 @@ export function readOciLayout(ctx: OciContext, options: { nullManifestsAsEmpty: 
   const checked = ociLayoutSchema.safeParse(layout);
   if (!checked.success) {
     const version = (layout as { imageLayoutVersion?: unknown } | null)?.imageLayoutVersion;
-    if (typeof version === "string") throw unsupported(`oci-layout: unsupported imageLayoutVersion ${JSON.stringify(version)} (want "1.0.0")`, "oci-layout");
+    if (typeof version === "string" && version !== "1.0.0") throw unsupported(`oci-layout: unsupported imageLayoutVersion ${JSON.stringify(version)} (want "1.0.0")`, "oci-layout");
     throw invalid(`oci-layout: ${describeZodError(checked.error)}`, "oci-layout");
   }
   const indexFile = lookupFile(ctx.archive, "index.json", "index.json");

@@ -4,6 +4,8 @@ import { fileURLToPath } from "node:url";
 import type { z } from "zod";
 import { parseDigest } from "./digest.js";
 import { invalid } from "./errors.js";
+import { findGoReadingProblem } from "./go-reading.js";
+import { goDockerManifestJson, goImageConfig, goIndex, goManifest, goOciLayout, type GoType } from "./go-structs.js";
 import { parseJsonStrict } from "./json.js";
 import type { ZodSubset } from "./zod-subset.js";
 
@@ -52,6 +54,23 @@ export function lazySchema<S extends z.ZodType>(build: (zod: ZodSubset) => S): L
   let built: S | undefined;
   const get = (): S => (built ??= build(zod()));
   return { get, safeParse: (value) => get().safeParse(value) as z.ZodSafeParseResult<z.output<S>> };
+}
+
+/**
+ * The schema of a whole document that Go tools read too: before `build`'s schema, the document
+ * must mean to Go's encoding/json what it means to lading (see findGoReadingProblem), and the
+ * first place it does not is the parse's one issue.
+ */
+function goDocumentSchema<S extends z.ZodType>(goType: GoType, build: (zod: ZodSubset) => S) {
+  return lazySchema((zod) =>
+    zod
+      .unknown()
+      .superRefine((value, ctx) => {
+        const problem = findGoReadingProblem(value, goType);
+        if (problem) ctx.addIssue({ code: "custom", message: problem.message, path: problem.path });
+      })
+      .pipe(build(zod)),
+  );
 }
 
 /** A string that parseDigest accepts (so one that is safe to use as a path component). */
@@ -160,16 +179,16 @@ const buildLegacyRepositories = (zod: ZodSubset) => zod.record(zod.string(), zod
 export const platformSchema = lazySchema(buildPlatform);
 export const descriptorSchema = lazySchema(buildDescriptor);
 export type Descriptor = z.infer<ReturnType<typeof buildDescriptor>>;
-export const manifestSchema = lazySchema(buildManifest);
+export const manifestSchema = goDocumentSchema(goManifest, buildManifest);
 export type Manifest = z.infer<ReturnType<typeof buildManifest>>;
-export const indexSchema = lazySchema(buildIndex);
+export const indexSchema = goDocumentSchema(goIndex, buildIndex);
 export type Index = z.infer<ReturnType<typeof buildIndex>>;
 export const historySchema = lazySchema(buildHistory);
-export const imageConfigSchema = lazySchema(buildImageConfig);
+export const imageConfigSchema = goDocumentSchema(goImageConfig, buildImageConfig);
 export type ImageConfig = z.infer<ReturnType<typeof buildImageConfig>>;
-export const ociLayoutSchema = lazySchema(buildOciLayout);
+export const ociLayoutSchema = goDocumentSchema(goOciLayout, buildOciLayout);
 export const dockerManifestItemSchema = lazySchema(buildDockerManifestItem);
-export const dockerManifestJsonSchema = lazySchema((zod) => zod.array(dockerManifestItemSchema.get()));
+export const dockerManifestJsonSchema = goDocumentSchema(goDockerManifestJson, (zod) => zod.array(dockerManifestItemSchema.get()));
 export type DockerManifestItem = z.infer<ReturnType<typeof buildDockerManifestItem>>;
 export const legacyRepositoriesSchema = lazySchema(buildLegacyRepositories);
 

@@ -237,6 +237,10 @@ function jsonCases(): HostileCase[] {
   ];
   const otherConfig = Buffer.from(gzImage.config.bytes.toString().replace("amd64", "arm64"));
   const dataMismatch = makeImage({ gzip: true, seed: "gz", editManifest: (m) => ({ ...m, config: { ...(m.config as object), data: otherConfig.toString("base64") } }) });
+  // Keys Go's encoding/json reads as one struct field (it matches field names case-insensitively).
+  const caseKeysManifestJson = `[{"Config":${JSON.stringify(configName)},"RepoTags":["casekeys/img:1"],"Layers":[${JSON.stringify(layerName)}],"config":"other.json","layers":["other.tar"]}]`;
+  const caseKeysManifest = makeImage({ gzip: true, seed: "case-manifest", editManifest: (m) => ({ ...m, Layers: [] }) });
+  const caseKeysConfig = makeImage({ gzip: true, seed: "case-config", editConfig: (c) => ({ ...c, config: { User: "nobody", "U\u017fer": "root" } }) });
   const nested = [blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(gzImage.manifest)] }), OCI_INDEX)];
   for (let i = 1; i < 9; i++) nested.push(blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(nested[i - 1]!)] }), OCI_INDEX));
 
@@ -263,6 +267,36 @@ function jsonCases(): HostileCase[] {
     ["duplicate key in manifest.json", withManifestJson(`[{"Config":${JSON.stringify(configName)},"Config":"other.json","RepoTags":null,"Layers":[${JSON.stringify(layerName)}]}]`), 'manifest.json: duplicate key "Config"'],
     ["duplicate key in a config", tar(dupConfigItems), `${dupConfigName}: duplicate key "os"`],
     ["duplicate key in index.json", tar(withFile(ociItems(), "index.json", `{"schemaVersion":2,"schemaVersion":2,"manifests":[]}`)), 'index.json: duplicate key "schemaVersion"'],
+    [
+      "manifest.json keys Config and config (Go reads the last)",
+      withManifestJson(caseKeysManifestJson),
+      'manifest.json: [0].config: keys "Config" and "config" are one field, Config, to Go, which matches field names case-insensitively and reads both into it',
+    ],
+    [
+      "manifest.json config without Config (Go reads it as Config)",
+      withManifestJson(`[{"config":${JSON.stringify(configName)},"RepoTags":null,"Layers":[${JSON.stringify(layerName)}]}]`),
+      'manifest.json: [0].config: key "config" is field Config only to Go, which matches field names case-insensitively; spell it "Config"',
+    ],
+    [
+      "index.json entry with digest and Digest",
+      withIndexEntry({ ...descriptorOf(gzImage.manifest), Digest: image.manifest.digest, Size: image.manifest.size }),
+      'index.json: manifests[0].Digest: keys "digest" and "Digest" are one field, digest, to Go, which matches field names case-insensitively and reads both into it',
+    ],
+    [
+      "manifest with layers and Layers",
+      oci(caseKeysManifest),
+      `${mPath(caseKeysManifest)}: Layers: keys "layers" and "Layers" are one field, layers, to Go, which matches field names case-insensitively and reads both into it`,
+    ],
+    [
+      "config with User and U\u017fer (long s folds to s)",
+      oci(caseKeysConfig),
+      `${cPath(caseKeysConfig)}: config.U\u017fer: keys "User" and "U\u017fer" are one field, User, to Go, which matches field names case-insensitively and reads both into it`,
+    ],
+    [
+      "oci-layout with imageLayoutVersion and ImageLayoutVersion",
+      tar(withFile(ociItems(), "oci-layout", '{"imageLayoutVersion":"1.0.0","ImageLayoutVersion":"2.0.0"}')),
+      'oci-layout: ImageLayoutVersion: keys "imageLayoutVersion" and "ImageLayoutVersion" are one field, imageLayoutVersion, to Go',
+    ],
     [
       "manifest body with an unknown media type",
       withIndexEntry(descriptorOf(unknownBody.manifest), [unknownBody.manifest.bytes, unknownBody.config.bytes, unknownBody.layers[0]!.bytes]),
