@@ -1,5 +1,5 @@
 import type { GoType } from "./go-structs.js";
-import { isJsonObject } from "./json.js";
+import { isJsonObject, numberSpelling } from "./json.js";
 
 /** Where in a document Go reads it otherwise than lading does, and how. */
 export interface GoReadingProblem {
@@ -14,7 +14,8 @@ export interface GoReadingProblem {
  *   both into that field (the later one overrides), other readers see two keys;
  * - a struct object with a key that is a field only once folded (`"config"` alone): Go reads it
  *   as that field, other readers do not. It is refused rather than read as Go reads it, since
- *   then every other reader would see a document without that field.
+ *   then every other reader would see a document without that field;
+ * - an integer field spelt with a fraction or an exponent (`398.0`, `398e0`), which Go refuses.
  * Whether an object is a struct or a map is known from its position, `type`: the keys of a map
  * (labels, annotations, ExposedPorts, Volumes) are data, where `"foo"` and `"FOO"` are two keys.
  */
@@ -55,7 +56,12 @@ function findStructProblem(value: Record<string, unknown>, fields: Readonly<Reco
   }
   for (const [field, [key]] of keysByField) {
     if (key === undefined) continue;
-    const found = findGoReadingProblem(value[key], fields[field]!, [...path, key]);
+    const fieldType = fields[field]!;
+    const spelling = fieldType.kind === "int" ? numberSpelling(value, key) : undefined;
+    if (spelling !== undefined) {
+      return { path: [...path, key], message: `${spelling} has a fraction or an exponent, which Go refuses for an integer field` };
+    }
+    const found = findGoReadingProblem(value[key], fieldType, [...path, key]);
     if (found) return found;
   }
   return undefined;

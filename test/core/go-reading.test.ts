@@ -76,6 +76,24 @@ describe("documents Go reads otherwise than lading", () => {
     expect(parseDocument(imageConfigSchema, config("{}", ',"x-note":"a","X-NOTE":"b"'), "c")).toMatchObject({ "x-note": "a", "X-NOTE": "b" });
   });
 
+  it("refuses an integer field spelt with a fraction or an exponent, and only an integer field", () => {
+    expect(messageOf(() => parseDocument(indexSchema, `{"schemaVersion":2,"manifests":[${descriptor.replace("398", "398.0")}]}`, "index.json"))).toBe(
+      "index.json: manifests[0].size: 398.0 has a fraction or an exponent, which Go refuses for an integer field",
+    );
+    expect(messageOf(() => parseDocument(indexSchema, `{"schemaVersion":2,"manifests":[${descriptor.replace("398", "3.98E2")}]}`, "i"))).toBe(
+      "i: manifests[0].size: 3.98E2 has a fraction or an exponent, which Go refuses for an integer field",
+    );
+    expect(messageOf(() => parseDocument(manifestSchema, `{"schemaVersion":2e0,"config":${descriptor},"layers":[]}`, "m"))).toBe(
+      "m: schemaVersion: 2e0 has a fraction or an exponent, which Go refuses for an integer field",
+    );
+    expect(messageOf(() => parseDocument(imageConfigSchema, config('{"Healthcheck":{"Test":["NONE"],"Interval":1.5e9}}'), "c"))).toBe(
+      "c: config.Healthcheck.Interval: 1.5e9 has a fraction or an exponent, which Go refuses for an integer field",
+    );
+    // A number Go reads into no integer (an unknown field, here) may have a fraction.
+    expect(parseDocument(imageConfigSchema, config("{}", ',"x-score":0.5,"created":"2024-01-01T00:00:00.5Z"'), "c")).toMatchObject({ "x-score": 0.5 });
+    expect(parseDocument(indexSchema, `{"schemaVersion":2,"manifests":[${descriptor.replace("398", "-0")}]}`, "i").manifests[0]!.size).toBe(-0);
+  });
+
   it("lists no struct with two fields Go would fold to one", () => {
     const structs: Readonly<Record<string, GoType>>[] = [];
     const collect = (type: GoType): void => {

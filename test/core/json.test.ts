@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LadingError } from "../../src/core/errors.js";
-import { parseJsonStrict } from "../../src/core/json.js";
+import { numberSpelling, parseJsonStrict } from "../../src/core/json.js";
 
 function messageOf(fn: () => unknown): string {
   try {
@@ -27,6 +27,21 @@ describe("parseJsonStrict", () => {
     expect(messageOf(() => parseJsonStrict('[{"x":{"y":[{"k":1,"k:":2,"k":3}]}}]', "doc"))).toBe('doc: duplicate key "k"');
     // Equal keys in different objects are no duplicates.
     expect(parseJsonStrict('{"a":{"a":1},"b":{"a":2}}', "doc")).toEqual({ a: { a: 1 }, b: { a: 2 } });
+  });
+
+  it("records how numbers with a fraction or an exponent were spelt, by holder and key", () => {
+    const text = '{"a":398.0,"b":[1,2e3,{"c":-0.5E+1}],"d":"1.0e1","e":true,"f":false,"g":1,"h":[[7.25]]}';
+    const value = parseJsonStrict(text, "doc") as { b: [number, number, object]; h: [number[]] };
+    expect(value).toEqual(JSON.parse(text));
+    expect(numberSpelling(value, "a")).toBe("398.0");
+    expect(numberSpelling(value.b, 1)).toBe("2e3");
+    expect(numberSpelling(value.b[2], "c")).toBe("-0.5E+1");
+    expect(numberSpelling(value.h[0]!, 0)).toBe("7.25");
+    for (const key of ["d", "e", "f", "g"]) expect(numberSpelling(value, key)).toBeUndefined();
+    expect(numberSpelling(value.b, 0)).toBeUndefined();
+    const integers = parseJsonStrict('{"size":398,"e":true,"x":[-1,0]}', "doc") as { x: number[] };
+    expect(numberSpelling(integers, "size")).toBeUndefined();
+    expect(numberSpelling(integers.x, 0)).toBeUndefined();
   });
 
   it("accepts 64 levels of nesting and refuses 65, before looking at the syntax", () => {

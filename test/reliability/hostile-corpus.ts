@@ -241,6 +241,9 @@ function jsonCases(): HostileCase[] {
   const caseKeysManifestJson = `[{"Config":${JSON.stringify(configName)},"RepoTags":["casekeys/img:1"],"Layers":[${JSON.stringify(layerName)}],"config":"other.json","layers":["other.tar"]}]`;
   const caseKeysManifest = makeImage({ gzip: true, seed: "case-manifest", editManifest: (m) => ({ ...m, Layers: [] }) });
   const caseKeysConfig = makeImage({ gzip: true, seed: "case-config", editConfig: (c) => ({ ...c, config: { User: "nobody", "U\u017fer": "root" } }) });
+  const gzIndexText = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(gzImage.manifest)] });
+  const sizeSpelt = (spelling: string): string => gzIndexText.replace(`"size":${gzImage.manifest.size}`, `"size":${spelling}`);
+  const floatVersionManifest = blobOf(gzImage.manifest.bytes.toString().replace('"schemaVersion":2', '"schemaVersion":2.0'), OCI_MANIFEST);
   const nested = [blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(gzImage.manifest)] }), OCI_INDEX)];
   for (let i = 1; i < 9; i++) nested.push(blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(nested[i - 1]!)] }), OCI_INDEX));
 
@@ -296,6 +299,13 @@ function jsonCases(): HostileCase[] {
       "oci-layout with imageLayoutVersion and ImageLayoutVersion",
       tar(withFile(ociItems(), "oci-layout", '{"imageLayoutVersion":"1.0.0","ImageLayoutVersion":"2.0.0"}')),
       'oci-layout: ImageLayoutVersion: keys "imageLayoutVersion" and "ImageLayoutVersion" are one field, imageLayoutVersion, to Go',
+    ],
+    ["index.json size 398.0 (Go refuses it for an int64)", tar(withFile(ociItems(), "index.json", sizeSpelt(`${gzImage.manifest.size}.0`))), `index.json: manifests[0].size: ${gzImage.manifest.size}.0 has a fraction or an exponent, which Go refuses for an integer field`],
+    ["index.json size 398e0", tar(withFile(ociItems(), "index.json", sizeSpelt(`${gzImage.manifest.size}e0`))), `index.json: manifests[0].size: ${gzImage.manifest.size}e0 has a fraction or an exponent, which Go refuses for an integer field`],
+    [
+      "manifest schemaVersion 2.0",
+      withIndexEntry(descriptorOf(floatVersionManifest), [floatVersionManifest.bytes]),
+      `${blobPath(floatVersionManifest.digest)}: schemaVersion: 2.0 has a fraction or an exponent, which Go refuses for an integer field`,
     ],
     [
       "manifest body with an unknown media type",
