@@ -5,6 +5,7 @@
  * tar and Go's archive/tar (docker, containerd) do: a PAX `size` replaces the header's.
  */
 import { cString, headerName, paxDecimal } from "./header-fields.js";
+import { quoteName as quote } from "../core/quoted-name.js";
 
 /** The extended headers read since the last entry. */
 export interface ExtendedHeaders {
@@ -34,7 +35,6 @@ export interface EntryFields {
 }
 
 const GNU_SPARSE_TYPE = 0x53; // 'S'
-const quote = (text: string): string => JSON.stringify(text);
 
 /** GNU tar's PAX sparse formats: 1.0 says its version, 0.1 writes a map, 0.0 offsets and sizes. */
 function paxSparseFormat(pax: Record<string, string> | undefined): string | undefined {
