@@ -2,13 +2,12 @@
 // to a USB stick; a stray "zzz"; uppercase hex; an algorithm lading does not read, such as md5) is no blob: it is
 // ignored with a warning naming it, in a layout directory or tar, by verify, load and convert (as
 // skopeo and umoci ignore it), while a blob named for a valid digest must still hold it.
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { describe, expect, it } from "vitest";
 import { filesUnder, snapshotTree } from "../support/store-tree.js";
-import { blobPath, buildTar, capturingTerminal, descriptorOf, hexOf, makeImage, ociLayoutItems, sha256, withFile, type CliResult, type TarItem } from "../support/archive-builder.js";
+import { blobPath, buildTar, descriptorOf, hexOf, makeImage, ociLayoutItems, sha256, withFile, type TarItem } from "../support/archive-builder.js";
+import { ladingInProcess, scratchDirectory } from "../support/in-process-cli.js";
 
 const image = makeImage({ gzip: true, seed: "stray" });
 const layer = image.layers[0]!;
@@ -28,22 +27,8 @@ const WARNINGS = strays.map(warningOf);
 /** The layout with every stray beside its blobs, each holding bytes that match no blob (as an AppleDouble file would). */
 const strayItems = strays.reduce<TarItem[]>((items, [name]) => withFile(items, name, `resource fork of ${name}\n`), goodItems);
 
-let dir: string;
-let counter = 0;
-const newPath = (name: string): string => join(dir, `${counter++}-${name}`);
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "lading-stray-blobs-"));
-});
-afterAll(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-async function lading(...args: string[]): Promise<CliResult> {
-  const captured = capturingTerminal();
-  const code = await main(["node", "lading", ...args], captured.terminal);
-  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
-}
+const { newPath } = scratchDirectory("lading-stray-blobs-");
+const lading = ladingInProcess;
 
 /** The items as a layout tar and as a layout directory. */
 async function bothForms(items: readonly TarItem[]): Promise<{ tar: string; directory: string }> {

@@ -1,19 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { LadingError } from "../../src/core/errors.js";
 import { goFold } from "../../src/core/go-reading.js";
 import * as goStructs from "../../src/core/go-structs.js";
 import type { GoType } from "../../src/core/go-structs.js";
 import { dockerManifestJsonSchema, imageConfigSchema, indexSchema, manifestSchema, parseDocument } from "../../src/core/schemas.js";
+import { messageOf } from "../support/error-message.js";
 
-function messageOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(LadingError);
-    return (error as LadingError).message;
-  }
-  throw new Error("expected an error");
-}
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const descriptor = `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"${DIGEST}","size":398}`;

@@ -1,17 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LadingError } from "../../src/core/errors.js";
 import { numberSpelling, parseJsonStrict } from "../../src/core/json.js";
+import { messageOf } from "../support/error-message.js";
 
-function messageOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(LadingError);
-    return (error as LadingError).message;
-  }
-  throw new Error("expected an error");
-}
 
 describe("parseJsonStrict", () => {
   it("returns what JSON.parse returns for valid documents, whatever their strings hold", () => {

@@ -3,17 +3,16 @@
 // invalid header") is refused by load, convert, fsck and pull alike, in the words verify uses
 // for other trailing data, with the store left as it was.
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
 import { RegistryClient } from "../../src/registry/client.js";
 import { requirePeers, startRegistry, type Registry } from "../support/peers.js";
 import { snapshotTree } from "../support/store-tree.js";
-import { blobPath, buildTar, capturingTerminal, descriptorOf, layerTar, makeImage, OCI_LAYER_GZIP, ociLayoutItems, sha256, type CliResult, type TestImage } from "../support/archive-builder.js";
+import { blobPath, buildTar, descriptorOf, layerTar, makeImage, OCI_LAYER_GZIP, ociLayoutItems, sha256, type TestImage } from "../support/archive-builder.js";
+import { ladingInProcess, scratchDirectory } from "../support/in-process-cli.js";
 
 const TAR = layerTar({ "etc/hello.txt": "hello world\n".repeat(50) });
 const PADDED = makeImage({ storedLayers: [{ bytes: Buffer.concat([gzipSync(TAR), Buffer.alloc(512)]), diffId: sha256(TAR), mediaType: OCI_LAYER_GZIP }], seed: "padded" });
@@ -21,22 +20,8 @@ const PADDED_LAYER = PADDED.layers[0]!;
 const REASON = "corrupt gzip stream: incorrect header check";
 const LOAD_MESSAGE = `${blobPath(PADDED.manifest.digest)} layers[0]: layer ${blobPath(PADDED_LAYER.digest)}: ${REASON}`;
 
-let dir: string;
-let counter = 0;
-const newPath = (name: string): string => join(dir, `${counter++}-${name}`);
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "lading-gzip-trailing-"));
-});
-afterAll(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-async function lading(...args: string[]): Promise<CliResult> {
-  const captured = capturingTerminal();
-  const code = await main(["node", "lading", ...args], captured.terminal);
-  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
-}
+const { newPath } = scratchDirectory("lading-gzip-trailing-");
+const lading = ladingInProcess;
 
 async function archiveFile(image: TestImage, name: string): Promise<string> {
   const file = newPath("archive.tar");
