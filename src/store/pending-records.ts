@@ -19,19 +19,20 @@
  * or prune removes them under the references' lock, and then the marker; fsck reports such a
  * marker and settles it with --repair. A marker that cannot be read hides nothing.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { z } from "zod";
+import { digestOf } from "../core/digest.js";
 import { buildDigestString, lazySchema, parseDocument } from "../core/schemas.js";
 import type { ZodSubset } from "../core/zod-subset.js";
 import { isLadingError } from "../core/errors.js";
 import { removeIfPresent, syncDirectory, writeFileAtomic } from "./atomic-file.js";
-import { isThisProcess, ownerGone, ownerTag, parseOwnerTag, processStartTime, type FileOwner } from "./process-alive.js";
+import { isThisProcess, OWNER_TAG, ownerGone, ownerTag, parseOwnerTag, processStartTime, type FileOwner } from "./process-alive.js";
 import { serializeRepositoriesJson, type RepositoriesFile } from "./reference-store.js";
 
 const MARKER_VERSION = 1;
-const MARKER_NAME = /^([0-9]+(?:-n[0-9a-f]{12})?)-[0-9a-f]{12}\.json$/;
+const MARKER_NAME = new RegExp(`^(${OWNER_TAG})-[0-9a-f]{12}\\.json$`);
 
 const buildMarker = (zod: ZodSubset) =>
   zod.object({
@@ -65,7 +66,7 @@ export interface SettledMarker {
 
 /** The sha256 digest of a references document in its canonical form. */
 export function referencesDigest(file: RepositoriesFile): string {
-  return sha256(serializeRepositoriesJson(file));
+  return digestOf(serializeRepositoriesJson(file));
 }
 
 /** Every image ID a reference names. */
@@ -74,8 +75,6 @@ export function namedIds(file: RepositoriesFile): Set<string> {
   for (const refs of Object.values(file.Repositories)) for (const id of Object.values(refs)) ids.add(id);
   return ids;
 }
-
-const sha256 = (bytes: string | Buffer): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
 export class PendingRecords {
   readonly directory: string;
@@ -97,7 +96,7 @@ export class PendingRecords {
       version: MARKER_VERSION,
       startedAt: processStartTime(process.pid) ?? "",
       references: referencesDigest(base),
-      records: records.map(({ id, bytes }) => ({ id, sha256: sha256(bytes) })),
+      records: records.map(({ id, bytes }) => ({ id, sha256: digestOf(bytes) })),
     };
     await mkdir(this.directory, { recursive: true, mode: 0o700 });
     const file = path.join(this.directory, `${ownerTag()}-${randomBytes(6).toString("hex")}.json`);
@@ -140,7 +139,7 @@ export class PendingRecords {
     for (const { body } of markers) {
       if (body === undefined || body.references !== digest) continue;
       for (const record of body.records) {
-        if (!named.has(record.id) && (await this.holdsWritten(record))) ids.add(record.id);
+        if (!named.has(record.id) && (await holdsWritten(this.recordPath(record.id), record.sha256))) ids.add(record.id);
       }
     }
     return ids;
@@ -174,13 +173,6 @@ export class PendingRecords {
     return settled;
   }
 
-  private async holdsWritten(record: { id: string; sha256: string }): Promise<boolean> {
-    try {
-      return sha256(await readFile(this.recordPath(record.id))) === record.sha256;
-    } catch {
-      return false;
-    }
-  }
 }
 
 /** One command's marker, from begin() until its references are written (commit) or it gives up. */
@@ -211,10 +203,18 @@ export class PendingWrite {
     const named = namedIds(current);
     for (const record of this.body.records) {
       const file = this.recordPath(record.id);
-      const bytes = await readFile(file).catch(() => undefined);
-      if (!named.has(record.id) && bytes !== undefined && sha256(bytes) === record.sha256) await removeIfPresent(file);
+      if (!named.has(record.id) && (await holdsWritten(file, record.sha256))) await removeIfPresent(file);
     }
     await syncDirectory(path.dirname(path.dirname(this.file)));
     await removeIfPresent(this.file);
+  }
+}
+
+/** Whether the record file `file` still holds the bytes whose digest a marker lists (none: it is gone). */
+async function holdsWritten(file: string, digest: string): Promise<boolean> {
+  try {
+    return digestOf(await readFile(file)) === digest;
+  } catch {
+    return false;
   }
 }
