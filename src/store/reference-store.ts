@@ -131,6 +131,7 @@ export class ReferenceStore {
         const txn = new Transaction(before.file, lock);
         let value: T;
         let text: string;
+        let changed: boolean;
         try {
           try {
             value = await fn(txn);
@@ -138,7 +139,8 @@ export class ReferenceStore {
             txn.close();
           }
           text = serializeRepositoriesJson(txn.result());
-          if (text !== serializeRepositoriesJson(before.file)) {
+          changed = text !== serializeRepositoriesJson(before.file);
+          if (changed) {
             await writeFileAtomic(this.filePath, text, FILE_MODE, { beforeRename: unchangedSinceRead(this.filePath, bytesRead, lock) });
           }
         } catch (error) {
@@ -146,7 +148,7 @@ export class ReferenceStore {
           throw error;
         }
         lock.assertHeld();
-        if (text === serializeRepositoriesJson(before.file)) {
+        if (!changed) {
           await afterWrite?.(value);
           return { changed: false, value, snapshot: before.file };
         }
