@@ -17,6 +17,7 @@ import { lstat, open, readdir, rename, rmdir, stat as fsStat, type FileHandle } 
 import path from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { createDigester, isValidDigest, parseDigest, type DigestAlgorithm, type ParsedDigest } from "../core/digest.js";
+import { eachAtMost } from "../core/bounded.js";
 import { invalid, LadingError, notFound } from "../core/errors.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { writeAllAt } from "../tar/write-at.js";
@@ -29,6 +30,8 @@ export const BLOB_MODE = 0o444;
 const INGEST_MODE = 0o600;
 const ALGORITHMS: readonly DigestAlgorithm[] = ["sha256", "sha512"];
 const VERIFY_CHUNK = 1 << 20;
+/** fsyncs of ingest files a commit runs at once (each holds a descriptor; the disk queues them anyway). */
+const SYNCS_AT_ONCE = 16;
 
 export interface ExpectedBlob {
   digest?: string;
@@ -504,7 +507,9 @@ export class ContentStore {
       await Promise.allSettled(ingests.map((ingest) => ingest.abort()));
       throw error;
     }
-    if (sync) await Promise.all(ingests.map((ingest, i) => this.syncUnlessPresent(ingest, results[i]!)));
+    // Each fsync opens the file again: a bounded number at once, so that a load of many entries
+    // stays within the open-file limit.
+    if (sync) await eachAtMost(SYNCS_AT_ONCE, ingests, (ingest, i) => this.syncUnlessPresent(ingest, results[i]!));
     const touchedDirs = new Set<string>();
     // One at a time, so two ingests of the same blob in one batch place it once.
     for (const [i, ingest] of ingests.entries()) {
