@@ -15,6 +15,7 @@ import { namesByImage } from "./archive-names.js";
 import type { Ingest } from "../store/content-store.js";
 import { diffIdRecordFor } from "../store/diff-id-records.js";
 import { namingOpenFileLimit } from "../store/open-file-limit.js";
+import { HeldEntries } from "./held-entries.js";
 import { readFileRangeSync } from "../tar/chunk-source.js";
 import { blobsOfRecord, layerRecordOf, type ImageRecord } from "../store/image-records.js";
 import type { ReferenceTxn } from "../store/reference-store.js";
@@ -49,6 +50,9 @@ export interface LoadResult {
   /** What the archive holds that this load leaves out: entries of unknown types, names it cannot use. */
   warnings: string[];
 }
+
+/** Entries from this size are flushed as soon as they are written (see writeToIngest). */
+const FLUSH_AHEAD_MIN_BYTES = 1024 * 1024;
 
 const METADATA_NAMES = /^(manifest\.json|index\.json|oci-layout|repositories|[^/]+\/(VERSION|json))$/;
 
@@ -92,6 +96,7 @@ interface StoredShortcuts {
 async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions, { matchStored, trustNames }: StoredShortcuts): Promise<LoadResult> {
   const ingests = new Map<string, Ingest>(); // by entry name
   const spare: Ingest[] = [];
+  const held = new HeldEntries();
   let storedBySize: Promise<Map<number, string[]>> | undefined;
   const storedHeads = new Map<string, Promise<Buffer | undefined>>();
   const writeToIngest = async (name: string): Promise<BlobWriter> => {
@@ -102,7 +107,9 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
       write: (chunk) => ingest.write(chunk),
       close: async (file: ScannedFile) => {
         ingest.setDigest(algorithm === "sha512" ? (file.sha512 ?? "") : file.digest);
-        ingest.flushAhead();
+        // A small entry may turn out to be unused (which entries are needed is known only at the
+        // end): one fsync each would cost an archive of many small files seconds. Commit fsyncs it.
+        if (file.size >= FLUSH_AHEAD_MIN_BYTES) ingest.flushAhead();
         // Its file descriptor is closed now, not at commit: an archive may have more entries
         // than the process may have open files. Commit renames (and fsyncs) by path.
         await ingest.finish();
@@ -129,7 +136,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
         if (matched.length > 0) return expectStored(matched, () => new StoredBlobMismatch(`${name} is not the stored blob its first bytes matched`));
       } else if (candidates.length > 0) return new StoredBlobMatcher(store, candidates, size, () => writeToIngest(name));
     }
-    return writeToIngest(name);
+    return held.writer(name, size) ?? writeToIngest(name);
   };
   // A compressed layer whose diff ID an earlier load computed is not decompressed again. The
   // record is a fact about the blob's bytes, so it holds whenever the entry turns out to be that
@@ -155,7 +162,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
       const records = selected.map(({ root, images }) => recordFor(root, images));
       // The references change first, in memory only: one the file refuses fails the load here.
       const named = nameImages(txn, graph, selected, records, options.name);
-      await commitBlobs(store, graph, records, ingests);
+      await commitBlobs(store, graph, records, ingests, held);
       await recordDiffIds(store, graph, selected);
       await addRecords(named.records);
       return named.result;
@@ -318,7 +325,7 @@ function listPlatforms(graph: ArchiveGraph): string {
 }
 
 /** Commits every blob the selected images need; returns their image records (not yet written). */
-async function commitBlobs(store: Store, graph: ArchiveGraph, records: ImageRecord[], ingests: Map<string, Ingest>): Promise<void> {
+async function commitBlobs(store: Store, graph: ArchiveGraph, records: ImageRecord[], ingests: Map<string, Ingest>, held: HeldEntries): Promise<void> {
   const needed = [...new Set(records.flatMap(blobsOfRecord))].map((digest) => {
     const blob = graph.blobs.get(digest);
     if (!blob) throw invalid(`blob ${digest} is needed but not in the archive`, blobPathFor(digest));
@@ -331,13 +338,15 @@ async function commitBlobs(store: Store, graph: ArchiveGraph, records: ImageReco
     for (const [index, { digest, blob }] of needed.entries()) {
       if (alreadyStored[index]) continue;
       const ingest = blob.file ? ingests.get(blob.file.name) : undefined;
+      const bytes = ingest ? undefined : (blob.bytes ?? (blob.file ? held.take(blob.file.name) : undefined));
       if (ingest) {
         ingests.delete(blob.file?.name ?? "");
         toCommit.push({ ingest, expected: { digest, size: blob.size } });
-      } else if (blob.bytes) {
-        const fresh = await namingOpenFileLimit(`blob ${digest}`, digest, () => store.content.openIngest());
+      } else if (bytes) {
+        const algorithm = digest.startsWith("sha512:") ? "sha512" : "sha256";
+        const fresh = await namingOpenFileLimit(`blob ${digest}`, digest, () => store.content.openIngest({ algorithm }));
         toCommit.push({ ingest: fresh, expected: { digest, size: blob.size } });
-        await fresh.write(blob.bytes);
+        await fresh.write(bytes);
         // As for an entry (see writeToIngest): flushed from now on, and no descriptor held until commit.
         fresh.flushAhead();
         await fresh.finish();
