@@ -6,6 +6,8 @@
  *   hold <lock target> <stale ms>                     take the lock, print "locked", wait forever
  */
 import { createHash } from "node:crypto";
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { withFileLock } from "../../src/store/lock.js";
 import { ReferenceStore } from "../../src/store/reference-store.js";
 
@@ -39,8 +41,9 @@ async function main(argv: string[]): Promise<void> {
   else throw new Error(`unknown mode ${String(mode)}`);
 }
 
-// Only when run as a script, not when the test imports workerImageId.
-if (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"))) {
+// Only when run as a script, not when the test imports workerImageId. The module's URL is its real
+// path; the script's path as given may go through a symbolic link (a temporary directory's).
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) {
   main(process.argv.slice(2)).catch((error: unknown) => {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdtemp, mkdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,13 +19,13 @@ const children: ChildProcess[] = [];
 
 /**
  * Transpiles lock-worker.ts and every project module it imports (transitively) to JavaScript in a
- * directory under node_modules/.cache, mirroring the repository's layout so relative imports and
- * package imports (proper-lockfile) resolve as they do for the sources.
+ * temporary directory, mirroring the repository's layout so relative imports resolve as they do
+ * for the sources, with a link to the repository's node_modules for package imports
+ * (proper-lockfile). Nothing is written into node_modules, which worktrees may share by a link.
  */
 async function transpileWorker(): Promise<string> {
-  compiledRoot = path.join(repoRoot, "node_modules", ".cache", `lading-lock-test-${process.pid}`);
-  await rm(compiledRoot, { recursive: true, force: true });
-  await mkdir(compiledRoot, { recursive: true });
+  compiledRoot = await mkdtemp(path.join(tmpdir(), "lading-lock-test-"));
+  await symlink(path.join(repoRoot, "node_modules"), path.join(compiledRoot, "node_modules"));
   await writeFile(path.join(compiledRoot, "package.json"), '{"type":"module"}');
   const pending = [path.join(repoRoot, "test/store/lock-worker.ts")];
   const done = new Set<string>();
