@@ -4,12 +4,14 @@
  * proper-lockfile takes the lock by mkdir of `<target>.lock` and refreshes the directory's mtime
  * while held. A holder that dies (even by SIGKILL) stops refreshing it, and after `staleMs` the
  * next process removes it and takes over: a dead holder never blocks others for long. Callers in
- * the same process queue in memory first, so they do not poll against each other.
+ * the same process queue in memory first, so they do not poll against each other. A lock this
+ * process took is removed as it exits, also on a signal (see lock-directories.ts).
  */
 import { rmdir, stat } from "node:fs/promises";
 import path from "node:path";
 import lockfile from "proper-lockfile";
 import { LadingError } from "../core/errors.js";
+import { disownLockDirectory, lockDirectoryFs } from "./lock-directories.js";
 
 export interface FileLockOptions {
   /** A lock not refreshed for this long is abandoned (its holder died). Minimum 2000. Default 10 s. */
@@ -137,7 +139,11 @@ async function acquire(
         stale: staleMs,
         realpath: false,
         retries: 0,
-        onCompromised,
+        fs: lockDirectoryFs,
+        onCompromised: (error) => {
+          disownLockDirectory(lockPath);
+          onCompromised(error);
+        },
       });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ELOCKED") {

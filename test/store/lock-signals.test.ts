@@ -1,0 +1,155 @@
+// A signal (Ctrl-C, SIGTERM) at any moment of taking, holding or releasing a lock leaves no lock
+// directory of this process behind, and never removes another process's. The child stops in a
+// file-system call on the lock directory that never returns (the moment under test), and is
+// signalled there; it still dies by the signal.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdir, mkdtemp, rm, rmdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withFileLock } from "../../src/store/lock.js";
+import { ensureBuilt } from "../support/archive-builder.js";
+import { REPO_ROOT } from "../ops/load-expectations.js";
+import { entries } from "../support/waiting.js";
+
+let scratch: string;
+
+beforeAll(async () => {
+  ensureBuilt();
+  scratch = await mkdtemp(join(tmpdir(), "lading-lock-signals-"));
+});
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+interface Child {
+  /** Resolves once the child's standard output holds one of `texts`. */
+  printed(...texts: string[]): Promise<void>;
+  /** Sends `signal` and resolves with how the child ended and all it printed. */
+  signalled(signal: NodeJS.Signals): Promise<[number | null, NodeJS.Signals | null, string, string]>;
+}
+
+/**
+ * Runs `body` in a node process of its own on the built lock module (`withFileLock` and `target`
+ * in scope). Each fs call named in `stopIn` (node:fs's own, which proper-lockfile reaches) made on
+ * `<target>.lock` prints "<call> of the lock" and never calls back.
+ */
+function lockingChild(target: string, stopIn: string[], body: string): Child {
+  const script = `
+    import fs from "node:fs";
+    const target = ${JSON.stringify(target)};
+    for (const name of ${JSON.stringify(stopIn)}) {
+      const real = fs[name];
+      fs[name] = function (file, ...rest) {
+        if (file !== target + ".lock") return real.call(this, file, ...rest);
+        process.stdout.write(name + " of the lock\\n");
+        setInterval(() => undefined, 1000);
+      };
+    }
+    const { withFileLock } = await import(${JSON.stringify(join(REPO_ROOT, "dist", "store", "lock.js"))});
+    ${body}
+  `;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+  return {
+    printed: (...texts) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => void (texts.some((text) => stdout.includes(text)) && resolve());
+        child.stdout.on("data", check);
+        check();
+        void exited.then(() => reject(new Error(`the child exited before printing ${JSON.stringify(texts)}: ${stdout}${stderr}`)));
+      }),
+    signalled: async (signal) => {
+      child.kill(signal);
+      const [code, killedBy] = await exited;
+      return [code, killedBy, stdout, stderr];
+    },
+  };
+}
+
+/** What taking the lock on `target` gives at once: "taken", or the error of a wait that timed out. */
+async function takenAtOnce(target: string): Promise<string> {
+  return withFileLock(target, async () => "taken", { timeoutMs: 1000 }).catch((error: Error) => error.message);
+}
+
+const HOLD_FOREVER = "await new Promise(() => setInterval(() => undefined, 1000));";
+
+describe("a signal while taking or releasing a lock", () => {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`${signal} after the mkdir that took the lock, before proper-lockfile registered it: the directory is removed, the next lock is taken at once`, async () => {
+      const dir = join(scratch, `created-${signal}`);
+      await mkdir(dir);
+      const target = join(dir, "repositories.json");
+      // The first lock of a process probes the directory's mtime precision with utimes; later ones stat it.
+      const child = lockingChild(target, ["utimes", "stat"], `await withFileLock(target, async () => console.log("locked"));`);
+      await child.printed("of the lock\n");
+      expect(await entries(dir)).toEqual(["repositories.json.lock"]);
+      expect(await child.signalled(signal)).toEqual([null, signal, "utimes of the lock\n", ""]);
+      expect(await entries(dir)).toEqual([]);
+      expect(await takenAtOnce(target)).toBe("taken");
+    });
+  }
+
+  it("SIGINT after a mkdir that failed because another process holds the lock: the holder's directory stays", async () => {
+    const dir = join(scratch, "held-elsewhere");
+    await mkdir(dir);
+    const target = join(dir, "repositories.json");
+    const seen = await withFileLock(target, async (held) => {
+      // proper-lockfile's mkdir failed with EEXIST; it stats the directory to see whether it is stale.
+      const child = lockingChild(target, ["stat"], `await withFileLock(target, async () => console.log("locked"));`);
+      await child.printed("of the lock\n");
+      const ended = await child.signalled("SIGINT");
+      const left = await entries(dir);
+      held.assertHeld();
+      return [ended, left];
+    });
+    expect(seen).toEqual([[null, "SIGINT", "stat of the lock\n", ""], ["repositories.json.lock"]]);
+    expect(await entries(dir)).toEqual([]);
+  });
+
+  it("SIGINT after a held lock was lost to another process: the other's directory stays", async () => {
+    const dir = join(scratch, "lost");
+    await mkdir(dir);
+    const target = join(dir, "repositories.json");
+    const child = lockingChild(
+      target,
+      [],
+      `await withFileLock(target, async (held) => {
+        console.log("locked");
+        for (;;) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          try { held.assertHeld(); } catch (error) { console.log(error.message); break; }
+        }
+        ${HOLD_FOREVER}
+      }, { staleMs: 2000 });`,
+    );
+    await child.printed("locked\n");
+    // What a process that found the lock stale does: remove it and make its own.
+    await rmdir(`${target}.lock`);
+    await mkdir(`${target}.lock`);
+    await child.printed("while holding it");
+    expect(await child.signalled("SIGINT")).toEqual([
+      null,
+      "SIGINT",
+      `locked\nlost the lock ${target}.lock while holding it: Unable to update lock within the stale threshold\n`,
+      "",
+    ]);
+    expect(await entries(dir)).toEqual(["repositories.json.lock"]);
+  });
+
+  it("SIGINT just after a release: the directory is already gone, not left to a pending rmdir", async () => {
+    const dir = join(scratch, "released");
+    await mkdir(dir);
+    const target = join(dir, "repositories.json");
+    const child = lockingChild(target, ["rmdir"], `await withFileLock(target, async () => undefined); console.log("released"); ${HOLD_FOREVER}`);
+    await child.printed("released\n", "rmdir of the lock\n");
+    expect(await child.signalled("SIGINT")).toEqual([null, "SIGINT", "released\n", ""]);
+    expect(await entries(dir)).toEqual([]);
+    expect(await takenAtOnce(target)).toBe("taken");
+  });
+});
