@@ -11,6 +11,12 @@
  * directory once and the other leaves it (a second rmdir could hit another process's new lock).
  * A directory whose mkdir failed (another process holds the lock) is never recorded.
  *
+ * A recorded directory may still have been taken over unnoticed: this process stopped (SIGSTOP, a
+ * suspended machine) past the stale period, another took the lock, and this one goes on to release
+ * it or exit before proper-lockfile's next refresh has seen the change. The directory's mtime then
+ * differs from the last this process gave it (a takeover sets its own, at least the stale period
+ * later), and the directory is left to its new holder.
+ *
  * mkdir, and rmdir of a recorded directory, are synchronous: a signal's handler runs on the event
  * loop, so it cannot come between the system call and the record of its outcome. With the
  * asynchronous calls, a handler run before mkdir's callback could not tell whether the directory
@@ -21,14 +27,27 @@ import onExit from "signal-exit";
 
 type Callback = (error: NodeJS.ErrnoException | null) => void;
 
-const created = new Set<string>();
+/**
+ * The directories this process created, each with the mtimes (ms) it may have: the last it gave
+ * it, and while a utimes runs, the one that sets (a signal may come before its callback).
+ */
+const created = new Map<string, number[]>();
+/** A takeover's mtime is later than the last this process set by at least the stale period (2 s or more). */
+const OTHER_MTIME_MS = 1000;
 let hooked = false;
 
 /** For proper-lockfile's `fs` option: what it calls, with mkdir and rmdir recording ownership. */
 export const lockDirectoryFs = {
   stat: fs.stat,
-  utimes: fs.utimes,
   realpath: fs.realpath,
+  utimes(dir: string, atime: Date, mtime: Date, callback: Callback): void {
+    const before = created.get(dir);
+    if (before !== undefined) created.set(dir, [...before, mtime.getTime()]);
+    fs.utimes(dir, atime, mtime, (error) => {
+      if (created.has(dir)) created.set(dir, error === null ? [mtime.getTime()] : (before ?? []));
+      callback(error);
+    });
+  },
   mkdir(dir: string, callback: Callback): void {
     if (!hooked) {
       onExit(removeCreated);
@@ -40,7 +59,7 @@ export const lockDirectoryFs = {
       process.nextTick(callback, error as NodeJS.ErrnoException);
       return;
     }
-    created.add(dir);
+    created.set(dir, [Date.now()]);
     process.nextTick(callback, null);
   },
   rmdir(dir: string, callback: Callback): void {
@@ -49,18 +68,21 @@ export const lockDirectoryFs = {
       fs.rmdir(dir, callback);
       return;
     }
-    created.delete(dir);
+    let error: NodeJS.ErrnoException | null = null;
     try {
-      fs.rmdirSync(dir);
-    } catch (error) {
-      process.nextTick(callback, error as NodeJS.ErrnoException);
-      return;
+      if (!removeIfCreated(dir)) error = Object.assign(new Error(`${dir} was taken over by another process (its mtime is not the one this process set): left to it`), { code: "ELOCKTAKEN" });
+    } catch (failure) {
+      error = failure as NodeJS.ErrnoException;
     }
-    process.nextTick(callback, null);
+    process.nextTick(callback, error);
   },
   /** Called by proper-lockfile's exit handler only, for the locks it holds. */
   rmdirSync(dir: string): void {
-    removeIfCreated(dir);
+    try {
+      removeIfCreated(dir);
+    } catch {
+      // Best effort as the process goes: the next holder takes over a lock once it is stale.
+    }
   },
 };
 
@@ -73,14 +95,25 @@ export function disownLockDirectory(dir: string): void {
 }
 
 function removeCreated(): void {
-  for (const dir of created) removeIfCreated(dir);
+  for (const dir of [...created.keys()]) lockDirectoryFs.rmdirSync(dir);
 }
 
-function removeIfCreated(dir: string): void {
-  if (!created.delete(dir)) return;
+/**
+ * Removes `dir` if this process created it and it is still the one it created; forgets it either
+ * way. Returns false for a directory another process has taken over (left in place).
+ */
+function removeIfCreated(dir: string): boolean {
+  const ownMtimes = created.get(dir);
+  if (ownMtimes === undefined) return true;
+  created.delete(dir);
+  let mtime: number;
   try {
-    fs.rmdirSync(dir);
-  } catch {
-    // Best effort as the process goes: the next holder takes over a lock once it is stale.
+    mtime = fs.statSync(dir).mtimeMs;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return true;
+    throw error;
   }
+  if (ownMtimes.every((own) => Math.abs(mtime - own) >= OTHER_MTIME_MS)) return false;
+  fs.rmdirSync(dir);
+  return true;
 }

@@ -4,7 +4,7 @@
 // signalled there; it still dies by the signal.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, rm, rmdir } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, rmdir, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -152,4 +152,41 @@ describe("a signal while taking or releasing a lock", () => {
     expect(await entries(dir)).toEqual([]);
     expect(await takenAtOnce(target)).toBe("taken");
   });
+
+  it("SIGINT while holding a lock taken over unnoticed (this process was stopped): the new holder's directory stays", async () => {
+    const dir = join(scratch, "taken-over-unnoticed");
+    await mkdir(dir);
+    const target = join(dir, "repositories.json");
+    const child = lockingChild(target, [], `await withFileLock(target, async () => { console.log("locked"); ${HOLD_FOREVER} });`);
+    await child.printed("locked\n");
+    await takeOver(`${target}.lock`);
+    expect(await child.signalled("SIGINT")).toEqual([null, "SIGINT", "locked\n", ""]);
+    expect(await entries(dir)).toEqual(["repositories.json.lock"]);
+  });
 });
+
+describe("a release of a lock taken over unnoticed", () => {
+  it("leaves the new holder's directory and says the lock was taken over", async () => {
+    const dir = join(scratch, "release-taken-over");
+    await mkdir(dir);
+    const target = join(dir, "repositories.json");
+    const lockPath = `${target}.lock`;
+    const released = withFileLock(target, () => takeOver(lockPath));
+    await expect(released).rejects.toThrow(
+      `could not release the lock ${lockPath}: ${lockPath} was taken over by another process (its mtime is not the one this process set): left to it`,
+    );
+    expect(await entries(dir)).toEqual(["repositories.json.lock"]);
+  });
+});
+
+/**
+ * What another process does with a lock it found stale, while this one was stopped: removes the
+ * directory and makes its own, whose mtime it sets (at least the stale period after the last
+ * refresh of the holder it replaced).
+ */
+async function takeOver(lockPath: string): Promise<void> {
+  await rmdir(lockPath);
+  await mkdir(lockPath);
+  const later = new Date(Date.now() + 10_000);
+  await utimes(lockPath, later, later);
+}
