@@ -8,9 +8,13 @@
 import { randomBytes } from "node:crypto";
 import { open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
+import { eachAtMost } from "../core/bounded.js";
 import { removeOnExit } from "./exit-cleanup.js";
+import { fsyncPath, syncAll } from "./file-system-sync.js";
 import { OWNER_TAG, ownerTag, parseOwnerTag, removeFilesOfDeadProcesses, type Leftovers } from "./process-alive.js";
 
+/** Temp files written at once by writeFilesAtomic. */
+const WRITES_AT_ONCE = 16;
 const TEMPORARY = new RegExp(`^\\..+\\.tmp-(${OWNER_TAG})-[0-9a-f]{12}$`);
 
 export interface AtomicWriteOptions {
@@ -22,18 +26,10 @@ export interface AtomicWriteOptions {
 
 export async function writeFileAtomic(filePath: string, data: string | Buffer, mode = 0o600, { durable = true, beforeRename }: AtomicWriteOptions = {}): Promise<void> {
   const dir = path.dirname(filePath);
-  const tempPath = path.join(dir, `.${path.basename(filePath)}.tmp-${ownerTag()}-${randomBytes(6).toString("hex")}`);
+  const tempPath = temporaryPathFor(filePath);
   const forget = removeOnExit(tempPath);
   try {
-    const file = await open(tempPath, "wx", mode);
-    try {
-      await file.writeFile(data);
-      // The creation mode is filtered by the umask; set it exactly.
-      await file.chmod(mode);
-      if (durable) await file.sync();
-    } finally {
-      await file.close();
-    }
+    await writeTemporary(tempPath, data, mode, durable);
     await beforeRename?.();
     await rename(tempPath, filePath);
   } catch (error) {
@@ -43,6 +39,51 @@ export async function writeFileAtomic(filePath: string, data: string | Buffer, m
     forget();
   }
   if (durable) await syncDirectory(dir);
+}
+
+/**
+ * writeFileAtomic for many files at once, durably: every temp file is written, then made durable
+ * together (one syncfs for many, see file-system-sync.ts), then `beforeRename` runs once and each
+ * is renamed over its target, then each directory is fsynced once. A failure before the renames
+ * leaves every target as it was; one during them leaves the files renamed so far, each whole.
+ */
+export async function writeFilesAtomic(files: readonly { path: string; data: string | Buffer }[], mode: number, { beforeRename }: Pick<AtomicWriteOptions, "beforeRename"> = {}): Promise<void> {
+  const temps = files.map((file) => {
+    const tempPath = temporaryPathFor(file.path);
+    return { ...file, tempPath, forget: removeOnExit(tempPath) };
+  });
+  const renamed = new Set<string>();
+  try {
+    await eachAtMost(WRITES_AT_ONCE, temps, ({ tempPath, data }) => writeTemporary(tempPath, data, mode, false));
+    await syncAll(temps, (temp) => temp.tempPath, (temp) => fsyncPath(temp.tempPath));
+    await beforeRename?.();
+    for (const { tempPath, path: target } of temps) {
+      await rename(tempPath, target);
+      renamed.add(tempPath);
+    }
+  } catch (error) {
+    await Promise.all(temps.filter(({ tempPath }) => !renamed.has(tempPath)).map(({ tempPath }) => unlink(tempPath).catch(() => undefined)));
+    throw error;
+  } finally {
+    for (const { forget } of temps) forget();
+  }
+  await Promise.all([...new Set(files.map((file) => path.dirname(file.path)))].map(syncDirectory));
+}
+
+function temporaryPathFor(filePath: string): string {
+  return path.join(path.dirname(filePath), `.${path.basename(filePath)}.tmp-${ownerTag()}-${randomBytes(6).toString("hex")}`);
+}
+
+async function writeTemporary(tempPath: string, data: string | Buffer, mode: number, durable: boolean): Promise<void> {
+  const file = await open(tempPath, "wx", mode);
+  try {
+    await file.writeFile(data);
+    // The creation mode is filtered by the umask; set it exactly.
+    await file.chmod(mode);
+    if (durable) await file.sync();
+  } finally {
+    await file.close();
+  }
 }
 
 /** Makes a rename in `dir` durable. Some filesystems refuse to fsync a directory: that is not fatal. */

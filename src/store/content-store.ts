@@ -23,6 +23,7 @@ import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { writeAllAt } from "../tar/write-at.js";
 import { removeIfPresent } from "./atomic-file.js";
 import { removeOnExit } from "./exit-cleanup.js";
+import { fsyncPath, syncAll } from "./file-system-sync.js";
 import { addLeftovers, isThisProcess, NO_LEFTOVERS, ownerGone, ownerOfTaggedName, ownerTag, type FileOwner, type Leftovers } from "./process-alive.js";
 import type { StorePaths } from "./root.js";
 
@@ -30,8 +31,8 @@ export const BLOB_MODE = 0o444;
 const INGEST_MODE = 0o600;
 const ALGORITHMS: readonly DigestAlgorithm[] = ["sha256", "sha512"];
 const VERIFY_CHUNK = 1 << 20;
-/** fsyncs of ingest files a commit runs at once (each holds a descriptor; the disk queues them anyway). */
-const SYNCS_AT_ONCE = 16;
+/** Renames into blobs/ a commit runs at once. */
+const PLACES_AT_ONCE = 16;
 
 export interface ExpectedBlob {
   digest?: string;
@@ -103,14 +104,6 @@ function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
-async function fsyncPath(target: string): Promise<void> {
-  const handle = await open(target, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 
 type IngestState = "open" | "finished" | "committed" | "aborted";
@@ -507,15 +500,21 @@ export class ContentStore {
       await Promise.allSettled(ingests.map((ingest) => ingest.abort()));
       throw error;
     }
-    // Each fsync opens the file again: a bounded number at once, so that a load of many entries
-    // stays within the open-file limit.
-    if (sync) await eachAtMost(SYNCS_AT_ONCE, ingests, (ingest, i) => this.syncUnlessPresent(ingest, results[i]!));
-    const touchedDirs = new Set<string>();
-    // One at a time, so two ingests of the same blob in one batch place it once.
-    for (const [i, ingest] of ingests.entries()) {
-      const result = results[i]!;
-      if (await ingest.place(result, sync, true)) touchedDirs.add(path.dirname(this.blobPath(result.digest)));
+    if (sync) {
+      const present = await Promise.all(results.map((result) => this.has(result.digest, result.size)));
+      const toSync = ingests.filter((_, i) => !present[i]);
+      await syncAll(toSync, (ingest) => ingest.path, (ingest) => ingest.syncFile());
     }
+    const touchedDirs = new Set<string>();
+    // Ingests of the same blob one at a time, so that it is placed once; different blobs a few at once.
+    const byDigest = new Map<string, number[]>();
+    for (const [i, result] of results.entries()) byDigest.set(result.digest, [...(byDigest.get(result.digest) ?? []), i]);
+    await eachAtMost(PLACES_AT_ONCE, [...byDigest.values()], async (indexes) => {
+      for (const i of indexes) {
+        const result = results[i]!;
+        if (await ingests[i]!.place(result, sync, true)) touchedDirs.add(path.dirname(this.blobPath(result.digest)));
+      }
+    });
     if (sync) await Promise.all([...touchedDirs].map(fsyncPath));
     return results.map((result) => result.digest);
   }
@@ -553,10 +552,6 @@ export class ContentStore {
       if (!remove || (await removeIfPresent(file))) found = addLeftovers(found, { files: 1, bytes: info.size });
     }
     return found;
-  }
-
-  private async syncUnlessPresent(ingest: FileIngest, result: IngestResult): Promise<void> {
-    if (!(await this.has(result.digest, result.size))) await ingest.syncFile();
   }
 
   private own(ingest: Ingest): FileIngest {

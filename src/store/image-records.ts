@@ -11,7 +11,7 @@ import { parseDigest } from "../core/digest.js";
 import { invalid, isLadingError } from "../core/errors.js";
 import { buildDigestString, lazySchema, parseDocument } from "../core/schemas.js";
 import type { ZodSubset } from "../core/zod-subset.js";
-import { removeIfPresent, writeFileAtomic } from "./atomic-file.js";
+import { removeIfPresent, writeFileAtomic, writeFilesAtomic } from "./atomic-file.js";
 import { PendingRecords, type PendingWrite, type SettledMarker } from "./pending-records.js";
 import type { ReferenceTxn, RepositoriesFile } from "./reference-store.js";
 
@@ -21,6 +21,9 @@ import type { ReferenceTxn, RepositoriesFile } from "./reference-store.js";
  * So each is held to what the writers of records guarantee (what the descriptor schema passes),
  * and a record that breaks that is an unreadable record (fsck reports and removes it).
  */
+/** Records are readable by all, as docker's image store is. */
+const RECORD_MODE = 0o644;
+
 const buildDescriptorFields = (zod: ZodSubset) => ({
   mediaType: zod.string().min(1),
   digest: buildDigestString(zod),
@@ -179,7 +182,7 @@ export class ImageRecords {
   }
 
   async put(record: ImageRecord): Promise<void> {
-    await writeFileAtomic(this.pathOf(record.id), JSON.stringify(record), 0o644);
+    await writeFileAtomic(this.pathOf(record.id), JSON.stringify(record), RECORD_MODE);
   }
 
   /**
@@ -218,10 +221,8 @@ export class ImageRecords {
           );
     const writes = new RecordWrites(changes, this, pending);
     started?.(writes);
-    for (const [, record] of toWrite) {
-      txn.assertHeld();
-      await this.put(record as ImageRecord);
-    }
+    const files = toWrite.map(([id, record]) => ({ path: this.pathOf(id), data: JSON.stringify(record) }));
+    await writeFilesAtomic(files, RECORD_MODE, { beforeRename: async () => txn.assertHeld() });
     return writes;
   }
 
