@@ -7,6 +7,7 @@ import type { OpenedSource } from "../archive/source.js";
 import { blobPathFor, contentDigest } from "../archive/blob-lookup.js";
 import { firstProblem, noImageWarning } from "../archive/graph.js";
 import { validDigestNamedBy } from "../archive/names.js";
+import { eachAtMost } from "../core/bounded.js";
 import { invalid, notFound, usage } from "../core/errors.js";
 import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
 import { isForeignLayerType } from "../core/media-types.js";
@@ -51,6 +52,8 @@ export interface LoadResult {
   warnings: string[];
 }
 
+/** Blobs held in memory that a commit writes to ingest files at once. */
+const WRITES_AT_ONCE = 16;
 /** Entries from this size are flushed as soon as they are written (see writeToIngest). */
 const FLUSH_AHEAD_MIN_BYTES = 1024 * 1024;
 
@@ -334,6 +337,7 @@ async function commitBlobs(store: Store, graph: ArchiveGraph, records: ImageReco
   // Looked up all at once: in turn, a load of many layers would wait on each lookup's round trip.
   const alreadyStored = await Promise.all(needed.map(({ digest, blob }) => store.content.has(digest, blob.size)));
   const toCommit: { ingest: Ingest; expected: { digest: string; size: number } }[] = [];
+  const inMemory: { digest: string; bytes: Buffer; expected: { digest: string; size: number } }[] = [];
   try {
     for (const [index, { digest, blob }] of needed.entries()) {
       if (alreadyStored[index]) continue;
@@ -343,17 +347,19 @@ async function commitBlobs(store: Store, graph: ArchiveGraph, records: ImageReco
         ingests.delete(blob.file?.name ?? "");
         toCommit.push({ ingest, expected: { digest, size: blob.size } });
       } else if (bytes) {
-        const algorithm = digest.startsWith("sha512:") ? "sha512" : "sha256";
-        const fresh = await namingOpenFileLimit(`blob ${digest}`, digest, () => store.content.openIngest({ algorithm }));
-        toCommit.push({ ingest: fresh, expected: { digest, size: blob.size } });
-        await fresh.write(bytes);
-        // As for an entry (see writeToIngest): flushed from now on, and no descriptor held until commit.
-        fresh.flushAhead();
-        await fresh.finish();
+        inMemory.push({ digest, bytes, expected: { digest, size: blob.size } });
       } else {
         throw invalid(`blob ${digest} was not stored while reading (${blob.file?.name ?? "no entry"})`, blob.file?.name ?? digest);
       }
     }
+    // Written a few at once, each closed when written (commit renames and fsyncs by path).
+    await eachAtMost(WRITES_AT_ONCE, inMemory, async ({ digest, bytes, expected }) => {
+      const algorithm = digest.startsWith("sha512:") ? "sha512" : "sha256";
+      const fresh = await namingOpenFileLimit(`blob ${digest}`, digest, () => store.content.openIngest({ algorithm }));
+      toCommit.push({ ingest: fresh, expected });
+      await fresh.write(bytes);
+      await fresh.finish();
+    });
   } catch (error) {
     // Ingests taken from the load's list are no longer aborted with it.
     await Promise.all(toCommit.map(({ ingest }) => ingest.abort()));
