@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { fsckStore, isLeftover, type FsckReport } from "../ops/fsck.js";
+import { fsckStore, isLeftover, removedByRepair, type FsckReport } from "../ops/fsck.js";
 import { printJson, printLine, type Terminal } from "./output.js";
 import { openStore } from "./store-option.js";
 
@@ -14,7 +14,7 @@ export function registerFsck(program: Command, terminal: Terminal, setExit: (cod
       const report = await fsckStore(store, Boolean(flags.repair));
       if (flags.json) printJson(terminal.stdout, report);
       else {
-        for (const problem of report.problems) printLine(terminal.stdout, `${problem.repaired ? "repaired" : isLeftover(problem) ? "leftover" : "broken"}: ${problem.message}${problem.repaired || flags.repair || !isLeftover(problem) ? "" : " (--repair or prune removes them)"}`);
+        for (const problem of report.problems) printLine(terminal.stdout, `${problem.repaired ? "repaired" : isLeftover(problem) ? "leftover" : "broken"}: ${problem.message}${problem.repaired || flags.repair || !isLeftover(problem) || !removedByRepair(problem) ? "" : " (--repair or prune removes them)"}`);
         if (report.layersDecompressed > 0 || report.diffIdsRecorded > 0) printLine(terminal.stdout, decompressedLine(report));
         printLine(terminal.stdout, `checked ${report.blobsChecked} blobs, ${report.imagesChecked} images, ${report.referencesChecked} references: ${report.problems.length} problem(s)`);
       }

@@ -3,7 +3,8 @@ import { LadingError } from "../core/errors.js";
 import { diffIdRecordFor, type VerifiedDiffId } from "../store/diff-id-records.js";
 import type { NotABlobFile } from "../store/content-store.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
-import type { SettledMarker } from "../store/pending-records.js";
+import type { ForeignMarker, ForeignOwners, SettledMarker } from "../store/pending-records.js";
+import { LEASE_STALE_MS } from "../store/gc-lock.js";
 import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
 import { layersListedByImages, listingVouchesFor } from "./vouched-layers.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
@@ -24,7 +25,8 @@ export interface FsckProblem {
     | "stray-ingest"
     | "stray-temporary"
     | "stray-lease"
-    | "interrupted-command";
+    | "interrupted-command"
+    | "foreign-command";
   subject: string;
   message: string;
   repaired: boolean;
@@ -200,32 +202,63 @@ function leftoverCount(found: Leftovers, what: string): string {
 
 /** Leftovers of killed commands take space but break nothing: reported, not a reason to fail. */
 export function isLeftover(problem: FsckProblem): boolean {
-  return problem.kind === "stray-ingest" || problem.kind === "stray-temporary" || problem.kind === "stray-lease" || problem.kind === "interrupted-command";
+  return problem.kind === "stray-ingest" || problem.kind === "stray-temporary" || problem.kind === "stray-lease" || problem.kind === "interrupted-command" || problem.kind === "foreign-command";
+}
+
+/** Whether --repair (and prune) remove what a leftover problem reports: not a marker whose owner may be running in another pid namespace. */
+export function removedByRepair(problem: FsckProblem): boolean {
+  return problem.kind !== "foreign-command";
 }
 
 /**
  * Reports the pending-records markers of loads and pulls killed before they wrote their
  * references (see pending-records.ts), and with `repair` settles them under the references'
- * lock: the records they left uncommitted (which no command lists) are removed. Nothing to
- * judge by while repositories.json cannot be read.
+ * lock: the records they left uncommitted (which no command lists) are removed. A marker of
+ * another pid namespace's process counts as left by a killed one once that process holds no
+ * live lease (every load and pull holds one while its marker exists); while it does, the marker
+ * is reported and kept. Nothing to judge by while repositories.json cannot be read.
  */
 async function settleInterrupted(store: Store, repair: boolean, problems: FsckProblem[]): Promise<void> {
   let found: SettledMarker[];
+  let foreign: ForeignMarker[];
   try {
-    found = await store.records.settleInterrupted(await store.references.snapshot(), { remove: false });
+    const current = await store.references.snapshot();
+    // One look at the leases for both listings, taken after the first.
+    let leases: ReturnType<ForeignOwners> | undefined;
+    const foreignOwners: ForeignOwners = () => (leases ??= store.gc.foreignOwnerGone());
+    found = await store.records.settleInterrupted(current, { remove: false, foreignOwners });
+    foreign = await store.records.pendingInOtherNamespaces(current, foreignOwners);
   } catch {
     return;
   }
+  for (const marker of foreign) problems.push({ kind: "foreign-command", subject: marker.file, message: foreignMessage(marker), repaired: false });
   if (found.length === 0) return;
   let settled: SettledMarker[] = [];
   const outcome = await attemptRepair(repair, async () => {
-    ({ value: settled } = await store.references.update((txn) => store.records.settleInterrupted(txn.base)));
+    ({ value: settled } = await store.references.update((txn) => store.records.settleInterrupted(txn.base, { foreignOwners: () => store.gc.foreignOwnerGone() })));
     return true;
   });
   for (const marker of found) {
     const repaired = outcome.repaired && settled.some((done) => done.file === marker.file);
     problems.push({ kind: "interrupted-command", subject: marker.file, message: withFailure(interruptedMessage(marker, repaired), outcome), repaired });
   }
+}
+
+/**
+ * A marker of a command in another pid namespace that still holds a lease: it may be running.
+ * Removing the marker by hand would list its records untagged, and fail that command when it
+ * comes to remove the marker itself.
+ */
+function foreignMessage({ file, owner, hidden, problem }: ForeignMarker): string {
+  const whose = `a load or pull in another pid namespace (pid ${owner.pid} there), whose lease was refreshed in the last ${LEASE_STALE_MS / 1000} s`;
+  const one = hidden.length === 1;
+  const found =
+    problem !== undefined
+      ? `${problem}; it hides no image record, and was written by ${whose}`
+      : hidden.length === 0
+        ? `${file}: written by ${whose}; it hides no image record`
+        : `${file}: written by ${whose}, before its references; its image record${one ? "" : "s"} ${hidden.join(", ")}, not committed, ${one ? "is" : "are"} not listed`;
+  return `${found}. If that command is gone, fsck --repair settles the marker once its lease is older, or at once from its own pid namespace; do not remove the marker by hand`;
 }
 
 function interruptedMessage({ file, removed, problem }: SettledMarker, repaired: boolean): string {

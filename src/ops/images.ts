@@ -329,9 +329,13 @@ export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; rec
   });
 }
 
-/** Removes the records loads and pulls killed before their references left uncommitted (see pending-records.ts), when the references can be read. */
+/**
+ * Removes the records loads and pulls killed before their references left uncommitted (see
+ * pending-records.ts), when the references can be read. Run where no lease is live, so those of
+ * other pid namespaces too.
+ */
 async function settleInterrupted(store: Store): Promise<void> {
-  await store.references.update((txn) => store.records.settleInterrupted(txn.base)).catch((error: unknown) => {
+  await store.references.update((txn) => store.records.settleInterrupted(txn.base, { foreignOwners: () => store.gc.foreignOwnerGone() })).catch((error: unknown) => {
     if (!isLadingError(error)) throw error;
   });
 }

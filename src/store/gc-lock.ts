@@ -28,7 +28,8 @@ import { withFileLock, type HeldLock } from "./lock.js";
 import { addLeftovers, NO_LEFTOVERS, ownerGone, ownerOfTaggedName, ownerTag, processStartTime, type FileOwner, type Leftovers } from "./process-alive.js";
 
 const LEASE_HEARTBEAT_MS = 10_000;
-const LEASE_STALE_MS = 60_000;
+/** A lease of another pid namespace not refreshed for this long counts as its owner's that is gone. */
+export const LEASE_STALE_MS = 60_000;
 
 interface LeaseState {
   name: string;

@@ -12,7 +12,7 @@ import { invalid, isLadingError } from "../core/errors.js";
 import { buildDigestString, lazySchema, parseDocument } from "../core/schemas.js";
 import type { ZodSubset } from "../core/zod-subset.js";
 import { removeIfPresent, writeFileAtomic, writeFilesAtomic } from "./atomic-file.js";
-import { PendingRecords, type PendingWrite, type SettledMarker } from "./pending-records.js";
+import { PendingRecords, type ForeignMarker, type ForeignOwners, type PendingWrite, type SettledMarker } from "./pending-records.js";
 import type { ReferenceTxn, RepositoriesFile } from "./reference-store.js";
 
 /**
@@ -240,8 +240,13 @@ export class ImageRecords {
    * Settles what killed loads and pulls left (see pending-records.ts) against `current`, the
    * references read under their lock; `remove: false` only says what it would remove.
    */
-  settleInterrupted(current: RepositoriesFile, options: { remove?: boolean } = {}): Promise<SettledMarker[]> {
+  settleInterrupted(current: RepositoriesFile, options: { remove?: boolean; foreignOwners?: ForeignOwners } = {}): Promise<SettledMarker[]> {
     return this.pending.settleAbandoned(current, options);
+  }
+
+  /** The markers of other pid namespaces' commands that `foreignOwners` does not call gone (see pending-records.ts). */
+  pendingInOtherNamespaces(current: RepositoriesFile, foreignOwners: ForeignOwners): Promise<ForeignMarker[]> {
+    return this.pending.ofLiveForeignOwners(current, foreignOwners);
   }
 
   /** Where pending-records markers are (their temp files are cleaned with the store's). */

@@ -18,6 +18,11 @@
  * Readers leave uncommitted records out. Once the marker's process is gone, the next load, pull
  * or prune removes them under the references' lock, and then the marker; fsck reports such a
  * marker and settles it with --repair. A marker that cannot be read hides nothing.
+ *
+ * Whether the process of a marker from another pid namespace (a container sharing the store) is
+ * gone cannot be asked of this namespace's process table: a caller that can tell (by the gc
+ * lock's leases, which every load and pull holds while its marker exists) passes `foreignOwners`;
+ * without it such a marker is never settled here.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
@@ -28,7 +33,7 @@ import { buildDigestString, lazySchema, parseDocument } from "../core/schemas.js
 import type { ZodSubset } from "../core/zod-subset.js";
 import { isLadingError } from "../core/errors.js";
 import { removeIfPresent, syncDirectory, writeFileAtomic } from "./atomic-file.js";
-import { isThisProcess, OWNER_TAG, ownerGone, ownerTag, parseOwnerTag, processStartTime, type FileOwner } from "./process-alive.js";
+import { inThisNamespace, isThisProcess, OWNER_TAG, ownerGone, ownerTag, parseOwnerTag, processStartTime, type FileOwner } from "./process-alive.js";
 import { serializeRepositoriesJson, type RepositoriesFile } from "./reference-store.js";
 
 const MARKER_VERSION = 1;
@@ -63,6 +68,17 @@ export interface SettledMarker {
   removed: string[];
   problem?: string;
 }
+
+/** A marker of another pid namespace's process that may still be running, and the records it hides now. */
+export interface ForeignMarker {
+  file: string;
+  owner: FileOwner;
+  hidden: string[];
+  problem?: string;
+}
+
+/** Says, when asked after the markers are listed, whether the owner of another pid namespace's marker is gone. */
+export type ForeignOwners = () => Promise<(owner: FileOwner) => boolean>;
 
 /** The sha256 digest of a references document in its canonical form. */
 export function referencesDigest(file: RepositoriesFile): string {
@@ -145,10 +161,11 @@ export class PendingRecords {
     return ids;
   }
 
-  /** Whether the marker's process is gone (never for one of another pid namespace: it cannot be judged from here). */
-  static abandoned(marker: PendingMarker): boolean {
-    if (marker.owner === undefined || isThisProcess(marker.owner)) return false;
-    return ownerGone(marker.owner, () => false, marker.body?.startedAt);
+  /** Whether the marker's process is gone; for one of another pid namespace, what `foreignGone` says. */
+  static abandoned(marker: PendingMarker, foreignGone: (owner: FileOwner) => boolean): boolean {
+    const { owner } = marker;
+    if (owner === undefined || isThisProcess(owner)) return false;
+    return ownerGone(owner, () => foreignGone(owner), marker.body?.startedAt);
   }
 
   /**
@@ -156,10 +173,13 @@ export class PendingRecords {
    * each left uncommitted, then the marker. Call under the references' lock (`current` is the
    * document read under it); `remove: false` only says what it would do.
    */
-  async settleAbandoned(current: RepositoriesFile, { remove = true }: { remove?: boolean } = {}): Promise<SettledMarker[]> {
+  async settleAbandoned(current: RepositoriesFile, { remove = true, foreignOwners }: { remove?: boolean; foreignOwners?: ForeignOwners } = {}): Promise<SettledMarker[]> {
+    const markers = await this.markers();
+    // Asked only now, after the listing: a command's lease exists before its marker.
+    const foreignGone = (await foreignOwners?.()) ?? ((): boolean => false);
     const settled: SettledMarker[] = [];
-    for (const marker of await this.markers()) {
-      if (!PendingRecords.abandoned(marker)) continue;
+    for (const marker of markers) {
+      if (!PendingRecords.abandoned(marker, foreignGone)) continue;
       const removed = [...(await this.uncommitted([marker], current))];
       if (remove) {
         for (const id of removed) await removeIfPresent(this.recordPath(id));
@@ -173,6 +193,19 @@ export class PendingRecords {
     return settled;
   }
 
+  /** The markers of other pid namespaces' processes that `foreignOwners` does not call gone, with what each hides against `current`. */
+  async ofLiveForeignOwners(current: RepositoriesFile, foreignOwners: ForeignOwners): Promise<ForeignMarker[]> {
+    const markers = await this.markers();
+    const foreignGone = await foreignOwners();
+    const held: ForeignMarker[] = [];
+    for (const marker of markers) {
+      const { owner } = marker;
+      if (owner === undefined || inThisNamespace(owner) || foreignGone(owner)) continue;
+      const hidden = [...(await this.uncommitted([marker], current))];
+      held.push({ file: marker.file, owner, hidden, ...(marker.problem === undefined ? {} : { problem: marker.problem }) });
+    }
+    return held;
+  }
 }
 
 /** One command's marker, from begin() until its references are written (commit) or it gives up. */

@@ -4,7 +4,7 @@
 // runs the store's own code in a process that kills itself at exactly that point.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -248,6 +248,69 @@ describe("a load that another load overtakes", () => {
     expect([existsSync(recordFile(root, record.id)), await listed(other)]).toEqual([true, [[record.id, "example/stopped:1"]]]);
     await pruneBlobs(other);
     expect([await listed(other), await markers(root), (await fsckStore(other)).problems]).toEqual([[[record.id, "example/stopped:1"]], [], []]);
+  });
+});
+
+describe("the marker of a load or pull in another pid namespace (a store shared by containers)", () => {
+  const OTHER_NAMESPACE = ownNamespace() === "0123456789ab" ? "ba9876543210" : "0123456789ab";
+  const FOREIGN_OWNER = `4242-n${OTHER_NAMESPACE}`;
+
+  /** Gives the only marker to pid 4242 of another namespace, as if that process had written it; `lease` gives it a lease last refreshed so many ms ago. */
+  async function foreignMarker(root: string, lease?: number): Promise<string> {
+    const [marker] = await markers(root);
+    const foreign = join(root, "images", "pending", `${FOREIGN_OWNER}-0123456789ab.json`);
+    await rename(marker!, foreign);
+    if (lease !== undefined) {
+      const file = join(root, "leases", `${FOREIGN_OWNER}-0123456789abcdef`);
+      await mkdir(join(root, "leases"), { recursive: true });
+      await writeFile(file, "");
+      const refreshed = new Date(Date.now() - lease);
+      await utimes(file, refreshed, refreshed);
+    }
+    return foreign;
+  }
+
+  it("while its owner holds a live lease: fsck reports the records it hides, exit 0, and --repair keeps it", async () => {
+    const { root, store, record } = await storeThatHad("foreignlive");
+    killedProcess(root, record, KILLED_BEFORE_REFERENCES.replace("NAME", "foreignlive"));
+    const marker = await foreignMarker(root, 0);
+    const message =
+      `${marker}: written by a load or pull in another pid namespace (pid 4242 there), whose lease was refreshed in the last 60 s, before its references; ` +
+      `its image record ${record.id}, not committed, is not listed. If that command is gone, fsck --repair settles the marker once its lease is older, or at once from its own pid namespace; do not remove the marker by hand`;
+    const check = await runLading(["--root", root, "fsck", "--json"]);
+    expect([check.code, JSON.parse(check.stdout).problems, check.stderr]).toEqual([0, [{ kind: "foreign-command", subject: marker, message, repaired: false }], ""]);
+    const repair = await runLading(["--root", root, "fsck", "--repair"]);
+    expect([repair.code, repair.stdout, repair.stderr]).toEqual([0, `leftover: ${message}\nchecked 3 blobs, 0 images, 0 references: 1 problem(s)\n`, ""]);
+    expect([existsSync(recordFile(root, record.id)), await markers(root), await listed(store)]).toEqual([true, [marker], []]);
+  });
+
+  it("a marker that hides nothing (its command wrote its references) is reported as such while the lease is live", async () => {
+    const { root, store, record } = await storeThatHad("foreigndone");
+    killedProcess(root, record, killedAfterReferences(true).replace("NAME", "foreigndone"));
+    const marker = await foreignMarker(root, 0);
+    const check = await runLading(["--root", root, "fsck"]);
+    const message = `${marker}: written by a load or pull in another pid namespace (pid 4242 there), whose lease was refreshed in the last 60 s; it hides no image record. If that command is gone, fsck --repair settles the marker once its lease is older, or at once from its own pid namespace; do not remove the marker by hand`;
+    expect([check.code, check.stdout, check.stderr]).toEqual([0, `leftover: ${message}\nchecked 3 blobs, 1 images, 1 references: 1 problem(s)\n`, ""]);
+    expect(await listed(store)).toEqual([[record.id, "example/foreigndone:1"]]);
+  });
+
+  it("once its owner holds no live lease, it is a killed command's: fsck reports it and --repair settles it", async () => {
+    const { root, store, record } = await storeThatHad("foreigngone");
+    killedProcess(root, record, KILLED_BEFORE_REFERENCES.replace("NAME", "foreigngone"));
+    const marker = await foreignMarker(root);
+    const message = `${marker}: a load or pull was killed before it wrote its references; its image record ${record.id}, never committed,`;
+    const check = await runLading(["--root", root, "fsck", "--json"]);
+    expect([check.code, JSON.parse(check.stdout).problems]).toEqual([0, [{ kind: "interrupted-command", subject: marker, message: `${message} is not listed`, repaired: false }]]);
+    expect((await fsckStore(store, true)).problems).toEqual([{ kind: "interrupted-command", subject: marker, message: `${message} was removed`, repaired: true }]);
+    expect([existsSync(recordFile(root, record.id)), await markers(root), await listed(store)]).toEqual([false, [], []]);
+  });
+
+  it("prune settles it once its owner's lease is stale", async () => {
+    const { root, store, image, record } = await storeThatHad("foreignstale");
+    killedProcess(root, record, KILLED_BEFORE_REFERENCES.replace("NAME", "foreignstale"));
+    await foreignMarker(root, 120_000);
+    expect((await pruneBlobs(store)).deleted.sort()).toEqual([record.id, image.config.digest, image.layers[0]!.digest].sort());
+    expect([existsSync(recordFile(root, record.id)), await markers(root), await readdir(join(root, "leases"))]).toEqual([false, [], []]);
   });
 });
 
