@@ -40,7 +40,10 @@ export function readOciLayout(ctx: OciContext, options: { nullManifestsAsEmpty: 
   const body = parseJsonStrict(jsonBytes(indexFile, "index.json", ctx.maxJsonBytes), "index.json");
   if (options.nullManifestsAsEmpty && isObject(body) && body.manifests === null) {
     const warning = `index.json: "manifests" is null (as Docker 25.0.0 to 25.0.2 write it on saving by digest or ID); read as an empty list`;
-    return { index: checkedIndex({ ...body, manifests: [] }), warnings: [warning] };
+    // Replaced in place: how the document's numbers were spelt is kept per object (see
+    // numberSpelling), so a copy would let through a `"schemaVersion": 2.0` that Go refuses.
+    body.manifests = [];
+    return { index: checkedIndex(body), warnings: [warning] };
   }
   return { index: checkedIndex(body), warnings: [] };
 }

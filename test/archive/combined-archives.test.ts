@@ -237,6 +237,32 @@ describe("Docker 25+ docker save (classic store): images left out of index.json"
     expect(result.warnings).toEqual([leftOutWarning(0, top)]);
   });
 
+  it('refuses "schemaVersion": 2.0 beside "manifests": null as beside an empty list, in load and verify, and the store stays as it was', async () => {
+    ensureBuilt();
+    const root = await mkdtemp(join(tmpdir(), "lading-combined-cli-"));
+    roots.push(root);
+    expect((await runLading(["--root", root, "load", "-q", "-i", "-"], buildTar(ociLayoutItems([base])))).code).toBe(0);
+    const before = await snapshotTree(root);
+    const refused = "index.json: schemaVersion: 2.0 has a fraction or an exponent, which Go refuses for an integer field";
+    const notDescribed = `manifest.json[0]: image with config ${top.config.digest} is not described by index.json`;
+    for (const manifests of ["null", "[]"]) {
+      const archive = buildTar(
+        withFile(
+          [...ociLayoutItems([top]), { type: "file", name: "manifest.json", content: manifestJson([{ image: top, repoTags: null }]) }],
+          "index.json",
+          `{"schemaVersion":2.0,"mediaType":"${OCI_INDEX}","manifests":${manifests}}`,
+        ),
+      );
+      expect(await runLading(["--root", root, "load", "-i", "-"], archive)).toEqual({ code: 1, stdout: "", stderr: `lading: error: ${refused}\n` });
+      expect(await runLading(["verify", "-"], archive)).toEqual({
+        code: 1,
+        stdout: "format: docker-archive+oci-layout\narchive is INVALID: 2 problems\n",
+        stderr: `error: ${refused}\nerror: ${notDescribed}\n`,
+      });
+    }
+    expect(await snapshotTree(root)).toEqual(before);
+  });
+
   it("keeps refusing what Docker does not write: a tagged image left out, an index.json image manifest.json does not list, other paths", async () => {
     const notDescribed = (position: number, image: TestImage): { entry: string; message: string } => ({
       entry: "manifest.json",
