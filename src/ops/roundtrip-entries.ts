@@ -1,19 +1,9 @@
 /**
- * What index.json says beyond each root's identity and names: an entry's `platform`,
- * `artifactType`, `urls`, annotations other than the names, any other field, and index.json's own
- * annotations and fields. lading's store records none of it (nor does skopeo copy keep it), so a
- * trip through the store drops it; verify --roundtrip names each field the saved archive lacks.
+ * verify --roundtrip's view of what index.json says beyond each root's identity and names (see
+ * index-entry-fields.ts): each field that one side's entries or index.json give and the other's do not.
  */
 import type { ArchiveGraph, ResolvedRoot } from "../archive/model.js";
-import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, ANNOTATION_SYNTHESIZED } from "../archive/names.js";
-
-/** Compared elsewhere: as the root's digest, media type and size. */
-const ENTRY_IDENTITY: ReadonlySet<string> = new Set(["mediaType", "digest", "size"]);
-/** Compared elsewhere: as the root's names, bare tags and origin. */
-const NAME_ANNOTATIONS: ReadonlySet<string> = new Set([ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, ANNOTATION_SYNTHESIZED]);
-/** index.json's own structure, which every layout writes its own way. */
-const INDEX_STRUCTURE: ReadonlySet<string> = new Set(["schemaVersion", "mediaType", "manifests"]);
-const NO_ANNOTATIONS: ReadonlySet<string> = new Set();
+import { entriesOfRoots, entryFields, indexFields } from "./index-entry-fields.js";
 
 /** One entry's fields: `platform`, `annotations["org.example.note"]`, ... to the value's JSON. */
 interface EntryFields {
@@ -50,30 +40,5 @@ function missingFrom(entries: readonly EntryFields[], others: readonly EntryFiel
 }
 
 function entriesOf(graph: ArchiveGraph, roots: readonly ResolvedRoot[]): EntryFields[] {
-  return graph.entries.flatMap((entry) =>
-    entry.root !== undefined && entry.descriptor !== undefined && roots.includes(entry.root)
-      ? [{ listedAt: entry.listedAt, fields: fieldsOf(entry.descriptor, ENTRY_IDENTITY, NAME_ANNOTATIONS) }]
-      : [],
-  );
-}
-
-function indexFields(graph: ArchiveGraph): Map<string, string> {
-  return graph.layoutIndex ? fieldsOf(graph.layoutIndex, INDEX_STRUCTURE, NO_ANNOTATIONS) : new Map();
-}
-
-/** Each field but the skipped ones, as JSON; annotations one by one. A null field is no field. */
-function fieldsOf(object: Record<string, unknown>, skipped: ReadonlySet<string>, skippedAnnotations: ReadonlySet<string>): Map<string, string> {
-  const fields = new Map<string, string>();
-  for (const [key, value] of Object.entries(object)) {
-    if (skipped.has(key) || value === undefined || value === null) continue;
-    if (key !== "annotations") {
-      fields.set(key, JSON.stringify(value));
-      continue;
-    }
-    // The schemas read annotations as a map of strings.
-    for (const [name, text] of Object.entries(value as Record<string, string>)) {
-      if (!skippedAnnotations.has(name)) fields.set(`annotations[${JSON.stringify(name)}]`, JSON.stringify(text));
-    }
-  }
-  return fields;
+  return entriesOfRoots(graph, roots).map(({ listedAt, descriptor }) => ({ listedAt, fields: entryFields(descriptor) }));
 }

@@ -1,0 +1,58 @@
+/**
+ * What index.json says beyond each root's identity and names: an entry's `platform`,
+ * `artifactType`, `urls`, annotations other than the names, any other field, and index.json's own
+ * annotations and fields. lading's store records none of it (nor does skopeo copy keep it):
+ * verify --roundtrip names each field a trip drops, and load each field it does not keep.
+ */
+import type { ArchiveGraph, ResolvedRoot, RootEntry } from "../archive/model.js";
+import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, ANNOTATION_SYNTHESIZED } from "../archive/names.js";
+import type { Descriptor } from "../core/schemas.js";
+
+/** Kept as the root's digest, media type and size. */
+const ENTRY_IDENTITY: ReadonlySet<string> = new Set(["mediaType", "digest", "size"]);
+/** Kept as the root's names, bare tags and origin. */
+const NAME_ANNOTATIONS: ReadonlySet<string> = new Set([ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, ANNOTATION_SYNTHESIZED]);
+/** index.json's own structure, which every layout writes its own way. */
+const INDEX_STRUCTURE: ReadonlySet<string> = new Set(["schemaVersion", "mediaType", "manifests"]);
+const NO_ANNOTATIONS: ReadonlySet<string> = new Set();
+
+/** An index.json entry that resolved to one of the given roots. */
+export interface EntryOfRoot {
+  listedAt: string;
+  descriptor: Descriptor;
+  root: ResolvedRoot;
+}
+
+/** The index.json entries (in their order) that resolved to one of `roots`. */
+export function entriesOfRoots(graph: ArchiveGraph, roots: readonly ResolvedRoot[]): EntryOfRoot[] {
+  return graph.entries.flatMap((entry: RootEntry) =>
+    entry.root !== undefined && entry.descriptor !== undefined && roots.includes(entry.root) ? [{ listedAt: entry.listedAt, descriptor: entry.descriptor, root: entry.root }] : [],
+  );
+}
+
+/** An entry's fields but its identity and names: `platform`, `annotations["org.example.note"]`, ... to the value's JSON. */
+export function entryFields(descriptor: Descriptor): Map<string, string> {
+  return fieldsOf(descriptor, ENTRY_IDENTITY, NAME_ANNOTATIONS);
+}
+
+/** index.json's own annotations and fields but its structure; none without an index.json. */
+export function indexFields(graph: ArchiveGraph): Map<string, string> {
+  return graph.layoutIndex ? fieldsOf(graph.layoutIndex, INDEX_STRUCTURE, NO_ANNOTATIONS) : new Map();
+}
+
+/** Each field but the skipped ones, as JSON; annotations one by one. A null field is no field. */
+function fieldsOf(object: Record<string, unknown>, skipped: ReadonlySet<string>, skippedAnnotations: ReadonlySet<string>): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const [key, value] of Object.entries(object)) {
+    if (skipped.has(key) || value === undefined || value === null) continue;
+    if (key !== "annotations") {
+      fields.set(key, JSON.stringify(value));
+      continue;
+    }
+    // The schemas read annotations as a map of strings.
+    for (const [name, text] of Object.entries(value as Record<string, string>)) {
+      if (!skippedAnnotations.has(name)) fields.set(`annotations[${JSON.stringify(name)}]`, JSON.stringify(text));
+    }
+  }
+  return fields;
+}
