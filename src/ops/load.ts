@@ -13,6 +13,7 @@ import { formatPlatform, platformMatches, type Platform } from "../core/platform
 import { isForeignLayerType } from "../core/media-types.js";
 import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
 import { namesByImage } from "./archive-names.js";
+import { droppedIndexFieldWarnings } from "./dropped-index-fields.js";
 import type { Ingest } from "../store/content-store.js";
 import { diffIdRecordFor } from "../store/diff-id-records.js";
 import { namingOpenFileLimit } from "../store/open-file-limit.js";
@@ -48,7 +49,10 @@ export interface LoadResult {
   /** Tags that moved from another image: Docker's "renaming the old one" notice. */
   moved: { reference: string; previousId: string }[];
   format: ArchiveGraph["format"];
-  /** What the archive holds that this load leaves out: entries of unknown types, names it cannot use. */
+  /**
+   * What the archive holds that this load leaves out: entries of unknown types, names it cannot
+   * use, fields of index.json and of its stored entries that the store does not keep.
+   */
   warnings: string[];
 }
 
@@ -460,7 +464,8 @@ function nameImages(
     }
     images.push(loaded);
   }
-  return { result: { images, moved, format: graph.format, warnings: loadWarnings(graph, repository) }, records: [...byId.values()].map(({ record }) => record) };
+  const warnings = [...loadWarnings(graph, repository), ...droppedIndexFieldWarnings(graph, selected.map(({ root }) => root))];
+  return { result: { images, moved, format: graph.format, warnings }, records: [...byId.values()].map(({ record }) => record) };
 }
 
 /** What "Loaded image:" lines name: the tags, or for an image named only by digest, those names. */
