@@ -30,9 +30,16 @@ export function entriesOfRoots(graph: ArchiveGraph, roots: readonly ResolvedRoot
   );
 }
 
-/** An entry's fields but its identity and names: `platform`, `annotations["org.example.note"]`, ... to the value's JSON. */
-export function entryFields(descriptor: Descriptor): Map<string, string> {
-  return fieldsOf(descriptor, ENTRY_IDENTITY, NAME_ANNOTATIONS);
+/**
+ * An entry's fields but its identity and names: `platform`, `annotations["org.example.note"]`, ...
+ * to the value's JSON. An image manifest's `platform` that only repeats its config's is no field
+ * of the entry's own: Docker 25+ `docker save` writes it on every entry, and the config, which the
+ * store keeps byte for byte, says all of it.
+ */
+export function entryFields({ descriptor, root }: Pick<EntryOfRoot, "descriptor" | "root">): Map<string, string> {
+  const fields = fieldsOf(descriptor, ENTRY_IDENTITY, NAME_ANNOTATIONS);
+  if (platformIsItsConfigs(descriptor, root)) fields.delete("platform");
+  return fields;
 }
 
 /** index.json's own annotations and fields but its structure; none without an index.json. */
@@ -55,4 +62,23 @@ function fieldsOf(object: Record<string, unknown>, skipped: ReadonlySet<string>,
     }
   }
   return fields;
+}
+
+/** The fields of Docker's `image.Platform()`, each left out when empty (Go's omitempty). */
+const CONFIG_PLATFORM_FIELDS: readonly string[] = ["architecture", "os", "os.version", "os.features", "variant"];
+
+/** Whether the entry's platform says nothing but what its image's config says (see entryFields). */
+function platformIsItsConfigs(descriptor: Descriptor, root: ResolvedRoot): boolean {
+  const image = root.kind === "manifest" ? root.images[0] : undefined;
+  if (image === undefined || descriptor.platform === undefined || descriptor.platform === null) return false;
+  const platform: Record<string, unknown> = descriptor.platform;
+  const config: Record<string, unknown> = image.config.parsed;
+  const sayNothingElse = Object.keys(platform).every((key) => CONFIG_PLATFORM_FIELDS.includes(key) || platform[key] === undefined);
+  return sayNothingElse && CONFIG_PLATFORM_FIELDS.every((key) => givenValue(platform[key]) === givenValue(config[key]));
+}
+
+/** A field's value as JSON, or undefined where Go's omitempty would leave it out. */
+function givenValue(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === "" || (Array.isArray(value) && value.length === 0)) return undefined;
+  return JSON.stringify(value);
 }

@@ -40,5 +40,5 @@ function missingFrom(entries: readonly EntryFields[], others: readonly EntryFiel
 }
 
 function entriesOf(graph: ArchiveGraph, roots: readonly ResolvedRoot[]): EntryFields[] {
-  return entriesOfRoots(graph, roots).map(({ listedAt, descriptor }) => ({ listedAt, fields: entryFields(descriptor) }));
+  return entriesOfRoots(graph, roots).map((entry) => ({ listedAt: entry.listedAt, fields: entryFields(entry) }));
 }

@@ -123,8 +123,9 @@ describe.skipIf(!haveFixtures)("verifyRoundtrip and bare tags", () => {
 });
 
 describe("verifyRoundtrip and what index.json says beyond names", () => {
-  // An image entry with a platform, an artifact entry with artifactType and an annotation of its
-  // own, and index.json's own annotations: the store records none of them, so no trip keeps them.
+  // An image entry with a platform that says more than its config, an artifact entry with
+  // artifactType and an annotation of its own, and index.json's own annotations: the store
+  // records none of them, so no trip keeps them.
   const image = makeImage({ seed: "entry-fields" });
   const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
   const payload = blobOf("signature", "application/vnd.example.sig.v1");
@@ -133,7 +134,7 @@ describe("verifyRoundtrip and what index.json says beyond names", () => {
     OCI_MANIFEST,
   );
   const entries = [
-    descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/example/fields:1", "org.opencontainers.image.ref.name": "1" }, platform: { os: "linux", architecture: "amd64" } }),
+    descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/example/fields:1", "org.opencontainers.image.ref.name": "1" }, platform: { os: "linux", architecture: "amd64", "os.features": ["sse4"] } }),
     descriptorOf(artifact, { artifactType: "application/vnd.example.sig", annotations: { "org.example.note": "keep-me" } }),
   ];
   const items = withFile(
@@ -154,7 +155,7 @@ describe("verifyRoundtrip and what index.json says beyond names", () => {
           id: image.manifest.digest,
           names: ["docker.io/example/fields:1"],
           bareTags: [],
-          differences: ['index.json manifests[0]: platform {"architecture":"amd64","os":"linux"} is not in the saved archive'],
+          differences: ['index.json manifests[0]: platform {"architecture":"amd64","os":"linux","os.features":["sse4"]} is not in the saved archive'],
           notes: [],
         },
         {
@@ -169,6 +170,15 @@ describe("verifyRoundtrip and what index.json says beyond names", () => {
         },
       ].sort((a, b) => (a.id < b.id ? -1 : 1)),
     });
+  });
+
+  it.each(["oci", "docker"] as const)("a platform that only repeats the config's, as Docker 25+ docker save writes it: the %s layout's trip is exact", async (format) => {
+    const dockerStyle = [
+      descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/example/fields:1", "org.opencontainers.image.ref.name": "1" }, platform: { architecture: "amd64", os: "linux" } }),
+    ];
+    const layout = withFile(ociLayoutItems([image], { indexEntries: dockerStyle }), "index.json", JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: dockerStyle }));
+    const report = await verifyRoundtrip(await streamOf(layout), { format });
+    expect([report.valid, report.exact, report.problems, report.images.map((each) => each.differences)]).toEqual([true, true, [], [[]]]);
   });
 
   it("names alone on the entries: the trip is exact", async () => {
