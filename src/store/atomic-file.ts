@@ -10,7 +10,7 @@ import { open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import { eachAtMost } from "../core/bounded.js";
 import { removeOnExit } from "./exit-cleanup.js";
-import { fsyncPath, syncAll } from "./file-system-sync.js";
+import { fsyncEach, fsyncPath } from "./file-system-sync.js";
 import { OWNER_TAG, ownerTag, parseOwnerTag, removeFilesOfDeadProcesses, type Leftovers } from "./process-alive.js";
 
 /** Temp files written at once by writeFilesAtomic. */
@@ -42,8 +42,8 @@ export async function writeFileAtomic(filePath: string, data: string | Buffer, m
 }
 
 /**
- * writeFileAtomic for many files at once, durably: every temp file is written, then made durable
- * together (one syncfs for many, see file-system-sync.ts), then `beforeRename` runs once and each
+ * writeFileAtomic for many files at once, durably: every temp file is written, then each is
+ * fsynced (a few at once, see file-system-sync.ts), then `beforeRename` runs once and each
  * is renamed over its target, then each directory is fsynced once. A failure before the renames
  * leaves every target as it was; one during them leaves the files renamed so far, each whole.
  */
@@ -55,7 +55,7 @@ export async function writeFilesAtomic(files: readonly { path: string; data: str
   const renamed = new Set<string>();
   try {
     await eachAtMost(WRITES_AT_ONCE, temps, ({ tempPath, data }) => writeTemporary(tempPath, data, mode, false));
-    await syncAll(temps, (temp) => temp.tempPath, (temp) => fsyncPath(temp.tempPath));
+    await fsyncEach(temps, (temp) => fsyncPath(temp.tempPath));
     await beforeRename?.();
     for (const { tempPath, path: target } of temps) {
       await rename(tempPath, target);

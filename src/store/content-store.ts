@@ -23,7 +23,7 @@ import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { writeAllAt } from "../tar/write-at.js";
 import { removeIfPresent } from "./atomic-file.js";
 import { removeOnExit } from "./exit-cleanup.js";
-import { fsyncPath, syncAll } from "./file-system-sync.js";
+import { fsyncEach, fsyncPath } from "./file-system-sync.js";
 import { addLeftovers, isThisProcess, NO_LEFTOVERS, ownerGone, ownerOfTaggedName, ownerTag, type FileOwner, type Leftovers } from "./process-alive.js";
 import type { StorePaths } from "./root.js";
 
@@ -503,7 +503,7 @@ export class ContentStore {
     if (sync) {
       const present = await Promise.all(results.map((result) => this.has(result.digest, result.size)));
       const toSync = ingests.filter((_, i) => !present[i]);
-      await syncAll(toSync, (ingest) => ingest.path, (ingest) => ingest.syncFile());
+      await fsyncEach(toSync, (ingest) => ingest.syncFile());
     }
     const touchedDirs = new Set<string>();
     // Ingests of the same blob one at a time, so that it is placed once; different blobs a few at once.
