@@ -28,8 +28,10 @@ import onExit from "signal-exit";
 type Callback = (error: NodeJS.ErrnoException | null) => void;
 
 /**
- * The directories this process created, each with the mtimes (ms) it may have: the last it gave
- * it, and while a utimes runs, the one that sets (a signal may come before its callback).
+ * The directories this process created, each with the mtimes (ms) it may have: as the file system
+ * stored it at the mkdir or the last utimes, the time that utimes set, and while a utimes runs, the
+ * one it sets (a signal may come before its callback). Compared with what the file system stores,
+ * not with the clock: one with 1- or 2-second timestamps rounds them.
  */
 const created = new Map<string, number[]>();
 /** A takeover's mtime is later than the last this process set by at least the stale period (2 s or more). */
@@ -44,7 +46,8 @@ export const lockDirectoryFs = {
     const before = created.get(dir);
     if (before !== undefined) created.set(dir, [...before, mtime.getTime()]);
     fs.utimes(dir, atime, mtime, (error) => {
-      if (created.has(dir)) created.set(dir, error === null ? [mtime.getTime()] : (before ?? []));
+      // What the file system stored may be the time set rounded (to the second, or two on FAT).
+      if (created.has(dir)) created.set(dir, error === null ? [mtime.getTime(), ...storedMtime(dir)] : (before ?? []));
       callback(error);
     });
   },
@@ -59,7 +62,7 @@ export const lockDirectoryFs = {
       process.nextTick(callback, error as NodeJS.ErrnoException);
       return;
     }
-    created.set(dir, [Date.now()]);
+    created.set(dir, storedMtime(dir));
     process.nextTick(callback, null);
   },
   rmdir(dir: string, callback: Callback): void {
@@ -116,4 +119,13 @@ function removeIfCreated(dir: string): boolean {
   if (ownMtimes.every((own) => Math.abs(mtime - own) >= OTHER_MTIME_MS)) return false;
   fs.rmdirSync(dir);
   return true;
+}
+
+/** The mtime the file system gives `dir` (now, if it cannot be read). */
+function storedMtime(dir: string): number[] {
+  try {
+    return [fs.statSync(dir).mtimeMs];
+  } catch {
+    return [Date.now()];
+  }
 }

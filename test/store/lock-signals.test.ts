@@ -3,11 +3,12 @@
 // file-system call on the lock directory that never returns (the moment under test), and is
 // signalled there; it still dies by the signal.
 import { spawn } from "node:child_process";
+import fs from "node:fs";
 import { once } from "node:events";
 import { mkdir, mkdtemp, rm, rmdir, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { withFileLock } from "../../src/store/lock.js";
 import { ensureBuilt } from "../support/archive-builder.js";
 import { REPO_ROOT } from "../ops/load-expectations.js";
@@ -190,3 +191,26 @@ async function takeOver(lockPath: string): Promise<void> {
   const later = new Date(Date.now() + 10_000);
   await utimes(lockPath, later, later);
 }
+
+describe("a lock on a file system with coarse timestamps", () => {
+  it("is released and removed when the mkdir's mtime, rounded by the file system, is over a second from the clock", async () => {
+    const dir = join(scratch, "coarse-timestamps");
+    await mkdir(dir);
+    // The first lock of a process probes the mtime precision with a utimes; the later ones keep
+    // the mtime their mkdir got, which a file system of 1- or 2-second timestamps rounds down.
+    expect(await takenAtOnce(join(dir, "first"))).toBe("taken");
+    const realMkdir = fs.mkdirSync.bind(fs);
+    const rounded = vi.spyOn(fs, "mkdirSync").mockImplementation((target, options) => {
+      const made = realMkdir(target, options);
+      const twoSecondsEarlier = new Date(Math.floor(Date.now() / 2000) * 2000 - 2000 + 500);
+      fs.utimesSync(target, twoSecondsEarlier, twoSecondsEarlier);
+      return made;
+    });
+    try {
+      expect(await withFileLock(join(dir, "second"), async () => "held")).toBe("held");
+    } finally {
+      rounded.mockRestore();
+    }
+    expect(await entries(dir)).toEqual([]);
+  });
+});
