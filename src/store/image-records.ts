@@ -130,10 +130,15 @@ export interface UnreadableRecord {
 export class ImageRecords {
   private readonly pending: PendingRecords;
 
-  /** `currentReferences` gives the references as they are now, which decide what a pending-records marker hides. */
+  /**
+   * `currentReferences` gives the references as they are now, which decide what a pending-records
+   * marker hides; `foreignOwners`, whether the command of another pid namespace's marker is gone
+   * (see pending-records.ts), for addAll to settle such markers as it settles this namespace's.
+   */
   constructor(
     private readonly directory: string,
     private readonly currentReferences: () => Promise<RepositoriesFile> = async () => ({ Repositories: {} }),
+    private readonly foreignOwners?: ForeignOwners,
   ) {
     this.pending = new PendingRecords(directory, (id) => this.pathOf(id));
   }
@@ -195,7 +200,7 @@ export class ImageRecords {
    * as read under it; it first settles what dead commands left.
    */
   async addAll(records: readonly ImageRecord[], txn: ReferenceTxn, started?: (writes: RecordWrites) => void): Promise<RecordWrites> {
-    await this.pending.settleAbandoned(txn.base);
+    await this.pending.settleAbandoned(txn.base, this.foreignOwners ? { foreignOwners: this.foreignOwners } : {});
     // Records another command has written and not committed (a load stopped while holding the
     // lock, which was then taken over): each is merged into and rewritten, so that its marker no
     // longer hides it, and listed in this command's marker until this command commits.

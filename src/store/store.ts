@@ -27,7 +27,8 @@ export class Store {
   ) {
     this.content = new ContentStore(paths);
     this.references = options.references?.(paths.repositoriesJson) ?? new ReferenceStore(paths.repositoriesJson);
-    this.records = new ImageRecords(paths.images, () => this.references.snapshot());
+    // A load or pull holds its lease while its marker exists: a marker whose owner has no live lease is abandoned.
+    this.records = new ImageRecords(paths.images, () => this.references.snapshot(), () => this.gc.foreignOwnerGone());
     this.diffIds = new DiffIdRecords(paths.diffIds);
     this.gc = new GcLock(paths.root);
   }

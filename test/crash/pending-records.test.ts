@@ -305,6 +305,23 @@ describe("the marker of a load or pull in another pid namespace (a store shared 
     expect([existsSync(recordFile(root, record.id)), await markers(root), await listed(store)]).toEqual([false, [], []]);
   });
 
+  it.each([
+    ["keeps it while its owner's lease is live", 0, true],
+    ["settles it once its owner's lease is stale", 120_000, false],
+  ] as const)("the next load of another image %s", async (_, leaseAge, kept) => {
+    const { root, store, record } = await storeThatHad(`foreignload${leaseAge}`);
+    killedProcess(root, record, KILLED_BEFORE_REFERENCES.replace("NAME", `foreignload${leaseAge}`));
+    const marker = await foreignMarker(root, leaseAge);
+    const other = makeImage({ seed: `pending-other-${leaseAge}` });
+    const archive = join(root, "..", "other.tar");
+    await writeFile(archive, buildTar(dockerArchiveItems([{ image: other, repoTags: ["example/other:1"] }])));
+    await loadArchive(store, await openArchivePath(archive));
+    expect([existsSync(recordFile(root, record.id)), await markers(root)]).toEqual([kept, kept ? [marker] : []]);
+    // Settled, the record is gone; kept, it is no longer hidden once the references have changed,
+    // as for a stopped command of this namespace whose lock was taken over.
+    expect(await listed(store)).toEqual([...(kept ? [[record.id]] : []), [(await store.references.get("example/other:1"))!, "example/other:1"]].sort());
+  });
+
   it("prune settles it once its owner's lease is stale", async () => {
     const { root, store, image, record } = await storeThatHad("foreignstale");
     killedProcess(root, record, KILLED_BEFORE_REFERENCES.replace("NAME", "foreignstale"));
