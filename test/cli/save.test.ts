@@ -14,7 +14,7 @@ import { main } from "../../src/cli/main.js";
 import { Store } from "../../src/store/store.js";
 import { readOnlyView } from "../support/read-only-view.js";
 import { snapshotTree } from "../support/store-tree.js";
-import { blobOf, buildTar, descriptorOf, dockerArchiveItems, ensureBuilt, layerTar, makeImage, OCI_MANIFEST, ociLayoutItems, runLading } from "../support/archive-builder.js";
+import { blobOf, buildTar, descriptorOf, dockerArchiveItems, ensureBuilt, layerTar, makeImage, OCI_MANIFEST, ociLayoutItems, runLading, signatureArtifact } from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
@@ -325,13 +325,11 @@ describe.skipIf(!haveFixtures)("lading convert and verify --roundtrip", () => {
 
   it("the docker layout carries an untagged artifact in index.json alone (manifest.json lists images), and the trip is exact", async () => {
     const image = makeImage({ seed: "beside-artifact" });
-    const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
-    const payload = blobOf("sig\n", "application/vnd.example.payload");
-    const artifact = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example.sig", config: descriptorOf(empty), layers: [descriptorOf(payload)] }), OCI_MANIFEST);
+    const { artifact, blobs: artifactBlobs } = signatureArtifact(blobOf("sig\n", "application/vnd.example.payload"));
     const dir = tempDir();
     const archive = join(dir, "image-and-artifact.tar");
     const entries = [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/example/app:1", "org.opencontainers.image.ref.name": "1" } }), descriptorOf(artifact)];
-    writeFileSync(archive, buildTar(ociLayoutItems([image], { indexEntries: entries, extraBlobs: [artifact, empty, payload] })));
+    writeFileSync(archive, buildTar(ociLayoutItems([image], { indexEntries: entries, extraBlobs: artifactBlobs })));
     const converted = await lading(dir, ["convert", "-q", archive, join(dir, "out.tar")]);
     expect([converted.code, converted.stderr.text]).toEqual([0, ""]);
     const member = (name: string): string => execFileSync("tar", ["-xOf", join(dir, "out.tar"), name], { encoding: "utf8" });

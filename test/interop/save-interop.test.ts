@@ -10,7 +10,7 @@ import { openArchivePath } from "../../src/archive/source.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { saveImages, saveToFile, type SaveOptions } from "../../src/ops/save.js";
 import { Store } from "../../src/store/store.js";
-import { blobOf, buildTar, descriptorOf, makeImage, OCI_MANIFEST, ociLayoutItems, runLading } from "../support/archive-builder.js";
+import { blobOf, buildTar, descriptorOf, makeImage, ociLayoutItems, runLading, signatureArtifact } from "../support/archive-builder.js";
 import { makeTempDir, podman, removeTree, requirePeers, run, startContainerd, startDockerd, startRegistry, type Containerd, type Dockerd } from "../support/peers.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
@@ -90,12 +90,10 @@ describe.skipIf(!ready)("archives saved by lading, loaded by the real tools", ()
 
     it("docker load takes a docker-layout archive whose index.json alone carries an untagged artifact: the image loads", async () => {
       const image = makeImage({ seed: "beside-artifact" });
-      const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
-      const payload = blobOf("sig\n", "application/vnd.example.payload");
-      const artifact = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example.sig", config: descriptorOf(empty), layers: [descriptorOf(payload)] }), OCI_MANIFEST);
+      const { artifact, blobs: artifactBlobs } = signatureArtifact(blobOf("sig\n", "application/vnd.example.payload"));
       const input = join(dir, "image-and-artifact.oci.tar");
       const entries = [descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/example/beside-artifact:1" } }), descriptorOf(artifact)];
-      writeFileSync(input, buildTar(ociLayoutItems([image], { indexEntries: entries, extraBlobs: [artifact, empty, payload] })));
+      writeFileSync(input, buildTar(ociLayoutItems([image], { indexEntries: entries, extraBlobs: artifactBlobs })));
       const output = join(dir, "image-and-artifact.docker.tar");
       expect((await runLading(["convert", "-q", input, output])).code).toBe(0);
       const loaded = await dockerd.docker(["load", "-i", output]);

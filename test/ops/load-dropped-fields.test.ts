@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { loadArchive, type LoadResult } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
-import { blobOf, buildTar, descriptorOf, dockerArchiveItems, makeImage, OCI_INDEX, OCI_MANIFEST, ociLayoutItems, withFile, type TarItem } from "../support/archive-builder.js";
+import { blobOf, buildTar, descriptorOf, dockerArchiveItems, makeImage, OCI_INDEX, ociLayoutItems, withFile, type TarItem, signatureArtifact } from "../support/archive-builder.js";
 import { FIXTURES, HAVE_FIXTURES } from "./load-expectations.js";
 
 const roots: string[] = [];
@@ -29,19 +29,14 @@ const KEPT_NOT = "is not kept by the store (saving writes the entry without it)"
 describe("loadArchive: index.json fields the store does not keep", () => {
   it("one line per field: index.json's own, then each entry's platform, artifactType and annotations but the names", async () => {
     const image = makeImage({ seed: "dropped-fields" });
-    const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
-    const payload = blobOf("signature", "application/vnd.example.sig.v1");
-    const artifact = blobOf(
-      JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example.sig", config: descriptorOf(empty), layers: [descriptorOf(payload)] }),
-      OCI_MANIFEST,
-    );
+    const { artifact, blobs: artifactBlobs } = signatureArtifact(blobOf("signature", "application/vnd.example.sig.v1"));
     // A variant the config does not give is the entry's own word, not the config's.
     const entries = [
       descriptorOf(image.manifest, { platform: { os: "linux", architecture: "amd64", variant: "v3" }, annotations: { ...named("docker.io/example/fields:1", "1"), "org.example.note": "keep-me" } }),
       descriptorOf(artifact, { artifactType: "application/vnd.example.sig", annotations: { "org.example.signer": "ci" } }),
     ];
     const items = withFile(
-      ociLayoutItems([image], { indexEntries: entries, extraBlobs: [artifact, empty, payload] }),
+      ociLayoutItems([image], { indexEntries: entries, extraBlobs: artifactBlobs }),
       "index.json",
       JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries, annotations: { "org.example.top": "x" } }),
     );

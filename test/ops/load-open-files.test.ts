@@ -38,6 +38,19 @@ async function manyImagesArchive(count: number, layerBytes = 0): Promise<string>
   return path;
 }
 
+/** Loads `archive` into a new store whose third ingest file cannot be opened (EMFILE); the failure's message, and the store's tree before. */
+async function loadRunningOutOfFiles(archive: string): Promise<{ message: string; store: Store; before: Awaited<ReturnType<typeof snapshotTree>> }> {
+  const store = await Store.open(await tempDir());
+  const before = await snapshotTree(store.paths.root);
+  const openIngest = store.content.openIngest.bind(store.content);
+  let opened = 0;
+  vi.spyOn(store.content, "openIngest").mockImplementation((opts) => {
+    if (++opened < 3) return openIngest(opts);
+    return Promise.reject(Object.assign(new Error("EMFILE: too many open files, open '/x/ingest/y'"), { code: "EMFILE" }));
+  });
+  return { message: await failureOf(loadArchive(store, await openArchivePath(archive))), store, before };
+}
+
 it("loads 400 entries and 200 synthesised manifests with an open-file limit of 128", async () => {
   const archive = await manyImagesArchive(200, HELD_ENTRY_MAX_BYTES);
   const root = await tempDir();
@@ -49,15 +62,7 @@ it("loads 400 entries and 200 synthesised manifests with an open-file limit of 1
 
 it("names the entry and the open-file limit when a descriptor cannot be had, and stores nothing", async () => {
   const archive = await manyImagesArchive(3, HELD_ENTRY_MAX_BYTES);
-  const store = await Store.open(await tempDir());
-  const before = await snapshotTree(store.paths.root);
-  const openIngest = store.content.openIngest.bind(store.content);
-  let opened = 0;
-  vi.spyOn(store.content, "openIngest").mockImplementation((opts) => {
-    if (++opened < 3) return openIngest(opts);
-    return Promise.reject(Object.assign(new Error("EMFILE: too many open files, open '/x/ingest/y'"), { code: "EMFILE" }));
-  });
-  const message = await failureOf(loadArchive(store, await openArchivePath(archive)));
+  const { message, store, before } = await loadRunningOutOfFiles(archive);
   expect(message).toMatch(/^entry "[0-9a-f]{64}\.(json|tar)": cannot open a file to store it: this process's open-file limit is reached \(EMFILE(; ulimit -n is \d+)?\): raise it with ulimit -n$/);
   expect(await snapshotTree(store.paths.root)).toEqual(before);
 });
@@ -79,15 +84,7 @@ it("opens a file only for the entries an image uses when they are small: an unus
 
 it("names the blob when a small entry held in memory cannot be given a file at commit, and stores nothing", async () => {
   const archive = await manyImagesArchive(3);
-  const store = await Store.open(await tempDir());
-  const before = await snapshotTree(store.paths.root);
-  const openIngest = store.content.openIngest.bind(store.content);
-  let opened = 0;
-  vi.spyOn(store.content, "openIngest").mockImplementation((opts) => {
-    if (++opened < 3) return openIngest(opts);
-    return Promise.reject(Object.assign(new Error("EMFILE: too many open files, open '/x/ingest/y'"), { code: "EMFILE" }));
-  });
-  const message = await failureOf(loadArchive(store, await openArchivePath(archive)));
+  const { message, store, before } = await loadRunningOutOfFiles(archive);
   expect(message).toMatch(/^blob sha256:[0-9a-f]{64}: cannot open a file to store it: this process's open-file limit is reached \(EMFILE(; ulimit -n is \d+)?\): raise it with ulimit -n$/);
   expect(await snapshotTree(store.paths.root)).toEqual(before);
 });

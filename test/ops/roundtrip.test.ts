@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { verifyRoundtrip } from "../../src/ops/roundtrip.js";
-import { blobOf, buildTar, descriptorOf, dockerArchiveItems, makeImage, OCI_INDEX, OCI_MANIFEST, ociLayoutItems, withFile, type TarItem } from "../support/archive-builder.js";
+import { blobOf, buildTar, descriptorOf, dockerArchiveItems, makeImage, OCI_INDEX, ociLayoutItems, withFile, type TarItem, signatureArtifact } from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
@@ -127,18 +127,13 @@ describe("verifyRoundtrip and what index.json says beyond names", () => {
   // artifactType and an annotation of its own, and index.json's own annotations: the store
   // records none of them, so no trip keeps them.
   const image = makeImage({ seed: "entry-fields" });
-  const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
-  const payload = blobOf("signature", "application/vnd.example.sig.v1");
-  const artifact = blobOf(
-    JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example.sig", config: descriptorOf(empty), layers: [descriptorOf(payload)] }),
-    OCI_MANIFEST,
-  );
+  const { artifact, blobs: artifactBlobs } = signatureArtifact(blobOf("signature", "application/vnd.example.sig.v1"));
   const entries = [
     descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": "docker.io/example/fields:1", "org.opencontainers.image.ref.name": "1" }, platform: { os: "linux", architecture: "amd64", "os.features": ["sse4"] } }),
     descriptorOf(artifact, { artifactType: "application/vnd.example.sig", annotations: { "org.example.note": "keep-me" } }),
   ];
   const items = withFile(
-    ociLayoutItems([image], { indexEntries: entries, extraBlobs: [artifact, empty, payload] }),
+    ociLayoutItems([image], { indexEntries: entries, extraBlobs: artifactBlobs }),
     "index.json",
     JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries, annotations: { "org.example.top": "x" } }),
   );

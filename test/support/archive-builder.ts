@@ -224,6 +224,16 @@ export function makeImage(options: ImageOptions = {}): TestImage {
   return { layers, config: configBlob, manifest: blobOf(JSON.stringify(manifest), OCI_MANIFEST) };
 }
 
+/**
+ * An OCI artifact (artifactType application/vnd.example.sig) whose one layer is `payload`, with
+ * the blobs an archive of it must carry besides the artifact's manifest.
+ */
+export function signatureArtifact(payload: Blob): { artifact: Blob; blobs: Blob[] } {
+  const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
+  const artifact = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example.sig", config: descriptorOf(empty), layers: [descriptorOf(payload)] }), OCI_MANIFEST);
+  return { artifact, blobs: [artifact, empty, payload] };
+}
+
 export const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
 export const DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json";
 export const DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
