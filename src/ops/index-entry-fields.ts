@@ -82,3 +82,17 @@ function givenValue(value: unknown): string | undefined {
   if (value === undefined || value === null || value === "" || (Array.isArray(value) && value.length === 0)) return undefined;
   return JSON.stringify(value);
 }
+
+/** Characters of a field's value a message shows; an annotation can be megabytes long. */
+const SHOWN_VALUE_CHARS = 200;
+
+/**
+ * A field's value (its JSON) as a one-line message shows it: line and paragraph separators that
+ * JSON leaves raw are escaped, and of a long one only its start and its length in UTF-8 bytes.
+ */
+export function shownValue(json: string): string {
+  const escaped = json.replace(/[\u0085\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  if (escaped.length <= SHOWN_VALUE_CHARS) return escaped;
+  const end = /[\ud800-\udbff]/.test(escaped.charAt(SHOWN_VALUE_CHARS - 1)) ? SHOWN_VALUE_CHARS - 1 : SHOWN_VALUE_CHARS;
+  return `${escaped.slice(0, end)}… (${Buffer.byteLength(json)} bytes)`;
+}

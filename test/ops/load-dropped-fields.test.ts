@@ -76,6 +76,17 @@ describe("loadArchive: index.json fields the store does not keep", () => {
     expect(result.warnings).toEqual([`index.json manifests[0]: platform {"architecture":"amd64","os":"linux"} ${KEPT_NOT}`]);
   });
 
+  it("a long value is shown by its start and its length, and line separators JSON leaves raw are escaped, so that each note stays one line", async () => {
+    const image = makeImage({ seed: "long-values" });
+    const long = "x".repeat(300);
+    const entries = [descriptorOf(image.manifest, { annotations: { ...named("docker.io/example/long:1", "1"), "org.example.long": long, "org.example.sep\u2028": "a\u0085b\u2029" } })];
+    const result = await loadItems(ociLayoutItems([image], { indexEntries: entries }));
+    expect(result.warnings).toEqual([
+      `index.json manifests[0]: annotations["org.example.long"] "${"x".repeat(199)}… (302 bytes) ${KEPT_NOT}`,
+      `index.json manifests[0]: annotations["org.example.sep\\u2028"] "a\\u0085b\\u2029" ${KEPT_NOT}`,
+    ]);
+  });
+
   describe("at most 20 lines, then one counting the rest", () => {
     const image = makeImage({ seed: "many-entries" });
     const entriesWithNotes = (count: number): Record<string, unknown>[] =>
