@@ -35,6 +35,8 @@ interface LeaseState {
   name: string;
   size: number;
   owner: FileOwner | undefined;
+  /** The start time of the process that took the lease (see processStartTime); "" if unknown. */
+  startedAt: string;
   live: boolean;
 }
 
@@ -107,11 +109,14 @@ export class GcLock {
 
   /**
    * Whether a process of another pid namespace that left files in the store has no live lease,
-   * so has finished or died, as of now.
+   * so has finished or died, as of now. Given the start time the files recorded of it, a lease
+   * of a later process that was given the same pid does not count.
    */
-  async foreignOwnerGone(): Promise<(owner: FileOwner) => boolean> {
-    const holders = (await this.leaseStates()).filter((lease) => lease.live).map((lease) => lease.owner!);
-    return (owner) => !holders.some((holder) => holder.pid === owner.pid && holder.namespace === owner.namespace);
+  async foreignOwnerGone(): Promise<(owner: FileOwner, startedAt?: string) => boolean> {
+    const holders = (await this.leaseStates()).filter((lease) => lease.live);
+    const sameProcess = (holderStart: string, startedAt: string | undefined): boolean => !startedAt || !holderStart || holderStart === startedAt;
+    return (owner, startedAt) =>
+      !holders.some(({ owner: holder, startedAt: holderStart }) => holder!.pid === owner.pid && holder!.namespace === owner.namespace && sameProcess(holderStart, startedAt));
   }
 
   /** Removes (or with `remove: false` only counts) the leases of processes that are gone: a killed load's. */
@@ -146,7 +151,7 @@ export class GcLock {
       const info = await stat(file).catch(() => undefined);
       const startedAt = await readFile(file, "utf8").catch(() => undefined);
       if (info === undefined || startedAt === undefined) continue; // released meanwhile
-      states.push({ name, size: info.size, owner, live: owner !== undefined && !ownerGone(owner, () => now - info.mtimeMs > LEASE_STALE_MS, startedAt.trim()) });
+      states.push({ name, size: info.size, owner, startedAt: startedAt.trim(), live: owner !== undefined && !ownerGone(owner, () => now - info.mtimeMs > LEASE_STALE_MS, startedAt.trim()) });
     }
     return states;
   }

@@ -78,7 +78,7 @@ export interface ForeignMarker {
 }
 
 /** Says, when asked after the markers are listed, whether the owner of another pid namespace's marker is gone. */
-export type ForeignOwners = () => Promise<(owner: FileOwner) => boolean>;
+export type ForeignOwners = () => Promise<(owner: FileOwner, startedAt?: string) => boolean>;
 
 /** The sha256 digest of a references document in its canonical form. */
 export function referencesDigest(file: RepositoriesFile): string {
@@ -162,10 +162,10 @@ export class PendingRecords {
   }
 
   /** Whether the marker's process is gone; for one of another pid namespace, what `foreignGone` says. */
-  static abandoned(marker: PendingMarker, foreignGone: (owner: FileOwner) => boolean): boolean {
+  static abandoned(marker: PendingMarker, foreignGone: (owner: FileOwner, startedAt?: string) => boolean): boolean {
     const { owner } = marker;
     if (owner === undefined || isThisProcess(owner)) return false;
-    return ownerGone(owner, () => foreignGone(owner), marker.body?.startedAt);
+    return ownerGone(owner, () => foreignGone(owner, marker.body?.startedAt), marker.body?.startedAt);
   }
 
   /**
@@ -200,7 +200,7 @@ export class PendingRecords {
     const held: ForeignMarker[] = [];
     for (const marker of markers) {
       const { owner } = marker;
-      if (owner === undefined || inThisNamespace(owner) || foreignGone(owner)) continue;
+      if (owner === undefined || inThisNamespace(owner) || foreignGone(owner, marker.body?.startedAt)) continue;
       const hidden = [...(await this.uncommitted([marker], current))];
       held.push({ file: marker.file, owner, hidden, ...(marker.problem === undefined ? {} : { problem: marker.problem }) });
     }

@@ -255,15 +255,19 @@ describe("the marker of a load or pull in another pid namespace (a store shared 
   const OTHER_NAMESPACE = ownNamespace() === "0123456789ab" ? "ba9876543210" : "0123456789ab";
   const FOREIGN_OWNER = `4242-n${OTHER_NAMESPACE}`;
 
-  /** Gives the only marker to pid 4242 of another namespace, as if that process had written it; `lease` gives it a lease last refreshed so many ms ago. */
-  async function foreignMarker(root: string, lease?: number): Promise<string> {
+  /**
+   * Gives the only marker to pid 4242 of another namespace, as if that process had written it;
+   * `lease` gives it a lease last refreshed so many ms ago, taken by a process of start time
+   * `leaseStartedAt` ("": unknown).
+   */
+  async function foreignMarker(root: string, lease?: number, leaseStartedAt = ""): Promise<string> {
     const [marker] = await markers(root);
     const foreign = join(root, "images", "pending", `${FOREIGN_OWNER}-0123456789ab.json`);
     await rename(marker!, foreign);
     if (lease !== undefined) {
       const file = join(root, "leases", `${FOREIGN_OWNER}-0123456789abcdef`);
       await mkdir(join(root, "leases"), { recursive: true });
-      await writeFile(file, "");
+      await writeFile(file, leaseStartedAt);
       const refreshed = new Date(Date.now() - lease);
       await utimes(file, refreshed, refreshed);
     }
@@ -320,6 +324,15 @@ describe("the marker of a load or pull in another pid namespace (a store shared 
     // Settled, the record is gone; kept, it is no longer hidden once the references have changed,
     // as for a stopped command of this namespace whose lock was taken over.
     expect(await listed(store)).toEqual([...(kept ? [[record.id]] : []), [(await store.references.get("example/other:1"))!, "example/other:1"]].sort());
+  });
+
+  it("a live lease of a later process given the same pid there (another start time) does not keep it: fsck --repair settles it", async () => {
+    const { root, store, record } = await storeThatHad("foreignreused");
+    killedProcess(root, record, KILLED_BEFORE_REFERENCES.replace("NAME", "foreignreused"));
+    const marker = await foreignMarker(root, 0, "999");
+    const message = `${marker}: a load or pull was killed before it wrote its references; its image record ${record.id}, never committed,`;
+    expect((await fsckStore(store, true)).problems).toEqual([{ kind: "interrupted-command", subject: marker, message: `${message} was removed`, repaired: true }]);
+    expect([existsSync(recordFile(root, record.id)), await markers(root)]).toEqual([false, []]);
   });
 
   it("prune settles it once its owner's lease is stale", async () => {
