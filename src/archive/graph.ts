@@ -46,9 +46,9 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
     problems,
     entries: [],
     warnings: [],
-    ignoredEntryWarnings: strayBlobWarnings(archive),
+    readingWarnings: strayBlobWarnings(archive),
   };
-  graph.warnings.push(...graph.ignoredEntryWarnings);
+  graph.warnings.push(...graph.readingWarnings);
   if (!hasIndex && !hasManifestJson) {
     problems.push({ entry: "(archive)", message: "not an image archive: it has neither manifest.json nor oci-layout and index.json" });
     return graph;
@@ -71,6 +71,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
       // A null list has no entries: only manifest.json's paths tell the shape then.
       const { index, warnings } = readOciLayout(ctx, { nullManifestsAsEmpty: items !== undefined && isDockerCombinedShape(items, []) });
       graph.warnings.push(...warnings);
+      graph.readingWarnings.push(...warnings);
       graph.layoutIndex = index;
       combinedShape = items !== undefined && isDockerCombinedShape(items, index.manifests);
       const budget = new DescriptorBudget();

@@ -173,6 +173,9 @@ export interface ArchiveGraph {
   /** index.json as read (its own annotations and fields), when the archive has a readable one. */
   layoutIndex?: Index;
   warnings: string[];
-  /** What is said of archive entries that are ignored (files under blobs/<alg>/ not named for a digest); in `warnings` too, and load's. */
-  ignoredEntryWarnings: string[];
+  /**
+   * What is said of how the archive was read: entries ignored (files under blobs/<alg>/ not named
+   * for a digest), index.json's `"manifests": null` read as an empty list; in `warnings` too, and load's.
+   */
+  readingWarnings: string[];
 }

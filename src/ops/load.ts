@@ -475,7 +475,7 @@ export function loadedNames(image: LoadedImage): string[] {
 
 /** Said on loading as verify says it (docker loads such an image untagged, without a word). */
 export function loadWarnings(graph: ArchiveGraph, repository: string | undefined): string[] {
-  const warnings = [...graph.ignoredEntryWarnings];
+  const warnings = [...graph.readingWarnings];
   for (const root of graph.roots) {
     if (root.kind === "unknown") warnings.push(`index.json: entry ${root.descriptor.digest} has unknown media type ${root.descriptor.mediaType}; not loaded`);
     else if (root.bareTag !== undefined && repository === undefined) {
