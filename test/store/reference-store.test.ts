@@ -460,8 +460,9 @@ describe("a repositories.json that cannot be read", () => {
   it("a directory in its place: reads and updates fail in one line naming the file", async () => {
     await mkdir(file);
     const store = new ReferenceStore(file);
-    for (const attempt of [store.references(), store.get("busybox"), store.addTag("busybox", ID1)]) {
-      const error = await caught(attempt);
+    // Started one at a time: a rejection while an earlier one is awaited would go unhandled.
+    for (const attempt of [() => store.references(), () => store.get("busybox"), () => store.addTag("busybox", ID1)]) {
+      const error = await caught(attempt());
       expect([error.kind, error.message, error.subject]).toEqual(["io", `${file}: is a directory`, file]);
     }
     expect(await readdir(dir)).toEqual(["repositories.json"]);
