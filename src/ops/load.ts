@@ -7,7 +7,7 @@ import type { OpenedSource } from "../archive/source.js";
 import { blobPathFor, contentDigest } from "../archive/blob-lookup.js";
 import { firstProblem, noImageWarning } from "../archive/graph.js";
 import { validDigestNamedBy } from "../archive/names.js";
-import { eachAtMost } from "../core/bounded.js";
+import { parseDigest } from "../core/digest.js";
 import { invalid, notFound, usage } from "../core/errors.js";
 import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
 import { isForeignLayerType } from "../core/media-types.js";
@@ -16,6 +16,7 @@ import { namesByImage } from "./archive-names.js";
 import { droppedIndexFieldWarnings } from "./dropped-index-fields.js";
 import type { Ingest } from "../store/content-store.js";
 import { diffIdRecordFor } from "../store/diff-id-records.js";
+import { eachFile } from "../store/file-batches.js";
 import { namingOpenFileLimit } from "../store/open-file-limit.js";
 import { HeldEntries } from "./held-entries.js";
 import { readFileRangeSync } from "../tar/chunk-source.js";
@@ -56,8 +57,6 @@ export interface LoadResult {
   warnings: string[];
 }
 
-/** Blobs held in memory that a commit writes to ingest files at once. */
-const WRITES_AT_ONCE = 16;
 /** Entries from this size are flushed as soon as they are written (see writeToIngest). */
 const FLUSH_AHEAD_MIN_BYTES = 1024 * 1024;
 
@@ -357,8 +356,8 @@ async function commitBlobs(store: Store, graph: ArchiveGraph, records: ImageReco
       }
     }
     // Written a few at once, each closed when written (commit renames and fsyncs by path).
-    await eachAtMost(WRITES_AT_ONCE, inMemory, async ({ digest, bytes, expected }) => {
-      const algorithm = digest.startsWith("sha512:") ? "sha512" : "sha256";
+    await eachFile(inMemory, async ({ digest, bytes, expected }) => {
+      const { algorithm } = parseDigest(digest);
       const fresh = await namingOpenFileLimit(`blob ${digest}`, digest, () => store.content.openIngest({ algorithm }));
       toCommit.push({ ingest: fresh, expected });
       await fresh.write(bytes);

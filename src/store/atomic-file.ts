@@ -8,13 +8,10 @@
 import { randomBytes } from "node:crypto";
 import { open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
-import { eachAtMost } from "../core/bounded.js";
 import { removeOnExit } from "./exit-cleanup.js";
-import { fsyncEach, fsyncPath } from "./file-system-sync.js";
+import { eachFile, fsyncPath } from "./file-batches.js";
 import { OWNER_TAG, ownerTag, parseOwnerTag, removeFilesOfDeadProcesses, type Leftovers } from "./process-alive.js";
 
-/** Temp files written at once by writeFilesAtomic. */
-const WRITES_AT_ONCE = 16;
 const TEMPORARY = new RegExp(`^\\..+\\.tmp-(${OWNER_TAG})-[0-9a-f]{12}$`);
 
 export interface AtomicWriteOptions {
@@ -43,7 +40,7 @@ export async function writeFileAtomic(filePath: string, data: string | Buffer, m
 
 /**
  * writeFileAtomic for many files at once, durably: every temp file is written, then each is
- * fsynced (a few at once, see file-system-sync.ts), then `beforeRename` runs once and each
+ * fsynced (a few at once, see file-batches.ts), then `beforeRename` runs once and each
  * is renamed over its target, then each directory is fsynced once. A failure before the renames
  * leaves every target as it was; one during them leaves the files renamed so far, each whole.
  */
@@ -54,8 +51,8 @@ export async function writeFilesAtomic(files: readonly { path: string; data: str
   });
   const renamed = new Set<string>();
   try {
-    await eachAtMost(WRITES_AT_ONCE, temps, ({ tempPath, data }) => writeTemporary(tempPath, data, mode, false));
-    await fsyncEach(temps, (temp) => fsyncPath(temp.tempPath));
+    await eachFile(temps, ({ tempPath, data }) => writeTemporary(tempPath, data, mode, false));
+    await eachFile(temps, (temp) => fsyncPath(temp.tempPath));
     await beforeRename?.();
     for (const { tempPath, path: target } of temps) {
       await rename(tempPath, target);

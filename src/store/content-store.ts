@@ -17,13 +17,12 @@ import { lstat, open, readdir, rename, rmdir, stat as fsStat, type FileHandle } 
 import path from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { createDigester, isValidDigest, parseDigest, type DigestAlgorithm, type ParsedDigest } from "../core/digest.js";
-import { eachAtMost } from "../core/bounded.js";
 import { invalid, LadingError, notFound } from "../core/errors.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { writeAllAt } from "../tar/write-at.js";
 import { removeIfPresent } from "./atomic-file.js";
 import { removeOnExit } from "./exit-cleanup.js";
-import { fsyncEach, fsyncPath } from "./file-system-sync.js";
+import { eachFile, fsyncPath } from "./file-batches.js";
 import { addLeftovers, isThisProcess, NO_LEFTOVERS, ownerGone, ownerOfTaggedName, ownerTag, type FileOwner, type Leftovers } from "./process-alive.js";
 import type { StorePaths } from "./root.js";
 
@@ -31,8 +30,6 @@ export const BLOB_MODE = 0o444;
 const INGEST_MODE = 0o600;
 const ALGORITHMS: readonly DigestAlgorithm[] = ["sha256", "sha512"];
 const VERIFY_CHUNK = 1 << 20;
-/** Renames into blobs/ a commit runs at once. */
-const PLACES_AT_ONCE = 16;
 
 export interface ExpectedBlob {
   digest?: string;
@@ -103,8 +100,6 @@ export interface StoredBlob {
 function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
 }
-
-
 
 type IngestState = "open" | "finished" | "committed" | "aborted";
 
@@ -503,13 +498,13 @@ export class ContentStore {
     if (sync) {
       const present = await Promise.all(results.map((result) => this.has(result.digest, result.size)));
       const toSync = ingests.filter((_, i) => !present[i]);
-      await fsyncEach(toSync, (ingest) => ingest.syncFile());
+      await eachFile(toSync, (ingest) => ingest.syncFile());
     }
     const touchedDirs = new Set<string>();
     // Ingests of the same blob one at a time, so that it is placed once; different blobs a few at once.
     const byDigest = new Map<string, number[]>();
     for (const [i, result] of results.entries()) byDigest.set(result.digest, [...(byDigest.get(result.digest) ?? []), i]);
-    await eachAtMost(PLACES_AT_ONCE, [...byDigest.values()], async (indexes) => {
+    await eachFile([...byDigest.values()], async (indexes) => {
       for (const i of indexes) {
         const result = results[i]!;
         if (await ingests[i]!.place(result, sync, true)) touchedDirs.add(path.dirname(this.blobPath(result.digest)));

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { writeFilesAtomic } from "../../src/store/atomic-file.js";
-import { fsyncEach } from "../../src/store/file-system-sync.js";
+import { eachFile } from "../../src/store/file-batches.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -15,11 +15,11 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-it("fsyncs every item, at most 16 at once", async () => {
+it("runs the task on every item, at most 16 at once", async () => {
   let running = 0;
   let most = 0;
   const synced: number[] = [];
-  await fsyncEach(Array.from({ length: 40 }, (_, i) => i), async (item) => {
+  await eachFile(Array.from({ length: 40 }, (_, i) => i), async (item) => {
     running++;
     most = Math.max(most, running);
     await new Promise((resolve) => setTimeout(resolve, 1));
