@@ -15,6 +15,15 @@ export function quoteName(name: string): string {
 
 /** A name as an error names its subject: unquoted, shortened as quoteName shortens it. */
 export function shortName(name: string): string {
-  if (name.length <= QUOTED_CHARS) return name;
-  return `${startOf(name)}… (${Buffer.byteLength(name)} bytes)`;
+  return shortened(name, name);
+}
+
+/**
+ * `text` as a one-line message shows it, shortened as quoteName shortens a name: of a longer one
+ * only its start, and the length in UTF-8 bytes of `measured` (what `text` shows, such as the
+ * original of an escaped text).
+ */
+export function shortened(text: string, measured: string): string {
+  if (text.length <= QUOTED_CHARS) return text;
+  return `${startOf(text)}… (${Buffer.byteLength(measured)} bytes)`;
 }

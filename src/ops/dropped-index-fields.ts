@@ -4,16 +4,16 @@
  * index.json's order; at most DROPPED_FIELD_LINES of them, then one line counting the rest.
  */
 import type { ArchiveGraph, ResolvedRoot } from "../archive/model.js";
-import { entriesOfRoots, entryFields, indexFields, shownValue } from "./index-entry-fields.js";
+import { entriesOfRoots, entryFields, indexFields, shownField } from "./index-entry-fields.js";
 
 /** An index.json of thousands of annotated entries would otherwise bury the load's other lines. */
 export const DROPPED_FIELD_LINES = 20;
 
 export function droppedIndexFieldWarnings(graph: ArchiveGraph, storedRoots: readonly ResolvedRoot[]): string[] {
-  const lines = [...indexFields(graph)].map(([field, value]) => `index.json: ${shownValue(field)} ${shownValue(value)} is not kept by the store (saving writes index.json without it)`);
+  const lines = [...indexFields(graph)].map(([field, value]) => `index.json: ${shownField(field, value)} is not kept by the store (saving writes index.json without it)`);
   for (const entry of entriesOfRoots(graph, storedRoots)) {
     for (const [field, value] of entryFields(entry)) {
-      lines.push(`${entry.listedAt}: ${shownValue(field)} ${shownValue(value)} is not kept by the store (saving writes the entry without it)`);
+      lines.push(`${entry.listedAt}: ${shownField(field, value)} is not kept by the store (saving writes the entry without it)`);
     }
   }
   if (lines.length <= DROPPED_FIELD_LINES) return lines;

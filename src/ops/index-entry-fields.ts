@@ -6,6 +6,7 @@
  */
 import type { ArchiveGraph, ResolvedRoot, RootEntry } from "../archive/model.js";
 import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, ANNOTATION_SYNTHESIZED } from "../archive/names.js";
+import { shortened } from "../core/quoted-name.js";
 import type { Descriptor } from "../core/schemas.js";
 
 /** Kept as the root's digest, media type and size. */
@@ -83,16 +84,16 @@ function givenValue(value: unknown): string | undefined {
   return JSON.stringify(value);
 }
 
-/** Characters of a field's value a message shows; an annotation can be megabytes long. */
-const SHOWN_VALUE_CHARS = 200;
+/** A field and its value (its JSON) as a one-line message shows them: `platform {"os":"linux",...}`. */
+export function shownField(field: string, json: string): string {
+  return `${shownText(field)} ${shownText(json)}`;
+}
 
 /**
- * A field's value (its JSON) as a one-line message shows it: line and paragraph separators that
- * JSON leaves raw are escaped, and of a long one only its start and its length in UTF-8 bytes.
+ * Line and paragraph separators that JSON leaves raw escaped, and of a long text (an annotation
+ * can be megabytes) only its start and its length in UTF-8 bytes.
  */
-export function shownValue(json: string): string {
+function shownText(json: string): string {
   const escaped = json.replace(/[\u0085\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
-  if (escaped.length <= SHOWN_VALUE_CHARS) return escaped;
-  const end = /[\ud800-\udbff]/.test(escaped.charAt(SHOWN_VALUE_CHARS - 1)) ? SHOWN_VALUE_CHARS - 1 : SHOWN_VALUE_CHARS;
-  return `${escaped.slice(0, end)}… (${Buffer.byteLength(json)} bytes)`;
+  return shortened(escaped, json);
 }

@@ -3,7 +3,7 @@
  * index-entry-fields.ts): each field that one side's entries or index.json give and the other's do not.
  */
 import type { ArchiveGraph, ResolvedRoot } from "../archive/model.js";
-import { entriesOfRoots, entryFields, indexFields, shownValue } from "./index-entry-fields.js";
+import { entriesOfRoots, entryFields, indexFields, shownField } from "./index-entry-fields.js";
 
 /** One entry's fields: `platform`, `annotations["org.example.note"]`, ... to the value's JSON. */
 interface EntryFields {
@@ -19,8 +19,8 @@ export function compareEntryFields(input: ArchiveGraph, inputRoots: readonly Res
   const before = entriesOf(input, inputRoots);
   const after = entriesOf(output, savedRoots);
   return [
-    ...missingFrom(before, after).map(({ listedAt, field, value }) => `${listedAt}: ${shownValue(field)} ${shownValue(value)} is not in the saved archive`),
-    ...missingFrom(after, before).map(({ listedAt, field, value }) => `${listedAt} of the saved archive: ${shownValue(field)} ${shownValue(value)} is not in the input`),
+    ...missingFrom(before, after).map(({ listedAt, field, value }) => `${listedAt}: ${shownField(field, value)} is not in the saved archive`),
+    ...missingFrom(after, before).map(({ listedAt, field, value }) => `${listedAt} of the saved archive: ${shownField(field, value)} is not in the input`),
   ];
 }
 
@@ -29,8 +29,8 @@ export function compareIndexFields(input: ArchiveGraph, output: ArchiveGraph): s
   const before = [{ listedAt: "index.json", fields: indexFields(input) }];
   const after = [{ listedAt: "index.json", fields: indexFields(output) }];
   return [
-    ...missingFrom(before, after).map(({ field, value }) => `index.json: ${shownValue(field)} ${shownValue(value)} is not in the saved archive`),
-    ...missingFrom(after, before).map(({ field, value }) => `index.json of the saved archive: ${shownValue(field)} ${shownValue(value)} is not in the input`),
+    ...missingFrom(before, after).map(({ field, value }) => `index.json: ${shownField(field, value)} is not in the saved archive`),
+    ...missingFrom(after, before).map(({ field, value }) => `index.json of the saved archive: ${shownField(field, value)} is not in the input`),
   ];
 }
 
