@@ -15,15 +15,15 @@ import { removeIfPresent, writeFileAtomic, writeFilesAtomic } from "./atomic-fil
 import { PendingRecords, type ForeignMarker, type ForeignOwners, type PendingWrite, type SettledMarker } from "./pending-records.js";
 import type { ReferenceTxn, RepositoriesFile } from "./reference-store.js";
 
+/** Records are readable by all, as docker's image store is. */
+const RECORD_MODE = 0o644;
+
 /**
  * Everything later code takes from a record as it is: digests become blob paths, sizes go into
  * descriptors and checks, media types decide how a blob is read and are sent as content types.
  * So each is held to what the writers of records guarantee (what the descriptor schema passes),
  * and a record that breaks that is an unreadable record (fsck reports and removes it).
  */
-/** Records are readable by all, as docker's image store is. */
-const RECORD_MODE = 0o644;
-
 const buildDescriptorFields = (zod: ZodSubset) => ({
   mediaType: zod.string().min(1),
   digest: buildDigestString(zod),

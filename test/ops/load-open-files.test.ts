@@ -1,8 +1,7 @@
 // A load holds no file descriptor per archive entry until its commit: an archive with more
 // entries (or synthesised manifests) than the open-file limit loads, and running out of file
 // descriptors anyway is said naming the entry and the limit, with the store left as it was.
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeAll, expect, it, vi } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
@@ -10,19 +9,19 @@ import { HELD_ENTRY_MAX_BYTES } from "../../src/ops/held-entries.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
 import { buildTar, dockerArchiveItems, ensureBuilt, failureOf, layerTar, makeImage, runLading } from "../support/archive-builder.js";
+import { scratchDirectory } from "../support/in-process-cli.js";
 import { snapshotTree } from "../support/store-tree.js";
 
 beforeAll(() => ensureBuilt(), 120_000);
 
-const dirs: string[] = [];
+const scratch = scratchDirectory("lading-open-files-");
 async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "lading-open-files-"));
-  dirs.push(dir);
+  const dir = scratch.newPath("dir");
+  await mkdir(dir);
   return dir;
 }
-afterEach(async () => {
+afterEach(() => {
   vi.restoreAllMocks();
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
 /**
