@@ -235,7 +235,7 @@ async function settleInterrupted(store: Store, repair: boolean, problems: FsckPr
   if (found.length === 0) return;
   let settled: SettledMarker[] = [];
   const outcome = await attemptRepair(repair, async () => {
-    ({ value: settled } = await store.references.update((txn) => store.records.settleInterrupted(txn.base, { foreignOwners: () => store.gc.foreignOwnerGone() })));
+    ({ value: settled } = await store.references.update((txn) => store.records.settleInterrupted(txn.base)));
     return true;
   });
   for (const marker of found) {

@@ -335,7 +335,7 @@ export async function pruneBlobs(store: Store): Promise<{ deleted: string[]; rec
  * other pid namespaces too.
  */
 async function settleInterrupted(store: Store): Promise<void> {
-  await store.references.update((txn) => store.records.settleInterrupted(txn.base, { foreignOwners: () => store.gc.foreignOwnerGone() })).catch((error: unknown) => {
+  await store.references.update((txn) => store.records.settleInterrupted(txn.base)).catch((error: unknown) => {
     if (!isLadingError(error)) throw error;
   });
 }

@@ -200,7 +200,7 @@ export class ImageRecords {
    * as read under it; it first settles what dead commands left.
    */
   async addAll(records: readonly ImageRecord[], txn: ReferenceTxn, started?: (writes: RecordWrites) => void): Promise<RecordWrites> {
-    await this.pending.settleAbandoned(txn.base, this.foreignOwners ? { foreignOwners: this.foreignOwners } : {});
+    await this.settleInterrupted(txn.base);
     // Records another command has written and not committed (a load stopped while holding the
     // lock, which was then taken over): each is merged into and rewritten, so that its marker no
     // longer hides it, and listed in this command's marker until this command commits.
@@ -243,10 +243,11 @@ export class ImageRecords {
 
   /**
    * Settles what killed loads and pulls left (see pending-records.ts) against `current`, the
-   * references read under their lock; `remove: false` only says what it would remove.
+   * references read under their lock; `remove: false` only says what it would remove. Another
+   * pid namespace's markers are judged by `foreignOwners`, by default the one this was made with.
    */
-  settleInterrupted(current: RepositoriesFile, options: { remove?: boolean; foreignOwners?: ForeignOwners } = {}): Promise<SettledMarker[]> {
-    return this.pending.settleAbandoned(current, options);
+  settleInterrupted(current: RepositoriesFile, { remove, foreignOwners = this.foreignOwners }: { remove?: boolean; foreignOwners?: ForeignOwners } = {}): Promise<SettledMarker[]> {
+    return this.pending.settleAbandoned(current, { remove, foreignOwners });
   }
 
   /** The markers of other pid namespaces' commands that `foreignOwners` does not call gone (see pending-records.ts). */
