@@ -151,7 +151,8 @@ export class GcLock {
       const info = await stat(file).catch(() => undefined);
       const startedAt = await readFile(file, "utf8").catch(() => undefined);
       if (info === undefined || startedAt === undefined) continue; // released meanwhile
-      states.push({ name, size: info.size, owner, startedAt: startedAt.trim(), live: owner !== undefined && !ownerGone(owner, () => now - info.mtimeMs > LEASE_STALE_MS, startedAt.trim()) });
+      const started = startedAt.trim();
+      states.push({ name, size: info.size, owner, startedAt: started, live: owner !== undefined && !ownerGone(owner, () => now - info.mtimeMs > LEASE_STALE_MS, started) });
     }
     return states;
   }
