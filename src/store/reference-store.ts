@@ -494,16 +494,21 @@ async function readIfExists(filePath: string): Promise<Buffer | null> {
   try {
     return await readFile(filePath);
   } catch (error) {
-    const { code, path: named } = error as NodeJS.ErrnoException;
-    if (code === "ENOENT") return null;
-    // An error of the read itself (a directory, EIO) names no file, unlike one of the open.
-    if (code === "EISDIR") throw new LadingError("io", `${filePath}: is a directory`, { subject: filePath, cause: error });
-    if (named === undefined) throw new LadingError("io", `${filePath}: ${toLadingError(error).message}`, { subject: filePath, cause: error });
-    throw toLadingError(error);
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw referencesFileError(filePath, error);
   }
 }
 
-function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
+/** A failure to open or read `filePath`, as one line that names it. */
+export function referencesFileError(filePath: string, error: unknown): LadingError {
+  const { code, path: named } = error as NodeJS.ErrnoException;
+  // An error of the read itself (a directory, EIO) names no file, unlike one of the open.
+  if (code === "EISDIR") return new LadingError("io", `${filePath}: is a directory`, { subject: filePath, cause: error });
+  if (named === undefined) return new LadingError("io", `${filePath}: ${toLadingError(error).message}`, { subject: filePath, cause: error });
+  return toLadingError(error);
+}
+
+export function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
   return a === null || b === null ? a === b : a.equals(b);
 }
 

@@ -31,6 +31,8 @@ import {
   indexRepositories,
   parseRepositoriesJson,
   ReferenceStore,
+  referencesFileError,
+  sameBytes,
   type ReferenceState,
   type ReferenceStoreOptions,
   type ReferenceTxn,
@@ -248,11 +250,13 @@ async function readWithStamp(filePath: string): Promise<{ stamp: FileStamp; byte
     handle = await open(filePath, "r");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { stamp: null, bytes: null, racy: false };
-    throw toLadingError(error);
+    throw referencesFileError(filePath, error);
   }
   try {
     const stamp = stampOf(await handle.stat({ bigint: true }));
-    const bytes = await handle.readFile();
+    const bytes = await handle.readFile().catch((error: unknown) => {
+      throw referencesFileError(filePath, error);
+    });
     const now = BigInt(Date.now()) * 1_000_000n;
     const changed = stamp !== null && stamp.ctimeNs > stamp.mtimeNs ? stamp.ctimeNs : (stamp?.mtimeNs ?? 0n);
     return { stamp, bytes, racy: now - changed < RACY_WINDOW_NS };
@@ -268,8 +272,4 @@ function stampOf(info: { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bi
 function sameStamp(a: FileStamp, b: FileStamp): boolean {
   if (a === null || b === null) return a === b;
   return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
-}
-
-function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
-  return a === null || b === null ? a === b : a.equals(b);
 }

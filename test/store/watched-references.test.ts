@@ -1,7 +1,8 @@
-import { mkdtemp, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { LadingError } from "../../src/core/errors.js";
 import { ReferenceStore, type ReferenceState } from "../../src/store/reference-store.js";
 import { Store } from "../../src/store/store.js";
 import { WatchedReferences } from "../../src/store/watched-references.js";
@@ -68,6 +69,18 @@ describe("WatchedReferences", () => {
     await new ReferenceStore(file).addTag("alpine:3", ID2);
     const state = (await changed) as ReferenceState;
     expect(state.entries).toEqual([{ reference: "alpine:3", id: ID2 }]);
+  });
+
+  it("refuses a directory where repositories.json belongs in one line naming it", async () => {
+    await mkdir(file);
+    const reader = watched({ watch: false });
+    const error = await reader.references().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(LadingError);
+    expect([(error as LadingError).kind, (error as LadingError).message, (error as LadingError).subject]).toEqual(["io", `${file}: is a directory`, file]);
+    expect(await readdir(dir)).toEqual(["repositories.json"]);
   });
 
   it("sees a hand replacement by temp file and rename", async () => {
