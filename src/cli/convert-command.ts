@@ -55,7 +55,7 @@ export function registerConvert(program: Command, terminal: Terminal): void {
       if (toStdout) result = await convert(terminal.stdout);
       else await saveToFile(output, async (sink) => (result = await convert(sink)).saved);
       const { inputFormat, saved, warnings } = result as ConvertResult;
-      reportSave(terminal, saved, { quiet: Boolean(flags.quiet), json: Boolean(flags.json), toStdout });
+      reportSave(terminal, { ...saved, warnings }, { quiet: Boolean(flags.quiet), json: Boolean(flags.json), toStdout });
       if (!flags.quiet && !flags.json) for (const warning of warnings) printLine(terminal.stderr, `note: ${warning}`);
       if (!flags.quiet && !flags.json && !toStdout) {
         printLine(terminal.stdout, `Converted ${inputFormat} to ${saved.format}: ${saved.images.length} image${saved.images.length === 1 ? "" : "s"}`);

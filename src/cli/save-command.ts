@@ -73,9 +73,10 @@ function parseCompression(value: string): "gzip" | "zstd" {
 
 /**
  * Notes on standard error (standard output may be the archive): sparse and synthesised images,
- * and, even with -q, images whose archive carries diff IDs nobody checked.
+ * and, even with -q, images whose archive carries diff IDs nobody checked. `--json` prints
+ * `result` as it is (convert's with its `warnings`).
  */
-export function reportSave(terminal: Terminal, result: SaveResult, how: { quiet: boolean; json: boolean; toStdout: boolean }): void {
+export function reportSave(terminal: Terminal, result: SaveResult & { warnings?: string[] }, how: { quiet: boolean; json: boolean; toStdout: boolean }): void {
   if (how.json) {
     printJson(how.toStdout ? terminal.stderr : terminal.stdout, result);
     return;

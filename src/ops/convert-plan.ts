@@ -18,6 +18,8 @@ import { blobsOfRecord, layerRecordOf, type ImageRecord } from "../store/image-r
 import { imageToWrite, type SavedImage } from "./save.js";
 
 export interface ConvertPlan {
+  /** The roots it writes: every one but those of unknown media type, as load stores them. */
+  roots: ResolvedRoot[];
   images: ImageToWrite[];
   /** What `save` reports for them, sorted by image ID. */
   saved: SavedImage[];
@@ -59,7 +61,7 @@ export async function planConversion(graph: ArchiveGraph, name: string | undefin
     saved.push(planned.saved);
   }
   saved.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { images, saved };
+  return { roots: selected, images, saved };
 }
 
 /**

@@ -15,13 +15,14 @@
 import { tmpdir } from "node:os";
 import type { Readable, Transform, Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
-import type { ArchiveFormat, ArchiveGraph } from "../archive/model.js";
+import type { ArchiveFormat, ArchiveGraph, ResolvedRoot } from "../archive/model.js";
 import { readArchive } from "../archive/read.js";
 import type { OpenedSource } from "../archive/source.js";
 import { planArchive, writePlan, type ArchivePlan, type LayoutFormat } from "../archive/write-layout.js";
 import { createCompressor } from "../tar/compression.js";
 import { TarWriter } from "../tar/writer.js";
 import { changedWhileConverting, ConvertBlobs } from "./convert-blobs.js";
+import { CONVERT_DROPPED_WORDS, droppedIndexFieldWarnings } from "./dropped-index-fields.js";
 import { bareTagsByImage, planConversion, type GraphBlob } from "./convert-plan.js";
 import { fileTarWriter, outputFileOf, writePlanDirect, type DirectBlobSource, type OutputFile } from "./save-file.js";
 import { loadArchive, loadWarnings, type LoadOptions } from "./load.js";
@@ -33,7 +34,10 @@ export interface ConvertResult {
   /** What the input was. */
   inputFormat: ArchiveFormat | null;
   saved: SaveResult;
-  /** What the input holds that the output leaves out (as load says it, see loadWarnings). */
+  /**
+   * What the input holds that the output leaves out: as load says it (loadWarnings), then each
+   * field of index.json and of the entries of the roots written that the output does not carry.
+   */
   warnings: string[];
 }
 
@@ -79,7 +83,7 @@ export async function convertArchive(source: OpenedSource, sink: Writable, optio
     } else {
       await writeToStream(layout, sink, blobs, bytesOf, { ...options, progress });
     }
-    return { inputFormat: graph.format, saved: { format, images: plan.saved }, warnings: convertWarnings(graph, name, format) };
+    return { inputFormat: graph.format, saved: { format, images: plan.saved }, warnings: convertWarnings(graph, plan.roots, name, format) };
   } finally {
     await blobs.close();
   }
@@ -131,12 +135,12 @@ async function writeToStream(
 }
 
 /**
- * What the input holds that the output leaves out, as load says it; less the bare tags, which the
- * oci layout carries as they are.
+ * What the input holds that the output leaves out, as load says it (less the bare tags, which the
+ * oci layout carries as they are), and the index.json fields of the `written` roots.
  */
-function convertWarnings(graph: ArchiveGraph, name: string | undefined, format: LayoutFormat): string[] {
+function convertWarnings(graph: ArchiveGraph, written: readonly ResolvedRoot[], name: string | undefined, format: LayoutFormat): string[] {
   const roots = format === "oci" ? graph.roots.map((root) => ({ ...root, bareTag: undefined })) : graph.roots;
-  return loadWarnings({ ...graph, roots }, name);
+  return [...loadWarnings({ ...graph, roots }, name), ...droppedIndexFieldWarnings(graph, written, CONVERT_DROPPED_WORDS)];
 }
 
 /** The store path: load into a temporary store, save everything from it. The reference for convertArchive. */
@@ -155,8 +159,15 @@ export async function convertThroughStore(
   options: SaveOptions & { load?: LoadOptions },
 ): Promise<{ result: ConvertResult; input: ArchiveGraph }> {
   let input: ArchiveGraph | undefined;
+  let stored: readonly ResolvedRoot[] = [];
   const load = options.load ?? {};
-  await loadArchive(store, source, { ...load, onLoaded: (graph) => (input = graph) });
+  await loadArchive(store, source, {
+    ...load,
+    onLoaded: (graph, roots) => {
+      input = graph;
+      stored = roots;
+    },
+  });
   const loadedGraph = input as ArchiveGraph;
   const bareTags = bareTagsByImage(loadedGraph.roots, load.name);
   const selections = (await selectAll(store)).map((selection) => {
@@ -165,5 +176,5 @@ export async function convertThroughStore(
   });
   const saved = await saveSelection(store, selections, sink, options);
   const format = options.format ?? "docker";
-  return { result: { inputFormat: loadedGraph.format, saved, warnings: convertWarnings(loadedGraph, load.name, format) }, input: loadedGraph };
+  return { result: { inputFormat: loadedGraph.format, saved, warnings: convertWarnings(loadedGraph, stored, load.name, format) }, input: loadedGraph };
 }

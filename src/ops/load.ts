@@ -13,7 +13,7 @@ import { formatPlatform, platformMatches, type Platform } from "../core/platform
 import { isForeignLayerType } from "../core/media-types.js";
 import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
 import { namesByImage } from "./archive-names.js";
-import { droppedIndexFieldWarnings } from "./dropped-index-fields.js";
+import { droppedIndexFieldWarnings, LOAD_DROPPED_WORDS } from "./dropped-index-fields.js";
 import type { Ingest } from "../store/content-store.js";
 import { diffIdRecordFor } from "../store/diff-id-records.js";
 import { eachFile } from "../store/file-batches.js";
@@ -29,8 +29,11 @@ export interface LoadOptions extends ReadOptions {
   platforms?: Platform[];
   /** Repository for images that an archive names only by a bare tag (`1.0`). */
   name?: string;
-  /** Given the archive's graph once the load has succeeded: what the input held, for convert and round trips. */
-  onLoaded?: (graph: ArchiveGraph) => void;
+  /**
+   * Given the archive's graph once the load has succeeded, and the roots it stored (with
+   * `platforms`, not all of them): what the input held, for convert and round trips.
+   */
+  onLoaded?: (graph: ArchiveGraph, storedRoots: readonly ResolvedRoot[]) => void;
 }
 
 export interface LoadedImage {
@@ -173,7 +176,7 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
       await addRecords(named.records);
       return named.result;
     });
-    options.onLoaded?.(graph);
+    options.onLoaded?.(graph, selected.map(({ root }) => root));
     return value;
   } finally {
     await Promise.all([...ingests.values(), ...spare].map((ingest) => ingest.abort()));
@@ -463,7 +466,8 @@ function nameImages(
     }
     images.push(loaded);
   }
-  const warnings = [...loadWarnings(graph, repository), ...droppedIndexFieldWarnings(graph, selected.map(({ root }) => root))];
+  const stored = selected.map(({ root }) => root);
+  const warnings = [...loadWarnings(graph, repository), ...droppedIndexFieldWarnings(graph, stored, LOAD_DROPPED_WORDS)];
   return { result: { images, moved, format: graph.format, warnings }, records: [...byId.values()].map(({ record }) => record) };
 }
 

@@ -19,7 +19,22 @@ import { convertArchive, convertViaStore, type ConvertOptions } from "../../src/
 import { saveToFile } from "../../src/ops/save.js";
 import type { LayoutFormat } from "../../src/archive/write-layout.js";
 import { readTar } from "../../src/tar/reader.js";
-import { buildTar, gnuLongRecord, layerTar, makeImage, ociLayoutItems, sha256, tarEntry, verifyBytes } from "../support/archive-builder.js";
+import {
+  blobOf,
+  buildTar,
+  descriptorOf,
+  gnuLongRecord,
+  layerTar,
+  makeImage,
+  OCI_INDEX,
+  ociLayoutItems,
+  sha256,
+  signatureArtifact,
+  tarEntry,
+  verifyBytes,
+  withFile,
+  type TarItem,
+} from "../support/archive-builder.js";
 import { requirePeers } from "../support/peers.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -477,5 +492,99 @@ describe.skipIf(!haveFixtures)("convert keeps bare ref.name tags where the layou
     const manifestOf = (tag: string): string => execFileSync("skopeo", ["inspect", "--raw", `oci-archive:${converted.file}:${tag}`]).toString("utf8");
     const blob = (digest: string): string => readFileSync(join(UMOCI, "blobs", "sha256", digest.slice(7)), "utf8");
     expect([manifestOf("app"), manifestOf("base"), manifestOf("base-arm64")]).toEqual([blob(APP), blob(BASE), blob(BASE_ARM64)]);
+  });
+});
+
+// convert drops the index.json fields load does not keep (index-entry-fields.ts) and says each as
+// load does, in its own words: the streaming path and the store path alike.
+describe("convert says each index.json field it does not carry", () => {
+  const NOT_CARRIED = "is not carried into the converted archive";
+  const named = (name: string, tag: string): Record<string, string> => ({ "io.containerd.image.name": name, "org.opencontainers.image.ref.name": tag });
+  const image = makeImage({ seed: "convert-dropped" });
+  const { artifact, blobs: artifactBlobs } = signatureArtifact(blobOf("signature", "application/vnd.example.sig.v1"));
+  // A variant the config does not give is the entry's own word; the second image's platform is its config's, and not said.
+  const amd64 = makeImage({ seed: "convert-dropped-amd64" });
+  const entries = [
+    descriptorOf(image.manifest, { platform: { os: "linux", architecture: "amd64", variant: "v3" }, annotations: { ...named("docker.io/example/fields:1", "1"), "org.example.note": "keep-me" } }),
+    descriptorOf(artifact, { artifactType: "application/vnd.example.sig", annotations: { "org.example.signer": "ci" } }),
+    descriptorOf(amd64.manifest, { platform: { architecture: "amd64", os: "linux" }, annotations: named("docker.io/example/fields:2", "2") }),
+  ];
+  const items = withFile(
+    ociLayoutItems([image, amd64], { indexEntries: entries, extraBlobs: artifactBlobs }),
+    "index.json",
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries, annotations: { "org.example.top": "x" } }),
+  );
+  const WARNINGS = [
+    `index.json: annotations["org.example.top"] "x" ${NOT_CARRIED}`,
+    `index.json manifests[0]: annotations["org.example.note"] "keep-me" ${NOT_CARRIED}`,
+    `index.json manifests[0]: platform {"architecture":"amd64","os":"linux","variant":"v3"} ${NOT_CARRIED}`,
+    `index.json manifests[1]: annotations["org.example.signer"] "ci" ${NOT_CARRIED}`,
+    `index.json manifests[1]: artifactType "application/vnd.example.sig" ${NOT_CARRIED}`,
+  ];
+
+  /** The warnings of the streaming path, after checking that the store path gives the same. */
+  async function warningsOf(input: readonly TarItem[], options: ConvertOptions = {}): Promise<string[]> {
+    const bytes = buildTar(input);
+    const convert = async (how: Convert): Promise<string[]> => (await how(await openTarStream(Readable.from([bytes]), bytes.length), hashingSink().sink, options)).warnings;
+    const streamed = await convert(convertArchive);
+    expect(await convert(convertViaStore)).toEqual(streamed);
+    return streamed;
+  }
+
+  it.each(["docker", "oci"] as const)("--format %s: index.json's own, then each entry's platform, artifactType and annotations but the names", async (format) => {
+    expect(await warningsOf(items, { format })).toEqual(WARNINGS);
+  });
+
+  it("at most 20 lines, then one counting the rest; a long value by its start and its length", async () => {
+    const many = Array.from({ length: 22 }, (_, n) => descriptorOf(image.manifest, { annotations: { ...named(`docker.io/example/many:${n}`, `${n}`), "org.example.n": n === 0 ? "x".repeat(300) : `${n}` } }));
+    const lines = [
+      `index.json manifests[0]: annotations["org.example.n"] "${"x".repeat(199)}… (302 bytes) ${NOT_CARRIED}`,
+      ...Array.from({ length: 19 }, (_, n) => `index.json manifests[${n + 1}]: annotations["org.example.n"] "${n + 1}" ${NOT_CARRIED}`),
+      "... and 2 more fields not carried",
+    ];
+    expect(await warningsOf(ociLayoutItems([image], { indexEntries: many }))).toEqual(lines);
+  });
+
+  it("with platforms (the store path), only the entries of the roots it writes", async () => {
+    const arm64 = makeImage({ seed: "convert-dropped-arm64", architecture: "arm64" });
+    const twoRoots = [
+      descriptorOf(amd64.manifest, { annotations: { ...named("docker.io/example/amd64:1", "1"), "org.example.note": "amd64" } }),
+      descriptorOf(arm64.manifest, { annotations: { ...named("docker.io/example/arm64:1", "1"), "org.example.note": "arm64" } }),
+    ];
+    const input = ociLayoutItems([amd64, arm64], { indexEntries: twoRoots });
+    expect(await warningsOf(input, { load: { platforms: [{ os: "linux", architecture: "arm64" }] } })).toEqual([`index.json manifests[1]: annotations["org.example.note"] "arm64" ${NOT_CARRIED}`]);
+    expect(await warningsOf(input)).toEqual([`index.json manifests[0]: annotations["org.example.note"] "amd64" ${NOT_CARRIED}`, `index.json manifests[1]: annotations["org.example.note"] "arm64" ${NOT_CARRIED}`]);
+  });
+
+  describe("lading convert", () => {
+    async function convertCli(flags: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+      const dir = tempDir();
+      writeFileSync(join(dir, "in.tar"), buildTar(items));
+      const captured = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+      const capture = (into: Buffer[]): Writable =>
+        new Writable({
+          write(chunk: Buffer, _encoding, callback) {
+            into.push(Buffer.from(chunk));
+            callback();
+          },
+        });
+      const code = await main(["node", "lading", "convert", ...flags, join(dir, "in.tar"), join(dir, "out.tar")], { stdout: capture(captured.stdout), stderr: capture(captured.stderr) });
+      return { code, stdout: Buffer.concat(captured.stdout).toString("utf8"), stderr: Buffer.concat(captured.stderr).toString("utf8") };
+    }
+
+    it("prints one note line per field on standard error", async () => {
+      expect(await convertCli([])).toEqual({ code: 0, stdout: "Converted oci-layout to docker: 3 images\n", stderr: WARNINGS.map((warning) => `note: ${warning}\n`).join("") });
+    });
+
+    it("-q leaves the notes out", async () => {
+      expect(await convertCli(["-q"])).toEqual({ code: 0, stdout: "", stderr: "" });
+    });
+
+    it("--json lists them in warnings, after what save's --json gives", async () => {
+      const result = await convertCli(["--json"]);
+      expect([result.code, result.stderr]).toEqual([0, ""]);
+      const document = JSON.parse(result.stdout) as Record<string, unknown>;
+      expect([Object.keys(document), document.warnings]).toEqual([["format", "images", "warnings"], WARNINGS]);
+    });
   });
 });
