@@ -4,7 +4,7 @@ import { openArchivePath, openTarStream, refuseTerminalInput, type OpenedSource 
 import { LadingError, usage } from "../core/errors.js";
 import type { Writable } from "node:stream";
 import { convertArchive, type ConvertResult } from "../ops/convert.js";
-import { ROUNDTRIP_SCHEMA_VERSION, verifyRoundtrip, type RoundtripImage, type RoundtripReport } from "../ops/roundtrip.js";
+import { isArtifact, ROUNDTRIP_SCHEMA_VERSION, verifyRoundtrip, type RoundtripImage, type RoundtripReport } from "../ops/roundtrip.js";
 import { mtimeFromEnvironment, saveToFile, type SaveOptions } from "../ops/save.js";
 import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { familiarNameOf } from "./names.js";
@@ -84,13 +84,22 @@ export async function runRoundtrip(terminal: Terminal, source: OpenedSource, opt
   }
   for (const image of report.images) printRoundtripImage(terminal, image);
   for (const problem of report.problems) printLine(terminal.stderr, `error: ${problem}`);
-  const count = `${report.images.length} image${report.images.length === 1 ? "" : "s"}`;
+  const count = rootCount(report.images);
   const leftOut = report.images.reduce((sum, image) => sum + image.notes.length, 0);
   if (!report.valid) printLine(terminal.stdout, "round trip FAILED: the saved archive differs from the input");
   else if (leftOut > 0) {
     printLine(terminal.stdout, `round trip kept every digest: ${count} came back with the same digests, but ${leftOut} name${leftOut === 1 ? "" : "s"} the ${report.format} layout cannot carry ${leftOut === 1 ? "was" : "were"} left out`);
   } else printLine(terminal.stdout, `round trip is exact: ${count} came back with the same digests`);
   return report.valid ? 0 : 1;
+}
+
+/** `2 images`, `1 artifact`, `2 images and 1 artifact`: the roots of a trip, images and artifacts apart. */
+function rootCount(roots: readonly RoundtripImage[]): string {
+  const artifacts = roots.filter(isArtifact).length;
+  const images = roots.length - artifacts;
+  const counted = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? "" : "s"}`;
+  if (artifacts === 0) return counted(images, "image");
+  return images === 0 ? counted(artifacts, "artifact") : `${counted(images, "image")} and ${counted(artifacts, "artifact")}`;
 }
 
 /** `verify --roundtrip --json` of a trip that failed before it had a report (the archive did not open, or did not load): its one problem. */

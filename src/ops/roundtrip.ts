@@ -103,6 +103,14 @@ export function compareArchives(input: ArchiveGraph, output: ArchiveGraph, forma
   return { schemaVersion: ROUNDTRIP_SCHEMA_VERSION, valid, exact: valid && images.every((image) => image.notes.length === 0), format, images, problems };
 }
 
+/**
+ * Whether a root of the report is an artifact rather than an image: it holds no platform image and
+ * its index lists none it lacks (a sparse image's), as `lading inspect` tells one.
+ */
+export function isArtifact(image: Pick<RoundtripImage, "platforms" | "absent">): boolean {
+  return image.platforms.length === 0 && image.absent.every((child) => child.platform === null);
+}
+
 /** Index entries (or manifest.json items) naming the same root, grouped, in the archive's order. */
 function rootsByDigest(roots: readonly ResolvedRoot[]): Map<string, ResolvedRoot[]> {
   const grouped = new Map<string, ResolvedRoot[]>();

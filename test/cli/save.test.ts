@@ -14,7 +14,7 @@ import { main } from "../../src/cli/main.js";
 import { Store } from "../../src/store/store.js";
 import { readOnlyView } from "../support/read-only-view.js";
 import { snapshotTree } from "../support/store-tree.js";
-import { blobOf, buildTar, descriptorOf, dockerArchiveItems, ensureBuilt, layerTar, makeImage, OCI_MANIFEST, ociLayoutItems, runLading, signatureArtifact } from "../support/archive-builder.js";
+import { blobOf, buildTar, descriptorOf, dockerArchiveItems, ensureBuilt, layerTar, makeImage, OCI_INDEX, OCI_MANIFEST, ociLayoutItems, runLading, signatureArtifact } from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
@@ -315,7 +315,7 @@ describe.skipIf(!haveFixtures)("lading convert and verify --roundtrip", () => {
     const archive = join(tempDir(), "artifact.tar");
     writeFileSync(archive, buildTar(ociLayoutItems([], { indexEntries: [descriptorOf(artifact, { annotations: { "io.containerd.image.name": "example.com/sbom:1" } })], extraBlobs: [artifact, empty, payload] })));
     const oci = await lading(tempDir(), ["verify", "--roundtrip", "--format", "oci", archive]);
-    expect([oci.code, oci.stdout.text.split("\n").at(-2), oci.stderr.text]).toEqual([0, "round trip is exact: 1 image came back with the same digests", ""]);
+    expect([oci.code, oci.stdout.text.split("\n").at(-2), oci.stderr.text]).toEqual([0, "round trip is exact: 1 artifact came back with the same digests", ""]);
     const refusal = `example.com/sbom:1 is not a container image (${artifact.digest} has no image config), so docker's manifest.json cannot list it: save it with --format oci`;
     const docker = await lading(tempDir(), ["verify", "--roundtrip", "--json", archive]);
     expect([docker.code, JSON.parse(docker.stdout.text), docker.stderr.text]).toEqual([1, { schemaVersion: 1, valid: false, exact: false, format: "docker", images: [], problems: [refusal] }, ""]);
@@ -339,7 +339,37 @@ describe.skipIf(!haveFixtures)("lading convert and verify --roundtrip", () => {
       `${JSON.stringify([{ Config: `blobs/sha256/${image.config.digest.slice(7)}`, RepoTags: ["example/app:1"], Layers: image.layers.map((layer) => `blobs/sha256/${layer.digest.slice(7)}`) }])}\n`,
     );
     const trip = await lading(dir, ["verify", "--roundtrip", archive]);
-    expect([trip.code, trip.stdout.text.split("\n").at(-2), trip.stderr.text]).toEqual([0, "round trip is exact: 2 images came back with the same digests", ""]);
+    expect([trip.code, trip.stdout.text, trip.stderr.text]).toEqual([
+      0,
+      [
+        "example/app:1",
+        `  manifest ${image.manifest.digest} (original)`,
+        `  linux/amd64  manifest ${image.manifest.digest}  config ${image.config.digest}`,
+        // An uncompressed layer: its diff ID is its digest.
+        `    layer ${image.layers[0]!.digest}  diff ID ${image.layers[0]!.digest}`,
+        "<untagged>",
+        `  manifest ${artifact.digest} (original)`,
+        "round trip is exact: 1 image and 1 artifact came back with the same digests",
+        "",
+      ].join("\n"),
+      "",
+    ]);
+  });
+
+  it("verify --roundtrip counts a sparse index that holds none of its platform images as an image, not an artifact", async () => {
+    const absent = makeImage({ seed: "sparse-child", architecture: "arm64" });
+    const index = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptorOf(absent.manifest, { platform: { architecture: "arm64", os: "linux" } })] }), OCI_INDEX);
+    const { artifact, blobs: artifactBlobs } = signatureArtifact(blobOf("sig\n", "application/vnd.example.payload"));
+    const image = makeImage({ seed: "beside-sparse" });
+    const entries = [descriptorOf(index, { annotations: { "org.opencontainers.image.ref.name": "sparse" } }), descriptorOf(artifact), descriptorOf(image.manifest)];
+    const archive = join(tempDir(), "sparse-and-artifact.tar");
+    writeFileSync(archive, buildTar(ociLayoutItems([image], { indexEntries: entries, extraBlobs: [index, ...artifactBlobs] })));
+    const trip = await lading(tempDir(), ["verify", "--roundtrip", archive]);
+    expect([trip.code, trip.stdout.text.split("\n").at(-2), trip.stderr.text]).toEqual([
+      0,
+      "round trip kept every digest: 2 images and 1 artifact came back with the same digests, but 1 name the docker layout cannot carry was left out",
+      `note: ${index.digest}: bare tag sparse is left out: the docker layout names an image only as repository:tag\n`,
+    ]);
   });
 
   it("verify --roundtrip of a broken archive fails with exit 1", async () => {
