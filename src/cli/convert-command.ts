@@ -27,7 +27,7 @@ export function registerConvert(program: Command, terminal: Terminal): void {
     .argument("<in>", "archive file, OCI layout directory, or - for standard input")
     .argument("<out>", "archive file to write, or - for standard output")
     .option("--format <format>", "docker (OCI layout plus manifest.json) or oci (pure OCI layout)", "docker")
-    .option("--compress <algorithm>", "compress the whole archive: gzip or zstd")
+    .option("--compress <algorithm>", "compress the whole archive: gzip (docker load reads it) or zstd (skopeo and podman read it); ctr reads neither")
     .option("--name <repository>", "repository for images the input names only by a bare tag")
     .option("-q, --quiet", "suppress notes")
     .option("--json", "print one JSON document of what was converted")

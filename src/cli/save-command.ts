@@ -34,7 +34,7 @@ function registerSave(program: Command, terminal: Terminal): void {
     .option("-o, --output <file>", "write to a file instead of standard output (- for standard output)")
     .option("--format <format>", "docker (OCI layout plus manifest.json, every loader) or oci (pure OCI layout)", "docker")
     .option("--platform <os/arch[/variant]>", "save only this platform of a multi-platform image (repeatable)", (value: string, all: string[]) => [...all, value], [])
-    .option("--compress <algorithm>", "compress the whole archive: gzip or zstd")
+    .option("--compress <algorithm>", "compress the whole archive: gzip (docker load reads it) or zstd (skopeo and podman read it); ctr reads neither")
     .option("-q, --quiet", "suppress the progress output and notes")
     .option("--json", "print one JSON document of what was saved (on standard error when the archive goes to standard output)")
     .action(async (images: string[], flags: SaveFlags, command: Command) => {
