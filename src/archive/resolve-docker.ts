@@ -1,4 +1,5 @@
 import { invalid } from "../core/errors.js";
+import { isJsonObject, parseJsonStrict } from "../core/json.js";
 import { dockerLayerTypeFor, isForeignLayerType, MediaType } from "../core/media-types.js";
 import { dockerManifestJsonSchema, parseDocument, type Descriptor, type DockerManifestItem } from "../core/schemas.js";
 import { digestOf, encodedPart } from "../core/digest.js";
@@ -20,7 +21,26 @@ export interface DockerContext {
 
 export function readDockerManifestJson(ctx: DockerContext): DockerManifestItem[] {
   const file = lookupFile(ctx.archive, "manifest.json", "manifest.json");
-  return parseDocument(dockerManifestJsonSchema, jsonBytes(file, "manifest.json", ctx.maxManifestJsonBytes), "manifest.json");
+  const bytes = jsonBytes(file, "manifest.json", ctx.maxManifestJsonBytes);
+  try {
+    return parseDocument(dockerManifestJsonSchema, bytes, "manifest.json");
+  } catch (error) {
+    if (isImageManifest(bytes)) throw invalid(DIR_LAYOUT_MANIFEST, "manifest.json");
+    throw error;
+  }
+}
+
+const DIR_LAYOUT_MANIFEST =
+  "manifest.json: an image manifest, not docker save's list of images: this is a dir: layout (skopeo copy dir:, podman save --format docker-dir), which lading does not read; skopeo copy dir:DIR docker-archive:FILE makes an archive of it";
+
+/** Whether manifest.json holds one image manifest (a JSON object with a schemaVersion), as the dir: transport of containers/image writes it. */
+function isImageManifest(bytes: Uint8Array): boolean {
+  try {
+    const document = parseJsonStrict(bytes, "manifest.json");
+    return isJsonObject(document) && "schemaVersion" in document;
+  } catch {
+    return false;
+  }
 }
 
 /**

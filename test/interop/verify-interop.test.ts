@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
 import { verifyArchive, type VerifyReport } from "../../src/ops/verify.js";
-import { requirePeers, run, startContainerd, type Containerd } from "../support/peers.js";
+import { runLading } from "../support/archive-builder.js";
+import { makeTempDir, removeTree, requirePeers, run, startContainerd, type Containerd } from "../support/peers.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const fixture = (path: string): string => join(FIXTURES, path);
@@ -62,6 +63,26 @@ describe.skipIf(!requirePeers("skopeo"))("manifest digests equal skopeo inspect 
     const digests: string[] = [];
     for (const tag of ["base", "app", "base-arm64"]) digests.push(await skopeoDigest(["--raw"], `oci:${path}:${tag}`));
     expect(report.images.map((image) => image.manifestDigest)).toEqual(digests);
+  });
+});
+
+describe.skipIf(!requirePeers("skopeo"))("a dir: layout, which lading does not read", () => {
+  it("skopeo copy docker-archive: dir: gives verify and load one line saying what it is and how to make an archive of it", async () => {
+    const dir = makeTempDir("lading-dir-layout-");
+    try {
+      const layout = join(dir, "layout");
+      const copied = await run("skopeo", ["copy", "-q", `docker-archive:${fixture("archives/docker-save-single.tar")}`, `dir:${layout}`]);
+      expect([copied.code, copied.stderr]).toEqual([0, ""]);
+      const message =
+        "manifest.json: an image manifest, not docker save's list of images: this is a dir: layout (skopeo copy dir:, podman save --format docker-dir), which lading does not read; skopeo copy dir:DIR docker-archive:FILE makes an archive of it";
+      const verified = await runLading(["verify", layout]);
+      expect([verified.code, verified.stderr]).toEqual([1, `error: ${message}\n`]);
+      const store = join(dir, "store");
+      const loaded = await runLading(["--root", store, "load", "-i", layout]);
+      expect([loaded.code, loaded.stdout, loaded.stderr]).toEqual([1, "", `lading: error: ${message}\n`]);
+    } finally {
+      await removeTree(dir);
+    }
   });
 });
 
