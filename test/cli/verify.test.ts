@@ -166,6 +166,23 @@ describe("lading verify - (standard input)", () => {
     expect(empty.code).toBe(1);
     expect(empty.stderr).toBe("error: not an image archive: it has neither manifest.json nor oci-layout and index.json\n");
   });
+
+  it("says a pre-1.10 docker save archive (repositories, no manifest.json) is one it does not read", async () => {
+    const v1id = "a".repeat(64);
+    const legacy = buildTar([
+      { type: "file", name: "repositories", content: JSON.stringify({ busybox: { latest: v1id } }) },
+      { type: "dir", name: `${v1id}/` },
+      { type: "file", name: `${v1id}/VERSION`, content: "1.0" },
+      { type: "file", name: `${v1id}/json`, content: JSON.stringify({ id: v1id }) },
+      { type: "file", name: `${v1id}/layer.tar`, content: buildTar([]) },
+    ]);
+    const refused = await runLading(["verify", "-"], legacy);
+    expect([refused.code, refused.stdout, refused.stderr]).toEqual([
+      1,
+      "archive is INVALID: 1 problem\n",
+      "error: not an image archive lading reads: it has repositories but no manifest.json, as docker save wrote before Docker 1.10; its images have no content-addressed config to check (docker load then docker save with Docker 1.10 or later writes one lading reads)\n",
+    ]);
+  });
 });
 
 describe("lading verify --json", () => {
