@@ -33,9 +33,17 @@ export async function resolveImage(store: Store, query: string): Promise<ImageRe
  * image's ID is a config digest several images share (one config, several manifests).
  */
 function ambiguity(query: string, hex: string, matches: readonly ImageRecord[]): string {
-  const ids = matches.map((record) => record.id.slice(record.id.indexOf(":") + 1, record.id.indexOf(":") + 13)).sort();
+  const ids = matches.map((record) => matchedAs(record, hex)).sort();
   const what = hex.length === 64 ? `${query} is the config of ${matches.length} images` : `ambiguous image ID prefix ${query}: it matches ${matches.length} images`;
   return `${what}: ${ids.join(", ")}; name one of them`;
+}
+
+/** An image's short ID, and, when only a config digest starts with `hex`, that config's: `0b6aaa7c4808 (by its config 8f3e1b2c4d5a)`. */
+function matchedAs(record: ImageRecord, hex: string): string {
+  const short = (digest: string): string => digest.slice(digest.indexOf(":") + 1, digest.indexOf(":") + 13);
+  if (record.id.startsWith(`sha256:${hex}`) || hex.length === 64) return short(record.id);
+  const config = record.images.map((image) => image.config.digest).find((digest) => digest.startsWith(`sha256:${hex}`));
+  return config === undefined ? short(record.id) : `${short(record.id)} (by its config ${short(config)})`;
 }
 
 /** The familiar key a query names in the reference store, or undefined if it is not a reference. */

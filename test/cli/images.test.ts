@@ -95,7 +95,7 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
     expect(output(await lading(root, "rmi", "-f", "f", "nosuch:1"))).toEqual([
       1,
       "",
-      "Error: ambiguous image ID prefix f: it matches 2 images: 54a548fd5910, c2c61f8eba5f; name one of them\nError: No such image: nosuch:1\n",
+      "Error: ambiguous image ID prefix f: it matches 2 images: 54a548fd5910 (by its config f0488f7ed7f8), c2c61f8eba5f (by its config fb5b2ad6a24a); name one of them\nError: No such image: nosuch:1\n",
     ]);
     expect(await readRepositories(root)).toBe(after);
   });
@@ -367,7 +367,7 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
     expect(output(await lading(root, "inspect", "f"))).toEqual([
       1,
       "[]\n",
-      "Error: ambiguous image ID prefix f: it matches 2 images: 54a548fd5910, c2c61f8eba5f; name one of them\n",
+      "Error: ambiguous image ID prefix f: it matches 2 images: 54a548fd5910 (by its config f0488f7ed7f8), c2c61f8eba5f (by its config fb5b2ad6a24a); name one of them\n",
     ]);
     expect(output(await lading(root, "inspect", "fixture/imported:2.0"))).toEqual([1, "[]\n", "Error: No such image: fixture/imported:2.0\n"]);
     const both = await lading(root, "inspect", "imported-plain", FX_APP_OCI);
