@@ -2,13 +2,15 @@ import { digestProblem, parseDigest } from "../core/digest.js";
 import { invalid } from "../core/errors.js";
 import { safeEntryName } from "../tar/entry-name.js";
 import { familiarName, formatReference, fullName, parseReference, withDefaultTag, type ImageReference } from "../core/reference.js";
+import type { DigestOrigin } from "./model.js";
 
 export const ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name";
 export const ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name";
 /**
  * lading's own mark on an index.json entry whose manifest lading synthesised from a
  * manifest.json-only archive. It can only lower trust: a reader that sees it never reports the
- * digest as a registry's, so a synthesised digest stays marked through save and load.
+ * digest as a registry's, so a synthesised digest stays marked through save and load. It takes
+ * no name away: the entry's manifest bytes are in the archive, whatever the mark says.
  */
 export const ANNOTATION_SYNTHESIZED = "dev.lading.manifest.synthesized";
 
@@ -95,9 +97,11 @@ function checkRefName(refName: string, field: string): void {
 
 /**
  * The names by digest an archive must carry itself: those of a repository in which the image has
- * no tag. A tag's `repo@digest` is recorded again by the loader on the far side from the tag.
+ * no tag. A tag's `repo@digest` is recorded again by the loader on the far side from the tag, but
+ * only for an original manifest (archive-names.ts): of a synthesised one, every name by digest.
  */
-export function explicitDigestNames(names: readonly string[], digestNames: readonly string[]): string[] {
+export function explicitDigestNames(names: readonly string[], digestNames: readonly string[], origin: DigestOrigin): string[] {
+  if (origin === "synthesized") return [...digestNames];
   const tagged = new Set(names.map((name) => fullName(parseReference(name))));
   return digestNames.filter((name) => !tagged.has(fullName(parseReference(name))));
 }

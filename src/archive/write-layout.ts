@@ -129,7 +129,7 @@ export function indexDocument(images: readonly ImageToWrite[], format: LayoutFor
   const manifests = images.flatMap((image) => {
     const descriptor = { mediaType: image.root.mediaType, digest: image.root.digest, size: image.root.size };
     const marker = image.synthesized ? { [ANNOTATION_SYNTHESIZED]: "true" } : {};
-    const digestNames = explicitDigestNames(image.names, image.digestNames ?? []);
+    const digestNames = explicitDigestNames(image.names, image.digestNames ?? [], image.synthesized ? "synthesized" : "archive");
     // The docker layout leaves bare tags out: its manifest.json could not name the image by them.
     const bareTags = format === "oci" ? (image.bareTags ?? []) : [];
     if (image.names.length === 0 && digestNames.length === 0 && bareTags.length === 0) return [image.synthesized ? { ...descriptor, annotations: marker } : descriptor];

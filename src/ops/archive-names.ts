@@ -12,8 +12,10 @@ export interface ImageNames {
   tags: string[];
   /**
    * Full `repo@digest` references, in the order a load records them: each tag's repository at the
-   * image's own digest, then the roots' names by digest; none for a synthesised digest, which is
-   * never recorded as a registry's.
+   * image's own digest, then the roots' names by digest. A tag implies none for a synthesised
+   * digest, which is never taken for a registry's; but a name by digest that an index.json entry
+   * gives its own digest is kept whatever the entry's synthesised mark: the archive carries the
+   * manifest's bytes, and a push of that image puts the digest in a registry.
    */
   digestNames: string[];
 }
@@ -32,18 +34,14 @@ export function namesByImage(roots: readonly ResolvedRoot[], records: readonly I
   const result = new Map<string, ImageNames>();
   for (const [id, { record, tags, byDigest }] of collected) {
     const sortedTags = [...tags].sort();
-    const digestNames =
+    const impliedByTags =
       record.origin === "archive"
-        ? [
-            ...new Set([
-              ...sortedTags.map((tag) => {
-                const ref = parseReference(tag);
-                return formatReference({ domain: ref.domain, path: ref.path, digest: id }, "full");
-              }),
-              ...byDigest,
-            ]),
-          ]
+        ? sortedTags.map((tag) => {
+            const ref = parseReference(tag);
+            return formatReference({ domain: ref.domain, path: ref.path, digest: id }, "full");
+          })
         : [];
+    const digestNames = [...new Set([...impliedByTags, ...byDigest])];
     result.set(id, { record, tags: sortedTags, digestNames });
   }
   return result;

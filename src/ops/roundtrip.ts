@@ -199,7 +199,7 @@ function compareSets(what: string, input: readonly string[], saved: readonly str
 
 function namesOf(roots: readonly ResolvedRoot[]): string[] {
   const names = roots.flatMap((root) => root.names);
-  return [...new Set([...names, ...explicitDigestNames(names, roots.flatMap((root) => root.digestNames))])].sort();
+  return [...new Set([...names, ...explicitDigestNames(names, roots.flatMap((root) => root.digestNames), roots[0]!.origin)])].sort();
 }
 
 function bareTagsOf(roots: readonly ResolvedRoot[]): string[] {
