@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
 import { platformsFromOption } from "./platform-option.js";
-import { loadArchive, loadedNames } from "../ops/load.js";
+import { loadArchive, loadedNames, type LoadedImage } from "../ops/load.js";
 import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { printJson, printLine, type Terminal } from "./output.js";
 import { refuseEmptyInputPath } from "./path-arguments.js";
@@ -63,11 +63,17 @@ export function registerLoad(program: Command, terminal: Terminal): void {
         const names = loadedNames(image);
         if (names.length === 0) printLine(terminal.stdout, `Loaded image ID: ${image.id}`);
         for (const name of names) printLine(terminal.stdout, `Loaded image: ${name}`);
-        if (image.origin === "synthesized" && !flags.quiet) {
-          printLine(terminal.stderr, `note: ${image.tags[0] ?? image.id} is listed only in manifest.json, which keeps no manifest: its manifest ${image.id} was synthesized, not a registry digest`);
-        }
-        if (image.absent.length > 0) printLine(terminal.stderr, `note: ${image.tags[0] ?? image.id} is sparse: ${image.absent.join(", ")} not loaded`);
+        const name = image.tags[0] ?? image.digests[0] ?? image.id;
+        if (image.origin === "synthesized" && !flags.quiet) printLine(terminal.stderr, synthesizedNote(name, image));
+        if (image.absent.length > 0) printLine(terminal.stderr, `note: ${name} is sparse: ${image.absent.join(", ")} not loaded`);
       }
       if (!flags.quiet) for (const warning of result.warnings) printLine(terminal.stderr, `note: ${warning}`);
     });
+}
+
+/** Why a loaded image's digest is no registry's: where its manifest was synthesised. */
+function synthesizedNote(name: string, image: LoadedImage): string {
+  return image.listedIn === "index.json"
+    ? `note: ${name} has a manifest synthesized by lading (${image.id}), as index.json marks it: not a registry digest`
+    : `note: ${name} is listed only in manifest.json, which keeps no manifest: its manifest ${image.id} was synthesized, not a registry digest`;
 }

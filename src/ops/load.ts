@@ -39,6 +39,11 @@ export interface LoadOptions extends ReadOptions {
 export interface LoadedImage {
   id: string;
   origin: "archive" | "synthesized";
+  /**
+   * Where the archive lists the image: in index.json (whose entry may still mark its manifest as
+   * synthesised by lading), or in manifest.json alone, which keeps no manifest.
+   */
+  listedIn: "index.json" | "manifest.json";
   /** Familiar names now pointing at the image. */
   tags: string[];
   /** Familiar `repo@digest` references recorded (archive digests only). */
@@ -441,12 +446,14 @@ function nameImages(
     records,
     repository,
   );
+  const inIndex = new Set(selected.flatMap(({ root }) => (root.source === "index.json" ? [root.descriptor.digest] : [])));
   const moved: LoadResult["moved"] = [];
   const images: LoadedImage[] = [];
   for (const { record, tags, digestNames } of byId.values()) {
     const loaded: LoadedImage = {
       id: record.id,
       origin: record.origin,
+      listedIn: inIndex.has(record.id) ? "index.json" : "manifest.json",
       tags: [],
       digests: [],
       configDigest: record.images[0]?.config.digest ?? "",

@@ -121,6 +121,7 @@ describe("lading load of every real fixture", () => {
         {
           id: "sha256:797b264987ad4dc1204bdbf5d26ed90293f22e70d542954cf366f9eed2300689",
           origin: "archive",
+          listedIn: "index.json",
           tags: [],
           digests: [],
           configDigest: "sha256:645a84dd440557ae7566383ba5bb76ace5e4e7ebbb080c7fc0a70aa422c5d26a",

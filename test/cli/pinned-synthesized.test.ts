@@ -2,6 +2,7 @@
 // a name by its digest is recorded (a push records one), is saved with that name in index.json,
 // an entry also marked dev.lading.manifest.synthesized. load, convert and verify --roundtrip keep
 // the name: the archive carries the manifest's bytes, and the digest is in the registry pushed to.
+// The image is still said to be synthesised, in words true of an image index.json lists.
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -15,6 +16,7 @@ const ID = "sha256:c2c61f8eba5f376e756f6e1b7318548404f4882fcb2b9628205548ef74f94
 const PINNED = `127.0.0.1:5117/fx/app@${ID}`;
 const TAGGED = "127.0.0.1:5117/fx/app:1.0";
 const MARK = { "dev.lading.manifest.synthesized": "true" };
+const LOAD_NOTE = `note: ${PINNED} has a manifest synthesized by lading (${ID}), as index.json marks it: not a registry digest\n`;
 
 const { newPath } = scratchDirectory("lading-pinned-synthesized-");
 const lading = ladingInProcess;
@@ -52,12 +54,13 @@ describe("a name by the digest of a manifest lading synthesised", () => {
     ]);
   });
 
-  it("load keeps it", async () => {
+  it("load keeps it, and its note says index.json marks the manifest synthesised, not that manifest.json alone lists it", async () => {
     const root = newPath("far-side");
-    const loaded = await lading("--root", root, "load", "-i", byDigest);
-    expect([loaded.code, loaded.stdout]).toEqual([0, `Loaded image: ${PINNED}\n`]);
+    expect(await lading("--root", root, "load", "-i", byDigest)).toEqual({ code: 0, stdout: `Loaded image: ${PINNED}\n`, stderr: LOAD_NOTE });
     const json = JSON.parse((await lading("--root", root + "-json", "load", "--json", "-i", byDigest)).stdout) as { images: Record<string, unknown>[] };
-    expect(json.images.map(({ id, origin, tags, digests }) => ({ id, origin, tags, digests }))).toEqual([{ id: ID, origin: "synthesized", tags: [], digests: [PINNED] }]);
+    expect(json.images.map(({ id, origin, listedIn, tags, digests }) => ({ id, origin, listedIn, tags, digests }))).toEqual([
+      { id: ID, origin: "synthesized", listedIn: "index.json", tags: [], digests: [PINNED] },
+    ]);
     const inspected = JSON.parse((await lading("--root", root, "inspect", PINNED)).stdout) as { Id: string; RepoTags: string[]; RepoDigests: string[]; ManifestOrigin: string }[];
     expect(inspected.map(({ Id, RepoTags, RepoDigests, ManifestOrigin }) => ({ Id, RepoTags, RepoDigests, ManifestOrigin }))).toEqual([
       { Id: ID, RepoTags: [], RepoDigests: [PINNED], ManifestOrigin: "synthesized" },
@@ -91,6 +94,14 @@ describe("a name by the digest of a manifest lading synthesised", () => {
     expect([report.exact, report.images.map(({ names, origin, differences }) => ({ names, origin, differences }))]).toEqual([
       true,
       [{ names: [TAGGED, PINNED], origin: "synthesized", differences: [] }],
+    ]);
+  });
+
+  it("verify lists it, its manifest synthesised by lading as index.json marks it", async () => {
+    const result = await lading("verify", byDigest);
+    expect([result.code, result.stdout.split("\n").slice(1, 4)]).toEqual([
+      0,
+      [PINNED, `  ID ${ID}  config fb5b2ad6a24a  linux/amd64  3 layers`, `  manifest ${ID} (synthesized by lading, as index.json marks it: not a registry digest)`],
     ]);
   });
 });

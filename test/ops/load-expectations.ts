@@ -53,6 +53,8 @@ export interface ExpectedImage {
   /** Image ID: the root digest. */
   id: string;
   origin: "archive" | "synthesized";
+  /** Where the archive lists it: each synthesised one here is of a manifest.json-only archive. */
+  listedIn: "index.json" | "manifest.json";
   repoTags: string[];
   repoDigests: string[];
   /** The config digest of each platform image, in the archive's order. */
@@ -87,6 +89,7 @@ const TD_APP_CONFIG = "sha256:fb5b2ad6a24aa54f8c9ca0f7cdf584eb08a611b5ae9cf62d54
 const untagged = (id: string, configDigests: string[], platforms = ["linux/amd64"]): ExpectedImage => ({
   id,
   origin: "archive",
+  listedIn: "index.json",
   repoTags: [],
   repoDigests: [],
   configDigests,
@@ -96,6 +99,7 @@ const untagged = (id: string, configDigests: string[], platforms = ["linux/amd64
 const testdataApp: ExpectedImage = {
   id: TESTDATA_APP_SYNTH,
   origin: "synthesized",
+  listedIn: "manifest.json",
   repoTags: ["lading-testdata/app:1.0", "lading-testdata/app:latest"],
   repoDigests: [],
   configDigests: [TD_APP_CONFIG],
@@ -113,6 +117,7 @@ export const EXPECTED_LOADS: ExpectedLoad[] = [
       {
         id: IMPORTED_SYNTH,
         origin: "synthesized",
+        listedIn: "manifest.json",
         repoTags: ["fixture/imported:1.0", "fixture/imported:latest", "imported-plain:latest", "localhost:5000/team/imported:v1"],
         repoDigests: [],
         configDigests: [IMPORTED_CONFIG],
@@ -125,8 +130,24 @@ export const EXPECTED_LOADS: ExpectedLoad[] = [
     shared: true,
     stdout: "Loaded image: fixture/derived-a:1.0\nLoaded image: fixture/derived-b:1.0\n",
     images: [
-      { id: DERIVED_A_MANIFEST, origin: "synthesized", repoTags: ["fixture/derived-a:1.0"], repoDigests: [], configDigests: [DERIVED_A_CONFIG], platforms: ["linux/amd64"] },
-      { id: DERIVED_B_MANIFEST, origin: "synthesized", repoTags: ["fixture/derived-b:1.0"], repoDigests: [], configDigests: [DERIVED_B_CONFIG], platforms: ["linux/amd64"] },
+      {
+        id: DERIVED_A_MANIFEST,
+        origin: "synthesized",
+        listedIn: "manifest.json",
+        repoTags: ["fixture/derived-a:1.0"],
+        repoDigests: [],
+        configDigests: [DERIVED_A_CONFIG],
+        platforms: ["linux/amd64"],
+      },
+      {
+        id: DERIVED_B_MANIFEST,
+        origin: "synthesized",
+        listedIn: "manifest.json",
+        repoTags: ["fixture/derived-b:1.0"],
+        repoDigests: [],
+        configDigests: [DERIVED_B_CONFIG],
+        platforms: ["linux/amd64"],
+      },
     ],
   },
   {
@@ -137,6 +158,7 @@ export const EXPECTED_LOADS: ExpectedLoad[] = [
       {
         id: UMOCI_APP_SYNTH,
         origin: "synthesized",
+        listedIn: "manifest.json",
         repoTags: ["fixture/umoci-app:1.0", "fixture/umoci-app:latest", "registry.example.com:5000/team/umoci-app:v1"],
         repoDigests: [],
         configDigests: [FX_APP_CONFIG],
@@ -165,6 +187,7 @@ export const EXPECTED_LOADS: ExpectedLoad[] = [
       {
         id: DERIVED_A_MANIFEST,
         origin: "archive",
+        listedIn: "index.json",
         repoTags: ["fixture/derived-a:1.0"],
         repoDigests: [`fixture/derived-a@${DERIVED_A_MANIFEST}`],
         configDigests: [DERIVED_A_CONFIG],
@@ -173,6 +196,7 @@ export const EXPECTED_LOADS: ExpectedLoad[] = [
       {
         id: DERIVED_B_MANIFEST,
         origin: "archive",
+        listedIn: "index.json",
         repoTags: ["fixture/derived-b:1.0"],
         repoDigests: [`fixture/derived-b@${DERIVED_B_MANIFEST}`],
         configDigests: [DERIVED_B_CONFIG],

@@ -90,6 +90,7 @@ describe("loadArchive of every real fixture", () => {
         expected.images.map((image) => ({
           id: image.id,
           origin: image.origin,
+          listedIn: image.listedIn,
           tags: image.repoTags,
           digests: image.repoDigests,
           configDigest: image.configDigests[0],
@@ -210,7 +211,7 @@ describe.skipIf(!HAVE_FIXTURES)("loading into a shared store", () => {
     const result = await load(store, "../shared/fixtures/archives/oci-archive-multiplatform.tar", { platforms: [{ os: "linux", architecture: "arm64" }] });
     const id = "sha256:76411f078d5e6ede430895ca18355bbac7eb708906c380c735edbb549722e355";
     expect(result.images).toEqual([
-      { id, origin: "archive", tags: [], digests: [], configDigest: "sha256:d7599c507646386b2df3f2f83fb186008d04e11eabb2784672a9668511cf3dbe", platforms: ["linux/arm64"], absent: ["linux/amd64"] },
+      { id, origin: "archive", listedIn: "index.json", tags: [], digests: [], configDigest: "sha256:d7599c507646386b2df3f2f83fb186008d04e11eabb2784672a9668511cf3dbe", platforms: ["linux/arm64"], absent: ["linux/amd64"] },
     ]);
     expect(await store.content.has(id)).toBe(true);
     expect(await store.content.has("sha256:57009ae630dfebf18c507dd57f5e36de2f7ea3951ccf61c2a740725f695fb8f7")).toBe(false);
