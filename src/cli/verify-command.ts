@@ -88,7 +88,7 @@ function printImage(out: Terminal["stdout"], image: VerifiedImage): void {
       ? `  manifest ${image.manifestDigest} (original, from the archive)`
       : image.listedAt.startsWith("index.json")
         ? `  manifest ${image.manifestDigest} (synthesized by lading, as index.json marks it: not a registry digest)`
-        : `  manifest ${image.manifestDigest} (synthesized from a manifest.json-only archive: not a registry digest)`,
+        : `  manifest ${image.manifestDigest} (synthesized, as manifest.json alone lists the image and keeps no manifest: not a registry digest)`,
   );
   for (const layer of image.layers) {
     printLine(out, `    layer ${layer.digest}  diff ID ${layer.diffId ?? "(not checked)"}${layer.absent ? "  (foreign, not in the archive: diff ID from the config)" : ""}`);

@@ -217,7 +217,7 @@ describe("verify of an archive with one corrupted layer among two images", () =>
         "format: docker-archive",
         "fixture/derived-a:1.0",
         `  ID ${manifestA}  config 65ba0f4cf299  linux/amd64  2 layers`,
-        `  manifest ${manifestA} (synthesized from a manifest.json-only archive: not a registry digest)`,
+        `  manifest ${manifestA} (synthesized, as manifest.json alone lists the image and keeps no manifest: not a registry digest)`,
         `    layer ${baseLayer}  diff ID ${baseLayer}`,
         `    layer ${layerA}  diff ID ${layerA}`,
         "fixture/derived-b:1.0",

@@ -27,7 +27,7 @@ describe("lading verify: exit codes and output", () => {
     expect(lines[0]).toBe("format: docker-archive");
     expect(lines[1]).toBe("fixture/good:1");
     expect(lines[2]).toMatch(/ config 586facf73c9d {2}linux\/amd64 {2}1 layer$/);
-    expect(lines[3]).toBe(`  manifest ${SYNTHESIZED} (synthesized from a manifest.json-only archive: not a registry digest)`);
+    expect(lines[3]).toBe(`  manifest ${SYNTHESIZED} (synthesized, as manifest.json alone lists the image and keeps no manifest: not a registry digest)`);
     // Every layer's digest and diff ID, as --json gives them.
     const report = JSON.parse((await runLading(["verify", "--json", GOOD])).stdout) as { images: { layers: { digest: string; diffId: string }[] }[] };
     expect(lines[4]).toBe(`    layer ${report.images[0]!.layers[0]!.digest}  diff ID ${report.images[0]!.layers[0]!.diffId}`);
