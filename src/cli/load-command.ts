@@ -71,9 +71,12 @@ export function registerLoad(program: Command, terminal: Terminal): void {
     });
 }
 
-/** Why a loaded image's digest is no registry's: where its manifest was synthesised. */
+/**
+ * Where a loaded image's synthesised manifest came from. One index.json marks may since have been
+ * pushed (its pinned name a registry's), so that note does not call its digest no registry's.
+ */
 function synthesizedNote(name: string, image: LoadedImage): string {
   return image.listedIn === "index.json"
-    ? `note: ${name} has a manifest synthesized by lading (${image.id}), as index.json marks it: not a registry digest`
+    ? `note: ${name} has a manifest synthesized by lading${name.endsWith(image.id) ? "" : ` (${image.id})`}, as index.json marks it`
     : `note: ${name} is listed only in manifest.json, which keeps no manifest: its manifest ${image.id} was synthesized, not a registry digest`;
 }

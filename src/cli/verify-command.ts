@@ -87,7 +87,7 @@ function printImage(out: Terminal["stdout"], image: VerifiedImage): void {
     image.manifestOrigin === "archive"
       ? `  manifest ${image.manifestDigest} (original, from the archive)`
       : image.listedAt.startsWith("index.json")
-        ? `  manifest ${image.manifestDigest} (synthesized by lading, as index.json marks it: not a registry digest)`
+        ? `  manifest ${image.manifestDigest} (synthesized by lading, as index.json marks it)`
         : `  manifest ${image.manifestDigest} (synthesized, as manifest.json alone lists the image and keeps no manifest: not a registry digest)`,
   );
   for (const layer of image.layers) {

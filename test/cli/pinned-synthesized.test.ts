@@ -16,7 +16,7 @@ const ID = "sha256:c2c61f8eba5f376e756f6e1b7318548404f4882fcb2b9628205548ef74f94
 const PINNED = `127.0.0.1:5117/fx/app@${ID}`;
 const TAGGED = "127.0.0.1:5117/fx/app:1.0";
 const MARK = { "dev.lading.manifest.synthesized": "true" };
-const LOAD_NOTE = `note: ${PINNED} has a manifest synthesized by lading (${ID}), as index.json marks it: not a registry digest\n`;
+const LOAD_NOTE = `note: ${PINNED} has a manifest synthesized by lading, as index.json marks it\n`;
 
 const { newPath } = scratchDirectory("lading-pinned-synthesized-");
 const lading = ladingInProcess;
@@ -71,6 +71,12 @@ describe("a name by the digest of a manifest lading synthesised", () => {
     const root = newPath("far-side-tagged");
     const loaded = JSON.parse((await lading("--root", root, "load", "--json", "-i", byRepository)).stdout) as { images: { tags: string[]; digests: string[] }[] };
     expect(loaded.images.map(({ tags, digests }) => [tags, digests])).toEqual([[[TAGGED], [PINNED]]]);
+    const text = await lading("--root", newPath("far-side-tagged-text"), "load", "-i", byRepository);
+    expect(text).toEqual({
+      code: 0,
+      stdout: `Loaded image: ${TAGGED}\n`,
+      stderr: `note: ${TAGGED} has a manifest synthesized by lading (${ID}), as index.json marks it\n`,
+    });
   });
 
   it("convert carries it, in either layout, still marked synthesised", async () => {
@@ -101,7 +107,7 @@ describe("a name by the digest of a manifest lading synthesised", () => {
     const result = await lading("verify", byDigest);
     expect([result.code, result.stdout.split("\n").slice(1, 4)]).toEqual([
       0,
-      [PINNED, `  ID ${ID}  config fb5b2ad6a24a  linux/amd64  3 layers`, `  manifest ${ID} (synthesized by lading, as index.json marks it: not a registry digest)`],
+      [PINNED, `  ID ${ID}  config fb5b2ad6a24a  linux/amd64  3 layers`, `  manifest ${ID} (synthesized by lading, as index.json marks it)`],
     ]);
   });
 });
