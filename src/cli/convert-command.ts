@@ -58,7 +58,8 @@ export function registerConvert(program: Command, terminal: Terminal): void {
       reportSave(terminal, { ...saved, warnings }, { quiet: Boolean(flags.quiet), json: Boolean(flags.json), toStdout });
       if (!flags.quiet && !flags.json) for (const warning of warnings) printLine(terminal.stderr, `note: ${warning}`);
       if (!flags.quiet && !flags.json && !toStdout) {
-        printLine(terminal.stdout, `Converted ${inputFormat} to ${saved.format}: ${saved.images.length} image${saved.images.length === 1 ? "" : "s"}`);
+        const artifacts = saved.images.filter((image) => image.platforms.length === 0).length;
+        printLine(terminal.stdout, `Converted ${inputFormat} to ${saved.format}: ${rootCount(saved.images.length - artifacts, artifacts)}`);
       }
     });
 }
@@ -84,7 +85,8 @@ export async function runRoundtrip(terminal: Terminal, source: OpenedSource, opt
   }
   for (const image of report.images) printRoundtripImage(terminal, image);
   for (const problem of report.problems) printLine(terminal.stderr, `error: ${problem}`);
-  const count = rootCount(report.images);
+  const artifacts = report.images.filter(isArtifact).length;
+  const count = rootCount(report.images.length - artifacts, artifacts);
   const leftOut = report.images.reduce((sum, image) => sum + image.notes.length, 0);
   if (!report.valid) printLine(terminal.stdout, "round trip FAILED: the saved archive differs from the input");
   else if (leftOut > 0) {
@@ -93,10 +95,8 @@ export async function runRoundtrip(terminal: Terminal, source: OpenedSource, opt
   return report.valid ? 0 : 1;
 }
 
-/** `2 images`, `1 artifact`, `2 images and 1 artifact`: the roots of a trip, images and artifacts apart. */
-function rootCount(roots: readonly RoundtripImage[]): string {
-  const artifacts = roots.filter(isArtifact).length;
-  const images = roots.length - artifacts;
+/** `2 images`, `1 artifact`, `2 images and 1 artifact`: the roots of a trip or a conversion, images and artifacts apart. */
+function rootCount(images: number, artifacts: number): string {
   const counted = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? "" : "s"}`;
   if (artifacts === 0) return counted(images, "image");
   return images === 0 ? counted(artifacts, "artifact") : `${counted(images, "image")} and ${counted(artifacts, "artifact")}`;

@@ -573,7 +573,7 @@ describe("convert says each index.json field it does not carry", () => {
     }
 
     it("prints one note line per field on standard error", async () => {
-      expect(await convertCli([])).toEqual({ code: 0, stdout: "Converted oci-layout to docker: 3 images\n", stderr: WARNINGS.map((warning) => `note: ${warning}\n`).join("") });
+      expect(await convertCli([])).toEqual({ code: 0, stdout: "Converted oci-layout to docker: 2 images and 1 artifact\n", stderr: WARNINGS.map((warning) => `note: ${warning}\n`).join("") });
     });
 
     it("-q leaves the notes out", async () => {
