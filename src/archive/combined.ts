@@ -79,7 +79,7 @@ export function compareWithIndex(
       problems.push({
         entry: "manifest.json",
         field: `[${position}].RepoTags`,
-        message: `manifest.json[${position}].RepoTags: ${name} names the digest ${digest}, but index.json describes the image with config ${dockerImage.config.digest} as ${matches.map((root) => root.descriptor.digest).join(" and ")}`,
+        message: `manifest.json[${position}].RepoTags: ${name} names the digest ${digest}, but index.json describes the image with config ${dockerImage.config.digest} as ${[...new Set(matches.map((root) => root.descriptor.digest))].join(" and ")}`,
       });
     }
   }

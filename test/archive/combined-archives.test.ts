@@ -131,6 +131,17 @@ describe("ctr images export of an image pulled by digest: RepoTags holds repo@sh
     }
   });
 
+  it("names a digest two entries of index.json give the image (a tag and a pin) once in that refusal", async () => {
+    const other = `registry.example:5000/mk/app3@${base.manifest.digest}`;
+    const entries = [named(app, "registry.example:5000/mk/app:1", "1"), named(app, pinned, `@${app.manifest.digest}`)];
+    const items: TarItem[] = [
+      ...ociLayoutItems([app], { indexEntries: entries }),
+      { type: "file", name: "manifest.json", content: manifestJson([{ image: app, repoTags: ["registry.example:5000/mk/app:1", other] }]) },
+    ];
+    const message = `manifest.json[0].RepoTags: ${other} names the digest ${base.manifest.digest}, but index.json describes the image with config ${app.config.digest} as ${app.manifest.digest}`;
+    expect((await verifyItems(items)).problems).toEqual([{ entry: "manifest.json", message }]);
+  });
+
   it("refuses the entry's digest under a name index.json does not give it", async () => {
     const renamed = `registry.example:5000/mk/other@${app.manifest.digest}`;
     const report = await verifyItems(ctrExport(renamed, false));
