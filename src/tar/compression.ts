@@ -4,6 +4,7 @@ import { usage } from "../core/errors.js";
 import { Bzip2Decoder } from "./bzip2-decoder.js";
 import { loadLzma, loadZstd } from "./codec-loader.js";
 import { GuardedDecoder } from "./guarded-decoder.js";
+import { XzFraming } from "./xz-framing.js";
 import { ZstdDecoder } from "./zstd-decoder.js";
 
 export type Compression = "none" | "gzip" | "zstd" | "xz" | "bzip2";
@@ -18,8 +19,6 @@ export const STREAM_HIGH_WATER_MARK = 1024 * 1024;
 const GUNZIP_CHUNK_BYTES = 256 * 1024;
 /** liblzma refuses streams whose dictionary would need more memory than this. */
 const XZ_MEMORY_LIMIT = 512 * 1024 * 1024;
-/** lzma-native pushes all output of a write at once; small writes keep its bursts bounded. */
-const XZ_SLICE_BYTES = 16 * 1024;
 /** Input handed to the bzip2 engine at a time, so that it can refuse more while a block waits. */
 const BZIP2_SLICE_BYTES = 64 * 1024;
 
@@ -70,11 +69,13 @@ export function createDecompressor(compression: Exclude<Compression, "none">, op
     }
     case "zstd":
       return new GuardedDecoder("zstd", new ZstdDecoder(), { ...guard, reportsConsumption: true });
-    case "xz":
+    case "xz": {
+      const framing = new XzFraming();
       return new GuardedDecoder("xz", loadLzma().createStream("streamDecoder", { memlimit: XZ_MEMORY_LIMIT }), {
         ...guard,
-        sliceBytes: XZ_SLICE_BYTES,
+        split: (chunk) => framing.split(chunk),
       });
+    }
     case "bzip2":
       return new GuardedDecoder("bzip2", new Bzip2Decoder(), { ...guard, sliceBytes: BZIP2_SLICE_BYTES });
   }

@@ -5,11 +5,17 @@ import type { DuplexLike } from "./codec-loader.js";
 export interface GuardedDecoderOptions {
   /** Fail once the decoded output passes this many bytes (decompression bomb guard). */
   maxOutputBytes?: number;
-  /**
-   * Feed the engine at most this many bytes at a time. Engines that push all the output of a
-   * write at once (lzma-native) can only be kept to a bounded burst by small writes.
-   */
+  /** Feed the engine at most this many bytes at a time, waiting for "drain" when it asks. */
   sliceBytes?: number;
+  /**
+   * Instead of slices: cuts each input chunk into the pieces to write (XzFraming's split), each
+   * written once the engine has called back for the one before. lzma-native decodes all of a
+   * write before handing any output on, so only small writes keep its bursts bounded; and its
+   * stream joins the writes it holds into one (_writev) while write() still returns true, so
+   * waiting for "drain" would not keep them apart. May throw to refuse the input: the decoder
+   * fails with that error.
+   */
+  split?: (chunk: Buffer) => Buffer[];
   /**
    * The engine calls a write's callback only once it no longer needs that chunk (Node's zlib
    * streams and ZstdDecoder do). Then a write to the decoder completes only when the engine is
@@ -70,6 +76,7 @@ export class GuardedDecoder extends Transform {
   readonly #engine: DuplexLike;
   readonly #maxOutputBytes: number;
   readonly #sliceBytes: number;
+  readonly #split: ((chunk: Buffer) => Buffer[]) | undefined;
   readonly #reportsConsumption: boolean;
   readonly #consumedInput: (() => number) | undefined;
   readonly #unreadInputReason: string;
@@ -88,6 +95,7 @@ export class GuardedDecoder extends Transform {
     this.#engine = engine;
     this.#maxOutputBytes = options.maxOutputBytes ?? Number.POSITIVE_INFINITY;
     this.#sliceBytes = options.sliceBytes ?? Number.POSITIVE_INFINITY;
+    this.#split = options.split;
     this.#reportsConsumption = options.reportsConsumption ?? false;
     this.#consumedInput = this.#reportsConsumption ? options.consumedInput : undefined;
     this.#unreadInputReason = options.unreadInputReason ?? "data after the end of the stream";
@@ -103,6 +111,7 @@ export class GuardedDecoder extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.#reportsConsumption) this.#writeWhole(chunk, callback);
+    else if (this.#split) this.#writePieces(this.#split, Buffer.from(chunk), callback);
     else this.#writeSlices(Buffer.from(chunk), 0, callback);
   }
 
@@ -137,6 +146,28 @@ export class GuardedDecoder extends Transform {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#engine.destroy();
     callback(error);
+  }
+
+  #writePieces(split: (chunk: Buffer) => Buffer[], chunk: Buffer, callback: TransformCallback): void {
+    let pieces: Buffer[];
+    try {
+      pieces = split(chunk);
+    } catch (error) {
+      callback(decodeError(this.#format, error));
+      return;
+    }
+    const writeFrom = (index: number): void => {
+      if (this.destroyed) return;
+      if (index === pieces.length) {
+        callback();
+        return;
+      }
+      (this.#engine as unknown as CallbackWriter).write(pieces[index]!, (error) => {
+        // An engine failure reaches the reader through the "error" handler, with its plain message.
+        if (!error) writeFrom(index + 1);
+      });
+    };
+    writeFrom(0);
   }
 
   #writeSlices(chunk: Buffer, offset: number, callback: TransformCallback): void {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, createReadStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { LadingError } from "../../src/core/errors.js";
 import {
@@ -16,6 +16,7 @@ import {
   openDecompressed,
   type Compression,
 } from "../../src/tar/compression.js";
+import { withDictionary, xzOf } from "../support/xz-streams.js";
 
 const sha256 = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex");
 
@@ -280,5 +281,59 @@ describe("decompression bomb guard", () => {
       }),
     );
     expect(total).toBe(64 * 1024 * 1024);
+  });
+});
+
+describe("xz memory", () => {
+  const MiB = 1024 * 1024;
+  const part = sample.subarray(0, 50_000);
+  /** Made with a 4 KiB dictionary, so that it decodes with any dictionary its header asks for. */
+  const small = xzOf(part, ["--lzma2=preset=0,dict=4KiB"]);
+
+  it("decodes what xz makes: a 64 MiB dictionary (-9, -9e), blocks of -T2, filters, checks, streams one after another with padding", async () => {
+    const streams: [string, Buffer][] = [
+      ["64 MiB asked for", withDictionary(small, 64 * MiB)],
+      ["-9", xzOf(part, ["-9"])],
+      ["-9e", xzOf(part, ["-9e"])],
+      ["-6 -T2, 8 KiB blocks", xzOf(part, ["-6", "-T2", "--block-size=8KiB"])],
+      ["x86 and LZMA2 -9", xzOf(part, ["--x86", "--lzma2=preset=9"])],
+      ["delta and LZMA2", xzOf(part, ["--delta=dist=4", "--lzma2=preset=6"])],
+      ["no check", xzOf(part, ["-C", "none"])],
+      ["sha256 check", xzOf(part, ["-C", "sha256"])],
+      ["two streams and padding", Buffer.concat([xzOf(part.subarray(0, 20_000)), Buffer.alloc(8), xzOf(part.subarray(20_000))])],
+      ["an empty stream first", Buffer.concat([xzOf(Buffer.alloc(0)), xzOf(part)])],
+    ];
+    for (const [name, stream] of streams) {
+      for (const chunkBytes of [stream.length, 1000, 7]) {
+        const chunks: Buffer[] = [];
+        for (let offset = 0; offset < stream.length; offset += chunkBytes) chunks.push(stream.subarray(offset, offset + chunkBytes));
+        const decoded = await collect(Readable.from(chunks).pipe(createDecompressor("xz")));
+        expect({ name, chunkBytes, sha256: sha256(decoded) }).toEqual({ name, chunkBytes, sha256: sha256(part) });
+      }
+    }
+  });
+
+  it("feeds liblzma a few chunks' worth at a time: a crafted stream's output comes out a few MiB per turn of the event loop, not all that one write holds", async () => {
+    // lzma-native decodes a whole write before handing any output on (all of it in one turn):
+    // ~5 KiB of zeros' chunks, one write of 16 KiB before, came out as 32 MiB at once.
+    const decoder = createDecompressor("xz");
+    let turn = 0;
+    let largestTurn = 0;
+    let total = 0;
+    decoder.on("data", (chunk: Buffer) => {
+      if (turn === 0) {
+        // Runs after the output lzma-native has queued for this turn.
+        setImmediate(() => {
+          largestTurn = Math.max(largestTurn, turn);
+          turn = 0;
+        });
+      }
+      turn += chunk.length;
+      total += chunk.length;
+    });
+    decoder.end(xzOf(Buffer.alloc(32 * MiB)));
+    await finished(decoder);
+    expect(total).toBe(32 * MiB);
+    expect(Math.max(largestTurn, turn)).toBeLessThanOrEqual(4 * MiB);
   });
 });

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { XzFraming, lzma2DictionarySize } from "../../src/tar/xz-framing.js";
+import { xzOf } from "../support/xz-streams.js";
+
+const MiB = 1024 * 1024;
+
+/** The pieces XzFraming cuts `stream` into, fed to it in chunks of `chunkBytes`. */
+function piecesOf(stream: Buffer, chunkBytes = stream.length): Buffer[] {
+  const framing = new XzFraming();
+  const pieces: Buffer[] = [];
+  for (let offset = 0; offset < stream.length; offset += chunkBytes) pieces.push(...framing.split(stream.subarray(offset, offset + chunkBytes)));
+  return pieces;
+}
+
+describe("XzFraming", () => {
+  const text = Buffer.from("some text that compresses well enough\n".repeat(2000));
+
+  it("hands on a stream of less than 1 MiB of output whole, streams one after another and padding included", () => {
+    for (const stream of [
+      xzOf(text, ["-9"]),
+      xzOf(text, ["-6", "-T2", "--block-size=8KiB"]),
+      xzOf(text, ["--x86", "--lzma2=preset=9", "-C", "sha256"]),
+      Buffer.concat([xzOf(text), Buffer.alloc(12), xzOf(text, ["-C", "none"])]),
+    ]) {
+      expect(piecesOf(stream)).toEqual([stream]);
+    }
+  });
+
+  it("cuts at the end of the LZMA2 chunk that brings the output declared since the last cut to 1 MiB", () => {
+    // xz -6 cuts 8 MiB of zeros into four LZMA2 chunks of 2 MiB: a piece each, then the end of the stream.
+    const stream = xzOf(Buffer.alloc(8 * MiB));
+    const ends = (pieces: Buffer[]): number[] => {
+      let end = 0;
+      return pieces.map((piece) => (end += piece.length));
+    };
+    const whole = piecesOf(stream);
+    expect(whole).toHaveLength(5);
+    expect(Buffer.concat(whole)).toEqual(stream);
+    // Fed in chunks, it cuts at the same places (and at the chunks' ends).
+    for (const chunkBytes of [100, 1]) expect(ends(piecesOf(stream, chunkBytes))).toEqual(expect.arrayContaining(ends(whole)));
+  });
+
+  it("passes on what it cannot follow (liblzma is about to refuse it) in slices of 256 bytes", () => {
+    const input = Buffer.concat([xzOf(text), Buffer.alloc(1000, 0x47)]);
+    const pieces = piecesOf(input);
+    expect(Buffer.concat(pieces)).toEqual(input);
+    expect(pieces.map((piece) => piece.length)).toEqual([...Array(Math.floor(input.length / 256)).fill(256), input.length % 256]);
+  });
+
+  it("reads a dictionary size as liblzma does (2^n or 3 * 2^n from 4 KiB; 40 is 4 GiB - 1)", () => {
+    expect([0, 1, 2, 18, 19, 29, 34, 39, 40, 41].map(lzma2DictionarySize)).toEqual([4096, 6144, 8192, 2 * MiB, 3 * MiB, 96 * MiB, 512 * MiB, 3 * 1024 * MiB, 0xffffffff, undefined]);
+  });
+});
