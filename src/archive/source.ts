@@ -92,7 +92,7 @@ export async function openTarSource(raw: ChunkSource, totalBytes?: number, optio
   let decoder;
   try {
     // Zero padding after a gzip-compressed archive is read as gzip -t reads it; a layer gets none.
-    decoder = createDecompressor(compression, { allowGzipZeroPadding: true });
+    decoder = createDecompressor(compression, { allowGzipZeroPadding: true, xzSubject: "archive" });
   } catch (error) {
     whole.close();
     throw error;

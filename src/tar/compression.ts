@@ -4,7 +4,7 @@ import { usage } from "../core/errors.js";
 import { Bzip2Decoder } from "./bzip2-decoder.js";
 import { loadLzma, loadZstd } from "./codec-loader.js";
 import { GuardedDecoder } from "./guarded-decoder.js";
-import { XzFraming } from "./xz-framing.js";
+import { XZ_DICTIONARY_LIMIT, XzFraming, type XzSubject } from "./xz-framing.js";
 import { ZstdDecoder } from "./zstd-decoder.js";
 
 export type Compression = "none" | "gzip" | "zstd" | "xz" | "bzip2";
@@ -17,8 +17,11 @@ export const STREAM_HIGH_WATER_MARK = 1024 * 1024;
 
 /** Output slice of each inflate step on the thread pool; larger means fewer round trips. */
 const GUNZIP_CHUNK_BYTES = 256 * 1024;
-/** liblzma refuses streams whose dictionary would need more memory than this. */
-const XZ_MEMORY_LIMIT = 512 * 1024 * 1024;
+/**
+ * liblzma's own limit, beyond the dictionary XzFraming allows (a decoder's state and filters
+ * take ~100 KiB more): it holds should the framing not be followed.
+ */
+const XZ_MEMORY_LIMIT = XZ_DICTIONARY_LIMIT + 1024 * 1024;
 /** Input handed to the bzip2 engine at a time, so that it can refuse more while a block waits. */
 const BZIP2_SLICE_BYTES = 64 * 1024;
 
@@ -47,6 +50,8 @@ export interface DecompressorOptions {
    * member is refused, as Go's gzip reader in docker and containerd refuses it ("invalid header").
    */
   allowGzipZeroPadding?: boolean;
+  /** What a refusal of an xz stream that needs too large a dictionary names: "archive" for a whole archive. */
+  xzSubject?: XzSubject;
 }
 
 /** zlib's words for bytes after a gzip member that are no gzip header (Go's: "invalid header"). */
@@ -70,7 +75,7 @@ export function createDecompressor(compression: Exclude<Compression, "none">, op
     case "zstd":
       return new GuardedDecoder("zstd", new ZstdDecoder(), { ...guard, reportsConsumption: true });
     case "xz": {
-      const framing = new XzFraming();
+      const framing = new XzFraming(options.xzSubject);
       return new GuardedDecoder("xz", loadLzma().createStream("streamDecoder", { memlimit: XZ_MEMORY_LIMIT }), {
         ...guard,
         split: (chunk) => framing.split(chunk),

@@ -1,17 +1,26 @@
 /**
  * Follows the framing of .xz input as it passes on its way to liblzma (stream headers, block
- * headers, LZMA2 chunk headers, index, footer, stream padding), to cut the input into pieces of
- * bounded output. lzma-native decodes a whole write at once and keeps all of its output before
- * handing any on; LZMA2 turns ~250 bytes into a 2 MiB chunk of zeros, so one 16 KiB write of a
- * crafted stream came out as ~130 MiB at once. Each LZMA2 chunk header declares the size the chunk
- * decodes to, which liblzma holds it to, so a piece holding the chunks whose sizes add up to
- * OUTPUT_PER_PIECE (the last one may pass it by a chunk's 2 MiB) decodes to no more than that.
+ * headers, LZMA2 chunk headers, index, footer, stream padding), to bound what decoding it takes:
+ *
+ * - A block whose LZMA2 dictionary is larger than XZ_DICTIONARY_LIMIT is refused from its header,
+ *   before liblzma allocates it. liblzma fills the whole dictionary once the output passes its
+ *   size, so a crafted header made a long enough stream take the full size in resident memory.
+ * - The input is cut into pieces of bounded output. lzma-native decodes a whole write at once and
+ *   keeps all of its output before handing any on; LZMA2 turns ~250 bytes into a 2 MiB chunk of
+ *   zeros, so one 16 KiB write of a crafted stream came out as ~130 MiB at once. Each LZMA2 chunk
+ *   header declares the size the chunk decodes to, which liblzma holds it to, so a piece holding
+ *   the chunks whose sizes add up to OUTPUT_PER_PIECE (the last one may pass it by a chunk's
+ *   2 MiB) decodes to no more than that.
  *
  * Nothing here validates: liblzma checks every byte. Framing that cannot be followed (input
  * liblzma is about to refuse) is passed on in small slices instead, whose output is bounded by
  * LZMA2's best ratio.
  */
 
+import { invalid } from "../core/errors.js";
+
+/** xz -9 and -9e use a 64 MiB dictionary, the largest of any preset. */
+export const XZ_DICTIONARY_LIMIT = 64 * 1024 * 1024;
 /** A piece is cut at the first chunk end once the chunks in it decode to at least this much. */
 const OUTPUT_PER_PIECE = 1024 * 1024;
 /** Pieces of input whose framing is lost: LZMA2 decodes at most ~8500 bytes per byte read. */
@@ -41,6 +50,9 @@ type Phase =
   | "stream-padding"
   | "lost";
 
+/** What is in a refusal: "xz stream" for a layer, "xz archive" for a whole archive. */
+export type XzSubject = "stream" | "archive";
+
 /** The dictionary size an LZMA2 properties byte stands for (0-40), as liblzma reads it. */
 export function lzma2DictionarySize(props: number): number | undefined {
   if (props > 40) return undefined;
@@ -48,7 +60,17 @@ export function lzma2DictionarySize(props: number): number | undefined {
   return (2 | (props & 1)) * 2 ** (Math.floor(props / 2) + 11);
 }
 
+function shownSize(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
+}
+
+/** Why a stream whose dictionary passes XZ_DICTIONARY_LIMIT is refused. */
+function dictionaryOverLimit(subject: XzSubject, dictionaryBytes: number): string {
+  return `xz ${subject} needs a ${shownSize(dictionaryBytes)} dictionary, more than the limit of ${shownSize(XZ_DICTIONARY_LIMIT)}`;
+}
+
 export class XzFraming {
+  readonly #subject: XzSubject;
   #phase: Phase = "stream-header";
   /** Header bytes collected so far (stream header, block header, chunk header, footer). */
   readonly #header = Buffer.alloc(MAX_BLOCK_HEADER_BYTES);
@@ -67,7 +89,14 @@ export class XzFraming {
   #varintBytes = 0;
   #varint = 0;
 
-  /** The pieces to hand liblzma, one write each, for the next input chunk (subarrays of it). */
+  constructor(subject: XzSubject = "stream") {
+    this.#subject = subject;
+  }
+
+  /**
+   * The pieces to hand liblzma, one write each, for the next input chunk (subarrays of it).
+   * Throws LadingError invalid for a block whose dictionary passes the limit.
+   */
   split(chunk: Buffer): Buffer[] {
     const pieces: Buffer[] = [];
     let start = 0;
@@ -172,10 +201,12 @@ export class XzFraming {
   }
 
   #blockHeader(header: Buffer): void {
-    if (lzma2Dictionary(header) === undefined) {
+    const dictionary = lzma2Dictionary(header);
+    if (dictionary === undefined) {
       this.#phase = "lost";
       return;
     }
+    if (dictionary > XZ_DICTIONARY_LIMIT) throw invalid(dictionaryOverLimit(this.#subject, dictionary));
     this.#blockBytes = header.length;
     this.#phase = "chunk-control";
   }

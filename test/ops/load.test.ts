@@ -18,6 +18,8 @@ import {
   DOCKER_FOREIGN_LAYER,
   dockerArchiveItems,
   FOREIGN_URLS,
+  hexOf,
+  layerTar,
   makeForeignImage,
   makeImage,
   ociLayoutItems,
@@ -41,6 +43,7 @@ import {
   synthesizedDigest,
   type ExpectedImage,
 } from "./load-expectations.js";
+import { withDictionary, xzOf } from "../support/xz-streams.js";
 
 const roots: string[] = [];
 async function freshStore(): Promise<Store> {
@@ -329,6 +332,37 @@ describe.skipIf(!HAVE_FIXTURES)("loading into a shared store", () => {
       message: `index.json: image ${digest512} is addressed by sha512, but the store names images by sha256 digests, so it cannot be stored (verify and convert read it)`,
     });
     expect(await snapshotTree(store.paths.root)).toEqual(before);
+  });
+
+  it("an xz layer or archive whose block header asks for a dictionary over 64 MiB is refused from that header, before anything is stored", async () => {
+    const store = await freshStore();
+    await load(store, "testdata/oci-archive.tar");
+    const before = await snapshotTree(store.paths.root);
+    const tar = layerTar({ "etc/data": "some data\n".repeat(500) });
+    // Made with a 4 KiB dictionary: liblzma would decode it, once it had allocated 384 MiB.
+    const crafted = makeImage({ storedLayers: [{ bytes: withDictionary(xzOf(tar, ["--lzma2=preset=0,dict=4KiB"]), 384 * 1024 * 1024), diffId: sha256(tar), mediaType: "application/vnd.docker.image.rootfs.diff.tar" }] });
+    const items = dockerArchiveItems([{ image: crafted, repoTags: ["example/xz:1"] }]);
+    await expect(loadItems(store, items)).rejects.toMatchObject({
+      kind: "invalid",
+      message: `manifest.json[0].Layers[0]: layer ${hexOf(crafted.layers[0]!.digest)}.tar: xz stream needs a 384 MiB dictionary, more than the limit of 64 MiB`,
+    });
+    const archive = withDictionary(xzOf(buildTar(dockerArchiveItems([{ image: makeImage({ seed: "xz" }), repoTags: ["example/xz:2"] }])), ["--lzma2=preset=0,dict=4KiB"]), 384 * 1024 * 1024);
+    await expect(loadArchive(store, await openTarStream(Readable.from([archive]), archive.length))).rejects.toMatchObject({
+      kind: "invalid",
+      message: "xz archive needs a 384 MiB dictionary, more than the limit of 64 MiB",
+    });
+    expect(await snapshotTree(store.paths.root)).toEqual(before);
+  });
+
+  it("an xz -9 layer (64 MiB dictionary) in an archive compressed by xz -9e in blocks (-T2) loads", async () => {
+    const store = await freshStore();
+    const tar = layerTar({ "etc/data": "some data\n".repeat(50_000) });
+    const image = makeImage({ storedLayers: [{ bytes: xzOf(tar, ["-9"]), diffId: sha256(tar), mediaType: "application/vnd.docker.image.rootfs.diff.tar" }] });
+    const archive = xzOf(buildTar(dockerArchiveItems([{ image, repoTags: ["example/xz:9"] }])), ["-9e", "-T2", "--block-size=64KiB"]);
+    const result = await loadArchive(store, await openTarStream(Readable.from([archive]), archive.length));
+    expect(result.images.map((loaded) => [loaded.tags, loaded.configDigest])).toEqual([[["example/xz:9"], image.config.digest]]);
+    expect(await inspectImage(store, "example/xz:9")).toMatchObject({ RootFS: { Type: "layers", Layers: [sha256(tar)] } });
+    expect(await mismatchedBlobs(store.paths.root)).toEqual([]);
   });
 
   // Regression: leases/ used to be created by the first load, even a failed one.

@@ -8,6 +8,7 @@ import { gzipSync } from "node:zlib";
 import {
   EMPTY_LAYER_DIFF_ID,
   OCI_INDEX,
+  OCI_LAYER,
   OCI_LAYER_GZIP,
   OCI_MANIFEST,
   blobItem,
@@ -31,6 +32,7 @@ import {
   type TarItem,
   type TestImage,
 } from "../support/archive-builder.js";
+import { withDictionary, xzOf } from "../support/xz-streams.js";
 
 export const FAMILIES = ["names", "links", "duplicates", "json", "sizes-and-streams", "references"] as const;
 export type Family = (typeof FAMILIES)[number];
@@ -406,6 +408,9 @@ function streamCases(): HostileCase[] {
   const bigPlainLayer = makeImage({ layers: [layerTar({ zeros: "\0".repeat(2 * 1024 * 1024) })] });
   const size = gzImage.layers[0]!.size;
   const wrongSize = makeImage({ gzip: true, seed: "gz", editManifest: (m) => ({ ...m, layers: (m.layers as Record<string, unknown>[]).map((l) => ({ ...l, size: size + 1 })) }) });
+  // Made with a 4 KiB dictionary, their block headers ask for 384 MiB, which liblzma would fill.
+  const bigDictionary = (bytes: Buffer): Buffer => withDictionary(xzOf(bytes, ["--lzma2=preset=0,dict=4KiB"]), 384 * 1024 * 1024);
+  const bigDictionaryLayer = makeImage({ storedLayers: [{ bytes: bigDictionary(layerContent), diffId: sha256(layerContent), mediaType: OCI_LAYER }] });
   const badSizeField = Buffer.from(tarHeader({ name: "junk", size: 1 }));
   badSizeField.write("9999zz\0", 124, "latin1");
 
@@ -422,6 +427,8 @@ function streamCases(): HostileCase[] {
     ["gzip layer with a bad CRC", tar(ociLayoutItems([badCrcLayer])), layerFailure(badCrcLayer, "corrupt gzip stream: incorrect data check")],
     ["gzip layer truncated", tar(ociLayoutItems([truncatedGzLayer])), layerFailure(truncatedGzLayer, "corrupt gzip stream: unexpected end of file")],
     ["zstd layer truncated", tar(ociLayoutItems([truncatedZstLayer])), layerFailure(truncatedZstLayer, "corrupt zstd stream: unexpected end of file")],
+    ["xz layer asking for a 384 MiB dictionary", tar(dockerItems(null, bigDictionaryLayer)), `manifest.json[0].Layers[0]: layer ${hexOf(bigDictionaryLayer.layers[0]!.digest)}.tar: xz stream needs a 384 MiB dictionary, more than the limit of 64 MiB`],
+    ["xz archive asking for a 384 MiB dictionary", raw(bigDictionary(whole)), "xz archive needs a 384 MiB dictionary, more than the limit of 64 MiB"],
     ["layer that is no tar", tar(dockerItems(null, notTar)), `manifest.json[0].Layers[0]: layer ${hexOf(notTar.layers[0]!.digest)}.tar: not a tar archive`],
     ["decompression bomb beyond --max-layer-size", tar(ociLayoutItems([bomb])), layerFailure(bomb, "decompressed size exceeds the limit of 1048576 bytes"), { maxLayerSize: "1m" }],
     ["uncompressed layer beyond --max-layer-size", tar(dockerItems(null, bigPlainLayer)), `entry "${hexOf(bigPlainLayer.layers[0]!.digest)}.tar": size ${bigPlainLayer.layers[0]!.size} exceeds the limit of 1048576 bytes (--max-layer-size)`, { maxLayerSize: "1m" }],

@@ -290,6 +290,25 @@ describe("xz memory", () => {
   /** Made with a 4 KiB dictionary, so that it decodes with any dictionary its header asks for. */
   const small = xzOf(part, ["--lzma2=preset=0,dict=4KiB"]);
 
+  it("refuses a stream whose block header asks for a dictionary over 64 MiB (xz -9's), naming a whole archive as such", async () => {
+    for (const [bytes, shown] of [
+      [96 * MiB, "96 MiB"],
+      [384 * MiB, "384 MiB"],
+      [1536 * MiB, "1536 MiB"],
+    ] as const) {
+      const error = await decodeFailure(withDictionary(small, bytes));
+      expect({ kind: error.kind, message: error.message }).toEqual({ kind: "invalid", message: `xz stream needs a ${shown} dictionary, more than the limit of 64 MiB` });
+    }
+    const archive = createDecompressor("xz", { xzSubject: "archive" });
+    await expect(collect(Readable.from([withDictionary(small, 384 * MiB)]).pipe(archive))).rejects.toMatchObject({
+      kind: "invalid",
+      message: "xz archive needs a 384 MiB dictionary, more than the limit of 64 MiB",
+    });
+    // A later stream is held to the limit too.
+    const second = await decodeFailure(Buffer.concat([small, Buffer.alloc(4), withDictionary(small, 128 * MiB)]));
+    expect(second.message).toBe("xz stream needs a 128 MiB dictionary, more than the limit of 64 MiB");
+  });
+
   it("decodes what xz makes: a 64 MiB dictionary (-9, -9e), blocks of -T2, filters, checks, streams one after another with padding", async () => {
     const streams: [string, Buffer][] = [
       ["64 MiB asked for", withDictionary(small, 64 * MiB)],

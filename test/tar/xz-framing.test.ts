@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { LadingError } from "../../src/core/errors.js";
 import { XzFraming, lzma2DictionarySize } from "../../src/tar/xz-framing.js";
-import { xzOf } from "../support/xz-streams.js";
+import { withDictionary, xzOf } from "../support/xz-streams.js";
 
 const MiB = 1024 * 1024;
 
@@ -38,6 +39,14 @@ describe("XzFraming", () => {
     expect(Buffer.concat(whole)).toEqual(stream);
     // Fed in chunks, it cuts at the same places (and at the chunks' ends).
     for (const chunkBytes of [100, 1]) expect(ends(piecesOf(stream, chunkBytes))).toEqual(expect.arrayContaining(ends(whole)));
+  });
+
+  it("refuses a block whose dictionary passes 64 MiB from its header, however the header arrives", () => {
+    const stream = withDictionary(xzOf(text, ["--lzma2=preset=0,dict=4KiB"]), 96 * MiB);
+    for (const chunkBytes of [stream.length, 1]) {
+      expect(() => piecesOf(stream, chunkBytes)).toThrow(new LadingError("invalid", "xz stream needs a 96 MiB dictionary, more than the limit of 64 MiB"));
+    }
+    expect(piecesOf(withDictionary(xzOf(text, ["--lzma2=preset=0,dict=4KiB"]), 64 * MiB))).toHaveLength(1);
   });
 
   it("passes on what it cannot follow (liblzma is about to refuse it) in slices of 256 bytes", () => {
