@@ -12,6 +12,10 @@
  *   the chunks whose sizes add up to OUTPUT_PER_PIECE (the last one may pass it by a chunk's
  *   2 MiB) decodes to no more than that.
  *
+ * - Each stream footer is written alone and whole. lzma-native runs liblzma without
+ *   LZMA_CONCATENATED and finds where a stream ends by the footer's last two bytes (`YZ`) within
+ *   one write: with a write boundary between them, the streams after it were dropped or refused.
+ *
  * Nothing here validates: liblzma checks every byte. Framing that cannot be followed (input
  * liblzma is about to refuse) is passed on in small slices instead, whose output is bounded by
  * LZMA2's best ratio.
@@ -102,13 +106,24 @@ export class XzFraming {
     let start = 0;
     let offset = 0;
     while (offset < chunk.length && this.#phase !== "lost") {
+      const inFooter = this.#phase === "stream-footer";
       offset = this.#advance(chunk, offset);
-      if (this.#cut) {
+      if (!inFooter && this.#phase === "stream-footer") {
+        // The footer goes to liblzma in a write of its own (see the class comment): cut before it.
+        if (offset > start) pieces.push(chunk.subarray(start, offset));
+        start = offset;
+      } else if (inFooter && this.#phase !== "stream-footer") {
+        // Whole now, in #header, perhaps from several input chunks.
+        pieces.push(Buffer.from(this.#header.subarray(0, STREAM_FOOTER_BYTES)));
+        start = offset;
+      } else if (this.#cut) {
         this.#cut = false;
         pieces.push(chunk.subarray(start, offset));
         start = offset;
       }
     }
+    // A footer cut short by the chunk's end waits in #header for the rest.
+    if (this.#phase === "stream-footer") return pieces;
     const step = this.#phase === "lost" ? LOST_SLICE_BYTES : chunk.length;
     for (; start < chunk.length; start += step) pieces.push(chunk.subarray(start, Math.min(chunk.length, start + step)));
     return pieces;

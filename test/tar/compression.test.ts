@@ -332,6 +332,29 @@ describe("xz memory", () => {
     }
   });
 
+  it("decodes streams one after another wherever two input chunks split a footer: lzma-native finds a stream's end by the footer's last two bytes within one write", async () => {
+    const hello = xzOf(Buffer.from("hello\n"));
+    const world = xzOf(Buffer.from("world\n"));
+    const empty = xzOf(Buffer.alloc(0));
+    const inputs: [string, Buffer, string][] = [
+      ["two streams", Buffer.concat([hello, world]), "hello\nworld\n"],
+      ["two streams and padding", Buffer.concat([hello, Buffer.alloc(8), world, Buffer.alloc(4)]), "hello\nworld\n"],
+      ["three empty streams", Buffer.concat([empty, empty, empty]), ""],
+    ];
+    for (const [name, input, text] of inputs) {
+      for (let cut = 1; cut < input.length; cut++) {
+        const decoded = await collect(Readable.from([input.subarray(0, cut), input.subarray(cut)]).pipe(createDecompressor("xz")));
+        expect({ name, cut, text: decoded.toString() }).toEqual({ name, cut, text });
+      }
+      for (const chunkBytes of [3, 7, 9, 21, 31]) {
+        const chunks: Buffer[] = [];
+        for (let offset = 0; offset < input.length; offset += chunkBytes) chunks.push(input.subarray(offset, offset + chunkBytes));
+        const decoded = await collect(Readable.from(chunks).pipe(createDecompressor("xz")));
+        expect({ name, chunkBytes, text: decoded.toString() }).toEqual({ name, chunkBytes, text });
+      }
+    }
+  });
+
   it("feeds liblzma a few chunks' worth at a time: a crafted stream's output comes out a few MiB per turn of the event loop, not all that one write holds", async () => {
     // lzma-native decodes a whole write before handing any output on (all of it in one turn):
     // ~5 KiB of zeros' chunks, one write of 16 KiB before, came out as 32 MiB at once.
