@@ -441,12 +441,9 @@ function nameImages(
   records: ImageRecord[],
   repository: string | undefined,
 ): { result: LoadResult; records: ImageRecord[] } {
-  const byId = namesByImage(
-    selected.map(({ root }) => root),
-    records,
-    repository,
-  );
-  const inIndex = new Set(selected.flatMap(({ root }) => (root.source === "index.json" ? [root.descriptor.digest] : [])));
+  const stored = selected.map(({ root }) => root);
+  const byId = namesByImage(stored, records, repository);
+  const inIndex = new Set(stored.flatMap((root) => (root.source === "index.json" ? [root.descriptor.digest] : [])));
   const moved: LoadResult["moved"] = [];
   const images: LoadedImage[] = [];
   for (const { record, tags, digestNames } of byId.values()) {
@@ -473,7 +470,6 @@ function nameImages(
     }
     images.push(loaded);
   }
-  const stored = selected.map(({ root }) => root);
   const warnings = [...loadWarnings(graph, repository), ...droppedIndexFieldWarnings(graph, stored, LOAD_DROPPED_WORDS)];
   return { result: { images, moved, format: graph.format, warnings }, records: [...byId.values()].map(({ record }) => record) };
 }
