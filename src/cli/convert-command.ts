@@ -113,7 +113,8 @@ function printRoundtripImage(terminal: Terminal, image: RoundtripImage): void {
   const names = [...image.names.map(familiarNameOf), ...image.bareTags.map((tag) => `${tag} (bare tag)`)];
   printLine(terminal.stdout, names.length > 0 ? names.join(", ") : "<untagged>");
   const kind = image.mediaType.includes("index") || image.mediaType.includes("list") ? "index" : "manifest";
-  const origin = image.origin === "synthesized" ? "synthesized by lading: stable across trips, not a registry digest" : "original";
+  const pinned = image.names.some((name) => name.endsWith(`@${image.id}`));
+  const origin = image.origin === "archive" ? "original" : `synthesized by lading: stable across trips, ${pinned ? "pinned by a name by digest" : "not a registry digest"}`;
   printLine(terminal.stdout, `  ${kind} ${image.id} (${origin})`);
   for (const platform of image.platforms) {
     printLine(terminal.stdout, `  ${platform.platform}  manifest ${platform.manifest}  config ${platform.config}`);

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { usage } from "../core/errors.js";
 import { platformsFromOption } from "./platform-option.js";
-import { mtimeFromEnvironment, saveImages, saveToFile, type SaveOptions, type SaveResult } from "../ops/save.js";
+import { mtimeFromEnvironment, saveImages, saveToFile, type SaveOptions, type SaveResult, type SavedImage } from "../ops/save.js";
 import type { LayoutFormat } from "../archive/write-layout.js";
 import { printJson, printLine, type Terminal } from "./output.js";
 import { withProgress } from "./progress.js";
@@ -82,13 +82,22 @@ export function reportSave(terminal: Terminal, result: SaveResult & { warnings?:
     return;
   }
   for (const image of result.images) {
-    const name = image.tags[0] ?? image.id;
+    const name = image.tags[0] ?? image.digestNames[0] ?? image.id;
     if (image.absent.length > 0) printLine(terminal.stderr, `note: ${name} is saved sparse: ${image.absent.join(", ")} not in the archive`);
     if (image.uncheckedLayers.length > 0) printLine(terminal.stderr, uncheckedWarning(name, image.uncheckedLayers.length));
     if (!how.quiet && image.origin === "synthesized") {
-      printLine(terminal.stderr, `note: ${name} has a manifest synthesized by lading (${image.id}), not a registry digest`);
+      printLine(terminal.stderr, synthesizedNote(name, image));
     }
   }
+}
+
+/**
+ * A name by digest pins the synthesised manifest (a push records one): its digest may then be a
+ * registry's too, so the note says only what the archive says of it.
+ */
+function synthesizedNote(name: string, image: SavedImage): string {
+  if (image.digestNames.length === 0) return `note: ${name} has a manifest synthesized by lading (${image.id}), not a registry digest`;
+  return `note: ${name} has a manifest synthesized by lading${name.endsWith(image.id) ? "" : ` (${image.id})`}, and index.json marks it so`;
 }
 
 function uncheckedWarning(name: string, layers: number): string {

@@ -43,6 +43,8 @@ export interface SavedImage {
   id: string;
   /** Familiar tags written for the image. */
   tags: string[];
+  /** Familiar names by digest (`repo@sha256:…`) written for the image, in index.json. */
+  digestNames: string[];
   origin: "archive" | "synthesized";
   platforms: string[];
   /** Platforms (or digests) of index children the archive does not carry. */
@@ -197,6 +199,7 @@ export async function imageToWrite(
     saved: {
       id: record.id,
       tags: [...selection.names].sort().map((name) => formatReference(parseReference(name), "familiar")),
+      digestNames: [...(selection.digestNames ?? [])].sort().map((name) => formatReference(parseReference(name), "familiar")),
       origin: record.origin,
       platforms: kept.map((image) => image.platform),
       absent: [...record.absent.map((child) => child.platform ?? child.digest), ...dropped],

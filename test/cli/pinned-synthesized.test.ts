@@ -54,6 +54,29 @@ describe("a name by the digest of a manifest lading synthesised", () => {
     ]);
   });
 
+  it("save's note names the image by that name and says index.json marks the manifest synthesised, not that it is no registry digest", async () => {
+    const root = newPath("notes");
+    expect((await lading("--root", root, "load", "-q", "-i", byRepository)).code).toBe(0);
+    expect(await lading("--root", root, "save", "-o", newPath("pinned-again.tar"), PINNED)).toEqual({
+      code: 0,
+      stdout: "",
+      stderr: `note: ${PINNED} has a manifest synthesized by lading, and index.json marks it so\n`,
+    });
+    expect(await lading("--root", root, "save", "-o", newPath("tagged-again.tar"), TAGGED)).toEqual({
+      code: 0,
+      stdout: "",
+      // Saved by its tag alone, the archive carries no name by digest: nothing in it says a registry holds the manifest.
+      stderr: `note: ${TAGGED} has a manifest synthesized by lading (${ID}), not a registry digest\n`,
+    });
+    expect(await lading("--root", root, "save", "-o", newPath("both-again.tar"), "127.0.0.1:5117/fx/app")).toEqual({
+      code: 0,
+      stdout: "",
+      stderr: `note: ${TAGGED} has a manifest synthesized by lading (${ID}), and index.json marks it so\n`,
+    });
+    const json = JSON.parse((await lading("--root", root, "save", "--json", "-o", newPath("json.tar"), "127.0.0.1:5117/fx/app")).stdout) as { images: { tags: string[]; digestNames: string[] }[] };
+    expect(json.images.map(({ tags, digestNames }) => [tags, digestNames])).toEqual([[[TAGGED], [PINNED]]]);
+  });
+
   it("load keeps it, and its note says index.json marks the manifest synthesised, not that manifest.json alone lists it", async () => {
     const root = newPath("far-side");
     expect(await lading("--root", root, "load", "-i", byDigest)).toEqual({ code: 0, stdout: `Loaded image: ${PINNED}\n`, stderr: LOAD_NOTE });
@@ -96,6 +119,8 @@ describe("a name by the digest of a manifest lading synthesised", () => {
       const trip = await lading("verify", "--roundtrip", archive);
       expect([trip.code, trip.stderr, trip.stdout.split("\n").slice(-2)]).toEqual([0, "", ["round trip is exact: 1 image came back with the same digests", ""]]);
     }
+    const text = await lading("verify", "--roundtrip", byDigest);
+    expect(text.stdout.split("\n").slice(0, 2)).toEqual([PINNED, `  manifest ${ID} (synthesized by lading: stable across trips, pinned by a name by digest)`]);
     const report = JSON.parse((await lading("verify", "--roundtrip", "--json", byRepository)).stdout) as { exact: boolean; images: { names: string[]; origin: string; differences: string[] }[] };
     expect([report.exact, report.images.map(({ names, origin, differences }) => ({ names, origin, differences }))]).toEqual([
       true,
