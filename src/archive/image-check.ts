@@ -4,6 +4,7 @@ import { formatPlatform, normalizePlatform, type Platform } from "../core/platfo
 import { isRfc3339Time } from "../core/rfc3339.js";
 import { imageConfigSchema, parseDocument, type ImageConfig } from "../core/schemas.js";
 import type { ResolvedLayer, ScannedFile } from "./model.js";
+import type { Compression } from "../tar/compression.js";
 
 /**
  * A config an archive or a registry brings. Its times must read as the Go peers read them
@@ -53,13 +54,18 @@ export function checkLayers(config: ImageConfig, layers: readonly LayerInput[], 
   return layers.map((layer, index) => ("absent" in layer ? absentLayer(layer.absent, diffIds[index]) : checkLayer(layer, diffIds[index], index, configName)));
 }
 
+/** A layer whose compression (sniffed from its first bytes) is not the one its media type says; gzip's may also be none. */
+export function checkLayerCompression(field: string, mediaType: string, name: string, compression: Compression): void {
+  const claimed = layerTypeCompression(mediaType);
+  if (claimed !== undefined && claimed !== compression && !(claimed === "gzip" && compression === "none")) {
+    throw invalid(`${field}: media type ${mediaType} says ${claimed} but ${name} is ${compression}`, name);
+  }
+}
+
 /** One layer against the diff ID its config lists at `index`: load's check, and pull's. */
 export function checkLayer({ file, digest, mediaType, urls, field }: Extract<LayerInput, { file: ScannedFile }>, diffId: string | undefined, index: number, configName: string): ResolvedLayer {
   if (file.layerProblem) throw invalid(`${field}: layer ${file.name}: ${file.layerProblem}`, file.name, { digest: digest ?? file.digest });
-  const claimed = layerTypeCompression(mediaType);
-  if (claimed !== undefined && claimed !== file.compression && !(claimed === "gzip" && file.compression === "none")) {
-    throw invalid(`${field}: media type ${mediaType} says ${claimed} but ${file.name} is ${file.compression}`, file.name);
-  }
+  checkLayerCompression(field, mediaType, file.name, file.compression);
   // A compressed layer left compressed on request (checkCompressedLayers: false) has no diff ID of its own.
   const trusted = file.diffId === undefined && file.compression !== "none";
   if (!trusted && file.diffId !== diffId) {

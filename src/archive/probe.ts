@@ -93,7 +93,11 @@ export class ContentProbe {
   private head: Buffer | undefined = Buffer.alloc(0);
   private inspector: ContentInspector | undefined;
 
-  constructor(private readonly limits: ProbeLimits) {}
+  /** `sniffed` sees the compression once the first bytes tell it, before any is decompressed; it may throw to refuse them. */
+  constructor(
+    private readonly limits: ProbeLimits,
+    private readonly sniffed?: (compression: Compression) => void,
+  ) {}
 
   async push(chunk: Buffer): Promise<void> {
     if (this.inspector === undefined) {
@@ -110,6 +114,7 @@ export class ContentProbe {
         chunk = joined;
       }
       this.head = undefined;
+      this.sniffed?.(this.inspector.compression);
     }
     await this.inspector.push(chunk);
   }
@@ -118,6 +123,7 @@ export class ContentProbe {
     if (this.inspector === undefined) {
       const head = this.head ?? Buffer.alloc(0);
       this.inspector = new ContentInspector(head, this.limits);
+      this.sniffed?.(this.inspector.compression);
       await this.inspector.push(head);
     }
     return this.inspector.finish();

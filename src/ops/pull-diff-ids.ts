@@ -8,7 +8,7 @@
  * as load records it, only once its blobs are committed.
  */
 import { createHash, type Hash } from "node:crypto";
-import { checkLayer } from "../archive/image-check.js";
+import { checkLayer, checkLayerCompression } from "../archive/image-check.js";
 import type { ScannedFile } from "../archive/model.js";
 import { ContentProbe, plainOverLimit, withOwnDiffId, type ProbeLimits } from "../archive/probe.js";
 import { parseDigest } from "../core/digest.js";
@@ -65,7 +65,11 @@ export class PullDiffIdCheck {
 
   /** A probe for a blob about to be downloaded, or undefined when it is no layer to check. */
   probe(digest: string): LayerProbe | undefined {
-    return this.claims.has(digest) ? new LayerProbe(this.limits, digest) : undefined;
+    const claims = this.claims.get(digest);
+    if (claims === undefined) return undefined;
+    return new LayerProbe(this.limits, digest, (compression) => {
+      for (const claim of claims) checkLayerCompression(claim.field, claim.mediaType, digest, compression);
+    });
   }
 
   /** Checks a downloaded layer, whose digest and size the client has checked, against every claim. */
@@ -153,8 +157,9 @@ export class LayerProbe {
   /** sha256 of the bytes, for an uncompressed layer addressed by another algorithm (its diff ID). */
   private readonly sha256: Hash | undefined;
 
-  constructor(limits: ProbeLimits, digest: string) {
-    this.probe = new ContentProbe(limits);
+  /** `sniffed`: as ContentProbe's, to refuse a layer its media type contradicts before decompressing it. */
+  constructor(limits: ProbeLimits, digest: string, sniffed?: (compression: Compression) => void) {
+    this.probe = new ContentProbe(limits, sniffed);
     this.sha256 = parseDigest(digest).algorithm === "sha256" ? undefined : createHash("sha256");
   }
 

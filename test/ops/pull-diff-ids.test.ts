@@ -22,6 +22,7 @@ import { RegistryClient } from "../../src/registry/client.js";
 import type { PlatformImage } from "../../src/store/image-records.js";
 import { Store } from "../../src/store/store.js";
 import { makeTempDir, removeTree, requirePeers, startRegistry, type Registry } from "../support/peers.js";
+import { withDictionary, xzOf } from "../support/xz-streams.js";
 import { snapshotTree } from "../support/store-tree.js";
 import {
   blobOf,
@@ -386,6 +387,30 @@ describe.skipIf(!ready)("pull checks diff IDs as load does (docker-registry 2.8)
       });
     } finally {
       await windows.stop();
+    }
+  });
+
+  it("an xz layer a registry serves as gzip is refused from its first bytes, before any of it is decompressed, and the store is left byte-identical", async () => {
+    // One layer shorter than the probe's sniff, one arriving in many batches whose block header asks
+    // for a 384 MiB dictionary: decompressing it is refused too, so the message shows which check ran first.
+    for (const [tag, tar, bytes] of [
+      ["xz", SMALL, xzOf(SMALL)],
+      ["xz-dictionary", BIG, withDictionary(xzOf(BIG), 384 << 20)],
+    ] as const) {
+      const image = makeImage({ storedLayers: [{ bytes, diffId: sha256(tar), mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" }], seed: tag });
+      await pushTestImage(registry.url, "mislabelled/app", tag, image);
+      const reference = `${registry.url}/mislabelled/app:${tag}`;
+      const root = newRoot();
+      const store = await Store.open(root);
+      await loadInto(store, makeImage({ seed: "already here", gzip: true }), "example.com/here:1");
+      const before = await snapshotTree(root);
+      const layer = image.layers[0]!.digest;
+      expect(await lading(root, "pull", reference)).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `lading: error: manifest ${image.manifest.digest} of ${reference} layers[0]: media type application/vnd.oci.image.layer.v1.tar+gzip says gzip but ${layer} is xz\n`,
+      });
+      expect(await snapshotTree(root)).toEqual(before);
     }
   });
 });
