@@ -50,6 +50,9 @@ const STRUCT_ORDER: readonly string[] = (() => {
   return order;
 })();
 
+/** moby's strslice.StrSlice keys: a JSON string decodes as a list of that one string. */
+const STRING_SLICES = new Set(["Cmd", "Entrypoint", "Shell"]);
+
 const ZERO = new Map<string, unknown>(ALWAYS);
 const OMITTABLE = new Set(OMITTED_WHEN_EMPTY.map(([key]) => key));
 
@@ -78,7 +81,7 @@ export function inspectContainerConfig(stored: unknown): Record<string, unknown>
 function fullContainerConfig(stored: Record<string, unknown>): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const key of STRUCT_ORDER) {
-    const value = stored[key];
+    const value = STRING_SLICES.has(key) && typeof stored[key] === "string" ? [stored[key]] : stored[key];
     if (OMITTABLE.has(key)) {
       if (!isEmpty(value) && !(key === "ExposedPorts" && isJsonObject(value) && Object.keys(value).length === 0)) shown[key] = value;
     } else shown[key] = value === undefined ? ZERO.get(key) : value;

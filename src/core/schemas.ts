@@ -142,6 +142,15 @@ const buildHistory = (zod: ZodSubset) =>
     empty_layer: zod.boolean().optional(),
   });
 
+/** moby's strslice.StrSlice, as dockerd decodes it: a list of strings, or one string standing for a list of it. */
+const buildStringSlice = (zod: ZodSubset) =>
+  zod
+    .unknown()
+    .refine((value) => value === undefined || value === null || typeof value === "string" || (Array.isArray(value) && value.every((item) => typeof item === "string")), {
+      message: "expected a string or an array of strings",
+    })
+    .optional();
+
 const buildImageConfig = (zod: ZodSubset) =>
   zod.looseObject({
     architecture: zod.string(),
@@ -152,8 +161,9 @@ const buildImageConfig = (zod: ZodSubset) =>
     config: zod
       .looseObject({
         Env: zod.array(zod.string()).nullish(),
-        Cmd: zod.array(zod.string()).nullish(),
-        Entrypoint: zod.array(zod.string()).nullish(),
+        Cmd: buildStringSlice(zod),
+        Entrypoint: buildStringSlice(zod),
+        Shell: buildStringSlice(zod),
         Labels: zod.record(zod.string(), zod.string()).nullish(),
         WorkingDir: zod.string().nullish(),
         User: zod.string().nullish(),
