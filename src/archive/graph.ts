@@ -9,10 +9,7 @@ import { readDockerManifestJson, resolveDockerItem } from "./resolve-docker.js";
 import { DescriptorBudget } from "./descriptor-budget.js";
 import { readOciLayout, resolveOciRoot } from "./resolve-oci.js";
 import { lookupFile } from "./scan.js";
-
-/** Docker before 1.10 (2016) wrote `repositories` and `<v1id>/json` only: no image config by digest, so no digest to keep. */
-const LEGACY_REPOSITORIES_ONLY =
-  "not an image archive lading reads: it has repositories but no manifest.json, as docker save wrote before Docker 1.10; its images have no content-addressed config to check (docker load then docker save with Docker 1.10 or later writes one lading reads)";
+import { notAnImageArchive } from "./top-level.js";
 
 export interface ResolveLimits {
   maxJsonBytes: number;
@@ -53,9 +50,9 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
     readingWarnings: strayBlobWarnings(archive),
   };
   graph.warnings.push(...graph.readingWarnings);
-  if (!hasIndex && !hasManifestJson) {
-    const legacy = archive.files.has("repositories") || archive.links.has("repositories");
-    problems.push({ entry: "(archive)", message: legacy ? LEGACY_REPOSITORIES_ONLY : "not an image archive: it has neither manifest.json nor oci-layout and index.json" });
+  const refusal = notAnImageArchive({ index: hasIndex, manifestJson: hasManifestJson, repositories: archive.files.has("repositories") || archive.links.has("repositories") });
+  if (refusal !== undefined) {
+    problems.push({ entry: "(archive)", message: refusal });
     return graph;
   }
 

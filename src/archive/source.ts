@@ -1,4 +1,4 @@
-import { createReadStream, type Stats } from "node:fs";
+import { createReadStream, type Dirent, type Stats } from "node:fs";
 import { lstat, open, readdir, readlink, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, pipeline } from "node:stream";
@@ -9,6 +9,7 @@ import { resolveLinkTarget, safeEntryName } from "../tar/entry-name.js";
 import { readTarChunks, type TarBody } from "../tar/reader.js";
 import { deferredBytes, progressOf, type DeferredBytes } from "./deferred-bytes.js";
 import type { ArchiveEntry } from "./scan.js";
+import { notAnImageArchive } from "./top-level.js";
 
 export interface OpenedSource {
   compression: Compression;
@@ -135,7 +136,13 @@ const METADATA_FIRST = ["oci-layout", "index.json", "manifest.json"];
 
 /** An OCI layout directory, read as if it were a tar with its metadata first. */
 async function openDirectory(root: string): Promise<OpenedSource> {
-  const names = await walk(root, "");
+  // Its top level alone says whether it can be an image archive: one that cannot (`-i .`, a
+  // typo) is refused before its tree is walked or any of its files read.
+  const top = await readdir(root, { withFileTypes: true });
+  const present = (name: string): boolean => top.some((dirent) => dirent.name === name && !dirent.isDirectory());
+  const refusal = notAnImageArchive({ index: present("index.json") || present("oci-layout"), manifestJson: present("manifest.json"), repositories: present("repositories") });
+  if (refusal !== undefined) throw invalid(`${root}: ${refusal}`, root);
+  const names = await walk(root, "", top);
   names.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
   let finishedBytes = 0;
   let current: ChunkSource | undefined;
@@ -171,9 +178,10 @@ function rank(name: string): number {
   return index === -1 ? METADATA_FIRST.length : index;
 }
 
-async function walk(root: string, prefix: string): Promise<string[]> {
+/** The names below `prefix`, whose own entries are `listed` when they have been read already. */
+async function walk(root: string, prefix: string, listed?: Dirent[]): Promise<string[]> {
   const found: string[] = [];
-  for (const dirent of await readdir(join(root, prefix), { withFileTypes: true })) {
+  for (const dirent of listed ?? (await readdir(join(root, prefix), { withFileTypes: true }))) {
     const name = prefix ? `${prefix}/${dirent.name}` : dirent.name;
     safeEntryName(name);
     if (dirent.isDirectory()) found.push(...(await walk(root, name)));
