@@ -30,6 +30,8 @@ export interface ArchiveEntry {
   body: TarBody;
   /** Where a file's bytes lie on disk, when they can be read there directly (and the body left unread). */
   location?: FileLocation;
+  /** A file no image can use (a stray file beside a layout directory): held to the size limit, then passed by unread. */
+  unused?: boolean;
 }
 
 export interface FileLocation {
@@ -165,6 +167,7 @@ export async function scanEntries(
       // compressed archive can declare an entry of gigabytes, and only later metadata could say
       // whether it is needed.
       if (entry.size > options.maxLayerBytes) throw invalid(`entry ${JSON.stringify(name)}: size ${entry.size} exceeds the limit of ${options.maxLayerBytes} bytes (--max-layer-size)`, name);
+      if (entry.unused) continue;
 
       const location = entry.location;
       if (!poolTried && entry.size >= PARALLEL_AT_LEAST) {

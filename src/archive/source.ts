@@ -8,6 +8,7 @@ import { COMPRESSION_SNIFF_BYTES, createDecompressor, detectCompression, STREAM_
 import { resolveLinkTarget, safeEntryName } from "../tar/entry-name.js";
 import { readTarChunks, type TarBody } from "../tar/reader.js";
 import { deferredBytes, progressOf, type DeferredBytes } from "./deferred-bytes.js";
+import { validDigestNamedBy } from "./names.js";
 import type { ArchiveEntry } from "./scan.js";
 import { notAnImageArchive } from "./top-level.js";
 
@@ -142,17 +143,21 @@ async function openDirectory(root: string): Promise<OpenedSource> {
   const present = (name: string): boolean => top.some((dirent) => dirent.name === name && !dirent.isDirectory());
   const refusal = notAnImageArchive({ index: present("index.json") || present("oci-layout"), manifestJson: present("manifest.json"), repositories: present("repositories") });
   if (refusal !== undefined) throw invalid(`${root}: ${refusal}`, root);
-  const names = await walk(root, "", top);
-  names.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  const found = await walk(root, "", top);
+  found.sort((a, b) => rank(a.name) - rank(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // manifest.json's paths may name any file; without it, what an image can use is known from names.
+  const usable = present("manifest.json") ? () => true : await usableInLayout(root, found);
   let finishedBytes = 0;
   let current: ChunkSource | undefined;
   async function* entries(): AsyncGenerator<ArchiveEntry> {
-    for (const name of names) {
+    for (const { name } of found) {
       const path = join(root, name);
       const info = await lstat(path);
       if (info.isSymbolicLink()) {
         const target = await readlink(path);
         yield { name, type: "symlink", size: 0, resolvedTarget: resolveLinkTarget(name, target), body: emptyBody() };
+      } else if (info.isFile() && !usable(name)) {
+        yield { name, type: "file", size: info.size, body: emptyBody(), unused: true };
       } else if (info.isFile()) {
         const source = fileChunkSource(await open(path, "r"));
         current = source;
@@ -178,14 +183,41 @@ function rank(name: string): number {
   return index === -1 ? METADATA_FIRST.length : index;
 }
 
+/**
+ * Which files of a directory without manifest.json an image can use: the layout's own
+ * (`oci-layout`, `index.json`, `repositories`, anything under `blobs/`), any named for a digest
+ * (which must hold it, used or not: checkBlobNames) and any a link points at. No index.json can
+ * name the rest (a disk image beside the layout): the scan holds them to the size limit and passes
+ * them by unread.
+ */
+async function usableInLayout(root: string, found: readonly WalkedName[]): Promise<(name: string) => boolean> {
+  const linkedTo = new Set<string>();
+  for (const { name, isLink } of found) {
+    if (!isLink) continue;
+    try {
+      linkedTo.add(resolveLinkTarget(name, await readlink(join(root, name))));
+    } catch {
+      // A target out of the archive is refused when the entries reach the link.
+    }
+  }
+  return (name) => LAYOUT_NAMES.includes(name) || name.startsWith("blobs/") || validDigestNamedBy(name) !== undefined || linkedTo.has(name);
+}
+
+const LAYOUT_NAMES = [...METADATA_FIRST, "repositories"];
+
+interface WalkedName {
+  name: string;
+  isLink: boolean;
+}
+
 /** The names below `prefix`, whose own entries are `listed` when they have been read already. */
-async function walk(root: string, prefix: string, listed?: Dirent[]): Promise<string[]> {
-  const found: string[] = [];
+async function walk(root: string, prefix: string, listed?: Dirent[]): Promise<WalkedName[]> {
+  const found: WalkedName[] = [];
   for (const dirent of listed ?? (await readdir(join(root, prefix), { withFileTypes: true }))) {
     const name = prefix ? `${prefix}/${dirent.name}` : dirent.name;
     safeEntryName(name);
     if (dirent.isDirectory()) found.push(...(await walk(root, name)));
-    else found.push(name);
+    else found.push({ name, isLink: dirent.isSymbolicLink() });
   }
   return found;
 }

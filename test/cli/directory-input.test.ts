@@ -2,14 +2,28 @@
 // has neither manifest.json nor index.json (nor oci-layout) is refused at once, naming it, before
 // its tree is walked or any of its files read (`-i .`, `-i ~`, a typo): the store stays
 // byte-identical, and nothing of it is read. It used to be walked whole and every file read and
-// written into the store's ingest area first (a 900 MB file: 12 s and ~897 MB of disk).
+// written into the store's ingest area first (a 900 MB file: 12 s and ~897 MB of disk). Beside an
+// OCI layout (no manifest.json at the top), a file no image can use is passed by unread.
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, stat, symlink, truncate, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, truncate, utimes, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTar, descriptorOf, dockerArchiveItems, ensureBuilt, makeImage, ociLayoutItems, runLading, type CliResult, type TarItem } from "../support/archive-builder.js";
+import {
+  blobPath,
+  buildTar,
+  descriptorOf,
+  dockerArchiveItems,
+  ensureBuilt,
+  hexOf,
+  makeImage,
+  ociLayoutItems,
+  runLading,
+  sha256,
+  type CliResult,
+  type TarItem,
+} from "../support/archive-builder.js";
 import { snapshotTree, type TreeEntry } from "../support/store-tree.js";
 
 const NOT_AN_IMAGE = "not an image archive: it has neither manifest.json nor oci-layout and index.json";
@@ -63,6 +77,17 @@ async function socketAt(path: string): Promise<void> {
   const server = createServer();
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(path, resolve));
+}
+
+/** The items (files only) written as a directory. */
+async function directoryOf(items: readonly TarItem[], name: string): Promise<string> {
+  const directory = newPath(name);
+  for (const item of items) {
+    if (item.type !== "file") throw new Error(`only files are written to a directory, not ${item.type}`);
+    await mkdir(dirname(join(directory, item.name)), { recursive: true });
+    await writeFile(join(directory, item.name), item.content);
+  }
+  return directory;
 }
 
 /** verify, load (into the store holding an image) and convert of `input`, each as a user runs it. */
@@ -147,16 +172,6 @@ describe("a directory whose top level is no image archive's", () => {
 });
 
 describe("a directory whose top level may be an image archive's is read as before", () => {
-  async function directoryOf(items: readonly TarItem[], name: string): Promise<string> {
-    const directory = newPath(name);
-    for (const item of items) {
-      if (item.type !== "file") throw new Error(`only files are written to a directory, not ${item.type}`);
-      await mkdir(dirname(join(directory, item.name)), { recursive: true });
-      await writeFile(join(directory, item.name), item.content);
-    }
-    return directory;
-  }
-
   it("an OCI layout and an unpacked docker save archive (manifest.json alone at the top) both verify", async () => {
     for (const items of [ociLayoutItems([image]), dockerArchiveItems([{ image, repoTags: ["fixture/dir:1"] }])]) {
       const result = await runLading(["verify", "--json", await directoryOf(items, "layout")]);
@@ -170,5 +185,80 @@ describe("a directory whose top level may be an image archive's is read as befor
     await unreadFile(join(input, "index.json", "data"), 1024);
     refusedByEvery(await everyCommand(input), `${input}: ${NOT_AN_IMAGE}`);
     expect(await wasRead(join(input, "index.json", "data"))).toBe(false);
+  });
+});
+
+describe("beside an OCI layout directory (no manifest.json at its top), a file no image can use", () => {
+  const layout = ociLayoutItems([image]);
+  const clean = async (): Promise<string> => directoryOf(layout, "clean-layout");
+
+  it("is passed by unread: verify gives the report of the layout alone (a 64 GiB sparse disk image beside it: reading it would outlast the 20 s allowed)", async () => {
+    const input = await directoryOf(layout, "layout-with-disk-image");
+    await writeFile(join(input, "disk.img"), "");
+    await truncate(join(input, "disk.img"), 64 * 1024 ** 3);
+    const alone = await runLading(["verify", "--json", await clean()]);
+    const result = await runLading(["verify", "--json", input], { through: ["timeout", "-s", "KILL", "20"] });
+    expect({ code: result.code, report: result.stdout }).toEqual({ code: alone.code, report: alone.stdout });
+    expect(alone.code).toBe(0);
+  });
+
+  it("is passed by unread by load and convert (so not written into the ingest area either): the store and the converted archive are those of the layout alone", async () => {
+    const input = await directoryOf(layout, "layout-with-strays");
+    await unreadFile(join(input, "junk.bin"), 4 * 1024 * 1024);
+    await unreadFile(join(input, "notes", "draft.txt"), 64 * 1024);
+    await mkdir(join(input, "blobs", "sha256"), { recursive: true });
+    const [loaded, alone] = [newPath("store"), newPath("store")];
+    expect(await runLading(["--root", loaded, "load", "-i", input])).toEqual(await runLading(["--root", alone, "load", "-i", await clean()]));
+    expect(await snapshotTree(join(loaded, "blobs"))).toEqual(await snapshotTree(join(alone, "blobs")));
+    const [converted, convertedAlone] = [newPath("out.tar"), newPath("out.tar")];
+    expect((await runLading(["convert", input, converted])).code).toBe(0);
+    expect((await runLading(["convert", await clean(), convertedAlone])).code).toBe(0);
+    expect(await readFile(converted)).toEqual(await readFile(convertedAlone));
+    expect([await wasRead(join(input, "junk.bin")), await wasRead(join(input, "notes", "draft.txt"))]).toEqual([false, false]);
+  });
+
+  it("is still held to --max-layer-size from its size, and a pipe or socket beside the layout is still refused, as in a tar", async () => {
+    const input = await directoryOf(layout, "layout-with-big-stray");
+    await writeFile(join(input, "disk.img"), "");
+    await truncate(join(input, "disk.img"), 3 * 1024 ** 3);
+    expect(await runLading(["verify", "--max-layer-size", "1g", input])).toMatchObject({
+      code: 1,
+      stderr: `error: entry "disk.img": size ${3 * 1024 ** 3} exceeds the limit of ${1024 ** 3} bytes (--max-layer-size)\n`,
+    });
+    const piped = await directoryOf(layout, "layout-with-pipe");
+    mkfifo(join(piped, "pipe"));
+    expect(await runLading(["verify", piped])).toMatchObject({ code: 1, stderr: `error: entry "pipe": unsupported entry type (device, FIFO or similar)\n` });
+  });
+
+  it("but a file named for a digest is still read and must hold it, used or not, and a file a blob's link points at is used", async () => {
+    const misnamed = await directoryOf(layout, "layout-with-misnamed");
+    const claimed = sha256("some other blob");
+    await mkdir(join(misnamed, "extra"));
+    await writeFile(join(misnamed, "extra", `${hexOf(claimed)}.json`), "not that blob\n");
+    const name = `extra/${hexOf(claimed)}.json`;
+    const report = JSON.parse((await runLading(["verify", "--json", misnamed])).stdout) as { valid: boolean; problems: unknown[] };
+    expect([report.valid, report.problems]).toEqual([false, [{ entry: name, message: `${name}: content does not match its name (content is ${sha256("not that blob\n")})` }]]);
+
+    const linked = await directoryOf(layout, "layout-with-linked-layer");
+    const layer = image.layers[0]!;
+    await rm(join(linked, blobPath(layer.digest)));
+    await mkdir(join(linked, "layers"));
+    await writeFile(join(linked, "layers", "first"), layer.bytes);
+    await symlink("../../layers/first", join(linked, blobPath(layer.digest)));
+    const store = newPath("store");
+    expect(await runLading(["--root", store, "load", "-q", "-i", linked])).toEqual({ code: 0, stdout: `Loaded image ID: ${image.manifest.digest}\n`, stderr: "" });
+  });
+
+  it("is read when manifest.json is at the top, whose paths may name any file", async () => {
+    const items = dockerArchiveItems([{ image, repoTags: ["fixture/dir:1"] }]);
+    const layerName = `${hexOf(image.layers[0]!.digest)}.tar`;
+    const renamed = items.map((item) => {
+      if (item.type !== "file") return item;
+      if (item.name === layerName) return { ...item, name: "layers/first" };
+      if (item.name === "manifest.json") return { ...item, content: item.content.toString().replace(layerName, "layers/first") };
+      return item;
+    });
+    const store = newPath("store");
+    expect(await runLading(["--root", store, "load", "-q", "-i", await directoryOf(renamed, "docker-dir")])).toEqual({ code: 0, stdout: "Loaded image: fixture/dir:1\n", stderr: "" });
   });
 });
