@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { createdTime, inspectImage, listImages, parseImageFilter, pruneBlobs, referenceRows, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
+import { imagesFormatter, inspectFormatter } from "./format-option.js";
 import { humanDuration, humanSize, printJson, printLine, shortId, type Terminal } from "./output.js";
 import { platformsFromOption } from "./platform-option.js";
 import { openStore } from "./store-option.js";
@@ -15,11 +16,14 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
     .option("-q, --quiet", "print only image IDs, each once")
     .option("--json", "print JSON")
     .option("-a, --all", "show all images (untagged ones are always shown)")
-    .action(async (filter: string | undefined, flags: { digests?: boolean; trunc: boolean; quiet?: boolean; json?: boolean }, command: Command) => {
+    .option("--format <template>", "format the rows with a Go template, as docker images --format: 'table', 'json', or e.g. '{{.Repository}}:{{.Tag}}'")
+    .action(async (filter: string | undefined, flags: { digests?: boolean; trunc: boolean; quiet?: boolean; json?: boolean; format?: string }, command: Command) => {
       const only = filter === undefined ? undefined : parseImageFilter(filter);
+      const formatted = flags.format ? imagesFormatter(flags.format, { quiet: Boolean(flags.quiet), digests: Boolean(flags.digests), trunc: flags.trunc }) : undefined;
       const store = await openStore(command);
       const images = await listImages(store, only);
       if (flags.json) return printJson(terminal.stdout, images);
+      if (formatted) return void terminal.stdout.write(formatted(images));
       const rows = tableRows(images, flags);
       if (flags.quiet) for (const id of new Set(rows.map((row) => row.id))) printLine(terminal.stdout, id);
       else printTable(terminal, rows, Boolean(flags.digests));
@@ -30,8 +34,10 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
     .description("show details of one or more images, like docker image inspect")
     .argument("<image...>")
     .option("--platform <os/arch[/variant]>", "show this platform of a multi-platform image (default: the host's, else the first)")
-    .action(async (queries: string[], flags: { platform?: string }, command: Command) => {
+    .option("-f, --format <template>", "format each image with a Go template, as docker inspect --format: 'json', or e.g. '{{.Id}}' or '{{json .Config}}'")
+    .action(async (queries: string[], flags: { platform?: string; format?: string }, command: Command) => {
       const [platform] = platformsFromOption(flags.platform === undefined ? [] : [flags.platform]);
+      const formatted = flags.format ? inspectFormatter(flags.format) : undefined;
       const store = await openStore(command);
       const results: unknown[] = [];
       let failure: LadingError | undefined;
@@ -43,7 +49,11 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
           printLine(terminal.stderr, `Error: ${failure.message}`);
         }
       }
-      printJson(terminal.stdout, results);
+      if (formatted) {
+        const { output, errors } = formatted(results);
+        terminal.stdout.write(output);
+        for (failure of errors) printLine(terminal.stderr, `Error: ${failure.message}`);
+      } else printJson(terminal.stdout, results);
       if (failure) setExit(failure.exitCode);
     });
 
