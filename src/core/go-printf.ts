@@ -140,11 +140,12 @@ function formatVerb(verb: string, value: GoValue, spec: Spec): string {
       case "b":
         return formatInteger(value.value, verb === "v" ? "d" : verb, spec);
       case "c":
-        return pad(String.fromCodePoint(value.value), spec);
+        return pad(runeText(value.value), spec);
       case "q":
-        return pad(`'${String.fromCodePoint(value.value)}'`, spec);
+        return pad(`'${runeText(value.value)}'`, spec);
       case "U":
-        return pad(`U+${value.value.toString(16).toUpperCase().padStart(4, "0")}`, spec);
+        // Go prints the value as an unsigned 64-bit integer: -1 is U+FFFFFFFFFFFFFFFF.
+        return pad(`U+${BigInt.asUintN(64, BigInt(value.value)).toString(16).toUpperCase().padStart(4, "0")}`, spec);
       default:
         return badVerb(verb, value, spec);
     }
@@ -153,6 +154,12 @@ function formatVerb(verb: string, value: GoValue, spec: Spec): string {
   if (value instanceof GoSlice) return `[${value.items.map((item) => formatVerb(verb, item, spec)).join(" ")}]`;
   if (value instanceof GoMap) return `map[${sortedKeys(value).map((key) => `${formatVerb(verb, key, spec)}:${formatVerb(verb, value.entries.get(key), spec)}`).join(" ")}]`;
   return formatStruct(verb, value, spec);
+}
+
+/** A rune as Go's fmt writes it: a value that is no Unicode scalar (negative, a surrogate, past U+10FFFF) is U+FFFD. */
+function runeText(rune: number): string {
+  const valid = Number.isInteger(rune) && rune >= 0 && rune <= 0x10ffff && !(rune >= 0xd800 && rune <= 0xdfff);
+  return String.fromCodePoint(valid ? rune : 0xfffd);
 }
 
 function formatStruct(verb: string, value: GoStruct, spec: Spec): string {

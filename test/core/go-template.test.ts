@@ -146,6 +146,8 @@ describe("docker's templates, output for output", () => {
     );
     expect(run('{{printf "%s"}}|{{printf "%s" 1 2}}|{{printf "%d" nil}}')).toBe("%!s(MISSING)|%!s(int=1)%!(EXTRA int=2)|%!d(<nil>)");
     expect(run('{{printf "%.2f|%8.3e|%g|%G|%x|%X|%o|%b|%c|%U|%+d|% d" 3.14159 1234.5678 0.000012 1e21 255 255 8 5 65 65 3 4}}')).toBe("3.14|1.235e+03|1.2e-05|1E+21|ff|FF|10|101|A|U+0041|+3| 4");
+    // A rune that is no Unicode scalar prints as U+FFFD, and %U shows it as an unsigned 64-bit value, as Go's fmt does.
+    expect(run('{{printf "%c|%c|%q|%U" -1 1114112 55296 -1}}')).toBe("\uFFFD|\uFFFD|'\uFFFD'|U+FFFFFFFFFFFFFFFF");
     expect(run('{{printf "%v|%q" (split .Repository "/") (split .Repository "/")}}')).toBe('[fixture imported]|["fixture" "imported"]');
     expect(run('{{printf "%5.1s|%-8q|%x" "abc" "a" "hi there"}}')).toBe('    a|"a"     |6869207468657265');
     expect(goSprintf("%T %T %T %T %%", ["s", new GoInt(1), new GoFloat(1.5), true])).toBe("string int float64 bool %");
