@@ -83,6 +83,11 @@ function lex(input: string): Item[] {
   const acceptRun = (valid: string): void => {
     while (accept(valid));
   };
+  /** Moves past letters, digits and underscores; returns the character that stopped it ("" at the end). */
+  const skipAlphaNumeric = (): string => {
+    while (isAlphaNumeric(peekChar())) nextChar();
+    return peekChar();
+  };
   const atTerminator = (): boolean => {
     const char = peekChar();
     return char === "" || isSpace(char) || ".,|:)(".includes(char) || input.startsWith("}}", pos);
@@ -220,12 +225,7 @@ function lex(input: string): Item[] {
           emit(char === "$" ? "variable" : "keyword");
           continue;
         }
-        let last = "";
-        for (;;) {
-          last = peekChar();
-          if (!isAlphaNumeric(last)) break;
-          nextChar();
-        }
+        const last = skipAlphaNumeric();
         if (!atTerminator()) return fail(`bad character ${unicodeForm(last)}`);
         emit(char === "$" ? "variable" : "field");
       } else if (char === "." || char === "+" || char === "-" || (char >= "0" && char <= "9")) {
@@ -236,12 +236,7 @@ function lex(input: string): Item[] {
         }
         emit("number");
       } else if (isAlphaNumeric(char)) {
-        let last = "";
-        for (;;) {
-          last = peekChar();
-          if (!isAlphaNumeric(last)) break;
-          nextChar();
-        }
+        const last = skipAlphaNumeric();
         if (!atTerminator()) return fail(`bad character ${unicodeForm(last)}`);
         const word = input.slice(start, pos);
         emit(KEYWORDS.has(word) ? "keyword" : word === "true" || word === "false" ? "bool" : "identifier");
