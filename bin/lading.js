@@ -1,10 +1,11 @@
 #!/usr/bin/env node
+import { writeSync } from "node:fs";
 import { commandNameOf, startWorkersFor } from "../dist/cli/early-start.js";
 
 // Before the bundle loads: a command that reads an archive gets its probe workers booting meanwhile.
 const command = commandNameOf(process.argv);
 startWorkersFor(command);
-const { main } = await import("../dist/cli/lading.js");
+const { main, outputFailureLine } = await import("../dist/cli/lading.js");
 
 // A closed pipe (`lading images | head`) ends a listing; it is not an error worth a stack trace.
 // An archive cut short on standard output is a failure (`lading save x | ssh host docker load`
@@ -19,7 +20,14 @@ for (const stream of [process.stdout, process.stderr]) {
       process.exit(1);
     }
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
-    throw error;
+    // Any other failure to write (a full disk, EIO) ends the command at once, in one line: on
+    // standard error, written directly, as that stream may be the one that failed.
+    try {
+      writeSync(2, outputFailureLine(stream === process.stdout ? "stdout" : "stderr", error));
+    } catch {
+      // Standard error cannot take it either: the exit code still says it.
+    }
+    process.exit(1);
   });
 }
 

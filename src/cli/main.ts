@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { toLadingError } from "../core/errors.js";
+import { systemReason, toLadingError } from "../core/errors.js";
 import { commandNameOf, startWorkersFor } from "./early-start.js";
 import { printLine, type Terminal } from "./output.js";
 
@@ -61,4 +61,13 @@ export async function main(argv: string[], terminal: Terminal = { stdout: proces
     if (process.env.LADING_DEBUG && error instanceof Error) printLine(terminal.stderr, error.stack);
     return failure.exitCode;
   }
+}
+
+/**
+ * The line for a standard stream that failed to take what was written to it (a full disk, EIO), in
+ * docker's words: `lading: error: write /dev/stdout: no space left on device`. Only the write is
+ * said: what the command changed in the store before it stays changed.
+ */
+export function outputFailureLine(stream: "stdout" | "stderr", error: unknown): string {
+  return `lading: error: write /dev/${stream}: ${systemReason(error)}\n`;
 }

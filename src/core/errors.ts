@@ -71,6 +71,21 @@ export function isLadingError(error: unknown): error is LadingError {
   return error instanceof LadingError;
 }
 
+/**
+ * What a system error says, without Node's code and call: "no space left on device" for
+ * "ENOSPC: no space left on device, write" (or "…, open '/path'"). Anything else: its message.
+ */
+export function systemReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (typeof (error as NodeJS.ErrnoException | undefined)?.code !== "string") return message;
+  return message.replace(/^[A-Z0-9_]+: /, "").replace(/, [a-z0-9_]+(?: '.*')?$/s, "");
+}
+
+/** Whether `error` is one the file system or a stream gave (it has a code), not one of lading's. */
+export function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && !(error instanceof LadingError) && typeof (error as NodeJS.ErrnoException).code === "string";
+}
+
 /** Turns anything thrown into a LadingError, keeping one line and no stack. */
 export function toLadingError(error: unknown): LadingError {
   if (error instanceof LadingError) return error;
