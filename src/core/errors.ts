@@ -86,6 +86,21 @@ export function isSystemError(error: unknown): error is NodeJS.ErrnoException {
   return error instanceof Error && !(error instanceof LadingError) && typeof (error as NodeJS.ErrnoException).code === "string";
 }
 
+/** The failures that say a file system takes no writes here, or no more: read-only, not this user's, full. */
+const WRITE_REFUSALS = new Set(["EROFS", "EACCES", "EPERM", "ENOSPC", "EDQUOT"]);
+
+/** Whether `error` (or the system error a LadingError wraps) says the file system refuses writes (see WRITE_REFUSALS). */
+export function isWriteRefusal(error: unknown): boolean {
+  const cause = error instanceof LadingError ? error.cause : error;
+  return WRITE_REFUSALS.has((cause as NodeJS.ErrnoException | undefined)?.code ?? "");
+}
+
+/** A directory that could not be made (a full disk, read-only media), in one line naming it. */
+export function cannotCreateDirectory(dir: string, error: unknown): LadingError {
+  if (error instanceof LadingError) return error;
+  return new LadingError("io", `cannot create the directory ${dir}: ${systemReason(error)}`, { subject: dir, cause: error });
+}
+
 /** Turns anything thrown into a LadingError, keeping one line and no stack. */
 export function toLadingError(error: unknown): LadingError {
   if (error instanceof LadingError) return error;

@@ -20,11 +20,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, mkdir, readdir, readFile, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { access, readdir, readFile, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { LadingError } from "../core/errors.js";
+import { cannotCreateDirectory, isWriteRefusal, LadingError } from "../core/errors.js";
 import { removeOnExit } from "./exit-cleanup.js";
 import { withFileLock, type HeldLock } from "./lock.js";
+import { makeDirectories } from "./root.js";
 import { addLeftovers, NO_LEFTOVERS, ownerGone, ownerOfTaggedName, ownerTag, processStartTime, type FileOwner, type Leftovers } from "./process-alive.js";
 
 const LEASE_HEARTBEAT_MS = 10_000;
@@ -51,7 +52,7 @@ export class GcLock {
 
   /** Runs `fn` under a lease (many may run at once). */
   async withLease<T>(fn: () => Promise<T>): Promise<T> {
-    await mkdir(this.leases, { recursive: true, mode: 0o700 });
+    await this.makeLeases();
     const lease = path.join(this.leases, `${ownerTag()}-${randomBytes(8).toString("hex")}`);
     const forget = removeOnExit(lease);
     const heartbeat = setInterval(() => {
@@ -69,9 +70,22 @@ export class GcLock {
     }
   }
 
-  /** Runs `fn`, which only reads the store, under a lease, or without one if the store cannot be written. */
+  /**
+   * Runs `fn`, which only reads the store, under a lease, or without one if the store cannot be
+   * written (read-only media, a user who may only read it, a full disk that takes no lease file).
+   */
   async withReadLease<T>(fn: () => Promise<T>): Promise<T> {
-    return (await this.writable()) ? this.withLease(fn) : fn();
+    if (!(await this.writable())) return fn();
+    let leased = false;
+    try {
+      return await this.withLease(() => {
+        leased = true;
+        return fn();
+      });
+    } catch (error) {
+      if (leased || !isWriteRefusal(error)) throw error;
+      return fn();
+    }
   }
 
   /**
@@ -80,7 +94,7 @@ export class GcLock {
    * (Ctrl-Z) may have had the lock taken over by a load that now needs what it would remove.
    */
   async withExclusive<T>(fn: (lock: HeldLock) => Promise<T>, timeoutMs = 600_000): Promise<T> {
-    await mkdir(this.leases, { recursive: true, mode: 0o700 });
+    await this.makeLeases();
     return withFileLock(
       this.lockTarget,
       async (lock) => {
@@ -95,16 +109,24 @@ export class GcLock {
     );
   }
 
+  /** Makes leases/ if it is missing (a copy of the store may leave it out, being empty). */
+  private async makeLeases(): Promise<void> {
+    await makeDirectories(this.leases).catch((error: unknown) => Promise.reject(cannotCreateDirectory(this.leases, error)));
+  }
+
+  /** Whether a lease can be written: leases/ can, or (without it) the store's root can. */
   private async writable(): Promise<boolean> {
-    try {
-      await access(this.leases, constants.W_OK);
-      return true;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "EROFS" || code === "EACCES") return false;
-      if (code === "ENOENT") return true;
-      throw error;
+    for (const dir of [this.leases, path.dirname(this.leases)]) {
+      try {
+        await access(dir, constants.W_OK);
+        return true;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "EROFS" || code === "EACCES") return false;
+        if (code !== "ENOENT") throw error;
+      }
     }
+    return true;
   }
 
   /**

@@ -11,7 +11,7 @@
 import { mkdir, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
-import { invalid, LadingError, usage } from "../core/errors.js";
+import { cannotCreateDirectory, invalid, isWriteRefusal, LadingError, usage } from "../core/errors.js";
 
 export interface StorePaths {
   root: string;
@@ -64,31 +64,35 @@ export function storePaths(root: string): StorePaths {
 /**
  * Creates the layout if missing and returns its paths. A root that this call creates gets mode
  * 0700 (the store may hold private images); an existing root keeps the mode its owner gave it.
+ *
+ * With `forWriting: false` (opening a store, which every command does) a directory that cannot
+ * be made because the store cannot be written (read-only media, a user who may only read it, a
+ * full disk) is left out: reading needs none of them (an empty one, such as `leases/` or
+ * `ingest/`, may be gone from a copy of the store), and a command that writes makes them first,
+ * with `forWriting` (the default), failing in one line naming the one it cannot make.
  */
-export async function ensureStoreLayout(root: string): Promise<StorePaths> {
+export async function ensureStoreLayout(root: string, { forWriting = true }: { forWriting?: boolean } = {}): Promise<StorePaths> {
   const paths = storePaths(root);
   await makeDirectories(paths.root).catch((error: unknown) => {
     throw rootNotADirectory(paths.root, error);
   });
-  const made = await Promise.allSettled([
-    makeDirectories(path.join(paths.blobs, "sha256")),
-    makeDirectories(path.join(paths.blobs, "sha512")),
-    makeDirectories(paths.ingest),
-    makeDirectories(paths.images),
-    makeDirectories(path.join(paths.root, "leases")),
-  ]);
+  const dirs = [path.join(paths.blobs, "sha256"), path.join(paths.blobs, "sha512"), paths.ingest, paths.images, path.join(paths.root, "leases")];
+  const made = await Promise.allSettled(dirs.map(makeDirectories));
   // The first failure in this order, not whichever came first: the same error every time.
-  const failed = made.find((result) => result.status === "rejected");
-  if (failed) throw failed.reason;
+  for (const [index, result] of made.entries()) {
+    if (result.status === "fulfilled" || (!forWriting && isWriteRefusal(result.reason))) continue;
+    throw cannotCreateDirectory(dirs[index] as string, result.reason);
+  }
   return paths;
 }
 
 /**
  * `mkdir -p` with mode 0700, one level at a time. Not mkdir's `recursive`: on Node 20 it spins
- * forever where mkdir says ENOENT although the parent exists (under /proc), so a parent is made
- * here at most once and a second ENOENT is final.
+ * forever where mkdir says ENOENT although the parent exists (under /proc), and it says ENOENT
+ * for what mkdir refused otherwise (a read-only or full file system), so a parent is made here
+ * at most once and a second ENOENT is final.
  */
-async function makeDirectories(dir: string): Promise<void> {
+export async function makeDirectories(dir: string): Promise<void> {
   try {
     await makeDirectory(dir);
   } catch (error) {

@@ -72,8 +72,11 @@ export class Store {
     return found;
   }
 
-  /** Opens the store at `root`, creating its layout on first use. */
+  /**
+   * Opens the store at `root`, creating its layout on first use; on a store that cannot be
+   * written, without the directories it cannot make (a command that writes restores them first).
+   */
   static async open(root: string, options: StoreOptions = {}): Promise<Store> {
-    return new Store(await ensureStoreLayout(root), options);
+    return new Store(await ensureStoreLayout(root, { forWriting: false }), options);
   }
 }
