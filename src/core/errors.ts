@@ -86,6 +86,16 @@ export function isSystemError(error: unknown): error is NodeJS.ErrnoException {
   return error instanceof Error && !(error instanceof LadingError) && typeof (error as NodeJS.ErrnoException).code === "string";
 }
 
+/**
+ * A write of `file` that failed (creating, writing, syncing or renaming it: a full disk, EIO), in
+ * one line naming it (`cannot write FILE: no space left on device`), as dockerd names the file it
+ * failed to write. A LadingError passes as it is: it already says what failed.
+ */
+export function cannotWrite(file: string, error: unknown): LadingError {
+  if (error instanceof LadingError) return error;
+  return new LadingError("io", `cannot write ${file}: ${systemReason(error)}`, { subject: file, cause: error });
+}
+
 /** The failures that say a file system takes no writes here, or no more: read-only, not this user's, full. */
 const WRITE_REFUSALS = new Set(["EROFS", "EACCES", "EPERM", "ENOSPC", "EDQUOT"]);
 

@@ -32,7 +32,7 @@ import type { BlobWriter } from "../archive/probe.js";
 import { indexTarFile, type TarFileSpan } from "../archive/tar-offsets.js";
 import type { BlobToWrite } from "../archive/write-layout.js";
 import { createDigester, parseDigest } from "../core/digest.js";
-import { invalid, LadingError } from "../core/errors.js";
+import { cannotWrite, invalid, LadingError } from "../core/errors.js";
 import type { ChunkSource } from "../tar/chunk-source.js";
 import { detectCompression } from "../tar/compression.js";
 import { countForFullCollection, transferred } from "../tar/transfer-garbage.js";
@@ -137,8 +137,12 @@ export class ConvertBlobs {
 
   private async openSpool(keep: (supply: Supply) => void): Promise<BlobWriter> {
     this.spoolDir ??= scratchDirectory("lading-convert-");
-    const file = path.join((await this.spoolDir).path, String(this.spooled++));
-    return new SpoolWriter(await open(file, "wx", 0o600), file, keep);
+    const dir = await this.spoolDir;
+    const file = path.join(dir.path, String(this.spooled++));
+    // Said as what it is: a full TMPDIR fails the conversion there, not at its input or output.
+    const failed = (error: unknown): unknown => dir.claim(cannotWrite(file, error));
+    const handle = await open(file, "wx", 0o600).catch((error: unknown) => Promise.reject(failed(error)));
+    return new SpoolWriter(handle, file, keep, failed);
   }
 }
 
@@ -151,17 +155,22 @@ class SpoolWriter implements BlobWriter {
     private readonly handle: FileHandle,
     private readonly file: string,
     private readonly keep: (supply: Supply) => void,
+    private readonly failed: (error: unknown) => unknown,
   ) {}
 
   async write(chunk: Buffer): Promise<void> {
     transferred(chunk.length);
     this.pace(chunk);
     let done = 0;
-    while (done < chunk.length) done += (await this.handle.write(chunk, done, chunk.length - done)).bytesWritten;
+    try {
+      while (done < chunk.length) done += (await this.handle.write(chunk, done, chunk.length - done)).bytesWritten;
+    } catch (error) {
+      throw this.failed(error);
+    }
   }
 
   async close(_file: ScannedFile): Promise<void> {
-    await this.handle.close();
+    await this.handle.close().catch((error: unknown) => Promise.reject(this.failed(error)));
     this.keep({ kind: "spool", path: this.file });
   }
 

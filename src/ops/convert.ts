@@ -54,7 +54,9 @@ export interface ConvertOptions extends SaveOptions {
 export async function withTemporaryStore<T>(work: (store: Store) => Promise<T>, parent = tmpdir()): Promise<T> {
   const root = await scratchDirectory("lading-tmp-store-", parent);
   try {
-    return await work(await Store.open(root.path));
+    return await work(await Store.open(root.path, { scratch: true }));
+  } catch (error) {
+    throw root.claim(error);
   } finally {
     await root.remove();
   }

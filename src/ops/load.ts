@@ -13,6 +13,7 @@ import { formatPlatform, platformMatches, type Platform } from "../core/platform
 import { isForeignLayerType } from "../core/media-types.js";
 import { familiarName, formatReference, parseReference, parseRepository } from "../core/reference.js";
 import { namesByImage } from "./archive-names.js";
+import { withBlobsLeft } from "./blobs-left.js";
 import { droppedIndexFieldWarnings, LOAD_DROPPED_WORDS } from "./dropped-index-fields.js";
 import type { Ingest } from "../store/content-store.js";
 import { diffIdRecordFor } from "../store/diff-id-records.js";
@@ -172,15 +173,22 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
     // Everything is committed under the reference store's lock, which reads (and so validates)
     // repositories.json first: a file that cannot be updated fails the load before anything is
     // committed, and no rmi can delete a record between its write and the tags that name it.
-    const value = await store.updateWithRecords(async (txn, addRecords) => {
-      const records = selected.map(({ root, images }) => recordFor(root, images));
-      // The references change first, in memory only: one the file refuses fails the load here.
-      const named = nameImages(txn, graph, selected, records, options.name);
-      await commitBlobs(store, graph, records, ingests, held);
-      await recordDiffIds(store, graph, selected);
-      await addRecords(named.records);
-      return named.result;
-    });
+    const committed: string[] = [];
+    let referencesWritten = false;
+    const value = await store
+      .updateWithRecords(
+        async (txn, addRecords) => {
+          const records = selected.map(({ root, images }) => recordFor(root, images));
+          // The references change first, in memory only: one the file refuses fails the load here.
+          const named = nameImages(txn, graph, selected, records, options.name);
+          await commitBlobs(store, graph, records, ingests, held, committed);
+          await recordDiffIds(store, graph, selected);
+          await addRecords(named.records);
+          return named.result;
+        },
+        () => (referencesWritten = true),
+      )
+      .catch(async (error: unknown) => Promise.reject(referencesWritten ? error : await withBlobsLeft(store, committed, error)));
     options.onLoaded?.(graph, selected.map(({ root }) => root));
     return value;
   } finally {
@@ -339,7 +347,8 @@ function listPlatforms(graph: ArchiveGraph): string {
 }
 
 /** Commits every blob the selected images need; returns their image records (not yet written). */
-async function commitBlobs(store: Store, graph: ArchiveGraph, records: ImageRecord[], ingests: Map<string, Ingest>, held: HeldEntries): Promise<void> {
+/** Commits the blobs the records need that the store lacks, listing them in `committed` first. */
+async function commitBlobs(store: Store, graph: ArchiveGraph, records: ImageRecord[], ingests: Map<string, Ingest>, held: HeldEntries, committed: string[]): Promise<void> {
   const needed = [...new Set(records.flatMap(blobsOfRecord))].map((digest) => {
     const blob = graph.blobs.get(digest);
     if (!blob) throw invalid(`blob ${digest} is needed but not in the archive`, blobPathFor(digest));
@@ -376,6 +385,7 @@ async function commitBlobs(store: Store, graph: ArchiveGraph, records: ImageReco
     await Promise.all(toCommit.map(({ ingest }) => ingest.abort()));
     throw error;
   }
+  committed.push(...toCommit.map(({ expected }) => expected.digest));
   await store.content.commitAll(toCommit);
   const present = await Promise.all(needed.map(({ digest }) => store.content.has(digest)));
   const gone = needed.find((_, index) => !present[index])?.digest;

@@ -21,6 +21,7 @@ import type { Descriptor, Index, Manifest } from "../core/schemas.js";
 import type { Ingest } from "../store/content-store.js";
 import { layerRecordOf, type ImageRecord, type PlatformImage } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
+import { withBlobsLeft } from "./blobs-left.js";
 import { PullDiffIdCheck, type LayerProbe } from "./pull-diff-ids.js";
 import { forEachLimited, isImageManifest, parseRegistryDocument, type RegistryAccess, type RegistryClientFactory, type RegistryDocument } from "./registry-access.js";
 
@@ -132,9 +133,16 @@ export async function pullImages(store: Store, refs: readonly string[], options:
     const present = await presentBlobs(store, plans);
     // Before any download: a layer the store holds that the config contradicts fails the pull now.
     await diffIds.checkStored(present);
-    const fetched = await fetchAndCommit(store, plans, present, options, diffIds);
-    await diffIds.record();
-    return recordPulls(store, plans, present, fetched);
+    // What the pull stores that the store lacks: left behind, unreferenced, if it fails once they are committed.
+    const committed = [...new Set(plans.flatMap((plan) => [...plan.documents.keys(), ...plan.blobs.keys()]))].filter((digest) => !present.has(digest));
+    let referencesWritten = false;
+    try {
+      const fetched = await fetchAndCommit(store, plans, present, options, diffIds);
+      await diffIds.record();
+      return await recordPulls(store, plans, present, fetched, () => (referencesWritten = true));
+    } catch (error) {
+      throw referencesWritten ? error : await withBlobsLeft(store, committed, error);
+    }
   });
 }
 
@@ -422,7 +430,7 @@ function layerStatus(layer: PlatformImage["layers"][number], present: ReadonlySe
   return present.has(layer.digest) ? "Already exists" : "Pull complete";
 }
 
-async function recordPulls(store: Store, plans: readonly Plan[], present: Set<string>, fetched: Fetched): Promise<PullResult> {
+async function recordPulls(store: Store, plans: readonly Plan[], present: Set<string>, fetched: Fetched, referencesWritten: () => void): Promise<PullResult> {
   const moved: PullResult["moved"] = [];
   const images: PulledImage[] = [];
   await store.updateWithRecords(async (txn, addRecords) => {
@@ -463,6 +471,6 @@ async function recordPulls(store: Store, plans: readonly Plan[], present: Set<st
         upToDate,
       });
     }
-  });
+  }, referencesWritten);
   return { images, moved, fetchedBlobs: fetched.blobs, fetchedBytes: fetched.bytes };
 }

@@ -80,6 +80,8 @@ export async function verifyRoundtrip(source: OpenedSource, options: ReadOptions
       const output = await readArchive(await openArchivePath(saved), limits);
       return compareArchives(input as ArchiveGraph, output, format);
     }, scratch);
+  } catch (error) {
+    throw scratchDir.claim(error);
   } finally {
     await scratchDir.remove();
   }

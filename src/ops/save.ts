@@ -10,7 +10,7 @@ import path from "node:path";
 import { Transform, type Readable, type Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
 import { createDigester, parseDigest } from "../core/digest.js";
-import { invalid, LadingError, notFound, usage } from "../core/errors.js";
+import { invalid, isSystemError, LadingError, notFound, systemReason, usage } from "../core/errors.js";
 import { isForeignLayerType } from "../core/media-types.js";
 import { formatPlatform, parsePlatform, platformMatches, type Platform } from "../core/platform.js";
 import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
@@ -369,7 +369,7 @@ export async function saveToFile(requested: string, save: (sink: Writable) => Pr
     sink.destroy();
     await finished(sink).catch(() => undefined);
     await unlink(temp).catch(() => undefined);
-    throw error;
+    throw outputFailure(requested, error, temp);
   } finally {
     forget();
   }
@@ -413,14 +413,31 @@ async function saveToFifo(requested: string, save: (sink: Writable) => Promise<S
   } catch (error) {
     sink.destroy();
     await finished(sink).catch(() => undefined);
-    throw error;
+    throw outputFailure(requested, error, requested);
   }
 }
 
 function cannotWrite(requested: string, error: unknown, directory = path.dirname(requested)): LadingError {
   const code = (error as NodeJS.ErrnoException).code;
-  const reason = code === "ENOENT" ? `no such directory ${directory}` : code === "EACCES" || code === "EPERM" ? "permission denied" : ((error as Error).message ?? String(error));
+  const reason = code === "ENOENT" ? `no such directory ${directory}` : code === "EACCES" || code === "EPERM" ? "permission denied" : systemReason(error);
   return new LadingError("io", `cannot write the archive to ${requested}: ${reason}`, { subject: requested, cause: error });
+}
+
+/** The system calls whose failure, when no other file claims it, is the output's: writing it, making it durable, putting it in place. */
+const OUTPUT_CALLS = new Set(["write", "writev", "fsync", "fdatasync", "close", "rename"]);
+
+/**
+ * A save's failure, named by the output when it is one of writing the output (`file`: what is
+ * written, the temp file or the FIFO): a write (or sync, or rename) that failed, as the file
+ * target or the write stream gave it, or as the stream's target wrapped it without naming a file.
+ * A failure of reading the store or the input, or a write that names its own file (the store's,
+ * convert's scratch copies), is left as it is.
+ */
+function outputFailure(requested: string, error: unknown, file: string): unknown {
+  const cause = error instanceof LadingError && error.subject === undefined && isSystemError(error.cause) ? error.cause : error;
+  if (!isSystemError(cause)) return error;
+  const ours = cause.path === undefined ? OUTPUT_CALLS.has(cause.syscall ?? "") : cause.path === file;
+  return ours ? cannotWrite(requested, cause) : error;
 }
 
 const SAVE_TEMPORARY = new RegExp(`^(${OWNER_TAG})-[0-9a-f]{12}$`);

@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
+import { cannotWrite } from "../core/errors.js";
 import { removeOnExit } from "./exit-cleanup.js";
 import { eachFile, fsyncPath } from "./file-batches.js";
 import { OWNER_TAG, ownerTag, parseOwnerTag, removeFilesOfDeadProcesses, type Leftovers } from "./process-alive.js";
@@ -31,7 +32,8 @@ export async function writeFileAtomic(filePath: string, data: string | Buffer, m
     await rename(tempPath, filePath);
   } catch (error) {
     await unlink(tempPath).catch(() => undefined);
-    throw error;
+    // Named by the file it would have replaced: the temp file is gone.
+    throw cannotWrite(filePath, error);
   } finally {
     forget();
   }
@@ -50,12 +52,13 @@ export async function writeFilesAtomic(files: readonly { path: string; data: str
     return { ...file, tempPath, forget: removeOnExit(tempPath) };
   });
   const renamed = new Set<string>();
+  const writing = (target: string, step: () => Promise<void>): Promise<void> => step().catch((error: unknown) => Promise.reject(cannotWrite(target, error)));
   try {
-    await eachFile(temps, ({ tempPath, data }) => writeTemporary(tempPath, data, mode, false));
-    await eachFile(temps, (temp) => fsyncPath(temp.tempPath));
+    await eachFile(temps, ({ tempPath, path: target, data }) => writing(target, () => writeTemporary(tempPath, data, mode, false)));
+    await eachFile(temps, (temp) => writing(temp.path, () => fsyncPath(temp.tempPath)));
     await beforeRename?.();
     for (const { tempPath, path: target } of temps) {
-      await rename(tempPath, target);
+      await writing(target, () => rename(tempPath, target));
       renamed.add(tempPath);
     }
   } catch (error) {

@@ -17,12 +17,13 @@ import { lstat, open, readdir, rename, rmdir, stat as fsStat, type FileHandle } 
 import path from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { createDigester, isValidDigest, parseDigest, type DigestAlgorithm, type ParsedDigest } from "../core/digest.js";
-import { invalid, LadingError, notFound } from "../core/errors.js";
+import { cannotWrite, invalid, LadingError, notFound } from "../core/errors.js";
 import { pageAlignedBuffers } from "../tar/page-aligned.js";
 import { writeAllAt } from "../tar/write-at.js";
 import { removeIfPresent } from "./atomic-file.js";
 import { removeOnExit } from "./exit-cleanup.js";
 import { eachFile, fsyncPath } from "./file-batches.js";
+import { isOpenFileLimit } from "./open-file-limit.js";
 import { addLeftovers, isThisProcess, NO_LEFTOVERS, ownerGone, ownerOfTaggedName, ownerTag, type FileOwner, type Leftovers } from "./process-alive.js";
 import type { StorePaths } from "./root.js";
 
@@ -95,6 +96,11 @@ export interface NotABlobFile {
 export interface StoredBlob {
   digest: string;
   size: number;
+}
+
+/** fsync of a blob directory after renames into it: one that fails did not make them durable. */
+async function syncBlobDirectory(dir: string): Promise<void> {
+  await fsyncPath(dir).catch((error: unknown) => Promise.reject(cannotWrite(dir, error)));
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -174,8 +180,9 @@ class FileIngest implements Ingest {
     const position = this.size;
     this.size += chunk.length;
     const written = writeAllAt(this.handle.fd, [chunk], position).catch((error: unknown) => {
-      this.writeError ??= error;
-      throw error;
+      const failure = cannotWrite(this.path, error);
+      this.writeError ??= failure;
+      throw failure;
     });
     // Hash after the write is queued, so hashing here overlaps the write in the thread pool.
     this.hash?.update(chunk);
@@ -193,15 +200,11 @@ class FileIngest implements Ingest {
 
   private async finishOnce(): Promise<IngestResult> {
     await Promise.allSettled([...this.pending]);
-    if (this.writeError === undefined) await this.handle?.chmod(BLOB_MODE);
+    if (this.writeError === undefined) await this.handle?.chmod(BLOB_MODE).catch((error: unknown) => (this.writeError = cannotWrite(this.path, error)));
     await this.closeHandle();
     if (this.writeError !== undefined) {
       await this.abort();
-      const reason = this.writeError instanceof Error ? this.writeError.message : String(this.writeError);
-      throw new LadingError("io", `ingest ${this.path}: write failed: ${reason}`, {
-        subject: this.path,
-        cause: this.writeError,
-      });
+      throw this.writeError;
     }
     if (this.state === "aborted") throw invalid(`ingest ${this.path}: aborted while finishing`, this.path);
     const digest = this.hash !== undefined ? `${this.algorithm}:${this.hash.digest("hex")}` : this.callerDigest;
@@ -218,7 +221,7 @@ class FileIngest implements Ingest {
     const result = await this.checked(expected);
     const sync = opts.sync ?? true;
     const placed = await this.place(result, sync);
-    if (placed && sync) await fsyncPath(path.dirname(this.store.blobPath(result.digest)));
+    if (placed && sync) await syncBlobDirectory(path.dirname(this.store.blobPath(result.digest)));
     return result.digest;
   }
 
@@ -263,8 +266,12 @@ class FileIngest implements Ingest {
 
   /** fsyncs the finished ingest file (reopened read-only: fine on Linux and macOS, not on Windows). */
   async syncFile(): Promise<void> {
-    if (this.flushing !== undefined && this.flushing.size === this.size) await this.flushing.done;
-    else await fsyncPath(this.path);
+    try {
+      if (this.flushing !== undefined && this.flushing.size === this.size) await this.flushing.done;
+      else await fsyncPath(this.path);
+    } catch (error) {
+      throw cannotWrite(this.path, error);
+    }
   }
 
   /**
@@ -283,7 +290,7 @@ class FileIngest implements Ingest {
     try {
       await rename(this.path, target);
     } catch (error) {
-      if (errorCode(error) !== "EISDIR") throw error;
+      if (errorCode(error) !== "EISDIR") throw cannotWrite(target, error);
       throw new LadingError("io", `${target}: is a directory where blob ${result.digest} belongs (lading fsck --repair removes an empty one)`, { subject: target, cause: error });
     }
     this.markCommitted(result.digest);
@@ -348,7 +355,8 @@ export class ContentStore {
     const forget = removeOnExit(file);
     const handle = await open(file, "wx", INGEST_MODE).catch((error: unknown) => {
       forget();
-      throw error;
+      // Out of descriptors is not the store's fault: the caller names it (open-file-limit.ts).
+      throw isOpenFileLimit(error) ? error : cannotWrite(file, error);
     });
     return new FileIngest(this, file, handle, algorithm, opts.digestedByCaller ?? false, forget);
   }
@@ -510,7 +518,7 @@ export class ContentStore {
         if (await ingests[i]!.place(result, sync, true)) touchedDirs.add(path.dirname(this.blobPath(result.digest)));
       }
     });
-    if (sync) await Promise.all([...touchedDirs].map(fsyncPath));
+    if (sync) await Promise.all([...touchedDirs].map(syncBlobDirectory));
     return results.map((result) => result.digest);
   }
 

@@ -10,6 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import onExit from "signal-exit";
+import { cannotCreateDirectory, LadingError } from "../core/errors.js";
 
 const pending = new Map<string, { recursive: boolean }>();
 let hooked = false;
@@ -41,10 +42,16 @@ function removePending(): void {
 export interface ScratchDirectory {
   readonly path: string;
   remove(): Promise<void>;
+  /**
+   * `error`, saying it is lading's scratch space when it names a file in this directory (a full
+   * TMPDIR fails a convert or a round trip there, not where its input or output is).
+   */
+  claim(error: unknown): unknown;
 }
 
 export async function scratchDirectory(prefix: string, parent = tmpdir()): Promise<ScratchDirectory> {
-  const dir = await mkdtemp(path.join(parent, prefix));
+  const label = scratchLabel(parent);
+  const dir = await mkdtemp(path.join(parent, prefix)).catch((error: unknown) => Promise.reject(withLabel(cannotCreateDirectory(path.join(parent, `${prefix}XXXXXX`), error), label)));
   const forget = removeOnExit(dir, { recursive: true });
   return {
     path: dir,
@@ -52,5 +59,26 @@ export async function scratchDirectory(prefix: string, parent = tmpdir()): Promi
       await rm(dir, { recursive: true, force: true });
       forget();
     },
+    claim: (error) => {
+      const subject = error instanceof LadingError ? error.subject : undefined;
+      return subject !== undefined && (subject === dir || subject.startsWith(`${dir}${path.sep}`)) ? withLabel(error as LadingError, label) : error;
+    },
   };
+}
+
+/** What a scratch directory under `parent` is, in an error: TMPDIR's, unless a caller put it elsewhere. */
+function scratchLabel(parent: string): string {
+  const temporary = tmpdir();
+  const inTemporary = parent === temporary || parent.startsWith(`${temporary}${path.sep}`);
+  return inTemporary ? "lading's scratch space in TMPDIR" : "lading's scratch space";
+}
+
+/** The error with its label once (an error claimed by two nested scratch directories says it once). */
+function withLabel(error: LadingError, label: string): LadingError {
+  if (error.message.includes("(lading's scratch space")) return error;
+  return new LadingError(error.kind, `${error.message} (${label})`, {
+    ...(error.subject === undefined ? {} : { subject: error.subject }),
+    ...(error.detail === undefined ? {} : { detail: error.detail }),
+    cause: error.cause ?? error,
+  });
 }

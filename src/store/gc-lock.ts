@@ -22,7 +22,7 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { access, readdir, readFile, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { cannotCreateDirectory, isWriteRefusal, LadingError } from "../core/errors.js";
+import { cannotCreateDirectory, cannotWrite, isWriteRefusal, LadingError } from "../core/errors.js";
 import { removeOnExit } from "./exit-cleanup.js";
 import { withFileLock, type HeldLock } from "./lock.js";
 import { makeDirectories } from "./root.js";
@@ -61,7 +61,7 @@ export class GcLock {
     }, LEASE_HEARTBEAT_MS);
     heartbeat.unref();
     try {
-      await withFileLock(this.lockTarget, () => writeFile(lease, processStartTime(process.pid) ?? ""));
+      await withFileLock(this.lockTarget, () => writeFile(lease, processStartTime(process.pid) ?? "").catch((error: unknown) => Promise.reject(cannotWrite(lease, error))));
       return await fn();
     } finally {
       clearInterval(heartbeat);

@@ -25,14 +25,15 @@
  * without it such a marker is never settled here.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
+import { readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { z } from "zod";
 import { digestOf } from "../core/digest.js";
 import { buildDigestString, lazySchema, parseDocument } from "../core/schemas.js";
 import type { ZodSubset } from "../core/zod-subset.js";
-import { isLadingError } from "../core/errors.js";
+import { cannotCreateDirectory, isLadingError } from "../core/errors.js";
 import { removeIfPresent, syncDirectory, writeFileAtomic } from "./atomic-file.js";
+import { makeDirectories } from "./root.js";
 import { inThisNamespace, isThisProcess, OWNER_TAG, ownerGone, ownerTag, parseOwnerTag, processStartTime, type FileOwner } from "./process-alive.js";
 import { serializeRepositoriesJson, type RepositoriesFile } from "./reference-store.js";
 
@@ -114,7 +115,7 @@ export class PendingRecords {
       references: referencesDigest(base),
       records: records.map(({ id, bytes }) => ({ id, sha256: digestOf(bytes) })),
     };
-    await mkdir(this.directory, { recursive: true, mode: 0o700 });
+    await makeDirectories(this.directory).catch((error: unknown) => Promise.reject(cannotCreateDirectory(this.directory, error)));
     const file = path.join(this.directory, `${ownerTag()}-${randomBytes(6).toString("hex")}.json`);
     await writeFileAtomic(file, JSON.stringify(body), 0o644);
     return new PendingWrite(file, body, this.recordPath);

@@ -11,6 +11,8 @@ import { ensureStoreLayout, type StorePaths } from "./root.js";
 export interface StoreOptions {
   /** Makes the reference store (e.g. a WatchedReferences for a long-running reader); default a plain ReferenceStore. */
   references?: (repositoriesJson: string) => ReferenceStore;
+  /** A store lading made for one job in a scratch directory and removes after it (convert, verify --roundtrip). */
+  scratch?: boolean;
 }
 
 /** The local store: blobs, per-image records and the reference store, under one root. */
@@ -20,6 +22,8 @@ export class Store {
   readonly records: ImageRecords;
   readonly diffIds: DiffIdRecords;
   readonly gc: GcLock;
+  /** See StoreOptions.scratch. */
+  readonly scratch: boolean;
 
   private constructor(
     readonly paths: StorePaths,
@@ -31,6 +35,7 @@ export class Store {
     this.records = new ImageRecords(paths.images, () => this.references.snapshot(), () => this.gc.foreignOwnerGone());
     this.diffIds = new DiffIdRecords(paths.diffIds);
     this.gc = new GcLock(paths.root);
+    this.scratch = options.scratch ?? false;
   }
 
   /**
@@ -49,12 +54,18 @@ export class Store {
    * are put back as they were, under the lock, except any the references name by then (a tag
    * added by hand meanwhile); once the lock is lost nothing is put back, and the marker is left
    * for the next command to settle when this process is gone. Committed blobs stay either way.
+   * `referencesWritten` is called once the references are on disk (what fails after it, removing
+   * the marker, leaves the new images in place).
    */
-  async updateWithRecords<T>(fn: (txn: ReferenceTxn, addRecords: (records: readonly ImageRecord[]) => Promise<RecordWrites>) => Promise<T>): Promise<T> {
+  async updateWithRecords<T>(
+    fn: (txn: ReferenceTxn, addRecords: (records: readonly ImageRecord[]) => Promise<RecordWrites>) => Promise<T>,
+    referencesWritten?: () => void,
+  ): Promise<T> {
     let writes: RecordWrites | undefined;
     const { value } = await this.references.update(
       (txn) => fn(txn, async (records) => this.records.addAll(records, txn, (started) => (writes = started))),
       async () => {
+        referencesWritten?.();
         await writes?.commit();
       },
       async (current) => {

@@ -648,12 +648,14 @@ describe("writeFileAtomic", () => {
     expect(await readdir(dir)).toEqual(["repositories.json"]);
   });
 
-  it("removes its temp file when the rename fails, and keeps the target", async () => {
+  it("removes its temp file when the rename fails, keeps the target, and names it in one line", async () => {
     const target = path.join(dir, "target");
     await mkdir(target);
     await writeFile(path.join(target, "inside"), "kept");
     const error = await writeFileAtomic(target, "data").catch((e: unknown) => e);
-    expect((error as NodeJS.ErrnoException).code).toMatch(/^(EISDIR|ENOTEMPTY|EEXIST)$/);
+    expect(error).toBeInstanceOf(LadingError);
+    expect(((error as LadingError).cause as NodeJS.ErrnoException).code).toMatch(/^(EISDIR|ENOTEMPTY|EEXIST)$/);
+    expect((error as LadingError).message).toMatch(new RegExp(`^cannot write ${target}: (illegal operation on a directory|directory not empty|file already exists)$`));
     expect(await readdir(dir)).toEqual(["target"]);
     expect(await readFile(path.join(target, "inside"), "utf8")).toBe("kept");
   });
