@@ -1,5 +1,5 @@
 import { removeIfPresent } from "../store/atomic-file.js";
-import { LadingError } from "../core/errors.js";
+import { isSystemError, LadingError, systemReason } from "../core/errors.js";
 import { diffIdRecordFor, type VerifiedDiffId } from "../store/diff-id-records.js";
 import type { NotABlobFile } from "../store/content-store.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
@@ -162,7 +162,7 @@ async function attemptRepair(repair: boolean, act: () => Promise<boolean>): Prom
   try {
     return { repaired: await act() };
   } catch (error) {
-    if (!(error instanceof LadingError) && systemErrorPath(error) === undefined) throw error;
+    if (!(error instanceof LadingError) && !isSystemError(error)) throw error;
     return { repaired: false, failure: failureText(error) };
   }
 }
@@ -185,6 +185,8 @@ function withFailure(message: string, { failure }: RepairOutcome): string {
 
 /** One line naming the file: "<path>: read-only file system" rather than "EROFS: read-only file system, unlink '<path>'". */
 function failureText(error: unknown): string {
+  // A write lading names by the file it was writing (the temp file it used is gone).
+  if (error instanceof LadingError && error.subject !== undefined && isSystemError(error.cause)) return `${error.subject}: ${systemReason(error.cause)}`;
   const cause = error instanceof LadingError && systemErrorPath(error.cause) !== undefined ? error.cause : error;
   const file = systemErrorPath(cause);
   const message = (cause as Error).message;

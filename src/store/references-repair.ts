@@ -4,8 +4,10 @@
  * it, so nothing is lost that a person could still fix by hand. Docker would not start on such a
  * file; lading's commands refuse it until it is repaired.
  */
+import { constants } from "node:fs";
 import { copyFile, readFile } from "node:fs/promises";
-import { writeFileAtomic } from "./atomic-file.js";
+import { cannotWrite } from "../core/errors.js";
+import { removeIfPresent, writeFileAtomic } from "./atomic-file.js";
 import { withFileLock } from "./lock.js";
 import { parseRepositoriesJson, serializeRepositoriesJson, unchangedSinceRead, type ReferenceStore } from "./reference-store.js";
 
@@ -33,10 +35,21 @@ export async function salvageReferences(references: ReferenceStore): Promise<Sal
     }
     const { kept, dropped } = validEntries(bytes);
     const backup = `${file}.broken-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-    await copyFile(file, backup);
-    await writeFileAtomic(file, serializeRepositoriesJson(parseRepositoriesJson(JSON.stringify({ Repositories: kept }), file)), 0o600, {
-      beforeRename: unchangedSinceRead(file, bytes, lock),
-    });
+    // The copy is kept only beside a rewritten file: a repair that fails leaves no new file.
+    try {
+      await copyFile(file, backup, constants.COPYFILE_EXCL);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") await removeIfPresent(backup).catch(() => undefined);
+      throw cannotWrite(backup, error);
+    }
+    try {
+      await writeFileAtomic(file, serializeRepositoriesJson(parseRepositoriesJson(JSON.stringify({ Repositories: kept }), file)), 0o600, {
+        beforeRename: unchangedSinceRead(file, bytes, lock),
+      });
+    } catch (error) {
+      await removeIfPresent(backup).catch(() => undefined);
+      throw error;
+    }
     return { kept: Object.values(kept).reduce((sum, refs) => sum + Object.keys(refs).length, 0), dropped, backup };
   });
 }

@@ -4,7 +4,7 @@
 // commit, only the blobs that `lading prune` reclaims), nothing left at the output's name.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -160,6 +160,32 @@ describe.skipIf(!requireMounts())("a full disk, or read-only media, under a comm
       const report = JSON.parse(json[1]) as { problems: string[] };
       expect(report).toEqual({ schemaVersion: 1, valid: false, exact: false, format: "docker", images: [], problems: [expect.stringMatching(new RegExp(`^${inTemporaryStore}$`))] });
       expect(readdirSync(scratch)).toEqual([]);
+    } finally {
+      disk.empty();
+    }
+  });
+
+  it("fsck --repair of an unreadable repositories.json on a full disk: the report says what was not repaired, naming the file, and leaves no copy", async () => {
+    const root = join(disk.path, "fsck");
+    storeWithImage(root);
+    const file = join(root, "repositories.json");
+    const document = JSON.parse(readFileSync(file, "utf8")) as { Repositories: Record<string, Record<string, string>> };
+    document.Repositories["bad/x"] = { "bad/x:1": "sha256:zzzz" };
+    writeFileSync(file, JSON.stringify(document));
+    const before = await snapshotTree(root);
+    const broken = `broken: ${file}: Repositories["bad/x"]["bad/x:1"]: invalid image ID "sha256:zzzz" (want sha256:<64 lowercase hex>)`;
+    const summary = "checked 5 blobs, 1 images, 0 references: 1 problem(s)\n";
+    try {
+      // Room for the copy of the old file, none for the new one.
+      disk.fillTo(4096);
+      expect(lading(["--root", root, "fsck", "--repair"])).toEqual([1, `${broken} (not repaired: ${file}: ${FULL})\n${summary}`, ""]);
+      expect(await snapshotTree(root)).toEqual(before);
+      // No room for the copy.
+      disk.fillTo(0);
+      const [code, stdout, stderr] = lading(["--root", root, "fsck", "--repair"]);
+      expect([code, stderr]).toEqual([1, ""]);
+      expect(stdout).toMatch(new RegExp(`^${regex(broken)} \\(not repaired: ${regex(file)}\\.broken-[0-9TZ-]+: ${FULL}\\)\\n${regex(summary)}$`));
+      expect(await snapshotTree(root)).toEqual(before);
     } finally {
       disk.empty();
     }
