@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { ReadOptions } from "../archive/read.js";
 import { openArchivePath, openTarStream, refuseTerminalInput, type OpenedSource } from "../archive/source.js";
-import { LadingError, usage } from "../core/errors.js";
+import { isSystemError, LadingError, toLadingError, usage } from "../core/errors.js";
 import type { Writable } from "node:stream";
 import { convertArchive, type ConvertResult } from "../ops/convert.js";
 import { isArtifact, ROUNDTRIP_SCHEMA_VERSION, verifyRoundtrip, type RoundtripImage, type RoundtripReport } from "../ops/roundtrip.js";
@@ -75,9 +75,10 @@ export async function runRoundtrip(terminal: Terminal, source: OpenedSource, opt
   try {
     report = await verifyRoundtrip(source, { ...limits, format });
   } catch (error) {
-    // A script reading --json gets a document whatever went wrong, as a plain verify gives one.
-    if (!json || !(error instanceof LadingError)) throw error;
-    return printFailedRoundtrip(terminal, error, formatName);
+    // A script reading --json gets a document whatever went wrong, as a plain verify gives one:
+    // a refusal of lading's, or a failure of the file system (a full TMPDIR).
+    if (!json || !(error instanceof LadingError || isSystemError(error))) throw error;
+    return printFailedRoundtrip(terminal, toLadingError(error), formatName);
   }
   if (json) {
     printJson(terminal.stdout, report);

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { LadingError, usage } from "../core/errors.js";
+import { isSystemError, LadingError, toLadingError, usage } from "../core/errors.js";
 import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
 import { familiarNameOf } from "./names.js";
 import { unreadableReport, verifyArchive, type ImageStatus, type VerifiedImage, type VerifiedRoot, type VerifyReport } from "../ops/verify.js";
@@ -27,14 +27,16 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
         source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive);
       } catch (error) {
         // A script reading --json gets a document whatever went wrong, as for an invalid archive:
-        // the round trip's own document with --roundtrip, as an archive that opens gets.
-        if (!options.json || !(error instanceof LadingError)) throw error;
+        // the round trip's own document with --roundtrip, as an archive that opens gets. That is
+        // also so for a file the system will not read (EIO, EACCES).
+        if (!options.json || !(error instanceof LadingError || isSystemError(error))) throw error;
+        const failure = toLadingError(error);
         if (options.roundtrip) {
           const { printFailedRoundtrip } = await import("./convert-command.js");
-          return setExit(printFailedRoundtrip(terminal, error, options.format ?? "docker"));
+          return setExit(printFailedRoundtrip(terminal, failure, options.format ?? "docker"));
         }
-        printJson(terminal.stdout, unreadableReport(error, archive, null));
-        return setExit(error.exitCode);
+        printJson(terminal.stdout, unreadableReport(failure, archive, null));
+        return setExit(failure.exitCode);
       }
       if (options.roundtrip) {
         // The round trip needs the store and the writers: load them only for it.

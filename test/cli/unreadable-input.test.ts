@@ -1,0 +1,50 @@
+// An archive the file system will not read (EIO from /proc/self/mem; a blob of a layout this user
+// may not open): `verify --json` and `verify --roundtrip --json` still print their one document,
+// its problem the system's error, as for an archive that cannot be opened for any other reason.
+import { spawnSync } from "node:child_process";
+import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt } from "../support/archive-builder.js";
+
+const REPO_ROOT = join(import.meta.dirname, "..", "..");
+/** testdata's OCI layout, and its gzip layer blob. */
+const LAYOUT = join(REPO_ROOT, "testdata", "oci-layout");
+const LAYER = "4f79cd55a52ae15d49cd6e66fd53a4f6f9da8fa4cbb680f7b9408c604437c4b7";
+
+let dir = "";
+beforeAll(() => {
+  ensureBuilt();
+  dir = mkdtempSync(join(tmpdir(), "lading-unreadable-input-"));
+  // Entered and written by the user below, who is not root.
+  chmodSync(dir, 0o777);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs the CLI, as nobody when this is root (whom no file mode stops), with TMPDIR where that user may write. */
+function ladingAsUser(...args: string[]): [number | null, string, string] {
+  const asUser = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+  const argv = [...asUser, process.execPath, join(REPO_ROOT, "bin", "lading.js"), ...args];
+  const run = spawnSync(argv[0] as string, argv.slice(1), { encoding: "utf8", env: { ...process.env, TMPDIR: dir } });
+  return [run.status, run.stdout, run.stderr];
+}
+
+const roundtripDocument = (problem: string): string => `${JSON.stringify({ schemaVersion: 1, valid: false, exact: false, format: "docker", images: [], problems: [problem] }, null, 2)}\n`;
+
+describe("an archive the file system will not read", () => {
+  it("a layout with a blob this user may not open: verify --roundtrip --json prints its document", () => {
+    const layout = join(dir, "layout");
+    cpSync(LAYOUT, layout, { recursive: true });
+    chmodSync(join(layout, "blobs", "sha256", LAYER), 0o000);
+    const blob = join(layout, "blobs", "sha256", LAYER);
+    expect(ladingAsUser("verify", "--roundtrip", "--json", layout)).toEqual([1, roundtripDocument(`EACCES: permission denied, open '${blob}'`), ""]);
+  });
+
+  it.skipIf(!existsSync("/proc/self/mem"))("/proc/self/mem (EIO at its first byte): verify --json and verify --roundtrip --json print their documents", () => {
+    const [code, stdout, stderr] = ladingAsUser("verify", "--json", "/proc/self/mem");
+    expect([code, stderr]).toEqual([1, ""]);
+    expect((JSON.parse(stdout) as { valid: boolean; problems: unknown[] }).problems).toEqual([{ entry: "/proc/self/mem", message: "EIO: i/o error, read" }]);
+    expect(ladingAsUser("verify", "--roundtrip", "--json", "/proc/self/mem")).toEqual([1, roundtripDocument("EIO: i/o error, read"), ""]);
+  });
+});
