@@ -111,6 +111,15 @@ export function cannotCreateDirectory(dir: string, error: unknown): LadingError 
   return new LadingError("io", `cannot create the directory ${dir}: ${systemReason(error)}`, { subject: dir, cause: error });
 }
 
+/** `error` with `words` after its message, its kind, subject, detail and cause kept. */
+export function withWordsAfter(error: LadingError, words: string): LadingError {
+  return new LadingError(error.kind, `${error.message}${words}`, {
+    ...(error.subject === undefined ? {} : { subject: error.subject }),
+    ...(error.detail === undefined ? {} : { detail: error.detail }),
+    cause: error.cause ?? error,
+  });
+}
+
 /** Turns anything thrown into a LadingError, keeping one line and no stack. */
 export function toLadingError(error: unknown): LadingError {
   if (error instanceof LadingError) return error;

@@ -3,7 +3,7 @@
  * records or references are written) adds no image and no reference, but the blobs it stored
  * stay, unreferenced, until `lading prune` removes them: its error says so, in the README's words.
  */
-import { LadingError, toLadingError } from "../core/errors.js";
+import { toLadingError, withWordsAfter } from "../core/errors.js";
 import type { Store } from "../store/store.js";
 
 /**
@@ -18,9 +18,5 @@ export async function withBlobsLeft(store: Store, committed: readonly string[], 
   if (left === 0) return error;
   const failure = toLadingError(error);
   const blobs = left === 1 ? "the blob it stored stays" : `the ${left} blobs it stored stay`;
-  return new LadingError(failure.kind, `${failure.message}; no image or reference was added, but ${blobs}, unreferenced, until lading prune`, {
-    ...(failure.subject === undefined ? {} : { subject: failure.subject }),
-    ...(failure.detail === undefined ? {} : { detail: failure.detail }),
-    cause: failure.cause ?? error,
-  });
+  return withWordsAfter(failure, `; no image or reference was added, but ${blobs}, unreferenced, until lading prune`);
 }

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import onExit from "signal-exit";
-import { cannotCreateDirectory, LadingError } from "../core/errors.js";
+import { cannotCreateDirectory, LadingError, withWordsAfter } from "../core/errors.js";
 
 const pending = new Map<string, { recursive: boolean }>();
 let hooked = false;
@@ -76,9 +76,5 @@ function scratchLabel(parent: string): string {
 /** The error with its label once (an error claimed by two nested scratch directories says it once). */
 function withLabel(error: LadingError, label: string): LadingError {
   if (error.message.includes("(lading's scratch space")) return error;
-  return new LadingError(error.kind, `${error.message} (${label})`, {
-    ...(error.subject === undefined ? {} : { subject: error.subject }),
-    ...(error.detail === undefined ? {} : { detail: error.detail }),
-    cause: error.cause ?? error,
-  });
+  return withWordsAfter(error, ` (${label})`);
 }
