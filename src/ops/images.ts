@@ -9,7 +9,7 @@ import { blobsOfRecord, type ImageRecord, type PlatformImage } from "../store/im
 import type { Store } from "../store/store.js";
 import { addLeftovers, type Leftovers } from "../store/process-alive.js";
 import { artifactFields } from "./inspect-artifact.js";
-import { idsOf, lookupReference, resolveImage } from "./resolve-image.js";
+import { idsOf, lookupReference, missingImageName, resolveImage } from "./resolve-image.js";
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
@@ -196,7 +196,7 @@ export async function tagImage(store: Store, source: string, target: string): Pr
   if (ref.digest !== undefined) throw conflict(`refusing to create a tag with a digest reference: ${target}`, target);
   const { value: result } = await store.references.update(async (txn) => {
     // Under the lock, where rmi deletes records: a tag must not name an image removed meanwhile.
-    if ((await store.records.get(record.id)) === undefined) throw notFound(`No such image: ${source}`, source);
+    if ((await store.records.get(record.id)) === undefined) throw notFound(`No such image: ${missingImageName(source)}`, source);
     return txn.addTag(ref, record.id, { force: true });
   });
   return { reference: formatReference(ref, "familiar"), ...(result.replaced && result.replaced !== record.id ? { previousId: result.replaced } : {}) };

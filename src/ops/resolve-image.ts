@@ -7,9 +7,11 @@ const HEX_PREFIX = /^(?:sha256:)?([0-9a-f]{1,64})$/;
 
 /**
  * Finds an image as docker does: a name (`:latest` implied), name:tag, name@digest, a full ID or
- * a unique ID prefix. IDs match the image ID (root digest) or the config digest.
+ * a unique ID prefix. IDs match the image ID (root digest) or the config digest. An image not
+ * found is `No such image: NAME`, NAME as dockerd gives it (missingImageName) unless `missingName`
+ * says otherwise.
  */
-export async function resolveImage(store: Store, query: string): Promise<ImageRecord> {
+export async function resolveImage(store: Store, query: string, missingName = missingImageName(query)): Promise<ImageRecord> {
   const byReference = await lookupReference(store, query);
   if (byReference) {
     const record = await store.records.get(byReference);
@@ -25,7 +27,24 @@ export async function resolveImage(store: Store, query: string): Promise<ImageRe
     if (matches.length === 1) return matches[0] as ImageRecord;
     if (matches.length > 1) throw conflict(ambiguity(query, prefix, matches), query);
   }
-  throw notFound(`No such image: ${query}`, query);
+  throw notFound(`No such image: ${missingName}`, query);
+}
+
+const FULL_ID = /^(?:sha256:)?([0-9a-f]{64})$/;
+
+/**
+ * An image that cannot be found as dockerd names it (`No such image: NAME`): a whole ID as
+ * `sha256:<hex>`, a reference in its familiar form with `:latest` implied (`docker.io/library/x`
+ * is `x:latest`), anything else as given.
+ */
+export function missingImageName(query: string): string {
+  const full = FULL_ID.exec(query);
+  if (full) return `sha256:${full[1]}`;
+  try {
+    return formatReference(withDefaultTag(parseReference(query)), "familiar");
+  } catch {
+    return query;
+  }
 }
 
 /**

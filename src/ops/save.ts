@@ -97,7 +97,8 @@ export async function selectImages(store: Store, queries: readonly string[]): Pr
       continue;
     }
     const key = await lookupReference(store, query);
-    const record = await resolveImage(store, query);
+    // docker save names a missing image as it was given.
+    const record = await resolveImage(store, query, query);
     add(record, key === undefined ? undefined : formatReference(withDefaultTag(parseReference(query)), "full"));
   }
   return [...selected.values()];

@@ -58,7 +58,7 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
   it("tag: an unknown source and a digest target are refused", async () => {
     const root = await loaded("../shared/fixtures/archives/ctr-export.tar");
     const before = await readRepositories(root);
-    expect(output(await lading(root, "tag", "nope", "x:1"))).toEqual([1, "", "lading: error: No such image: nope\n"]);
+    expect(output(await lading(root, "tag", "nope", "x:1"))).toEqual([1, "", "lading: error: No such image: nope:latest\n"]);
     expect(output(await lading(root, "tag", "fixture/derived-a:1.0", `x@${DERIVED_B}`))).toEqual([
       1,
       "",
@@ -67,10 +67,16 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
     expect(await readRepositories(root)).toBe(before);
   });
 
-  it("rmi: an unknown reference is a not-found error, exit 1", async () => {
+  it("rmi: an unknown reference is a not-found error, exit 1, naming the image as dockerd names it", async () => {
     const root = await loaded("testdata/docker-archive.tar");
     const before = await readRepositories(root);
-    expect(output(await lading(root, "rmi", "x"))).toEqual([1, "", "Error: No such image: x\n"]);
+    expect(output(await lading(root, "rmi", "x"))).toEqual([1, "", "Error: No such image: x:latest\n"]);
+    expect(output(await lading(root, "rmi", "docker.io/library/x:1", "localhost:5000/a/b", "abcdef", "sha256:abcdef"))).toEqual([
+      1,
+      "",
+      "Error: No such image: x:1\nError: No such image: localhost:5000/a/b:latest\nError: No such image: abcdef:latest\nError: No such image: sha256:abcdef\n",
+    ]);
+    expect(output(await lading(root, "rmi", "a".repeat(64)))).toEqual([1, "", `Error: No such image: sha256:${"a".repeat(64)}\n`]);
     expect(await readRepositories(root)).toBe(before);
   });
 
@@ -79,7 +85,7 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
     const root = await loaded("testdata/docker-archive.tar", "../shared/fixtures/archives/skopeo-oci-archive.tar");
     const before = await readRepositories(root);
     expect(output(await lading(root, "rmi", "-f", "nosuch:1"))).toEqual([0, "", "Error: No such image: nosuch:1\n"]);
-    expect(output(await lading(root, "rmi", "-f", "deadbeef"))).toEqual([0, "", "Error: No such image: deadbeef\n"]);
+    expect(output(await lading(root, "rmi", "-f", "deadbeef"))).toEqual([0, "", "Error: No such image: deadbeef:latest\n"]);
     expect(await readRepositories(root)).toBe(before);
     expect(output(await lading(root, "rmi", "-f", "nosuch:1", "lading-testdata/app:1.0", "other:2"))).toEqual([
       0,

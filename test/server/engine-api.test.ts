@@ -321,7 +321,7 @@ describe("lading serve: images", () => {
   it("answers 404 No such image, and 400 for a malformed name", async () => {
     const missing = await get("/images/nosuch/json");
     expect(missing.status).toBe(404);
-    expect(json(missing)).toEqual({ message: "No such image: nosuch" });
+    expect(json(missing)).toEqual({ message: "No such image: nosuch:latest" });
     const bad = await get("/images/UPPER/json");
     expect(bad.status).toBe(400);
     expect(json(bad)).toEqual({ message: "invalid reference format: repository name (library/UPPER) must be lowercase" });
@@ -351,7 +351,7 @@ describe("lading serve: images", () => {
 
     const unknown = await http({ socketPath }, "POST", "/images/nosuch/tag?repo=a&tag=b");
     expect(unknown.status).toBe(404);
-    expect(json(unknown)).toEqual({ message: "No such image: nosuch" });
+    expect(json(unknown)).toEqual({ message: "No such image: nosuch:latest" });
     const bad = await http({ socketPath }, "POST", "/images/imported-plain/tag?repo=Bad&tag=b");
     expect(bad.status).toBe(400);
     expect(json(bad)).toEqual({ message: "invalid reference format: repository name (library/Bad) must be lowercase" });
@@ -373,7 +373,7 @@ describe("lading serve: images", () => {
     expect(json(await get("/images/json"))).toEqual([]);
     const gone = await http({ socketPath }, "DELETE", "/images/imported-plain");
     expect(gone.status).toBe(404);
-    expect(json(gone)).toEqual({ message: "No such image: imported-plain" });
+    expect(json(gone)).toEqual({ message: "No such image: imported-plain:latest" });
   });
 
   it("saves a streamed archive that loads back through POST /images/load", async () => {
@@ -643,7 +643,7 @@ describe("lading serve: images made by OCI tools, as dockerd 20.10 shows them", 
     expect(await sorted({ since: { "f/c:1": true } })).toEqual(["f/a:1", "f/b:1", "f/d:1", TAGS.join(",")].sort());
     expect(await sorted({ before: { [ID.slice(7, 19)]: true }, since: { "f/b:1": true }, label: { team: true } })).toEqual(["f/a:1"]);
     const unknown = await get(`/images/json?filters=${encodeURIComponent('{"before":{"nosuch":true}}')}`);
-    expect([unknown.status, json(unknown)]).toEqual([404, { message: "No such image: nosuch" }]);
+    expect([unknown.status, json(unknown)]).toEqual([404, { message: "No such image: nosuch:latest" }]);
   });
 });
 
