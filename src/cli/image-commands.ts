@@ -1,7 +1,9 @@
 import type { Command } from "commander";
+import { ZERO_TIME_SECONDS } from "../core/docker-image-fields.js";
 import { createdTime, inspectImage, listImages, parseImageFilter, pruneBlobs, referenceRows, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
 import { imagesFormatter, inspectFormatter } from "./format-option.js";
 import { humanDuration, humanSize, printJson, printLine, shortId, type Terminal } from "./output.js";
+import { tabulate } from "./tab-writer.js";
 import { platformsFromOption } from "./platform-option.js";
 import { openStore } from "./store-option.js";
 import { LadingError, toLadingError } from "../core/errors.js";
@@ -13,7 +15,7 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
     .argument("[pattern]", "list only the references this glob matches (docker's reference filter): repository, repository:tag, repository@digest, or a pattern such as 'fixture/*' or 'app:1.*'")
     .option("--digests", "show digests")
     .option("--no-trunc", "do not truncate IDs")
-    .option("-q, --quiet", "print only image IDs, each once")
+    .option("-q, --quiet", "print only image IDs, one per row of the table (an image with several tags more than once, as docker)")
     .option("--json", "print JSON")
     .option("-a, --all", "show all images (untagged ones are always shown)")
     .option("--format <template>", "format the rows with a Go template, as docker images --format: 'table', 'json', or e.g. '{{.Repository}}:{{.Tag}}'")
@@ -25,7 +27,7 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
       if (flags.json) return printJson(terminal.stdout, images);
       if (formatted) return void terminal.stdout.write(formatted(images));
       const rows = tableRows(images, flags);
-      if (flags.quiet) for (const id of new Set(rows.map((row) => row.id))) printLine(terminal.stdout, id);
+      if (flags.quiet) for (const row of rows) printLine(terminal.stdout, row.id);
       else printTable(terminal, rows, Boolean(flags.digests));
     });
 
@@ -116,8 +118,7 @@ function tableRows(images: ImageSummary[], flags: { digests?: boolean; trunc: bo
   const rows: Row[] = [];
   for (const image of images) {
     const id = flags.trunc ? shortId(image.id) : image.id;
-    const created = createdTime(image.created);
-    const base = { id, created: created === undefined ? "N/A" : `${humanDuration(Date.now() - created)} ago`, size: humanSize(image.size) };
+    const base = { id, created: createdSince(image.created), size: humanSize(image.size) };
     // As docker's image table: a row per tag (per tag and digest of its repository with
     // --digests), then the repositories named only by digest, with tag <none>.
     const digestsByRepo = new Map<string, string[]>();
@@ -135,10 +136,15 @@ function tableRows(images: ImageSummary[], flags: { digests?: boolean; trunc: bo
   return rows;
 }
 
+/** docker's CREATED: how long ago, or N/A for no time (a missing one, or Go's zero time, which docker cannot tell apart). */
+function createdSince(created: string | null): string {
+  const time = createdTime(created);
+  if (time === undefined || Math.floor(time / 1000) === ZERO_TIME_SECONDS) return "N/A";
+  return `${humanDuration(Date.now() - time)} ago`;
+}
+
 function printTable(terminal: Terminal, rows: Row[], digests: boolean): void {
   const columns: [string, keyof Row][] = [["REPOSITORY", "repository"], ["TAG", "tag"], ...(digests ? ([["DIGEST", "digest"]] as [string, keyof Row][]) : []), ["IMAGE ID", "id"], ["CREATED", "created"], ["SIZE", "size"]];
-  const widths = columns.map(([title, key]) => Math.max(title.length, ...rows.map((row) => row[key].length)));
-  const line = (cells: string[]): string => cells.map((cell, index) => (index === cells.length - 1 ? cell : cell.padEnd((widths[index] ?? 0) + 3))).join("");
-  printLine(terminal.stdout, line(columns.map(([title]) => title)));
-  for (const row of rows) printLine(terminal.stdout, line(columns.map(([, key]) => row[key])));
+  const lines = [columns.map(([title]) => title), ...rows.map((row) => columns.map(([, key]) => row[key]))];
+  printLine(terminal.stdout, tabulate(lines.map((cells) => cells.join("\t")).join("\n")));
 }

@@ -60,6 +60,12 @@ const OMITTABLE = new Set(OMITTED_WHEN_EMPTY.map(([key]) => key));
 export const ZERO_TIME_TEXT = "0001-01-01T00:00:00Z";
 
 /**
+ * Go's zero time in seconds since the epoch: /images/json's `Created` of an image without one,
+ * which the docker CLI shows as CREATED `N/A`.
+ */
+export const ZERO_TIME_SECONDS = -62_135_596_800;
+
+/**
  * A top-level string of the config that dockerd decodes into a string field (`container`,
  * `docker_version`, `os.version`): "" when absent or not a string.
  */

@@ -6,7 +6,7 @@
  * the blobs) is listed with size 0 and a `lading.incomplete` label saying what is missing; every
  * other use of it fails with one clear 404 until the missing pieces arrive.
  */
-import { configString, inspectConfig, inspectContainerConfig, ZERO_TIME_TEXT } from "../core/docker-image-fields.js";
+import { configString, inspectConfig, inspectContainerConfig, ZERO_TIME_SECONDS, ZERO_TIME_TEXT } from "../core/docker-image-fields.js";
 import { invalid, notFound } from "../core/errors.js";
 import { isValidGlob } from "../core/glob.js";
 import type { ImageConfig } from "../core/schemas.js";
@@ -43,12 +43,6 @@ export interface ImageFilters {
   /** Images (names or IDs) that a listed image must be newer than. */
   since: string[];
 }
-
-/**
- * Go's zero time, which dockerd shows for an image without `created`, in seconds: /images/json's
- * Created (the docker CLI shows N/A for it); inspect shows it as text (ZERO_TIME_TEXT).
- */
-export const ZERO_TIME_SECONDS = -62_135_596_800;
 
 /** Configs are content-addressed, so a parsed one never goes stale; the least recently used goes first. */
 export class ConfigCache {
