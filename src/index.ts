@@ -32,7 +32,8 @@ export { saveImages, saveToFile, selectImages, type SaveOptions, type SaveResult
 export { convertArchive, type ConvertOptions, type ConvertResult } from "./ops/convert.js";
 export { verifyRoundtrip, type RoundtripReport, type RoundtripImage } from "./ops/roundtrip.js";
 export { fsckStore, type FsckReport, type FsckProblem } from "./ops/fsck.js";
-export { listImages, parseImageFilter, inspectImage, tagImage, removeImage, pruneBlobs, type ImageFilter, type ImageSummary } from "./ops/images.js";
+export { listImages, inspectImage, tagImage, removeImage, pruneBlobs, type ImageSummary } from "./ops/images.js";
+export { parseImageFilter, parseImageFilters, type ImageFilters } from "./ops/image-filters.js";
 export { resolveImage } from "./ops/resolve-image.js";
 export { pullImages, type PullOptions, type PullResult, type PulledImage } from "./ops/pull.js";
 export { pushImage, type PushOptions, type PushResult } from "./ops/push.js";

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { ZERO_TIME_SECONDS } from "../core/docker-image-fields.js";
-import { createdTime, inspectImage, listImages, parseImageFilter, pruneBlobs, referenceRows, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
+import { parseImageFilters } from "../ops/image-filters.js";
+import { createdTime, inspectImage, listImages, pruneBlobs, referenceRows, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
 import { imagesFormatter, inspectFormatter } from "./format-option.js";
 import { humanDuration, humanSize, printJson, printLine, shortId, type Terminal } from "./output.js";
 import { tabulate } from "./tab-writer.js";
@@ -13,17 +14,18 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
     .command("images")
     .description("list images, like docker images")
     .argument("[pattern]", "list only the references this glob matches (docker's reference filter): repository, repository:tag, repository@digest, or a pattern such as 'fixture/*' or 'app:1.*'")
+    .option("-f, --filter <key=value>", "filter as docker images --filter does, repeatable: dangling=true|false, reference=PATTERN (any of them), label=KEY or label=KEY=VALUE, before=IMAGE, since=IMAGE (all of them)", collect)
     .option("--digests", "show digests")
     .option("--no-trunc", "do not truncate IDs")
     .option("-q, --quiet", "print only image IDs, one per row of the table (an image with several tags more than once, as docker)")
     .option("--json", "print JSON")
     .option("-a, --all", "show all images (untagged ones are always shown)")
     .option("--format <template>", "format the rows with a Go template, as docker images --format: 'table', 'json', or e.g. '{{.Repository}}:{{.Tag}}'")
-    .action(async (filter: string | undefined, flags: { digests?: boolean; trunc: boolean; quiet?: boolean; json?: boolean; format?: string }, command: Command) => {
-      const only = filter === undefined ? undefined : parseImageFilter(filter);
+    .action(async (pattern: string | undefined, flags: { filter?: string[]; digests?: boolean; trunc: boolean; quiet?: boolean; json?: boolean; format?: string }, command: Command) => {
+      const filters = parseImageFilters(flags.filter ?? [], pattern);
       const formatted = flags.format ? imagesFormatter(flags.format, { quiet: Boolean(flags.quiet), digests: Boolean(flags.digests), trunc: flags.trunc }) : undefined;
       const store = await openStore(command);
-      const images = await listImages(store, only);
+      const images = await listImages(store, filters);
       if (flags.json) return printJson(terminal.stdout, images);
       if (formatted) return void terminal.stdout.write(formatted(images));
       const rows = tableRows(images, flags);
@@ -147,4 +149,9 @@ function printTable(terminal: Terminal, rows: Row[], digests: boolean): void {
   const columns: [string, keyof Row][] = [["REPOSITORY", "repository"], ["TAG", "tag"], ...(digests ? ([["DIGEST", "digest"]] as [string, keyof Row][]) : []), ["IMAGE ID", "id"], ["CREATED", "created"], ["SIZE", "size"]];
   const lines = [columns.map(([title]) => title), ...rows.map((row) => columns.map(([, key]) => row[key]))];
   printLine(terminal.stdout, tabulate(lines.map((cells) => cells.join("\t")).join("\n")));
+}
+
+/** Commander's accumulator for a repeatable option. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }

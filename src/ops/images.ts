@@ -1,8 +1,7 @@
-import { globMatch, isValidGlob } from "../core/glob.js";
 import { parseRfc3339 } from "../core/rfc3339.js";
 import { configString, inspectConfig, inspectContainerConfig, ZERO_TIME_TEXT } from "../core/docker-image-fields.js";
 import { parseDocument, imageConfigSchema, type ImageConfig } from "../core/schemas.js";
-import { conflict, isLadingError, notFound, usage } from "../core/errors.js";
+import { conflict, isLadingError, notFound } from "../core/errors.js";
 import { formatPlatform, hostPlatform, platformMatches, parsePlatform, type Platform } from "../core/platform.js";
 import { familiarName, formatReference, parseReference, withDefaultTag } from "../core/reference.js";
 import { blobsOfRecord, type ImageRecord, type PlatformImage } from "../store/image-records.js";
@@ -10,6 +9,7 @@ import type { Store } from "../store/store.js";
 import { addLeftovers, type Leftovers } from "../store/process-alive.js";
 import { artifactFields } from "./inspect-artifact.js";
 import { idsOf, lookupReference, missingImageName, resolveImage } from "./resolve-image.js";
+import { matchingNames, needsConfig, NO_BOUNDS, NO_IMAGE_FILTERS, passesConfigFilters, ZERO_TIME_MS, type CreationBounds, type ImageFilters } from "./image-filters.js";
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
@@ -63,15 +63,66 @@ export async function summarize(store: Store, record: ImageRecord, references: {
   };
 }
 
-export async function listImages(store: Store, filter?: ImageFilter): Promise<ImageSummary[]> {
+/**
+ * The images `lading images` lists, newest first, each with the references that pass the filters
+ * (`docker images --filter`, see image-filters.ts).
+ */
+export async function listImages(store: Store, filters: ImageFilters = NO_IMAGE_FILTERS): Promise<ImageSummary[]> {
   const references = await store.references.references();
   const records = await store.records.list();
-  const summaries = await Promise.all(records.map((record) => summarize(store, record, references)));
-  const listed = filter === undefined ? summaries : summaries.map((summary) => onlyMatching(filter, summary)).filter((summary) => summary.repoTags.length + summary.repoDigests.length > 0);
+  const bounds = await creationBounds(store, filters, (image) => readConfig(store, image));
+  const byId = new Map<string, { reference: string; id: string }[]>();
+  for (const entry of references) {
+    const known = byId.get(entry.id);
+    if (known) known.push(entry);
+    else byId.set(entry.id, [entry]);
+  }
+  const listed = await Promise.all(
+    records.map(async (record) => {
+      const own = byId.get(record.id) ?? [];
+      const names = matchingNames(own.map((entry) => entry.reference), filters);
+      if (names === undefined) return undefined;
+      const passing = new Set([...names.tags, ...names.digests]);
+      const summary = await summarize(store, record, own.filter((entry) => passing.has(entry.reference)));
+      if (!needsConfig(filters)) return summary;
+      const image = primaryImage(record);
+      const config = image && !summary.incomplete.includes(image.config.digest) ? await readConfig(store, image) : undefined;
+      return passesConfigFilters(filters, bounds, config, createdTime(summary.created)) ? summary : undefined;
+    }),
+  );
   // Each time parsed once, not once per comparison.
-  const keyed = listed.map((summary) => ({ summary, seconds: createdSeconds(summary) }));
+  const keyed = listed.filter((summary) => summary !== undefined).map((summary) => ({ summary, seconds: createdSeconds(summary) }));
   keyed.sort((a, b) => newestFirst(a.seconds, b.seconds) || a.summary.id.localeCompare(b.summary.id));
   return keyed.map(({ summary }) => summary);
+}
+
+/**
+ * The creation times `before` and `since` name, as dockerd resolves them: an image that does not
+ * exist (or is incomplete) fails the whole list.
+ */
+export async function creationBounds(store: Store, filters: ImageFilters, configOf: (image: PlatformImage) => Promise<ImageConfig>): Promise<CreationBounds> {
+  if (filters.before.length === 0 && filters.since.length === 0) return NO_BOUNDS;
+  const createdOf = async (name: string): Promise<number> => {
+    const { image } = await resolveComplete(store, name);
+    return createdTime((await configOf(image)).created ?? null) ?? ZERO_TIME_MS;
+  };
+  return { before: await Promise.all(filters.before.map(createdOf)), since: await Promise.all(filters.since.map(createdOf)) };
+}
+
+/**
+ * The image a name or ID stands for, with every blob present. A reference whose record or blobs
+ * are missing gives `image NAME is incomplete: ...`.
+ */
+export async function resolveComplete(store: Store, name: string): Promise<{ record: ImageRecord; summary: ImageSummary; image: PlatformImage }> {
+  const id = await lookupReference(store, name);
+  if (id !== undefined && !(await store.records.get(id))) throw notFound(`image ${name} is incomplete: image record ${id} is missing`, name);
+  const record = await resolveImage(store, name);
+  const summary = await summarize(store, record, await store.references.references(record.id));
+  const missing = summary.incomplete[0];
+  if (missing !== undefined) throw notFound(`image ${name} is incomplete: blob ${missing} is missing`, name);
+  const image = primaryImage(record);
+  if (!image) throw notFound(`image ${name} holds no platform image in this store`, name);
+  return { record, summary, image };
 }
 
 /** An image's creation time in milliseconds since the epoch, or undefined when its config has none or one that is no RFC 3339 time (which docker cannot read). */
@@ -271,38 +322,6 @@ function isTag(reference: string): boolean {
 
 function repositoryOf(reference: string): string {
   return familiarName(parseReference(reference));
-}
-
-/**
- * `docker images PATTERN`: dockerd 20.10's reference filter, a glob (Go's path.Match, see
- * core/glob.ts) on each familiar reference (`fixture/app:1.0`, `fixture/app@sha256:…`) or on its
- * repository (`fixture/app`). A plain name is a pattern too: `fixture/app` names that repository,
- * `fixture/app:1.0` that tag, `fixture/app@sha256:…` that digest reference.
- */
-export interface ImageFilter {
-  /** The pattern as given: docker matches familiar names only, so `docker.io/x` matches nothing. */
-  reference: string;
-}
-
-/** The filter for a pattern; a malformed one (`fixture/[`) is a usage error, as docker's "syntax error in pattern" is an error. */
-export function parseImageFilter(value: string): ImageFilter {
-  if (!isValidGlob(value)) throw usage(`images: invalid reference pattern ${JSON.stringify(value)}: syntax error in pattern`);
-  return { reference: value };
-}
-
-/**
- * moby's FamiliarMatch: the pattern matches the familiar reference, or its repository. A pattern
- * with a tag and a digest names no stored reference, since Docker stores a digest reference
- * without its tag.
- */
-export function referenceMatchesPattern(pattern: string, reference: string): boolean {
-  return globMatch(pattern, reference) || globMatch(pattern, repositoryOf(reference));
-}
-
-/** The summary with only the references that pass the filter, as docker's image list gives them. */
-function onlyMatching(filter: ImageFilter, summary: ImageSummary): ImageSummary {
-  const passes = (reference: string): boolean => referenceMatchesPattern(filter.reference, reference);
-  return { ...summary, repoTags: summary.repoTags.filter(passes), repoDigests: summary.repoDigests.filter(passes) };
 }
 
 /** Removes blobs that no image record needs, and ingest and temp files of killed commands. Never races a load. */

@@ -6,10 +6,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { invalid, usage } from "../core/errors.js";
 import { loadArchive, loadedNames } from "../ops/load.js";
-import { removeImage, tagImage } from "../ops/images.js";
+import { removeImage, resolveComplete, tagImage } from "../ops/images.js";
 import { saveSelection, selectImages } from "../ops/save.js";
 import type { Store } from "../store/store.js";
-import { historyRows, inspectDocument, listImagesBody, resolveComplete, type ConfigCache } from "./image-views.js";
+import { historyRows, inspectDocument, listImagesBody, type ConfigCache } from "./image-views.js";
 import { describeError, jsonMessage, sendEmpty, sendJson, sendJsonText } from "./responses.js";
 import { openRequestArchive, type RequestArchive } from "./request-body.js";
 import type { StoreListing } from "./store-listing.js";

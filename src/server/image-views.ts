@@ -7,14 +7,13 @@
  * other use of it fails with one clear 404 until the missing pieces arrive.
  */
 import { configString, inspectConfig, inspectContainerConfig, ZERO_TIME_SECONDS, ZERO_TIME_TEXT } from "../core/docker-image-fields.js";
-import { invalid, notFound } from "../core/errors.js";
-import { isValidGlob } from "../core/glob.js";
+import { invalid } from "../core/errors.js";
 import type { ImageConfig } from "../core/schemas.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
-import { commentOf, createdTime, primaryImage, readConfig, referenceMatchesPattern, summarize, type ImageSummary } from "../ops/images.js";
-import { lookupReference, resolveImage } from "../ops/resolve-image.js";
+import { commentOf, createdTime, creationBounds, primaryImage, readConfig, resolveComplete } from "../ops/images.js";
+import { addFilterArg, imageFiltersOf, matchingNames, NO_BOUNDS, passesConfigFilters, type CreationBounds, type FilterArgs, type ImageFilters } from "../ops/image-filters.js";
 import type { StoreListing } from "./store-listing.js";
 
 export const INCOMPLETE_LABEL = "lading.incomplete";
@@ -30,18 +29,6 @@ export interface ImageListEntry {
   SharedSize: number;
   Labels: Record<string, string> | null;
   Containers: number;
-}
-
-/** Parsed `filters` of GET /images/json: the ones lading can apply (dockerd 20.10's set). */
-export interface ImageFilters {
-  reference: string[];
-  dangling: boolean | undefined;
-  /** `KEY` or `KEY=VALUE`: the config's Labels must have every one. */
-  label: string[];
-  /** Images (names or IDs) that a listed image must be older than. */
-  before: string[];
-  /** Images (names or IDs) that a listed image must be newer than. */
-  since: string[];
 }
 
 /** Configs are content-addressed, so a parsed one never goes stale; the least recently used goes first. */
@@ -65,33 +52,29 @@ export class ConfigCache {
   }
 }
 
-/** Parses the `filters` query parameter: `{"reference":{"x":true}}` or the older `{"reference":["x"]}`. */
-export function parseImageFilters(text: string | null): ImageFilters {
-  const filters: ImageFilters = { reference: [], dangling: undefined, label: [], before: [], since: [] };
-  if (text === null || text === "") return filters;
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (error) {
-    throw invalid(`filters: invalid JSON: ${(error as Error).message}`, "filters");
-  }
-  if (typeof document !== "object" || document === null || Array.isArray(document)) throw invalid("filters: expected a JSON object", "filters");
-  for (const [key, value] of Object.entries(document)) {
-    const terms = Array.isArray(value) ? value.map(String) : typeof value === "object" && value !== null ? Object.keys(value) : [];
-    if (key === "reference") {
-      const malformed = terms.find((term) => !isValidGlob(term));
-      if (malformed !== undefined) throw invalid(`filters: invalid reference pattern ${JSON.stringify(malformed)}`, "filters");
+/**
+ * Parses the `filters` query parameter, `{"reference":{"x":true}}` or the older
+ * `{"reference":["x"]}`, into docker's filter arguments, and checks them as dockerd does.
+ */
+export function filtersFromQuery(text: string | null): ImageFilters {
+  const args: FilterArgs = new Map();
+  if (text !== null && text !== "") {
+    let document: unknown;
+    try {
+      document = JSON.parse(text);
+    } catch (error) {
+      throw invalid(`filters: invalid JSON: ${(error as Error).message}`, "filters");
     }
-    if (key === "reference" || key === "label" || key === "before" || key === "since") filters[key].push(...terms);
-    else if (key === "dangling") {
-      const term = terms[0];
-      if (terms.length !== 1 || (term !== "true" && term !== "false" && term !== "1" && term !== "0")) {
-        throw invalid(`filters: invalid dangling filter ${JSON.stringify(terms)} (want true or false)`, "filters");
-      }
-      filters.dangling = term === "true" || term === "1";
-    } else throw invalid(`filters: lading serve does not support the image filter '${key}'`, "filters");
+    if (typeof document !== "object" || document === null || Array.isArray(document)) throw invalid("filters: expected a JSON object", "filters");
+    for (const [key, value] of Object.entries(document)) {
+      if (Array.isArray(value)) for (const term of value) addFilterArg(args, key, String(term));
+      else if (typeof value === "object" && value !== null) {
+        args.set(key, args.get(key) ?? new Map());
+        for (const [term, set] of Object.entries(value)) addFilterArg(args, key, term, set === true);
+      } else throw invalid(`filters: the value of '${key}' must be an object or an array`, "filters");
+    }
   }
-  return filters;
+  return imageFiltersOf(args);
 }
 
 /**
@@ -100,12 +83,12 @@ export function parseImageFilters(text: string | null): ImageFilters {
  * store answers with the body built last time for the same filters.
  */
 export async function listImagesBody(store: Store, configs: ConfigCache, listing: StoreListing, filtersText: string): Promise<string> {
-  const filters = parseImageFilters(filtersText);
+  const filters = filtersFromQuery(filtersText);
   const state = await store.references.state();
   const records = await listing.records(store);
   const missing = await listing.missingBlobs(store, records);
   return listing.remember(filtersText, [state, records, missing], async () => {
-    const bounds = await creationBounds(store, configs, filters);
+    const bounds = await creationBounds(store, filters, (image) => configs.get(store, image));
     const entries = await listImageEntries(store, configs, state.entries, records, missing, filters, bounds);
     return `${JSON.stringify(entries)}\n`;
   });
@@ -132,7 +115,7 @@ export async function listImageEntries(
       const names = matchingNames(referencesById.get(record.id) ?? [], filters);
       if (names === undefined) return undefined;
       const listed = await listEntry(store, configs, record, names, missing.get(record.id) ?? undefined);
-      return passesConfigFilters(filters, bounds, listed) ? listed : undefined;
+      return passesConfigFilters(filters, bounds, listed.config, listed.createdMs) ? listed : undefined;
     }),
   );
   const complete = listed.filter((item) => item !== undefined);
@@ -144,7 +127,7 @@ export async function listImageEntries(
   const incomplete: ImageListEntry[] = [];
   for (const [id, refs] of unrecorded.sort(([a], [b]) => compareStrings(a, b))) {
     const names = matchingNames(refs, filters);
-    if (names === undefined || !passesConfigFilters(filters, bounds, { config: undefined, createdMs: undefined })) continue;
+    if (names === undefined || !passesConfigFilters(filters, bounds, undefined, undefined)) continue;
     incomplete.push(entryOf(id, names, ZERO_TIME_SECONDS, 0, { [INCOMPLETE_LABEL]: `missing image record ${id}` }));
   }
   return [...complete.map(({ entry }) => entry), ...incomplete];
@@ -176,47 +159,6 @@ async function listEntry(
   return { entry: entryOf(record.id, names, createdSeconds, size, config?.config?.Labels ?? null), config, createdMs };
 }
 
-/** The creation times (ms; Go's zero time for none) that `before` and `since` name: a listed image must be older than every `before` and newer than every `since`. */
-export interface CreationBounds {
-  before: number[];
-  since: number[];
-}
-
-const NO_BOUNDS: CreationBounds = { before: [], since: [] };
-const ZERO_TIME_MS = ZERO_TIME_SECONDS * 1000;
-
-/** Resolves the images `before` and `since` name, as dockerd does: an unknown one fails the whole list (404). */
-async function creationBounds(store: Store, configs: ConfigCache, filters: ImageFilters): Promise<CreationBounds> {
-  const createdOf = async (name: string): Promise<number> => {
-    const { image } = await resolveComplete(store, name);
-    return createdTime((await configs.get(store, image)).created ?? null) ?? ZERO_TIME_MS;
-  };
-  return { before: await Promise.all(filters.before.map(createdOf)), since: await Promise.all(filters.since.map(createdOf)) };
-}
-
-/**
- * dockerd 20.10's label, before and since filters. An image whose config is not in the store
- * (incomplete) passes none of them: what they test is unknown.
- */
-function passesConfigFilters(filters: ImageFilters, bounds: CreationBounds, listed: Pick<ListedImage, "config" | "createdMs">): boolean {
-  if (filters.label.length === 0 && bounds.before.length === 0 && bounds.since.length === 0) return true;
-  if (listed.config === undefined) return false;
-  const created = listed.createdMs ?? ZERO_TIME_MS;
-  if (bounds.before.some((limit) => created >= limit) || bounds.since.some((limit) => created <= limit)) return false;
-  return filters.label.length === 0 || labelsMatch(filters.label, listed.config.config?.Labels ?? null);
-}
-
-/** moby's Args.MatchKVList: every term is a key the labels have, with the value given if any. */
-function labelsMatch(terms: readonly string[], labels: Record<string, string> | null): boolean {
-  if (labels === null || Object.keys(labels).length === 0) return false;
-  return terms.every((term) => {
-    const equals = term.indexOf("=");
-    const key = equals === -1 ? term : term.slice(0, equals);
-    if (!Object.hasOwn(labels, key)) return false;
-    return equals === -1 || labels[key] === term.slice(equals + 1);
-  });
-}
-
 /** primaryImage, remembered per record object (StoreListing keeps the objects of unchanged records). */
 const shownImages = new WeakMap<ImageRecord, PlatformImage | null>();
 
@@ -231,26 +173,14 @@ function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/**
- * The references an entry shows, after the filters; undefined when the image is filtered out.
- * Docker shows an image without references as `<none>:<none>`.
- */
-function matchingNames(references: string[], filters: ImageFilters): { tags: string[]; digests: string[] } | undefined {
-  const shown = filters.reference.length === 0 ? references : references.filter((ref) => filters.reference.some((pattern) => referenceMatchesPattern(pattern, ref)));
-  if (filters.reference.length > 0 && shown.length === 0) return undefined;
-  const tags = shown.filter((ref) => !ref.includes("@"));
-  if (filters.dangling === true && tags.length > 0) return undefined;
-  if (filters.dangling === false && tags.length === 0) return undefined;
-  if (shown.length === 0) return { tags: ["<none>:<none>"], digests: ["<none>@<none>"] };
-  return { tags, digests: shown.filter((ref) => ref.includes("@")) };
-}
-
+/** A list entry; docker shows an image without references as `<none>:<none>`. */
 function entryOf(id: string, names: { tags: string[]; digests: string[] }, created: number, size: number, labels: Record<string, string> | null): ImageListEntry {
+  const unnamed = names.tags.length === 0 && names.digests.length === 0;
   return {
     Id: id,
     ParentId: "",
-    RepoTags: names.tags,
-    RepoDigests: names.digests,
+    RepoTags: unnamed ? ["<none>:<none>"] : names.tags,
+    RepoDigests: unnamed ? ["<none>@<none>"] : names.digests,
     Created: created,
     Size: size,
     VirtualSize: size,
@@ -258,22 +188,6 @@ function entryOf(id: string, names: { tags: string[]; digests: string[] }, creat
     Labels: labels,
     Containers: -1,
   };
-}
-
-/**
- * The image a name or ID stands for, with every blob present. A reference whose record or blobs
- * are missing gives `image NAME is incomplete: ...` (404).
- */
-export async function resolveComplete(store: Store, name: string): Promise<{ record: ImageRecord; summary: ImageSummary; image: PlatformImage }> {
-  const id = await lookupReference(store, name);
-  if (id !== undefined && !(await store.records.get(id))) throw notFound(`image ${name} is incomplete: image record ${id} is missing`, name);
-  const record = await resolveImage(store, name);
-  const summary = await summarize(store, record, await store.references.references(record.id));
-  const missing = summary.incomplete[0];
-  if (missing !== undefined) throw notFound(`image ${name} is incomplete: blob ${missing} is missing`, name);
-  const image = primaryImage(record);
-  if (!image) throw notFound(`image ${name} holds no platform image in this store`, name);
-  return { record, summary, image };
 }
 
 /** `docker image inspect`'s document (Engine API v1.41). */

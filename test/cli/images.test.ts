@@ -320,7 +320,7 @@ describe.skipIf(!HAVE_FIXTURES)("docker's rules through the CLI", () => {
     expect(seen).toEqual(expected);
     const before = await readRepositories(root);
     for (const pattern of ["fixture/[", "fixture/imp\\", "fixture/derived-[a-]"]) {
-      expect(output(await lading(root, "images", pattern))).toEqual([2, "", `lading: usage error: images: invalid reference pattern ${JSON.stringify(pattern)}: syntax error in pattern\n`]);
+      expect(output(await lading(root, "images", pattern))).toEqual([2, "", `lading: usage error: invalid reference pattern ${JSON.stringify(pattern)}: syntax error in pattern\n`]);
     }
     expect(await readRepositories(root)).toBe(before);
   });

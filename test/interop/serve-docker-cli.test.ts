@@ -452,8 +452,11 @@ describe.skipIf(!requirePeers("dockerd", DEBIAN_DOCKER_CLIENT))("lading serve an
       expect(theirs.code).toBe(0);
       expect([filters, tagLines(ours.stdout).sort(), ours.code]).toEqual([filters, tagLines(theirs.stdout).sort(), 0]);
     }
-    const { theirs, ours } = await both(["images", "--filter", "before=nosuch"]);
-    expect([theirs.code, theirs.stderr]).toEqual([1, "Error response from daemon: No such image: nosuch:latest\n"]);
-    expect(ours).toEqual(theirs);
+    for (const filter of ["before=nosuch", "since=docker.io/library/nosuch:2", "foo=1", "dangling=maybe", "dangling=1"]) {
+      const { theirs, ours } = await both(["images", "--filter", filter]);
+      expect(theirs.code).toBe(1);
+      expect([filter, ours]).toEqual([filter, theirs]);
+    }
+    expect((await both(["images", "--filter", "before=nosuch"])).ours.stderr).toBe("Error response from daemon: No such image: nosuch:latest\n");
   });
 });

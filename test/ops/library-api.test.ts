@@ -54,15 +54,18 @@ describe("the library API", () => {
     expect(fsck.problems).toEqual([]);
   });
 
-  it("lists images through a filter parsed as `lading images PATTERN` parses it", async () => {
+  it("lists images through filters parsed as `lading images PATTERN -f KEY=VALUE` parses them", async () => {
     const store = await lading.Store.open(join(await tempDir(), "store"));
     await lading.loadArchive(store, await lading.openArchivePath(join(FIXTURES, "archives", "docker-save-single.tar")));
-    const filter: lading.ImageFilter = lading.parseImageFilter("fixture/*");
-    expect(filter).toEqual({ reference: "fixture/*" });
+    const filter: lading.ImageFilters = lading.parseImageFilter("fixture/*");
+    expect(filter).toEqual({ reference: ["fixture/*"], dangling: undefined, label: [], before: [], since: [] });
     const listed = await lading.listImages(store, filter);
     expect(listed.map((image) => [image.id, image.repoTags])).toEqual([
       ["sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1", ["fixture/imported:1.0", "fixture/imported:latest"]],
     ]);
-    expect(() => lading.parseImageFilter("fixture/[")).toThrow('images: invalid reference pattern "fixture/[": syntax error in pattern');
+    expect(() => lading.parseImageFilter("fixture/[")).toThrow('invalid reference pattern "fixture/[": syntax error in pattern');
+    const filters = lading.parseImageFilters([" Label = org.example.fixture=imported", "dangling=false"], "fixture/*:1.0");
+    expect(filters).toEqual({ reference: ["fixture/*:1.0"], dangling: false, label: ["org.example.fixture=imported"], before: [], since: [] });
+    expect((await lading.listImages(store, filters)).map((image) => image.repoTags)).toEqual([["fixture/imported:1.0"]]);
   });
 });

@@ -240,12 +240,22 @@ describe("lading serve: images", () => {
     const slash = await get(`/images/json?filters=${encodeURIComponent('{"reference":{"*[/]*d":true}}')}`);
     expect(json(slash)).toEqual([listEntry(["fixture/imported:1.0", "fixture/imported:latest"])]);
     const malformed = await get(`/images/json?filters=${encodeURIComponent('{"reference":{"fixture/[]a]":true}}')}`);
-    expect([malformed.status, json(malformed)]).toEqual([400, { message: 'filters: invalid reference pattern "fixture/[]a]"' }]);
+    expect([malformed.status, json(malformed)]).toEqual([400, { message: 'invalid reference pattern "fixture/[]a]": syntax error in pattern' }]);
     const dangling = await get(`/images/json?filters=${encodeURIComponent('{"dangling":{"true":true}}')}`);
     expect(json(dangling)).toEqual([]);
     const unsupported = await get(`/images/json?filters=${encodeURIComponent('{"until":{"1h":true}}')}`);
     expect(unsupported.status).toBe(400);
-    expect(json(unsupported)).toEqual({ message: "filters: lading serve does not support the image filter 'until'" });
+    expect(json(unsupported)).toEqual({ message: "Invalid filter 'until'" });
+    // dockerd's words and rules for dangling: true among the values wins; a value must be set (true) to count.
+    const answer = async (filters: string) => {
+      const result = await get(`/images/json?filters=${encodeURIComponent(filters)}`);
+      return [result.status, json(result)];
+    };
+    expect(await answer('{"dangling":{"maybe":true,"x":true}}')).toEqual([400, { message: "Invalid filter 'dangling=[maybe x]'" }]);
+    expect(await answer('{"dangling":{"true":false}}')).toEqual([400, { message: "Invalid filter 'dangling=[true]'" }]);
+    expect(await answer('{"dangling":{"1":true}}')).toEqual([400, { message: "Invalid filter 'dangling=[1]'" }]);
+    expect(await answer('{"dangling":{"false":true,"true":true}}')).toEqual([200, []]);
+    expect(await answer('{"dangling":["false"]}')).toEqual([200, [listEntry(TAGS)]]);
   });
 
   it("inspects an image named with a registry port and slashes", async () => {
