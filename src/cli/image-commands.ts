@@ -3,7 +3,7 @@ import { ZERO_TIME_SECONDS } from "../core/docker-image-fields.js";
 import { parseImageFilters } from "../ops/image-filters.js";
 import { createdTime, inspectImage, listImages, pruneBlobs, referenceRows, removeImage, tagImage, type ImageSummary } from "../ops/images.js";
 import { imagesFormatter, inspectFormatter } from "./format-option.js";
-import { humanDuration, humanSize, printJson, printLine, shortId, type Terminal } from "./output.js";
+import { humanDuration, humanSize, printDockerJson, printJson, printLine, shortId, type Terminal } from "./output.js";
 import { tabulate } from "./tab-writer.js";
 import { platformsFromOption } from "./platform-option.js";
 import { openStore } from "./store-option.js";
@@ -57,7 +57,7 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
         const { output, errors } = formatted(results);
         terminal.stdout.write(output);
         for (failure of errors) printLine(terminal.stderr, `Error: ${failure.message}`);
-      } else printJson(terminal.stdout, results);
+      } else printDockerJson(terminal.stdout, results);
       if (failure) setExit(failure.exitCode);
     });
 

@@ -1,4 +1,5 @@
 import type { Writable } from "node:stream";
+import { goJson } from "../core/go-json.js";
 
 export interface Terminal {
   stdout: Writable & { isTTY?: boolean };
@@ -11,6 +12,11 @@ export function printLine(stream: Writable, line = ""): void {
 
 export function printJson(stream: Writable, value: unknown): void {
   stream.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A document as the docker CLI prints `docker image inspect`'s: Go's JSON, indented by 4 spaces. */
+export function printDockerJson(stream: Writable, value: unknown): void {
+  stream.write(`${goJson(value, "    ")}\n`);
 }
 
 /** Docker's short form of an ID: the first 12 hex digits. */

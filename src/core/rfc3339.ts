@@ -23,3 +23,18 @@ export function parseRfc3339(text: string): number | undefined {
 export function isRfc3339Time(text: string): boolean {
   return parseRfc3339(text) !== undefined;
 }
+
+/**
+ * `text` as Go writes the time.Time it parses from it (time.RFC3339Nano, which encoding/json
+ * uses): the same wall clock and offset, at most nine fraction digits (Go drops the rest) with
+ * trailing zeros dropped, and a zero offset (`+00:00`) as `Z`. Undefined for text that is no
+ * RFC 3339 time.
+ */
+export function goTimeText(text: string): string | undefined {
+  const match = RFC3339.exec(text);
+  if (!match || parseRfc3339(text) === undefined) return undefined;
+  const [, year, month, day, hour, minute, second, fraction = "", sign, offsetHours, offsetMinutes] = match;
+  const digits = fraction.slice(1, 10).replace(/0+$/, "");
+  const zone = sign === undefined || (offsetHours === "00" && offsetMinutes === "00") ? "Z" : `${sign}${offsetHours}:${offsetMinutes}`;
+  return `${year}-${month}-${day}T${hour}:${minute}:${second}${digits === "" ? "" : `.${digits}`}${zone}`;
+}

@@ -1,5 +1,5 @@
 import { parseRfc3339 } from "../core/rfc3339.js";
-import { configString, inspectConfig, inspectContainerConfig, ZERO_TIME_TEXT } from "../core/docker-image-fields.js";
+import { configString, inspectConfig, inspectContainerConfig, inspectCreated } from "../core/docker-image-fields.js";
 import { parseDocument, imageConfigSchema, type ImageConfig } from "../core/schemas.js";
 import { conflict, isLadingError, notFound } from "../core/errors.js";
 import { formatPlatform, hostPlatform, platformMatches, parsePlatform, type Platform } from "../core/platform.js";
@@ -218,7 +218,7 @@ export async function inspectImage(store: Store, query: string, options: Inspect
     RepoDigests: summary.repoDigests,
     Parent: "",
     Comment: commentOf(config),
-    Created: config.created ?? ZERO_TIME_TEXT,
+    Created: inspectCreated(config.created),
     Container: configString(config, "container"),
     ContainerConfig: inspectContainerConfig(config.container_config),
     DockerVersion: configString(config, "docker_version"),

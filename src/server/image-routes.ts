@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { invalid, usage } from "../core/errors.js";
+import { goJson } from "../core/go-json.js";
 import { loadArchive, loadedNames } from "../ops/load.js";
 import { removeImage, resolveComplete, tagImage } from "../ops/images.js";
 import { saveSelection, selectImages } from "../ops/save.js";
@@ -26,8 +27,9 @@ export async function listImagesRoute(api: ImageApi, url: URL, res: ServerRespon
   sendJsonText(res, 200, await listImagesBody(api.store, api.configs, api.listing, url.searchParams.get("filters") ?? ""));
 }
 
+/** Written as dockerd's Go encoder writes it: the docker CLI prints these bytes, indented. */
 export async function inspectRoute(api: ImageApi, name: string, res: ServerResponse): Promise<void> {
-  sendJson(res, 200, await inspectDocument(api.store, api.configs, name));
+  sendJsonText(res, 200, `${goJson(await inspectDocument(api.store, api.configs, name))}\n`);
 }
 
 export async function historyRoute(api: ImageApi, name: string, res: ServerResponse): Promise<void> {

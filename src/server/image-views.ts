@@ -6,8 +6,9 @@
  * the blobs) is listed with size 0 and a `lading.incomplete` label saying what is missing; every
  * other use of it fails with one clear 404 until the missing pieces arrive.
  */
-import { configString, inspectConfig, inspectContainerConfig, ZERO_TIME_SECONDS, ZERO_TIME_TEXT } from "../core/docker-image-fields.js";
+import { configString, inspectConfig, inspectContainerConfig, inspectCreated, ZERO_TIME_SECONDS } from "../core/docker-image-fields.js";
 import { invalid } from "../core/errors.js";
+import { goTimeText } from "../core/rfc3339.js";
 import type { ImageConfig } from "../core/schemas.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
@@ -200,7 +201,7 @@ export async function inspectDocument(store: Store, configs: ConfigCache, name: 
     RepoDigests: summary.repoDigests,
     Parent: "",
     Comment: commentOf(config),
-    Created: config.created ?? ZERO_TIME_TEXT,
+    Created: inspectCreated(config.created),
     Container: configString(config, "container"),
     ContainerConfig: inspectContainerConfig(config.container_config),
     DockerVersion: configString(config, "docker_version"),
@@ -212,9 +213,9 @@ export async function inspectDocument(store: Store, configs: ConfigCache, name: 
     ...(configString(config, "os.version") ? { OsVersion: configString(config, "os.version") } : {}),
     Size: summary.size,
     VirtualSize: summary.size,
-    GraphDriver: { Name: "lading", Data: null },
+    GraphDriver: { Data: null, Name: "lading" }, // Go's struct order
     RootFS: { Type: "layers", Layers: config.rootfs.diff_ids },
-    Metadata: { LastTagTime: record.loadedAt },
+    Metadata: { LastTagTime: goTimeText(record.loadedAt) ?? record.loadedAt },
   };
 }
 

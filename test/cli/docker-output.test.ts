@@ -1,11 +1,11 @@
-// The bytes `lading images` prints, as the docker CLI prints them for the same images from
-// dockerd 20.10.24.
+// The bytes `lading images` and `lading inspect` print, as the docker CLI prints them for the same
+// images from dockerd 20.10.24.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt, runLading, type CliResult } from "../support/archive-builder.js";
-import { filterImagesArchive } from "../support/parity-images.js";
+import { filterImagesArchive, inspectImagesArchive } from "../support/parity-images.js";
 
 let scratch: string;
 let counter = 0;
@@ -13,6 +13,7 @@ beforeAll(async () => {
   ensureBuilt();
   scratch = await mkdtemp(join(tmpdir(), "lading-cli-docker-output-"));
   await writeFile(join(scratch, "filters.tar"), filterImagesArchive());
+  await writeFile(join(scratch, "inspect.tar"), inspectImagesArchive());
 });
 afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
@@ -59,5 +60,82 @@ describe("lading images prints docker's table", () => {
     const root = await storeWith("filters.tar");
     expect(output(await runLading(["--root", root, "images", "-q", "*/d"]))).toEqual([0, `${F_D}\n${F_D}\n${F_D}\n`, ""]);
     expect(output(await runLading(["--root", root, "images", "-q", "f/*"]))).toEqual([0, `${F_D}\n${F_D}\n61809da976f3\ncd8a1cee090d\n7e6f0d29eaab\n`, ""]);
+  });
+});
+
+describe("lading inspect prints docker's JSON", () => {
+  it("indented by 4 spaces, Created as Go writes a time, maps with their keys sorted, strings escaped as Go escapes them", async () => {
+    const root = await storeWith("inspect.tar");
+    const result = await runLading(["--root", root, "inspect", "i/rich:1"]);
+    expect([result.code, result.stderr]).toEqual([0, ""]);
+    expect(result.stdout.startsWith('[\n    {\n        "Id": "sha256:')).toBe(true);
+    expect(result.stdout.endsWith('\n        "AbsentPlatforms": []\n    }\n]\n')).toBe(true);
+    const lines = result.stdout.split("\n");
+    expect(lines.filter((line) => /^ {8}"(Created|Author)"/.test(line))).toEqual(['        "Created": "2024-01-02T04:04:05.5+01:00",', '        "Author": "a <b@c> & d",']);
+    // dockerd 20.10.24's bytes for this config (its `docker image inspect`, between "Config" and "Architecture").
+    const config = lines.slice(lines.indexOf('        "Config": {'), lines.indexOf('        "Architecture": "amd64",')).join("\n");
+    expect(config).toBe(
+      [
+        '        "Config": {',
+        '            "Hostname": "",',
+        '            "Domainname": "",',
+        '            "User": "",',
+        '            "AttachStdin": false,',
+        '            "AttachStdout": false,',
+        '            "AttachStderr": false,',
+        '            "ExposedPorts": {',
+        '                "443/tcp": {},',
+        '                "80/udp": {},',
+        '                "8080/tcp": {}',
+        "            },",
+        '            "Tty": false,',
+        '            "OpenStdin": false,',
+        '            "StdinOnce": false,',
+        '            "Env": [',
+        '                "A=<&>",',
+        '                "B=\\u0001\\u0008\\u000c\\u2028\u007f"',
+        "            ],",
+        '            "Cmd": [',
+        '                "/bin/sh"',
+        "            ],",
+        '            "Image": "",',
+        '            "Volumes": {',
+        '                "/B": {},',
+        '                "/a": {},',
+        '                "/z": {}',
+        "            },",
+        '            "WorkingDir": "",',
+        '            "Entrypoint": null,',
+        '            "OnBuild": null,',
+        '            "Labels": {',
+        '                "10": "ten",',
+        '                "9": "nine",',
+        '                "Beta": "3",',
+        '                "b": "<&>",',
+        '                "zeta": "1",',
+        '                "é": "accent",',
+        '                "\uFFFD": "replacement",',
+        '                "\u{1F600}": "smile"',
+        "            }",
+        "        },",
+      ].join("\n"),
+    );
+  });
+
+  it("Created: trailing zeros of the fraction dropped, nine digits at most, a zero offset as Z, Go's zero time without one", async () => {
+    const root = await storeWith("inspect.tar");
+    const created = async (name: string): Promise<string[]> => {
+      const result = await runLading(["--root", root, "inspect", name]);
+      return result.stdout.split("\n").filter((line) => line.startsWith('        "Created": '));
+    };
+    expect(await created("i/zero-fraction:1")).toEqual(['        "Created": "2024-01-02T03:04:05Z",']);
+    expect(await created("i/utc-offset:1")).toEqual(['        "Created": "2024-01-02T03:04:05.123456789Z",']);
+    expect(await created("i/no-created:1")).toEqual(['        "Created": "0001-01-01T00:00:00Z",']);
+  });
+
+  it("an image it cannot find is named as dockerd names it; nothing found prints []", async () => {
+    const root = await storeWith("inspect.tar");
+    expect(output(await runLading(["--root", root, "inspect", "i/byid", "docker.io/library/x:2"]))).toEqual([1, "[]\n", "Error: No such image: i/byid:latest\nError: No such image: x:2\n"]);
+    expect(output(await runLading(["--root", root, "tag", "i/byid", "i/x"]))).toEqual([1, "", "lading: error: No such image: i/byid:latest\n"]);
   });
 });

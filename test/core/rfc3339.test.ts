@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isRfc3339Time } from "../../src/core/rfc3339.js";
+import { goTimeText, isRfc3339Time } from "../../src/core/rfc3339.js";
 
 describe("isRfc3339Time", () => {
   it("takes what Go's strict RFC 3339 parser takes", () => {
@@ -32,5 +32,24 @@ describe("isRfc3339Time", () => {
       "2024-01-01T00:00:00Z\n",
     ];
     expect(refused.filter((text) => isRfc3339Time(text))).toEqual([]);
+  });
+});
+
+describe("goTimeText", () => {
+  // What dockerd 20.10 shows as inspect's Created for each config time (checked against 20.10.24).
+  it("writes a time as Go's RFC3339Nano does: trailing zeros of the fraction dropped, nine digits at most, a zero offset as Z, other offsets kept", () => {
+    expect(goTimeText("2024-01-02T03:04:05.500Z")).toBe("2024-01-02T03:04:05.5Z");
+    expect(goTimeText("2024-01-02T03:04:05.000Z")).toBe("2024-01-02T03:04:05Z");
+    expect(goTimeText("2024-01-02T03:04:05Z")).toBe("2024-01-02T03:04:05Z");
+    expect(goTimeText("2024-01-02T03:04:05.1234567890+00:00")).toBe("2024-01-02T03:04:05.123456789Z");
+    expect(goTimeText("2024-01-02T03:04:05.1234567899-00:00")).toBe("2024-01-02T03:04:05.123456789Z");
+    expect(goTimeText("2024-01-02T04:04:05.500+01:00")).toBe("2024-01-02T04:04:05.5+01:00");
+    expect(goTimeText("2024-01-02T04:04:05-05:30")).toBe("2024-01-02T04:04:05-05:30");
+    expect(goTimeText("0001-01-01T00:00:00Z")).toBe("0001-01-01T00:00:00Z");
+  });
+
+  it("gives nothing for text that is no RFC 3339 time", () => {
+    expect(goTimeText("garbage")).toBeUndefined();
+    expect(goTimeText("2024-02-30T00:00:00Z")).toBeUndefined();
   });
 });

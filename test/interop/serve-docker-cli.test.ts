@@ -14,6 +14,7 @@ import { ReferenceStore } from "../../src/store/reference-store.js";
 import { Store } from "../../src/store/store.js";
 import { buildTar, dockerArchiveItems, ensureBuilt, makeImage } from "../support/archive-builder.js";
 import { DEBIAN_DOCKER_CLIENT, LOCAL_DOCKER_CLIENT, makeTempDir, removeTree, requirePeers, run, startDockerd } from "../support/peers.js";
+import { DERIVED_KEYS, inspectBlock, inspectImagesArchive, INSPECT_IMAGES } from "../support/parity-images.js";
 import { http } from "../server/http-client.js";
 import { withoutLockWaits } from "../support/lock-waits.js";
 
@@ -376,7 +377,7 @@ function ociToolArchives(): { tag: string; archive: Buffer }[] {
 }
 
 describe.skipIf(!requirePeers("dockerd", DEBIAN_DOCKER_CLIENT))("lading serve and dockerd 20.10 show images made by OCI tools alike", () => {
-  const archives = ociToolArchives();
+  const archives = [...ociToolArchives(), { tag: "i/*", archive: inspectImagesArchive() }];
   let served: Served;
   let dockerd: Awaited<ReturnType<typeof startDockerd>>;
   beforeAll(async () => {
@@ -458,5 +459,16 @@ describe.skipIf(!requirePeers("dockerd", DEBIAN_DOCKER_CLIENT))("lading serve an
       expect([filter, ours]).toEqual([filter, theirs]);
     }
     expect((await both(["images", "--filter", "before=nosuch"])).ours.stderr).toBe("Error response from daemon: No such image: nosuch:latest\n");
+  });
+
+  it("docker image inspect prints the same bytes for every key derived from the config (Created, sorted maps, Go's escapes)", async () => {
+    for (const name of INSPECT_IMAGES.flatMap((image) => image.repoTags ?? [])) {
+      for (const client of [DEBIAN_DOCKER_CLIENT, ...(requirePeers(LOCAL_DOCKER_CLIENT) ? [LOCAL_DOCKER_CLIENT] : [])]) {
+        const { theirs, ours } = await both(["image", "inspect", name], client);
+        expect([client, name, theirs.code, ours.code]).toEqual([client, name, 0, 0]);
+        const blocks = (stdout: string): string[] => [...DERIVED_KEYS, "GraphDriver"].map((key) => inspectBlock(stdout, key).replace('"Name": "lading"', '"Name": "vfs"'));
+        expect([client, name, blocks(ours.stdout)]).toEqual([client, name, blocks(theirs.stdout)]);
+      }
+    }
   });
 });

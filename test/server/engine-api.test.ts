@@ -620,6 +620,16 @@ describe("lading serve: images made by OCI tools, as dockerd 20.10 shows them", 
     expect(JSON.stringify((await inspect("oci/empties:1")).Config)).toBe(JSON.stringify(EMPTY_CONFIG));
   });
 
+  it("inspect answers the bytes dockerd's Go encoder writes: Created as Go writes a time, map keys sorted, GraphDriver in struct order", async () => {
+    await loadMade("oci/go:1", ociConfig({ created: "2024-01-02T03:04:05.500+00:00", config: { Labels: { b: "<&>", a: "1", "10": "x", "9": "y" }, ExposedPorts: { "80/tcp": { x: 1 }, "443/tcp": {} } } }));
+    const body = (await get("/images/oci/go:1/json")).text;
+    expect(body.endsWith("\n")).toBe(true);
+    expect(body).toContain('"Created":"2024-01-02T03:04:05.5Z",');
+    expect(body).toContain('"ExposedPorts":{"443/tcp":{},"80/tcp":{}},');
+    expect(body).toContain('"Labels":{"10":"x","9":"y","a":"1","b":"<&>"}},');
+    expect(body).toContain('"GraphDriver":{"Data":null,"Name":"lading"},');
+  });
+
   it("lists an image without created with Go's zero time, and sorts by creation time (not text), newest first, ties by ID", async () => {
     const older = await loadMade("t/offset:1", ociConfig({ created: "2024-01-02T04:04:05.2+01:00" }));
     await loadMade("t/later:1", ociConfig({ created: "2024-01-02T03:30:00Z" }));
