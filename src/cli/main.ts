@@ -4,7 +4,7 @@ import { commandNameOf, startWorkersFor } from "./early-start.js";
 import { printLine, type Terminal } from "./output.js";
 
 type SetExit = (code: number) => void;
-type Register = (program: Command, terminal: Terminal, setExit: SetExit) => void;
+type Register = (program: Command, terminal: Terminal, setExit: SetExit) => void | Promise<void>;
 
 /**
  * Each command module, the commands it registers, and how to load it. Only the module of the
@@ -19,7 +19,40 @@ const COMMAND_MODULES: readonly { commands: readonly string[]; load: () => Promi
   { commands: ["verify"], load: async () => (await import("./verify-command.js")).registerVerify },
   { commands: ["serve"], load: async () => (await import("./serve-command.js")).registerServe },
   { commands: ["fsck"], load: async () => (await import("./fsck-command.js")).registerFsck },
+  { commands: ["image"], load: async () => registerImageGroup },
 ];
+
+/**
+ * docker's `image` management command: lading's own commands under the names `docker image` gives
+ * them (`image ls` is `images`, `image rm` is `rmi`), in the order of `docker image --help`.
+ */
+const IMAGE_SUBCOMMANDS: readonly { command: string; name?: string; aliases?: string[] }[] = [
+  { command: "inspect" },
+  { command: "load" },
+  { command: "images", name: "ls", aliases: ["list"] },
+  { command: "prune" },
+  { command: "pull" },
+  { command: "push" },
+  { command: "rmi", name: "rm", aliases: ["remove"] },
+  { command: "save" },
+  { command: "tag" },
+];
+
+async function registerImageGroup(program: Command, terminal: Terminal, setExit: SetExit): Promise<void> {
+  const group = program.command("image").description(`manage images, as docker image does: ${IMAGE_SUBCOMMANDS.map(({ command, name }) => (name ? `${name} (${command})` : command)).join(", ")}`);
+  // The top-level commands, registered on a program of their own and moved under `image`.
+  const scratch = new Command().copyInheritedSettings(program);
+  const wanted = new Set(IMAGE_SUBCOMMANDS.map(({ command }) => command));
+  const modules = COMMAND_MODULES.filter((module) => module.commands.some((command) => wanted.has(command)));
+  for (const register of await Promise.all(modules.map((module) => module.load()))) await register(scratch, terminal, setExit);
+  for (const { command, name, aliases } of IMAGE_SUBCOMMANDS) {
+    const subcommand = scratch.commands.find((candidate) => candidate.name() === command);
+    if (subcommand === undefined) throw new Error(`image ${command}: no such command`);
+    if (name !== undefined) subcommand.name(name);
+    subcommand.aliases(aliases ?? []);
+    group.addCommand(subcommand);
+  }
+}
 
 /**
  * The program with the modules for `commandName` registered, or all of them when the name is
@@ -41,7 +74,7 @@ export async function buildProgram(terminal: Terminal, setExit: SetExit, command
   const owner = COMMAND_MODULES.find((module) => commandName !== undefined && module.commands.includes(commandName));
   const modules = owner ? [owner] : COMMAND_MODULES;
   const registers = await Promise.all(modules.map((module) => module.load()));
-  for (const register of registers) register(program, terminal, setExit);
+  for (const register of registers) await register(program, terminal, setExit);
   return program;
 }
 

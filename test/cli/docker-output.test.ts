@@ -1,5 +1,5 @@
 // The bytes `lading images` and `lading inspect` print, as the docker CLI prints them for the same
-// images from dockerd 20.10.24.
+// images from dockerd 20.10.24, and docker's `image` management command.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -137,5 +137,30 @@ describe("lading inspect prints docker's JSON", () => {
     const root = await storeWith("inspect.tar");
     expect(output(await runLading(["--root", root, "inspect", "i/byid", "docker.io/library/x:2"]))).toEqual([1, "[]\n", "Error: No such image: i/byid:latest\nError: No such image: x:2\n"]);
     expect(output(await runLading(["--root", root, "tag", "i/byid", "i/x"]))).toEqual([1, "", "lading: error: No such image: i/byid:latest\n"]);
+  });
+});
+
+describe("lading image: docker's image management command", () => {
+  it("ls, list, inspect, tag, rm and remove are the top-level commands under docker's names", async () => {
+    const root = await storeWith("filters.tar");
+    const lading = (...args: string[]): Promise<CliResult> => runLading(["--root", root, ...args]);
+    const images = output(await lading("images", "-f", "label=team"));
+    expect(output(await lading("image", "ls", "-f", "label=team"))).toEqual(images);
+    expect(output(await lading("image", "list", "-f", "label=team"))).toEqual(images);
+    expect(output(await lading("image", "inspect", "f/a:1"))).toEqual(output(await lading("inspect", "f/a:1")));
+    expect(output(await lading("image", "tag", "f/a:1", "f/a:2"))).toEqual([0, "", ""]);
+    expect(output(await lading("image", "rm", "f/a:2"))).toEqual([0, "Untagged: f/a:2\n", ""]);
+    expect(output(await lading("image", "remove", "f/a:1"))).toEqual([0, `Untagged: f/a:1\nDeleted: sha256:61809da976f3550412229f4ba4697f32ed5ad9ffc2c99c8385bac5f6b82151c6\n`, ""]);
+    expect(output(await lading("image", "rm", "f/a:1"))).toEqual([1, "", "Error: No such image: f/a:1\n"]);
+  });
+
+  it("help lists it and its subcommands", async () => {
+    const help = await runLading(["--help"]);
+    expect(help.stdout).toMatch(/\n {2}image {28}manage images, as docker image does: inspect,\n {35}load, ls \(images\), prune, pull, push, rm\n {35}\(rmi\), save, tag\n/);
+    const group = await runLading(["image", "--help"]);
+    expect(group.code).toBe(0);
+    const commands = group.stdout.split("\n").filter((line) => /^ {2}\S/.test(line)).map((line) => line.trim().split(" ")[0]);
+    expect(commands).toEqual(["-h,", "inspect", "load", "ls|list", "prune", "pull", "push", "rm|remove", "save", "tag", "help"]);
+    expect((await runLading(["image", "ls", "--help"])).stdout).toMatch(/^Usage: lading image ls\|list \[options\] \[pattern\]\n/);
   });
 });
