@@ -1,5 +1,6 @@
 // The bytes `lading images` and `lading inspect` print, as the docker CLI prints them for the same
-// images from dockerd 20.10.24, and docker's `image` management command.
+// images from dockerd 20.10.24 (test/interop/images-docker-cli.test.ts compares them live), and
+// docker's `image` management command.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
