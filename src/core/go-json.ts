@@ -14,7 +14,7 @@ const goMaps = new WeakSet<object>();
 /** A copy of `entries` that goJson writes as Go writes a map: keys sorted by their UTF-8 bytes. */
 export function goMap<T>(entries: Record<string, T>): Record<string, T> {
   const map: Record<string, T> = {};
-  for (const key of sortedKeys(entries)) map[key] = entries[key] as T;
+  for (const key of goKeyOrder(Object.keys(entries))) map[key] = entries[key] as T;
   goMaps.add(map);
   return map;
 }
@@ -31,7 +31,7 @@ export function goJson(value: unknown, indent = ""): string {
 
 function write(value: unknown, indent: string, current: string): string {
   if (value === null || value === undefined) return "null";
-  if (typeof value === "string") return goString(value);
+  if (typeof value === "string") return goJsonString(value);
   if (typeof value === "number" || typeof value === "boolean") return JSON.stringify(value);
   const inner = current + indent;
   const layout = (open: string, items: string[], close: string): string => {
@@ -41,26 +41,28 @@ function write(value: unknown, indent: string, current: string): string {
   };
   if (Array.isArray(value)) return layout("[", value.map((item: unknown) => write(item, indent, inner)), "]");
   const record = value as Record<string, unknown>;
-  const keys = goMaps.has(record) ? sortedKeys(record) : Object.keys(record);
+  const keys = goMaps.has(record) ? goKeyOrder(Object.keys(record)) : Object.keys(record);
   const separator = indent === "" ? ":" : ": ";
-  const members = keys.filter((key) => record[key] !== undefined).map((key) => `${goString(key)}${separator}${write(record[key], indent, inner)}`);
+  const members = keys.filter((key) => record[key] !== undefined).map((key) => `${goJsonString(key)}${separator}${write(record[key], indent, inner)}`);
   return layout("{", members, "}");
 }
 
-/** Go's order of map keys: by their UTF-8 bytes (code point order, not UTF-16 code units). */
-function sortedKeys(record: Record<string, unknown>): string[] {
-  return Object.keys(record)
+/** Go's order of map keys (encoding/json's and fmt's): by their UTF-8 bytes, not UTF-16 code units. */
+export function goKeyOrder(keys: readonly string[]): string[] {
+  return keys
     .map((key) => ({ key, bytes: Buffer.from(key, "utf8") }))
     .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
     .map(({ key }) => key);
 }
 
 /**
- * A string as Go's encoder writes it without HTML escaping: `\n`, `\r` and `\t` by name, other
- * control characters as `\u00XX` (Go has no `\b` or `\f`), U+2028 and U+2029 escaped, and a lone
- * surrogate (which Go's decoder reads as U+FFFD) as U+FFFD.
+ * A string as Go's encoder writes it: `\n`, `\r` and `\t` by name, other control characters as
+ * `\u00XX` (Go before 1.22, which dockerd and the docker client 20.10 are built with, has no `\b`
+ * or `\f`; later Go writes those two by name), U+2028 and U+2029 escaped, and a lone surrogate (which Go's
+ * decoder reads as U+FFFD) as U+FFFD; with `escapeHTML` (json.Marshal's default, not dockerd's
+ * encoder's), `<`, `>` and `&` as `\u003c`, `\u003e` and `\u0026`.
  */
-function goString(text: string): string {
+export function goJsonString(text: string, escapeHTML = false): string {
   let out = '"';
   for (const char of text) {
     const code = char.codePointAt(0) as number;
@@ -69,7 +71,7 @@ function goString(text: string): string {
     else if (char === "\n") out += "\\n";
     else if (char === "\r") out += "\\r";
     else if (char === "\t") out += "\\t";
-    else if (code < 0x20 || code === 0x2028 || code === 0x2029) out += `\\u${code.toString(16).padStart(4, "0")}`;
+    else if (code < 0x20 || code === 0x2028 || code === 0x2029 || (escapeHTML && (char === "<" || char === ">" || char === "&"))) out += `\\u${code.toString(16).padStart(4, "0")}`;
     else if (code >= 0xd800 && code <= 0xdfff) out += "\ufffd";
     else out += char;
   }

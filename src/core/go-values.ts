@@ -7,6 +7,8 @@
  * (a missing map key: printed `<no value>`) and `null` a nil pointer or interface (`<nil>`).
  */
 
+import { goJsonString, goKeyOrder } from "./go-json.js";
+
 /** An integer, with the Go type it has (`int` for a template constant, `int64` for docker's fields). */
 export class GoInt {
   constructor(
@@ -80,11 +82,7 @@ export function goTruth(value: GoValue): boolean {
 
 /** Map keys in the order fmt and encoding/json give them (fmtsort: strings by bytes). */
 export function sortedKeys(map: GoMap): string[] {
-  return [...map.entries.keys()].sort(compareBytes);
-}
-
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+  return goKeyOrder([...map.entries.keys()]);
 }
 
 /** fmt's `%v` of a value (what Sprint and a template action print). */
@@ -199,13 +197,6 @@ export function formatFloat(x: number, verb: "e" | "E" | "f" | "g" | "G", precis
       return sign + formatF(decimal, Math.max(digitsWanted - decimal.point, 0));
     }
   }
-}
-
-/** A string as encoding/json writes it (`escapeHTML`: `<`, `>` and `&` as \u003c, as json.Marshal does). */
-export function goJsonString(text: string, escapeHTML: boolean): string {
-  let quoted = JSON.stringify(text).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
-  if (escapeHTML) quoted = quoted.replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
-  return quoted;
 }
 
 /** encoding/json's float: shortest digits, with an exponent below 1e-6 and from 1e21 (as JavaScript's). */

@@ -86,6 +86,8 @@ describe("printing values as fmt's %v does", () => {
   it("JSON as encoding/json writes it", () => {
     expect(goJson(new GoMap(new Map<string, GoValue>([["b", "<none>"], ["a", new GoSlice([], "[]string", true)]])), true)).toBe('{"a":null,"b":"\\u003cnone\\u003e"}');
     expect(goJson(new GoStruct("T", new Map<string, GoValue>([["Z", "\u2028&"], ["A", new GoFloat(1.5)]])), false)).toBe('{"Z":"\\u2028&","A":1.5}');
+    // As the docker 20.10 client's json (Go 1.19: no \b or \f escapes; docker 28's Go 1.24 has them); a lone surrogate is U+FFFD.
+    expect(goJson("\b\f\u0001\ud800>", true)).toBe('"\\u0008\\u000c\\u0001\uFFFD\\u003e"');
   });
 });
 
