@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { writeSync } from "node:fs";
-import { commandNameOf, startWorkersFor } from "../dist/cli/early-start.js";
+import { jobNameOf, startWorkersFor } from "../dist/cli/early-start.js";
 
 // Before the bundle loads: a command that reads an archive gets its probe workers booting meanwhile.
-const command = commandNameOf(process.argv);
+const command = jobNameOf(process.argv);
 startWorkersFor(command);
 const { main, outputFailureLine } = await import("../dist/cli/lading.js");
 

@@ -11,19 +11,54 @@ const ARCHIVE_READERS = new Set(["load", "verify"]);
 /** Global options that take a value, so the word after them is not the command. */
 const GLOBAL_OPTIONS_WITH_VALUE = new Set(["--root"]);
 
-/** The command named on the command line (argv as process.argv), or undefined (help, version, none). */
-export function commandNameOf(argv: readonly string[]): string | undefined {
-  for (let i = 2; i < argv.length; i++) {
+/**
+ * docker's `image` management command: lading's own commands under the names `docker image` gives
+ * them (`image ls` is `images`, `image rm` is `rmi`), in the order of `docker image --help`.
+ */
+export const IMAGE_SUBCOMMANDS: readonly { command: string; name?: string; aliases?: string[] }[] = [
+  { command: "inspect" },
+  { command: "load" },
+  { command: "images", name: "ls", aliases: ["list"] },
+  { command: "prune" },
+  { command: "pull" },
+  { command: "push" },
+  { command: "rmi", name: "rm", aliases: ["remove"] },
+  { command: "save" },
+  { command: "tag" },
+];
+
+/** The index in argv (as process.argv) of the first word from `from` on that is not an option. */
+function commandIndexOf(argv: readonly string[], from: number): number | undefined {
+  for (let i = from; i < argv.length; i++) {
     const word = argv[i] as string;
-    if (word === "--") return argv[i + 1];
+    if (word === "--") return i + 1 < argv.length ? i + 1 : undefined;
     if (GLOBAL_OPTIONS_WITH_VALUE.has(word)) {
       i++;
       continue;
     }
     if (word.startsWith("-")) continue;
-    return word;
+    return i;
   }
   return undefined;
+}
+
+/** The command named on the command line (argv as process.argv), or undefined (help, version, none). */
+export function commandNameOf(argv: readonly string[]): string | undefined {
+  const index = commandIndexOf(argv, 2);
+  return index === undefined ? undefined : argv[index];
+}
+
+/**
+ * The lading command the command line runs: the command named, or for `image SUB` the command SUB
+ * stands for (`image save` is `save`, `image ls` is `images`); undefined when there is none.
+ */
+export function jobNameOf(argv: readonly string[]): string | undefined {
+  const index = commandIndexOf(argv, 2);
+  if (index === undefined || argv[index] !== "image") return index === undefined ? undefined : argv[index];
+  const subIndex = commandIndexOf(argv, index + 1);
+  if (subIndex === undefined) return undefined;
+  const word = argv[subIndex] as string;
+  return IMAGE_SUBCOMMANDS.find(({ command, name, aliases }) => word === (name ?? command) || aliases?.includes(word))?.command;
 }
 
 /** Starts the probe workers if the command named will read an archive from disk. */

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { systemReason, toLadingError } from "../core/errors.js";
-import { commandNameOf, startWorkersFor } from "./early-start.js";
+import { commandNameOf, IMAGE_SUBCOMMANDS, jobNameOf, startWorkersFor } from "./early-start.js";
 import { printLine, type Terminal } from "./output.js";
 
 type SetExit = (code: number) => void;
@@ -20,22 +20,6 @@ const COMMAND_MODULES: readonly { commands: readonly string[]; load: () => Promi
   { commands: ["serve"], load: async () => (await import("./serve-command.js")).registerServe },
   { commands: ["fsck"], load: async () => (await import("./fsck-command.js")).registerFsck },
   { commands: ["image"], load: async () => registerImageGroup },
-];
-
-/**
- * docker's `image` management command: lading's own commands under the names `docker image` gives
- * them (`image ls` is `images`, `image rm` is `rmi`), in the order of `docker image --help`.
- */
-const IMAGE_SUBCOMMANDS: readonly { command: string; name?: string; aliases?: string[] }[] = [
-  { command: "inspect" },
-  { command: "load" },
-  { command: "images", name: "ls", aliases: ["list"] },
-  { command: "prune" },
-  { command: "pull" },
-  { command: "push" },
-  { command: "rmi", name: "rm", aliases: ["remove"] },
-  { command: "save" },
-  { command: "tag" },
 ];
 
 async function registerImageGroup(program: Command, terminal: Terminal, setExit: SetExit): Promise<void> {
@@ -82,7 +66,7 @@ export async function buildProgram(terminal: Terminal, setExit: SetExit, command
 export async function main(argv: string[], terminal: Terminal = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let exitCode = 0;
   const commandName = commandNameOf(argv);
-  startWorkersFor(commandName); // done already when run by bin/lading.js; then this starts none
+  startWorkersFor(jobNameOf(argv)); // done already when run by bin/lading.js; then this starts none
   try {
     const program = await buildProgram(terminal, (code) => (exitCode = code), commandName);
     await program.parseAsync(argv);

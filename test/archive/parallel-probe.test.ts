@@ -207,8 +207,11 @@ describe("probing in worker threads", () => {
   });
 
   it("starts workers ahead only for the commands that read an archive, shared with the CLI's bundle", async () => {
-    const { commandNameOf, startWorkersFor } = await import("../../src/cli/early-start.js");
+    const { commandNameOf, jobNameOf, startWorkersFor } = await import("../../src/cli/early-start.js");
     expect(["images", "save", "serve", undefined].map((name) => commandNameOf(["node", "lading", ...(name ? ["--root", "/r", name, "-x"] : ["--version"])]))).toEqual(["images", "save", "serve", undefined]);
+    // docker's `image SUB` runs the command SUB stands for.
+    const jobs = [["image", "load", "-i", "x"], ["--root", "/r", "image", "-h"], ["image", "ls"], ["image", "list", "-q"], ["image", "rm", "x"], ["image", "remove"], ["image", "save", "x"], ["image", "nope"], ["load"]];
+    expect(jobs.map((words) => jobNameOf(["node", "lading", ...words]))).toEqual(["load", undefined, "images", "images", "rmi", "rmi", "save", undefined, "load"]);
     for (const name of ["images", "save", "serve", "pull", undefined]) startWorkersFor(name);
     expect(spareProbeWorkers()).toBe(0);
     // bin/lading.js starts them through the compiled module, the bundle takes them through its own copy.

@@ -399,6 +399,7 @@ describe.skipIf(!haveFixtures)("an archive on standard output, as a spawned ladi
     };
     const closed = { code: 1, stderr: "lading: error: the output closed before the archive was complete\n" };
     expect(cut("save example/big:1")).toEqual(closed);
+    expect(cut("image save example/big:1")).toEqual(closed);
     expect(cut("save --compress gzip example/big:1")).toEqual(closed);
     expect(cut(`convert "${archive}" -`)).toEqual(closed);
     expect(cut("images")).toEqual({ code: 0, stderr: "" });
