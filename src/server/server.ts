@@ -46,13 +46,17 @@ export interface RunningServer {
 const SOCKET_PATH_MAX = 107;
 
 /**
- * An HTTP server as dockerd's: no limit on how long a request may take. Node's default
- * (requestTimeout, 300 s) answered 408 to any `docker load` whose upload took longer - a slow
- * disk, an ssh pipe, a large image: the air-gapped moves lading is for. The limit on the headers
- * stays.
+ * An HTTP server as dockerd's: no limit on how long a request may take, and an idle connection
+ * kept until its client closes it. Node's defaults answered 408 to any `docker load` whose upload
+ * took over 300 s (requestTimeout: a slow disk, an ssh pipe, a large image, the air-gapped moves
+ * lading is for), and closed a kept-alive connection after 5 s idle, so a client that sent its
+ * next request on it a moment later (a slow or busy one) had it fail with EPIPE or ECONNRESET.
+ * The limit on the headers stays.
  */
 export function engineHttpServer(handler: RequestListener): Server {
-  return createServer({ requestTimeout: 0, headersTimeout: 60_000 }, handler);
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 }, handler);
+  server.keepAliveTimeout = 0;
+  return server;
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {

@@ -2,6 +2,7 @@
 // /usr/local/bin), with `lading` CLI processes changing the store at the same time.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { connect } from "node:net";
 import { cp, mkdir, rename, symlink, writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import path from "node:path";
@@ -335,6 +336,38 @@ describe.skipIf(!haveFixtures || !requirePeers("dockerd", DEBIAN_DOCKER_CLIENT))
     const ladingMessage = "invalid tar header at offset 0: checksum mismatch";
     expect([ours.status, ours.headers["content-type"], ours.text]).toEqual([200, "application/json", `${JSON.stringify({ errorDetail: { message: ladingMessage }, error: ladingMessage })}\r\n`]);
   });
+});
+
+/**
+ * Two GET /_ping on one connection, `idleMs` apart, as a client that keeps its connection; the
+ * status line of each response, and the error of the second write if the server had closed it.
+ */
+async function twoPingsApart(socketPath: string, idleMs: number): Promise<string[]> {
+  const socket = connect(socketPath);
+  let received = "";
+  socket.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
+  const outcome: string[] = [];
+  socket.on("error", (error: NodeJS.ErrnoException) => outcome.push(`error ${error.code}`));
+  const ping = "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n";
+  socket.write(ping);
+  await new Promise((resolve) => setTimeout(resolve, idleMs));
+  socket.write(ping);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  socket.destroy();
+  return [...(received.match(/HTTP\/1\.1 \d{3} [^\r]*/g) ?? []), ...outcome];
+}
+
+describe.skipIf(!requirePeers("dockerd"))("an idle connection: lading serve keeps it open as dockerd 20.10 does", () => {
+  it("a second request 7 s after the first, on the same connection, is answered", async () => {
+    const [dockerd, served] = await Promise.all([startDockerd(), serve()]);
+    try {
+      const [theirs, ours] = await Promise.all([twoPingsApart(dockerd.host.slice("unix://".length), 7000), twoPingsApart(served.socket, 7000)]);
+      expect(theirs).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+      expect(ours).toEqual(theirs);
+    } finally {
+      await Promise.all([dockerd.stop(), served.stop().then(() => removeTree(served.root))]);
+    }
+  }, 60_000);
 });
 
 describe.skipIf(!haveFixtures || !requirePeers(hotClient))("lading serve started on an invalid repositories.json", () => {
