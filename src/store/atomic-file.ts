@@ -4,9 +4,13 @@
  * With `durable: false` the two fsyncs are left out: readers still see the old or the new
  * content whole, but after a crash the file may be empty or missing (for data that can be
  * worked out again).
+ *
+ * The new file keeps the mode of the one it replaces (and, written by root, its owner and
+ * group), so that a store its owner opened to other readers (`chmod -R a+rX`, a group) stays
+ * readable to them after each write; `mode` is for a file written for the first time.
  */
 import { randomBytes } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
+import { open, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { cannotWrite } from "../core/errors.js";
 import { removeOnExit } from "./exit-cleanup.js";
@@ -27,7 +31,7 @@ export async function writeFileAtomic(filePath: string, data: string | Buffer, m
   const tempPath = temporaryPathFor(filePath);
   const forget = removeOnExit(tempPath);
   try {
-    await writeTemporary(tempPath, data, mode, durable);
+    await writeTemporary(tempPath, data, await permissionsFor(filePath, mode), durable);
     await beforeRename?.();
     await rename(tempPath, filePath);
   } catch (error) {
@@ -54,7 +58,7 @@ export async function writeFilesAtomic(files: readonly { path: string; data: str
   const renamed = new Set<string>();
   const writing = (target: string, step: () => Promise<void>): Promise<void> => step().catch((error: unknown) => Promise.reject(cannotWrite(target, error)));
   try {
-    await eachFile(temps, ({ tempPath, path: target, data }) => writing(target, () => writeTemporary(tempPath, data, mode, false)));
+    await eachFile(temps, ({ tempPath, path: target, data }) => writing(target, async () => writeTemporary(tempPath, data, await permissionsFor(target, mode), false)));
     await eachFile(temps, (temp) => writing(temp.path, () => fsyncPath(temp.tempPath)));
     await beforeRename?.();
     for (const { tempPath, path: target } of temps) {
@@ -74,10 +78,33 @@ function temporaryPathFor(filePath: string): string {
   return path.join(path.dirname(filePath), `.${path.basename(filePath)}.tmp-${ownerTag()}-${randomBytes(6).toString("hex")}`);
 }
 
-async function writeTemporary(tempPath: string, data: string | Buffer, mode: number, durable: boolean): Promise<void> {
+interface Permissions {
+  mode: number;
+  /** The owner and group to give the new file (a process running as root, replacing another user's file). */
+  owner?: { uid: number; gid: number };
+}
+
+/** What a file written over `target` gets: the target's own permissions, or `mode` where there is no target yet. */
+async function permissionsFor(target: string, mode: number): Promise<Permissions> {
+  let existing;
+  try {
+    existing = await stat(target);
+  } catch {
+    // No file yet (or none that can be looked at: then the write fails on its own terms).
+    return { mode };
+  }
+  const permissions = { mode: existing.mode & 0o777 };
+  const asRoot = process.geteuid?.() === 0;
+  const othersFile = existing.uid !== process.geteuid?.() || existing.gid !== process.getegid?.();
+  return asRoot && othersFile ? { ...permissions, owner: { uid: existing.uid, gid: existing.gid } } : permissions;
+}
+
+async function writeTemporary(tempPath: string, data: string | Buffer, { mode, owner }: Permissions, durable: boolean): Promise<void> {
   const file = await open(tempPath, "wx", mode);
   try {
     await file.writeFile(data);
+    // Where root may not give files away (NFS with root_squash), the file stays root's, as before.
+    if (owner !== undefined) await file.chown(owner.uid, owner.gid).catch(() => undefined);
     // The creation mode is filtered by the umask; set it exactly.
     await file.chmod(mode);
     if (durable) await file.sync();

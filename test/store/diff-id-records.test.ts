@@ -1,5 +1,5 @@
 // DiffIdRecords: one small file per compressed blob, read back only when well-formed.
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -31,6 +31,16 @@ describe("DiffIdRecords", () => {
     await writeFile(path.join(dir, "sha256", "a".repeat(64)), `${DIFF_ID} 10240\n`);
     expect(await records.get(BLOB)).toEqual({ diffId: DIFF_ID, size: 10240, layerChecked: false });
     expect(await records.confirm(BLOB, DIFF_ID)).toBe(true);
+  });
+
+  it("writes a new record 0600, and an earlier lading's record rewritten keeps its mode (a store opened to other readers)", async () => {
+    const record = path.join(dir, "sha256", "a".repeat(64));
+    await records.put(BLOB, { diffId: DIFF_ID, size: 1 });
+    expect((await stat(record)).mode & 0o777).toBe(0o600);
+    await writeFile(record, `${DIFF_ID} 1\n`);
+    await chmod(record, 0o644);
+    await records.put(BLOB, { diffId: DIFF_ID, size: 1 });
+    expect([await readFile(record, "utf8"), (await stat(record)).mode & 0o777]).toEqual([`${DIFF_ID} 1 layer-checked\n`, 0o644]);
   });
 
   it("has no record for a blob never recorded, nor for a malformed digest", async () => {

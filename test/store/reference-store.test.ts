@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LadingError } from "../../src/core/errors.js";
 import { familiarName, formatReference, parseReference } from "../../src/core/reference.js";
-import { writeFileAtomic } from "../../src/store/atomic-file.js";
+import { writeFileAtomic, writeFilesAtomic } from "../../src/store/atomic-file.js";
 import {
   indexRepositories,
   parseRepositoriesJson,
@@ -276,6 +276,15 @@ describe("Docker's rules (moby TestAddDeleteGet / TestInvalidTags)", () => {
     expect(bad.kind).toBe("invalid");
     expect(bad.message).toBe('invalid image ID "sha256:ABC" (want sha256:<64 lowercase hex>)');
     expect((await caught(store.references("nope"))).kind).toBe("invalid");
+  });
+
+  it("keeps the mode of the file it rewrites (a store opened to other readers); writes a new one 0600", async () => {
+    const store = new ReferenceStore(file);
+    await store.addTag("app:1.0", ID1);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    await chmod(file, 0o644);
+    await store.addTag("app:2.0", ID1);
+    expect((await stat(file)).mode & 0o777).toBe(0o644);
   });
 
   it("does not rewrite the file when nothing changes", async () => {
@@ -640,12 +649,31 @@ describe("parseRepositoriesJson shortcuts accept exactly what the full checks ac
 });
 
 describe("writeFileAtomic", () => {
-  it("replaces the file with the given mode and leaves no temp file", async () => {
-    await writeFile(file, "old", { mode: 0o644 });
+  it("writes a new file with the given mode, replaces one keeping its mode, and leaves no temp file", async () => {
+    await writeFileAtomic(file, Buffer.from("first"), 0o640);
+    expect((await stat(file)).mode & 0o777).toBe(0o640);
+    await chmod(file, 0o604);
     await writeFileAtomic(file, Buffer.from("new"), 0o640);
     expect(await readFile(file, "utf8")).toBe("new");
-    expect((await stat(file)).mode & 0o777).toBe(0o640);
+    expect((await stat(file)).mode & 0o777).toBe(0o604);
     expect(await readdir(dir)).toEqual(["repositories.json"]);
+  });
+
+  it("keeps each file's mode in a batch (image records), and gives new ones the batch's", async () => {
+    const [a, b] = [path.join(dir, "a.json"), path.join(dir, "b.json")];
+    await writeFile(a, "old");
+    await chmod(a, 0o640);
+    await writeFilesAtomic([{ path: a, data: "A" }, { path: b, data: "B" }], 0o644);
+    expect([(await stat(a)).mode & 0o777, (await stat(b)).mode & 0o777]).toEqual([0o640, 0o644]);
+    expect((await readdir(dir)).sort()).toEqual(["a.json", "b.json"]);
+  });
+
+  it.skipIf(process.geteuid?.() !== 0)("as root, keeps the owner and group of the file it replaces", async () => {
+    await writeFile(file, "old");
+    await chown(file, 65534, 65534);
+    await writeFileAtomic(file, "new", 0o600);
+    const info = await stat(file);
+    expect([info.uid, info.gid, await readFile(file, "utf8")]).toEqual([65534, 65534, "new"]);
   });
 
   it("removes its temp file when the rename fails, keeps the target, and names it in one line", async () => {
