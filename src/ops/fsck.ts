@@ -5,6 +5,7 @@ import type { NotABlobFile } from "../store/content-store.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
 import type { ForeignMarker, ForeignOwners, SettledMarker } from "../store/pending-records.js";
 import { LEASE_STALE_MS } from "../store/gc-lock.js";
+import { configDigestOf } from "./resolve-image.js";
 import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
 import { layersListedByImages, listingVouchesFor } from "./vouched-layers.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
@@ -107,7 +108,8 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
     return true;
   });
   for (const entry of dangling) {
-    const message = `reference ${entry.reference} points at ${entry.id}, which is not in the store`;
+    const config = configDigestOf(records, entry.id);
+    const message = `reference ${entry.reference} points at ${entry.id}, which is not in the store${config === undefined ? "" : `: ${config}`}`;
     problems.push({ kind: "dangling-reference", subject: entry.reference, message: withFailure(message, update), repaired: removed.has(entry.reference) && update.repaired });
   }
   const ingest = await removeLeftovers(repair, (remove) => store.content.cleanIngest({ remove, foreignOwners: () => store.gc.foreignOwnerGone() }));

@@ -1,4 +1,4 @@
-import { conflict, invalid, notFound } from "../core/errors.js";
+import { conflict, invalid, notFound, type LadingError } from "../core/errors.js";
 import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
 import type { ImageRecord } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
@@ -15,7 +15,7 @@ export async function resolveImage(store: Store, query: string, missingName = mi
   const byReference = await lookupReference(store, query);
   if (byReference) {
     const record = await store.records.get(byReference);
-    if (!record) throw notFound(`image ${query} points at ${byReference}, whose record is missing (run lading fsck)`, query);
+    if (!record) throw await missingRecord(store, query, byReference);
     return record;
   }
   const prefix = HEX_PREFIX.exec(query)?.[1];
@@ -80,4 +80,23 @@ export async function lookupReference(store: Store, query: string): Promise<stri
 /** The image ID and every config digest: what an ID or prefix may match. */
 export function idsOf(record: ImageRecord): string[] {
   return [record.id, ...record.images.map((image) => image.config.digest)];
+}
+
+/** A reference `query` whose image ID `id` has no record: `run lading fsck`, or what the ID is (see configDigestOf). */
+export async function missingRecord(store: Store, query: string, id: string): Promise<LadingError> {
+  const config = configDigestOf(await store.records.list(), id);
+  return notFound(`image ${query} points at ${id}, whose record is missing${config === undefined ? " (run lading fsck)" : `: ${config}`}`, query);
+}
+
+/**
+ * When `id`, no image's ID, is the config digest of stored images (the classic image ID, which a
+ * repositories.json written by dockerd's classic store holds): which, and what to write instead.
+ */
+export function configDigestOf(records: readonly ImageRecord[], id: string): string | undefined {
+  const owners = records.filter((record) => record.images.some((image) => image.config.digest === id)).map((record) => record.id);
+  if (owners.length === 0) return undefined;
+  if (owners.length === 1) {
+    return `${id} is the config digest of image ${owners[0]}, its ID in docker's classic store; lading's image ID is the digest of its manifest: write ${owners[0]} instead`;
+  }
+  return `${id} is the config digest of images ${owners.sort().join(", ")}, their ID in docker's classic store; lading's image IDs are the digests of their manifests: write one of them instead`;
 }

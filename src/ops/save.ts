@@ -25,7 +25,7 @@ import { TarWriter } from "../tar/writer.js";
 import { primaryImage } from "./images.js";
 import { danglingLinkTarget } from "./link-target.js";
 import { markOutputFile, outputFileOf, writePlanToFile, writePlanToSink, type DirectSaveOptions } from "./save-file.js";
-import { lookupReference, resolveImage } from "./resolve-image.js";
+import { lookupReference, missingRecord, resolveImage } from "./resolve-image.js";
 
 export interface SaveOptions {
   format?: LayoutFormat;
@@ -140,7 +140,7 @@ async function tagsOfRepository(store: Store, query: string): Promise<{ name: st
 
 async function recordOf(store: Store, id: string, query: string): Promise<ImageRecord> {
   const record = await store.records.get(id);
-  if (!record) throw notFound(`image ${query} points at ${id}, whose record is missing (run lading fsck)`, query);
+  if (!record) throw await missingRecord(store, query, id);
   return record;
 }
 

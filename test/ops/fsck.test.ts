@@ -110,6 +110,24 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
     expect((await fsckStore(store)).problems).toEqual([]);
   });
 
+  it("a tag written by hand with an image's config digest (docker's classic image ID): inspect, save and fsck say whose it is and what to write instead", async () => {
+    const root = await newRoot();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(SINGLE));
+    const file = join(root, "repositories.json");
+    const repositories = JSON.parse(await readFile(file, "utf8"));
+    repositories.Repositories["classic/app"] = { "classic/app:1": CONFIG };
+    await writeFile(file, JSON.stringify(repositories));
+    const what = `${CONFIG} is the config digest of image ${IMPORTED}, its ID in docker's classic store; lading's image ID is the digest of its manifest: write ${IMPORTED} instead`;
+    const missing = `image classic/app:1 points at ${CONFIG}, whose record is missing: ${what}`;
+    expect(lading(root, "inspect", "classic/app:1")).toEqual([1, "[]\n", `Error: ${missing}\n`]);
+    expect(lading(root, "save", "-o", join(root, "out.tar"), "classic/app:1")).toEqual([1, "", `lading: error: ${missing}\n`]);
+    const checked = await fsckStore(store);
+    expect(checked.problems.map((problem) => [problem.kind, problem.subject, problem.message])).toEqual([
+      ["dangling-reference", "classic/app:1", `reference classic/app:1 points at ${CONFIG}, which is not in the store: ${what}`],
+    ]);
+  });
+
   it("an image record whose layer digest is no digest (a hand edit): images, inspect and fsck name the record; --repair removes it", async () => {
     const root = await newRoot();
     const store = await Store.open(root);
