@@ -15,7 +15,11 @@
  * suspended machine) past the stale period, another took the lock, and this one goes on to release
  * it or exit before proper-lockfile's next refresh has seen the change. The directory's mtime then
  * differs from the last this process gave it (a takeover sets its own, at least the stale period
- * later), and the directory is left to its new holder.
+ * later), and the directory is left to its new holder. For the same reason utimes refuses such a
+ * directory (ELOCKTAKEN): a process stopped between its mkdir and proper-lockfile's first utimes
+ * would otherwise take the new holder's directory for its own, and the holder, finding an mtime
+ * not its own, would count its lock as lost. (A stop between that check and the utimes itself is
+ * not covered: the two are a system call apart.)
  *
  * mkdir, and rmdir of a recorded directory, are synchronous: a signal's handler runs on the event
  * loop, so it cannot come between the system call and the record of its outcome. With the
@@ -44,6 +48,13 @@ export const lockDirectoryFs = {
   realpath: fs.realpath,
   utimes(dir: string, atime: Date, mtime: Date, callback: Callback): void {
     const before = created.get(dir);
+    // Never a directory another process took over while this one was stopped: its holder would
+    // take the mtime for a takeover of its own, and this process the directory for its own.
+    const takenOver = before === undefined ? undefined : takeoverOf(dir, before);
+    if (takenOver !== undefined) {
+      process.nextTick(callback, takenOver);
+      return;
+    }
     if (before !== undefined) created.set(dir, [...before, mtime.getTime()]);
     fs.utimes(dir, atime, mtime, (error) => {
       // What the file system stored may be the time set rounded (to the second, or two on FAT).
@@ -119,6 +130,23 @@ function removeIfCreated(dir: string): boolean {
   if (ownMtimes.every((own) => Math.abs(mtime - own) >= OTHER_MTIME_MS)) return false;
   fs.rmdirSync(dir);
   return true;
+}
+
+/**
+ * An error if `dir`, created by this process, now has an mtime this process did not give it. One
+ * that is gone is left to utimes, whose ENOENT proper-lockfile takes for a lost lock at once.
+ */
+function takeoverOf(dir: string, ownMtimes: number[]): NodeJS.ErrnoException | undefined {
+  let mtime: number;
+  try {
+    mtime = fs.statSync(dir).mtimeMs;
+  } catch {
+    return undefined;
+  }
+  if (ownMtimes.every((own) => Math.abs(mtime - own) >= OTHER_MTIME_MS)) {
+    return Object.assign(new Error(`${dir} was taken over by another process (its mtime is not the one this process set)`), { code: "ELOCKTAKEN" });
+  }
+  return undefined;
 }
 
 /** The mtime the file system gives `dir` (now, if it cannot be read). */

@@ -6,6 +6,12 @@
  * next process removes it and takes over: a dead holder never blocks others for long. Callers in
  * the same process queue in memory first, so they do not poll against each other. A lock this
  * process took is removed as it exits, also on a signal (see lock-directories.ts).
+ *
+ * The same takeover can befall a holder that is only stopped (Ctrl-Z, SIGSTOP, a suspended
+ * machine): once it goes on, `assertHeld` throws a LockLostError, and what that means for the
+ * work done under the lock is for the caller to say. One stopped while it takes the lock, between
+ * its mkdir and proper-lockfile's look at the new directory, starts taking it again: nothing has
+ * been done under it yet.
  */
 import { rmdir, stat } from "node:fs/promises";
 import path from "node:path";
@@ -25,6 +31,25 @@ export interface HeldLock {
   readonly lockPath: string;
   /** Throws if the lock was lost while held (the holder stalled past staleMs and another took it). */
   assertHeld(): void;
+}
+
+/** The lock was lost while held: another process may have taken it over. What that means for the work done under it is for the caller to say. */
+export class LockLostError extends LadingError {
+  constructor(
+    readonly lockPath: string,
+    cause: Error,
+  ) {
+    super("io", `lost the lock ${lockPath} while holding it: ${lossReason(cause)}`, { subject: lockPath, cause });
+  }
+}
+
+/** proper-lockfile's words for a lock it found taken over or gone, said as what happened. */
+function lossReason(cause: Error): string {
+  if (cause.message === "Unable to update lock within the stale threshold") {
+    return "another process took it over, as this one had not refreshed it in time (stopped, or too busy)";
+  }
+  if ((cause as NodeJS.ErrnoException).syscall !== undefined && /^ENOENT\b/.test(cause.message)) return "its directory was removed by another process";
+  return cause.message;
 }
 
 const DEFAULT_STALE_MS = 10_000;
@@ -66,9 +91,7 @@ async function holdFileLock<T>(target: string, fn: (lock: HeldLock) => Promise<T
     lockPath,
     assertHeld() {
       lostBecause ??= stall.detected();
-      if (lostBecause !== undefined) {
-        throw new LadingError("io", `lost the lock ${lockPath} while holding it: ${lostBecause.message}`, { subject: lockPath });
-      }
+      if (lostBecause !== undefined) throw new LockLostError(lockPath, lostBecause);
     },
   };
 
@@ -130,12 +153,13 @@ async function acquire(
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
   const started = Date.now();
-  const deadline = started + timeoutMs;
+  let deadline = started + timeoutMs;
   let delay = FIRST_RETRY_MS;
   let said = false;
   for (;;) {
+    const attempt = Date.now();
     try {
-      return await lockfile.lock(target, {
+      const release = await lockfile.lock(target, {
         stale: staleMs,
         realpath: false,
         retries: 0,
@@ -145,14 +169,21 @@ async function acquire(
           onCompromised(error);
         },
       });
+      if (!stalled(attempt, staleMs)) return release;
+      // Another process may have taken the directory over and hold it now: see lock-directories.ts.
+      await release().catch(() => undefined);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ELOCKED") {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ELOCKED" && code !== "ELOCKTAKEN" && !stalled(attempt, staleMs)) {
         throw new LadingError("io", `cannot take the lock ${lockPath}: ${(error as Error).message}`, {
           subject: lockPath,
           cause: error,
         });
       }
     }
+    // This process stopped while taking the lock (its directory made, not yet probed), and
+    // another took it over meanwhile: nothing was done under it, so the wait starts again.
+    if (stalled(attempt, staleMs)) deadline = Math.max(deadline, Date.now() + timeoutMs);
     await removeIfFromTheFuture(lockPath, staleMs);
     if (!said && Date.now() - started > QUIET_WAIT_MS) {
       said = true;
@@ -168,6 +199,15 @@ async function acquire(
     await sleep(Math.min(delay + Math.random() * delay, Math.max(deadline - Date.now(), 0)));
     delay = Math.min(delay * 2, MAX_RETRY_MS);
   }
+}
+
+/**
+ * Whether a take of the lock begun at `attempt` took so long (this process was stopped, SIGSTOP or
+ * a suspended machine, between its mkdir and what follows) that another process may have found
+ * the new directory stale and taken it over: its outcome, success or failure, says nothing then.
+ */
+function stalled(attempt: number, staleMs: number): boolean {
+  return Date.now() - attempt > staleMs / 2;
 }
 
 /**

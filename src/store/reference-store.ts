@@ -20,7 +20,7 @@ import {
   type ImageReference,
 } from "../core/reference.js";
 import { writeFileAtomic } from "./atomic-file.js";
-import { withFileLock, type FileLockOptions, type HeldLock } from "./lock.js";
+import { LockLostError, withFileLock, type FileLockOptions, type HeldLock } from "./lock.js";
 
 /** The document, keyed by familiar repository name, then familiar reference; values are image IDs. */
 export interface RepositoriesFile {
@@ -123,6 +123,7 @@ export class ReferenceStore {
     onFailure?: (current: RepositoriesFile | undefined) => Promise<void>,
   ): Promise<UpdateResult<T>> {
     await mkdir(path.dirname(this.filePath), { recursive: true, mode: 0o700 });
+    let written = false;
     return withFileLock(
       this.filePath,
       async (lock) => {
@@ -142,6 +143,7 @@ export class ReferenceStore {
           changed = text !== serializeRepositoriesJson(before.file);
           if (changed) {
             await writeFileAtomic(this.filePath, text, FILE_MODE, { beforeRename: unchangedSinceRead(this.filePath, bytesRead, lock) });
+            written = true;
           }
         } catch (error) {
           if (onFailure !== undefined) await this.failedUnderLock(lock, onFailure);
@@ -159,7 +161,9 @@ export class ReferenceStore {
         return { changed: true, value, snapshot: state.file };
       },
       this.lockOptions,
-    );
+    ).catch((error: unknown) => {
+      throw error instanceof LockLostError ? lockLostInUpdate(error, this.filePath, written) : error;
+    });
   }
 
   private async failedUnderLock(lock: HeldLock, onFailure: (current: RepositoriesFile | undefined) => Promise<void>): Promise<void> {
@@ -506,6 +510,17 @@ export function referencesFileError(filePath: string, error: unknown): LadingErr
   if (code === "EISDIR") return new LadingError("io", `${filePath}: is a directory`, { subject: filePath, cause: error });
   if (named === undefined) return new LadingError("io", `${filePath}: ${toLadingError(error).message}`, { subject: filePath, cause: error });
   return toLadingError(error);
+}
+
+/**
+ * What a lock lost during an update means for the file: written or not, said so that the user
+ * knows whether to run the command again.
+ */
+function lockLostInUpdate(error: LockLostError, filePath: string, written: boolean): LadingError {
+  const outcome = written
+    ? `${path.basename(filePath)} had been written already, but another command may have changed it since: check the result before running this command again`
+    : `${path.basename(filePath)} was not changed: run the command again`;
+  return new LadingError("io", `${error.message}; ${outcome}`, { subject: error.lockPath, cause: error });
 }
 
 export function sameBytes(a: Buffer | null, b: Buffer | null): boolean {

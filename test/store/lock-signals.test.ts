@@ -137,7 +137,7 @@ describe("a signal while taking or releasing a lock", () => {
     expect(await child.signalled("SIGINT")).toEqual([
       null,
       "SIGINT",
-      `locked\nlost the lock ${target}.lock while holding it: Unable to update lock within the stale threshold\n`,
+      `locked\nlost the lock ${target}.lock while holding it: another process took it over, as this one had not refreshed it in time (stopped, or too busy)\n`,
       "",
     ]);
     expect(await entries(dir)).toEqual(["repositories.json.lock"]);
@@ -213,4 +213,110 @@ describe("a lock on a file system with coarse timestamps", () => {
     }
     expect(await entries(dir)).toEqual([]);
   });
+});
+
+interface StoppingChild {
+  /** Resolves once the child's standard output holds `text`. */
+  printed(text: string): Promise<void>;
+  /** All the child printed so far. */
+  output(): string;
+  /** SIGCONT: the child goes on. */
+  resume(): void;
+  /** The child's exit code. */
+  exited: Promise<number | null>;
+}
+
+const STOPPED = "stopped after the mkdir\n";
+
+/**
+ * A node process of its own that takes the lock on `target` (stale period 2 s) and stops itself
+ * (SIGSTOP) just after the mkdir that made the lock directory, before proper-lockfile goes on
+ * with it, as a Ctrl-Z or a suspended machine may stop it there. Its first lock is `target`'s
+ * (proper-lockfile then sets the directory's mtime, to probe its precision), or with `later`
+ * its second (proper-lockfile then only stats it). It prints STOPPED as it stops, "locked" once
+ * it holds the lock, or its error.
+ */
+function stoppingChild(target: string, { later = false } = {}): StoppingChild {
+  const script = `
+    import fs from "node:fs";
+    const target = ${JSON.stringify(target)};
+    let armed = false;
+    // The first thing after the mkdir: lock-directories.ts notes the new directory's mtime.
+    const realStat = fs.statSync;
+    fs.statSync = function (file, ...rest) {
+      const result = realStat.call(this, file, ...rest);
+      if (armed && file === target + ".lock") {
+        armed = false;
+        process.stdout.write(${JSON.stringify(STOPPED)});
+        process.kill(process.pid, "SIGSTOP");
+      }
+      return result;
+    };
+    const { withFileLock } = await import(${JSON.stringify(join(REPO_ROOT, "dist", "store", "lock.js"))});
+    try {
+      if (${JSON.stringify(later)}) await withFileLock(target + "-first", async () => undefined);
+      armed = true;
+      await withFileLock(target, async () => console.log("locked"), { staleMs: 2000, timeoutMs: 20000 });
+    } catch (error) {
+      console.log(error.message);
+      process.exitCode = 1;
+    }
+  `;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  const exited = once(child, "exit").then(([code]) => code as number | null);
+  return {
+    printed: (text) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => void (stdout.includes(text) && resolve());
+        child.stdout.on("data", check);
+        check();
+        void exited.then(() => reject(new Error(`the child exited before printing ${JSON.stringify(text)}: ${stdout}`)));
+      }),
+    output: () => stdout,
+    resume: () => void child.kill("SIGCONT"),
+    exited,
+  };
+}
+
+describe("a process stopped while it takes a lock, which another process takes over meanwhile", () => {
+  for (const [which, later] of [["its first lock", false], ["a later lock", true]] as const) {
+    it(`(${which}) takes the lock once it goes on, the other having released it, rather than fail`, async () => {
+      const dir = join(scratch, `stopped-${later ? "later" : "first"}`);
+      await mkdir(dir);
+      const target = join(dir, "repositories.json");
+      const child = stoppingChild(target, { later });
+      await child.printed(STOPPED);
+      // The stopped process's directory goes stale after 2 s: this process takes it over, and releases it.
+      expect(await withFileLock(target, async () => "taken over", { staleMs: 2000, timeoutMs: 10_000 })).toBe("taken over");
+      child.resume();
+      expect(await child.exited).toBe(0);
+      expect(child.output()).toBe(`${STOPPED}locked\n`);
+      expect(await entries(dir)).toEqual([]);
+    });
+
+    it(`(${which}) leaves alone the lock the other still holds, and waits for it`, async () => {
+      const dir = join(scratch, `stopped-while-held-${later ? "later" : "first"}`);
+      await mkdir(dir);
+      const target = join(dir, "repositories.json");
+      const child = stoppingChild(target, { later });
+      await child.printed(STOPPED);
+      const whileHeld = await withFileLock(
+        target,
+        async (held) => {
+          child.resume();
+          // Past this holder's next refresh (every second at a 2 s stale period), which a directory touched by the other would fail.
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+          held.assertHeld();
+          return child.output();
+        },
+        { staleMs: 2000, timeoutMs: 10_000 },
+      );
+      expect(whileHeld).toBe(STOPPED);
+      expect(await child.exited).toBe(0);
+      expect(child.output()).toBe(`${STOPPED}locked\n`);
+      expect(await entries(dir)).toEqual([]);
+    });
+  }
 });

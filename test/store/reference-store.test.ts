@@ -386,8 +386,31 @@ describe("update: many changes in one locked write", () => {
         await new Promise((resolve) => setTimeout(resolve, 2500)); // well past the first refresh, at staleMs / 2
       }),
     );
-    expect(error.message).toBe(`lost the lock ${lockDir} while holding it: Unable to update lock within the stale threshold`);
+    expect(error.message).toBe(
+      `lost the lock ${lockDir} while holding it: another process took it over, as this one had not refreshed it in time (stopped, or too busy); repositories.json was not changed: run the command again`,
+    );
     expect(await readFile(file)).toEqual(before);
+  });
+
+  it("says so when its lock was lost after the file was written (stopped past the stale period)", async () => {
+    const store = new ReferenceStore(file, { lock: { staleMs: 2000 } });
+    const error = await caught(
+      store.update(
+        (txn) => txn.addTag("app:1.0", ID1),
+        async () => {
+          // What a SIGSTOP does to this process, without stopping the test runner: nothing runs for 1.2 s.
+          const until = Date.now() + 1200;
+          while (Date.now() < until);
+        },
+      ),
+    );
+    expect(error.message).toMatch(
+      new RegExp(
+        `^lost the lock ${file}\\.lock while holding it: this process did not run for 1\\.[2-9] s \\(stopped\\?\\), longer than half the 2 s after which another process may take the lock over; ` +
+          "repositories\\.json had been written already, but another command may have changed it since: check the result before running this command again$",
+      ),
+    );
+    expect(await readFile(file, "utf8")).toBe(`{"Repositories":{"app":{"app:1.0":"${ID1}"}}}`);
   });
 
   it("serialises concurrent updates of one process without losing any", async () => {
