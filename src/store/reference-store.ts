@@ -7,7 +7,7 @@
  *   text --parseRepositoriesJson--> RepositoriesFile (frozen) --indexRepositories--> ReferenceState
  * so reloading after someone else's change is a rebuild from scratch, never a patch.
  */
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, open, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { conflict, invalid, notFound, toLadingError, LadingError } from "../core/errors.js";
 import { isJsonObject, parseJsonStrict } from "../core/json.js";
@@ -486,12 +486,57 @@ function filterById(entries: readonly ReferenceEntry[], id: string | undefined):
  * missing, every reference.
  */
 export function unchangedSinceRead(filePath: string, bytesRead: Buffer | null, lock: HeldLock): () => Promise<void> {
+  const changed = (): LadingError =>
+    conflict(`${filePath} changed while this command was updating it (edited by another program?); nothing was written: run the command again`, filePath);
   return async () => {
     lock.assertHeld();
-    if (!sameBytes(await readIfExists(filePath), bytesRead)) {
-      throw conflict(`${filePath} changed while this command was updating it (edited by another program?); nothing was written: run the command again`, filePath);
-    }
+    const current = await readWithStamp(filePath);
+    if (!sameBytes(current.bytes, bytesRead)) throw changed();
+    // A replacement since that read, and the last check before the rename: one stat is over
+    // sooner than a read, so an edit saved in between has a window of one system call to land in.
+    if (!sameStamp(await statStamp(filePath), current.stamp)) throw changed();
   };
+}
+
+/** What identifies one version of a file without reading it; null when there is no file. */
+export type FileStamp = { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint } | null;
+
+export async function statStamp(filePath: string): Promise<FileStamp> {
+  try {
+    return stampOf(await stat(filePath, { bigint: true }));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw referencesFileError(filePath, error);
+  }
+}
+
+/** The bytes of `filePath` and the stamp of the same version of it: both from one open descriptor. */
+export async function readWithStamp(filePath: string): Promise<{ stamp: FileStamp; bytes: Buffer | null }> {
+  let handle;
+  try {
+    handle = await open(filePath, "r");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { stamp: null, bytes: null };
+    throw referencesFileError(filePath, error);
+  }
+  try {
+    const stamp = stampOf(await handle.stat({ bigint: true }));
+    const bytes = await handle.readFile().catch((error: unknown) => {
+      throw referencesFileError(filePath, error);
+    });
+    return { stamp, bytes };
+  } finally {
+    await handle.close();
+  }
+}
+
+function stampOf(info: { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }): FileStamp {
+  return { ino: info.ino, size: info.size, mtimeNs: info.mtimeNs, ctimeNs: info.ctimeNs };
+}
+
+export function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  if (a === null || b === null) return a === b;
+  return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
 async function readIfExists(filePath: string): Promise<Buffer | null> {

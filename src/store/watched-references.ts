@@ -23,16 +23,18 @@
  */
 import { EventEmitter } from "node:events";
 import { watch, type FSWatcher } from "node:fs";
-import { open, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { toLadingError, type LadingError } from "../core/errors.js";
 import {
   indexRepositories,
   parseRepositoriesJson,
+  readWithStamp,
   ReferenceStore,
-  referencesFileError,
   sameBytes,
+  sameStamp,
+  statStamp,
+  type FileStamp,
   type ReferenceState,
   type ReferenceStoreOptions,
   type ReferenceTxn,
@@ -56,9 +58,6 @@ export interface WatchedReferencesEvents {
   /** The file on disk is valid again after an 'invalid': its state is served. */
   recovered: [state: ReferenceState];
 }
-
-/** What identifies one version of the file without reading it; null when there is no file. */
-type FileStamp = { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint } | null;
 
 const WATCH_DEBOUNCE_MS = 5;
 /** A file changed less than this before it was read may change again unseen by its stamp. */
@@ -159,7 +158,7 @@ export class WatchedReferences extends ReferenceStore {
 
   private async readAndAdopt(): Promise<ReferenceState> {
     for (let attempt = 0; ; attempt++) {
-      const { stamp, bytes, racy } = await readWithStamp(this.filePath);
+      const { stamp, bytes, racy } = await readStamped(this.filePath);
       this.seenRacy = racy;
       if (this.good !== undefined && sameBytes(bytes, this.goodBytes)) {
         this.adopt(stamp, bytes, this.good);
@@ -231,45 +230,13 @@ export class WatchedReferences extends ReferenceStore {
   }
 }
 
-async function statStamp(filePath: string): Promise<FileStamp> {
-  try {
-    return stampOf(await stat(filePath, { bigint: true }));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw toLadingError(error);
-  }
-}
-
 /**
- * The bytes and the stamp of the same file version: both come from one open descriptor. `racy`:
- * the file changed within RACY_WINDOW_NS of this read (or its times lie in the future).
+ * The bytes and the stamp of the same file version, and `racy`: the file changed within
+ * RACY_WINDOW_NS of this read (or its times lie in the future).
  */
-async function readWithStamp(filePath: string): Promise<{ stamp: FileStamp; bytes: Buffer | null; racy: boolean }> {
-  let handle;
-  try {
-    handle = await open(filePath, "r");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { stamp: null, bytes: null, racy: false };
-    throw referencesFileError(filePath, error);
-  }
-  try {
-    const stamp = stampOf(await handle.stat({ bigint: true }));
-    const bytes = await handle.readFile().catch((error: unknown) => {
-      throw referencesFileError(filePath, error);
-    });
-    const now = BigInt(Date.now()) * 1_000_000n;
-    const changed = stamp !== null && stamp.ctimeNs > stamp.mtimeNs ? stamp.ctimeNs : (stamp?.mtimeNs ?? 0n);
-    return { stamp, bytes, racy: now - changed < RACY_WINDOW_NS };
-  } finally {
-    await handle.close();
-  }
-}
-
-function stampOf(info: { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }): FileStamp {
-  return { ino: info.ino, size: info.size, mtimeNs: info.mtimeNs, ctimeNs: info.ctimeNs };
-}
-
-function sameStamp(a: FileStamp, b: FileStamp): boolean {
-  if (a === null || b === null) return a === b;
-  return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+async function readStamped(filePath: string): Promise<{ stamp: FileStamp; bytes: Buffer | null; racy: boolean }> {
+  const { stamp, bytes } = await readWithStamp(filePath);
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const changed = stamp === null ? 0n : stamp.ctimeNs > stamp.mtimeNs ? stamp.ctimeNs : stamp.mtimeNs;
+  return { stamp, bytes, racy: stamp !== null && now - changed < RACY_WINDOW_NS };
 }
