@@ -33,7 +33,9 @@ export function createRequestHandler(api: EngineApi): (req: IncomingMessage, res
       // A response already under way can only be cut: the client gets no reason, so the log must.
       const cut = res.headersSent;
       const { status, message } = sendError(res, error);
-      if (cut || (status >= 500 && status !== 501)) api.log(`lading serve: ${req.method ?? "?"} ${req.url ?? "?"}: ${message}`);
+      // repositories.json's problem was logged once, when the server found it.
+      const loggedAlready = message === api.references.problem?.message;
+      if (cut || (status >= 500 && status !== 501 && !loggedAlready)) api.log(`lading serve: ${req.method ?? "?"} ${req.url ?? "?"}: ${message}`);
     });
   };
 }

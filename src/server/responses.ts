@@ -4,6 +4,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { HTTP_STATUS, toLadingError } from "../core/errors.js";
+import { ReferencesFileError } from "../store/reference-store.js";
 
 export const API_VERSION = "1.41";
 export const MIN_API_VERSION = "1.12";
@@ -41,11 +42,11 @@ export class HttpError extends Error {
   }
 }
 
-/** The status and message Docker would send for `error`. */
+/** The status and message Docker would send for `error`: 500 for a repositories.json at fault, a problem of the daemon's own. */
 export function describeError(error: unknown): { status: number; message: string } {
   if (error instanceof HttpError) return { status: error.status, message: error.message };
   const failure = toLadingError(error);
-  return { status: HTTP_STATUS[failure.kind], message: failure.message };
+  return { status: failure instanceof ReferencesFileError ? 500 : HTTP_STATUS[failure.kind], message: failure.message };
 }
 
 /** Sends Docker's error body when the headers are still unsent; otherwise cuts the response short. */

@@ -74,10 +74,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const store = await Store.open(options.root, { references: (filePath) => (made.references = new WatchedReferences(filePath)) });
   const watched = made.references;
   if (!watched) throw new Error("Store.open did not create the watched reference store");
+  let missing = false;
   watched.on("invalid", () => {
+    missing = watched.missing;
     for (const warning of referenceWarnings(watched)) log(`lading serve: ${warning}`);
   });
-  watched.on("recovered", (state) => log(`lading serve: repositories.json is valid again: serving it (${state.entries.length} references)`));
+  watched.on("recovered", (state) => log(`lading serve: repositories.json is ${missing ? "back" : "valid again"}: serving it (${state.entries.length} references)`));
   // An invalid file was logged by its 'invalid' event; requests that need references report it.
   await watched.state().catch(() => undefined);
 

@@ -7,7 +7,7 @@
  *   text --parseRepositoriesJson--> RepositoriesFile (frozen) --indexRepositories--> ReferenceState
  * so reloading after someone else's change is a rebuild from scratch, never a patch.
  */
-import { mkdir, open, readFile, stat } from "node:fs/promises";
+import { mkdir, open, readFile, readlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { conflict, invalid, notFound, toLadingError, LadingError } from "../core/errors.js";
 import { isJsonObject, parseJsonStrict } from "../core/json.js";
@@ -128,6 +128,7 @@ export class ReferenceStore {
       this.filePath,
       async (lock) => {
         const bytesRead = await readIfExists(this.filePath);
+        await this.checkBeforeUpdate(bytesRead);
         const before = this.stateOf(bytesRead);
         const txn = new Transaction(before.file, lock);
         let value: T;
@@ -165,6 +166,9 @@ export class ReferenceStore {
       throw error instanceof LockLostError ? lockLostInUpdate(error, this.filePath, written) : error;
     });
   }
+
+  /** Refuses an update of the file as read under the lock (null: there is none) by throwing; a subclass's rule. */
+  protected async checkBeforeUpdate(_bytesRead: Buffer | null): Promise<void> {}
 
   private async failedUnderLock(lock: HeldLock, onFailure: (current: RepositoriesFile | undefined) => Promise<void>): Promise<void> {
     try {
@@ -218,7 +222,13 @@ export class ReferenceStore {
 
   private stateOf(bytes: Buffer | null): ReferenceState {
     if (this.cache !== undefined && sameBytes(this.cache.bytes, bytes)) return this.cache.state;
-    const state = indexRepositories(bytes === null ? emptyRepositories() : parseRepositoriesJson(bytes, this.filePath, this.cache?.state.file));
+    let file: RepositoriesFile;
+    try {
+      file = bytes === null ? emptyRepositories() : parseRepositoriesJson(bytes, this.filePath, this.cache?.state.file);
+    } catch (error) {
+      throw asReferencesFileError(error);
+    }
+    const state = indexRepositories(file);
     this.cache = { bytes, state };
     return state;
   }
@@ -548,13 +558,37 @@ async function readIfExists(filePath: string): Promise<Buffer | null> {
   }
 }
 
+/**
+ * repositories.json at fault, not what a command or a request asked: it cannot be read, or it
+ * is no valid document. `lading serve` answers it with 500, as dockerd answers a problem of its
+ * own; its kind stays the cause's (fsck repairs an invalid file, the CLI exits 1 either way).
+ */
+export class ReferencesFileError extends LadingError {}
+
+/** `error` (a parse's, a read's) as the file's problem. */
+export function asReferencesFileError(error: unknown): ReferencesFileError {
+  if (error instanceof ReferencesFileError) return error;
+  const failure = toLadingError(error);
+  return new ReferencesFileError(failure.kind, failure.message, { subject: failure.subject, cause: error });
+}
+
 /** A failure to open or read `filePath`, as one line that names it. */
-export function referencesFileError(filePath: string, error: unknown): LadingError {
+export function referencesFileError(filePath: string, error: unknown): ReferencesFileError {
   const { code, path: named } = error as NodeJS.ErrnoException;
   // An error of the read itself (a directory, EIO) names no file, unlike one of the open.
-  if (code === "EISDIR") return new LadingError("io", `${filePath}: is a directory`, { subject: filePath, cause: error });
-  if (named === undefined) return new LadingError("io", `${filePath}: ${toLadingError(error).message}`, { subject: filePath, cause: error });
-  return toLadingError(error);
+  if (code === "EISDIR") return new ReferencesFileError("io", `${filePath}: is a directory`, { subject: filePath, cause: error });
+  if (named === undefined) return new ReferencesFileError("io", `${filePath}: ${toLadingError(error).message}`, { subject: filePath, cause: error });
+  return asReferencesFileError(error);
+}
+
+/**
+ * `filePath` is not there, where a file was read before (a long-running reader's rule: see
+ * WatchedReferences): a symbolic link to a file that is gone is named as one.
+ */
+export async function missingReferencesFile(filePath: string): Promise<ReferencesFileError> {
+  const target = await readlink(filePath).catch(() => undefined);
+  const what = target === undefined ? "no such file (moved or deleted?)" : `a symbolic link to ${target}, which does not exist`;
+  return new ReferencesFileError("io", `${filePath}: ${what}`, { subject: filePath });
 }
 
 /**

@@ -12,6 +12,12 @@
  * sees a torn file; a hand edit in place might, so a failed parse is retried a few times before
  * the file counts as invalid.
  *
+ * A file missing at the first read is an empty store, as dockerd reads it at its start. One that
+ * goes missing after a file was read (moved or deleted by hand, a symbolic link whose target went
+ * away, an editor between renaming the old file away and writing the new one) is a problem like
+ * an invalid file: the last good state is served, and updates are refused rather than start a new
+ * file from nothing, which would leave every image untagged.
+ *
  * A stamp is trusted only once the file is older than the timestamp granularity allows a second
  * write to hide in (git's "racily clean" rule): a file replaced twice within one clock tick, by
  * a same-sized file that got the freed inode back, would otherwise look unchanged. A reload is
@@ -25,9 +31,11 @@ import { EventEmitter } from "node:events";
 import { watch, type FSWatcher } from "node:fs";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { toLadingError, type LadingError } from "../core/errors.js";
+import type { LadingError } from "../core/errors.js";
 import {
+  asReferencesFileError,
   indexRepositories,
+  missingReferencesFile,
   parseRepositoriesJson,
   readWithStamp,
   ReferenceStore,
@@ -38,6 +46,7 @@ import {
   type ReferenceState,
   type ReferenceStoreOptions,
   type ReferenceTxn,
+  type RepositoriesFile,
   type UpdateResult,
 } from "./reference-store.js";
 
@@ -53,7 +62,7 @@ export interface WatchedReferencesOptions extends ReferenceStoreOptions {
 export interface WatchedReferencesEvents {
   /** A new valid document was adopted. */
   change: [state: ReferenceState];
-  /** The file on disk is invalid; reads keep serving the last good state. */
+  /** The file on disk is invalid, or missing after one was read; reads keep serving the last good state. */
   invalid: [error: LadingError];
   /** The file on disk is valid again after an 'invalid': its state is served. */
   recovered: [state: ReferenceState];
@@ -72,6 +81,8 @@ export class WatchedReferences extends ReferenceStore {
   /** Whether `seen` was read so soon after its change that an equal stamp proves nothing. */
   private seenRacy = false;
   private invalidFile: LadingError | undefined;
+  /** Whether `invalidFile` says the file is missing (see above). */
+  private fileMissing = false;
   /** The bytes that gave `invalidFile`, so that re-reading them does not parse and retry again. */
   private invalidBytes: Buffer | null = null;
   private refreshing: Promise<ReferenceState> | undefined;
@@ -91,6 +102,11 @@ export class WatchedReferences extends ReferenceStore {
   /** The error that keeps the file on disk from being used, while it lasts. */
   get problem(): LadingError | undefined {
     return this.invalidFile;
+  }
+
+  /** Whether the problem, while there is one, is that the file went missing after one was read. */
+  get missing(): boolean {
+    return this.invalidFile !== undefined && this.fileMissing;
   }
 
   /** Whether reads have a good state to serve (false while only an invalid file has been read). */
@@ -132,10 +148,19 @@ export class WatchedReferences extends ReferenceStore {
   }
 
   /** A write is adopted at once, so that its 'change' event does not wait for the watcher. */
-  override async update<T>(fn: (txn: ReferenceTxn) => T | Promise<T>, afterWrite?: (value: T) => Promise<void>): Promise<UpdateResult<T>> {
-    const result = await super.update(fn, afterWrite);
+  override async update<T>(
+    fn: (txn: ReferenceTxn) => T | Promise<T>,
+    afterWrite?: (value: T) => Promise<void>,
+    onFailure?: (current: RepositoriesFile | undefined) => Promise<void>,
+  ): Promise<UpdateResult<T>> {
+    const result = await super.update(fn, afterWrite, onFailure);
     if (result.changed) await this.load();
     return result;
+  }
+
+  /** No new file in place of one that was read and has gone missing (see above). */
+  protected override async checkBeforeUpdate(bytesRead: Buffer | null): Promise<void> {
+    if (bytesRead === null && this.goodBytes !== null) throw await missingReferencesFile(this.filePath);
   }
 
   protected override async load(): Promise<ReferenceState> {
@@ -170,13 +195,14 @@ export class WatchedReferences extends ReferenceStore {
       }
       let state: ReferenceState;
       try {
+        if (bytes === null && this.goodBytes !== null) throw await missingReferencesFile(this.filePath);
         state = indexRepositories(parseRepositoriesJson(bytes ?? "{}", this.filePath, this.good?.file));
       } catch (error) {
         if (attempt < this.parseRetries) {
           await delay(this.retryDelayMs);
           continue;
         }
-        this.rejectFile(stamp, bytes, toLadingError(error));
+        this.rejectFile(stamp, bytes, error);
         return this.served();
       }
       this.adopt(stamp, bytes, state);
@@ -188,6 +214,7 @@ export class WatchedReferences extends ReferenceStore {
     this.seen = stamp;
     const recovered = this.invalidFile !== undefined;
     this.invalidFile = undefined;
+    this.fileMissing = false;
     this.invalidBytes = null;
     const first = this.good === undefined;
     if (first || !sameBytes(bytes, this.goodBytes)) {
@@ -206,12 +233,14 @@ export class WatchedReferences extends ReferenceStore {
     throw this.invalidFile ?? new Error(`${this.filePath}: not read yet`);
   }
 
-  private rejectFile(stamp: FileStamp, bytes: Buffer | null, error: LadingError): void {
+  private rejectFile(stamp: FileStamp, bytes: Buffer | null, error: unknown): void {
+    const problem = asReferencesFileError(error);
     this.seen = stamp;
     this.invalidBytes = bytes;
-    const repeated = this.invalidFile?.message === error.message;
-    this.invalidFile = error;
-    if (!repeated) this.events.emit("invalid", error);
+    this.fileMissing = bytes === null;
+    const repeated = this.invalidFile?.message === problem.message;
+    this.invalidFile = problem;
+    if (!repeated) this.events.emit("invalid", problem);
   }
 
   private startWatching(): void {

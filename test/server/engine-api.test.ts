@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { copyFile, mkdtemp, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, rename, rm, stat, symlink, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -503,9 +503,13 @@ describe("lading serve: hot reload and incomplete images", () => {
       "repositories.json: invalid JSON: Unexpected end of JSON input; serving the last good state",
     ]);
     expect(logged).toEqual(["lading serve: repositories.json: invalid JSON: Unexpected end of JSON input; serving the last good state"]);
-    const refusedWrite = await http({ socketPath }, "POST", "/images/hand/made:1/tag?repo=x");
-    expect(refusedWrite.status).toBe(400);
-    expect(json(refusedWrite)).toEqual({ message: `${path.join(root, "repositories.json")}: invalid JSON: Unexpected end of JSON input` });
+    // The daemon's own file at fault, not the request: 500, as dockerd answers (and the file's problem is not logged again).
+    const invalidJson = { message: `${path.join(root, "repositories.json")}: invalid JSON: Unexpected end of JSON input` };
+    for (const [method, p] of [["POST", "/images/hand/made:1/tag?repo=x"], ["DELETE", "/images/hand/made:1"]] as const) {
+      const refusedWrite = await http({ socketPath }, method, p);
+      expect([method, refusedWrite.status, json(refusedWrite)]).toEqual([method, 500, invalidJson]);
+    }
+    expect(logged).toHaveLength(1);
 
     await replaceRepositoriesJson(`{"Repositories":{}}`);
     expect(json(await get("/images/json"))).toEqual([{ ...listEntry(["<none>:<none>"]), RepoDigests: ["<none>@<none>"] }]);
@@ -514,6 +518,40 @@ describe("lading serve: hot reload and incomplete images", () => {
       "lading serve: repositories.json: invalid JSON: Unexpected end of JSON input; serving the last good state",
       "lading serve: repositories.json is valid again: serving it (0 references)",
     ]);
+  });
+
+  it("keeps serving the last good state when repositories.json goes missing, says so in the log and /info, refuses writes, and logs its return", async () => {
+    const file = path.join(root, "repositories.json");
+    expect(json(await get("/images/json"))).toEqual([listEntry(TAGS)]);
+    await rename(file, path.join(root, "aside.json"));
+    // Not every image untagged: the last good state.
+    expect(json(await get("/images/json"))).toEqual([listEntry(TAGS)]);
+    const warning = "repositories.json: no such file (moved or deleted?); serving the last good state";
+    expect((json(await get("/info")) as { Warnings: string[] }).Warnings).toEqual([IMAGE_ONLY_WARNING, warning]);
+    expect(logged).toEqual([`lading serve: ${warning}`]);
+    // A tag would start a new file holding that one tag: refused, as for an invalid file.
+    const refused = await http({ socketPath }, "POST", "/images/fixture/imported:1.0/tag?repo=x");
+    expect([refused.status, json(refused)]).toEqual([500, { message: `${file}: no such file (moved or deleted?)` }]);
+    expect((await readdir(root)).includes("repositories.json")).toBe(false);
+
+    await rename(path.join(root, "aside.json"), file);
+    expect(json(await get("/images/json"))).toEqual([listEntry(TAGS)]);
+    expect((json(await get("/info")) as { Warnings: string[] }).Warnings).toEqual([IMAGE_ONLY_WARNING]);
+    expect(logged).toEqual([`lading serve: ${warning}`, "lading serve: repositories.json is back: serving it (4 references)"]);
+  });
+
+  it("names a repositories.json that is a symbolic link whose target is gone", async () => {
+    const file = path.join(root, "repositories.json");
+    const target = path.join(root, "shared-repositories.json");
+    await rename(file, target);
+    await symlink(target, file);
+    await server.reload();
+    expect(json(await get("/images/json"))).toEqual([listEntry(TAGS)]);
+    await unlink(target);
+    expect(json(await get("/images/json"))).toEqual([listEntry(TAGS)]);
+    const warning = `repositories.json: a symbolic link to ${target}, which does not exist; serving the last good state`;
+    expect((json(await get("/info")) as { Warnings: string[] }).Warnings).toEqual([IMAGE_ONLY_WARNING, warning]);
+    expect(logged).toEqual([`lading serve: ${warning}`]);
   });
 
   it("reloads on SIGHUP's reload()", async () => {
@@ -677,7 +715,7 @@ describe("lading serve: a repositories.json invalid from the start", () => {
     const message = `${file}: invalid JSON: Unexpected end of JSON input`;
     for (const [method, p] of [["GET", "/images/json"], ["GET", "/images/imported-plain/json"], ["GET", "/images/imported-plain/history"], ["POST", "/images/imported-plain/tag?repo=x"], ["DELETE", "/images/imported-plain"], ["GET", "/images/imported-plain/get"]] as const) {
       const result = await http({ socketPath }, method, p);
-      expect([method, p, result.status, json(result)]).toEqual([method, p, 400, { message }]);
+      expect([method, p, result.status, json(result)]).toEqual([method, p, 500, { message }]);
     }
     const warning = "repositories.json: invalid JSON: Unexpected end of JSON input; no valid state read yet: image requests fail until it is fixed";
     expect((json(await get("/info")) as { Warnings: string[] }).Warnings).toEqual([IMAGE_ONLY_WARNING, warning]);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rename, rm, symlink, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -186,7 +186,7 @@ describe("WatchedReferences", () => {
     expect(reader.problem).toBeUndefined();
   });
 
-  it("drops a reference deleted by another process, and an empty store when the file is removed", async () => {
+  it("drops a reference deleted by another process", async () => {
     const reader = watched({ watch: false });
     const writer = new ReferenceStore(file);
     await writer.addTag("a:1", ID1);
@@ -195,8 +195,67 @@ describe("WatchedReferences", () => {
     await writer.delete("a:1");
     expect(await reader.references()).toEqual([{ reference: "b:1", id: ID2 }]);
     expect(await reader.get("a:1")).toBeUndefined();
-    await unlink(file);
+  });
+
+  it("keeps the last good state when the file it read goes missing, refuses updates meanwhile, and recovers when it is back", async () => {
+    const reader = watched({ watch: false, retryDelayMs: 1 });
+    const events: string[] = [];
+    reader.on("invalid", (error) => events.push(`invalid ${error.message}`));
+    reader.on("recovered", (state) => events.push(`recovered ${state.entries.length}`));
+    await replaceByHand(`{"Repositories":{"a":{"a:1":"${ID1}"}}}`);
+    expect(await reader.references()).toEqual([{ reference: "a:1", id: ID1 }]);
+
+    await rename(file, path.join(dir, "aside.json"));
+    const missing = `${file}: no such file (moved or deleted?)`;
+    // Not every image untagged: the last good state, and why.
+    expect(await reader.references()).toEqual([{ reference: "a:1", id: ID1 }]);
+    expect([reader.problem?.message, reader.missing, reader.hasGoodState]).toEqual([missing, true, true]);
+    // No new file with one reference in place of the one that went away.
+    const refused = await reader.addTag("b:1", ID2).catch((error: unknown) => error as LadingError);
+    expect([refused instanceof LadingError, (refused as LadingError).message]).toEqual([true, missing]);
+    expect(await readdir(dir)).toEqual(["aside.json"]);
+
+    await rename(path.join(dir, "aside.json"), file);
+    expect(await reader.references()).toEqual([{ reference: "a:1", id: ID1 }]);
+    expect([reader.problem, reader.missing]).toEqual([undefined, false]);
+    expect(events).toEqual([`invalid ${missing}`, "recovered 1"]);
+    await reader.addTag("b:1", ID2);
+    expect((await reader.references()).map((entry) => entry.reference)).toEqual(["a:1", "b:1"]);
+  });
+
+  it("names a symbolic link whose target went away", async () => {
+    const target = path.join(dir, "shared", "repositories.json");
+    await mkdir(path.dirname(target));
+    await writeFile(target, `{"Repositories":{"a":{"a:1":"${ID1}"}}}`);
+    await symlink(target, file);
+    const reader = watched({ watch: false, retryDelayMs: 1 });
+    expect(await reader.get("a:1")).toBe(ID1);
+    await unlink(target);
+    expect(await reader.get("a:1")).toBe(ID1);
+    expect(reader.problem?.message).toBe(`${file}: a symbolic link to ${target}, which does not exist`);
+  });
+
+  it("a missing file read first is an empty store, and may be written", async () => {
+    const reader = watched({ watch: false });
     expect(await reader.references()).toEqual([]);
+    await reader.addTag("a:1", ID1);
+    expect([await reader.references(), reader.problem]).toEqual([[{ reference: "a:1", id: ID1 }], undefined]);
+  });
+
+  it("passes an update's onFailure on: a load through it puts its records back when its references are not written", async () => {
+    const reader = watched({ watch: false });
+    const seen: unknown[] = [];
+    const failing = reader.update(
+      () => {
+        throw new Error("boom");
+      },
+      undefined,
+      async (current) => {
+        seen.push(current);
+      },
+    );
+    await expect(failing).rejects.toThrow("boom");
+    expect(seen).toEqual([{ Repositories: {} }]);
   });
 
   it("reload() re-reads on demand and emits 'change' only when the document changed", async () => {
