@@ -34,7 +34,7 @@ export function registerServe(program: Command, terminal: Terminal): void {
         server.reload().then(
           (state) => {
             const problem = server.references.problem;
-            log(`lading serve: SIGHUP: reloaded repositories.json: ${state.entries.length} references${problem ? ` (file invalid, last good state kept: ${problem.message})` : ""}`);
+            log(`lading serve: SIGHUP: reloaded repositories.json: ${state.entries.length} references${problem ? ` (last good state kept: ${problem.message})` : ""}`);
           },
           (error: unknown) => log(`lading serve: SIGHUP: reload failed: ${(error as Error).message}`),
         );

@@ -71,15 +71,31 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   if (options.socketPath !== undefined) await checkSocketDirectory(socketPath);
 
   const made: { references?: WatchedReferences } = {};
-  const store = await Store.open(options.root, { references: (filePath) => (made.references = new WatchedReferences(filePath)) });
+  const store = await Store.open(options.root, {
+    references: (filePath, recordsGone) => (made.references = new WatchedReferences(filePath, { recordsGone, reloadHint: "send lading serve SIGHUP" })),
+  });
   const watched = made.references;
   if (!watched) throw new Error("Store.open did not create the watched reference store");
   let missing = false;
+  let emptyLogged = false;
+  // A missing file taken as an empty store (the store emptied, or SIGHUP) after one was served: said once.
+  const logEmpty = (): void => {
+    if (emptyLogged || !watched.servingNoFile) return;
+    emptyLogged = true;
+    log("lading serve: repositories.json is gone: serving an empty store");
+  };
   watched.on("invalid", () => {
     missing = watched.missing;
     for (const warning of referenceWarnings(watched)) log(`lading serve: ${warning}`);
   });
-  watched.on("recovered", (state) => log(`lading serve: repositories.json is ${missing ? "back" : "valid again"}: serving it (${state.entries.length} references)`));
+  watched.on("change", () => {
+    if (watched.servingNoFile) logEmpty();
+    else emptyLogged = false;
+  });
+  watched.on("recovered", (state) => {
+    if (watched.servingNoFile) logEmpty();
+    else log(`lading serve: repositories.json is ${missing ? "back" : "valid again"}: serving it (${state.entries.length} references)`);
+  });
   // An invalid file was logged by its 'invalid' event; requests that need references report it.
   await watched.state().catch(() => undefined);
 

@@ -17,6 +17,8 @@ import type { ReferenceTxn, RepositoriesFile } from "./reference-store.js";
 
 /** Records are readable by all, as docker's image store is. */
 const RECORD_MODE = 0o644;
+/** The name of a record's file: the algorithm and hex of its image ID. */
+const RECORD_FILE = /^(sha256|sha512)-([0-9a-f]+)\.json$/;
 
 /**
  * Everything later code takes from a record as it is: digests become blob paths, sizes go into
@@ -260,6 +262,19 @@ export class ImageRecords {
     return this.pending.directory;
   }
 
+  /**
+   * Whether the store holds no image record at all: the directory is missing or has no record
+   * file in it (the store was emptied), whatever the references say.
+   */
+  async none(): Promise<boolean> {
+    try {
+      return !(await readdir(this.directory)).some((name) => RECORD_FILE.test(name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return true;
+      throw error;
+    }
+  }
+
   /** Every record; one that cannot be read fails the listing (fsck reports and removes it). */
   async list(options: { uncommitted?: "hide" | "include" } = {}): Promise<ImageRecord[]> {
     const { records, unreadable } = await this.scan(options);
@@ -285,7 +300,7 @@ export class ImageRecords {
     const records: ImageRecord[] = [];
     const unreadable: UnreadableRecord[] = [];
     for (const name of names.sort()) {
-      const match = /^(sha256|sha512)-([0-9a-f]+)\.json$/.exec(name);
+      const match = RECORD_FILE.exec(name);
       if (!match) continue;
       const id = `${match[1]}:${match[2]}`;
       try {

@@ -583,12 +583,14 @@ export function referencesFileError(filePath: string, error: unknown): Reference
 
 /**
  * `filePath` is not there, where a file was read before (a long-running reader's rule: see
- * WatchedReferences): a symbolic link to a file that is gone is named as one.
+ * WatchedReferences): a symbolic link to a file that is gone is named as one. The remedy says
+ * how to go on without it: `reloadHint` is what makes the reader take its absence as an empty store.
  */
-export async function missingReferencesFile(filePath: string): Promise<ReferencesFileError> {
+export async function missingReferencesFile(filePath: string, reloadHint: string): Promise<ReferencesFileError> {
   const target = await readlink(filePath).catch(() => undefined);
   const what = target === undefined ? "no such file (moved or deleted?)" : `a symbolic link to ${target}, which does not exist`;
-  return new ReferencesFileError("io", `${filePath}: ${what}`, { subject: filePath });
+  const remedy = `put it back, or, to start with no references, write {"Repositories":{}} to it or ${reloadHint}`;
+  return new ReferencesFileError("io", `${filePath}: ${what}: ${remedy}`, { subject: filePath });
 }
 
 /**

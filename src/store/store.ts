@@ -9,8 +9,12 @@ import { ReferenceStore, type ReferenceTxn } from "./reference-store.js";
 import { ensureStoreLayout, type StorePaths } from "./root.js";
 
 export interface StoreOptions {
-  /** Makes the reference store (e.g. a WatchedReferences for a long-running reader); default a plain ReferenceStore. */
-  references?: (repositoriesJson: string) => ReferenceStore;
+  /**
+   * Makes the reference store (e.g. a WatchedReferences for a long-running reader); default a
+   * plain ReferenceStore. `recordsGone` says whether the store holds no image record (see
+   * ImageRecords.none): a long-running reader's store may be emptied under it.
+   */
+  references?: (repositoriesJson: string, recordsGone: () => Promise<boolean>) => ReferenceStore;
   /** A store lading made for one job in a scratch directory and removes after it (convert, verify --roundtrip). */
   scratch?: boolean;
 }
@@ -30,7 +34,7 @@ export class Store {
     options: StoreOptions,
   ) {
     this.content = new ContentStore(paths);
-    this.references = options.references?.(paths.repositoriesJson) ?? new ReferenceStore(paths.repositoriesJson);
+    this.references = options.references?.(paths.repositoriesJson, () => this.records.none()) ?? new ReferenceStore(paths.repositoriesJson);
     // A load or pull holds its lease while its marker exists: a marker whose owner has no live lease is abandoned.
     this.records = new ImageRecords(paths.images, () => this.references.snapshot(), () => this.gc.foreignOwnerGone());
     this.diffIds = new DiffIdRecords(paths.diffIds);

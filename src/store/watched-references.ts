@@ -16,7 +16,9 @@
  * goes missing after a file was read (moved or deleted by hand, a symbolic link whose target went
  * away, an editor between renaming the old file away and writing the new one) is a problem like
  * an invalid file: the last good state is served, and updates are refused rather than start a new
- * file from nothing, which would leave every image untagged.
+ * file from nothing, which would leave every image untagged. Except when the store's image
+ * records are gone too (`recordsGone`: the store was emptied, not the file moved), and on
+ * reload(), an operator's explicit request: then no file is an empty store again.
  *
  * A stamp is trusted only once the file is older than the timestamp granularity allows a second
  * write to hide in (git's "racily clean" rule): a file replaced twice within one clock tick, by
@@ -45,6 +47,7 @@ import {
   type FileStamp,
   type ReferenceState,
   type ReferenceStoreOptions,
+  type ReferencesFileError,
   type ReferenceTxn,
   type RepositoriesFile,
   type UpdateResult,
@@ -57,6 +60,10 @@ export interface WatchedReferencesOptions extends ReferenceStoreOptions {
   parseRetries?: number;
   /** Milliseconds between those retries; default 20. */
   retryDelayMs?: number;
+  /** Whether the store holds no image record any more (see above); default: never. */
+  recordsGone?: () => Promise<boolean>;
+  /** What makes this reader take a missing file as an empty store, for the error's remedy; default "call reload()". */
+  reloadHint?: string;
 }
 
 export interface WatchedReferencesEvents {
@@ -91,11 +98,15 @@ export class WatchedReferences extends ReferenceStore {
   private watchTimer: NodeJS.Timeout | undefined;
   private readonly parseRetries: number;
   private readonly retryDelayMs: number;
+  private readonly recordsGone: () => Promise<boolean>;
+  private readonly reloadHint: string;
 
   constructor(filePath: string, options: WatchedReferencesOptions = {}) {
     super(filePath, options);
     this.parseRetries = options.parseRetries ?? 3;
     this.retryDelayMs = options.retryDelayMs ?? 20;
+    this.recordsGone = options.recordsGone ?? (async () => false);
+    this.reloadHint = options.reloadHint ?? "call reload()";
     if (options.watch !== false) this.startWatching();
   }
 
@@ -114,15 +125,23 @@ export class WatchedReferences extends ReferenceStore {
     return this.good !== undefined;
   }
 
+  /** Whether the state served is that of no file: an empty store (see above). */
+  get servingNoFile(): boolean {
+    return this.good !== undefined && this.goodBytes === null;
+  }
+
   /** Whether a directory watcher is active (false where fs.watch is unavailable: reads still stat). */
   get watching(): boolean {
     return this.watcher !== undefined;
   }
 
-  /** Re-reads the file whatever its stamp says (SIGHUP). Resolves to the state now served. */
+  /**
+   * Re-reads the file whatever its stamp says (SIGHUP); a missing file is taken as an empty store.
+   * Resolves to the state now served.
+   */
   async reload(): Promise<ReferenceState> {
     await this.refreshing?.catch(() => undefined);
-    return this.refresh();
+    return this.refresh({ acceptMissing: true });
   }
 
   on<E extends keyof WatchedReferencesEvents>(event: E, listener: (...args: WatchedReferencesEvents[E]) => void): this {
@@ -160,7 +179,17 @@ export class WatchedReferences extends ReferenceStore {
 
   /** No new file in place of one that was read and has gone missing (see above). */
   protected override async checkBeforeUpdate(bytesRead: Buffer | null): Promise<void> {
-    if (bytesRead === null && this.goodBytes !== null) throw await missingReferencesFile(this.filePath);
+    const problem = bytesRead === null ? await this.missingFileProblem(false) : undefined;
+    if (problem !== undefined) throw problem;
+  }
+
+  /**
+   * The error a missing file is (see above), or undefined where it is an empty store: no file was
+   * read before, the store's image records are gone too, or the absence was `accepted` (reload()).
+   */
+  private async missingFileProblem(accepted: boolean): Promise<ReferencesFileError | undefined> {
+    if (this.goodBytes === null || accepted || (await this.recordsGone())) return undefined;
+    return missingReferencesFile(this.filePath, this.reloadHint);
   }
 
   protected override async load(): Promise<ReferenceState> {
@@ -173,15 +202,15 @@ export class WatchedReferences extends ReferenceStore {
     }
   }
 
-  private refresh(): Promise<ReferenceState> {
-    const reading = this.readAndAdopt().finally(() => {
+  private refresh({ acceptMissing = false } = {}): Promise<ReferenceState> {
+    const reading = this.readAndAdopt(acceptMissing).finally(() => {
       if (this.refreshing === reading) this.refreshing = undefined;
     });
     this.refreshing = reading;
     return reading;
   }
 
-  private async readAndAdopt(): Promise<ReferenceState> {
+  private async readAndAdopt(acceptMissing: boolean): Promise<ReferenceState> {
     for (let attempt = 0; ; attempt++) {
       const { stamp, bytes, racy } = await readStamped(this.filePath);
       this.seenRacy = racy;
@@ -195,7 +224,8 @@ export class WatchedReferences extends ReferenceStore {
       }
       let state: ReferenceState;
       try {
-        if (bytes === null && this.goodBytes !== null) throw await missingReferencesFile(this.filePath);
+        const missing = bytes === null ? await this.missingFileProblem(acceptMissing) : undefined;
+        if (missing !== undefined) throw missing;
         state = indexRepositories(parseRepositoriesJson(bytes ?? "{}", this.filePath, this.good?.file));
       } catch (error) {
         if (attempt < this.parseRetries) {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { copyFile, mkdtemp, readdir, rename, rm, stat, symlink, unlink, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, readFile, rename, rm, stat, symlink, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -32,6 +32,7 @@ let root = "";
 let server: RunningServer;
 let socketPath = "";
 const logged: string[] = [];
+const MISSING_REMEDY = 'put it back, or, to start with no references, write {"Repositories":{}} to it or send lading serve SIGHUP';
 
 const get = (p: string) => http({ socketPath }, "GET", p);
 
@@ -526,18 +527,45 @@ describe("lading serve: hot reload and incomplete images", () => {
     await rename(file, path.join(root, "aside.json"));
     // Not every image untagged: the last good state.
     expect(json(await get("/images/json"))).toEqual([listEntry(TAGS)]);
-    const warning = "repositories.json: no such file (moved or deleted?); serving the last good state";
+    const warning = `repositories.json: no such file (moved or deleted?): ${MISSING_REMEDY}; serving the last good state`;
     expect((json(await get("/info")) as { Warnings: string[] }).Warnings).toEqual([IMAGE_ONLY_WARNING, warning]);
     expect(logged).toEqual([`lading serve: ${warning}`]);
     // A tag would start a new file holding that one tag: refused, as for an invalid file.
     const refused = await http({ socketPath }, "POST", "/images/fixture/imported:1.0/tag?repo=x");
-    expect([refused.status, json(refused)]).toEqual([500, { message: `${file}: no such file (moved or deleted?)` }]);
+    expect([refused.status, json(refused)]).toEqual([500, { message: `${file}: no such file (moved or deleted?): ${MISSING_REMEDY}` }]);
     expect((await readdir(root)).includes("repositories.json")).toBe(false);
 
     await rename(path.join(root, "aside.json"), file);
     expect(json(await get("/images/json"))).toEqual([listEntry(TAGS)]);
     expect((json(await get("/info")) as { Warnings: string[] }).Warnings).toEqual([IMAGE_ONLY_WARNING]);
     expect(logged).toEqual([`lading serve: ${warning}`, "lading serve: repositories.json is back: serving it (4 references)"]);
+  });
+
+  it("takes a missing repositories.json as an empty store once the image records are gone too (the store emptied under it), and loads into it", async () => {
+    const listed = json(await get("/images/json"));
+    expect(listed).toEqual([listEntry(TAGS)]);
+    for (const name of ["blobs", "images", "diffids", "ingest", "leases", "repositories.json"]) await rm(path.join(root, name), { recursive: true, force: true });
+    expect(json(await get("/images/json"))).toEqual([]);
+    expect((json(await get("/info")) as { Warnings: string[] }).Warnings).toEqual([IMAGE_ONLY_WARNING]);
+    const loaded = await http({ socketPath }, "POST", "/images/load", await readFile(SINGLE));
+    expect([loaded.status, loaded.text.includes('"error"')]).toEqual([200, false]);
+    expect(json(await get("/images/json"))).toEqual(listed);
+    expect(logged).toEqual(["lading serve: repositories.json is gone: serving an empty store"]);
+  });
+
+  it("SIGHUP's reload() takes a missing repositories.json as an empty store, which may then be written", async () => {
+    await rename(path.join(root, "repositories.json"), path.join(root, "aside.json"));
+    expect(json(await get("/images/json"))).toEqual([listEntry(TAGS)]);
+    const state = await server.reload();
+    expect([state.entries, server.references.problem]).toEqual([[], undefined]);
+    expect(json(await get("/images/json"))).toEqual([{ ...listEntry(["<none>:<none>"]), RepoDigests: ["<none>@<none>"] }]);
+    const tagged = await http({ socketPath }, "POST", `/images/${ID}/tag?repo=again&tag=1`);
+    expect(tagged.status).toBe(201);
+    expect(await readFile(path.join(root, "repositories.json"), "utf8")).toBe(`{"Repositories":{"again":{"again:1":"${ID}"}}}`);
+    expect(logged).toEqual([
+      `lading serve: repositories.json: no such file (moved or deleted?): ${MISSING_REMEDY}; serving the last good state`,
+      "lading serve: repositories.json is gone: serving an empty store",
+    ]);
   });
 
   it("names a repositories.json that is a symbolic link whose target is gone", async () => {
@@ -549,7 +577,7 @@ describe("lading serve: hot reload and incomplete images", () => {
     expect(json(await get("/images/json"))).toEqual([listEntry(TAGS)]);
     await unlink(target);
     expect(json(await get("/images/json"))).toEqual([listEntry(TAGS)]);
-    const warning = `repositories.json: a symbolic link to ${target}, which does not exist; serving the last good state`;
+    const warning = `repositories.json: a symbolic link to ${target}, which does not exist: ${MISSING_REMEDY}; serving the last good state`;
     expect((json(await get("/info")) as { Warnings: string[] }).Warnings).toEqual([IMAGE_ONLY_WARNING, warning]);
     expect(logged).toEqual([`lading serve: ${warning}`]);
   });

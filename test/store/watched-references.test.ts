@@ -206,7 +206,7 @@ describe("WatchedReferences", () => {
     expect(await reader.references()).toEqual([{ reference: "a:1", id: ID1 }]);
 
     await rename(file, path.join(dir, "aside.json"));
-    const missing = `${file}: no such file (moved or deleted?)`;
+    const missing = `${file}: no such file (moved or deleted?): put it back, or, to start with no references, write {"Repositories":{}} to it or call reload()`;
     // Not every image untagged: the last good state, and why.
     expect(await reader.references()).toEqual([{ reference: "a:1", id: ID1 }]);
     expect([reader.problem?.message, reader.missing, reader.hasGoodState]).toEqual([missing, true, true]);
@@ -232,7 +232,33 @@ describe("WatchedReferences", () => {
     expect(await reader.get("a:1")).toBe(ID1);
     await unlink(target);
     expect(await reader.get("a:1")).toBe(ID1);
-    expect(reader.problem?.message).toBe(`${file}: a symbolic link to ${target}, which does not exist`);
+    expect(reader.problem?.message).toBe(`${file}: a symbolic link to ${target}, which does not exist: put it back, or, to start with no references, write {"Repositories":{}} to it or call reload()`);
+  });
+
+  it("takes a missing file as an empty store when the store's image records are gone too, and may write it", async () => {
+    let recordsGone = false;
+    const reader = watched({ watch: false, retryDelayMs: 1, recordsGone: async () => recordsGone });
+    await replaceByHand(`{"Repositories":{"a":{"a:1":"${ID1}"}}}`);
+    expect(await reader.references()).toEqual([{ reference: "a:1", id: ID1 }]);
+    await unlink(file);
+    recordsGone = true;
+    // Not read yet since it went: the update's own check under the lock lets it write.
+    await reader.addTag("b:1", ID2);
+    expect([await reader.references(), reader.problem]).toEqual([[{ reference: "b:1", id: ID2 }], undefined]);
+    await unlink(file);
+    expect([await reader.references(), reader.problem, reader.servingNoFile]).toEqual([[], undefined, true]);
+  });
+
+  it("reload() takes a missing file as an empty store, after which it may be written", async () => {
+    const reader = watched({ watch: false, retryDelayMs: 1 });
+    await replaceByHand(`{"Repositories":{"a":{"a:1":"${ID1}"}}}`);
+    expect(await reader.references()).toEqual([{ reference: "a:1", id: ID1 }]);
+    await unlink(file);
+    expect([await reader.references(), reader.missing]).toEqual([[{ reference: "a:1", id: ID1 }], true]);
+    expect((await reader.reload()).entries).toEqual([]);
+    expect([reader.problem, reader.servingNoFile]).toEqual([undefined, true]);
+    await reader.addTag("b:1", ID2);
+    expect(await reader.references()).toEqual([{ reference: "b:1", id: ID2 }]);
   });
 
   it("a missing file read first is an empty store, and may be written", async () => {
