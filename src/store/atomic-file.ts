@@ -5,9 +5,11 @@
  * content whole, but after a crash the file may be empty or missing (for data that can be
  * worked out again).
  *
- * The new file keeps the mode of the one it replaces (and, written by root, its owner and
- * group), so that a store its owner opened to other readers (`chmod -R a+rX`, a group) stays
- * readable to them after each write; `mode` is for a file written for the first time.
+ * The new file keeps the mode of the one it replaces, and its group (written by root, its owner
+ * too), so that a store its owner opened to other readers (`chmod -R a+rX`, a group) stays
+ * readable to them after each write; `mode` is for a file written for the first time. Only a
+ * member of the group may give a file to it: for anyone else the new file has their own group
+ * and the old mode.
  */
 import { randomBytes } from "node:crypto";
 import { open, rename, stat, unlink } from "node:fs/promises";
@@ -82,6 +84,8 @@ interface Permissions {
   mode: number;
   /** The owner and group to give the new file (a process running as root, replacing another user's file). */
   owner?: { uid: number; gid: number };
+  /** The group to give the new file, if it gets another (a process not root, replacing a file of a group it may be in). */
+  group?: number;
 }
 
 /** What a file written over `target` gets: the target's own permissions, or `mode` where there is no target yet. */
@@ -94,17 +98,23 @@ async function permissionsFor(target: string, mode: number): Promise<Permissions
     return { mode };
   }
   const permissions = { mode: existing.mode & 0o777 };
-  const asRoot = process.geteuid?.() === 0;
-  const othersFile = existing.uid !== process.geteuid?.() || existing.gid !== process.getegid?.();
-  return asRoot && othersFile ? { ...permissions, owner: { uid: existing.uid, gid: existing.gid } } : permissions;
+  if (process.geteuid?.() !== 0) return { ...permissions, group: existing.gid };
+  const othersFile = existing.uid !== process.geteuid() || existing.gid !== process.getegid?.();
+  return othersFile ? { ...permissions, owner: { uid: existing.uid, gid: existing.gid } } : permissions;
 }
 
-async function writeTemporary(tempPath: string, data: string | Buffer, { mode, owner }: Permissions, durable: boolean): Promise<void> {
+async function writeTemporary(tempPath: string, data: string | Buffer, { mode, owner, group }: Permissions, durable: boolean): Promise<void> {
   const file = await open(tempPath, "wx", mode);
   try {
     await file.writeFile(data);
     // Where root may not give files away (NFS with root_squash), the file stays root's, as before.
     if (owner !== undefined) await file.chown(owner.uid, owner.gid).catch(() => undefined);
+    if (group !== undefined && (await file.stat()).gid !== group) {
+      // EPERM: not a member of that group, so the new file stays in the writer's own.
+      await file.chown(-1, group).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== "EPERM") throw error;
+      });
+    }
     // The creation mode is filtered by the umask; set it exactly.
     await file.chmod(mode);
     if (durable) await file.sync();

@@ -11,6 +11,15 @@ import { ensureBuilt, runLading, type CliResult } from "../support/archive-build
 const ARCHIVE = "testdata/docker-archive.tar";
 const AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
 const asRoot = process.geteuid?.() === 0;
+/** The store's owner, a member of group 1000 that the store is shared through. */
+const AS_OWNER_IN_GROUP = ["setpriv", "--reuid=65534", "--regid=65534", "--groups=1000"];
+/** Another user, who reads the store as a member of group 1000. */
+const AS_GROUP_MEMBER = ["setpriv", "--reuid=1001", "--regid=1001", "--groups=1000"];
+/**
+ * A test that switches users needs root. Run locally without it, it is skipped; under CI=true it
+ * runs and fails, so that it is never left out unseen.
+ */
+const itAsRoot = it.skipIf(!asRoot && process.env.CI !== "true");
 
 const scratch: string[] = [];
 beforeAll(() => {
@@ -42,12 +51,37 @@ describe("a store opened to other readers", () => {
     expect([read.code, read.stderr, read.stdout.split("\n").filter(Boolean)]).toEqual([0, "", [expect.stringMatching(/^[0-9a-f]{12}$/)]]);
   });
 
-  it.skipIf(!asRoot)("written by root for the user who owns it, stays that user's: the user can still write it", async () => {
+  itAsRoot("written by root for the user who owns it, stays that user's: the user can still write it", async () => {
     const root = join(await shared(), "store");
     expect((await lading(root, ["load", "-q", "-i", ARCHIVE], AS_NOBODY)).code).toBe(0);
     expect(await lading(root, ["tag", "lading-testdata/app:1.0", "by/root:1"])).toEqual({ code: 0, stdout: "", stderr: "" });
     const info = await stat(join(root, "repositories.json"));
     expect([info.uid, info.gid, info.mode & 0o777]).toEqual([65534, 65534, 0o600]);
     expect(await lading(root, ["tag", "lading-testdata/app:1.0", "by/owner:1"], AS_NOBODY)).toEqual({ code: 0, stdout: "", stderr: "" });
+  });
+
+  itAsRoot("shared through a group, stays readable to its members after the owner tags an image: repositories.json keeps its group", async () => {
+    expect(asRoot).toBe(true);
+    const root = join(await shared(), "store");
+    expect((await lading(root, ["load", "-q", "-i", ARCHIVE], AS_OWNER_IN_GROUP)).code).toBe(0);
+    execFileSync("chgrp", ["-R", "1000", root]);
+    execFileSync("chmod", ["-R", "g+rX", root]);
+    const images = ["images", "--format", "{{.Repository}}:{{.Tag}}"];
+    expect(await lading(root, images, AS_GROUP_MEMBER)).toEqual({ code: 0, stdout: "lading-testdata/app:1.0\nlading-testdata/app:latest\n", stderr: "" });
+    expect(await lading(root, ["tag", "lading-testdata/app:1.0", "shared/app:2"], AS_OWNER_IN_GROUP)).toEqual({ code: 0, stdout: "", stderr: "" });
+    const info = await stat(join(root, "repositories.json"));
+    expect([info.uid, info.gid, info.mode & 0o777]).toEqual([65534, 1000, 0o640]);
+    expect(await lading(root, images, AS_GROUP_MEMBER)).toEqual({ code: 0, stdout: "lading-testdata/app:1.0\nlading-testdata/app:latest\nshared/app:2\n", stderr: "" });
+  });
+
+  itAsRoot("written by a user outside the file's group, gets that user's group and keeps its mode", async () => {
+    expect(asRoot).toBe(true);
+    const root = join(await shared(), "store");
+    expect((await lading(root, ["load", "-q", "-i", ARCHIVE], AS_NOBODY)).code).toBe(0);
+    execFileSync("chgrp", ["-R", "1000", root]);
+    execFileSync("chmod", ["-R", "g+rX", root]);
+    expect(await lading(root, ["tag", "lading-testdata/app:1.0", "shared/app:2"], AS_NOBODY)).toEqual({ code: 0, stdout: "", stderr: "" });
+    const info = await stat(join(root, "repositories.json"));
+    expect([info.uid, info.gid, info.mode & 0o777]).toEqual([65534, 65534, 0o640]);
   });
 });
