@@ -82,9 +82,12 @@ export function idsOf(record: ImageRecord): string[] {
   return [record.id, ...record.images.map((image) => image.config.digest)];
 }
 
-/** A reference `query` whose image ID `id` has no record: `run lading fsck`, or what the ID is (see configDigestOf). */
+/**
+ * A reference `query` whose image ID `id` has no record: `run lading fsck`, or what the ID is (see
+ * configDigestOf). Records that cannot be read are passed over: they are not what went wrong here.
+ */
 export async function missingRecord(store: Store, query: string, id: string): Promise<LadingError> {
-  const config = configDigestOf(await store.records.list(), id);
+  const config = configDigestOf((await store.records.scan()).records, id);
   return notFound(`image ${query} points at ${id}, whose record is missing${config === undefined ? " (run lading fsck)" : `: ${config}`}`, query);
 }
 

@@ -126,6 +126,10 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
     expect(checked.problems.map((problem) => [problem.kind, problem.subject, problem.message])).toEqual([
       ["dangling-reference", "classic/app:1", `reference classic/app:1 points at ${CONFIG}, which is not in the store: ${what}`],
     ]);
+    // An unreadable record of another image is not what went wrong here: the hint stays.
+    await writeFile(join(root, "images", `sha256-${"7d".repeat(32)}.json`), "{");
+    expect(lading(root, "inspect", "classic/app:1")).toEqual([1, "[]\n", `Error: ${missing}\n`]);
+    expect(lading(root, "save", "-o", join(root, "out.tar"), "classic/app:1")).toEqual([1, "", `lading: error: ${missing}\n`]);
   });
 
   it("an image record whose layer digest is no digest (a hand edit): images, inspect and fsck name the record; --repair removes it", async () => {
