@@ -110,12 +110,11 @@ export async function creationBounds(store: Store, filters: ImageFilters, config
 }
 
 /**
- * The image a name or ID stands for, with every blob present. A reference whose record or blobs
- * are missing gives `image NAME is incomplete: ...`.
+ * The image a name or ID stands for, with every blob present. A reference whose record is missing
+ * fails as resolveImage says (see missingRecord); one whose blobs are missing gives
+ * `image NAME is incomplete: ...`.
  */
 export async function resolveComplete(store: Store, name: string): Promise<{ record: ImageRecord; summary: ImageSummary; image: PlatformImage }> {
-  const id = await lookupReference(store, name);
-  if (id !== undefined && !(await store.records.get(id))) throw notFound(`image ${name} is incomplete: image record ${id} is missing`, name);
   const record = await resolveImage(store, name);
   const summary = await summarize(store, record, await store.references.references(record.id));
   const missing = summary.incomplete[0];

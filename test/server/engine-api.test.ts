@@ -588,6 +588,17 @@ describe("lading serve: hot reload and incomplete images", () => {
     expect(state.entries).toEqual([{ reference: "a:1", id: ID }]);
   });
 
+  it("says whose config a reference to an image's config digest names (docker's classic ID), in inspect, history and save", async () => {
+    const config = (await server.store.records.get(ID))?.images[0]?.config.digest;
+    await replaceRepositoriesJson(`{"Repositories":{"classic/app":{"classic/app:1":"${config}"}}}`);
+    const what = `${config} is the config digest of image ${ID}, its ID in docker's classic store; lading's image ID is the digest of its manifest: write ${ID} instead`;
+    const message = `image classic/app:1 points at ${config}, whose record is missing: ${what}`;
+    for (const p of ["/images/classic/app:1/json", "/images/classic/app:1/history", "/images/get?names=classic/app:1"]) {
+      const answer = await get(p);
+      expect([p, answer.status, json(answer)]).toEqual([p, 404, { message }]);
+    }
+  });
+
   it("shows a reference without a record or blobs as incomplete, and fully once they arrive", async () => {
     await replaceRepositoriesJson(`{"Repositories":{"fixture/imported":{"fixture/imported:1.0":"${ID}"},"ghost":{"ghost:1":"${OTHER_ID}"}}}`);
     expect(json(await get("/images/json"))).toEqual([
@@ -607,7 +618,7 @@ describe("lading serve: hot reload and incomplete images", () => {
     ]);
     const ghost = await get("/images/ghost:1/json");
     expect(ghost.status).toBe(404);
-    expect(json(ghost)).toEqual({ message: `image ghost:1 is incomplete: image record ${OTHER_ID} is missing` });
+    expect(json(ghost)).toEqual({ message: `image ghost:1 points at ${OTHER_ID}, whose record is missing (run lading fsck)` });
 
     const layerPath = path.join(root, "blobs/sha256", LAYER.slice("sha256:".length));
     const aside = path.join(root, "layer.aside");
