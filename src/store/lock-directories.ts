@@ -120,15 +120,9 @@ function removeIfCreated(dir: string): boolean {
   const ownMtimes = created.get(dir);
   if (ownMtimes === undefined) return true;
   created.delete(dir);
-  let mtime: number;
-  try {
-    mtime = fs.statSync(dir).mtimeMs;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return true;
-    throw error;
-  }
-  if (ownMtimes.every((own) => Math.abs(mtime - own) >= OTHER_MTIME_MS)) return false;
-  fs.rmdirSync(dir);
+  const holder = holderOf(dir, ownMtimes);
+  if (holder === "other") return false;
+  if (holder === "this") fs.rmdirSync(dir);
   return true;
 }
 
@@ -136,17 +130,30 @@ function removeIfCreated(dir: string): boolean {
  * An error if `dir`, created by this process, now has an mtime this process did not give it. One
  * that is gone is left to utimes, whose ENOENT proper-lockfile takes for a lost lock at once.
  */
-function takeoverOf(dir: string, ownMtimes: number[]): NodeJS.ErrnoException | undefined {
-  let mtime: number;
+function takeoverOf(dir: string, ownMtimes: readonly number[]): NodeJS.ErrnoException | undefined {
+  let holder;
   try {
-    mtime = fs.statSync(dir).mtimeMs;
+    holder = holderOf(dir, ownMtimes);
   } catch {
     return undefined;
   }
-  if (ownMtimes.every((own) => Math.abs(mtime - own) >= OTHER_MTIME_MS)) {
-    return Object.assign(new Error(`${dir} was taken over by another process (its mtime is not the one this process set)`), { code: "ELOCKTAKEN" });
+  if (holder !== "other") return undefined;
+  return Object.assign(new Error(`${dir} was taken over by another process (its mtime is not the one this process set)`), { code: "ELOCKTAKEN" });
+}
+
+/**
+ * Whose `dir`, created by this process, is now: still this process's (it has an mtime this
+ * process gave it), another's that took it over, or nobody's (gone). Other stat failures throw.
+ */
+function holderOf(dir: string, ownMtimes: readonly number[]): "this" | "other" | "gone" {
+  let mtime: number;
+  try {
+    mtime = fs.statSync(dir).mtimeMs;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "gone";
+    throw error;
   }
-  return undefined;
+  return ownMtimes.some((own) => Math.abs(mtime - own) < OTHER_MTIME_MS) ? "this" : "other";
 }
 
 /** The mtime the file system gives `dir` (now, if it cannot be read). */
