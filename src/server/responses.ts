@@ -4,7 +4,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { HTTP_STATUS, toLadingError } from "../core/errors.js";
-import { ReferencesFileError } from "../store/reference-store.js";
+import { ReferencesFileError } from "../store/references-file-error.js";
 
 export const API_VERSION = "1.41";
 export const MIN_API_VERSION = "1.12";

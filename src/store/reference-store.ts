@@ -7,9 +7,9 @@
  *   text --parseRepositoriesJson--> RepositoriesFile (frozen) --indexRepositories--> ReferenceState
  * so reloading after someone else's change is a rebuild from scratch, never a patch.
  */
-import { mkdir, open, readFile, readlink, stat } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { conflict, invalid, notFound, toLadingError, LadingError } from "../core/errors.js";
+import { conflict, invalid, notFound, LadingError } from "../core/errors.js";
 import { isJsonObject, parseJsonStrict } from "../core/json.js";
 import {
   familiarName,
@@ -20,6 +20,8 @@ import {
   type ImageReference,
 } from "../core/reference.js";
 import { writeFileAtomic } from "./atomic-file.js";
+import { readWithStamp, sameStamp, statStamp } from "./file-stamp.js";
+import { asReferencesFileError, referencesFileError } from "./references-file-error.js";
 import { LockLostError, withFileLock, type FileLockOptions, type HeldLock } from "./lock.js";
 
 /** The document, keyed by familiar repository name, then familiar reference; values are image IDs. */
@@ -508,47 +510,6 @@ export function unchangedSinceRead(filePath: string, bytesRead: Buffer | null, l
   };
 }
 
-/** What identifies one version of a file without reading it; null when there is no file. */
-export type FileStamp = { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint } | null;
-
-export async function statStamp(filePath: string): Promise<FileStamp> {
-  try {
-    return stampOf(await stat(filePath, { bigint: true }));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw referencesFileError(filePath, error);
-  }
-}
-
-/** The bytes of `filePath` and the stamp of the same version of it: both from one open descriptor. */
-export async function readWithStamp(filePath: string): Promise<{ stamp: FileStamp; bytes: Buffer | null }> {
-  let handle;
-  try {
-    handle = await open(filePath, "r");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { stamp: null, bytes: null };
-    throw referencesFileError(filePath, error);
-  }
-  try {
-    const stamp = stampOf(await handle.stat({ bigint: true }));
-    const bytes = await handle.readFile().catch((error: unknown) => {
-      throw referencesFileError(filePath, error);
-    });
-    return { stamp, bytes };
-  } finally {
-    await handle.close();
-  }
-}
-
-function stampOf(info: { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }): FileStamp {
-  return { ino: info.ino, size: info.size, mtimeNs: info.mtimeNs, ctimeNs: info.ctimeNs };
-}
-
-export function sameStamp(a: FileStamp, b: FileStamp): boolean {
-  if (a === null || b === null) return a === b;
-  return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
-}
-
 async function readIfExists(filePath: string): Promise<Buffer | null> {
   try {
     return await readFile(filePath);
@@ -556,41 +517,6 @@ async function readIfExists(filePath: string): Promise<Buffer | null> {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw referencesFileError(filePath, error);
   }
-}
-
-/**
- * repositories.json at fault, not what a command or a request asked: it cannot be read, or it
- * is no valid document. `lading serve` answers it with 500, as dockerd answers a problem of its
- * own; its kind stays the cause's (fsck repairs an invalid file, the CLI exits 1 either way).
- */
-export class ReferencesFileError extends LadingError {}
-
-/** `error` (a parse's, a read's) as the file's problem. */
-export function asReferencesFileError(error: unknown): ReferencesFileError {
-  if (error instanceof ReferencesFileError) return error;
-  const failure = toLadingError(error);
-  return new ReferencesFileError(failure.kind, failure.message, { subject: failure.subject, cause: error });
-}
-
-/** A failure to open or read `filePath`, as one line that names it. */
-export function referencesFileError(filePath: string, error: unknown): ReferencesFileError {
-  const { code, path: named } = error as NodeJS.ErrnoException;
-  // An error of the read itself (a directory, EIO) names no file, unlike one of the open.
-  if (code === "EISDIR") return new ReferencesFileError("io", `${filePath}: is a directory`, { subject: filePath, cause: error });
-  if (named === undefined) return new ReferencesFileError("io", `${filePath}: ${toLadingError(error).message}`, { subject: filePath, cause: error });
-  return asReferencesFileError(error);
-}
-
-/**
- * `filePath` is not there, where a file was read before (a long-running reader's rule: see
- * WatchedReferences): a symbolic link to a file that is gone is named as one. The remedy says
- * how to go on without it: `reloadHint` is what makes the reader take its absence as an empty store.
- */
-export async function missingReferencesFile(filePath: string, reloadHint: string): Promise<ReferencesFileError> {
-  const target = await readlink(filePath).catch(() => undefined);
-  const what = target === undefined ? "no such file (moved or deleted?)" : `a symbolic link to ${target}, which does not exist`;
-  const remedy = `put it back, or, to start with no references, write {"Repositories":{}} to it or ${reloadHint}`;
-  return new ReferencesFileError("io", `${filePath}: ${what}: ${remedy}`, { subject: filePath });
 }
 
 /**

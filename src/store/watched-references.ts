@@ -34,24 +34,19 @@ import { watch, type FSWatcher } from "node:fs";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import type { LadingError } from "../core/errors.js";
+import { readWithStamp, sameStamp, statStamp, type FileStamp } from "./file-stamp.js";
 import {
-  asReferencesFileError,
   indexRepositories,
-  missingReferencesFile,
   parseRepositoriesJson,
-  readWithStamp,
   ReferenceStore,
   sameBytes,
-  sameStamp,
-  statStamp,
-  type FileStamp,
   type ReferenceState,
   type ReferenceStoreOptions,
-  type ReferencesFileError,
   type ReferenceTxn,
   type RepositoriesFile,
   type UpdateResult,
 } from "./reference-store.js";
+import { asReferencesFileError, missingReferencesFile, type ReferencesFileError } from "./references-file-error.js";
 
 export interface WatchedReferencesOptions extends ReferenceStoreOptions {
   /** Watch the directory for changes (push); without it, changes are noticed on the next read. Default true. */
