@@ -1,5 +1,4 @@
 import { invalid } from "../core/errors.js";
-import { isJsonObject, parseJsonStrict } from "../core/json.js";
 import { dockerLayerTypeFor, isForeignLayerType, MediaType } from "../core/media-types.js";
 import { dockerManifestJsonSchema, parseDocument, type Descriptor, type DockerManifestItem } from "../core/schemas.js";
 import { digestOf, encodedPart } from "../core/digest.js";
@@ -9,6 +8,7 @@ import type { ResolvedRoot, ScannedArchive, ScannedFile } from "./model.js";
 import { digestNamedBy, repoTagName } from "./names.js";
 import { isAbsentPath, lookupFile } from "./scan.js";
 import { synthesizeDockerManifest } from "./synthesize.js";
+import { isImageManifest } from "./image-manifest-shape.js";
 import { safeEntryName } from "../tar/entry-name.js";
 
 export interface DockerContext {
@@ -32,16 +32,6 @@ export function readDockerManifestJson(ctx: DockerContext): DockerManifestItem[]
 
 const DIR_LAYOUT_MANIFEST =
   "manifest.json: an image manifest, not docker save's list of images: this is a dir: layout (skopeo copy dir:, podman save --format docker-dir), which lading does not read; skopeo copy dir:DIR docker-archive:FILE makes an archive of it";
-
-/** Whether manifest.json holds one image manifest (a JSON object with a schemaVersion), as the dir: transport of containers/image writes it. */
-function isImageManifest(bytes: Uint8Array): boolean {
-  try {
-    const document = parseJsonStrict(bytes, "manifest.json");
-    return isJsonObject(document) && "schemaVersion" in document;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Resolves one manifest.json item. The archive carries no manifest for it, so one is synthesised

@@ -10,6 +10,8 @@ import { readTarChunks, type TarBody } from "../tar/reader.js";
 import { deferredBytes, progressOf, type DeferredBytes } from "./deferred-bytes.js";
 import { validDigestNamedBy } from "./names.js";
 import type { ArchiveEntry } from "./scan.js";
+import { namedByManifestJson, readDirectoryManifestJson, type WalkedNames } from "./directory-manifest.js";
+import { DEFAULT_LIMITS } from "./read.js";
 import { notAnImageArchive } from "./top-level.js";
 
 export interface OpenedSource {
@@ -28,18 +30,23 @@ export interface OpenedSource {
   reopen?: () => Promise<OpenedSource>;
 }
 
-/** Opens an archive given as a path: a tar file (maybe compressed), or an OCI layout directory. */
-export async function openArchivePath(path: string): Promise<OpenedSource> {
+export interface OpenPathOptions {
+  /** Largest manifest.json to accept (--max-manifest-json-size): a directory's is read before its other files. */
+  maxManifestJsonBytes?: number;
+}
+
+/** Opens an archive given as a path: a tar file (maybe compressed) or a pipe, or an OCI layout or unpacked docker save directory. */
+export async function openArchivePath(path: string, options: OpenPathOptions = {}): Promise<OpenedSource> {
   // The path as the user gave it: a symbolic link to a layout directory is that directory.
   const info = await stat(path).catch(() => undefined);
   if (!info) throw invalid(`${path}: no such file or directory`, path);
-  const opened = await openPathOnce(path, info);
+  const opened = await openPathOnce(path, info, options.maxManifestJsonBytes ?? DEFAULT_LIMITS.maxManifestJsonBytes);
   // A pipe (`-i <(...)`) or a device cannot be read again from its start.
-  return info.isFile() || info.isDirectory() ? { ...opened, reopen: () => openArchivePath(path) } : opened;
+  return info.isFile() || info.isDirectory() ? { ...opened, reopen: () => openArchivePath(path, options) } : opened;
 }
 
-async function openPathOnce(path: string, info: Stats): Promise<OpenedSource> {
-  if (info.isDirectory()) return openDirectory(path);
+async function openPathOnce(path: string, info: Stats, maxManifestJsonBytes: number): Promise<OpenedSource> {
+  if (info.isDirectory()) return openDirectory(path, maxManifestJsonBytes);
   const handle = await open(path, "r");
   try {
     const opened = await handle.stat();
@@ -135,22 +142,32 @@ function hardLinkTarget(name: string, target: string): string {
 
 const METADATA_FIRST = ["oci-layout", "index.json", "manifest.json"];
 
-/** An OCI layout directory, read as if it were a tar with its metadata first. */
-async function openDirectory(root: string): Promise<OpenedSource> {
+/** An OCI layout or unpacked docker save directory, read as if it were a tar with its metadata first. */
+async function openDirectory(root: string, maxManifestJsonBytes: number): Promise<OpenedSource> {
   // Its top level alone says whether it can be an image archive: one that cannot (`-i .`, a
   // typo) is refused before its tree is walked or any of its files read.
   const top = await readdir(root, { withFileTypes: true });
   const present = (name: string): boolean => top.some((dirent) => dirent.name === name && !dirent.isDirectory());
   const refusal = notAnImageArchive({ index: present("index.json") || present("oci-layout"), manifestJson: present("manifest.json"), repositories: present("repositories") });
   if (refusal !== undefined) throw invalid(`${root}: ${refusal}`, root);
+  // manifest.json, small, is read first: what it cannot describe is refused before any layer is
+  // read, and what it names is all an image can use. (One that is a link, or no file, is left to
+  // the scan, which follows or refuses it as in a tar; every file is read then.)
+  const manifestJson = top.some((dirent) => dirent.name === "manifest.json" && dirent.isFile()) ? await readDirectoryManifestJson(root, maxManifestJsonBytes) : undefined;
   const found = await walk(root, "", top);
   found.sort((a, b) => rank(a.name) - rank(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  // manifest.json's paths may name any file; without it, what an image can use is known from names.
-  const usable = present("manifest.json") ? () => true : await usableInLayout(root, found);
+  const named = manifestJson && namedByManifestJson(root, manifestJson.items, walkedNames(found));
+  const usable = present("manifest.json") && named === undefined ? () => true : await usableInLayout(root, found, named);
   let finishedBytes = 0;
   let current: ChunkSource | undefined;
   async function* entries(): AsyncGenerator<ArchiveEntry> {
     for (const { name } of found) {
+      if (manifestJson !== undefined && name === "manifest.json") {
+        // The bytes checked above, not read again.
+        yield { name, type: "file", size: manifestJson.bytes.length, body: bytesBody(manifestJson.bytes) };
+        finishedBytes += manifestJson.bytes.length;
+        continue;
+      }
       const path = join(root, name);
       const info = await lstat(path);
       if (info.isSymbolicLink()) {
@@ -184,13 +201,14 @@ function rank(name: string): number {
 }
 
 /**
- * Which files of a directory without manifest.json an image can use: the layout's own
- * (`oci-layout`, `index.json`, `repositories`, anything under `blobs/`), any named for a digest
- * (which must hold it, used or not: checkBlobNames) and any a link points at. No index.json can
- * name the rest (a disk image beside the layout): the scan holds them to the size limit and passes
- * them by unread.
+ * Which files of a directory an image can use: the layout's own (`oci-layout`, `index.json`,
+ * `manifest.json`, anything under `blobs/`), the legacy docker save documents (`repositories`,
+ * `<v1id>/json`, `<v1id>/VERSION`), those manifest.json names (`named`), any named for a digest
+ * (which must hold it, used or not: checkBlobNames) and any a link points at. Neither index.json
+ * nor manifest.json can name the rest (a disk image beside the layout): the scan holds them to the
+ * size limit and passes them by unread.
  */
-async function usableInLayout(root: string, found: readonly WalkedName[]): Promise<(name: string) => boolean> {
+async function usableInLayout(root: string, found: readonly WalkedName[], named: ReadonlySet<string> = new Set()): Promise<(name: string) => boolean> {
   const linkedTo = new Set<string>();
   for (const { name, isLink } of found) {
     if (!isLink) continue;
@@ -200,14 +218,24 @@ async function usableInLayout(root: string, found: readonly WalkedName[]): Promi
       // A target out of the archive is refused when the entries reach the link.
     }
   }
-  return (name) => LAYOUT_NAMES.includes(name) || name.startsWith("blobs/") || validDigestNamedBy(name) !== undefined || linkedTo.has(name);
+  return (name) =>
+    LAYOUT_NAMES.includes(name) || LEGACY_DOCUMENT.test(name) || name.startsWith("blobs/") || named.has(name) || validDigestNamedBy(name) !== undefined || linkedTo.has(name);
 }
 
 const LAYOUT_NAMES = [...METADATA_FIRST, "repositories"];
+/** A legacy docker save's per-layer documents beside its `<v1id>/layer.tar` (which manifest.json names). */
+const LEGACY_DOCUMENT = /^[^/]+\/(VERSION|json)$/;
 
 interface WalkedName {
   name: string;
   isLink: boolean;
+}
+
+function walkedNames(found: readonly WalkedName[]): WalkedNames {
+  return {
+    files: new Set(found.filter((walked) => !walked.isLink).map((walked) => walked.name)),
+    links: new Set(found.filter((walked) => walked.isLink).map((walked) => walked.name)),
+  };
 }
 
 /** The names below `prefix`, whose own entries are `listed` when they have been read already. */
@@ -233,6 +261,19 @@ function bodyOf(source: ChunkSource): TarBody {
       },
     }),
   };
+}
+
+function bytesBody(bytes: Buffer): TarBody {
+  let given = false;
+  return bodyOf({
+    read: async () => {
+      if (given) return undefined;
+      given = true;
+      return bytes;
+    },
+    close: () => undefined,
+    bytesRead: () => (given ? bytes.length : 0),
+  });
 }
 
 function emptyBody(): TarBody {

@@ -48,8 +48,9 @@ export function registerConvert(program: Command, terminal: Terminal): void {
       const toStdout = output === "-";
       if (toStdout && terminal.stdout.isTTY) throw usage(TERMINAL_REFUSAL);
       if (input === "-") refuseTerminalInput(process.stdin);
-      const source = input === "-" ? await openTarStream(process.stdin) : await openArchivePath(input);
-      const load = { ...limitsFromOptions(flags), ...(flags.name ? { name: flags.name } : {}) };
+      const limits = limitsFromOptions(flags);
+      const source = input === "-" ? await openTarStream(process.stdin) : await openArchivePath(input, limits);
+      const load = { ...limits, ...(flags.name ? { name: flags.name } : {}) };
       const convert = (sink: Writable): Promise<ConvertResult> => convertArchive(source, sink, { ...options, load, ...(input === "-" ? {} : { inputFile: input }) });
       let result: ConvertResult | undefined;
       if (toStdout) result = await convert(terminal.stdout);

@@ -38,7 +38,8 @@ export function registerLoad(program: Command, terminal: Terminal): void {
       const platforms = platformsFromOption(flags.platform);
       if (flags.input === undefined || flags.input === "-") refuseTerminalInput(process.stdin);
       const store = await openStore(command);
-      const source = flags.input === undefined || flags.input === "-" ? await openTarStream(process.stdin) : await openArchivePath(flags.input);
+      const limits = limitsFromOptions(flags);
+      const source = flags.input === undefined || flags.input === "-" ? await openTarStream(process.stdin) : await openArchivePath(flags.input, limits);
       const result = await withProgress(
         terminal,
         Boolean(flags.quiet || flags.json),
@@ -46,7 +47,7 @@ export function registerLoad(program: Command, terminal: Terminal): void {
         () => ({ done: source.bytesRead(), total: source.totalBytes }),
         () =>
           loadArchive(store, source, {
-            ...limitsFromOptions(flags),
+            ...limits,
             platforms,
             ...(flags.name ? { name: flags.name } : {}),
             ...(flags.skipDiffIdCheck ? { checkCompressedLayers: false } : {}),

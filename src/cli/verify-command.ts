@@ -22,9 +22,10 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
       if (options.format !== undefined && !options.roundtrip) throw usage("--format goes with --roundtrip: a plain verify saves nothing");
       refuseEmptyInputPath(archive, "ARCHIVE");
       if (archive === "-") refuseTerminalInput(process.stdin);
+      const limits = limitsFromOptions(options);
       let source;
       try {
-        source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive);
+        source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive, limits);
       } catch (error) {
         // A script reading --json gets a document whatever went wrong, as for an invalid archive:
         // the round trip's own document with --roundtrip, as an archive that opens gets. That is
@@ -41,9 +42,9 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
       if (options.roundtrip) {
         // The round trip needs the store and the writers: load them only for it.
         const { runRoundtrip } = await import("./convert-command.js");
-        return setExit(await runRoundtrip(terminal, source, { ...limitsFromOptions(options), json: Boolean(options.json), format: options.format ?? "docker" }));
+        return setExit(await runRoundtrip(terminal, source, { ...limits, json: Boolean(options.json), format: options.format ?? "docker" }));
       }
-      const report = await verifyArchive(source, limitsFromOptions(options));
+      const report = await verifyArchive(source, limits);
       if (options.json) printJson(terminal.stdout, report);
       else printSummary(terminal, report);
       setExit(report.valid ? 0 : 1);

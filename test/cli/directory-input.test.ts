@@ -4,8 +4,11 @@
 // byte-identical, and nothing of it is read. It used to be walked whole and every file read and
 // written into the store's ingest area first (a 900 MB file: 12 s and ~897 MB of disk). Beside an
 // OCI layout (no manifest.json at the top), a file no image can use is passed by unread.
+// With manifest.json at the top, manifest.json is read first: a containers/image dir: layout (made
+// here by the real skopeo), a document that is no docker save list or one naming a file that is not
+// there is refused before any other file is read, and a file it does not name is passed by unread.
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, truncate, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, utimes, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -17,6 +20,7 @@ import {
   dockerArchiveItems,
   ensureBuilt,
   hexOf,
+  layerTar,
   makeImage,
   ociLayoutItems,
   runLading,
@@ -24,7 +28,10 @@ import {
   type CliResult,
   type TarItem,
 } from "../support/archive-builder.js";
+import { requirePeers, run } from "../support/peers.js";
 import { snapshotTree, type TreeEntry } from "../support/store-tree.js";
+
+const TESTDATA = join(import.meta.dirname, "..", "..", "testdata");
 
 const NOT_AN_IMAGE = "not an image archive: it has neither manifest.json nor oci-layout and index.json";
 const LEGACY =
@@ -90,13 +97,13 @@ async function directoryOf(items: readonly TarItem[], name: string): Promise<str
   return directory;
 }
 
-/** verify, load (into the store holding an image) and convert of `input`, each as a user runs it. */
-async function everyCommand(input: string): Promise<Record<string, CliResult>> {
+/** verify, load (into the store holding an image) and convert of `input`, each as a user runs it (with `options`). */
+async function everyCommand(input: string, options: string[] = []): Promise<Record<string, CliResult>> {
   const output = newPath("converted.tar");
   const results = {
-    verify: await runLading(["verify", input]),
-    load: await runLading(["--root", root, "load", "-i", input]),
-    convert: await runLading(["convert", input, output]),
+    verify: await runLading(["verify", ...options, input]),
+    load: await runLading(["--root", root, "load", ...options, "-i", input]),
+    convert: await runLading(["convert", ...options, input, output]),
   };
   await expect(stat(output)).rejects.toThrow(/ENOENT/);
   return results;
@@ -262,3 +269,174 @@ describe("beside an OCI layout directory (no manifest.json at its top), a file n
     expect(await runLading(["--root", store, "load", "-q", "-i", await directoryOf(renamed, "docker-dir")])).toEqual({ code: 0, stdout: "Loaded image: fixture/dir:1\n", stderr: "" });
   });
 });
+
+/** Every file below `directory` but `except`, given an access time long past. */
+async function markUnread(directory: string, except: readonly string[] = []): Promise<string[]> {
+  const marked: string[] = [];
+  for (const name of await readdir(directory, { recursive: true })) {
+    const path = join(directory, name);
+    if (except.includes(name) || !(await stat(path)).isFile()) continue;
+    await utimes(path, LONG_AGO, LONG_AGO);
+    marked.push(path);
+  }
+  return marked.sort();
+}
+
+async function readOnes(paths: readonly string[]): Promise<string[]> {
+  const read: string[] = [];
+  for (const path of paths) if (await wasRead(path)) read.push(path);
+  return read;
+}
+
+/** The message verify gives a tar of the same files (the directory's refusal is it, after the directory's name). */
+async function tarMessage(items: readonly TarItem[], options: string[] = []): Promise<string> {
+  const archive = newPath("same.tar");
+  await writeFile(archive, buildTar(items));
+  const report = JSON.parse((await runLading(["verify", "--json", ...options, archive])).stdout) as { problems: { message: string }[] };
+  expect(report.problems.length).toBe(1);
+  return report.problems[0]!.message;
+}
+
+/** A 64 GiB sparse file: reading it would outlast the 20 s a test gives verify. */
+async function sparseFile(path: string): Promise<void> {
+  await writeFile(path, "");
+  await truncate(path, 64 * 1024 ** 3);
+}
+
+async function verifyWithin20s(input: string): Promise<CliResult> {
+  return runLading(["verify", "--json", input], { through: ["timeout", "-s", "KILL", "20"] });
+}
+
+describe.skipIf(!requirePeers("skopeo"))("a containers/image dir: layout (manifest.json one image manifest, blobs named by digest)", () => {
+  const dirLayout = (input: string): string =>
+    `${input}: a containers/image dir: layout (skopeo's dir: transport, podman save --format docker-dir), not a docker save archive or OCI layout: convert it with skopeo copy dir:${input} oci:OUT`;
+
+  async function skopeoDir(): Promise<string> {
+    const input = newPath("skopeo-dir");
+    const copied = await run("skopeo", ["copy", "-q", `oci-archive:${join(TESTDATA, "oci-archive.tar")}`, `dir:${input}`]);
+    expect([copied.code, copied.stderr]).toEqual([0, ""]);
+    expect(await readFile(join(input, "version"), "utf8")).toBe("Directory Transport Version: 1.1\n");
+    return input;
+  }
+
+  it("is refused at once by verify, load and convert, in one line saying what it is and how to convert it: no blob is read, the store is byte-identical", async () => {
+    const input = await skopeoDir();
+    const blobs = await markUnread(input, ["manifest.json"]);
+    expect(blobs.length).toBe(5); // config, three layers, version
+    refusedByEvery(await everyCommand(input), dirLayout(input));
+    expect(await snapshotTree(root)).toEqual(storeBefore);
+    expect(await readOnes(blobs)).toEqual([]);
+  });
+
+  it("is refused before its blobs are read whatever their size (a 64 GiB sparse one named for a digest, which a scan reads)", async () => {
+    const input = await skopeoDir();
+    await sparseFile(join(input, "e".repeat(64)));
+    const result = await verifyWithin20s(input);
+    expect({ code: result.code, problems: (JSON.parse(result.stdout || "{}") as { problems?: unknown }).problems }).toEqual({
+      code: 1,
+      problems: [{ entry: input, message: dirLayout(input) }],
+    });
+  });
+
+  it("converted as the refusal says, is an OCI layout lading reads", async () => {
+    const input = await skopeoDir();
+    const out = newPath("oci-out");
+    expect((await run("skopeo", ["copy", "-q", `dir:${input}`, `oci:${out}`])).code).toBe(0);
+    const result = await runLading(["verify", "--json", out]);
+    expect([result.code, (JSON.parse(result.stdout) as { valid: boolean }).valid]).toEqual([0, true]);
+  });
+});
+
+describe("a directory with manifest.json at its top, which is read first", () => {
+  const items = dockerArchiveItems([{ image, repoTags: ["fixture/dir:1"] }]);
+  const withManifestJson = (content: string): TarItem[] =>
+    items.map((item) => (item.type === "file" && item.name === "manifest.json" ? { ...item, content: Buffer.from(content) } : item));
+
+  for (const [what, content] of [
+    ["no JSON list (an object without schemaVersion)", JSON.stringify({ Config: "x.json" })],
+    ["a list whose item lacks Layers", JSON.stringify([{ Config: `${hexOf(image.config.digest)}.json`, RepoTags: ["fixture/dir:1"] }])],
+    ["no JSON at all", "Config: x.json\n"],
+  ] as const) {
+    it(`that is ${what} is refused at once, in the words a tar of the same files gets: no other file is read`, async () => {
+      const changed = withManifestJson(content);
+      const input = await directoryOf(changed, "bad-manifest-json");
+      const others = await markUnread(input, ["manifest.json"]);
+      refusedByEvery(await everyCommand(input), `${input}: ${await tarMessage(changed)}`);
+      expect(await snapshotTree(root)).toEqual(storeBefore);
+      expect(await readOnes(others)).toEqual([]);
+    });
+  }
+
+  it("naming a file that is not there is refused at once, in a tar's words: no other file is read", async () => {
+    const twoLayers = makeImage({ seed: "two-layers", layers: [layerTar({ "a.txt": "a\n" }), layerTar({ "b.txt": "b\n" })] });
+    const second = `${hexOf(twoLayers.layers[1]!.digest)}.tar`;
+    const missing = dockerArchiveItems([{ image: twoLayers, repoTags: ["fixture/dir:2"] }]).filter((item) => item.type !== "file" || item.name !== second);
+    const input = await directoryOf(missing, "missing-layer");
+    const others = await markUnread(input, ["manifest.json"]);
+    expect(others.length).toBe(2); // the config and the first layer
+    const message = await tarMessage(missing);
+    expect(message).toBe(`manifest.json[0].Layers[1]: ${JSON.stringify(second)} is not in the archive`);
+    refusedByEvery(await everyCommand(input), `${input}: ${message}`);
+    expect(await snapshotTree(root)).toEqual(storeBefore);
+    expect(await readOnes(others)).toEqual([]);
+  });
+
+  it("larger than --max-manifest-json-size is refused unread past the limit, in a tar's words", async () => {
+    const manifestJson = items.find((item) => item.type === "file" && item.name === "manifest.json");
+    const padded = withManifestJson(`${manifestJson?.type === "file" ? manifestJson.content.toString() : ""}${" ".repeat(2048)}`);
+    const input = await directoryOf(padded, "large-manifest-json");
+    const others = await markUnread(input);
+    const message = await tarMessage(padded, ["--max-manifest-json-size", "1k"]);
+    expect(message).toBe("manifest.json: manifest.json is larger than the JSON size cap of 1024 bytes");
+    refusedByEvery(await everyCommand(input, ["--max-manifest-json-size", "1k"]), `${input}: ${message}`);
+    expect(await readOnes(others)).toEqual([]);
+  });
+});
+
+describe("beside an unpacked docker save archive (manifest.json at its top), a file manifest.json does not name", () => {
+  /** testdata's docker save archive (docker 20.10's legacy layout: <v1id>/{VERSION,json,layer.tar}, repositories), unpacked. */
+  async function unpacked(name: string): Promise<string> {
+    const directory = newPath(name);
+    await mkdir(directory);
+    execFileSync("tar", ["-xf", join(TESTDATA, "docker-save.tar"), "-C", directory]);
+    return directory;
+  }
+
+  it("is passed by unread: verify gives the report of the archive alone (a 64 GiB sparse disk image beside it)", async () => {
+    const input = await unpacked("docker-save-with-disk-image");
+    await sparseFile(join(input, "disk.img"));
+    const alone = await runLading(["verify", "--json", await unpacked("docker-save")]);
+    const result = await verifyWithin20s(input);
+    expect({ code: result.code, report: result.stdout }).toEqual({ code: alone.code, report: alone.stdout });
+    expect(alone.code).toBe(0);
+  });
+
+  it("is passed by unread by load and convert: the store and the converted archive are those of the archive alone", async () => {
+    const input = await unpacked("docker-save-with-strays");
+    await unreadFile(join(input, "junk.bin"), 4 * 1024 * 1024);
+    await unreadFile(join(input, "notes", "draft.txt"), 64 * 1024);
+    const [loaded, alone] = [newPath("store"), newPath("store")];
+    const clean = await unpacked("docker-save");
+    expect(await runLading(["--root", loaded, "load", "-i", input])).toEqual(await runLading(["--root", alone, "load", "-i", clean]));
+    expect(await snapshotTree(join(loaded, "blobs"))).toEqual(await snapshotTree(join(alone, "blobs")));
+    const [converted, convertedAlone] = [newPath("out.tar"), newPath("out.tar")];
+    expect((await runLading(["convert", input, converted])).code).toBe(0);
+    expect((await runLading(["convert", clean, convertedAlone])).code).toBe(0);
+    expect(await readFile(converted)).toEqual(await readFile(convertedAlone));
+    expect(await readOnes([join(input, "junk.bin"), join(input, "notes", "draft.txt")])).toEqual([]);
+  });
+
+  it("is still held to --max-layer-size from its size, and a pipe beside the archive is still refused, as in a tar", async () => {
+    const input = await unpacked("docker-save-with-big-stray");
+    await writeFile(join(input, "disk.img"), "");
+    await truncate(join(input, "disk.img"), 3 * 1024 ** 3);
+    expect(await runLading(["verify", "--max-layer-size", "1g", input])).toMatchObject({
+      code: 1,
+      stderr: `error: entry "disk.img": size ${3 * 1024 ** 3} exceeds the limit of ${1024 ** 3} bytes (--max-layer-size)\n`,
+    });
+    const piped = await unpacked("docker-save-with-pipe");
+    mkfifo(join(piped, "pipe"));
+    expect(await runLading(["verify", piped])).toMatchObject({ code: 1, stderr: `error: entry "pipe": unsupported entry type (device, FIFO or similar)\n` });
+  });
+});
+

@@ -67,16 +67,15 @@ describe.skipIf(!requirePeers("skopeo"))("manifest digests equal skopeo inspect 
 });
 
 describe.skipIf(!requirePeers("skopeo"))("a dir: layout, which lading does not read", () => {
-  it("skopeo copy docker-archive: dir: gives verify and load one line saying what it is and how to make an archive of it", async () => {
+  it("skopeo copy docker-archive: dir: gives verify and load one line saying what it is and how to convert it, before any blob is read", async () => {
     const dir = makeTempDir("lading-dir-layout-");
     try {
       const layout = join(dir, "layout");
       const copied = await run("skopeo", ["copy", "-q", `docker-archive:${fixture("archives/docker-save-single.tar")}`, `dir:${layout}`]);
       expect([copied.code, copied.stderr]).toEqual([0, ""]);
-      const message =
-        "manifest.json: an image manifest, not docker save's list of images: this is a dir: layout (skopeo copy dir:, podman save --format docker-dir), which lading does not read; skopeo copy dir:DIR docker-archive:FILE makes an archive of it";
+      const message = `${layout}: a containers/image dir: layout (skopeo's dir: transport, podman save --format docker-dir), not a docker save archive or OCI layout: convert it with skopeo copy dir:${layout} oci:OUT`;
       const verified = await runLading(["verify", layout]);
-      expect([verified.code, verified.stderr]).toEqual([1, `error: ${message}\n`]);
+      expect([verified.code, verified.stderr]).toEqual([1, `lading: error: ${message}\n`]);
       const store = join(dir, "store");
       const loaded = await runLading(["--root", store, "load", "-i", layout]);
       expect([loaded.code, loaded.stdout, loaded.stderr]).toEqual([1, "", `lading: error: ${message}\n`]);
