@@ -41,12 +41,16 @@ export async function openArchivePath(path: string, options: OpenPathOptions = {
   const info = await stat(path).catch(() => undefined);
   if (!info) throw invalid(`${path}: no such file or directory`, path);
   const opened = await openPathOnce(path, info, options.maxManifestJsonBytes ?? DEFAULT_LIMITS.maxManifestJsonBytes);
-  // A pipe (`-i <(...)`) or a device cannot be read again from its start.
+  // A pipe (`-i <(...)`) cannot be read again from its start.
   return info.isFile() || info.isDirectory() ? { ...opened, reopen: () => openArchivePath(path, options) } : opened;
 }
 
 async function openPathOnce(path: string, info: Stats, maxManifestJsonBytes: number): Promise<OpenedSource> {
   if (info.isDirectory()) return openDirectory(path, maxManifestJsonBytes);
+  // A socket cannot be opened (ENXIO); a device gives no archive (a terminal or a serial line
+  // waits for input forever, /dev/null reads as an empty one): neither is read.
+  const what = info.isSocket() ? "a socket" : info.isCharacterDevice() ? "a character device file" : info.isBlockDevice() ? "a block device file" : undefined;
+  if (what !== undefined) throw invalid(`${path}: not an image archive: it is ${what}`, path);
   const handle = await open(path, "r");
   try {
     const opened = await handle.stat();

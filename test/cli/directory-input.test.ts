@@ -7,7 +7,8 @@
 // With manifest.json at the top, manifest.json is read first: a containers/image dir: layout (made
 // here by the real skopeo), a document that is no docker save list or one naming a file that is not
 // there is refused before any other file is read, and a file it does not name is passed by unread.
-import { execFileSync } from "node:child_process";
+// `-i` naming a socket or a device is refused in one line saying what it is; a FIFO is read as a pipe.
+import { execFileSync, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, utimes, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -440,3 +441,30 @@ describe("beside an unpacked docker save archive (manifest.json at its top), a f
   });
 });
 
+describe("-i (and verify's and convert's input) naming no file or directory", () => {
+  it("a unix socket is refused in one line naming it and saying what it is; the store is byte-identical", async () => {
+    const socket = newPath("input.sock");
+    await socketAt(socket);
+    refusedByEvery(await everyCommand(socket), `${socket}: not an image archive: it is a socket`);
+    expect(await snapshotTree(root)).toEqual(storeBefore);
+  });
+
+  it("a device is refused so too (/dev/null, which read as an empty archive)", async () => {
+    refusedByEvery(await everyCommand("/dev/null"), "/dev/null: not an image archive: it is a character device file");
+    expect(await snapshotTree(root)).toEqual(storeBefore);
+  });
+
+  it("a FIFO is read as a pipe, as before", async () => {
+    const fifo = newPath("input.fifo");
+    mkfifo(fifo);
+    const writer = spawn("sh", ["-c", `cat "$1" > "$2"`, "sh", join(TESTDATA, "docker-archive.tar"), fifo], { stdio: "ignore" });
+    const written = new Promise((resolve) => writer.on("close", resolve));
+    const store = newPath("store");
+    expect(await runLading(["--root", store, "load", "-q", "-i", fifo])).toEqual({
+      code: 0,
+      stdout: "Loaded image: lading-testdata/app:1.0\nLoaded image: lading-testdata/app:latest\n",
+      stderr: "",
+    });
+    expect(await written).toBe(0);
+  });
+});
