@@ -30,9 +30,20 @@ export async function readDirectoryManifestJson(root: string, maxBytes: number):
   try {
     return { bytes, items: parseDocument(dockerManifestJsonSchema, jsonDocument(bytes), "manifest.json") };
   } catch (error) {
-    if (isImageManifest(bytes)) throw invalid(`${root}: ${dirLayoutRefusal(root)}`, root);
+    if (isImageManifest(bytes)) {
+      const refusal = invalid(`${root}: ${dirLayoutRefusal(root)}`, root);
+      dirLayoutRefusals.add(refusal);
+      throw refusal;
+    }
     throw refusal(root, error);
   }
+}
+
+const dirLayoutRefusals = new WeakSet<LadingError>();
+
+/** Whether `error` refuses a containers/image dir: layout, which reading on cannot make an archive of. */
+export function isDirLayoutRefusal(error: unknown): boolean {
+  return error instanceof LadingError && dirLayoutRefusals.has(error);
 }
 
 /** skopeo's `dir:` transport, which podman's `save --format docker-dir` uses too. */

@@ -10,7 +10,7 @@ import { readTarChunks, type TarBody } from "../tar/reader.js";
 import { deferredBytes, progressOf, type DeferredBytes } from "./deferred-bytes.js";
 import { validDigestNamedBy } from "./names.js";
 import type { ArchiveEntry } from "./scan.js";
-import { namedByManifestJson, readDirectoryManifestJson, type WalkedNames } from "./directory-manifest.js";
+import { isDirLayoutRefusal, namedByManifestJson, readDirectoryManifestJson, type DirectoryManifestJson, type WalkedNames } from "./directory-manifest.js";
 import { DEFAULT_LIMITS } from "./read.js";
 import { notAnImageArchive } from "./top-level.js";
 
@@ -33,6 +33,13 @@ export interface OpenedSource {
 export interface OpenPathOptions {
   /** Largest manifest.json to accept (--max-manifest-json-size): a directory's is read before its other files. */
   maxManifestJsonBytes?: number;
+  /**
+   * A directory whose manifest.json fails its first check (it names no file there, it is no
+   * docker save list) is read in full, as before that check, so that the scan reports each image
+   * as it does for a tar of the same files (verify's report); by default it is refused at once.
+   * A containers/image dir: layout is refused at once either way.
+   */
+  readOnPastManifestProblems?: boolean;
 }
 
 /** Opens an archive given as a path: a tar file (maybe compressed) or a pipe, or an OCI layout or unpacked docker save directory. */
@@ -40,13 +47,13 @@ export async function openArchivePath(path: string, options: OpenPathOptions = {
   // The path as the user gave it: a symbolic link to a layout directory is that directory.
   const info = await stat(path).catch(() => undefined);
   if (!info) throw invalid(`${path}: no such file or directory`, path);
-  const opened = await openPathOnce(path, info, options.maxManifestJsonBytes ?? DEFAULT_LIMITS.maxManifestJsonBytes);
+  const opened = await openPathOnce(path, info, options);
   // A pipe (`-i <(...)`) cannot be read again from its start.
   return info.isFile() || info.isDirectory() ? { ...opened, reopen: () => openArchivePath(path, options) } : opened;
 }
 
-async function openPathOnce(path: string, info: Stats, maxManifestJsonBytes: number): Promise<OpenedSource> {
-  if (info.isDirectory()) return openDirectory(path, maxManifestJsonBytes);
+async function openPathOnce(path: string, info: Stats, options: OpenPathOptions): Promise<OpenedSource> {
+  if (info.isDirectory()) return openDirectory(path, options);
   // A socket cannot be opened (ENXIO); a device gives no archive (a terminal or a serial line
   // waits for input forever, /dev/null reads as an empty one): neither is read.
   const what = info.isSocket() ? "a socket" : info.isCharacterDevice() ? "a character device file" : info.isBlockDevice() ? "a block device file" : undefined;
@@ -147,7 +154,7 @@ function hardLinkTarget(name: string, target: string): string {
 const METADATA_FIRST = ["oci-layout", "index.json", "manifest.json"];
 
 /** An OCI layout or unpacked docker save directory, read as if it were a tar with its metadata first. */
-async function openDirectory(root: string, maxManifestJsonBytes: number): Promise<OpenedSource> {
+async function openDirectory(root: string, options: OpenPathOptions): Promise<OpenedSource> {
   // Its top level alone says whether it can be an image archive: one that cannot (`-i .`, a
   // typo) is refused before its tree is walked or any of its files read.
   const top = await readdir(root, { withFileTypes: true });
@@ -157,10 +164,20 @@ async function openDirectory(root: string, maxManifestJsonBytes: number): Promis
   // manifest.json, small, is read first: what it cannot describe is refused before any layer is
   // read, and what it names is all an image can use. (One that is a link, or no file, is left to
   // the scan, which follows or refuses it as in a tar; every file is read then.)
-  const manifestJson = top.some((dirent) => dirent.name === "manifest.json" && dirent.isFile()) ? await readDirectoryManifestJson(root, maxManifestJsonBytes) : undefined;
+  const maxBytes = options.maxManifestJsonBytes ?? DEFAULT_LIMITS.maxManifestJsonBytes;
+  const readOn = <T>(error: unknown): T | undefined => {
+    if (options.readOnPastManifestProblems && !isDirLayoutRefusal(error)) return undefined;
+    throw error;
+  };
+  const manifestJson = top.some((dirent) => dirent.name === "manifest.json" && dirent.isFile()) ? await readDirectoryManifestJson(root, maxBytes).catch(readOn<DirectoryManifestJson>) : undefined;
   const found = await walk(root, "", top);
   found.sort((a, b) => rank(a.name) - rank(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const named = manifestJson && namedByManifestJson(root, manifestJson.items, walkedNames(found));
+  let named: Set<string> | undefined;
+  try {
+    named = manifestJson && namedByManifestJson(root, manifestJson.items, walkedNames(found));
+  } catch (error) {
+    named = readOn<Set<string>>(error);
+  }
   const usable = present("manifest.json") && named === undefined ? () => true : await usableInLayout(root, found, named);
   let finishedBytes = 0;
   let current: ChunkSource | undefined;

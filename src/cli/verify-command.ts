@@ -25,7 +25,7 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
       const limits = limitsFromOptions(options);
       let source;
       try {
-        source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive, limits);
+        source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive, { ...limits, readOnPastManifestProblems: true });
       } catch (error) {
         // A script reading --json gets a document whatever went wrong, as for an invalid archive:
         // the round trip's own document with --roundtrip, as an archive that opens gets. That is

@@ -99,13 +99,11 @@ async function directoryOf(items: readonly TarItem[], name: string): Promise<str
 }
 
 /** verify, load (into the store holding an image) and convert of `input`, each as a user runs it (with `options`). */
-async function everyCommand(input: string, options: string[] = []): Promise<Record<string, CliResult>> {
+async function everyCommand(input: string, options: string[] = [], which: readonly ("verify" | "load" | "convert")[] = ["verify", "load", "convert"]): Promise<Record<string, CliResult>> {
   const output = newPath("converted.tar");
-  const results = {
-    verify: await runLading(["verify", ...options, input]),
-    load: await runLading(["--root", root, "load", ...options, "-i", input]),
-    convert: await runLading(["convert", ...options, input, output]),
-  };
+  const commands = { verify: ["verify", ...options, input], load: ["--root", root, "load", ...options, "-i", input], convert: ["convert", ...options, input, output] };
+  const results: Record<string, CliResult> = {};
+  for (const command of which) results[command] = await runLading(commands[command]);
   await expect(stat(output)).rejects.toThrow(/ENOENT/);
   return results;
 }
@@ -348,6 +346,26 @@ describe.skipIf(!requirePeers("skopeo"))("a containers/image dir: layout (manife
   });
 });
 
+/** load and convert of `input` refuse it at once with `message`, and leave the store byte-identical; no file is read but manifest.json. */
+async function refusedByLoadAndConvert(input: string, message: string, others: readonly string[], options: string[] = []): Promise<void> {
+  const { load, convert } = await everyCommand(input, options, ["load", "convert"]);
+  const refused = { code: 1, stdout: "", stderr: `lading: error: ${input}: ${message}\n` };
+  expect({ load, convert }).toEqual({ load: refused, convert: refused });
+  expect(await snapshotTree(root)).toEqual(storeBefore);
+  expect(await readOnes(others)).toEqual([]);
+}
+
+/** verify reports the directory as it reports a tar of the same files (each image, each problem), paths aside; with --json too. */
+async function verifiedAsTar(input: string, items: readonly TarItem[], options: string[] = []): Promise<void> {
+  const archive = newPath("same.tar");
+  await writeFile(archive, buildTar(items));
+  for (const json of [[], ["--json"]]) {
+    const [ofDirectory, ofTar] = await Promise.all([runLading(["verify", ...json, ...options, input]), runLading(["verify", ...json, ...options, archive])]);
+    expect(ofDirectory.code).toBe(1);
+    expect({ ...ofDirectory, stdout: ofDirectory.stdout.replaceAll(input, "ARCHIVE") }).toEqual({ ...ofTar, stdout: ofTar.stdout.replaceAll(archive, "ARCHIVE") });
+  }
+}
+
 describe("a directory with manifest.json at its top, which is read first", () => {
   const items = dockerArchiveItems([{ image, repoTags: ["fixture/dir:1"] }]);
   const withManifestJson = (content: string): TarItem[] =>
@@ -358,17 +376,16 @@ describe("a directory with manifest.json at its top, which is read first", () =>
     ["a list whose item lacks Layers", JSON.stringify([{ Config: `${hexOf(image.config.digest)}.json`, RepoTags: ["fixture/dir:1"] }])],
     ["no JSON at all", "Config: x.json\n"],
   ] as const) {
-    it(`that is ${what} is refused at once, in the words a tar of the same files gets: no other file is read`, async () => {
+    it(`that is ${what} is refused at once by load and convert, in the words a tar of the same files gets: no other file is read; verify reports it as for that tar`, async () => {
       const changed = withManifestJson(content);
       const input = await directoryOf(changed, "bad-manifest-json");
       const others = await markUnread(input, ["manifest.json"]);
-      refusedByEvery(await everyCommand(input), `${input}: ${await tarMessage(changed)}`);
-      expect(await snapshotTree(root)).toEqual(storeBefore);
-      expect(await readOnes(others)).toEqual([]);
+      await refusedByLoadAndConvert(input, await tarMessage(changed), others);
+      await verifiedAsTar(input, changed);
     });
   }
 
-  it("naming a file that is not there is refused at once, in a tar's words: no other file is read", async () => {
+  it("naming a file that is not there is refused at once by load and convert, in a tar's words: no other file is read; verify reports each image as for that tar", async () => {
     const twoLayers = makeImage({ seed: "two-layers", layers: [layerTar({ "a.txt": "a\n" }), layerTar({ "b.txt": "b\n" })] });
     const second = `${hexOf(twoLayers.layers[1]!.digest)}.tar`;
     const missing = dockerArchiveItems([{ image: twoLayers, repoTags: ["fixture/dir:2"] }]).filter((item) => item.type !== "file" || item.name !== second);
@@ -377,20 +394,19 @@ describe("a directory with manifest.json at its top, which is read first", () =>
     expect(others.length).toBe(2); // the config and the first layer
     const message = await tarMessage(missing);
     expect(message).toBe(`manifest.json[0].Layers[1]: ${JSON.stringify(second)} is not in the archive`);
-    refusedByEvery(await everyCommand(input), `${input}: ${message}`);
-    expect(await snapshotTree(root)).toEqual(storeBefore);
-    expect(await readOnes(others)).toEqual([]);
+    await refusedByLoadAndConvert(input, message, others);
+    await verifiedAsTar(input, missing);
   });
 
-  it("larger than --max-manifest-json-size is refused unread past the limit, in a tar's words", async () => {
+  it("larger than --max-manifest-json-size is refused unread past the limit by load and convert, in a tar's words; verify reports it as for that tar", async () => {
     const manifestJson = items.find((item) => item.type === "file" && item.name === "manifest.json");
     const padded = withManifestJson(`${manifestJson?.type === "file" ? manifestJson.content.toString() : ""}${" ".repeat(2048)}`);
     const input = await directoryOf(padded, "large-manifest-json");
     const others = await markUnread(input);
     const message = await tarMessage(padded, ["--max-manifest-json-size", "1k"]);
     expect(message).toBe("manifest.json: manifest.json is larger than the JSON size cap of 1024 bytes");
-    refusedByEvery(await everyCommand(input, ["--max-manifest-json-size", "1k"]), `${input}: ${message}`);
-    expect(await readOnes(others)).toEqual([]);
+    await refusedByLoadAndConvert(input, message, others, ["--max-manifest-json-size", "1k"]);
+    await verifiedAsTar(input, padded, ["--max-manifest-json-size", "1k"]);
   });
 });
 
