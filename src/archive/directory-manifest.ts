@@ -3,9 +3,9 @@ import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { invalid, LadingError } from "../core/errors.js";
 import { isForeignLayerType } from "../core/media-types.js";
-import { dockerManifestJsonSchema, parseDocument, type DockerManifestItem } from "../core/schemas.js";
+import type { DockerManifestItem } from "../core/schemas.js";
 import { safeEntryName } from "../tar/entry-name.js";
-import { isImageManifest } from "./image-manifest-shape.js";
+import { isImageManifest, parseDockerManifestJson } from "./image-manifest-shape.js";
 
 /**
  * The manifest.json at the top of a directory, read and checked before any other file of it: it
@@ -28,14 +28,11 @@ export interface WalkedNames {
 export async function readDirectoryManifestJson(root: string, maxBytes: number): Promise<DirectoryManifestJson> {
   const bytes = await readBounded(join(root, "manifest.json"), maxBytes, root);
   try {
-    return { bytes, items: parseDocument(dockerManifestJsonSchema, jsonDocument(bytes), "manifest.json") };
+    return { bytes, items: parseDockerManifestJson(jsonDocument(bytes)) };
   } catch (error) {
-    if (isImageManifest(bytes)) {
-      const refusal = invalid(`${root}: ${dirLayoutRefusal(root)}`, root);
-      dirLayoutRefusals.add(refusal);
-      throw refusal;
-    }
-    throw refusal(root, error);
+    const refused = refusal(root, error);
+    if (isImageManifest(bytes) && refused instanceof LadingError) dirLayoutRefusals.add(refused);
+    throw refused;
   }
 }
 
@@ -45,10 +42,6 @@ const dirLayoutRefusals = new WeakSet<LadingError>();
 export function isDirLayoutRefusal(error: unknown): boolean {
   return error instanceof LadingError && dirLayoutRefusals.has(error);
 }
-
-/** skopeo's `dir:` transport, which podman's `save --format docker-dir` uses too. */
-const dirLayoutRefusal = (root: string): string =>
-  `a containers/image dir: layout (skopeo's dir: transport, podman save --format docker-dir), not a docker save archive or OCI layout: convert it with skopeo copy dir:${root} oci:OUT`;
 
 /**
  * The files manifest.json names (configs and layers), each of which must be there: a path to

@@ -1,6 +1,6 @@
 import { invalid } from "../core/errors.js";
 import { dockerLayerTypeFor, isForeignLayerType, MediaType } from "../core/media-types.js";
-import { dockerManifestJsonSchema, parseDocument, type Descriptor, type DockerManifestItem } from "../core/schemas.js";
+import type { Descriptor, DockerManifestItem } from "../core/schemas.js";
 import { digestOf, encodedPart } from "../core/digest.js";
 import { contentDigest, jsonBytes } from "./blob-lookup.js";
 import { absentLayerWarning, checkLayers, parseImageConfig, platformOfConfig, type LayerInput } from "./image-check.js";
@@ -8,7 +8,7 @@ import type { ResolvedRoot, ScannedArchive, ScannedFile } from "./model.js";
 import { digestNamedBy, repoTagName } from "./names.js";
 import { isAbsentPath, lookupFile } from "./scan.js";
 import { synthesizeDockerManifest } from "./synthesize.js";
-import { isImageManifest } from "./image-manifest-shape.js";
+import { parseDockerManifestJson } from "./image-manifest-shape.js";
 import { safeEntryName } from "../tar/entry-name.js";
 
 export interface DockerContext {
@@ -21,17 +21,10 @@ export interface DockerContext {
 
 export function readDockerManifestJson(ctx: DockerContext): DockerManifestItem[] {
   const file = lookupFile(ctx.archive, "manifest.json", "manifest.json");
-  const bytes = jsonBytes(file, "manifest.json", ctx.maxManifestJsonBytes);
-  try {
-    return parseDocument(dockerManifestJsonSchema, bytes, "manifest.json");
-  } catch (error) {
-    if (isImageManifest(bytes)) throw invalid(DIR_LAYOUT_MANIFEST, "manifest.json");
-    throw error;
-  }
+  return parseDockerManifestJson(jsonBytes(file, "manifest.json", ctx.maxManifestJsonBytes));
 }
 
-const DIR_LAYOUT_MANIFEST =
-  "manifest.json: an image manifest, not docker save's list of images: this is a dir: layout (skopeo copy dir:, podman save --format docker-dir), which lading does not read; skopeo copy dir:DIR docker-archive:FILE makes an archive of it";
+
 
 /**
  * Resolves one manifest.json item. The archive carries no manifest for it, so one is synthesised

@@ -306,9 +306,11 @@ async function verifyWithin20s(input: string): Promise<CliResult> {
   return runLading(["verify", "--json", input], { through: ["timeout", "-s", "KILL", "20"] });
 }
 
+/** What a tar of a dir: layout's files gets too, after the directory's name. */
+const DIR_LAYOUT_WORDS = "manifest.json: an image manifest, not docker save's list of images: this is a dir: layout (skopeo copy dir:, podman save --format docker-dir), which lading does not read; skopeo copy dir:DIR docker-archive:FILE makes an archive of it";
+
 describe.skipIf(!requirePeers("skopeo"))("a containers/image dir: layout (manifest.json one image manifest, blobs named by digest)", () => {
-  const dirLayout = (input: string): string =>
-    `${input}: a containers/image dir: layout (skopeo's dir: transport, podman save --format docker-dir), not a docker save archive or OCI layout: convert it with skopeo copy dir:${input} oci:OUT`;
+  const dirLayout = (input: string): string => `${input}: ${DIR_LAYOUT_WORDS}`;
 
   async function skopeoDir(): Promise<string> {
     const input = newPath("skopeo-dir");
@@ -337,10 +339,10 @@ describe.skipIf(!requirePeers("skopeo"))("a containers/image dir: layout (manife
     });
   });
 
-  it("converted as the refusal says, is an OCI layout lading reads", async () => {
+  it("converted as the refusal says (skopeo copy dir:DIR docker-archive:FILE), is an archive lading reads", async () => {
     const input = await skopeoDir();
-    const out = newPath("oci-out");
-    expect((await run("skopeo", ["copy", "-q", `dir:${input}`, `oci:${out}`])).code).toBe(0);
+    const out = newPath("converted.tar");
+    expect((await run("skopeo", ["copy", "-q", `dir:${input}`, `docker-archive:${out}`])).code).toBe(0);
     const result = await runLading(["verify", "--json", out]);
     expect([result.code, (JSON.parse(result.stdout) as { valid: boolean }).valid]).toEqual([0, true]);
   });

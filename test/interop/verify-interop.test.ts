@@ -73,7 +73,7 @@ describe.skipIf(!requirePeers("skopeo"))("a dir: layout, which lading does not r
       const layout = join(dir, "layout");
       const copied = await run("skopeo", ["copy", "-q", `docker-archive:${fixture("archives/docker-save-single.tar")}`, `dir:${layout}`]);
       expect([copied.code, copied.stderr]).toEqual([0, ""]);
-      const message = `${layout}: a containers/image dir: layout (skopeo's dir: transport, podman save --format docker-dir), not a docker save archive or OCI layout: convert it with skopeo copy dir:${layout} oci:OUT`;
+      const message = `${layout}: manifest.json: an image manifest, not docker save's list of images: this is a dir: layout (skopeo copy dir:, podman save --format docker-dir), which lading does not read; skopeo copy dir:DIR docker-archive:FILE makes an archive of it`;
       const verified = await runLading(["verify", layout]);
       expect([verified.code, verified.stderr]).toEqual([1, `lading: error: ${message}\n`]);
       const store = join(dir, "store");
