@@ -40,7 +40,7 @@ describe.skipIf(!existsSync("/dev/full"))("a standard stream that is full", () =
   it("load, then rmi: the line says the write failed, and the store keeps what the command did", () => {
     const root = join(dir, "store-changes");
     expect(intoFull("stdout", ["--root", root, "load", "-q", "-i", ARCHIVE])).toEqual({ code: 1, other: FULL_STDOUT });
-    expect(lading("--root", root, "images", "-q")).toEqual([0, `${IMAGE.slice(7, 19)}\n`, ""]);
+    expect(lading("--root", root, "images", "-q")).toEqual([0, `${IMAGE.slice(7, 19)}\n`.repeat(2), ""]);
     expect(intoFull("stdout", ["--root", root, "rmi", "lading-testdata/app:1.0"])).toEqual({ code: 1, other: FULL_STDOUT });
     expect(lading("--root", root, "images", "--no-trunc", "lading-testdata/app")[1].split("\n").slice(1)).toEqual([
       expect.stringMatching(new RegExp(`^lading-testdata/app +latest +${IMAGE} `)),

@@ -37,7 +37,7 @@ describe("a read-only store without its always-empty directories", () => {
     const view = readOnlyView(root, join(dir, "view"));
     try {
       const before = await snapshotTree(view.path);
-      expect(lading(view.path, "images", "-q")).toEqual([0, `${IMAGE.slice(7, 19)}\n`, ""]);
+      expect(lading(view.path, "images", "-q")).toEqual([0, `${IMAGE.slice(7, 19)}\n`.repeat(2), ""]);
       const [inspected, shown] = lading(view.path, "inspect", "lading-testdata/app:1.0");
       expect([inspected, (JSON.parse(shown) as { Id: string }[]).map((image) => image.Id)]).toEqual([0, [IMAGE]]);
       expect(lading(view.path, "save", "-q", "-o", join(dir, "read-only.tar"), "lading-testdata/app:1.0")).toEqual([0, "", ""]);
