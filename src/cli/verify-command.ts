@@ -23,13 +23,10 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
       refuseEmptyInputPath(archive, "ARCHIVE");
       if (archive === "-") refuseTerminalInput(process.stdin);
       const limits = limitsFromOptions(options);
-      let source;
-      try {
-        source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive, { ...limits, readOnPastManifestProblems: true });
-      } catch (error) {
-        // A script reading --json gets a document whatever went wrong, as for an invalid archive:
-        // the round trip's own document with --roundtrip, as an archive that opens gets. That is
-        // also so for a file the system will not read (EIO, EACCES).
+      // A script reading --json gets a document whatever went wrong, as for an invalid archive:
+      // the round trip's own document with --roundtrip, as an archive that opens gets. That is
+      // also so for a file the system will not read (EIO, EACCES), when opening or scanning it.
+      const unreadable = async (error: unknown): Promise<void> => {
         if (!options.json || !(error instanceof LadingError || isSystemError(error))) throw error;
         const failure = toLadingError(error);
         if (options.roundtrip) {
@@ -37,14 +34,25 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
           return setExit(printFailedRoundtrip(terminal, failure, options.format ?? "docker"));
         }
         printJson(terminal.stdout, unreadableReport(failure, archive, null));
-        return setExit(failure.exitCode);
+        setExit(failure.exitCode);
+      };
+      let source;
+      try {
+        source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive, { ...limits, readOnPastManifestProblems: true });
+      } catch (error) {
+        return unreadable(error);
       }
       if (options.roundtrip) {
         // The round trip needs the store and the writers: load them only for it.
         const { runRoundtrip } = await import("./convert-command.js");
         return setExit(await runRoundtrip(terminal, source, { ...limits, json: Boolean(options.json), format: options.format ?? "docker" }));
       }
-      const report = await verifyArchive(source, limits);
+      let report: VerifyReport;
+      try {
+        report = await verifyArchive(source, limits);
+      } catch (error) {
+        return unreadable(error);
+      }
       if (options.json) printJson(terminal.stdout, report);
       else printSummary(terminal, report);
       setExit(report.valid ? 0 : 1);

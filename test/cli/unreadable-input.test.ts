@@ -1,8 +1,8 @@
-// An archive the file system will not read (EIO from /proc/self/mem; a blob of a layout this user
-// may not open): `verify --json` and `verify --roundtrip --json` still print their one document,
+// An archive the file system will not read (EIO from /proc/self/mem; a blob of a layout or a layer
+// of an unpacked docker save this user may not open): `verify --json` and `verify --roundtrip --json` still print their one document,
 // its problem the system's error, as for an archive that cannot be opened for any other reason.
-import { spawnSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -39,6 +39,18 @@ describe("an archive the file system will not read", () => {
     chmodSync(join(layout, "blobs", "sha256", LAYER), 0o000);
     const blob = join(layout, "blobs", "sha256", LAYER);
     expect(ladingAsUser("verify", "--roundtrip", "--json", layout)).toEqual([1, roundtripDocument(`EACCES: permission denied, open '${blob}'`), ""]);
+  });
+
+  it("an unpacked docker save with a layer this user may not open: verify --json prints its document, the error its problem", () => {
+    const unpacked = join(dir, "unpacked");
+    mkdirSync(unpacked);
+    execFileSync("tar", ["-xf", join(REPO_ROOT, "testdata", "docker-save.tar"), "-C", unpacked]);
+    const [item] = JSON.parse(readFileSync(join(unpacked, "manifest.json"), "utf8")) as { Layers: string[] }[];
+    const layer = join(unpacked, item!.Layers[0]!);
+    chmodSync(layer, 0o000);
+    const [code, stdout, stderr] = ladingAsUser("verify", "--json", unpacked);
+    expect([code, stderr]).toEqual([1, ""]);
+    expect((JSON.parse(stdout) as { problems: unknown[] }).problems).toEqual([{ entry: unpacked, message: `EACCES: permission denied, open '${layer}'` }]);
   });
 
   it.skipIf(!existsSync("/proc/self/mem"))("/proc/self/mem (EIO at its first byte): verify --json and verify --roundtrip --json print their documents", () => {
