@@ -6,6 +6,7 @@ import { isForeignLayerType } from "../core/media-types.js";
 import type { DockerManifestItem } from "../core/schemas.js";
 import { safeEntryName } from "../tar/entry-name.js";
 import { isImageManifest, parseDockerManifestJson } from "./image-manifest-shape.js";
+import { isAbsentPath } from "./scan.js";
 
 /**
  * The manifest.json at the top of a directory, read and checked before any other file of it: it
@@ -58,7 +59,7 @@ export function namedByManifestJson(root: string, items: readonly DockerManifest
     } catch (error) {
       throw invalid(`${root}: ${field}: unsafe path ${JSON.stringify(path)}: ${(error as Error).message}`, root);
     }
-    if (!mayBeAbsent && isAbsent(walked, name)) throw invalid(`${root}: ${field}: ${JSON.stringify(path)} is not in the archive`, root);
+    if (!mayBeAbsent && isAbsentPath(walked, name)) throw invalid(`${root}: ${field}: ${JSON.stringify(path)} is not in the archive`, root);
     named.add(name);
   };
   items.forEach((item, position) => {
@@ -70,13 +71,6 @@ export function namedByManifestJson(root: string, items: readonly DockerManifest
   return named;
 }
 
-/** As isAbsentPath says of a scanned archive: no file, no link, no link above it. */
-function isAbsent(walked: WalkedNames, name: string): boolean {
-  if (walked.files.has(name) || walked.links.has(name)) return false;
-  const parts = name.split("/");
-  for (let i = 1; i < parts.length; i++) if (walked.links.has(parts.slice(0, i).join("/"))) return false;
-  return true;
-}
 
 /** What the probe keeps of a file as JSON, as jsonBytes reads it: a document that opens with `{` or `[`. */
 function jsonDocument(bytes: Buffer): Buffer {

@@ -264,7 +264,7 @@ function ancestorsOf(name: string): string[] {
  * True when nothing in the archive answers to `path`: no file, no link, no link above it. An
  * unsafe path is not absent but wrong, as lookupFile says.
  */
-export function isAbsentPath(archive: ScannedArchive, path: string): boolean {
+export function isAbsentPath(archive: { files: { has(name: string): boolean }; links: { has(name: string): boolean } }, path: string): boolean {
   let name: string;
   try {
     name = safeEntryName(path);

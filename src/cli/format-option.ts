@@ -8,12 +8,13 @@
  * docker's CLI reads an inspect document (objects are structs, whose missing fields fail the
  * template; labels and other maps give `<no value>` for a missing key).
  */
+import { ZERO_TIME_SECONDS } from "../core/docker-image-fields.js";
 import { invalid, usage, type LadingError } from "../core/errors.js";
 import { GoTemplate, TemplateExecError, TemplateParseError } from "../core/go-template.js";
 import { formatFloat, goJson, GoFloat, GoInt, GoMap, GoSlice, GoStruct, type GoValue } from "../core/go-values.js";
 import { familiarName, parseReference } from "../core/reference.js";
 import { createdTime, type ImageSummary } from "../ops/images.js";
-import { humanDuration } from "./output.js";
+import { humanDuration, shortId } from "./output.js";
 import { tabulate } from "./tab-writer.js";
 
 const TABLE = "table";
@@ -36,9 +37,6 @@ const IMAGE_HEADERS: Record<string, string> = {
   SharedSize: "SHARED SIZE",
   UniqueSize: "UNIQUE SIZE",
 };
-
-/** Go's zero time in Unix seconds: what the Engine API gives for an image without a creation time. */
-const ZERO_TIME_SECONDS = -62_135_596_800;
 
 export interface ImageFormatOptions {
   quiet: boolean;
@@ -202,7 +200,7 @@ function imageContext(image: ImageSummary, row: ImageRow, trunc: boolean, now: n
   const created = createdMs === undefined ? ZERO_TIME_SECONDS : Math.floor(createdMs / 1000);
   // What `lading serve` lists for the image: an incomplete one weighs 0, and nothing is shared.
   const size = image.incomplete.length > 0 ? 0 : image.size;
-  const id = trunc ? image.id.slice(image.id.indexOf(":") + 1).slice(0, 12) : image.id;
+  const id = trunc ? shortId(image.id) : image.id;
   const fields = new Map<string, string>([
     ["ID", id],
     ["Repository", row.repository],

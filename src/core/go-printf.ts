@@ -32,7 +32,7 @@ interface Spec {
 }
 
 /** strconv.Quote: printable runes kept, the rest escaped as Go escapes them. */
-export function goQuote(text: string): string {
+function goQuote(text: string): string {
   let quoted = '"';
   for (const char of text) {
     const code = char.codePointAt(0) ?? 0;

@@ -192,7 +192,7 @@ function failureText(error: unknown): string {
   const cause = error instanceof LadingError && systemErrorPath(error.cause) !== undefined ? error.cause : error;
   const file = systemErrorPath(cause);
   const message = (cause as Error).message;
-  return file === undefined ? message : `${file}: ${message.replace(/^[A-Z0-9]+: /, "").replace(/, [a-z]+ '.*$/, "")}`;
+  return file === undefined ? message : `${file}: ${systemReason(cause)}`;
 }
 
 function systemErrorPath(error: unknown): string | undefined {

@@ -95,6 +95,17 @@ export function referenceMatchesPattern(pattern: string, reference: string): boo
   return globMatch(pattern, reference) || globMatch(pattern, familiarName(parseReference(reference)));
 }
 
+/** The reference entries grouped by the image ID they name, each group in the entries' order. */
+export function referencesById<T extends { id: string }>(entries: readonly T[]): Map<string, T[]> {
+  const byId = new Map<string, T[]>();
+  for (const entry of entries) {
+    const known = byId.get(entry.id);
+    if (known) known.push(entry);
+    else byId.set(entry.id, [entry]);
+  }
+  return byId;
+}
+
 /**
  * The references an image shows after the reference and dangling filters (empty lists for an
  * image with none, which docker shows as `<none>`); undefined when the image is filtered out.

@@ -9,7 +9,7 @@ import type { Store } from "../store/store.js";
 import { addLeftovers, type Leftovers } from "../store/process-alive.js";
 import { artifactFields } from "./inspect-artifact.js";
 import { idsOf, lookupReference, missingImageName, resolveImage } from "./resolve-image.js";
-import { matchingNames, needsConfig, NO_BOUNDS, NO_IMAGE_FILTERS, passesConfigFilters, ZERO_TIME_MS, type CreationBounds, type ImageFilters } from "./image-filters.js";
+import { matchingNames, needsConfig, referencesById, NO_BOUNDS, NO_IMAGE_FILTERS, passesConfigFilters, ZERO_TIME_MS, type CreationBounds, type ImageFilters } from "./image-filters.js";
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
@@ -71,12 +71,7 @@ export async function listImages(store: Store, filters: ImageFilters = NO_IMAGE_
   const references = await store.references.references();
   const records = await store.records.list();
   const bounds = await creationBounds(store, filters, (image) => readConfig(store, image));
-  const byId = new Map<string, { reference: string; id: string }[]>();
-  for (const entry of references) {
-    const known = byId.get(entry.id);
-    if (known) known.push(entry);
-    else byId.set(entry.id, [entry]);
-  }
+  const byId = referencesById(references);
   const listed = await Promise.all(
     records.map(async (record) => {
       const own = byId.get(record.id) ?? [];

@@ -346,7 +346,6 @@ function listPlatforms(graph: ArchiveGraph): string {
   return [...all].join(", ") || "no runnable image";
 }
 
-/** Commits every blob the selected images need; returns their image records (not yet written). */
 /** Commits the blobs the records need that the store lacks, listing them in `committed` first. */
 async function commitBlobs(store: Store, graph: ArchiveGraph, records: ImageRecord[], ingests: Map<string, Ingest>, held: HeldEntries, committed: string[]): Promise<void> {
   const needed = [...new Set(records.flatMap(blobsOfRecord))].map((digest) => {

@@ -11,7 +11,7 @@ const HEX_PREFIX = /^(?:sha256:)?([0-9a-f]{1,64})$/;
  * found is `No such image: NAME`, NAME as dockerd gives it (missingImageName) unless `missingName`
  * says otherwise.
  */
-export async function resolveImage(store: Store, query: string, missingName = missingImageName(query)): Promise<ImageRecord> {
+export async function resolveImage(store: Store, query: string, missingName?: string): Promise<ImageRecord> {
   const byReference = await lookupReference(store, query);
   if (byReference) {
     const record = await store.records.get(byReference);
@@ -27,7 +27,7 @@ export async function resolveImage(store: Store, query: string, missingName = mi
     if (matches.length === 1) return matches[0] as ImageRecord;
     if (matches.length > 1) throw conflict(ambiguity(query, prefix, matches), query);
   }
-  throw notFound(`No such image: ${missingName}`, query);
+  throw notFound(`No such image: ${missingName ?? missingImageName(query)}`, query);
 }
 
 const FULL_ID = /^(?:sha256:)?([0-9a-f]{64})$/;

@@ -14,7 +14,7 @@ import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
 import type { Store } from "../store/store.js";
 import { commentOf, createdTime, creationBounds, primaryImage, readConfig, resolveComplete } from "../ops/images.js";
-import { addFilterArg, imageFiltersOf, matchingNames, NO_BOUNDS, passesConfigFilters, type CreationBounds, type FilterArgs, type ImageFilters } from "../ops/image-filters.js";
+import { addFilterArg, imageFiltersOf, matchingNames, referencesById, NO_BOUNDS, passesConfigFilters, type CreationBounds, type FilterArgs, type ImageFilters } from "../ops/image-filters.js";
 import type { StoreListing } from "./store-listing.js";
 
 export const INCOMPLETE_LABEL = "lading.incomplete";
@@ -105,15 +105,11 @@ export async function listImageEntries(
   filters: ImageFilters,
   bounds: CreationBounds = NO_BOUNDS,
 ): Promise<ImageListEntry[]> {
-  const referencesById = new Map<string, string[]>();
-  for (const { reference, id } of references) {
-    const known = referencesById.get(id);
-    if (known) known.push(reference);
-    else referencesById.set(id, [reference]);
-  }
+  const byId = referencesById(references);
+  const namesOf = (entries: readonly { reference: string }[] = []): string[] => entries.map((entry) => entry.reference);
   const listed = await Promise.all(
     records.map(async (record) => {
-      const names = matchingNames(referencesById.get(record.id) ?? [], filters);
+      const names = matchingNames(namesOf(byId.get(record.id)), filters);
       if (names === undefined) return undefined;
       const listed = await listEntry(store, configs, record, names, missing.get(record.id) ?? undefined);
       return passesConfigFilters(filters, bounds, listed.config, listed.createdMs) ? listed : undefined;
@@ -124,10 +120,10 @@ export async function listImageEntries(
   complete.sort((a, b) => b.entry.Created - a.entry.Created || compareStrings(a.entry.Id, b.entry.Id));
 
   const recorded = new Set(records.map((record) => record.id));
-  const unrecorded = [...referencesById].filter(([id]) => !recorded.has(id));
+  const unrecorded = [...byId].filter(([id]) => !recorded.has(id));
   const incomplete: ImageListEntry[] = [];
   for (const [id, refs] of unrecorded.sort(([a], [b]) => compareStrings(a, b))) {
-    const names = matchingNames(refs, filters);
+    const names = matchingNames(namesOf(refs), filters);
     if (names === undefined || !passesConfigFilters(filters, bounds, undefined, undefined)) continue;
     incomplete.push(entryOf(id, names, ZERO_TIME_SECONDS, 0, { [INCOMPLETE_LABEL]: `missing image record ${id}` }));
   }

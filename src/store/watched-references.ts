@@ -84,7 +84,6 @@ export class WatchedReferences extends ReferenceStore {
   private seenRacy = false;
   private invalidFile: LadingError | undefined;
   /** Whether `invalidFile` says the file is missing (see above). */
-  private fileMissing = false;
   /** The bytes that gave `invalidFile`, so that re-reading them does not parse and retry again. */
   private invalidBytes: Buffer | null = null;
   private refreshing: Promise<ReferenceState> | undefined;
@@ -112,7 +111,7 @@ export class WatchedReferences extends ReferenceStore {
 
   /** Whether the problem, while there is one, is that the file went missing after one was read. */
   get missing(): boolean {
-    return this.invalidFile !== undefined && this.fileMissing;
+    return this.invalidFile !== undefined && this.invalidBytes === null;
   }
 
   /** Whether reads have a good state to serve (false while only an invalid file has been read). */
@@ -239,7 +238,6 @@ export class WatchedReferences extends ReferenceStore {
     this.seen = stamp;
     const recovered = this.invalidFile !== undefined;
     this.invalidFile = undefined;
-    this.fileMissing = false;
     this.invalidBytes = null;
     const first = this.good === undefined;
     if (first || !sameBytes(bytes, this.goodBytes)) {
@@ -262,7 +260,6 @@ export class WatchedReferences extends ReferenceStore {
     const problem = asReferencesFileError(error);
     this.seen = stamp;
     this.invalidBytes = bytes;
-    this.fileMissing = bytes === null;
     const repeated = this.invalidFile?.message === problem.message;
     this.invalidFile = problem;
     if (!repeated) this.events.emit("invalid", problem);
