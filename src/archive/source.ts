@@ -12,6 +12,7 @@ import { validDigestNamedBy } from "./names.js";
 import type { ArchiveEntry } from "./scan.js";
 import { isDirLayoutRefusal, namedByManifestJson, readDirectoryManifestJson, type DirectoryManifestJson, type WalkedNames } from "./directory-manifest.js";
 import { DEFAULT_LIMITS } from "./read.js";
+import type { DockerManifestItem } from "../core/schemas.js";
 import { notAnImageArchive } from "./top-level.js";
 
 export interface OpenedSource {
@@ -170,8 +171,16 @@ async function openDirectory(root: string, options: OpenPathOptions): Promise<Op
     throw error;
   };
   const manifestJson = top.some((dirent) => dirent.name === "manifest.json" && dirent.isFile()) ? await readDirectoryManifestJson(root, maxBytes).catch(readOn<DirectoryManifestJson>) : undefined;
-  const found = await walk(root, "", top);
+  const unreadable: UnreadableDirectory[] = [];
+  const found = await walk(root, "", top, unreadable);
   found.sort((a, b) => rank(a.name) - rank(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // A directory this user may not list (lost+found at the top of a file system) is passed by as an
+  // unused file is, unless it may hold a file an image uses: then the system's error stands.
+  const refuseIfNeeded = (holdsUsable: (below: string) => boolean): void => {
+    const needed = unreadable.find(({ name }) => holdsUsable(`${name}/`));
+    if (needed !== undefined) throw needed.error;
+  };
+  if (manifestJson !== undefined) refuseIfNeeded((below) => manifestJsonPaths(manifestJson.items).some((path) => path.startsWith(below)));
   let named: Set<string> | undefined;
   try {
     named = manifestJson && namedByManifestJson(root, manifestJson.items, walkedNames(found));
@@ -179,6 +188,7 @@ async function openDirectory(root: string, options: OpenPathOptions): Promise<Op
     named = readOn<Set<string>>(error);
   }
   const usable = present("manifest.json") && named === undefined ? () => true : await usableInLayout(root, found, named);
+  refuseIfNeeded((below) => usable(`${below}-`));
   let finishedBytes = 0;
   let current: ChunkSource | undefined;
   async function* entries(): AsyncGenerator<ArchiveEntry> {
@@ -259,16 +269,47 @@ function walkedNames(found: readonly WalkedName[]): WalkedNames {
   };
 }
 
-/** The names below `prefix`, whose own entries are `listed` when they have been read already. */
-async function walk(root: string, prefix: string, listed?: Dirent[]): Promise<WalkedName[]> {
+interface UnreadableDirectory {
+  name: string;
+  error: unknown;
+}
+
+/**
+ * The names below `prefix`, whose own entries are `listed` when they have been read already.
+ * Sockets are left out, as tar leaves them out of an archive; a subdirectory that may not be
+ * listed is put in `unreadable`, for the caller to judge.
+ */
+async function walk(root: string, prefix: string, listed: Dirent[] | undefined, unreadable: UnreadableDirectory[]): Promise<WalkedName[]> {
+  let dirents = listed;
+  if (dirents === undefined) {
+    try {
+      dirents = await readdir(join(root, prefix), { withFileTypes: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "EACCES" && code !== "EPERM") throw error;
+      unreadable.push({ name: prefix, error });
+      return [];
+    }
+  }
   const found: WalkedName[] = [];
-  for (const dirent of listed ?? (await readdir(join(root, prefix), { withFileTypes: true }))) {
+  for (const dirent of dirents) {
     const name = prefix ? `${prefix}/${dirent.name}` : dirent.name;
     safeEntryName(name);
-    if (dirent.isDirectory()) found.push(...(await walk(root, name)));
-    else found.push({ name, isLink: dirent.isSymbolicLink() });
+    if (dirent.isDirectory()) found.push(...(await walk(root, name, undefined, unreadable)));
+    else if (!dirent.isSocket()) found.push({ name, isLink: dirent.isSymbolicLink() });
   }
   return found;
+}
+
+/** The paths manifest.json gives (configs and layers), as entry names where they are safe ones (namedByManifestJson refuses the others). */
+function manifestJsonPaths(items: readonly DockerManifestItem[]): string[] {
+  return items.flatMap((item) => [item.Config, ...item.Layers]).flatMap((path) => {
+    try {
+      return [safeEntryName(path)];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** A whole file as a body: chunks valid until the next step, like a tar entry's. */

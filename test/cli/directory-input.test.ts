@@ -223,7 +223,7 @@ describe("beside an OCI layout directory (no manifest.json at its top), a file n
     expect([await wasRead(join(input, "junk.bin")), await wasRead(join(input, "notes", "draft.txt"))]).toEqual([false, false]);
   });
 
-  it("is still held to --max-layer-size from its size, and a pipe or socket beside the layout is still refused, as in a tar", async () => {
+  it("is still held to --max-layer-size from its size, and a pipe beside the layout is still refused, as in a tar", async () => {
     const input = await directoryOf(layout, "layout-with-big-stray");
     await writeFile(join(input, "disk.img"), "");
     await truncate(join(input, "disk.img"), 3 * 1024 ** 3);
@@ -234,6 +234,24 @@ describe("beside an OCI layout directory (no manifest.json at its top), a file n
     const piped = await directoryOf(layout, "layout-with-pipe");
     mkfifo(join(piped, "pipe"));
     expect(await runLading(["verify", piped])).toMatchObject({ code: 1, stderr: `error: entry "pipe": unsupported entry type (device, FIFO or similar)\n` });
+  });
+
+  it("a socket is left out, as tar leaves sockets out of an archive: verify, load and convert give what they give of the layout alone", async () => {
+    const input = await directoryOf(layout, "layout-with-socket");
+    await socketAt(join(input, "agent.sock"));
+    await mkdir(join(input, "run"));
+    await socketAt(join(input, "run", "docker.sock"));
+    const alone = await clean();
+    expect(await runLading(["verify", "--json", input])).toEqual(await runLading(["verify", "--json", alone]));
+    const [loaded, loadedAlone] = [newPath("store"), newPath("store")];
+    const load = await runLading(["--root", loaded, "load", "-q", "-i", input]);
+    expect(load).toEqual({ code: 0, stdout: `Loaded image ID: ${image.manifest.digest}\n`, stderr: "" });
+    expect(await runLading(["--root", loadedAlone, "load", "-q", "-i", alone])).toEqual(load);
+    expect(await snapshotTree(join(loaded, "blobs"))).toEqual(await snapshotTree(join(loadedAlone, "blobs")));
+    const [converted, convertedAlone] = [newPath("out.tar"), newPath("out.tar")];
+    expect((await runLading(["convert", input, converted])).code).toBe(0);
+    expect((await runLading(["convert", alone, convertedAlone])).code).toBe(0);
+    expect(await readFile(converted)).toEqual(await readFile(convertedAlone));
   });
 
   it("but a file named for a digest is still read and must hold it, used or not, and a file a blob's link points at is used", async () => {

@@ -1,6 +1,9 @@
 // An archive the file system will not read (EIO from /proc/self/mem; a blob of a layout or a layer
 // of an unpacked docker save this user may not open): `verify --json` and `verify --roundtrip --json` still print their one document,
 // its problem the system's error, as for an archive that cannot be opened for any other reason.
+// A directory inside an input directory that this user may not list is passed by when no image
+// could use a file in it (lost+found at the top of a file system holding a layout), and refused in
+// the system's words, naming it, when one could (a layout's blobs, a layer manifest.json names).
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -58,5 +61,56 @@ describe("an archive the file system will not read", () => {
     expect([code, stderr]).toEqual([1, ""]);
     expect((JSON.parse(stdout) as { valid: boolean; problems: unknown[] }).problems).toEqual([{ entry: "/proc/self/mem", message: "EIO: i/o error, read" }]);
     expect(ladingAsUser("verify", "--roundtrip", "--json", "/proc/self/mem")).toEqual([1, roundtripDocument("EIO: i/o error, read"), ""]);
+  });
+});
+
+describe("a directory this user may not list, inside an input directory", () => {
+  /** `directory`/`name`, made unlistable; given back its mode when `use` ends, so that the tree can be removed. */
+  function withUnlistable(directory: string, name: string, use: () => void): void {
+    const path = join(directory, name);
+    mkdirSync(path, { recursive: true });
+    chmodSync(path, 0o000);
+    try {
+      use();
+    } finally {
+      chmodSync(path, 0o755);
+    }
+  }
+
+  it("that no image could use (lost+found beside a layout or an unpacked docker save) is passed by: verify and load give what they give without it", () => {
+    const layout = join(dir, "layout-with-lost-found");
+    cpSync(LAYOUT, layout, { recursive: true });
+    const unpacked = join(dir, "unpacked-with-lost-found");
+    mkdirSync(unpacked);
+    execFileSync("tar", ["-xf", join(REPO_ROOT, "testdata", "docker-save.tar"), "-C", unpacked]);
+    const plainUnpacked = join(dir, "unpacked-plain");
+    cpSync(unpacked, plainUnpacked, { recursive: true });
+    for (const [input, plain] of [[layout, LAYOUT], [unpacked, plainUnpacked]] as const) {
+      withUnlistable(input, "lost+found", () => {
+        const report = ladingAsUser("verify", "--json", input);
+        expect(report).toEqual(ladingAsUser("verify", "--json", plain));
+        expect(report[0]).toBe(0);
+        const load = ladingAsUser("--root", join(dir, `store-${input.length}-a`), "load", "-q", "-i", input);
+        expect(load).toEqual(ladingAsUser("--root", join(dir, `store-${input.length}-b`), "load", "-q", "-i", plain));
+        expect([load[0], load[2]]).toEqual([0, ""]);
+      });
+    }
+  });
+
+  it("that could hold a blob of a layout, or a layer manifest.json names: refused in the system's words, naming it, and the store stays empty", () => {
+    const layout = join(dir, "layout-with-unlistable-blobs");
+    cpSync(LAYOUT, layout, { recursive: true });
+    const unpacked = join(dir, "unpacked-with-unlistable-layer");
+    mkdirSync(unpacked);
+    execFileSync("tar", ["-xf", join(REPO_ROOT, "testdata", "docker-save.tar"), "-C", unpacked]);
+    const [item] = JSON.parse(readFileSync(join(unpacked, "manifest.json"), "utf8")) as { Layers: string[] }[];
+    const layerDirectory = item!.Layers[0]!.split("/")[0]!;
+    for (const [input, name] of [[layout, "blobs/sha256"], [unpacked, layerDirectory]] as const) {
+      withUnlistable(input, name, () => {
+        const store = join(dir, `store-refused-${input.length}`);
+        expect(ladingAsUser("--root", store, "load", "-i", input)).toEqual([1, "", `lading: error: EACCES: permission denied, scandir '${join(input, name)}'\n`]);
+        expect(existsSync(join(store, "repositories.json"))).toBe(false);
+      });
+    }
   });
 });
