@@ -126,3 +126,6 @@ export const goOciLayout = struct({ imageLayoutVersion: other });
 export const goDockerManifestJson = sliceOf(
   struct({ Config: other, RepoTags: other, Layers: other, Parent: other, LayerSources: mapOf(goDescriptor) }),
 );
+
+/** Docker's repositories.json (refstore): repository names and references are map keys, data. */
+export const goRepositoriesJson = struct({ Repositories: mapOf(mapOf(other)) });

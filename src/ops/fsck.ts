@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { removeIfPresent } from "../store/atomic-file.js";
 import { isSystemError, LadingError, systemReason } from "../core/errors.js";
 import { diffIdRecordFor, type VerifiedDiffId } from "../store/diff-id-records.js";
@@ -9,7 +10,7 @@ import { configDigestOf } from "./resolve-image.js";
 import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
 import { layersListedByImages, listingVouchesFor } from "./vouched-layers.js";
 import type { ReferenceEntry } from "../store/reference-store.js";
-import { salvageReferences, type SalvagedReferences } from "../store/references-repair.js";
+import { salvageReferences, validEntries, type SalvagedReferences } from "../store/references-repair.js";
 import type { Leftovers } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 
@@ -284,7 +285,7 @@ async function readReferences(store: Store, repair: boolean, problems: FsckProbl
     if (!(error instanceof LadingError) || error.kind !== "invalid") throw error;
     const subject = store.references.filePath;
     if (!repair) {
-      problems.push({ kind: "unreadable-references", subject, message: `${error.message} (--repair keeps its valid entries)`, repaired: false });
+      problems.push({ kind: "unreadable-references", subject, message: `${error.message} (${await repairPromise(subject)})`, repaired: false });
       return [];
     }
     let salvaged: SalvagedReferences | undefined;
@@ -300,6 +301,13 @@ async function readReferences(store: Store, repair: boolean, problems: FsckProbl
     problems.push({ kind: "unreadable-references", subject, message: `${error.message}: ${outcome}`, repaired: true });
     return store.references.references();
   }
+}
+
+/** What --repair would do of the unreadable file at `path`, as far as reading it now tells. */
+async function repairPromise(path: string): Promise<string> {
+  const bytes = await readFile(path).catch(() => undefined);
+  if (bytes !== undefined && validEntries(bytes).dropped !== undefined) return "--repair keeps its valid entries";
+  return "--repair replaces it with an empty one, keeping it beside as it is: no entry can be read from it";
 }
 
 function salvageOutcome({ kept, dropped }: SalvagedReferences): string {

@@ -10,6 +10,8 @@
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { conflict, invalid, notFound, LadingError } from "../core/errors.js";
+import { findGoReadingProblem } from "../core/go-reading.js";
+import { goRepositoriesJson } from "../core/go-structs.js";
 import { isJsonObject, parseJsonStrict } from "../core/json.js";
 import {
   familiarName,
@@ -253,6 +255,9 @@ export class ReferenceStore {
 export function parseRepositoriesJson(text: string | Uint8Array, source: string, previous?: RepositoriesFile): RepositoriesFile {
   const document = parseJsonStrict(text, source);
   if (!isJsonObject(document)) throw invalid(`${source}: expected a JSON object`, source);
+  // dockerd reads "repositories" as "Repositories": read as absent, the next write would drop every reference in it.
+  const goProblem = findGoReadingProblem(document, goRepositoriesJson);
+  if (goProblem !== undefined) throw invalid(`${source}: ${goProblem.message}`, source);
   const repositories = document.Repositories;
   if (repositories === undefined || repositories === null) return emptyRepositories();
   if (!isJsonObject(repositories)) throw invalid(`${source}: "Repositories" must be an object`, source);

@@ -7,6 +7,7 @@
 import { constants } from "node:fs";
 import { copyFile, readFile } from "node:fs/promises";
 import { cannotWrite } from "../core/errors.js";
+import { goFold } from "../core/go-reading.js";
 import { removeIfPresent, writeFileAtomic } from "./atomic-file.js";
 import { withFileLock } from "./lock.js";
 import { parseRepositoriesJson, serializeRepositoriesJson, unchangedSinceRead, type ReferenceStore } from "./reference-store.js";
@@ -59,17 +60,15 @@ export async function salvageReferences(references: ReferenceStore): Promise<Sal
  * "Repositories" object has no entries to count: none is kept, and dropped is undefined (a
  * truncated document is not pieced together: what it held past the cut cannot be known).
  */
-function validEntries(bytes: Buffer): { kept: Record<string, Record<string, string>>; dropped: number | undefined } {
-  let document: unknown;
-  try {
-    document = JSON.parse(bytes.toString("utf8").replace(/^\uFEFF/, ""));
-  } catch {
-    return { kept: {}, dropped: undefined };
-  }
-  const repositories = (document as { Repositories?: unknown } | null)?.Repositories;
+export function validEntries(bytes: Buffer): { kept: Record<string, Record<string, string>>; dropped: number | undefined } {
+  const document = wholeDocument(bytes.toString("utf8").replace(/^\uFEFF/, ""));
   const kept: Record<string, Record<string, string>> = {};
   let dropped = 0;
-  if (repositories === null || typeof repositories !== "object" || Array.isArray(repositories)) return { kept, dropped: undefined };
+  if (document === null || typeof document !== "object" || Array.isArray(document)) return { kept, dropped: undefined };
+  // Read as dockerd reads the file: a key that is "Repositories" once folded ("repositories") is that field.
+  const repositoryObjects = Object.entries(document).filter(([key]) => goFold(key) === goFold("Repositories")).map(([, value]) => value as unknown);
+  if (!repositoryObjects.some((value) => value !== null && typeof value === "object" && !Array.isArray(value))) return { kept, dropped: undefined };
+  const repositories = Object.assign({}, ...repositoryObjects.filter((value) => value !== null && typeof value === "object" && !Array.isArray(value))) as Record<string, unknown>;
   for (const [repository, refs] of Object.entries(repositories)) {
     if (refs === null || typeof refs !== "object" || Array.isArray(refs)) {
       dropped++;
@@ -85,4 +84,22 @@ function validEntries(bytes: Buffer): { kept: Record<string, Record<string, stri
     }
   }
   return { kept, dropped };
+}
+
+/**
+ * The text's JSON document, also when bytes follow a complete one (zeros a crash left at the end
+ * of the file): that document, whole, is what was written. Undefined when there is none.
+ */
+function wholeDocument(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const end = /after JSON at position (\d+)/.exec((error as Error).message);
+    if (end === null) return undefined;
+    try {
+      return JSON.parse(text.slice(0, Number(end[1])));
+    } catch {
+      return undefined;
+    }
+  }
 }

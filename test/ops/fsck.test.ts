@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { fsckStore } from "../../src/ops/fsck.js";
-import { listImages, pruneBlobs, removeImage } from "../../src/ops/images.js";
+import { listImages, pruneBlobs, removeImage, tagImage } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { ownNamespace } from "../../src/store/process-alive.js";
 import { Store } from "../../src/store/store.js";
@@ -380,6 +380,47 @@ describe("an image whose foreign layer the store does not hold", () => {
     expect((await readdir(root)).filter((name) => name.startsWith("repositories.json.broken-"))).toHaveLength(2);
   });
 
+  it("a repositories.json whose key is \"repositories\" (dockerd reads it as Repositories): refused, not read as empty, so no write drops it; --repair keeps its entries", async () => {
+    const root = await newRoot();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(SINGLE));
+    const file = join(root, "repositories.json");
+    const folded = JSON.stringify({ repositories: { "fixture/kept": { "fixture/kept:1": IMPORTED } } });
+    await writeFile(file, folded);
+    const unreadable = `${file}: key "repositories" is field Repositories only to Go, which matches field names case-insensitively; spell it "Repositories"`;
+    await expect(store.references.references()).rejects.toThrow(unreadable);
+    await expect(tagImage(store, IMPORTED, "fixture/new:1")).rejects.toThrow(unreadable);
+    expect(await readFile(file, "utf8")).toBe(folded);
+    expect((await fsckStore(store)).problems.map((problem) => problem.message)).toEqual([`${unreadable} (--repair keeps its valid entries)`]);
+    expect((await fsckStore(store, true)).problems.map((problem) => problem.repaired)).toEqual([true]);
+    expect(await store.references.references()).toEqual([{ reference: "fixture/kept:1", id: IMPORTED }]);
+    // Both spellings: Go reads both into the one field, the later one's repositories replacing the earlier's.
+    await writeFile(file, `{"Repositories":{"fixture/a":{"fixture/a:1":"${IMPORTED}"}},"repositories":{"fixture/b":{"fixture/b:1":"${IMPORTED}"}}}`);
+    expect((await fsckStore(store)).problems.map((problem) => problem.message)).toEqual([
+      `${file}: keys "Repositories" and "repositories" are one field, Repositories, to Go, which matches field names case-insensitively and reads both into it (--repair keeps its valid entries)`,
+    ]);
+    await fsckStore(store, true);
+    expect(await store.references.references()).toEqual([
+      { reference: "fixture/a:1", id: IMPORTED },
+      { reference: "fixture/b:1", id: IMPORTED },
+    ]);
+  });
+
+  it("a repositories.json with bytes after a whole document (zeros a crash left at its end): --repair keeps every entry of that document", async () => {
+    const root = await newRoot();
+    const store = await Store.open(root);
+    await loadArchive(store, await openArchivePath(SINGLE));
+    const file = join(root, "repositories.json");
+    const before = await store.references.references();
+    expect(before.length).toBeGreaterThan(0);
+    await writeFile(file, Buffer.concat([await readFile(file), Buffer.alloc(4096)]));
+    const [found] = (await fsckStore(store)).problems;
+    expect(found!.message).toMatch(/^.*: invalid JSON: .* \(--repair keeps its valid entries\)$/);
+    const repaired = await fsckStore(store, true);
+    expect(repaired.problems.map((problem) => problem.message.replace(/; the file as it was is .*/, ""))).toEqual([`${found!.message.replace(/ \(--repair.*$/, "")}: kept ${before.length} valid entries, dropped 0`]);
+    expect(await store.references.references()).toEqual(before);
+  });
+
   it("--repair of a repositories.json with no entries to read (truncated, empty, not JSON, no object) says none could be read, not that none was dropped", async () => {
     const root = await newRoot();
     const store = await Store.open(root);
@@ -390,7 +431,9 @@ describe("an image whose foreign layer the store does not hold", () => {
     for (const text of [whole.subarray(0, 200), "{not json", "", "null", '{"Repositories":[1,2]}']) {
       await writeFile(file, text);
       const [found] = (await fsckStore(store)).problems;
-      const unreadable = found!.message.replace(/ \(--repair keeps its valid entries\)$/, "");
+      const promise = " (--repair replaces it with an empty one, keeping it beside as it is: no entry can be read from it)";
+      expect(found!.message.endsWith(promise)).toBe(true);
+      const unreadable = found!.message.slice(0, -promise.length);
       expect(unreadable).toMatch(new RegExp(`^${file}: `));
       const repaired = await fsckStore(store, true);
       const backup = (await readdir(root)).filter((name) => name.startsWith("repositories.json.broken-")).sort().at(-1)!;
