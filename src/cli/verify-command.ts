@@ -92,7 +92,7 @@ function printImage(out: Terminal["stdout"], image: VerifiedImage): void {
   printLine(out, namesOf(image));
   const absent = image.layers.filter((layer) => layer.absent).length;
   const layers = `${image.layers.length} layer${image.layers.length === 1 ? "" : "s"}${absent > 0 ? ` (${absent} foreign, not in the archive)` : ""}`;
-  printLine(out, `  ID ${image.rootDigest}  config ${shortId(image.configDigest)}  ${image.platform}  ${layers}`);
+  printLine(out, `  ID ${image.rootDigest}  config ${image.configDigest}  ${image.platform}  ${layers}`);
   printLine(
     out,
     image.manifestOrigin === "archive"

@@ -132,7 +132,7 @@ describe("a name by the digest of a manifest lading synthesised", () => {
     const result = await lading("verify", byDigest);
     expect([result.code, result.stdout.split("\n").slice(1, 4)]).toEqual([
       0,
-      [PINNED, `  ID ${ID}  config fb5b2ad6a24a  linux/amd64  3 layers`, `  manifest ${ID} (synthesized by lading, as index.json marks it)`],
+      [PINNED, `  ID ${ID}  config sha256:fb5b2ad6a24aa54f8c9ca0f7cdf584eb08a611b5ae9cf62d54baa695825784c0  linux/amd64  3 layers`, `  manifest ${ID} (synthesized by lading, as index.json marks it)`],
     ]);
   });
 });

@@ -216,7 +216,7 @@ describe("verify of an archive with one corrupted layer among two images", () =>
       [
         "format: docker-archive",
         "fixture/derived-a:1.0",
-        `  ID ${manifestA}  config 65ba0f4cf299  linux/amd64  2 layers`,
+        `  ID ${manifestA}  config ${configA}  linux/amd64  2 layers`,
         `  manifest ${manifestA} (synthesized, as manifest.json alone lists the image and keeps no manifest: not a registry digest)`,
         `    layer ${baseLayer}  diff ID ${baseLayer}`,
         `    layer ${layerA}  diff ID ${layerA}`,
@@ -522,7 +522,7 @@ describe("the text output of a sound root prints the images that name it in list
   const items = ociLayoutItems([one, two], { indexEntries: [named(one, "example.com/one:1"), named(two, "example.com/two:1")] });
   const imageLines = (image: typeof one, name: string): string[] => [
     name,
-    `  ID ${image.manifest.digest}  config ${image.config.digest.slice(7, 19)}  linux/amd64  1 layer`,
+    `  ID ${image.manifest.digest}  config ${image.config.digest}  linux/amd64  1 layer`,
     `  manifest ${image.manifest.digest} (original, from the archive)`,
     `    layer ${image.layers[0]!.digest}  diff ID ${image.layers[0]!.diffId}`,
   ];

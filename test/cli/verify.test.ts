@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
-import { blobPath, buildTar, ensureBuilt, hexOf, makeForeignImage, ociLayoutItems, runLading, withoutFile, type CliResult } from "../support/archive-builder.js";
+import { blobPath, buildTar, ensureBuilt, makeForeignImage, ociLayoutItems, runLading, withoutFile, type CliResult } from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const GOOD = join(FIXTURES, "bad", "GOOD-baseline.tar");
@@ -26,7 +26,7 @@ describe("lading verify: exit codes and output", () => {
     const lines = result.stdout.split("\n");
     expect(lines[0]).toBe("format: docker-archive");
     expect(lines[1]).toBe("fixture/good:1");
-    expect(lines[2]).toMatch(/ config 586facf73c9d {2}linux\/amd64 {2}1 layer$/);
+    expect(lines[2]).toMatch(/ config sha256:586facf73c9d9498321becd053d948fc4fd082c80e1469a1148faba2d744cd11 {2}linux\/amd64 {2}1 layer$/);
     expect(lines[3]).toBe(`  manifest ${SYNTHESIZED} (synthesized, as manifest.json alone lists the image and keeps no manifest: not a registry digest)`);
     // Every layer's digest and diff ID, as --json gives them.
     const report = JSON.parse((await runLading(["verify", "--json", GOOD])).stdout) as { images: { layers: { digest: string; diffId: string }[] }[] };
@@ -48,7 +48,7 @@ describe("lading verify: exit codes and output", () => {
     const result = await runLading(["verify", "-"], buildTar(withoutFile(ociLayoutItems([image]), blobPath(image.layers[0]!.digest))));
     expect(result.code).toBe(0);
     expect(result.stdout.split("\n").slice(2, 6)).toEqual([
-      `  ID ${image.manifest.digest}  config ${hexOf(image.config.digest).slice(0, 12)}  windows/amd64  2 layers (1 foreign, not in the archive)`,
+      `  ID ${image.manifest.digest}  config ${image.config.digest}  windows/amd64  2 layers (1 foreign, not in the archive)`,
       `  manifest ${image.manifest.digest} (original, from the archive)`,
       `    layer ${image.layers[0]!.digest}  diff ID ${image.layers[0]!.diffId}  (foreign, not in the archive: diff ID from the config)`,
       `    layer ${image.layers[1]!.digest}  diff ID ${image.layers[1]!.diffId}`,
