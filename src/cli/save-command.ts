@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { usage } from "../core/errors.js";
+import { MediaType } from "../core/media-types.js";
 import { platformsFromOption } from "./platform-option.js";
 import { mtimeFromEnvironment, saveImages, saveToFile, type SaveOptions, type SaveResult, type SavedImage } from "../ops/save.js";
 import type { LayoutFormat } from "../archive/write-layout.js";
@@ -88,7 +89,14 @@ export function reportSave(terminal: Terminal, result: SaveResult & { warnings?:
     if (!how.quiet && image.origin === "synthesized") {
       printLine(terminal.stderr, synthesizedNote(name, image));
     }
+    if (!how.quiet && result.format === "oci" && isDockerRootType(image.mediaType)) {
+      printLine(terminal.stderr, `note: ${name} has a Docker manifest (${image.mediaType}), written as it is to keep its digest: skopeo's oci-archive:FILE:TAG and umoci do not find it by its tag in an OCI layout (oci-archive:FILE of a one-image archive, and --format docker, do)`);
+    }
   }
+}
+
+function isDockerRootType(mediaType: string): boolean {
+  return mediaType === MediaType.dockerManifest || mediaType === MediaType.dockerManifestList;
 }
 
 /**

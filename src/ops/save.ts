@@ -46,6 +46,8 @@ export interface SavedImage {
   /** Familiar names by digest (`repo@sha256:…`) written for the image, in index.json. */
   digestNames: string[];
   origin: "archive" | "synthesized";
+  /** The root manifest's (or index's) media type: a Docker one in an OCI layout is read by containerd and lading, not by skopeo, podman or umoci. */
+  mediaType: string;
   platforms: string[];
   /** Platforms (or digests) of index children the archive does not carry. */
   absent: string[];
@@ -202,6 +204,7 @@ export async function imageToWrite(
       tags: [...selection.names].sort().map((name) => formatReference(parseReference(name), "familiar")),
       digestNames: [...(selection.digestNames ?? [])].sort().map((name) => formatReference(parseReference(name), "familiar")),
       origin: record.origin,
+      mediaType: record.mediaType,
       platforms: kept.map((image) => image.platform),
       absent: [...record.absent.map((child) => child.platform ?? child.digest), ...dropped],
       uncheckedLayers: [...unchecked].sort(),

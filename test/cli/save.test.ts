@@ -234,6 +234,27 @@ describe.skipIf(!haveFixtures)("lading save", () => {
 });
 
 describe.skipIf(!haveFixtures)("lading convert and verify --roundtrip", () => {
+  it("--format oci of an image with a Docker manifest notes that skopeo and umoci do not find it by its tag (not with -q, not for --format docker); --json gives each image's media type", async () => {
+    const root = tempDir();
+    expect((await lading(root, ["load", "-q", "-i", SINGLE])).code).toBe(0);
+    const file = join(tempDir(), "out.tar");
+    const saved = await lading(root, ["save", "--format", "oci", "-o", file, "fixture/imported:1.0"]);
+    const id = "sha256:2846d53959af90a6a2526068a48aefdb29789c57c4855e58b8c7077081e2fef1";
+    expect([saved.code, saved.stdout.text, saved.stderr.text]).toEqual([
+      0,
+      "",
+      `note: fixture/imported:1.0 has a manifest synthesized by lading (${id}), not a registry digest\n` +
+        "note: fixture/imported:1.0 has a Docker manifest (application/vnd.docker.distribution.manifest.v2+json), written as it is to keep its digest: skopeo's oci-archive:FILE:TAG and umoci do not find it by its tag in an OCI layout (oci-archive:FILE of a one-image archive, and --format docker, do)\n",
+    ]);
+    expect((await lading(root, ["save", "-q", "--format", "oci", "-o", file, "fixture/imported:1.0"])).stderr.text).toBe("");
+    expect((await lading(root, ["save", "--format", "docker", "-o", file, "fixture/imported:1.0"])).stderr.text).not.toContain("Docker manifest");
+    const json = await lading(root, ["save", "--json", "--format", "oci", "-o", file, "fixture/imported:1.0"]);
+    expect((JSON.parse(json.stdout.text) as { images: { mediaType: string }[] }).images.map((image) => image.mediaType)).toEqual(["application/vnd.docker.distribution.manifest.v2+json"]);
+    // An OCI manifest gets no such note.
+    const oci = await lading(tempDir(), ["convert", "--format", "oci", MULTIPLATFORM, join(tempDir(), "converted.tar")]);
+    expect([oci.code, oci.stderr.text]).toEqual([0, ""]);
+  });
+
   it("convert writes an OCI archive that verify accepts with the original digests, and --json reports it", async () => {
     const out = tempDir();
     const file = join(out, "converted.tar");

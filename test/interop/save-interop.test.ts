@@ -208,6 +208,13 @@ describe.skipIf(!ready)("archives saved by lading, loaded by the real tools", ()
       }
     });
 
+    it("oci-archive:FILE:TAG finds an OCI manifest by its tag, not a Docker one, as lading's note on such a save says", async () => {
+      const byTag = await run("skopeo", ["inspect", "--raw", `oci-archive:${archives["gzip-only.oci.tar"]}:app`]);
+      expect([byTag.code, sha256(byTag.stdout)]).toEqual([0, gzipImage.manifest]);
+      const dockerByTag = await run("skopeo", ["inspect", "--raw", `oci-archive:${archives["plain-only.oci.tar"]}:1.0`]);
+      expect([dockerByTag.code, dockerByTag.stderr]).toEqual([1, expect.stringContaining(`no descriptor found for reference \\"1.0\\"`)]);
+    });
+
     it("registry end to end: skopeo --preserve-digests pushes lading's OCI archive with the same digest", async () => {
       const registry = await startRegistry();
       try {

@@ -290,7 +290,7 @@ describe.skipIf(!haveFixtures)("round trips of every shared fixture", () => {
     const [record] = await store.records.list();
     const { sink, bytes } = collector();
     const result = await saveSelection(store, await selectAll(store), sink, { format: "oci", platforms: [parsePlatform("linux/arm64")] });
-    expect(result.images).toEqual([{ id: record!.id, tags: [], digestNames: [], origin: "archive", platforms: ["linux/arm64"], absent: ["linux/amd64"], uncheckedLayers: [] }]);
+    expect(result.images).toEqual([{ id: record!.id, tags: [], digestNames: [], origin: "archive", mediaType: "application/vnd.oci.image.index.v1+json", platforms: ["linux/arm64"], absent: ["linux/amd64"], uncheckedLayers: [] }]);
     const report = await verifyArchive(await openTarStream(Readable.from([bytes()])));
     expect(report.valid).toBe(true);
     expect(report.images.map((image) => [image.rootDigest, image.platform, image.manifestDigest])).toEqual([
