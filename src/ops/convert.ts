@@ -25,7 +25,7 @@ import { changedWhileConverting, ConvertBlobs } from "./convert-blobs.js";
 import { CONVERT_DROPPED_WORDS, droppedIndexFieldWarnings } from "./dropped-index-fields.js";
 import { bareTagsByImage, planConversion, type GraphBlob } from "./convert-plan.js";
 import { fileTarWriter, outputFileOf, writePlanDirect, type DirectBlobSource, type OutputFile } from "./save-file.js";
-import { loadArchive, loadWarnings, type LoadOptions } from "./load.js";
+import { loadArchive, loadWarnings, unusedNameWarning, type LoadOptions } from "./load.js";
 import { saveSelection, selectAll, type SaveOptions, type SaveResult } from "./save.js";
 import { Store } from "../store/store.js";
 import { scratchDirectory } from "../store/exit-cleanup.js";
@@ -141,8 +141,10 @@ async function writeToStream(
  * oci layout carries as they are), and the index.json fields of the `written` roots.
  */
 function convertWarnings(graph: ArchiveGraph, written: readonly ResolvedRoot[], name: string | undefined, format: LayoutFormat): string[] {
-  const roots = format === "oci" ? graph.roots.map((root) => ({ ...root, bareTag: undefined })) : graph.roots;
-  return [...loadWarnings({ ...graph, roots }, name), ...droppedIndexFieldWarnings(graph, written, CONVERT_DROPPED_WORDS)];
+  if (format === "docker") return [...loadWarnings(graph, name), ...droppedIndexFieldWarnings(graph, written, CONVERT_DROPPED_WORDS)];
+  const roots = graph.roots.map((root) => ({ ...root, bareTag: undefined }));
+  const unused = unusedNameWarning(graph, name);
+  return [...loadWarnings({ ...graph, roots }, undefined), ...(unused !== undefined ? [unused] : []), ...droppedIndexFieldWarnings(graph, written, CONVERT_DROPPED_WORDS)];
 }
 
 /** The store path: load into a temporary store, save everything from it. The reference for convertArchive. */

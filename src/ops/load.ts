@@ -488,6 +488,12 @@ export function loadedNames(image: LoadedImage): string[] {
   return image.tags.length > 0 ? image.tags : image.digests;
 }
 
+/** docker has no --name: a user who gives it expects a name, so one that names nothing is said. */
+export function unusedNameWarning(graph: ArchiveGraph, repository: string | undefined): string | undefined {
+  if (repository === undefined || graph.roots.some((root) => root.bareTag !== undefined)) return undefined;
+  return `--name ${repository} named no image: it names those the archive tags by a bare tag alone (an OCI ref.name such as "app"), and this archive has none; lading tag names an image afterwards`;
+}
+
 /** Said on loading as verify says it (docker loads such an image untagged, without a word). */
 export function loadWarnings(graph: ArchiveGraph, repository: string | undefined): string[] {
   const warnings = [...graph.readingWarnings];
@@ -498,6 +504,8 @@ export function loadWarnings(graph: ArchiveGraph, repository: string | undefined
     }
     warnings.push(...root.warnings);
   }
+  const unused = unusedNameWarning(graph, repository);
+  if (unused !== undefined) warnings.push(unused);
   const empty = noImageWarning(graph);
   if (empty !== undefined) warnings.push(empty);
   return warnings;

@@ -291,6 +291,30 @@ describe("--name", () => {
   });
 });
 
+describe("--name that names nothing", () => {
+  const NOTE = (repository: string): string =>
+    `note: --name ${repository} named no image: it names those the archive tags by a bare tag alone (an OCI ref.name such as "app"), and this archive has none; lading tag names an image afterwards\n`;
+
+  it("is said by load (docker has no --name: a user who gives it expects a name), not with -q; the load is as without it", async () => {
+    const [named, plain] = [await newRoot(), await newRoot()];
+    const result = await lading(named, "load", "--name", "other/x", "-i", "testdata/docker-archive.tar");
+    const without = await lading(plain, "load", "-i", "testdata/docker-archive.tar");
+    expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({ code: 0, stdout: without.stdout, stderr: without.stderr + NOTE("other/x") });
+    expect(await snapshotTree(join(named, "blobs"))).toEqual(await snapshotTree(join(plain, "blobs")));
+    expect((await lading(await newRoot(), "load", "-q", "--name", "other/x", "-i", "testdata/docker-archive.tar")).stderr).toBe("");
+    // An archive with a bare tag: --name names it, and nothing is said.
+    expect((await lading(await newRoot(), "load", "--name", "other/y", "-i", "testdata/oci-archive.tar")).stderr).toBe("");
+  });
+
+  it("is said by convert, in either layout", async () => {
+    for (const format of ["docker", "oci"]) {
+      const out = `${await newRoot()}.tar`;
+      const result = await lading(await newRoot(), "convert", "--format", format, "--name", "other/x", "testdata/docker-archive.tar", out);
+      expect({ code: result.code, stderr: result.stderr.split("\n").filter((line) => line.includes("--name")).join("\n") + "\n" }).toEqual({ code: 0, stderr: NOTE("other/x") });
+    }
+  });
+});
+
 describe("--platform", () => {
   it("keeps only the named platform; the others are recorded absent", async () => {
     const root = await newRoot();
