@@ -96,6 +96,12 @@ export function cannotWrite(file: string, error: unknown): LadingError {
   return new LadingError("io", `cannot write ${file}: ${systemReason(error)}`, { subject: file, cause: error });
 }
 
+/** A file that could not be removed (a directory this user may not write, read-only media), in one line naming it. */
+export function cannotRemove(file: string, error: unknown): LadingError {
+  if (error instanceof LadingError) return error;
+  return new LadingError("io", `cannot remove ${file}: ${systemReason(error)}`, { subject: file, cause: error });
+}
+
 /** The failures that say a file system takes no writes here, or no more: read-only, not this user's, full. */
 const WRITE_REFUSALS = new Set(["EROFS", "EACCES", "EPERM", "ENOSPC", "EDQUOT"]);
 

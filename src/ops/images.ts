@@ -258,7 +258,11 @@ export interface RemoveResult {
  * too; the image goes with its last reference. An ID removes the image with all its references,
  * which without force docker allows only when they hold at most one tag and are all of one
  * repository. The image's record is deleted under the reference store's lock, after the
- * references, so that no concurrent tag or load can name it in between.
+ * references, so that no concurrent tag or load can name it in between, and a crash between
+ * the two leaves an image without references (as docker's rmi can), never a reference without
+ * its image. A record that cannot be deleted fails the removal with the store as it was: the
+ * refusal its directory shows is found before the references are written, and the references
+ * are put back if the deletion fails all the same.
  */
 export async function removeImage(store: Store, query: string, force = false): Promise<RemoveResult> {
   const key = await lookupReference(store, query).catch(() => undefined);
@@ -266,11 +270,16 @@ export async function removeImage(store: Store, query: string, force = false): P
   const deleteRecord = async (id: string | undefined): Promise<void> => {
     if (id !== undefined && (await store.records.delete(id))) result.deleted.push(id);
   };
+  const removable = async (id: string | undefined): Promise<string | undefined> => {
+    if (id !== undefined) await store.records.assertRemovable(id);
+    return id;
+  };
+  const putBack = { putBackIfAfterWriteFails: true };
   if (key !== undefined) {
     const ref = withDefaultTag(parseReference(query));
     const removed = formatReference(ref, "familiar");
     const repository = repositoryOf(removed);
-    await store.references.update((txn) => {
+    await store.references.update(async (txn) => {
       const id = txn.delete(ref);
       result.untagged.push(removed);
       const left = txn.references(id);
@@ -280,13 +289,13 @@ export async function removeImage(store: Store, query: string, force = false): P
           result.untagged.push(entry.reference);
         }
       }
-      return txn.references(id).length === 0 ? id : undefined;
-    }, deleteRecord);
+      return removable(txn.references(id).length === 0 ? id : undefined);
+    }, deleteRecord, undefined, putBack);
     return result;
   }
   const record = await resolveImage(store, query);
   await store.references.update(
-    (txn) => {
+    async (txn) => {
       const references = txn.references(record.id);
       if (!force && references.length > 1 && !isSingleReference(references.map((entry) => entry.reference))) {
         throw conflict(`conflict: unable to delete ${record.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`, query);
@@ -295,9 +304,11 @@ export async function removeImage(store: Store, query: string, force = false): P
         txn.delete(entry.reference);
         result.untagged.push(entry.reference);
       }
-      return record.id;
+      return removable(record.id);
     },
     deleteRecord,
+    undefined,
+    putBack,
   );
   return result;
 }

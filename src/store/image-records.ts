@@ -4,11 +4,12 @@
  * need no walk of the blob graph, and so that a synthesised manifest is never mistaken for a
  * registry's. Written atomically, after the blobs and before the references.
  */
-import { readdir, readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, lstat, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { z } from "zod";
 import { parseDigest } from "../core/digest.js";
-import { invalid, isLadingError } from "../core/errors.js";
+import { cannotRemove, invalid, isLadingError } from "../core/errors.js";
 import { buildDigestString, lazySchema, parseDocument } from "../core/schemas.js";
 import type { ZodSubset } from "../core/zod-subset.js";
 import { removeIfPresent, writeFileAtomic, writeFilesAtomic } from "./atomic-file.js";
@@ -239,8 +240,27 @@ export class ImageRecords {
     return bytes !== undefined && bytes.toString("utf8") === JSON.stringify(record);
   }
 
+  /** Removes the record of `id`; false if there was none. */
   async delete(id: string): Promise<boolean> {
-    return removeIfPresent(this.pathOf(id));
+    const file = this.pathOf(id);
+    return removeIfPresent(file).catch((error: unknown) => Promise.reject(cannotRemove(file, error)));
+  }
+
+  /**
+   * Throws what delete() would when the record of `id` is there but its directory takes no
+   * removal (not this user's to write, read-only media), without removing anything: rmi asks
+   * before it removes the references. Not every refusal shows beforehand (a sticky directory,
+   * an I/O error), so delete() can still fail.
+   */
+  async assertRemovable(id: string): Promise<void> {
+    const file = this.pathOf(id);
+    try {
+      await access(this.directory, constants.W_OK | constants.X_OK);
+    } catch (error) {
+      // No directory, or no record in it: nothing to remove.
+      if (await lstat(file).then(() => false, (statError: unknown) => (statError as NodeJS.ErrnoException).code === "ENOENT")) return;
+      throw cannotRemove(file, error);
+    }
   }
 
   /**

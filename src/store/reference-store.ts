@@ -7,9 +7,9 @@
  *   text --parseRepositoriesJson--> RepositoriesFile (frozen) --indexRepositories--> ReferenceState
  * so reloading after someone else's change is a rebuild from scratch, never a patch.
  */
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
-import { conflict, invalid, notFound, LadingError } from "../core/errors.js";
+import { conflict, invalid, notFound, systemReason, toLadingError, LadingError } from "../core/errors.js";
 import { findGoReadingProblem } from "../core/go-reading.js";
 import { goRepositoriesJson } from "../core/go-structs.js";
 import { isJsonObject, parseJsonStrict } from "../core/json.js";
@@ -81,6 +81,15 @@ export interface UpdateResult<T = void> {
   snapshot: RepositoriesFile;
 }
 
+export interface UpdateOptions {
+  /**
+   * If `afterWrite` fails, put the file back as it was read, still under the lock, before the
+   * failure is thrown: for a change whose afterWrite completes it (rmi deleting the record of an
+   * image the references no longer name), so that a failed one leaves the store as it was.
+   */
+  putBackIfAfterWriteFails?: boolean;
+}
+
 export interface ReferenceStoreOptions {
   lock?: FileLockOptions;
 }
@@ -120,11 +129,13 @@ export class ReferenceStore {
    * then interleave with another writer (it runs only while the lock is still held).
    * `onFailure` runs when `fn` or the write fails, still under the lock (and not at all once the
    * lock is lost), given the references as they are now (undefined if they cannot be read).
+   * What `afterWrite` throws leaves the file written, unless `putBackIfAfterWriteFails`.
    */
   async update<T>(
     fn: (txn: ReferenceTxn) => T | Promise<T>,
     afterWrite?: (value: T) => Promise<void>,
     onFailure?: (current: RepositoriesFile | undefined) => Promise<void>,
+    options: UpdateOptions = {},
   ): Promise<UpdateResult<T>> {
     await mkdir(path.dirname(this.filePath), { recursive: true, mode: 0o700 });
     let written = false;
@@ -162,13 +173,46 @@ export class ReferenceStore {
         const bytes = Buffer.from(text, "utf8");
         const state = indexRepositories(parseRepositoriesJson(bytes, this.filePath, before.file));
         this.cache = { bytes, state };
-        await afterWrite?.(value);
+        try {
+          await afterWrite?.(value);
+        } catch (error) {
+          if (options.putBackIfAfterWriteFails !== true) throw error;
+          await this.putBack(bytesRead, bytes, lock, error);
+          this.cache = { bytes: bytesRead, state: before };
+          throw error;
+        }
         return { changed: true, value, snapshot: state.file };
       },
       this.lockOptions,
     ).catch((error: unknown) => {
       throw error instanceof LockLostError ? lockLostInUpdate(error, this.filePath, written) : error;
     });
+  }
+
+  /**
+   * Writes `bytesRead` (null: there was no file) back over `written`, this update's own write,
+   * after `failure`. If that fails too, the error says both, and what the file holds now; a lost
+   * lock is thrown as it is (see lockLostInUpdate).
+   */
+  private async putBack(bytesRead: Buffer | null, written: Buffer, lock: HeldLock, failure: unknown): Promise<void> {
+    try {
+      if (bytesRead === null) {
+        lock.assertHeld();
+        await unlink(this.filePath);
+      } else {
+        await writeFileAtomic(this.filePath, bytesRead, FILE_MODE, { beforeRename: unchangedSinceRead(this.filePath, written, lock) });
+      }
+    } catch (error) {
+      if (error instanceof LockLostError) throw error;
+      const name = path.basename(this.filePath);
+      const reason = error instanceof LadingError ? error.message : `cannot write ${this.filePath}: ${systemReason(error)}`;
+      // A conflict is unchangedSinceRead's refusal: another program wrote the file after this update did.
+      const outcome =
+        error instanceof LadingError && error.kind === "conflict"
+          ? `${name} was not put back as it was: another program changed it meanwhile`
+          : `${name} could not be put back as it was (${reason}), so it stays as this command changed it`;
+      throw new LadingError("io", `${toLadingError(failure).message}; ${outcome}`, { subject: this.filePath, cause: failure });
+    }
   }
 
   /** Refuses an update of the file as read under the lock (null: there is none) by throwing; a subclass's rule. */

@@ -44,6 +44,7 @@ import {
   type ReferenceStoreOptions,
   type ReferenceTxn,
   type RepositoriesFile,
+  type UpdateOptions,
   type UpdateResult,
 } from "./reference-store.js";
 import { asReferencesFileError, missingReferencesFile, type ReferencesFileError } from "./references-file-error.js";
@@ -165,8 +166,9 @@ export class WatchedReferences extends ReferenceStore {
     fn: (txn: ReferenceTxn) => T | Promise<T>,
     afterWrite?: (value: T) => Promise<void>,
     onFailure?: (current: RepositoriesFile | undefined) => Promise<void>,
+    options?: UpdateOptions,
   ): Promise<UpdateResult<T>> {
-    const result = await super.update(fn, afterWrite, onFailure);
+    const result = await super.update(fn, afterWrite, onFailure, options);
     if (result.changed) await this.load();
     return result;
   }

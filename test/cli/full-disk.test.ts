@@ -104,6 +104,19 @@ describe.skipIf(!requireMounts())("a full disk, or read-only media, under a comm
     }
   });
 
+  it("rmi of an image whose records are on read-only media: the record is named, and the store is as it was", async () => {
+    const root = join(dir, "rmi-records");
+    storeWithImage(root);
+    const before = await snapshotTree(root);
+    bindReadOnly(join(root, "images"));
+    const record = join(root, "images", "sha256-c2c61f8eba5f376e756f6e1b7318548404f4882fcb2b9628205548ef74f9473a.json");
+    expect(lading(["--root", root, "rmi", "-f", "c2c61f8eba5f"])).toEqual([1, "", `Error: cannot remove ${record}: read-only file system\n`]);
+    expect(lading(["--root", root, "rmi", "lading-testdata/app:1.0", "lading-testdata/app:latest"])).toEqual([1, "Untagged: lading-testdata/app:1.0\n", `Error: cannot remove ${record}: read-only file system\n`]);
+    const after = await snapshotTree(root);
+    expect(readFileSync(join(root, "repositories.json"), "utf8")).toBe('{"Repositories":{"lading-testdata/app":{"lading-testdata/app:latest":"sha256:c2c61f8eba5f376e756f6e1b7318548404f4882fcb2b9628205548ef74f9473a"}}}');
+    expect(after).toEqual({ ...before, "repositories.json": after["repositories.json"] });
+  });
+
   it("save -o and convert onto a full disk: the archive is named, and nothing is left at its name or beside it", () => {
     const root = join(dir, "save");
     storeWithImage(root);

@@ -8,6 +8,7 @@ import { gzipSync } from "node:zlib";
 import tarStream from "tar-stream";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
+import { cannotRemove } from "../../src/core/errors.js";
 import { inspectImage } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { IMAGE_ONLY_WARNING } from "../../src/server/system-routes.js";
@@ -385,6 +386,20 @@ describe("lading serve: images", () => {
     const gone = await http({ socketPath }, "DELETE", "/images/imported-plain");
     expect(gone.status).toBe(404);
     expect(json(gone)).toEqual({ message: "No such image: imported-plain:latest" });
+  });
+
+  it("removes nothing when the image record cannot be removed after its references were: they are put back, and served", async () => {
+    const before = await readFile(path.join(root, "repositories.json"));
+    const record = path.join(root, "images", `sha256-${ID.slice(7)}.json`);
+    // A refusal the directory does not show beforehand (an I/O error, a sticky directory): met only by the removal itself.
+    vi.spyOn(server.store.records, "delete").mockRejectedValueOnce(cannotRemove(record, Object.assign(new Error(`EIO: i/o error, unlink '${record}'`), { code: "EIO" })));
+    const failed = await http({ socketPath }, "DELETE", "/images/2846d53959af?force=1");
+    expect(failed.status).toBe(500);
+    expect(json(failed)).toEqual({ message: `cannot remove ${record}: i/o error` });
+    expect(await readFile(path.join(root, "repositories.json"))).toEqual(before);
+    expect(json(await get("/images/json"))).toEqual([listEntry(TAGS)]);
+    const forced = await http({ socketPath }, "DELETE", "/images/2846d53959af?force=1");
+    expect(json(forced)).toEqual([{ Untagged: "fixture/imported:1.0" }, { Untagged: "fixture/imported:latest" }, { Untagged: "imported-plain:latest" }, { Untagged: "localhost:5000/team/imported:v1" }, { Deleted: ID }]);
   });
 
   it("saves a streamed archive that loads back through POST /images/load", async () => {

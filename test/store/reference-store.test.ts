@@ -413,6 +413,54 @@ describe("update: many changes in one locked write", () => {
     expect(await readFile(file, "utf8")).toBe(`{"Repositories":{"app":{"app:1.0":"${ID1}"}}}`);
   });
 
+  it("puts the file back as it was read, bytes and mode, when afterWrite fails and putBackIfAfterWriteFails is set", async () => {
+    // Docker's own spacing, which a rewrite by lading would not keep.
+    const text = `{"Repositories": {"app": {"app:1.0": "${ID1}", "app:2.0": "${ID1}"}}}\n`;
+    await writeFile(file, text);
+    await chmod(file, 0o640);
+    const store = new ReferenceStore(file);
+    const failure = new LadingError("io", "cannot remove the record");
+    const error = await caught(
+      store.update(
+        (txn) => txn.delete("app:1.0"),
+        async () => {
+          expect(await readFile(file, "utf8")).toBe(`{"Repositories":{"app":{"app:2.0":"${ID1}"}}}`);
+          throw failure;
+        },
+        undefined,
+        { putBackIfAfterWriteFails: true },
+      ),
+    );
+    expect(error).toBe(failure);
+    expect(await readFile(file, "utf8")).toBe(text);
+    expect((await stat(file)).mode & 0o777).toBe(0o640);
+    expect(await store.get("app:1.0")).toBe(ID1);
+    // Without the option, what afterWrite throws leaves the file written.
+    await caught(store.update((txn) => txn.delete("app:1.0"), async () => Promise.reject(failure)));
+    expect(await readFile(file, "utf8")).toBe(`{"Repositories":{"app":{"app:2.0":"${ID1}"}}}`);
+  });
+
+  it("says so when the file cannot be put back after afterWrite failed (edited meanwhile), and leaves the edit", async () => {
+    const store = new ReferenceStore(file);
+    await store.addTag("app:1.0", ID1);
+    const edit = `{"Repositories":{"app":{"app:9":"${ID2}"}}}`;
+    const error = await caught(
+      store.update(
+        (txn) => txn.delete("app:1.0"),
+        async () => {
+          await writeFile(file, edit);
+          throw new LadingError("io", "cannot remove the record");
+        },
+        undefined,
+        { putBackIfAfterWriteFails: true },
+      ),
+    );
+    expect(error.message).toBe(
+      "cannot remove the record; repositories.json was not put back as it was: another program changed it meanwhile",
+    );
+    expect(await readFile(file, "utf8")).toBe(edit);
+  });
+
   it("serialises concurrent updates of one process without losing any", async () => {
     const store = new ReferenceStore(file);
     const other = new ReferenceStore(file);
