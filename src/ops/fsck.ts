@@ -6,10 +6,10 @@ import type { NotABlobFile } from "../store/content-store.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
 import type { ForeignMarker, ForeignOwners, SettledMarker } from "../store/pending-records.js";
 import { LEASE_STALE_MS } from "../store/gc-lock.js";
-import { configDigestOf } from "./resolve-image.js";
+import { configDigestOf, digestDiffers } from "./resolve-image.js";
 import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
 import { layersListedByImages, listingVouchesFor } from "./vouched-layers.js";
-import type { ReferenceEntry } from "../store/reference-store.js";
+import { wrongDigestOf, type ReferenceEntry } from "../store/reference-store.js";
 import { salvageReferences, validEntries, type SalvagedReferences } from "../store/references-repair.js";
 import type { Leftovers } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
@@ -25,6 +25,7 @@ export interface FsckProblem {
     | "unreadable-record"
     | "unreadable-references"
     | "dangling-reference"
+    | "wrong-digest-reference"
     | "stray-ingest"
     | "stray-temporary"
     | "stray-lease"
@@ -49,8 +50,9 @@ export interface FsckReport {
 /**
  * Checks the whole store: every blob against its digest, every layer against the diff IDs its
  * images claim (see DiffIdCheck), every image record (readable, and against the blobs it needs),
- * every reference against the image records. With repair, removes
- * corrupt blobs, unreadable records, references to images that are gone, and leftovers of killed
+ * every reference against the image records (and a reference by digest against its image's: see
+ * wrongDigestOf). With repair, removes corrupt blobs, unreadable records, references to images
+ * that are gone or by a digest not their image's, and leftovers of killed
  * loads; an image whose blobs are missing is reported but kept (its blobs may still arrive, e.g.
  * copied in by hand). A blob or record that cannot be read at all (a file this user may not open)
  * is reported in the system's words and kept, as are the references to such a record: its
@@ -111,15 +113,22 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
   problems.push(...diffIds.problems);
   const known = new Set([...records.map((record) => record.id), ...kept]);
   const dangling: ReferenceEntry[] = [];
+  const wrongDigest: ReferenceEntry[] = [];
   for (const entry of references) {
     // A record written since the listing (a load that has just finished) is no problem.
     if (!known.has(entry.id) && (await store.records.get(entry.id).catch(() => undefined)) === undefined) dangling.push(entry);
+    else if (wrongDigestOf(entry) !== undefined) wrongDigest.push(entry);
   }
   const removed = new Set<string>();
-  const update = await attemptRepair(repair && dangling.length > 0, async () => {
+  const update = await attemptRepair(repair && dangling.length + wrongDigest.length > 0, async () => {
     await store.references.update(async (txn) => {
       for (const entry of dangling) {
         if (txn.get(entry.reference) !== entry.id || (await store.records.get(entry.id).catch(() => undefined)) !== undefined) continue;
+        txn.delete(entry.reference);
+        removed.add(entry.reference);
+      }
+      for (const entry of wrongDigest) {
+        if (txn.get(entry.reference) !== entry.id) continue;
         txn.delete(entry.reference);
         removed.add(entry.reference);
       }
@@ -130,6 +139,10 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
     const config = configDigestOf(records, entry.id);
     const message = `reference ${entry.reference} points at ${entry.id}, which is not in the store${config === undefined ? "" : `: ${config}`}`;
     problems.push({ kind: "dangling-reference", subject: entry.reference, message: withFailure(message, update), repaired: removed.has(entry.reference) && update.repaired });
+  }
+  for (const entry of wrongDigest) {
+    const message = `reference ${entry.reference} points at ${digestDiffers(entry.id)}`;
+    problems.push({ kind: "wrong-digest-reference", subject: entry.reference, message: withFailure(message, update), repaired: removed.has(entry.reference) && update.repaired });
   }
   const ingest = await removeLeftovers(repair, (remove) => store.content.cleanIngest({ remove, foreignOwners: () => store.gc.foreignOwnerGone() }));
   if (ingest.found.files > 0) {
