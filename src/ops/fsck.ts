@@ -6,10 +6,10 @@ import type { NotABlobFile } from "../store/content-store.js";
 import { blobsOfRecord, type ImageRecord } from "../store/image-records.js";
 import type { ForeignMarker, ForeignOwners, SettledMarker } from "../store/pending-records.js";
 import { LEASE_STALE_MS } from "../store/gc-lock.js";
-import { configDigestOf } from "./resolve-image.js";
+import { configDigestOf, digestDiffers } from "./resolve-image.js";
 import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
 import { layersListedByImages, listingVouchesFor } from "./vouched-layers.js";
-import type { ReferenceEntry } from "../store/reference-store.js";
+import { wrongDigestOf, type ReferenceEntry } from "../store/reference-store.js";
 import { salvageReferences, validEntries, type SalvagedReferences } from "../store/references-repair.js";
 import type { Leftovers } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
@@ -17,6 +17,7 @@ import type { Store } from "../store/store.js";
 export interface FsckProblem {
   kind:
     | "corrupt-blob"
+    | "unreadable-blob"
     | "missing-blob"
     | "diff-id-mismatch"
     | "bad-layer"
@@ -24,6 +25,7 @@ export interface FsckProblem {
     | "unreadable-record"
     | "unreadable-references"
     | "dangling-reference"
+    | "wrong-digest-reference"
     | "stray-ingest"
     | "stray-temporary"
     | "stray-lease"
@@ -48,10 +50,13 @@ export interface FsckReport {
 /**
  * Checks the whole store: every blob against its digest, every layer against the diff IDs its
  * images claim (see DiffIdCheck), every image record (readable, and against the blobs it needs),
- * every reference against the image records. With repair, removes
- * corrupt blobs, unreadable records, references to images that are gone, and leftovers of killed
+ * every reference against the image records (and a reference by digest against its image's: see
+ * wrongDigestOf). With repair, removes corrupt blobs, unreadable records, references to images
+ * that are gone or by a digest not their image's, and leftovers of killed
  * loads; an image whose blobs are missing is reported but kept (its blobs may still arrive, e.g.
- * copied in by hand). A repair that fails (a store fsck cannot write) leaves its problem reported
+ * copied in by hand). A blob or record that cannot be read at all (a file this user may not open)
+ * is reported in the system's words and kept, as are the references to such a record: its
+ * content may be sound. A repair that fails (a store fsck cannot write) leaves its problem reported
  * as not repaired, saying why, and the check goes on. Safe beside running commands: the references are read before the records
  * (a load writes its records first), and a reference is removed only if, under the reference
  * store's lock, its image's record is still missing.
@@ -61,7 +66,14 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
   const references = await readReferences(store, repair, problems);
   await settleInterrupted(store, repair, problems);
   const { records, unreadable } = await store.records.scan();
+  // A record this user may not read is kept, and so are the references to it.
+  const kept = new Set<string>();
   for (const bad of unreadable) {
+    if (bad.readError !== undefined) {
+      kept.add(bad.id);
+      problems.push({ kind: "unreadable-record", subject: bad.id, message: withFailure(bad.message, keptUnread(repair)), repaired: false });
+      continue;
+    }
     const outcome = await attemptRepair(repair, () => removeIfPresent(bad.file));
     problems.push({ kind: "unreadable-record", subject: bad.id, message: withFailure(bad.message, outcome), repaired: outcome.repaired });
   }
@@ -73,7 +85,15 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
   for await (const blob of store.content.list((entry) => notFiles.push(entry))) {
     blobsChecked++;
     const claimed = claims.get(blob.digest);
-    const intact = await removedMeanwhileIsIntact(store, blob.digest, () => (claimed !== undefined ? diffIds.checkBlob(blob.digest, claimed) : store.content.verifyBlob(blob.digest)));
+    let intact: boolean;
+    try {
+      intact = await removedMeanwhileIsIntact(store, blob.digest, () => (claimed !== undefined ? diffIds.checkBlob(blob.digest, claimed) : store.content.verifyBlob(blob.digest)));
+    } catch (error) {
+      const file = store.content.blobPath(blob.digest);
+      if (!isSystemError(error) || error.path !== file) throw error;
+      problems.push({ kind: "unreadable-blob", subject: blob.digest, message: withFailure(`blob ${blob.digest}: ${file}: ${systemReason(error)}`, keptUnread(repair)), repaired: false });
+      continue;
+    }
     if (intact) continue;
     corrupt.add(blob.digest);
     const outcome = await attemptRepair(repair, () => store.content.delete(blob.digest));
@@ -91,17 +111,24 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
     }
   }
   problems.push(...diffIds.problems);
-  const known = new Set(records.map((record) => record.id));
+  const known = new Set([...records.map((record) => record.id), ...kept]);
   const dangling: ReferenceEntry[] = [];
+  const wrongDigest: ReferenceEntry[] = [];
   for (const entry of references) {
     // A record written since the listing (a load that has just finished) is no problem.
     if (!known.has(entry.id) && (await store.records.get(entry.id).catch(() => undefined)) === undefined) dangling.push(entry);
+    else if (wrongDigestOf(entry) !== undefined) wrongDigest.push(entry);
   }
   const removed = new Set<string>();
-  const update = await attemptRepair(repair && dangling.length > 0, async () => {
+  const update = await attemptRepair(repair && dangling.length + wrongDigest.length > 0, async () => {
     await store.references.update(async (txn) => {
       for (const entry of dangling) {
         if (txn.get(entry.reference) !== entry.id || (await store.records.get(entry.id).catch(() => undefined)) !== undefined) continue;
+        txn.delete(entry.reference);
+        removed.add(entry.reference);
+      }
+      for (const entry of wrongDigest) {
+        if (txn.get(entry.reference) !== entry.id) continue;
         txn.delete(entry.reference);
         removed.add(entry.reference);
       }
@@ -112,6 +139,10 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
     const config = configDigestOf(records, entry.id);
     const message = `reference ${entry.reference} points at ${entry.id}, which is not in the store${config === undefined ? "" : `: ${config}`}`;
     problems.push({ kind: "dangling-reference", subject: entry.reference, message: withFailure(message, update), repaired: removed.has(entry.reference) && update.repaired });
+  }
+  for (const entry of wrongDigest) {
+    const message = `reference ${entry.reference} points at ${digestDiffers(entry.id)}`;
+    problems.push({ kind: "wrong-digest-reference", subject: entry.reference, message: withFailure(message, update), repaired: removed.has(entry.reference) && update.repaired });
   }
   const ingest = await removeLeftovers(repair, (remove) => store.content.cleanIngest({ remove, foreignOwners: () => store.gc.foreignOwnerGone() }));
   if (ingest.found.files > 0) {
@@ -180,6 +211,11 @@ async function removeLeftovers(repair: boolean, clean: (remove: boolean) => Prom
   const left = await clean(false);
   if (removed !== undefined && left.files === 0) return { found: removed, repaired: true };
   return { found: left, repaired: false, ...(repair ? { failure: outcome.failure ?? "they could not be removed" } : {}) };
+}
+
+/** What --repair does of a blob or record that could not be read: nothing, as its content may be sound (this user may not read it). */
+function keptUnread(repair: boolean): RepairOutcome {
+  return repair ? { repaired: false, failure: "it could not be read, so it is kept: it may be sound" } : { repaired: false };
 }
 
 function withFailure(message: string, { failure }: RepairOutcome): string {

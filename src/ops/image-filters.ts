@@ -11,6 +11,7 @@ import { usage } from "../core/errors.js";
 import { globMatch, isValidGlob } from "../core/glob.js";
 import { familiarName, parseReference } from "../core/reference.js";
 import type { ImageConfig } from "../core/schemas.js";
+import { wrongDigestOf, type ReferenceEntry } from "../store/reference-store.js";
 
 export interface ImageFilters {
   /** Glob patterns (Go's path.Match) on the familiar reference or its repository. */
@@ -95,10 +96,14 @@ export function referenceMatchesPattern(pattern: string, reference: string): boo
   return globMatch(pattern, reference) || globMatch(pattern, familiarName(parseReference(reference)));
 }
 
-/** The reference entries grouped by the image ID they name, each group in the entries' order. */
-export function referencesById<T extends { id: string }>(entries: readonly T[]): Map<string, T[]> {
+/**
+ * The reference entries grouped by the image ID they name, each group in the entries' order; a
+ * reference by a digest that is not its image's (see wrongDigestOf) is left out, as no image has it.
+ */
+export function referencesById<T extends ReferenceEntry>(entries: readonly T[]): Map<string, T[]> {
   const byId = new Map<string, T[]>();
   for (const entry of entries) {
+    if (wrongDigestOf(entry) !== undefined) continue;
     const known = byId.get(entry.id);
     if (known) known.push(entry);
     else byId.set(entry.id, [entry]);

@@ -9,6 +9,7 @@ import type { Store } from "../store/store.js";
 import { addLeftovers, type Leftovers } from "../store/process-alive.js";
 import { artifactFields } from "./inspect-artifact.js";
 import { idsOf, lookupReference, missingImageName, resolveImage } from "./resolve-image.js";
+import { wrongDigestOf } from "../store/reference-store.js";
 import { matchingNames, needsConfig, referencesById, NO_BOUNDS, NO_IMAGE_FILTERS, passesConfigFilters, ZERO_TIME_MS, type CreationBounds, type ImageFilters } from "./image-filters.js";
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
@@ -43,7 +44,7 @@ export async function readConfig(store: Store, image: PlatformImage): Promise<Im
 }
 
 export async function summarize(store: Store, record: ImageRecord, references: { reference: string; id: string }[]): Promise<ImageSummary> {
-  const mine = references.filter((entry) => entry.id === record.id).map((entry) => entry.reference);
+  const mine = references.filter((entry) => entry.id === record.id && wrongDigestOf(entry) === undefined).map((entry) => entry.reference);
   const image = primaryImage(record);
   const missing: string[] = [];
   for (const digest of blobsOfRecord(record)) if (!(await store.content.has(digest))) missing.push(digest);

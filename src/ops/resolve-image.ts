@@ -65,7 +65,10 @@ function matchedAs(record: ImageRecord, hex: string): string {
   return config === undefined ? short(record.id) : `${short(record.id)} (by its config ${short(config)})`;
 }
 
-/** The familiar key a query names in the reference store, or undefined if it is not a reference. */
+/**
+ * The image ID a query names in the reference store, or undefined if it is not a reference. A
+ * reference by a digest the image it points at does not have (written by hand) is refused.
+ */
 export async function lookupReference(store: Store, query: string): Promise<string | undefined> {
   let ref;
   try {
@@ -74,7 +77,14 @@ export async function lookupReference(store: Store, query: string): Promise<stri
     if (HEX_PREFIX.test(query)) return undefined;
     throw invalid((error as Error).message, query);
   }
-  return store.references.get(formatReference(ref, "familiar"));
+  const id = await store.references.get(formatReference(ref, "familiar"));
+  if (id !== undefined && ref.digest !== undefined && ref.digest !== id) throw notFound(`image ${query} points at ${digestDiffers(id)} (lading fsck --repair removes it)`, query);
+  return id;
+}
+
+/** What a reference by digest that is not its image's (see wrongDigestOf) points at, and why it names no image. */
+export function digestDiffers(id: string): string {
+  return `${id}, an image whose digest differs; a reference by digest names its image's own digest`;
 }
 
 /** The image ID and every config digest: what an ID or prefix may match. */

@@ -26,6 +26,7 @@ import { primaryImage } from "./images.js";
 import { danglingLinkTarget } from "./link-target.js";
 import { markOutputFile, outputFileOf, writePlanToFile, writePlanToSink, type DirectSaveOptions } from "./save-file.js";
 import { lookupReference, missingRecord, resolveImage } from "./resolve-image.js";
+import { wrongDigestOf } from "../store/reference-store.js";
 
 export interface SaveOptions {
   format?: LayoutFormat;
@@ -133,6 +134,7 @@ async function tagsOfRepository(store: Store, query: string): Promise<{ name: st
   if (ref.tag !== undefined || ref.digest !== undefined) return [];
   const tags: { name: string; id: string }[] = [];
   for (const entry of await store.references.references()) {
+    if (wrongDigestOf(entry) !== undefined) continue;
     const known = parseReference(entry.reference);
     if (known.domain !== ref.domain || known.path !== ref.path) continue;
     tags.push({ name: formatReference(known, "full"), id: entry.id });

@@ -9,7 +9,7 @@ import { access, lstat, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { z } from "zod";
 import { parseDigest } from "../core/digest.js";
-import { cannotRemove, invalid, isLadingError } from "../core/errors.js";
+import { cannotRemove, invalid, isLadingError, isSystemError, systemReason } from "../core/errors.js";
 import { buildDigestString, lazySchema, parseDocument } from "../core/schemas.js";
 import type { ZodSubset } from "../core/zod-subset.js";
 import { removeIfPresent, writeFileAtomic, writeFilesAtomic } from "./atomic-file.js";
@@ -128,6 +128,8 @@ export interface UnreadableRecord {
   id: string;
   file: string;
   message: string;
+  /** The system's error when the file could not be read at all (this user may not): its content may be sound. */
+  readError?: NodeJS.ErrnoException;
 }
 
 export class ImageRecords {
@@ -299,12 +301,14 @@ export class ImageRecords {
   async list(options: { uncommitted?: "hide" | "include" } = {}): Promise<ImageRecord[]> {
     const { records, unreadable } = await this.scan(options);
     const [first] = unreadable;
+    if (first?.readError !== undefined) throw first.readError;
     if (first !== undefined) throw invalid(`${first.message} (lading fsck --repair removes it)`, first.id);
     return records;
   }
 
   /**
-   * Every record that can be read, and the ID and error of every one that cannot. Records not
+   * Every record that can be read, and the ID and error of every one that cannot (the system's
+   * error, as `readError`, for a file that could not be read at all). Records not
    * committed yet (see get) are left out, unless `uncommitted: "include"` (prune must keep their
    * blobs until they are settled).
    */
@@ -323,12 +327,17 @@ export class ImageRecords {
       const match = RECORD_FILE.exec(name);
       if (!match) continue;
       const id = `${match[1]}:${match[2]}`;
+      const file = path.join(this.directory, name);
       try {
         const record = await this.read(id);
         if (record && !hidden.has(id)) records.push(record);
       } catch (error) {
+        if (isSystemError(error) && error.path === file) {
+          unreadable.push({ id, file, message: `image record ${id}: ${file}: ${systemReason(error)}`, readError: error });
+          continue;
+        }
         if (!isLadingError(error)) throw error;
-        unreadable.push({ id, file: path.join(this.directory, name), message: error.message });
+        unreadable.push({ id, file, message: error.message });
       }
     }
     return { records, unreadable };

@@ -38,6 +38,18 @@ export interface ReferenceEntry {
   id: string;
 }
 
+/**
+ * The digest a reference by digest gives when it is not the ID of the image it points at: lading
+ * records `repo@<image ID>` only, so such an entry was written by hand, and names its image
+ * wrongly (fsck reports it, no command resolves it, listings leave it out).
+ */
+export function wrongDigestOf(entry: ReferenceEntry): string | undefined {
+  const at = entry.reference.indexOf("@");
+  if (at < 0) return undefined;
+  const digest = entry.reference.slice(at + 1);
+  return digest === entry.id ? undefined : digest;
+}
+
 /** Everything readers need, derived from one RepositoriesFile and never changed afterwards. */
 export interface ReferenceState {
   readonly file: RepositoriesFile;

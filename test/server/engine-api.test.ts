@@ -614,6 +614,18 @@ describe("lading serve: hot reload and incomplete images", () => {
     }
   });
 
+  it("leaves a reference by a digest that is not its image's out of the list and inspect, as lading images does, and refuses it by name", async () => {
+    const wrong = `other/x@sha256:${"a".repeat(64)}`;
+    await replaceRepositoriesJson(`{"Repositories":{"other/x":{"other/x:1":"${ID}","${wrong}":"${ID}"}}}`);
+    expect(json(await get("/images/json"))).toEqual([listEntry(["other/x:1"])]);
+    expect(json(await get(`/images/${ID}/json`))).toMatchObject({ RepoTags: ["other/x:1"], RepoDigests: [] });
+    const message = `image ${wrong} points at ${ID}, an image whose digest differs; a reference by digest names its image's own digest (lading fsck --repair removes it)`;
+    for (const p of [`/images/${wrong}/json`, `/images/get?names=${wrong}`]) {
+      const answer = await get(p);
+      expect([p, answer.status, json(answer)]).toEqual([p, 404, { message }]);
+    }
+  });
+
   it("shows a reference without a record or blobs as incomplete, and fully once they arrive", async () => {
     await replaceRepositoriesJson(`{"Repositories":{"fixture/imported":{"fixture/imported:1.0":"${ID}"},"ghost":{"ghost:1":"${OTHER_ID}"}}}`);
     expect(json(await get("/images/json"))).toEqual([
