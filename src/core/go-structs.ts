@@ -127,5 +127,9 @@ export const goDockerManifestJson = sliceOf(
   struct({ Config: other, RepoTags: other, Layers: other, Parent: other, LayerSources: mapOf(goDescriptor) }),
 );
 
-/** Docker's repositories.json (refstore): repository names and references are map keys, data. */
-export const goRepositoriesJson = struct({ Repositories: mapOf(mapOf(other)) });
+/**
+ * Docker's repositories.json (refstore): below Repositories are only maps, whose keys
+ * (repositories, references) are data, so nothing there is walked: a reload of 10,000 references
+ * checks one key.
+ */
+export const goRepositoriesJson = struct({ Repositories: other });
