@@ -7,13 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt } from "../support/archive-builder.js";
+import { ladingAsNobody, RUNS_AS_NOBODY } from "../support/as-nobody.js";
 
 const REPO_ROOT = join(import.meta.dirname, "..", "..");
 /** The image of testdata's docker-archive.tar (tagged twice), and the gzip layer of its oci-archive.tar. */
 const TAGGED_IMAGE = "sha256:c2c61f8eba5f376e756f6e1b7318548404f4882fcb2b9628205548ef74f9473a";
 const LAYER = "sha256:4f79cd55a52ae15d49cd6e66fd53a4f6f9da8fa4cbb680f7b9408c604437c4b7";
 const CORRUPT = `sha256:${"2".repeat(64)}`;
-const AS_NOBODY = process.getuid?.() === 0;
 
 let dir = "";
 beforeAll(() => {
@@ -23,13 +23,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs the CLI, as nobody when this is root (whom no file mode stops). */
-function ladingAsUser(...args: string[]): [number | null, string, string] {
-  const asUser = AS_NOBODY ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
-  const argv = [...asUser, process.execPath, join(REPO_ROOT, "bin", "lading.js"), ...args];
-  const run = spawnSync(argv[0] as string, argv.slice(1), { encoding: "utf8", env: { ...process.env, TMPDIR: dir } });
-  return [run.status, run.stdout, run.stderr];
-}
+/** Runs the CLI as nobody when this is root. */
+const ladingAsUser = (...args: string[]): [number | null, string, string] => ladingAsNobody(args);
 
 /** A store with testdata's two archives loaded, a corrupt blob beside, and this user's (nobody's, when root) throughout. */
 function storeWithCorruptBlob(name: string): string {
@@ -39,7 +34,7 @@ function storeWithCorruptBlob(name: string): string {
     expect(run.status).toBe(0);
   }
   writeFileSync(join(root, "blobs", "sha256", "2".repeat(64)), "bad\n");
-  if (AS_NOBODY) chownTree(root);
+  if (RUNS_AS_NOBODY) chownTree(root);
   return root;
 }
 

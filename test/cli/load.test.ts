@@ -23,6 +23,7 @@ import {
   type TarItem,
 } from "../support/archive-builder.js";
 import { filesUnder, mismatchedBlobs, snapshotTree } from "../support/store-tree.js";
+import { AS_NOBODY_WHEN_ROOT } from "../support/as-nobody.js";
 import { configFacts, EXPECTED_LOADS, FIXTURES, HAVE_FIXTURES, REPO_ROOT } from "../ops/load-expectations.js";
 import { withoutLockWaits } from "../support/lock-waits.js";
 
@@ -390,8 +391,7 @@ describe("a user other than root", () => {
       await copyFile(made, archive);
       await chmod(archive, 0o644);
       const root = join(shared, "store");
-      const asUser = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
-      const result = await runLading(["--root", root, "load", "-i", archive], { through: asUser });
+      const result = await runLading(["--root", root, "load", "-i", archive], { through: [...AS_NOBODY_WHEN_ROOT] });
       // stderr holds the note on the synthesised manifest; anything else there (an error) is shown in the diff.
       const otherStderr = result.stderr.split("\n").filter((line) => line !== "" && !line.startsWith("note: "));
       expect({ code: result.code, stdout: result.stdout, otherStderr }).toEqual({ code: 0, stdout: "Loaded image: unprivileged/app:1\n", otherStderr: [] });

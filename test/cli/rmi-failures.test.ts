@@ -7,14 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt } from "../support/archive-builder.js";
+import { ladingAsNobody, NOBODY, RUNS_AS_NOBODY } from "../support/as-nobody.js";
 import { snapshotTree } from "../support/store-tree.js";
 
 const REPO_ROOT = join(import.meta.dirname, "..", "..");
 const ARCHIVE = join(REPO_ROOT, "testdata", "docker-archive.tar");
 const IMAGE = "sha256:c2c61f8eba5f376e756f6e1b7318548404f4882fcb2b9628205548ef74f9473a";
 const RECORD = `images/sha256-${IMAGE.slice(7)}.json`;
-const AS_ROOT = process.getuid?.() === 0;
-const NOBODY = 65534;
 
 let dir = "";
 let loaded = "";
@@ -34,19 +33,14 @@ function lading(root: string, ...args: string[]): [number | null, string, string
   return [run.status, run.stdout, run.stderr];
 }
 
-/** Runs the CLI, as nobody when this is root (whom no file mode stops). */
-function ladingAsUser(root: string, ...args: string[]): [number | null, string, string] {
-  const asUser = AS_ROOT ? ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"] : [];
-  const argv = [...asUser, process.execPath, join(REPO_ROOT, "bin", "lading.js"), "--root", root, ...args];
-  const run = spawnSync(argv[0] as string, argv.slice(1), { encoding: "utf8" });
-  return [run.status, run.stdout, run.stderr];
-}
+/** Runs the CLI as nobody when this is root. */
+const ladingAsUser = (root: string, ...args: string[]): [number | null, string, string] => ladingAsNobody(["--root", root, ...args]);
 
 /** A copy of the loaded store (testdata's image, tagged lading-testdata/app:1.0 and :latest) that belongs to the user ladingAsUser runs as. */
 function storeOfUser(): string {
   const root = join(dir, `store-${counter++}`);
   execFileSync("cp", ["-a", loaded, root]);
-  if (AS_ROOT) execFileSync("chown", ["-R", `${NOBODY}:${NOBODY}`, root]);
+  if (RUNS_AS_NOBODY) execFileSync("chown", ["-R", `${NOBODY}:${NOBODY}`, root]);
   return root;
 }
 
@@ -91,7 +85,7 @@ describe("rmi of an image whose record cannot be removed", () => {
   });
 
   // A sticky images/ of root's: this user may write the directory, but not remove root's record from it.
-  it.skipIf(!AS_ROOT)("a refusal the directory does not show beforehand (sticky, the record root's): the references are put back", async () => {
+  it.skipIf(!RUNS_AS_NOBODY)("a refusal the directory does not show beforehand (sticky, the record root's): the references are put back", async () => {
     const root = storeOfUser();
     chownSync(join(root, "images"), 0, 0);
     chownSync(join(root, RECORD), 0, 0);

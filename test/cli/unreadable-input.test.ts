@@ -4,12 +4,13 @@
 // A directory inside an input directory that this user may not list is passed by when no image
 // could use a file in it (lost+found at the top of a file system holding a layout), and refused in
 // the system's words, naming it, when one could (a layout's blobs, a layer manifest.json names).
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt } from "../support/archive-builder.js";
+import { ladingAsNobody } from "../support/as-nobody.js";
 
 const REPO_ROOT = join(import.meta.dirname, "..", "..");
 /** testdata's OCI layout, and its gzip layer blob. */
@@ -25,13 +26,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs the CLI, as nobody when this is root (whom no file mode stops), with TMPDIR where that user may write. */
-function ladingAsUser(...args: string[]): [number | null, string, string] {
-  const asUser = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
-  const argv = [...asUser, process.execPath, join(REPO_ROOT, "bin", "lading.js"), ...args];
-  const run = spawnSync(argv[0] as string, argv.slice(1), { encoding: "utf8", env: { ...process.env, TMPDIR: dir } });
-  return [run.status, run.stdout, run.stderr];
-}
+/** Runs the CLI as nobody when this is root, with TMPDIR where that user may write. */
+const ladingAsUser = (...args: string[]): [number | null, string, string] => ladingAsNobody(args, { ...process.env, TMPDIR: dir });
 
 const roundtripDocument = (problem: string): string => `${JSON.stringify({ schemaVersion: 1, valid: false, exact: false, format: "docker", images: [], problems: [problem] }, null, 2)}\n`;
 
