@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { usage } from "../core/errors.js";
 import { MediaType } from "../core/media-types.js";
+import { parseReference } from "../core/reference.js";
 import { platformsFromOption } from "./platform-option.js";
 import { mtimeFromEnvironment, saveImages, saveToFile, type SaveOptions, type SaveResult, type SavedImage } from "../ops/save.js";
 import type { LayoutFormat } from "../archive/write-layout.js";
@@ -93,6 +94,27 @@ export function reportSave(terminal: Terminal, result: SaveResult & { warnings?:
       printLine(terminal.stderr, `note: ${name} has a Docker manifest (${image.mediaType}), written as it is to keep its digest: skopeo's oci-archive:FILE:TAG and umoci do not find it by its tag in an OCI layout (oci-archive:FILE of a one-image archive, and --format docker, do)`);
     }
   }
+  if (!how.quiet && result.format === "oci") for (const note of sharedRefNameNotes(result.images)) printLine(terminal.stderr, note);
+}
+
+/**
+ * The oci layout's ref.name is a tag without its repository, as containerd writes it: two images
+ * tagged `a:1.0` and `b:1.0` share `1.0`, and skopeo's oci-archive:FILE:1.0 takes the first.
+ */
+function sharedRefNameNotes(images: readonly SavedImage[]): string[] {
+  const byRefName = new Map<string, { ids: Set<string>; names: string[] }>();
+  for (const image of images) {
+    for (const name of image.tags) {
+      const refName = parseReference(name).tag ?? "latest";
+      const shared = byRefName.get(refName) ?? { ids: new Set<string>(), names: [] };
+      shared.ids.add(image.id);
+      shared.names.push(name);
+      byRefName.set(refName, shared);
+    }
+  }
+  return [...byRefName]
+    .filter(([, shared]) => shared.ids.size > 1)
+    .map(([refName, shared]) => `note: ref.name ${JSON.stringify(refName)} is the tag of ${shared.ids.size} images (${shared.names.join(", ")}): skopeo's oci-archive:FILE:${refName} picks one of them without a word; lading and ctr tell them apart by their full names`);
 }
 
 function isDockerRootType(mediaType: string): boolean {

@@ -255,6 +255,23 @@ describe.skipIf(!haveFixtures)("lading convert and verify --roundtrip", () => {
     expect([oci.code, oci.stderr.text]).toEqual([0, ""]);
   });
 
+  it("--format oci of two images with one tag in different repositories notes that they share a ref.name (not with -q, not for --format docker)", async () => {
+    const root = tempDir();
+    expect((await lading(root, ["load", "-q", "-i", SINGLE])).code).toBe(0);
+    expect((await lading(root, ["load", "-q", "--name", "multi", "-i", MULTIPLATFORM])).code).toBe(0);
+    const file = join(tempDir(), "out.tar");
+    const saved = await lading(root, ["save", "--format", "oci", "-o", file, "multi:1.0", "fixture/imported:1.0", "fixture/imported:latest"]);
+    expect(saved.code).toBe(0);
+    expect(saved.stderr.text.split("\n").filter((line) => line.includes("ref.name"))).toEqual([
+      `note: ref.name "1.0" is the tag of 2 images (fixture/imported:1.0, multi:1.0): skopeo's oci-archive:FILE:1.0 picks one of them without a word; lading and ctr tell them apart by their full names`,
+    ]);
+    expect((await lading(root, ["save", "-q", "--format", "oci", "-o", file, "multi:1.0", "fixture/imported:1.0"])).stderr.text).toBe("");
+    expect((await lading(root, ["save", "--format", "docker", "-o", file, "multi:1.0", "fixture/imported:1.0"])).stderr.text).not.toContain("ref.name");
+    // One image under two tags of one ref.name ("latest" of two repositories) is no ambiguity.
+    expect((await lading(root, ["tag", "fixture/imported:1.0", "other/imported:latest"])).code).toBe(0);
+    expect((await lading(root, ["save", "--format", "oci", "-o", file, "fixture/imported:latest", "other/imported:latest"])).stderr.text).not.toContain("ref.name");
+  });
+
   it("convert writes an OCI archive that verify accepts with the original digests, and --json reports it", async () => {
     const out = tempDir();
     const file = join(out, "converted.tar");
