@@ -2,6 +2,7 @@ import { conflict, invalid, notFound, type LadingError } from "../core/errors.js
 import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
 import type { ImageRecord } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
+import { wrongDigestOf } from "../store/reference-store.js";
 
 const HEX_PREFIX = /^(?:sha256:)?([0-9a-f]{1,64})$/;
 
@@ -77,8 +78,9 @@ export async function lookupReference(store: Store, query: string): Promise<stri
     if (HEX_PREFIX.test(query)) return undefined;
     throw invalid((error as Error).message, query);
   }
-  const id = await store.references.get(formatReference(ref, "familiar"));
-  if (id !== undefined && ref.digest !== undefined && ref.digest !== id) throw notFound(`image ${query} points at ${digestDiffers(id)} (lading fsck --repair removes it)`, query);
+  const reference = formatReference(ref, "familiar");
+  const id = await store.references.get(reference);
+  if (id !== undefined && wrongDigestOf({ reference, id }) !== undefined) throw notFound(`image ${query} points at ${digestDiffers(id)} (lading fsck --repair removes it)`, query);
   return id;
 }
 

@@ -8,6 +8,7 @@ import { constants } from "node:fs";
 import { copyFile, readFile } from "node:fs/promises";
 import { cannotWrite } from "../core/errors.js";
 import { goFold } from "../core/go-reading.js";
+import { isJsonObject } from "../core/json.js";
 import { removeIfPresent, writeFileAtomic } from "./atomic-file.js";
 import { withFileLock } from "./lock.js";
 import { parseRepositoriesJson, serializeRepositoriesJson, unchangedSinceRead, type ReferenceStore } from "./reference-store.js";
@@ -64,17 +65,19 @@ export function validEntries(bytes: Buffer): { kept: Record<string, Record<strin
   const document = wholeDocument(bytes.toString("utf8").replace(/^\uFEFF/, ""));
   const kept: Record<string, Record<string, string>> = {};
   let dropped = 0;
-  if (document === null || typeof document !== "object" || Array.isArray(document)) return { kept, dropped: undefined };
+  if (!isJsonObject(document)) return { kept, dropped: undefined };
   // Read as dockerd reads the file: a key that is "Repositories" once folded ("repositories") is that field.
-  const repositoryObjects = Object.entries(document).filter(([key]) => goFold(key) === goFold("Repositories")).map(([, value]) => value as unknown);
-  if (!repositoryObjects.some((value) => value !== null && typeof value === "object" && !Array.isArray(value))) return { kept, dropped: undefined };
-  const repositories = Object.assign({}, ...repositoryObjects.filter((value) => value !== null && typeof value === "object" && !Array.isArray(value))) as Record<string, unknown>;
+  const repositoryObjects = Object.entries(document)
+    .filter(([key, value]) => goFold(key) === goFold("Repositories") && isJsonObject(value))
+    .map(([, value]) => value as Record<string, unknown>);
+  if (repositoryObjects.length === 0) return { kept, dropped: undefined };
+  const repositories: Record<string, unknown> = Object.assign({}, ...repositoryObjects);
   for (const [repository, refs] of Object.entries(repositories)) {
-    if (refs === null || typeof refs !== "object" || Array.isArray(refs)) {
+    if (!isJsonObject(refs)) {
       dropped++;
       continue;
     }
-    for (const [reference, id] of Object.entries(refs as Record<string, unknown>)) {
+    for (const [reference, id] of Object.entries(refs)) {
       try {
         parseRepositoriesJson(JSON.stringify({ Repositories: { [repository]: { [reference]: id } } }), "entry");
         (kept[repository] ??= {})[reference] = id as string;
