@@ -29,6 +29,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Runs the CLI as nobody when this is root, with TMPDIR where that user may write. */
 const ladingAsUser = (...args: string[]): [number | null, string, string] => ladingAsNobody(args, { ...process.env, TMPDIR: dir });
 
+/** testdata's docker-save.tar, unpacked into a new directory `name` of the scratch directory. */
+function unpackedDockerSave(name: string): string {
+  const unpacked = join(dir, name);
+  mkdirSync(unpacked);
+  execFileSync("tar", ["-xf", join(REPO_ROOT, "testdata", "docker-save.tar"), "-C", unpacked]);
+  return unpacked;
+}
+
 const roundtripDocument = (problem: string): string => `${JSON.stringify({ schemaVersion: 1, valid: false, exact: false, format: "docker", images: [], problems: [problem] }, null, 2)}\n`;
 
 describe("an archive the file system will not read", () => {
@@ -41,9 +49,7 @@ describe("an archive the file system will not read", () => {
   });
 
   it("an unpacked docker save with a layer this user may not open: verify --json prints its document, the error its problem", () => {
-    const unpacked = join(dir, "unpacked");
-    mkdirSync(unpacked);
-    execFileSync("tar", ["-xf", join(REPO_ROOT, "testdata", "docker-save.tar"), "-C", unpacked]);
+    const unpacked = unpackedDockerSave("unpacked");
     const [item] = JSON.parse(readFileSync(join(unpacked, "manifest.json"), "utf8")) as { Layers: string[] }[];
     const layer = join(unpacked, item!.Layers[0]!);
     chmodSync(layer, 0o000);
@@ -76,9 +82,7 @@ describe("a directory this user may not list, inside an input directory", () => 
   it("that no image could use (lost+found beside a layout or an unpacked docker save) is passed by: verify and load give what they give without it", () => {
     const layout = join(dir, "layout-with-lost-found");
     cpSync(LAYOUT, layout, { recursive: true });
-    const unpacked = join(dir, "unpacked-with-lost-found");
-    mkdirSync(unpacked);
-    execFileSync("tar", ["-xf", join(REPO_ROOT, "testdata", "docker-save.tar"), "-C", unpacked]);
+    const unpacked = unpackedDockerSave("unpacked-with-lost-found");
     const plainUnpacked = join(dir, "unpacked-plain");
     cpSync(unpacked, plainUnpacked, { recursive: true });
     for (const [input, plain] of [[layout, LAYOUT], [unpacked, plainUnpacked]] as const) {
@@ -96,9 +100,7 @@ describe("a directory this user may not list, inside an input directory", () => 
   it("that could hold a blob of a layout, or a layer manifest.json names: refused in the system's words, naming it, and the store stays empty", () => {
     const layout = join(dir, "layout-with-unlistable-blobs");
     cpSync(LAYOUT, layout, { recursive: true });
-    const unpacked = join(dir, "unpacked-with-unlistable-layer");
-    mkdirSync(unpacked);
-    execFileSync("tar", ["-xf", join(REPO_ROOT, "testdata", "docker-save.tar"), "-C", unpacked]);
+    const unpacked = unpackedDockerSave("unpacked-with-unlistable-layer");
     const [item] = JSON.parse(readFileSync(join(unpacked, "manifest.json"), "utf8")) as { Layers: string[] }[];
     const layerDirectory = item!.Layers[0]!.split("/")[0]!;
     for (const [input, name] of [[layout, "blobs/sha256"], [unpacked, layerDirectory]] as const) {
