@@ -28,8 +28,9 @@ export function buildGraphSchemas(): void {
 /**
  * Interprets what a scan found, once everything has been read (metadata may come last): the
  * OCI layout when there is one, checked against manifest.json when both exist; else manifest.json.
+ * `path`, the archive's when it came from one, prefixes a refusal of the archive as a whole.
  */
-export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): ArchiveGraph {
+export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits, path?: string): ArchiveGraph {
   const problems: Problem[] = [];
   const record = (error: unknown, fallbackEntry: string): void => {
     const { entry, message } = problemOf(error, fallbackEntry);
@@ -52,7 +53,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits): Ar
   graph.warnings.push(...graph.readingWarnings);
   const refusal = notAnImageArchive({ index: hasIndex, manifestJson: hasManifestJson, repositories: archive.files.has("repositories") || archive.links.has("repositories") });
   if (refusal !== undefined) {
-    problems.push({ entry: "(archive)", message: refusal });
+    problems.push({ entry: "(archive)", message: path === undefined ? refusal : `${path}: ${refusal}` });
     return graph;
   }
 

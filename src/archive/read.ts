@@ -57,5 +57,5 @@ export async function readArchive(source: OpenedSource, options: ReadOptions = {
     ...(options.checkCompressedLayers === false ? { decompress: false } : {}),
   });
   const { resolveGraph } = await (graphModule ?? import("./graph.js"));
-  return resolveGraph(scanned, limits);
+  return resolveGraph(scanned, limits, source.path);
 }

@@ -27,6 +27,8 @@ export interface OpenedSource {
   deferred?: DeferredBytes;
   /** Total size when known (a file), for progress. */
   totalBytes: number | undefined;
+  /** The path it was opened by (absent for standard input), to name the archive as a whole in a refusal. */
+  path?: string;
   /** Opens the same archive again from its start (absent for standard input). */
   reopen?: () => Promise<OpenedSource>;
 }
@@ -50,7 +52,7 @@ export async function openArchivePath(path: string, options: OpenPathOptions = {
   if (!info) throw invalid(`${path}: no such file or directory`, path);
   const opened = await openPathOnce(path, info, options);
   // A pipe (`-i <(...)`) cannot be read again from its start.
-  return info.isFile() || info.isDirectory() ? { ...opened, reopen: () => openArchivePath(path, options) } : opened;
+  return info.isFile() || info.isDirectory() ? { ...opened, path, reopen: () => openArchivePath(path, options) } : { ...opened, path };
 }
 
 async function openPathOnce(path: string, info: Stats, options: OpenPathOptions): Promise<OpenedSource> {

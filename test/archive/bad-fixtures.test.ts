@@ -32,7 +32,7 @@ const refusals: Record<string, { entry: string; message: string }> = {
   },
   "no-manifest.tar": {
     entry: "(archive)",
-    message: "not an image archive: it has neither manifest.json nor oci-layout and index.json",
+    message: `${join(BAD, "no-manifest.tar")}: not an image archive: it has neither manifest.json nor oci-layout and index.json`,
   },
   "truncated.tar": {
     entry: LAYER,

@@ -148,7 +148,7 @@ const BAD_FIXTURE_ERRORS: Record<string, string> = {
   "layer-dotdot-entry.tar": 'manifest.json[0].Layers[1]: layer e3fe5c71e1748beecff57115ddc34fc4df0d27f9399e4b764cdbb783f4e05e9b.tar: layer tar entry "../evil" escapes the root',
   "manifest-layer-path-traversal.tar": 'manifest.json[0].Layers[0]: unsafe path "../../../../../../etc/hostname": unsafe entry name "../../../../../../etc/hostname": ".." component',
   "missing-config.tar": 'manifest.json[0].Config: "0000000000000000000000000000000000000000000000000000000000000000.json" is not in the archive',
-  "no-manifest.tar": "not an image archive: it has neither manifest.json nor oci-layout and index.json",
+  "no-manifest.tar": `${join(FIXTURES, "bad", "no-manifest.tar")}: not an image archive: it has neither manifest.json nor oci-layout and index.json`,
   "truncated.tar": `unexpected end of archive in entry "${BAD_LAYER}" (got 21604 of 30208 bytes)`,
 };
 
