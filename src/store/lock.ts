@@ -15,7 +15,6 @@
  */
 import { rmdir, stat } from "node:fs/promises";
 import path from "node:path";
-import lockfile from "proper-lockfile";
 import { LadingError } from "../core/errors.js";
 import { disownLockDirectory, lockDirectoryFs } from "./lock-directories.js";
 
@@ -159,7 +158,7 @@ async function acquire(
   for (;;) {
     const attempt = Date.now();
     try {
-      const release = await lockfile.lock(target, {
+      const release = await (await properLockfile()).lock(target, {
         stale: staleMs,
         realpath: false,
         retries: 0,
@@ -234,4 +233,16 @@ async function queueInProcess<T>(key: string, task: () => Promise<T>): Promise<T
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * proper-lockfile, loaded with the first lock: at load it hooks the process's exit (signal-exit
+ * v3, to drop its locks), which turns an exit code left unset into 0 before Node's own exit
+ * handlers run: a host process's unsettled top-level await then exits 0, not 13. Loaded lazily,
+ * an `import "lading"` and the jobs that take no lock leave the host's exit alone.
+ */
+let loadedLockfile: Promise<typeof import("proper-lockfile")> | undefined;
+function properLockfile(): Promise<typeof import("proper-lockfile")> {
+  loadedLockfile ??= import("proper-lockfile").then((module) => module.default);
+  return loadedLockfile;
 }

@@ -320,3 +320,22 @@ describe("a process stopped while it takes a lock, which another process takes o
     });
   }
 });
+
+describe("the exit hook proper-lockfile brings", () => {
+  // signal-exit v3 sets an unset exit code to 0 as 'exit' is emitted, before Node's handler that
+  // makes an unsettled top-level await exit 13: loaded with the library, it hid that failure.
+  async function exitOf(body: string): Promise<[number | null, string]> {
+    const script = `import * as lading from ${JSON.stringify(join(REPO_ROOT, "dist", "index.js"))};\n${body}\nawait new Promise(() => {});`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await once(child, "exit")) as [number | null];
+    return [code, output];
+  }
+
+  it("is not loaded by importing the library or by a job that takes no lock: an unsettled top-level await still exits 13", async () => {
+    expect(await exitOf("")).toEqual([13, ""]);
+    const root = join(scratch, "exit-code-store");
+    expect(await exitOf(`const store = await lading.Store.open(${JSON.stringify(root)}); console.log((await lading.listImages(store)).length);`)).toEqual([13, "0\n"]);
+  });
+});
