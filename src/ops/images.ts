@@ -16,7 +16,8 @@ const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
 export interface ImageSummary {
   id: string;
-  configDigest: string;
+  /** The config of its primary platform image; null for a root that holds none (an artifact, an index whose platforms were all absent). */
+  configDigest: string | null;
   origin: "archive" | "synthesized";
   repoTags: string[];
   repoDigests: string[];
@@ -52,7 +53,7 @@ export async function summarize(store: Store, record: ImageRecord, references: {
   if (image && !missing.includes(image.config.digest)) created = (await readConfig(store, image)).created ?? null;
   return {
     id: record.id,
-    configDigest: image?.config.digest ?? "",
+    configDigest: image?.config.digest ?? null,
     origin: record.origin,
     repoTags: mine.filter((reference) => !reference.includes("@")),
     repoDigests: mine.filter((reference) => reference.includes("@")),

@@ -49,7 +49,8 @@ export interface LoadedImage {
   tags: string[];
   /** Familiar `repo@digest` references recorded (archive digests only). */
   digests: string[];
-  configDigest: string;
+  /** The config of its first platform image; null for a root that holds none (an artifact, an index whose platforms were all absent). */
+  configDigest: string | null;
   platforms: string[];
   absent: string[];
 }
@@ -462,7 +463,7 @@ function nameImages(
       listedIn: inIndex.has(record.id) ? "index.json" : "manifest.json",
       tags: [],
       digests: [],
-      configDigest: record.images[0]?.config.digest ?? "",
+      configDigest: record.images[0]?.config.digest ?? null,
       platforms: record.images.map((image) => image.platform),
       absent: record.absent.map((child) => child.platform ?? child.digest),
     };
