@@ -1,5 +1,6 @@
+import { invalid, type LadingError } from "../core/errors.js";
 import type { ArchiveGraph } from "./model.js";
-import { scanEntries, type ScanOptions } from "./scan.js";
+import { scanEntries, type ArchiveEntry, type ScanOptions } from "./scan.js";
 import type { OpenedSource } from "./source.js";
 
 export interface ReadLimits {
@@ -29,8 +30,12 @@ export interface ReadOptions extends Partial<ReadLimits> {
   checkCompressedLayers?: boolean;
 }
 
-/** One pass over an archive, then its graph resolved and checked. */
-export async function readArchive(source: OpenedSource, options: ReadOptions = {}): Promise<ArchiveGraph> {
+/**
+ * One pass over an archive, then its graph resolved and checked. A source read before (verify,
+ * then load) is opened again from its start, or refused when it cannot be (see OpenedSource).
+ */
+export async function readArchive(opened: OpenedSource, options: ReadOptions = {}): Promise<ArchiveGraph> {
+  const source = await unreadSource(opened);
   const limits: ReadLimits = {
     maxJsonBytes: options.maxJsonBytes ?? DEFAULT_LIMITS.maxJsonBytes,
     maxManifestJsonBytes: options.maxManifestJsonBytes ?? DEFAULT_LIMITS.maxManifestJsonBytes,
@@ -58,4 +63,28 @@ export async function readArchive(source: OpenedSource, options: ReadOptions = {
   });
   const { resolveGraph } = await (graphModule ?? import("./graph.js"));
   return resolveGraph(scanned, limits, source.path);
+}
+
+/**
+ * The entries every read so far has begun on. Their iterable, not the source, is what a read
+ * uses up: a copy of a source (`{ ...source }`) read again must be caught as well.
+ */
+const begunEntries = new WeakSet<AsyncIterable<ArchiveEntry>>();
+
+/** `source` when no read has begun on it, else the same archive opened again from its start. */
+async function unreadSource(source: OpenedSource): Promise<OpenedSource> {
+  if (!begunEntries.has(source.entries)) {
+    begunEntries.add(source.entries);
+    return source;
+  }
+  // Left to read its entries again, the scan would find none: "not an image archive".
+  if (source.reopen === undefined) throw alreadyRead(source.path);
+  const reopened = await source.reopen();
+  begunEntries.add(reopened.entries);
+  return reopened;
+}
+
+function alreadyRead(path: string | undefined): LadingError {
+  if (path !== undefined) return invalid(`${path}: the archive was already read, and a pipe cannot be read again from its start`, path);
+  return invalid("the archive was already read, and standard input or a stream cannot be read again from its start");
 }

@@ -15,6 +15,13 @@ import { DEFAULT_LIMITS } from "./read.js";
 import type { DockerManifestItem } from "../core/schemas.js";
 import { notAnImageArchive } from "./top-level.js";
 
+/**
+ * An archive opened for reading. Every reader (verify, load, convert, the round trip) goes
+ * through readArchive, which reads it once from its start; a second read of the same source
+ * opens it again with `reopen` (a file or a directory) and reads that, or, for one that cannot be
+ * read again (standard input, a pipe, openTarStream), is refused as already read. `bytesRead`
+ * and `totalBytes` count the first read only.
+ */
 export interface OpenedSource {
   compression: Compression;
   entries: AsyncIterable<ArchiveEntry>;

@@ -4,7 +4,7 @@ import { openArchivePath, openTarStream, refuseTerminalInput, type OpenedSource 
 import { isSystemError, LadingError, toLadingError, usage } from "../core/errors.js";
 import type { Writable } from "node:stream";
 import { convertArchive, type ConvertResult } from "../ops/convert.js";
-import { isArtifact, ROUNDTRIP_SCHEMA_VERSION, verifyRoundtrip, type RoundtripImage, type RoundtripReport } from "../ops/roundtrip.js";
+import { failedRoundtrip, isArtifact, tryRoundtrip, type RoundtripImage, type RoundtripOutcome } from "../ops/roundtrip.js";
 import { mtimeFromEnvironment, saveToFile, type SaveOptions } from "../ops/save.js";
 import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { familiarNameOf } from "./names.js";
@@ -72,15 +72,20 @@ export function registerConvert(program: Command, terminal: Terminal): void {
 export async function runRoundtrip(terminal: Terminal, source: OpenedSource, options: ReadOptions & { json: boolean; format: string }): Promise<number> {
   const { json, format: formatName, ...limits } = options;
   const format = parseFormat(formatName);
-  let report: RoundtripReport;
+  let outcome: RoundtripOutcome;
   try {
-    report = await verifyRoundtrip(source, { ...limits, format });
+    outcome = await tryRoundtrip(source, { ...limits, format });
   } catch (error) {
     // A script reading --json gets a document whatever went wrong, as a plain verify gives one:
-    // a refusal of lading's, or a failure of the file system (a full TMPDIR).
+    // also for a failure of the file system (a full TMPDIR).
     if (!json || !(error instanceof LadingError || isSystemError(error))) throw error;
     return printFailedRoundtrip(terminal, toLadingError(error), formatName);
   }
+  if ("refusal" in outcome) {
+    if (!json) throw outcome.refusal;
+    return printFailedRoundtrip(terminal, outcome.refusal, formatName);
+  }
+  const { report } = outcome;
   if (json) {
     printJson(terminal.stdout, report);
     return report.valid ? 0 : 1;
@@ -106,8 +111,7 @@ function rootCount(images: number, artifacts: number): string {
 
 /** `verify --roundtrip --json` of a trip that failed before it had a report (the archive did not open, or did not load): its one problem. */
 export function printFailedRoundtrip(terminal: Terminal, error: LadingError, formatName: string): number {
-  const format = parseFormat(formatName);
-  printJson(terminal.stdout, { schemaVersion: ROUNDTRIP_SCHEMA_VERSION, valid: false, exact: false, format, images: [], problems: [error.message] } satisfies RoundtripReport);
+  printJson(terminal.stdout, failedRoundtrip(error, parseFormat(formatName)));
   return error.exitCode;
 }
 

@@ -23,6 +23,7 @@ import { saveToFile } from "./save.js";
 import { scratchDirectory } from "../store/exit-cleanup.js";
 import { explicitDigestNames } from "../archive/names.js";
 import { compareEntryFields, compareIndexFields } from "./roundtrip-entries.js";
+import { LadingError } from "../core/errors.js";
 
 export interface RoundtripPlatform {
   platform: string;
@@ -64,7 +65,42 @@ export interface RoundtripReport {
   problems: string[];
 }
 
-export async function verifyRoundtrip(source: OpenedSource, options: ReadOptions & { format?: LayoutFormat } = {}): Promise<RoundtripReport> {
+export type RoundtripOptions = ReadOptions & { format?: LayoutFormat };
+
+/**
+ * The round trip's report. An archive lading refuses (a diff ID that does not match, a named
+ * artifact the docker layout cannot list) gives a report of that one problem, `valid: false`, as
+ * verifyArchive gives one for an archive it cannot read; a failure of the machine's rejects.
+ */
+export async function verifyRoundtrip(source: OpenedSource, options: RoundtripOptions = {}): Promise<RoundtripReport> {
+  const outcome = await tryRoundtrip(source, options);
+  return "report" in outcome ? outcome.report : failedRoundtrip(outcome.refusal, options.format ?? "docker");
+}
+
+/** The trip's report, or lading's refusal of the archive that stopped the trip before it had one. */
+export type RoundtripOutcome = { report: RoundtripReport } | { refusal: LadingError };
+
+/**
+ * The round trip, its refusal of the archive kept apart from its report (the CLI says it as any
+ * command says a refusal). A failure that is not about the archive rejects: the file system's (an
+ * archive the system will not read, EIO) and lading's "io" ones (the temporary store or the saved
+ * archive cannot be written: a full TMPDIR).
+ */
+export async function tryRoundtrip(source: OpenedSource, options: RoundtripOptions = {}): Promise<RoundtripOutcome> {
+  try {
+    return { report: await roundtrip(source, options) };
+  } catch (error) {
+    if (error instanceof LadingError && error.kind !== "io") return { refusal: error };
+    throw error;
+  }
+}
+
+/** The report of a trip that failed before it had one (the archive did not open, or did not load): its one problem. */
+export function failedRoundtrip(error: LadingError, format: LayoutFormat): RoundtripReport {
+  return { schemaVersion: ROUNDTRIP_SCHEMA_VERSION, valid: false, exact: false, format, images: [], problems: [error.message] };
+}
+
+async function roundtrip(source: OpenedSource, options: RoundtripOptions): Promise<RoundtripReport> {
   const { format = "docker", ...limits } = options;
   const scratchDir = await scratchDirectory("lading-roundtrip-");
   const scratch = scratchDir.path;

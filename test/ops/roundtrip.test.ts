@@ -2,12 +2,13 @@
 // temporary store recorded: a name the load gives to another image, or a root it leaves out, is a
 // difference; a bare tag the docker layout cannot carry is a note; the oci layout carries it.
 import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { verifyRoundtrip } from "../../src/ops/roundtrip.js";
-import { blobOf, buildTar, descriptorOf, dockerArchiveItems, makeImage, OCI_INDEX, ociLayoutItems, withFile, type TarItem, signatureArtifact } from "../support/archive-builder.js";
+import { blobOf, buildTar, descriptorOf, dockerArchiveItems, makeImage, OCI_INDEX, OCI_MANIFEST, ociLayoutItems, withFile, type TarItem, signatureArtifact } from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const haveFixtures = existsSync(join(FIXTURES, "expected.json"));
@@ -186,5 +187,53 @@ describe("verifyRoundtrip and what index.json says beyond names", () => {
       problems: [],
       images: [{ id: image.manifest.digest, names: ["docker.io/example/fields:1"], bareTags: [], differences: [], notes: [] }],
     });
+  });
+});
+
+describe("verifyRoundtrip of an archive lading refuses", () => {
+  // The report `lading verify --roundtrip --json` prints, where the library used to reject.
+  it.skipIf(!haveFixtures)("a layer whose diff ID is not its config's: a report of that one problem, not valid", async () => {
+    const report = await verifyRoundtrip(await openArchivePath(join(FIXTURES, "bad", "diffid-mismatch.tar")));
+    expect(report).toEqual({
+      schemaVersion: 1,
+      valid: false,
+      exact: false,
+      format: "docker",
+      images: [],
+      problems: [
+        "manifest.json[0].Layers[0]: layer bdaec84c2e31e2ebbe8f8f7a957417c6f6f15a7f0ebe7cc909a59458608995a0.tar has diff ID sha256:554d7e7509a1a339e1ead60d7b9edcfc6b8e0751e420322f30b8e9a53d9ad97a, but 586facf73c9d9498321becd053d948fc4fd082c80e1469a1148faba2d744cd11.json rootfs.diff_ids[0] is sha256:bdaec84c2e31e2ebbe8f8f7a957417c6f6f15a7f0ebe7cc909a59458608995a0",
+      ],
+    });
+  });
+
+  it("a named artifact the docker layout cannot list: a report of the refusal; with format oci, the trip is exact", async () => {
+    const empty = blobOf("{}", "application/vnd.oci.empty.v1+json");
+    const payload = blobOf("sbom\n", "application/vnd.example.payload");
+    const artifact = blobOf(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: "application/vnd.example.sbom", config: descriptorOf(empty), layers: [descriptorOf(payload)] }), OCI_MANIFEST);
+    const items = ociLayoutItems([], { indexEntries: [descriptorOf(artifact, { annotations: { "io.containerd.image.name": "example.com/sbom:1" } })], extraBlobs: [artifact, empty, payload] });
+    expect(await verifyRoundtrip(await streamOf(items))).toEqual({
+      schemaVersion: 1,
+      valid: false,
+      exact: false,
+      format: "docker",
+      images: [],
+      problems: [`example.com/sbom:1 is not a container image (${artifact.digest} has no image config), so docker's manifest.json cannot list it: save it with --format oci`],
+    });
+    expect((await verifyRoundtrip(await streamOf(items), { format: "oci" })).exact).toBe(true);
+  });
+
+  it("a failure of the machine's, not of the archive (no scratch space), still rejects", async () => {
+    const temporary = process.env.TMPDIR;
+    const missing = join(tmpdir(), "lading-no-such-directory");
+    process.env.TMPDIR = missing;
+    try {
+      await expect(verifyRoundtrip(await streamOf(dockerArchiveItems([{ image: makeImage({ seed: "machine" }), repoTags: ["example/app:1"] }])))).rejects.toMatchObject({
+        kind: "io",
+        message: `cannot create the directory ${missing}/lading-roundtrip-XXXXXX: no such file or directory (lading's scratch space in TMPDIR)`,
+      });
+    } finally {
+      if (temporary === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = temporary;
+    }
   });
 });
