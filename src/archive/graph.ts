@@ -5,7 +5,7 @@ import { compareWithIndex, isDockerCombinedShape, type DockerItemRoot } from "./
 import type { ArchiveGraph, Problem, RootEntry, ScannedArchive } from "./model.js";
 import { problemOf } from "./problem.js";
 import { repoTagName } from "./names.js";
-import { readDockerManifestJson, resolveDockerItem } from "./resolve-docker.js";
+import { readDockerManifestJson, resolveDockerItem, uncarriedLayerProblem } from "./resolve-docker.js";
 import { DescriptorBudget } from "./descriptor-budget.js";
 import { readOciLayout, resolveOciRoot } from "./resolve-oci.js";
 import { lookupFile } from "./scan.js";
@@ -124,8 +124,10 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits, pat
       problems.push(...compared.problems);
       // An image Docker 25+ left out of index.json stands as a manifest.json-only archive's image does.
       for (const { root, position } of compared.leftOut) {
-        graph.entries.push({ listedAt: `manifest.json[${position}]`, descriptor: root.descriptor, names: [], root, problems: [] });
-        graph.roots.push(root);
+        const uncarried = uncarriedLayerProblem(items[position]!, root, position);
+        graph.entries.push({ listedAt: `manifest.json[${position}]`, descriptor: root.descriptor, names: [], root, problems: uncarried ? [uncarried] : [] });
+        if (uncarried) problems.push(uncarried);
+        else graph.roots.push(root);
       }
     } else {
       graph.roots.push(...dockerRoots.map(({ root }) => root));

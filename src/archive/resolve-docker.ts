@@ -4,7 +4,7 @@ import type { Descriptor, DockerManifestItem } from "../core/schemas.js";
 import { digestOf, encodedPart } from "../core/digest.js";
 import { contentDigest, jsonBytes } from "./blob-lookup.js";
 import { absentLayerWarning, checkLayers, parseImageConfig, platformOfConfig, type LayerInput } from "./image-check.js";
-import type { ResolvedRoot, ScannedArchive, ScannedFile } from "./model.js";
+import type { Problem, ResolvedRoot, ScannedArchive, ScannedFile } from "./model.js";
 import { digestNamedBy, repoTagName } from "./names.js";
 import { isAbsentPath, lookupFile } from "./scan.js";
 import { synthesizeDockerManifest } from "./synthesize.js";
@@ -41,6 +41,7 @@ export function resolveDockerItem(ctx: DockerContext, item: DockerManifestItem, 
     const foreign = foreignSource(item, config.rootfs.diff_ids[index]);
     if (foreign && isAbsentPath(ctx.archive, path)) {
       checkAbsentLayerName(path, foreign.digest, layerField);
+      if (!ctx.hasIndex) throw invalid(uncarriedForeignLayer(layerField, path), layerField);
       return { path, absent: foreign, field: layerField };
     }
     const file = lookupFile(ctx.archive, path, layerField);
@@ -102,6 +103,24 @@ function namesOf(ctx: DockerContext, item: DockerManifestItem, field: string): {
     else throw invalid(`${tagField}: ${JSON.stringify(tag)} carries a digest, but the archive has no index.json to keep the manifest it pins: a name in manifest.json alone must be a tag`, tagField);
   });
   return { names, digestNames };
+}
+
+/**
+ * Why an image taken from manifest.json (no index.json entry describes it) cannot leave out a
+ * layer LayerSources calls foreign: manifest.json is covered by no digest, so that claim, unlike an
+ * original manifest's, would let a layer be dropped with the image's ID unchanged. docker load
+ * (which opens every Layers path) and skopeo refuse such an archive too.
+ */
+export function uncarriedForeignLayer(layerField: string, path: string): string {
+  return `${layerField}: ${JSON.stringify(path)} is not in the archive; LayerSources calls it a foreign layer, but no manifest in the archive says so, and an image listed in manifest.json alone must carry every layer (as docker load and skopeo require)`;
+}
+
+/** The first layer of a root taken from manifest.json that the archive leaves out, as a problem. */
+export function uncarriedLayerProblem(item: DockerManifestItem, root: ResolvedRoot, position: number): Problem | undefined {
+  const index = root.images[0]?.layers.findIndex((layer) => layer.absent) ?? -1;
+  if (index < 0) return undefined;
+  const field = `manifest.json[${position}].Layers[${index}]`;
+  return { entry: field, message: uncarriedForeignLayer(field, item.Layers[index] ?? "") };
 }
 
 /**

@@ -18,8 +18,10 @@ import {
   buildTar,
   descriptorOf,
   DOCKER_CONFIG,
+  DOCKER_FOREIGN_LAYER,
   DOCKER_MANIFEST,
   ensureBuilt,
+  FOREIGN_URLS,
   hexOf,
   makeImage,
   OCI_INDEX,
@@ -27,6 +29,7 @@ import {
   runLading,
   verifyItems,
   withFile,
+  withoutFile,
   type TarItem,
   type TestImage,
 } from "../support/archive-builder.js";
@@ -190,6 +193,28 @@ describe("Docker 25+ docker save (classic store): images left out of index.json"
       ["manifest.json[1]", synthesizedDigest(app), "ok"],
       ["manifest.json[2]", synthesizedDigest(top), "ok"],
     ]);
+  });
+
+  it("refuses one of them that leaves out a layer only its LayerSources calls foreign: no manifest vouches for that", async () => {
+    const dropped = top.layers[2]!;
+    const listed = JSON.parse(manifestJson([base, app, top].map((image) => ({ image, repoTags: null })))) as Record<string, unknown>[];
+    listed[2]!.LayerSources = { [dropped.diffId]: { mediaType: DOCKER_FOREIGN_LAYER, digest: dropped.digest, size: dropped.size, urls: FOREIGN_URLS } };
+    const items = withFile(withoutFile(savedByIds(), blobPath(dropped.digest)), "manifest.json", JSON.stringify(listed));
+    const field = "manifest.json[2].Layers[2]";
+    const report = await verifyItems(items);
+    expect([report.valid, report.problems]).toEqual([
+      false,
+      [
+        {
+          entry: field,
+          message: `${field}: "${blobPath(dropped.digest)}" is not in the archive; LayerSources calls it a foreign layer, but no manifest in the archive says so, and an image listed in manifest.json alone must carry every layer (as docker load and skopeo require)`,
+        },
+      ],
+    ]);
+    const store = await freshStore();
+    const before = await snapshotTree(store.paths.root);
+    await expect(loadItems(store, items)).rejects.toThrow(`${field}: "${blobPath(dropped.digest)}" is not in the archive; LayerSources calls it a foreign layer`);
+    expect(await snapshotTree(store.paths.root)).toEqual(before);
   });
 
   it("load stores them all, untagged, and says which it took from manifest.json", async () => {

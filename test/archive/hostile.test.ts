@@ -1014,29 +1014,31 @@ describe("foreign (non-distributable) layers", () => {
       { type: "file", name: "manifest.json", content: manifestJson([manifest]) },
     ];
 
-    it("accepts a Layers path the archive does not carry when LayerSources gives the diff ID a foreign descriptor", async () => {
-      const report = await verifyItems(items(item({ [foreign.layers[0]!.diffId]: source })));
-      expectValid(report);
-      const synthesized = JSON.stringify({
-        schemaVersion: 2,
-        mediaType: DOCKER_MANIFEST,
-        config: { mediaType: DOCKER_CONFIG, digest: foreign.config.digest, size: foreign.config.size },
-        layers: [
-          { mediaType: DOCKER_FOREIGN_LAYER, digest: foreign.layers[0]!.digest, size: foreign.layers[0]!.size, urls: FOREIGN_URLS },
-          { mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip", digest: foreign.layers[1]!.digest, size: foreign.layers[1]!.size },
-        ],
-      });
-      expect(report.images.map((i) => [i.manifestDigest, i.manifestOrigin])).toEqual([[sha256(synthesized), "synthesized"]]);
-      expect(report.images[0]!.layers[0]).toEqual(absentLayer(foreign));
-      expect(report.warnings).toEqual([absentWarning(foreign, "manifest.json[0].Layers[0]")]);
+    const synthesized = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: DOCKER_MANIFEST,
+      config: { mediaType: DOCKER_CONFIG, digest: foreign.config.digest, size: foreign.config.size },
+      layers: [
+        { mediaType: DOCKER_FOREIGN_LAYER, digest: foreign.layers[0]!.digest, size: foreign.layers[0]!.size, urls: FOREIGN_URLS },
+        { mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip", digest: foreign.layers[1]!.digest, size: foreign.layers[1]!.size },
+      ],
     });
 
-    it("a foreign layer the archive does carry keeps LayerSources' media type and urls: the same synthesised manifest as without it", async () => {
+    it("refuses a Layers path the archive does not carry though LayerSources calls it foreign: manifest.json, which no digest covers, cannot vouch for that", async () => {
+      const field = "manifest.json[0].Layers[0]";
+      expectRefused(await verifyItems(items(item({ [foreign.layers[0]!.diffId]: source }))), [
+        {
+          entry: field,
+          message: `${field}: "${lPath(foreign)}" is not in the archive; LayerSources calls it a foreign layer, but no manifest in the archive says so, and an image listed in manifest.json alone must carry every layer (as docker load and skopeo require)`,
+        },
+      ]);
+    });
+
+    it("a foreign layer the archive does carry keeps LayerSources' media type and urls in the synthesised manifest", async () => {
       const sources = { [foreign.layers[0]!.diffId]: source };
-      const without = await verifyItems(items(item(sources)));
       const withLayer = await verifyItems([blobItem(foreign.layers[0]!), ...items(item(sources))]);
       expectValid(withLayer);
-      expect(withLayer.images.map((i) => [i.manifestDigest, i.layers[0]!.mediaType])).toEqual([[without.images[0]!.manifestDigest, DOCKER_FOREIGN_LAYER]]);
+      expect(withLayer.images.map((i) => [i.manifestDigest, i.manifestOrigin, i.layers[0]!.mediaType])).toEqual([[sha256(synthesized), "synthesized", DOCKER_FOREIGN_LAYER]]);
       const other = { ...source, digest: foreign.layers[1]!.digest };
       expectRefused(await verifyItems([blobItem(foreign.layers[0]!), ...items(item({ [foreign.layers[0]!.diffId]: other }))]), [
         {
