@@ -2,7 +2,7 @@ import { createReadStream, type Dirent, type Stats } from "node:fs";
 import { lstat, open, readdir, readlink, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, pipeline } from "node:stream";
-import { invalid, usage } from "../core/errors.js";
+import { invalid, LadingError, usage } from "../core/errors.js";
 import { fileChunkSource, prefixedSource, streamChunkSource, type ChunkSource } from "../tar/chunk-source.js";
 import { COMPRESSION_SNIFF_BYTES, createDecompressor, detectCompression, STREAM_HIGH_WATER_MARK, type Compression } from "../tar/compression.js";
 import { resolveLinkTarget, safeEntryName } from "../tar/entry-name.js";
@@ -73,7 +73,7 @@ async function openPathOnce(path: string, info: Stats, options: OpenPathOptions)
     const opened = await handle.stat();
     // A FIFO is read through the descriptor just opened: closing it and opening the path again
     // would leave the writer without a reader for a moment (EPIPE, and the bytes in the pipe lost).
-    if (!opened.isFile()) return await openTarStream(handle.createReadStream({ highWaterMark: STREAM_HIGH_WATER_MARK }));
+    if (!opened.isFile()) return await openTarSource(streamChunkSource(handle.createReadStream({ highWaterMark: STREAM_HIGH_WATER_MARK })));
     const head = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     if (detectCompression(head.subarray(0, bytesRead)) === "none") {
@@ -87,12 +87,28 @@ async function openPathOnce(path: string, info: Stats, options: OpenPathOptions)
     throw error;
   }
   await handle.close();
-  return openTarStream(createReadStream(path, { highWaterMark: STREAM_HIGH_WATER_MARK }), info.size);
+  return openTarSource(streamChunkSource(createReadStream(path, { highWaterMark: STREAM_HIGH_WATER_MARK })), info.size);
 }
 
-/** Opens a tar stream (maybe compressed), for a file or standard input. */
+/**
+ * Opens a tar stream (maybe compressed): standard input, or a library caller's stream. A failure
+ * of the stream itself is said as `reading the archive failed: …` (a path's file or FIFO is read
+ * without it: its failures keep the system's words, as the tar file read in place gives them).
+ */
 export async function openTarStream(input: NodeJS.ReadableStream | Readable, totalBytes?: number): Promise<OpenedSource> {
-  return openTarSource(streamChunkSource(input), totalBytes);
+  return openTarSource(failingAsReadFailure(streamChunkSource(input)), totalBytes);
+}
+
+/** `source`, its stream's own failures (a connection reset, a destroyed stream) said as lading says them. */
+function failingAsReadFailure(source: ChunkSource): ChunkSource {
+  return {
+    ...source,
+    read: () =>
+      source.read().catch((error: unknown) => {
+        if (error instanceof LadingError) throw error;
+        throw new LadingError("io", `reading the archive failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }),
+  };
 }
 
 /**

@@ -20,6 +20,7 @@ import { readArchive } from "../archive/read.js";
 import type { OpenedSource } from "../archive/source.js";
 import { planArchive, writePlan, type ArchivePlan, type LayoutFormat } from "../archive/write-layout.js";
 import { createCompressor } from "../tar/compression.js";
+import { archiveWriteFailure } from "../tar/tar-sink-target.js";
 import { TarWriter } from "../tar/writer.js";
 import { changedWhileConverting, ConvertBlobs } from "./convert-blobs.js";
 import { CONVERT_DROPPED_WORDS, droppedIndexFieldWarnings } from "./dropped-index-fields.js";
@@ -132,7 +133,7 @@ async function writeToStream(
   } catch (error) {
     writer.destroy(error instanceof Error ? error : new Error(String(error)));
     await Promise.allSettled([writing, piping]);
-    throw error;
+    throw archiveWriteFailure(error);
   }
 }
 

@@ -21,6 +21,7 @@ import { OWNER_TAG, ownerTag, parseOwnerTag, removeFilesOfDeadProcesses } from "
 import type { Store } from "../store/store.js";
 import { layersListedInStore, listingVouchesFor } from "./vouched-layers.js";
 import { createCompressor } from "../tar/compression.js";
+import { archiveWriteFailure } from "../tar/tar-sink-target.js";
 import { TarWriter } from "../tar/writer.js";
 import { primaryImage } from "./images.js";
 import { danglingLinkTarget } from "./link-target.js";
@@ -309,7 +310,7 @@ export async function saveSelection(store: Store, selections: readonly Selection
       // (a reader that went away): stopping it makes the writer give up instead of hanging.
       for (const body of bodies) body.destroy();
       await Promise.allSettled([writing, piping]);
-      throw error;
+      throw archiveWriteFailure(error);
     }
     return { format, images: images() };
   });

@@ -22,6 +22,8 @@ export interface StreamxWritable extends EventEmitter {
 
 /** Resolves when a streamx writable wants more data again, or has closed. */
 export function drained(stream: StreamxWritable): Promise<void> {
+  // A writable destroyed before the write (its pack was torn down) has emitted its "close" already.
+  if (stream.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
       stream.off("drain", done);

@@ -45,7 +45,7 @@ export class SinkTarget implements TarTarget {
   constructor(sink: Writable, options: SinkTargetOptions = {}) {
     this.#sink = sink;
     this.#copy = options.copy ?? !sinkReleasesChunks(sink);
-    sink.on("error", (error: Error) => this.#fail(writeFailure(error)));
+    sink.on("error", (error: Error) => this.#fail(archiveWriteFailure(error)));
     // A sink that was ended after the archive closes as it should.
     sink.on("close", () => (sink.writableFinished ? undefined : this.#fail(closedEarly())));
     if (sink.destroyed || sink.writableEnded) this.#fail(closedEarly());
@@ -59,7 +59,7 @@ export class SinkTarget implements TarTarget {
       this.#rejectWrite = reject;
       const written = (error?: Error | null): void => {
         this.#rejectWrite = undefined;
-        if (error) this.#fail(writeFailure(error));
+        if (error) this.#fail(archiveWriteFailure(error));
         if (this.#failure) reject(this.#failure);
         else resolve();
       };
@@ -90,7 +90,13 @@ function closedEarly(): LadingError {
 /** Errors that only say the reader went away (a client that disconnected, a closed pipe). */
 const CLOSED_CODES = new Set(["EPIPE", "ECONNRESET", "ERR_STREAM_DESTROYED", "ERR_STREAM_PREMATURE_CLOSE"]);
 
-function writeFailure(error: Error): LadingError {
-  if (CLOSED_CODES.has((error as NodeJS.ErrnoException).code ?? "")) return closedEarly();
-  return new LadingError("io", `writing the archive failed: ${error.message}`, { cause: error });
+/**
+ * A failure of the archive's output in one line: the sink's own error (or a pipeline's into it)
+ * as lading says it, wherever the archive was written from. A LadingError passes as it is: it
+ * already says what failed (a damaged blob, a body of the wrong length).
+ */
+export function archiveWriteFailure(error: unknown): LadingError {
+  if (error instanceof LadingError) return error;
+  if (CLOSED_CODES.has((error as NodeJS.ErrnoException | undefined)?.code ?? "")) return closedEarly();
+  return new LadingError("io", `writing the archive failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }

@@ -10,9 +10,10 @@ import { createReadStream, existsSync, type WriteStream, mkdtempSync, readdirSyn
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable, Writable } from "node:stream";
+import { PassThrough, Readable, Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { indexTarFile } from "../../src/archive/tar-offsets.js";
+import { LadingError } from "../../src/core/errors.js";
 import { main } from "../../src/cli/main.js";
 import { openArchivePath, openTarStream, type OpenedSource } from "../../src/archive/source.js";
 import { convertArchive, convertViaStore, type ConvertOptions } from "../../src/ops/convert.js";
@@ -590,5 +591,44 @@ describe("convert says each index.json field it does not carry", () => {
       const document = JSON.parse(result.stdout) as Record<string, unknown>;
       expect([Object.keys(document), document.warnings]).toEqual([["format", "images", "warnings"], WARNINGS]);
     });
+  });
+});
+
+describe("convert into an output stream that fails", () => {
+  // A 200 KiB layer: its blob goes out in more than one write.
+  const input = buildTar(ociLayoutItems([makeImage({ layers: [layerTar({ "data.bin": "x".repeat(200 * 1024) })] })]));
+
+  /** A sink whose every write fails, or a PassThrough destroyed 20 ms in. */
+  function failingSink(how: "write fails" | "destroyed"): Writable {
+    if (how === "write fails") return new Writable({ write: (_chunk, _encoding, callback) => callback(new Error("disk gone")) });
+    const sink = new PassThrough();
+    sink.resume();
+    setTimeout(() => sink.destroy(), 20);
+    return sink;
+  }
+
+  /** How the conversion settled, or that it had not 2 s in (it used to wait forever). */
+  async function settled(how: "write fails" | "destroyed", options: ConvertOptions): Promise<string> {
+    const converting = convertArchive(await openTarStream(Readable.from([input]), input.length), failingSink(how), options).then(
+      () => "converted",
+      (error: unknown) => `${error instanceof LadingError ? error.kind : "untyped"}: ${(error as Error).message}`,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const waiting = new Promise<string>((resolve) => (timer = setTimeout(() => resolve("still waiting after 2 s"), 2000)));
+    return Promise.race([converting, waiting]).finally(() => clearTimeout(timer));
+  }
+
+  it("rejects with one line, kind io, as save does: plain, gzip and zstd, in either layout", async () => {
+    const cases = (["write fails", "destroyed"] as const).flatMap((how) =>
+      (["docker", "oci"] as const).flatMap((format) => ([undefined, "gzip", "zstd"] as const).map((compress) => ({ how, format, compress }))),
+    );
+    const outcomes = await Promise.all(cases.map(async ({ how, format, compress }) => [how, format, compress ?? "plain", await settled(how, { format, ...(compress ? { compress } : {}) })]));
+    const expected = cases.map(({ how, format, compress }) => [
+      how,
+      format,
+      compress ?? "plain",
+      how === "write fails" ? "io: writing the archive failed: disk gone" : "io: the output closed before the archive was complete",
+    ]);
+    expect(outcomes).toEqual(expected);
   });
 });

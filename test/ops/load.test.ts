@@ -5,10 +5,13 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
+import { LadingError } from "../../src/core/errors.js";
 import { inspectImage, listImages } from "../../src/ops/images.js";
 import { loadArchive, type LoadResult } from "../../src/ops/load.js";
+import { verifyArchive } from "../../src/ops/verify.js";
 import { Store } from "../../src/store/store.js";
 import { filesUnder, mismatchedBlobs, snapshotTree } from "../support/store-tree.js";
 import {
@@ -387,4 +390,35 @@ it("an OCI layout directory's entry bodies keep their bytes until the reader get
     sizes.push([entry.name, entry.size, read]);
   }
   expect(sizes.filter(([, size, read]) => size !== read)).toEqual([]);
+});
+
+describe("an input stream that fails", () => {
+  // A 200 KiB layer, so that the stream fails inside the archive, past its first entries.
+  const archive = buildTar(ociLayoutItems([makeImage({ layers: [layerTar({ "data.bin": "x".repeat(200 * 1024) })] })]));
+
+  /** The archive's first 64 KiB, plain or gzip-compressed, then the stream is destroyed as a dropped connection would be. */
+  function reset(compress: boolean): Readable {
+    const input = new Readable({ read: () => undefined });
+    input.push((compress ? gzipSync(archive) : archive).subarray(0, 64 * 1024));
+    setTimeout(() => input.destroy(new Error("network reset")), 20);
+    return input;
+  }
+
+  it("fails load with one line, kind io, and leaves the store as it was; verify reports it as the archive's problem", async () => {
+    const store = await freshStore();
+    await loadItems(store, ociLayoutItems([makeImage({ layers: [layerTar({ "kept.txt": "kept" })] })]));
+    const before = await snapshotTree(store.paths.root);
+    const outcomes: string[] = [];
+    for (const compress of [false, true]) {
+      const error = await loadArchive(store, await openTarStream(reset(compress))).then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      outcomes.push(`${error instanceof LadingError ? error.kind : "untyped"}: ${(error as Error).message}`);
+      const report = await verifyArchive(await openTarStream(reset(compress)));
+      expect([report.valid, report.problems]).toEqual([false, [{ entry: "(archive)", message: "reading the archive failed: network reset" }]]);
+    }
+    expect(outcomes).toEqual(["io: reading the archive failed: network reset", "io: reading the archive failed: network reset"]);
+    expect(await snapshotTree(store.paths.root)).toEqual(before);
+  });
 });

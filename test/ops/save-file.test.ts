@@ -206,10 +206,10 @@ describe("save into any Writable, direct path", () => {
     expect(readdirSync(join(store.paths.root, "leases"))).toEqual([]);
   });
 
-  it("so does a compressed save (TarWriter's stream path), which used to wait forever", async () => {
+  it("so does a compressed save (TarWriter's stream path), which used to wait forever, in the same words", async () => {
     const store = await storeWithLayers([8 * MIB]);
     const { saving } = await throughSocket(store, "gone", { compress: "gzip" });
-    await expect(saving).rejects.toThrow("Premature close");
+    await expect(saving).rejects.toThrow(CLOSED);
     expect(readdirSync(join(store.paths.root, "leases"))).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@ import { pipeline } from "node:stream/promises";
 import tarStream from "tar-stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
+import { LadingError } from "../../src/core/errors.js";
 import { parsePlatform } from "../../src/core/platform.js";
 import { convertArchive, convertViaStore } from "../../src/ops/convert.js";
 import { loadArchive } from "../../src/ops/load.js";
@@ -318,6 +319,21 @@ describe.skipIf(!haveFixtures)("round trips of every shared fixture", () => {
         ["sha256:54a548fd5910919b0b8d6d01d7877f744590b3d9a5238eba3db608565634fbdf"],
       ]);
     }
+  });
+
+  it("a sink that fails its writes fails the save with one line, kind io, compressed or not", async () => {
+    const store = await freshStore();
+    await loadArchive(store, await openArchivePath(join(FIXTURES, "archives/skopeo-oci-archive.tar")));
+    const outcomes: string[] = [];
+    for (const options of [{}, { compress: "gzip" }, { compress: "zstd" }] as SaveOptions[]) {
+      const sink = new Writable({ write: (_chunk, _encoding, callback) => callback(new Error("disk gone")) });
+      const error = await saveSelection(store, await selectAll(store), sink, options).then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      outcomes.push(`${options.compress ?? "plain"}: ${error instanceof LadingError ? error.kind : "untyped"}: ${(error as Error).message}`);
+    }
+    expect(outcomes).toEqual(["plain", "gzip", "zstd"].map((how) => `${how}: io: writing the archive failed: disk gone`));
   });
 
   it("a blob damaged in the store fails the save, and saveToFile leaves neither archive nor temp file", async () => {

@@ -171,6 +171,27 @@ describe("TarWriter", () => {
     await expect(output).rejects.toThrow('entry "f": reading the body failed: disk on fire');
   });
 
+  it("fails a body's entry, rather than waiting for ever, when its reader tears the archive down first", async () => {
+    const writer = new TarWriter();
+    const output = collect(writer.stream).then(
+      () => "ended",
+      (error: unknown) => `failed: ${(error as Error).message}`,
+    );
+    const body = new Readable({ read() {} });
+    const adding = writer.addFileStream("f", 5, body).then(
+      () => "added",
+      (error: unknown) => `failed: ${(error as Error).message}`,
+    );
+    // The entry is open and waits for its body when the reader goes; the body comes after.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    writer.stream.destroy(new Error("reader gone"));
+    setTimeout(() => body.push(Buffer.alloc(5)), 5);
+    let timer: NodeJS.Timeout | undefined;
+    const waiting = new Promise<string>((resolve) => (timer = setTimeout(() => resolve("still waiting after 1 s"), 1000)));
+    expect(await Promise.race([adding, waiting]).finally(() => clearTimeout(timer))).toBe("failed: reader gone");
+    expect(await output).toBe("failed: reader gone");
+  });
+
   it("refuses entries after finish and a bad mtime", async () => {
     const writer = new TarWriter();
     const output = collect(writer.stream);
