@@ -7,7 +7,7 @@ import { problemOf } from "./problem.js";
 import { repoTagName } from "./names.js";
 import { readDockerManifestJson, resolveDockerItem } from "./resolve-docker.js";
 import { DescriptorBudget } from "./descriptor-budget.js";
-import { readOciLayout, resolveOciRoot } from "./resolve-oci.js";
+import { checkOciLayout, readOciLayout, resolveOciRoot } from "./resolve-oci.js";
 import { lookupFile } from "./scan.js";
 import { notAnImageArchive } from "./top-level.js";
 
@@ -69,8 +69,12 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits, pat
     }
   }
   let combinedShape = false;
+  // An oci-layout that fails its own check leaves index.json unread: nothing to hold manifest.json to.
+  let layoutChecked = false;
   if (hasIndex) {
     try {
+      checkOciLayout(ctx);
+      layoutChecked = true;
       // A null list has no entries: only manifest.json's paths tell the shape then.
       const { index, warnings } = readOciLayout(ctx, { nullManifestsAsEmpty: items !== undefined && isDockerCombinedShape(items, []) });
       graph.warnings.push(...warnings);
@@ -118,7 +122,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits, pat
         problems.push({ entry: problem.entry, message: problem.message });
       }
     });
-    if (hasIndex) {
+    if (hasIndex && layoutChecked) {
       const failedIndexNames = new Set(graph.entries.filter((entry) => entry.problems.length > 0).flatMap((entry) => entry.names));
       const compared = compareWithIndex(dockerRoots, graph.roots, combinedShape, { manifestJson: failedItemNames, indexJson: failedIndexNames });
       problems.push(...compared.problems);
@@ -127,7 +131,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits, pat
         graph.entries.push({ listedAt: `manifest.json[${position}]`, descriptor: root.descriptor, names: [], root, problems: [] });
         graph.roots.push(root);
       }
-    } else {
+    } else if (!hasIndex) {
       graph.roots.push(...dockerRoots.map(({ root }) => root));
     }
   }
