@@ -9,6 +9,7 @@ import { readDockerManifestJson, resolveDockerItem } from "./resolve-docker.js";
 import { DescriptorBudget } from "./descriptor-budget.js";
 import { checkOciLayout, readOciLayout, resolveOciRoot } from "./resolve-oci.js";
 import { lookupFile } from "./scan.js";
+import { sharedNameWarnings } from "./shared-names.js";
 import { notAnImageArchive } from "./top-level.js";
 
 export interface ResolveLimits {
@@ -143,6 +144,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits, pat
     if (root.bareTag !== undefined) graph.warnings.push(`index.json: ref.name ${JSON.stringify(root.bareTag)} is a bare tag without a repository; the image is untagged`);
     graph.warnings.push(...root.warnings);
   }
+  graph.warnings.push(...sharedNameWarnings(graph.entries));
   // Only when nothing failed: a document that could not be read lists no image either.
   const empty = noImageWarning(graph);
   if (empty !== undefined && problems.length === 0) graph.warnings.push(empty);
