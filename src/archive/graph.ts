@@ -7,8 +7,9 @@ import { problemOf } from "./problem.js";
 import { repoTagName } from "./names.js";
 import { readDockerManifestJson, resolveDockerItem, uncarriedLayerProblem } from "./resolve-docker.js";
 import { DescriptorBudget } from "./descriptor-budget.js";
-import { readOciLayout, resolveOciRoot } from "./resolve-oci.js";
+import { checkOciLayout, readOciLayout, resolveOciRoot } from "./resolve-oci.js";
 import { lookupFile } from "./scan.js";
+import { sharedNameWarnings } from "./shared-names.js";
 import { notAnImageArchive } from "./top-level.js";
 
 export interface ResolveLimits {
@@ -69,8 +70,12 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits, pat
     }
   }
   let combinedShape = false;
+  // An oci-layout that fails its own check leaves index.json unread: nothing to hold manifest.json to.
+  let layoutChecked = false;
   if (hasIndex) {
     try {
+      checkOciLayout(ctx);
+      layoutChecked = true;
       // A null list has no entries: only manifest.json's paths tell the shape then.
       const { index, warnings } = readOciLayout(ctx, { nullManifestsAsEmpty: items !== undefined && isDockerCombinedShape(items, []) });
       graph.warnings.push(...warnings);
@@ -118,7 +123,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits, pat
         problems.push({ entry: problem.entry, message: problem.message });
       }
     });
-    if (hasIndex) {
+    if (hasIndex && layoutChecked) {
       const failedIndexNames = new Set(graph.entries.filter((entry) => entry.problems.length > 0).flatMap((entry) => entry.names));
       const compared = compareWithIndex(dockerRoots, graph.roots, combinedShape, { manifestJson: failedItemNames, indexJson: failedIndexNames });
       problems.push(...compared.problems);
@@ -129,7 +134,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits, pat
         if (uncarried) problems.push(uncarried);
         else graph.roots.push(root);
       }
-    } else {
+    } else if (!hasIndex) {
       graph.roots.push(...dockerRoots.map(({ root }) => root));
     }
   }
@@ -141,6 +146,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits, pat
     if (root.bareTag !== undefined) graph.warnings.push(`index.json: ref.name ${JSON.stringify(root.bareTag)} is a bare tag without a repository; the image is untagged`);
     graph.warnings.push(...root.warnings);
   }
+  graph.warnings.push(...sharedNameWarnings(graph.entries));
   // Only when nothing failed: a document that could not be read lists no image either.
   const empty = noImageWarning(graph);
   if (empty !== undefined && problems.length === 0) graph.warnings.push(empty);

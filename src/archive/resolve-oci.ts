@@ -23,11 +23,8 @@ export interface OciContext {
   maxJsonBytes: number;
 }
 
-/**
- * The layout's index.json. `nullManifestsAsEmpty` reads `"manifests": null` (which Docker 25.0.0
- * to 25.0.2 write when saving by digest or ID, moby#47210) as an empty list, and says so.
- */
-export function readOciLayout(ctx: OciContext, options: { nullManifestsAsEmpty: boolean }): { index: Index; warnings: string[] } {
+/** Refuses a missing or unreadable `oci-layout` file, or one of a version other than 1.0.0. */
+export function checkOciLayout(ctx: OciContext): void {
   const layoutFile = lookupFile(ctx.archive, "oci-layout", "oci-layout");
   const layout = parseJsonStrict(jsonBytes(layoutFile, "oci-layout", ctx.maxJsonBytes), "oci-layout");
   const checked = ociLayoutSchema.safeParse(layout);
@@ -36,6 +33,14 @@ export function readOciLayout(ctx: OciContext, options: { nullManifestsAsEmpty: 
     if (typeof version === "string" && version !== "1.0.0") throw unsupported(`oci-layout: unsupported imageLayoutVersion ${JSON.stringify(version)} (want "1.0.0")`, "oci-layout");
     throw invalid(`oci-layout: ${describeZodError(checked.error)}`, "oci-layout");
   }
+}
+
+/**
+ * The layout's index.json, once checkOciLayout has passed. `nullManifestsAsEmpty` reads
+ * `"manifests": null` (which Docker 25.0.0 to 25.0.2 write when saving by digest or ID,
+ * moby#47210) as an empty list, and says so.
+ */
+export function readOciLayout(ctx: OciContext, options: { nullManifestsAsEmpty: boolean }): { index: Index; warnings: string[] } {
   const indexFile = lookupFile(ctx.archive, "index.json", "index.json");
   const body = parseJsonStrict(jsonBytes(indexFile, "index.json", ctx.maxJsonBytes), "index.json");
   if (options.nullManifestsAsEmpty && isObject(body) && body.manifests === null) {

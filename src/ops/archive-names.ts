@@ -6,8 +6,11 @@ import type { ResolvedRoot } from "../archive/model.js";
 import { formatReference, parseReference, parseRepository } from "../core/reference.js";
 import type { ImageRecord } from "../store/image-records.js";
 
-export interface ImageNames {
-  record: ImageRecord;
+/** What the naming rule reads of an image's record: its ID, and whether a registry could know its digest. */
+export type NamedRecord = Pick<ImageRecord, "id" | "origin">;
+
+export interface ImageNames<R extends NamedRecord = ImageRecord> {
+  record: R;
   /** Full tag references, sorted: the roots' names, and bare tags made `REPO:TAG` by --name. */
   tags: string[];
   /**
@@ -21,17 +24,17 @@ export interface ImageNames {
 }
 
 /** By image ID, in the roots' order; `records[i]` is the record of `roots[i]`; `repository`: --name. */
-export function namesByImage(roots: readonly ResolvedRoot[], records: readonly ImageRecord[], repository: string | undefined): Map<string, ImageNames> {
-  const collected = new Map<string, { record: ImageRecord; tags: Set<string>; byDigest: Set<string> }>();
+export function namesByImage<R extends NamedRecord>(roots: readonly ResolvedRoot[], records: readonly R[], repository: string | undefined): Map<string, ImageNames<R>> {
+  const collected = new Map<string, { record: R; tags: Set<string>; byDigest: Set<string> }>();
   roots.forEach((root, position) => {
-    const record = records[position] as ImageRecord;
+    const record = records[position] as R;
     const entry = collected.get(record.id) ?? { record, tags: new Set<string>(), byDigest: new Set<string>() };
     for (const name of root.names) entry.tags.add(name);
     for (const name of root.digestNames) entry.byDigest.add(name);
     if (root.bareTag !== undefined && repository !== undefined) entry.tags.add(formatReference({ ...parseRepository(repository), tag: root.bareTag }, "full"));
     collected.set(record.id, entry);
   });
-  const result = new Map<string, ImageNames>();
+  const result = new Map<string, ImageNames<R>>();
   for (const [id, { record, tags, byDigest }] of collected) {
     const sortedTags = [...tags].sort();
     const impliedByTags =
@@ -45,4 +48,38 @@ export function namesByImage(roots: readonly ResolvedRoot[], records: readonly I
     result.set(id, { record, tags: sortedTags, digestNames });
   }
   return result;
+}
+
+/** Each tag (full form) and the image that ends with it: the last given it, as the reference store keeps it. */
+export function tagOwners(byId: ReadonlyMap<string, ImageNames<NamedRecord>>): Map<string, string> {
+  const owner = new Map<string, string>();
+  for (const { record, tags } of byId.values()) {
+    for (const full of tags) owner.set(formatReference(parseReference(full), "full"), record.id);
+  }
+  return owner;
+}
+
+/**
+ * What convert says of an image written without a tag the archive gives it, as a later image
+ * took that tag: the names it is written with instead, or that it is written untagged.
+ */
+export function passedOverTagNotes(roots: readonly ResolvedRoot[], repository: string | undefined): string[] {
+  const byId = namesByImage(
+    roots,
+    roots.map((root) => ({ id: root.descriptor.digest, origin: root.origin })),
+    repository,
+  );
+  const owner = tagOwners(byId);
+  const notes: string[] = [];
+  for (const { record, tags, digestNames } of byId.values()) {
+    const kept = tags.filter((tag) => owner.get(tag) === record.id);
+    const instead = [...kept, ...digestNames];
+    for (const tag of tags) {
+      const taker = owner.get(tag);
+      if (taker === undefined || taker === record.id) continue;
+      const written = instead.length > 0 ? `named ${instead.join(", ")} instead` : "untagged";
+      notes.push(`${record.id} is written without ${tag}, which goes to ${taker}: ${written}`);
+    }
+  }
+  return notes;
 }

@@ -12,8 +12,7 @@ import type { ArchiveGraph, ResolvedRoot } from "../archive/model.js";
 import type { ImageToWrite } from "../archive/write-layout.js";
 import { invalid } from "../core/errors.js";
 import { formatPlatform } from "../core/platform.js";
-import { formatReference, parseReference } from "../core/reference.js";
-import { namesByImage } from "./archive-names.js";
+import { namesByImage, tagOwners } from "./archive-names.js";
 import { blobsOfRecord, layerRecordOf, type ImageRecord } from "../store/image-records.js";
 import { imageToWrite, type SavedImage } from "./save.js";
 
@@ -46,10 +45,7 @@ export async function planConversion(graph: ArchiveGraph, name: string | undefin
   }
   const byId = namesByImage(selected, records, name);
   // A tag two images claim ends with the last one to record it, as in the reference store.
-  const owner = new Map<string, string>();
-  for (const { record, tags } of byId.values()) {
-    for (const full of tags) owner.set(formatReference(parseReference(full), "full"), record.id);
-  }
+  const owner = tagOwners(byId);
   const bareTags = bareTagsByImage(selected, name);
   const images: ImageToWrite[] = [];
   const saved: SavedImage[] = [];

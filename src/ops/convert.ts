@@ -23,6 +23,7 @@ import { createCompressor } from "../tar/compression.js";
 import { archiveWriteFailure } from "../tar/tar-sink-target.js";
 import { TarWriter } from "../tar/writer.js";
 import { changedWhileConverting, ConvertBlobs } from "./convert-blobs.js";
+import { passedOverTagNotes } from "./archive-names.js";
 import { CONVERT_DROPPED_WORDS, droppedIndexFieldWarnings } from "./dropped-index-fields.js";
 import { bareTagsByImage, planConversion, type GraphBlob } from "./convert-plan.js";
 import { fileTarWriter, outputFileOf, writePlanDirect, type DirectBlobSource, type OutputFile } from "./save-file.js";
@@ -139,13 +140,15 @@ async function writeToStream(
 
 /**
  * What the input holds that the output leaves out, as load says it (less the bare tags, which the
- * oci layout carries as they are), and the index.json fields of the `written` roots.
+ * oci layout carries as they are), the tags an image is written without as a later image took
+ * them, and the index.json fields of the `written` roots.
  */
 function convertWarnings(graph: ArchiveGraph, written: readonly ResolvedRoot[], name: string | undefined, format: LayoutFormat): string[] {
-  if (format === "docker") return [...loadWarnings(graph, name), ...droppedIndexFieldWarnings(graph, written, CONVERT_DROPPED_WORDS)];
+  const passedOver = passedOverTagNotes(written, name);
+  if (format === "docker") return [...loadWarnings(graph, name), ...passedOver, ...droppedIndexFieldWarnings(graph, written, CONVERT_DROPPED_WORDS)];
   const roots = graph.roots.map((root) => ({ ...root, bareTag: undefined }));
   const unused = unusedNameWarning(graph, name);
-  return [...loadWarnings({ ...graph, roots }, undefined), ...(unused !== undefined ? [unused] : []), ...droppedIndexFieldWarnings(graph, written, CONVERT_DROPPED_WORDS)];
+  return [...loadWarnings({ ...graph, roots }, undefined), ...(unused !== undefined ? [unused] : []), ...passedOver, ...droppedIndexFieldWarnings(graph, written, CONVERT_DROPPED_WORDS)];
 }
 
 /** The store path: load into a temporary store, save everything from it. The reference for convertArchive. */

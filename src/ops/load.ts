@@ -7,6 +7,7 @@ import type { OpenedSource } from "../archive/source.js";
 import { blobPathFor, contentDigest } from "../archive/blob-lookup.js";
 import { firstProblem, noImageWarning } from "../archive/graph.js";
 import { validDigestNamedBy } from "../archive/names.js";
+import { sharedNameWarnings } from "../archive/shared-names.js";
 import { parseDigest } from "../core/digest.js";
 import { invalid, notFound, usage } from "../core/errors.js";
 import { formatPlatform, platformMatches, type Platform } from "../core/platform.js";
@@ -505,6 +506,7 @@ export function loadWarnings(graph: ArchiveGraph, repository: string | undefined
     }
     warnings.push(...root.warnings);
   }
+  warnings.push(...sharedNameWarnings(graph.entries));
   const unused = unusedNameWarning(graph, repository);
   if (unused !== undefined) warnings.push(unused);
   const empty = noImageWarning(graph);

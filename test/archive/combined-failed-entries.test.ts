@@ -47,6 +47,12 @@ describe("a combined archive with a failed entry", () => {
     expect(await problemsOf(items)).toEqual([[blobPath(app.manifest.digest), `index.json manifests[0]: size ${app.manifest.size + 1} does not match ${blobPath(app.manifest.digest)} (${app.manifest.size} bytes)`]]);
   });
 
+  it("an oci-layout that fails its own check gives that problem only, not that index.json, left unread, describes no image of manifest.json", async () => {
+    const sound = combined([{ image: app, repoTags: ["fixture/app:1.0"] }, { image: top, repoTags: ["fixture/top:1.0"] }]);
+    expect(await problemsOf(withFile(sound, "oci-layout", JSON.stringify({ imageLayoutVession: "1.0.0" })))).toEqual([["oci-layout", 'oci-layout: imageLayoutVersion: Invalid input: expected "1.0.0"']]);
+    expect(await problemsOf(withFile(sound, "oci-layout", JSON.stringify({ imageLayoutVersion: "2.0.0" })))).toEqual([["oci-layout", 'oci-layout: unsupported imageLayoutVersion "2.0.0" (want "1.0.0")']]);
+  });
+
   it("a true disagreement beside a failed entry is still said: a name index.json gives that no sound item gives, and the failed item does not carry", async () => {
     const items = combined([{ image: app, repoTags: ["fixture/app:1.0"], layers: reversed }, { image: top, repoTags: ["fixture/other:1.0"] }]);
     expect(await problemsOf(items)).toEqual([
