@@ -184,6 +184,26 @@ function linkCases(): HostileCase[] {
       `symlink "${cPath(gzImage)}" -> "/etc/passwd": absolute target`,
     ],
     [
+      "blob that is a hard link to a missing entry",
+      tar(ociItems().map((item): TarItem => (item.type === "file" && item.name === lPath(gzImage) ? { type: "hardlink", name: item.name, target: "blobs/sha256/gone" } : item))),
+      `${mPath(gzImage)} layers[0]: "${lPath(gzImage)}" is a hard link to "blobs/sha256/gone", which is not in the archive`,
+    ],
+    [
+      "blob that is a symlink to a missing entry",
+      tar(ociItems().map((item): TarItem => (item.type === "file" && item.name === lPath(gzImage) ? { type: "symlink", name: item.name, target: "gone" } : item))),
+      `${mPath(gzImage)} layers[0]: "${lPath(gzImage)}" is a symbolic link to "blobs/sha256/gone", which is not in the archive`,
+    ],
+    [
+      "manifest.json layer through a chain of links to a missing entry",
+      tar([...withoutFile(dockerItems(), layerName), { type: "symlink", name: layerName, target: "hop" }, { type: "hardlink", name: "hop", target: "gone" }]),
+      `manifest.json[0].Layers[0]: "${layerName}" leads through links to "hop", a hard link to "gone", which is not in the archive`,
+    ],
+    [
+      "layout directory blob symlinked to a missing file",
+      { kind: "layout", files: layoutFiles().map((file) => (file.path === lPath(gzImage) ? { path: file.path, symlink: "gone" } : file)) },
+      `${mPath(gzImage)} layers[0]: "${lPath(gzImage)}" is a symbolic link to "blobs/sha256/gone", which is not in the archive`,
+    ],
+    [
       "layout directory blob symlinked out of the layout",
       { kind: "layout", files: layoutFiles().map((file) => (file.path === cPath(gzImage) ? { path: file.path, symlink: "../../../outside" } : file)) },
       `symlink "${cPath(gzImage)}" -> "../../../outside": target escapes the archive`,
