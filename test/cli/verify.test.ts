@@ -143,8 +143,8 @@ describe("lading verify: exit codes and output", () => {
   });
 
   it("exits 2 on usage errors", async () => {
-    expect(await runLading(["verify"])).toEqual({ code: 2, stdout: "", stderr: "error: missing required argument 'archive'\n" });
-    expect(await runLading(["verify", "--bogus", GOOD])).toEqual({ code: 2, stdout: "", stderr: "error: unknown option '--bogus'\n" });
+    expect(await runLading(["verify"])).toEqual({ code: 2, stdout: "", stderr: "lading: usage error: missing required argument 'archive'\n" });
+    expect(await runLading(["verify", "--bogus", GOOD])).toEqual({ code: 2, stdout: "", stderr: "lading: usage error: unknown option '--bogus'\n" });
     expect(await runLading(["verify", "--max-layer-size", "lots", GOOD])).toEqual({
       code: 2,
       stdout: "",
