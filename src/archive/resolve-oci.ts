@@ -31,7 +31,7 @@ export function checkOciLayout(ctx: OciContext): void {
   if (!checked.success) {
     const version = (layout as { imageLayoutVersion?: unknown } | null)?.imageLayoutVersion;
     if (typeof version === "string" && version !== "1.0.0") throw unsupported(`oci-layout: unsupported imageLayoutVersion ${JSON.stringify(version)} (want "1.0.0")`, "oci-layout");
-    throw invalid(`oci-layout: ${describeZodError(checked.error)}`, "oci-layout");
+    throw invalid(`oci-layout: ${describeZodError(checked.error, layout)}`, "oci-layout");
   }
 }
 
@@ -319,12 +319,12 @@ function checkedBody(body: unknown, expected: "index" | "manifest", what: string
   }
   if (expected === "index") {
     const index = indexSchema.safeParse(body);
-    if (!index.success) throw invalid(`${what}: ${describeZodError(index.error)}`, what);
+    if (!index.success) throw invalid(`${what}: ${describeZodError(index.error, body)}`, what);
     checkIndexData(index.data, what);
     return index.data;
   }
   const manifest = manifestSchema.safeParse(body);
-  if (!manifest.success) throw invalid(`${what}: ${describeZodError(manifest.error)}`, what);
+  if (!manifest.success) throw invalid(`${what}: ${describeZodError(manifest.error, body)}`, what);
   checkManifestData(manifest.data, what);
   return manifest.data;
 }

@@ -287,6 +287,7 @@ export function lookupFile(archive: ScannedArchive, path: string, field: string)
   } catch (error) {
     throw invalid(`${field}: unsafe path ${JSON.stringify(path)}: ${(error as Error).message}`, field);
   }
+  let followed: ScannedLink | undefined;
   for (let depth = 0; depth <= MAX_LINK_DEPTH; depth++) {
     const file = archive.files.get(current);
     if (file) return file;
@@ -294,9 +295,19 @@ export function lookupFile(archive: ScannedArchive, path: string, field: string)
     if (!link) {
       const through = ancestorsOf(current).find((ancestor) => archive.links.has(ancestor));
       if (through) throw invalid(`${field}: ${JSON.stringify(path)} reaches a file through the link ${JSON.stringify(through)}`, field);
+      if (followed) throw invalid(`${field}: ${danglingLinkWords(path, followed, depth === 1)}, which is not in the archive`, field);
       throw invalid(`${field}: ${JSON.stringify(path)} is not in the archive`, field);
     }
+    followed = link;
     current = link.target;
   }
   throw invalid(`${field}: ${JSON.stringify(path)} is a chain of more than ${MAX_LINK_DEPTH} links (or a loop)`, field);
+}
+
+/** `path` as a link whose target is missing: the entry is there, what it points at is not (GNU tar: "Cannot hard link to"). */
+function danglingLinkWords(path: string, last: ScannedLink, pathIsLast: boolean): string {
+  const kind = last.kind === "hardlink" ? "a hard link" : "a symbolic link";
+  const target = JSON.stringify(last.target);
+  if (pathIsLast) return `${JSON.stringify(path)} is ${kind} to ${target}`;
+  return `${JSON.stringify(path)} leads through links to ${JSON.stringify(last.name)}, ${kind} to ${target}`;
 }

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { systemReason, toLadingError } from "../core/errors.js";
 import { commandNameOf, IMAGE_SUBCOMMANDS, jobNameOf, startWorkersFor } from "./early-start.js";
-import { printLine, type Terminal } from "./output.js";
+import { commanderErrorLine, printLine, type Terminal } from "./output.js";
 
 type SetExit = (code: number) => void;
 type Register = (program: Command, terminal: Terminal, setExit: SetExit) => void | Promise<void>;
@@ -54,6 +54,7 @@ export async function buildProgram(terminal: Terminal, setExit: SetExit, command
     .configureOutput({
       writeOut: (text) => terminal.stdout.write(text),
       writeErr: (text) => terminal.stderr.write(text),
+      outputError: (text, write) => write(commanderErrorLine(text)),
     });
   const owner = COMMAND_MODULES.find((module) => commandName !== undefined && module.commands.includes(commandName));
   const modules = owner ? [owner] : COMMAND_MODULES;

@@ -10,6 +10,20 @@ export function printLine(stream: Writable, line = ""): void {
   stream.write(`${line}\n`);
 }
 
+/**
+ * commander's own error (a missing argument, an unknown option, too many arguments), as lading
+ * says every usage error: `error: unknown option '--inptu'` and its suggestion line become
+ * `lading: usage error: unknown option '--inptu' (did you mean --input?)`, one line.
+ */
+export function commanderErrorLine(text: string): string {
+  const message = text
+    .trimEnd()
+    .replace(/^error: /, "")
+    .replace(/\n\(Did you mean /g, " (did you mean ")
+    .replace(/\n/g, " ");
+  return `lading: usage error: ${message}\n`;
+}
+
 export function printJson(stream: Writable, value: unknown): void {
   stream.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -7,6 +7,7 @@ import { invalid } from "./errors.js";
 import { findGoReadingProblem } from "./go-reading.js";
 import { goDockerManifestJson, goImageConfig, goIndex, goManifest, goOciLayout, type GoType } from "./go-structs.js";
 import { parseJsonStrict } from "./json.js";
+import { missingFieldWords } from "./missing-field.js";
 import type { ZodSubset } from "./zod-subset.js";
 
 /*
@@ -202,18 +203,22 @@ export const dockerManifestJsonSchema = goDocumentSchema(goDockerManifestJson, (
 export type DockerManifestItem = z.infer<ReturnType<typeof buildDockerManifestItem>>;
 export const legacyRepositoriesSchema = lazySchema(buildLegacyRepositories);
 
-/** `path.to.field: message` for the first problem zod found. */
-export function describeZodError(error: z.ZodError): string {
+/**
+ * `path.to.field: message` for the first problem zod found in `document`. A required field that
+ * is absent is `missing`, where zod would say what type it expected and that it received undefined.
+ */
+export function describeZodError(error: z.ZodError, document: unknown): string {
   const issue = error.issues[0];
   if (!issue) return "invalid document";
   const path = issue.path.map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`)).join("");
-  return `${path.replace(/^\./, "") || "(document)"}: ${issue.message}`;
+  const missing = issue.code === "invalid_type" || issue.code === "invalid_value" ? missingFieldWords(document, issue.path) : undefined;
+  return `${path.replace(/^\./, "") || "(document)"}: ${missing ?? issue.message}`;
 }
 
 /** Parses JSON bytes (strictly) and validates them; errors name the document and field. */
 export function parseDocument<T>(schema: DocumentSchema<T>, bytes: Uint8Array | string, what: string): T {
   const value = parseJsonStrict(bytes, what);
   const result = schema.safeParse(value);
-  if (!result.success) throw invalid(`${what}: ${describeZodError(result.error)}`, what);
+  if (!result.success) throw invalid(`${what}: ${describeZodError(result.error, value)}`, what);
   return result.data;
 }

@@ -65,11 +65,11 @@ export function parseRegistryDocument(bytes: Buffer, mediaType: string, what: st
   if (kind === "index" && ("config" in fields || "layers" in fields)) throw invalid(`${what}: described as an index but its body is a manifest`, what);
   if (kind === "index") {
     const parsed = indexSchema.safeParse(body);
-    if (!parsed.success) throw invalid(`${what}: ${describeZodError(parsed.error)}`, what);
+    if (!parsed.success) throw invalid(`${what}: ${describeZodError(parsed.error, body)}`, what);
     return { kind, index: parsed.data };
   }
   const parsed = manifestSchema.safeParse(body);
-  if (!parsed.success) throw invalid(`${what}: ${describeZodError(parsed.error)}`, what);
+  if (!parsed.success) throw invalid(`${what}: ${describeZodError(parsed.error, body)}`, what);
   return { kind, manifest: parsed.data };
 }
 

@@ -633,7 +633,7 @@ describe("configs and layers", () => {
   it("refuses a config without rootfs", async () => {
     const noRootfs = makeImage({ gzip: true, editConfig: ({ rootfs: _r, ...rest }) => rest });
     expectRefused(await verifyItems(ociLayoutItems([noRootfs])), [
-      { entry: cPath(noRootfs), message: `${cPath(noRootfs)}: rootfs: Invalid input: expected object, received undefined` },
+      { entry: cPath(noRootfs), message: `${cPath(noRootfs)}: rootfs: missing` },
     ]);
   });
 

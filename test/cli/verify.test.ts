@@ -4,7 +4,19 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
-import { blobPath, buildTar, ensureBuilt, makeForeignImage, ociLayoutItems, runLading, withoutFile, type CliResult } from "../support/archive-builder.js";
+import {
+  blobPath,
+  buildTar,
+  ensureBuilt,
+  layerTar,
+  makeForeignImage,
+  makeImage,
+  ociLayoutItems,
+  runLading,
+  withoutFile,
+  type CliResult,
+  type TarItem,
+} from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
 const GOOD = join(FIXTURES, "bad", "GOOD-baseline.tar");
@@ -66,6 +78,31 @@ describe("lading verify: exit codes and output", () => {
     expectNoStack(result);
   });
 
+  it("names a blob that is a link to a missing entry as that link, with its target", async () => {
+    const image = makeImage({ seed: "linked-layer", layers: [layerTar({ "a.txt": "a\n" }), layerTar({ "b.txt": "b\n" })] });
+    const layer = blobPath(image.layers[1]!.digest);
+    const linked = (link: TarItem): Buffer => buildTar(ociLayoutItems([image]).map((item) => (item.type === "file" && item.name === layer ? link : item)));
+    const context = `  (root index.json manifests[0], image ${image.manifest.digest})`;
+    const stdout = [
+      "format: oci-layout",
+      "<untagged>",
+      `  INVALID  ID ${image.manifest.digest}  listed at index.json manifests[0]: 1 problem`,
+      `    image ${image.manifest.digest}  INVALID`,
+      "archive is INVALID: 1 problem",
+      "",
+    ].join("\n");
+    expect(await runLading(["verify", "-"], linked({ type: "hardlink", name: layer, target: "blobs/sha256/gone" }))).toEqual({
+      code: 1,
+      stdout,
+      stderr: `error: ${blobPath(image.manifest.digest)} layers[1]: "${layer}" is a hard link to "blobs/sha256/gone", which is not in the archive${context}\n`,
+    });
+    expect(await runLading(["verify", "-"], linked({ type: "symlink", name: layer, target: "gone" }))).toEqual({
+      code: 1,
+      stdout,
+      stderr: `error: ${blobPath(image.manifest.digest)} layers[1]: "${layer}" is a symbolic link to "blobs/sha256/gone", which is not in the archive${context}\n`,
+    });
+  });
+
   it("exits 1 for a file that does not exist, in one line", async () => {
     const result = await runLading(["verify", "/nonexistent/archive.tar"]);
     expect(result).toEqual({ code: 1, stdout: "", stderr: "lading: error: /nonexistent/archive.tar: no such file or directory\n" });
@@ -106,8 +143,8 @@ describe("lading verify: exit codes and output", () => {
   });
 
   it("exits 2 on usage errors", async () => {
-    expect(await runLading(["verify"])).toEqual({ code: 2, stdout: "", stderr: "error: missing required argument 'archive'\n" });
-    expect(await runLading(["verify", "--bogus", GOOD])).toEqual({ code: 2, stdout: "", stderr: "error: unknown option '--bogus'\n" });
+    expect(await runLading(["verify"])).toEqual({ code: 2, stdout: "", stderr: "lading: usage error: missing required argument 'archive'\n" });
+    expect(await runLading(["verify", "--bogus", GOOD])).toEqual({ code: 2, stdout: "", stderr: "lading: usage error: unknown option '--bogus'\n" });
     expect(await runLading(["verify", "--max-layer-size", "lots", GOOD])).toEqual({
       code: 2,
       stdout: "",

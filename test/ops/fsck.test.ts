@@ -227,7 +227,7 @@ describe.skipIf(!HAVE_FIXTURES)("fsck", () => {
       expect(lading(view.path, "fsck", "--repair")).toEqual([
         1,
         [
-          `broken: image record ${IMPORTED}: id: Invalid input: expected string, received undefined (not repaired: ${at(`images/sha256-${IMPORTED.slice(7)}.json`)})`,
+          `broken: image record ${IMPORTED}: id: missing (not repaired: ${at(`images/sha256-${IMPORTED.slice(7)}.json`)})`,
           `broken: blob ${CONFIG}: content does not match its digest (not repaired: ${at(`blobs/sha256/${CONFIG.slice(7)}`)})`,
           ...references.map((reference) => `broken: reference ${reference} points at ${IMPORTED}, which is not in the store (not repaired: ${at("repositories.json.lock")})`),
           `leftover: 1 leftover ingest file (3 bytes) of interrupted loads (not repaired: ${at(`ingest/${ingest}`)})`,

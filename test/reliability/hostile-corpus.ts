@@ -184,6 +184,26 @@ function linkCases(): HostileCase[] {
       `symlink "${cPath(gzImage)}" -> "/etc/passwd": absolute target`,
     ],
     [
+      "blob that is a hard link to a missing entry",
+      tar(ociItems().map((item): TarItem => (item.type === "file" && item.name === lPath(gzImage) ? { type: "hardlink", name: item.name, target: "blobs/sha256/gone" } : item))),
+      `${mPath(gzImage)} layers[0]: "${lPath(gzImage)}" is a hard link to "blobs/sha256/gone", which is not in the archive`,
+    ],
+    [
+      "blob that is a symlink to a missing entry",
+      tar(ociItems().map((item): TarItem => (item.type === "file" && item.name === lPath(gzImage) ? { type: "symlink", name: item.name, target: "gone" } : item))),
+      `${mPath(gzImage)} layers[0]: "${lPath(gzImage)}" is a symbolic link to "blobs/sha256/gone", which is not in the archive`,
+    ],
+    [
+      "manifest.json layer through a chain of links to a missing entry",
+      tar([...withoutFile(dockerItems(), layerName), { type: "symlink", name: layerName, target: "hop" }, { type: "hardlink", name: "hop", target: "gone" }]),
+      `manifest.json[0].Layers[0]: "${layerName}" leads through links to "hop", a hard link to "gone", which is not in the archive`,
+    ],
+    [
+      "layout directory blob symlinked to a missing file",
+      { kind: "layout", files: layoutFiles().map((file) => (file.path === lPath(gzImage) ? { path: file.path, symlink: "gone" } : file)) },
+      `${mPath(gzImage)} layers[0]: "${lPath(gzImage)}" is a symbolic link to "blobs/sha256/gone", which is not in the archive`,
+    ],
+    [
       "layout directory blob symlinked out of the layout",
       { kind: "layout", files: layoutFiles().map((file) => (file.path === cPath(gzImage) ? { path: file.path, symlink: "../../../outside" } : file)) },
       `symlink "${cPath(gzImage)}" -> "../../../outside": target escapes the archive`,
@@ -257,6 +277,13 @@ function jsonCases(): HostileCase[] {
     ["manifest.json Config a number", withManifestJson(manifestJson([{ Config: 7, RepoTags: null, Layers: [layerName] }])), "manifest.json: [0].Config: Invalid input: expected string, received number"],
     ["manifest.json Layers a string", withManifestJson(manifestJson([{ Config: configName, RepoTags: null, Layers: layerName }])), "manifest.json: [0].Layers: Invalid input: expected array, received string"],
     ["manifest.json RepoTags a string", withManifestJson(manifestJson([{ Config: configName, RepoTags: "hostile/app:1", Layers: [layerName] }])), "manifest.json: [0].RepoTags: Invalid input: expected array, received string"],
+    [
+      "manifest.json Config misspelt Cnnfig in its second image",
+      withManifestJson(manifestJson([{ Config: configName, RepoTags: null, Layers: [layerName] }, { Cnnfig: configName, RepoTags: null, Layers: [layerName] }])),
+      'manifest.json: [1].Config: missing (there is a key "Cnnfig", one character off)',
+    ],
+    ["manifest.json without Layers", withManifestJson(manifestJson([{ Config: configName, RepoTags: null }])), "manifest.json: [0].Layers: missing"],
+    ["oci-layout imageLayoutVersion misspelt imageLayoutVession", tar(withFile(ociItems(), "oci-layout", JSON.stringify({ imageLayoutVession: "1.0.0" }))), 'oci-layout: imageLayoutVersion: missing (there is a key "imageLayoutVession", one character off)'],
     ["index.json that is not JSON", tar(withFile(ociItems(), "index.json", "{ not json")), "index.json: invalid JSON: "],
     ["index.json null", tar(withFile(ociItems(), "index.json", "null")), "index.json: index.json is not a JSON object or array"],
     ["index.json manifests not an array", tar(withFile(ociItems(), "index.json", JSON.stringify({ schemaVersion: 2, manifests: {} }))), "index.json: manifests: Invalid input: expected array, received object"],
@@ -328,7 +355,7 @@ function jsonCases(): HostileCase[] {
     ],
     ["schema 1 manifest", tar(ociLayoutItems([], { indexEntries: [descriptorOf(schema1)], extraBlobs: [schema1] })), "index.json manifests[0]: Docker schema 1 manifests are obsolete and not supported"],
     ["schema 1 manifest disguised as OCI", tar(ociLayoutItems([], { indexEntries: [{ ...descriptorOf(schema1), mediaType: OCI_MANIFEST }], extraBlobs: [schema1] })), `${blobPath(schema1.digest)}: Docker schema 1 manifests are obsolete and not supported`],
-    ["config without rootfs", oci(noRootfs), `${cPath(noRootfs)}: rootfs: Invalid input: expected object, received undefined`],
+    ["config without rootfs", oci(noRootfs), `${cPath(noRootfs)}: rootfs: missing`],
     [
       "diff ID mismatch (OCI)",
       oci(diffMismatch),

@@ -1,0 +1,37 @@
+// commander's own usage errors (a missing argument, an unknown option, too many arguments, an
+// option without its value, an unknown command) in lading's words for every command: one line,
+// `lading: usage error: …`, exit 2, nothing on standard output.
+import { describe, expect, it } from "vitest";
+import { ensureBuilt, runLading } from "../support/archive-builder.js";
+import { ladingInProcess } from "../support/in-process-cli.js";
+
+const usageError = (message: string) => ({ code: 2, stdout: "", stderr: `lading: usage error: ${message}\n` });
+
+describe("commander's usage errors", () => {
+  it("take lading's prefix, whichever command they come from", async () => {
+    const cases: [string[], string][] = [
+      [["verify"], "missing required argument 'archive'"],
+      [["tag", "a"], "missing required argument 'target'"],
+      [["image", "tag", "a"], "missing required argument 'target'"],
+      [["verify", "a.tar", "b.tar"], "too many arguments for 'verify'. Expected 1 argument but got 2."],
+      [["images", "--bogus"], "unknown option '--bogus'"],
+      [["image", "ls", "--bogus"], "unknown option '--bogus'"],
+      [["save", "-o"], "option '-o, --output <file>' argument missing"],
+      [["nosuch"], "unknown command 'nosuch'"],
+    ];
+    for (const [args, message] of cases) expect([args, await ladingInProcess(...args)]).toEqual([args, usageError(message)]);
+  });
+
+  it("keep commander's suggestion on the same line", async () => {
+    expect(await ladingInProcess("load", "--inptu", "x.tar")).toEqual(usageError("unknown option '--inptu' (did you mean --input?)"));
+  });
+
+  it("are no archive's problem: verify --json prints no document for one", async () => {
+    expect(await ladingInProcess("verify", "--json")).toEqual(usageError("missing required argument 'archive'"));
+  });
+
+  it("read the same from the built binary", async () => {
+    ensureBuilt();
+    expect(await runLading(["verify", "--json"])).toEqual(usageError("missing required argument 'archive'"));
+  });
+});
