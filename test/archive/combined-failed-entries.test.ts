@@ -49,7 +49,7 @@ describe("a combined archive with a failed entry", () => {
 
   it("an oci-layout that fails its own check gives that problem only, not that index.json, left unread, describes no image of manifest.json", async () => {
     const sound = combined([{ image: app, repoTags: ["fixture/app:1.0"] }, { image: top, repoTags: ["fixture/top:1.0"] }]);
-    expect(await problemsOf(withFile(sound, "oci-layout", JSON.stringify({ imageLayoutVession: "1.0.0" })))).toEqual([["oci-layout", 'oci-layout: imageLayoutVersion: Invalid input: expected "1.0.0"']]);
+    expect(await problemsOf(withFile(sound, "oci-layout", JSON.stringify({ imageLayoutVession: "1.0.0" })))).toEqual([["oci-layout", 'oci-layout: imageLayoutVersion: missing (there is a key "imageLayoutVession", one character off)']]);
     expect(await problemsOf(withFile(sound, "oci-layout", JSON.stringify({ imageLayoutVersion: "2.0.0" })))).toEqual([["oci-layout", 'oci-layout: unsupported imageLayoutVersion "2.0.0" (want "1.0.0")']]);
   });
 
