@@ -169,6 +169,17 @@ describe("withFileLock in one process", () => {
     expect(await withFileLock(target, async () => 7)).toBe(7);
   });
 
+  it("makes its lock directory 0700, as the store's other directories, whatever the umask lets through", async () => {
+    const dir = await makeScratch();
+    const target = path.join(dir, "repositories.json");
+    const umask = process.umask(0o022);
+    try {
+      expect(await withFileLock(target, async () => (await stat(`${target}.lock`)).mode & 0o777)).toBe(0o700);
+    } finally {
+      process.umask(umask);
+    }
+  });
+
   it("waits for a holder outside withFileLock, then proceeds", async () => {
     const dir = await makeScratch();
     const target = path.join(dir, "repositories.json");
