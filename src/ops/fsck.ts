@@ -11,6 +11,7 @@ import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
 import { layersListedByImages, listingVouchesFor } from "./vouched-layers.js";
 import { wrongDigestOf, type ReferenceEntry } from "../store/reference-store.js";
 import { salvageReferences, validEntries, type SalvagedReferences } from "../store/references-repair.js";
+import { abandonedLock, DEFAULT_STALE_MS, removeAbandonedLock } from "../store/lock.js";
 import type { Leftovers } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 
@@ -29,6 +30,7 @@ export interface FsckProblem {
     | "stray-ingest"
     | "stray-temporary"
     | "stray-lease"
+    | "stray-lock"
     | "interrupted-command"
     | "foreign-command";
   subject: string;
@@ -157,6 +159,7 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
     const message = `${leftoverCount(temporaries.found, "temp file")} of interrupted record or reference writes`;
     problems.push({ kind: "stray-temporary", subject: store.paths.root, message: withFailure(message, temporaries), repaired: temporaries.repaired });
   }
+  await checkStrayLocks(store, repair, problems);
   return {
     blobsChecked,
     imagesChecked: records.length,
@@ -243,12 +246,29 @@ function leftoverCount(found: Leftovers, what: string): string {
 
 /** Leftovers of killed commands take space but break nothing: reported, not a reason to fail. */
 export function isLeftover(problem: FsckProblem): boolean {
-  return problem.kind === "stray-ingest" || problem.kind === "stray-temporary" || problem.kind === "stray-lease" || problem.kind === "interrupted-command" || problem.kind === "foreign-command";
+  return problem.kind === "stray-ingest" || problem.kind === "stray-temporary" || problem.kind === "stray-lease" || problem.kind === "stray-lock" || problem.kind === "interrupted-command" || problem.kind === "foreign-command";
 }
 
 /** Whether --repair (and prune) remove what a leftover problem reports: not a marker whose owner may be running in another pid namespace. */
 export function removedByRepair(problem: FsckProblem): boolean {
   return problem.kind !== "foreign-command";
+}
+
+/**
+ * Reports the lock directories of killed commands: stale by the rule every command taking the lock
+ * goes by, so never a live holder's. With `repair`, removes them.
+ */
+async function checkStrayLocks(store: Store, repair: boolean, problems: FsckProblem[]): Promise<void> {
+  for (const target of [store.references.filePath, store.gc.lockTarget]) {
+    const lockPath = await abandonedLock(target);
+    if (lockPath === undefined) continue;
+    const outcome = await attemptRepair(repair, async () => {
+      await removeAbandonedLock(target);
+      return true;
+    });
+    const message = `${lockPath}: the lock of a killed command, not refreshed for over ${DEFAULT_STALE_MS / 1000} s`;
+    problems.push({ kind: "stray-lock", subject: lockPath, message: withFailure(message, outcome), repaired: outcome.repaired });
+  }
 }
 
 /**
