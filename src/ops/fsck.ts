@@ -10,7 +10,8 @@ import { configDigestOf, digestDiffers } from "./resolve-image.js";
 import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
 import { layersListedByImages, listingVouchesFor } from "./vouched-layers.js";
 import { wrongDigestOf, type ReferenceEntry } from "../store/reference-store.js";
-import { salvageReferences, validEntries, type SalvagedReferences } from "../store/references-repair.js";
+import { redundantCopies, removeRedundantCopy, salvageReferences, validEntries, type SalvagedReferences } from "../store/references-repair.js";
+import { abandonedLock, DEFAULT_STALE_MS, removeAbandonedLock } from "../store/lock.js";
 import type { Leftovers } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 
@@ -29,6 +30,8 @@ export interface FsckProblem {
     | "stray-ingest"
     | "stray-temporary"
     | "stray-lease"
+    | "stray-lock"
+    | "stray-references-copy"
     | "interrupted-command"
     | "foreign-command";
   subject: string;
@@ -157,6 +160,8 @@ export async function fsckStore(store: Store, repair = false): Promise<FsckRepor
     const message = `${leftoverCount(temporaries.found, "temp file")} of interrupted record or reference writes`;
     problems.push({ kind: "stray-temporary", subject: store.paths.root, message: withFailure(message, temporaries), repaired: temporaries.repaired });
   }
+  await checkStrayLocks(store, repair, problems);
+  await checkRedundantCopies(store, repair, problems);
   return {
     blobsChecked,
     imagesChecked: records.length,
@@ -243,12 +248,60 @@ function leftoverCount(found: Leftovers, what: string): string {
 
 /** Leftovers of killed commands take space but break nothing: reported, not a reason to fail. */
 export function isLeftover(problem: FsckProblem): boolean {
-  return problem.kind === "stray-ingest" || problem.kind === "stray-temporary" || problem.kind === "stray-lease" || problem.kind === "interrupted-command" || problem.kind === "foreign-command";
+  return problem.kind === "stray-ingest" || problem.kind === "stray-temporary" || problem.kind === "stray-lease" || problem.kind === "stray-lock" || problem.kind === "stray-references-copy" || problem.kind === "interrupted-command" || problem.kind === "foreign-command";
 }
 
-/** Whether --repair (and prune) remove what a leftover problem reports: not a marker whose owner may be running in another pid namespace. */
+/**
+ * Whether --repair (and prune) remove what a leftover problem reports: not a marker whose owner
+ * may be running in another pid namespace. A copy of repositories.json, which prune leaves, says
+ * in its own message what --repair does of it.
+ */
 export function removedByRepair(problem: FsckProblem): boolean {
-  return problem.kind !== "foreign-command";
+  return problem.kind !== "foreign-command" && problem.kind !== "stray-references-copy";
+}
+
+/**
+ * Reports the lock directories of killed commands: stale by the rule every command taking the lock
+ * goes by, so never a live holder's. With `repair`, removes them.
+ */
+async function checkStrayLocks(store: Store, repair: boolean, problems: FsckProblem[]): Promise<void> {
+  for (const target of [store.references.filePath, store.gc.lockTarget]) {
+    const lockPath = await abandonedLock(target);
+    if (lockPath === undefined) continue;
+    const outcome = await attemptRepair(repair, async () => {
+      await removeAbandonedLock(target);
+      return true;
+    });
+    const message = `${lockPath}: the lock of a killed command, not refreshed for over ${DEFAULT_STALE_MS / 1000} s`;
+    problems.push({ kind: "stray-lock", subject: lockPath, message: withFailure(message, outcome), repaired: outcome.repaired });
+  }
+}
+
+/**
+ * Reports the copies of repositories.json that a repair killed before its rewrite left, the same
+ * bytes as the file (see redundantCopies); with `repair`, removes them. While the file cannot be
+ * read, such a copy is kept: the repair that rewrites the file keeps it as the file as it was,
+ * rather than make a second.
+ */
+async function checkRedundantCopies(store: Store, repair: boolean, problems: FsckProblem[]): Promise<void> {
+  const file = store.references.filePath;
+  const copies = await redundantCopies(file);
+  if (copies.length === 0) return;
+  const readable = await store.references.references().then(
+    () => true,
+    () => false,
+  );
+  for (const copy of copies) {
+    const message = `${copy}: a copy of repositories.json, the same bytes, left by an fsck --repair killed before its rewrite`;
+    if (!readable) {
+      problems.push({ kind: "stray-references-copy", subject: copy, message: `${message} (--repair keeps it as the file as it was, rather than make a second)`, repaired: false });
+      continue;
+    }
+    const outcome = await attemptRepair(repair, () => removeRedundantCopy(file, copy));
+    // Not removed, and no failure: it differs from the file by now (rewritten beside), so it is kept.
+    if (repair && !outcome.repaired && outcome.failure === undefined) continue;
+    problems.push({ kind: "stray-references-copy", subject: copy, message: repair ? withFailure(message, outcome) : `${message} (--repair removes it)`, repaired: outcome.repaired });
+  }
 }
 
 /**

@@ -43,7 +43,8 @@ interface LeaseState {
 
 export class GcLock {
   private readonly leases: string;
-  private readonly lockTarget: string;
+  /** What the gc lock locks: its directory is `<root>/gc.lock`. */
+  readonly lockTarget: string;
 
   constructor(root: string) {
     this.leases = path.join(root, "leases");

@@ -68,7 +68,8 @@ export const lockDirectoryFs = {
       hooked = true;
     }
     try {
-      fs.mkdirSync(dir);
+      // 0700 as the store's other directories: others sharing the store only stat it and remove it (a stale one) through its parent.
+      fs.mkdirSync(dir, 0o700);
     } catch (error) {
       process.nextTick(callback, error as NodeJS.ErrnoException);
       return;

@@ -51,7 +51,8 @@ function lossReason(cause: Error): string {
   return cause.message;
 }
 
-const DEFAULT_STALE_MS = 10_000;
+/** How long a lock goes unrefreshed before any command takes it over (proper-lockfile's default). */
+export const DEFAULT_STALE_MS = 10_000;
 const DEFAULT_TIMEOUT_MS = 60_000;
 const FIRST_RETRY_MS = 5;
 const MAX_RETRY_MS = 250;
@@ -216,6 +217,37 @@ function stalled(attempt: number, staleMs: number): boolean {
 async function removeIfFromTheFuture(lockPath: string, staleMs: number): Promise<void> {
   const info = await stat(lockPath).catch(() => undefined);
   if (info !== undefined && info.mtimeMs - Date.now() > staleMs) await rmdir(lockPath).catch(() => undefined);
+}
+
+/**
+ * The lock directory on `lockTarget` if its holder is gone, by the rule any command taking the lock
+ * goes by: not refreshed within `staleMs` (proper-lockfile's own judgement), or further ahead of
+ * the clock than that (see removeIfFromTheFuture). A live holder refreshes it every half period.
+ */
+export async function abandonedLock(lockTarget: string, staleMs = DEFAULT_STALE_MS): Promise<string | undefined> {
+  const target = path.resolve(lockTarget);
+  const lockPath = `${target}.lock`;
+  const before = await stat(lockPath).catch(() => undefined);
+  if (before === undefined) return undefined;
+  if (before.mtimeMs - Date.now() > staleMs) return lockPath;
+  const held = await (await properLockfile()).check(target, { stale: staleMs, realpath: false, fs: lockDirectoryFs });
+  // Not held may also mean removed since the first look.
+  return !held && (await stat(lockPath).catch(() => undefined)) !== undefined ? lockPath : undefined;
+}
+
+/**
+ * Removes the lock directory on `lockTarget` if its holder is gone, by taking the lock over and
+ * releasing it as any command would: one that a live process holds, or takes meanwhile, is left to
+ * it. Throws only if an abandoned one could not be removed (a store this process cannot write).
+ */
+export async function removeAbandonedLock(lockTarget: string, staleMs = DEFAULT_STALE_MS): Promise<void> {
+  if ((await abandonedLock(lockTarget, staleMs)) === undefined) return;
+  try {
+    await withFileLock(lockTarget, async () => undefined, { staleMs, timeoutMs: 0 });
+  } catch (error) {
+    // Taken by a live process meanwhile, it is not abandoned; still abandoned, it could not be removed.
+    if ((await abandonedLock(lockTarget, staleMs)) !== undefined) throw error;
+  }
 }
 
 /** Runs tasks for the same key one after the other within this process. */

@@ -5,7 +5,8 @@
  * file; lading's commands refuse it until it is repaired.
  */
 import { constants } from "node:fs";
-import { copyFile, readFile } from "node:fs/promises";
+import { copyFile, readdir, readFile, unlink } from "node:fs/promises";
+import path from "node:path";
 import { cannotWrite } from "../core/errors.js";
 import { goFold } from "../core/go-reading.js";
 import { isJsonObject } from "../core/json.js";
@@ -36,23 +37,63 @@ export async function salvageReferences(references: ReferenceStore): Promise<Sal
       // Unreadable: salvage below.
     }
     const { kept, dropped } = validEntries(bytes);
-    const backup = `${file}.broken-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    // A repair killed before its rewrite left a copy of these very bytes: it serves, rather than a second.
+    const earlier = (await redundantCopies(file, bytes))[0];
+    const backup = earlier ?? `${file}.broken-${new Date().toISOString().replace(/[:.]/g, "-")}`;
     // The copy is kept only beside a rewritten file: a repair that fails leaves no new file.
-    try {
-      await copyFile(file, backup, constants.COPYFILE_EXCL);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") await removeIfPresent(backup).catch(() => undefined);
-      throw cannotWrite(backup, error);
+    if (earlier === undefined) {
+      try {
+        await copyFile(file, backup, constants.COPYFILE_EXCL);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") await removeIfPresent(backup).catch(() => undefined);
+        throw cannotWrite(backup, error);
+      }
     }
     try {
       await writeFileAtomic(file, serializeRepositoriesJson(parseRepositoriesJson(JSON.stringify({ Repositories: kept }), file)), 0o600, {
         beforeRename: unchangedSinceRead(file, bytes, lock),
       });
     } catch (error) {
-      await removeIfPresent(backup).catch(() => undefined);
+      if (earlier === undefined) await removeIfPresent(backup).catch(() => undefined);
       throw error;
     }
     return { kept: Object.values(kept).reduce((sum, refs) => sum + Object.keys(refs).length, 0), dropped, backup };
+  });
+}
+
+/** A copy's name past `<file>.broken-`: the time it was made (see salvageReferences). */
+const COPY_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/;
+
+/**
+ * The copies --repair made of `file` (`<file>.broken-<time>`) that hold the same bytes as it now
+ * (`bytes`, else read): left by a repair killed before its rewrite, they keep nothing the file
+ * does not. A copy that differs may hold the only record of references since lost, and is kept.
+ */
+export async function redundantCopies(file: string, bytes?: Buffer): Promise<string[]> {
+  const prefix = `${path.basename(file)}.broken-`;
+  const names = await readdir(path.dirname(file)).catch(() => [] as string[]);
+  const copies = names.filter((name) => name.startsWith(prefix) && COPY_TIME.test(name.slice(prefix.length))).sort();
+  if (copies.length === 0) return [];
+  const current = bytes ?? (await readFile(file).catch(() => undefined));
+  if (current === undefined) return [];
+  const same: string[] = [];
+  for (const name of copies) {
+    const copy = path.join(path.dirname(file), name);
+    if ((await readFile(copy).catch(() => undefined))?.equals(current)) same.push(copy);
+  }
+  return same;
+}
+
+/**
+ * Removes `copy` if it still holds the same bytes as `file`. Under the file's lock: a repair
+ * running beside makes its copy and rewrites the file under it, so a copy seen there is no
+ * other repair's, made just before its rewrite. Returns whether it was removed.
+ */
+export async function removeRedundantCopy(file: string, copy: string): Promise<boolean> {
+  return withFileLock(file, async () => {
+    if (!(await redundantCopies(file)).includes(copy)) return false;
+    await unlink(copy);
+    return true;
   });
 }
 

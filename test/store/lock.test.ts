@@ -7,7 +7,7 @@ import lockfile from "proper-lockfile";
 import ts from "typescript";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LadingError } from "../../src/core/errors.js";
-import { onLockWait, withFileLock } from "../../src/store/lock.js";
+import { abandonedLock, onLockWait, removeAbandonedLock, withFileLock } from "../../src/store/lock.js";
 import { parseRepositoriesJson, ReferenceStore } from "../../src/store/reference-store.js";
 import { workerImageId } from "./lock-worker.js";
 
@@ -167,6 +167,38 @@ describe("withFileLock in one process", () => {
     await expect(withFileLock(target, async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
     await expect(stat(`${target}.lock`)).rejects.toMatchObject({ code: "ENOENT" });
     expect(await withFileLock(target, async () => 7)).toBe(7);
+  });
+
+  it("makes its lock directory 0700, as the store's other directories, whatever the umask lets through", async () => {
+    const dir = await makeScratch();
+    const target = path.join(dir, "repositories.json");
+    const umask = process.umask(0o022);
+    try {
+      expect(await withFileLock(target, async () => (await stat(`${target}.lock`)).mode & 0o777)).toBe(0o700);
+    } finally {
+      process.umask(umask);
+    }
+  });
+
+  it("abandonedLock names a lock not refreshed within the stale period or further ahead than it, and removeAbandonedLock removes only such a one", async () => {
+    const dir = await makeScratch();
+    const target = path.join(dir, "repositories.json");
+    const lockPath = `${target}.lock`;
+    const aged = async (ms: number): Promise<void> => {
+      const then = new Date(Date.now() + ms);
+      await utimes(lockPath, then, then);
+    };
+    expect(await abandonedLock(target)).toBeUndefined();
+    await mkdir(lockPath);
+    expect(await abandonedLock(target)).toBeUndefined();
+    await removeAbandonedLock(target);
+    expect((await stat(lockPath)).isDirectory()).toBe(true);
+    await aged(-11_000);
+    expect(await abandonedLock(target)).toBe(lockPath);
+    await aged(11_000);
+    expect(await abandonedLock(target)).toBe(lockPath);
+    await removeAbandonedLock(target);
+    await expect(stat(lockPath)).rejects.toMatchObject({ code: "ENOENT" });
   });
 
   it("waits for a holder outside withFileLock, then proceeds", async () => {
