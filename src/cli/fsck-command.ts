@@ -7,7 +7,7 @@ export function registerFsck(program: Command, terminal: Terminal, setExit: (cod
   program
     .command("fsck")
     .description("check every blob, image and reference in the store (exit 1 when something is broken)")
-    .option("--repair", "remove corrupt blobs, invalid image records (one this user may not read is kept), dangling references, references by a digest not their image's and leftovers of interrupted loads")
+    .option("--repair", "remove corrupt blobs, invalid image records (one this user may not read is kept), dangling references, references by a digest not their image's and leftovers of interrupted loads, and write an empty repositories.json where it went missing from a store with images")
     .option("--json", "print one JSON document")
     .action(async (flags: { repair?: boolean; json?: boolean }, command: Command) => {
       const store = await openStore(command);

@@ -6,7 +6,7 @@ import { imagesFormatter, inspectFormatter } from "./format-option.js";
 import { humanDuration, humanSize, printDockerJson, printJson, printLine, shortId, type Terminal } from "./output.js";
 import { tabulate } from "./tab-writer.js";
 import { platformsFromOption } from "./platform-option.js";
-import { openStore } from "./store-option.js";
+import { openStore, openStoreToRead } from "./store-option.js";
 import { LadingError, toLadingError } from "../core/errors.js";
 
 export function registerImageCommands(program: Command, terminal: Terminal, setExit: (code: number) => void): void {
@@ -24,7 +24,7 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
     .action(async (pattern: string | undefined, flags: { filter?: string[]; digests?: boolean; trunc: boolean; quiet?: boolean; json?: boolean; format?: string }, command: Command) => {
       const filters = parseImageFilters(flags.filter ?? [], pattern);
       const formatted = flags.format ? imagesFormatter(flags.format, { quiet: Boolean(flags.quiet), digests: Boolean(flags.digests), trunc: flags.trunc }) : undefined;
-      const store = await openStore(command);
+      const store = await openStoreToRead(command, terminal.stderr);
       const images = await listImages(store, filters);
       if (flags.json) return printJson(terminal.stdout, images);
       if (formatted) return void terminal.stdout.write(formatted(images));
@@ -42,7 +42,7 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
     .action(async (queries: string[], flags: { platform?: string; format?: string }, command: Command) => {
       const [platform] = platformsFromOption(flags.platform === undefined ? [] : [flags.platform]);
       const formatted = flags.format ? inspectFormatter(flags.format) : undefined;
-      const store = await openStore(command);
+      const store = await openStoreToRead(command, terminal.stderr);
       const results: unknown[] = [];
       let failure: LadingError | undefined;
       for (const query of queries) {

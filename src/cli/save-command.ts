@@ -8,7 +8,7 @@ import type { LayoutFormat } from "../archive/write-layout.js";
 import { printJson, printLine, type Terminal } from "./output.js";
 import { withProgress } from "./progress.js";
 import { refuseEmptyOutputPath } from "./path-arguments.js";
-import { openStore } from "./store-option.js";
+import { openStoreToRead } from "./store-option.js";
 import { registerConvert } from "./convert-command.js";
 
 interface SaveFlags {
@@ -50,7 +50,7 @@ function registerSave(program: Command, terminal: Terminal): void {
       };
       const toStdout = flags.output === undefined || flags.output === "-";
       if (toStdout && terminal.stdout.isTTY) throw usage(TERMINAL_REFUSAL);
-      const store = await openStore(command);
+      const store = await openStoreToRead(command, terminal.stderr);
       const progress = options.progress as { done: number; total: number | undefined };
       const result = await withProgress(
         terminal,

@@ -14,6 +14,7 @@ import { redundantCopies, removeRedundantCopy, salvageReferences, validEntries, 
 import { abandonedLock, DEFAULT_STALE_MS, removeAbandonedLock } from "../store/lock.js";
 import type { Leftovers } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
+import { checkMissingReferences } from "./missing-references.js";
 
 export interface FsckProblem {
   kind:
@@ -25,6 +26,7 @@ export interface FsckProblem {
     | "wrong-diff-id-record"
     | "unreadable-record"
     | "unreadable-references"
+    | "missing-references"
     | "dangling-reference"
     | "wrong-digest-reference"
     | "stray-ingest"
@@ -66,6 +68,8 @@ export interface FsckReport {
  */
 export async function fsckStore(store: Store, repair = false): Promise<FsckReport> {
   const problems: FsckProblem[] = [];
+  const missing = await checkMissingReferences(store, repair);
+  if (missing !== undefined) problems.push(missing);
   const references = await readReferences(store, repair, problems);
   await settleInterrupted(store, repair, problems);
   const { records, unreadable } = await store.records.scan();
@@ -196,7 +200,7 @@ interface RepairOutcome {
  * user who may only read it) or whose lock it cannot take leaves its problem reported as not
  * repaired, saying why, and fsck goes on to the next.
  */
-async function attemptRepair(repair: boolean, act: () => Promise<boolean>): Promise<RepairOutcome> {
+export async function attemptRepair(repair: boolean, act: () => Promise<boolean>): Promise<RepairOutcome> {
   if (!repair) return { repaired: false };
   try {
     return { repaired: await act() };
@@ -223,7 +227,7 @@ function keptUnread(repair: boolean): RepairOutcome {
   return repair ? { repaired: false, failure: "it could not be read, so it is kept: it may be sound" } : { repaired: false };
 }
 
-function withFailure(message: string, { failure }: RepairOutcome): string {
+export function withFailure(message: string, { failure }: RepairOutcome): string {
   return failure === undefined ? message : `${message} (not repaired: ${failure})`;
 }
 

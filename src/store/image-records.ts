@@ -297,6 +297,27 @@ export class ImageRecords {
     }
   }
 
+  /**
+   * Whether the store holds a record that no pending-records marker hides against the references
+   * `current`: one a load or pull committed (or one a killed command left, once the references moved on).
+   */
+  async anyCommitted(current: RepositoriesFile): Promise<boolean> {
+    let names: string[];
+    try {
+      names = await readdir(this.directory);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw error;
+    }
+    const ids = names.flatMap((name) => {
+      const match = RECORD_FILE.exec(name);
+      return match ? [`${match[1]}:${match[2]}`] : [];
+    });
+    if (ids.length === 0) return false;
+    const hidden = await this.pending.uncommitted(await this.pending.markers(), current);
+    return ids.some((id) => !hidden.has(id));
+  }
+
   /** Every record; one that cannot be read fails the listing (fsck reports and removes it). */
   async list(options: { uncommitted?: "hide" | "include" } = {}): Promise<ImageRecord[]> {
     const { records, unreadable } = await this.scan(options);

@@ -23,7 +23,7 @@ import {
 } from "../core/reference.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import { readWithStamp, sameStamp, statStamp } from "./file-stamp.js";
-import { asReferencesFileError, referencesFileError } from "./references-file-error.js";
+import { asReferencesFileError, missingReferencesFile, referencesFileError } from "./references-file-error.js";
 import { LockLostError, withFileLock, type FileLockOptions, type HeldLock } from "./lock.js";
 
 /** The document, keyed by familiar repository name, then familiar reference; values are image IDs. */
@@ -95,6 +95,13 @@ export interface UpdateResult<T = void> {
 
 export interface UpdateOptions {
   /**
+   * Write the file when there is none, even if the update changes no reference: for a command
+   * that writes image records (see ReferenceStoreOptions.missingIsLost).
+   */
+  createFile?: boolean;
+  /** Take a missing file as an empty store even where it was lost (see ReferenceStoreOptions.missingFile): fsck --repair's explicit request. */
+  acceptMissing?: boolean;
+  /**
    * If `afterWrite` fails, put the file back as it was read, still under the lock, before the
    * failure is thrown: for a change whose afterWrite completes it (rmi deleting the record of an
    * image the references no longer name), so that a failed one leaves the store as it was.
@@ -104,6 +111,14 @@ export interface UpdateOptions {
 
 export interface ReferenceStoreOptions {
   lock?: FileLockOptions;
+  /**
+   * Whether a missing file was lost rather than not written yet: every command that writes image
+   * records writes the file too (`createFile`), so a store that holds committed records and no
+   * file had it moved or deleted. Updates then refuse, with `remedy` (what makes the absence an
+   * empty store) in the error, rather than start a new file that leaves every image untagged.
+   * Default: a missing file is an empty store.
+   */
+  missingFile?: { isLost: () => Promise<boolean>; remedy: string };
 }
 
 const IMAGE_ID = /^sha256:[a-f0-9]{64}$/;
@@ -113,12 +128,14 @@ const FILE_MODE = 0o600;
 export class ReferenceStore {
   readonly filePath: string;
   private readonly lockOptions: FileLockOptions;
+  private readonly missingFile: ReferenceStoreOptions["missingFile"];
   /** The last bytes read or written, and the state derived from them (null: no file). */
   private cache: { bytes: Buffer | null; state: ReferenceState } | undefined;
 
   constructor(filePath: string, options: ReferenceStoreOptions = {}) {
     this.filePath = path.resolve(filePath);
     this.lockOptions = options.lock ?? {};
+    this.missingFile = options.missingFile;
   }
 
   addTag(ref: string | ImageReference, id: string, opts?: AddOptions): Promise<AddResult> {
@@ -155,7 +172,7 @@ export class ReferenceStore {
       this.filePath,
       async (lock) => {
         const bytesRead = await readIfExists(this.filePath);
-        await this.checkBeforeUpdate(bytesRead);
+        await this.checkBeforeUpdate(bytesRead, options.acceptMissing === true);
         const before = this.stateOf(bytesRead);
         const txn = new Transaction(before.file, lock);
         let value: T;
@@ -168,7 +185,7 @@ export class ReferenceStore {
             txn.close();
           }
           text = serializeRepositoriesJson(txn.result());
-          changed = text !== serializeRepositoriesJson(before.file);
+          changed = text !== serializeRepositoriesJson(before.file) || (options.createFile === true && bytesRead === null);
           if (changed) {
             await writeFileAtomic(this.filePath, text, FILE_MODE, { beforeRename: unchangedSinceRead(this.filePath, bytesRead, lock) });
             written = true;
@@ -227,8 +244,15 @@ export class ReferenceStore {
     }
   }
 
-  /** Refuses an update of the file as read under the lock (null: there is none) by throwing; a subclass's rule. */
-  protected async checkBeforeUpdate(_bytesRead: Buffer | null): Promise<void> {}
+  /**
+   * Refuses an update of the file as read under the lock (null: there is none) by throwing: a
+   * missing file that was lost (see ReferenceStoreOptions.missingFile); a subclass may have its own rule.
+   */
+  protected async checkBeforeUpdate(bytesRead: Buffer | null, acceptMissing: boolean): Promise<void> {
+    if (bytesRead === null && !acceptMissing && this.missingFile !== undefined && (await this.missingFile.isLost())) {
+      throw await missingReferencesFile(this.filePath, this.missingFile.remedy);
+    }
+  }
 
   private async failedUnderLock(lock: HeldLock, onFailure: (current: RepositoriesFile | undefined) => Promise<void>): Promise<void> {
     try {

@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { removeStaleTemporaries } from "./atomic-file.js";
 import { addLeftovers, NO_LEFTOVERS, type Leftovers } from "./process-alive.js";
@@ -5,8 +6,13 @@ import { ContentStore } from "./content-store.js";
 import { DiffIdRecords } from "./diff-id-records.js";
 import { GcLock } from "./gc-lock.js";
 import { ImageRecords, type ImageRecord, type RecordWrites } from "./image-records.js";
-import { ReferenceStore, type ReferenceTxn } from "./reference-store.js";
+import { ReferenceStore, type ReferenceTxn, type RepositoriesFile } from "./reference-store.js";
 import { ensureStoreLayout, type StorePaths } from "./root.js";
+
+/** How to go on from a missing repositories.json in a store with image records (see Store.referencesLost). */
+export const MISSING_REFERENCES_REMEDY = "run lading fsck --repair";
+
+const NO_REFERENCES: RepositoriesFile = { Repositories: {} };
 
 export interface StoreOptions {
   /**
@@ -34,7 +40,9 @@ export class Store {
     options: StoreOptions,
   ) {
     this.content = new ContentStore(paths);
-    this.references = options.references?.(paths.repositoriesJson, () => this.records.none()) ?? new ReferenceStore(paths.repositoriesJson);
+    this.references =
+      options.references?.(paths.repositoriesJson, () => this.records.none()) ??
+      new ReferenceStore(paths.repositoriesJson, { missingFile: { isLost: () => this.records.anyCommitted(NO_REFERENCES), remedy: MISSING_REFERENCES_REMEDY } });
     // A load or pull holds its lease while its marker exists: a marker whose owner has no live lease is abandoned.
     this.records = new ImageRecords(paths.images, () => this.references.snapshot(), () => this.gc.foreignOwnerGone());
     this.diffIds = new DiffIdRecords(paths.diffIds);
@@ -75,8 +83,26 @@ export class Store {
       async (current) => {
         await writes?.undo(current);
       },
+      // Once the store holds a record it holds the file, so that a missing file means a lost one.
+      { createFile: true },
     );
     return value;
+  }
+
+  /**
+   * Whether repositories.json is missing from a store that holds image records: every command
+   * that writes records writes the file too, so it was moved or deleted, and every image now
+   * shows untagged. Writes of references refuse (see ReferenceStoreOptions.missingFile); read-only
+   * commands warn. Not under the lock: for a warning or a report only.
+   */
+  async referencesLost(): Promise<boolean> {
+    try {
+      await stat(this.paths.repositoriesJson);
+      return false;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") return false;
+    }
+    return this.records.anyCommitted(NO_REFERENCES);
   }
 
   /** Removes (or with `remove: false` only counts) the temp files of record and reference writes whose process was killed. */

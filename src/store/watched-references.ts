@@ -174,8 +174,8 @@ export class WatchedReferences extends ReferenceStore {
   }
 
   /** No new file in place of one that was read and has gone missing (see above). */
-  protected override async checkBeforeUpdate(bytesRead: Buffer | null): Promise<void> {
-    const problem = bytesRead === null ? await this.missingFileProblem(false) : undefined;
+  protected override async checkBeforeUpdate(bytesRead: Buffer | null, acceptMissing: boolean): Promise<void> {
+    const problem = bytesRead === null ? await this.missingFileProblem(acceptMissing) : undefined;
     if (problem !== undefined) throw problem;
   }
 

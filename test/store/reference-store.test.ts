@@ -352,6 +352,31 @@ describe("update: many changes in one locked write", () => {
     expect(await store.get("app:2.0")).toBeUndefined();
   });
 
+  it("with createFile, writes an empty file where there is none, and only there", async () => {
+    const store = new ReferenceStore(file);
+    expect((await store.update(() => undefined, undefined, undefined, { createFile: true })).changed).toBe(true);
+    expect(await readFile(file, "utf8")).toBe('{"Repositories":{}}');
+    const identity = await fileIdentity(file);
+    expect((await store.update(() => undefined, undefined, undefined, { createFile: true })).changed).toBe(false);
+    expect(await fileIdentity(file)).toEqual(identity);
+  });
+
+  it("with missingFile, refuses an update of a missing file that was lost, naming it and the remedy; acceptMissing takes it as empty", async () => {
+    let lost = true;
+    const store = new ReferenceStore(file, { missingFile: { isLost: async () => lost, remedy: "run the repair" } });
+    const refusal = await caught(store.addTag("app:1.0", ID1));
+    expect([refusal.kind, refusal.message]).toEqual(["io", `${file}: no such file (moved or deleted?): put it back, or, to start with no references, write {"Repositories":{}} to it or run the repair`]);
+    expect(await readdir(dir)).toEqual([]);
+    // Reads are not refused: an absent file is an empty store to them.
+    expect(await store.snapshot()).toEqual({ Repositories: {} });
+    await store.update(() => undefined, undefined, undefined, { createFile: true, acceptMissing: true });
+    expect(await readFile(file, "utf8")).toBe('{"Repositories":{}}');
+    await rm(file);
+    lost = false;
+    await store.addTag("app:1.0", ID1);
+    expect(await readFile(file, "utf8")).toBe(`{"Repositories":{"app":{"app:1.0":"${ID1}"}}}`);
+  });
+
   it("does not write when the changes cancel out, and refuses a transaction used too late", async () => {
     const store = new ReferenceStore(file);
     await store.addTag("app:1.0", ID1);
