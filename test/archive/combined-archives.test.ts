@@ -13,14 +13,12 @@ import type { VerifyReport } from "../../src/ops/verify.js";
 import { Store } from "../../src/store/store.js";
 import { snapshotTree } from "../support/store-tree.js";
 import {
-  blobOf,
   blobPath,
   buildTar,
   descriptorOf,
-  DOCKER_CONFIG,
   DOCKER_FOREIGN_LAYER,
-  DOCKER_MANIFEST,
   ensureBuilt,
+  synthesizedDockerDigest,
   FOREIGN_URLS,
   hexOf,
   makeImage,
@@ -61,17 +59,6 @@ function buildLayer(seed: string): Buffer {
 const manifestJson = (items: readonly { image: TestImage; repoTags: string[] | null }[]): string =>
   JSON.stringify(items.map(({ image, repoTags }) => ({ Config: blobPath(image.config.digest), RepoTags: repoTags, Layers: image.layers.map((layer) => blobPath(layer.digest)) })));
 
-/** The manifest lading synthesises for a manifest.json image (uncompressed layers). */
-const synthesizedDigest = (image: TestImage): string =>
-  blobOf(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: DOCKER_MANIFEST,
-      config: { mediaType: DOCKER_CONFIG, digest: image.config.digest, size: image.config.size },
-      layers: image.layers.map((layer) => ({ mediaType: "application/vnd.docker.image.rootfs.diff.tar", digest: layer.digest, size: layer.size })),
-    }),
-    DOCKER_MANIFEST,
-  ).digest;
 
 const named = (image: TestImage, name: string, refName: string): Record<string, unknown> =>
   descriptorOf(image.manifest, { annotations: { "io.containerd.image.name": name, "org.opencontainers.image.ref.name": refName } });
@@ -185,13 +172,13 @@ describe("Docker 25+ docker save (classic store): images left out of index.json"
     expect(report.warnings).toEqual([leftOutWarning(1, app), leftOutWarning(2, top)]);
     expect(imageRows(report)).toEqual([
       ["index.json manifests[0]", [], base.manifest.digest, "archive"],
-      ["manifest.json[1]", [], synthesizedDigest(app), "synthesized"],
-      ["manifest.json[2]", [], synthesizedDigest(top), "synthesized"],
+      ["manifest.json[1]", [], synthesizedDockerDigest(app), "synthesized"],
+      ["manifest.json[2]", [], synthesizedDockerDigest(top), "synthesized"],
     ]);
     expect(report.roots.map((root) => [root.listedAt, root.digest, root.status])).toEqual([
       ["index.json manifests[0]", base.manifest.digest, "ok"],
-      ["manifest.json[1]", synthesizedDigest(app), "ok"],
-      ["manifest.json[2]", synthesizedDigest(top), "ok"],
+      ["manifest.json[1]", synthesizedDockerDigest(app), "ok"],
+      ["manifest.json[2]", synthesizedDockerDigest(top), "ok"],
     ]);
   });
 
@@ -222,8 +209,8 @@ describe("Docker 25+ docker save (classic store): images left out of index.json"
     const result = await loadItems(store, savedByIds());
     expect(result.images.map(({ id, tags, digests, origin, configDigest }) => ({ id, tags, digests, origin, configDigest }))).toEqual([
       { id: base.manifest.digest, tags: [], digests: [], origin: "archive", configDigest: base.config.digest },
-      { id: synthesizedDigest(app), tags: [], digests: [], origin: "synthesized", configDigest: app.config.digest },
-      { id: synthesizedDigest(top), tags: [], digests: [], origin: "synthesized", configDigest: top.config.digest },
+      { id: synthesizedDockerDigest(app), tags: [], digests: [], origin: "synthesized", configDigest: app.config.digest },
+      { id: synthesizedDockerDigest(top), tags: [], digests: [], origin: "synthesized", configDigest: top.config.digest },
     ]);
     expect(result.warnings).toEqual([leftOutWarning(1, app), leftOutWarning(2, top)]);
   });
@@ -235,9 +222,9 @@ describe("Docker 25+ docker save (classic store): images left out of index.json"
     const loaded = await runLading(["--root", root, "load", "-i", "-"], buildTar(savedByIds()));
     expect(loaded).toEqual({
       code: 0,
-      stdout: [base.manifest.digest, synthesizedDigest(app), synthesizedDigest(top)].map((id) => `Loaded image ID: ${id}\n`).join(""),
+      stdout: [base.manifest.digest, synthesizedDockerDigest(app), synthesizedDockerDigest(top)].map((id) => `Loaded image ID: ${id}\n`).join(""),
       stderr: [
-        ...[app, top].map((image) => `note: ${synthesizedDigest(image)} is listed only in manifest.json, which keeps no manifest: its manifest ${synthesizedDigest(image)} was synthesized, not a registry digest`),
+        ...[app, top].map((image) => `note: ${synthesizedDockerDigest(image)} is listed only in manifest.json, which keeps no manifest: its manifest ${synthesizedDockerDigest(image)} was synthesized, not a registry digest`),
         `note: ${leftOutWarning(1, app)}`,
         `note: ${leftOutWarning(2, top)}`,
         "",
@@ -254,8 +241,8 @@ describe("Docker 25+ docker save (classic store): images left out of index.json"
     expect([report.valid, report.problems, report.warnings]).toEqual([true, [], [leftOutWarning(1, base), leftOutWarning(2, top)]]);
     expect(imageRows(report)).toEqual([
       ["index.json manifests[0]", ["docker.io/library/app:1"], app.manifest.digest, "archive"],
-      ["manifest.json[1]", [], synthesizedDigest(base), "synthesized"],
-      ["manifest.json[2]", [], synthesizedDigest(top), "synthesized"],
+      ["manifest.json[1]", [], synthesizedDockerDigest(base), "synthesized"],
+      ["manifest.json[2]", [], synthesizedDockerDigest(top), "synthesized"],
     ]);
   });
 
@@ -267,9 +254,9 @@ describe("Docker 25+ docker save (classic store): images left out of index.json"
     );
     const report = await verifyItems(items);
     expect([report.valid, report.problems, report.warnings]).toEqual([true, [], [NULL_WARNING, leftOutWarning(0, top)]]);
-    expect(imageRows(report)).toEqual([["manifest.json[0]", [], synthesizedDigest(top), "synthesized"]]);
+    expect(imageRows(report)).toEqual([["manifest.json[0]", [], synthesizedDockerDigest(top), "synthesized"]]);
     const result = await loadItems(await freshStore(), items);
-    expect(result.images.map(({ id, origin }) => [id, origin])).toEqual([[synthesizedDigest(top), "synthesized"]]);
+    expect(result.images.map(({ id, origin }) => [id, origin])).toEqual([[synthesizedDockerDigest(top), "synthesized"]]);
     expect(result.warnings).toEqual([NULL_WARNING, leftOutWarning(0, top)]);
   });
 

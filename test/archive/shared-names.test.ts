@@ -6,7 +6,7 @@
 // passed over, which before went without a word.
 import { writeFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { blobOf, buildTar, descriptorOf, DOCKER_CONFIG, DOCKER_MANIFEST, dockerArchiveItems, layerTar, makeImage, ociLayoutItems, type TarItem, type TestImage } from "../support/archive-builder.js";
+import { buildTar, descriptorOf, dockerArchiveItems, layerTar, makeImage, ociLayoutItems, synthesizedDockerDigest, type TarItem } from "../support/archive-builder.js";
 import { ladingInProcess, scratchDirectory } from "../support/in-process-cli.js";
 
 const first = makeImage({ seed: "first", layers: [layerTar({ "etc/first.txt": "first\n" })] });
@@ -23,22 +23,11 @@ const dockerItems = dockerArchiveItems([
   { image: second, repoTags: ["fixture/shared:1.0"] },
 ]);
 
-/** The manifest lading synthesises for a manifest.json image (uncompressed layers): its image ID. */
-const synthesizedDigest = (image: TestImage): string =>
-  blobOf(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: DOCKER_MANIFEST,
-      config: { mediaType: DOCKER_CONFIG, digest: image.config.digest, size: image.config.size },
-      layers: image.layers.map((layer) => ({ mediaType: "application/vnd.docker.image.rootfs.diff.tar", digest: layer.digest, size: layer.size })),
-    }),
-    DOCKER_MANIFEST,
-  ).digest;
 
 const OCI_FIRST = first.manifest.digest;
 const OCI_SECOND = second.manifest.digest;
-const DOCKER_FIRST = synthesizedDigest(first);
-const DOCKER_SECOND = synthesizedDigest(second);
+const DOCKER_FIRST = synthesizedDockerDigest(first);
+const DOCKER_SECOND = synthesizedDockerDigest(second);
 
 const sharedWarning = (a: string, atA: string, b: string, atB: string): string =>
   `${NAME} names 2 images, ${a} (${atA}) and ${b} (${atB}): a load gives it to the last, as docker load does, and leaves ${a} without it`;

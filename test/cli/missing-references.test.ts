@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTar, dockerArchiveItems, ensureBuilt, makeImage } from "../support/archive-builder.js";
+import { ladingOnStore as lading } from "../support/cli-sync.js";
 import { snapshotTree } from "../support/store-tree.js";
 
 const REPO_ROOT = join(import.meta.dirname, "..", "..");
@@ -27,10 +28,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function lading(root: string, ...args: string[]): [number | null, string, string] {
-  const run = spawnSync(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), "--root", root, ...args], { encoding: "utf8" });
-  return [run.status, run.stdout, run.stderr];
-}
 
 /** A copy of the loaded store whose repositories.json has been moved away (kept beside the store). */
 function storeWithoutReferences(): string {

@@ -2,13 +2,13 @@
 // always empty (leases/, ingest/, blobs/sha512/; a copy that skips empty directories leaves them
 // out): every command that only reads works on it, and changes nothing; one that writes fails in
 // one line naming the directory it cannot make.
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt } from "../support/archive-builder.js";
 import { readOnlyView } from "../support/read-only-view.js";
+import { ladingOnStore as lading } from "../support/cli-sync.js";
 import { snapshotTree } from "../support/store-tree.js";
 
 const REPO_ROOT = join(import.meta.dirname, "..", "..");
@@ -22,10 +22,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function lading(root: string, ...args: string[]): [number | null, string, string] {
-  const run = spawnSync(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), "--root", root, ...args], { encoding: "utf8" });
-  return [run.status, run.stdout, run.stderr];
-}
 
 describe("a read-only store without its always-empty directories", () => {
   it("images, inspect, save -o elsewhere and fsck read it as they read the whole store; load fails naming the directory it cannot make", async () => {

@@ -1,13 +1,14 @@
 // An rmi whose image record cannot be removed fails with the store as it was (README, "When a
 // write fails"): its references are not removed, or are put back when the removal fails after
 // them. The arguments of the same rmi removed before it are said, as docker says each as it goes.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt } from "../support/archive-builder.js";
 import { ladingAsNobody, NOBODY, RUNS_AS_NOBODY } from "../support/as-nobody.js";
+import { ladingOnStore as lading } from "../support/cli-sync.js";
 import { snapshotTree } from "../support/store-tree.js";
 
 const REPO_ROOT = join(import.meta.dirname, "..", "..");
@@ -28,10 +29,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function lading(root: string, ...args: string[]): [number | null, string, string] {
-  const run = spawnSync(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), "--root", root, ...args], { encoding: "utf8" });
-  return [run.status, run.stdout, run.stderr];
-}
 
 /** Runs the CLI as nobody when this is root. */
 const ladingAsUser = (root: string, ...args: string[]): [number | null, string, string] => ladingAsNobody(["--root", root, ...args]);

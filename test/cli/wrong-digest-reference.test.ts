@@ -1,12 +1,12 @@
 // A reference by digest written by hand with a digest that is not its image's ID (lading records
 // `repo@<image ID>` only): fsck reports it and --repair removes it alone, no command resolves it,
 // and the listings leave it out rather than show that digest as the image's.
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt } from "../support/archive-builder.js";
+import { ladingOnStore as lading } from "../support/cli-sync.js";
 import { snapshotTree } from "../support/store-tree.js";
 
 const REPO_ROOT = join(import.meta.dirname, "..", "..");
@@ -23,10 +23,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function lading(root: string, ...args: string[]): [number | null, string, string] {
-  const run = spawnSync(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), "--root", root, ...args], { encoding: "utf8" });
-  return [run.status, run.stdout, run.stderr];
-}
 
 /** A store with testdata's two archives loaded and `other/x` written by hand: a tag, the image's own digest, and a wrong digest. */
 function storeWithWrongDigest(name: string): string {

@@ -237,6 +237,18 @@ export function signatureArtifact(payload: Blob): { artifact: Blob; blobs: Blob[
 export const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
 export const DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json";
 export const DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+
+/** The manifest lading synthesises for a manifest.json image of uncompressed layers: its image ID. */
+export const synthesizedDockerDigest = (image: TestImage): string =>
+  blobOf(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: DOCKER_MANIFEST,
+      config: { mediaType: DOCKER_CONFIG, digest: image.config.digest, size: image.config.size },
+      layers: image.layers.map((layer) => ({ mediaType: "application/vnd.docker.image.rootfs.diff.tar", digest: layer.digest, size: layer.size })),
+    }),
+    DOCKER_MANIFEST,
+  ).digest;
 export const OCI_NONDISTRIBUTABLE_LAYER_GZIP = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
 export const FOREIGN_URLS = ["https://example.invalid/base-layer.tar.gz"];
 
