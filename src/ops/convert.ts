@@ -13,15 +13,13 @@
  * flat however large the archive), otherwise through TarWriter's stream.
  */
 import { tmpdir } from "node:os";
-import type { Readable, Transform, Writable } from "node:stream";
-import { finished, pipeline } from "node:stream/promises";
+import type { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 import type { ArchiveFormat, ArchiveGraph, ResolvedRoot } from "../archive/model.js";
 import { readArchive } from "../archive/read.js";
 import type { OpenedSource } from "../archive/source.js";
-import { planArchive, writePlan, type ArchivePlan, type LayoutFormat } from "../archive/write-layout.js";
-import { createCompressor } from "../tar/compression.js";
-import { archiveWriteFailure } from "../tar/tar-sink-target.js";
-import { TarWriter } from "../tar/writer.js";
+import { planArchive, type ArchivePlan, type LayoutFormat } from "../archive/write-layout.js";
+import { writePlanToStream } from "../archive/write-stream.js";
 import { changedWhileConverting, ConvertBlobs } from "./convert-blobs.js";
 import { passedOverTagNotes } from "./archive-names.js";
 import { CONVERT_DROPPED_WORDS, droppedIndexFieldWarnings } from "./dropped-index-fields.js";
@@ -124,18 +122,7 @@ async function writeToStream(
   bytesOf: (digest: string) => GraphBlob | undefined,
   options: { mtime?: number; compress?: SaveOptions["compress"]; progress: { done: number } },
 ): Promise<void> {
-  const writer = new TarWriter({ mtime: options.mtime ?? 0 });
-  const stages: (Readable | Writable | Transform)[] = [writer.stream];
-  if (options.compress) stages.push(createCompressor(options.compress));
-  const writing = writePlan(layout, writer, (blob) => blobs.openBlob(blob, bytesOf, options.progress));
-  const piping = pipeline([...stages, sink]);
-  try {
-    await Promise.all([writing, piping]);
-  } catch (error) {
-    writer.destroy(error instanceof Error ? error : new Error(String(error)));
-    await Promise.allSettled([writing, piping]);
-    throw archiveWriteFailure(error);
-  }
+  await writePlanToStream(layout, sink, (blob) => blobs.openBlob(blob, bytesOf, options.progress), { mtime: options.mtime ?? 0, compress: options.compress });
 }
 
 /**

@@ -8,21 +8,19 @@ import { createWriteStream } from "node:fs";
 import { open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable, type Writable } from "node:stream";
-import { finished, pipeline } from "node:stream/promises";
+import { finished } from "node:stream/promises";
 import { createDigester, parseDigest } from "../core/digest.js";
 import { invalid, isSystemError, LadingError, notFound, systemReason, usage } from "../core/errors.js";
 import { isForeignLayerType } from "../core/media-types.js";
 import { formatPlatform, parsePlatform, platformMatches, type Platform } from "../core/platform.js";
 import { formatReference, parseReference, withDefaultTag } from "../core/reference.js";
-import { planArchive, writePlan, type ArchivePlan, type BlobToWrite, type ImageToWrite, type LayerSource, type LayoutFormat } from "../archive/write-layout.js";
+import { planArchive, type ArchivePlan, type BlobToWrite, type ImageToWrite, type LayerSource, type LayoutFormat } from "../archive/write-layout.js";
 import type { ImageRecord, PlatformImage } from "../store/image-records.js";
 import { removeOnExit } from "../store/exit-cleanup.js";
 import { OWNER_TAG, ownerTag, parseOwnerTag, removeFilesOfDeadProcesses } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 import { layersListedInStore, listingVouchesFor } from "./vouched-layers.js";
-import { createCompressor } from "../tar/compression.js";
-import { archiveWriteFailure } from "../tar/tar-sink-target.js";
-import { TarWriter } from "../tar/writer.js";
+import { writePlanToStream } from "../archive/write-stream.js";
 import { primaryImage } from "./images.js";
 import { danglingLinkTarget } from "./link-target.js";
 import { markOutputFile, outputFileOf, writePlanToFile, writePlanToSink, type DirectSaveOptions } from "./save-file.js";
@@ -296,22 +294,7 @@ export async function saveSelection(store: Store, selections: readonly Selection
       await writeUncompressed(store, plan, sink, { mtime: options.mtime ?? 0, progress });
       return { format, images: images() };
     }
-    const writer = new TarWriter({ mtime: options.mtime ?? 0 });
-    const stages: (Readable | Writable | Transform)[] = [writer.stream];
-    if (options.compress) stages.push(createCompressor(options.compress));
-    const bodies = new Set<Readable>();
-    const writing = writePlan(plan, writer, (blob) => opened(bodies, verifiedBlob(store, blob, progress)));
-    const piping = pipeline([...stages, sink]);
-    try {
-      await Promise.all([writing, piping]);
-    } catch (error) {
-      writer.destroy(error instanceof Error ? error : new Error(String(error)));
-      // A body the tar writer is waiting on may never move again once the pipeline is torn down
-      // (a reader that went away): stopping it makes the writer give up instead of hanging.
-      for (const body of bodies) body.destroy();
-      await Promise.allSettled([writing, piping]);
-      throw archiveWriteFailure(error);
-    }
+    await writePlanToStream(plan, sink, (blob) => verifiedBlob(store, blob, progress), { mtime: options.mtime ?? 0, compress: options.compress });
     return { format, images: images() };
   });
 }
@@ -479,12 +462,6 @@ function verifiedBlob(store: Store, blob: BlobToWrite, progress: { done: number 
 }
 
 /** Keeps `body` in `bodies` until it closes. */
-function opened(bodies: Set<Readable>, body: Readable): Readable {
-  bodies.add(body);
-  body.once("close", () => bodies.delete(body));
-  return body;
-}
-
 /** SOURCE_DATE_EPOCH as the tar mtime, as reproducible-builds.org defines it; 0 when unset. */
 export function mtimeFromEnvironment(env: NodeJS.ProcessEnv = process.env): number {
   const value = env.SOURCE_DATE_EPOCH;
