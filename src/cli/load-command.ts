@@ -38,6 +38,8 @@ export function registerLoad(program: Command, terminal: Terminal): void {
       const platforms = platformsFromOption(flags.platform);
       if (flags.input === undefined || flags.input === "-") refuseTerminalInput(process.stdin);
       const store = await openStore(command);
+      // Before the input is opened, which reads standard input's first bytes.
+      await store.refuseLostReferences();
       const limits = limitsFromOptions(flags);
       const source = flags.input === undefined || flags.input === "-" ? await openTarStream(process.stdin) : await openArchivePath(flags.input, limits);
       const result = await withProgress(

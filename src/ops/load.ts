@@ -84,6 +84,7 @@ export async function loadArchive(store: Store, source: OpenedSource, options: L
   // The references are updated last, under their lock; a file that cannot be read then would
   // fail the load only after the whole archive was read: find out now.
   await store.references.snapshot();
+  await store.refuseLostReferences();
   return store.gc.withLease(async () => {
     // Recognising stored blobs among unnamed entries may, rarely, need a second read of the
     // archive (see StoredBlobMatcher): only when the source can be opened again.

@@ -106,6 +106,7 @@ interface Selection {
 /** Pulls every reference; all of them are stored, or none. */
 export async function pullImages(store: Store, refs: readonly string[], options: PullOptions): Promise<PullResult> {
   if (refs.length === 0) throw invalid("pull needs at least one image reference");
+  await store.refuseLostReferences();
   const explicit = options.platforms ?? [];
   const selection: Selection = {
     wanted: explicit.length > 0 ? explicit : [hostPlatform()],
