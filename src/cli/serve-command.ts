@@ -41,8 +41,18 @@ export function registerServe(program: Command, terminal: Terminal): void {
       };
       process.on("SIGHUP", onHangUp);
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once("SIGTERM", () => resolve("SIGTERM"));
-        process.once("SIGINT", () => resolve("SIGINT"));
+        // Removed only once the signal's other listeners have run: signal-exit (proper-lockfile's
+        // exit hook, loaded with the first lock) kills the process when it finds itself the only
+        // listener, as it would with a once-listener already gone. A second signal then kills.
+        const stop = (received: NodeJS.Signals): void => {
+          setImmediate(() => {
+            process.off("SIGTERM", stop);
+            process.off("SIGINT", stop);
+          });
+          resolve(received);
+        };
+        process.on("SIGTERM", stop);
+        process.on("SIGINT", stop);
       });
       log(`lading serve: ${signal}: closing`);
       process.off("SIGHUP", onHangUp);
