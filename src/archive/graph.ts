@@ -70,14 +70,15 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits, pat
     }
   }
   let combinedShape = false;
-  // An oci-layout that fails its own check leaves index.json unread: nothing to hold manifest.json to.
-  let layoutChecked = false;
+  // An oci-layout that fails its own check leaves index.json unread, and an index.json that fails
+  // as a whole document lists nothing: either way there is nothing to hold manifest.json to.
+  let indexRead = false;
   if (hasIndex) {
     try {
       checkOciLayout(ctx);
-      layoutChecked = true;
       // A null list has no entries: only manifest.json's paths tell the shape then.
       const { index, warnings } = readOciLayout(ctx, { nullManifestsAsEmpty: items !== undefined && isDockerCombinedShape(items, []) });
+      indexRead = true;
       graph.warnings.push(...warnings);
       graph.readingWarnings.push(...warnings);
       graph.layoutIndex = index;
@@ -123,7 +124,7 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits, pat
         problems.push({ entry: problem.entry, message: problem.message });
       }
     });
-    if (hasIndex && layoutChecked) {
+    if (hasIndex && indexRead) {
       const failedIndexNames = new Set(graph.entries.filter((entry) => entry.problems.length > 0).flatMap((entry) => entry.names));
       const compared = compareWithIndex(dockerRoots, graph.roots, combinedShape, { manifestJson: failedItemNames, indexJson: failedIndexNames });
       problems.push(...compared.problems);

@@ -267,7 +267,6 @@ describe("Docker 25+ docker save (classic store): images left out of index.json"
     expect((await runLading(["--root", root, "load", "-q", "-i", "-"], buildTar(ociLayoutItems([base])))).code).toBe(0);
     const before = await snapshotTree(root);
     const refused = "index.json: schemaVersion: 2.0 has a fraction or an exponent, which Go refuses for an integer field";
-    const notDescribed = `manifest.json[0]: image with config ${top.config.digest} is not described by index.json`;
     for (const manifests of ["null", "[]"]) {
       const archive = buildTar(
         withFile(
@@ -279,8 +278,8 @@ describe("Docker 25+ docker save (classic store): images left out of index.json"
       expect(await runLading(["--root", root, "load", "-i", "-"], archive)).toEqual({ code: 1, stdout: "", stderr: `lading: error: ${refused}\n` });
       expect(await runLading(["verify", "-"], archive)).toEqual({
         code: 1,
-        stdout: "format: docker-archive+oci-layout\narchive is INVALID: 2 problems\n",
-        stderr: `error: ${refused}\nerror: ${notDescribed}\n`,
+        stdout: "format: docker-archive+oci-layout\narchive is INVALID: 1 problem\n",
+        stderr: `error: ${refused}\n`,
       });
     }
     expect(await snapshotTree(root)).toEqual(before);
@@ -353,7 +352,7 @@ describe("Docker 25+ docker save (classic store): images left out of index.json"
       "index.json",
       nullIndex,
     );
-    const unread = { entry: "manifest.json", message: `manifest.json[0]: image with config ${top.config.digest} is not described by index.json` };
-    expect((await verifyItems(legacyNames)).problems).toEqual([refused, unread]);
+    // index.json, refused as a whole, lists nothing to hold manifest.json to: its problem alone.
+    expect((await verifyItems(legacyNames)).problems).toEqual([refused]);
   });
 });

@@ -53,6 +53,14 @@ describe("a combined archive with a failed entry", () => {
     expect(await problemsOf(withFile(sound, "oci-layout", JSON.stringify({ imageLayoutVersion: "2.0.0" })))).toEqual([["oci-layout", 'oci-layout: unsupported imageLayoutVersion "2.0.0" (want "1.0.0")']]);
   });
 
+  it("an index.json refused as a whole document (one entry's key misspelt) gives that problem only, not that it describes no image of manifest.json", async () => {
+    const sound = combined([{ image: app, repoTags: ["fixture/app:1.0"] }, { image: top, repoTags: ["fixture/top:1.0"] }]);
+    const [misspelt, other] = [descriptorOf(app.manifest, { annotations: { "io.containerd.image.name": APP } }), descriptorOf(top.manifest, { annotations: { "io.containerd.image.name": TOP } })];
+    const { digest, ...rest } = misspelt;
+    const index = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [{ ...rest, digst: digest }, other] });
+    expect(await problemsOf(withFile(sound, "index.json", index))).toEqual([["index.json", 'index.json: manifests[0].digest: missing (there is a key "digst", one character off)']]);
+  });
+
   it("a true disagreement beside a failed entry is still said: a name index.json gives that no sound item gives, and the failed item does not carry", async () => {
     const items = combined([{ image: app, repoTags: ["fixture/app:1.0"], layers: reversed }, { image: top, repoTags: ["fixture/other:1.0"] }]);
     expect(await problemsOf(items)).toEqual([
