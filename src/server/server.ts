@@ -72,10 +72,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   const made: { references?: WatchedReferences } = {};
   const store = await Store.open(options.root, {
-    references: (filePath, recordsGone) => (made.references = new WatchedReferences(filePath, { recordsGone, reloadHint: "send lading serve SIGHUP" })),
+    references: (filePath, recordsGone, referencesLost) =>
+      (made.references = new WatchedReferences(filePath, { recordsGone, reloadHint: "send lading serve SIGHUP", missingFile: { ...referencesLost, remedy: "send lading serve SIGHUP" } })),
   });
   const watched = made.references;
   if (!watched) throw new Error("Store.open did not create the watched reference store");
+  if (await store.referencesLost()) {
+    log(`lading serve: ${watched.filePath}: no such file (moved or deleted?), but the store holds images: they show untagged, and writes refuse until it is put back or SIGHUP takes it as an empty store`);
+  }
   let missing = false;
   let emptyLogged = false;
   // A missing file taken as an empty store (the store emptied, or SIGHUP) after one was served: said once.

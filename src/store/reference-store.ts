@@ -109,6 +109,12 @@ export interface UpdateOptions {
   putBackIfAfterWriteFails?: boolean;
 }
 
+/** When a missing repositories.json was lost (see ReferenceStoreOptions.missingFile), and what the refusal offers as its remedy. */
+export interface MissingFileRule {
+  isLost: () => Promise<boolean>;
+  remedy: string;
+}
+
 export interface ReferenceStoreOptions {
   lock?: FileLockOptions;
   /**
@@ -118,7 +124,7 @@ export interface ReferenceStoreOptions {
    * empty store) in the error, rather than start a new file that leaves every image untagged.
    * Default: a missing file is an empty store.
    */
-  missingFile?: { isLost: () => Promise<boolean>; remedy: string };
+  missingFile?: MissingFileRule;
 }
 
 const IMAGE_ID = /^sha256:[a-f0-9]{64}$/;

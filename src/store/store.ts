@@ -6,7 +6,7 @@ import { ContentStore } from "./content-store.js";
 import { DiffIdRecords } from "./diff-id-records.js";
 import { GcLock } from "./gc-lock.js";
 import { ImageRecords, type ImageRecord, type RecordWrites } from "./image-records.js";
-import { ReferenceStore, type ReferenceTxn, type RepositoriesFile } from "./reference-store.js";
+import { ReferenceStore, type MissingFileRule, type ReferenceTxn, type RepositoriesFile } from "./reference-store.js";
 import { missingReferencesFile } from "./references-file-error.js";
 import { ensureStoreLayout, type StorePaths } from "./root.js";
 
@@ -19,9 +19,10 @@ export interface StoreOptions {
   /**
    * Makes the reference store (e.g. a WatchedReferences for a long-running reader); default a
    * plain ReferenceStore. `recordsGone` says whether the store holds no image record (see
-   * ImageRecords.none): a long-running reader's store may be emptied under it.
+   * ImageRecords.none): a long-running reader's store may be emptied under it. `referencesLost` is
+   * the rule the default applies (ReferenceStoreOptions.missingFile): pass it on to keep it.
    */
-  references?: (repositoriesJson: string, recordsGone: () => Promise<boolean>) => ReferenceStore;
+  references?: (repositoriesJson: string, recordsGone: () => Promise<boolean>, referencesLost: MissingFileRule) => ReferenceStore;
   /** A store lading made for one job in a scratch directory and removes after it (convert, verify --roundtrip). */
   scratch?: boolean;
 }
@@ -41,9 +42,8 @@ export class Store {
     options: StoreOptions,
   ) {
     this.content = new ContentStore(paths);
-    this.references =
-      options.references?.(paths.repositoriesJson, () => this.records.none()) ??
-      new ReferenceStore(paths.repositoriesJson, { missingFile: { isLost: () => this.records.anyCommitted(NO_REFERENCES), remedy: MISSING_REFERENCES_REMEDY } });
+    const missingFile: MissingFileRule = { isLost: () => this.records.anyCommitted(NO_REFERENCES), remedy: MISSING_REFERENCES_REMEDY };
+    this.references = options.references?.(paths.repositoriesJson, () => this.records.none(), missingFile) ?? new ReferenceStore(paths.repositoriesJson, { missingFile });
     // A load or pull holds its lease while its marker exists: a marker whose owner has no live lease is abandoned.
     this.records = new ImageRecords(paths.images, () => this.references.snapshot(), () => this.gc.foreignOwnerGone());
     this.diffIds = new DiffIdRecords(paths.diffIds);

@@ -96,6 +96,9 @@ export class WatchedReferences extends ReferenceStore {
   private readonly recordsGone: () => Promise<boolean>;
   private readonly reloadHint: string;
 
+  /** A reload (SIGHUP) took a missing file as an empty store: a write may start a new one. */
+  private missingAccepted = false;
+
   constructor(filePath: string, options: WatchedReferencesOptions = {}) {
     super(filePath, options);
     this.parseRetries = options.parseRetries ?? 3;
@@ -136,6 +139,7 @@ export class WatchedReferences extends ReferenceStore {
    */
   async reload(): Promise<ReferenceState> {
     await this.refreshing?.catch(() => undefined);
+    this.missingAccepted = true;
     return this.refresh({ acceptMissing: true });
   }
 
@@ -177,6 +181,9 @@ export class WatchedReferences extends ReferenceStore {
   protected override async checkBeforeUpdate(bytesRead: Buffer | null, acceptMissing: boolean): Promise<void> {
     const problem = bytesRead === null ? await this.missingFileProblem(acceptMissing) : undefined;
     if (problem !== undefined) throw problem;
+    // One missing since before the start, in a store that holds images, was lost too: the rule of
+    // every write, until a reload (SIGHUP) takes the missing file as an empty store.
+    if (!this.missingAccepted) await super.checkBeforeUpdate(bytesRead, acceptMissing);
   }
 
   /**

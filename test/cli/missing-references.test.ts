@@ -3,8 +3,10 @@
 // store with records and no file has lost it. Writes of references refuse with the remedy and
 // leave the store as it was, rather than start a new file that leaves every image untagged;
 // read-only commands warn; fsck reports it, and --repair writes an empty file.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -158,4 +160,43 @@ describe("a store's first load", () => {
     expect(lading(root, "load", "-q", "-i", archive)[0]).toBe(1);
     expect(existsSync(join(root, "repositories.json"))).toBe(false);
   });
+});
+
+describe("lading serve started on a store whose repositories.json went missing", () => {
+  it("says so, serves the images untagged, refuses tag and delete with the remedy until SIGHUP takes the file as an empty store", async () => {
+    const root = storeWithoutReferences();
+    const before = await snapshotTree(root);
+    const socket = join(dir, "serve.sock");
+    const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), "--root", root, "serve", "--socket", socket], { stdio: ["ignore", "ignore", "pipe"] });
+    let log = "";
+    child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
+    const call = (method: string, path: string): Promise<[number | undefined, string]> =>
+      new Promise((resolve) => {
+        const req = request({ socketPath: socket, path, method }, (res) => {
+          let body = "";
+          res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+          res.on("end", () => resolve([res.statusCode, body]));
+        });
+        req.on("error", () => resolve([undefined, ""]));
+        req.end();
+      });
+    try {
+      for (let tries = 0; tries < 200 && (await call("GET", "/_ping"))[0] !== 200; tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+      const remedy = `${root}/repositories.json: no such file (moved or deleted?): put it back, or, to start with no references, write {"Repositories":{}} to it or send lading serve SIGHUP`;
+      expect(await call("POST", `/images/${IMAGE.slice(7, 19)}/tag?repo=q&tag=1`)).toEqual([500, `${JSON.stringify({ message: remedy })}\n`]);
+      expect(await call("DELETE", `/images/${IMAGE.slice(7, 19)}`)).toEqual([500, `${JSON.stringify({ message: remedy })}\n`]);
+      expect(await snapshotTree(root)).toEqual(before);
+      expect(log.split("\n")[0]).toBe(
+        `lading serve: ${root}/repositories.json: no such file (moved or deleted?), but the store holds images: they show untagged, and writes refuse until it is put back or SIGHUP takes it as an empty store`,
+      );
+      child.kill("SIGHUP");
+      for (let tries = 0; tries < 100 && !log.includes("SIGHUP: reloaded"); tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect((await call("POST", `/images/${IMAGE.slice(7, 19)}/tag?repo=q&tag=1`))[0]).toBe(201);
+      expect(JSON.parse(readFileSync(join(root, "repositories.json"), "utf8"))).toEqual({ Repositories: { q: { "q:1": IMAGE } } });
+    } finally {
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await exited;
+    }
+  }, 30_000);
 });
