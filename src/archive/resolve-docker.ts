@@ -112,7 +112,7 @@ function namesOf(ctx: DockerContext, item: DockerManifestItem, field: string): {
  * (which opens every Layers path) and skopeo refuse such an archive too.
  */
 export function uncarriedForeignLayer(layerField: string, path: string): string {
-  return `${layerField}: ${JSON.stringify(path)} is not in the archive; LayerSources calls it a foreign layer, but no manifest in the archive says so, and an image listed in manifest.json alone must carry every layer (as docker load and skopeo require)`;
+  return `${layerField}: ${JSON.stringify(path)} is not in the archive; LayerSources calls it a foreign layer, but no index.json entry describes the image to say so (manifest.json is covered by no digest), and an image listed in manifest.json alone must carry every layer (as docker load and skopeo require)`;
 }
 
 /** The first layer of a root taken from manifest.json that the archive leaves out, as a problem. */

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { lstat, readFile, rm } from "node:fs/promises";
 import { removeIfPresent } from "../store/atomic-file.js";
 import { isSystemError, LadingError, systemReason } from "../core/errors.js";
 import { diffIdRecordFor, type VerifiedDiffId } from "../store/diff-id-records.js";
@@ -33,6 +33,7 @@ export interface FsckProblem {
     | "stray-temporary"
     | "stray-lease"
     | "stray-lock"
+    | "blocked-lock"
     | "stray-references-copy"
     | "interrupted-command"
     | "foreign-command";
@@ -270,13 +271,27 @@ export function removedByRepair(problem: FsckProblem): boolean {
  */
 async function checkStrayLocks(store: Store, repair: boolean, problems: FsckProblem[]): Promise<void> {
   for (const target of [store.references.filePath, store.gc.lockTarget]) {
-    const lockPath = await abandonedLock(target);
-    if (lockPath === undefined) continue;
+    const lockPath = `${target}.lock`;
+    const found = await lstat(lockPath).catch(() => undefined);
+    if (found !== undefined && !found.isDirectory()) {
+      // Locks are directories (mkdir is the atomic step): in its place, anything else fails every command that takes it.
+      const outcome = await attemptRepair(repair, async () => {
+        await rm(lockPath, { force: true });
+        return true;
+      });
+      const message = `${lockPath}: not a directory, so every command that takes this lock fails (ENOTDIR) until it is removed`;
+      problems.push({ kind: "blocked-lock", subject: lockPath, message: withFailure(message, outcome), repaired: outcome.repaired });
+      continue;
+    }
+    if ((await abandonedLock(target)) === undefined) continue;
     const outcome = await attemptRepair(repair, async () => {
       await removeAbandonedLock(target);
       return true;
     });
-    const message = `${lockPath}: the lock of a killed command, not refreshed for over ${DEFAULT_STALE_MS / 1000} s`;
+    const ahead = found !== undefined && found.mtimeMs - Date.now() > DEFAULT_STALE_MS;
+    const message = ahead
+      ? `${lockPath}: a lock dated over ${DEFAULT_STALE_MS / 1000} s ahead of the clock, which no live command refreshes so`
+      : `${lockPath}: the lock of a killed command, not refreshed for over ${DEFAULT_STALE_MS / 1000} s`;
     problems.push({ kind: "stray-lock", subject: lockPath, message: withFailure(message, outcome), repaired: outcome.repaired });
   }
 }

@@ -194,7 +194,7 @@ describe("Docker 25+ docker save (classic store): images left out of index.json"
       [
         {
           entry: field,
-          message: `${field}: "${blobPath(dropped.digest)}" is not in the archive; LayerSources calls it a foreign layer, but no manifest in the archive says so, and an image listed in manifest.json alone must carry every layer (as docker load and skopeo require)`,
+          message: `${field}: "${blobPath(dropped.digest)}" is not in the archive; LayerSources calls it a foreign layer, but no index.json entry describes the image to say so (manifest.json is covered by no digest), and an image listed in manifest.json alone must carry every layer (as docker load and skopeo require)`,
         },
       ],
     ]);

@@ -1029,7 +1029,7 @@ describe("foreign (non-distributable) layers", () => {
       expectRefused(await verifyItems(items(item({ [foreign.layers[0]!.diffId]: source }))), [
         {
           entry: field,
-          message: `${field}: "${lPath(foreign)}" is not in the archive; LayerSources calls it a foreign layer, but no manifest in the archive says so, and an image listed in manifest.json alone must carry every layer (as docker load and skopeo require)`,
+          message: `${field}: "${lPath(foreign)}" is not in the archive; LayerSources calls it a foreign layer, but no index.json entry describes the image to say so (manifest.json is covered by no digest), and an image listed in manifest.json alone must carry every layer (as docker load and skopeo require)`,
         },
       ]);
     });

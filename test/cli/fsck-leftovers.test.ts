@@ -66,6 +66,31 @@ describe("fsck and lock directories of killed commands", () => {
     expect(lading(root, "fsck")).toEqual([0, "checked 0 blobs, 0 images, 0 references: 0 problem(s)\n", ""]);
   });
 
+  it("a lock dated ahead of the clock is said to be so, and --repair removes it", async () => {
+    const root = await newStore();
+    await leftLock(join(root, "gc.lock"), -3_600_000);
+    expect(lading(root, "fsck")).toEqual([
+      0,
+      `leftover: ${root}/gc.lock: a lock dated over 10 s ahead of the clock, which no live command refreshes so (--repair or prune removes them)\n` +
+        "checked 0 blobs, 0 images, 0 references: 1 problem(s)\n",
+      "",
+    ]);
+    expect(lading(root, "fsck", "--repair")[0]).toBe(0);
+    expect(existsSync(join(root, "gc.lock"))).toBe(false);
+  });
+
+  it("a file in the place of a lock is broken, as every command taking that lock fails: exit 1; --repair removes it", async () => {
+    const root = await newStore();
+    const lockPath = join(root, "repositories.json.lock");
+    await writeFile(lockPath, "");
+    const message = `${lockPath}: not a directory, so every command that takes this lock fails (ENOTDIR) until it is removed`;
+    expect(lading(root, "fsck")).toEqual([1, `broken: ${message}\nchecked 0 blobs, 0 images, 0 references: 1 problem(s)\n`, ""]);
+    expect(existsSync(lockPath)).toBe(true);
+    expect(lading(root, "fsck", "--repair")).toEqual([0, `repaired: ${message}\nchecked 0 blobs, 0 images, 0 references: 1 problem(s)\n`, ""]);
+    expect(existsSync(lockPath)).toBe(false);
+    expect(lading(root, "fsck")).toEqual([0, "checked 0 blobs, 0 images, 0 references: 0 problem(s)\n", ""]);
+  });
+
   it("a lock refreshed within 10 s may be a live command's: no problem, and --repair leaves it", async () => {
     const root = await newStore();
     await leftLock(join(root, "repositories.json.lock"), 1000);
