@@ -1,3 +1,4 @@
+import { missingFileWords } from "../store/references-file-error.js";
 import type { Store } from "../store/store.js";
 import { attemptRepair, withFailure, type FsckProblem } from "./fsck.js";
 
@@ -10,7 +11,7 @@ import { attemptRepair, withFailure, type FsckProblem } from "./fsck.js";
 export async function checkMissingReferences(store: Store, repair: boolean): Promise<FsckProblem | undefined> {
   if (!(await store.referencesLost())) return undefined;
   const subject = store.references.filePath;
-  const missing = `${subject}: no such file (moved or deleted?), but the store holds images`;
+  const missing = `${subject}: ${await missingFileWords(subject)}, but the store holds images`;
   if (!repair) {
     return { kind: "missing-references", subject, message: `${missing}: they show untagged, and commands that write references refuse (put it back, or --repair writes an empty one)`, repaired: false };
   }

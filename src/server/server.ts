@@ -16,6 +16,7 @@ import { createRequestHandler } from "./engine-api.js";
 import { ConfigCache, listImagesBody } from "./image-views.js";
 import { StoreListing } from "./store-listing.js";
 import { referenceWarnings } from "./system-routes.js";
+import { missingFileWords } from "../store/references-file-error.js";
 
 export interface ServeOptions {
   /** The store root. */
@@ -78,7 +79,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const watched = made.references;
   if (!watched) throw new Error("Store.open did not create the watched reference store");
   if (await store.referencesLost()) {
-    log(`lading serve: ${watched.filePath}: no such file (moved or deleted?), but the store holds images: they show untagged, and writes refuse until it is put back or SIGHUP takes it as an empty store`);
+    log(`lading serve: ${watched.filePath}: ${await missingFileWords(watched.filePath)}, but the store holds images: they show untagged, and writes refuse until it is put back or SIGHUP takes it as an empty store`);
   }
   let missing = false;
   let emptyLogged = false;

@@ -30,8 +30,13 @@ export function referencesFileError(filePath: string, error: unknown): Reference
  * how to go on without it: `reloadHint` is what makes the reader take its absence as an empty store.
  */
 export async function missingReferencesFile(filePath: string, reloadHint: string): Promise<ReferencesFileError> {
-  const target = await readlink(filePath).catch(() => undefined);
-  const what = target === undefined ? "no such file (moved or deleted?)" : `a symbolic link to ${target}, which does not exist`;
+  const what = await missingFileWords(filePath);
   const remedy = `put it back, or, to start with no references, write {"Repositories":{}} to it or ${reloadHint}`;
   return new ReferencesFileError("io", `${filePath}: ${what}: ${remedy}`, { subject: filePath });
+}
+
+/** How a missing repositories.json is missing: gone, or a symbolic link whose target is gone. */
+export async function missingFileWords(filePath: string): Promise<string> {
+  const target = await readlink(filePath).catch(() => undefined);
+  return target === undefined ? "no such file (moved or deleted?)" : `a symbolic link to ${target}, which does not exist`;
 }

@@ -5,7 +5,7 @@
 // read-only commands warn; fsck reports it, and --repair writes an empty file.
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -124,6 +124,18 @@ describe("fsck of a store whose repositories.json went missing", () => {
     expect(readFileSync(file, "utf8")).toBe('{"Repositories":{}}');
     expect(lading(root, "fsck")).toEqual([0, "checked 5 blobs, 1 images, 0 references: 0 problem(s)\n", ""]);
     expect(lading(root, "tag", IMAGE.slice(7, 19), "back/app:1")).toEqual([0, "", ""]);
+  });
+
+  it("names a symbolic link whose target is gone as such, in the words a refused write uses", () => {
+    const root = storeWithoutReferences();
+    const gone = join(dir, "gone.json");
+    symlinkSync(gone, join(root, "repositories.json"));
+    const [code, stdout] = lading(root, "fsck");
+    expect([code, stdout.split("\n")[0]]).toEqual([
+      1,
+      `broken: ${root}/repositories.json: a symbolic link to ${gone}, which does not exist, but the store holds images: they show untagged, and commands that write references refuse (put it back, or --repair writes an empty one)`,
+    ]);
+    expect(lading(root, "tag", IMAGE.slice(7, 19), "new/app:1")[2]).toContain(`${root}/repositories.json: a symbolic link to ${gone}, which does not exist: put it back`);
   });
 });
 
