@@ -11,7 +11,7 @@ import { probeStoredLayer, type StoredLayerRead } from "./stored-layer.js";
 import { layersListedByImages, listingVouchesFor } from "./vouched-layers.js";
 import { wrongDigestOf, type ReferenceEntry } from "../store/reference-store.js";
 import { redundantCopies, removeRedundantCopy, salvageReferences, validEntries, type SalvagedReferences } from "../store/references-repair.js";
-import { abandonedLock, DEFAULT_STALE_MS, removeAbandonedLock } from "../store/lock.js";
+import { abandonedLock, datedAhead, DEFAULT_STALE_MS, removeAbandonedLock } from "../store/lock.js";
 import type { Leftovers } from "../store/process-alive.js";
 import type { Store } from "../store/store.js";
 import { checkMissingReferences } from "./missing-references.js";
@@ -288,7 +288,7 @@ async function checkStrayLocks(store: Store, repair: boolean, problems: FsckProb
       await removeAbandonedLock(target);
       return true;
     });
-    const ahead = found !== undefined && found.mtimeMs - Date.now() > DEFAULT_STALE_MS;
+    const ahead = found !== undefined && datedAhead(found);
     const message = ahead
       ? `${lockPath}: a lock dated over ${DEFAULT_STALE_MS / 1000} s ahead of the clock, which no live command refreshes so`
       : `${lockPath}: the lock of a killed command, not refreshed for over ${DEFAULT_STALE_MS / 1000} s`;

@@ -216,7 +216,12 @@ function stalled(attempt: number, staleMs: number): boolean {
  */
 async function removeIfFromTheFuture(lockPath: string, staleMs: number): Promise<void> {
   const info = await stat(lockPath).catch(() => undefined);
-  if (info !== undefined && info.mtimeMs - Date.now() > staleMs) await rmdir(lockPath).catch(() => undefined);
+  if (info !== undefined && datedAhead(info, staleMs)) await rmdir(lockPath).catch(() => undefined);
+}
+
+/** Whether a lock's time is further ahead of the clock than `staleMs`: no live holder refreshes it so. */
+export function datedAhead(lock: { mtimeMs: number }, staleMs = DEFAULT_STALE_MS): boolean {
+  return lock.mtimeMs - Date.now() > staleMs;
 }
 
 /**
@@ -229,7 +234,7 @@ export async function abandonedLock(lockTarget: string, staleMs = DEFAULT_STALE_
   const lockPath = `${target}.lock`;
   const before = await stat(lockPath).catch(() => undefined);
   if (before === undefined) return undefined;
-  if (before.mtimeMs - Date.now() > staleMs) return lockPath;
+  if (datedAhead(before, staleMs)) return lockPath;
   const held = await (await properLockfile()).check(target, { stale: staleMs, realpath: false, fs: lockDirectoryFs });
   // Not held may also mean removed since the first look.
   return !held && (await stat(lockPath).catch(() => undefined)) !== undefined ? lockPath : undefined;
