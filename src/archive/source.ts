@@ -38,6 +38,12 @@ export interface OpenedSource {
   path?: string;
   /** Opens the same archive again from its start (absent for standard input). */
   reopen?: () => Promise<OpenedSource>;
+  /**
+   * Releases what the source holds open (a file descriptor, a stream), for a source that will not
+   * be read to its end: a read to the end, a failed read or a read left early releases it already.
+   * Idempotent.
+   */
+  close(): void;
 }
 
 export interface OpenPathOptions {
@@ -80,7 +86,7 @@ async function openPathOnce(path: string, info: Stats, options: OpenPathOptions)
       // The fast path: the tar read straight from the file through reused buffers.
       const source = fileChunkSource(handle);
       const deferred = deferredBytes();
-      return { compression: "none", entries: tarEntries(source, path), bytesRead: progressOf(source.bytesRead, deferred), totalBytes: opened.size, deferred };
+      return { compression: "none", entries: tarEntries(source, path), bytesRead: progressOf(source.bytesRead, deferred), totalBytes: opened.size, deferred, close: source.close };
     }
   } catch (error) {
     await handle.close().catch(() => undefined);
@@ -134,7 +140,7 @@ export async function openTarSource(raw: ChunkSource, totalBytes?: number, optio
   }
   const compression = detectCompression(head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head));
   const whole = prefixedSource(head, raw);
-  if (compression === "none") return { compression, entries: tarEntries(whole), bytesRead: raw.bytesRead, totalBytes };
+  if (compression === "none") return { compression, entries: tarEntries(whole), bytesRead: raw.bytesRead, totalBytes, close: whole.close };
   let decoder;
   try {
     // Zero padding after a gzip-compressed archive is read as gzip -t reads it; a layer gets none.
@@ -146,7 +152,13 @@ export async function openTarSource(raw: ChunkSource, totalBytes?: number, optio
   pipeline(Readable.from(chunksOf(whole, kept), { objectMode: false, highWaterMark: STREAM_HIGH_WATER_MARK }), decoder, () => {
     // Errors reach the reader through the decoder, which pipeline destroys with them.
   });
-  return { compression, entries: tarEntries(streamChunkSource(decoder)), bytesRead: raw.bytesRead, totalBytes };
+  const close = (): void => {
+    // Before the decompressor has asked for a chunk, its input's generator has not begun, and
+    // ending it would not close the input: closed here as well.
+    decoder.destroy();
+    whole.close();
+  };
+  return { compression, entries: tarEntries(streamChunkSource(decoder)), bytesRead: raw.bytesRead, totalBytes, close };
 }
 
 async function* chunksOf(source: ChunkSource, kept: (chunk: Buffer) => Buffer): AsyncGenerator<Buffer> {
@@ -248,7 +260,8 @@ async function openDirectory(root: string, options: OpenPathOptions): Promise<Op
   }
   const deferred = deferredBytes();
   const bytesRead = progressOf(() => finishedBytes + (current?.bytesRead() ?? 0), deferred);
-  return { compression: "none", entries: entries(), bytesRead, totalBytes: undefined, deferred };
+  // Files are opened one at a time as the walk reaches them: only the current one is open.
+  return { compression: "none", entries: entries(), bytesRead, totalBytes: undefined, deferred, close: () => current?.close() };
 }
 
 function rank(name: string): number {

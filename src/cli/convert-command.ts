@@ -53,8 +53,12 @@ export function registerConvert(program: Command, terminal: Terminal): void {
       const load = { ...limits, ...(flags.name ? { name: flags.name } : {}) };
       const convert = (sink: Writable): Promise<ConvertResult> => convertArchive(source, sink, { ...options, load, ...(input === "-" ? {} : { inputFile: input }) });
       let result: ConvertResult | undefined;
-      if (toStdout) result = await convert(terminal.stdout);
-      else await saveToFile(output, async (sink) => (result = await convert(sink)).saved);
+      try {
+        if (toStdout) result = await convert(terminal.stdout);
+        else await saveToFile(output, async (sink) => (result = await convert(sink)).saved);
+      } finally {
+        source.close(); // an output file that could not be made stops the command before the read
+      }
       const { inputFormat, saved, warnings } = result as ConvertResult;
       reportSave(terminal, { ...saved, warnings }, { quiet: Boolean(flags.quiet), json: Boolean(flags.json), toStdout });
       if (!flags.quiet && !flags.json) for (const warning of warnings) printLine(terminal.stderr, `note: ${warning}`);

@@ -67,7 +67,13 @@ export async function convertArchive(source: OpenedSource, sink: Writable, optio
   // Selecting platforms is load's and save's business; the streaming path does not repeat it.
   if ((options.platforms?.length ?? 0) > 0 || (options.load?.platforms?.length ?? 0) > 0) return convertViaStore(source, sink, options);
   const format = options.format ?? "docker";
-  const blobs = await ConvertBlobs.open(source.compression === "none" ? options.inputFile : undefined);
+  let blobs: ConvertBlobs;
+  try {
+    blobs = await ConvertBlobs.open(source.compression === "none" ? options.inputFile : undefined);
+  } catch (error) {
+    source.close();
+    throw error;
+  }
   try {
     const { name, platforms: _platforms, ...limits } = options.load ?? {};
     const graph = await readArchive(source, { ...limits, openWriter: (entry, size) => blobs.openWriter(entry, size) });
@@ -140,7 +146,11 @@ function convertWarnings(graph: ArchiveGraph, written: readonly ResolvedRoot[], 
 
 /** The store path: load into a temporary store, save everything from it. The reference for convertArchive. */
 export async function convertViaStore(source: OpenedSource, sink: Writable, options: SaveOptions & { load?: LoadOptions } = {}): Promise<ConvertResult> {
-  return withTemporaryStore(async (store) => (await convertThroughStore(store, source, sink, options)).result);
+  try {
+    return await withTemporaryStore(async (store) => (await convertThroughStore(store, source, sink, options)).result);
+  } finally {
+    source.close(); // when the temporary store could not be made, the archive was never read
+  }
 }
 
 /**

@@ -79,6 +79,15 @@ const METADATA_NAMES = /^(manifest\.json|index\.json|oci-layout|repositories|[^/
  * under the reference store's lock, blobs are committed, then image records, then the references.
  */
 export async function loadArchive(store: Store, source: OpenedSource, options: LoadOptions = {}): Promise<LoadResult> {
+  try {
+    return await loadFrom(store, source, options);
+  } finally {
+    // A load refused before its read (a store it cannot write) must not leave the archive open.
+    source.close();
+  }
+}
+
+async function loadFrom(store: Store, source: OpenedSource, options: LoadOptions): Promise<LoadResult> {
   if (options.name !== undefined) checkRepositoryOption(options.name);
   await store.restoreLayout();
   // The references are updated last, under their lock; a file that cannot be read then would

@@ -92,6 +92,8 @@ export async function tryRoundtrip(source: OpenedSource, options: RoundtripOptio
   } catch (error) {
     if (error instanceof LadingError && error.kind !== "io") return { refusal: error };
     throw error;
+  } finally {
+    source.close(); // a trip stopped before the load (no scratch space) never read it
   }
 }
 

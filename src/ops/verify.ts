@@ -117,6 +117,8 @@ export async function verifyArchive(source: OpenedSource, options: ReadOptions =
   } catch (error) {
     if (!isLadingError(error)) throw error;
     return unreadableReport(error, "(archive)", source.compression);
+  } finally {
+    source.close();
   }
   return reportOf(graph);
 }
