@@ -74,6 +74,9 @@ interface PushPlan {
 }
 
 export async function pushImage(store: Store, image: string, target: string | undefined, options: PushOptions): Promise<PushResult> {
+  // A push ends by recording the registry's digest among the references: refused before the
+  // uploads, not after them.
+  await store.refuseLostReferences();
   return store.gc.withReadLease(async () => {
     const record = await resolveImage(store, image);
     const ref = targetReference(image, target, record);

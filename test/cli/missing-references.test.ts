@@ -66,13 +66,14 @@ describe("a write of references on a store whose repositories.json went missing"
     expect(await snapshotTree(root)).toEqual(before);
   });
 
-  it("load and pull refuse before reading the archive or reaching the registry, not after", async () => {
+  it("load, pull and push refuse before reading the archive or reaching the registry, not after", async () => {
     const root = storeWithoutReferences();
     // An empty standard input: a load that read it first would call it no image archive.
     const load = spawnSync(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), "--root", root, "load", "-q", "-i", "-"], { encoding: "utf8", input: "" });
     expect([load.status, load.stdout, load.stderr]).toEqual([1, "", refusal(root)]);
     // Port 1 of loopback refuses every connection: a pull that tried the registry first would say so.
     expect(lading(root, "pull", "127.0.0.1:1/app:1")).toEqual([1, "", refusal(root)]);
+    expect(lading(root, "push", IMAGE.slice(7, 19), "127.0.0.1:1/app:1")).toEqual([1, "", refusal(root)]);
   });
 
   it("goes through once the file is put back, or once {\"Repositories\":{}} is written to it", () => {
