@@ -48,6 +48,14 @@ export function commandNameOf(argv: readonly string[]): string | undefined {
   return index === undefined ? undefined : argv[index];
 }
 
+/** The word `lading help WORD` asks about (argv as process.argv), or undefined for another command line. */
+export function helpTopicOf(argv: readonly string[]): string | undefined {
+  const index = commandIndexOf(argv, 2);
+  if (index === undefined || argv[index] !== "help") return undefined;
+  const topicIndex = commandIndexOf(argv, index + 1);
+  return topicIndex === undefined ? undefined : argv[topicIndex];
+}
+
 /**
  * The lading command the command line runs: the command named, or for `image SUB` the command SUB
  * stands for (`image save` is `save`, `image ls` is `images`); undefined when there is none.

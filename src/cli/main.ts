@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
-import { systemReason, toLadingError } from "../core/errors.js";
-import { commandNameOf, IMAGE_SUBCOMMANDS, jobNameOf, startWorkersFor } from "./early-start.js";
+import { systemReason, toLadingError, usage } from "../core/errors.js";
+import { commandNameOf, helpTopicOf, IMAGE_SUBCOMMANDS, jobNameOf, startWorkersFor } from "./early-start.js";
 import { commanderErrorLine, printLine, type Terminal } from "./output.js";
 
 type SetExit = (code: number) => void;
@@ -70,6 +70,7 @@ export async function main(argv: string[], terminal: Terminal = { stdout: proces
   startWorkersFor(jobNameOf(argv)); // done already when run by bin/lading.js; then this starts none
   try {
     const program = await buildProgram(terminal, (code) => (exitCode = code), commandName);
+    refuseUnknownHelpTopic(program, argv);
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {
@@ -79,6 +80,17 @@ export async function main(argv: string[], terminal: Terminal = { stdout: proces
     if (process.env.LADING_DEBUG && error instanceof Error) printLine(terminal.stderr, error.stack);
     return failure.exitCode;
   }
+}
+
+/**
+ * `lading help WORD` for a WORD that names no command, in docker's words: commander would print
+ * the whole help instead, as if the word had not been given.
+ */
+function refuseUnknownHelpTopic(program: Command, argv: readonly string[]): void {
+  const topic = helpTopicOf(argv);
+  if (topic === undefined || topic === "help") return;
+  if (program.commands.some((command) => command.name() === topic || command.aliases().includes(topic))) return;
+  throw usage(`unknown help topic: ${topic}`);
 }
 
 /**

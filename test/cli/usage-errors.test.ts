@@ -26,6 +26,12 @@ describe("commander's usage errors", () => {
     expect(await ladingInProcess("load", "--inptu", "x.tar")).toEqual(usageError("unknown option '--inptu' (did you mean --input?)"));
   });
 
+  it("include help for a topic that is no command, in docker's words, rather than the whole help", async () => {
+    expect(await ladingInProcess("help", "bogus")).toEqual(usageError("unknown help topic: bogus"));
+    const [load, ls] = [await ladingInProcess("help", "load"), await ladingInProcess("help", "image")];
+    expect([load.code, load.stdout.split("\n")[0], ls.code, ls.stdout.split("\n")[0]]).toEqual([0, "Usage: lading load [options]", 0, "Usage: lading image [options] [command]"]);
+  });
+
   it("are no archive's problem: verify --json prints no document for one", async () => {
     expect(await ladingInProcess("verify", "--json")).toEqual(usageError("missing required argument 'archive'"));
   });
