@@ -49,7 +49,7 @@ export { saveImages, saveToFile, selectImages, saveSelection, type Selection, ty
 export { convertArchive, type ConvertOptions, type ConvertResult } from "./ops/convert.js";
 export { verifyRoundtrip, ROUNDTRIP_SCHEMA_VERSION, type RoundtripReport, type RoundtripImage, type RoundtripPlatform } from "./ops/roundtrip.js";
 export { fsckStore, type FsckReport, type FsckProblem } from "./ops/fsck.js";
-export { listImages, inspectImage, tagImage, removeImage, pruneBlobs, type ImageSummary, type InspectOptions, type RemoveResult } from "./ops/images.js";
+export { listImages, inspectImage, isInspectedImage, tagImage, removeImage, pruneBlobs, type ImageSummary, type InspectOptions, type InspectedImage, type InspectedArtifact, type RemoveResult } from "./ops/images.js";
 export { parseImageFilter, parseImageFilters, type ImageFilters } from "./ops/image-filters.js";
 export { resolveImage } from "./ops/resolve-image.js";
 export { pullImages, type PullOptions, type PullResult, type PulledImage, type LayerStatus } from "./ops/pull.js";

@@ -7,7 +7,7 @@ import { familiarName, formatReference, parseReference, withDefaultTag } from ".
 import { blobsOfRecord, type ImageRecord, type PlatformImage } from "../store/image-records.js";
 import type { Store } from "../store/store.js";
 import { addLeftovers, type Leftovers } from "../store/process-alive.js";
-import { artifactFields } from "./inspect-artifact.js";
+import { artifactFields, type ArtifactFields } from "./inspect-artifact.js";
 import { idsOf, lookupReference, missingImageName, resolveImage } from "./resolve-image.js";
 import { wrongDigestOf } from "../store/reference-store.js";
 import { matchingNames, needsConfig, referencesById, NO_BOUNDS, NO_IMAGE_FILTERS, passesConfigFilters, ZERO_TIME_MS, type CreationBounds, type ImageFilters } from "./image-filters.js";
@@ -186,7 +186,59 @@ export function imageForPlatform(record: ImageRecord, wanted: Platform, query: s
  * `docker image inspect`'s shape, plus the root descriptor, the config digest and the origin. An
  * artifact (no platform image) shows its identity and its root document's fields instead.
  */
-export async function inspectImage(store: Store, query: string, options: InspectOptions = {}): Promise<Record<string, unknown>> {
+/** What `lading inspect` shows of every root: its names and descriptor, and where its manifest came from. */
+type InspectedRootFields = {
+  Id: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  Descriptor: { mediaType: string; digest: string; size: number };
+  ManifestOrigin: ImageRecord["origin"];
+  /** Its platform images in the store (`os/arch[/variant]`). */
+  Platforms: string[];
+  /** The children its index lists that the store lacks: their platforms, else their digests. */
+  AbsentPlatforms: string[];
+};
+
+/**
+ * `lading inspect` of an image: the keys of `docker image inspect` in its order, as dockerd 20.10
+ * derives them from the config, then lading's own. (Types, not interfaces, so that a document is
+ * also a `Record<string, unknown>`, as a template reads it.)
+ */
+export type InspectedImage = Omit<InspectedRootFields, "Descriptor" | "ManifestOrigin" | "Platforms" | "AbsentPlatforms"> & {
+  Parent: "";
+  Comment: string;
+  Created: string;
+  Container: string;
+  ContainerConfig: Record<string, unknown>;
+  DockerVersion: string;
+  Author: string;
+  /** null for a config without one, as dockerd shows it. */
+  Config: Record<string, unknown> | null;
+  Architecture: string;
+  Variant?: string;
+  Os: string;
+  OsVersion?: string;
+  /** The stored (compressed) blobs of the image, not dockerd's unpacked size. */
+  Size: number;
+  VirtualSize: number;
+  RootFS: { Type: "layers"; Layers: string[] };
+  Descriptor: InspectedRootFields["Descriptor"];
+  ConfigDigest: string;
+  ManifestDigest: string;
+  ManifestOrigin: InspectedRootFields["ManifestOrigin"];
+  Platforms: string[];
+  AbsentPlatforms: string[];
+};
+
+/** `lading inspect` of an artifact (no image config, so none of docker's image fields). */
+export type InspectedArtifact = InspectedRootFields & ArtifactFields;
+
+/** Tells the two documents apart: only an image's has `RootFS`. */
+export function isInspectedImage(document: InspectedImage | InspectedArtifact): document is InspectedImage {
+  return "RootFS" in document;
+}
+
+export async function inspectImage(store: Store, query: string, options: InspectOptions = {}): Promise<InspectedImage | InspectedArtifact> {
   const record = await resolveImage(store, query);
   const summary = await summarize(store, record, await store.references.references(record.id));
   const image = options.platform ? imageForPlatform(record, options.platform, query) : primaryImage(record);

@@ -13,7 +13,8 @@ import type { Store } from "../store/store.js";
 /** The manifest limit a load applies by default (`--max-manifest-json-size`). */
 const MAX_ROOT_BYTES = DEFAULT_LIMITS.maxManifestJsonBytes;
 
-export interface ArtifactFields {
+/** A type, not an interface, so that an inspect document is also a `Record<string, unknown>`. */
+export type ArtifactFields = {
   /** The manifest's artifactType, else its config's media type (the distribution spec's rule); an index's artifactType. */
   ArtifactType: string | null;
   ConfigDigest: string | null;
@@ -25,7 +26,7 @@ export interface ArtifactFields {
   Manifests: Descriptor[] | null;
   Subject: Descriptor | null;
   Annotations: Record<string, string> | null;
-}
+};
 
 export async function artifactFields(store: Store, record: ImageRecord): Promise<ArtifactFields> {
   const none: ArtifactFields = { ArtifactType: null, ConfigDigest: null, ConfigMediaType: null, ManifestDigest: null, Layers: null, Manifests: null, Subject: null, Annotations: null };

@@ -25,6 +25,7 @@ describe("the package's entry point", () => {
   it("names every type the jobs' signatures use (checked by tsc: an unexported one fails the typecheck)", () => {
     expectTypeOf<lading.RemoveResult>().toEqualTypeOf<Awaited<ReturnType<typeof lading.removeImage>>>();
     expectTypeOf<lading.InspectOptions | undefined>().toEqualTypeOf<Parameters<typeof lading.inspectImage>[2]>();
+    expectTypeOf<lading.InspectedImage | lading.InspectedArtifact>().toEqualTypeOf<Awaited<ReturnType<typeof lading.inspectImage>>>();
     expectTypeOf<lading.StoreOptions | undefined>().toEqualTypeOf<Parameters<typeof lading.Store.open>[1]>();
     expectTypeOf<lading.OpenPathOptions | undefined>().toEqualTypeOf<Parameters<typeof lading.openArchivePath>[1]>();
     expectTypeOf<lading.Selection[]>().toEqualTypeOf<Awaited<ReturnType<typeof lading.selectImages>>>();
@@ -77,5 +78,7 @@ describe("configDigest of a root with no image config", () => {
     const loaded = await lading.loadArchive(store, await lading.openTarStream(Readable.from([archive])));
     expect(loaded.images.map((image) => [image.id, image.tags, image.configDigest])).toEqual([[artifact.digest, ["example.com/charts/x:1"], null]]);
     expect((await lading.listImages(store)).map((image) => [image.id, image.configDigest])).toEqual([[artifact.digest, null]]);
+    const inspected = await lading.inspectImage(store, "example.com/charts/x:1");
+    expect([lading.isInspectedImage(inspected), inspected.ConfigDigest, "ArtifactType" in inspected && inspected.ArtifactType]).toEqual([false, empty.digest, "application/vnd.example.chart"]);
   });
 });

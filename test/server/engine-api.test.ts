@@ -9,7 +9,7 @@ import tarStream from "tar-stream";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { cannotRemove } from "../../src/core/errors.js";
-import { inspectImage } from "../../src/ops/images.js";
+import { inspectImage, isInspectedImage } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { IMAGE_ONLY_WARNING } from "../../src/server/system-routes.js";
 import { engineHttpServer, startServer, type RunningServer } from "../../src/server/server.js";
@@ -308,7 +308,8 @@ describe("lading serve: images", () => {
     ];
     for (const [name, comment] of comments) {
       await vi.waitFor(async () => expect((json(await get(`/images/${name}/json`)) as { Comment?: string }).Comment).toBe(comment), { timeout: 5000 });
-      expect((await inspectImage(store, name)).Comment).toBe(comment);
+      const inspected = await inspectImage(store, name);
+      expect(isInspectedImage(inspected) && inspected.Comment).toBe(comment);
     }
   });
 
