@@ -4,15 +4,17 @@
  * its ingest file when it names one. What a probe worker does with each job, and what the main
  * thread does with its share of the held files once the archive has been read.
  */
-import { blockingFileChunkSource, chunksOf } from "../tar/chunk-source.js";
+import { blockingFileChunkSource, chunksOf, type ChunkSource } from "../tar/chunk-source.js";
 import { countedDown } from "./deferred-bytes.js";
 import type { ScannedFile } from "./model.js";
 import { probeFile } from "./probe.js";
-import type { ProbeJob } from "./probe-pool.js";
+import { poolClosed, type ProbeJob } from "./probe-pool.js";
 import { openRangeWriter } from "./range-writer.js";
 
-export async function runProbeJob(job: Omit<ProbeJob, "id">, buffer: Buffer): Promise<ScannedFile> {
-  const source = blockingFileChunkSource(job.path, { start: job.offset, length: job.size }, buffer);
+/** `stopped`: whether the worker's pool has closed; the job then fails at its next read, its files closed. */
+export async function runProbeJob(job: Omit<ProbeJob, "id">, buffer: Buffer, stopped: () => boolean = () => false): Promise<ScannedFile> {
+  if (stopped()) throw poolClosed();
+  const source = stoppable(blockingFileChunkSource(job.path, { start: job.offset, length: job.size }, buffer), stopped);
   const body = countedDown(chunksOf(source), job.deferred);
   try {
     const writer = job.writeTo === undefined ? undefined : await openRangeWriter(job.writeTo);
@@ -20,4 +22,8 @@ export async function runProbeJob(job: Omit<ProbeJob, "id">, buffer: Buffer): Pr
   } finally {
     source.close();
   }
+}
+
+function stoppable(source: ChunkSource, stopped: () => boolean): ChunkSource {
+  return { ...source, read: () => (stopped() ? Promise.reject(poolClosed()) : source.read()) };
 }

@@ -28,13 +28,21 @@ export interface ProbeJob {
   deferred?: DeferredBytes;
 }
 
-export type ProbeReply = { id: number; file: ScannedFile } | { id: number; error: { message: string; kind?: string; subject?: string } };
+/** A job's result, or (`drained`) the answer to a drain: every message before it is done with. */
+export type ProbeReply = { id: number; file: ScannedFile } | { id: number; error: { message: string; kind?: string; subject?: string } } | { drained: true };
 
 /**
  * What a worker is sent: one job, or a list it shares with the other threads, each taking the
- * next unclaimed job by incrementing `next` (shared memory) until none is left.
+ * next unclaimed job by incrementing `next` (shared memory) until none is left; `stop` (shared
+ * memory) is set once the pool closes, and a job still running then fails at its next read. A
+ * drain is answered once every message sent before it has been dealt with.
  */
-export type ProbeMessage = { job: ProbeJob } | { jobs: ProbeJob[]; next: Int32Array };
+export type ProbeMessage = { job: ProbeJob; stop: Int32Array } | { jobs: ProbeJob[]; next: Int32Array; stop: Int32Array } | { drain: true };
+
+/** How a job fails when its pool closes. */
+export function poolClosed(): LadingError {
+  return new LadingError("io", "probe pool is closed");
+}
 
 interface PendingJob {
   resolve: (file: ScannedFile) => void;
@@ -45,6 +53,9 @@ interface PoolWorker {
   worker: Worker;
   /** Single jobs handed to this worker and not yet answered. */
   jobs: number;
+  exited: boolean;
+  /** Called when the worker answers a drain, or exits. */
+  drained?: () => void;
 }
 
 /** Jobs shared by the workers and the calling thread (see ProbePool.share). */
@@ -60,6 +71,9 @@ export class ProbePool {
   private readonly pending = new Map<number, PendingJob>();
   private nextId = 0;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  /** Set to 1 when the pool closes (see ProbeMessage). */
+  private readonly stop = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
 
   private constructor(
     private readonly script: string,
@@ -82,7 +96,7 @@ export class ProbePool {
 
   /** Hands one job to an idle worker (or the least busy one). */
   probe(job: Omit<ProbeJob, "id">): Promise<ScannedFile> {
-    if (this.closed) return Promise.reject(new LadingError("io", "probe pool is closed"));
+    if (this.closed) return Promise.reject(poolClosed());
     const entry = this.workers.find((candidate) => candidate.jobs === 0) ?? (this.workers.length < this.size ? this.spawn() : this.leastBusy());
     const id = this.nextId++;
     const done = this.expect(id);
@@ -91,7 +105,7 @@ export class ProbePool {
       entry.jobs--;
     };
     done.then(settled, settled);
-    entry.worker.postMessage({ job: { ...job, id } } satisfies ProbeMessage);
+    entry.worker.postMessage({ job: { ...job, id }, stop: this.stop } satisfies ProbeMessage);
     return done;
   }
 
@@ -108,7 +122,7 @@ export class ProbePool {
     for (const result of results) result.catch(() => undefined); // a job the caller claims is never answered
     if (!this.closed) {
       this.warmUp();
-      for (const entry of this.workers) entry.worker.postMessage({ jobs: numbered, next } satisfies ProbeMessage);
+      for (const entry of this.workers) entry.worker.postMessage({ jobs: numbered, next, stop: this.stop } satisfies ProbeMessage);
     }
     return {
       claim: () => {
@@ -121,11 +135,31 @@ export class ProbePool {
     };
   }
 
-  /** Stops every worker; jobs still in flight reject. */
-  async close(): Promise<void> {
+  /**
+   * Stops every worker; jobs still in flight reject. Each worker is told to stop and drained
+   * before it is terminated: one terminated in the middle of a job, or of loading its modules,
+   * left what it had open, or was opening, open in this process for good (an ingest file, the
+   * archive, a module file).
+   */
+  close(): Promise<void> {
+    this.closing ??= this.stopWorkers();
+    return this.closing;
+  }
+
+  private async stopWorkers(): Promise<void> {
     this.closed = true;
+    Atomics.store(this.stop, 0, 1);
+    await Promise.all(this.workers.map((entry) => this.drain(entry)));
     await Promise.all(this.workers.map((entry) => entry.worker.terminate()));
-    this.failAll(new LadingError("io", "probe pool is closed"));
+    this.failAll(poolClosed());
+  }
+
+  private drain(entry: PoolWorker): Promise<void> {
+    if (entry.exited) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      entry.drained = resolve;
+      entry.worker.postMessage({ drain: true } satisfies ProbeMessage);
+    });
   }
 
   /** Starts every worker not yet started. */
@@ -150,8 +184,12 @@ export class ProbePool {
   private spawn(): PoolWorker {
     const worker = spareWorkers.shift() ?? new Worker(this.script);
     worker.ref();
-    const entry: PoolWorker = { worker, jobs: 0 };
+    const entry: PoolWorker = { worker, jobs: 0, exited: false };
     worker.on("message", (reply: ProbeReply) => {
+      if ("drained" in reply) {
+        entry.drained?.();
+        return;
+      }
       const job = this.pending.get(reply.id);
       if (job === undefined) return;
       this.pending.delete(reply.id);
@@ -161,7 +199,11 @@ export class ProbePool {
       } else job.resolve(revive(reply.file));
     });
     worker.on("error", (error) => this.failAll(error));
-    worker.on("exit", (code) => this.failAll(new LadingError("io", `probe worker stopped (exit code ${code})`)));
+    worker.on("exit", (code) => {
+      entry.exited = true;
+      entry.drained?.();
+      this.failAll(new LadingError("io", `probe worker stopped (exit code ${code})`));
+    });
     this.workers.push(entry);
     return entry;
   }

@@ -12,23 +12,27 @@ import type { ProbeJob, ProbeMessage, ProbeReply } from "./probe-pool.js";
 /** One read buffer for every job: this thread does one job at a time, and reads block it. */
 const [readBuffer] = pageAlignedBuffers(1, FILE_CHUNK_BYTES) as [Buffer];
 
-async function run(job: ProbeJob): Promise<ProbeReply> {
-  return { id: job.id, file: await runProbeJob(job, readBuffer) };
+async function run(job: ProbeJob, stop: Int32Array): Promise<ProbeReply> {
+  return { id: job.id, file: await runProbeJob(job, readBuffer, () => Atomics.load(stop, 0) !== 0) };
 }
 
-/** Runs the job given, or takes jobs from the shared list until none is left; one job at a time. */
+/** Runs the job given, or takes jobs from the shared list until none is left; one job at a time. Answers a drain. */
 async function handle(message: ProbeMessage, reply: (answer: ProbeReply) => void): Promise<void> {
+  if ("drain" in message) {
+    reply({ drained: true });
+    return;
+  }
   if ("job" in message) {
-    reply(await answer(message.job));
+    reply(await answer(message.job, message.stop));
     return;
   }
   for (let index = Atomics.add(message.next, 0, 1); index < message.jobs.length; index = Atomics.add(message.next, 0, 1)) {
-    reply(await answer(message.jobs[index] as ProbeJob));
+    reply(await answer(message.jobs[index] as ProbeJob, message.stop));
   }
 }
 
-function answer(job: ProbeJob): Promise<ProbeReply> {
-  return run(job).catch((error: unknown) => {
+function answer(job: ProbeJob, stop: Int32Array): Promise<ProbeReply> {
+  return run(job, stop).catch((error: unknown) => {
     const failure = error as { message?: unknown; kind?: unknown; subject?: unknown };
     return {
       id: job.id,

@@ -119,6 +119,8 @@ export class ConvertBlobs {
     else throw notStored(blob.digest, known);
     const checked = verifying(blob.digest, entry, progress);
     body.on("error", (error) => checked.destroy(error));
+    // A pipe leaves its source open when the destination goes (an output that failed): a spool file's descriptor with it.
+    checked.once("close", () => body.destroy());
     return body.pipe(checked);
   }
 
