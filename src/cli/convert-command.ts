@@ -9,7 +9,7 @@ import { mtimeFromEnvironment, saveToFile, type SaveOptions } from "../ops/save.
 import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { familiarNameOf } from "./names.js";
 import { printJson, printLine, type Terminal } from "./output.js";
-import { refuseEmptyInputPath, refuseEmptyOutputPath } from "./path-arguments.js";
+import { refuseEmptyInputPath, refuseEmptyOutputPath, refuseOutputOverInput } from "./path-arguments.js";
 import { parseFormat, reportSave, TERMINAL_REFUSAL } from "./save-command.js";
 
 interface ConvertFlags extends LimitOptions {
@@ -37,6 +37,7 @@ export function registerConvert(program: Command, terminal: Terminal): void {
     .action(async (input: string, output: string, flags: ConvertFlags) => {
       refuseEmptyInputPath(input, "IN");
       refuseEmptyOutputPath(output, "OUT");
+      refuseOutputOverInput(input, output);
       if (flags.compress !== undefined && flags.compress !== "gzip" && flags.compress !== "zstd") {
         throw usage(`--compress must be gzip or zstd, got ${JSON.stringify(flags.compress)}`);
       }

@@ -187,6 +187,23 @@ describe.skipIf(!haveFixtures)("lading save", () => {
     expect([existsSync(root), readdirSync(cwd)]).toEqual([false, []]);
   });
 
+  it("an OUT of convert that is its IN (the same name, a symbolic or a hard link) is a usage error, and the input is left as it was", async () => {
+    const dir = tempDir();
+    const input = join(dir, "in.tar");
+    writeFileSync(input, readFileSync(SINGLE));
+    symlinkSync("in.tar", join(dir, "symbolic.tar"));
+    execFileSync("ln", [input, join(dir, "hard.tar")]);
+    for (const output of [input, join(dir, "symbolic.tar"), join(dir, "hard.tar")]) {
+      const converted = await lading(join(dir, "store"), ["convert", "-q", input, output]);
+      expect([converted.code, converted.stdout.text, converted.stderr.text]).toEqual([
+        2,
+        "",
+        `lading: usage error: OUT: ${output} is the input archive ${input}: write to another file (the new archive would replace its input)\n`,
+      ]);
+    }
+    expect([readFileSync(input).equals(readFileSync(SINGLE)), readdirSync(dir).sort()]).toEqual([true, ["hard.tar", "in.tar", "symbolic.tar"]]);
+  });
+
   it("an empty -i of load, ARCHIVE of verify or IN of convert is a usage error before the store is touched", async () => {
     const root = join(tempDir(), "store");
     const out = tempDir();
