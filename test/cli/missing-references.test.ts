@@ -66,6 +66,16 @@ describe("a write of references on a store whose repositories.json went missing"
     expect(await snapshotTree(root)).toEqual(before);
   });
 
+  it("tag and rmi by a name the lost file held refuse with the remedy, not No such image; rmi -f too, with exit 1, once for all its images", async () => {
+    const root = storeWithoutReferences();
+    const before = await snapshotTree(root);
+    expect(lading(root, "tag", "lading-testdata/app:1.0", "new/app:1")).toEqual([1, "", refusal(root)]);
+    const rmi = `Error: ${refusal(root).slice("lading: error: ".length)}`;
+    expect(lading(root, "rmi", "lading-testdata/app:1.0")).toEqual([1, "", rmi]);
+    expect(lading(root, "rmi", "-f", "lading-testdata/app:1.0", "lading-testdata/app:latest")).toEqual([1, "", rmi]);
+    expect(await snapshotTree(root)).toEqual(before);
+  });
+
   it("load, pull and push refuse before reading the archive or reaching the registry, not after", async () => {
     const root = storeWithoutReferences();
     // An empty standard input: a load that read it first would call it no image archive.
