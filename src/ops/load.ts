@@ -52,7 +52,9 @@ export interface LoadedImage {
   digests: string[];
   /** The config of its first platform image; null for a root that holds none (an artifact, an index whose platforms were all absent). */
   configDigest: string | null;
+  /** Its platform images in the store once loaded: a platform stored before counts, as does one the load brought. */
   platforms: string[];
+  /** The platforms (else digests) its index lists that the store still lacks: a sparse image's. */
   absent: string[];
 }
 
@@ -195,8 +197,8 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
           const named = nameImages(txn, graph, selected, records, options.name);
           await commitBlobs(store, graph, records, ingests, held, committed);
           await recordDiffIds(store, graph, selected);
-          await addRecords(named.records);
-          return named.result;
+          const writes = await addRecords(named.records);
+          return withStoredPlatforms(named.result, writes.changes.map((change) => change.stored));
         },
         () => (referencesWritten = true),
       )
@@ -206,6 +208,22 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
   } finally {
     await Promise.all([...ingests.values(), ...spare].map((ingest) => ingest.abort()));
   }
+}
+
+/**
+ * The result with each image's platforms as the store now holds them: a load of one platform of
+ * an image whose other platforms were stored before leaves it whole, not sparse.
+ */
+function withStoredPlatforms(result: LoadResult, stored: readonly ImageRecord[]): LoadResult {
+  const byId = new Map(stored.map((record) => [record.id, record]));
+  const images = result.images.map((image) => {
+    const record = byId.get(image.id);
+    if (record === undefined) return image;
+    // Those the load brought first, in the archive's order, then those stored before.
+    const platforms = [...new Set([...image.platforms, ...record.images.map((entry) => entry.platform)])];
+    return { ...image, platforms, absent: record.absent.map((child) => child.platform ?? child.digest) };
+  });
+  return { ...result, images };
 }
 
 /** Thrown when an entry matched a stored blob on its first bytes but not as a whole. */
