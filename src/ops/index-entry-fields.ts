@@ -91,9 +91,10 @@ export function shownField(field: string, json: string): string {
 
 /**
  * Line and paragraph separators that JSON leaves raw escaped, and of a long text (an annotation
- * can be megabytes) only its start and its length in UTF-8 bytes.
+ * can be megabytes) only its start and its length in UTF-8 bytes: a string's own, without the
+ * quotes and escapes JSON adds, another value's as JSON.
  */
 function shownText(json: string): string {
   const escaped = json.replace(/[\u0085\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
-  return shortened(escaped, json);
+  return shortened(escaped, json.startsWith('"') ? (JSON.parse(json) as string) : json);
 }

@@ -543,7 +543,7 @@ describe("convert says each index.json field it does not carry", () => {
   it("at most 20 lines, then one counting the rest; a long value by its start and its length", async () => {
     const many = Array.from({ length: 22 }, (_, n) => descriptorOf(image.manifest, { annotations: { ...named(`docker.io/example/many:${n}`, `${n}`), "org.example.n": n === 0 ? "x".repeat(300) : `${n}` } }));
     const lines = [
-      `index.json manifests[0]: annotations["org.example.n"] "${"x".repeat(199)}… (302 bytes) ${NOT_CARRIED}`,
+      `index.json manifests[0]: annotations["org.example.n"] "${"x".repeat(199)}… (300 bytes) ${NOT_CARRIED}`,
       ...Array.from({ length: 19 }, (_, n) => `index.json manifests[${n + 1}]: annotations["org.example.n"] "${n + 1}" ${NOT_CARRIED}`),
       "... and 2 more fields not carried",
     ];

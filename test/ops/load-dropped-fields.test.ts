@@ -82,7 +82,7 @@ describe("loadArchive: index.json fields the store does not keep", () => {
     const entries = [descriptorOf(image.manifest, { annotations: { ...named("docker.io/example/long:1", "1"), "org.example.long": long, "org.example.sep\u2028": "a\u0085b\u2029" } })];
     const result = await loadItems(ociLayoutItems([image], { indexEntries: entries }));
     expect(result.warnings).toEqual([
-      `index.json manifests[0]: annotations["org.example.long"] "${"x".repeat(199)}… (302 bytes) ${KEPT_NOT}`,
+      `index.json manifests[0]: annotations["org.example.long"] "${"x".repeat(199)}… (300 bytes) ${KEPT_NOT}`,
       `index.json manifests[0]: annotations["org.example.sep\\u2028"] "a\\u0085b\\u2029" ${KEPT_NOT}`,
     ]);
   });
