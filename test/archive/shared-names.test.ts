@@ -54,11 +54,11 @@ describe("one tag on two images", () => {
     }
   });
 
-  it("load gives the tag to the last image, as docker load does, with a note", async () => {
+  it("load gives the tag to the last image, as docker load does, with a note, and its renaming line between the two images' lines, where docker prints it", async () => {
     const oci = await lading("--root", newPath("root"), "load", "-i", await newTar(ociItems));
     expect(oci).toEqual({
       code: 0,
-      stdout: `The image fixture/shared:1.0 already exists, renaming the old one with ID ${OCI_FIRST} to empty string\nLoaded image: fixture/shared:1.0\nLoaded image: fixture/shared:1.0\n`,
+      stdout: `Loaded image: fixture/shared:1.0\nThe image fixture/shared:1.0 already exists, renaming the old one with ID ${OCI_FIRST} to empty string\nLoaded image: fixture/shared:1.0\n`,
       stderr: `note: ${OCI_WARNING}\n`,
     });
     const docker = await lading("--root", newPath("root"), "load", "-i", await newTar(dockerItems));
