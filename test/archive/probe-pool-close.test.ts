@@ -2,13 +2,13 @@
 // of a job (or of loading its modules) left what it had open, or was opening, open in this
 // process for good. A load that failed while a worker copied a layer into its ingest file kept
 // that file's descriptor, and the space of the file, already removed, with it.
-import { readdirSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ProbePool } from "../../src/archive/probe-pool.js";
 import { ensureBuilt } from "../support/archive-builder.js";
+import { settledOpenDescriptors, under } from "../support/open-descriptors.js";
 
 beforeAll(() => ensureBuilt(), 120_000); // the workers run the compiled probe
 
@@ -16,25 +16,6 @@ const roots: string[] = [];
 afterEach(async () => {
   await Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true })));
 });
-
-/** This process's descriptors open on files under `dir`. */
-function descriptorsUnder(dir: string): string[] {
-  return readdirSync("/proc/self/fd").flatMap((fd) => {
-    try {
-      const target = readlinkSync(`/proc/self/fd/${fd}`);
-      return target.startsWith(`${dir}/`) ? [target] : [];
-    } catch {
-      return []; // closed since it was listed (the listing's own descriptor)
-    }
-  });
-}
-
-/** The same once closes already under way have finished (a close runs in the thread pool). */
-async function settledDescriptorsUnder(dir: string): Promise<string[]> {
-  const deadline = Date.now() + 2000;
-  while (descriptorsUnder(dir).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-  return descriptorsUnder(dir);
-}
 
 const LIMITS = { maxJsonBytes: 1024 * 1024, maxLayerBytes: 1024 * 1024 * 1024 };
 const SIZE = 4 * 1024 * 1024;
@@ -62,7 +43,7 @@ describe("a probe pool closed while a worker runs a job", () => {
       await pool.close();
       outcomes.push(await job.then(() => "probed", (error: unknown) => (error as Error).message));
     }
-    expect(await settledDescriptorsUnder(dir)).toEqual([]);
+    expect(await settledOpenDescriptors(under(dir))).toEqual([]);
     // A job the pool stopped fails as one it was closed before: not as a worker that died.
     expect(outcomes.filter((outcome) => outcome !== "probed" && outcome !== "probe pool is closed")).toEqual([]);
   });

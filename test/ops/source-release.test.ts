@@ -3,7 +3,6 @@
 // It used to keep the archive's file open until the garbage collector closed it, which Node
 // warns about on standard error ("Closing file descriptor N on garbage collection"): a refused
 // `lading load` on a read-only store printed that after its one-line error.
-import { readdirSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +13,7 @@ import { convertViaStore } from "../../src/ops/convert.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { verifyRoundtrip } from "../../src/ops/roundtrip.js";
 import { Store } from "../../src/store/store.js";
+import { openDescriptors, settledOpenDescriptors } from "../support/open-descriptors.js";
 
 const TESTDATA = join(import.meta.dirname, "..", "..", "testdata");
 const ARCHIVES = ["docker-archive.tar", "docker-archive.tar.gz"];
@@ -31,28 +31,10 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-/** How many of this process's file descriptors are open on `path`. */
-function descriptorsOn(path: string): number {
-  return readdirSync("/proc/self/fd").filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`) === path;
-    } catch {
-      return false; // closed since it was listed (the listing's own descriptor)
-    }
-  }).length;
-}
-
-/** The descriptors on `path` once closes already under way have finished (a close runs in the thread pool). */
-async function settledDescriptorsOn(path: string): Promise<number> {
-  const deadline = Date.now() + 2000;
-  while (descriptorsOn(path) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-  return descriptorsOn(path);
-}
-
 async function opened(name: string): Promise<{ path: string; source: OpenedSource }> {
   const path = join(TESTDATA, name);
   const source = await openArchivePath(path);
-  expect(descriptorsOn(path)).toBe(1);
+  expect(openDescriptors((target) => target === path)).toEqual([path]);
   return { path, source };
 }
 
@@ -63,20 +45,20 @@ describe("a source that a failing call never reads", () => {
     await writeFile(store.paths.root + "/blobs/sha512", "a file where the directory goes\n");
     const { path, source } = await opened(name);
     await expect(loadArchive(store, source)).rejects.toThrow(`cannot create the directory ${store.paths.root}/blobs/sha512`);
-    expect(await settledDescriptorsOn(path)).toBe(0);
+    expect(await settledOpenDescriptors((target) => target === path)).toEqual([]);
   });
 
   it.each(ARCHIVES)("%s: the round trip with no scratch space", async (name) => {
     process.env.TMPDIR = join(await tempDir(), "missing");
     const { path, source } = await opened(name);
     await expect(verifyRoundtrip(source)).rejects.toThrow(`cannot create the directory ${process.env.TMPDIR}/lading-roundtrip-XXXXXX`);
-    expect(await settledDescriptorsOn(path)).toBe(0);
+    expect(await settledOpenDescriptors((target) => target === path)).toEqual([]);
   });
 
   it.each(ARCHIVES)("%s: convert through a temporary store with no scratch space", async (name) => {
     process.env.TMPDIR = join(await tempDir(), "missing");
     const { path, source } = await opened(name);
     await expect(convertViaStore(source, new PassThrough())).rejects.toThrow(`cannot create the directory ${process.env.TMPDIR}/lading-tmp-store-XXXXXX`);
-    expect(await settledDescriptorsOn(path)).toBe(0);
+    expect(await settledOpenDescriptors((target) => target === path)).toEqual([]);
   });
 });
