@@ -290,6 +290,8 @@ export async function inspectImage(store: Store, query: string, options: Inspect
 
 /** `docker tag`: points TARGET at SOURCE's image, moving TARGET if it named another image. */
 export async function tagImage(store: Store, source: string, target: string): Promise<{ reference: string; previousId?: string }> {
+  // Before the name is looked up: on a lost file every name is missing, and "No such image" would hide why.
+  await store.refuseLostReferences();
   const record = await resolveImage(store, source);
   const ref = withDefaultTag(parseReference(target));
   if (ref.digest !== undefined) throw conflict(`refusing to create a tag with a digest reference: ${target}`, target);
@@ -319,6 +321,7 @@ export interface RemoveResult {
  * are put back if the deletion fails all the same.
  */
 export async function removeImage(store: Store, query: string, force = false): Promise<RemoveResult> {
+  await store.refuseLostReferences(); // as tagImage does
   const key = await lookupReference(store, query).catch(() => undefined);
   const result: RemoveResult = { untagged: [], deleted: [] };
   const deleteRecord = async (id: string | undefined): Promise<void> => {

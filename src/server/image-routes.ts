@@ -41,6 +41,7 @@ export async function tagRoute(api: ImageApi, name: string, url: URL, res: Serve
   const repo = url.searchParams.get("repo") ?? "";
   const tag = url.searchParams.get("tag") ?? "";
   if (repo === "") throw invalid("tag: the repo parameter is required", "repo");
+  await api.store.refuseLostReferences(); // as tagImage does, before a name is looked up
   await resolveComplete(api.store, name);
   await tagImage(api.store, name, tag === "" ? repo : `${repo}:${tag}`);
   sendEmpty(res, 201);

@@ -7,7 +7,7 @@
  *   text --parseRepositoriesJson--> RepositoriesFile (frozen) --indexRepositories--> ReferenceState
  * so reloading after someone else's change is a rebuild from scratch, never a patch.
  */
-import { mkdir, readFile, unlink } from "node:fs/promises";
+import { mkdir, readFile, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { conflict, invalid, notFound, systemReason, toLadingError, LadingError } from "../core/errors.js";
 import { findGoReadingProblem } from "../core/go-reading.js";
@@ -248,6 +248,19 @@ export class ReferenceStore {
           : `${name} could not be put back as it was (${reason}), so it stays as this command changed it`;
       throw new LadingError("io", `${toLadingError(failure).message}; ${outcome}`, { subject: this.filePath, cause: failure });
     }
+  }
+
+  /**
+   * Refuses, as an update would, while the file is missing and that refuses updates (see
+   * ReferenceStoreOptions.missingFile; a long-running reader's own rule): for a command to say so
+   * before its long read or its downloads. Not under the lock: the update checks again.
+   */
+  async refuseIfMissing(): Promise<void> {
+    const missing = await stat(this.filePath).then(
+      () => false,
+      (error: NodeJS.ErrnoException) => error.code === "ENOENT",
+    );
+    if (missing) await this.checkBeforeUpdate(null, false);
   }
 
   /**

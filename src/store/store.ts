@@ -7,7 +7,6 @@ import { DiffIdRecords } from "./diff-id-records.js";
 import { GcLock } from "./gc-lock.js";
 import { ImageRecords, type ImageRecord, type RecordWrites } from "./image-records.js";
 import { ReferenceStore, type MissingFileRule, type ReferenceTxn, type RepositoriesFile } from "./reference-store.js";
-import { missingReferencesFile } from "./references-file-error.js";
 import { ensureStoreLayout, type StorePaths } from "./root.js";
 
 /** How to go on from a missing repositories.json in a store with image records (see Store.referencesLost). */
@@ -107,12 +106,13 @@ export class Store {
   }
 
   /**
-   * Refuses, in the words a write of references would refuse in, a store whose repositories.json
-   * was lost (referencesLost): for a load or pull to say so before its long read or downloads, not
-   * after them. The write itself checks again under the lock.
+   * Refuses, as a write of references would refuse (in the words, and by the rule, of this store's
+   * reference store: `lading serve`'s takes a missing file as empty after SIGHUP), a store whose
+   * repositories.json was lost: for a load or pull to say so before its long read or downloads,
+   * not after them. The write itself checks again under the lock.
    */
   async refuseLostReferences(): Promise<void> {
-    if (await this.referencesLost()) throw await missingReferencesFile(this.paths.repositoriesJson, MISSING_REFERENCES_REMEDY);
+    await this.references.refuseIfMissing();
   }
 
   /** Removes (or with `remove: false` only counts) the temp files of record and reference writes whose process was killed. */

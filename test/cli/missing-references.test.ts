@@ -193,7 +193,7 @@ describe("lading serve started on a store whose repositories.json went missing",
     const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), "--root", root, "serve", "--socket", socket], { stdio: ["ignore", "ignore", "pipe"] });
     let log = "";
     child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    const call = (method: string, path: string): Promise<[number | undefined, string]> =>
+    const call = (method: string, path: string, body?: Buffer): Promise<[number | undefined, string]> =>
       new Promise((resolve) => {
         const req = request({ socketPath: socket, path, method }, (res) => {
           let body = "";
@@ -201,12 +201,16 @@ describe("lading serve started on a store whose repositories.json went missing",
           res.on("end", () => resolve([res.statusCode, body]));
         });
         req.on("error", () => resolve([undefined, ""]));
-        req.end();
+        req.end(body);
       });
+    const upload = (archive: string): Promise<[number | undefined, string]> => call("POST", "/images/load?quiet=1", readFileSync(archive));
     try {
       for (let tries = 0; tries < 200 && (await call("GET", "/_ping"))[0] !== 200; tries++) await new Promise((resolve) => setTimeout(resolve, 50));
       const remedy = `${root}/repositories.json: no such file (moved or deleted?): put it back, or, to start with no references, write {"Repositories":{}} to it or send lading serve SIGHUP`;
       expect(await call("POST", `/images/${IMAGE.slice(7, 19)}/tag?repo=q&tag=1`)).toEqual([500, `${JSON.stringify({ message: remedy })}\n`]);
+      expect(await call("POST", "/images/lading-testdata/app:1.0/tag?repo=q&tag=1")).toEqual([500, `${JSON.stringify({ message: remedy })}\n`]);
+      const [refusedStatus, refused] = await upload(ARCHIVE);
+      expect([refusedStatus, refused.trimEnd()]).toEqual([200, JSON.stringify({ errorDetail: { message: remedy }, error: remedy })]);
       expect(await call("DELETE", `/images/${IMAGE.slice(7, 19)}`)).toEqual([500, `${JSON.stringify({ message: remedy })}\n`]);
       expect(await snapshotTree(root)).toEqual(before);
       expect(log.split("\n")[0]).toBe(
@@ -216,6 +220,8 @@ describe("lading serve started on a store whose repositories.json went missing",
       for (let tries = 0; tries < 100 && !log.includes("SIGHUP: reloaded"); tries++) await new Promise((resolve) => setTimeout(resolve, 50));
       expect((await call("POST", `/images/${IMAGE.slice(7, 19)}/tag?repo=q&tag=1`))[0]).toBe(201);
       expect(JSON.parse(readFileSync(join(root, "repositories.json"), "utf8"))).toEqual({ Repositories: { q: { "q:1": IMAGE } } });
+      const [status, loaded] = await upload(join(REPO_ROOT, "testdata", "oci-archive.tar"));
+      expect([status, loaded.includes("Loaded image"), loaded.includes("error")]).toEqual([200, true, false]);
     } finally {
       const exited = once(child, "exit");
       child.kill("SIGTERM");
