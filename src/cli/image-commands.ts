@@ -68,8 +68,6 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
     .argument("<target>")
     .action(async (source: string, target: string, _flags: unknown, command: Command) => {
       const store = await openStore(command);
-      // Before the name is looked up: on a lost file every name is missing, and "No such image" would hide why.
-      await store.refuseLostReferences();
       await tagImage(store, source, target);
     });
 
@@ -80,7 +78,7 @@ export function registerImageCommands(program: Command, terminal: Terminal, setE
     .option("-f, --force", "remove an image referenced in several repositories; a missing image is not a failure")
     .action(async (queries: string[], flags: { force?: boolean }, command: Command) => {
       const store = await openStore(command);
-      // As for tag, said once for all the images, and with -f too, as it is no missing image.
+      // Said once for all the images (removeImage would say it for each), and with -f too, as it is no missing image.
       const lost = await store.refuseLostReferences().then(() => undefined, toLadingError);
       if (lost !== undefined) {
         printLine(terminal.stderr, `Error: ${lost.message}`);
