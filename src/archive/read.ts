@@ -1,7 +1,8 @@
 import { invalid, type LadingError } from "../core/errors.js";
 import type { ArchiveGraph } from "./model.js";
-import { scanEntries, type ArchiveEntry, type ScanOptions } from "./scan.js";
+import { scanEntries, type ScanOptions } from "./scan.js";
 import type { OpenedSource } from "./source.js";
+import { begunEntries } from "./begun-entries.js";
 
 export interface ReadLimits {
   /** Largest manifest, index or config kept in memory. */
@@ -65,11 +66,6 @@ export async function readArchive(opened: OpenedSource, options: ReadOptions = {
   return resolveGraph(scanned, limits, source.path);
 }
 
-/**
- * The entries every read so far has begun on. Their iterable, not the source, is what a read
- * uses up: a copy of a source (`{ ...source }`) read again must be caught as well.
- */
-const begunEntries = new WeakSet<AsyncIterable<ArchiveEntry>>();
 
 /** `source` when no read has begun on it, else the same archive opened again from its start. */
 async function unreadSource(source: OpenedSource): Promise<OpenedSource> {

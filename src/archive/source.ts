@@ -14,6 +14,7 @@ import { isDirLayoutRefusal, namedByManifestJson, readDirectoryManifestJson, typ
 import { DEFAULT_LIMITS } from "./read.js";
 import type { DockerManifestItem } from "../core/schemas.js";
 import { notAnImageArchive } from "./top-level.js";
+import { begunEntries } from "./begun-entries.js";
 
 /**
  * An archive opened for reading. Every reader (verify, load, convert, the round trip) goes
@@ -60,6 +61,24 @@ export interface OpenPathOptions {
 
 /** Opens an archive given as a path: a tar file (maybe compressed) or a pipe, or an OCI layout or unpacked docker save directory. */
 export async function openArchivePath(path: string, options: OpenPathOptions = {}): Promise<OpenedSource> {
+  return closedAsRead(await openPath(path, options));
+}
+
+/**
+ * `source`, whose close() also counts as a read of its entries: a job given it after its close
+ * opens it again from its start, or refuses it as already read, rather than read what is left.
+ */
+function closedAsRead(source: OpenedSource): OpenedSource {
+  return {
+    ...source,
+    close: () => {
+      begunEntries.add(source.entries);
+      source.close();
+    },
+  };
+}
+
+async function openPath(path: string, options: OpenPathOptions): Promise<OpenedSource> {
   // The path as the user gave it: a symbolic link to a layout directory is that directory.
   const info = await stat(path).catch(() => undefined);
   if (!info) throw invalid(`${path}: no such file or directory`, path);
@@ -124,6 +143,10 @@ function failingAsReadFailure(source: ChunkSource): ChunkSource {
  * hold a chunk past the next read). An uncompressed tar is parsed from the chunks themselves.
  */
 export async function openTarSource(raw: ChunkSource, totalBytes?: number, options: { reusesBuffers?: boolean } = {}): Promise<OpenedSource> {
+  return closedAsRead(await tarSource(raw, totalBytes, options));
+}
+
+async function tarSource(raw: ChunkSource, totalBytes: number | undefined, options: { reusesBuffers?: boolean }): Promise<OpenedSource> {
   const kept = (chunk: Buffer): Buffer => (options.reusesBuffers ? Buffer.from(chunk) : chunk);
   const head: Buffer[] = [];
   let headLength = 0;

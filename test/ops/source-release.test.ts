@@ -3,15 +3,17 @@
 // It used to keep the archive's file open until the garbage collector closed it, which Node
 // warns about on standard error ("Closing file descriptor N on garbage collection"): a refused
 // `lading load` on a read-only store printed that after its one-line error.
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { openArchivePath, type OpenedSource } from "../../src/archive/source.js";
+import { openArchivePath, openTarStream, type OpenedSource } from "../../src/archive/source.js";
 import { convertViaStore } from "../../src/ops/convert.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { verifyRoundtrip } from "../../src/ops/roundtrip.js";
+import { verifyArchive } from "../../src/ops/verify.js";
 import { Store } from "../../src/store/store.js";
 import { openDescriptors, settledOpenDescriptors } from "../support/open-descriptors.js";
 
@@ -60,5 +62,23 @@ describe("a source that a failing call never reads", () => {
     const { path, source } = await opened(name);
     await expect(convertViaStore(source, new PassThrough())).rejects.toThrow(`cannot create the directory ${process.env.TMPDIR}/lading-tmp-store-XXXXXX`);
     expect(await settledOpenDescriptors((target) => target === path)).toEqual([]);
+  });
+});
+
+describe("a source released by a job that failed before reading it", () => {
+  it.each([...ARCHIVES, "oci-archive.tar"])("%s: is opened again from its start by the next job, as a source read before is", async (name) => {
+    const { source } = await opened(name);
+    await expect(loadArchive(await Store.open(join(await tempDir(), "store")), source, { name: "Bad Name" })).rejects.toThrow("--name: ");
+    expect((await verifyArchive(source)).valid).toBe(true);
+    const loaded = await loadArchive(await Store.open(join(await tempDir(), "store")), source);
+    expect(loaded.images.length).toBeGreaterThan(0);
+  });
+
+  it("from a stream, is refused by the next job as already read, in one line", async () => {
+    const source = await openTarStream(Readable.from([readFileSync(join(TESTDATA, "docker-archive.tar.gz"))]));
+    await expect(loadArchive(await Store.open(join(await tempDir(), "store")), source, { name: "Bad Name" })).rejects.toThrow("--name: ");
+    await expect(loadArchive(await Store.open(join(await tempDir(), "store")), source)).rejects.toThrow(
+      "the archive was already read, and standard input or a stream cannot be read again from its start",
+    );
   });
 });
