@@ -1,4 +1,5 @@
-import { statSync } from "node:fs";
+import { fstatSync, realpathSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { usage } from "../core/errors.js";
 
 /**
@@ -14,14 +15,32 @@ export function refuseEmptyInputPath(value: string, argument: string): void {
 }
 
 /**
- * An output that is the input file itself (the same name, or a link to it): the new archive would
- * be renamed over the one it was made from, the only copy of it perhaps. Refused before either is opened.
+ * An output that is the input itself (the same name, a link to it, or standard input redirected
+ * from it), or a file inside an input directory: the new archive would be renamed over what it is
+ * made from, the only copy of it perhaps. Refused before either is opened. A path that cannot be
+ * looked at is left to the open, which says why in lading's words.
  */
 export function refuseOutputOverInput(input: string, output: string): void {
-  if (input === "-" || output === "-") return;
-  const [read, written] = [statSync(input, { throwIfNoEntry: false }), statSync(output, { throwIfNoEntry: false })];
-  if (read === undefined || written === undefined || !read.isFile()) return;
-  if (read.dev === written.dev && read.ino === written.ino) {
-    throw usage(`OUT: ${output} is the input archive ${input}: write to another file (the new archive would replace its input)`);
+  if (output === "-") return;
+  const written = quietly(() => statSync(output));
+  const read = quietly(() => (input === "-" ? fstatSync(0) : statSync(input)));
+  if (read === undefined) return;
+  const inputName = input === "-" ? "standard input" : input;
+  if (written !== undefined && read.isFile() && read.dev === written.dev && read.ino === written.ino) {
+    throw usage(`OUT: ${output} is the input archive ${inputName}: write to another file (the new archive would replace its input)`);
+  }
+  if (input === "-" || !read.isDirectory()) return;
+  const layout = quietly(() => realpathSync(input));
+  const parent = quietly(() => realpathSync(dirname(output)));
+  if (layout !== undefined && parent !== undefined && `${parent}/`.startsWith(`${layout}/`)) {
+    throw usage(`OUT: ${output} is inside the input directory ${input}: write outside it (the new archive would replace or add to its files)`);
+  }
+}
+
+function quietly<T>(look: () => T): T | undefined {
+  try {
+    return look();
+  } catch {
+    return undefined;
   }
 }

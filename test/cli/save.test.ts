@@ -3,7 +3,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -202,6 +202,25 @@ describe.skipIf(!haveFixtures)("lading save", () => {
       ]);
     }
     expect([readFileSync(input).equals(readFileSync(SINGLE)), readdirSync(dir).sort()]).toEqual([true, ["hard.tar", "in.tar", "symbolic.tar"]]);
+  });
+
+  it("an OUT of convert that standard input is redirected from, or that lies inside an input directory, is a usage error too; an OUT that cannot be looked at is left to the write", async () => {
+    ensureBuilt();
+    const dir = tempDir();
+    const input = join(dir, "in.tar");
+    writeFileSync(input, readFileSync(SINGLE));
+    const fromStdin = spawnSync(process.execPath, [join(import.meta.dirname, "..", "..", "bin", "lading.js"), "convert", "-q", "-", input], { stdio: [openSync(input, "r"), "pipe", "pipe"], encoding: "utf8" });
+    expect([fromStdin.status, fromStdin.stderr]).toEqual([2, `lading: usage error: OUT: ${input} is the input archive standard input: write to another file (the new archive would replace its input)\n`]);
+    const layout = join(dir, "layout");
+    mkdirSync(layout);
+    execFileSync("tar", ["-xf", input, "-C", layout]);
+    for (const output of [join(layout, "manifest.json"), join(layout, "new.tar")]) {
+      const converted = await lading(join(dir, "store"), ["convert", "-q", layout, output]);
+      expect([converted.code, converted.stderr.text]).toEqual([2, `lading: usage error: OUT: ${output} is inside the input directory ${layout}: write outside it (the new archive would replace or add to its files)\n`]);
+    }
+    const underFile = await lading(join(dir, "store"), ["convert", "-q", input, join(input, "x.tar")]);
+    expect([underFile.code, underFile.stderr.text]).toEqual([1, `lading: error: cannot write the archive to ${join(input, "x.tar")}: not a directory\n`]);
+    expect(readFileSync(input).equals(readFileSync(SINGLE))).toBe(true);
   });
 
   it("an empty -i of load, ARCHIVE of verify or IN of convert is a usage error before the store is touched", async () => {
