@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
 import { platformsFromOption } from "./platform-option.js";
-import { loadArchive, loadedNames, type LoadedImage, type LoadResult } from "../ops/load.js";
+import { loadArchive, loadLinesByImage, type LoadedImage } from "../ops/load.js";
 import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { printJson, printLine, type Terminal } from "./output.js";
 import { refuseEmptyInputPath } from "./path-arguments.js";
@@ -59,21 +59,13 @@ export function registerLoad(program: Command, terminal: Terminal): void {
         printJson(terminal.stdout, result);
         return;
       }
-      // As docker prints them: each renaming just before the lines of the image that took the tag.
-      const moves = [...result.moved];
-      const printMove = (move: LoadResult["moved"][number]): void =>
-        printLine(terminal.stdout, `The image ${move.reference} already exists, renaming the old one with ID ${move.previousId} to empty string`);
-      for (const image of result.images) {
-        // An image's moves come together, in its turn; a later image taking one of its tags takes it from it.
-        while (moves[0] !== undefined && image.tags.includes(moves[0].reference) && moves[0].previousId !== image.id) printMove(moves.shift()!);
-        const names = loadedNames(image);
-        if (names.length === 0) printLine(terminal.stdout, `Loaded image ID: ${image.id}`);
-        for (const name of names) printLine(terminal.stdout, `Loaded image: ${name}`);
+      for (const { image, lines } of loadLinesByImage(result)) {
+        for (const line of lines) printLine(terminal.stdout, line);
+        if (image === undefined) continue;
         const name = image.tags[0] ?? image.digests[0] ?? image.id;
         if (image.origin === "synthesized" && !flags.quiet) printLine(terminal.stderr, synthesizedNote(name, image));
         if (image.absent.length > 0) printLine(terminal.stderr, `note: ${name} is sparse: ${image.absent.join(", ")} not loaded`);
       }
-      moves.forEach(printMove);
       if (!flags.quiet) for (const warning of result.warnings) printLine(terminal.stderr, `note: ${warning}`);
     });
 }

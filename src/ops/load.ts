@@ -518,6 +518,29 @@ export function loadedNames(image: LoadedImage): string[] {
   return image.tags.length > 0 ? image.tags : image.digests;
 }
 
+/**
+ * docker load's lines for each image of `result` (the CLI's and `lading serve`'s), in dockerd's
+ * order: each tag's renaming line, when the tag moved from another image, just before its
+ * `Loaded image` line. A tag's moves come in the order the images were named, and a later image
+ * taking a tag takes it from the one before, so each move is the next one's until one names
+ * another tag or is the image's own. Any move left over is said after the last image.
+ */
+export function loadLinesByImage(result: LoadResult): { image: LoadedImage | undefined; lines: string[] }[] {
+  const moves = [...result.moved];
+  const renaming = (move: LoadResult["moved"][number]): string => `The image ${move.reference} already exists, renaming the old one with ID ${move.previousId} to empty string`;
+  const groups = result.images.map((image) => {
+    const names = loadedNames(image);
+    if (names.length === 0) return { image, lines: [`Loaded image ID: ${image.id}`] };
+    const lines = names.flatMap((name) => {
+      const moved: string[] = [];
+      for (let move = moves[0]; move !== undefined && move.reference === name && move.previousId !== image.id; move = moves[0]) moved.push(renaming(moves.shift() as typeof move));
+      return [...moved, `Loaded image: ${name}`];
+    });
+    return { image, lines };
+  });
+  return moves.length === 0 ? groups : [...groups, { image: undefined, lines: moves.map(renaming) }];
+}
+
 /** docker has no --name: a user who gives it expects a name, so one that names nothing is said. */
 export function unusedNameWarning(graph: ArchiveGraph, repository: string | undefined): string | undefined {
   if (repository === undefined || graph.roots.some((root) => root.bareTag !== undefined)) return undefined;

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { invalid, usage } from "../core/errors.js";
 import { goJson } from "../core/go-json.js";
-import { loadArchive, loadedNames } from "../ops/load.js";
+import { loadArchive, loadLinesByImage } from "../ops/load.js";
 import { removeImage, resolveComplete, tagImage } from "../ops/images.js";
 import { saveSelection, selectImages } from "../ops/save.js";
 import type { Store } from "../store/store.js";
@@ -79,15 +79,7 @@ export async function loadRoute(api: ImageApi, req: IncomingMessage, res: Server
   try {
     archive = await openRequestArchive(req);
     const result = await loadArchive(api.store, archive.opened);
-    lines = [];
-    for (const move of result.moved) {
-      lines.push(jsonMessage({ stream: `The image ${move.reference} already exists, renaming the old one with ID ${move.previousId} to empty string\n` }));
-    }
-    for (const image of result.images) {
-      const names = loadedNames(image);
-      if (names.length === 0) lines.push(jsonMessage({ stream: `Loaded image ID: ${image.id}\n` }));
-      for (const name of names) lines.push(jsonMessage({ stream: `Loaded image: ${name}\n` }));
-    }
+    lines = loadLinesByImage(result).flatMap((group) => group.lines.map((line) => jsonMessage({ stream: `${line}\n` })));
   } catch (error) {
     // The archive reader stops at a bad archive; the client still gets its answer, not a reset.
     archive?.detach();
