@@ -71,6 +71,11 @@ export async function main(argv: string[], terminal: Terminal = { stdout: proces
   try {
     const program = await buildProgram(terminal, (code) => (exitCode = code), commandName);
     refuseUnknownHelpTopic(program, argv);
+    if (helpTopicOf(argv) === "help") {
+      // commander would print the whole help as an error (exit 2); docker answers its own usage, exit 0.
+      terminal.stdout.write(program.helpInformation());
+      return 0;
+    }
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {

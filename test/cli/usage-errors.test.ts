@@ -30,6 +30,8 @@ describe("commander's usage errors", () => {
     expect(await ladingInProcess("help", "bogus")).toEqual(usageError("unknown help topic: bogus"));
     const [load, ls] = [await ladingInProcess("help", "load"), await ladingInProcess("help", "image")];
     expect([load.code, load.stdout.split("\n")[0], ls.code, ls.stdout.split("\n")[0]]).toEqual([0, "Usage: lading load [options]", 0, "Usage: lading image [options] [command]"]);
+    const help = await ladingInProcess("help", "help");
+    expect([help.code, help.stdout.split("\n")[0], help.stderr]).toEqual([0, "Usage: lading [options] [command]", ""]);
   });
 
   it("are no archive's problem: verify --json prints no document for one", async () => {
