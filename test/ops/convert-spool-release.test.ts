@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
 import { convertArchive } from "../../src/ops/convert.js";
 import { settledOpenDescriptors, under } from "../support/open-descriptors.js";
@@ -14,10 +14,8 @@ import { settledOpenDescriptors, under } from "../support/open-descriptors.js";
 const TESTDATA = join(import.meta.dirname, "..", "..", "testdata");
 
 const temps: string[] = [];
-const savedTmpdir = process.env.TMPDIR;
 afterEach(async () => {
-  if (savedTmpdir === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmpdir;
+  vi.unstubAllEnvs();
   for (const dir of temps.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
@@ -38,10 +36,11 @@ describe("convert of a compressed archive (its blobs spooled) into an output str
     { output: "plain", compress: undefined, bytes: 6000 },
     { output: "gzip", compress: "gzip", bytes: 0 },
   ] as const)("$output output failing after $bytes bytes: no spool file left open", async ({ compress, bytes }) => {
-    process.env.TMPDIR = await mkdtemp(join(tmpdir(), "lading-spool-release-"));
-    temps.push(process.env.TMPDIR);
+    const scratch = await mkdtemp(join(tmpdir(), "lading-spool-release-"));
+    temps.push(scratch);
+    vi.stubEnv("TMPDIR", scratch);
     const source = await openArchivePath(join(TESTDATA, "docker-archive.tar.gz"));
     await expect(convertArchive(source, sinkFailingAfter(bytes), compress === undefined ? {} : { compress })).rejects.toThrow("writing the archive failed: disk gone");
-    expect(await settledOpenDescriptors(under(process.env.TMPDIR))).toEqual([]);
+    expect(await settledOpenDescriptors(under(scratch))).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { openArchivePath, openTarStream, type OpenedSource } from "../../src/archive/source.js";
 import { convertViaStore } from "../../src/ops/convert.js";
 import { loadArchive } from "../../src/ops/load.js";
@@ -21,10 +21,8 @@ const TESTDATA = join(import.meta.dirname, "..", "..", "testdata");
 const ARCHIVES = ["docker-archive.tar", "docker-archive.tar.gz"];
 
 const temps: string[] = [];
-const savedTmpdir = process.env.TMPDIR;
 afterEach(async () => {
-  if (savedTmpdir === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmpdir;
+  vi.unstubAllEnvs();
   for (const dir of temps.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 async function tempDir(): Promise<string> {
@@ -51,14 +49,14 @@ describe("a source that a failing call never reads", () => {
   });
 
   it.each(ARCHIVES)("%s: the round trip with no scratch space", async (name) => {
-    process.env.TMPDIR = join(await tempDir(), "missing");
+    vi.stubEnv("TMPDIR", join(await tempDir(), "missing"));
     const { path, source } = await opened(name);
     await expect(verifyRoundtrip(source)).rejects.toThrow(`cannot create the directory ${process.env.TMPDIR}/lading-roundtrip-XXXXXX`);
     expect(await settledOpenDescriptors((target) => target === path)).toEqual([]);
   });
 
   it.each(ARCHIVES)("%s: convert through a temporary store with no scratch space", async (name) => {
-    process.env.TMPDIR = join(await tempDir(), "missing");
+    vi.stubEnv("TMPDIR", join(await tempDir(), "missing"));
     const { path, source } = await opened(name);
     await expect(convertViaStore(source, new PassThrough())).rejects.toThrow(`cannot create the directory ${process.env.TMPDIR}/lading-tmp-store-XXXXXX`);
     expect(await settledOpenDescriptors((target) => target === path)).toEqual([]);
