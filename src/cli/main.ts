@@ -70,12 +70,13 @@ export async function main(argv: string[], terminal: Terminal = { stdout: proces
   startWorkersFor(jobNameOf(argv)); // done already when run by bin/lading.js; then this starts none
   try {
     const program = await buildProgram(terminal, (code) => (exitCode = code), commandName);
-    refuseUnknownHelpTopic(program, argv);
-    if (helpTopicOf(argv) === "help") {
+    const topic = helpTopicOf(argv);
+    if (topic === "help") {
       // commander would print the whole help as an error (exit 2); docker answers its own usage, exit 0.
       terminal.stdout.write(program.helpInformation());
       return 0;
     }
+    refuseUnknownHelpTopic(program, topic);
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {
@@ -91,9 +92,8 @@ export async function main(argv: string[], terminal: Terminal = { stdout: proces
  * `lading help WORD` for a WORD that names no command, in docker's words: commander would print
  * the whole help instead, as if the word had not been given.
  */
-function refuseUnknownHelpTopic(program: Command, argv: readonly string[]): void {
-  const topic = helpTopicOf(argv);
-  if (topic === undefined || topic === "help") return;
+function refuseUnknownHelpTopic(program: Command, topic: string | undefined): void {
+  if (topic === undefined) return;
   if (program.commands.some((command) => command.name() === topic || command.aliases().includes(topic))) return;
   throw usage(`unknown help topic: ${topic}`);
 }
