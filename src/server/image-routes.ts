@@ -81,13 +81,14 @@ export async function loadRoute(api: ImageApi, req: IncomingMessage, res: Server
     const result = await loadArchive(api.store, archive.opened);
     lines = loadLinesByImage(result).flatMap((group) => group.lines.map((line) => jsonMessage({ stream: `${line}\n` })));
   } catch (error) {
-    // The archive reader stops at a bad archive; the client still gets its answer, not a reset.
-    archive?.detach();
-    await drain(req);
     const { status, message } = describeError(error);
     if (status >= 500) api.log?.(`lading serve: POST /images/load: ${message}`);
     lines = [jsonMessage({ errorDetail: { message }, error: message })];
   }
+  // The reader stops at a bad archive, or at the end-of-archive blocks of a good one, which
+  // padding may follow: the client is still sending, and waits for its answer until it is done.
+  archive?.detach();
+  await drain(req);
   res.writeHead(200, { "Content-Type": "application/json" });
   res.end(lines.join(""));
 }

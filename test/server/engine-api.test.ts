@@ -93,16 +93,23 @@ async function bigArchive(tag: string, size: number): Promise<{ archive: Buffer;
   return { archive, diffId, layerTar };
 }
 
-/** POSTs `body` with chunked transfer encoding in pieces of `piece` bytes, as the docker CLI sends a load; resolves to the answer's text. */
+/**
+ * POSTs `body` with chunked transfer encoding in pieces of `piece` bytes, as the docker CLI sends a
+ * load; resolves to the answer's text once the whole body has been sent too, as curl and the docker
+ * CLI wait for their upload to finish (a server that stops reading leaves it unsent).
+ */
 async function postInPieces(p: string, body: Buffer, piece: number): Promise<string> {
   const { request } = await import("node:http");
+  let sent!: () => void;
+  const allSent = new Promise<void>((resolve) => (sent = resolve));
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, method: "POST", path: p, headers: { "Content-Type": "application/x-tar" } }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+      res.on("end", () => void allSent.then(() => resolve(Buffer.concat(chunks).toString("utf8"))));
       res.on("error", reject);
     });
+    req.on("finish", sent);
     req.on("error", reject);
     const send = (offset: number): void => {
       if (offset >= body.length) {
@@ -436,6 +443,14 @@ describe("lading serve: images", () => {
     const files = await tarFiles(saved.body);
     const layer = [...files.values()].find((bytes) => `sha256:${sha256(bytes)}` === diffId);
     expect(layer?.equals(layerTar)).toBe(true);
+  });
+
+  it("answers a load whose archive is followed by megabytes of zero padding once the client has sent it all", async () => {
+    const { archive } = await bigArchive("big/padded:1", 64 * 1024);
+    const padded = Buffer.concat([archive, Buffer.alloc(16 * 1024 * 1024)]);
+    // The reader stops at the end-of-archive blocks; the rest of the body used to stay unread and the client waited forever.
+    expect(await postInPieces("/images/load", padded, 256 * 1024)).toBe('{"stream":"Loaded image: big/padded:1\\n"}\r\n');
+    expect((await get("/_ping")).text).toBe("OK");
   });
 
   it("a save cut by a blob damaged in the store: the log says why, and the archive ends inside that blob's entry", async () => {
