@@ -71,7 +71,10 @@ export class ConvertBlobs {
     if (inputFile === undefined || !(await stat(inputFile).catch(() => undefined))?.isFile()) return new ConvertBlobs(undefined, undefined);
     const handle = await open(inputFile, "r").catch(() => undefined);
     if (!handle) return new ConvertBlobs(undefined, undefined);
-    const index = (await handle.stat()).isFile() ? await indexTarFile(handle) : undefined;
+    const index = await indexedIfFile(handle).catch(async (error: unknown) => {
+      await handle.close();
+      throw error;
+    });
     if (index === undefined) {
       await handle.close();
       return new ConvertBlobs(undefined, undefined);
@@ -312,4 +315,8 @@ function spanAsFile(input: FileHandle, span: TarFileSpan): FileHandle {
     close: async () => undefined,
   };
   return view as FileHandle;
+}
+
+async function indexedIfFile(handle: FileHandle): Promise<Awaited<ReturnType<typeof indexTarFile>>> {
+  return (await handle.stat()).isFile() ? indexTarFile(handle) : undefined;
 }
