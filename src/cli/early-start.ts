@@ -48,12 +48,16 @@ export function commandNameOf(argv: readonly string[]): string | undefined {
   return index === undefined ? undefined : argv[index];
 }
 
-/** The word `lading help WORD` asks about (argv as process.argv), or undefined for another command line. */
-export function helpTopicOf(argv: readonly string[]): string | undefined {
+/**
+ * The words `lading help WORD...` asks about (argv as process.argv): `["image", "ls"]` for
+ * `lading help image ls`, none for a bare `lading help`, undefined for another command line.
+ */
+export function helpTopicsOf(argv: readonly string[]): string[] | undefined {
   const index = commandIndexOf(argv, 2);
   if (index === undefined || argv[index] !== "help") return undefined;
-  const topicIndex = commandIndexOf(argv, index + 1);
-  return topicIndex === undefined ? undefined : argv[topicIndex];
+  const topics: string[] = [];
+  for (let next = commandIndexOf(argv, index + 1); next !== undefined; next = commandIndexOf(argv, next + 1)) topics.push(argv[next] as string);
+  return topics;
 }
 
 /**

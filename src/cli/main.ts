@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { systemReason, toLadingError, usage } from "../core/errors.js";
-import { commandNameOf, helpTopicOf, IMAGE_SUBCOMMANDS, jobNameOf, startWorkersFor } from "./early-start.js";
+import { commandNameOf, helpTopicsOf, IMAGE_SUBCOMMANDS, jobNameOf, startWorkersFor } from "./early-start.js";
 import { commanderErrorLine, printLine, type Terminal } from "./output.js";
 
 type SetExit = (code: number) => void;
@@ -70,13 +70,11 @@ export async function main(argv: string[], terminal: Terminal = { stdout: proces
   startWorkersFor(jobNameOf(argv)); // done already when run by bin/lading.js; then this starts none
   try {
     const program = await buildProgram(terminal, (code) => (exitCode = code), commandName);
-    const topic = helpTopicOf(argv);
-    if (topic === "help") {
-      // commander would print the whole help as an error (exit 2); docker answers its own usage, exit 0.
-      terminal.stdout.write(program.helpInformation());
+    const topics = helpTopicsOf(argv);
+    if (topics !== undefined && topics.length > 0) {
+      terminal.stdout.write(helpTopicCommand(program, topics).helpInformation());
       return 0;
     }
-    refuseUnknownHelpTopic(program, topic);
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {
@@ -89,13 +87,20 @@ export async function main(argv: string[], terminal: Terminal = { stdout: proces
 }
 
 /**
- * `lading help WORD` for a WORD that names no command, in docker's words: commander would print
- * the whole help instead, as if the word had not been given.
+ * The command `lading help WORD...` asks about, as docker finds it: `help image ls` is `image ls`,
+ * and `help help` the program itself (commander would print the whole help as an error). Words
+ * that name no command are refused in docker's words (`unknown help topic: nosuch`), where
+ * commander would print the whole help as if they had not been given.
  */
-function refuseUnknownHelpTopic(program: Command, topic: string | undefined): void {
-  if (topic === undefined) return;
-  if (program.commands.some((command) => command.name() === topic || command.aliases().includes(topic))) return;
-  throw usage(`unknown help topic: ${topic}`);
+function helpTopicCommand(program: Command, topics: string[]): Command {
+  if (topics.length === 1 && topics[0] === "help") return program;
+  let command = program;
+  for (const [index, topic] of topics.entries()) {
+    const sub = command.commands.find((candidate) => candidate.name() === topic || candidate.aliases().includes(topic));
+    if (sub === undefined) throw usage(`unknown help topic: ${topics.slice(index).join(" ")}`);
+    command = sub;
+  }
+  return command;
 }
 
 /**

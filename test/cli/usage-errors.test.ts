@@ -34,6 +34,14 @@ describe("commander's usage errors", () => {
     expect([help.code, help.stdout.split("\n")[0], help.stderr]).toEqual([0, "Usage: lading [options] [command]", ""]);
   });
 
+  it("find a subcommand's help as docker help does, and name the words that are no command", async () => {
+    const [nested, own] = [await ladingInProcess("help", "image", "ls"), await ladingInProcess("image", "ls", "--help")];
+    expect([nested.code, nested.stdout.split("\n")[0], nested.stdout === own.stdout, nested.stderr]).toEqual([0, "Usage: lading image ls|list [options] [pattern]", true, ""]);
+    expect(await ladingInProcess("help", "image", "nosuch")).toEqual(usageError("unknown help topic: nosuch"));
+    expect(await ladingInProcess("help", "nosuch", "image")).toEqual(usageError("unknown help topic: nosuch image"));
+    expect(await ladingInProcess("help", "load", "extra")).toEqual(usageError("unknown help topic: extra"));
+  });
+
   it("are no archive's problem: verify --json prints no document for one", async () => {
     expect(await ladingInProcess("verify", "--json")).toEqual(usageError("missing required argument 'archive'"));
   });
