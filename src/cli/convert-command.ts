@@ -95,6 +95,8 @@ export async function runRoundtrip(terminal: Terminal, source: OpenedSource, opt
     printJson(terminal.stdout, report);
     return report.valid ? 0 : 1;
   }
+  // First, as a warning may say why a difference below is one (a tag the input gives two images).
+  for (const warning of report.warnings) printLine(terminal.stderr, `warning: ${warning}`);
   for (const image of report.images) printRoundtripImage(terminal, image);
   for (const problem of report.problems) printLine(terminal.stderr, `error: ${problem}`);
   const artifacts = report.images.filter(isArtifact).length;

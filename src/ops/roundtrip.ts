@@ -15,6 +15,7 @@
 import path from "node:path";
 import type { ArchiveGraph, ResolvedRoot } from "../archive/model.js";
 import { readArchive, type ReadOptions } from "../archive/read.js";
+import { sharedNameWarnings } from "../archive/shared-names.js";
 import { openArchivePath, type OpenedSource } from "../archive/source.js";
 import { formatPlatform } from "../core/platform.js";
 import type { LayoutFormat } from "../archive/write-layout.js";
@@ -63,6 +64,8 @@ export interface RoundtripReport {
   format: LayoutFormat;
   images: RoundtripImage[];
   problems: string[];
+  /** What reading the input warned of, as `verify` says it (a tag naming two images, a file under blobs/ named no digest). */
+  warnings: string[];
 }
 
 export type RoundtripOptions = ReadOptions & { format?: LayoutFormat };
@@ -99,7 +102,7 @@ export async function tryRoundtrip(source: OpenedSource, options: RoundtripOptio
 
 /** The report of a trip that failed before it had one (the archive did not open, or did not load): its one problem. */
 export function failedRoundtrip(error: LadingError, format: LayoutFormat): RoundtripReport {
-  return { schemaVersion: ROUNDTRIP_SCHEMA_VERSION, valid: false, exact: false, format, images: [], problems: [error.message] };
+  return { schemaVersion: ROUNDTRIP_SCHEMA_VERSION, valid: false, exact: false, format, images: [], problems: [error.message], warnings: [] };
 }
 
 async function roundtrip(source: OpenedSource, options: RoundtripOptions): Promise<RoundtripReport> {
@@ -125,6 +128,14 @@ async function roundtrip(source: OpenedSource, options: RoundtripOptions): Promi
   }
 }
 
+/**
+ * What reading the input warned of, as `verify` says it, but for what the trip reports in its
+ * own words: a bare tag (a note, or carried by the oci layout) and a root of unknown type (a difference).
+ */
+function tripWarnings(input: ArchiveGraph): string[] {
+  return [...input.readingWarnings, ...input.roots.flatMap((root) => root.warnings), ...sharedNameWarnings(input.entries)];
+}
+
 /** The input's roots against the saved archive's, by root digest. */
 export function compareArchives(input: ArchiveGraph, output: ArchiveGraph, format: LayoutFormat): RoundtripReport {
   const before = rootsByDigest(input.roots);
@@ -140,7 +151,8 @@ export function compareArchives(input: ArchiveGraph, output: ArchiveGraph, forma
   problems.push(...compareIndexFields(input, output));
   for (const digest of after.keys()) if (!before.has(digest)) problems.push(`the saved archive has root ${digest}, which the input does not`);
   const valid = problems.length === 0 && images.every((image) => image.differences.length === 0);
-  return { schemaVersion: ROUNDTRIP_SCHEMA_VERSION, valid, exact: valid && images.every((image) => image.notes.length === 0), format, images, problems };
+  const exact = valid && images.every((image) => image.notes.length === 0);
+  return { schemaVersion: ROUNDTRIP_SCHEMA_VERSION, valid, exact, format, images, problems, warnings: tripWarnings(input) };
 }
 
 /**

@@ -54,6 +54,18 @@ describe("one tag on two images", () => {
     }
   });
 
+  it("verify --roundtrip gives verify's warning first, then the name the trip moved (text and --json)", async () => {
+    const tar = await newTar(ociItems);
+    const text = await lading("verify", "--roundtrip", tar);
+    const moved = [
+      `error: fixture/shared:1.0: name ${NAME}: in the input, not in the saved archive`,
+      `error: fixture/shared:1.0: name docker.io/fixture/shared@${OCI_FIRST}: in the saved archive, not in the input`,
+    ];
+    expect([text.code, text.stderr.split("\n")]).toEqual([1, [`warning: ${OCI_WARNING}`, ...moved, ""]]);
+    const json = JSON.parse((await lading("verify", "--roundtrip", "--json", tar)).stdout) as { valid: boolean; warnings: string[] };
+    expect([json.valid, json.warnings]).toEqual([false, [OCI_WARNING]]);
+  });
+
   it("load gives the tag to the last image, as docker load does, with a note, and its renaming line between the two images' lines, where docker prints it", async () => {
     const oci = await lading("--root", newPath("root"), "load", "-i", await newTar(ociItems));
     expect(oci).toEqual({

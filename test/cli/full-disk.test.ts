@@ -171,7 +171,7 @@ describe.skipIf(!requireMounts())("a full disk, or read-only media, under a comm
       const json = lading(["verify", "--roundtrip", "--json", ARCHIVE], env);
       expect([json[0], json[2]]).toEqual([1, ""]);
       const report = JSON.parse(json[1]) as { problems: string[] };
-      expect(report).toEqual({ schemaVersion: 1, valid: false, exact: false, format: "docker", images: [], problems: [expect.stringMatching(new RegExp(`^${inTemporaryStore}$`))] });
+      expect(report).toEqual({ schemaVersion: 1, valid: false, exact: false, format: "docker", images: [], problems: [expect.stringMatching(new RegExp(`^${inTemporaryStore}$`))], warnings: [] });
       expect(readdirSync(scratch)).toEqual([]);
     } finally {
       disk.empty();

@@ -37,7 +37,7 @@ function unpackedDockerSave(name: string): string {
   return unpacked;
 }
 
-const roundtripDocument = (problem: string): string => `${JSON.stringify({ schemaVersion: 1, valid: false, exact: false, format: "docker", images: [], problems: [problem] }, null, 2)}\n`;
+const roundtripDocument = (problem: string): string => `${JSON.stringify({ schemaVersion: 1, valid: false, exact: false, format: "docker", images: [], problems: [problem], warnings: [] }, null, 2)}\n`;
 
 describe("an archive the file system will not read", () => {
   it("a layout with a blob this user may not open: verify --roundtrip --json prints its document", () => {

@@ -132,7 +132,7 @@ describe("lading verify: exit codes and output", () => {
       expect([result.code, result.stderr, JSON.parse(result.stdout)]).toEqual([
         1,
         "",
-        { schemaVersion: 1, valid: false, exact: false, format, images: [], problems: ["/nonexistent/archive.tar: no such file or directory"] },
+        { schemaVersion: 1, valid: false, exact: false, format, images: [], problems: ["/nonexistent/archive.tar: no such file or directory"], warnings: [] },
       ]);
     }
     expect(await runLading(["verify", "--json", "--roundtrip", "--format", "tar", "/nonexistent/archive.tar"])).toEqual({

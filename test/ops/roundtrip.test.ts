@@ -23,6 +23,7 @@ const summary = (report: Awaited<ReturnType<typeof verifyRoundtrip>>) => ({
   valid: report.valid,
   exact: report.exact,
   problems: report.problems,
+  warnings: report.warnings,
   images: report.images.map((image) => ({ id: image.id, names: image.names, bareTags: image.bareTags, differences: image.differences, notes: image.notes })),
 });
 
@@ -45,6 +46,9 @@ describe("verifyRoundtrip against the input archive", () => {
       valid: false,
       exact: false,
       problems: [],
+      warnings: [
+        `docker.io/example/app:1 names 2 images, ${firstId} (manifest.json[0]) and ${secondId} (manifest.json[1]): a load gives it to the last, as docker load does, and leaves ${firstId} without it`,
+      ],
       images: [
         { id: firstId, names: ["docker.io/example/app:1"], bareTags: [], differences: ["name docker.io/example/app:1: in the input, not in the saved archive"], notes: [] },
         { id: secondId, names: ["docker.io/example/app:1", "docker.io/example/app:2"], bareTags: [], differences: [], notes: [] },
@@ -65,6 +69,7 @@ describe("verifyRoundtrip against the input archive", () => {
       valid: false,
       exact: false,
       problems: [],
+      warnings: [],
       images: [
         { id: image.manifest.digest, names: ["docker.io/example/known:1"], bareTags: [], differences: [], notes: [] },
         {
@@ -88,6 +93,7 @@ describe.skipIf(!haveFixtures)("verifyRoundtrip and bare tags", () => {
       valid: true,
       exact: false,
       problems: [],
+      warnings: [],
       images: [
         { id: BASE_ARM64, names: [], bareTags: ["base-arm64"], differences: [], notes: [note("base-arm64")] },
         { id: APP, names: [], bareTags: ["app"], differences: [], notes: [note("app")] },
@@ -103,6 +109,7 @@ describe.skipIf(!haveFixtures)("verifyRoundtrip and bare tags", () => {
       valid: true,
       exact: true,
       problems: [],
+      warnings: [],
       images: [
         { id: BASE_ARM64, names: [], bareTags: ["base-arm64"], differences: [], notes: [] },
         { id: APP, names: [], bareTags: ["app"], differences: [], notes: [] },
@@ -146,6 +153,7 @@ describe("verifyRoundtrip and what index.json says beyond names", () => {
       valid: false,
       exact: false,
       problems: ['index.json: annotations["org.example.top"] "x" is not in the saved archive'],
+      warnings: [],
       images: [
         {
           id: image.manifest.digest,
@@ -185,6 +193,7 @@ describe("verifyRoundtrip and what index.json says beyond names", () => {
       valid: true,
       exact: true,
       problems: [],
+      warnings: [],
       images: [{ id: image.manifest.digest, names: ["docker.io/example/fields:1"], bareTags: [], differences: [], notes: [] }],
     });
   });
@@ -203,6 +212,7 @@ describe("verifyRoundtrip of an archive lading refuses", () => {
       problems: [
         "manifest.json[0].Layers[0]: layer bdaec84c2e31e2ebbe8f8f7a957417c6f6f15a7f0ebe7cc909a59458608995a0.tar has diff ID sha256:554d7e7509a1a339e1ead60d7b9edcfc6b8e0751e420322f30b8e9a53d9ad97a, but 586facf73c9d9498321becd053d948fc4fd082c80e1469a1148faba2d744cd11.json rootfs.diff_ids[0] is sha256:bdaec84c2e31e2ebbe8f8f7a957417c6f6f15a7f0ebe7cc909a59458608995a0",
       ],
+      warnings: [],
     });
   });
 
@@ -218,6 +228,7 @@ describe("verifyRoundtrip of an archive lading refuses", () => {
       format: "docker",
       images: [],
       problems: [`example.com/sbom:1 is not a container image (${artifact.digest} has no image config), so docker's manifest.json cannot list it: save it with --format oci`],
+      warnings: [],
     });
     expect((await verifyRoundtrip(await streamOf(items), { format: "oci" })).exact).toBe(true);
   });
