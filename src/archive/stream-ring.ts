@@ -63,6 +63,14 @@ function slotsOf(ring: RingMemory): Buffer[] {
 
 /** Rings no job uses, kept for the next streamed file (a server loads one archive after another). */
 const spareRings: RingMemory[] = [];
+/**
+ * The outcomes of the files whose producers have ended but whose workers may still be reading the
+ * last slots. A new file waits for one of those rings rather than take memory for another: its
+ * worker is most often the same, busy with that file until then (each ring held at once is
+ * 4 MiB more resident memory: on a 1 GiB docker load, the server's peak was up to 106 MB with a
+ * ring for each file still draining, up to 101 MB with one ring, 95-100 MB before the rings).
+ */
+const draining = new Set<Promise<void>>();
 
 /** The producer's end of a ring, for one file. */
 export interface RingProducer {
@@ -79,9 +87,11 @@ export interface RingProducer {
  * A ring for one file, whose consumer `start` starts: its outcome, `consumed`, settles once the
  * consumer no longer uses the ring. A write waiting for a slot gives up
  * once `consumed` settles, with its failure, or, if it succeeded (it cannot without the end), an
- * error saying so. The ring is used again for a later file once `consumed` has succeeded.
+ * error saying so. The ring is used again for a later file once `consumed` has succeeded; while a
+ * ring whose producer has ended is still being read, a new file waits for it.
  */
-export function ringProducer<T>(start: (ring: RingMemory) => Promise<T>): RingProducer & { consumed: Promise<T> } {
+export async function ringProducer<T>(start: (ring: RingMemory) => Promise<T>): Promise<RingProducer & { consumed: Promise<T> }> {
+  while (spareRings.length === 0 && draining.size > 0) await Promise.race(draining);
   const ring = spareRings.pop() ?? newRing();
   const control = controlOf(ring);
   control.fill(0);
@@ -139,6 +149,9 @@ export function ringProducer<T>(start: (ring: RingMemory) => Promise<T>): RingPr
       if (filled > 0) publish();
       Atomics.store(control, STATE, ENDED);
       Atomics.notify(control, PUBLISHED);
+      // Settles after the ring is back among the spares (that reaction was registered first).
+      draining.add(done);
+      void done.then(() => draining.delete(done));
     },
     abort() {
       Atomics.store(control, STATE, ABORTED);

@@ -168,7 +168,7 @@ export async function streamToWorker(
   if (limits.decompress !== false && detectCompression(Buffer.concat(taken)) !== "none") {
     return { body: replayed(taken, body) };
   }
-  const ring = ringProducer((memory) => pool.probe(workerJob(name, 0, { path: ingestPath, offset: 0 }, limits, undefined, undefined, { ring: memory, writeTo: ingestPath })));
+  const ring = await ringProducer((memory) => pool.probe(workerJob(name, 0, { path: ingestPath, offset: 0 }, limits, undefined, undefined, { ring: memory, writeTo: ingestPath })));
   const result = ring.consumed;
   try {
     for (const piece of taken) await ring.write(piece);
