@@ -212,9 +212,10 @@ export async function scanEntries(
       if (pool !== undefined && location === undefined && entry.size >= PARALLEL_AT_LEAST && ingestPath !== undefined) {
         // A stream: this thread passes the body to a worker, which probes it and writes it into
         // the ingest file (unless the body is compressed, see uncompressedAt: then it is probed
-        // here as it passes). Even when every worker is busy: a worker hashes faster than a
-        // stream arrives here, and hashing on this thread would slow the stream down (measured:
-        // ~5% on a 1 GiB docker load through the server).
+        // here as it passes). Even when every worker is busy (the body then waits at the ring
+        // for one): a worker hashes faster than a stream arrives here, and hashing on this
+        // thread would slow the stream down (measured: ~5% on a 1 GiB docker load through the
+        // server, when the worker still read the body back from the ingest file).
         const passed = await streamToWorker(pool, name, entry.body, limits, writer as BlobWriter, ingestPath);
         if ("result" in passed) {
           await registerFromWorker(name, entry.size, completed(passed.result), writer, true);
