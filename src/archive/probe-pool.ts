@@ -13,6 +13,7 @@ import { LadingError, type ErrorKind } from "../core/errors.js";
 import type { DeferredBytes } from "./deferred-bytes.js";
 import type { ScannedFile } from "./model.js";
 import type { ProbeLimits } from "./probe.js";
+import type { RingMemory } from "./stream-ring.js";
 
 export interface ProbeJob {
   id: number;
@@ -24,6 +25,11 @@ export interface ProbeJob {
   limits: ProbeLimits;
   /** An existing empty file to copy the bytes into (a content store ingest). */
   writeTo?: string;
+  /**
+   * The bytes come through this ring (a streamed file, see stream-ring.ts), not from `path`,
+   * which is then the ingest file they are written into (`writeTo`).
+   */
+  ring?: RingMemory;
   /** Counted off as the bytes are read, for the load's progress (see DeferredBytes). */
   deferred?: DeferredBytes;
 }

@@ -24,8 +24,6 @@ export interface BlobWriter {
   /** Called once the file has been read whole; the writer decides whether to keep it. */
   close(file: ScannedFile): Promise<void>;
   abort(): Promise<void>;
-  /** Every byte has been written (close may come later, once another thread has hashed them). */
-  written?(): void;
   /**
    * Present when another thread may take the bytes instead: it writes them into the existing
    * empty file at `path` (when there is one: a writer that keeps nothing has none), after which

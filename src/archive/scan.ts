@@ -15,7 +15,7 @@ import {
   probeInWorker,
   uncompressedAt,
   workerJob,
-  writeThrough,
+  streamToWorker,
   type HeldProbe,
 } from "./worker-probes.js";
 
@@ -210,17 +210,18 @@ export async function scanEntries(
       let body: AsyncIterable<Buffer> = entry.body;
       const ingestPath = writer?.delegate?.path;
       if (pool !== undefined && location === undefined && entry.size >= PARALLEL_AT_LEAST && ingestPath !== undefined) {
-        // A stream: this thread writes the body into the ingest file, and a worker probes that
-        // file while this thread goes on with the stream (unless the body is compressed, see
-        // uncompressedAt: then it is probed here as it passes). Even when every worker is busy:
-        // a worker hashes faster than a stream arrives here, and hashing on this thread would
-        // slow the stream down (measured: ~5% on a 1 GiB docker load through the server).
-        const written = await writeThrough(name, entry.body, limits, writer as BlobWriter, ingestPath);
-        if ("job" in written) {
-          await registerFromWorker(name, entry.size, completed(pool.probe(written.job)), writer, false);
+        // A stream: this thread passes the body to a worker, which probes it and writes it into
+        // the ingest file (unless the body is compressed, see uncompressedAt: then it is probed
+        // here as it passes). Even when every worker is busy (the body then waits at the ring
+        // for one): a worker hashes faster than a stream arrives here, and hashing on this
+        // thread would slow the stream down (measured: ~5% on a 1 GiB docker load through the
+        // server, when the worker still read the body back from the ingest file).
+        const passed = await streamToWorker(pool, name, entry.body, limits, writer as BlobWriter, ingestPath);
+        if ("result" in passed) {
+          await registerFromWorker(name, entry.size, completed(passed.result), writer, true);
           continue;
         }
-        body = written.body;
+        body = passed.body;
       }
       const file = withKnownDiffId(await probeFile(name, body, limits, writer), known, options.maxLayerBytes);
       checkSize(name, file, entry.size);

@@ -1,7 +1,7 @@
 /**
  * How the scan hands large files to the probe pool's workers: at once when a worker is free, else
- * held to the end of the archive and shared; for a stream, written through to the ingest file and
- * probed from there. What comes back from a worker is completed here as a main-thread probe would be.
+ * held to the end of the archive and shared; for a stream, passed to a worker through shared
+ * memory, which probes it and writes it into the ingest file. What comes back from a worker is completed here as a main-thread probe would be.
  */
 import { invalid } from "../core/errors.js";
 import { FILE_CHUNK_BYTES, readFileRangeSync } from "../tar/chunk-source.js";
@@ -13,6 +13,7 @@ import type { ScannedFile } from "./model.js";
 import type { BlobWriter, ProbeLimits } from "./probe.js";
 import type { ProbeJob, ProbePool } from "./probe-pool.js";
 import { runProbeJob } from "./probe-job.js";
+import { ringProducer, type RingMemory } from "./stream-ring.js";
 import type { FileLocation } from "./scan.js";
 
 /** Smaller files are probed on the main thread: handing them over costs more than it saves. */
@@ -117,32 +118,37 @@ export function workerJob(
   limits: ProbeLimits,
   writer: BlobWriter | undefined,
   deferred?: DeferredBytes,
+  stream?: { ring: RingMemory; writeTo: string },
 ): Omit<ProbeJob, "id"> {
-  const delegate = writer?.delegate;
+  const writeTo = stream?.writeTo ?? writer?.delegate?.path;
   return {
     name,
     path: location.path,
     offset: location.offset,
     size,
     limits: { maxJsonBytes: limits.maxJsonBytes, maxLayerBytes: limits.maxLayerBytes, ...(limits.decompress === false ? { decompress: false } : {}) },
-    ...(delegate?.path !== undefined ? { writeTo: delegate.path } : {}),
+    ...(writeTo !== undefined ? { writeTo } : {}),
     ...(deferred !== undefined ? { deferred } : {}),
+    ...(stream !== undefined ? { ring: stream.ring } : {}),
   };
 }
 
 /**
- * Writes a body into its ingest file without probing it, when it starts uncompressed (or nothing
- * is decompressed), and returns the job that probes the file written. A compressed body is left
- * to be probed here as it passes (see uncompressedAt): then the body to probe is returned, its
- * first bytes (already taken, to look at) handed out again.
+ * Hands a streamed body to a worker, when it starts uncompressed (or nothing is decompressed):
+ * the worker probes the bytes and writes them into the ingest file at `ingestPath` as they pass
+ * through a ring of shared memory (see stream-ring.ts), and the result is the worker's, once
+ * the body has been passed on whole. A compressed body is left to be probed here as it passes
+ * (see uncompressedAt): then the body to probe is returned, its first bytes (already taken, to
+ * look at) handed out again.
  */
-export async function writeThrough(
+export async function streamToWorker(
+  pool: ProbePool,
   name: string,
   body: TarBody,
   limits: ProbeLimits,
   writer: BlobWriter,
   ingestPath: string,
-): Promise<{ job: Omit<ProbeJob, "id"> } | { body: AsyncIterable<Buffer> }> {
+): Promise<{ result: Promise<ScannedFile> } | { body: AsyncIterable<Buffer> }> {
   // A chunk is valid only until the next is asked for: those taken to reach the sniff length are copied.
   const head: Buffer[] = [];
   let headLength = 0;
@@ -162,22 +168,20 @@ export async function writeThrough(
   if (limits.decompress !== false && detectCompression(Buffer.concat(taken)) !== "none") {
     return { body: replayed(taken, body) };
   }
-  let size = 0;
+  const ring = await ringProducer((memory) => pool.probe(workerJob(name, 0, { path: ingestPath, offset: 0 }, limits, undefined, undefined, { ring: memory, writeTo: ingestPath })));
+  const result = ring.consumed;
   try {
-    for (const piece of taken) {
-      await writer.write(piece);
-      size += piece.length;
-    }
-    for (let next = await body.next(); next !== undefined; next = await body.next()) {
-      await writer.write(next);
-      size += next.length;
-    }
+    for (const piece of taken) await ring.write(piece);
+    for (let next = await body.next(); next !== undefined; next = await body.next()) await ring.write(next);
+    ring.end();
   } catch (error) {
+    ring.abort();
+    // The worker stops reading, and leaves the ingest file, before its writer is aborted.
+    await result.catch(() => undefined);
     await writer.abort();
     throw error;
   }
-  writer.written?.();
-  return { job: workerJob(name, size, { path: ingestPath, offset: 0 }, limits, undefined) };
+  return { result };
 }
 
 /** `first`, then the rest of `body`. */

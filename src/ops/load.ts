@@ -146,8 +146,6 @@ async function loadOnce(store: Store, source: OpenedSource, options: LoadOptions
         else ingests.set(file.name, ingest);
       },
       abort: () => ingest.abort(),
-      // Flushing starts before a worker has hashed what this thread wrote (see writeThrough).
-      written: () => ingest.flushAhead(),
       delegate: { path: ingest.path, wrote: (size) => ingest.wroteElsewhere(size) },
     };
   };

@@ -333,6 +333,23 @@ describe("probing in worker threads", () => {
       expect(await readdir(join(root, "ingest"))).toEqual([]);
     });
 
+    it("reports a large layer the worker refuses early exactly as a file, while the stream still has more of it than the ring holds", async () => {
+      const climbing = buildTar([{ type: "file", name: "../evil", content: filler("evil", 12 * MiB) }]);
+      const path = await writeArchive(legacyItems([climbing, ...LAYERS.slice(1)]));
+      const root = await tempDir();
+      const store = await Store.open(root);
+      const listing = async (): Promise<string[]> => (await readdir(root, { recursive: true })).sort();
+      const before = await listing();
+      const message = await failureOf(loadArchive(store, await openArchivePath(path)));
+      expect(message).toContain("../evil");
+      expect(await failureOf(loadArchive(store, await streamed(path)))).toBe(message);
+      expect(await listing()).toEqual(before);
+      // The next stream goes through as if nothing had happened.
+      const good = await writeArchive(legacyItems(LAYERS));
+      expect((await loadArchive(store, await streamed(good))).images[0]?.tags).toEqual(["parallel/test:1"]);
+      expect((await fsckStore(store)).problems).toEqual([]);
+    });
+
     it("reports a stream cut inside a large file exactly as a file, and leaves the store as it was", async () => {
       const whole = buildTar(legacyItems(LAYERS));
       const cut = whole.subarray(0, 2 * (3 * 512 + (LAYERS[0] as Buffer).length) + 3 * 512 + 5 * MiB);
