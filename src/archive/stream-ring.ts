@@ -48,9 +48,17 @@ interface AtomicsWaitAsync {
 /** Slots and control words in one shared memory (page aligned, as a WebAssembly memory is). */
 export type RingMemory = SharedArrayBuffer;
 
-function newRing(): RingMemory {
+/**
+ * A new ring, or undefined when the process may not have one: V8 reserves gigabytes of address
+ * space for every WebAssembly memory, which a limit such as `ulimit -v 16000000` refuses.
+ */
+function newRing(): RingMemory | undefined {
   const pages = (RING_SLOTS * RING_SLOT_BYTES) / WASM_PAGE_BYTES + 1;
-  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
+  try {
+    return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
+  } catch {
+    return undefined;
+  }
 }
 
 function controlOf(ring: RingMemory): Int32Array {
@@ -63,6 +71,12 @@ function slotsOf(ring: RingMemory): Buffer[] {
 
 /** Rings no job uses, kept for the next streamed file (a server loads one archive after another). */
 const spareRings: RingMemory[] = [];
+/**
+ * How many spare rings are kept. A load streams its files one after another, so it uses one ring
+ * at a time: two spares serve a server's loads one after another. More, made for loads that ran
+ * at once, are let go, so a server does not keep its busiest moment's memory and address space.
+ */
+const MAX_SPARE_RINGS = 2;
 /**
  * The outcomes of the files whose producers have ended but whose workers may still be reading the
  * last slots. A new file waits for one of those rings rather than take memory for another: its
@@ -90,9 +104,10 @@ export interface RingProducer {
  * error saying so. The ring is used again for a later file once `consumed` has succeeded; while a
  * ring whose producer has ended is still being read, a new file waits for it.
  */
-export async function ringProducer<T>(start: (ring: RingMemory) => Promise<T>): Promise<RingProducer & { consumed: Promise<T> }> {
+export async function ringProducer<T>(start: (ring: RingMemory) => Promise<T>): Promise<(RingProducer & { consumed: Promise<T> }) | undefined> {
   while (spareRings.length === 0 && draining.size > 0) await Promise.race(draining);
   const ring = spareRings.pop() ?? newRing();
+  if (ring === undefined) return undefined;
   const control = controlOf(ring);
   control.fill(0);
   const consumed = start(ring);
@@ -106,7 +121,9 @@ export async function ringProducer<T>(start: (ring: RingMemory) => Promise<T>): 
   // Kept for another file only once the worker has answered: a job failed by its pool's close
   // may still be running, and would touch the ring again.
   void consumed.then(
-    () => spareRings.push(ring),
+    () => {
+      if (spareRings.length < MAX_SPARE_RINGS) spareRings.push(ring);
+    },
     () => undefined,
   );
   let published = 0;

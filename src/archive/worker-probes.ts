@@ -168,7 +168,15 @@ export async function streamToWorker(
   if (limits.decompress !== false && detectCompression(Buffer.concat(taken)) !== "none") {
     return { body: replayed(taken, body) };
   }
-  const ring = await ringProducer((memory) => pool.probe(workerJob(name, 0, { path: ingestPath, offset: 0 }, limits, undefined, undefined, { ring: memory, writeTo: ingestPath })));
+  let ring: Awaited<ReturnType<typeof ringProducer<ScannedFile>>>;
+  try {
+    ring = await ringProducer((memory) => pool.probe(workerJob(name, 0, { path: ingestPath, offset: 0 }, limits, undefined, undefined, { ring: memory, writeTo: ingestPath })));
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+  // No ring to be had (an address-space limit): the body is probed here as it passes, as before rings.
+  if (ring === undefined) return { body: replayed(taken, body) };
   const result = ring.consumed;
   try {
     for (const piece of taken) await ring.write(piece);
