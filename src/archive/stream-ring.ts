@@ -8,8 +8,9 @@
  * `lading serve` cost beyond `lading load -i` of the same archive.
  *
  * One producer (the main thread), one consumer (the worker). The control words after the slots:
- * PUBLISHED and RELEASED count slots, STATE says how the producer or the consumer ended, and each
- * slot's length is kept beside them. A slot is the producer's again once released: the consumer
+ * PUBLISHED and RELEASED count slots, STATE says how the producer or the consumer ended, SIGNAL
+ * changes with every publish, end and abort (what the consumer waits on), and each slot's length
+ * is kept beside them. A slot is the producer's again once released: the consumer
  * releases one when it asks for the next (a chunk is valid until the next read, see ChunkSource).
  */
 import { LadingError } from "../core/errors.js";
@@ -23,7 +24,13 @@ export const RING_SLOTS = 4;
 const PUBLISHED = 0;
 const RELEASED = 1;
 const STATE = 2;
-const LENGTHS = 3;
+/**
+ * Bumped after each publish, end and abort. The consumer reads it before it looks at the others
+ * and waits on it: an end that publishes nothing more (a body of whole slots) leaves PUBLISHED as
+ * it was, and a wait on PUBLISHED would sleep through it.
+ */
+const SIGNAL = 3;
+const LENGTHS = 4;
 const CONTROL_WORDS = LENGTHS + RING_SLOTS;
 
 // STATE is 0 while the producer is writing.
@@ -128,13 +135,17 @@ export async function ringProducer<T>(start: (ring: RingMemory) => Promise<T>): 
   );
   let published = 0;
   let filled = 0; // bytes in the slot being filled (number `published`)
+  const signal = (): void => {
+    Atomics.add(control, SIGNAL, 1);
+    Atomics.notify(control, SIGNAL);
+  };
 
   const publish = (): void => {
     Atomics.store(control, LENGTHS + (published % RING_SLOTS), filled);
     published++;
     filled = 0;
     Atomics.store(control, PUBLISHED, published);
-    Atomics.notify(control, PUBLISHED);
+    signal();
   };
   /** Waits until the slot `published` is free (RING_SLOTS behind it released). */
   const free = async (): Promise<void> => {
@@ -165,14 +176,14 @@ export async function ringProducer<T>(start: (ring: RingMemory) => Promise<T>): 
     end() {
       if (filled > 0) publish();
       Atomics.store(control, STATE, ENDED);
-      Atomics.notify(control, PUBLISHED);
+      signal();
       // Settles after the ring is back among the spares (that reaction was registered first).
       draining.add(done);
       void done.then(() => draining.delete(done));
     },
     abort() {
       Atomics.store(control, STATE, ABORTED);
-      Atomics.notify(control, PUBLISHED);
+      signal();
     },
   };
 }
@@ -211,7 +222,8 @@ export function ringChunkSource(ring: RingMemory, stopped: () => boolean, whenSt
           close();
           throw whenStopped();
         }
-        // The state first: once it says ended, every slot has been published.
+        // The signal first, then the state: once it says ended, every slot has been published.
+        const signalled = Atomics.load(control, SIGNAL);
         const state = Atomics.load(control, STATE);
         const published = Atomics.load(control, PUBLISHED);
         if (published > taken) {
@@ -230,7 +242,7 @@ export function ringChunkSource(ring: RingMemory, stopped: () => boolean, whenSt
           close();
           throw new LadingError("io", "the streamed file was cut short");
         }
-        Atomics.wait(control, PUBLISHED, published, 200);
+        Atomics.wait(control, SIGNAL, signalled, 200);
       }
     },
     close,
