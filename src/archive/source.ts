@@ -120,7 +120,7 @@ async function openPathOnce(path: string, info: Stats, options: OpenPathOptions)
  * of the stream itself is said as `reading the archive failed: …` (a path's file or FIFO is read
  * without it: its failures keep the system's words, as the tar file read in place gives them).
  */
-export async function openTarStream(input: NodeJS.ReadableStream | Readable, totalBytes?: number): Promise<OpenedSource> {
+export async function openTarStream(input: NodeJS.ReadableStream | Readable | AsyncIterable<Buffer>, totalBytes?: number): Promise<OpenedSource> {
   return openTarSource(failingAsReadFailure(streamChunkSource(input)), totalBytes);
 }
 

@@ -7,6 +7,7 @@ import { printJson, printLine, type Terminal } from "./output.js";
 import { refuseEmptyInputPath } from "./path-arguments.js";
 import { withProgress } from "./progress.js";
 import { openStore } from "./store-option.js";
+import { standardInputArchive } from "./standard-input.js";
 
 interface LoadFlags extends LimitOptions {
   input?: string;
@@ -41,7 +42,7 @@ export function registerLoad(program: Command, terminal: Terminal): void {
       // Before the input is opened, which reads standard input's first bytes.
       await store.refuseLostReferences();
       const limits = limitsFromOptions(flags);
-      const source = flags.input === undefined || flags.input === "-" ? await openTarStream(process.stdin) : await openArchivePath(flags.input, limits);
+      const source = flags.input === undefined || flags.input === "-" ? await openTarStream(standardInputArchive()) : await openArchivePath(flags.input, limits);
       const result = await withProgress(
         terminal,
         Boolean(flags.quiet || flags.json),

@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { systemReason, toLadingError, usage } from "../core/errors.js";
 import { commandNameOf, helpTopicsOf, IMAGE_SUBCOMMANDS, jobNameOf, startWorkersFor } from "./early-start.js";
 import { commanderErrorLine, printLine, type Terminal } from "./output.js";
+import { drainStandardInput } from "./standard-input.js";
 
 type SetExit = (code: number) => void;
 type Register = (program: Command, terminal: Terminal, setExit: SetExit) => void | Promise<void>;
@@ -76,6 +77,8 @@ export async function main(argv: string[], terminal: Terminal = { stdout: proces
       return 0;
     }
     await program.parseAsync(argv);
+    // After a failure the rest may be anything, even endless: it is left unread, and the exit says why.
+    if (exitCode === 0) await drainStandardInput();
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;

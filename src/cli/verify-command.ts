@@ -6,6 +6,7 @@ import { unreadableReport, verifyArchive, type ImageStatus, type VerifiedImage, 
 import { printJson, printLine, shortId, type Terminal } from "./output.js";
 import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { refuseEmptyInputPath } from "./path-arguments.js";
+import { standardInputArchive } from "./standard-input.js";
 
 export function registerVerify(program: Command, terminal: Terminal, setExit: (code: number) => void): void {
   program
@@ -38,7 +39,7 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
       };
       let source;
       try {
-        source = archive === "-" ? await openTarStream(process.stdin) : await openArchivePath(archive, { ...limits, readOnPastManifestProblems: true });
+        source = archive === "-" ? await openTarStream(standardInputArchive()) : await openArchivePath(archive, { ...limits, readOnPastManifestProblems: true });
       } catch (error) {
         return unreadable(error);
       }

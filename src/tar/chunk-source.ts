@@ -237,8 +237,8 @@ export function chunksOf(source: ChunkSource): AsyncIterable<Buffer> {
   };
 }
 
-/** The chunks of a Node stream (fresh buffers, never reused). close() destroys the stream. */
-export function streamChunkSource(input: NodeJS.ReadableStream | Readable): ChunkSource {
+/** The chunks of a Node stream or async iterable (fresh buffers, never reused). close() destroys a stream, and stops an iterable. */
+export function streamChunkSource(input: NodeJS.ReadableStream | Readable | AsyncIterable<Buffer>): ChunkSource {
   const iterator = (input as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
   let read = 0;
   let done = false;
