@@ -2,7 +2,7 @@ import { Command, CommanderError } from "commander";
 import { systemReason, toLadingError, usage } from "../core/errors.js";
 import { commandNameOf, helpTopicsOf, IMAGE_SUBCOMMANDS, jobNameOf, startWorkersFor } from "./early-start.js";
 import { commanderErrorLine, printLine, type Terminal } from "./output.js";
-import { drainStandardInput } from "./standard-input.js";
+import { drainStandardInput, releaseStandardInput } from "./standard-input.js";
 
 type SetExit = (code: number) => void;
 type Register = (program: Command, terminal: Terminal, setExit: SetExit) => void | Promise<void>;
@@ -77,10 +77,11 @@ export async function main(argv: string[], terminal: Terminal = { stdout: proces
       return 0;
     }
     await program.parseAsync(argv);
-    // After a failure the rest may be anything, even endless: it is left unread, and the exit says why.
     if (exitCode === 0) await drainStandardInput();
+    else releaseStandardInput();
     return exitCode;
   } catch (error) {
+    releaseStandardInput();
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     const failure = toLadingError(error);
     printLine(terminal.stderr, `lading: ${failure.kind === "usage" ? "usage error" : "error"}: ${failure.message}`);
@@ -96,7 +97,10 @@ export async function main(argv: string[], terminal: Terminal = { stdout: proces
  * commander would print the whole help as if they had not been given.
  */
 function helpTopicCommand(program: Command, topics: string[]): Command {
-  if (topics.length === 1 && topics[0] === "help") return program;
+  if (topics[0] === "help") {
+    if (topics.length === 1) return program;
+    throw usage(`unknown help topic: ${topics.slice(1).join(" ")}`);
+  }
   let command = program;
   for (const [index, topic] of topics.entries()) {
     const sub = command.commands.find((candidate) => candidate.name() === topic || candidate.aliases().includes(topic));

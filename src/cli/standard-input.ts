@@ -20,3 +20,13 @@ export async function drainStandardInput(): Promise<void> {
   if (input === undefined || input.readableEnded || input.destroyed) return;
   for await (const chunk of input.iterator({ destroyOnReturn: false })) void chunk;
 }
+
+/**
+ * Stops reading standard input after a failure: what is left may be anything, even endless, and a
+ * writer that keeps the pipe open would otherwise keep the command from exiting.
+ */
+export function releaseStandardInput(): void {
+  const input = archiveInput;
+  archiveInput = undefined;
+  input?.destroy();
+}

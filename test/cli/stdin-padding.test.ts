@@ -2,7 +2,7 @@
 // record, or a file copied with its slack): the command reads its input to the end once it is
 // done, as docker's client does, so the writer into the pipe finishes rather than dying of
 // SIGPIPE (exit 141), which `set -o pipefail` would make the whole pipeline's failure.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,6 +33,24 @@ describe("an archive piped in with padding after its end", () => {
     expect(piped("load")).toEqual(["0", "0"]);
     expect(piped("verify -")).toEqual(["0", "0"]);
     expect(piped(`convert - ${join(dir, "converted.tar")}`)).toEqual(["0", "0"]);
+  });
+
+  it("after a refusal the rest is left unread: a writer that keeps the pipe open does not keep the command waiting", async () => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), "--root", join(dir, "root-open"), "load"], { stdio: ["pipe", "pipe", "pipe"] });
+    const stderr: Buffer[] = [];
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.stdin.on("error", () => undefined);
+    child.stdin.write(Buffer.alloc(4096, 7)); // and the pipe stays open
+    const code = await new Promise<number | null | "still running">((resolve) => {
+      const timer = setTimeout(() => resolve("still running"), 20_000);
+      child.on("exit", (exit) => {
+        clearTimeout(timer);
+        resolve(exit);
+      });
+    });
+    child.stdin.destroy();
+    child.kill();
+    expect([code, Buffer.concat(stderr).toString("utf8")]).toEqual([1, "lading: error: invalid tar header at offset 0: checksum mismatch\n"]);
   });
 
   it("after a refusal the rest is left unread: endless input does not keep the command waiting", () => {

@@ -40,6 +40,7 @@ describe("commander's usage errors", () => {
     expect(await ladingInProcess("help", "image", "nosuch")).toEqual(usageError("unknown help topic: nosuch"));
     expect(await ladingInProcess("help", "nosuch", "image")).toEqual(usageError("unknown help topic: nosuch image"));
     expect(await ladingInProcess("help", "load", "extra")).toEqual(usageError("unknown help topic: extra"));
+    expect(await ladingInProcess("help", "help", "load")).toEqual(usageError("unknown help topic: load"));
   });
 
   it("are no archive's problem: verify --json prints no document for one", async () => {
