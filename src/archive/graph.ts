@@ -143,8 +143,8 @@ export function resolveGraph(archive: ScannedArchive, limits: ResolveLimits, pat
   const reported = new Set(problems.map((problem) => problem.entry));
   for (const problem of checkBlobNames(archive, { layout: false })) if (!reported.has(problem.entry)) problems.push(problem);
   for (const root of graph.roots) {
-    if (root.kind === "unknown") graph.warnings.push(`index.json: entry ${root.descriptor.digest} has unknown media type ${root.descriptor.mediaType}; ignored`);
-    if (root.bareTag !== undefined) graph.warnings.push(`index.json: ref.name ${JSON.stringify(root.bareTag)} is a bare tag without a repository; the image is untagged`);
+    if (root.kind === "unknown") graph.warnings.push(unknownRootWarning(root));
+    if (root.bareTag !== undefined) graph.warnings.push(bareTagWarning(root.bareTag));
     graph.warnings.push(...root.warnings);
   }
   graph.warnings.push(...sharedNameWarnings(graph.entries));
@@ -215,4 +215,14 @@ export function firstProblem(graph: ArchiveGraph): LadingError | undefined {
 export function noImageWarning(graph: ArchiveGraph): string | undefined {
   if (graph.format === null || graph.roots.length > 0) return undefined;
   return `the archive holds no image: ${graph.format === "oci-layout" ? "index.json" : "manifest.json"} lists none`;
+}
+
+/** Verify's warning for an index.json entry of a media type lading does not know. */
+export function unknownRootWarning(root: { descriptor: { digest: string; mediaType: string } }): string {
+  return `index.json: entry ${root.descriptor.digest} has unknown media type ${root.descriptor.mediaType}; ignored`;
+}
+
+/** Verify's warning for an image named by a bare ref.name alone. */
+export function bareTagWarning(tag: string): string {
+  return `index.json: ref.name ${JSON.stringify(tag)} is a bare tag without a repository; the image is untagged`;
 }

@@ -13,9 +13,9 @@
  * still proved, the report stays valid, but it is not `exact` and the summary says what was left out.
  */
 import path from "node:path";
+import { bareTagWarning, unknownRootWarning } from "../archive/graph.js";
 import type { ArchiveGraph, ResolvedRoot } from "../archive/model.js";
 import { readArchive, type ReadOptions } from "../archive/read.js";
-import { sharedNameWarnings } from "../archive/shared-names.js";
 import { openArchivePath, type OpenedSource } from "../archive/source.js";
 import { formatPlatform } from "../core/platform.js";
 import type { LayoutFormat } from "../archive/write-layout.js";
@@ -133,7 +133,8 @@ async function roundtrip(source: OpenedSource, options: RoundtripOptions): Promi
  * own words: a bare tag (a note, or carried by the oci layout) and a root of unknown type (a difference).
  */
 function tripWarnings(input: ArchiveGraph): string[] {
-  return [...input.readingWarnings, ...input.roots.flatMap((root) => root.warnings), ...sharedNameWarnings(input.entries)];
+  const saidByTheTrip = new Set(input.roots.flatMap((root) => [...(root.kind === "unknown" ? [unknownRootWarning(root)] : []), ...(root.bareTag !== undefined ? [bareTagWarning(root.bareTag)] : [])]));
+  return input.warnings.filter((warning) => !saidByTheTrip.has(warning));
 }
 
 /** The input's roots against the saved archive's, by root digest. */

@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { openArchivePath, openTarStream } from "../../src/archive/source.js";
 import { verifyRoundtrip } from "../../src/ops/roundtrip.js";
+import { verifyArchive } from "../../src/ops/verify.js";
 import { blobOf, buildTar, descriptorOf, dockerArchiveItems, makeImage, OCI_INDEX, OCI_MANIFEST, ociLayoutItems, withFile, type TarItem, signatureArtifact } from "../support/archive-builder.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures");
@@ -54,6 +55,19 @@ describe("verifyRoundtrip against the input archive", () => {
         { id: secondId, names: ["docker.io/example/app:1", "docker.io/example/app:2"], bareTags: [], differences: [], notes: [] },
       ].sort((a, b) => (a.id < b.id ? -1 : 1)),
     });
+  });
+
+  it("gives verify's warnings about the input, an archive of no image's included, but not those the trip says in its own words", async () => {
+    const empty = ociLayoutItems([]);
+    const emptyTrip = await verifyRoundtrip(await streamOf(empty));
+    expect([emptyTrip.valid, emptyTrip.warnings]).toEqual([true, ["the archive holds no image: index.json lists none"]]);
+    expect(emptyTrip.warnings).toEqual((await verifyArchive(await streamOf(empty))).warnings);
+    // A bare tag is a note of the trip, and an entry of unknown type a difference: not warned of twice.
+    const image = makeImage({ seed: "bare" });
+    const thing = blobOf('{"not":"an image"}', "application/vnd.example.thing.v1+json");
+    const items = ociLayoutItems([image], { indexEntries: [descriptorOf(image.manifest, { annotations: { "org.opencontainers.image.ref.name": "bare" } }), descriptorOf(thing)], extraBlobs: [thing] });
+    expect((await verifyArchive(await streamOf(items))).warnings).toHaveLength(2);
+    expect((await verifyRoundtrip(await streamOf(items))).warnings).toEqual([]);
   });
 
   it("a root of unknown media type, which load leaves out, is a difference", async () => {
