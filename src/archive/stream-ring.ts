@@ -95,7 +95,6 @@ const draining = new Set<Promise<void>>();
 
 /** The producer's end of a ring, for one file. */
 export interface RingProducer {
-  ring: RingMemory;
   /** Copies `chunk` into the ring, waiting for free slots (the chunk may be reused once settled). */
   write(chunk: Buffer): Promise<void>;
   /** Publishes what is left: the consumer's next read after the last slot ends the file. */
@@ -161,7 +160,6 @@ export async function ringProducer<T>(start: (ring: RingMemory) => Promise<T>): 
     }
   };
   return {
-    ring,
     consumed,
     async write(chunk) {
       let offset = 0;

@@ -118,9 +118,9 @@ export function workerJob(
   limits: ProbeLimits,
   writer: BlobWriter | undefined,
   deferred?: DeferredBytes,
-  stream?: { ring: RingMemory; writeTo: string },
+  ring?: RingMemory,
 ): Omit<ProbeJob, "id"> {
-  const writeTo = stream?.writeTo ?? writer?.delegate?.path;
+  const writeTo = writer?.delegate?.path;
   return {
     name,
     path: location.path,
@@ -129,7 +129,7 @@ export function workerJob(
     limits: { maxJsonBytes: limits.maxJsonBytes, maxLayerBytes: limits.maxLayerBytes, ...(limits.decompress === false ? { decompress: false } : {}) },
     ...(writeTo !== undefined ? { writeTo } : {}),
     ...(deferred !== undefined ? { deferred } : {}),
-    ...(stream !== undefined ? { ring: stream.ring } : {}),
+    ...(ring !== undefined ? { ring } : {}),
   };
 }
 
@@ -170,7 +170,7 @@ export async function streamToWorker(
   }
   let ring: Awaited<ReturnType<typeof ringProducer<ScannedFile>>>;
   try {
-    ring = await ringProducer((memory) => pool.probe(workerJob(name, 0, { path: ingestPath, offset: 0 }, limits, undefined, undefined, { ring: memory, writeTo: ingestPath })));
+    ring = await ringProducer((memory) => pool.probe(workerJob(name, 0, { path: ingestPath, offset: 0 }, limits, writer, undefined, memory)));
   } catch (error) {
     await writer.abort();
     throw error;
