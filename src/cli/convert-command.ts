@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { ReadOptions } from "../archive/read.js";
-import { openArchivePath, openTarStream, refuseTerminalInput, type OpenedSource } from "../archive/source.js";
+import { refuseTerminalInput, type OpenedSource } from "../archive/source.js";
 import { isSystemError, LadingError, toLadingError, usage } from "../core/errors.js";
 import type { Writable } from "node:stream";
 import { convertArchive, type ConvertResult } from "../ops/convert.js";
@@ -11,7 +11,7 @@ import { familiarNameOf } from "./names.js";
 import { printJson, printLine, type Terminal } from "./output.js";
 import { refuseEmptyInputPath, refuseEmptyOutputPath, refuseOutputOverInput } from "./path-arguments.js";
 import { parseFormat, reportSave, TERMINAL_REFUSAL } from "./save-command.js";
-import { standardInputArchive } from "./standard-input.js";
+import { openArchiveArgument } from "./standard-input.js";
 
 interface ConvertFlags extends LimitOptions {
   format: string;
@@ -51,7 +51,7 @@ export function registerConvert(program: Command, terminal: Terminal): void {
       if (toStdout && terminal.stdout.isTTY) throw usage(TERMINAL_REFUSAL);
       if (input === "-") refuseTerminalInput(process.stdin);
       const limits = limitsFromOptions(flags);
-      const source = input === "-" ? await openTarStream(standardInputArchive()) : await openArchivePath(input, limits);
+      const source = await openArchiveArgument(input, limits);
       const load = { ...limits, ...(flags.name ? { name: flags.name } : {}) };
       const convert = (sink: Writable): Promise<ConvertResult> => convertArchive(source, sink, { ...options, load, ...(input === "-" ? {} : { inputFile: input }) });
       let result: ConvertResult | undefined;

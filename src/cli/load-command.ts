@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
+import { refuseTerminalInput } from "../archive/source.js";
 import { platformsFromOption } from "./platform-option.js";
 import { loadArchive, loadLinesByImage, type LoadedImage } from "../ops/load.js";
 import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
@@ -7,7 +7,7 @@ import { printJson, printLine, type Terminal } from "./output.js";
 import { refuseEmptyInputPath } from "./path-arguments.js";
 import { withProgress } from "./progress.js";
 import { openStore } from "./store-option.js";
-import { standardInputArchive } from "./standard-input.js";
+import { openArchiveArgument } from "./standard-input.js";
 
 interface LoadFlags extends LimitOptions {
   input?: string;
@@ -42,7 +42,7 @@ export function registerLoad(program: Command, terminal: Terminal): void {
       // Before the input is opened, which reads standard input's first bytes.
       await store.refuseLostReferences();
       const limits = limitsFromOptions(flags);
-      const source = flags.input === undefined || flags.input === "-" ? await openTarStream(standardInputArchive()) : await openArchivePath(flags.input, limits);
+      const source = await openArchiveArgument(flags.input ?? "-", limits);
       const result = await withProgress(
         terminal,
         Boolean(flags.quiet || flags.json),

@@ -4,11 +4,17 @@
  * dying of SIGPIPE when bytes follow the tar's end-of-archive blocks (zero padding to a record).
  */
 import type { Readable } from "node:stream";
+import { openArchivePath, openTarStream, type OpenedSource, type OpenPathOptions } from "../archive/source.js";
 
 let archiveInput: Readable | undefined;
 
+/** The archive a command is given: standard input for `-`, read as above, else the path. */
+export function openArchiveArgument(input: string, options: OpenPathOptions): Promise<OpenedSource> {
+  return input === "-" ? openTarStream(standardInputArchive()) : openArchivePath(input, options);
+}
+
 /** Standard input for openTarStream: a reader that stops at the archive's end leaves it open. */
-export function standardInputArchive(input: Readable = process.stdin): AsyncIterable<Buffer> {
+function standardInputArchive(input: Readable = process.stdin): AsyncIterable<Buffer> {
   archiveInput = input;
   return { [Symbol.asyncIterator]: () => input.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer> };
 }

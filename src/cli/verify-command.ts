@@ -1,12 +1,12 @@
 import type { Command } from "commander";
 import { isSystemError, LadingError, toLadingError, usage } from "../core/errors.js";
-import { openArchivePath, openTarStream, refuseTerminalInput } from "../archive/source.js";
+import { refuseTerminalInput } from "../archive/source.js";
 import { familiarNameOf } from "./names.js";
 import { unreadableReport, verifyArchive, type ImageStatus, type VerifiedImage, type VerifiedRoot, type VerifyReport } from "../ops/verify.js";
 import { printJson, printLine, shortId, type Terminal } from "./output.js";
 import { LIMIT_OPTIONS, limitsFromOptions, type LimitOptions } from "./limits.js";
 import { refuseEmptyInputPath } from "./path-arguments.js";
-import { standardInputArchive } from "./standard-input.js";
+import { openArchiveArgument } from "./standard-input.js";
 
 export function registerVerify(program: Command, terminal: Terminal, setExit: (code: number) => void): void {
   program
@@ -39,7 +39,7 @@ export function registerVerify(program: Command, terminal: Terminal, setExit: (c
       };
       let source;
       try {
-        source = archive === "-" ? await openTarStream(standardInputArchive()) : await openArchivePath(archive, { ...limits, readOnPastManifestProblems: true });
+        source = await openArchiveArgument(archive, { ...limits, readOnPastManifestProblems: true });
       } catch (error) {
         return unreadable(error);
       }
