@@ -5,12 +5,12 @@
 // on how much address space this machine's V8 reserves; the limit itself was checked by hand.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { buildTar, dockerArchiveItems, ensureBuilt, makeImage, runLading } from "../support/archive-builder.js";
+import { scratchDirectory } from "../support/in-process-cli.js";
 
 const REFUSING_SHARED_MEMORY = `
 const Memory = WebAssembly.Memory;
@@ -20,16 +20,15 @@ WebAssembly.Memory = function (descriptor) {
 };
 `;
 
+const { newPath } = scratchDirectory("lading-no-shared-memory-");
+
 describe("lading load from standard input, in a process that may have no shared memory", () => {
-  let dir: string;
   let preload: string;
   beforeAll(() => {
     ensureBuilt();
-    dir = mkdtempSync(join(tmpdir(), "lading-no-shared-memory-"));
-    preload = join(dir, "refuse-shared-memory.mjs");
+    preload = newPath("refuse-shared-memory.mjs");
     writeFileSync(preload, REFUSING_SHARED_MEMORY);
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("loads a layer too large for this thread's own probe, and leaves no ingest file behind", async () => {
     const layer = buildTar([{ type: "file", name: "data/big.bin", content: randomBytes(12 * 1024 * 1024) }]);
@@ -37,7 +36,7 @@ describe("lading load from standard input, in a process that may have no shared 
     const env = { ...process.env, NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` };
     const probe = spawnSync(process.execPath, ["-e", "new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })"], { env, encoding: "utf8" });
     expect([probe.status, probe.stderr.includes("RangeError: WebAssembly.Memory(): could not allocate memory")]).toEqual([1, true]);
-    const root = join(dir, "root");
+    const root = newPath("root");
     const result = await runLading(["--root", root, "load"], { input: archive, env });
     expect([result.code, result.stdout, result.stderr]).toEqual([0, "Loaded image: ring/none:1\n", expect.stringMatching(/^note: ring\/none:1 is listed only in manifest.json/)]);
     expect(readdirSync(join(root, "ingest"))).toEqual([]);

@@ -3,40 +3,39 @@
 // done, as docker's client does, so the writer into the pipe finishes rather than dying of
 // SIGPIPE (exit 141), which `set -o pipefail` would make the whole pipeline's failure.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt } from "../support/archive-builder.js";
+import { scratchDirectory } from "../support/in-process-cli.js";
 
 const REPO_ROOT = join(import.meta.dirname, "..", "..");
 const ARCHIVE = join(REPO_ROOT, "testdata", "docker-archive.tar");
 
+const { newPath } = scratchDirectory("lading-stdin-padding-");
+
 describe("an archive piped in with padding after its end", () => {
-  let dir: string;
   let padded: string;
   beforeAll(() => {
     ensureBuilt();
-    dir = mkdtempSync(join(tmpdir(), "lading-stdin-padding-"));
-    padded = join(dir, "padded.tar");
+    padded = newPath("padded.tar");
     writeFileSync(padded, Buffer.concat([readFileSync(ARCHIVE), Buffer.alloc(16 * 1024 * 1024)]));
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const piped = (command: string): string[] => {
     const script = `set -o pipefail; cat "$1" | "$2" "$3" --root "$4" ${command} > /dev/null; echo "\${PIPESTATUS[*]}"`;
-    const run = spawnSync("bash", ["-c", script, "piped", padded, process.execPath, join(REPO_ROOT, "bin", "lading.js"), join(dir, `root-${command.split(" ")[0]}`)], { encoding: "utf8" });
+    const run = spawnSync("bash", ["-c", script, "piped", padded, process.execPath, join(REPO_ROOT, "bin", "lading.js"), newPath("root")], { encoding: "utf8" });
     return run.stdout.trim().split(" ");
   };
 
   it("load, verify and convert read it to its end: cat exits 0, and so does lading", () => {
     expect(piped("load")).toEqual(["0", "0"]);
     expect(piped("verify -")).toEqual(["0", "0"]);
-    expect(piped(`convert - ${join(dir, "converted.tar")}`)).toEqual(["0", "0"]);
+    expect(piped(`convert - ${newPath("converted.tar")}`)).toEqual(["0", "0"]);
   });
 
   it("after a refusal the rest is left unread: a writer that keeps the pipe open does not keep the command waiting", async () => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), "--root", join(dir, "root-open"), "load"], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "lading.js"), "--root", newPath("root"), "load"], { stdio: ["pipe", "pipe", "pipe"] });
     const stderr: Buffer[] = [];
     child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
     child.stdin.on("error", () => undefined);
@@ -54,7 +53,7 @@ describe("an archive piped in with padding after its end", () => {
   });
 
   it("after a refusal the rest is left unread: endless input does not keep the command waiting", () => {
-    const run = spawnSync("bash", ["-c", `yes | "$1" "$2" --root "$3" load; echo "\${PIPESTATUS[*]}"`, "endless", process.execPath, join(REPO_ROOT, "bin", "lading.js"), join(dir, "root-endless")], { encoding: "utf8", timeout: 60_000 });
+    const run = spawnSync("bash", ["-c", `yes | "$1" "$2" --root "$3" load; echo "\${PIPESTATUS[*]}"`, "endless", process.execPath, join(REPO_ROOT, "bin", "lading.js"), newPath("root")], { encoding: "utf8", timeout: 60_000 });
     expect([run.stdout.trim(), run.stderr]).toEqual(["141 1", "lading: error: invalid tar header at offset 0: checksum mismatch\n"]);
   });
 });
