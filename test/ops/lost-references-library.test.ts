@@ -1,27 +1,24 @@
 // The library's tagImage and removeImage on a store whose repositories.json was lost (moved away
 // while the store holds images): refused with the remedy before a name is looked up, rather than
 // "No such image" for a name the lost file held, and the store left as it was.
-import { mkdtemp, rename, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { openArchivePath } from "../../src/archive/source.js";
 import { removeImage, tagImage } from "../../src/ops/images.js";
 import { loadArchive } from "../../src/ops/load.js";
 import { Store } from "../../src/store/store.js";
+import { scratchDirectory } from "../support/in-process-cli.js";
 import { snapshotTree } from "../support/store-tree.js";
 
 const ARCHIVE = join(import.meta.dirname, "..", "..", "testdata", "docker-archive.tar");
 
-const temps: string[] = [];
-afterEach(async () => {
-  for (const dir of temps.splice(0)) await rm(dir, { recursive: true, force: true });
-});
+const { newPath } = scratchDirectory("lading-lost-library-");
 
 describe("tagImage and removeImage by name on a store whose repositories.json was lost", () => {
   it("reject with the remedy, not No such image, and change nothing", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "lading-lost-library-"));
-    temps.push(dir);
+    const dir = newPath("case");
+    await mkdir(dir);
     const store = await Store.open(join(dir, "store"));
     await loadArchive(store, await openArchivePath(ARCHIVE));
     await rename(store.paths.repositoriesJson, join(dir, "moved.json"));
